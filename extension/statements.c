@@ -655,10 +655,17 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 											  c->min_time[PP_KIND_EXEC] * 1e6,
 											  c->max_time[PP_KIND_EXEC] * 1e6);
 
+			double		ms = ns / 1e6;
+
 			if (ns < 0 || c->calls[PP_KIND_EXEC] == 0)
+			{
 				nulls[i++] = true;
-			else
-				values[i++] = Float8GetDatumFast(ns / 1e6);
+				continue;
+			}
+			/* clamp again in ms: ms -> ns -> ms may round */
+			ms = Max(ms, c->min_time[PP_KIND_EXEC]);
+			ms = Min(ms, c->max_time[PP_KIND_EXEC]);
+			values[i++] = Float8GetDatumFast(ms);
 		}
 
 		values[i++] = Int64GetDatumFast(c->errors);

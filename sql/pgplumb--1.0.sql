@@ -7,6 +7,9 @@
 
 -- ==== statements ====
 
+-- The views below are for everyone (rows of other users show no text)
+GRANT USAGE ON SCHEMA pgplumb TO PUBLIC;
+
 -- Every row of the statements collector (showtext = false leaves query NULL)
 CREATE FUNCTION _statements(IN showtext boolean,
     OUT userid oid,
