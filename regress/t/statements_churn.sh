@@ -12,15 +12,19 @@ set -euo pipefail
 db=pp_t_churn
 work=$(mktemp -d)
 psql_db() { psql -X -v ON_ERROR_STOP=1 -qAt -d "$db" "$@"; }
-# Restart; if the port was taken meanwhile (other clusters on this machine
-# pick free ports too), pg_ctlcluster refuses: retry a few times.
+# Restart the test cluster.  Not with "pg_ctlcluster restart": every
+# pg_virtualenv cluster on this machine shares the external pid file
+# /var/run/postgresql/<version>-regress.pid, so when several run at once
+# pg_ctlcluster can take ours for stopped and refuse to restart it.  pg_ctl
+# restart reuses the running server's own options (postmaster.opts).
 restart() {
-	local i
-	for i in 1 2 3 4 5; do
-		pg_ctlcluster "$PGVERSION" regress restart && return 0
-		sleep 2
-	done
-	return 1
+	local owner pgdata logfile
+	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$owner" -- /usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
+	else
+		/usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
+	fi
 }
 cleanup() {
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.max" >/dev/null 2>&1 || true
