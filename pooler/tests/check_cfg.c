@@ -305,7 +305,7 @@ START_TEST(test_missing_file_and_long_line)
 	ck_assert_ptr_nonnull(strstr(err, "could not open config file \"/nonexistent/x.ini\""));
 
 	strcpy(big, "[pgbouncer]\nserver_check_query = select ");
-	memset(big + strlen(big), 'x', 1000);
+	memset(big + strlen(big), 'x', sizeof big - 2 - strlen(big));
 	big[sizeof big - 2] = '\n';
 	big[sizeof big - 1] = '\0';
 	load_fail(big, "bad.ini:2:", "line too long");
