@@ -81,13 +81,20 @@ chmod 755 "$WORK"
 PIDS=()
 
 cleanup() {
-	local p i
+	local p i alive
 	# newest first: the poolers themselves before the runuser wrappers
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		p=${PIDS[$i]}
 		[ -n "$p" ] && kill "$p" 2>/dev/null || true
 	done
-	sleep 0.5
+	for i in $(seq 1 30); do
+		alive=0
+		for p in "${PIDS[@]:-}"; do
+			[ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
 	for p in "${PIDS[@]:-}"; do
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
 	done
@@ -136,12 +143,12 @@ chown -R postgres: "$WORK"
 start_pgbouncer() {
 	runuser -u postgres -- pgbouncer -q "$WORK/pgbouncer.ini" &
 	PIDS+=($!)
-	BOUNCER_PID=$!
+	disown $!
 }
 start_pgplumb() {
 	runuser -u postgres -- "$WORK/pgplumb-pooler" "$WORK/pgplumb.ini" 2>>"$WORK/pgplumb.stderr" &
 	PIDS+=($!)
-	PLUMB_PID=$!
+	disown $!
 }
 wait_port() {	# $1 port
 	local i
