@@ -4,6 +4,7 @@
 # Every scenario gets SCEN_DIR (its work dir) and PG_SERVER_PORT from run.sh.
 set -u
 LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export PYTHONPATH="$LIB_DIR"
 POOLER_PID=""
 POOLER_PORT=""
 POOLER_LOG="$SCEN_DIR/pooler.log"
