@@ -63,10 +63,23 @@ if [ "${1:-}" != "--inside" ]; then
 		find_pooler >/dev/null || { echo "pgplumb-pooler not built (make -C pooler)" >&2; exit 1; } ;;
 	esac
 	export BENCH_COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" POOL_SIZE=$POOL_SIZE POOL_MODE=$POOL_MODE SCALE=$SCALE JOBS=$JOBS IDLE_CLIENTS=$IDLE_CLIENTS AUTH_TYPE=$AUTH_TYPE bench/pooler_vs_pgbouncer.sh"
-	# max_connections covers 200 direct clients plus both pools
-	exec pg_virtualenv -t -v 15 -o max_connections=300 -o shared_buffers=256MB \
-		-o synchronous_commit=off "$0" --inside
+	# max_connections covers 200 direct clients plus both pools.  pg_virtualenv picks a
+	# free port but can lose a race with another cluster starting at the same moment:
+	# retry when the cluster did not come up (our inside part never started).
+	export BENCH_STARTED=$(mktemp /tmp/pooler_bench_started.XXXXXX)
+	rm -f "$BENCH_STARTED"
+	trap 'rm -f "$BENCH_STARTED"' EXIT
+	for attempt in 1 2 3; do
+		rc=0
+		pg_virtualenv -t -v 15 -o max_connections=300 -o shared_buffers=256MB \
+			-o synchronous_commit=off "$0" --inside || rc=$?
+		[ -e "$BENCH_STARTED" ] && exit $rc
+		echo "PostgreSQL did not start (attempt $attempt); retrying" >&2
+		sleep $((attempt * 3))
+	done
+	exit 1
 fi
+touch "$BENCH_STARTED"
 
 # ---------------------------------------------------------------------------
 # Inside: PGHOST/PGPORT/PGUSER/PGPASSWORD point at the throwaway cluster.
@@ -141,12 +154,14 @@ fi
 chown -R postgres: "$WORK"
 
 start_pgbouncer() {
-	runuser -u postgres -- pgbouncer -q "$WORK/pgbouncer.ini" &
+	# runuser resets the soft fd limit to 1024; raise it again for the idle-client test
+	runuser -u postgres -- sh -c "ulimit -n $(ulimit -Hn); exec pgbouncer -q $WORK/pgbouncer.ini" &
 	PIDS+=($!)
 	disown $!
 }
 start_pgplumb() {
-	runuser -u postgres -- "$WORK/pgplumb-pooler" "$WORK/pgplumb.ini" 2>>"$WORK/pgplumb.stderr" &
+	runuser -u postgres -- sh -c "ulimit -n $(ulimit -Hn); exec $WORK/pgplumb-pooler $WORK/pgplumb.ini" \
+		2>>"$WORK/pgplumb.stderr" &
 	PIDS+=($!)
 	disown $!
 }
@@ -244,7 +259,7 @@ def recv_exact(s, k):
         b += c
     return b
 socks = []
-for i in range(n):
+def login(i):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     body = struct.pack("!i", 196608) + b"user\0" + user.encode() + b"\0database\0" + db.encode() + b"\0\0"
     s.sendall(struct.pack("!i", len(body) + 4) + body)
@@ -266,7 +281,12 @@ for i in range(n):
             raise SystemExit("error: %r" % m)
         elif t == b"Z":
             break
-    socks.append(s)
+    return s
+for i in range(n):
+    try:
+        socks.append(login(i))
+    except Exception as e:
+        raise SystemExit("client %d of %d: %r" % (i + 1, n, e))
 print("ready", len(socks), flush=True)
 sys.stdin.read()
 EOF
