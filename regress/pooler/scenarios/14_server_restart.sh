@@ -22,7 +22,13 @@ victim=$!
 sleep 0.3
 cluster=$(pg_lsclusters -h | awk -v p="$PG_SERVER_PORT" '$3 == p {print $1 " " $2}')
 [ -n "$cluster" ] || fail "cannot find the cluster on port $PG_SERVER_PORT"
-pg_ctlcluster $cluster restart -m fast || fail "restart failed"
+pg_ctlcluster $cluster stop -m fast || fail "stop failed"
+started=0
+for _ in $(seq 1 40); do
+	if pg_ctlcluster $cluster start >/dev/null 2>&1; then started=1; break; fi
+	sleep 0.1
+done
+[ $started = 1 ] || fail "PostgreSQL did not start again"
 ok "PostgreSQL restarted"
 wait $victim
 out=$(cat "$SCEN_DIR/victim.out")
