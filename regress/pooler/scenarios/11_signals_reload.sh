@@ -47,6 +47,7 @@ print("idle client:", e.get("C"), e.get("M"))
 PY
 idle=$!
 wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where query like 'select pg_sleep(0.8)%'\")\" = 1 ]" 3000 || fail "in-flight query not running"
+wait_for "[ \"\$(padmin -c 'show clients' | grep -c '^C|postgres|ppdb|active|')\" = 2 ]" 3000 || fail "idle client not logged in"
 kill -TERM "$POOLER_PID"
 sleep 0.2
 err=$(pq -c "select 1" 2>&1)
