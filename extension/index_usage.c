@@ -28,6 +28,8 @@
  * For a Seq Scan, rows examined = rows returned + rows removed by the
  * filter (Instrumentation's nfiltered1).
  *
+ * Scans of system catalogs are not recorded.
+ *
  * Filter columns are found by looking at the node's qual once, when its
  * entry is created (that needs the catalogs to classify operators), never
  * on every execution.
@@ -67,6 +69,7 @@
 
 #include "access/parallel.h"
 #include "access/stratnum.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
@@ -486,6 +489,10 @@ pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
 	Instrumentation *instr = ps->instrument;
 	PPIUScan   *s = NULL;
 	PPIUKey		key;
+
+	/* system catalogs are not recorded (monitoring queries read them) */
+	if (heaprelid < FirstNormalObjectId)
+		return;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;

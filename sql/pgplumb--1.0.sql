@@ -263,6 +263,7 @@ CREATE VIEW pgplumb.index_advice AS
 			pgplumb.attnames(e.relid, e.eq_attnums) AS eq_columns,
 			pgplumb.attnames(e.relid, e.range_attnums) AS range_columns,
 			pgplumb.attnames(e.relid, e.sort_attnums) AS sort_columns,
+			e.eq_attnums,
 			e.eq_attnums || e.range_attnums AS filter_attnums,
 			e.executions,
 			(e.rows + e.rows_removed) * e.scale AS examined,
@@ -296,11 +297,8 @@ CREATE VIEW pgplumb.index_advice AS
 		)
 	),
 	grouped AS (
-		SELECT a.target, a.columns,
+		SELECT a.target, a.columns, a.eq_columns, a.range_columns, a.sort_columns,
 			array_agg(DISTINCT a.scanned::regclass) AS scanned_relids,
-			(array_agg(a.eq_columns))[1] AS eq_columns,
-			(array_agg(a.range_columns))[1] AS range_columns,
-			(array_agg(a.sort_columns))[1] AS sort_columns,
 			array_agg(DISTINCT a.queryid ORDER BY a.queryid) AS queryids,
 			sum(a.executions)::bigint AS executions,
 			sum(a.examined) AS examined,
@@ -309,7 +307,7 @@ CREATE VIEW pgplumb.index_advice AS
 			max(a.examined / nullif(a.loops, 0)) AS examined_per_loop,
 			bool_or(a.estimated) AS estimated
 		FROM advised a
-		GROUP BY a.target, a.columns
+		GROUP BY a.target, a.columns, a.eq_columns, a.range_columns, a.sort_columns
 	)
 	SELECT g.target::regclass AS relid,
 		g.scanned_relids,
