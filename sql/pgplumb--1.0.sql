@@ -296,38 +296,70 @@ CREATE VIEW pgplumb.index_advice AS
 					= s.filter_attnums[cardinality(s.eq_attnums) + 1:cardinality(s.filter_attnums)]
 		)
 	),
-	grouped AS (
-		SELECT a.target, a.columns, a.eq_columns, a.range_columns, a.sort_columns,
-			array_agg(DISTINCT a.scanned::regclass) AS scanned_relids,
-			array_agg(DISTINCT a.queryid ORDER BY a.queryid) AS queryids,
-			sum(a.executions)::bigint AS executions,
+	-- one row per statement and advised index (a statement may scan
+	-- several partitions)
+	per_statement AS (
+		SELECT a.target, a.columns, a.eq_columns, a.range_columns,
+			a.sort_columns, a.queryid,
+			array_agg(a.scanned) AS scanned,
+			max(a.executions) AS executions,
 			sum(a.examined) AS examined,
 			sum(a.returned) AS returned,
 			max(a.reltuples) AS reltuples,
 			max(a.examined / nullif(a.loops, 0)) AS examined_per_loop,
 			bool_or(a.estimated) AS estimated
 		FROM advised a
-		GROUP BY a.target, a.columns, a.eq_columns, a.range_columns, a.sort_columns
+		GROUP BY a.target, a.columns, a.eq_columns, a.range_columns,
+			a.sort_columns, a.queryid
+	),
+	-- statements worth an index: big table, many rows examined per row
+	worth AS (
+		SELECT p.*
+		FROM per_statement p
+		WHERE greatest(p.reltuples, p.examined_per_loop) >=
+				pg_catalog.current_setting('pgplumb.advice_min_table_rows')::float8
+			AND p.examined / greatest(p.returned, 1) >=
+				pg_catalog.current_setting('pgplumb.advice_min_examined_ratio')::float8
+	),
+	-- the distinct advised indexes; one whose columns lead another advised
+	-- index on the same table is folded into it (the longer one serves both)
+	indexes AS (
+		SELECT DISTINCT w.target, w.columns, w.eq_columns, w.range_columns,
+			w.sort_columns
+		FROM worth w
+		WHERE NOT EXISTS (
+			SELECT 1 FROM worth l
+			WHERE l.target = w.target
+				AND cardinality(l.columns) > cardinality(w.columns)
+				AND l.columns[1:cardinality(w.columns)] = w.columns)
 	)
-	SELECT g.target::regclass AS relid,
-		g.scanned_relids,
-		format('CREATE INDEX ON %s (%s)', g.target::regclass,
+	SELECT i.target::regclass AS relid,
+		(SELECT array_agg(DISTINCT r::regclass) FROM worth w, unnest(w.scanned) r
+		 WHERE w.target = i.target
+			AND w.columns = i.columns[1:cardinality(w.columns)]) AS scanned_relids,
+		format('CREATE INDEX ON %s (%s)', i.target::regclass,
 			   (SELECT string_agg(quote_ident(c), ', ' ORDER BY o)
-				FROM unnest(g.columns) WITH ORDINALITY AS x(c, o))) AS advice,
-		g.eq_columns,
-		g.range_columns,
-		g.sort_columns,
-		g.queryids,
-		g.executions,
-		round(g.examined)::bigint AS rows_examined,
-		round(g.returned)::bigint AS rows_returned,
-		round((g.examined / greatest(g.returned, 1))::numeric, 1) AS examined_per_returned,
-		g.estimated
-	FROM grouped g
-	WHERE greatest(g.reltuples, g.examined_per_loop) >=
-			pg_catalog.current_setting('pgplumb.advice_min_table_rows')::float8
-		AND g.examined / greatest(g.returned, 1) >=
-			pg_catalog.current_setting('pgplumb.advice_min_examined_ratio')::float8;
+				FROM unnest(i.columns) WITH ORDINALITY AS x(c, o))) AS advice,
+		i.eq_columns,
+		i.range_columns,
+		i.sort_columns,
+		s.queryids,
+		s.executions,
+		round(s.examined)::bigint AS rows_examined,
+		round(s.returned)::bigint AS rows_returned,
+		round((s.examined / greatest(s.returned, 1))::numeric, 1) AS examined_per_returned,
+		s.estimated
+	FROM indexes i
+	CROSS JOIN LATERAL (
+		SELECT array_agg(DISTINCT w.queryid ORDER BY w.queryid) AS queryids,
+			sum(w.executions)::bigint AS executions,
+			sum(w.examined) AS examined,
+			sum(w.returned) AS returned,
+			bool_or(w.estimated) AS estimated
+		FROM worth w
+		WHERE w.target = i.target
+			AND w.columns = i.columns[1:cardinality(w.columns)]
+	) s;
 -- ==== end index_usage ====
 
 -- ==== n_plus_one ====
