@@ -22,7 +22,9 @@
  * The set of scans comes from the plan and is counted for every execution
  * ("executions").  Row counts need per-node Instrumentation: in
  * ExecutorStart we ask for INSTRUMENT_ROWS only (never timing), for the
- * fraction pgplumb.sample_rate of statements.  An execution whose nodes
+ * fraction pgplumb.sample_rate of statements, plus a statement's first
+ * execution in a backend and statements whose plan has a seq scan (see
+ * pp_iu_executor_start).  An execution whose nodes
  * carry Instrumentation is "sampled"; the SQL views scale the sampled sums
  * by executions / sampled_executions and flag such figures as estimates.
  * For a Seq Scan, rows examined = rows returned + rows removed by the
@@ -34,10 +36,13 @@
  * entry is created (that needs the catalogs to classify operators), never
  * on every execution.
  *
- * A second, smaller table records, per (database, index), how many
- * statement executions used the index and when last: that is what
+ * A second table records the set of (database, index) that some tracked
+ * statement used since the last reset, and since when: that is what
  * pgplumb.unused_indexes reads, so an index stays "used" even after the
- * per-statement entries naming it have been evicted.
+ * per-statement entries naming it have been evicted.  An index joins the
+ * set when a statement entry naming it is created (entries are created
+ * and the set is cleared only together, under the exclusive lock), so the
+ * set costs nothing per execution.
  *
  * Shared memory and locking
  *
@@ -47,9 +52,14 @@
  *
  *	- LW_SHARED to look entries up, to update their counters and to read
  *	  them; the counters of a statement entry are then changed or read
- *	  under the entry's spinlock, those of an index entry with atomics;
+ *	  under the entry's spinlock;
  *	- LW_EXCLUSIVE to create or remove entries (including eviction and
- *	  reset).
+ *	  reset); removing statement entries also bumps a generation counter.
+ *
+ * Each backend caches pointers to the statement entries it updated, tagged
+ * with the generation: under the shared lock no entry can be removed, so a
+ * cached pointer whose generation is still current is valid, and a hot
+ * statement's update costs the shared lock and the entry's spinlock only.
  *
  * No catalog access happens while the lock is held.  A statement's scans
  * are first collected into backend-local memory, then applied under one
@@ -181,8 +191,7 @@ typedef struct PPIURelKey
 typedef struct PPIURelEntry
 {
 	PPIURelKey	key;			/* must be first */
-	pg_atomic_uint64 executions;
-	pg_atomic_uint64 last_used; /* TimestampTz */
+	TimestampTz first_used;		/* set at creation, then read-only */
 } PPIURelEntry;
 
 /* Global state in shared memory */
@@ -193,6 +202,13 @@ typedef struct PPIUShared
 	int64		evictions;		/* statement entries evicted */
 	int64		rels_dropped;	/* index uses not recorded: table full */
 	TimestampTz stats_reset;
+
+	/*
+	 * Bumped, under the exclusive lock, whenever statement entries are
+	 * removed: a backend's cached entry pointer is valid only while the
+	 * generation it was cached under is current.
+	 */
+	pg_atomic_uint64 generation;
 } PPIUShared;
 
 /* A scan found in the plan state tree, before it reaches shared memory */
@@ -222,13 +238,45 @@ typedef struct PPIUWalk
 	PPIUScan   *scans;
 	int			nscans;
 	int			maxscans;
+	bool		has_seq_scan;
 	/* a Sort found directly above this seq scan node, and its columns */
 	PlanState  *sort_scan;
 	int16		nsort;
 	AttrNumber	sortcols[PP_IU_MAX_SORT];
 } PPIUWalk;
 
+/*
+ * A backend-local cache of pointers to shared statement entries, so that
+ * a statement executed again finds its entries without a hash lookup.
+ * Direct mapped; a slot is valid only under the generation it was filled
+ * in (entries never move while they exist).
+ */
+#define PP_IU_CACHE_SLOTS	256
+
+typedef struct PPIUCacheSlot
+{
+	PPIUKey		key;
+	PPIUEntry  *entry;
+	uint64		generation;
+} PPIUCacheSlot;
+
+/*
+ * What this backend learned about a statement's plans, for sampling: was
+ * it seen before, and did its last plan have a seq scan?  Direct mapped
+ * by queryid; a collision only makes the next execution count rows.
+ */
+#define PP_IU_QUERY_SLOTS	256
+
+typedef struct PPIUQuerySlot
+{
+	uint64		queryid;
+	bool		has_seq_scan;
+} PPIUQuerySlot;
+
 /*---- Local variables ----*/
+
+static PPIUCacheSlot pp_iu_cache[PP_IU_CACHE_SLOTS];
+static PPIUQuerySlot pp_iu_queries[PP_IU_QUERY_SLOTS];
 
 static PPIUShared *pp_iu = NULL;
 static HTAB *pp_iu_hash = NULL;
@@ -238,7 +286,7 @@ static HTAB *pp_iu_rels = NULL;
 
 static bool pp_iu_track = true;
 static int	pp_iu_max = 5000;
-static double pp_iu_sample_rate = 1.0;
+static double pp_iu_sample_rate = 0.1;
 static int	pp_iu_advice_min_rows = 10000;
 static double pp_iu_advice_min_ratio = 20.0;
 
@@ -266,7 +314,7 @@ static char pp_iu_operator_kind(Oid opno);
 static void pp_iu_store(PPIUWalk *w);
 static void pp_iu_count(PPIUEntry *entry, const PPIUScan *scan,
 						TimestampTz now);
-static void pp_iu_count_index(PPIURelEntry *rel, TimestampTz now);
+static void pp_iu_note_index_used(const PPIUKey *key, TimestampTz now);
 static void pp_iu_evict(void);
 
 const PPCollector pp_index_usage_collector = {
@@ -307,9 +355,9 @@ pp_iu_define_settings(void)
 
 	DefineCustomRealVariable("pgplumb.sample_rate",
 							 "Fraction of tracked statements whose plan nodes count rows for pgplumb.index_usage and pgplumb.table_scans.",
-							 "Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
+							 "A statement's first execution in a session and statements that scan a table sequentially always count rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
 							 &pp_iu_sample_rate,
-							 1.0,
+							 0.1,
 							 0.0,
 							 1.0,
 							 PGC_SUSET,
@@ -375,6 +423,7 @@ pp_iu_shmem_startup(void)
 		pp_iu->evictions = 0;
 		pp_iu->rels_dropped = 0;
 		pp_iu->stats_reset = GetCurrentTimestamp();
+		pg_atomic_init_u64(&pp_iu->generation, 1);
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -392,18 +441,35 @@ pp_iu_shmem_startup(void)
 							   &info, HASH_ELEM | HASH_BLOBS);
 }
 
+/* A statement's slot in pp_iu_queries */
+static inline PPIUQuerySlot *
+pp_iu_query_slot(uint64 queryid)
+{
+	return &pp_iu_queries[(queryid ^ (queryid >> 32)) % PP_IU_QUERY_SLOTS];
+}
+
 /*
- * ExecutorStart: ask sampled statements for per-node row counts.
+ * ExecutorStart: ask for per-node row counts (INSTRUMENT_ROWS only) when
+ * the statement is sampled.  Besides the fraction pgplumb.sample_rate of
+ * executions, a statement's first execution in this backend and every
+ * execution of a statement whose plan had a seq scan are sampled: the
+ * scan itself costs far more than counting its rows, and index advice
+ * rests on those counts.  With pgplumb.sample_rate = 0 nothing counts rows.
  */
 static void
 pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 {
-	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+	PPIUQuerySlot *slot;
+
+	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
+		pp_iu_sample_rate <= 0.0)
 		return;
 
+	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
 	if (pp_iu_sample_rate >= 1.0 ||
-		(pp_iu_sample_rate > 0.0 &&
-		 pg_prng_double(&pg_global_prng_state) < pp_iu_sample_rate))
+		slot->queryid != queryDesc->plannedstmt->queryId ||
+		slot->has_seq_scan ||
+		pg_prng_double(&pg_global_prng_state) < pp_iu_sample_rate)
 		queryDesc->instrument_options |= INSTRUMENT_ROWS;
 }
 
@@ -431,6 +497,14 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 	w.maxscans = PP_IU_LOCAL_SCANS;
 
 	pp_iu_walker(queryDesc->planstate, &w);
+
+	if (pp_iu_sample_rate > 0.0 && pp_iu_sample_rate < 1.0)
+	{
+		PPIUQuerySlot *slot = pp_iu_query_slot(w.queryid);
+
+		slot->queryid = w.queryid;
+		slot->has_seq_scan = w.has_seq_scan;
+	}
 
 	if (w.nscans > 0)
 		pp_iu_store(&w);
@@ -493,6 +567,8 @@ pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
 	/* system catalogs are not recorded (monitoring queries read them) */
 	if (heaprelid < FirstNormalObjectId)
 		return;
+	if (kind == PP_IU_SEQ_SCAN)
+		w->has_seq_scan = true;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
@@ -756,31 +832,51 @@ pp_iu_operator_kind(Oid opno)
 	return kind;
 }
 
+/* The cache slot of a key */
+static inline PPIUCacheSlot *
+pp_iu_cache_slot(const PPIUKey *key)
+{
+	uint64		h = key->queryid ^ ((uint64) key->relid * UINT64CONST(0x9E3779B97F4A7C15)) ^
+		(uint64) key->kind;
+
+	return &pp_iu_cache[(h ^ (h >> 29)) % PP_IU_CACHE_SLOTS];
+}
+
 /*
  * Apply a statement's scans to shared memory: existing entries under the
- * shared lock, then (after analysing new seq scans' filters without any
- * lock) new entries under the exclusive lock.
+ * shared lock (through the backend's pointer cache when it can), then
+ * (after analysing new seq scans' filters without any lock) new entries
+ * under the exclusive lock.
  */
 static void
 pp_iu_store(PPIUWalk *w)
 {
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	int			missing = 0;
-	int			missing_rels = 0;
-	bool		rel_missing[PP_IU_LOCAL_SCANS * 4];
-	bool	   *relmiss = rel_missing;
-
-	if (w->nscans > lengthof(rel_missing))
-		relmiss = palloc(sizeof(bool) * w->nscans);
-	memset(relmiss, 0, sizeof(bool) * w->nscans);
+	uint64		generation;
 
 	LWLockAcquire(pp_iu->lock, LW_SHARED);
+	generation = pg_atomic_read_u64(&pp_iu->generation);
 	for (int i = 0; i < w->nscans; i++)
 	{
 		PPIUScan   *s = &w->scans[i];
+		PPIUCacheSlot *slot = pp_iu_cache_slot(&s->key);
 		PPIUEntry  *entry;
 
-		entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
+		if (slot->entry != NULL && slot->generation == generation &&
+			memcmp(&slot->key, &s->key, sizeof(PPIUKey)) == 0)
+			entry = slot->entry;
+		else
+		{
+			entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
+			if (entry != NULL)
+			{
+				slot->key = s->key;
+				slot->entry = entry;
+				slot->generation = generation;
+			}
+		}
+
 		if (entry != NULL)
 		{
 			pp_iu_count(entry, s, now);
@@ -788,28 +884,11 @@ pp_iu_store(PPIUWalk *w)
 		}
 		else
 			missing++;
-
-		if (s->key.kind != PP_IU_SEQ_SCAN)
-		{
-			PPIURelKey	rkey;
-			PPIURelEntry *rel;
-
-			rkey.dbid = s->key.dbid;
-			rkey.relid = s->key.relid;
-			rel = hash_search(pp_iu_rels, &rkey, HASH_FIND, NULL);
-			if (rel != NULL)
-				pp_iu_count_index(rel, now);
-			else
-			{
-				relmiss[i] = true;
-				missing_rels++;
-			}
-		}
 	}
 	LWLockRelease(pp_iu->lock);
 
-	if (missing == 0 && missing_rels == 0)
-		goto done;
+	if (missing == 0)
+		return;
 
 	/* catalog work first, with no lock held */
 	for (int i = 0; i < w->nscans; i++)
@@ -822,63 +901,35 @@ pp_iu_store(PPIUWalk *w)
 	for (int i = 0; i < w->nscans; i++)
 	{
 		PPIUScan   *s = &w->scans[i];
+		PPIUEntry  *entry;
+		bool		found;
 
-		if (!s->done)
+		if (s->done)
+			continue;
+
+		entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
+		if (entry == NULL)
 		{
-			PPIUEntry  *entry;
-			bool		found;
-
-			entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
-			if (entry == NULL)
-			{
-				if (hash_get_num_entries(pp_iu_hash) >= pp_iu_max)
-					pp_iu_evict();
-				entry = hash_search(pp_iu_hash, &s->key, HASH_ENTER, &found);
-				Assert(!found);
-				entry->heaprelid = s->heaprelid;
-				SpinLockInit(&entry->mutex);
-				memset(&entry->c, 0, sizeof(entry->c));
-				entry->c.first_seen = now;
-				entry->cols_known = s->cols_known;
-				entry->ncols = s->ncols;
-				memcpy(entry->cols, s->cols, sizeof(PPIUCol) * s->ncols);
-				entry->nsort = s->nsort;
-				memcpy(entry->sortcols, s->sortcols,
-					   sizeof(AttrNumber) * s->nsort);
-			}
-			pp_iu_count(entry, s, now);
+			if (hash_get_num_entries(pp_iu_hash) >= pp_iu_max)
+				pp_iu_evict();
+			entry = hash_search(pp_iu_hash, &s->key, HASH_ENTER, &found);
+			Assert(!found);
+			entry->heaprelid = s->heaprelid;
+			SpinLockInit(&entry->mutex);
+			memset(&entry->c, 0, sizeof(entry->c));
+			entry->c.first_seen = now;
+			entry->cols_known = s->cols_known;
+			entry->ncols = s->ncols;
+			memcpy(entry->cols, s->cols, sizeof(PPIUCol) * s->ncols);
+			entry->nsort = s->nsort;
+			memcpy(entry->sortcols, s->sortcols,
+				   sizeof(AttrNumber) * s->nsort);
+			if (s->key.kind != PP_IU_SEQ_SCAN)
+				pp_iu_note_index_used(&s->key, now);
 		}
-
-		if (relmiss[i])
-		{
-			PPIURelKey	rkey;
-			PPIURelEntry *rel;
-			bool		found;
-
-			rkey.dbid = s->key.dbid;
-			rkey.relid = s->key.relid;
-			rel = hash_search(pp_iu_rels, &rkey, HASH_FIND, NULL);
-			if (rel == NULL)
-			{
-				if (hash_get_num_entries(pp_iu_rels) >= pp_iu_max)
-				{
-					SpinLockAcquire(&pp_iu->mutex);
-					pp_iu->rels_dropped++;
-					SpinLockRelease(&pp_iu->mutex);
-					continue;
-				}
-				rel = hash_search(pp_iu_rels, &rkey, HASH_ENTER, &found);
-				pg_atomic_init_u64(&rel->executions, 0);
-				pg_atomic_init_u64(&rel->last_used, 0);
-			}
-			pp_iu_count_index(rel, now);
-		}
+		pp_iu_count(entry, s, now);
 	}
 	LWLockRelease(pp_iu->lock);
-
-done:
-	if (relmiss != rel_missing)
-		pfree(relmiss);
 }
 
 /* Add one execution to a statement entry; the lock is held (any mode) */
@@ -901,13 +952,27 @@ pp_iu_count(PPIUEntry *entry, const PPIUScan *scan, TimestampTz now)
 	SpinLockRelease(&entry->mutex);
 }
 
-/* Add one execution to an index's entry; the lock is held (any mode) */
+/* Add an index to the set of used indexes; the lock is held exclusively */
 static void
-pp_iu_count_index(PPIURelEntry *rel, TimestampTz now)
+pp_iu_note_index_used(const PPIUKey *key, TimestampTz now)
 {
-	pg_atomic_fetch_add_u64(&rel->executions, 1);
-	if ((TimestampTz) pg_atomic_read_u64(&rel->last_used) < now)
-		pg_atomic_write_u64(&rel->last_used, (uint64) now);
+	PPIURelKey	rkey;
+	PPIURelEntry *rel;
+	bool		found;
+
+	rkey.dbid = key->dbid;
+	rkey.relid = key->relid;
+	if (hash_search(pp_iu_rels, &rkey, HASH_FIND, NULL) != NULL)
+		return;
+	if (hash_get_num_entries(pp_iu_rels) >= pp_iu_max)
+	{
+		SpinLockAcquire(&pp_iu->mutex);
+		pp_iu->rels_dropped++;
+		SpinLockRelease(&pp_iu->mutex);
+		return;
+	}
+	rel = hash_search(pp_iu_rels, &rkey, HASH_ENTER, &found);
+	rel->first_used = now;
 }
 
 /* Usage bucket of an entry: 0 below 1, then 1 + floor(log2(usage)) */
@@ -969,6 +1034,7 @@ pp_iu_evict(void)
 			entry->c.usage *= PP_IU_USAGE_DECAY;
 	}
 
+	pg_atomic_fetch_add_u64(&pp_iu->generation, 1);
 	SpinLockAcquire(&pp_iu->mutex);
 	pp_iu->evictions += removed;
 	SpinLockRelease(&pp_iu->mutex);
@@ -1079,7 +1145,7 @@ pgplumb_index_usage_entries(PG_FUNCTION_ARGS)
 
 /*
  * pgplumb.index_usage_indexes(): every index some tracked statement used
- * since the last reset, with the number of such executions.
+ * since the last reset, and when it was first used.
  */
 Datum
 pgplumb_index_usage_indexes(PG_FUNCTION_ARGS)
@@ -1095,13 +1161,12 @@ pgplumb_index_usage_indexes(PG_FUNCTION_ARGS)
 	hash_seq_init(&hs, pp_iu_rels);
 	while ((rel = hash_seq_search(&hs)) != NULL)
 	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
 
 		values[0] = ObjectIdGetDatum(rel->key.dbid);
 		values[1] = ObjectIdGetDatum(rel->key.relid);
-		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&rel->executions));
-		values[3] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&rel->last_used));
+		values[2] = TimestampTzGetDatum(rel->first_used);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(pp_iu->lock);
@@ -1162,6 +1227,7 @@ pgplumb_reset_index_usage(PG_FUNCTION_ARGS)
 	hash_seq_init(&hs, pp_iu_rels);
 	while ((rel = hash_seq_search(&hs)) != NULL)
 		hash_search(pp_iu_rels, &rel->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&pp_iu->generation, 1);
 	SpinLockAcquire(&pp_iu->mutex);
 	pp_iu->evictions = 0;
 	pp_iu->rels_dropped = 0;

@@ -42,8 +42,7 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 CREATE FUNCTION pgplumb.index_usage_indexes(
 	OUT dbid oid,
 	OUT indexrelid oid,
-	OUT executions bigint,
-	OUT last_used timestamptz)
+	OUT first_used timestamptz)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgplumb_index_usage_indexes'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
@@ -164,7 +163,9 @@ CREATE VIEW pgplumb.index_catalog AS
 
 CREATE VIEW pgplumb.unused_indexes AS
 	WITH used AS (
-		SELECT u.indexrelid, u.executions
+		SELECT u.indexrelid, u.first_used,
+			(SELECT sum(e.executions) FROM pgplumb.index_usage_scaled e
+			 WHERE e.relid = u.indexrelid AND e.scan_kind <> 'seq') AS executions
 		FROM pgplumb.index_usage_indexes() u
 		WHERE u.dbid = (SELECT oid FROM pg_catalog.pg_database
 						WHERE datname = pg_catalog.current_database())
@@ -214,7 +215,8 @@ CREATE VIEW pgplumb.unused_indexes AS
 		ix.indrelid::regclass AS relid,
 		pgplumb.partition_parent(ix.indrelid) AS parent_relid,
 		u.indexrelid IS NULL AS unused,
-		coalesce(u.executions, 0) AS executions,
+		coalesce(u.executions, 0)::bigint AS executions,
+		u.first_used,
 		r.redundancy,
 		r.redundant_of::regclass AS redundant_of,
 		pg_catalog.pg_relation_size(ix.indexrelid) AS index_size,

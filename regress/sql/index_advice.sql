@@ -3,6 +3,8 @@
 -- rows per row returned, on tables that are not tiny.
 --
 SET max_parallel_workers_per_gather = 0;
+-- count rows in every execution (the default samples some)
+SET pgplumb.sample_rate = 1;
 SET jit = off;
 CREATE TABLE ad_users (
 	id int PRIMARY KEY,

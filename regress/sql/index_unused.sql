@@ -4,6 +4,8 @@
 -- indexes that enforce a constraint (never to be dropped).
 --
 SET max_parallel_workers_per_gather = 0;
+-- count rows in every execution (the default samples some)
+SET pgplumb.sample_rate = 1;
 CREATE TABLE ui_orders (
 	id int PRIMARY KEY,
 	customer int NOT NULL,

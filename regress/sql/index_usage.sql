@@ -6,6 +6,8 @@
 --
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SET max_parallel_workers_per_gather = 0;
+-- count rows in every execution (the default samples some)
+SET pgplumb.sample_rate = 1;
 SET jit = off;
 SET pg_stat_statements.track = 'all';
 
@@ -146,6 +148,24 @@ SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;
 SET pgplumb.sample_rate = 1;
 SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;
+
+-- Below 1, a statement's first execution in a session and every execution
+-- of a plan with a seq scan still count rows; the others are sampled.
+SELECT pgplumb.reset_index_usage() IS NOT NULL AS reset;
+SET pgplumb.sample_rate = 1e-9;
+SELECT count(note) FROM iu_t WHERE a = 13 AND b >= 0;
+SELECT count(note) FROM iu_t WHERE a = 13 AND b >= 0;
+SELECT count(note) FROM iu_t WHERE a = 13 AND b >= 0;
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) FROM iu_t WHERE note = 'n7' AND b >= 0;
+SELECT count(*) FROM iu_t WHERE note = 'n7' AND b >= 0;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+SET pgplumb.sample_rate = 1;
+SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;
+SELECT relid, executions, rows_examined, rows_returned, estimated FROM iu_scans;
 
 -- track_indexes = off records nothing
 SELECT pgplumb.reset_index_usage() IS NOT NULL AS reset;
