@@ -7,7 +7,8 @@
  * values and R rows:
  *
  *   N < min_repeats                        -> nothing
- *   most gaps below pipeline_gap_us        -> nothing (a pipelined batch
+ *   most iterations pipelined (flagged by
+ *   the caller, or gap < pipeline_gap_us)  -> nothing (a pipelined batch
  *                                             already saves the round trips)
  *   mean gap > irregular_min_gap_us and
  *   gaps irregular (CV > irregular_max_cv) -> nothing (independent requests
@@ -105,7 +106,7 @@ n1_config_default(n1_config *cfg)
 	cfg->idle_us = 1000 * 1000;
 	cfg->burst_min_gap_us = 10 * 1000;
 	cfg->burst_factor = 20.0;
-	cfg->pipeline_gap_us = 15;
+	cfg->pipeline_gap_us = 10;
 	cfg->irregular_min_gap_us = 5 * 1000;
 	cfg->irregular_max_cv = 1.0;
 	cfg->parent_min_rows = 2;
@@ -463,7 +464,7 @@ n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
 		r->gap_sq_sum += (double) gap * (double) gap;
 		if (gap < r->gap_min)
 			r->gap_min = gap;
-		if (gap < cfg->pipeline_gap_us)
+		if (gap < cfg->pipeline_gap_us || ev->pipelined)
 			r->npipelined++;
 	}
 	r->count++;

@@ -78,7 +78,7 @@ typedef struct n1_config
 									 * the scope's usual gap starts a new
 									 * burst (10 ms) */
 	double		burst_factor;	/* (20) */
-	int64_t		pipeline_gap_us;	/* gaps below this are pipelined (15 us) */
+	int64_t		pipeline_gap_us;	/* gaps below this are pipelined (10 us) */
 	int64_t		irregular_min_gap_us;	/* the regularity test applies when
 										 * the mean gap exceeds this (5 ms) */
 	double		irregular_max_cv;	/* coefficient of variation of gaps
@@ -98,6 +98,9 @@ typedef struct n1_event
 	int64_t		end_us;			/* when it finished */
 	uint64_t	rows;			/* rows returned or affected */
 	n1_kind		kind;
+	int			pipelined;		/* the client sent this statement before the
+								 * previous one's reply (pipeline, batch,
+								 * multi-statement string), when known */
 } n1_event;
 
 /* One detected loop, passed to the report callback */

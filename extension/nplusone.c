@@ -67,7 +67,8 @@
 #define N1_SUGG_LEN 1536		/* stored suggestion */
 #define N1_SRC_LEN 1024			/* statement text kept in the local cache */
 #define N1_MAX_CONSTS 32		/* constant locations kept per statement */
-#define N1_CACHE_SIZE 64		/* local shape cache entries (power of 2) */
+#define N1_CACHE_SETS 32		/* local shape cache: sets (power of 2) ... */
+#define N1_CACHE_WAYS 2			/* ... of this many entries, LRU */
 #define N1_MAX_COLS 16			/* INSERT/UPDATE columns kept */
 #define N1_NAME_LEN (2 * NAMEDATALEN + 2)
 #define N1_SCOPES 8				/* scopes per backend */
@@ -79,6 +80,7 @@
 typedef struct N1Shape
 {
 	uint64		queryid;
+	uint64		last_used;		/* cache tick of the last use */
 	CmdType		cmd;
 	Oid			relid;			/* the single table, or InvalidOid */
 	AttrNumber	keyattno;		/* key column compared with =, or 0 */
@@ -144,10 +146,15 @@ typedef struct N1Shared
 static N1Shared *n1 = NULL;
 static n1_detector *n1_det = NULL;
 static N1Shape *n1_cache = NULL;
+static uint64 n1_cache_tick = 0;
 
 /* The last statement parsed at top level, and the hash of its constants */
 static uint64 n1_last_parse_qid = 0;
 static uint64 n1_last_parse_hash = 0;
+
+/* transaction start of the previous statement, to spot pipelines */
+static TimestampTz n1_last_xact_start = 0;
+static TimestampTz n1_last_stmt_start = 0;
 
 /* scope key of this backend, recomputed when client_id changes */
 static uint64 n1_scope_key = 0;
@@ -162,7 +169,7 @@ static int	n1_min_distinct = 2;
 static double n1_max_rows_per_call = 2.0;
 static int	n1_max_gap_ms = 100;
 static int	n1_idle_gap_ms = 10;
-static int	n1_pipeline_gap_us = 15;
+static int	n1_pipeline_gap_us = 10;
 static bool n1_log = false;
 static char *n1_client_id = NULL;
 
@@ -240,7 +247,7 @@ n1_define_settings(void)
 							"Iterations closer than this many microseconds were "
 							"pipelined (a batch, not a loop).",
 							NULL,
-							&n1_pipeline_gap_us, 15, 0, 1000000, PGC_SUSET, 0,
+							&n1_pipeline_gap_us, 10, 0, 1000000, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("pgplumb.n_plus_one_log",
 							 "Logs a line when a new N+1 pattern is found (at most one per second).",
@@ -450,24 +457,45 @@ n1_hash_param(ParamExternData *p, uint64 h)
 
 /*---- statement shapes (local cache) ----*/
 
+/* The set of entries where queryid may be cached */
 static N1Shape *
-n1_cache_slot(uint64 queryid)
+n1_cache_set(uint64 queryid)
 {
 	if (n1_cache == NULL)
 		n1_cache = MemoryContextAllocZero(TopMemoryContext,
-										  N1_CACHE_SIZE * sizeof(N1Shape));
-	return &n1_cache[(queryid ^ (queryid >> 29)) & (N1_CACHE_SIZE - 1)];
+										  N1_CACHE_SETS * N1_CACHE_WAYS * sizeof(N1Shape));
+	return &n1_cache[((queryid ^ (queryid >> 29)) & (N1_CACHE_SETS - 1)) * N1_CACHE_WAYS];
 }
 
+/* The entry of queryid, or NULL; a hit makes it the most recently used */
 static N1Shape *
 n1_cache_lookup(uint64 queryid)
 {
-	N1Shape    *sh;
+	N1Shape    *set;
 
 	if (n1_cache == NULL || queryid == 0)
 		return NULL;
-	sh = n1_cache_slot(queryid);
-	return sh->queryid == queryid ? sh : NULL;
+	set = n1_cache_set(queryid);
+	for (int w = 0; w < N1_CACHE_WAYS; w++)
+		if (set[w].queryid == queryid)
+		{
+			set[w].last_used = ++n1_cache_tick;
+			return &set[w];
+		}
+	return NULL;
+}
+
+/* The entry to fill for queryid: the least recently used of its set */
+static N1Shape *
+n1_cache_victim(uint64 queryid)
+{
+	N1Shape    *set = n1_cache_set(queryid);
+	N1Shape    *v = &set[0];
+
+	for (int w = 1; w < N1_CACHE_WAYS; w++)
+		if (set[w].last_used < v->last_used)
+			v = &set[w];
+	return v;
 }
 
 static void
@@ -647,9 +675,9 @@ n1_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	n1_last_parse_hash = h;
 
 	/* the shape, once per queryid */
-	sh = n1_cache_slot(query->queryId);
-	if (sh->queryid == query->queryId)
+	if (n1_cache_lookup(query->queryId) != NULL)
 		return;
+	sh = n1_cache_victim(query->queryId);
 	memset(sh, 0, offsetof(N1Shape, src));
 	n1_analyze_shape(sh, query);
 	len = Min(len - loc, N1_SRC_LEN - 1);
@@ -672,6 +700,7 @@ n1_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (sh->keyloc < 0 || sh->keyloc >= len)
 		sh->keyloc = -1;
 	sh->queryid = query->queryId;
+	sh->last_used = ++n1_cache_tick;
 }
 
 static uint64
@@ -741,11 +770,40 @@ n1_executor_end(QueryDesc *queryDesc)
 			ev.params_hash = n1_hash_param(&params->params[i], ev.params_hash);
 	}
 	ev.rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
+
+	/* keep the shape of a repeating statement in the cache */
+	(void) n1_cache_lookup(ev.fingerprint);
 	ev.start_us = (int64) GetCurrentStatementStartTimestamp();
 	ev.end_us = (int64) GetCurrentTimestamp();
 	if (ev.start_us > ev.end_us)
 		ev.start_us = ev.end_us;
 
+	/*
+	 * A statement that started with the same statement timestamp as the
+	 * previous one came in the same message (a multi-statement string); one
+	 * that runs, outside of a transaction block, in the same transaction as
+	 * the previous one was sent with it (an extended-protocol pipeline with
+	 * no Sync in between).
+	 */
+	{
+		TimestampTz xs = GetCurrentTransactionStartTimestamp();
+
+		ev.pipelined = (TimestampTz) ev.start_us == n1_last_stmt_start ||
+			(!IsTransactionBlock() && xs == n1_last_xact_start);
+		n1_last_xact_start = xs;
+		n1_last_stmt_start = (TimestampTz) ev.start_us;
+	}
+
+#ifdef N1_DEBUG_TRACE
+	{
+		static int64 prev_end = 0;
+
+		elog(LOG, "n1trace qid=%lld rows=%llu gap=%lld exec=%lld",
+			 (long long) ev.fingerprint, (unsigned long long) ev.rows,
+			 (long long) (ev.start_us - prev_end), (long long) (ev.end_us - ev.start_us));
+		prev_end = ev.end_us;
+	}
+#endif
 	n1_feed(n1_det, &ev);
 }
 

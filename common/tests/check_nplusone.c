@@ -38,6 +38,7 @@ typedef struct trace
 	int64_t		now;
 	uint64_t	scope;
 	uint64_t	unit;
+	int			pipelined;
 } trace;
 
 static trace *
@@ -82,6 +83,7 @@ stmt(trace *t, int64_t gap_us, uint64_t fp, uint64_t params, uint64_t rows,
 	ev.end_us = t->now;
 	ev.rows = rows;
 	ev.kind = kind;
+	ev.pipelined = t->pipelined;
 	n1_feed(t->det, &ev);
 }
 
@@ -325,6 +327,14 @@ START_TEST(test_pipelined_not_reported)
 		READ(t, 3, FP_AUTHOR, 1000 + i, 1);
 	for (int i = 0; i < 50; i++)
 		WRITE(t, 2, FP_INSERT, 2000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+
+	/* flagged by the caller: not a loop whatever the gaps */
+	t->pipelined = 1;
+	READ(t, 100, FP_POSTS, 1, 50);
+	for (int i = 0; i < 50; i++)
+		READ(t, 40, FP_AUTHOR, 1000 + i, 1);
 	n1_flush_all(t->det);
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
