@@ -254,17 +254,17 @@ run_workload() {
 	reset_schema || { echo "schema reset failed" >"$out.log"; return 1; }
 	export DRV_HOST=127.0.0.1 DRV_PORT=$port DRV_DB=drivers DRV_USER=$PGUSER DRV_PASSWORD=$PGPASSWORD
 	case "$driver" in
-		node-pg) timeout 120 node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
-		postgres-js) timeout 120 node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
-		psycopg) timeout 120 /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
+		node-pg) timeout 90 node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
+		postgres-js) timeout 90 node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
+		psycopg) timeout 90 /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
 		pgjdbc)
 			build_java 2>"$out.log" || return 1
-			timeout 120 java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
+			timeout 90 java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
 		pgbench-prepared) pgbench_workload prepared "$port" >"$out" 2>"$out.log" ;;
 		pgbench-extended) pgbench_workload extended "$port" >"$out" 2>"$out.log" ;;
 	esac
 	rc=$?
-	[ $rc -eq 124 ] && echo "run.sh: timed out after 120 s" >>"$out.log"
+	[ $rc -eq 124 ] && echo "run.sh: timed out after 90 s" >>"$out.log"
 	return $rc
 }
 

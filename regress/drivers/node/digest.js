@@ -14,6 +14,25 @@ class Digest {
     this.driver = driver;
     this.lines = [];
     this.failures = 0;
+    this.where = new Map(); // task -> what it is doing, for a report on a hang
+  }
+
+  // Note where task i is; done(i) when it has finished.
+  at(i, what) { this.where.set(i, what); }
+  done(i) { this.where.delete(i); }
+
+  // After ms, record every unfinished task as stuck, print the digest and
+  // exit 1: a hang through a pooler must still give a digest to compare.
+  deadline(ms) {
+    const t = setTimeout(() => {
+      for (const [i, what] of [...this.where.entries()].sort((a, b) => a[0] - b[0])) {
+        this.put('main', `stuck.${i}`, what);
+      }
+      this.fail(`deadline of ${ms / 1000} s passed with ${this.where.size} tasks unfinished`);
+      process.exitCode = this.finish();
+      process.exit();
+    }, ms);
+    t.unref();
   }
 
   put(section, key, value) {
@@ -70,6 +89,7 @@ function settings() {
     password: env.DRV_PASSWORD || '',
     clients: Number(env.DRV_CLIENTS || 24),
     rounds: Number(env.DRV_ROUNDS || 8),
+    deadlineMs: 1000 * Number(env.DRV_DEADLINE || 60),
   };
 }
 

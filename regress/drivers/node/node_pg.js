@@ -177,12 +177,13 @@ async function session(i) {
 
 async function task(i) {
   for (let j = 0; j < cfg.rounds; j++) {
-    await roundNamed(i, j);
-    await roundUnnamed(i, j);
-    await roundTxn(i, j);
-    await roundErrors(i, j);
-    if (j === 1) await session(i);
+    d.at(i, `roundNamed ${j}`); await roundNamed(i, j);
+    d.at(i, `roundUnnamed ${j}`); await roundUnnamed(i, j);
+    d.at(i, `roundTxn ${j}`); await roundTxn(i, j);
+    d.at(i, `roundErrors ${j}`); await roundErrors(i, j);
+    if (j === 1) { d.at(i, 'session'); await session(i); }
   }
+  d.done(i);
 }
 
 async function finalState() {
@@ -203,9 +204,10 @@ async function finalState() {
   });
 }
 
+d.deadline(cfg.deadlineMs);
 (async () => {
   await Promise.all(Array.from({ length: cfg.clients }, (_, i) => task(i)));
-  await finalState();
+  d.at(-1, 'final state'); await finalState(); d.done(-1);
   await pool.end();
   process.exitCode = d.finish();
 })().catch((err) => {

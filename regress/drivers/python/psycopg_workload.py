@@ -35,8 +35,11 @@ STARTUP_APP = "py-conn"
 ZONES = ["UTC", "Asia/Tokyo", "America/New_York", "Europe/Berlin", "Australia/Sydney", "Asia/Kolkata"]
 TS = "'2024-01-01 12:00:00+00'::timestamptz::text"
 
+DEADLINE = float(os.environ.get("DRV_DEADLINE", "60"))
+
 lines = []
 failures = 0
+where = {}  # task -> what it is doing, reported if the deadline passes
 
 
 def zone(i):
@@ -233,12 +236,14 @@ async def task(i):
         return
     async with conn:
         for j in range(ROUNDS):
-            await round_prepared(conn, i, j)
-            await round_pipeline(conn, i, j)
-            await round_txn(conn, i, j)
-            await round_errors(conn, i, j)
+            for name, fn in (("prepared", round_prepared), ("pipeline", round_pipeline),
+                             ("txn", round_txn), ("errors", round_errors)):
+                where[i] = f"{name} {j}"
+                await fn(conn, i, j)
             if j == 1:
+                where[i] = "session"
                 await session(conn, i)
+    where.pop(i, None)
 
 
 async def final_state():
@@ -255,10 +260,12 @@ async def final_state():
 
 async def main():
     await asyncio.gather(*(task(i) for i in range(CLIENTS)))
+    where[-1] = "final state"
     try:
         await final_state()
     except psycopg.Error as e:
         error("final", "state", e)
+    where.pop(-1, None)
 
 
 if __name__ == "__main__":
@@ -266,8 +273,12 @@ if __name__ == "__main__":
     # pipeline; the error itself is what the digest records.
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)
     try:
-        asyncio.run(asyncio.wait_for(main(), 100))
-    except Exception as e:  # a hang or a bug: recorded, never silent
+        asyncio.run(asyncio.wait_for(main(), DEADLINE))
+    except asyncio.TimeoutError:  # a hang: say who was stuck where
+        for i, what in sorted(where.items()):
+            put("main", f"stuck.{i}", what)
+        fail(f"deadline of {DEADLINE:g} s passed with {len(where)} tasks unfinished")
+    except Exception as e:  # a bug: recorded, never silent
         error("main", "fatal", e)
     lines.sort()
     sys.stdout.write("\n".join(lines) + "\n")
