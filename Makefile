@@ -21,6 +21,7 @@ DEB_PACKAGES = \
 	libevent-dev \
 	libinih-dev \
 	libpg-query-dev \
+	libpostgresql-jdbc-java \
 	libpq-dev \
 	libssl-dev \
 	make \
@@ -50,7 +51,7 @@ install: all
 	@if [ -f pooler/Makefile ]; then $(MAKE) -C pooler install PREFIX=$(PREFIX); fi
 
 # Install what is missing; do nothing (and need no network) when all is there.
-# Node.js comes from Debian unless a node is already on PATH.
+# Node.js and a JDK come from Debian unless node/npm/javac are already on PATH.
 deps:
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \
@@ -58,6 +59,7 @@ deps:
 	done; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		if [ "$$(id -u)" -ne 0 ]; then echo "deps: run as root (or install:$$missing)"; exit 1; fi; \

@@ -20,4 +20,26 @@
 #include "utils/queryjumble.h"
 #endif
 
+/*
+ * Block I/O times: PostgreSQL 17 renamed the shared-buffer fields of
+ * BufferUsage (blk_read_time became shared_blk_read_time).
+ */
+#if PG_VERSION_NUM >= 170000
+#define PP_BUF_READ_TIME(b)		((b)->shared_blk_read_time)
+#define PP_BUF_WRITE_TIME(b)	((b)->shared_blk_write_time)
+#else
+#define PP_BUF_READ_TIME(b)		((b)->blk_read_time)
+#define PP_BUF_WRITE_TIME(b)	((b)->blk_write_time)
+#endif
+
+/*
+ * Rows processed by a statement: PostgreSQL 17 counts every ExecutorRun
+ * call of a portal in es_total_processed; before, es_processed holds it.
+ */
+#if PG_VERSION_NUM >= 170000
+#define PP_ES_ROWS(estate)		((estate)->es_total_processed)
+#else
+#define PP_ES_ROWS(estate)		((estate)->es_processed)
+#endif
+
 #endif							/* PGPLUMB_COMPAT_H */

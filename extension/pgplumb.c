@@ -9,8 +9,25 @@
  * Each hook saves the previous hook, calls it (or the standard_ function)
  * and tells every collector in pp_collectors[] what happened; collectors
  * never install hooks of their own.  Nesting of executor and utility calls
- * is tracked here with PG_TRY/PG_FINALLY so that a collector can tell top
- * level statements from nested ones (pp_nesting_level).
+ * is tracked here with PG_TRY/PG_CATCH so that a collector can tell top
+ * level statements from nested ones (pp_nesting_level, and
+ * pp_plan_nesting_level for planner calls).
+ *
+ * Timing around the planner and utility statements is done here, once, for
+ * every collector that asks for it (planner_wanted, utility_wanted).  An
+ * ERROR raised by a tracked statement in the planner, the executor or a
+ * utility command is caught on its way out, copied, handed to the
+ * collectors' statement_error callbacks and re-thrown unchanged.
+ *
+ * EXECUTE, PREPARE and DEALLOCATE do not count as a nesting level, so the
+ * execution of a prepared statement is charged to that statement at the
+ * level where EXECUTE ran (as pg_stat_statements does).
+ *
+ * Utility query ids: pg_stat_statements' ProcessUtility hook sets
+ * pstmt->queryId to 0 before calling the next hook.  When it is loaded after
+ * pgplumb its hook runs first, so this file remembers, per backend, the
+ * query id each utility statement had at parse analysis, keyed by a hash of
+ * the statement's text (pp_utility_queryid).
  *
  * Locking: this file takes no lock of its own.  Each collector documents
  * the locks on its shared memory at the top of its file.
@@ -20,8 +37,12 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "optimizer/planner.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -47,6 +68,23 @@ static const PPCollector *const pp_collectors[] = {
 				pp_collectors[pp_i_]->callback(__VA_ARGS__); \
 	} while (0)
 
+/* Is any collector interested in errors? */
+#define PP_WANTS_ERRORS() (pp_error_callbacks > 0)
+
+/* Largest number of remembered utility statement texts per backend */
+#define PP_UTILITY_IDS_MAX 1024
+
+/* Statements that do not count as a nesting level (see file header) */
+#define PP_TRANSPARENT_UTILITY(n) \
+	(IsA((n), ExecuteStmt) || IsA((n), PrepareStmt) || IsA((n), DeallocateStmt))
+
+/* One remembered utility statement: hash of its text -> query id */
+typedef struct PPUtilityId
+{
+	uint64		text_hash;		/* hash key */
+	uint64		queryid;
+} PPUtilityId;
+
 /*---- GUC variables ----*/
 
 static const struct config_enum_entry pp_track_options[] = {
@@ -61,10 +99,18 @@ int			pp_track = PP_TRACK_TOP;
 /*---- Local variables ----*/
 
 int			pp_nesting_level = 0;
+int			pp_plan_nesting_level = 0;
+
+/* Number of collectors with a statement_error callback */
+static int	pp_error_callbacks = 0;
+
+/* Backend-local map of utility statement texts to query ids */
+static HTAB *pp_utility_ids = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -79,6 +125,8 @@ static void pp_shmem_request(void);
 static void pp_shmem_startup(void);
 static void pp_post_parse_analyze(ParseState *pstate, Query *query,
 								  JumbleState *jstate);
+static PlannedStmt *pp_planner(Query *parse, const char *query_string,
+							   int cursorOptions, ParamListInfo boundParams);
 static void pp_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 						   uint64 count, bool execute_once);
@@ -89,6 +137,12 @@ static void pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							  ProcessUtilityContext context, ParamListInfo params,
 							  QueryEnvironment *queryEnv,
 							  DestReceiver *dest, QueryCompletion *qc);
+static void pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
+							const char *query_string, int stmt_location,
+							int stmt_len, MemoryContext cxt);
+static uint64 pp_text_hash(const char *query_string, int stmt_location,
+						   int stmt_len);
+static void pp_remember_utility_queryid(Query *query, const char *query_string);
 
 /*
  * Module load callback
@@ -120,6 +174,10 @@ _PG_init(void)
 
 	PP_CALL_COLLECTORS(define_settings);
 
+	for (int i = 0; i < lengthof(pp_collectors); i++)
+		if (pp_collectors[i]->statement_error)
+			pp_error_callbacks++;
+
 	MarkGUCPrefixReserved("pgplumb");
 
 	prev_shmem_request_hook = shmem_request_hook;
@@ -128,6 +186,8 @@ _PG_init(void)
 	shmem_startup_hook = pp_shmem_startup;
 	prev_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = pp_post_parse_analyze;
+	prev_planner_hook = planner_hook;
+	planner_hook = pp_planner;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = pp_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
@@ -197,7 +257,79 @@ pp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (query->queryId == UINT64CONST(0) || !pp_enabled(pp_nesting_level))
 		return;
 
+	if (query->utilityStmt && pstate->p_sourcetext)
+		pp_remember_utility_queryid(query, pstate->p_sourcetext);
+
 	PP_CALL_COLLECTORS(post_parse_analyze, pstate, query, jstate);
+}
+
+/*
+ * Planner hook: track planner nesting, measure planning for the collectors
+ * that want it, and report errors raised while planning.
+ */
+static PlannedStmt *
+pp_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	bool		tracked = parse->queryId != UINT64CONST(0) && query_string &&
+		pp_enabled(pp_nesting_level + pp_plan_nesting_level);
+	bool		measure = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	instr_time	start;
+	BufferUsage bufusage_start = {0};
+	WalUsage	walusage_start = {0};
+
+	if (tracked)
+	{
+		for (int i = 0; i < lengthof(pp_collectors); i++)
+			if (pp_collectors[i]->planner_wanted &&
+				pp_collectors[i]->planner_wanted(parse))
+				measure = true;
+	}
+	if (measure)
+	{
+		bufusage_start = pgBufferUsage;
+		walusage_start = pgWalUsage;
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
+	pp_plan_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions,
+									   boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_CATCH();
+	{
+		pp_plan_nesting_level--;
+		if (tracked)
+			pp_report_error(PP_ERROR_IN_PLANNER, parse->queryId,
+							pp_nesting_level == 0, query_string,
+							parse->stmt_location, parse->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_plan_nesting_level--;
+
+	if (measure)
+	{
+		PPUsage		usage = {0};
+		instr_time	duration;
+
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
+		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		PP_CALL_COLLECTORS(planner_done, parse, query_string, &usage);
+	}
+
+	return result;
 }
 
 /*
@@ -209,14 +341,39 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	bool		tracked = queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
 		pp_enabled(pp_nesting_level);
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (tracked)
 		PP_CALL_COLLECTORS(executor_start, queryDesc, eflags);
 
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	if (!tracked)
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+		return;
+	}
+
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_CATCH();
+	{
+		pp_report_error(PP_ERROR_IN_EXECUTOR,
+						queryDesc->plannedstmt->queryId,
+						pp_nesting_level == 0, queryDesc->sourceText,
+						queryDesc->plannedstmt->stmt_location,
+						queryDesc->plannedstmt->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	PP_CALL_COLLECTORS(executor_started, queryDesc);
 }
 
 /*
@@ -226,6 +383,9 @@ static void
 pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
+	int			level = pp_nesting_level;
+	MemoryContext cxt = CurrentMemoryContext;
+
 	pp_nesting_level++;
 	PG_TRY();
 	{
@@ -234,11 +394,20 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		pp_nesting_level--;
+		pp_nesting_level = level;
+		if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+			pp_enabled(level))
+			pp_report_error(PP_ERROR_IN_EXECUTOR,
+							queryDesc->plannedstmt->queryId, level == 0,
+							queryDesc->sourceText,
+							queryDesc->plannedstmt->stmt_location,
+							queryDesc->plannedstmt->stmt_len, cxt);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	pp_nesting_level = level;
 }
 
 /*
@@ -247,6 +416,9 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 static void
 pp_ExecutorFinish(QueryDesc *queryDesc)
 {
+	int			level = pp_nesting_level;
+	MemoryContext cxt = CurrentMemoryContext;
+
 	pp_nesting_level++;
 	PG_TRY();
 	{
@@ -255,11 +427,20 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 		else
 			standard_ExecutorFinish(queryDesc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		pp_nesting_level--;
+		pp_nesting_level = level;
+		if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+			pp_enabled(level))
+			pp_report_error(PP_ERROR_IN_EXECUTOR,
+							queryDesc->plannedstmt->queryId, level == 0,
+							queryDesc->sourceText,
+							queryDesc->plannedstmt->stmt_location,
+							queryDesc->plannedstmt->stmt_len, cxt);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	pp_nesting_level = level;
 }
 
 /*
@@ -281,7 +462,8 @@ pp_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
- * ProcessUtility hook: track nesting depth
+ * ProcessUtility hook: track nesting depth, measure utility statements for
+ * the collectors that want them, and report their errors.
  */
 static void
 pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -290,6 +472,53 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  ParamListInfo params, QueryEnvironment *queryEnv,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
+	int			level = pp_nesting_level;
+	uint64		queryid = 0;
+	bool		measure = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	instr_time	start;
+	BufferUsage bufusage_start = {0};
+	WalUsage	walusage_start = {0};
+
+	/* EXECUTE and friends: no nesting level, no measurement of their own */
+	if (PP_TRANSPARENT_UTILITY(pstmt->utilityStmt))
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree,
+								context, params, queryEnv,
+								dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree,
+									context, params, queryEnv,
+									dest, qc);
+		return;
+	}
+
+	if (pp_enabled(level))
+	{
+		queryid = pp_utility_queryid(pstmt, queryString);
+		if (queryid != UINT64CONST(0))
+		{
+			for (int i = 0; i < lengthof(pp_collectors); i++)
+				if (pp_collectors[i]->utility_wanted &&
+					pp_collectors[i]->utility_wanted(pstmt, queryid))
+					measure = true;
+		}
+	}
+
+	if (measure)
+	{
+		/*
+		 * The statement is measured here as a whole: an optimizable statement
+		 * inside it (EXPLAIN ANALYZE, CREATE TABLE AS, ...) must not also be
+		 * counted by the executor hooks.
+		 */
+		pstmt->queryId = UINT64CONST(0);
+		bufusage_start = pgBufferUsage;
+		walusage_start = pgWalUsage;
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
 	pp_nesting_level++;
 	PG_TRY();
 	{
@@ -302,9 +531,130 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									context, params, queryEnv,
 									dest, qc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		pp_nesting_level--;
+		pp_nesting_level = level;
+		if (measure)
+			pp_report_error(PP_ERROR_IN_UTILITY, queryid, level == 0,
+							queryString, pstmt->stmt_location,
+							pstmt->stmt_len, cxt);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	pp_nesting_level = level;
+
+	if (measure)
+	{
+		PPUsage		usage = {0};
+		instr_time	duration;
+
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
+
+		/* Rows only for the commands that report a meaningful count */
+		if (qc && (qc->commandTag == CMDTAG_COPY ||
+				   qc->commandTag == CMDTAG_FETCH ||
+				   qc->commandTag == CMDTAG_SELECT ||
+				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
+			usage.rows = qc->nprocessed;
+		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
+	}
+}
+
+/*
+ * Hand an error that is propagating out of a tracked statement to the
+ * collectors.  Called inside PG_CATCH; cxt is the memory context that was
+ * current before PG_TRY, where the copy of the error is made.  The current
+ * memory context (ErrorContext) is restored before returning, and the error
+ * itself is left on the error stack for PG_RE_THROW.
+ */
+static void
+pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
+				const char *query_string, int stmt_location, int stmt_len,
+				MemoryContext cxt)
+{
+	MemoryContext ecxt;
+	ErrorData  *edata;
+	PPStatementRef ref;
+
+	if (!PP_WANTS_ERRORS() || queryid == UINT64CONST(0))
+		return;
+
+	ecxt = MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+
+	ref.queryid = queryid;
+	ref.toplevel = toplevel;
+	ref.query_string = query_string;
+	ref.stmt_location = stmt_location;
+	ref.stmt_len = stmt_len;
+	PP_CALL_COLLECTORS(statement_error, site, &ref, edata);
+
+	FreeErrorData(edata);
+	MemoryContextSwitchTo(ecxt);
+}
+
+/*
+ * Hash of the text of one statement of a source string, as the key of the
+ * utility query id map.
+ */
+static uint64
+pp_text_hash(const char *query_string, int stmt_location, int stmt_len)
+{
+	const char *text = CleanQuerytext(query_string, &stmt_location, &stmt_len);
+
+	return hash_bytes_extended((const unsigned char *) text, stmt_len, 0);
+}
+
+/*
+ * Remember the query id of a utility statement seen at parse analysis.  The
+ * map is small and per backend; when full it is emptied and starts over.
+ */
+static void
+pp_remember_utility_queryid(Query *query, const char *query_string)
+{
+	uint64		key;
+	PPUtilityId *entry;
+	bool		found;
+
+	if (pp_utility_ids == NULL ||
+		hash_get_num_entries(pp_utility_ids) >= PP_UTILITY_IDS_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (pp_utility_ids)
+			hash_destroy(pp_utility_ids);
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PPUtilityId);
+		ctl.hcxt = TopMemoryContext;
+		pp_utility_ids = hash_create("pgplumb utility query ids",
+									 PP_UTILITY_IDS_MAX, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	key = pp_text_hash(query_string, query->stmt_location, query->stmt_len);
+	entry = hash_search(pp_utility_ids, &key, HASH_ENTER, &found);
+	entry->queryid = query->queryId;
+}
+
+/*
+ * The query id of a utility statement (see pgplumb.h).
+ */
+uint64
+pp_utility_queryid(PlannedStmt *pstmt, const char *query_string)
+{
+	uint64		key;
+	PPUtilityId *entry;
+
+	if (pstmt->queryId != UINT64CONST(0))
+		return pstmt->queryId;
+	if (pp_utility_ids == NULL || query_string == NULL)
+		return UINT64CONST(0);
+
+	key = pp_text_hash(query_string, pstmt->stmt_location, pstmt->stmt_len);
+	entry = hash_search(pp_utility_ids, &key, HASH_FIND, NULL);
+	return entry ? entry->queryid : UINT64CONST(0);
 }
