@@ -272,7 +272,10 @@ run_workload() {
 # mismatches, and (given the direct digest) which sections differ.
 explain() {
 	local digest=$1 reference=${2:-}
-	grep -P '\t(ERROR|MISMATCH)|\terror\t' "$digest" 2>/dev/null | cut -f3 | sort | uniq -c | sort -rn | head -6 | sed 's/^/    /'
+	grep -P '\t(ERROR|MISMATCH)|\terror\t' "$digest" 2>/dev/null | cut -f1,3 |
+		sed -e 's/\tMISMATCH .*/\tMISMATCH (a result differs from what PostgreSQL returns)/' \
+			-e 's/prepared statement "[^"]*"/prepared statement "<name>"/' -e 's/\t/: /' |
+		sort | uniq -c | sort -rn | head -8 | sed 's/^/    /'
 	if [ -n "$reference" ]; then
 		echo "    sections that differ (lines): $(diff "$reference" "$digest" | sed -n 's/^[<>] \([^\t]*\)\t.*/\1/p' | sort | uniq -c | awk '{printf "%s(%s) ", $2, $1}')"
 	fi
