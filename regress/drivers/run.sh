@@ -98,8 +98,15 @@ if [ -z "${DRV_INSIDE:-}" ]; then
 	export DRV_INSIDE=1 DRV_TARGET=$target DRV_POOL_MODE=$pool_mode DRV_POOLER_BIN=$pooler_bin
 	export DRV_DRIVERS=$drivers DRV_CLIENTS=$clients DRV_WORK=$work DRV_RESULTS=$results
 	started=$(date +%s)
-	pg_virtualenv -t -v 15 -o max_connections=200 -o fsync=off "$0"
-	rc=$?
+	# pg_virtualenv picks a free port but can lose a race with another cluster
+	# starting at the same moment: retry when our inside part never started.
+	for attempt in 1 2 3; do
+		pg_virtualenv -t -v 15 -o max_connections=200 -o fsync=off "$0"
+		rc=$?
+		[ -e "$work/started" ] && break
+		echo "run.sh: PostgreSQL did not start (attempt $attempt)" >&2
+		sleep $((attempt * 3))
+	done
 	echo "run.sh: target $target${pooler_bin:+ ($pooler_bin)}, $(( $(date +%s) - started )) s; results in ${results#$top/}/"
 	if [ -f "$work/summary" ]; then
 		cat "$work/summary"
@@ -115,6 +122,7 @@ fi
 # ---------------------------------------------------------------------------
 # Inside pg_virtualenv: PGHOST, PGPORT, PGUSER, PGPASSWORD name the cluster.
 work=$DRV_WORK results=$DRV_RESULTS
+touch "$work/started"
 pooler_pid="" runner_pid=""
 cleanup() {
 	local pid=""
