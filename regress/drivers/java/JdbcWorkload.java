@@ -14,8 +14,9 @@
 //               counter, a pause, commit() (or rollback() every third round);
 //   errors   -- a unique violation in autocommit and inside a transaction
 //               (25P02 after it until rollback()), recovery after each;
-// and once: session -- setClientInfo("ApplicationName") and session-level
-// SET TimeZone and search_path, checked by queries with pauses in between.
+// and last: session -- setClientInfo("ApplicationName") and session-level
+// SET TimeZone and search_path, checked by queries with pauses in between,
+// then RESET ALL (startup application_name and default search_path again).
 // Output: sorted "section<TAB>key<TAB>value" lines and an end marker; exit 1
 // on an unexpected error or a result that differs from PostgreSQL's.
 import java.sql.*;
@@ -111,8 +112,8 @@ public class JdbcWorkload {
                 where = "batch " + j; batch(j);
                 where = "txn " + j; txn(j);
                 where = "errors " + j; errors(j);
-                if (j == 1) { where = "session"; session(); }
             }
+            where = "session"; session();
             where = null;
             try { conn.close(); } catch (SQLException e) { error("close", "" + i, e); }
         }
@@ -220,9 +221,14 @@ public class JdbcWorkload {
                     } catch (SQLException e) { error("session", k + "." + r + ".search_path", e); }
                 }
                 st.execute("RESET ALL");
-                conn.setClientInfo("ApplicationName", STARTUP_APP);
-                expect("session", k + ".reset", query(conn, "SELECT current_setting('application_name'), current_setting('search_path')"),
-                    "[" + STARTUP_APP + ", \"$user\", public]");
+                ResultSet rs = st.executeQuery("SELECT current_setting('application_name'), current_setting('TimeZone'), current_setting('search_path')");
+                rs.next();
+                // pgjdbc sends ApplicationName with a SET after connecting, not in
+                // the startup packet: after RESET ALL it is the server's default.
+                put("session", k + ".reset.app", rs.getString(1));
+                put("session", k + ".reset.tz", rs.getString(2));
+                expect("session", k + ".reset.search_path", rs.getString(3), "\"$user\", public");
+                rs.close();
             } catch (Exception e) { error("session", k, e); }
         }
     }

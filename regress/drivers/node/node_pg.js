@@ -15,11 +15,13 @@
 //   errors   -- a unique violation outside and inside a transaction (25P02
 //               until ROLLBACK), a named statement failing at execution
 //               (22012) and then reused, and recovery after each;
-// and once per task:
+// and last, once per task:
 //   session  -- a connection held by the task, session-level SET of
 //               application_name, TimeZone and search_path, then several
 //               queries with pauses in between (other tasks keep running):
-//               every one must see this task's settings and no one else's.
+//               every one must see this task's settings and no one else's;
+//               then RESET ALL must bring back the startup application_name
+//               and the default search_path (the connection is then closed).
 // Finally the table contents.  Output: the sorted digest (digest.js).
 'use strict';
 const { Pool } = require('pg');
@@ -165,13 +167,18 @@ async function session(i) {
       });
     }
     await c.query('RESET ALL');
-    const s = await c.query(`SELECT current_setting('application_name') AS app`);
-    d.expect('session', k + '.reset', s.rows[0].app, STARTUP_APP);
+    const s = await c.query(`SELECT current_setting('application_name') AS app, current_setting('TimeZone') AS tz,
+                                    current_setting('search_path') AS path`);
+    d.expect('session', k + '.reset.app', s.rows[0].app, STARTUP_APP);
+    d.put('session', k + '.reset.tz', s.rows[0].tz);
+    d.expect('session', k + '.reset.search_path', s.rows[0].path, '"$user", public');
   } catch (err) {
     broken = err;
     d.error('session', k, err);
   } finally {
-    c.release(broken || undefined);
+    // Closed, not returned to the pool: whatever RESET ALL left behind stays
+    // in this section's results and does not spill into other tasks'.
+    c.release(true);
   }
 }
 
@@ -181,8 +188,8 @@ async function task(i) {
     d.at(i, `roundUnnamed ${j}`); await roundUnnamed(i, j);
     d.at(i, `roundTxn ${j}`); await roundTxn(i, j);
     d.at(i, `roundErrors ${j}`); await roundErrors(i, j);
-    if (j === 1) { d.at(i, 'session'); await session(i); }
   }
+  d.at(i, 'session'); await session(i);
   d.done(i);
 }
 

@@ -15,8 +15,9 @@
 //               pipelined inside one transaction;
 //   errors   -- a unique violation alone, inside sql.begin, and in the middle
 //               of a pipelined sql.begin (nothing of it may be committed);
-// and once: session -- sql.reserve(), session-level SET application_name,
-// TimeZone and search_path, checked by queries with pauses in between.
+// and last: session -- sql.reserve(), session-level SET application_name,
+// TimeZone and search_path, checked by queries with pauses in between, then
+// RESET ALL (startup application_name and default search_path again).
 // Output: the sorted digest (digest.js).
 'use strict';
 const postgres = require('postgres');
@@ -158,8 +159,13 @@ async function session(i) {
       });
     }
     await c.unsafe('RESET ALL');
-    const [s] = await c`SELECT current_setting('application_name') AS app`;
-    d.expect('session', k + '.reset', s.app, STARTUP_APP);
+    const [s] = await c`SELECT current_setting('application_name') AS app, current_setting('TimeZone') AS tz,
+                               current_setting('search_path') AS path`;
+    d.expect('session', k + '.reset.app', s.app, STARTUP_APP);
+    d.put('session', k + '.reset.tz', s.tz);
+    d.expect('session', k + '.reset.search_path', s.path, '"$user", public');
+    // Back to the pool as it came, whatever RESET ALL did through a pooler.
+    await c.unsafe(`SET application_name = '${STARTUP_APP}'`);
   } catch (err) {
     d.error('session', k, err);
   } finally {
@@ -174,8 +180,8 @@ async function task(i) {
     d.at(i, `roundTxn ${j}`); await roundTxn(i, j);
     d.at(i, `roundPipe ${j}`); await roundPipe(i, j);
     d.at(i, `roundErrors ${j}`); await roundErrors(i, j);
-    if (j === 1) { d.at(i, 'session'); await session(i); }
   }
+  d.at(i, 'session'); await session(i);
   d.done(i);
 }
 

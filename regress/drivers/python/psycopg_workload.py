@@ -16,8 +16,9 @@ connections must keep them apart).  Each task runs DRV_ROUNDS rounds of:
               COMMIT (or psycopg.Rollback every third round);
   errors   -- a unique violation in autocommit and inside a transaction
               (25P02 after it), recovery after each;
-and once: session -- session-level SET application_name, TimeZone and
-search_path, checked by several queries with pauses between them.
+and last: session -- session-level SET application_name, TimeZone and
+search_path, checked by several queries with pauses between them, then RESET
+ALL (startup application_name and default search_path again).
 Output: sorted "section<TAB>key<TAB>value" lines and an end marker; exit 1 on
 an unexpected error or a result that differs from PostgreSQL's.
 """
@@ -223,7 +224,10 @@ async def session(conn, i):
             except psycopg.Error as e:
                 error("session", f"{k}.{r}.search_path", e)
         await conn.execute("RESET ALL")
-        expect("session", k + ".reset", await rows(conn, "SELECT current_setting('application_name')"), [[STARTUP_APP]])
+        got = await rows(conn, "SELECT current_setting('application_name'), current_setting('TimeZone'), current_setting('search_path')")
+        expect("session", k + ".reset.app", got[0][0], STARTUP_APP)
+        put("session", k + ".reset.tz", got[0][1])
+        expect("session", k + ".reset.search_path", got[0][2], '"$user", public')
     except psycopg.Error as e:
         error("session", k, e)
 
@@ -240,9 +244,8 @@ async def task(i):
                              ("txn", round_txn), ("errors", round_errors)):
                 where[i] = f"{name} {j}"
                 await fn(conn, i, j)
-            if j == 1:
-                where[i] = "session"
-                await session(conn, i)
+        where[i] = "session"
+        await session(conn, i)
     where.pop(i, None)
 
 
