@@ -127,6 +127,7 @@ pooler_pid="" runner_pid=""
 cleanup() {
 	local pid=""
 	[ -f "$work/pooler.pid" ] && pid=$(cat "$work/pooler.pid" 2>/dev/null)
+	sampler_stop
 	for p in $pid $pooler_pid $runner_pid; do kill "$p" 2>/dev/null; done
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		alive=0
@@ -165,6 +166,7 @@ write_config() {
 	# In session mode a client keeps its server connection until it disconnects,
 	# and the workloads keep their connections open: give every client one.
 	[ "$DRV_POOL_MODE" = session ] && size=$((DRV_CLIENTS + 4))
+	POOL_SIZE=$size
 	printf '"%s" "%s"\n' "$PGUSER" "$PGPASSWORD" >"$work/userlist.txt"
 	cat >"$work/pooler.ini" <<-EOF
 	[databases]
@@ -236,8 +238,10 @@ build_java() {
 pgbench_workload() {
 	local mode=$1 port=$2 out rc failed processed sums
 	pgbench -i -q -s 1 -h "$PGHOST" -p "$PGPORT" pgbench >/dev/null 2>&1 || { echo "pgbench -i failed"; return 1; }
+	sampler_start "$port" pgbench
 	out=$(timeout 30 pgbench -n -h 127.0.0.1 -p "$port" -c 20 -j 2 -T 3 -M "$mode" pgbench 2>&1)
 	rc=$?
+	sampler_stop
 	echo "$out" >&2
 	failed=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
 	processed=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
@@ -256,22 +260,50 @@ pgbench_workload() {
 	[ $ok -eq 1 ]
 }
 
+# While a workload runs through the pooler, count the server connections it
+# holds to database $2 (its pool) every 0.2 s; the most seen is checked
+# against default_pool_size.  The sampler itself connects to "postgres".
+sampler_pid=""
+sampler_start() {
+	[ "$1" = "$PGPORT" ] && return 0
+	echo 0 >"$work/backends.max"
+	(
+		max=0
+		while :; do
+			n=$(psql -X -At -d postgres -c "SELECT count(*) FROM pg_stat_activity
+				WHERE datname = '$2' AND backend_type = 'client backend'" 2>/dev/null)
+			if [ -n "$n" ] && [ "$n" -gt "$max" ]; then max=$n; echo "$max" >"$work/backends.max"; fi
+			sleep 0.2
+		done
+	) &
+	sampler_pid=$!
+}
+sampler_stop() {
+	[ -n "$sampler_pid" ] || return 0
+	kill "$sampler_pid" 2>/dev/null
+	wait "$sampler_pid" 2>/dev/null
+	sampler_pid=""
+	return 0
+}
+
 # Run one driver's workload against a port; digest to $3, stderr to $3.log.
 run_workload() {
 	local driver=$1 port=$2 out=$3 rc
 	reset_schema || { echo "schema reset failed" >"$out.log"; return 1; }
 	export DRV_HOST=127.0.0.1 DRV_PORT=$port DRV_DB=drivers DRV_USER=$PGUSER DRV_PASSWORD=$PGPASSWORD
+	case "$driver" in pgjdbc) build_java 2>"$out.log" || return 1 ;; esac
+	case "$driver" in pgbench-*) ;; *) sampler_start "$port" drivers ;; esac
 	case "$driver" in
 		node-pg) timeout 90 node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
 		postgres-js) timeout 90 node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
 		psycopg) timeout 90 /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
 		pgjdbc)
-			build_java 2>"$out.log" || return 1
 			timeout 90 java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
 		pgbench-prepared) pgbench_workload prepared "$port" >"$out" 2>"$out.log" ;;
 		pgbench-extended) pgbench_workload extended "$port" >"$out" 2>"$out.log" ;;
 	esac
 	rc=$?
+	sampler_stop
 	[ $rc -eq 124 ] && echo "run.sh: timed out after 90 s" >>"$out.log"
 	return $rc
 }
@@ -313,8 +345,11 @@ for driver in $DRV_DRIVERS; do
 	pooled=$results/$driver.$DRV_TARGET
 	run_workload "$driver" "$POOLER_PORT" "$pooled"
 	rc=$?
-	if [ $rc -eq 0 ] && cmp -s "$direct" "$pooled"; then
-		ok "$driver via $via (digest identical, $(( $(date +%s) - t0 )) s)"
+	seen=$(cat "$work/backends.max" 2>/dev/null || echo 0)
+	if [ "$seen" -gt "$POOL_SIZE" ]; then
+		not_ok "$driver via $via" "$seen server connections seen at once, default_pool_size is $POOL_SIZE"
+	elif [ $rc -eq 0 ] && cmp -s "$direct" "$pooled"; then
+		ok "$driver via $via (digest identical, at most $seen server connections, $(( $(date +%s) - t0 )) s)"
 	else
 		ndiff=$(diff "$direct" "$pooled" | grep -c '^[<>]')
 		not_ok "$driver via $via" "exit $rc, $ndiff digest lines differ, see ${pooled#$top/}"
