@@ -291,20 +291,23 @@ run_workload() {
 	local driver=$1 port=$2 out=$3 rc
 	reset_schema || { echo "schema reset failed" >"$out.log"; return 1; }
 	export DRV_HOST=127.0.0.1 DRV_PORT=$port DRV_DB=drivers DRV_USER=$PGUSER DRV_PASSWORD=$PGPASSWORD
+	# The workload's own deadline (it then prints what it has, naming the
+	# stuck clients); timeout(1) only if even that does not happen.
+	local hard=$((DRV_DEADLINE + 20))
 	case "$driver" in pgjdbc) build_java 2>"$out.log" || return 1 ;; esac
 	case "$driver" in pgbench-*) ;; *) sampler_start "$port" drivers ;; esac
 	case "$driver" in
-		node-pg) timeout 90 node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
-		postgres-js) timeout 90 node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
-		psycopg) timeout 90 /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
+		node-pg) timeout "$hard" node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
+		postgres-js) timeout "$hard" node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
+		psycopg) timeout "$hard" /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
 		pgjdbc)
-			timeout 90 java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
+			timeout "$hard" java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
 		pgbench-prepared) pgbench_workload prepared "$port" >"$out" 2>"$out.log" ;;
 		pgbench-extended) pgbench_workload extended "$port" >"$out" 2>"$out.log" ;;
 	esac
 	rc=$?
 	sampler_stop
-	[ $rc -eq 124 ] && echo "run.sh: timed out after 90 s" >>"$out.log"
+	[ $rc -eq 124 ] && echo "run.sh: killed after $hard s" >>"$out.log"
 	return $rc
 }
 
@@ -330,6 +333,7 @@ via="$DRV_TARGET ($DRV_POOL_MODE)"
 for driver in $DRV_DRIVERS; do
 	t0=$(date +%s)
 	direct=$results/$driver.direct
+	export DRV_DEADLINE=100
 	run_workload "$driver" "$PGPORT" "$direct"
 	rc=$?
 	if [ $rc -ne 0 ] || ! tail -1 "$direct" | grep -q '^end .* failures=0$'; then
@@ -341,6 +345,11 @@ for driver in $DRV_DRIVERS; do
 	ok "$driver direct ($(grep -c . "$direct") digest lines, $(( $(date +%s) - t0 )) s)"
 	[ "$DRV_TARGET" = direct ] && continue
 
+	# Through the pooler a workload may take longer than direct, but not much:
+	# three times the direct run plus 30 s (60 to 100 s) before it is "stuck".
+	DRV_DEADLINE=$(( 3 * ($(date +%s) - t0) + 30 ))
+	[ $DRV_DEADLINE -lt 60 ] && DRV_DEADLINE=60
+	[ $DRV_DEADLINE -gt 100 ] && DRV_DEADLINE=100
 	t0=$(date +%s)
 	pooled=$results/$driver.$DRV_TARGET
 	run_workload "$driver" "$POOLER_PORT" "$pooled"
