@@ -10,10 +10,12 @@
 #
 # Usage: regress/drivers/run.sh [--target direct|pgbouncer|pgplumb]
 #            [--pool-mode transaction|session] [--pooler-bin PATH]
-#            [--driver NAME[,NAME...]]... [--clients N]
+#            [--driver NAME[,NAME...]]... [--clients N] [--trace]
 # Drivers: node-pg postgres-js pgjdbc psycopg pgbench-prepared pgbench-extended
 # (default: all).  The last line is "N passed, N failed"; exit 0 only if none
-# failed.  Digests and logs are kept in regress/drivers/results/<target>/.
+# failed.  Digests and logs are kept in regress/drivers/results/<target>/;
+# --trace also keeps protocol traces there (psycopg: libpq's trace of every
+# connection; pgjdbc: its FINEST java.util.logging log), in trace-<driver>-<direct|target>/
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -24,7 +26,7 @@ usage() {
 	exit "${1:-0}"
 }
 
-target=direct pool_mode=transaction pooler_bin="" drivers="" clients=24
+target=direct pool_mode=transaction pooler_bin="" drivers="" clients=24 trace=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--target) target=${2:?}; shift 2 ;;
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
 		--pooler-bin=*) pooler_bin=${1#*=}; shift ;;
 		--driver) drivers="$drivers ${2:?}"; shift 2 ;;
 		--driver=*) drivers="$drivers ${1#*=}"; shift ;;
+		--trace) trace=1; shift ;;
 		--clients) clients=${2:?}; shift 2 ;;
 		--clients=*) clients=${1#*=}; shift ;;
 		-h|--help) usage 0 ;;
@@ -96,7 +99,7 @@ if [ -z "${DRV_INSIDE:-}" ]; then
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$work"
 
 	export DRV_INSIDE=1 DRV_TARGET=$target DRV_POOL_MODE=$pool_mode DRV_POOLER_BIN=$pooler_bin
-	export DRV_DRIVERS=$drivers DRV_CLIENTS=$clients DRV_WORK=$work DRV_RESULTS=$results
+	export DRV_DRIVERS=$drivers DRV_CLIENTS=$clients DRV_WORK=$work DRV_RESULTS=$results DRV_TRACE=$trace
 	started=$(date +%s)
 	# pg_virtualenv picks a free port but can lose a race with another cluster
 	# starting at the same moment: retry when our inside part never started.
@@ -296,13 +299,32 @@ run_workload() {
 	# stuck clients); timeout(1) only if even that does not happen.
 	local hard=$((DRV_DEADLINE + 20))
 	case "$driver" in pgjdbc) build_java 2>"$out.log" || return 1 ;; esac
+	unset DRV_TRACE_DIR
+	if [ "$DRV_TRACE" = 1 ]; then
+		export DRV_TRACE_DIR=$results/trace-$(basename "$out" | sed 's/\.\([^.]*\)$/-\1/')
+		mkdir -p "$DRV_TRACE_DIR"
+	fi
 	case "$driver" in pgbench-*) ;; *) sampler_start "$port" drivers ;; esac
 	case "$driver" in
 		node-pg) timeout "$hard" node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
 		postgres-js) timeout "$hard" node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
 		psycopg) timeout "$hard" /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
 		pgjdbc)
-			timeout "$hard" java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
+			local jopts=()
+			if [ -n "${DRV_TRACE_DIR:-}" ]; then
+				# pgjdbc logs every protocol message at FINEST (FE=> Parse(stmt=S_1,...), <=BE ...).
+				cat >"$DRV_TRACE_DIR/logging.properties" <<-EOF
+				handlers = java.util.logging.FileHandler
+				java.util.logging.FileHandler.pattern = $DRV_TRACE_DIR/pgjdbc.trace
+				java.util.logging.FileHandler.limit = 200000000
+				java.util.logging.FileHandler.level = ALL
+				java.util.logging.FileHandler.formatter = java.util.logging.SimpleFormatter
+				java.util.logging.SimpleFormatter.format = %1\$tT.%1\$tL %5\$s%n
+				org.postgresql.level = FINEST
+				EOF
+				jopts=(-Djava.util.logging.config.file="$DRV_TRACE_DIR/logging.properties")
+			fi
+			timeout "$hard" java -Xss512k "${jopts[@]}" -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
 		pgbench-prepared) pgbench_workload prepared "$port" >"$out" 2>"$out.log" ;;
 		pgbench-extended) pgbench_workload extended "$port" >"$out" 2>"$out.log" ;;
 	esac
