@@ -5,7 +5,8 @@ DRV_CLIENTS concurrent asyncio tasks, each with its own AsyncConnection
 (autocommit, prepare_threshold=2: a query becomes a server-side named
 statement "_pg3_<n>" from its third execution on that connection, so each
 connection numbers its statements from 0 and a pooler that shares server
-connections must keep them apart).  Each task runs DRV_ROUNDS rounds of:
+connections must keep them apart; prepared_max=4, so psycopg also sends
+"DEALLOCATE _pg3_<n>" for the least recently used ones).  Each task runs DRV_ROUNDS rounds of:
   prepared -- the same INSERT ... RETURNING and SELECT texts every round
               (prepared after the threshold), plus one with prepare=True;
   pipeline -- conn.pipeline() inside conn.transaction(): several statements
@@ -100,6 +101,10 @@ trace_files = []
 
 async def connect(name="final"):
     conn = await connect_untraced()
+    # Fewer prepared statements than the workload repeats: psycopg evicts the
+    # least recently used with "DEALLOCATE _pg3_<n>" (a simple query) and
+    # prepares it again later under a new name.
+    conn.prepared_max = 4
     if TRACE_DIR:
         # libpq's protocol trace (every message both ways) for this connection.
         f = open(os.path.join(TRACE_DIR, f"psycopg.{name}.trace"), "w")
