@@ -201,7 +201,11 @@ start_pooler() {
 	port=$(free_port) || { echo "no free port"; return 1; }
 	case "$DRV_TARGET" in
 		pgbouncer) write_config pgbouncer "$port"; cmd=(pgbouncer "$work/pooler.ini") ;;
-		pgplumb) write_config pgplumb "$port"; cmd=("$DRV_POOLER_BIN" "$work/pooler.ini") ;;
+		pgplumb)
+			write_config pgplumb "$port"
+			# A copy the postgres user can surely execute (the tree may be under /root).
+			cp "$DRV_POOLER_BIN" "$work/pgplumb-pooler" && chmod 755 "$work/pgplumb-pooler" || return 1
+			cmd=("$work/pgplumb-pooler" "$work/pooler.ini") ;;
 	esac
 	cp "$work/pooler.ini" "$results/pooler.ini"
 	if [ "$(id -u)" -eq 0 ]; then
