@@ -498,4 +498,47 @@ CREATE VIEW pgplumb.index_advice AS
 -- ==== end index_usage ====
 
 -- ==== n_plus_one ====
+-- N+1 loops found by the nplusone collector (extension/nplusone.c).
+
+CREATE FUNCTION n_plus_one_findings(
+    OUT userid oid,
+    OUT dbid oid,
+    OUT kind text,
+    OUT parent_queryid bigint,
+    OUT parent_query text,
+    OUT child_queryid bigint,
+    OUT child_query text,
+    OUT loops bigint,
+    OUT total_repeats bigint,
+    OUT max_repeats bigint,
+    OUT child_rows bigint,
+    OUT parent_rows bigint,
+    OUT child_exec_time double precision,
+    OUT est_saved_time double precision,
+    OUT first_seen timestamptz,
+    OUT last_seen timestamptz,
+    OUT suggestion text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgplumb_n_plus_one'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- One row per (user, database, parent, child, kind).  Times in milliseconds.
+CREATE VIEW n_plus_one AS
+  SELECT userid, dbid, kind,
+         parent_queryid, parent_query,
+         child_queryid, child_query,
+         loops, total_repeats, max_repeats,
+         round(total_repeats::numeric / loops, 1) AS mean_repeats,
+         child_rows, parent_rows,
+         child_exec_time, est_saved_time,
+         first_seen, last_seen, suggestion
+    FROM n_plus_one_findings();
+
+CREATE FUNCTION reset_n_plus_one()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pgplumb_reset_n_plus_one'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION reset_n_plus_one() FROM PUBLIC;
+GRANT SELECT ON n_plus_one TO PUBLIC;
 -- ==== end n_plus_one ====
