@@ -224,6 +224,7 @@ CREATE VIEW pgplumb.index_usage_scaled AS
 
 CREATE VIEW pgplumb.index_usage AS
 	SELECT e.queryid,
+		pgplumb.statement_text(e.queryid) AS query,
 		e.relid::regclass AS indexrelid,
 		e.heaprelid::regclass AS relid,
 		pgplumb.partition_parent(e.relid) AS parent_indexrelid,
@@ -242,6 +243,7 @@ CREATE VIEW pgplumb.index_usage AS
 
 CREATE VIEW pgplumb.table_scans AS
 	SELECT e.queryid,
+		pgplumb.statement_text(e.queryid) AS query,
 		e.relid::regclass AS relid,
 		pgplumb.partition_parent(e.relid) AS parent_relid,
 		e.executions,
@@ -470,6 +472,13 @@ CREATE VIEW pgplumb.index_advice AS
 		i.range_columns,
 		i.sort_columns,
 		s.queryids,
+		ARRAY(SELECT pgplumb.statement_text(q) FROM unnest(s.queryids) AS q
+			  ORDER BY q) AS queries,
+		(SELECT sum(st.total_exec_time) FROM pgplumb.statements st
+		 WHERE st.queryid = ANY (s.queryids)
+			AND st.dbid = (SELECT oid FROM pg_catalog.pg_database
+						   WHERE datname = pg_catalog.current_database()))
+			AS total_exec_time,
 		s.executions,
 		round(s.examined)::bigint AS rows_examined,
 		round(s.returned)::bigint AS rows_returned,
