@@ -237,10 +237,10 @@ n1_define_settings(void)
 							&n1_max_gap_ms, 100, 1, 3600 * 1000, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_idle_gap",
-							"Idle time between statements that may separate two "
-							"independent requests of a client.",
-							"The gap must also be much longer than the gaps between the "
-							"statements before it.",
+							"Loops whose iterations are further apart than this (median) "
+							"must be regular.",
+							"Statements that repeat at longer, irregular intervals are "
+							"independent requests that reuse one connection.",
 							&n1_idle_gap_ms, 10, 0, 3600 * 1000, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_pipeline_gap",
@@ -281,6 +281,7 @@ n1_make_config(n1_config *cfg)
 	cfg->max_gap_us = (int64) n1_max_gap_ms * 1000;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
+	cfg->report_rejected = message_level_is_interesting(DEBUG1);
 }
 
 /*---- shared memory ----*/
@@ -1071,6 +1072,15 @@ n1_report(const n1_finding *f, void *arg)
 
 	if (n1 == NULL)
 		return;
+	if (f->cls == N1_CLASS_NONE)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("pgplumb: statement %lld repeated %u times (%u distinct, %llu rows, %lld us between) is not a loop: %s",
+								 (long long) f->child_fp, f->repeats, f->distinct,
+								 (unsigned long long) f->rows, (long long) f->gap_us,
+								 n1_reject_name(f->reject))));
+		return;
+	}
 
 	/* text work first, outside of the lock */
 	n1_copy_text(child_text, child, NULL);
