@@ -33,8 +33,8 @@
  * end of the previous one) stays below min(max_gap_us, max(min_gap_slack_us,
  * gap_factor * mean gap so far)): a loop keeps its rhythm, a statement that
  * comes back after the application did something else does not.  Once a
- * run has 4 * min_repeats iterations only max_gap_us ends it (a client
- * descheduled for a moment does not cut a long loop in two).
+ * run has 4 * min_repeats iterations only a gap of 4 * max_gap_us ends it
+ * (a client descheduled for a moment does not cut a long loop in two).
  *
  * The parent of a run is chosen among the multi-row reads that preceded its
  * first iteration in the same unit of work (newest first): one whose rows
@@ -176,22 +176,24 @@ n1__bucket_low(int b)
 	return pow(2.0, b / 4) * (1.0 + (b % 4) / 4.0);
 }
 
-/* Bucket holding quantile q of the run's gaps */
-static int
-n1__gap_quantile(const n1_run *run, double q)
+/* Buckets holding the quantiles q[0..n-1] (ascending) of the run's gaps */
+static void
+n1__gap_quantiles(const n1_run *run, const double *q, int *out, int n)
 {
 	uint64_t	total = 0,
 				acc = 0;
+	int			k = 0;
 
 	for (int b = 0; b < N1_GAP_BUCKETS; b++)
 		total += run->gap_hist[b];
-	for (int b = 0; b < N1_GAP_BUCKETS; b++)
+	for (int j = 0; j < n; j++)
+		out[j] = 0;
+	for (int b = 0; b < N1_GAP_BUCKETS && k < n && total > 0; b++)
 	{
 		acc += run->gap_hist[b];
-		if (total > 0 && (double) acc >= q * (double) total)
-			return b;
+		while (k < n && (double) acc >= q[k] * (double) total)
+			out[k++] = b;
 	}
-	return 0;
 }
 
 /*---- classification ----*/
@@ -216,12 +218,12 @@ n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
 	}
 	if (n > 2)
 	{
-		int			q10 = n1__gap_quantile(run, 0.10);
-		int			q50 = n1__gap_quantile(run, 0.50);
-		int			q90 = n1__gap_quantile(run, 0.90);
+		static const double qs[3] = {0.10, 0.50, 0.90};
+		int			qb[3];
 
-		if (n1__bucket_low(q50) > cfg->burst_min_gap_us &&
-			pow(2.0, (q90 - q10) / 4.0) > cfg->independent_spread)
+		n1__gap_quantiles(run, qs, qb, 3);
+		if (n1__bucket_low(qb[1]) > cfg->burst_min_gap_us &&
+			pow(2.0, (qb[2] - qb[0]) / 4.0) > cfg->independent_spread)
 		{
 			*reject = N1_REJECT_INDEPENDENT;
 			return N1_CLASS_NONE;
@@ -277,6 +279,7 @@ n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
 	det->report = report;
 	det->report_arg = report_arg;
 	det->nscopes = nscopes;
+	det->last_scope = -1;
 	return det;
 }
 
@@ -326,9 +329,21 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 {
 	n1_run	   *r = &s->runs[i];
 	uint64_t	parent_rows = 0;
-	int			p = n1__pick_parent(s, r, &parent_rows);
+	int			p;
 	n1_reject	why;
-	n1_class	cls = n1_classify(&det->cfg, r, parent_rows, &why);
+	n1_class	cls;
+
+	/* the common case, a statement that did not repeat: nothing to do */
+	if (r->count < (uint32_t) det->cfg.min_repeats && !det->cfg.report_rejected)
+	{
+		det->stats.runs_closed++;
+		det->stats.findings[N1_CLASS_NONE]++;
+		s->run_fp[i] = 0;
+		s->nruns--;
+		return;
+	}
+	p = n1__pick_parent(s, r, &parent_rows);
+	cls = n1_classify(&det->cfg, r, parent_rows, &why);
 
 	det->stats.runs_closed++;
 	det->stats.findings[cls]++;
@@ -390,8 +405,13 @@ n1__allowed_gap(const n1_config *cfg, const n1_run *r)
 {
 	int64_t		allowed = cfg->max_gap_us;
 
-	/* a long run is a loop: only a pause over max_gap_us ends it */
-	if (r->count >= 2 && r->count < 4 * (uint32_t) cfg->min_repeats)
+	/*
+	 * A long run is a loop: only a pause of several max_gap_us ends it (the
+	 * client may have been descheduled on a loaded machine).
+	 */
+	if (r->count >= 4 * (uint32_t) cfg->min_repeats)
+		return 4 * cfg->max_gap_us;
+	if (r->count >= 2)
 	{
 		double		mean = (double) r->gap_sum / (r->count - 1);
 		double		rel = cfg->gap_factor * mean;
@@ -409,15 +429,24 @@ static n1_scope *
 n1__scope(n1_detector *det, uint64_t scope_id)
 {
 	int			nprobe = det->nscopes < 8 ? det->nscopes : 8;
-	int			start = (int) (n1__mix(scope_id) % (uint64_t) det->nscopes);
+	int			start;
 	n1_scope   *victim = NULL;
 
+	/* most events come from the same client as the previous one */
+	if (det->last_scope >= 0 && det->scopes[det->last_scope].in_use &&
+		det->scopes[det->last_scope].scope_id == scope_id)
+		return &det->scopes[det->last_scope];
+
+	start = (int) (n1__mix(scope_id) % (uint64_t) det->nscopes);
 	for (int k = 0; k < nprobe; k++)
 	{
 		n1_scope   *s = &det->scopes[(start + k) % det->nscopes];
 
 		if (s->in_use && s->scope_id == scope_id)
+		{
+			det->last_scope = (int) (s - det->scopes);
 			return s;
+		}
 		if (!s->in_use)
 		{
 			if (victim == NULL || victim->in_use)
@@ -435,6 +464,7 @@ n1__scope(n1_detector *det, uint64_t scope_id)
 	memset(victim, 0, sizeof(*victim));
 	victim->in_use = 1;
 	victim->scope_id = scope_id;
+	det->last_scope = (int) (victim - det->scopes);
 	return victim;
 }
 

@@ -187,6 +187,7 @@ typedef struct n1_detector
 	void	   *report_arg;
 	uint64_t	tick;
 	int			nscopes;
+	int			last_scope;		/* index of the latest scope used, or -1 */
 	n1_stats	stats;
 	n1_scope	scopes[];		/* nscopes of them */
 } n1_detector;
