@@ -54,111 +54,14 @@ struct cfg_setting {
 	const char *doc;
 };
 
-#define OFF(f) offsetof(struct cfg, f)
-#define R CFG_F_RELOAD
-#define NR 0
 #define IMAX INT_MAX
 
-/* Alphabetical.  One row per setting: name, type, storage, flags, default,
- * min, max (integers only), one-line description. */
+#define CFG_ROW(name, type, flags, def, min, max, doc) \
+	{#name, CFG_T_##type, offsetof(struct cfg, name), (flags) ? CFG_F_RELOAD : 0, def, min, max, doc},
+
+/* Built from CFG_SETTINGS in cfg.h. */
 static const struct cfg_setting cfg_settings[] = {
-	{"admin_users", CFG_T_STR, OFF(admin_users), R, "", 0, 0,
-	 "Comma-separated users allowed to run every admin console command."},
-	{"auth_file", CFG_T_STR, OFF(auth_file), R, "", 0, 0,
-	 "File with user names and secrets, in PgBouncer's userlist.txt format."},
-	{"auth_query", CFG_T_STR, OFF(auth_query), R,
-	 "SELECT rolname, CASE WHEN rolvaliduntil < pg_catalog.now() THEN NULL ELSE rolpassword END FROM pg_catalog.pg_authid WHERE rolname=$1 AND rolcanlogin",
-	 0, 0, "Query to look up secrets of users not in auth_file (accepted; not implemented yet)."},
-	{"auth_type", CFG_T_AUTH_TYPE, OFF(auth_type), R, "md5", 0, 0,
-	 "How clients authenticate: trust, any, plain, md5 or scram-sha-256."},
-	{"auth_user", CFG_T_STR, OFF(auth_user), R, "", 0, 0,
-	 "User that runs auth_query (accepted; not implemented yet)."},
-	{"autodb_idle_timeout", CFG_T_TIME, OFF(autodb_idle_timeout), R, "3600", 0, 0,
-	 "Pools of databases created from the \"*\" entry are freed after being unused this long."},
-	{"cancel_wait_timeout", CFG_T_TIME, OFF(cancel_wait_timeout), R, "10", 0, 0,
-	 "Longest time a cancel request may wait for a server connection."},
-	{"client_idle_timeout", CFG_T_TIME, OFF(client_idle_timeout), R, "0", 0, 0,
-	 "Close client connections idle longer than this (0 = never)."},
-	{"client_login_timeout", CFG_T_TIME, OFF(client_login_timeout), R, "60", 0, 0,
-	 "A client that has not logged in within this time is disconnected."},
-	{"default_pool_size", CFG_T_INT, OFF(default_pool_size), R, "20", 0, IMAX,
-	 "Most server connections per (database, user) pool."},
-	{"idle_transaction_timeout", CFG_T_TIME, OFF(idle_transaction_timeout), R, "0", 0, 0,
-	 "Disconnect clients idle in a transaction longer than this (0 = never)."},
-	{"ignore_startup_parameters", CFG_T_STR, OFF(ignore_startup_parameters), R, "", 0, 0,
-	 "Comma-separated startup parameters accepted from clients and not passed on."},
-	{"listen_addr", CFG_T_STR, OFF(listen_addr), NR, "", 0, 0,
-	 "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP."},
-	{"listen_backlog", CFG_T_INT, OFF(listen_backlog), NR, "128", 1, IMAX,
-	 "Backlog of the listening sockets."},
-	{"listen_port", CFG_T_INT, OFF(listen_port), NR, "6432", 1, 65535,
-	 "Port to listen on (TCP and unix socket name)."},
-	{"log_connections", CFG_T_BOOL, OFF(log_connections), R, "1", 0, 0,
-	 "Log successful logins."},
-	{"log_disconnections", CFG_T_BOOL, OFF(log_disconnections), R, "1", 0, 0,
-	 "Log disconnections with reasons."},
-	{"log_pooler_errors", CFG_T_BOOL, OFF(log_pooler_errors), R, "1", 0, 0,
-	 "Log error messages the pooler sends to clients."},
-	{"logfile", CFG_T_STR, OFF(logfile), R, "", 0, 0,
-	 "Log file (empty = standard error)."},
-	{"max_client_conn", CFG_T_INT, OFF(max_client_conn), R, "100", 1, IMAX,
-	 "Most client connections; more are refused with SQLSTATE 53300."},
-	{"max_db_connections", CFG_T_INT, OFF(max_db_connections), R, "0", 0, IMAX,
-	 "Most server connections per database over all users (0 = unlimited)."},
-	{"max_packet_size", CFG_T_INT, OFF(max_packet_size), R, "2147483647", 9, IMAX,
-	 "Largest protocol message accepted."},
-	{"max_user_connections", CFG_T_INT, OFF(max_user_connections), R, "0", 0, IMAX,
-	 "Most server connections per user over all databases (0 = unlimited)."},
-	{"min_pool_size", CFG_T_INT, OFF(min_pool_size), R, "0", 0, IMAX,
-	 "Server connections opened ahead and kept per pool."},
-	{"pidfile", CFG_T_STR, OFF(pidfile), NR, "", 0, 0,
-	 "File to write the process id to (empty = none)."},
-	{"pkt_buf", CFG_T_INT, OFF(pkt_buf), NR, "4096", 512, IMAX,
-	 "Size of per-connection buffers."},
-	{"pool_mode", CFG_T_POOL_MODE, OFF(pool_mode), R, "session", 0, 0,
-	 "When a server connection goes back to the pool: session, transaction or statement."},
-	{"query_timeout", CFG_T_TIME, OFF(query_timeout), R, "0", 0, 0,
-	 "Cancel queries running longer than this (0 = never)."},
-	{"query_wait_timeout", CFG_T_TIME, OFF(query_wait_timeout), R, "120", 0, 0,
-	 "Disconnect a client that waited this long for a server connection (0 = never)."},
-	{"reserve_pool_size", CFG_T_INT, OFF(reserve_pool_size), R, "0", 0, IMAX,
-	 "Extra server connections per pool once a client has waited reserve_pool_timeout."},
-	{"reserve_pool_timeout", CFG_T_TIME, OFF(reserve_pool_timeout), R, "5", 0, 0,
-	 "Wait before the reserve pool is used."},
-	{"scram_iterations", CFG_T_INT, OFF(scram_iterations), R, "4096", 1, IMAX,
-	 "PBKDF2 iterations when SCRAM runs against a plain password from auth_file."},
-	{"server_check_delay", CFG_T_TIME, OFF(server_check_delay), R, "30", 0, 0,
-	 "Check server connections unused longer than this with server_check_query."},
-	{"server_check_query", CFG_T_STR, OFF(server_check_query), R, "select 1", 0, 0,
-	 "Health-check query (empty = none)."},
-	{"server_connect_timeout", CFG_T_TIME, OFF(server_connect_timeout), R, "15", 0, 0,
-	 "Connecting and logging in to a server must finish within this time."},
-	{"server_idle_timeout", CFG_T_TIME, OFF(server_idle_timeout), R, "600", 0, 0,
-	 "Close server connections idle longer than this, above min_pool_size (0 = never)."},
-	{"server_lifetime", CFG_T_TIME, OFF(server_lifetime), R, "3600", 0, 0,
-	 "Close an unused server connection older than this (0 = use once)."},
-	{"server_login_retry", CFG_T_TIME, OFF(server_login_retry), R, "15", 0, 0,
-	 "After a failed server login, wait this long before trying again."},
-	{"server_reset_query", CFG_T_STR, OFF(server_reset_query), R, "DISCARD ALL", 0, 0,
-	 "Query run when a server connection is released in session mode."},
-	{"server_reset_query_always", CFG_T_BOOL, OFF(server_reset_query_always), R, "0", 0, 0,
-	 "Run server_reset_query in every pool mode."},
-	{"server_round_robin", CFG_T_BOOL, OFF(server_round_robin), R, "0", 0, 0,
-	 "Reuse server connections round robin instead of last-in first-out."},
-	{"so_reuseport", CFG_T_BOOL, OFF(so_reuseport), NR, "0", 0, 0,
-	 "Set SO_REUSEPORT on listening sockets."},
-	{"stats_period", CFG_T_TIME, OFF(stats_period), R, "60", 0, 0,
-	 "Period of averages in SHOW STATS and of stats log lines."},
-	{"stats_users", CFG_T_STR, OFF(stats_users), R, "", 0, 0,
-	 "Comma-separated users allowed to run read-only SHOW commands on the console."},
-	{"tcp_keepalive", CFG_T_BOOL, OFF(tcp_keepalive), R, "1", 0, 0,
-	 "Turn on TCP keepalive with the operating system's defaults."},
-	{"unix_socket_dir", CFG_T_STR, OFF(unix_socket_dir), NR, "/tmp", 0, 0,
-	 "Directory of the unix socket .s.PGSQL.<listen_port> (empty = none)."},
-	{"unix_socket_mode", CFG_T_OCTAL, OFF(unix_socket_mode), NR, "0777", 0, 0777,
-	 "File mode of the unix socket (octal)."},
-	{"verbose", CFG_T_INT, OFF(verbose), R, "0", 0, 3,
-	 "Log verbosity: 0, 1 (debug) or 2 (noise)."},
+	CFG_SETTINGS(CFG_ROW)
 };
 
 #define N_SETTINGS (sizeof(cfg_settings) / sizeof(cfg_settings[0]))
@@ -199,6 +102,21 @@ static const struct cfg_key cfg_user_keys[] = {
 	{"pool_mode", CFG_T_POOL_MODE, UOFF(pool_mode), 0, 0},
 	{"pool_size", CFG_T_INT, UOFF(pool_size), 0, IMAX},
 	{"reserve_pool_size", CFG_T_INT, UOFF(reserve_pool_size), 0, IMAX},
+};
+
+/*
+ * PgBouncer settings that are not implemented and would weaken security or
+ * change behaviour silently if ignored: accepted only with the values listed
+ * (comma-separated; "" = empty), anything else is an error at start.
+ */
+static const struct {
+	const char *name;
+	const char *allowed;
+	const char *why;
+} cfg_refused[] = {
+	{"auth_hba_file", "", "auth_type hba is not supported"},
+	{"client_tls_sslmode", "disable", "TLS towards clients is not supported yet"},
+	{"server_tls_sslmode", "disable,allow,prefer", "TLS towards servers is not supported yet"},
 };
 
 static const char *const pool_mode_names[] = {"session", "transaction", "statement"};
@@ -876,6 +794,20 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		int rc;
 
 		if (!s) {
+			for (size_t i = 0; i < sizeof cfg_refused / sizeof cfg_refused[0]; i++) {
+				if (strcasecmp(cfg_refused[i].name, name) != 0)
+					continue;
+				if (value[0] == '\0' ? cfg_refused[i].allowed[0] == '\0'
+						    : cfg_list_contains(cfg_refused[i].allowed, value)) {
+					if (value[0] != '\0' && strcasecmp(value, "disable") != 0)
+						cfg_warn("%s:%d: %s; \"%s = %s\" runs without TLS",
+							 ctx_file(ctx), ctx_line(ctx), cfg_refused[i].why, name, value);
+					return 1;
+				}
+				ctx_error(ctx, "setting \"%s = %s\" is not supported: %s", name, value,
+					  cfg_refused[i].why);
+				return 1;
+			}
 			cfg_warn("%s:%d: unknown setting \"%s\" ignored", ctx_file(ctx), ctx_line(ctx), name);
 			return 1;
 		}

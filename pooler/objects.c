@@ -36,6 +36,8 @@ static struct client *cancel_hash[CANCEL_HASH_SIZE];
 
 static char ident_buf[2][256];
 
+static void pool_refresh(struct pool *p);
+
 void
 objects_init(struct event_base *base)
 {
@@ -99,6 +101,7 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 	proto_buf_init(&p->welcome);
 	evtimer_assign(&p->timer, pooler_base, janitor_pool_cb, p);
 	list_append(&pool_list, &p->node);
+	pool_refresh(p);
 	return p;
 }
 
@@ -119,7 +122,13 @@ pool_user(const struct pool *p)
 int
 pool_mode(const struct pool *p)
 {
-	return cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
+	return p->mode;
+}
+
+static void
+pool_refresh(struct pool *p)
+{
+	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
 }
 
 int
@@ -636,6 +645,12 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		auth_client_free(s->auth);
 		s->auth = NULL;
 	}
+	if (s->state == SV_ACTIVE && s->login_done && (s->expect_rfq > 0 || s->ext_open) && s->be_pid)
+	{
+		/* Closing the socket alone leaves the query running until the
+		 * backend next writes; cancel it so the work stops now. */
+		launch_cancel(s);
+	}
 	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED)
 	{
 		/* a usable connection went away: terminate it politely if possible */
@@ -802,6 +817,7 @@ objects_reload(void)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
 
+		pool_refresh(p);
 		if (p->is_admin)
 			continue;
 		janitor_pool_at(p, now_usec());

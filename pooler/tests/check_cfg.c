@@ -277,6 +277,22 @@ START_TEST(test_invalid_values)
 	load_fail("[pgbouncer]\nthis line has no equals sign\n", "bad.ini:2:", "syntax error");
 	load_fail("listen_port = 1\n", "outside of any section", NULL);
 	load_fail("[pgbouncer]\nlisten_addr =\nunix_socket_dir =\n", "would not listen", NULL);
+	/* settings that would silently weaken security if ignored */
+	load_fail("[pgbouncer]\nclient_tls_sslmode = require\n", "bad.ini:2:",
+		  "\"client_tls_sslmode = require\" is not supported");
+	load_fail("[pgbouncer]\nserver_tls_sslmode = verify-full\n", "server_tls_sslmode", "TLS");
+	load_fail("[pgbouncer]\nauth_hba_file = /etc/hba\n", "auth_hba_file", "hba");
+}
+END_TEST
+
+START_TEST(test_refused_settings_at_safe_values)
+{
+	struct cfg *c = load_ok("[pgbouncer]\nclient_tls_sslmode = disable\nauth_hba_file =\n"
+				"server_tls_sslmode = prefer\nauth_type = trust\n");
+
+	ck_assert_ptr_null(strstr(warnings, "client_tls_sslmode"));
+	ck_assert_ptr_nonnull(strstr(warnings, "\"server_tls_sslmode = prefer\" runs without TLS"));
+	cfg_free(c);
 }
 END_TEST
 
@@ -442,6 +458,40 @@ START_TEST(test_show_roundtrip)
 }
 END_TEST
 
+/* Random files made of ini-ish characters: cfg_load either succeeds or
+ * fails with a message, never crashes (fixed seed, bounded). */
+START_TEST(test_random_files)
+{
+	static const char alphabet[] = "abcdefgpoolmode_sizetimeout= \t\n\n[]*;#%'\\0123456789.";
+	unsigned int seed = 777;
+	char text[600];
+
+	for (int round = 0; round < 300; round++) {
+		struct cfg *c = NULL;
+		char err[CFG_ERRBUF_SIZE];
+		size_t len = (size_t) (rand_r(&seed) % (sizeof text - 40));
+		const char *path;
+		int rc;
+
+		strcpy(text, round % 2 ? "[pgbouncer]\n" : "[databases]\n");
+		for (size_t i = strlen(text); i < len; i++)
+			text[i] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+		text[len > strlen(text) ? len : strlen(text)] = '\0';
+		path = write_file("rand.ini", text);
+		err[0] = '\0';
+		rc = cfg_load(path, &c, err, sizeof err);
+		if (rc == 0) {
+			ck_assert_ptr_nonnull(c);
+			cfg_free(c);
+		} else {
+			ck_assert_int_eq(rc, -1);
+			ck_assert_ptr_null(c);
+			ck_assert_msg(err[0] != '\0', "no error message for a failed load");
+		}
+	}
+}
+END_TEST
+
 /* README's settings reference must be exactly what cfg_describe_markdown()
  * prints (regenerate with `pgplumb-pooler --describe-config`). */
 START_TEST(test_readme_reference)
@@ -487,12 +537,14 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_databases_and_users);
 	tcase_add_test(tc, test_unknown_setting_warns);
 	tcase_add_test(tc, test_invalid_values);
+	tcase_add_test(tc, test_refused_settings_at_safe_values);
 	tcase_add_test(tc, test_password_never_in_errors);
 	tcase_add_test(tc, test_missing_file_and_long_line);
 	tcase_add_test(tc, test_include);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_show_rows);
 	tcase_add_test(tc, test_show_roundtrip);
+	tcase_add_test(tc, test_random_files);
 	tcase_add_test(tc, test_readme_reference);
 	suite_add_tcase(s, tc);
 	return s;
