@@ -232,8 +232,8 @@ n1_define_settings(void)
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_max_gap",
 							"Longest pause between two iterations of a loop.",
-							"A loop also ends when a pause is much longer than its "
-							"previous ones.",
+							"A loop also ends at a pause longer than half of this that "
+							"is much longer than its previous pauses.",
 							&n1_max_gap_ms, 100, 1, 3600 * 1000, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_idle_gap",
@@ -279,6 +279,8 @@ n1_make_config(n1_config *cfg)
 	if (cfg->has_many_max_rows < n1_max_rows_per_call)
 		cfg->has_many_max_rows = n1_max_rows_per_call;
 	cfg->max_gap_us = (int64) n1_max_gap_ms * 1000;
+	/* a pause up to half of max_gap never cuts a loop, whatever its rhythm */
+	cfg->min_gap_slack_us = cfg->max_gap_us / 2;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
 	cfg->report_rejected = message_level_is_interesting(DEBUG1);
