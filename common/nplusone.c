@@ -10,8 +10,9 @@
  *   most iterations pipelined (flagged by
  *   the caller, or gap < pipeline_gap_us)  -> nothing (a pipelined batch
  *                                             already saves the round trips)
- *   median gap > burst_min_gap_us and
- *   q90/q10 of gaps > independent_spread   -> nothing (independent requests
+ *   median gap > burst_min_gap_us,
+ *   q90/q10 of gaps > independent_spread,
+ *   and no parent with >= N rows           -> nothing (independent requests
  *                                             that reuse one connection)
  *   D == 1                                 -> redundant (cache it)
  *   D < min_distinct                       -> nothing
@@ -200,7 +201,7 @@ n1__gap_quantiles(const n1_run *run, const double *q, int *out, int n)
 
 n1_class
 n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
-			n1_reject *reject)
+			uint64_t parent_once_rows, n1_reject *reject)
 {
 	uint32_t	n = run->count;
 	double		avg_rows;
@@ -221,9 +222,14 @@ n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
 		static const double qs[3] = {0.10, 0.50, 0.90};
 		int			qb[3];
 
+		/*
+		 * Slow and irregular, unless a parent with at least as many rows
+		 * explains the iterations (a loop with slow, uneven work per row).
+		 */
 		n1__gap_quantiles(run, qs, qb, 3);
 		if (n1__bucket_low(qb[1]) > cfg->burst_min_gap_us &&
-			pow(2.0, (qb[2] - qb[0]) / 4.0) > cfg->independent_spread)
+			pow(2.0, (qb[2] - qb[0]) / 4.0) > cfg->independent_spread &&
+			parent_once_rows < n)
 		{
 			*reject = N1_REJECT_INDEPENDENT;
 			return N1_CLASS_NONE;
@@ -343,7 +349,7 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 		return;
 	}
 	p = n1__pick_parent(s, r, &parent_rows);
-	cls = n1_classify(&det->cfg, r, parent_rows, &why);
+	cls = n1_classify(&det->cfg, r, parent_rows, p >= 0 ? r->parent_rows[p] : 0, &why);
 
 	det->stats.runs_closed++;
 	det->stats.findings[cls]++;

@@ -221,11 +221,14 @@ extern void n1_flush_scope(n1_detector *det, uint64_t scope_id);
 extern void n1_flush_all(n1_detector *det);
 
 /*
- * Classify a finished run; *reject says why it is N1_CLASS_NONE.  Exposed
- * for tests.
+ * Classify a finished run; *reject says why it is N1_CLASS_NONE.
+ * parent_rows: rows of the parent (over its whole run when the parent is
+ * itself repeating); parent_once_rows: rows of the parent's execution that
+ * preceded the run.  Exposed for tests.
  */
 extern n1_class n1_classify(const n1_config *cfg, const n1_run *run,
-							uint64_t parent_rows, n1_reject *reject);
+							uint64_t parent_rows, uint64_t parent_once_rows,
+							n1_reject *reject);
 
 extern const char *n1_class_name(n1_class cls);
 extern const char *n1_reject_name(n1_reject r);
