@@ -10,11 +10,6 @@
 # and dropped on exit; nothing else is left running.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-pgver=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
-libdir=$("$PG_CONFIG" --pkglibdir)
-stage=$top/build/stage-n1eval
-
 rounds=1
 args=()
 while [ $# -gt 0 ]; do
@@ -24,20 +19,13 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-make -s -C "$top/extension" PG_CONFIG="$PG_CONFIG"
-rm -rf "$stage"
-make -s -C "$top/extension" install DESTDIR="$stage" PG_CONFIG="$PG_CONFIG" >/dev/null
-chmod -R a+rX "$stage"
-d=$top
-while [ "$d" != / ]; do chmod a+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+. "$top/regress/lib/stage.sh"
+pp_stage=$top/build/stage-n1eval
+pp_stage_extension
+pp_venv_opts pgplumb
 
 export N1_ROUNDS=$rounds N1_ARGS="${args[*]:-}" N1_TOP=$top
-exec pg_virtualenv -t -v "$pgver" \
-	-o "shared_preload_libraries=pgplumb" \
-	-o "extension_destdir=$stage" \
-	-o "dynamic_library_path=$stage$libdir:$libdir" \
-	-o "max_connections=50" \
-	bash -c '
+pp_run_virtualenv bash -c '
 		set -eu
 		createdb n1_eval
 		export PGDATABASE=n1_eval

@@ -10,24 +10,13 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-5} secs=${2:-10} clients=${3:-4}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-pgver=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
-libdir=$("$PG_CONFIG" --pkglibdir)
-stage=$top/build/stage-n1overhead
-
-make -s -C "$top/extension" PG_CONFIG="$PG_CONFIG"
-rm -rf "$stage"
-make -s -C "$top/extension" install DESTDIR="$stage" PG_CONFIG="$PG_CONFIG" >/dev/null
-chmod -R a+rX "$stage"
-d=$top
-while [ "$d" != / ]; do chmod a+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+. "$top/regress/lib/stage.sh"
+pp_stage=$top/build/stage-n1overhead
+pp_stage_extension
+pp_venv_opts pgplumb
 
 export N1_ROUNDS=$rounds N1_SECS=$secs N1_CLIENTS=$clients
-exec pg_virtualenv -t -v "$pgver" \
-	-o "shared_preload_libraries=pgplumb" \
-	-o "extension_destdir=$stage" \
-	-o "dynamic_library_path=$stage$libdir:$libdir" \
-	bash -c '
+pp_run_virtualenv bash -c '
 		set -eu
 		pgbench -q -i -s 10 postgres >/dev/null 2>&1
 		echo "pgbench -S -M prepared -c $N1_CLIENTS -j 2 -T $N1_SECS, $N1_ROUNDS alternating rounds, $(nproc) cores, load $(cut -d" " -f1 /proc/loadavg)"
