@@ -500,6 +500,64 @@ def _mixed_concurrent():
         t.join()
 
 
+# Added after the thresholds were set, to check them on workloads they were
+# not tuned on.
+@scenario("heldout_graphql_count_and_latest",
+          {("n_plus_one", "count(*) FROM comments"): 1, ("n_plus_one", "ORDER BY id DESC LIMIT"): 1})
+def _graphql():
+    with connect() as c:
+        cur = c.cursor()
+        cur.execute("SELECT id, title FROM posts WHERE category_id = %s ORDER BY id LIMIT 15", (7,))
+        for pid, _t in cur.fetchall():
+            cur.execute("SELECT count(*) FROM comments WHERE post_id = %s", (pid,))
+            cur.fetchall()
+            cur.execute("SELECT id, body FROM comments WHERE post_id = %s ORDER BY id DESC LIMIT 1",
+                        (pid,))
+            cur.fetchall()
+
+
+@scenario("heldout_read_then_write_per_row",
+          {("n_plus_one", AUTHOR): 1, ("write_loop", "INSERT INTO audit"): 1})
+def _read_write():
+    with connect() as c:
+        cur = c.cursor()
+        cur.execute("SELECT id, author_id FROM posts ORDER BY id LIMIT 12 OFFSET 2500")
+        for pid, aid in cur.fetchall():
+            cur.execute("SELECT id, name FROM authors WHERE id = %s", (aid,))
+            cur.fetchall()
+            cur.execute("INSERT INTO audit (post_id, note) VALUES (%s, %s)", (pid, "checked"))
+
+
+@scenario("heldout_loop_100_prepared_in_transaction_think", {("n_plus_one", AUTHOR): 1})
+def _loop100():
+    with connect(prepare_threshold=2) as c:
+        with c.transaction():
+            belongs_to(c, 100, offset=3200, think=0.0005)
+
+
+@scenario("heldout_independent_requests_exponential", quick=False)
+def _independent_exp():
+    rng = random.Random(21)
+    with connect() as c:
+        cur = c.cursor()
+        for _ in range(60):
+            time.sleep(rng.expovariate(1 / 0.05))
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (rng.randint(1, 2000),))
+            cur.fetchall()
+
+
+@scenario("heldout_batch_then_loop_of_3")
+def _batch_then_three():
+    with connect() as c:
+        cur = c.cursor()
+        cur.execute("SELECT id, author_id FROM posts ORDER BY id LIMIT 3 OFFSET 4400")
+        for _pid, aid in cur.fetchall():
+            cur.execute("SELECT id, name FROM authors WHERE id = %s", (aid,))
+            cur.fetchall()
+        cur.execute("SELECT id, name FROM authors WHERE id = ANY(%s)", ([1, 2, 3, 4, 5, 6],))
+        cur.fetchall()
+
+
 # ---------------------------------------------------------------- scoring
 def read_findings(admin):
     rows = admin.execute(
