@@ -797,16 +797,6 @@ n1_executor_end(QueryDesc *queryDesc)
 		n1_last_stmt_start = (TimestampTz) ev.start_us;
 	}
 
-#ifdef N1_DEBUG_TRACE
-	{
-		static int64 prev_end = 0;
-
-		elog(LOG, "n1trace qid=%lld rows=%llu gap=%lld exec=%lld",
-			 (long long) ev.fingerprint, (unsigned long long) ev.rows,
-			 (long long) (ev.start_us - prev_end), (long long) (ev.end_us - ev.start_us));
-		prev_end = ev.end_us;
-	}
-#endif
 	n1_feed(n1_det, &ev);
 }
 
