@@ -446,6 +446,8 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		s = c->link;
 	}
 	was_busy = s->expect_rfq > 0 || s->ext_open;
+	log_noise("%s -> '%c' len=%u expect_rfq=%d", client_ident(c), pkt->type, pkt->total,
+			  s->expect_rfq);
 	switch (pkt->type)
 	{
 		case PQMSG_Query:

@@ -322,6 +322,7 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 static enum sbuf_ret
 active_packet(struct server *s, struct sbuf_pkt *pkt)
 {
+	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	switch (pkt->type)
 	{
 		case PQMSG_ReadyForQuery:
