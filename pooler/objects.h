@@ -105,6 +105,7 @@ struct server {
 	bool		ext_open;		/* extended-protocol messages since last Sync */
 	char		txn_status;		/* last ReadyForQuery status: I, T, E */
 	bool		login_done;
+	bool		connect_query_sent;	/* connect_query running during login */
 	bool		close_needed;	/* close instead of reuse at next release */
 	bool		cancel_sent;	/* query_timeout cancel outstanding */
 	bool		cancel_worked;	/* the server answered it with 57014 */
