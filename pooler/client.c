@@ -403,6 +403,8 @@ admin_packet(struct client *c, struct sbuf_pkt *pkt)
 		disconnect_client(c, NULL, "client closed the admin connection");
 		return SBUF_CLOSED;
 	}
+	if (c->admin_wait)
+		return SBUF_WAIT;		/* its PAUSE has not been answered yet */
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
 	c->request_time = now_usec();

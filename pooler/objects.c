@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "client.h"
 #include "janitor.h"
@@ -350,7 +351,8 @@ pool_activate(struct pool *p)
 		if (p->waiting_login_list.count > 0 && p->new_server_list.count == 0 && !p->have_welcome)
 			(void) launch_new_connection(p, true);
 	}
-	pool_prewarm(p);
+	if (!p->paused && !pooler_paused)
+		pool_prewarm(p);
 }
 
 /* ---- state changes ---- */
@@ -635,6 +637,7 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		c->auth = NULL;
 	}
 	cancel_key_remove(c);
+	admin_pause_forget(c);
 	evtimer_del(&c->timer);
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
@@ -725,6 +728,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		/* keep min_pool_size, serve waiting clients */
 		janitor_pool_at(p, now_usec());
 	}
+	admin_pause_check();
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }

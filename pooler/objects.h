@@ -72,6 +72,7 @@ struct client {
 	bool		admin_full;		/* admin_users (not only stats_users) */
 	bool		got_startup;
 	bool		shutdown_close;	/* close as soon as out of a transaction */
+	bool		admin_wait;		/* admin client waiting for its PAUSE */
 
 	uint32_t	key_pid;		/* pooler-issued BackendKeyData */
 	uint32_t	key_secret;
