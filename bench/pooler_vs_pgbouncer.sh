@@ -494,7 +494,7 @@ EOF
 # plot: tps vs clients, one panel per workload
 PNG="$WORK/plot.png"
 {
-	echo "set terminal pngcairo size 1100,450"
+	echo "set terminal pngcairo size 1100,450 noenhanced"
 	echo "set output '$PNG'"
 	echo "set multiplot layout 1,2 title 'tps vs clients (pool_size $POOL_SIZE, $POOL_MODE mode, median of $ROUNDS rounds)'"
 	echo "set logscale x; set xlabel 'clients'; set ylabel 'tps'; set key bottom right; set grid"
