@@ -63,7 +63,7 @@ if [ "${1:-}" != "--inside" ]; then
 	case " $SYSTEMS " in *" pgplumb "*)
 		find_pooler >/dev/null || { echo "pgplumb-pooler not built (make -C pooler)" >&2; exit 1; } ;;
 	esac
-	export BENCH_COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" POOL_SIZE=$POOL_SIZE POOL_MODE=$POOL_MODE SCALE=$SCALE JOBS=$JOBS IDLE_CLIENTS=$IDLE_CLIENTS AUTH_TYPE=$AUTH_TYPE bench/pooler_vs_pgbouncer.sh"
+	export BENCH_COMMAND="${POOLER_BIN:+POOLER_BIN=$POOLER_BIN }DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" POOL_SIZE=$POOL_SIZE POOL_MODE=$POOL_MODE SCALE=$SCALE JOBS=$JOBS IDLE_CLIENTS=$IDLE_CLIENTS AUTH_TYPE=$AUTH_TYPE bench/pooler_vs_pgbouncer.sh"
 	# max_connections covers 200 direct clients plus both pools.  pg_virtualenv picks a
 	# free port but can lose a race with another cluster starting at the same moment:
 	# retry when the cluster did not come up (our inside part never started).
