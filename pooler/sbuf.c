@@ -543,6 +543,13 @@ sbuf_on_read(evutil_socket_t fd, short what, void *arg)
 		update_read(sb);
 		return;
 	}
+	if (sb->wakeup)
+	{
+		/* not a readiness event: the read event fires if data is waiting */
+		sb->wakeup = false;
+		update_read(sb);
+		return;
+	}
 	if (!make_room(sb, 1024 < std_size ? 1024 : std_size))
 	{
 		sb->cb(sb, SBUF_EV_RECV_FAILED, NULL);
@@ -610,7 +617,10 @@ sbuf_on_write(evutil_socket_t fd, short what, void *arg)
 		if (!send_pending(src))
 			return;
 		if (!src->blocked)
+		{
+			src->wakeup = true;
 			event_active(&src->ev_read, EV_READ, 0);
+		}
 	}
 }
 
@@ -620,6 +630,7 @@ sbuf_continue(struct sbuf *sb)
 	if (sb->closed)
 		return;
 	sb->paused = false;
+	sb->wakeup = true;
 	event_active(&sb->ev_read, EV_READ, 0);
 }
 
