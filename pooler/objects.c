@@ -109,15 +109,13 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 const struct cfg_database *
 pool_db(const struct pool *p)
 {
-	if (p->is_admin)
-		return NULL;
-	return cfg_find_database(cfg, p->dbname);
+	return p->db;
 }
 
 static const struct cfg_user *
 pool_user(const struct pool *p)
 {
-	return cfg_find_user(cfg, p->username);
+	return p->user;
 }
 
 int
@@ -126,10 +124,14 @@ pool_mode(const struct pool *p)
 	return p->mode;
 }
 
+/* Re-read the pool's config entries (at creation and after every reload:
+ * the cached pointers point into the current struct cfg). */
 static void
 pool_refresh(struct pool *p)
 {
-	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
+	p->db = p->is_admin ? NULL : cfg_find_database(cfg, p->dbname);
+	p->user = cfg_find_user(cfg, p->username);
+	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, p->db, p->user);
 }
 
 int
@@ -273,6 +275,12 @@ launch_new_connection(struct pool *p, bool reserve)
 
 	if (p->is_admin || pooler_shutting_down)
 		return false;
+	if (db == NULL)
+	{
+		/* the database entry disappeared on reload */
+		log_warning("%s/%s: database no longer in the configuration", p->dbname, p->username);
+		return false;
+	}
 	if (p->last_login_fail && now_usec() < p->last_login_fail + cfg->server_login_retry)
 	{
 		janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);

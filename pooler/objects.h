@@ -145,6 +145,8 @@ struct pool {
 	bool		have_welcome;
 	bool		paused;
 	int			mode;			/* cached pool_mode (refreshed on reload) */
+	const struct cfg_database *db;	/* cached entry, points into cfg */
+	const struct cfg_user *user;	/* cached [users] entry or NULL */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;
