@@ -203,12 +203,18 @@ psql -qc "CREATE DATABASE $DB" >/dev/null
 pgbench -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
 psql -qd "$DB" -c "VACUUM ANALYZE" >/dev/null
 
+declare -A LPID
 case " $SYSTEMS " in *" pgbouncer "*)
-	start_pgbouncer; wait_port "$BOUNCER_PORT"; PIDS+=("$(listener_pid "$BOUNCER_PORT")") ;;
+	start_pgbouncer; wait_port "$BOUNCER_PORT"; LPID[pgbouncer]=$(listener_pid "$BOUNCER_PORT")
+	PIDS+=("${LPID[pgbouncer]}") ;;
 esac
 case " $SYSTEMS " in *" pgplumb "*)
-	start_pgplumb; wait_port "$PLUMB_PORT"; PIDS+=("$(listener_pid "$PLUMB_PORT")") ;;
+	start_pgplumb; wait_port "$PLUMB_PORT"; LPID[pgplumb]=$(listener_pid "$PLUMB_PORT")
+	PIDS+=("${LPID[pgplumb]}") ;;
 esac
+# CPU time (user + system, clock ticks) used so far by a pooler process
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 # --- test points --------------------------------------------------------------
 # name|pgbench options|clients
@@ -218,11 +224,12 @@ for c in $CLIENTS; do POINTS+=("tpcb||$c"); done
 POINTS+=("connect|-C -S|$CONNECT_CLIENTS")
 
 CSV="$WORK/rounds.csv"
-echo "round,test,clients,system,tps" > "$CSV"
+echo "round,test,clients,system,tps,transactions,pooler_cpu_us" > "$CSV"
 
 run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
-	local port j out tps logopt=()
+	local port j out tps logopt=() t0=0 t1=0 ntx cpu=""
 	port=$(port_of "$1")
+	[ -n "${LPID[$1]:-}" ] && t0=$(cpu_ticks "${LPID[$1]}")
 	j=$(( $4 < JOBS ? $4 : JOBS ))
 	if [ "$2" = S ] && [ "$4" = 1 ]; then
 		mkdir -p "$WORK/lat"
@@ -235,8 +242,10 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 		echo "$out" | tail -5 >&2
 		tps=0
 	}
+	[ -n "${LPID[$1]:-}" ] && t1=$(cpu_ticks "${LPID[$1]}") && cpu=$(( (t1 - t0) * TICK_US ))
 	tps=${tps:-$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)}
-	echo "$5,$2,$4,$1,${tps:-0}" >> "$CSV"
+	ntx=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' | head -1)
+	echo "$5,$2,$4,$1,${tps:-0},${ntx:-0},$cpu" >> "$CSV"
 	log "round $5 $2 c=$4 $1: ${tps:-0} tps"
 }
 
@@ -433,6 +442,22 @@ for t, c in points:
     vals = [m(t, c, s) for s in systems]
     out.append(f"| {label.get(t, t)} | {c} | " + " | ".join(f(v) for v in vals) +
                f" | {ratio(m(t, c, 'pgplumb'), m(t, c, 'pgbouncer'))} | {ratio(m(t, c, 'pgplumb'), m(t, c, 'direct'))} |")
+# pooler CPU (user + system, from /proc) per transaction: includes the kernel side of
+# its system calls, which callgrind does not see
+cpu = {}
+for r in rows:
+    if r.get("pooler_cpu_us") and int(r.get("transactions") or 0) > 0:
+        cpu.setdefault((r["test"], int(r["clients"]), r["system"]), []).append(
+            int(r["pooler_cpu_us"]) / int(r["transactions"]))
+poolers = [s for s in systems if s != "direct"]
+if cpu and poolers:
+    out.append("\n## Pooler CPU per transaction (µs of user + system time, median of rounds; /proc, 10 ms ticks)\n")
+    out.append("| test | clients | " + " | ".join(poolers) + " | pgplumb / pgbouncer |")
+    out.append("|" + "---|" * (len(poolers) + 3))
+    for t, c in points:
+        vals = [st.median(cpu[(t, c, s)]) if (t, c, s) in cpu else None for s in poolers]
+        pp, pb = (st.median(cpu[(t, c, k)]) if (t, c, k) in cpu else None for k in ("pgplumb", "pgbouncer"))
+        out.append(f"| {label.get(t, t)} | {c} | " + " | ".join(f(v, 1) for v in vals) + f" | {ratio(pp, pb)} |")
 # latency at 1 client from the --log files: per round p50/p99, median over rounds
 def pct(v, p):
     v = sorted(v)
