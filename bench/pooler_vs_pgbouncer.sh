@@ -212,9 +212,9 @@ case " $SYSTEMS " in *" pgplumb "*)
 	start_pgplumb; wait_port "$PLUMB_PORT"; LPID[pgplumb]=$(listener_pid "$PLUMB_PORT")
 	PIDS+=("${LPID[pgplumb]}") ;;
 esac
-# CPU time (user + system, clock ticks) used so far by a pooler process
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# CPU time used so far by a pooler process, in ns (scheduler run time: user + system,
+# exact, unlike the 10 ms ticks of /proc/PID/stat)
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 
 # --- test points --------------------------------------------------------------
 # name|pgbench options|clients
@@ -229,7 +229,7 @@ echo "round,test,clients,system,tps,transactions,pooler_cpu_us" > "$CSV"
 run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 	local port j out tps logopt=() t0=0 t1=0 ntx cpu=""
 	port=$(port_of "$1")
-	[ -n "${LPID[$1]:-}" ] && t0=$(cpu_ticks "${LPID[$1]}")
+	[ -n "${LPID[$1]:-}" ] && t0=$(cpu_ns "${LPID[$1]}")
 	j=$(( $4 < JOBS ? $4 : JOBS ))
 	if [ "$2" = S ] && [ "$4" = 1 ]; then
 		mkdir -p "$WORK/lat"
@@ -242,7 +242,7 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 		echo "$out" | tail -5 >&2
 		tps=0
 	}
-	[ -n "${LPID[$1]:-}" ] && t1=$(cpu_ticks "${LPID[$1]}") && cpu=$(( (t1 - t0) * TICK_US ))
+	[ -n "${LPID[$1]:-}" ] && t1=$(cpu_ns "${LPID[$1]}") && cpu=$(( (t1 - t0) / 1000 ))
 	tps=${tps:-$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)}
 	ntx=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' | head -1)
 	echo "$5,$2,$4,$1,${tps:-0},${ntx:-0},$cpu" >> "$CSV"
@@ -451,7 +451,7 @@ for r in rows:
             int(r["pooler_cpu_us"]) / int(r["transactions"]))
 poolers = [s for s in systems if s != "direct"]
 if cpu and poolers:
-    out.append("\n## Pooler CPU per transaction (µs of user + system time, median of rounds; /proc, 10 ms ticks)\n")
+    out.append("\n## Pooler CPU per transaction (µs of CPU time from /proc/PID/schedstat, user + system, median of rounds)\n")
     out.append("| test | clients | " + " | ".join(poolers) + " | pgplumb / pgbouncer |")
     out.append("|" + "---|" * (len(poolers) + 3))
     for t, c in points:
