@@ -334,7 +334,7 @@ pool_activate(struct pool *p)
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
 		struct server *s = pick_idle_server(p);
 
-		p->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		p->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
 		change_client_state(c, CL_ACTIVE);
 		sbuf_continue(&c->sb);
@@ -644,12 +644,14 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		auth_server_free(c->auth);
 		c->auth = NULL;
 	}
+	if (c->pool)
+		client_report_bytes(c);
 	cancel_key_remove(c);
 	admin_pause_forget(c);
 	evtimer_del(&c->timer);
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
-		c->pool->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 	change_client_state(c, CL_JUSTFREE);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
@@ -882,4 +884,13 @@ objects_cleanup(void)
 		proto_buf_free(&p->welcome);
 		free(p);
 	}
+}
+
+void
+client_report_bytes(struct client *c)
+{
+	c->pool->stats.bytes_recv += c->sb.bytes_recv - c->rep_recv;
+	c->pool->stats.bytes_sent += c->sb.bytes_sent - c->rep_sent;
+	c->rep_recv = c->sb.bytes_recv;
+	c->rep_sent = c->sb.bytes_sent;
 }
