@@ -242,6 +242,72 @@ START_TEST(test_databases_and_users)
 }
 END_TEST
 
+/* A pgbouncer.ini using every setting issue 5 names loads unchanged, with no
+ * warning at all. */
+START_TEST(test_pgbouncer_ini_unchanged)
+{
+	struct cfg *c = load_ok(
+		";; pgbouncer.ini as PgBouncer users write it\n"
+		"[databases]\n"
+		"appdb = host=10.0.0.5 port=5432 dbname=app user=app password=secret pool_size=30 pool_mode=transaction\n"
+		"reporting = host=/var/run/postgresql dbname=app reserve_pool=2 max_db_connections=40\n"
+		"* = host=10.0.0.5\n"
+		"\n"
+		"[users]\n"
+		"etl = pool_mode=session max_user_connections=4\n"
+		"\n"
+		"[pgbouncer]\n"
+		"logfile = /var/log/postgresql/pgbouncer.log\n"
+		"pidfile = /var/run/postgresql/pgbouncer.pid\n"
+		"listen_addr = *\n"
+		"listen_port = 6432\n"
+		"unix_socket_dir = /var/run/postgresql\n"
+		"auth_type = md5\n"
+		"auth_file = /etc/pgbouncer/userlist.txt\n"
+		"admin_users = postgres\n"
+		"stats_users = stats, monitor\n"
+		"pool_mode = transaction\n"
+		"server_reset_query = DISCARD ALL\n"
+		"ignore_startup_parameters = extra_float_digits, options\n"
+		"max_client_conn = 1000\n"
+		"default_pool_size = 25\n"
+		"min_pool_size = 5\n"
+		"reserve_pool_size = 5\n"
+		"reserve_pool_timeout = 3\n"
+		"max_db_connections = 50\n"
+		"max_user_connections = 50\n"
+		"server_idle_timeout = 600\n"
+		"server_lifetime = 3600\n"
+		"server_connect_timeout = 15\n"
+		"server_login_retry = 15\n"
+		"query_timeout = 0\n"
+		"query_wait_timeout = 120\n"
+		"client_idle_timeout = 0\n"
+		"client_login_timeout = 60\n"
+		"idle_transaction_timeout = 0\n"
+		"max_packet_size = 2147483647\n"
+		"pkt_buf = 4096\n"
+		"listen_backlog = 128\n"
+		"log_connections = 1\n"
+		"log_disconnections = 1\n"
+		"log_pooler_errors = 1\n"
+		"stats_period = 60\n"
+		"verbose = 0\n");
+
+	ck_assert_msg(warnings[0] == '\0', "unexpected warnings: %s", warnings);
+	ck_assert_str_eq(c->listen_addr, "*");
+	ck_assert_int_eq(c->max_client_conn, 1000);
+	ck_assert(cfg_list_contains(c->stats_users, "monitor"));
+	ck_assert(cfg_list_contains(c->ignore_startup_parameters, "extra_float_digits"));
+	ck_assert(c->reserve_pool_timeout == 3000000);
+	ck_assert_int_eq(cfg_pool_size_for(c, cfg_find_database(c, "appdb"), NULL), 30);
+	ck_assert_int_eq(cfg_pool_mode_for(c, cfg_find_database(c, "appdb"), cfg_find_user(c, "etl")),
+			 CFG_POOL_SESSION);
+	ck_assert_str_eq(cfg_find_database(c, "anything")->host, "10.0.0.5");
+	cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_unknown_setting_warns)
 {
 	struct cfg *c = load_ok("[pgbouncer]\nlisten_port = 6000\nno_such_setting = 1\n"
@@ -546,6 +612,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_time_syntax);
 	tcase_add_test(tc, test_values_and_sections);
 	tcase_add_test(tc, test_databases_and_users);
+	tcase_add_test(tc, test_pgbouncer_ini_unchanged);
 	tcase_add_test(tc, test_unknown_setting_warns);
 	tcase_add_test(tc, test_invalid_values);
 	tcase_add_test(tc, test_refused_settings_at_safe_values);
