@@ -250,14 +250,21 @@ int cfg_parse_time(const char *s, int64_t *usec)
 	return 0;
 }
 
+/* Seconds, as PgBouncer shows them ("600", "1.5", "0.00025"): plain numbers,
+ * so that monitoring tools parsing SHOW CONFIG as numbers keep working, and
+ * exact (microsecond) when read back by cfg_parse_time(). */
 static void format_time(int64_t usec, char *buf, size_t len)
 {
-	if (usec % 1000000 == 0)
+	size_t n;
+
+	if (usec % 1000000 == 0) {
 		snprintf(buf, len, "%lld", (long long) (usec / 1000000));
-	else if (usec % 1000 == 0)
-		snprintf(buf, len, "%lldms", (long long) (usec / 1000));
-	else
-		snprintf(buf, len, "%lldus", (long long) usec);
+		return;
+	}
+	snprintf(buf, len, "%lld.%06lld", (long long) (usec / 1000000), (long long) (usec % 1000000));
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
 }
 
 /*

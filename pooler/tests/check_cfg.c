@@ -494,7 +494,7 @@ START_TEST(test_show_rows)
 		}
 		if (strcmp(row.key, "query_wait_timeout") == 0) {
 			saw_qwt = true;
-			ck_assert_str_eq(row.value, "1500ms");
+			ck_assert_str_eq(row.value, "1.5");
 			ck_assert_str_eq(row.default_value, "120");
 		}
 		if (strcmp(row.key, "pool_mode") == 0) {
@@ -512,7 +512,7 @@ END_TEST
 /* SHOW CONFIG values read back through the parser give the same config. */
 START_TEST(test_show_roundtrip)
 {
-	struct cfg *c = load_ok("[pgbouncer]\nclient_idle_timeout = 2.25\nserver_lifetime = 90min\n"
+	struct cfg *c = load_ok("[pgbouncer]\nclient_idle_timeout = 2.25\nserver_lifetime = 90min\nquery_timeout = 250us\n"
 				"unix_socket_mode = 0755\nauth_type = plain\nauth_file = /x\n");
 	struct cfg *c2;
 	struct cfg_show_row row;
@@ -526,6 +526,7 @@ START_TEST(test_show_roundtrip)
 	}
 	c2 = load_ok(text);
 	ck_assert(c2->client_idle_timeout == 2250000);
+	ck_assert(c2->query_timeout == 250);
 	ck_assert(c2->server_lifetime == 5400LL * 1000000);
 	ck_assert_int_eq(c2->unix_socket_mode, 0755);
 	ck_assert_int_eq(c2->auth_type, CFG_AUTH_PLAIN);
