@@ -94,7 +94,22 @@ GET = "SELECT note, length(note) FROM drv.py_events WHERE client = %s AND seq = 
 UPD = "UPDATE drv.py_accounts SET balance = balance + %s WHERE id = %s RETURNING balance"
 
 
-async def connect():
+TRACE_DIR = os.environ.get("DRV_TRACE_DIR")
+trace_files = []
+
+
+async def connect(name="final"):
+    conn = await connect_untraced()
+    if TRACE_DIR:
+        # libpq's protocol trace (every message both ways) for this connection.
+        f = open(os.path.join(TRACE_DIR, f"psycopg.{name}.trace"), "w")
+        trace_files.append(f)
+        conn.pgconn.trace(f.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+    return conn
+
+
+async def connect_untraced():
     return await psycopg.AsyncConnection.connect(
         host=os.environ.get("DRV_HOST", "127.0.0.1"),
         port=os.environ.get("DRV_PORT", "5432"),
@@ -234,7 +249,7 @@ async def session(conn, i):
 
 async def task(i):
     try:
-        conn = await connect()
+        conn = await connect(f"client{i}")
     except psycopg.Error as e:
         error("connect", str(i), e)
         return
