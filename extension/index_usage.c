@@ -67,7 +67,8 @@
  * exclusive lock.
  *
  * When the statement table is full, one pass counts entries per usage
- * bucket (log2 of a decaying execution count) and a second pass removes
+ * bucket (half powers of two of a decaying execution count) and a second
+ * pass removes
  * the least used ~5%: no sort, and a statement executed constantly is never
  * the one evicted.
  *
@@ -975,16 +976,20 @@ pp_iu_note_index_used(const PPIUKey *key, TimestampTz now)
 	rel->first_used = now;
 }
 
-/* Usage bucket of an entry: 0 below 1, then 1 + floor(log2(usage)) */
+/*
+ * Usage bucket of an entry: half powers of two, from 2^-16 (bucket 0 and
+ * below) to 2^15.5 (bucket 63 and above).  Decay moves a cold entry down
+ * about one bucket per eviction pass, so older cold entries go first.
+ */
 static int
 pp_iu_usage_bucket(double usage)
 {
-	int			exp;
+	int			b;
 
-	if (usage < 1.0)
+	if (usage <= 0.0)
 		return 0;
-	(void) frexp(usage, &exp);
-	return Min(exp, PP_IU_USAGE_BUCKETS - 1);
+	b = PP_IU_USAGE_BUCKETS / 2 + (int) floor(log2(usage) * 2.0);
+	return Max(0, Min(b, PP_IU_USAGE_BUCKETS - 1));
 }
 
 /*

@@ -250,14 +250,21 @@ int cfg_parse_time(const char *s, int64_t *usec)
 	return 0;
 }
 
+/* Seconds, as PgBouncer shows them ("600", "1.5", "0.00025"): plain numbers,
+ * so that monitoring tools parsing SHOW CONFIG as numbers keep working, and
+ * exact (microsecond) when read back by cfg_parse_time(). */
 static void format_time(int64_t usec, char *buf, size_t len)
 {
-	if (usec % 1000000 == 0)
+	size_t n;
+
+	if (usec % 1000000 == 0) {
 		snprintf(buf, len, "%lld", (long long) (usec / 1000000));
-	else if (usec % 1000 == 0)
-		snprintf(buf, len, "%lldms", (long long) (usec / 1000));
-	else
-		snprintf(buf, len, "%lldus", (long long) usec);
+		return;
+	}
+	snprintf(buf, len, "%lld.%06lld", (long long) (usec / 1000000), (long long) (usec % 1000000));
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
 }
 
 /*
@@ -848,6 +855,17 @@ static int validate(struct cfg *c, char *err, size_t errlen)
 	if (c->auth_type != CFG_AUTH_ANY && c->auth_type != CFG_AUTH_TRUST && c->auth_file[0] == '\0')
 		cfg_warn("%s: auth_type = %s without auth_file: no client will be able to log in",
 			 c->config_file, cfg_auth_type_name(c->auth_type));
+	if (c->auth_type == CFG_AUTH_ANY) {
+		/* "any" ignores the client's user name: entries should force one */
+		for (size_t i = 0; i <= c->n_databases; i++) {
+			const struct cfg_database *d = i < c->n_databases ? &c->databases[i] : c->fallback_db;
+
+			if (d && !d->user)
+				cfg_warn("%s:%d: auth_type = any, but database \"%s\" has no user=; clients "
+					 "will log in to it under the name they give, unchecked",
+					 c->config_file, d->line, d->name);
+		}
+	}
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "client.h"
 #include "janitor.h"
@@ -108,15 +109,13 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 const struct cfg_database *
 pool_db(const struct pool *p)
 {
-	if (p->is_admin)
-		return NULL;
-	return cfg_find_database(cfg, p->dbname);
+	return p->db;
 }
 
 static const struct cfg_user *
 pool_user(const struct pool *p)
 {
-	return cfg_find_user(cfg, p->username);
+	return p->user;
 }
 
 int
@@ -125,10 +124,14 @@ pool_mode(const struct pool *p)
 	return p->mode;
 }
 
+/* Re-read the pool's config entries (at creation and after every reload:
+ * the cached pointers point into the current struct cfg). */
 static void
 pool_refresh(struct pool *p)
 {
-	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
+	p->db = p->is_admin ? NULL : cfg_find_database(cfg, p->dbname);
+	p->user = cfg_find_user(cfg, p->username);
+	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, p->db, p->user);
 }
 
 int
@@ -150,6 +153,33 @@ db_server_count(const char *dbname)
 		struct pool *p = list_entry(n, struct pool, node);
 
 		if (!p->is_admin && strcmp(p->dbname, dbname) == 0)
+			total += pool_server_count(p);
+	}
+	return total;
+}
+
+/* Most recently used idle server (LIFO), or the oldest with server_round_robin. */
+static struct server *
+pick_idle_server(struct pool *p)
+{
+	struct list_node *n = cfg->server_round_robin ? list_first(&p->idle_server_list)
+		: list_last(&p->idle_server_list);
+
+	return list_entry(n, struct server, node);
+}
+
+static int
+user_server_count(const char *username)
+{
+	struct list_node *n,
+			   *t;
+	int			total = 0;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (!p->is_admin && strcmp(p->username, username) == 0)
 			total += pool_server_count(p);
 	}
 	return total;
@@ -240,10 +270,17 @@ launch_new_connection(struct pool *p, bool reserve)
 	int			max = cfg_pool_size_for(cfg, db, u);
 	int			total = pool_server_count(p);
 	int			maxdb = cfg_max_db_connections_for(cfg, db);
+	int			maxuser = cfg_max_user_connections_for(cfg, u);
 	struct server *s;
 
 	if (p->is_admin || pooler_shutting_down)
 		return false;
+	if (db == NULL)
+	{
+		/* the database entry disappeared on reload */
+		log_warning("%s/%s: database no longer in the configuration", p->dbname, p->username);
+		return false;
+	}
 	if (p->last_login_fail && now_usec() < p->last_login_fail + cfg->server_login_retry)
 	{
 		janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);
@@ -262,6 +299,8 @@ launch_new_connection(struct pool *p, bool reserve)
 		if (!evict_idle_in_db(p) || db_server_count(p->dbname) >= maxdb)
 			return false;
 	}
+	if (maxuser > 0 && user_server_count(p->username) >= maxuser)
+		return false;
 	s = server_new(p);
 	if (s == NULL)
 		return false;
@@ -293,9 +332,9 @@ pool_activate(struct pool *p)
 		   !list_empty(&p->idle_server_list))
 	{
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
-		struct server *s = list_entry(list_last(&p->idle_server_list), struct server, node);
+		struct server *s = pick_idle_server(p);
 
-		p->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		p->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
 		change_client_state(c, CL_ACTIVE);
 		sbuf_continue(&c->sb);
@@ -320,7 +359,8 @@ pool_activate(struct pool *p)
 		if (p->waiting_login_list.count > 0 && p->new_server_list.count == 0 && !p->have_welcome)
 			(void) launch_new_connection(p, true);
 	}
-	pool_prewarm(p);
+	if (!p->paused && !pooler_paused)
+		pool_prewarm(p);
 }
 
 /* ---- state changes ---- */
@@ -462,7 +502,7 @@ find_server(struct client *c)
 	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
 		!list_empty(&p->idle_server_list))
 	{
-		struct server *s = list_entry(list_last(&p->idle_server_list), struct server, node);
+		struct server *s = pick_idle_server(p);
 
 		link_pair(c, s);
 		return true;
@@ -604,11 +644,14 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		auth_server_free(c->auth);
 		c->auth = NULL;
 	}
+	if (c->pool)
+		client_report_bytes(c);
 	cancel_key_remove(c);
+	admin_pause_forget(c);
 	evtimer_del(&c->timer);
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
-		c->pool->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 	change_client_state(c, CL_JUSTFREE);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
@@ -695,6 +738,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		/* keep min_pool_size, serve waiting clients */
 		janitor_pool_at(p, now_usec());
 	}
+	admin_pause_check();
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -840,4 +884,13 @@ objects_cleanup(void)
 		proto_buf_free(&p->welcome);
 		free(p);
 	}
+}
+
+void
+client_report_bytes(struct client *c)
+{
+	c->pool->stats.bytes_recv += c->sb.bytes_recv - c->rep_recv;
+	c->pool->stats.bytes_sent += c->sb.bytes_sent - c->rep_sent;
+	c->rep_recv = c->sb.bytes_recv;
+	c->rep_sent = c->sb.bytes_sent;
 }
