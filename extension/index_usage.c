@@ -548,6 +548,13 @@ pp_iu_walker(PlanState *ps, void *context)
 			break;
 	}
 
+	/* a scan with nothing below it: spare the generic walker */
+	if (ps->lefttree == NULL && ps->righttree == NULL &&
+		ps->initPlan == NIL && ps->subPlan == NIL &&
+		(IsA(plan, IndexScan) || IsA(plan, IndexOnlyScan) ||
+		 IsA(plan, BitmapIndexScan) || IsA(plan, SeqScan)))
+		return false;
+
 	return planstate_tree_walker(ps, pp_iu_walker, context);
 }
 

@@ -164,3 +164,14 @@ RESET pgplumb.track_indexes;
 SELECT count(*) FROM iu_report;
 SELECT entries, evictions FROM pgplumb.index_usage_info;
 RESET ALL;
+
+-- Any role reads the views; only superusers (or roles granted it) reset.
+CREATE ROLE iu_reader;
+SET ROLE iu_reader;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.index_usage;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.table_scans;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.unused_indexes;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.index_advice;
+SELECT pgplumb.reset_index_usage();
+RESET ROLE;
+DROP ROLE iu_reader;
