@@ -23,10 +23,10 @@
  * ("executions").  Row counts need per-node Instrumentation: in
  * ExecutorStart we ask for INSTRUMENT_ROWS only (never timing), for the
  * fraction pgplumb.sample_rate of statements, plus a statement's first
- * execution in a backend and statements whose plan has a seq scan (see
- * pp_iu_executor_start).  An execution whose nodes
- * carry Instrumentation is "sampled"; the SQL views scale the sampled sums
- * by executions / sampled_executions and flag such figures as estimates.
+ * execution in a backend (see pp_iu_executor_start).  An execution whose
+ * nodes carry Instrumentation is "sampled"; the SQL views scale the sampled
+ * sums by executions / sampled_executions and flag such figures as
+ * estimates.
  * For a Seq Scan, rows examined = rows returned + rows removed by the
  * filter (Instrumentation's nfiltered1).
  *
@@ -239,7 +239,6 @@ typedef struct PPIUWalk
 	PPIUScan   *scans;
 	int			nscans;
 	int			maxscans;
-	bool		has_seq_scan;
 	/* a Sort found directly above this seq scan node, and its columns */
 	PlanState  *sort_scan;
 	int16		nsort;
@@ -262,22 +261,16 @@ typedef struct PPIUCacheSlot
 } PPIUCacheSlot;
 
 /*
- * What this backend learned about a statement's plans, for sampling: was
- * it seen before, and did its last plan have a seq scan?  Direct mapped
- * by queryid; a collision only makes the next execution count rows.
+ * Statements this backend executed, for sampling: a statement's first
+ * execution in a session always counts rows.  Direct mapped by queryid; a
+ * collision only makes the next execution count rows.
  */
 #define PP_IU_QUERY_SLOTS	256
-
-typedef struct PPIUQuerySlot
-{
-	uint64		queryid;
-	bool		has_seq_scan;
-} PPIUQuerySlot;
 
 /*---- Local variables ----*/
 
 static PPIUCacheSlot pp_iu_cache[PP_IU_CACHE_SLOTS];
-static PPIUQuerySlot pp_iu_queries[PP_IU_QUERY_SLOTS];
+static uint64 pp_iu_queries[PP_IU_QUERY_SLOTS];
 
 static PPIUShared *pp_iu = NULL;
 static HTAB *pp_iu_hash = NULL;
@@ -356,7 +349,7 @@ pp_iu_define_settings(void)
 
 	DefineCustomRealVariable("pgplumb.sample_rate",
 							 "Fraction of tracked statements whose plan nodes count rows for pgplumb.index_usage and pgplumb.table_scans.",
-							 "A statement's first execution in a session and statements that scan a table sequentially always count rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
+							 "A statement's first execution in a session always counts rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
 							 &pp_iu_sample_rate,
 							 0.1,
 							 0.0,
@@ -443,7 +436,7 @@ pp_iu_shmem_startup(void)
 }
 
 /* A statement's slot in pp_iu_queries */
-static inline PPIUQuerySlot *
+static inline uint64 *
 pp_iu_query_slot(uint64 queryid)
 {
 	return &pp_iu_queries[(queryid ^ (queryid >> 32)) % PP_IU_QUERY_SLOTS];
@@ -451,16 +444,15 @@ pp_iu_query_slot(uint64 queryid)
 
 /*
  * ExecutorStart: ask for per-node row counts (INSTRUMENT_ROWS only) when
- * the statement is sampled.  Besides the fraction pgplumb.sample_rate of
- * executions, a statement's first execution in this backend and every
- * execution of a statement whose plan had a seq scan are sampled: the
- * scan itself costs far more than counting its rows, and index advice
- * rests on those counts.  With pgplumb.sample_rate = 0 nothing counts rows.
+ * the statement is sampled: the fraction pgplumb.sample_rate of executions,
+ * and a statement's first execution in this backend, so that even a rare
+ * statement has row counts.  With pgplumb.sample_rate = 0 nothing counts
+ * rows.
  */
 static void
 pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 {
-	PPIUQuerySlot *slot;
+	uint64	   *slot;
 
 	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
 		pp_iu_sample_rate <= 0.0)
@@ -468,10 +460,12 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 
 	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
 	if (pp_iu_sample_rate >= 1.0 ||
-		slot->queryid != queryDesc->plannedstmt->queryId ||
-		slot->has_seq_scan ||
+		*slot != queryDesc->plannedstmt->queryId ||
 		pg_prng_double(&pg_global_prng_state) < pp_iu_sample_rate)
+	{
+		*slot = queryDesc->plannedstmt->queryId;
 		queryDesc->instrument_options |= INSTRUMENT_ROWS;
+	}
 }
 
 /*
@@ -498,14 +492,6 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 	w.maxscans = PP_IU_LOCAL_SCANS;
 
 	pp_iu_walker(queryDesc->planstate, &w);
-
-	if (pp_iu_sample_rate > 0.0 && pp_iu_sample_rate < 1.0)
-	{
-		PPIUQuerySlot *slot = pp_iu_query_slot(w.queryid);
-
-		slot->queryid = w.queryid;
-		slot->has_seq_scan = w.has_seq_scan;
-	}
 
 	if (w.nscans > 0)
 		pp_iu_store(&w);
@@ -575,8 +561,6 @@ pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
 	/* system catalogs are not recorded (monitoring queries read them) */
 	if (heaprelid < FirstNormalObjectId)
 		return;
-	if (kind == PP_IU_SEQ_SCAN)
-		w->has_seq_scan = true;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;

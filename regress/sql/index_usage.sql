@@ -138,8 +138,8 @@ SET pgplumb.sample_rate = 1;
 SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;
 
--- Below 1, a statement's first execution in a session and every execution
--- of a plan with a seq scan still count rows; the others are sampled.
+-- Below 1, a statement's first execution in a session still counts rows;
+-- the others are sampled.
 SELECT pgplumb.reset_index_usage() IS NOT NULL AS reset;
 SET pgplumb.sample_rate = 1e-9;
 SELECT count(note) FROM iu_t WHERE a = 13 AND b >= 0;
