@@ -26,9 +26,8 @@
  * execution in a backend (see pp_iu_executor_start).  An execution whose
  * nodes carry Instrumentation is "sampled"; the SQL views scale the sampled
  * sums by executions / sampled_executions and flag such figures as
- * estimates.
- * For a Seq Scan, rows examined = rows returned + rows removed by the
- * filter (Instrumentation's nfiltered1).
+ * estimates.  For a Seq Scan, rows examined = rows returned + rows removed
+ * by the filter (Instrumentation's nfiltered1).
  *
  * Scans of system catalogs are not recorded.
  *
@@ -68,9 +67,8 @@
  *
  * When the statement table is full, one pass counts entries per usage
  * bucket (half powers of two of a decaying execution count) and a second
- * pass removes
- * the least used ~5%: no sort, and a statement executed constantly is never
- * the one evicted.
+ * pass removes the least used ~5%: no sort, older cold entries first, and
+ * a statement executed constantly is never the one evicted.
  *
  *-------------------------------------------------------------------------
  */
