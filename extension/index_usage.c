@@ -459,7 +459,8 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
 	if (pp_iu_sample_rate >= 1.0 ||
 		*slot != queryDesc->plannedstmt->queryId ||
-		pg_prng_double(&pg_global_prng_state) < pp_iu_sample_rate)
+		pg_prng_uint32(&pg_global_prng_state) <
+		(uint32) (pp_iu_sample_rate * (double) PG_UINT32_MAX))
 	{
 		*slot = queryDesc->plannedstmt->queryId;
 		queryDesc->instrument_options |= INSTRUMENT_ROWS;
