@@ -495,6 +495,11 @@ CREATE VIEW pgplumb.index_advice AS
 		WHERE w.target = i.target
 			AND w.columns = i.columns[1:cardinality(w.columns)]
 	) s;
+
+-- Readable by everyone, as pgplumb.statements (statement texts of other
+-- users' statements are hidden by pgplumb.statement_text)
+GRANT SELECT ON pgplumb.index_usage, pgplumb.table_scans, pgplumb.unused_indexes,
+	pgplumb.index_advice, pgplumb.index_usage_info TO PUBLIC;
 -- ==== end index_usage ====
 
 -- ==== n_plus_one ====

@@ -138,8 +138,8 @@ SET pgplumb.sample_rate = 1;
 SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;
 
--- Below 1, a statement's first execution in a session and every execution
--- of a plan with a seq scan still count rows; the others are sampled.
+-- Below 1, a statement's first execution in a session still counts rows;
+-- the others are sampled.
 SELECT pgplumb.reset_index_usage() IS NOT NULL AS reset;
 SET pgplumb.sample_rate = 1e-9;
 SELECT count(note) FROM iu_t WHERE a = 13 AND b >= 0;
@@ -164,3 +164,14 @@ RESET pgplumb.track_indexes;
 SELECT count(*) FROM iu_report;
 SELECT entries, evictions FROM pgplumb.index_usage_info;
 RESET ALL;
+
+-- Any role reads the views; only superusers (or roles granted it) reset.
+CREATE ROLE iu_reader;
+SET ROLE iu_reader;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.index_usage;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.table_scans;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.unused_indexes;
+SELECT count(*) >= 0 AS can_read FROM pgplumb.index_advice;
+SELECT pgplumb.reset_index_usage();
+RESET ROLE;
+DROP ROLE iu_reader;
