@@ -495,9 +495,26 @@ unlink_pair(struct client *c, struct server *s)
 }
 
 bool
+pool_login_failing(struct client *c)
+{
+	struct pool *p = c->pool;
+
+	if (pool_server_count(p) > 0 || p->last_login_fail == 0 ||
+		now_usec() >= p->last_login_fail + cfg->server_login_retry)
+		return false;
+	disconnect_client(c, p->last_login_sqlstate[0] ? p->last_login_sqlstate : "08006",
+					  "server login has been failing, try again later (server_login_retry): %s",
+					  p->last_login_error);
+	return true;
+}
+
+bool
 find_server(struct client *c)
 {
 	struct pool *p = c->pool;
+
+	if (pool_login_failing(c))
+		return false;
 
 	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
 		!list_empty(&p->idle_server_list))
@@ -718,6 +735,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 
 			p->last_login_fail = now_usec();
 			snprintf(p->last_login_error, sizeof(p->last_login_error), "%.200s", msg);
+			snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s",
+					 sqlstate ? sqlstate : "08006");
 			list_for_each_safe(n, t, &p->waiting_login_list)
 			{
 				struct client *wc = list_entry(n, struct client, node);
