@@ -400,6 +400,7 @@ export CSV WORK SYSTEMS PROTOCOL DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE 
 export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
 export CG_TX1 CG_TX2
 export RSS_SUMMARY="$(for s in $SYSTEMS; do [ "$s" = direct ] && continue; echo "$s ${RSS_BEFORE[$s]:-NA} ${RSS_AFTER[$s]:-NA}"; done)"
+export DIRECT_AUTH="$(psql -Atc "select string_agg(distinct auth_method, ', ') from pg_hba_file_rules where type = 'host'" 2>/dev/null || echo '?')"
 export PGB_VERSION="$(pgbouncer --version 2>/dev/null | head -1)"
 export PG_VERSION="$(psql -Atc 'select version()' | cut -d, -f1)"
 export HOST_INFO="$(nproc) CPUs, $(uname -r)"
@@ -433,7 +434,8 @@ out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; eve
            f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
            f"run as user postgres. pgbench -M {E['PROTOCOL']}, scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
            f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
-           f"Measuring took {E['ELAPSED']} s.\n")
+           f"Measuring took {E['ELAPSED']} s. Direct connections log in with the throwaway cluster's own TCP auth "
+           f"({E.get('DIRECT_AUTH', '?')}), which dominates the direct -C figure; both poolers keep their server connections.\n")
 out.append("## Throughput (tps, median of rounds)\n")
 hdr = "| test | clients | " + " | ".join(systems) + " | pgplumb / pgbouncer | pgplumb / direct |"
 out.append(hdr)

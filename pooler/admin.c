@@ -457,17 +457,17 @@ show_databases(struct client *c, const char *arg)
 {
 	static const char *const cols[] = {
 		"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size",
-		"reserve_pool", "server_lifetime", "pool_mode", "max_connections",
-		"current_connections", "paused", "disabled"
+		"reserve_pool", "pool_mode", "max_connections", "current_connections", "paused",
+		"disabled"
 	};
-	uint32_t	types[14];
+	uint32_t	types[13];
 	struct result r;
 	struct rowbuf rb;
 
 	(void) arg;
-	for (int i = 0; i < 14; i++)
-		types[i] = (i == 2 || (i >= 5 && i <= 8) || (i >= 10)) ? INT8_OID : TEXT_OID;
-	result_begin(&r, 14, cols, types);
+	for (int i = 0; i < 13; i++)
+		types[i] = (i == 2 || (i >= 5 && i <= 7) || i >= 9) ? INT8_OID : TEXT_OID;
+	result_begin(&r, 13, cols, types);
 	for (size_t i = 0; i <= cfg->n_databases; i++)
 	{
 		const struct cfg_database *db = i < cfg->n_databases ? &cfg->databases[i] : cfg->fallback_db;
@@ -499,7 +499,6 @@ show_databases(struct client *c, const char *arg)
 		rb_int(&rb, cfg_pool_size_for(cfg, db, NULL));
 		rb_int(&rb, cfg_min_pool_size_for(cfg, db));
 		rb_int(&rb, cfg_reserve_pool_for(cfg, db, NULL));
-		rb_int(&rb, (long long) (cfg_server_lifetime_for(cfg, db) / USEC_PER_SEC));
 		rb_str(&rb, cfg_pool_mode_name(mode));
 		rb_int(&rb, cfg_max_db_connections_for(cfg, db));
 		rb_int(&rb, cur);
@@ -514,7 +513,6 @@ show_databases(struct client *c, const char *arg)
 	rb_str(&rb, ADMIN_DBNAME);
 	rb_str(&rb, "pgbouncer");
 	rb_int(&rb, 2);
-	rb_int(&rb, 0);
 	rb_int(&rb, 0);
 	rb_int(&rb, 0);
 	rb_str(&rb, "statement");

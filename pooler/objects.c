@@ -185,9 +185,13 @@ user_server_count(const char *username)
 	return total;
 }
 
-/* Close one idle server of another pool of the same database; true if done. */
+/*
+ * Close one idle server of another pool of the same database (by_user =
+ * false) or of the same user (by_user = true), to make room under
+ * max_db_connections / max_user_connections; true if done.
+ */
 static bool
-evict_idle_in_db(struct pool *self)
+evict_idle_in(struct pool *self, bool by_user)
 {
 	struct list_node *n,
 			   *t;
@@ -196,13 +200,17 @@ evict_idle_in_db(struct pool *self)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
 
-		if (p == self || p->is_admin || strcmp(p->dbname, self->dbname) != 0)
+		if (p == self || p->is_admin)
+			continue;
+		if (by_user ? strcmp(p->username, self->username) != 0
+			: strcmp(p->dbname, self->dbname) != 0)
 			continue;
 		if (!list_empty(&p->idle_server_list))
 		{
 			struct server *s = list_entry(list_first(&p->idle_server_list), struct server, node);
 
-			disconnect_server(s, false, NULL, "evicted for max_db_connections");
+			disconnect_server(s, false, NULL, by_user ? "evicted for max_user_connections"
+							  : "evicted for max_db_connections");
 			return true;
 		}
 	}
@@ -296,11 +304,14 @@ launch_new_connection(struct pool *p, bool reserve)
 	}
 	if (maxdb > 0 && db_server_count(p->dbname) >= maxdb)
 	{
-		if (!evict_idle_in_db(p) || db_server_count(p->dbname) >= maxdb)
+		if (!evict_idle_in(p, false) || db_server_count(p->dbname) >= maxdb)
 			return false;
 	}
 	if (maxuser > 0 && user_server_count(p->username) >= maxuser)
-		return false;
+	{
+		if (!evict_idle_in(p, true) || user_server_count(p->username) >= maxuser)
+			return false;
+	}
 	s = server_new(p);
 	if (s == NULL)
 		return false;
@@ -361,6 +372,32 @@ pool_activate(struct pool *p)
 	}
 	if (!p->paused && !pooler_paused)
 		pool_prewarm(p);
+}
+
+/*
+ * A server of `self` became idle or went away: pools of the same database
+ * or user that wait because of max_db_connections / max_user_connections
+ * may now get a slot.  Deferred to the next loop turn (no recursion).
+ */
+static void
+wake_limited_neighbours(struct pool *self)
+{
+	const struct cfg_database *db = pool_db(self);
+	struct list_node *n,
+			   *t;
+
+	if (self->is_admin || (cfg_max_db_connections_for(cfg, db) <= 0 &&
+						   cfg_max_user_connections_for(cfg, pool_user(self)) <= 0))
+		return;
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *o = list_entry(n, struct pool, node);
+
+		if (o == self || o->is_admin || list_empty(&o->waiting_client_list))
+			continue;
+		if (strcmp(o->dbname, self->dbname) == 0 || strcmp(o->username, self->username) == 0)
+			janitor_pool_at(o, now_usec());
+	}
 }
 
 /* ---- state changes ---- */
@@ -495,9 +532,26 @@ unlink_pair(struct client *c, struct server *s)
 }
 
 bool
+pool_login_failing(struct client *c)
+{
+	struct pool *p = c->pool;
+
+	if (pool_server_count(p) > 0 || p->last_login_fail == 0 ||
+		now_usec() >= p->last_login_fail + cfg->server_login_retry)
+		return false;
+	disconnect_client(c, p->last_login_sqlstate[0] ? p->last_login_sqlstate : "08006",
+					  "server login has been failing, try again later (server_login_retry): %s",
+					  p->last_login_error);
+	return true;
+}
+
+bool
 find_server(struct client *c)
 {
 	struct pool *p = c->pool;
+
+	if (pool_login_failing(c))
+		return false;
 
 	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
 		!list_empty(&p->idle_server_list))
@@ -564,6 +618,8 @@ release_server(struct server *s)
 	janitor_server_update(s);
 	sbuf_continue(&s->sb);
 	pool_activate(p);
+	if (s->state == SV_IDLE)
+		wake_limited_neighbours(p);
 }
 
 /* ---- closing ---- */
@@ -666,6 +722,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 	struct client *c = s->link;
 	struct pool *p = s->pool;
 	bool		was_login = s->state == SV_LOGIN;
+	bool		was_cancel = s->state == SV_CANCEL;
 
 	if (s->state == SV_JUSTFREE)
 		return;
@@ -718,6 +775,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 
 			p->last_login_fail = now_usec();
 			snprintf(p->last_login_error, sizeof(p->last_login_error), "%.200s", msg);
+			snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s",
+					 sqlstate ? sqlstate : "08006");
 			list_for_each_safe(n, t, &p->waiting_login_list)
 			{
 				struct client *wc = list_entry(n, struct client, node);
@@ -733,10 +792,11 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 			janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);
 		}
 	}
-	else if (p && !p->is_admin && !pooler_shutting_down && s->state != SV_CANCEL)
+	else if (p && !p->is_admin && !pooler_shutting_down && !was_cancel)
 	{
 		/* keep min_pool_size, serve waiting clients */
 		janitor_pool_at(p, now_usec());
+		wake_limited_neighbours(p);
 	}
 	admin_pause_check();
 	if (pooler_shutting_down)

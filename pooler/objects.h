@@ -216,6 +216,9 @@ struct server *server_new(struct pool *p);
  * queues the client FIFO and starts a connection if the limits allow (false).
  */
 bool		find_server(struct client *c);
+/* Fail fast (and close the client) while the pool's logins are failing
+ * within server_login_retry; true if the client was closed. */
+bool		pool_login_failing(struct client *c);
 /* The client is done with its server (transaction end / disconnect). */
 void		release_server(struct server *s);
 /* Link/unlink a pair. */
