@@ -353,6 +353,12 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 	return SBUF_FORWARD;
 }
 
+/*
+ * Every reply for a linked client passes here, header first.  Replies to
+ * messages the pooler itself injected (e.g. a Parse added for a prepared
+ * statement) are the ones to swallow here with SBUF_SKIP (flush pending
+ * bytes first), so the client sees exactly what PostgreSQL would have sent.
+ */
 static enum sbuf_ret
 active_packet(struct server *s, struct sbuf_pkt *pkt)
 {
