@@ -251,8 +251,9 @@ CREATE VIEW pgplumb.table_scans AS
 		round(e.loops * e.scale)::bigint AS loops,
 		round((e.rows + e.rows_removed) * e.scale)::bigint AS rows_examined,
 		round(e.rows * e.scale)::bigint AS rows_returned,
-		round(((e.rows + e.rows_removed) / greatest(e.rows, 1))::numeric, 1)
-			AS examined_per_returned,
+		CASE WHEN e.sampled_executions > 0 THEN
+			round(((e.rows + e.rows_removed) / greatest(e.rows, 1))::numeric, 1)
+		END AS examined_per_returned,
 		pgplumb.attnames(e.relid, e.eq_attnums) AS eq_columns,
 		pgplumb.attnames(e.relid, e.range_attnums) AS range_columns,
 		pgplumb.attnames(e.relid, e.other_attnums) AS other_columns,
@@ -288,11 +289,16 @@ CREATE VIEW pgplumb.index_catalog AS
 		AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%';
 
 CREATE VIEW pgplumb.unused_indexes AS
-	WITH used AS (
-		SELECT u.indexrelid, u.first_used,
-			(SELECT sum(e.executions) FROM pgplumb.index_usage_scaled e
-			 WHERE e.relid = u.indexrelid AND e.scan_kind <> 'seq') AS executions
+	WITH executions AS (
+		SELECT e.relid AS indexrelid, sum(e.executions) AS executions
+		FROM pgplumb.index_usage_scaled e
+		WHERE e.scan_kind <> 'seq'
+		GROUP BY e.relid
+	),
+	used AS (
+		SELECT u.indexrelid, u.first_used, x.executions
 		FROM pgplumb.index_usage_indexes() u
+		LEFT JOIN executions x ON x.indexrelid = u.indexrelid
 		WHERE u.dbid = (SELECT oid FROM pg_catalog.pg_database
 						WHERE datname = pg_catalog.current_database())
 	),
