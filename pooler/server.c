@@ -194,7 +194,40 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 		case PQMSG_NoticeResponse:
 		case PQMSG_NegotiateProtocolVersion:
 			return SBUF_SKIP;
+		case PQMSG_RowDescription:
+		case PQMSG_DataRow:
+		case PQMSG_CommandComplete:
+		case PQMSG_EmptyQueryResponse:
+			if (s->connect_query_sent)
+				return SBUF_SKIP;	/* results of connect_query */
+			break;
 		case PQMSG_ReadyForQuery:
+			{
+				const struct cfg_database *db = pool_db(p);
+
+				if (!s->connect_query_sent && db && db->connect_query && db->connect_query[0])
+				{
+					struct proto_buf b;
+					bool		ok;
+
+					s->connect_query_sent = true;
+					proto_buf_init(&b);
+					proto_build_query(&b, db->connect_query);
+					ok = sbuf_send_buf(&s->sb, &b);
+					proto_buf_free(&b);
+					if (!ok)
+					{
+						disconnect_server(s, true, "08006", "could not send connect_query");
+						return SBUF_CLOSED;
+					}
+					return SBUF_SKIP;
+				}
+			}
+			if (pkt->data[5] != 'I')
+			{
+				disconnect_server(s, true, "08006", "server not idle after login/connect_query");
+				return SBUF_CLOSED;
+			}
 			s->login_done = true;
 			s->txn_status = 'I';
 			if (!proto_buf_ok(&p->welcome))
@@ -214,10 +247,11 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 			pool_activate(p);
 			return SBUF_SKIP;
 		default:
-			disconnect_server(s, true, "08P01", "unexpected message '%c' from server during login",
-							  pkt->type);
-			return SBUF_CLOSED;
+			break;
 	}
+	disconnect_server(s, true, "08P01", "unexpected message '%c' from server during login",
+					  pkt->type);
+	return SBUF_CLOSED;
 }
 
 static bool
@@ -283,7 +317,7 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 		s->expect_rfq--;
 	if (s->expect_rfq == 0)
 	{
-		p->query_time += (uint64_t) (now - s->query_start);
+		p->stats.query_time += (uint64_t) (now - s->query_start);
 		if (s->cancel_sent)
 		{
 			/* a cancel that did not hit may still arrive later: do not reuse */
@@ -293,16 +327,15 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 			s->cancel_worked = false;
 		}
 	}
-	p->query_count++;
-	if (status == 'I' && s->txn_status != 'I')
+	p->stats.query_count++;
+	if (status == 'I')
 	{
-		p->xact_count++;
-		p->xact_time += (uint64_t) (now - s->xact_start);
+		/* a transaction ended: explicit (began at xact_start) or implicit */
+		p->stats.xact_count++;
+		p->stats.xact_time += (uint64_t) (now - (s->txn_status != 'I' ? s->xact_start : s->query_start));
 	}
-	else if (status == 'I')
-		p->xact_count++;
-	if (status != 'I' && s->txn_status == 'I')
-		s->xact_start = now;
+	else if (s->txn_status == 'I')
+		s->xact_start = s->query_start;
 	s->txn_status = status;
 	c->request_time = now;
 	if (status != 'I' && pool_mode(p) == CFG_POOL_STATEMENT)
@@ -322,6 +355,7 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 static enum sbuf_ret
 active_packet(struct server *s, struct sbuf_pkt *pkt)
 {
+	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	switch (pkt->type)
 	{
 		case PQMSG_ReadyForQuery:

@@ -534,10 +534,22 @@ AS 'MODULE_PATHNAME', 'pgplumb_n_plus_one'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 -- One row per (user, database, parent, child, kind).  Times in milliseconds.
+-- The texts are those the collector kept when it saw the loop; when it had
+-- none (the statement was parsed long before), statement_text() gives the
+-- statements collector's text, in the current database.
 CREATE VIEW n_plus_one AS
   SELECT userid, dbid, kind,
-         parent_queryid, parent_query,
-         child_queryid, child_query,
+         parent_queryid,
+         COALESCE(parent_query,
+                  CASE WHEN parent_queryid IS NOT NULL
+                        AND dbid = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                       THEN statement_text(parent_queryid) END) AS parent_query,
+         child_queryid,
+         COALESCE(child_query,
+                  CASE WHEN dbid = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                       THEN statement_text(child_queryid) END) AS child_query,
          loops, total_repeats, max_repeats,
          round(total_repeats::numeric / loops, 1) AS mean_repeats,
          child_rows, parent_rows,
