@@ -394,7 +394,10 @@ CREATE VIEW pgplumb.index_advice AS
 	WITH scans AS (
 		SELECT e.queryid, e.relid AS scanned,
 			coalesce(pg_catalog.pg_partition_root(e.relid)::oid, e.relid) AS target,
-			pgplumb.attnames(e.relid, e.eq_attnums) AS eq_columns,
+			-- equality columns in column order, so that statements filtering
+			-- on the same columns get the same advice
+			pgplumb.attnames(e.relid, ARRAY(SELECT a FROM unnest(e.eq_attnums) a ORDER BY a))
+				AS eq_columns,
 			pgplumb.attnames(e.relid, e.range_attnums) AS range_columns,
 			pgplumb.attnames(e.relid, e.sort_attnums) AS sort_columns,
 			e.eq_attnums,
