@@ -86,6 +86,7 @@ struct row {
 
 /* One multi-row statement. */
 struct chunk {
+	struct stmt_entry *e;		/* its statement (kept alive during the attempt) */
 	int			first_row;
 	int			nrows;
 	bool		describe;		/* some row had a Describe portal */
@@ -169,6 +170,11 @@ struct batch {
 	/* remembered statements, oldest first */
 	struct stmt_entry **stmts;
 	int			nstmts;
+	/* entries replaced while a plan may point at them, freed after the attempt */
+	struct stmt_entry **retired;
+	int			nretired,
+				retired_cap;
+	bool		planning;
 
 	struct batch_stats stats;
 };
@@ -257,7 +263,10 @@ stmt_find(struct batch *b, const char *name)
 static void
 stmt_remove_at(struct batch *b, int i)
 {
-	stmt_free(b->stmts[i]);
+	if (b->planning && GROW(b->retired, b->nretired, b->retired_cap))
+		b->retired[b->nretired++] = b->stmts[i];
+	else
+		stmt_free(b->stmts[i]);
 	memmove(b->stmts + i, b->stmts + i + 1, sizeof(*b->stmts) * (size_t) (b->nstmts - i - 1));
 	b->nstmts--;
 }
@@ -382,6 +391,15 @@ stmt_settle(struct batch *b, uint64_t unit, bool error)
 		else
 			b->stmts[i]->unit = 0;
 	}
+}
+
+/* Free entries retired during planning: the plan that used them is over. */
+static void
+stmt_free_retired(struct batch *b)
+{
+	while (b->nretired > 0)
+		stmt_free(b->retired[--b->nretired]);
+	b->planning = false;
 }
 
 /* ---- client messages passing through ---- */
@@ -647,6 +665,7 @@ end_run(struct batch *b, struct run *run)
 			if (!GROW(b->chunks, b->nchunks, b->chunks_cap))
 				return false;
 			c = &b->chunks[b->nchunks];
+			c->e = run->e;
 			c->first_row = run->first_row + done;
 			c->nrows = n;
 			c->describe = false;
@@ -860,8 +879,7 @@ send_chunk(struct batch *b, const struct chunk *c)
 	struct bind_info first,
 				bi;
 	const struct row *rows = &b->rows[c->first_row];
-	struct stmt_entry *e;
-	int			k;
+	struct stmt_entry *e = c->e;
 	int			P;
 	bool		all_zero = true,
 				all_one_same = true;
@@ -869,10 +887,6 @@ send_chunk(struct batch *b, const struct chunk *c)
 
 	if (!decode_bind(held_msg(b, rows[0].bind_idx), b->msgs[rows[0].bind_idx].len, &first))
 		return false;
-	k = stmt_find(b, first.stmt);
-	if (k < 0)
-		return false;
-	e = b->stmts[k];
 	P = e->row_params;
 
 	batch_text_reset(&b->sql);
@@ -1034,11 +1048,15 @@ launch(struct batch *b)
 		pr = PLAN_OK;
 	}
 	else
+	{
+		b->planning = true;
 		pr = plan_extended(b);
+	}
 	if (pr == PLAN_NOMEM)
 		return BATCH_FAILED;
 	if (pr == PLAN_NO)
 	{
+		stmt_free_retired(b);
 		for (int i = 0; i < b->nstmts; i++)
 			b->stmts[i]->in_attempt = false;
 		return release_held(b) ? BATCH_TAKEN : BATCH_FAILED;
@@ -1108,26 +1126,20 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 						  "; RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
 		b->zleft++;
 	}
-	/* Statements are not transactional: close those the attempt created. */
+	/*
+	 * Prepared statements are not transactional: close ours (the error may
+	 * have skipped its Close) and those of the client's the attempt created.
+	 */
+	build_close_stmt(&b->to_server, BATCH_STMT_NAME);
+	for (int i = 0; i < b->nstmts; i++)
 	{
-		bool		any = false;
+		struct stmt_entry *e = b->stmts[i];
 
-		for (int i = 0; i < b->nstmts; i++)
-		{
-			struct stmt_entry *e = b->stmts[i];
-
-			if (e->created && e->name[0] != '\0')
-			{
-				build_close_stmt(&b->to_server, e->name);
-				any = true;
-			}
-		}
-		if (any)
-		{
-			build_sync(&b->to_server);
-			b->zleft++;
-		}
+		if (e->created && e->name[0] != '\0')
+			build_close_stmt(&b->to_server, e->name);
 	}
+	build_sync(&b->to_server);
+	b->zleft++;
 	b->units_sent++;
 	for (int i = 0; i < b->nstmts; i++)
 	{
@@ -1138,6 +1150,7 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 	}
 	proto_put_bytes(&b->to_server, b->held.data, b->held.len);
 	proto_buf_reset(&b->out);
+	stmt_free_retired(b);
 	b->unit_error = false;
 	b->state = BS_SWALLOW;
 	b->after_swallow = BS_REPLAY;
@@ -1307,6 +1320,7 @@ attempt_done(struct batch *b)
 		b->stmts[i]->in_attempt = false;
 		b->stmts[i]->created = false;
 	}
+	stmt_free_retired(b);
 	held_reset(b);
 }
 
@@ -1542,7 +1556,9 @@ batch_free(struct batch *b)
 	if (!b)
 		return;
 	stmt_clear(b);
+	stmt_free_retired(b);
 	free(b->stmts);
+	free(b->retired);
 	proto_buf_free(&b->to_server);
 	proto_buf_free(&b->to_client);
 	proto_buf_free(&b->pending);

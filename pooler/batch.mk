@@ -21,7 +21,7 @@ BATCH_OBJS = $(B)/batch_sql.o $(B)/batch.o
 COMMON_LIB = common/build/libpgplumb_common.a
 BATCH_TESTS = $(B)/check_batch_sql $(B)/check_batch
 
-all: $(BATCH_OBJS) $(B)/batch_client
+all: $(BATCH_OBJS) $(B)/batch_proxy
 
 $(B):
 	mkdir -p $(B)
@@ -36,9 +36,10 @@ $(B)/check_%: pooler/tests/check_%.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(BATCH_OBJS) $(COMMON_LIB) \
 		$(PGQ_LIBS) $(CHECK_LIBS) -lm
 
-# Differential test client (libpq pipeline mode), used by regress/pooler/t_batch_*.
-$(B)/batch_client: regress/pooler/batch_client.c | $(B)
-	$(CC) $(ALL_CFLAGS) -I$(shell pg_config --includedir) -o $@ $< -lpq
+# Test relay that drives batch.c over real sockets (regress/pooler/t_batch_*,
+# bench/batch_inserts.sh) until the rewriter is wired into pgplumb-pooler.
+$(B)/batch_proxy: pooler/tests/batch_proxy.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BATCH_OBJS) $(COMMON_LIB) $(PGQ_LIBS)
 
 check: $(BATCH_TESTS)
 	@rc=0; for t in $(BATCH_TESTS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc

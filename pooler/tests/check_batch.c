@@ -424,10 +424,15 @@ START_TEST(test_error_replays_original)
 					 BATCH_TAKEN);
 	/* Sync to end the failed implicit transaction, then the original messages */
 	ck_assert_int_eq(sent.data[0], PQMSG_Sync);
-	ck_assert_msg(sent.len == 5 + original.len, "sent %s", types_of(&sent));
-	ck_assert_int_eq(memcmp(sent.data + 5, original.data, original.len), 0);
+	/* Sync; Close of our statement + Sync; then the client's messages exactly */
+	ck_assert_uint_eq(sent.len, 5 + (size_t) mlen(nth(&sent, 1)) + 5 + original.len);
+	ck_assert_str_eq(types_of(&sent), "SCSPBEBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_int_eq(memcmp(sent.data + sent.len - original.len, original.data, original.len), 0);
 	ck_assert_uint_eq(got.len, 0);
-	/* the failed attempt's ReadyForQuery is swallowed */
+	/* the failed attempt's ReadyForQuery and the Close's replies are swallowed */
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_uint_eq(got.len, 0);
 	/* the replay's replies go to the client unchanged */
@@ -457,10 +462,12 @@ START_TEST(test_count_mismatch_forces_rollback)
 	ck_assert_uint_eq(sent.len, 0);
 	srv(m_simple(PQMSG_CloseComplete));
 	/* an Execute of a portal that does not exist makes the Sync roll back */
-	ck_assert_str_eq(types_of(&sent), "ESPBEBEBES");
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBEBES");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), BATCH_FAIL_PORTAL);
 	reset_io();
 	ck_assert_int_eq(srv(m_error("34000", "portal does not exist")), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_uint_eq(got.len, 0);
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
@@ -486,13 +493,15 @@ START_TEST(test_explicit_transaction_savepoint)
 	srv(m_simple(PQMSG_BindComplete));
 	ck_assert_int_eq(srv(m_error("23502", "null value in column")), BATCH_TAKEN);
 	/* Sync, roll back to the savepoint, replay */
-	ck_assert_str_eq(types_of(&sent), "SQPBEBES");
+	ck_assert_str_eq(types_of(&sent), "SQCSPBEBES");
 	ck_assert_str_eq(body_str(nth(&sent, 1), 0), "ROLLBACK TO SAVEPOINT " BATCH_SAVEPOINT_NAME
 					 "; RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
 	reset_io();
 	srv(m_ready('E'));
 	srv(m_complete("ROLLBACK"));
 	srv(m_complete("RELEASE"));
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_TAKEN);
+	srv(m_simple(PQMSG_CloseComplete));
 	ck_assert_int_eq(srv(m_ready('T')), BATCH_TAKEN);
 	ck_assert_uint_eq(got.len, 0);
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
@@ -653,10 +662,12 @@ START_TEST(test_created_statement_closed_on_fallback)
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_error("22P02", "invalid input syntax for type integer"));
 	/* Sync, Close of "ins" + Sync (a prepared statement outlives a rollback), replay */
-	ck_assert_str_eq(types_of(&sent), "SCSPBEBES");
-	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, "ins");
+	ck_assert_str_eq(types_of(&sent), "SCCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(nth(&sent, 2), 0) + 1, "ins");
 	reset_io();
 	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_simple(PQMSG_CloseComplete));
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);

@@ -1,0 +1,106 @@
+#!/bin/bash
+# t_batch_differential.sh -- the batch-insert rewriting differential test.
+#
+# Starts a throwaway PostgreSQL 15 (pg_virtualenv), then Debian's PgBouncer
+# (session mode, no rewriting) and the batch test relay
+# (pooler/build/batch/batch_proxy: pooler/batch.c over real sockets, rewriting
+# on), and runs regress/pooler/batch_diff.py against direct PostgreSQL, PgBouncer
+# and the relay: every client-visible reply and the final table contents must
+# be identical.  The relay must also have really rewritten segments and really
+# fallen back (so a relay that rewrote nothing cannot pass).
+#
+# Once batching is wired into pgplumb-pooler, set PGPLUMB_POOLER=path/to/binary
+# to add it as a fourth target (insert_batching = on).
+#
+# Usage: regress/pooler/t_batch_differential.sh        (from the repository root)
+# Needs: postgresql-15, postgresql-common, pgbouncer, python3-psycopg,
+#        libpg-query-dev, libprotobuf-c-dev, check.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "${1:-}" != "--inner" ]; then
+	make -s -f pooler/batch.mk all >/dev/null
+	# a port of our own: other sessions' throwaway clusters may race for the next free one
+	exec timeout 600 pg_virtualenv -t -v 15 -c "-p $((40000 + RANDOM % 20000))" "$0" --inner
+fi
+
+work=$(mktemp -d /tmp/t_batch.XXXXXX)
+chmod 755 "$work"
+chown postgres "$work"	# PgBouncer runs as postgres and writes its log here
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+pgport=$(psql -Atc 'show port')
+base=$((20000 + RANDOM % 20000))
+bport=$base
+rport=$((base + 1))
+pport=$((base + 2))
+
+cat >"$work/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 60
+ignore_startup_parameters = extra_float_digits
+logfile = $work/pgbouncer.log
+EOF
+echo '"postgres" "unused"' >"$work/userlist.txt"
+chmod 644 "$work"/*
+runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" &
+pids+=($!)
+: >"$work/relay.stats"
+chmod 666 "$work/relay.stats"
+# 64 rows per multi-row statement so that the large scenarios span chunks.
+pooler/build/batch/batch_proxy "$rport" 127.0.0.1 "$pgport" 64 "$work/relay.stats" &
+pids+=($!)
+targets=("127.0.0.1:$pgport" "127.0.0.1:$bport" "127.0.0.1:$rport")
+if [ -n "${PGPLUMB_POOLER:-}" ]; then
+	cat >"$work/pgplumb.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
+[pgplumb]
+listen_addr = 127.0.0.1
+listen_port = $pport
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = session
+insert_batching = on
+EOF
+	"$PGPLUMB_POOLER" "$work/pgplumb.ini" &
+	pids+=($!)
+	targets+=("127.0.0.1:$pport")
+fi
+
+# wait (bounded) until every target accepts connections
+for hp in "${targets[@]}"; do
+	for _ in $(seq 50); do
+		if psql "host=${hp%:*} port=${hp#*:} dbname=postgres sslmode=disable connect_timeout=2" \
+			-Atc 'select 1' >/dev/null 2>&1; then break; fi
+		sleep 0.1
+	done
+done
+
+export PGDATABASE=postgres
+rc=0
+/usr/bin/python3 regress/pooler/batch_diff.py "${targets[@]}" || rc=1
+sleep 0.3	# let the relay's children write their counters
+read -r batches rows segments fallbacks < <(awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}' "$work/relay.stats")
+echo "relay: $batches multi-row statements carrying $rows rows, $segments segments rewritten, $fallbacks fallbacks"
+if [ "$segments" -lt 10 ] || [ "$fallbacks" -lt 5 ]; then
+	echo "FAIL: the relay did not rewrite (or did not fall back) as often as the scenarios require"
+	rc=1
+fi
+[ $rc -eq 0 ] && echo "PASS t_batch_differential" || echo "FAIL t_batch_differential"
+exit $rc
