@@ -1,0 +1,110 @@
+# pgplumb -- one entry point for building, testing, the demo and benchmarks.
+#
+#   make            build the extension, the pooler and common/
+#   make install    install the extension into PostgreSQL and the pooler binary
+#   make check      install missing Debian packages, build, run every test
+#   make demo       throwaway PostgreSQL + extension + pooler, sample app, reports
+#   make bench      run the benchmarks in bench/ (minutes; see bench/README.md)
+#   make deps       install missing Debian packages (a no-op when all are there)
+#   make clean
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PREFIX    ?= /usr/local
+export PG_CONFIG
+
+# Debian packages needed to build, test, run the demo and the benchmarks.
+DEB_PACKAGES = \
+	ca-certificates \
+	check \
+	gcc \
+	gnuplot-nox \
+	libevent-dev \
+	libinih-dev \
+	libpg-query-dev \
+	libpostgresql-jdbc-java \
+	libpq-dev \
+	libssl-dev \
+	make \
+	pgbouncer \
+	pkg-config \
+	postgresql-15 \
+	postgresql-client-15 \
+	postgresql-common \
+	postgresql-server-dev-15 \
+	procps \
+	python3 \
+	python3-psycopg
+
+all: common extension pooler
+
+common:
+	$(MAKE) -C common
+
+extension:
+	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG)
+
+pooler: common
+	@if [ -f pooler/Makefile ]; then $(MAKE) -C pooler; else echo "pooler: not built yet"; fi
+
+install: all
+	$(MAKE) -C extension install PG_CONFIG=$(PG_CONFIG)
+	@if [ -f pooler/Makefile ]; then $(MAKE) -C pooler install PREFIX=$(PREFIX); fi
+
+# Install what is missing; do nothing (and need no network) when all is there.
+# Node.js and a JDK come from Debian unless node/npm/javac are already on PATH.
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	command -v javac >/dev/null 2>&1 || missing="$$missing default-jdk-headless"; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		if [ "$$(id -u)" -ne 0 ]; then echo "deps: run as root (or install:$$missing)"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "deps: all Debian packages present"; \
+	fi
+
+# Every suite runs even if an earlier one failed; the last line sums them up.
+CHECK_SUITES = check-common check-extension check-pooler-units check-pooler-e2e
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@passed=0; failed=0; failed_names=""; \
+	for s in $(CHECK_SUITES); do \
+		echo; echo "======== $$s ========"; \
+		if $(MAKE) --no-print-directory $$s; then passed=$$((passed+1)); \
+		else failed=$$((failed+1)); failed_names="$$failed_names $$s"; fi; \
+	done; \
+	echo; [ -z "$$failed_names" ] || echo "failed suites:$$failed_names"; \
+	echo "suites: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+check-common:
+	$(MAKE) -C common check
+
+check-extension:
+	regress/run_extension.sh
+
+check-pooler-units:
+	@if [ -f pooler/Makefile ]; then $(MAKE) -C pooler check; else echo "pooler: no unit tests yet"; fi
+
+check-pooler-e2e:
+	@if [ -x regress/pooler/run.sh ]; then regress/pooler/run.sh; else echo "pooler: no end-to-end scenarios yet"; fi
+
+demo: deps all
+	bench/demo/run.sh
+
+bench: deps all
+	@for b in bench/*.sh; do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	$(MAKE) -C common clean
+	$(MAKE) -C extension clean PG_CONFIG=$(PG_CONFIG)
+	@if [ -f pooler/Makefile ]; then $(MAKE) -C pooler clean; fi
+	rm -rf build regress/results regress/regression.diffs regress/regression.out
+
+.PHONY: all common extension pooler install deps check $(CHECK_SUITES) demo bench clean

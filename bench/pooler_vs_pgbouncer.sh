@@ -1,0 +1,464 @@
+#!/bin/bash
+# bench/pooler_vs_pgbouncer.sh -- pgplumb-pooler against PgBouncer and direct PostgreSQL.
+#
+# One throwaway PostgreSQL 15 (pg_virtualenv), pgbench data initialised once, then
+# alternating rounds: for each round, for each test point, direct -> pgbouncer -> pgplumb
+# (same pool mode and pool size for both poolers, same client auth).  Reports the median
+# tps of each system per point and the ratios of medians; p50/p99 latency at 1 client
+# (from `pgbench --log` of the 1-client -S runs); RSS per idle client with IDLE_CLIENTS
+# idle logged-in clients.  Prints one table, writes bench/results/pooler_vs_pgbouncer-<date>.md
+# (+ .csv of every round, + .png tps-vs-clients plot).
+#
+# Knobs (environment):
+#   DURATION=10 ROUNDS=5        seconds per run, rounds (>= 5 for recorded results)
+#   CLIENTS="1 10 50 200"       client counts for -S and TPC-B
+#   CONNECT_CLIENTS=10          clients of the -C (connect per transaction) point
+#   POOL_SIZE=20 POOL_MODE=transaction   both poolers
+#   SCALE=10 JOBS=2             pgbench scale, max pgbench threads
+#   IDLE_CLIENTS=5000           idle clients for the memory test (0 = skip)
+#   AUTH_TYPE=md5               client auth on both poolers (md5, plain, trust, scram-sha-256)
+#   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
+#   SYSTEMS="direct pgbouncer pgplumb"
+#   RESULTS_DIR=bench/results   where to write; NO_RESULTS=1 to only print
+# A full default run (DURATION=10 ROUNDS=5) takes about 25 minutes; DURATION=5 about 14.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-5}
+CLIENTS=${CLIENTS:-"1 10 50 200"}
+CONNECT_CLIENTS=${CONNECT_CLIENTS:-10}
+POOL_SIZE=${POOL_SIZE:-20}
+POOL_MODE=${POOL_MODE:-transaction}
+SCALE=${SCALE:-10}
+JOBS=${JOBS:-2}
+IDLE_CLIENTS=${IDLE_CLIENTS:-5000}
+AUTH_TYPE=${AUTH_TYPE:-md5}
+SYSTEMS=${SYSTEMS:-"direct pgbouncer pgplumb"}
+RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+BOUNCER_PORT=${BOUNCER_PORT:-16432}
+PLUMB_PORT=${PLUMB_PORT:-16433}
+
+find_pooler() {
+	local c
+	for c in "${POOLER_BIN:-}" "$ROOT/pooler/pgplumb-pooler" "$ROOT/pooler/build/pgplumb-pooler" \
+		"$ROOT/build/pgplumb-pooler"; do
+		if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------------------
+# Outer level: start a throwaway PostgreSQL 15 and re-run ourselves inside it.
+# ---------------------------------------------------------------------------
+if [ "${1:-}" != "--inside" ]; then
+	for cmd in pg_virtualenv pgbench psql gnuplot python3 runuser; do
+		command -v "$cmd" >/dev/null || { echo "missing $cmd" >&2; exit 1; }
+	done
+	case " $SYSTEMS " in *" pgbouncer "*)
+		command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] ||
+			{ echo "missing pgbouncer (apt-get install pgbouncer)" >&2; exit 1; } ;;
+	esac
+	case " $SYSTEMS " in *" pgplumb "*)
+		find_pooler >/dev/null || { echo "pgplumb-pooler not built (make -C pooler)" >&2; exit 1; } ;;
+	esac
+	export BENCH_COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" POOL_SIZE=$POOL_SIZE POOL_MODE=$POOL_MODE SCALE=$SCALE JOBS=$JOBS IDLE_CLIENTS=$IDLE_CLIENTS AUTH_TYPE=$AUTH_TYPE bench/pooler_vs_pgbouncer.sh"
+	# max_connections covers 200 direct clients plus both pools.  pg_virtualenv picks a
+	# free port but can lose a race with another cluster starting at the same moment:
+	# retry when the cluster did not come up (our inside part never started).
+	export BENCH_STARTED=$(mktemp /tmp/pooler_bench_started.XXXXXX)
+	rm -f "$BENCH_STARTED"
+	trap 'rm -f "$BENCH_STARTED"' EXIT
+	for attempt in 1 2 3; do
+		rc=0
+		pg_virtualenv -t -v 15 -o max_connections=300 -o shared_buffers=256MB \
+			-o synchronous_commit=off "$0" --inside || rc=$?
+		[ -e "$BENCH_STARTED" ] && exit $rc
+		echo "PostgreSQL did not start (attempt $attempt); retrying" >&2
+		sleep $((attempt * 3))
+	done
+	exit 1
+fi
+touch "$BENCH_STARTED"
+
+# ---------------------------------------------------------------------------
+# Inside: PGHOST/PGPORT/PGUSER/PGPASSWORD point at the throwaway cluster.
+# ---------------------------------------------------------------------------
+PATH=$PATH:/usr/sbin
+PG_PORT=$PGPORT
+PG_USER=$PGUSER
+PG_PASSWORD=$PGPASSWORD
+DB=bench
+WORK=$(mktemp -d /tmp/pooler_bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+
+cleanup() {
+	local p i alive
+	# newest first: the poolers themselves before the runuser wrappers
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[$i]}
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+	for i in $(seq 1 30); do
+		alive=0
+		for p in "${PIDS[@]:-}"; do
+			[ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+# --- configuration files for both poolers (same settings) -------------------
+echo "\"$PG_USER\" \"$PG_PASSWORD\"" > "$WORK/userlist.txt"
+write_ini() {	# $1 = section name, $2 = port, $3 = file
+	cat > "$3" <<EOF
+[databases]
+$DB = host=127.0.0.1 port=$PG_PORT dbname=$DB user=$PG_USER password=$PG_PASSWORD
+
+[$1]
+listen_addr = 127.0.0.1
+listen_port = $2
+unix_socket_dir = $WORK
+auth_type = $AUTH_TYPE
+auth_file = $WORK/userlist.txt
+pool_mode = $POOL_MODE
+default_pool_size = $POOL_SIZE
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = $((IDLE_CLIENTS + 500))
+max_db_connections = 0
+server_lifetime = 3600
+server_idle_timeout = 600
+log_connections = 0
+log_disconnections = 0
+logfile = $WORK/$1.log
+pidfile = $WORK/$1.pid
+EOF
+}
+write_ini pgbouncer "$BOUNCER_PORT" "$WORK/pgbouncer.ini"
+write_ini pgplumb "$PLUMB_PORT" "$WORK/pgplumb.ini"
+if PLUMB_SRC=$(find_pooler); then
+	cp "$PLUMB_SRC" "$WORK/pgplumb-pooler"
+fi
+chown -R postgres: "$WORK"
+
+start_pgbouncer() {
+	# runuser resets the soft fd limit to 1024; raise it again for the idle-client test
+	runuser -u postgres -- sh -c "ulimit -n $(ulimit -Hn); exec pgbouncer -q $WORK/pgbouncer.ini" &
+	PIDS+=($!)
+	disown $!
+}
+start_pgplumb() {
+	runuser -u postgres -- sh -c "ulimit -n $(ulimit -Hn); exec $WORK/pgplumb-pooler $WORK/pgplumb.ini" \
+		2>>"$WORK/pgplumb.stderr" &
+	PIDS+=($!)
+	disown $!
+}
+wait_port() {	# $1 port
+	local i
+	for i in $(seq 1 100); do
+		if PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$1" -U "$PG_USER" -d "$DB" -Atc 'select 1' \
+			>/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	echo "nothing answers on port $1" >&2
+	return 1
+}
+# pid of the process listening on a TCP port (runuser's child)
+listener_pid() {
+	ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+port_of() {
+	case $1 in
+	direct) echo "$PG_PORT" ;;
+	pgbouncer) echo "$BOUNCER_PORT" ;;
+	pgplumb) echo "$PLUMB_PORT" ;;
+	esac
+}
+
+# --- data -------------------------------------------------------------------
+log "initialising pgbench scale $SCALE"
+psql -qc "CREATE DATABASE $DB" >/dev/null
+pgbench -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
+psql -qd "$DB" -c "VACUUM ANALYZE" >/dev/null
+
+case " $SYSTEMS " in *" pgbouncer "*)
+	start_pgbouncer; wait_port "$BOUNCER_PORT"; PIDS+=("$(listener_pid "$BOUNCER_PORT")") ;;
+esac
+case " $SYSTEMS " in *" pgplumb "*)
+	start_pgplumb; wait_port "$PLUMB_PORT"; PIDS+=("$(listener_pid "$PLUMB_PORT")") ;;
+esac
+
+# --- test points --------------------------------------------------------------
+# name|pgbench options|clients
+POINTS=()
+for c in $CLIENTS; do POINTS+=("S|-S|$c"); done
+for c in $CLIENTS; do POINTS+=("tpcb||$c"); done
+POINTS+=("connect|-C -S|$CONNECT_CLIENTS")
+
+CSV="$WORK/rounds.csv"
+echo "round,test,clients,system,tps" > "$CSV"
+
+run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
+	local port j out tps logopt=()
+	port=$(port_of "$1")
+	j=$(( $4 < JOBS ? $4 : JOBS ))
+	if [ "$2" = S ] && [ "$4" = 1 ]; then
+		mkdir -p "$WORK/lat"
+		logopt=(--log "--log-prefix=$WORK/lat/$1.r$5")
+	fi
+	# shellcheck disable=SC2086
+	out=$(PGPASSWORD=$PG_PASSWORD pgbench -n $3 -c "$4" -j "$j" -T "$DURATION" "${logopt[@]}" \
+		-h 127.0.0.1 -p "$port" -U "$PG_USER" "$DB" 2>&1) || {
+		echo "pgbench failed for $1 $2 c=$4:" >&2
+		echo "$out" | tail -5 >&2
+		tps=0
+	}
+	tps=${tps:-$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)}
+	echo "$5,$2,$4,$1,${tps:-0}" >> "$CSV"
+	log "round $5 $2 c=$4 $1: ${tps:-0} tps"
+}
+
+START=$(date +%s)
+for r in $(seq 1 "$ROUNDS"); do
+	for p in "${POINTS[@]}"; do
+		IFS='|' read -r name opts c <<< "$p"
+		for s in $SYSTEMS; do
+			tps=""
+			run_point "$s" "$name" "$opts" "$c" "$r"
+		done
+	done
+done
+
+# --- idle clients: RSS per client -----------------------------------------------
+cat > "$WORK/idle.py" <<'EOF'
+# Open N client connections that log in (startup + md5/cleartext/trust auth) and stay idle,
+# print "ready", wait for stdin to close, then exit.  Bounded: 10 s per connection.
+import hashlib, resource, socket, struct, sys
+port, n, user, db, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+def recv_exact(s, k):
+    b = b""
+    while len(b) < k:
+        c = s.recv(k - len(b))
+        if not c:
+            raise IOError("closed")
+        b += c
+    return b
+socks = []
+def login(i):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    body = struct.pack("!i", 196608) + b"user\0" + user.encode() + b"\0database\0" + db.encode() + b"\0\0"
+    s.sendall(struct.pack("!i", len(body) + 4) + body)
+    while True:
+        t, l = struct.unpack("!ci", recv_exact(s, 5))
+        m = recv_exact(s, l - 4)
+        if t == b"R":
+            code = struct.unpack("!i", m[:4])[0]
+            if code == 5:
+                inner = hashlib.md5(pw.encode() + user.encode()).hexdigest()
+                resp = b"md5" + hashlib.md5(inner.encode() + m[4:8]).hexdigest().encode() + b"\0"
+                s.sendall(b"p" + struct.pack("!i", len(resp) + 4) + resp)
+            elif code == 3:
+                resp = pw.encode() + b"\0"
+                s.sendall(b"p" + struct.pack("!i", len(resp) + 4) + resp)
+            elif code != 0:
+                raise SystemExit("unsupported auth request %d" % code)
+        elif t == b"E":
+            raise SystemExit("error: %r" % m)
+        elif t == b"Z":
+            break
+    return s
+for i in range(n):
+    try:
+        socks.append(login(i))
+    except Exception as e:
+        raise SystemExit("client %d of %d: %r" % (i + 1, n, e))
+print("ready", len(socks), flush=True)
+sys.stdin.read()
+EOF
+
+measure_idle() {	# $1 system -> prints "rss_before_kb rss_after_kb"
+	local port pid before after
+	port=$(port_of "$1")
+	pid=$(listener_pid "$port")
+	before=$(rss_kb "$pid")
+	mkfifo "$WORK/idle.fifo.$1"
+	python3 "$WORK/idle.py" "$port" "$IDLE_CLIENTS" "$PG_USER" "$DB" "$PG_PASSWORD" \
+		< "$WORK/idle.fifo.$1" > "$WORK/idle.out.$1" 2>&1 &
+	local ipid=$!
+	PIDS+=($ipid)
+	exec 9> "$WORK/idle.fifo.$1"
+	local i
+	for i in $(seq 1 600); do
+		grep -q ready "$WORK/idle.out.$1" 2>/dev/null && break
+		kill -0 $ipid 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q ready "$WORK/idle.out.$1"; then
+		sleep 1
+		after=$(rss_kb "$pid")
+	else
+		log "idle clients failed on $1: $(tail -2 "$WORK/idle.out.$1")"
+		after=""
+	fi
+	exec 9>&-
+	wait $ipid 2>/dev/null || true
+	echo "$before ${after:-NA}"
+}
+
+declare -A RSS_BEFORE RSS_AFTER
+if [ "$IDLE_CLIENTS" -gt 0 ]; then
+	for s in $SYSTEMS; do
+		[ "$s" = direct ] && continue
+		log "opening $IDLE_CLIENTS idle clients on $s"
+		read -r b a <<< "$(measure_idle "$s")"
+		RSS_BEFORE[$s]=$b
+		RSS_AFTER[$s]=$a
+		log "$s RSS ${b} kB -> ${a} kB"
+	done
+fi
+ELAPSED=$(( $(date +%s) - START ))
+
+# --- report -----------------------------------------------------------------------
+DATE=$(date -u +%Y-%m-%d)
+STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
+export CSV WORK SYSTEMS DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
+	CONNECT_CLIENTS ELAPSED STAMP
+export RSS_SUMMARY="$(for s in $SYSTEMS; do [ "$s" = direct ] && continue; echo "$s ${RSS_BEFORE[$s]:-NA} ${RSS_AFTER[$s]:-NA}"; done)"
+export PGB_VERSION="$(pgbouncer --version 2>/dev/null | head -1)"
+export PG_VERSION="$(psql -Atc 'select version()' | cut -d, -f1)"
+export HOST_INFO="$(nproc) CPUs, $(uname -r)"
+export PLUMB_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+python3 - > "$WORK/report.md" <<'EOF'
+import csv, glob, os, statistics as st
+rows = list(csv.DictReader(open(os.environ["CSV"])))
+systems = os.environ["SYSTEMS"].split()
+med = {}
+for r in rows:
+    med.setdefault((r["test"], int(r["clients"]), r["system"]), []).append(float(r["tps"]))
+points = []
+for r in rows:
+    k = (r["test"], int(r["clients"]))
+    if k not in points:
+        points.append(k)
+def m(t, c, s):
+    v = med.get((t, c, s))
+    return st.median(v) if v else None
+def f(x, d=0):
+    return "n/a" if x is None else f"{x:,.{d}f}"
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+label = {"S": "pgbench -S", "tpcb": "TPC-B", "connect": "-C -S (connect per txn)"}
+E = os.environ
+out = []
+out.append(f"# pgplumb-pooler vs PgBouncer vs direct — {E['STAMP']}\n")
+out.append(f"Command: `{E.get('BENCH_COMMAND', 'bench/pooler_vs_pgbouncer.sh')}` (pgplumb commit {E['PLUMB_COMMIT']})\n")
+out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; everything on one machine over loopback TCP. "
+           f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
+           f"run as user postgres. pgbench scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
+           f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
+           f"Measuring took {E['ELAPSED']} s.\n")
+out.append("## Throughput (tps, median of rounds)\n")
+hdr = "| test | clients | " + " | ".join(systems) + " | pgplumb / pgbouncer | pgplumb / direct |"
+out.append(hdr)
+out.append("|" + "---|" * (hdr.count("|") - 1))
+for t, c in points:
+    vals = [m(t, c, s) for s in systems]
+    out.append(f"| {label.get(t, t)} | {c} | " + " | ".join(f(v) for v in vals) +
+               f" | {ratio(m(t, c, 'pgplumb'), m(t, c, 'pgbouncer'))} | {ratio(m(t, c, 'pgplumb'), m(t, c, 'direct'))} |")
+# latency at 1 client from the --log files: per round p50/p99, median over rounds
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p / 100 * len(v)))]
+lat = {}
+for s in systems:
+    p50s, p99s = [], []
+    for fn in sorted(glob.glob(os.path.join(E["WORK"], "lat", f"{s}.r*"))):
+        v = []
+        for line in open(fn):
+            parts = line.split()
+            if len(parts) >= 3:
+                v.append(int(parts[2]))
+        if v:
+            p50s.append(pct(v, 50)); p99s.append(pct(v, 99))
+    if p50s:
+        lat[s] = (st.median(p50s), st.median(p99s))
+out.append("\n## Latency at 1 client, pgbench -S (µs, median over rounds of each round's percentile)\n")
+out.append("| system | p50 | p99 | added p50 vs direct | added p99 vs direct |")
+out.append("|---|---|---|---|---|")
+for s in systems:
+    if s in lat:
+        d = lat.get("direct")
+        a50 = f"{lat[s][0] - d[0]:+.0f}" if d and s != "direct" else "—"
+        a99 = f"{lat[s][1] - d[1]:+.0f}" if d and s != "direct" else "—"
+        out.append(f"| {s} | {lat[s][0]:.0f} | {lat[s][1]:.0f} | {a50} | {a99} |")
+out.append(f"\n## Memory with {E['IDLE_CLIENTS']} idle logged-in clients (RSS of the pooler process)\n")
+out.append("| system | RSS before (kB) | RSS with idle clients (kB) | per idle client (bytes) |")
+out.append("|---|---|---|---|")
+for line in E.get("RSS_SUMMARY", "").splitlines():
+    s, b, a = line.split()
+    per = "n/a"
+    if b != "NA" and a != "NA" and int(E["IDLE_CLIENTS"]) > 0:
+        per = f"{(int(a) - int(b)) * 1024 / int(E['IDLE_CLIENTS']):,.0f}"
+    out.append(f"| {s} | {b} | {a} | {per} |")
+# data for the plot
+with open(os.path.join(E["WORK"], "plot.dat"), "w") as pf:
+    for t in ("S", "tpcb"):
+        for s in systems:
+            pf.write(f"# {t} {s}\n")
+            for tt, c in points:
+                if tt == t and m(t, c, s) is not None:
+                    pf.write(f"{c} {m(t, c, s)}\n")
+            pf.write("\n\n")
+print("\n".join(out))
+EOF
+
+# plot: tps vs clients, one panel per workload
+PNG="$WORK/plot.png"
+{
+	echo "set terminal pngcairo size 1100,450"
+	echo "set output '$PNG'"
+	echo "set multiplot layout 1,2 title 'tps vs clients (pool_size $POOL_SIZE, $POOL_MODE mode, median of $ROUNDS rounds)'"
+	echo "set logscale x; set xlabel 'clients'; set ylabel 'tps'; set key bottom right; set grid"
+	echo "set xtics (1,10,50,200)"
+	idx=0
+	for t in S tpcb; do
+		[ $t = S ] && echo "set title 'pgbench -S'" || echo "set title 'TPC-B'"
+		line="plot "
+		sep=""
+		for s in $SYSTEMS; do
+			line+="$sep'$WORK/plot.dat' index $idx with linespoints lw 2 title '$s'"
+			sep=", "
+			idx=$((idx + 1))
+		done
+		echo "$line"
+	done
+	echo "unset multiplot"
+} > "$WORK/plot.gp"
+gnuplot "$WORK/plot.gp" 2>/dev/null || log "gnuplot failed"
+
+cat "$WORK/report.md"
+if [ -z "${NO_RESULTS:-}" ]; then
+	mkdir -p "$RESULTS_DIR"
+	base="$RESULTS_DIR/pooler_vs_pgbouncer-$DATE"
+	cp "$WORK/report.md" "$base.md"
+	cp "$CSV" "$base.csv"
+	[ -f "$PNG" ] && cp "$PNG" "$base.png" && echo -e "\n![tps vs clients](pooler_vs_pgbouncer-$DATE.png)" >> "$base.md"
+	echo -e "\nEvery round: [pooler_vs_pgbouncer-$DATE.csv](pooler_vs_pgbouncer-$DATE.csv)" >> "$base.md"
+	log "wrote $base.md, .csv, .png"
+fi

@@ -1,0 +1,660 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgplumb.c
+ *		Entry point of the pgplumb extension: settings, hooks, and the
+ *		dispatch of hook events to the collectors.
+ *
+ * pgplumb must be loaded with shared_preload_libraries.  _PG_init defines
+ * the settings, asks for query ids (EnableQueryId) and installs the hooks.
+ * Each hook saves the previous hook, calls it (or the standard_ function)
+ * and tells every collector in pp_collectors[] what happened; collectors
+ * never install hooks of their own.  Nesting of executor and utility calls
+ * is tracked here with PG_TRY/PG_CATCH so that a collector can tell top
+ * level statements from nested ones (pp_nesting_level, and
+ * pp_plan_nesting_level for planner calls).
+ *
+ * Timing around the planner and utility statements is done here, once, for
+ * every collector that asks for it (planner_wanted, utility_wanted).  An
+ * ERROR raised by a tracked statement in the planner, the executor or a
+ * utility command is caught on its way out, copied, handed to the
+ * collectors' statement_error callbacks and re-thrown unchanged.
+ *
+ * EXECUTE, PREPARE and DEALLOCATE do not count as a nesting level, so the
+ * execution of a prepared statement is charged to that statement at the
+ * level where EXECUTE ran (as pg_stat_statements does).
+ *
+ * Utility query ids: pg_stat_statements' ProcessUtility hook sets
+ * pstmt->queryId to 0 before calling the next hook.  When it is loaded after
+ * pgplumb its hook runs first, so this file remembers, per backend, the
+ * query id each utility statement had at parse analysis, keyed by a hash of
+ * the statement's text (pp_utility_queryid).
+ *
+ * Locking: this file takes no lock of its own.  Each collector documents
+ * the locks on its shared memory at the top of its file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "optimizer/planner.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+
+#include "pgplumb.h"
+
+PG_MODULE_MAGIC;
+
+/* The collectors, in the order their callbacks run */
+static const PPCollector *const pp_collectors[] = {
+	&pp_statements_collector,
+	&pp_index_usage_collector,
+	&pp_nplusone_collector,
+};
+
+/* Call one callback of every collector that has it, in order */
+#define PP_CALL_COLLECTORS(callback, ...) \
+	do { \
+		for (int pp_i_ = 0; pp_i_ < lengthof(pp_collectors); pp_i_++) \
+			if (pp_collectors[pp_i_]->callback) \
+				pp_collectors[pp_i_]->callback(__VA_ARGS__); \
+	} while (0)
+
+/* Is any collector interested in errors? */
+#define PP_WANTS_ERRORS() (pp_error_callbacks > 0)
+
+/* Largest number of remembered utility statement texts per backend */
+#define PP_UTILITY_IDS_MAX 1024
+
+/* Statements that do not count as a nesting level (see file header) */
+#define PP_TRANSPARENT_UTILITY(n) \
+	(IsA((n), ExecuteStmt) || IsA((n), PrepareStmt) || IsA((n), DeallocateStmt))
+
+/* One remembered utility statement: hash of its text -> query id */
+typedef struct PPUtilityId
+{
+	uint64		text_hash;		/* hash key */
+	uint64		queryid;
+} PPUtilityId;
+
+/*---- GUC variables ----*/
+
+static const struct config_enum_entry pp_track_options[] = {
+	{"none", PP_TRACK_NONE, false},
+	{"top", PP_TRACK_TOP, false},
+	{"all", PP_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+int			pp_track = PP_TRACK_TOP;
+
+/*---- Local variables ----*/
+
+int			pp_nesting_level = 0;
+int			pp_plan_nesting_level = 0;
+
+/* Number of collectors with a statement_error callback */
+static int	pp_error_callbacks = 0;
+
+/* Backend-local map of utility statement texts to query ids */
+static HTAB *pp_utility_ids = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*---- Function declarations ----*/
+
+void		_PG_init(void);
+
+static void pp_shmem_request(void);
+static void pp_shmem_startup(void);
+static void pp_post_parse_analyze(ParseState *pstate, Query *query,
+								  JumbleState *jstate);
+static PlannedStmt *pp_planner(Query *parse, const char *query_string,
+							   int cursorOptions, ParamListInfo boundParams);
+static void pp_ExecutorStart(QueryDesc *queryDesc, int eflags);
+static void pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+						   uint64 count, bool execute_once);
+static void pp_ExecutorFinish(QueryDesc *queryDesc);
+static void pp_ExecutorEnd(QueryDesc *queryDesc);
+static void pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							  bool readOnlyTree,
+							  ProcessUtilityContext context, ParamListInfo params,
+							  QueryEnvironment *queryEnv,
+							  DestReceiver *dest, QueryCompletion *qc);
+static void pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
+							const char *query_string, int stmt_location,
+							int stmt_len, MemoryContext cxt);
+static uint64 pp_text_hash(const char *query_string, int stmt_location,
+						   int stmt_len);
+static void pp_remember_utility_queryid(Query *query, const char *query_string);
+
+/*
+ * Module load callback
+ */
+void
+_PG_init(void)
+{
+	/*
+	 * Shared memory can only be set up when loaded from
+	 * shared_preload_libraries.  Otherwise do nothing: the SQL functions
+	 * then report that the library must be preloaded.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	/* Use PostgreSQL's own query ids, as pg_stat_statements does */
+	EnableQueryId();
+
+	DefineCustomEnumVariable("pgplumb.track",
+							 "Selects which statements pgplumb tracks.",
+							 "top: top level statements; all: nested statements "
+							 "too; none: nothing.",
+							 &pp_track,
+							 PP_TRACK_TOP,
+							 pp_track_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	PP_CALL_COLLECTORS(define_settings);
+
+	for (int i = 0; i < lengthof(pp_collectors); i++)
+		if (pp_collectors[i]->statement_error)
+			pp_error_callbacks++;
+
+	MarkGUCPrefixReserved("pgplumb");
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pp_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pp_shmem_startup;
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = pp_post_parse_analyze;
+	prev_planner_hook = planner_hook;
+	planner_hook = pp_planner;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = pp_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = pp_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = pp_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = pp_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = pp_ProcessUtility;
+}
+
+/*
+ * Error out unless shared memory was set up, i.e. unless the library was
+ * loaded through shared_preload_libraries.
+ */
+void
+pp_require_shmem(bool attached)
+{
+	if (!attached)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgplumb must be loaded via \"shared_preload_libraries\"")));
+}
+
+/*
+ * shmem_request hook: ask for every collector's shared memory and locks.
+ */
+static void
+pp_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	for (int i = 0; i < lengthof(pp_collectors); i++)
+	{
+		if (pp_collectors[i]->shmem_size)
+			RequestAddinShmemSpace(pp_collectors[i]->shmem_size());
+	}
+	PP_CALL_COLLECTORS(shmem_request);
+}
+
+/*
+ * shmem_startup hook: let every collector attach to (or create) its shared
+ * state.
+ */
+static void
+pp_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	PP_CALL_COLLECTORS(shmem_startup);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Post-parse-analysis hook
+ */
+static void
+pp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+
+	if (query->queryId == UINT64CONST(0) || !pp_enabled(pp_nesting_level))
+		return;
+
+	if (query->utilityStmt && pstate->p_sourcetext)
+		pp_remember_utility_queryid(query, pstate->p_sourcetext);
+
+	PP_CALL_COLLECTORS(post_parse_analyze, pstate, query, jstate);
+}
+
+/*
+ * Planner hook: track planner nesting, measure planning for the collectors
+ * that want it, and report errors raised while planning.
+ */
+static PlannedStmt *
+pp_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	bool		tracked = parse->queryId != UINT64CONST(0) && query_string &&
+		pp_enabled(pp_nesting_level + pp_plan_nesting_level);
+	bool		measure = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	instr_time	start;
+	BufferUsage bufusage_start = {0};
+	WalUsage	walusage_start = {0};
+
+	if (tracked)
+	{
+		for (int i = 0; i < lengthof(pp_collectors); i++)
+			if (pp_collectors[i]->planner_wanted &&
+				pp_collectors[i]->planner_wanted(parse))
+				measure = true;
+	}
+	if (measure)
+	{
+		bufusage_start = pgBufferUsage;
+		walusage_start = pgWalUsage;
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
+	pp_plan_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions,
+									   boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_CATCH();
+	{
+		pp_plan_nesting_level--;
+		if (tracked)
+			pp_report_error(PP_ERROR_IN_PLANNER, parse->queryId,
+							pp_nesting_level == 0, query_string,
+							parse->stmt_location, parse->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_plan_nesting_level--;
+
+	if (measure)
+	{
+		PPUsage		usage = {0};
+		instr_time	duration;
+
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
+		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		PP_CALL_COLLECTORS(planner_done, parse, query_string, &usage);
+	}
+
+	return result;
+}
+
+/*
+ * ExecutorStart hook: collectors may ask for instrumentation before the
+ * plan state tree is built.
+ */
+static void
+pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	bool		tracked = queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+		pp_enabled(pp_nesting_level);
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (tracked)
+		PP_CALL_COLLECTORS(executor_start, queryDesc, eflags);
+
+	if (!tracked)
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+		return;
+	}
+
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_CATCH();
+	{
+		pp_report_error(PP_ERROR_IN_EXECUTOR,
+						queryDesc->plannedstmt->queryId,
+						pp_nesting_level == 0, queryDesc->sourceText,
+						queryDesc->plannedstmt->stmt_location,
+						queryDesc->plannedstmt->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	PP_CALL_COLLECTORS(executor_started, queryDesc);
+}
+
+/*
+ * ExecutorRun hook: all we need to do is track nesting depth
+ */
+static void
+pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			   bool execute_once)
+{
+	int			level = pp_nesting_level;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pp_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_CATCH();
+	{
+		pp_nesting_level = level;
+		if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+			pp_enabled(level))
+			pp_report_error(PP_ERROR_IN_EXECUTOR,
+							queryDesc->plannedstmt->queryId, level == 0,
+							queryDesc->sourceText,
+							queryDesc->plannedstmt->stmt_location,
+							queryDesc->plannedstmt->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_nesting_level = level;
+}
+
+/*
+ * ExecutorFinish hook: all we need to do is track nesting depth
+ */
+static void
+pp_ExecutorFinish(QueryDesc *queryDesc)
+{
+	int			level = pp_nesting_level;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pp_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		pp_nesting_level = level;
+		if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+			pp_enabled(level))
+			pp_report_error(PP_ERROR_IN_EXECUTOR,
+							queryDesc->plannedstmt->queryId, level == 0,
+							queryDesc->sourceText,
+							queryDesc->plannedstmt->stmt_location,
+							queryDesc->plannedstmt->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_nesting_level = level;
+}
+
+/*
+ * ExecutorEnd hook: collectors read the finished plan state tree
+ */
+static void
+pp_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+		pp_enabled(pp_nesting_level))
+	{
+		PP_CALL_COLLECTORS(executor_end, queryDesc);
+	}
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+/*
+ * ProcessUtility hook: track nesting depth, measure utility statements for
+ * the collectors that want them, and report their errors.
+ */
+static void
+pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree,
+				  ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	int			level = pp_nesting_level;
+	uint64		queryid = 0;
+	bool		measure = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	instr_time	start;
+	BufferUsage bufusage_start = {0};
+	WalUsage	walusage_start = {0};
+
+	/* EXECUTE and friends: no nesting level, no measurement of their own */
+	if (PP_TRANSPARENT_UTILITY(pstmt->utilityStmt))
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree,
+								context, params, queryEnv,
+								dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree,
+									context, params, queryEnv,
+									dest, qc);
+		return;
+	}
+
+	if (pp_enabled(level))
+	{
+		queryid = pp_utility_queryid(pstmt, queryString);
+		if (queryid != UINT64CONST(0))
+		{
+			for (int i = 0; i < lengthof(pp_collectors); i++)
+				if (pp_collectors[i]->utility_wanted &&
+					pp_collectors[i]->utility_wanted(pstmt, queryid))
+					measure = true;
+		}
+	}
+
+	if (measure)
+	{
+		/*
+		 * The statement is measured here as a whole: an optimizable statement
+		 * inside it (EXPLAIN ANALYZE, CREATE TABLE AS, ...) must not also be
+		 * counted by the executor hooks.
+		 */
+		pstmt->queryId = UINT64CONST(0);
+		bufusage_start = pgBufferUsage;
+		walusage_start = pgWalUsage;
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
+	pp_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree,
+								context, params, queryEnv,
+								dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree,
+									context, params, queryEnv,
+									dest, qc);
+	}
+	PG_CATCH();
+	{
+		pp_nesting_level = level;
+		if (measure)
+			pp_report_error(PP_ERROR_IN_UTILITY, queryid, level == 0,
+							queryString, pstmt->stmt_location,
+							pstmt->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_nesting_level = level;
+
+	if (measure)
+	{
+		PPUsage		usage = {0};
+		instr_time	duration;
+
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
+
+		/* Rows only for the commands that report a meaningful count */
+		if (qc && (qc->commandTag == CMDTAG_COPY ||
+				   qc->commandTag == CMDTAG_FETCH ||
+				   qc->commandTag == CMDTAG_SELECT ||
+				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
+			usage.rows = qc->nprocessed;
+		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
+	}
+}
+
+/*
+ * Hand an error that is propagating out of a tracked statement to the
+ * collectors.  Called inside PG_CATCH; cxt is the memory context that was
+ * current before PG_TRY, where the copy of the error is made.  The current
+ * memory context (ErrorContext) is restored before returning, and the error
+ * itself is left on the error stack for PG_RE_THROW.
+ */
+static void
+pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
+				const char *query_string, int stmt_location, int stmt_len,
+				MemoryContext cxt)
+{
+	MemoryContext ecxt;
+	ErrorData  *edata;
+	PPStatementRef ref;
+
+	if (!PP_WANTS_ERRORS() || queryid == UINT64CONST(0))
+		return;
+
+	ecxt = MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+
+	ref.queryid = queryid;
+	ref.toplevel = toplevel;
+	ref.query_string = query_string;
+	ref.stmt_location = stmt_location;
+	ref.stmt_len = stmt_len;
+	PP_CALL_COLLECTORS(statement_error, site, &ref, edata);
+
+	FreeErrorData(edata);
+	MemoryContextSwitchTo(ecxt);
+}
+
+/*
+ * Hash of the text of one statement of a source string, as the key of the
+ * utility query id map.
+ */
+static uint64
+pp_text_hash(const char *query_string, int stmt_location, int stmt_len)
+{
+	const char *text = CleanQuerytext(query_string, &stmt_location, &stmt_len);
+
+	return hash_bytes_extended((const unsigned char *) text, stmt_len, 0);
+}
+
+/*
+ * Remember the query id of a utility statement seen at parse analysis.  The
+ * map is small and per backend; when full it is emptied and starts over.
+ */
+static void
+pp_remember_utility_queryid(Query *query, const char *query_string)
+{
+	uint64		key;
+	PPUtilityId *entry;
+	bool		found;
+
+	if (pp_utility_ids == NULL ||
+		hash_get_num_entries(pp_utility_ids) >= PP_UTILITY_IDS_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (pp_utility_ids)
+			hash_destroy(pp_utility_ids);
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PPUtilityId);
+		ctl.hcxt = TopMemoryContext;
+		pp_utility_ids = hash_create("pgplumb utility query ids",
+									 PP_UTILITY_IDS_MAX, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	key = pp_text_hash(query_string, query->stmt_location, query->stmt_len);
+	entry = hash_search(pp_utility_ids, &key, HASH_ENTER, &found);
+	entry->queryid = query->queryId;
+}
+
+/*
+ * The query id of a utility statement (see pgplumb.h).
+ */
+uint64
+pp_utility_queryid(PlannedStmt *pstmt, const char *query_string)
+{
+	uint64		key;
+	PPUtilityId *entry;
+
+	if (pstmt->queryId != UINT64CONST(0))
+		return pstmt->queryId;
+	if (pp_utility_ids == NULL || query_string == NULL)
+		return UINT64CONST(0);
+
+	key = pp_text_hash(query_string, pstmt->stmt_location, pstmt->stmt_len);
+	entry = hash_search(pp_utility_ids, &key, HASH_FIND, NULL);
+	return entry ? entry->queryid : UINT64CONST(0);
+}

@@ -1,0 +1,1363 @@
+/*-------------------------------------------------------------------------
+ *
+ * statements.c
+ *		The statements collector: per-statement timing behind the
+ *		pgplumb.statements view.
+ *
+ * One entry per (userid, dbid, queryid, toplevel), where queryid is
+ * PostgreSQL's own query id, so it matches pg_stat_statements.  An entry
+ * holds the pg_stat_statements 1.10 counters, a log-linear histogram of
+ * execution times (common/histogram.h) from which p50/p95/p99/p99.9 are
+ * read, counts of errors (per SQLSTATE), cancels and statement timeouts,
+ * first/last seen times, and the normalized query text (constants replaced
+ * by $n, cut at track_activity_query_size bytes).
+ *
+ * Storage: a shared hash table (dynahash) of fixed-size entries, with the
+ * text and the histogram inside the entry, so shared memory is sized once at
+ * start (pgplumb.max entries) and no text file is needed.  Beside it, an
+ * array of slots (one per possible entry) drives eviction and a stack of
+ * free slot numbers.
+ *
+ * Eviction is a clock sweep, not a sort.  Each entry has a small usage count
+ * (1 when created, +1 per execution, at most PP_USAGE_MAX).  When an entry
+ * must be created and no slot is free, the clock hand walks the slots: an
+ * entry with a non-zero count has it decremented and is passed over, an
+ * entry at zero is evicted, until a batch of PP_EVICT_BATCH entries is
+ * freed.  Every step is O(1), a sweep never goes round more than
+ * PP_USAGE_MAX + 1 times, and a statement that runs at least once per turn
+ * of the hand keeps a non-zero count, so it is never evicted.
+ *
+ * Locking rules:
+ * - pp_stmt->lock (one LWLock) protects the hash table, the slots, the free
+ *   stack and the clock hand.
+ * - Looking up an entry and updating its counters needs the lock in SHARED
+ *   mode plus the entry's spinlock (entry->mutex) around the update.  This
+ *   is the hot path: one shared LWLock acquisition and one spinlock per
+ *   execution.
+ * - Creating, evicting or removing entries needs the lock in EXCLUSIVE mode.
+ *   Normalizing a query text is done before the exclusive lock is taken.
+ * - Readers (the view and the other SQL functions) hold the lock SHARED and
+ *   copy each entry under its spinlock.
+ * - pp_stmt->mutex (spinlock) protects the global statistics (evictions,
+ *   stats_reset); it may be taken with or without the LWLock.
+ * - Nothing that can throw an error runs while the LWLock or a spinlock is
+ *   held, and the error callback does nothing if this backend already holds
+ *   the LWLock.
+ *
+ * Persistence: with pgplumb.save on, the postmaster writes every entry to
+ * pg_stat/pgplumb_statements.stat at a clean shutdown and reads the file
+ * back (then removes it) when shared memory is created again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "funcapi.h"
+#include "jit/jit.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "histogram.h"
+#include "statements.h"
+
+/*---- Constants ----*/
+
+/* File the statistics are saved to at shutdown */
+#define PP_STMT_DUMP_FILE	PGSTAT_STAT_PERMANENT_DIRECTORY "/pgplumb_statements.stat"
+
+/* Magic number and layout version of that file */
+#define PP_STMT_FILE_HEADER	0x70707374	/* "ppst" */
+#define PP_STMT_FILE_VERSION	1
+
+/* Clock sweep: largest usage count, and entries freed per sweep */
+#define PP_USAGE_MAX		5
+#define PP_EVICT_BATCH(max)	Max(1, (max) / 64)
+
+/* Distinct SQLSTATEs counted per entry; others are counted together */
+#define PP_ERRCODE_SLOTS	8
+
+/* Untranslated message of a statement timeout (see ProcessInterrupts) */
+#define PP_STATEMENT_TIMEOUT_MSG "canceling statement due to statement timeout"
+
+/* Number of output columns of pgplumb._statements() */
+#define PP_STATEMENTS_COLS	52
+
+/*---- Types ----*/
+
+/* What a call of pp_stmt_store counts */
+typedef enum PPStmtKind
+{
+	PP_KIND_PLAN = 0,			/* a planner call */
+	PP_KIND_EXEC = 1,			/* an execution (or a utility statement) */
+	PP_KIND_NONE = 2			/* only make sure the entry exists, or an
+								 * error */
+} PPStmtKind;
+
+/* Hash key; HASH_BLOBS hashes the padding too, so always zero it first */
+typedef struct PPStmtKey
+{
+	Oid			userid;
+	Oid			dbid;
+	uint64		queryid;
+	bool		toplevel;
+} PPStmtKey;
+
+/* Count of errors of one SQLSTATE */
+typedef struct PPErrCount
+{
+	int			sqlerrcode;		/* 0 = unused slot */
+	int64		count;
+} PPErrCount;
+
+/*
+ * The counters of an entry.  Arrays of two are indexed by PP_KIND_PLAN and
+ * PP_KIND_EXEC.  Times are in milliseconds.
+ */
+typedef struct PPStmtCounters
+{
+	int64		calls[2];
+	double		total_time[2];
+	double		min_time[2];
+	double		max_time[2];
+	double		mean_time[2];
+	double		sum_var_time[2];	/* for Welford's variance */
+	int64		rows;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int64		shared_blks_dirtied;
+	int64		shared_blks_written;
+	int64		local_blks_hit;
+	int64		local_blks_read;
+	int64		local_blks_dirtied;
+	int64		local_blks_written;
+	int64		temp_blks_read;
+	int64		temp_blks_written;
+	double		blk_read_time;
+	double		blk_write_time;
+	double		temp_blk_read_time;
+	double		temp_blk_write_time;
+	int64		wal_records;
+	int64		wal_fpi;
+	uint64		wal_bytes;
+	int64		jit_functions;
+	double		jit_generation_time;
+	int64		jit_inlining_count;
+	double		jit_inlining_time;
+	int64		jit_optimization_count;
+	double		jit_optimization_time;
+	int64		jit_emission_count;
+	double		jit_emission_time;
+	int64		errors;			/* all errors, cancels and timeouts included */
+	int64		cancels;		/* query_canceled other than statement_timeout */
+	int64		timeouts;		/* statement_timeout */
+	PPErrCount	errcodes[PP_ERRCODE_SLOTS];
+	int64		other_errcodes; /* errors whose SQLSTATE found no slot */
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+} PPStmtCounters;
+
+/*
+ * A hash table entry.  The key must come first.  Everything after the
+ * mutex is protected by it; key, slot, encoding and query are fixed while
+ * the entry exists.  The entry size is offsetof(PPStmtEntry, query) plus the
+ * text size, decided at start.
+ */
+typedef struct PPStmtEntry
+{
+	PPStmtKey	key;
+	int			slot;			/* index in pp_stmt_slots */
+	int			encoding;		/* encoding of query */
+	int			query_len;		/* bytes in query, without the NUL */
+	slock_t		mutex;
+	int			usage;			/* clock sweep count */
+	PPStmtCounters counters;
+	uint32		hist[PP_HIST_NBUCKETS];	/* execution times */
+	char		query[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
+} PPStmtEntry;
+
+/* Global shared state */
+typedef struct PPStmtShared
+{
+	LWLock	   *lock;			/* see locking rules */
+	slock_t		mutex;			/* protects the statistics below */
+	int64		evictions;		/* entries evicted */
+	int64		eviction_runs;	/* clock sweeps run */
+	TimestampTz stats_reset;	/* last full reset */
+	int			hand;			/* clock hand, a slot number */
+	int			nfree;			/* free slot numbers in free_slots */
+	int			free_slots[FLEXIBLE_ARRAY_MEMBER];
+} PPStmtShared;
+
+/* Header of the dump file */
+typedef struct PPStmtFileHeader
+{
+	uint32		magic;
+	uint32		version;
+	uint32		pg_version;
+	uint32		entry_size;
+	uint32		nbuckets;
+	int32		nentries;
+	int64		evictions;
+	int64		eviction_runs;
+	TimestampTz stats_reset;
+} PPStmtFileHeader;
+
+/*---- Local variables ----*/
+
+static PPStmtShared *pp_stmt = NULL;
+static PPStmtEntry **pp_stmt_slots = NULL;	/* entry in each slot, or NULL */
+static HTAB *pp_stmt_hash = NULL;
+
+/*---- GUC variables ----*/
+
+static int	pp_stmt_max = 5000;
+static bool pp_stmt_track_utility = true;
+static bool pp_stmt_track_planning = false;
+static bool pp_stmt_save = true;
+
+/*---- Function declarations ----*/
+
+PG_FUNCTION_INFO_V1(pgplumb_statements);
+PG_FUNCTION_INFO_V1(pgplumb_statement_text);
+PG_FUNCTION_INFO_V1(pgplumb_statement_histogram);
+PG_FUNCTION_INFO_V1(pgplumb_statement_errors);
+PG_FUNCTION_INFO_V1(pgplumb_reset);
+PG_FUNCTION_INFO_V1(pgplumb_statements_info);
+
+static void pp_stmt_define_settings(void);
+static Size pp_stmt_shmem_size(void);
+static void pp_stmt_shmem_request(void);
+static void pp_stmt_shmem_startup(void);
+static void pp_stmt_post_parse_analyze(ParseState *pstate, Query *query,
+									   JumbleState *jstate);
+static void pp_stmt_executor_started(QueryDesc *queryDesc);
+static void pp_stmt_executor_end(QueryDesc *queryDesc);
+static bool pp_stmt_planner_wanted(Query *parse);
+static void pp_stmt_planner_done(Query *parse, const char *query_string,
+								 const PPUsage *usage);
+static bool pp_stmt_utility_wanted(PlannedStmt *pstmt, uint64 queryid);
+static void pp_stmt_utility_done(PlannedStmt *pstmt, const char *query_string,
+								 uint64 queryid, const PPUsage *usage);
+static void pp_stmt_statement_error(PPErrorSite site,
+									const PPStatementRef *stmt,
+									const ErrorData *edata);
+
+static Size pp_stmt_entry_size(void);
+static void pp_stmt_store(uint64 queryid, bool toplevel,
+						  const char *query_string, int stmt_location,
+						  int stmt_len, PPStmtKind kind, double time_ms,
+						  uint64 rows, const BufferUsage *bufusage,
+						  const WalUsage *walusage,
+						  const JitInstrumentation *jitusage,
+						  JumbleState *jstate, const ErrorData *edata);
+static void pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
+						  uint64 rows, const BufferUsage *bufusage,
+						  const WalUsage *walusage,
+						  const JitInstrumentation *jitusage,
+						  const ErrorData *edata);
+static PPStmtEntry *pp_stmt_entry_alloc(const PPStmtKey *key,
+										const char *query, int query_len,
+										int encoding);
+static void pp_stmt_entry_remove(PPStmtEntry *entry);
+static void pp_stmt_evict(void);
+static void pp_stmt_entry_reset(Oid userid, Oid dbid, uint64 queryid);
+static PPStmtEntry *pp_stmt_find_for_text(uint64 queryid);
+static void pp_stmt_shmem_shutdown(int code, Datum arg);
+static void pp_stmt_load(void);
+
+/* The collector table read by pgplumb.c */
+const PPCollector pp_statements_collector = {
+	.name = "statements",
+	.define_settings = pp_stmt_define_settings,
+	.shmem_size = pp_stmt_shmem_size,
+	.shmem_request = pp_stmt_shmem_request,
+	.shmem_startup = pp_stmt_shmem_startup,
+	.post_parse_analyze = pp_stmt_post_parse_analyze,
+	.executor_started = pp_stmt_executor_started,
+	.executor_end = pp_stmt_executor_end,
+	.planner_wanted = pp_stmt_planner_wanted,
+	.planner_done = pp_stmt_planner_done,
+	.utility_wanted = pp_stmt_utility_wanted,
+	.utility_done = pp_stmt_utility_done,
+	.statement_error = pp_stmt_statement_error,
+};
+
+/*---- Collector callbacks ----*/
+
+static void
+pp_stmt_define_settings(void)
+{
+	DefineCustomIntVariable("pgplumb.max",
+							"Sets the maximum number of statements tracked by pgplumb.",
+							"When full, the least used entries are evicted.",
+							&pp_stmt_max,
+							5000,
+							100,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgplumb.track_utility",
+							 "Selects whether utility commands are tracked by pgplumb.",
+							 NULL,
+							 &pp_stmt_track_utility,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgplumb.track_planning",
+							 "Selects whether planning duration is tracked by pgplumb.",
+							 NULL,
+							 &pp_stmt_track_planning,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgplumb.save",
+							 "Save pgplumb statement statistics across server shutdowns.",
+							 NULL,
+							 &pp_stmt_save,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/* Bytes of one hash table entry, text included */
+static Size
+pp_stmt_entry_size(void)
+{
+	return MAXALIGN(offsetof(PPStmtEntry, query) +
+					pgstat_track_activity_query_size);
+}
+
+static Size
+pp_stmt_shmem_size(void)
+{
+	Size		size;
+
+	size = MAXALIGN(add_size(offsetof(PPStmtShared, free_slots),
+							 mul_size(pp_stmt_max, sizeof(int))));
+	size = add_size(size, MAXALIGN(mul_size(pp_stmt_max, sizeof(PPStmtEntry *))));
+	size = add_size(size, hash_estimate_size(pp_stmt_max, pp_stmt_entry_size()));
+	return size;
+}
+
+static void
+pp_stmt_shmem_request(void)
+{
+	RequestNamedLWLockTranche("pgplumb_statements", 1);
+}
+
+/*
+ * Create or attach to the shared state (AddinShmemInitLock is held).  In
+ * the postmaster, also arrange to save the statistics at shutdown and load
+ * the saved ones.
+ */
+static void
+pp_stmt_shmem_startup(void)
+{
+	bool		found;
+	bool		found_slots;
+	HASHCTL		info;
+
+	pp_stmt = ShmemInitStruct("pgplumb statements",
+							  offsetof(PPStmtShared, free_slots) +
+							  pp_stmt_max * sizeof(int),
+							  &found);
+	pp_stmt_slots = ShmemInitStruct("pgplumb statement slots",
+									pp_stmt_max * sizeof(PPStmtEntry *),
+									&found_slots);
+	if (!found)
+	{
+		pp_stmt->lock = &(GetNamedLWLockTranche("pgplumb_statements"))->lock;
+		SpinLockInit(&pp_stmt->mutex);
+		pp_stmt->evictions = 0;
+		pp_stmt->eviction_runs = 0;
+		pp_stmt->stats_reset = GetCurrentTimestamp();
+		pp_stmt->hand = 0;
+		/* slot numbers are handed out from the top of the stack: 0 first */
+		pp_stmt->nfree = pp_stmt_max;
+		for (int i = 0; i < pp_stmt_max; i++)
+			pp_stmt->free_slots[i] = pp_stmt_max - 1 - i;
+		memset(pp_stmt_slots, 0, pp_stmt_max * sizeof(PPStmtEntry *));
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PPStmtKey);
+	info.entrysize = pp_stmt_entry_size();
+	pp_stmt_hash = ShmemInitHash("pgplumb statements hash",
+								 pp_stmt_max, pp_stmt_max,
+								 &info, HASH_ELEM | HASH_BLOBS);
+
+	if (found)
+		return;
+
+	if (!IsUnderPostmaster)
+		on_shmem_exit(pp_stmt_shmem_shutdown, (Datum) 0);
+
+	pp_stmt_load();
+}
+
+/*
+ * After parse analysis: create the entry now if the statement has
+ * constants, while the jumble that says where they are is at hand, so the
+ * stored text is normalized.  Utility statements have no constants to hide.
+ */
+static void
+pp_stmt_post_parse_analyze(ParseState *pstate, Query *query,
+						   JumbleState *jstate)
+{
+	if (!pp_stmt || query->utilityStmt || !jstate ||
+		jstate->clocations_count == 0 || !pstate->p_sourcetext)
+		return;
+
+	pp_stmt_store(query->queryId, pp_nesting_level == 0,
+				  pstate->p_sourcetext, query->stmt_location, query->stmt_len,
+				  PP_KIND_NONE, 0, 0, NULL, NULL, NULL, jstate, NULL);
+}
+
+/*
+ * After ExecutorStart: statement-level instrumentation (time, buffers,
+ * WAL), shared with pg_stat_statements if it set it up already.
+ */
+static void
+pp_stmt_executor_started(QueryDesc *queryDesc)
+{
+	if (!pp_stmt || queryDesc->totaltime != NULL)
+		return;
+
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+
+		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+static void
+pp_stmt_executor_end(QueryDesc *queryDesc)
+{
+	EState	   *estate = queryDesc->estate;
+
+	if (!pp_stmt || queryDesc->totaltime == NULL)
+		return;
+
+	/* finish the totals; doing it twice (other hooks) is harmless */
+	InstrEndLoop(queryDesc->totaltime);
+
+	pp_stmt_store(queryDesc->plannedstmt->queryId, pp_nesting_level == 0,
+				  queryDesc->sourceText,
+				  queryDesc->plannedstmt->stmt_location,
+				  queryDesc->plannedstmt->stmt_len,
+				  PP_KIND_EXEC,
+				  queryDesc->totaltime->total * 1000.0,
+				  PP_ES_ROWS(estate),
+				  &queryDesc->totaltime->bufusage,
+				  &queryDesc->totaltime->walusage,
+				  estate->es_jit ? &estate->es_jit->instr : NULL,
+				  NULL, NULL);
+}
+
+static bool
+pp_stmt_planner_wanted(Query *parse)
+{
+	return pp_stmt != NULL && pp_stmt_track_planning;
+}
+
+static void
+pp_stmt_planner_done(Query *parse, const char *query_string,
+					 const PPUsage *usage)
+{
+	if (!pp_stmt_track_planning)
+		return;
+	pp_stmt_store(parse->queryId, pp_nesting_level == 0, query_string,
+				  parse->stmt_location, parse->stmt_len, PP_KIND_PLAN,
+				  usage->elapsed_ms, 0, &usage->bufusage, &usage->walusage,
+				  NULL, NULL, NULL);
+}
+
+static bool
+pp_stmt_utility_wanted(PlannedStmt *pstmt, uint64 queryid)
+{
+	return pp_stmt != NULL && pp_stmt_track_utility;
+}
+
+static void
+pp_stmt_utility_done(PlannedStmt *pstmt, const char *query_string,
+					 uint64 queryid, const PPUsage *usage)
+{
+	if (!pp_stmt_track_utility)
+		return;
+	pp_stmt_store(queryid, pp_nesting_level == 0, query_string,
+				  pstmt->stmt_location, pstmt->stmt_len, PP_KIND_EXEC,
+				  usage->elapsed_ms, usage->rows, &usage->bufusage,
+				  &usage->walusage, NULL, NULL, NULL);
+}
+
+/*
+ * A tracked statement raised an error: count it for that statement.
+ */
+static void
+pp_stmt_statement_error(PPErrorSite site, const PPStatementRef *stmt,
+						const ErrorData *edata)
+{
+	if (!pp_stmt || LWLockHeldByMe(pp_stmt->lock))
+		return;
+	if (site == PP_ERROR_IN_UTILITY && !pp_stmt_track_utility)
+		return;
+
+	pp_stmt_store(stmt->queryid, stmt->toplevel,
+				  stmt->query_string ? stmt->query_string : "",
+				  stmt->query_string ? stmt->stmt_location : 0,
+				  stmt->query_string ? stmt->stmt_len : 0,
+				  PP_KIND_NONE, 0, 0, NULL, NULL, NULL, NULL, edata);
+}
+
+/*---- SQL functions ----*/
+
+/*
+ * pgplumb._statements(showtext boolean): the rows of pgplumb.statements.
+ */
+Datum
+pgplumb_statements(PG_FUNCTION_ARGS)
+{
+	bool		showtext = PG_GETARG_BOOL(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			userid = GetUserId();
+	bool		is_allowed_role;
+	HASH_SEQ_STATUS hash_seq;
+	PPStmtEntry *entry;
+	PPStmtCounters *c;
+	uint32	   *hist;
+
+	pp_require_shmem(pp_stmt != NULL);
+	InitMaterializedSRF(fcinfo, 0);
+
+	is_allowed_role = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
+	c = palloc(sizeof(PPStmtCounters));
+	hist = palloc(sizeof(uint32) * PP_HIST_NBUCKETS);
+
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
+	hash_seq_init(&hash_seq, pp_stmt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		Datum		values[PP_STATEMENTS_COLS];
+		bool		nulls[PP_STATEMENTS_COLS];
+		int			i = 0;
+		char		buf[64];
+		static const double quantiles[] = {0.50, 0.95, 0.99, 0.999};
+
+		memset(values, 0, sizeof(values));
+		memset(nulls, 0, sizeof(nulls));
+
+		SpinLockAcquire(&entry->mutex);
+		memcpy(c, &entry->counters, sizeof(PPStmtCounters));
+		memcpy(hist, entry->hist, sizeof(uint32) * PP_HIST_NBUCKETS);
+		SpinLockRelease(&entry->mutex);
+
+		values[i++] = ObjectIdGetDatum(entry->key.userid);
+		values[i++] = ObjectIdGetDatum(entry->key.dbid);
+		values[i++] = BoolGetDatum(entry->key.toplevel);
+		if (is_allowed_role || entry->key.userid == userid)
+		{
+			values[i++] = Int64GetDatumFast((int64) entry->key.queryid);
+			if (showtext)
+			{
+				char	   *text = pg_any_to_server(entry->query,
+													entry->query_len,
+													entry->encoding);
+
+				values[i++] = CStringGetTextDatum(text);
+				if (text != entry->query)
+					pfree(text);
+			}
+			else
+				nulls[i++] = true;
+		}
+		else
+		{
+			nulls[i++] = true;
+			if (showtext)
+				values[i++] = CStringGetTextDatum("<insufficient privilege>");
+			else
+				nulls[i++] = true;
+		}
+
+		/* plans, plan times, calls, execution times */
+		for (int kind = PP_KIND_PLAN; kind <= PP_KIND_EXEC; kind++)
+		{
+			values[i++] = Int64GetDatumFast(c->calls[kind]);
+			values[i++] = Float8GetDatumFast(c->total_time[kind]);
+			values[i++] = Float8GetDatumFast(c->min_time[kind]);
+			values[i++] = Float8GetDatumFast(c->max_time[kind]);
+			values[i++] = Float8GetDatumFast(c->mean_time[kind]);
+			values[i++] = Float8GetDatumFast(c->calls[kind] > 1 ?
+											 sqrt(c->sum_var_time[kind] / c->calls[kind]) : 0.0);
+		}
+		values[i++] = Int64GetDatumFast(c->rows);
+		values[i++] = Int64GetDatumFast(c->shared_blks_hit);
+		values[i++] = Int64GetDatumFast(c->shared_blks_read);
+		values[i++] = Int64GetDatumFast(c->shared_blks_dirtied);
+		values[i++] = Int64GetDatumFast(c->shared_blks_written);
+		values[i++] = Int64GetDatumFast(c->local_blks_hit);
+		values[i++] = Int64GetDatumFast(c->local_blks_read);
+		values[i++] = Int64GetDatumFast(c->local_blks_dirtied);
+		values[i++] = Int64GetDatumFast(c->local_blks_written);
+		values[i++] = Int64GetDatumFast(c->temp_blks_read);
+		values[i++] = Int64GetDatumFast(c->temp_blks_written);
+		values[i++] = Float8GetDatumFast(c->blk_read_time);
+		values[i++] = Float8GetDatumFast(c->blk_write_time);
+		values[i++] = Float8GetDatumFast(c->temp_blk_read_time);
+		values[i++] = Float8GetDatumFast(c->temp_blk_write_time);
+		values[i++] = Int64GetDatumFast(c->wal_records);
+		values[i++] = Int64GetDatumFast(c->wal_fpi);
+		snprintf(buf, sizeof(buf), UINT64_FORMAT, c->wal_bytes);
+		values[i++] = DirectFunctionCall3(numeric_in,
+										  CStringGetDatum(buf),
+										  ObjectIdGetDatum(InvalidOid),
+										  Int32GetDatum(-1));
+		values[i++] = Int64GetDatumFast(c->jit_functions);
+		values[i++] = Float8GetDatumFast(c->jit_generation_time);
+		values[i++] = Int64GetDatumFast(c->jit_inlining_count);
+		values[i++] = Float8GetDatumFast(c->jit_inlining_time);
+		values[i++] = Int64GetDatumFast(c->jit_optimization_count);
+		values[i++] = Float8GetDatumFast(c->jit_optimization_time);
+		values[i++] = Int64GetDatumFast(c->jit_emission_count);
+		values[i++] = Float8GetDatumFast(c->jit_emission_time);
+
+		/* percentiles of execution time, in milliseconds */
+		for (int q = 0; q < lengthof(quantiles); q++)
+		{
+			double		ns = pp_hist_quantile(hist, quantiles[q],
+											  c->min_time[PP_KIND_EXEC] * 1e6,
+											  c->max_time[PP_KIND_EXEC] * 1e6);
+
+			double		ms = ns / 1e6;
+
+			if (ns < 0 || c->calls[PP_KIND_EXEC] == 0)
+			{
+				nulls[i++] = true;
+				continue;
+			}
+			/* clamp again in ms: ms -> ns -> ms may round */
+			ms = Max(ms, c->min_time[PP_KIND_EXEC]);
+			ms = Min(ms, c->max_time[PP_KIND_EXEC]);
+			values[i++] = Float8GetDatumFast(ms);
+		}
+
+		values[i++] = Int64GetDatumFast(c->errors);
+		values[i++] = Int64GetDatumFast(c->cancels);
+		values[i++] = Int64GetDatumFast(c->timeouts);
+		values[i++] = TimestampTzGetDatum(c->first_seen);
+		values[i++] = TimestampTzGetDatum(c->last_seen);
+
+		Assert(i == PP_STATEMENTS_COLS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(pp_stmt->lock);
+
+	return (Datum) 0;
+}
+
+/*
+ * pgplumb.statement_text(queryid bigint): the normalized text of a query id
+ * in the current database, NULL if unknown.  The current user's own entry
+ * is preferred; another user's text is shown only to roles with the
+ * privileges of pg_read_all_stats.
+ */
+Datum
+pgplumb_statement_text(PG_FUNCTION_ARGS)
+{
+	uint64		queryid = (uint64) PG_GETARG_INT64(0);
+	PPStmtEntry *entry;
+	char	   *text = NULL;
+	bool		hidden = false;
+
+	pp_require_shmem(pp_stmt != NULL);
+
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
+	entry = pp_stmt_find_for_text(queryid);
+	if (entry)
+	{
+		if (entry->key.userid != GetUserId() &&
+			!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+			hidden = true;
+		else
+			text = pnstrdup(entry->query, entry->query_len);
+	}
+	LWLockRelease(pp_stmt->lock);
+
+	if (hidden)
+		PG_RETURN_TEXT_P(cstring_to_text("<insufficient privilege>"));
+	if (text == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(text));
+}
+
+/*
+ * pgplumb.statement_histogram(queryid, userid, dbid): the non-empty
+ * execution time buckets of a statement, summed over its entries (0 for
+ * userid or dbid means any).
+ */
+Datum
+pgplumb_statement_histogram(PG_FUNCTION_ARGS)
+{
+	uint64		queryid = (uint64) PG_GETARG_INT64(0);
+	Oid			userid = PG_GETARG_OID(1);
+	Oid			dbid = PG_GETARG_OID(2);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64	   *sum;
+	HASH_SEQ_STATUS hash_seq;
+	PPStmtEntry *entry;
+
+	pp_require_shmem(pp_stmt != NULL);
+	InitMaterializedSRF(fcinfo, 0);
+
+	sum = palloc0(sizeof(uint64) * PP_HIST_NBUCKETS);
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
+	hash_seq_init(&hash_seq, pp_stmt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if (entry->key.queryid != queryid ||
+			(userid != InvalidOid && entry->key.userid != userid) ||
+			(dbid != InvalidOid && entry->key.dbid != dbid))
+			continue;
+		SpinLockAcquire(&entry->mutex);
+		for (int b = 0; b < PP_HIST_NBUCKETS; b++)
+			sum[b] += entry->hist[b];
+		SpinLockRelease(&entry->mutex);
+	}
+	LWLockRelease(pp_stmt->lock);
+
+	for (int b = 0; b < PP_HIST_NBUCKETS; b++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		if (sum[b] == 0)
+			continue;
+		values[0] = Int32GetDatum(b);
+		values[1] = Float8GetDatum(pp_hist_lower(b) / 1e6);
+		values[2] = Float8GetDatum(pp_hist_upper(b) / 1e6);
+		values[3] = Int64GetDatum((int64) sum[b]);
+		if (b == PP_HIST_OVERFLOW)
+			nulls[2] = true;	/* open-ended */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * pgplumb.statement_errors(queryid): errors per SQLSTATE of every entry
+ * (or of one query id).  sqlstate is NULL for the errors whose SQLSTATE
+ * found no free slot in the entry.
+ */
+Datum
+pgplumb_statement_errors(PG_FUNCTION_ARGS)
+{
+	uint64		queryid = (uint64) PG_GETARG_INT64(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			userid = GetUserId();
+	bool		is_allowed_role;
+	HASH_SEQ_STATUS hash_seq;
+	PPStmtEntry *entry;
+
+	pp_require_shmem(pp_stmt != NULL);
+	InitMaterializedSRF(fcinfo, 0);
+	is_allowed_role = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
+
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
+	hash_seq_init(&hash_seq, pp_stmt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		PPErrCount	codes[PP_ERRCODE_SLOTS + 1];
+
+		if (queryid != 0 && entry->key.queryid != queryid)
+			continue;
+		SpinLockAcquire(&entry->mutex);
+		memcpy(codes, entry->counters.errcodes, sizeof(entry->counters.errcodes));
+		codes[PP_ERRCODE_SLOTS].sqlerrcode = -1;
+		codes[PP_ERRCODE_SLOTS].count = entry->counters.other_errcodes;
+		SpinLockRelease(&entry->mutex);
+
+		for (int s = 0; s <= PP_ERRCODE_SLOTS; s++)
+		{
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+
+			if (codes[s].sqlerrcode == 0 || codes[s].count == 0)
+				continue;
+			values[0] = ObjectIdGetDatum(entry->key.userid);
+			values[1] = ObjectIdGetDatum(entry->key.dbid);
+			values[2] = BoolGetDatum(entry->key.toplevel);
+			if (is_allowed_role || entry->key.userid == userid)
+				values[3] = Int64GetDatum((int64) entry->key.queryid);
+			else
+				nulls[3] = true;
+			if (codes[s].sqlerrcode == -1)
+				nulls[4] = true;
+			else
+				values[4] = CStringGetTextDatum(unpack_sql_state(codes[s].sqlerrcode));
+			values[5] = Int64GetDatum(codes[s].count);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	LWLockRelease(pp_stmt->lock);
+
+	return (Datum) 0;
+}
+
+/*
+ * pgplumb.reset(userid, dbid, queryid): remove the matching entries (0
+ * matches anything); all zero resets everything, including pgplumb.info.
+ * Returns the time of the reset.  EXECUTE is revoked from PUBLIC in SQL.
+ */
+Datum
+pgplumb_reset(PG_FUNCTION_ARGS)
+{
+	Oid			userid = PG_GETARG_OID(0);
+	Oid			dbid = PG_GETARG_OID(1);
+	uint64		queryid = (uint64) PG_GETARG_INT64(2);
+	TimestampTz now = GetCurrentTimestamp();
+
+	pp_require_shmem(pp_stmt != NULL);
+	pp_stmt_entry_reset(userid, dbid, queryid);
+
+	if (userid == InvalidOid && dbid == InvalidOid && queryid == 0)
+	{
+		SpinLockAcquire(&pp_stmt->mutex);
+		pp_stmt->evictions = 0;
+		pp_stmt->eviction_runs = 0;
+		pp_stmt->stats_reset = now;
+		SpinLockRelease(&pp_stmt->mutex);
+	}
+	PG_RETURN_TIMESTAMPTZ(now);
+}
+
+/*
+ * pgplumb._statements_info(): the row of pgplumb.info.
+ */
+Datum
+pgplumb_statements_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int64		entries;
+
+	pp_require_shmem(pp_stmt != NULL);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
+	entries = hash_get_num_entries(pp_stmt_hash);
+	LWLockRelease(pp_stmt->lock);
+
+	values[0] = Int64GetDatum(entries);
+	values[1] = Int32GetDatum(pp_stmt_max);
+	SpinLockAcquire(&pp_stmt->mutex);
+	values[2] = Int64GetDatum(pp_stmt->evictions);
+	values[3] = Int64GetDatum(pp_stmt->eviction_runs);
+	values[4] = TimestampTzGetDatum(pp_stmt->stats_reset);
+	SpinLockRelease(&pp_stmt->mutex);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*---- Internals ----*/
+
+/*
+ * Count one event of a statement.  kind PLAN or EXEC adds a call with its
+ * time and usage; kind NONE with edata counts an error; kind NONE with
+ * jstate only makes sure the entry exists, with a normalized text.
+ */
+static void
+pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
+			  int stmt_location, int stmt_len, PPStmtKind kind,
+			  double time_ms, uint64 rows, const BufferUsage *bufusage,
+			  const WalUsage *walusage, const JitInstrumentation *jitusage,
+			  JumbleState *jstate, const ErrorData *edata)
+{
+	PPStmtKey	key;
+	PPStmtEntry *entry;
+	const char *query;
+	char	   *norm_query = NULL;
+	int			query_len;
+
+	if (!pp_stmt || queryid == UINT64CONST(0) || query_string == NULL)
+		return;
+
+	memset(&key, 0, sizeof(key));
+	key.userid = GetUserId();
+	key.dbid = MyDatabaseId;
+	key.queryid = queryid;
+	key.toplevel = toplevel;
+
+	/* Hot path: the entry exists */
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
+	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
+	if (entry)
+	{
+		if (kind != PP_KIND_NONE || edata)
+			pp_stmt_count(entry, kind, time_ms, rows, bufusage, walusage,
+						  jitusage, edata);
+		LWLockRelease(pp_stmt->lock);
+		return;
+	}
+	LWLockRelease(pp_stmt->lock);
+
+	/* A new entry: prepare its text without holding the lock */
+	query_len = stmt_len;
+	query = CleanQuerytext(query_string, &stmt_location, &query_len);
+	if (jstate && jstate->clocations_count > 0)
+	{
+		norm_query = pp_stmt_normalize(jstate, query, stmt_location, &query_len);
+		query = norm_query;
+	}
+	if (query_len >= pgstat_track_activity_query_size)
+		query_len = pg_mbcliplen(query, query_len,
+								 pgstat_track_activity_query_size - 1);
+
+	LWLockAcquire(pp_stmt->lock, LW_EXCLUSIVE);
+	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
+	if (!entry)
+		entry = pp_stmt_entry_alloc(&key, query, query_len,
+									GetDatabaseEncoding());
+	if (entry && (kind != PP_KIND_NONE || edata))
+		pp_stmt_count(entry, kind, time_ms, rows, bufusage, walusage,
+					  jitusage, edata);
+	LWLockRelease(pp_stmt->lock);
+
+	if (norm_query)
+		pfree(norm_query);
+}
+
+/*
+ * Add one event to an entry's counters.  Caller holds the lock (shared or
+ * exclusive); the entry's spinlock is taken here.
+ */
+static void
+pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
+			  uint64 rows, const BufferUsage *bufusage,
+			  const WalUsage *walusage, const JitInstrumentation *jitusage,
+			  const ErrorData *edata)
+{
+	volatile PPStmtEntry *e = entry;
+	PPStmtCounters *c = (PPStmtCounters *) &entry->counters;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	SpinLockAcquire(&e->mutex);
+
+	if (kind == PP_KIND_PLAN || kind == PP_KIND_EXEC)
+	{
+		int64		n = ++c->calls[kind];
+
+		c->total_time[kind] += time_ms;
+		if (n == 1)
+		{
+			c->min_time[kind] = time_ms;
+			c->max_time[kind] = time_ms;
+			c->mean_time[kind] = time_ms;
+		}
+		else
+		{
+			/* Welford's online mean and variance */
+			double		delta = time_ms - c->mean_time[kind];
+
+			c->mean_time[kind] += delta / n;
+			c->sum_var_time[kind] += delta * (time_ms - c->mean_time[kind]);
+			if (time_ms < c->min_time[kind])
+				c->min_time[kind] = time_ms;
+			if (time_ms > c->max_time[kind])
+				c->max_time[kind] = time_ms;
+		}
+
+		if (kind == PP_KIND_EXEC)
+		{
+			c->rows += rows;
+			pp_hist_add(entry->hist, (uint64) (time_ms * 1e6));
+		}
+
+		c->shared_blks_hit += bufusage->shared_blks_hit;
+		c->shared_blks_read += bufusage->shared_blks_read;
+		c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
+		c->shared_blks_written += bufusage->shared_blks_written;
+		c->local_blks_hit += bufusage->local_blks_hit;
+		c->local_blks_read += bufusage->local_blks_read;
+		c->local_blks_dirtied += bufusage->local_blks_dirtied;
+		c->local_blks_written += bufusage->local_blks_written;
+		c->temp_blks_read += bufusage->temp_blks_read;
+		c->temp_blks_written += bufusage->temp_blks_written;
+		c->blk_read_time += INSTR_TIME_GET_MILLISEC(PP_BUF_READ_TIME(bufusage));
+		c->blk_write_time += INSTR_TIME_GET_MILLISEC(PP_BUF_WRITE_TIME(bufusage));
+		c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
+		c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
+		c->wal_records += walusage->wal_records;
+		c->wal_fpi += walusage->wal_fpi;
+		c->wal_bytes += walusage->wal_bytes;
+		if (jitusage)
+		{
+			double		inl = INSTR_TIME_GET_MILLISEC(jitusage->inlining_counter);
+			double		opt = INSTR_TIME_GET_MILLISEC(jitusage->optimization_counter);
+			double		emi = INSTR_TIME_GET_MILLISEC(jitusage->emission_counter);
+
+			c->jit_functions += jitusage->created_functions;
+			c->jit_generation_time += INSTR_TIME_GET_MILLISEC(jitusage->generation_counter);
+			if (inl > 0)
+				c->jit_inlining_count++;
+			c->jit_inlining_time += inl;
+			if (opt > 0)
+				c->jit_optimization_count++;
+			c->jit_optimization_time += opt;
+			if (emi > 0)
+				c->jit_emission_count++;
+			c->jit_emission_time += emi;
+		}
+	}
+
+	if (edata)
+	{
+		int			s;
+
+		c->errors++;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			if (edata->message_id &&
+				strcmp(edata->message_id, PP_STATEMENT_TIMEOUT_MSG) == 0)
+				c->timeouts++;
+			else
+				c->cancels++;
+		}
+		for (s = 0; s < PP_ERRCODE_SLOTS; s++)
+		{
+			if (c->errcodes[s].sqlerrcode == edata->sqlerrcode ||
+				c->errcodes[s].sqlerrcode == 0)
+			{
+				c->errcodes[s].sqlerrcode = edata->sqlerrcode;
+				c->errcodes[s].count++;
+				break;
+			}
+		}
+		if (s == PP_ERRCODE_SLOTS)
+			c->other_errcodes++;
+	}
+
+	if (c->first_seen == 0)
+		c->first_seen = now;
+	c->last_seen = now;
+	if (e->usage < PP_USAGE_MAX)
+		e->usage++;
+
+	SpinLockRelease(&e->mutex);
+}
+
+/*
+ * Create an entry.  Caller holds the lock exclusive and has checked that the
+ * key is not there.  Evicts if no slot is free.  Returns NULL only if the
+ * hash table refuses the entry, which the slot accounting should prevent.
+ */
+static PPStmtEntry *
+pp_stmt_entry_alloc(const PPStmtKey *key, const char *query, int query_len,
+					int encoding)
+{
+	PPStmtEntry *entry;
+	bool		found;
+	int			slot;
+
+	if (pp_stmt->nfree == 0)
+		pp_stmt_evict();
+	if (pp_stmt->nfree == 0)
+		return NULL;
+
+	entry = hash_search(pp_stmt_hash, key, HASH_ENTER_NULL, &found);
+	if (entry == NULL)
+		return NULL;
+	Assert(!found);
+
+	slot = pp_stmt->free_slots[--pp_stmt->nfree];
+	pp_stmt_slots[slot] = entry;
+	entry->slot = slot;
+	entry->encoding = encoding;
+	entry->query_len = query_len;
+	memcpy(entry->query, query, query_len);
+	entry->query[query_len] = '\0';
+	SpinLockInit(&entry->mutex);
+	entry->usage = 1;
+	memset(&entry->counters, 0, sizeof(entry->counters));
+	memset(entry->hist, 0, sizeof(entry->hist));
+	entry->counters.first_seen = GetCurrentStatementStartTimestamp();
+	entry->counters.last_seen = entry->counters.first_seen;
+	return entry;
+}
+
+/* Remove an entry and free its slot.  Caller holds the lock exclusive. */
+static void
+pp_stmt_entry_remove(PPStmtEntry *entry)
+{
+	int			slot = entry->slot;
+
+	pp_stmt_slots[slot] = NULL;
+	pp_stmt->free_slots[pp_stmt->nfree++] = slot;
+	hash_search(pp_stmt_hash, &entry->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * Clock sweep (see the file header): free a batch of slots.  Caller holds
+ * the lock exclusive, so no usage count changes meanwhile and the sweep ends
+ * after at most PP_USAGE_MAX + 1 turns.
+ */
+static void
+pp_stmt_evict(void)
+{
+	int			want = PP_EVICT_BATCH(pp_stmt_max);
+	int			freed = 0;
+	int			steps = 0;
+	int			limit = (PP_USAGE_MAX + 1) * pp_stmt_max;
+
+	while (freed < want && steps++ < limit)
+	{
+		PPStmtEntry *entry = pp_stmt_slots[pp_stmt->hand];
+
+		if (entry != NULL)
+		{
+			if (entry->usage > 0)
+				entry->usage--;
+			else
+			{
+				pp_stmt_entry_remove(entry);
+				freed++;
+			}
+		}
+		if (++pp_stmt->hand >= pp_stmt_max)
+			pp_stmt->hand = 0;
+	}
+
+	SpinLockAcquire(&pp_stmt->mutex);
+	pp_stmt->evictions += freed;
+	pp_stmt->eviction_runs++;
+	SpinLockRelease(&pp_stmt->mutex);
+}
+
+/* Remove the entries matching a reset's arguments (0 = any) */
+static void
+pp_stmt_entry_reset(Oid userid, Oid dbid, uint64 queryid)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PPStmtEntry *entry;
+
+	LWLockAcquire(pp_stmt->lock, LW_EXCLUSIVE);
+	hash_seq_init(&hash_seq, pp_stmt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if ((userid == InvalidOid || entry->key.userid == userid) &&
+			(dbid == InvalidOid || entry->key.dbid == dbid) &&
+			(queryid == 0 || entry->key.queryid == queryid))
+			pp_stmt_entry_remove(entry);
+	}
+	LWLockRelease(pp_stmt->lock);
+}
+
+/*
+ * The entry whose text statement_text shows: the current user's (top level
+ * first), else any user's in the current database.  Caller holds the lock.
+ */
+static PPStmtEntry *
+pp_stmt_find_for_text(uint64 queryid)
+{
+	PPStmtKey	key;
+	PPStmtEntry *entry;
+	HASH_SEQ_STATUS hash_seq;
+
+	memset(&key, 0, sizeof(key));
+	key.userid = GetUserId();
+	key.dbid = MyDatabaseId;
+	key.queryid = queryid;
+	key.toplevel = true;
+	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
+	if (entry)
+		return entry;
+	key.toplevel = false;
+	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
+	if (entry)
+		return entry;
+
+	hash_seq_init(&hash_seq, pp_stmt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if (entry->key.queryid == queryid && entry->key.dbid == MyDatabaseId)
+		{
+			hash_seq_term(&hash_seq);
+			return entry;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Postmaster exit: write every entry to the dump file, if pgplumb.save is
+ * on and the shutdown is clean.  Written to a temporary file first and
+ * renamed, so a crash never leaves half a file.
+ */
+static void
+pp_stmt_shmem_shutdown(int code, Datum arg)
+{
+	FILE	   *file;
+	PPStmtFileHeader hdr;
+	HASH_SEQ_STATUS hash_seq;
+	PPStmtEntry *entry;
+	Size		entry_size = pp_stmt_entry_size();
+
+	if (code != 0 || !pp_stmt || !pp_stmt_hash)
+		return;
+	if (!pp_stmt_save)
+	{
+		unlink(PP_STMT_DUMP_FILE);
+		return;
+	}
+
+	file = AllocateFile(PP_STMT_DUMP_FILE ".tmp", PG_BINARY_W);
+	if (file == NULL)
+		goto error;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.magic = PP_STMT_FILE_HEADER;
+	hdr.version = PP_STMT_FILE_VERSION;
+	hdr.pg_version = PG_VERSION_NUM;
+	hdr.entry_size = (uint32) entry_size;
+	hdr.nbuckets = PP_HIST_NBUCKETS;
+	hdr.nentries = (int32) hash_get_num_entries(pp_stmt_hash);
+	hdr.evictions = pp_stmt->evictions;
+	hdr.eviction_runs = pp_stmt->eviction_runs;
+	hdr.stats_reset = pp_stmt->stats_reset;
+	if (fwrite(&hdr, sizeof(hdr), 1, file) != 1)
+		goto error;
+
+	hash_seq_init(&hash_seq, pp_stmt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if (fwrite(entry, entry_size, 1, file) != 1)
+		{
+			hash_seq_term(&hash_seq);
+			goto error;
+		}
+	}
+
+	if (FreeFile(file))
+	{
+		file = NULL;
+		goto error;
+	}
+	(void) durable_rename(PP_STMT_DUMP_FILE ".tmp", PP_STMT_DUMP_FILE, LOG);
+	return;
+
+error:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m",
+					PP_STMT_DUMP_FILE ".tmp")));
+	if (file)
+		FreeFile(file);
+	unlink(PP_STMT_DUMP_FILE ".tmp");
+}
+
+/*
+ * Postmaster start: read the dump file back, if any and if pgplumb.save is
+ * on, then remove it (a crash restart must not load stale statistics).  A
+ * file written by another build or with another entry size is ignored.
+ */
+static void
+pp_stmt_load(void)
+{
+	FILE	   *file;
+	PPStmtFileHeader hdr;
+	Size		entry_size = pp_stmt_entry_size();
+	PPStmtEntry *buf = NULL;
+
+	if (!pp_stmt_save)
+	{
+		unlink(PP_STMT_DUMP_FILE);
+		return;
+	}
+
+	file = AllocateFile(PP_STMT_DUMP_FILE, PG_BINARY_R);
+	if (file == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m",
+							PP_STMT_DUMP_FILE)));
+		return;
+	}
+
+	if (fread(&hdr, sizeof(hdr), 1, file) != 1 ||
+		hdr.magic != PP_STMT_FILE_HEADER ||
+		hdr.version != PP_STMT_FILE_VERSION ||
+		hdr.pg_version != PG_VERSION_NUM ||
+		hdr.entry_size != entry_size ||
+		hdr.nbuckets != PP_HIST_NBUCKETS)
+	{
+		ereport(LOG,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ignoring pgplumb statistics file \"%s\": written by another build or with other settings",
+						PP_STMT_DUMP_FILE)));
+		goto done;
+	}
+
+	buf = palloc(entry_size);
+	for (int i = 0; i < hdr.nentries && i < pp_stmt_max; i++)
+	{
+		PPStmtEntry *entry;
+
+		if (fread(buf, entry_size, 1, file) != 1)
+		{
+			ereport(LOG,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("pgplumb statistics file \"%s\" is truncated",
+							PP_STMT_DUMP_FILE)));
+			break;
+		}
+		if (buf->query_len < 0 ||
+			buf->query_len >= pgstat_track_activity_query_size)
+			break;
+		entry = pp_stmt_entry_alloc(&buf->key, buf->query, buf->query_len,
+									buf->encoding);
+		if (entry == NULL)
+			break;
+		entry->usage = buf->usage;
+		memcpy(&entry->counters, &buf->counters, sizeof(entry->counters));
+		memcpy(entry->hist, buf->hist, sizeof(entry->hist));
+	}
+	pp_stmt->evictions = hdr.evictions;
+	pp_stmt->eviction_runs = hdr.eviction_runs;
+	pp_stmt->stats_reset = hdr.stats_reset;
+
+done:
+	if (buf)
+		pfree(buf);
+	FreeFile(file);
+	unlink(PP_STMT_DUMP_FILE);
+}

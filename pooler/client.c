@@ -1,0 +1,523 @@
+/*
+ * client.c -- the client half of the pooler: login (startup packet, SSL
+ * refusal, CancelRequest, authentication through auth.c, welcome) and the
+ * relay of the client's messages to its server, which looks only at message
+ * headers to count the ReadyForQuery replies still to come.
+ */
+#include "client.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "janitor.h"
+#include "server.h"
+#include "userlist.h"
+
+/* Startup parameters a client may send that we accept (PgBouncer's set). */
+static const char *const accepted_params[] = {
+	"user", "database", "application_name", "client_encoding", "datestyle",
+	"timezone", "standard_conforming_strings", NULL
+};
+
+void
+client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix)
+{
+	struct client *c = client_new();
+
+	(void) salen;
+	if (c == NULL)
+	{
+		close(fd);
+		return;
+	}
+	if (is_unix)
+	{
+		snprintf(c->addr, sizeof(c->addr), "unix");
+		c->port = (int) getpid();
+		c->is_unix = true;
+	}
+	else if (sa->sa_family == AF_INET)
+	{
+		const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, c->addr, sizeof(c->addr));
+		c->port = ntohs(in->sin_port);
+	}
+	else if (sa->sa_family == AF_INET6)
+	{
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->addr, sizeof(c->addr));
+		c->port = ntohs(in6->sin6_port);
+	}
+	c->sb.startup = true;
+	c->sb.max_pkt = cfg->max_packet_size > 0 ? (uint32_t) cfg->max_packet_size : 0;
+	change_client_state(c, CL_LOGIN);
+	if (sbuf_accept(&c->sb, fd, is_unix) < 0)
+	{
+		close(fd);
+		disconnect_client(c, NULL, "could not set up the socket");
+		return;
+	}
+	if (pooler_shutting_down)
+	{
+		disconnect_client(c, "57P01", "pgplumb-pooler is shutting down");
+		return;
+	}
+	janitor_client_update(c);
+}
+
+/* ---- login ---- */
+
+struct startup_ctx {
+	struct client *c;
+	char		bad[NAME_MAX_LEN];
+	bool		pq_options;
+};
+
+static int
+take_param(const char *name, const char *value, void *arg)
+{
+	struct startup_ctx *ctx = arg;
+	struct client *c = ctx->c;
+
+	if (strcmp(name, "user") == 0)
+		snprintf(c->username, sizeof(c->username), "%s", value);
+	else if (strcmp(name, "database") == 0)
+		snprintf(c->dbname, sizeof(c->dbname), "%s", value);
+	else if (strcmp(name, "application_name") == 0)
+		snprintf(c->appname, sizeof(c->appname), "%s", value);
+	else if (strncmp(name, "_pq_.", 5) == 0)
+		ctx->pq_options = true;
+	else
+	{
+		bool		ok = false;
+
+		for (int i = 0; accepted_params[i]; i++)
+			if (strcasecmp(name, accepted_params[i]) == 0)
+				ok = true;
+		if (!ok && !cfg_list_contains(cfg->ignore_startup_parameters, name) && ctx->bad[0] == 0)
+			snprintf(ctx->bad, sizeof(ctx->bad), "%s", name);
+	}
+	return 0;
+}
+
+static bool
+send_auth_request(struct client *c, const struct auth_out *out)
+{
+	struct proto_buf b;
+	bool		ok;
+
+	proto_buf_init(&b);
+	proto_begin(&b, PQMSG_AuthenticationRequest);
+	proto_put_bytes(&b, out->data, out->len);
+	proto_end(&b);
+	ok = sbuf_send_buf(&c->sb, &b);
+	proto_buf_free(&b);
+	return ok;
+}
+
+bool
+client_send_welcome(struct client *c)
+{
+	struct proto_buf b;
+	bool		ok;
+
+	proto_buf_init(&b);
+	if (c->is_admin)
+	{
+		proto_build_parameter_status(&b, "server_version", "15.0 (pgplumb-pooler)");
+		proto_build_parameter_status(&b, "server_encoding", "UTF8");
+		proto_build_parameter_status(&b, "client_encoding", "UTF8");
+		proto_build_parameter_status(&b, "DateStyle", "ISO, MDY");
+		proto_build_parameter_status(&b, "integer_datetimes", "on");
+		proto_build_parameter_status(&b, "standard_conforming_strings", "on");
+		proto_build_parameter_status(&b, "is_superuser", "off");
+		proto_build_parameter_status(&b, "TimeZone", "UTC");
+	}
+	else
+		proto_put_bytes(&b, c->pool->welcome.data, c->pool->welcome.len);
+	cancel_key_assign(c);
+	proto_build_backend_key(&b, c->key_pid, c->key_secret);
+	proto_build_ready(&b, 'I');
+	ok = sbuf_send_buf(&c->sb, &b);
+	proto_buf_free(&b);
+	c->request_time = now_usec();
+	if (cfg->log_connections)
+		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
+				 c->dbname, c->username, c->appname[0] ? c->appname : "");
+	return ok;
+}
+
+/* Authentication succeeded: join the pool. */
+static enum sbuf_ret
+login_ok(struct client *c)
+{
+	struct proto_buf b;
+	bool		ok;
+	struct pool *p;
+	unsigned char key[32];
+
+	proto_buf_init(&b);
+	proto_build_auth(&b, PROTO_AUTH_OK, NULL, 0);
+	ok = sbuf_send_buf(&c->sb, &b);
+	proto_buf_free(&b);
+	if (!ok)
+	{
+		disconnect_client(c, NULL, "could not send to client");
+		return SBUF_CLOSED;
+	}
+	p = pool_get(c->dbname, c->username, c->is_admin);
+	if (p == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+	if (c->auth && auth_server_client_key(c->auth, key))
+	{
+		memcpy(p->scram_client_key, key, sizeof(key));
+		p->have_scram_key = true;
+	}
+	if (c->auth)
+	{
+		auth_server_free(c->auth);
+		c->auth = NULL;
+	}
+	c->pool = p;
+	p->login_count++;
+	if (c->is_admin || p->have_welcome)
+	{
+		change_client_state(c, CL_ACTIVE);
+		if (!client_send_welcome(c))
+		{
+			disconnect_client(c, NULL, "could not send to client");
+			return SBUF_CLOSED;
+		}
+		janitor_client_update(c);
+		if (!c->is_admin)
+			pool_prewarm(p);
+		return SBUF_SKIP;
+	}
+	/* The first client of a pool waits for a server login to learn the
+	 * ParameterStatus values it must be told. */
+	change_client_state(c, CL_WAITING_LOGIN);
+	janitor_client_update(c);
+	pool_activate(p);
+	return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
+}
+
+static enum sbuf_ret
+auth_result(struct client *c, enum auth_status st, const struct auth_out *out)
+{
+	switch (st)
+	{
+		case AUTH_CONTINUE:
+			if (!send_auth_request(c, out))
+			{
+				disconnect_client(c, NULL, "could not send to client");
+				return SBUF_CLOSED;
+			}
+			return SBUF_SKIP;
+		case AUTH_OK:
+			if (out && out->len > 0 && !send_auth_request(c, out))
+			{
+				disconnect_client(c, NULL, "could not send to client");
+				return SBUF_CLOSED;
+			}
+			return login_ok(c);
+		case AUTH_FAIL:
+			disconnect_client(c, "28P01", "password authentication failed for user \"%s\"",
+							  c->username);
+			return SBUF_CLOSED;
+		case AUTH_PROTOCOL_ERROR:
+			break;
+	}
+	disconnect_client(c, "08P01", "invalid authentication message");
+	return SBUF_CLOSED;
+}
+
+static enum sbuf_ret
+handle_cancel_request(struct client *c, struct sbuf_pkt *pkt)
+{
+	struct client *target;
+
+	if (pkt->total != 16)
+	{
+		disconnect_client(c, "08P01", "invalid cancel request");
+		return SBUF_CLOSED;
+	}
+	target = cancel_key_find(proto_get_u32(pkt->data + 8), proto_get_u32(pkt->data + 12));
+	if (target == NULL)
+		log_info("cancel request with an unknown key from %s", c->addr);
+	else if (target->link && target->link->state == SV_ACTIVE &&
+			 (target->link->expect_rfq > 0 || target->link->ext_open))
+	{
+		log_info("%s cancel request forwarded", client_ident(target));
+		launch_cancel(target->link);
+	}
+	else
+		log_debug("%s cancel request for an idle client ignored", client_ident(target));
+	disconnect_client(c, NULL, "cancel request handled");
+	return SBUF_CLOSED;
+}
+
+static enum sbuf_ret
+handle_startup(struct client *c, struct sbuf_pkt *pkt)
+{
+	struct startup_ctx ctx;
+	const struct cfg_database *db;
+	const char *secret;
+	struct auth_out out;
+
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	if (pkt->code == PROTO_SSL_CODE || pkt->code == PROTO_GSSENC_CODE)
+	{
+		if (pkt->total != 8 || !sbuf_send(&c->sb, "N", 1))
+		{
+			disconnect_client(c, "08P01", "invalid SSL request");
+			return SBUF_CLOSED;
+		}
+		return SBUF_SKIP;
+	}
+	if (pkt->code == PROTO_CANCEL_CODE)
+		return handle_cancel_request(c, pkt);
+	if (PROTO_MAJOR(pkt->code) != 3)
+	{
+		disconnect_client(c, "0A000", "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+						  PROTO_MAJOR(pkt->code), PROTO_MINOR(pkt->code));
+		return SBUF_CLOSED;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.c = c;
+	if (proto_startup_params(pkt->data + 8, pkt->total - 8, take_param, &ctx) < 0)
+	{
+		disconnect_client(c, "08P01", "invalid startup packet layout");
+		return SBUF_CLOSED;
+	}
+	c->got_startup = true;
+	c->sb.startup = false;
+	if (c->username[0] == '\0')
+	{
+		disconnect_client(c, "28000", "no PostgreSQL user name specified in startup packet");
+		return SBUF_CLOSED;
+	}
+	if (c->dbname[0] == '\0')
+		snprintf(c->dbname, sizeof(c->dbname), "%s", c->username);
+	if (ctx.bad[0])
+	{
+		disconnect_client(c, "08P01", "unsupported startup parameter: %s", ctx.bad);
+		return SBUF_CLOSED;
+	}
+	if (PROTO_MINOR(pkt->code) != 0 || ctx.pq_options)
+	{
+		/* We speak 3.0 and no protocol options: say so, as PostgreSQL does. */
+		struct proto_buf b;
+		bool		ok;
+
+		proto_buf_init(&b);
+		proto_begin(&b, PQMSG_NegotiateProtocolVersion);
+		proto_put_int32(&b, 0);
+		proto_put_int32(&b, 0);
+		proto_end(&b);
+		ok = sbuf_send_buf(&c->sb, &b);
+		proto_buf_free(&b);
+		if (!ok)
+		{
+			disconnect_client(c, NULL, "could not send to client");
+			return SBUF_CLOSED;
+		}
+	}
+	if (client_count > cfg->max_client_conn)
+	{
+		disconnect_client(c, "53300", "no more connections allowed (max_client_conn)");
+		return SBUF_CLOSED;
+	}
+	if (strcmp(c->dbname, ADMIN_DBNAME) == 0 || strcmp(c->dbname, ADMIN_DBNAME_ALIAS) == 0)
+	{
+		c->admin_full = cfg_list_contains(cfg->admin_users, c->username);
+		if (!c->admin_full && !cfg_list_contains(cfg->stats_users, c->username))
+		{
+			disconnect_client(c, "28000", "not allowed to use the admin console: user \"%s\" is not in admin_users or stats_users",
+							  c->username);
+			return SBUF_CLOSED;
+		}
+		c->is_admin = true;
+	}
+	else
+	{
+		db = cfg_find_database(cfg, c->dbname);
+		if (db == NULL)
+		{
+			disconnect_client(c, "3D000", "database \"%s\" does not exist", c->dbname);
+			return SBUF_CLOSED;
+		}
+	}
+	secret = userlist ? userlist_find(userlist, c->username) : NULL;
+	if (cfg->auth_type == CFG_AUTH_TRUST && userlist && secret == NULL)
+	{
+		disconnect_client(c, "28000", "no such user: \"%s\"", c->username);
+		return SBUF_CLOSED;
+	}
+	c->auth = auth_server_new(cfg->auth_type, c->username, secret, cfg->scram_iterations);
+	if (c->auth == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+	out.len = 0;
+	return auth_result(c, auth_server_start(c->auth, &out), &out);
+}
+
+static enum sbuf_ret
+login_packet(struct client *c, struct sbuf_pkt *pkt)
+{
+	struct auth_out out;
+
+	if (!c->got_startup)
+		return handle_startup(c, pkt);
+	if (c->auth == NULL || pkt->type != PQMSG_PasswordMessage)
+	{
+		disconnect_client(c, "08P01", "expected a password response, got message type '%c'",
+						  pkt->type);
+		return SBUF_CLOSED;
+	}
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	out.len = 0;
+	return auth_result(c, auth_server_step(c->auth, pkt->data + PROTO_HDR_LEN,
+										   pkt->total - PROTO_HDR_LEN, &out), &out);
+}
+
+/* ---- relay ---- */
+
+static enum sbuf_ret
+admin_packet(struct client *c, struct sbuf_pkt *pkt)
+{
+	if (pkt->type == PQMSG_Terminate)
+	{
+		disconnect_client(c, NULL, "client closed the admin connection");
+		return SBUF_CLOSED;
+	}
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	c->request_time = now_usec();
+	if (pkt->type == PQMSG_Query)
+		return admin_handle_query(c, pkt->data + PROTO_HDR_LEN, pkt->total - PROTO_HDR_LEN);
+	if (pkt->type == PQMSG_Sync)
+	{
+		struct proto_buf b;
+		bool		ok;
+
+		proto_buf_init(&b);
+		proto_build_error(&b, PQMSG_ErrorResponse, "ERROR", "0A000",
+						  "the admin console supports only the simple query protocol", NULL, NULL);
+		proto_build_ready(&b, 'I');
+		ok = sbuf_send_buf(&c->sb, &b);
+		proto_buf_free(&b);
+		if (!ok)
+		{
+			disconnect_client(c, NULL, "could not send to client");
+			return SBUF_CLOSED;
+		}
+	}
+	return SBUF_SKIP;
+}
+
+static enum sbuf_ret
+work_packet(struct client *c, struct sbuf_pkt *pkt)
+{
+	struct server *s = c->link;
+	bool		was_busy;
+
+	if (s == NULL)
+	{
+		if (pkt->type == PQMSG_Terminate)
+		{
+			disconnect_client(c, NULL, "client sent Terminate");
+			return SBUF_CLOSED;
+		}
+		if (!find_server(c))
+			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
+		s = c->link;
+	}
+	was_busy = s->expect_rfq > 0 || s->ext_open;
+	switch (pkt->type)
+	{
+		case PQMSG_Query:
+		case PQMSG_FunctionCall:
+			s->expect_rfq++;
+			break;
+		case PQMSG_Sync:
+			s->expect_rfq++;
+			s->ext_open = false;
+			break;
+		case PQMSG_Terminate:
+			/* Never forwarded: the server stays with the pool if clean. */
+			if (sbuf_has_pending(&c->sb) && !sbuf_flush_pending(&c->sb))
+				return c->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+			disconnect_client(c, NULL, "client sent Terminate");
+			return SBUF_CLOSED;
+		case PQMSG_CopyData:
+		case PQMSG_CopyDone:
+		case PQMSG_CopyFail:
+			break;
+		default:
+			s->ext_open = true;
+			break;
+	}
+	if (!was_busy)
+	{
+		s->query_start = now_usec();
+		if (cfg->query_timeout > 0)
+			janitor_client_update(c);
+	}
+	return SBUF_FORWARD;
+}
+
+enum sbuf_ret
+client_proto(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
+{
+	struct client *c = sb->owner;
+
+	if (c->state == CL_JUSTFREE)
+		return SBUF_CLOSED;
+	switch (ev)
+	{
+		case SBUF_EV_PKT:
+			break;
+		case SBUF_EV_RECV_FAILED:
+			disconnect_client(c, NULL, "client closed the connection");
+			return SBUF_CLOSED;
+		case SBUF_EV_SEND_FAILED:
+			disconnect_client(c, NULL, "could not send to client");
+			return SBUF_CLOSED;
+		case SBUF_EV_BAD_PKT:
+			disconnect_client(c, "08P01", "invalid packet: bad length or larger than max_packet_size");
+			return SBUF_CLOSED;
+		case SBUF_EV_CONNECT_OK:
+		case SBUF_EV_CONNECT_FAILED:
+		case SBUF_EV_FLUSHED:
+			return SBUF_OK;
+	}
+	switch (c->state)
+	{
+		case CL_LOGIN:
+			return login_packet(c, pkt);
+		case CL_WAITING_LOGIN:
+		case CL_WAITING:
+			return SBUF_WAIT;
+		case CL_ACTIVE:
+			if (c->is_admin)
+				return admin_packet(c, pkt);
+			return work_packet(c, pkt);
+		case CL_FREE:
+		case CL_JUSTFREE:
+			break;
+	}
+	die("%s: packet in impossible state %d", client_ident(c), (int) c->state);
+}

@@ -1,0 +1,29 @@
+/*
+ * janitor.h -- timeouts as per-object deadlines: each client, server and
+ * pool has one libevent timer (libevent keeps them in a min-heap), armed at
+ * the object's nearest deadline and re-evaluated when it fires.  No periodic
+ * scan of any list.
+ */
+#ifndef PGPLUMB_POOLER_JANITOR_H
+#define PGPLUMB_POOLER_JANITOR_H
+
+#include <stdint.h>
+
+#include "objects.h"
+
+/* Recompute the client's nearest deadline; arm it if earlier than armed. */
+void		janitor_client_update(struct client *c);
+void		janitor_server_update(struct server *s);
+/* Wake the pool at `at` (retry a failed login, refill min_pool_size). */
+void		janitor_pool_at(struct pool *p, int64_t at);
+
+void		janitor_client_cb(evutil_socket_t fd, short what, void *arg);
+void		janitor_server_cb(evutil_socket_t fd, short what, void *arg);
+void		janitor_pool_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Graceful shutdown: close clients once out of transactions, exit when done. */
+void		janitor_start_shutdown(const char *why);
+/* Called whenever a client or server closes during shutdown. */
+void		janitor_shutdown_check(void);
+
+#endif							/* PGPLUMB_POOLER_JANITOR_H */

@@ -1,0 +1,827 @@
+/*
+ * objects.c -- pools, clients and servers: state changes and the lists they
+ * move between, pairing clients with servers, launching server connections
+ * within the sizing limits, and the cancel-key table (see objects.h).
+ */
+#include "objects.h"
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "client.h"
+#include "janitor.h"
+#include "server.h"
+#include "userlist.h"
+
+struct event_base *pooler_base;
+struct cfg *cfg;
+struct userlist *userlist;
+struct list pool_list;
+struct list login_client_list;
+struct list cancel_server_list;
+int			client_count;
+bool		pooler_shutting_down;
+bool		pooler_paused;
+
+static struct list justfree_client_list;
+static struct list justfree_server_list;
+
+/* Cancel keys: open hashing on the pooler-issued (pid, key) pair. */
+#define CANCEL_HASH_SIZE 16384
+static struct client *cancel_hash[CANCEL_HASH_SIZE];
+
+static char ident_buf[2][256];
+
+void
+objects_init(struct event_base *base)
+{
+	pooler_base = base;
+	list_init(&pool_list);
+	list_init(&login_client_list);
+	list_init(&cancel_server_list);
+	list_init(&justfree_client_list);
+	list_init(&justfree_server_list);
+}
+
+/* ---- identity for log lines ---- */
+
+const char *
+client_ident(const struct client *c)
+{
+	snprintf(ident_buf[0], sizeof(ident_buf[0]), "C-%p %s/%s@%s:%d", (const void *) c,
+			 c->dbname[0] ? c->dbname : "(nodb)", c->username[0] ? c->username : "(nouser)",
+			 c->addr, c->port);
+	return ident_buf[0];
+}
+
+const char *
+server_ident(const struct server *s)
+{
+	snprintf(ident_buf[1], sizeof(ident_buf[1]), "S-%p %s/%s pid=%u", (const void *) s,
+			 s->pool ? s->pool->dbname : "", s->pool ? s->pool->username : "",
+			 s->be_pid);
+	return ident_buf[1];
+}
+
+/* ---- pools ---- */
+
+struct pool *
+pool_get(const char *dbname, const char *username, bool is_admin)
+{
+	struct list_node *n,
+			   *t;
+	struct pool *p;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		p = list_entry(n, struct pool, node);
+		if (p->is_admin == is_admin && strcmp(p->dbname, dbname) == 0 &&
+			strcmp(p->username, username) == 0)
+			return p;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	snprintf(p->dbname, sizeof(p->dbname), "%s", dbname);
+	snprintf(p->username, sizeof(p->username), "%s", username);
+	p->is_admin = is_admin;
+	list_init(&p->active_client_list);
+	list_init(&p->waiting_client_list);
+	list_init(&p->waiting_login_list);
+	list_init(&p->active_server_list);
+	list_init(&p->idle_server_list);
+	list_init(&p->used_server_list);
+	list_init(&p->new_server_list);
+	proto_buf_init(&p->welcome);
+	evtimer_assign(&p->timer, pooler_base, janitor_pool_cb, p);
+	list_append(&pool_list, &p->node);
+	return p;
+}
+
+const struct cfg_database *
+pool_db(const struct pool *p)
+{
+	if (p->is_admin)
+		return NULL;
+	return cfg_find_database(cfg, p->dbname);
+}
+
+static const struct cfg_user *
+pool_user(const struct pool *p)
+{
+	return cfg_find_user(cfg, p->username);
+}
+
+int
+pool_mode(const struct pool *p)
+{
+	return cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
+}
+
+int
+pool_server_count(const struct pool *p)
+{
+	return p->active_server_list.count + p->idle_server_list.count +
+		p->used_server_list.count + p->new_server_list.count;
+}
+
+static int
+db_server_count(const char *dbname)
+{
+	struct list_node *n,
+			   *t;
+	int			total = 0;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (!p->is_admin && strcmp(p->dbname, dbname) == 0)
+			total += pool_server_count(p);
+	}
+	return total;
+}
+
+/* Close one idle server of another pool of the same database; true if done. */
+static bool
+evict_idle_in_db(struct pool *self)
+{
+	struct list_node *n,
+			   *t;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (p == self || p->is_admin || strcmp(p->dbname, self->dbname) != 0)
+			continue;
+		if (!list_empty(&p->idle_server_list))
+		{
+			struct server *s = list_entry(list_first(&p->idle_server_list), struct server, node);
+
+			disconnect_server(s, false, NULL, "evicted for max_db_connections");
+			return true;
+		}
+	}
+	return false;
+}
+
+int
+pool_server_addr(struct pool *p, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct cfg_database *db = pool_db(p);
+	const char *host = db ? db->host : NULL;
+	int			port = db && db->port > 0 ? db->port : 5432;
+
+	memset(ss, 0, sizeof(*ss));
+	if (host == NULL || host[0] == '\0' || host[0] == '/')
+	{
+		struct sockaddr_un *un = (struct sockaddr_un *) ss;
+		int			n;
+
+		un->sun_family = AF_UNIX;
+		n = snprintf(un->sun_path, sizeof(un->sun_path), "%s/.s.PGSQL.%d",
+					 host && host[0] ? host : "/var/run/postgresql", port);
+		if (n < 0 || (size_t) n >= sizeof(un->sun_path))
+		{
+			log_error("socket path too long for database \"%s\"", p->dbname);
+			return -1;
+		}
+		*len = sizeof(*un);
+		return 0;
+	}
+	else
+	{
+		struct addrinfo hints,
+				   *res = NULL;
+		char		portstr[16];
+		int			rc;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		snprintf(portstr, sizeof(portstr), "%d", port);
+		rc = getaddrinfo(host, portstr, &hints, &res);
+		if (rc != 0 || res == NULL)
+		{
+			log_error("could not resolve host \"%s\" of database \"%s\": %s", host,
+					  p->dbname, gai_strerror(rc));
+			return -1;
+		}
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*len = res->ai_addrlen;
+		freeaddrinfo(res);
+		return 0;
+	}
+}
+
+/*
+ * Start one server connection if the sizing limits allow.  `reserve` allows
+ * going over pool_size up to reserve_pool_size.  Returns true if launched.
+ */
+static bool
+launch_new_connection(struct pool *p, bool reserve)
+{
+	const struct cfg_database *db = pool_db(p);
+	const struct cfg_user *u = pool_user(p);
+	int			max = cfg_pool_size_for(cfg, db, u);
+	int			total = pool_server_count(p);
+	int			maxdb = cfg_max_db_connections_for(cfg, db);
+	struct server *s;
+
+	if (p->is_admin || pooler_shutting_down)
+		return false;
+	if (p->last_login_fail && now_usec() < p->last_login_fail + cfg->server_login_retry)
+	{
+		janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);
+		return false;
+	}
+	if (max > 0 && total >= max)
+	{
+		int			res = cfg_reserve_pool_for(cfg, db, u);
+
+		if (!reserve || total >= max + res)
+			return false;
+		log_info("%s/%s: taking a connection from the reserve pool", p->dbname, p->username);
+	}
+	if (maxdb > 0 && db_server_count(p->dbname) >= maxdb)
+	{
+		if (!evict_idle_in_db(p) || db_server_count(p->dbname) >= maxdb)
+			return false;
+	}
+	s = server_new(p);
+	if (s == NULL)
+		return false;
+	if (server_connect(s) < 0)
+		return false;
+	return true;
+}
+
+void
+pool_prewarm(struct pool *p)
+{
+	int			min = cfg_min_pool_size_for(cfg, pool_db(p));
+	int			max = cfg_pool_size_for(cfg, pool_db(p), pool_user(p));
+
+	if (max > 0 && min > max)
+		min = max;
+	while (pool_server_count(p) < min)
+	{
+		if (!launch_new_connection(p, false))
+			break;
+	}
+}
+
+void
+pool_activate(struct pool *p)
+{
+	/* Serve waiting clients, oldest first, from idle servers (LIFO reuse). */
+	while (!p->paused && !pooler_paused && !list_empty(&p->waiting_client_list) &&
+		   !list_empty(&p->idle_server_list))
+	{
+		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
+		struct server *s = list_entry(list_last(&p->idle_server_list), struct server, node);
+
+		p->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		link_pair(c, s);
+		change_client_state(c, CL_ACTIVE);
+		sbuf_continue(&c->sb);
+	}
+	/* Still waiting: connections being opened for them? */
+	if (!p->paused && !pooler_paused)
+	{
+		struct list_node *n,
+				   *t;
+		int			want = p->waiting_client_list.count - p->new_server_list.count;
+
+		list_for_each_safe(n, t, &p->waiting_client_list)
+		{
+			struct client *c = list_entry(n, struct client, node);
+
+			if (want <= 0)
+				break;
+			if (!launch_new_connection(p, c->reserve_ok))
+				break;
+			want--;
+		}
+		if (p->waiting_login_list.count > 0 && p->new_server_list.count == 0 && !p->have_welcome)
+			(void) launch_new_connection(p, true);
+	}
+	pool_prewarm(p);
+}
+
+/* ---- state changes ---- */
+
+static struct list *
+client_list_for(struct client *c, enum client_state st)
+{
+	switch (st)
+	{
+		case CL_FREE:
+			return NULL;
+		case CL_JUSTFREE:
+			return &justfree_client_list;
+		case CL_LOGIN:
+			return &login_client_list;
+		case CL_WAITING_LOGIN:
+			return &c->pool->waiting_login_list;
+		case CL_WAITING:
+			return &c->pool->waiting_client_list;
+		case CL_ACTIVE:
+			return &c->pool->active_client_list;
+	}
+	die("bad client state %d", (int) st);
+}
+
+void
+change_client_state(struct client *c, enum client_state st)
+{
+	struct list *from = client_list_for(c, c->state);
+	struct list *to = client_list_for(c, st);
+
+	if (from)
+		list_remove(from, &c->node);
+	c->state = st;
+	if (to)
+		list_append(to, &c->node);
+}
+
+static struct list *
+server_list_for(struct server *s, enum server_state st)
+{
+	switch (st)
+	{
+		case SV_FREE:
+			return NULL;
+		case SV_JUSTFREE:
+			return &justfree_server_list;
+		case SV_LOGIN:
+			return &s->pool->new_server_list;
+		case SV_IDLE:
+			return &s->pool->idle_server_list;
+		case SV_ACTIVE:
+			return &s->pool->active_server_list;
+		case SV_USED:
+			return &s->pool->used_server_list;
+		case SV_CANCEL:
+			return &cancel_server_list;
+	}
+	die("bad server state %d", (int) st);
+}
+
+void
+change_server_state(struct server *s, enum server_state st)
+{
+	struct list *from = server_list_for(s, s->state);
+	struct list *to = server_list_for(s, st);
+
+	if (from)
+		list_remove(from, &s->node);
+	s->state = st;
+	if (to)
+		list_append(to, &s->node);
+}
+
+struct client *
+client_new(void)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	list_node_init(&c->node);
+	sbuf_init(&c->sb, client_proto, c);
+	evtimer_assign(&c->timer, pooler_base, janitor_client_cb, c);
+	c->connect_time = c->request_time = now_usec();
+	client_count++;
+	return c;
+}
+
+struct server *
+server_new(struct pool *p)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	list_node_init(&s->node);
+	s->pool = p;
+	sbuf_init(&s->sb, server_proto, s);
+	evtimer_assign(&s->timer, pooler_base, janitor_server_cb, s);
+	s->connect_time = s->request_time = now_usec();
+	s->txn_status = 'I';
+	return s;
+}
+
+/* ---- linking ---- */
+
+void
+link_pair(struct client *c, struct server *s)
+{
+	c->link = s;
+	s->link = c;
+	sbuf_set_dst(&c->sb, &s->sb);
+	sbuf_set_dst(&s->sb, &c->sb);
+	s->request_time = now_usec();
+	change_server_state(s, SV_ACTIVE);
+}
+
+void
+unlink_pair(struct client *c, struct server *s)
+{
+	if (c)
+	{
+		c->link = NULL;
+		sbuf_set_dst(&c->sb, NULL);
+	}
+	if (s)
+	{
+		s->link = NULL;
+		sbuf_set_dst(&s->sb, NULL);
+	}
+}
+
+bool
+find_server(struct client *c)
+{
+	struct pool *p = c->pool;
+
+	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
+		!list_empty(&p->idle_server_list))
+	{
+		struct server *s = list_entry(list_last(&p->idle_server_list), struct server, node);
+
+		link_pair(c, s);
+		return true;
+	}
+	c->wait_start = now_usec();
+	c->reserve_ok = false;
+	change_client_state(c, CL_WAITING);
+	janitor_client_update(c);
+	pool_activate(p);
+	return c->link != NULL;
+}
+
+static bool
+server_is_clean(const struct server *s)
+{
+	return s->login_done && s->expect_rfq == 0 && !s->ext_open && s->txn_status == 'I' &&
+		!s->cancel_sent && !s->close_needed && sbuf_is_empty(&s->sb);
+}
+
+void
+release_server(struct server *s)
+{
+	struct pool *p = s->pool;
+	struct client *c = s->link;
+	int64_t		lifetime = cfg_server_lifetime_for(cfg, pool_db(p));
+
+	if (c)
+		unlink_pair(c, s);
+	s->request_time = now_usec();
+	if (!server_is_clean(s))
+	{
+		disconnect_server(s, false, NULL, "server not clean at release");
+		pool_activate(p);
+		return;
+	}
+	if (lifetime > 0 && now_usec() - s->connect_time >= lifetime)
+	{
+		disconnect_server(s, false, NULL, "server_lifetime reached");
+		pool_activate(p);
+		return;
+	}
+	if (pooler_shutting_down || p->paused || pooler_paused)
+	{
+		disconnect_server(s, false, NULL, pooler_shutting_down ? "shutting down" : "paused");
+		pool_activate(p);
+		return;
+	}
+	if (pool_mode(p) == CFG_POOL_SESSION && cfg->server_reset_query[0] != '\0')
+	{
+		change_server_state(s, SV_USED);
+		if (server_send_reset(s) < 0)
+		{
+			disconnect_server(s, false, NULL, "could not send server_reset_query");
+			pool_activate(p);
+		}
+		return;
+	}
+	change_server_state(s, SV_IDLE);
+	janitor_server_update(s);
+	sbuf_continue(&s->sb);
+	pool_activate(p);
+}
+
+/* ---- closing ---- */
+
+static bool
+send_error_msg(struct sbuf *sb, const char *severity, const char *sqlstate,
+			   const char *msg, const char *detail)
+{
+	struct proto_buf b;
+	bool		ok;
+
+	proto_buf_init(&b);
+	proto_build_error(&b, PQMSG_ErrorResponse, severity, sqlstate, msg, detail, NULL);
+	ok = sbuf_send_buf(sb, &b);
+	proto_buf_free(&b);
+	return ok;
+}
+
+bool
+client_send_error(struct client *c, const char *sqlstate, const char *msg, const char *detail)
+{
+	return send_error_msg(&c->sb, "ERROR", sqlstate, msg, detail);
+}
+
+static void
+cancel_key_remove(struct client *c)
+{
+	struct client **pp;
+
+	if (!c->in_hash)
+		return;
+	pp = &cancel_hash[(c->key_pid ^ c->key_secret) % CANCEL_HASH_SIZE];
+	while (*pp)
+	{
+		if (*pp == c)
+		{
+			*pp = c->hash_next;
+			break;
+		}
+		pp = &(*pp)->hash_next;
+	}
+	c->in_hash = false;
+}
+
+void
+disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
+{
+	char		msg[512];
+	va_list		ap;
+	struct server *s = c->link;
+
+	if (c->state == CL_JUSTFREE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sqlstate)
+	{
+		log_info("%s closing because: %s (age=%llds)", client_ident(c), msg,
+				 (long long) ((now_usec() - c->connect_time) / USEC_PER_SEC));
+		(void) send_error_msg(&c->sb, "FATAL", sqlstate, msg, NULL);
+	}
+	else if (cfg == NULL || cfg->log_disconnections)
+		log_info("%s closing because: %s (age=%llds)", client_ident(c), msg,
+				 (long long) ((now_usec() - c->connect_time) / USEC_PER_SEC));
+	if (s)
+	{
+		if (server_is_clean(s) && s->state == SV_ACTIVE)
+			release_server(s);
+		else
+		{
+			unlink_pair(c, s);
+			disconnect_server(s, false, NULL, "client disconnected while the server was busy or in a transaction");
+		}
+	}
+	if (c->auth)
+	{
+		auth_server_free(c->auth);
+		c->auth = NULL;
+	}
+	cancel_key_remove(c);
+	evtimer_del(&c->timer);
+	sbuf_close(&c->sb);
+	if (c->state == CL_WAITING && c->pool)
+		c->pool->wait_time += (uint64_t) (now_usec() - c->wait_start);
+	change_client_state(c, CL_JUSTFREE);
+	if (pooler_shutting_down)
+		janitor_shutdown_check();
+}
+
+void
+disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
+				  const char *fmt,...)
+{
+	char		msg[512];
+	va_list		ap;
+	struct client *c = s->link;
+	struct pool *p = s->pool;
+	bool		was_login = s->state == SV_LOGIN;
+
+	if (s->state == SV_JUSTFREE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->state != SV_CANCEL)
+		log_info("%s closing because: %s (age=%llds)", server_ident(s), msg,
+				 (long long) ((now_usec() - s->connect_time) / USEC_PER_SEC));
+	if (c)
+	{
+		unlink_pair(c, s);
+		if (notify_client)
+			disconnect_client(c, sqlstate ? sqlstate : "08006", "%s", msg);
+		else
+			disconnect_client(c, NULL, "server closed: %s", msg);
+	}
+	if (s->auth)
+	{
+		auth_client_free(s->auth);
+		s->auth = NULL;
+	}
+	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED)
+	{
+		/* a usable connection went away: terminate it politely if possible */
+		struct proto_buf b;
+
+		proto_buf_init(&b);
+		proto_build_terminate(&b);
+		if (sbuf_is_empty(&s->sb) && !sbuf_send_buf(&s->sb, &b))
+			log_debug("%s could not send Terminate", server_ident(s));
+		proto_buf_free(&b);
+	}
+	evtimer_del(&s->timer);
+	sbuf_close(&s->sb);
+	change_server_state(s, SV_JUSTFREE);
+	if (was_login && p && !p->is_admin)
+	{
+		/* Login failed: clients waiting for the welcome get the error. */
+		if (!s->login_done && pool_server_count(p) == 0)
+		{
+			struct list_node *n,
+					   *t;
+
+			p->last_login_fail = now_usec();
+			snprintf(p->last_login_error, sizeof(p->last_login_error), "%.200s", msg);
+			list_for_each_safe(n, t, &p->waiting_login_list)
+			{
+				struct client *wc = list_entry(n, struct client, node);
+
+				disconnect_client(wc, sqlstate ? sqlstate : "08006", "%s", msg);
+			}
+			list_for_each_safe(n, t, &p->waiting_client_list)
+			{
+				struct client *wc = list_entry(n, struct client, node);
+
+				disconnect_client(wc, sqlstate ? sqlstate : "08006", "%s", msg);
+			}
+			janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);
+		}
+	}
+	else if (p && !p->is_admin && !pooler_shutting_down && s->state != SV_CANCEL)
+	{
+		/* keep min_pool_size, serve waiting clients */
+		janitor_pool_at(p, now_usec());
+	}
+	if (pooler_shutting_down)
+		janitor_shutdown_check();
+}
+
+void
+objects_free_closed(void)
+{
+	struct list_node *n,
+			   *t;
+
+	list_for_each_safe(n, t, &justfree_client_list)
+	{
+		struct client *c = list_entry(n, struct client, node);
+
+		list_remove(&justfree_client_list, n);
+		client_count--;
+		free(c);
+	}
+	list_for_each_safe(n, t, &justfree_server_list)
+	{
+		struct server *s = list_entry(n, struct server, node);
+
+		list_remove(&justfree_server_list, n);
+		free(s);
+	}
+}
+
+/* ---- cancel keys ---- */
+
+void
+cancel_key_assign(struct client *c)
+{
+	for (int tries = 0; tries < 100; tries++)
+	{
+		uint32_t	k[2];
+
+		random_bytes(k, sizeof(k));
+		if (k[0] == 0 || cancel_key_find(k[0], k[1]) != NULL)
+			continue;
+		c->key_pid = k[0] & 0x7fffffff;
+		c->key_secret = k[1];
+		break;
+	}
+	c->hash_next = cancel_hash[(c->key_pid ^ c->key_secret) % CANCEL_HASH_SIZE];
+	cancel_hash[(c->key_pid ^ c->key_secret) % CANCEL_HASH_SIZE] = c;
+	c->in_hash = true;
+}
+
+struct client *
+cancel_key_find(uint32_t pid, uint32_t key)
+{
+	struct client *c = cancel_hash[(pid ^ key) % CANCEL_HASH_SIZE];
+
+	for (; c; c = c->hash_next)
+		if (c->key_pid == pid && c->key_secret == key)
+			return c;
+	return NULL;
+}
+
+void
+launch_cancel(struct server *target)
+{
+	struct server *s = server_new(target->pool);
+
+	if (s == NULL)
+		return;
+	s->cancel_pid = target->be_pid;
+	s->cancel_key = target->be_key;
+	memcpy(&s->addr, &target->addr, sizeof(s->addr));
+	s->addrlen = target->addrlen;
+	change_server_state(s, SV_CANCEL);
+	if (sbuf_connect(&s->sb, (struct sockaddr *) &s->addr, s->addrlen) < 0)
+	{
+		log_warning("%s: could not open a connection for a cancel request", server_ident(target));
+		disconnect_server(s, false, NULL, "cancel connect failed");
+		return;
+	}
+	janitor_server_update(s);
+}
+
+/* ---- admin actions ---- */
+
+void
+kill_database(const char *dbname)
+{
+	struct list_node *n,
+			   *t,
+			   *m,
+			   *u;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+		struct list *cl[] = {&p->active_client_list, &p->waiting_client_list,
+		&p->waiting_login_list};
+		struct list *sl[] = {&p->active_server_list, &p->idle_server_list,
+		&p->used_server_list, &p->new_server_list};
+
+		if (p->is_admin || (dbname && strcmp(p->dbname, dbname) != 0))
+			continue;
+		for (size_t i = 0; i < sizeof(cl) / sizeof(cl[0]); i++)
+			list_for_each_safe(m, u, cl[i])
+				disconnect_client(list_entry(m, struct client, node), "57P01",
+								  "database \"%s\" was killed by an administrator (KILL)",
+								  p->dbname);
+		for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+			list_for_each_safe(m, u, sl[i])
+				disconnect_server(list_entry(m, struct server, node), true, "57P01",
+								  "database killed by an administrator (KILL)");
+	}
+}
+
+void
+objects_reload(void)
+{
+	struct list_node *n,
+			   *t;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (p->is_admin)
+			continue;
+		janitor_pool_at(p, now_usec());
+	}
+}
+
+void
+objects_cleanup(void)
+{
+	struct list_node *n,
+			   *t;
+
+	objects_free_closed();
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		list_remove(&pool_list, n);
+		evtimer_del(&p->timer);
+		proto_buf_free(&p->welcome);
+		free(p);
+	}
+}

@@ -1,0 +1,78 @@
+"""pgwire.py -- a tiny raw PostgreSQL v3 client for the pooler scenarios:
+send exactly the bytes a test wants (malformed packets included) and read
+back messages with their fields (SQLSTATE of errors), with timeouts."""
+import socket
+import struct
+import time
+
+
+class Conn:
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def startup(self, user="postgres", database="ppdb", version=196608, extra=()):
+        body = struct.pack("!i", version)
+        for k, v in (("user", user), ("database", database)) + tuple(extra):
+            body += k.encode() + b"\0" + v.encode() + b"\0"
+        body += b"\0"
+        self.send(struct.pack("!i", len(body) + 4) + body)
+
+    def msg(self, typ, payload=b""):
+        self.send(typ + struct.pack("!i", len(payload) + 4) + payload)
+
+    def query(self, sql):
+        self.msg(b"Q", sql.encode() + b"\0")
+
+    def read_msg(self, timeout=5.0):
+        """Next (type, payload); (None, None) on EOF."""
+        deadline = time.time() + timeout
+        while True:
+            if len(self.buf) >= 5:
+                n = struct.unpack("!i", self.buf[1:5])[0]
+                if len(self.buf) >= 1 + n:
+                    t, p = self.buf[:1], self.buf[5:1 + n]
+                    self.buf = self.buf[1 + n:]
+                    return t, p
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no message")
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(65536)
+            except ConnectionResetError:
+                d = b""
+            if not d:
+                return None, None
+            self.buf += d
+
+    def read_until(self, types=(b"Z",), timeout=5.0):
+        """Messages up to and including one of `types` (or EOF)."""
+        out = []
+        while True:
+            t, p = self.read_msg(timeout)
+            out.append((t, p))
+            if t is None or t in types:
+                return out
+
+    def close(self):
+        self.s.close()
+
+
+def fields(payload):
+    """ErrorResponse/NoticeResponse fields as a dict {code: text}."""
+    out = {}
+    for part in payload.split(b"\0"):
+        if part:
+            out[chr(part[0])] = part[1:].decode()
+    return out
+
+
+def first_error(msgs):
+    for t, p in msgs:
+        if t == b"E":
+            return fields(p)
+    return None

@@ -1,0 +1,28 @@
+# Transaction mode with pgbench (simple and extended protocol): many clients
+# on a pool of 2 server connections, no failures, pool max respected.
+. "$(dirname "$0")/../lib.sh"
+start_pooler "pool_mode = transaction
+default_pool_size = 2"
+
+pgbench -i -s 1 -q "$(pooler_url)" >"$SCEN_DIR/init.out" 2>&1 || fail "pgbench -i through the pooler: $(tail -3 "$SCEN_DIR/init.out")"
+ok "pgbench -i through the pooler"
+
+# watch pg_stat_activity while the benchmark runs
+( for _ in $(seq 1 20); do backend_count; sleep 0.1; done ) >"$SCEN_DIR/counts" &
+watcher=$!
+for mode in simple extended; do
+	pgbench -n -c 8 -j 2 -T 2 -M $mode "$(pooler_url)" >"$SCEN_DIR/bench_$mode.out" 2>&1 || fail "pgbench -M $mode failed: $(tail -5 "$SCEN_DIR/bench_$mode.out")"
+	grep -q "number of failed transactions: 0" "$SCEN_DIR/bench_$mode.out" || fail "failed transactions in -M $mode"
+	tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$SCEN_DIR/bench_$mode.out")
+	assert_ge "$tx" 100 "pgbench -M $mode processed transactions"
+done
+wait $watcher
+max=$(sort -n "$SCEN_DIR/counts" | tail -1)
+assert_le "$max" 2 "server connections never above default_pool_size"
+assert_ge "$max" 1 "server connections were used"
+
+# accounts total unchanged by TPC-B (sum of deltas goes to all three tables)
+out=$(pq -c "select (select sum(abalance) from pgbench_accounts) = (select sum(bbalance) from pgbench_branches)")
+assert_eq "$out" t "TPC-B invariant holds"
+out=$(padmin -c "show pools" | grep '^ppdb|' | cut -d'|' -f16)
+assert_eq "$out" transaction "SHOW POOLS reports transaction mode"
