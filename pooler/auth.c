@@ -200,7 +200,11 @@ enum auth_status auth_server_start(struct auth_server *a, struct auth_out *out)
 			have = scram_parse_secret(a->secret, &sec) == 0;
 			a->secret_is_scram = have;
 		} else if (a->secret && a->kind == USERLIST_SECRET_PLAIN) {
-			have = scram_make_secret_random(a->secret, a->iterations, &sec) == 0;
+			/* a stable salt lets the PBKDF2 cache serve repeated logins */
+			unsigned char salt[16];
+
+			have = scram_stable_salt(a->user, a->secret, salt) == 0 &&
+			       scram_make_secret(a->secret, salt, sizeof salt, a->iterations, &sec) == 0;
 		}
 		/* unknown user or an md5 secret: a mock exchange that fails */
 		scram_server_init(&a->scram, have ? &sec : NULL);

@@ -201,6 +201,21 @@ static const struct cfg_key cfg_user_keys[] = {
 	{"reserve_pool_size", CFG_T_INT, UOFF(reserve_pool_size), 0, IMAX},
 };
 
+/*
+ * PgBouncer settings that are not implemented and would weaken security or
+ * change behaviour silently if ignored: accepted only with the values listed
+ * (comma-separated; "" = empty), anything else is an error at start.
+ */
+static const struct {
+	const char *name;
+	const char *allowed;
+	const char *why;
+} cfg_refused[] = {
+	{"auth_hba_file", "", "auth_type hba is not supported"},
+	{"client_tls_sslmode", "disable", "TLS towards clients is not supported yet"},
+	{"server_tls_sslmode", "disable,allow,prefer", "TLS towards servers is not supported yet"},
+};
+
 static const char *const pool_mode_names[] = {"session", "transaction", "statement"};
 static const char *const auth_type_names[] = {"any", "trust", "plain", "md5", "scram-sha-256"};
 
@@ -876,6 +891,20 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		int rc;
 
 		if (!s) {
+			for (size_t i = 0; i < sizeof cfg_refused / sizeof cfg_refused[0]; i++) {
+				if (strcasecmp(cfg_refused[i].name, name) != 0)
+					continue;
+				if (value[0] == '\0' ? cfg_refused[i].allowed[0] == '\0'
+						    : cfg_list_contains(cfg_refused[i].allowed, value)) {
+					if (value[0] != '\0' && strcasecmp(value, "disable") != 0)
+						cfg_warn("%s:%d: %s; \"%s = %s\" runs without TLS",
+							 ctx_file(ctx), ctx_line(ctx), cfg_refused[i].why, name, value);
+					return 1;
+				}
+				ctx_error(ctx, "setting \"%s = %s\" is not supported: %s", name, value,
+					  cfg_refused[i].why);
+				return 1;
+			}
 			cfg_warn("%s:%d: unknown setting \"%s\" ignored", ctx_file(ctx), ctx_line(ctx), name);
 			return 1;
 		}

@@ -636,6 +636,12 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		auth_client_free(s->auth);
 		s->auth = NULL;
 	}
+	if (s->state == SV_ACTIVE && s->login_done && (s->expect_rfq > 0 || s->ext_open) && s->be_pid)
+	{
+		/* Closing the socket alone leaves the query running until the
+		 * backend next writes; cancel it so the work stops now. */
+		launch_cancel(s);
+	}
 	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED)
 	{
 		/* a usable connection went away: terminate it politely if possible */

@@ -119,11 +119,110 @@ static int sha256(const unsigned char *data, size_t len, unsigned char out[SCRAM
 	return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
 
+/*
+ * PBKDF2 cache.  One PBKDF2 with 4096 iterations costs about 3 ms of CPU, which
+ * would stall the single-threaded pooler at every SCRAM login against a plain
+ * auth_file password and at every SCRAM login to a server with a plain password.
+ * SaltedPassword depends only on (password, salt, iterations), so the last
+ * SCRAM_PBKDF2_CACHE results are kept, keyed by an HMAC of the password under a
+ * per-process random key (the password itself is not stored here).
+ */
+#define SCRAM_PBKDF2_CACHE 64
+
+struct pbkdf2_entry {
+	bool valid;
+	unsigned char pwmac[SCRAM_KEY_LEN];
+	unsigned char salt[SCRAM_SALT_MAX];
+	size_t salt_len;
+	int iterations;
+	unsigned char salted[SCRAM_KEY_LEN];
+	uint64_t used;
+};
+
+static struct pbkdf2_entry pbkdf2_cache[SCRAM_PBKDF2_CACHE];
+static uint64_t pbkdf2_tick, pbkdf2_hits, pbkdf2_misses;
+static unsigned char proc_key[SCRAM_KEY_LEN];
+static bool have_proc_key;
+
+static int hmac256(const unsigned char *key, size_t keylen, const void *data, size_t len,
+		   unsigned char out[SCRAM_KEY_LEN]);
+
+static int get_proc_key(void)
+{
+	if (!have_proc_key) {
+		if (RAND_bytes(proc_key, sizeof proc_key) != 1)
+			return -1;
+		have_proc_key = true;
+	}
+	return 0;
+}
+
+void scram_cache_clear(void)
+{
+	OPENSSL_cleanse(pbkdf2_cache, sizeof pbkdf2_cache);
+	pbkdf2_hits = pbkdf2_misses = 0;
+}
+
+void scram_cache_stats(uint64_t *hits, uint64_t *misses)
+{
+	*hits = pbkdf2_hits;
+	*misses = pbkdf2_misses;
+}
+
+int scram_stable_salt(const char *user, const char *password, unsigned char out[16])
+{
+	unsigned char mac[SCRAM_KEY_LEN];
+	char buf[600];
+	int n;
+
+	if (get_proc_key() != 0)
+		return -1;
+	n = snprintf(buf, sizeof buf, "salt:%s", user);
+	if (n < 0 || (size_t) n + 1 + strlen(password) >= sizeof buf)
+		return -1;
+	memcpy(buf + n + 1, password, strlen(password));
+	if (hmac256(proc_key, sizeof proc_key, buf, (size_t) n + 1 + strlen(password), mac) != 0)
+		return -1;
+	OPENSSL_cleanse(buf, sizeof buf);
+	memcpy(out, mac, 16);
+	OPENSSL_cleanse(mac, sizeof mac);
+	return 0;
+}
+
 static int salted_password(const char *password, const unsigned char *salt, size_t salt_len,
 			   int iterations, unsigned char out[SCRAM_KEY_LEN])
 {
-	return PKCS5_PBKDF2_HMAC(password, (int) strlen(password), salt, (int) salt_len, iterations,
-				 EVP_sha256(), SCRAM_KEY_LEN, out) == 1 ? 0 : -1;
+	unsigned char pwmac[SCRAM_KEY_LEN];
+	struct pbkdf2_entry *victim = &pbkdf2_cache[0];
+
+	if (salt_len > SCRAM_SALT_MAX || get_proc_key() != 0 ||
+	    hmac256(proc_key, sizeof proc_key, password, strlen(password), pwmac) != 0)
+		return -1;
+	for (int i = 0; i < SCRAM_PBKDF2_CACHE; i++) {
+		struct pbkdf2_entry *e = &pbkdf2_cache[i];
+
+		if (e->valid && e->iterations == iterations && e->salt_len == salt_len &&
+		    memcmp(e->salt, salt, salt_len) == 0 && scram_ct_equal(e->pwmac, pwmac, SCRAM_KEY_LEN)) {
+			memcpy(out, e->salted, SCRAM_KEY_LEN);
+			e->used = ++pbkdf2_tick;
+			pbkdf2_hits++;
+			return 0;
+		}
+		if (!e->valid || (victim->valid && e->used < victim->used))
+			victim = e;
+	}
+	if (PKCS5_PBKDF2_HMAC(password, (int) strlen(password), salt, (int) salt_len, iterations,
+			      EVP_sha256(), SCRAM_KEY_LEN, out) != 1)
+		return -1;
+	pbkdf2_misses++;
+	victim->valid = true;
+	memcpy(victim->pwmac, pwmac, SCRAM_KEY_LEN);
+	memcpy(victim->salt, salt, salt_len);
+	victim->salt_len = salt_len;
+	victim->iterations = iterations;
+	memcpy(victim->salted, out, SCRAM_KEY_LEN);
+	victim->used = ++pbkdf2_tick;
+	return 0;
 }
 
 /* ClientKey and ServerKey from a password. */

@@ -129,6 +129,17 @@ int scram_client_verify(struct scram_client *c, const char *msg, size_t len) PP_
 
 void scram_client_clear(struct scram_client *c);
 
+/* A salt that is the same for (user, password) during this process's life and
+ * unpredictable outside it (HMAC under a random per-process key).  Used for SCRAM
+ * against plain auth_file passwords so that the PBKDF2 cache below can serve
+ * repeated logins.  0/-1. */
+int scram_stable_salt(const char *user, const char *password, unsigned char out[16]) PP_WUR;
+
+/* SaltedPassword values are cached (64 entries, LRU) because PBKDF2 costs
+ * milliseconds of CPU.  For tests and RELOAD: drop the cache; read counters. */
+void scram_cache_clear(void);
+void scram_cache_stats(uint64_t *hits, uint64_t *misses);
+
 /* For tests: set the nonce the next scram_*_first() uses instead of a
  * random one (NULL = back to random).  Not for production use. */
 void scram_test_set_nonce(const char *nonce);

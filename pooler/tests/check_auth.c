@@ -143,6 +143,33 @@ START_TEST(test_matrix)
 }
 END_TEST
 
+/* SCRAM against a plain auth_file password: the second login of the same
+ * user reuses the cached PBKDF2 result (same salt) instead of paying it again. */
+START_TEST(test_scram_plain_cached)
+{
+	struct auth_out o1, o2;
+	struct auth_server *s1, *s2;
+	uint64_t h0, m0, h1, m1;
+	struct outcome o;
+
+	scram_cache_clear();
+	s1 = auth_server_new(CFG_AUTH_SCRAM, "carol", "pw9", 4096);
+	s2 = auth_server_new(CFG_AUTH_SCRAM, "carol", "pw9", 4096);
+	ck_assert_int_eq(auth_server_start(s1, &o1), AUTH_CONTINUE);
+	scram_cache_stats(&h0, &m0);
+	ck_assert_int_eq(auth_server_start(s2, &o2), AUTH_CONTINUE);
+	scram_cache_stats(&h1, &m1);
+	ck_assert(m1 == m0 && h1 == h0 + 1);
+	auth_server_free(s1);
+	auth_server_free(s2);
+	/* and the login still works, and still refuses a wrong password */
+	o = try_login(CFG_AUTH_SCRAM, "pw9", "pw9");
+	ck_assert(o.server == AUTH_OK && o.client == AUTH_OK);
+	o = try_login(CFG_AUTH_SCRAM, "pw9", "pw8");
+	ck_assert_int_eq(o.server, AUTH_FAIL);
+}
+END_TEST
+
 START_TEST(test_trust_and_method_names)
 {
 	struct auth_out out;
@@ -402,6 +429,7 @@ static Suite *auth_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_md5_helpers);
 	tcase_add_test(tc, test_matrix);
+	tcase_add_test(tc, test_scram_plain_cached);
 	tcase_add_test(tc, test_trust_and_method_names);
 	tcase_add_test(tc, test_scram_passthrough);
 	tcase_add_test(tc, test_server_malformed);

@@ -277,6 +277,22 @@ START_TEST(test_invalid_values)
 	load_fail("[pgbouncer]\nthis line has no equals sign\n", "bad.ini:2:", "syntax error");
 	load_fail("listen_port = 1\n", "outside of any section", NULL);
 	load_fail("[pgbouncer]\nlisten_addr =\nunix_socket_dir =\n", "would not listen", NULL);
+	/* settings that would silently weaken security if ignored */
+	load_fail("[pgbouncer]\nclient_tls_sslmode = require\n", "bad.ini:2:",
+		  "\"client_tls_sslmode = require\" is not supported");
+	load_fail("[pgbouncer]\nserver_tls_sslmode = verify-full\n", "server_tls_sslmode", "TLS");
+	load_fail("[pgbouncer]\nauth_hba_file = /etc/hba\n", "auth_hba_file", "hba");
+}
+END_TEST
+
+START_TEST(test_refused_settings_at_safe_values)
+{
+	struct cfg *c = load_ok("[pgbouncer]\nclient_tls_sslmode = disable\nauth_hba_file =\n"
+				"server_tls_sslmode = prefer\nauth_type = trust\n");
+
+	ck_assert_ptr_null(strstr(warnings, "client_tls_sslmode"));
+	ck_assert_ptr_nonnull(strstr(warnings, "\"server_tls_sslmode = prefer\" runs without TLS"));
+	cfg_free(c);
 }
 END_TEST
 
@@ -487,6 +503,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_databases_and_users);
 	tcase_add_test(tc, test_unknown_setting_warns);
 	tcase_add_test(tc, test_invalid_values);
+	tcase_add_test(tc, test_refused_settings_at_safe_values);
 	tcase_add_test(tc, test_password_never_in_errors);
 	tcase_add_test(tc, test_missing_file_and_long_line);
 	tcase_add_test(tc, test_include);

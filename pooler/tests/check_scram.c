@@ -5,6 +5,7 @@
  * malformed messages.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,61 @@ START_TEST(test_secret_parse_errors)
 }
 END_TEST
 
+/* The PBKDF2 cache returns exactly what PBKDF2 computes, keyed on password,
+ * salt and iteration count, and evicts the least recently used entry. */
+START_TEST(test_pbkdf2_cache)
+{
+	struct scram_secret a, b, c;
+	static const unsigned char salt[4] = {1, 2, 3, 4};
+	uint64_t hits, misses;
+	unsigned char s1[16], s2[16], s3[16];
+
+	scram_cache_clear();
+	ck_assert_int_eq(scram_make_secret("pw", salt, 4, 4096, &a), 0);
+	scram_cache_stats(&hits, &misses);
+	ck_assert(hits == 0 && misses == 1);
+	ck_assert_int_eq(scram_make_secret("pw", salt, 4, 4096, &b), 0);
+	scram_cache_stats(&hits, &misses);
+	ck_assert(hits == 1 && misses == 1);
+	ck_assert_mem_eq(a.stored_key, b.stored_key, SCRAM_KEY_LEN);
+	ck_assert_mem_eq(a.server_key, b.server_key, SCRAM_KEY_LEN);
+	/* other password, salt or iteration count: a miss and a different result */
+	ck_assert_int_eq(scram_make_secret("pX", salt, 4, 4096, &c), 0);
+	ck_assert(memcmp(a.stored_key, c.stored_key, SCRAM_KEY_LEN) != 0);
+	ck_assert_int_eq(scram_make_secret("pw", salt, 3, 4096, &c), 0);
+	ck_assert(memcmp(a.stored_key, c.stored_key, SCRAM_KEY_LEN) != 0);
+	ck_assert_int_eq(scram_make_secret("pw", salt, 4, 4097, &c), 0);
+	ck_assert(memcmp(a.stored_key, c.stored_key, SCRAM_KEY_LEN) != 0);
+	scram_cache_stats(&hits, &misses);
+	ck_assert(hits == 1 && misses == 4);
+	/* the same result as an uncached computation */
+	scram_cache_clear();
+	ck_assert_int_eq(scram_make_secret("pw", salt, 4, 4096, &c), 0);
+	ck_assert_mem_eq(a.stored_key, c.stored_key, SCRAM_KEY_LEN);
+	/* 64 entries: the 65th distinct password evicts the oldest one */
+	scram_cache_clear();
+	for (int i = 0; i < 65; i++) {
+		char pw[16];
+
+		snprintf(pw, sizeof pw, "p%d", i);
+		ck_assert_int_eq(scram_make_secret(pw, salt, 4, 1, &c), 0);
+	}
+	ck_assert_int_eq(scram_make_secret("p64", salt, 4, 1, &c), 0);	/* newest: hit */
+	ck_assert_int_eq(scram_make_secret("p0", salt, 4, 1, &c), 0);	/* evicted: miss */
+	scram_cache_stats(&hits, &misses);
+	ck_assert(hits == 1 && misses == 66);
+
+	/* stable salts: per (user, password), unpredictable but fixed in a process */
+	ck_assert_int_eq(scram_stable_salt("alice", "pw", s1), 0);
+	ck_assert_int_eq(scram_stable_salt("alice", "pw", s2), 0);
+	ck_assert_mem_eq(s1, s2, 16);
+	ck_assert_int_eq(scram_stable_salt("alice", "pw2", s3), 0);
+	ck_assert(memcmp(s1, s3, 16) != 0);
+	ck_assert_int_eq(scram_stable_salt("bob", "pw", s3), 0);
+	ck_assert(memcmp(s1, s3, 16) != 0);
+}
+END_TEST
+
 START_TEST(test_ct_equal)
 {
 	ck_assert(scram_ct_equal("abcd", "abcd", 4));
@@ -297,6 +353,7 @@ static Suite *scram_suite(void)
 	tcase_add_test(tc, test_malformed_server_side);
 	tcase_add_test(tc, test_malformed_client_side);
 	tcase_add_test(tc, test_secret_parse_errors);
+	tcase_add_test(tc, test_pbkdf2_cache);
 	tcase_add_test(tc, test_ct_equal);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,7 +11,7 @@ POOLER_LOG="$SCEN_DIR/pooler.log"
 POOLER_INI="$SCEN_DIR/pooler.ini"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
+ok() { echo "ok: $* [$(date +%S.%N | cut -c1-6)]"; }
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -1,0 +1,89 @@
+# Sizing: default_pool_size is a hard max (pg_stat_activity), min_pool_size
+# is pre-warmed, reserve_pool_size kicks in after reserve_pool_timeout,
+# max_db_connections caps a database across users, max_client_conn refuses
+# with 53300, and waiting clients are served first-come first-served.
+. "$(dirname "$0")/../lib.sh"
+
+SLEEPERS=()
+sleepers() { # n seconds
+	for i in $(seq 1 "$1"); do pq -c "select pg_sleep($2)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+}
+wait_sleepers() { wait "${SLEEPERS[@]}"; SLEEPERS=(); }
+max_seen() { # sample backend_count for ~N*100ms
+	local m=0 c
+	for _ in $(seq 1 "$1"); do
+		c=$(backend_count)
+		[ "$c" -gt "$m" ] && m=$c
+		sleep 0.1
+	done
+	echo $m
+}
+
+# -- max pool size and min_pool_size pre-warm (forced-user entry exists at start)
+start_pooler "pool_mode = transaction
+default_pool_size = 3" "warm = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2 user=postgres min_pool_size=2"
+wait_for "[ \"\$(backend_count ppdb2)\" = 2 ]" 2000 || fail "min_pool_size not pre-warmed: $(backend_count ppdb2)"
+ok "min_pool_size=2 pre-warmed at start"
+sleepers 8 0.6
+m=$(max_seen 8)
+wait_sleepers
+assert_eq "$m" 3 "8 busy clients use exactly default_pool_size=3 servers"
+stop_pooler
+
+# -- reserve pool after reserve_pool_timeout
+start_pooler "pool_mode = transaction
+default_pool_size = 1
+reserve_pool_size = 1
+reserve_pool_timeout = 200ms"
+sleepers 3 1
+m=$(max_seen 8)
+wait_sleepers
+assert_eq "$m" 2 "reserve pool adds one server beyond default_pool_size"
+assert_log "reserve pool"
+stop_pooler
+
+# -- max_db_connections across users
+start_pooler "pool_mode = transaction
+default_pool_size = 5
+max_db_connections = 2"
+for u in postgres ppuser postgres ppuser; do PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+m=$(max_seen 8)
+wait_sleepers
+assert_eq "$m" 2 "max_db_connections=2 holds across two users' pools"
+stop_pooler
+
+# -- max_client_conn -> 53300, FIFO order of waiting clients
+start_pooler "pool_mode = transaction
+default_pool_size = 1
+max_client_conn = 5"
+out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
+import sys, threading, time
+from pgwire import Conn, first_error
+port = int(sys.argv[1])
+conns = []
+for i in range(5):
+    c = Conn(port); c.startup(); c.read_until(); conns.append(c)
+x = Conn(port); x.startup()
+e = first_error(x.read_until()) or {}
+print("sixth:", e.get("C"), e.get("M"))
+# FIFO: conns[0] holds the server; 1..4 queue in order
+conns[0].query("select pg_sleep(0.3)")
+time.sleep(0.1)
+for i in range(1, 5):
+    conns[i].query("select %d, clock_timestamp()" % i)
+    time.sleep(0.05)
+order = []
+def rd(i):
+    msgs = conns[i].read_until()
+    for t, p in msgs:
+        if t == b"D":
+            order.append((p[-32:], i))
+ths = [threading.Thread(target=rd, args=(i,)) for i in range(1, 5)]
+[t.start() for t in ths]; [t.join() for t in ths]
+conns[0].read_until()
+print("order:", " ".join(str(i) for _, i in sorted(order)))
+PY
+)
+echo "$out"
+assert_contains "$out" "sixth: 53300 no more connections allowed (max_client_conn)" "max_client_conn refuses with 53300"
+assert_contains "$out" "order: 1 2 3 4" "waiting clients served first-come first-served"
