@@ -7,6 +7,10 @@
 # Needs: libpg-query-dev (libpg_query), libprotobuf-c-dev (the protobuf-c
 # header that pg_query.pb-c.h includes; the code lives in libpg_query),
 # check, and common/ built (this file builds it).
+#
+# The tests live in pooler/tests/batch/ rather than pooler/tests/ because
+# pooler/Makefile builds every pooler/tests/check_*.c against the core library
+# alone, which does not (yet) contain batch*.o or link libpg_query.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -32,13 +36,13 @@ $(COMMON_LIB): FORCE
 $(B)/%.o: pooler/%.c pooler/batch_sql.h pooler/batch.h common/proto.h | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/check_%: pooler/tests/check_%.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
+$(B)/check_%: pooler/tests/batch/check_%.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(BATCH_OBJS) $(COMMON_LIB) \
 		$(PGQ_LIBS) $(CHECK_LIBS) -lm
 
 # Test relay that drives batch.c over real sockets (regress/pooler/t_batch_*,
 # bench/batch_inserts.sh) until the rewriter is wired into pgplumb-pooler.
-$(B)/batch_proxy: pooler/tests/batch_proxy.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
+$(B)/batch_proxy: pooler/tests/batch/batch_proxy.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BATCH_OBJS) $(COMMON_LIB) $(PGQ_LIBS)
 
 check: $(BATCH_TESTS)
