@@ -31,6 +31,7 @@ struct side {
 	uint8_t    *buf;
 	size_t		len;
 	size_t		cap;
+	size_t		off;			/* bytes of buf already handled */
 };
 
 static int	max_rows = 1000;
@@ -53,11 +54,14 @@ write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static void compact(struct side *s);
+
 static int
 fill(struct side *s)
 {
 	ssize_t		r;
 
+	compact(s);
 	if (s->cap - s->len < 65536)
 	{
 		size_t		ncap = s->cap ? s->cap * 2 : 131072;
@@ -77,11 +81,25 @@ fill(struct side *s)
 	return 0;
 }
 
+/* Mark n bytes handled; compact once everything read so far is. */
 static void
 consume(struct side *s, size_t n)
 {
-	memmove(s->buf, s->buf + n, s->len - n);
-	s->len -= n;
+	s->off += n;
+	if (s->off == s->len)
+		s->off = s->len = 0;
+}
+
+/* Move unhandled bytes to the front before reading more. */
+static void
+compact(struct side *s)
+{
+	if (s->off > 0)
+	{
+		memmove(s->buf, s->buf + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+	}
 }
 
 static int
@@ -155,8 +173,8 @@ serve(int cfd, const char *host, int port)
 				uint32_t	len,
 							code;
 
-				if (proto_peek_startup(cl.buf, cl.len, &len, &code) != PROTO_FRAME_OK ||
-					cl.len < len)
+				if (proto_peek_startup(cl.buf + cl.off, cl.len - cl.off, &len, &code) != PROTO_FRAME_OK ||
+					cl.len - cl.off < len)
 					continue;
 				if (code == PROTO_SSL_CODE || code == PROTO_GSSENC_CODE)
 				{
@@ -165,7 +183,7 @@ serve(int cfd, const char *host, int port)
 					consume(&cl, len);
 					continue;
 				}
-				if (write_all(sv.fd, cl.buf, len) < 0)
+				if (write_all(sv.fd, cl.buf + cl.off, len) < 0)
 					goto done;
 				consume(&cl, len);
 				startup_done = true;
@@ -175,22 +193,22 @@ serve(int cfd, const char *host, int port)
 				uint8_t		type;
 				uint32_t	mlen;
 
-				if (proto_peek_header(cl.buf, cl.len, 0, &type, &mlen) != PROTO_FRAME_OK ||
-					cl.len < 1 + (size_t) mlen)
+				if (proto_peek_header(cl.buf + cl.off, cl.len - cl.off, 0, &type, &mlen) != PROTO_FRAME_OK ||
+					cl.len - cl.off < 1 + (size_t) mlen)
 					break;
 				if (!started)
 				{
 					/* authentication exchange: relay as is */
-					if (write_all(sv.fd, cl.buf, 1 + mlen) < 0)
+					if (write_all(sv.fd, cl.buf + cl.off, 1 + mlen) < 0)
 						goto done;
 				}
 				else
 				{
-					enum batch_action a = batch_client_message(b, cl.buf, 1 + mlen);
+					enum batch_action a = batch_client_message(b, cl.buf + cl.off, 1 + mlen);
 
 					if (a == BATCH_FAILED)
 						goto done;
-					if (a == BATCH_FORWARD && write_all(sv.fd, cl.buf, 1 + mlen) < 0)
+					if (a == BATCH_FORWARD && write_all(sv.fd, cl.buf + cl.off, 1 + mlen) < 0)
 						goto done;
 					if (flush_out(b, cl.fd, sv.fd) < 0)
 						goto done;
@@ -209,23 +227,23 @@ serve(int cfd, const char *host, int port)
 				uint8_t		type;
 				uint32_t	mlen;
 
-				if (proto_peek_header(sv.buf, sv.len, 0, &type, &mlen) != PROTO_FRAME_OK ||
-					sv.len < 1 + (size_t) mlen)
+				if (proto_peek_header(sv.buf + sv.off, sv.len - sv.off, 0, &type, &mlen) != PROTO_FRAME_OK ||
+					sv.len - sv.off < 1 + (size_t) mlen)
 					break;
 				if (!started)
 				{
-					if (write_all(cl.fd, sv.buf, 1 + mlen) < 0)
+					if (write_all(cl.fd, sv.buf + sv.off, 1 + mlen) < 0)
 						goto done;
 					if (type == PQMSG_ReadyForQuery)
 						started = true;
 				}
 				else
 				{
-					enum batch_action a = batch_server_message(b, sv.buf, 1 + mlen);
+					enum batch_action a = batch_server_message(b, sv.buf + sv.off, 1 + mlen);
 
 					if (a == BATCH_FAILED)
 						goto done;
-					if (a == BATCH_FORWARD && write_all(cl.fd, sv.buf, 1 + mlen) < 0)
+					if (a == BATCH_FORWARD && write_all(cl.fd, sv.buf + sv.off, 1 + mlen) < 0)
 						goto done;
 					if (flush_out(b, cl.fd, sv.fd) < 0)
 						goto done;

@@ -245,7 +245,47 @@ START_TEST(test_multi_statement)
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); SELECT 1",
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	ck_assert_ptr_nonnull(strstr(why, "differ"));
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("SELECT 1; INSERT INTO t (a) VALUES (1)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "not an INSERT"));
+	/* only lone literals may differ, in the tuple only */
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (1 + 1)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES ('x'); INSERT INTO t (a) VALUES ('x' || 'y')",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (int '1')",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); insert into t (a) VALUES (2)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (1, 2); INSERT INTO t (a, b) VALUES (1)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1);; INSERT INTO t (a) VALUES (2)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	ck_assert_ptr_nonnull(strstr(why, "empty"));
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1) RETURNING a; INSERT INTO t (a) VALUES (2)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2) RETURNING a",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	/* literals of every kind, comments and spacing inside tuples are fine */
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (1, 'x') ON CONFLICT DO NOTHING;"
+											 "INSERT INTO t (a, b) VALUES (-2.5e1, /* c */ NULL) ON CONFLICT DO NOTHING;\n"
+											 "INSERT INTO t (a, b) VALUES (TRUE,E'\\n')ON CONFLICT DO NOTHING",
+											 &ins, &tuples, &n, &why), BATCH_SQL_OK);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(tuples.data, "(1, 'x'),(-2.5e1, /* c */ NULL),(TRUE,E'\\n')");
+	ck_assert_int_eq(ins.conflict, BATCH_CONFLICT_NOTHING);
+	batch_insert_free(&ins);
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1)",
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
@@ -254,6 +294,10 @@ START_TEST(test_multi_statement)
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES ($1)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	ck_assert_ptr_nonnull(strstr(why, "VALUES tuple"));
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES ($1); INSERT INTO t (a) VALUES (1)",
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "parameters"));
 	batch_text_free(&tuples);
