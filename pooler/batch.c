@@ -113,6 +113,25 @@ struct expect {
 	enum exp_kind kind;
 	int			chunk;
 	int			created;		/* stmt entry created by this Parse, or -1 */
+	struct prep *prep;			/* our cached statement this Parse creates */
+};
+
+/*
+ * A multi-row statement the rewriter keeps prepared on the server, so that a
+ * run of the same shape is parsed and planned once, not once per segment.
+ */
+#define BATCH_PREP_MAX 16
+
+struct prep {
+	char	   *text;			/* the client's single-row INSERT */
+	uint32_t   *types;
+	int			ntypes;
+	int			row_params;
+	int			nrows;
+	char		name[48];
+	bool		confirmed;		/* the server said ParseComplete */
+	bool		used;			/* used by the running attempt */
+	uint64_t	last_use;
 };
 
 struct batch {
@@ -175,6 +194,14 @@ struct batch {
 	int			nretired,
 				retired_cap;
 	bool		planning;
+
+	/* multi-row statements prepared on the server, and names to close */
+	struct prep *preps[BATCH_PREP_MAX];
+	int			npreps;
+	uint64_t	prep_seq;
+	uint64_t	prep_clock;
+	char	   *to_close[BATCH_PREP_MAX];
+	int			nto_close;
 
 	struct batch_stats stats;
 };
@@ -402,6 +429,99 @@ stmt_free_retired(struct batch *b)
 	b->planning = false;
 }
 
+/* ---- our prepared multi-row statements ---- */
+
+static void
+prep_free(struct prep *p)
+{
+	if (p)
+	{
+		free(p->text);
+		free(p->types);
+		free(p);
+	}
+}
+
+static void
+prep_remove_at(struct batch *b, int i)
+{
+	prep_free(b->preps[i]);
+	b->preps[i] = b->preps[--b->npreps];
+}
+
+/* Forget them all (the server connection is gone or was reset). */
+static void
+prep_clear(struct batch *b)
+{
+	while (b->npreps > 0)
+		prep_remove_at(b, b->npreps - 1);
+	while (b->nto_close > 0)
+		free(b->to_close[--b->nto_close]);
+}
+
+static struct prep *
+prep_find(struct batch *b, const struct stmt_entry *e, int nrows)
+{
+	for (int i = 0; i < b->npreps; i++)
+	{
+		struct prep *p = b->preps[i];
+
+		if (p->nrows == nrows && p->row_params == e->row_params && p->ntypes == e->ntypes &&
+			strcmp(p->text, e->text) == 0 &&
+			(e->ntypes == 0 || memcmp(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes) == 0))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * A new cache slot for (e, nrows), evicting the least recently used one not
+ * in use by this attempt (its name is closed at the next attempt).  NULL
+ * when every slot is in use or on ENOMEM: the chunk then uses a one-off name.
+ */
+static struct prep *
+prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
+{
+	struct prep *p;
+
+	if (b->npreps == BATCH_PREP_MAX)
+	{
+		int			victim = -1;
+
+		for (int i = 0; i < b->npreps; i++)
+			if (!b->preps[i]->used &&
+				(victim < 0 || b->preps[i]->last_use < b->preps[victim]->last_use))
+				victim = i;
+		if (victim < 0 || b->nto_close == BATCH_PREP_MAX)
+			return NULL;
+		b->to_close[b->nto_close] = strdup(b->preps[victim]->name);
+		if (!b->to_close[b->nto_close])
+			return NULL;
+		b->nto_close++;
+		prep_remove_at(b, victim);
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->text = strdup(e->text);
+	if (e->ntypes)
+		p->types = malloc(sizeof(uint32_t) * (size_t) e->ntypes);
+	if (!p->text || (e->ntypes && !p->types))
+	{
+		prep_free(p);
+		return NULL;
+	}
+	if (e->ntypes)
+		memcpy(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes);
+	p->ntypes = e->ntypes;
+	p->row_params = e->row_params;
+	p->nrows = nrows;
+	snprintf(p->name, sizeof(p->name), "%s_%llu", BATCH_STMT_NAME,
+			 (unsigned long long) ++b->prep_seq);
+	b->preps[b->npreps++] = p;
+	return p;
+}
+
 /* ---- client messages passing through ---- */
 
 /* Book-keeping for a client message that goes to the server unchanged. */
@@ -417,7 +537,10 @@ note_forwarded(struct batch *b, const uint8_t *msg, size_t len)
 				if (decode_parse(msg, len, &p))
 				{
 					if (first_word_is(p.text, "DEALLOCATE") || first_word_is(p.text, "DISCARD"))
+					{
 						stmt_clear(b);
+						prep_clear(b);
+					}
 					else if (!stmt_note_parse(b, &p, b->units_sent + 1))
 						return false;
 				}
@@ -443,7 +566,10 @@ note_forwarded(struct batch *b, const uint8_t *msg, size_t len)
 				stmt_forget(b, "");
 				if (memchr(sql, 0, body_len(len)) &&
 					(first_word_is(sql, "DEALLOCATE") || first_word_is(sql, "DISCARD")))
+				{
 					stmt_clear(b);
+					prep_clear(b);
+				}
 				b->units_sent++;
 				break;
 			}
@@ -833,6 +959,7 @@ expect(struct batch *b, enum exp_kind kind, int chunk, int created)
 	b->exp[b->nexp].kind = kind;
 	b->exp[b->nexp].chunk = chunk;
 	b->exp[b->nexp].created = created;
+	b->exp[b->nexp].prep = NULL;
 	b->nexp++;
 	return true;
 }
@@ -871,9 +998,13 @@ build_sync(struct proto_buf *o)
 	proto_end(o);
 }
 
-/* Append the messages of one chunk of an extended segment. */
+/*
+ * Append the messages of one chunk of an extended segment.  *prep is the
+ * cached statement used (NULL: a one-off statement closed after the chunk);
+ * *parsed says whether a Parse was sent.
+ */
 static bool
-send_chunk(struct batch *b, const struct chunk *c)
+send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
 	struct proto_buf *o = &b->to_server;
 	struct bind_info first,
@@ -889,22 +1020,34 @@ send_chunk(struct batch *b, const struct chunk *c)
 		return false;
 	P = e->row_params;
 
-	batch_text_reset(&b->sql);
-	if (!batch_sql_build_values(&e->ins, c->nrows, P, &b->sql))
-		return false;
-	proto_begin(o, PQMSG_Parse);
-	proto_put_string(o, BATCH_STMT_NAME);
-	proto_put_string(o, b->sql.data);
-	if (e->ntypes == 0)
-		proto_put_int16(o, 0);
-	else
+	*prep = prep_find(b, e, c->nrows);
+	*parsed = *prep == NULL;
+	if (!*prep)
+		*prep = prep_add(b, e, c->nrows);
+	if (*prep)
 	{
-		proto_put_int16(o, (uint16_t) (c->nrows * P));
-		for (int r = 0; r < c->nrows; r++)
-			for (int j = 0; j < P; j++)
-				proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
+		(*prep)->used = true;
+		(*prep)->last_use = ++b->prep_clock;
 	}
-	proto_end(o);
+	if (*parsed)
+	{
+		batch_text_reset(&b->sql);
+		if (!batch_sql_build_values(&e->ins, c->nrows, P, &b->sql))
+			return false;
+		proto_begin(o, PQMSG_Parse);
+		proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+		proto_put_string(o, b->sql.data);
+		if (e->ntypes == 0)
+			proto_put_int16(o, 0);
+		else
+		{
+			proto_put_int16(o, (uint16_t) (c->nrows * P));
+			for (int r = 0; r < c->nrows; r++)
+				for (int j = 0; j < P; j++)
+					proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
+		}
+		proto_end(o);
+	}
 
 	/*
 	 * Parameter format codes: none when every row sends none (all text), one
@@ -923,7 +1066,7 @@ send_chunk(struct batch *b, const struct chunk *c)
 		code0 = proto_get_u16(first.fmts);
 	proto_begin(o, PQMSG_Bind);
 	proto_put_string(o, "");
-	proto_put_string(o, BATCH_STMT_NAME);
+	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
 	if (all_zero)
 		proto_put_int16(o, 0);
 	else if (all_one_same)
@@ -955,7 +1098,8 @@ send_chunk(struct batch *b, const struct chunk *c)
 	if (c->describe)
 		build_describe_portal(o);
 	build_execute(o, "");
-	build_close_stmt(o, BATCH_STMT_NAME);
+	if (!*prep)
+		build_close_stmt(o, BATCH_STMT_NAME);
 	b->stats.batches++;
 	b->stats.rows += (uint64_t) c->nrows;
 	return proto_buf_ok(o);
@@ -1074,6 +1218,16 @@ launch(struct batch *b)
 		if (!expect(b, EXP_SWALLOW_Z, -1, -1))
 			return BATCH_FAILED;
 	}
+	/* statements evicted from the cache */
+	while (b->nto_close > 0)
+	{
+		char	   *name = b->to_close[--b->nto_close];
+
+		build_close_stmt(&b->to_server, name);
+		free(name);
+		if (!expect(b, EXP_SWALLOW1, -1, -1))
+			return BATCH_FAILED;
+	}
 	for (int i = 0; i < b->nitems; i++)
 	{
 		const struct item *it = &b->items[i];
@@ -1087,14 +1241,21 @@ launch(struct batch *b)
 		}
 		{
 			const struct chunk *c = &b->chunks[it->index];
+			struct prep *prep = NULL;
+			bool		parsed = true;
 
-			if (!(c->simple ? send_simple_chunk(b, c) : send_chunk(b, c)))
+			if (!(c->simple ? send_simple_chunk(b, c) : send_chunk(b, c, &prep, &parsed)))
 				return BATCH_FAILED;
+			if (parsed)
+			{
+				if (!expect(b, EXP_SWALLOW1, it->index, -1))
+					return BATCH_FAILED;
+				b->exp[b->nexp - 1].prep = prep;
+			}
 			if (!expect(b, EXP_SWALLOW1, it->index, -1) ||
-				!expect(b, EXP_SWALLOW1, it->index, -1) ||
 				(c->describe && !expect(b, EXP_CAP_DESC, it->index, -1)) ||
 				!expect(b, EXP_CAP_EXEC, it->index, -1) ||
-				!expect(b, EXP_SWALLOW1, it->index, -1))
+				(!prep && !expect(b, EXP_SWALLOW1, it->index, -1)))
 				return BATCH_FAILED;
 		}
 	}
@@ -1131,6 +1292,16 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 	 * have skipped its Close) and those of the client's the attempt created.
 	 */
 	build_close_stmt(&b->to_server, BATCH_STMT_NAME);
+	for (int i = b->npreps - 1; i >= 0; i--)
+	{
+		if (b->preps[i]->used && !b->preps[i]->confirmed)
+		{
+			build_close_stmt(&b->to_server, b->preps[i]->name);
+			prep_remove_at(b, i);
+		}
+		else
+			b->preps[i]->used = false;
+	}
 	for (int i = 0; i < b->nstmts; i++)
 	{
 		struct stmt_entry *e = b->stmts[i];
@@ -1261,6 +1432,8 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		case EXP_SWALLOW1:
 			if (t == PQMSG_ReadyForQuery)
 				return BATCH_FAILED;
+			if (x->prep && t == PQMSG_ParseComplete)
+				x->prep->confirmed = true;
 			b->exp_head++;
 			break;
 		case EXP_SWALLOW_Z:
@@ -1321,6 +1494,8 @@ attempt_done(struct batch *b)
 		b->stmts[i]->created = false;
 	}
 	stmt_free_retired(b);
+	for (int i = 0; i < b->npreps; i++)
+		b->preps[i]->used = false;
 	held_reset(b);
 }
 
@@ -1557,6 +1732,7 @@ batch_free(struct batch *b)
 		return;
 	stmt_clear(b);
 	stmt_free_retired(b);
+	prep_clear(b);
 	free(b->stmts);
 	free(b->retired);
 	proto_buf_free(&b->to_server);
@@ -1667,6 +1843,12 @@ bool
 batch_busy(const struct batch *b)
 {
 	return b->state != BS_IDLE && b->state != BS_PASS;
+}
+
+void
+batch_server_reset(struct batch *b)
+{
+	prep_clear(b);
 }
 
 const struct batch_stats *

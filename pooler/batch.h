@@ -49,7 +49,12 @@
 #include "proto.h"
 #include "batch_sql.h"
 
-/* Names the rewriter uses on server connections; clients must not use them. */
+/*
+ * Names the rewriter uses on server connections; clients must not use them.
+ * Multi-row statements are kept prepared as BATCH_STMT_NAME "_<n>" (at most
+ * 16 per client, least recently used closed first); one-off ones use
+ * BATCH_STMT_NAME and are closed at once.
+ */
 #define BATCH_STMT_NAME      "pgplumb_batch"
 #define BATCH_SAVEPOINT_NAME "pgplumb_batch_sp"
 #define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
@@ -93,6 +98,13 @@ enum batch_action batch_server_message(struct batch *b, const uint8_t *msg, size
 /* Output to send after each call (then proto_buf_reset them). */
 struct proto_buf *batch_to_server(struct batch *b);
 struct proto_buf *batch_to_client(struct batch *b);
+
+/*
+ * The client's server connection was replaced or reset (DISCARD ALL):
+ * forget the multi-row statements the rewriter keeps prepared on it.  Only
+ * call it while !batch_busy().
+ */
+void		batch_server_reset(struct batch *b);
 
 /* True while the batch holds or runs a segment (the server is busy for it). */
 bool		batch_busy(const struct batch *b);

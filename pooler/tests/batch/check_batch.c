@@ -330,10 +330,10 @@ START_TEST(test_batch_success)
 
 	send_batch("s", "INSERT INTO t (a, b) VALUES ($1, $2)", 3, true);
 	ck_assert(batch_busy(b));
-	/* the client's Parse, then Parse/Bind/Describe/Execute/Close of the rewrite, Flush */
-	ck_assert_str_eq(types_of(&sent), "PPBDECH");
+	/* the client's Parse, then Parse/Bind/Describe/Execute of the rewrite, Flush */
+	ck_assert_str_eq(types_of(&sent), "PPBDEH");
 	m = nth(&sent, 1);
-	ck_assert_str_eq(body_str(m, 0), BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(m, 0), BATCH_STMT_NAME "_1");
 	ck_assert_str_eq(body_str(m, 1), "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4),($5, $6)");
 	/* Bind: portal "", statement, 0 formats, 6 params: 1 a 2 NULL 3 c */
 	m = nth(&sent, 2);
@@ -353,9 +353,8 @@ START_TEST(test_batch_success)
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_NoData)), BATCH_TAKEN);
-	ck_assert_int_eq(srv(m_complete("INSERT 0 3")), BATCH_TAKEN);
 	ck_assert_uint_eq(sent.len, 0);
-	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_complete("INSERT 0 3")), BATCH_TAKEN);
 	/* all replies checked: now the Sync */
 	ck_assert_str_eq(types_of(&sent), "S");
 	ck_assert_uint_eq(got.len, 0);
@@ -375,15 +374,35 @@ START_TEST(test_batch_success)
 	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[4])), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "PBECH");
+	ck_assert_str_eq(types_of(&sent), "PBEH");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), BATCH_STMT_NAME "_2");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 1), "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4)");
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 2"));
+	srv(m_ready('I'));
+
+	/* A third segment of the same shape reuses the prepared multi-row statement. */
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[0])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[1])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "BEH");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 2"));
+	ck_assert_str_eq(types_of(&sent), "BEHS");
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "2C2CZ");
 }
 END_TEST
 
 START_TEST(test_returning_rows_split)
 {
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING a", 2, true);
-	ck_assert_str_eq(types_of(&sent), "PPBDECH");
+	ck_assert_str_eq(types_of(&sent), "PPBDEH");
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
@@ -392,7 +411,6 @@ START_TEST(test_returning_rows_split)
 	srv(m_datarow("10"));
 	srv(m_datarow("20"));
 	srv(m_complete("INSERT 0 2"));
-	srv(m_simple(PQMSG_CloseComplete));
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_str_eq(types_of(&got), "12TDC2TDCZ");
 	/* row order kept: 10 for the first execution, 20 for the second */
@@ -415,7 +433,7 @@ START_TEST(test_error_replays_original)
 		append_msg(&original, m_execute());
 	}
 	proto_put_bytes(&original, m_simple(PQMSG_Sync), 5);
-	ck_assert_str_eq(types_of(&sent), "PPBECH");
+	ck_assert_str_eq(types_of(&sent), "PPBEH");
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
@@ -458,9 +476,8 @@ START_TEST(test_count_mismatch_forces_rollback)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 2"));
 	ck_assert_uint_eq(sent.len, 0);
-	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_complete("INSERT 0 2"));
 	/* an Execute of a portal that does not exist makes the Sync roll back */
 	ck_assert_str_eq(types_of(&sent), "ESCSPBEBEBES");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), BATCH_FAIL_PORTAL);
@@ -483,7 +500,7 @@ START_TEST(test_explicit_transaction_savepoint)
 	reset_io();
 	ck_assert_int_eq(srv(m_complete("BEGIN")), BATCH_FORWARD);
 	ck_assert_int_eq(srv(m_ready('T')), BATCH_FORWARD);
-	ck_assert_str_eq(types_of(&sent), "QPPBECH");
+	ck_assert_str_eq(types_of(&sent), "QPPBEH");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "SAVEPOINT " BATCH_SAVEPOINT_NAME);
 	reset_io();
 	srv(m_complete("SAVEPOINT"));
@@ -529,7 +546,7 @@ START_TEST(test_explicit_transaction_success_releases)
 	srv(m_ready('T'));
 	reset_io();
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
-	ck_assert_str_eq(types_of(&sent), "QPPBECH");
+	ck_assert_str_eq(types_of(&sent), "QPPBEH");
 	reset_io();
 	srv(m_complete("SAVEPOINT"));
 	srv(m_ready('T'));
@@ -537,7 +554,6 @@ START_TEST(test_explicit_transaction_success_releases)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_complete("INSERT 0 2"));
-	srv(m_simple(PQMSG_CloseComplete));
 	ck_assert_str_eq(types_of(&sent), "S");
 	reset_io();
 	/* meanwhile the client sends COMMIT: queued */
@@ -593,17 +609,19 @@ START_TEST(test_cap_splits_chunks)
 	batch_free(b);
 	b = batch_new(&s);
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 5, false);
-	ck_assert_str_eq(types_of(&sent), "PPBECPBECPBECH");
+	/* chunks of 2, 2 and 1 rows: the second reuses the first's statement */
+	ck_assert_str_eq(types_of(&sent), "PPBEBEPBEH");
 	ck_assert_str_eq(body_str(nth(&sent, 1), 1), "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4)");
-	ck_assert_str_eq(body_str(nth(&sent, 9), 1), "INSERT INTO t (a, b) VALUES ($1, $2)");
+	ck_assert_str_eq(body_str(nth(&sent, 4), 1), body_str(nth(&sent, 1), 0));
+	ck_assert_str_eq(body_str(nth(&sent, 6), 1), "INSERT INTO t (a, b) VALUES ($1, $2)");
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	for (int c = 0; c < 3; c++)
 	{
-		srv(m_simple(PQMSG_ParseComplete));
+		if (c != 1)
+			srv(m_simple(PQMSG_ParseComplete));
 		srv(m_simple(PQMSG_BindComplete));
 		srv(m_complete(c < 2 ? "INSERT 0 2" : "INSERT 0 1"));
-		srv(m_simple(PQMSG_CloseComplete));
 	}
 	ck_assert_str_eq(types_of(&sent), "S");
 	srv(m_ready('I'));
@@ -640,14 +658,13 @@ START_TEST(test_repeated_unnamed_parse)
 		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	}
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "PPBDECH");
+	ck_assert_str_eq(types_of(&sent), "PPBDEH");
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_simple(PQMSG_NoData));
 	srv(m_complete("INSERT 0 3"));
-	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "12nC12nC12nCZ");
 }
@@ -674,6 +691,31 @@ START_TEST(test_created_statement_closed_on_fallback)
 }
 END_TEST
 
+START_TEST(test_unconfirmed_statement_closed_and_forgotten)
+{
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	reset_io();
+	/* the client's own Parse fails: our Parse never ran */
+	srv(m_error("42P01", "relation \"t\" does not exist"));
+	ck_assert_str_eq(types_of(&sent), "SCCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(nth(&sent, 2), 0) + 1, BATCH_STMT_NAME "_1");
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_ready('I'));
+	ck_assert_int_eq(srv(m_error("42P01", "relation \"t\" does not exist")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "EZ");
+	/* next time the statement is prepared again, under a new name */
+	reset_io();
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0), BATCH_STMT_NAME "_2");
+}
+END_TEST
+
 START_TEST(test_mixed_formats_and_select)
 {
 	const char *const v[] = {"x"};
@@ -688,7 +730,7 @@ START_TEST(test_mixed_formats_and_select)
 	ck_assert_int_eq(cli(m_bind("q", 1, v)), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert_str_eq(types_of(&sent), "PPBEPBEH");
 	{
 		const uint8_t *p = (const uint8_t *) body_str(nth(&sent, 2), 2);
 
@@ -703,7 +745,6 @@ START_TEST(test_mixed_formats_and_select)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_complete("INSERT 0 2"));
-	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_datarow("x"));
@@ -751,6 +792,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_flush_releases_held);
 	tcase_add_test(tc, test_repeated_unnamed_parse);
 	tcase_add_test(tc, test_created_statement_closed_on_fallback);
+	tcase_add_test(tc, test_unconfirmed_statement_closed_and_forgotten);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
 	suite_add_tcase(s, tc);
