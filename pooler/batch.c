@@ -189,6 +189,7 @@ struct batch {
 	/* remembered statements, oldest first */
 	struct stmt_entry **stmts;
 	int			nstmts;
+	int			stmt_hint;		/* index of the last one found */
 	/* entries replaced while a plan may point at them, freed after the attempt */
 	struct stmt_entry **retired;
 	int			nretired,
@@ -281,9 +282,15 @@ stmt_free(struct stmt_entry *e)
 static int
 stmt_find(struct batch *b, const char *name)
 {
+	/* Drivers bind their statements in the order they prepared them. */
+	int			h = b->stmt_hint + 1;
+
+	for (int k = 0; k < 2; k++, h--)
+		if (h >= 0 && h < b->nstmts && strcmp(b->stmts[h]->name, name) == 0)
+			return b->stmt_hint = h;
 	for (int i = b->nstmts - 1; i >= 0; i--)
 		if (strcmp(b->stmts[i]->name, name) == 0)
-			return i;
+			return b->stmt_hint = i;
 	return -1;
 }
 
