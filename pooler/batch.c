@@ -90,7 +90,7 @@ struct chunk {
 	int			first_row;
 	int			nrows;
 	bool		describe;		/* some row had a Describe portal */
-	bool		returning;
+	bool		returning;		/* else the statement is wrapped in the row-count guard */
 	bool		simple;			/* from a simple-protocol Query */
 };
 
@@ -175,6 +175,7 @@ struct batch {
 				exp_cap,
 				exp_head;
 	bool		savepoint;
+	bool		optimistic;		/* Sync sent with the segment (every chunk guarded) */
 	bool		doomed;			/* a row count did not match */
 	bool		error_seen;
 	struct proto_buf out;		/* replies for the client if the attempt succeeds */
@@ -806,6 +807,8 @@ end_run(struct batch *b, struct run *run)
 				if (b->rows[c->first_row + i].desc_idx >= 0)
 					c->describe = true;
 			c->returning = run->e->ins.returning;
+			/* without RETURNING each row's NoData is ours to write */
+			c->describe = c->describe && c->returning;
 			c->simple = false;
 			if (!add_item(b, true, b->nchunks))
 				return false;
@@ -1006,6 +1009,34 @@ build_sync(struct proto_buf *o)
 }
 
 /*
+ * A multi-row INSERT without RETURNING is sent inside a guard that fails the
+ * statement (division by zero) unless every row was inserted:
+ *
+ *     WITH pgplumb_ins AS (INSERT ... RETURNING 1)
+ *     SELECT CASE WHEN count(*) = n THEN 0 ELSE 1 / (count(*) - count(*))::int END
+ *     FROM pgplumb_ins
+ *
+ * so that a row skipped by ON CONFLICT DO NOTHING or a trigger makes the
+ * implicit transaction fail at Sync like any other error, and the Sync can be
+ * sent with the segment instead of after checking the replies.
+ */
+static void
+guard_open(struct batch_text *t)
+{
+	batch_text_append(t, "WITH pgplumb_ins AS (", 21);
+}
+
+static void
+guard_close(struct batch_text *t, int nrows)
+{
+	char		tail[200];
+
+	snprintf(tail, sizeof(tail), " RETURNING 1) SELECT CASE WHEN count(*) = %d THEN 0 "
+			 "ELSE 1 / (count(*) - count(*))::int END FROM pgplumb_ins", nrows);
+	batch_text_append(t, tail, strlen(tail));
+}
+
+/*
  * Append the messages of one chunk of an extended segment.  *prep is the
  * cached statement used (NULL: a one-off statement closed after the chunk);
  * *parsed says whether a Parse was sent.
@@ -1039,7 +1070,13 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
+		if (!c->returning)
+			guard_open(&b->sql);
 		if (!batch_sql_build_values(&e->ins, c->nrows, P, &b->sql))
+			return false;
+		if (!c->returning)
+			guard_close(&b->sql, c->nrows);
+		if (b->sql.failed)
 			return false;
 		proto_begin(o, PQMSG_Parse);
 		proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
@@ -1118,10 +1155,14 @@ send_simple_chunk(struct batch *b, const struct chunk *c)
 	struct proto_buf *o = &b->to_server;
 
 	batch_text_reset(&b->sql);
+	if (!c->returning)
+		guard_open(&b->sql);
 	batch_text_append(&b->sql, b->q_ins.prefix, strlen(b->q_ins.prefix));
 	batch_text_append(&b->sql, "VALUES ", 7);
 	batch_text_append(&b->sql, b->q_tuples.data, b->q_tuples.len);
 	batch_text_append(&b->sql, b->q_ins.tail, strlen(b->q_ins.tail));
+	if (!c->returning)
+		guard_close(&b->sql, c->nrows);
 	if (b->sql.failed)
 		return false;
 	proto_begin(o, PQMSG_Parse);
@@ -1266,8 +1307,22 @@ launch(struct batch *b)
 				return BATCH_FAILED;
 		}
 	}
-	proto_begin(&b->to_server, PQMSG_Flush);
-	proto_end(&b->to_server);
+	/*
+	 * In an implicit transaction whose chunks are all guarded, any surprise is
+	 * an error that fails the transaction at Sync: send the Sync now and save
+	 * a round trip.  Otherwise Flush, check every reply, then Sync.
+	 */
+	b->optimistic = b->status == 'I';
+	for (int i = 0; i < b->nchunks; i++)
+		if (b->chunks[i].returning)
+			b->optimistic = false;
+	if (b->optimistic)
+		build_sync(&b->to_server);
+	else
+	{
+		proto_begin(&b->to_server, PQMSG_Flush);
+		proto_end(&b->to_server);
+	}
 	b->state = BS_ATTEMPT;
 	return proto_buf_ok(&b->to_server) ? BATCH_TAKEN : BATCH_FAILED;
 }
@@ -1356,12 +1411,18 @@ insert_tag_count(const uint8_t *msg, size_t len)
 static bool
 finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t len)
 {
-	long		n = insert_tag_count(msg, len);
 	static const uint8_t parse_complete[] = {PQMSG_ParseComplete, 0, 0, 0, 4};
 	static const uint8_t bind_complete[] = {PQMSG_BindComplete, 0, 0, 0, 4};
+	static const uint8_t no_data[] = {PQMSG_NoData, 0, 0, 0, 4};
+	bool		ok;
 
-	if (n != c->nrows || (c->returning ? b->cap_nrows != c->nrows : b->cap_nrows != 0) ||
-		(c->describe && b->cap_desc_len == 0))
+	if (c->returning)
+		ok = insert_tag_count(msg, len) == c->nrows && b->cap_nrows == c->nrows &&
+			(!c->describe || b->cap_desc_len > 0);
+	else
+		ok = len == PROTO_HDR_LEN + 9 && memcmp(msg + PROTO_HDR_LEN, "SELECT 1", 9) == 0 &&
+			b->cap_nrows == 1;
+	if (!ok)
 	{
 		b->doomed = true;
 		return true;
@@ -1375,8 +1436,10 @@ finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t 
 			proto_put_bytes(&b->out, parse_complete, sizeof(parse_complete));
 		if (!c->simple)
 			proto_put_bytes(&b->out, bind_complete, sizeof(bind_complete));
-		if (describe)
+		if (describe && c->returning)
 			proto_put_bytes(&b->out, b->cap.data, b->cap_desc_len);
+		else if (describe)
+			proto_put_bytes(&b->out, no_data, sizeof(no_data));
 		if (c->returning)
 		{
 			size_t		off = b->cap_rows[i];
@@ -1416,7 +1479,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 	if (t == PQMSG_ErrorResponse && x->kind != EXP_SWALLOW_Z)
 	{
 		b->error_seen = true;
-		return fail_attempt(b, false) ? BATCH_TAKEN : BATCH_FAILED;
+		return fail_attempt(b, b->optimistic) ? BATCH_TAKEN : BATCH_FAILED;
 	}
 	switch (x->kind)
 	{
@@ -1482,9 +1545,13 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		return BATCH_FAILED;
 	if (b->exp_head == b->nexp)
 	{
+		/* A guard that passed without error cannot be undone after Sync. */
+		if (b->doomed && b->optimistic)
+			return BATCH_FAILED;
 		if (b->doomed)
 			return fail_attempt(b, false) ? BATCH_TAKEN : BATCH_FAILED;
-		build_sync(&b->to_server);
+		if (!b->optimistic)
+			build_sync(&b->to_server);
 		b->state = BS_COMMIT;
 	}
 	return BATCH_TAKEN;

@@ -290,6 +290,16 @@ reset_io(void)
 
 static const char *const row_vals[][2] = {{"1", "a"}, {"2", NULL}, {"3", "c"}, {"4", "d"}, {"5", "e"}};
 
+static enum batch_action srv(const uint8_t *m);
+
+/* What the server answers to a guarded multi-row INSERT whose rows all went in. */
+static void
+guard_ok(void)
+{
+	ck_assert_int_eq(srv(m_datarow("0")), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_complete("SELECT 1")), BATCH_TAKEN);
+}
+
 /* Client sends Parse(name, sql) + n x (Bind [Describe] Execute) + Sync. */
 static void
 send_batch(const char *name, const char *sql, int n, bool describe)
@@ -330,11 +340,16 @@ START_TEST(test_batch_success)
 
 	send_batch("s", "INSERT INTO t (a, b) VALUES ($1, $2)", 3, true);
 	ck_assert(batch_busy(b));
-	/* the client's Parse, then Parse/Bind/Describe/Execute of the rewrite, Flush */
-	ck_assert_str_eq(types_of(&sent), "PPBDEH");
+	/*
+	 * The client's Parse, then Parse/Bind/Execute of the guarded rewrite and,
+	 * in an implicit transaction, the Sync at once (no Describe: NoData is ours).
+	 */
+	ck_assert_str_eq(types_of(&sent), "PPBES");
 	m = nth(&sent, 1);
 	ck_assert_str_eq(body_str(m, 0), BATCH_STMT_NAME "_1");
-	ck_assert_str_eq(body_str(m, 1), "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4),($5, $6)");
+	ck_assert_str_eq(body_str(m, 1), "WITH pgplumb_ins AS (INSERT INTO t (a, b) VALUES ($1, $2),"
+					 "($3, $4),($5, $6) RETURNING 1) SELECT CASE WHEN count(*) = 3 THEN 0 "
+					 "ELSE 1 / (count(*) - count(*))::int END FROM pgplumb_ins");
 	/* Bind: portal "", statement, 0 formats, 6 params: 1 a 2 NULL 3 c */
 	m = nth(&sent, 2);
 	{
@@ -352,11 +367,8 @@ START_TEST(test_batch_success)
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_TAKEN);
-	ck_assert_int_eq(srv(m_simple(PQMSG_NoData)), BATCH_TAKEN);
+	guard_ok();
 	ck_assert_uint_eq(sent.len, 0);
-	ck_assert_int_eq(srv(m_complete("INSERT 0 3")), BATCH_TAKEN);
-	/* all replies checked: now the Sync */
-	ck_assert_str_eq(types_of(&sent), "S");
 	ck_assert_uint_eq(got.len, 0);
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_str_eq(types_of(&got), "12nC2nC2nCZ");
@@ -374,12 +386,12 @@ START_TEST(test_batch_success)
 	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[4])), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "PBEH");
+	ck_assert_str_eq(types_of(&sent), "PBES");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), BATCH_STMT_NAME "_2");
-	ck_assert_str_eq(body_str(nth(&sent, 0), 1), "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4)");
+	ck_assert(strstr(body_str(nth(&sent, 0), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 2"));
+	guard_ok();
 	srv(m_ready('I'));
 
 	/* A third segment of the same shape reuses the prepared multi-row statement. */
@@ -389,11 +401,10 @@ START_TEST(test_batch_success)
 	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[1])), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "BEH");
+	ck_assert_str_eq(types_of(&sent), "BES");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 2"));
-	ck_assert_str_eq(types_of(&sent), "BEHS");
+	guard_ok();
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "2C2CZ");
 }
@@ -433,19 +444,20 @@ START_TEST(test_error_replays_original)
 		append_msg(&original, m_execute());
 	}
 	proto_put_bytes(&original, m_simple(PQMSG_Sync), 5);
-	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	ck_assert_str_eq(types_of(&sent), "PPBES");
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
 					 BATCH_TAKEN);
-	/* Sync to end the failed implicit transaction, then the original messages */
-	ck_assert_int_eq(sent.data[0], PQMSG_Sync);
-	/* Sync; Close of our statement + Sync; then the client's messages exactly */
-	ck_assert_uint_eq(sent.len, 5 + (size_t) mlen(nth(&sent, 1)) + 5 + original.len);
-	ck_assert_str_eq(types_of(&sent), "SCSPBEBEBES");
-	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME);
+	/*
+	 * The Sync already sent ends the failed implicit transaction; then Close
+	 * of our one-off statement + Sync, then the client's messages exactly.
+	 */
+	ck_assert_uint_eq(sent.len, (size_t) mlen(nth(&sent, 0)) + 5 + original.len);
+	ck_assert_str_eq(types_of(&sent), "CSPBEBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
 	ck_assert_int_eq(memcmp(sent.data + sent.len - original.len, original.data, original.len), 0);
 	ck_assert_uint_eq(got.len, 0);
 	/* the failed attempt's ReadyForQuery and the Close's replies are swallowed */
@@ -469,13 +481,40 @@ START_TEST(test_error_replays_original)
 }
 END_TEST
 
-START_TEST(test_count_mismatch_forces_rollback)
+START_TEST(test_guard_failure_replays)
 {
+	/* ON CONFLICT DO NOTHING skipped a row: the guard divides by zero */
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 3, false);
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "ON CONFLICT DO NOTHING RETURNING 1)") != NULL);
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(m_error("22012", "division by zero")), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "CSPBEBEBES");
+	reset_io();
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
+}
+END_TEST
+
+START_TEST(test_count_mismatch_forces_rollback)
+{
+	/* with RETURNING there is no guard: the count is checked before the Sync */
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING a",
+			   3, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("1"));
+	srv(m_datarow("3"));
 	ck_assert_uint_eq(sent.len, 0);
 	srv(m_complete("INSERT 0 2"));
 	/* an Execute of a portal that does not exist makes the Sync roll back */
@@ -553,7 +592,9 @@ START_TEST(test_explicit_transaction_success_releases)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 2"));
+	ck_assert_uint_eq(sent.len, 0);
+	guard_ok();
+	/* inside BEGIN the Sync waits for the replies */
 	ck_assert_str_eq(types_of(&sent), "S");
 	reset_io();
 	/* meanwhile the client sends COMMIT: queued */
@@ -610,10 +651,11 @@ START_TEST(test_cap_splits_chunks)
 	b = batch_new(&s);
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 5, false);
 	/* chunks of 2, 2 and 1 rows: the second reuses the first's statement */
-	ck_assert_str_eq(types_of(&sent), "PPBEBEPBEH");
-	ck_assert_str_eq(body_str(nth(&sent, 1), 1), "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4)");
+	ck_assert_str_eq(types_of(&sent), "PPBEBEPBES");
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
 	ck_assert_str_eq(body_str(nth(&sent, 4), 1), body_str(nth(&sent, 1), 0));
-	ck_assert_str_eq(body_str(nth(&sent, 6), 1), "INSERT INTO t (a, b) VALUES ($1, $2)");
+	ck_assert(strstr(body_str(nth(&sent, 6), 1), "VALUES ($1, $2) RETURNING 1)") != NULL);
+	ck_assert(strstr(body_str(nth(&sent, 6), 1), "count(*) = 1 ") != NULL);
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	for (int c = 0; c < 3; c++)
@@ -621,9 +663,9 @@ START_TEST(test_cap_splits_chunks)
 		if (c != 1)
 			srv(m_simple(PQMSG_ParseComplete));
 		srv(m_simple(PQMSG_BindComplete));
-		srv(m_complete(c < 2 ? "INSERT 0 2" : "INSERT 0 1"));
+		guard_ok();
 	}
-	ck_assert_str_eq(types_of(&sent), "S");
+	ck_assert_uint_eq(sent.len, 0);
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "12C2C2C2C2CZ");
 	ck_assert_uint_eq(batch_stats(b)->batches, 3);
@@ -658,13 +700,12 @@ START_TEST(test_repeated_unnamed_parse)
 		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	}
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "PPBDEH");
+	ck_assert_str_eq(types_of(&sent), "PPBES");
 	reset_io();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_simple(PQMSG_NoData));
-	srv(m_complete("INSERT 0 3"));
+	guard_ok();
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "12nC12nC12nCZ");
 }
@@ -679,9 +720,9 @@ START_TEST(test_created_statement_closed_on_fallback)
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_error("22P02", "invalid input syntax for type integer"));
 	/* Sync, Close of "ins" + Sync (a prepared statement outlives a rollback), replay */
-	ck_assert_str_eq(types_of(&sent), "SCCSPBEBES");
-	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME);
-	ck_assert_str_eq(body_str(nth(&sent, 2), 0) + 1, "ins");
+	ck_assert_str_eq(types_of(&sent), "CCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, "ins");
 	reset_io();
 	srv(m_ready('I'));
 	srv(m_simple(PQMSG_CloseComplete));
@@ -694,13 +735,13 @@ END_TEST
 START_TEST(test_unconfirmed_statement_closed_and_forgotten)
 {
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
-	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	ck_assert_str_eq(types_of(&sent), "PPBES");
 	reset_io();
 	/* the client's own Parse fails: our Parse never ran */
 	srv(m_error("42P01", "relation \"t\" does not exist"));
-	ck_assert_str_eq(types_of(&sent), "SCCSPBEBES");
-	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME);
-	ck_assert_str_eq(body_str(nth(&sent, 2), 0) + 1, BATCH_STMT_NAME "_1");
+	ck_assert_str_eq(types_of(&sent), "CCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME "_1");
 	srv(m_ready('I'));
 	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_simple(PQMSG_CloseComplete));
@@ -711,7 +752,7 @@ START_TEST(test_unconfirmed_statement_closed_and_forgotten)
 	/* next time the statement is prepared again, under a new name */
 	reset_io();
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
-	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	ck_assert_str_eq(types_of(&sent), "PPBES");
 	ck_assert_str_eq(body_str(nth(&sent, 1), 0), BATCH_STMT_NAME "_2");
 }
 END_TEST
@@ -730,7 +771,7 @@ START_TEST(test_mixed_formats_and_select)
 	ck_assert_int_eq(cli(m_bind("q", 1, v)), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "PPBEPBEH");
+	ck_assert_str_eq(types_of(&sent), "PPBEPBES");
 	{
 		const uint8_t *p = (const uint8_t *) body_str(nth(&sent, 2), 2);
 
@@ -744,12 +785,12 @@ START_TEST(test_mixed_formats_and_select)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 2"));
+	guard_ok();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_datarow("x"));
 	srv(m_complete("SELECT 1"));
-	ck_assert_str_eq(types_of(&sent), "S");
+	ck_assert_uint_eq(sent.len, 0);
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "12C2C12DCZ");
 	ck_assert_int_eq(count_msgs(&got), 10);
@@ -784,6 +825,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_success);
 	tcase_add_test(tc, test_returning_rows_split);
 	tcase_add_test(tc, test_error_replays_original);
+	tcase_add_test(tc, test_guard_failure_replays);
 	tcase_add_test(tc, test_count_mismatch_forces_rollback);
 	tcase_add_test(tc, test_explicit_transaction_savepoint);
 	tcase_add_test(tc, test_explicit_transaction_success_releases);
