@@ -763,6 +763,19 @@ add_item(struct batch *b, bool is_chunk, int index)
 	return true;
 }
 
+/*
+ * Two prepared statements with the same text and parameter types (pgbench
+ * prepares one per script line) belong in the same run.
+ */
+static bool
+same_statement(const struct stmt_entry *a, const struct stmt_entry *b)
+{
+	return a == b ||
+		(a->ntypes == b->ntypes && a->row_params == b->row_params &&
+		 strcmp(a->text, b->text) == 0 &&
+		 (a->ntypes == 0 || memcmp(a->types, b->types, sizeof(uint32_t) * (size_t) a->ntypes) == 0));
+}
+
 /* The run being built while planning. */
 struct run {
 	struct stmt_entry *e;
@@ -895,7 +908,7 @@ plan_extended(struct batch *b)
 
 					if (row_at(b, i, &row, &e, &bi))
 					{
-						if (run.e && !(run.e == e && bi.res_len == run.res_len &&
+						if (run.e && !(same_statement(run.e, e) && bi.res_len == run.res_len &&
 									   memcmp(bi.res, run.res, run.res_len) == 0))
 						{
 							if (!end_run(b, &run))

@@ -240,6 +240,17 @@ SCENARIOS = {
           for m in (bind(vals([i + 11])[0], s), describe_portal(), execute())] + [sync()], 1),
         ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
           for m in (bind(vals([i + 21])[0], s), describe_portal(), execute())] + [sync()], 1)],
+    # what pgbench -M prepared sends: each statement prepared in its own
+    # Parse + Sync, then pipelines binding several names of the same text
+    "pgbench_prepared_then_pipelines": [
+        ([parse(INS, "P_0"), sync()], 1), ([parse(INS, "P_1"), sync()], 1),
+        ([parse(INS, "P_2"), sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2", "P_0"])
+          for m in (bind(vals([i + 1])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 3])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 10])[0], s), describe_portal(), execute())] + [sync()], 1)],
     "named_created_then_error": [([parse(INS, "ins")] + rows(INS, vals([1, 1]), stmt="ins") +
                                   [sync()], 1),
                                  ([m for m in rows(INS, vals([5, 6]), stmt="ins")] + [sync()], 1)],

@@ -8,8 +8,8 @@
  *
  *     batch_proxy LISTEN_PORT SERVER_HOST SERVER_PORT [MAX_ROWS] [STATS_FILE]
  *
- * Loopback only.  Each child appends "batches rows segments fallbacks" to
- * STATS_FILE when its client leaves.
+ * Loopback only.  Each child appends "batches rows segments fallbacks
+ * cpu_seconds" to STATS_FILE when its client leaves.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ struct side {
 };
 
 static int	max_rows = 1000;
+static bool trace;				/* BATCH_PROXY_TRACE set: message types to stderr */
 static const char *stats_file;
 
 static int
@@ -206,6 +208,9 @@ serve(int cfd, const char *host, int port)
 				{
 					enum batch_action a = batch_client_message(b, cl.buf + cl.off, 1 + mlen);
 
+					if (trace)
+						fprintf(stderr, "C>%c%s", type, a == BATCH_FORWARD ? "f " : " ");
+
 					if (a == BATCH_FAILED)
 						goto done;
 					if (a == BATCH_FORWARD && write_all(sv.fd, cl.buf + cl.off, 1 + mlen) < 0)
@@ -241,6 +246,9 @@ serve(int cfd, const char *host, int port)
 				{
 					enum batch_action a = batch_server_message(b, sv.buf + sv.off, 1 + mlen);
 
+					if (trace)
+						fprintf(stderr, "S>%c%s", type, a == BATCH_FORWARD ? "f " : " ");
+
 					if (a == BATCH_FAILED)
 						goto done;
 					if (a == BATCH_FORWARD && write_all(cl.fd, sv.buf + sv.off, 1 + mlen) < 0)
@@ -260,10 +268,14 @@ done:
 		if (f)
 		{
 			const struct batch_stats *st = batch_stats(b);
+			struct rusage ru;
 
-			fprintf(f, "%llu %llu %llu %llu\n", (unsigned long long) st->batches,
+			getrusage(RUSAGE_SELF, &ru);
+			fprintf(f, "%llu %llu %llu %llu %.3f\n", (unsigned long long) st->batches,
 					(unsigned long long) st->rows, (unsigned long long) st->segments,
-					(unsigned long long) st->fallbacks);
+					(unsigned long long) st->fallbacks,
+					ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+					(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 			fclose(f);
 		}
 	}
@@ -292,6 +304,7 @@ main(int argc, char **argv)
 		max_rows = atoi(argv[4]);
 	if (argc > 5)
 		stats_file = argv[5];
+	trace = getenv("BATCH_PROXY_TRACE") != NULL;
 	signal(SIGCHLD, SIG_IGN);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

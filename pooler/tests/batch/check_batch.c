@@ -757,6 +757,37 @@ START_TEST(test_unconfirmed_statement_closed_and_forgotten)
 }
 END_TEST
 
+/* pgbench -M prepared: each statement prepared in its own Parse + Sync first. */
+START_TEST(test_prepared_in_earlier_segments)
+{
+	const char *sql = "INSERT INTO bi (a, b, c) VALUES ($1, $2, 'payload');";
+	char		name[8];
+
+	for (int i = 0; i < 3; i++)
+	{
+		snprintf(name, sizeof(name), "P_%d", i);
+		ck_assert_int_ne(cli(m_parse(name, sql, 0, NULL)), BATCH_FAILED);
+		ck_assert_int_ne(cli(m_simple(PQMSG_Sync)), BATCH_FAILED);
+		ck_assert_int_ne(srv(m_simple(PQMSG_ParseComplete)), BATCH_FAILED);
+		ck_assert_int_ne(srv(m_ready('I')), BATCH_FAILED);
+	}
+	ck_assert_str_eq(types_of(&sent), "PSPSPS");
+	ck_assert_str_eq(types_of(&got), "1Z1Z1Z");
+	reset_io();
+	for (int i = 0; i < 3; i++)
+	{
+		snprintf(name, sizeof(name), "P_%d", i);
+		ck_assert_int_eq(cli(m_bind(name, 2, row_vals[i])), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_describe_portal()), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	ck_assert(strstr(body_str(nth(&sent, 0), 1), "VALUES ($1, $2, 'payload'),($3, $4, 'payload'),"
+					 "($5, $6, 'payload') RETURNING 1)") != NULL);
+}
+END_TEST
+
 START_TEST(test_mixed_formats_and_select)
 {
 	const char *const v[] = {"x"};
@@ -835,6 +866,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_repeated_unnamed_parse);
 	tcase_add_test(tc, test_created_statement_closed_on_fallback);
 	tcase_add_test(tc, test_unconfirmed_statement_closed_and_forgotten);
+	tcase_add_test(tc, test_prepared_in_earlier_segments);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
 	suite_add_tcase(s, tc);
