@@ -19,6 +19,7 @@
 #   AUTH_TYPE=md5               client auth on both poolers (md5, plain, trust, scram-sha-256)
 #   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
 #   SYSTEMS="direct pgbouncer pgplumb"
+#   CALLGRIND=1 CG_TX1=1000 CG_TX2=6000   instructions per relayed transaction (0 = skip)
 #   RESULTS_DIR=bench/results   where to write; NO_RESULTS=1 to only print
 # A full default run (DURATION=10 ROUNDS=5) takes about 25 minutes; DURATION=5 about 14.
 set -euo pipefail
@@ -149,6 +150,11 @@ EOF
 write_ini pgbouncer "$BOUNCER_PORT" "$WORK/pgbouncer.ini"
 write_ini pgplumb "$PLUMB_PORT" "$WORK/pgplumb.ini"
 if PLUMB_SRC=$(find_pooler); then
+	# a sanitizer build (make SANITIZE=1) would measure the sanitizer, not the pooler
+	if ldd "$PLUMB_SRC" | grep -q 'libasan\|libubsan'; then
+		echo "$PLUMB_SRC is a sanitizer build; rebuild it with plain 'make -C pooler'" >&2
+		exit 1
+	fi
 	cp "$PLUMB_SRC" "$WORK/pgplumb-pooler"
 fi
 chown -R postgres: "$WORK"
@@ -331,6 +337,48 @@ if [ "$IDLE_CLIENTS" -gt 0 ]; then
 		log "$s RSS ${b} kB -> ${a} kB"
 	done
 fi
+# --- instructions per relayed transaction (callgrind: deterministic, unlike tps) -------------
+# Each pooler runs under callgrind twice, relaying CG_TX1 and CG_TX2 pgbench -S transactions
+# from one client; (I2 - I1) / (CG_TX2 - CG_TX1) cancels start-up, login and shutdown.
+declare -A INSN
+if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
+	CG_TX1=${CG_TX1:-1000}
+	CG_TX2=${CG_TX2:-6000}
+	cg_port=$((PLUMB_PORT + 10))
+	for s in $SYSTEMS; do
+		[ "$s" = direct ] && continue
+		tot=()
+		for n in $CG_TX1 $CG_TX2; do
+			sed "s/^listen_port = .*/listen_port = $cg_port/; s|^pidfile = .*|pidfile = $WORK/cg.$s.pid|; s|^logfile = .*|logfile = $WORK/cg.$s.log|" \
+				"$WORK/$s.ini" > "$WORK/cg.$s.ini"
+			[ "$s" = pgbouncer ] && bin=pgbouncer || bin=$WORK/pgplumb-pooler
+			rm -f "$WORK/cg.$s.out" "$WORK/cg.$s.pid"
+			chown postgres: "$WORK/cg.$s.ini"
+			runuser -u postgres -- valgrind -q --tool=callgrind --callgrind-out-file="$WORK/cg.$s.out" \
+				"$bin" "$WORK/cg.$s.ini" >/dev/null 2>&1 &
+			cgpid=$!
+			PIDS+=($cgpid)
+			disown $cgpid
+			if wait_port "$cg_port"; then
+				PGPASSWORD=$PG_PASSWORD pgbench -n -S -c 1 -t "$n" -h 127.0.0.1 -p "$cg_port" \
+					-U "$PG_USER" "$DB" >/dev/null 2>&1 || log "callgrind pgbench failed on $s"
+			fi
+			lp=$(listener_pid "$cg_port")
+			[ -n "$lp" ] && kill -INT "$lp"
+			for _ in $(seq 1 300); do
+				[ -s "$WORK/cg.$s.out" ] && ! kill -0 "$cgpid" 2>/dev/null && break
+				sleep 0.1
+			done
+			tot+=("$(sed -n 's/^totals: *\([0-9]*\).*/\1/p; s/^summary: *\([0-9]*\).*/\1/p' "$WORK/cg.$s.out" 2>/dev/null | head -1)")
+		done
+		if [ -n "${tot[0]}" ] && [ -n "${tot[1]}" ]; then
+			INSN[$s]=$(( (tot[1] - tot[0]) / (CG_TX2 - CG_TX1) ))
+			log "$s: ${INSN[$s]} instructions per relayed transaction"
+		else
+			log "callgrind measurement failed for $s"
+		fi
+	done
+fi
 ELAPSED=$(( $(date +%s) - START ))
 
 # --- report -----------------------------------------------------------------------
@@ -338,11 +386,13 @@ DATE=$(date -u +%Y-%m-%d)
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
 export CSV WORK SYSTEMS DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
 	CONNECT_CLIENTS ELAPSED STAMP
+export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
+export CG_TX1 CG_TX2
 export RSS_SUMMARY="$(for s in $SYSTEMS; do [ "$s" = direct ] && continue; echo "$s ${RSS_BEFORE[$s]:-NA} ${RSS_AFTER[$s]:-NA}"; done)"
 export PGB_VERSION="$(pgbouncer --version 2>/dev/null | head -1)"
 export PG_VERSION="$(psql -Atc 'select version()' | cut -d, -f1)"
 export HOST_INFO="$(nproc) CPUs, $(uname -r)"
-export PLUMB_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+export PLUMB_COMMIT="${PLUMB_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 
 python3 - > "$WORK/report.md" <<'EOF'
 import csv, glob, os, statistics as st
@@ -407,15 +457,28 @@ for s in systems:
         a50 = f"{lat[s][0] - d[0]:+.0f}" if d and s != "direct" else "—"
         a99 = f"{lat[s][1] - d[1]:+.0f}" if d and s != "direct" else "—"
         out.append(f"| {s} | {lat[s][0]:.0f} | {lat[s][1]:.0f} | {a50} | {a99} |")
-out.append(f"\n## Memory with {E['IDLE_CLIENTS']} idle logged-in clients (RSS of the pooler process)\n")
-out.append("| system | RSS before (kB) | RSS with idle clients (kB) | per idle client (bytes) |")
-out.append("|---|---|---|---|")
-for line in E.get("RSS_SUMMARY", "").splitlines():
+if int(E["IDLE_CLIENTS"]) > 0:
+    out.append(f"\n## Memory with {E['IDLE_CLIENTS']} idle logged-in clients (RSS of the pooler process)\n")
+    out.append("| system | RSS before (kB) | RSS with idle clients (kB) | per idle client (bytes) |")
+    out.append("|---|---|---|---|")
+for line in (E.get("RSS_SUMMARY", "") if int(E["IDLE_CLIENTS"]) > 0 else "").splitlines():
     s, b, a = line.split()
     per = "n/a"
     if b != "NA" and a != "NA" and int(E["IDLE_CLIENTS"]) > 0:
         per = f"{(int(a) - int(b)) * 1024 / int(E['IDLE_CLIENTS']):,.0f}"
     out.append(f"| {s} | {b} | {a} | {per} |")
+if E.get("INSN_SUMMARY", "").strip():
+    insn = dict(l.split() for l in E["INSN_SUMMARY"].splitlines() if l.strip())
+    out.append("\n## CPU instructions per relayed transaction (callgrind, pgbench -S, 1 client)\n")
+    out.append(f"Deterministic: (instructions for {E.get('CG_TX2')} transactions − for {E.get('CG_TX1')}) / difference, "
+               "whole pooler process, user space.\n")
+    out.append("| system | instructions per transaction |")
+    out.append("|---|---|")
+    for s in systems:
+        if s in insn:
+            out.append(f"| {s} | {int(insn[s]):,} |")
+    if "pgplumb" in insn and "pgbouncer" in insn and int(insn["pgbouncer"]) > 0:
+        out.append(f"\npgplumb / pgbouncer: {int(insn['pgplumb']) / int(insn['pgbouncer']):.2f}")
 # data for the plot
 with open(os.path.join(E["WORK"], "plot.dat"), "w") as pf:
     for t in ("S", "tpcb"):

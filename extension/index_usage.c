@@ -1,14 +1,1239 @@
 /*-------------------------------------------------------------------------
  *
  * index_usage.c
- *		(placeholder) The index_usage collector; no callbacks yet.
+ *		The index usage collector: which indexes each statement's plans
+ *		scanned, and which tables they scanned sequentially.
+ *
+ * Design
+ *
+ * In ExecutorEnd (before standard_ExecutorEnd frees the plan state tree) we
+ * walk the executed PlanState tree of every tracked statement and record,
+ * per (database, queryid, relation, scan kind):
+ *
+ *	- for Index Scan, Index Only Scan and Bitmap Index Scan nodes: the index;
+ *	- for Seq Scan nodes: the table, the columns its filter compares with a
+ *	  constant or parameter (equality, range, or other), and the columns of
+ *	  a Sort sitting directly on top of it (through at most one Gather).
+ *
+ * planstate_tree_walker takes care of Append/MergeAppend children, init
+ * plans and sub plans (CTE scans run their CTE's plan as an init plan),
+ * subquery scans, custom scans and BitmapAnd/BitmapOr children.
+ *
+ * The set of scans comes from the plan and is counted for every execution
+ * ("executions").  Row counts need per-node Instrumentation: in
+ * ExecutorStart we ask for INSTRUMENT_ROWS only (never timing), for the
+ * fraction pgplumb.sample_rate of statements, plus a statement's first
+ * execution in a backend and statements whose plan has a seq scan (see
+ * pp_iu_executor_start).  An execution whose nodes
+ * carry Instrumentation is "sampled"; the SQL views scale the sampled sums
+ * by executions / sampled_executions and flag such figures as estimates.
+ * For a Seq Scan, rows examined = rows returned + rows removed by the
+ * filter (Instrumentation's nfiltered1).
+ *
+ * Scans of system catalogs are not recorded.
+ *
+ * Filter columns are found by looking at the node's qual once, when its
+ * entry is created (that needs the catalogs to classify operators), never
+ * on every execution.
+ *
+ * A second table records the set of (database, index) that some tracked
+ * statement used since the last reset, and since when: that is what
+ * pgplumb.unused_indexes reads, so an index stays "used" even after the
+ * per-statement entries naming it have been evicted.  An index joins the
+ * set when a statement entry naming it is created (entries are created
+ * and the set is cleared only together, under the exclusive lock), so the
+ * set costs nothing per execution.
+ *
+ * Shared memory and locking
+ *
+ * Both hash tables live in shared memory, bounded by
+ * pgplumb.max_index_entries, and are protected by one LWLock of our own
+ * tranche ("pgplumb_index_usage"):
+ *
+ *	- LW_SHARED to look entries up, to update their counters and to read
+ *	  them; the counters of a statement entry are then changed or read
+ *	  under the entry's spinlock;
+ *	- LW_EXCLUSIVE to create or remove entries (including eviction and
+ *	  reset); removing statement entries also bumps a generation counter.
+ *
+ * Each backend caches pointers to the statement entries it updated, tagged
+ * with the generation: under the shared lock no entry can be removed, so a
+ * cached pointer whose generation is still current is valid, and a hot
+ * statement's update costs the shared lock and the entry's spinlock only.
+ *
+ * No catalog access happens while the lock is held.  A statement's scans
+ * are first collected into backend-local memory, then applied under one
+ * shared lock acquisition; only scans without an entry yet need the
+ * exclusive lock.
+ *
+ * When the statement table is full, one pass counts entries per usage
+ * bucket (log2 of a decaying execution count) and a second pass removes
+ * the least used ~5%: no sort, and a statement executed constantly is never
+ * the one evicted.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "access/parallel.h"
+#include "access/stratnum.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/executor.h"
+#include "executor/instrument.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
 #include "pgplumb.h"
+#include "index_usage.h"
+
+/*---- Constants ----*/
+
+#define PP_IU_TRANCHE		"pgplumb_index_usage"
+#define PP_IU_MAX_COLS		16	/* filter columns kept per seq scan */
+#define PP_IU_MAX_SORT		8	/* sort columns kept per seq scan */
+#define PP_IU_LOCAL_SCANS	32	/* scans collected before palloc */
+#define PP_IU_EVICT_FRACTION 0.05	/* share of entries evicted per pass */
+#define PP_IU_USAGE_DECAY	0.75	/* usage kept by survivors of a pass */
+#define PP_IU_USAGE_BUCKETS 64
+
+/* Column kinds in a seq scan's filter, best first */
+#define PP_IU_COL_EQ		'e'		/* column = constant/parameter */
+#define PP_IU_COL_RANGE		'r'		/* column <, <=, >, >= constant */
+#define PP_IU_COL_OTHER		'o'		/* any other use in the filter */
+
+/*---- Types ----*/
+
+/* Kinds of scan, as stored in shared memory and named by scan_kind_name */
+typedef enum PPIUScanKind
+{
+	PP_IU_INDEX_SCAN,
+	PP_IU_INDEX_ONLY_SCAN,
+	PP_IU_BITMAP_SCAN,
+	PP_IU_SEQ_SCAN
+} PPIUScanKind;
+
+static const char *const pp_iu_kind_names[] = {
+	"index", "index_only", "bitmap", "seq"
+};
+
+/* Hash key of a statement entry; padding is zeroed so HASH_BLOBS works */
+typedef struct PPIUKey
+{
+	Oid			dbid;
+	Oid			relid;			/* index, or table for seq scans */
+	uint64		queryid;
+	int32		kind;			/* PPIUScanKind */
+	int32		pad;
+} PPIUKey;
+
+typedef struct PPIUCol
+{
+	AttrNumber	attnum;
+	char		kind;			/* PP_IU_COL_* */
+} PPIUCol;
+
+/* Counters of a statement entry, protected by the entry's mutex */
+typedef struct PPIUCounters
+{
+	int64		executions;		/* executions whose plan had this scan */
+	int64		sampled;		/* of those, executions with row counts */
+	int64		scanned;		/* sampled executions where the node ran */
+	double		loops;			/* sampled: times the node was (re)started */
+	double		rows;			/* sampled: rows the node returned */
+	double		removed;		/* sampled: rows removed by its filters */
+	double		usage;			/* decaying execution count, for eviction */
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+} PPIUCounters;
+
+/* One (database, statement, relation, scan kind) */
+typedef struct PPIUEntry
+{
+	PPIUKey		key;			/* must be first */
+	Oid			heaprelid;		/* the table scanned */
+	slock_t		mutex;
+	PPIUCounters c;
+	/* seq scans only, set when the entry is created, then read-only */
+	bool		cols_known;		/* were the filter columns analysed? */
+	int16		ncols;
+	int16		nsort;
+	PPIUCol		cols[PP_IU_MAX_COLS];
+	AttrNumber	sortcols[PP_IU_MAX_SORT];
+} PPIUEntry;
+
+/* Hash key and entry of the per-index table */
+typedef struct PPIURelKey
+{
+	Oid			dbid;
+	Oid			relid;
+} PPIURelKey;
+
+typedef struct PPIURelEntry
+{
+	PPIURelKey	key;			/* must be first */
+	TimestampTz first_used;		/* set at creation, then read-only */
+} PPIURelEntry;
+
+/* Global state in shared memory */
+typedef struct PPIUShared
+{
+	LWLock	   *lock;			/* see the locking notes at the top */
+	slock_t		mutex;			/* protects the fields below */
+	int64		evictions;		/* statement entries evicted */
+	int64		rels_dropped;	/* index uses not recorded: table full */
+	TimestampTz stats_reset;
+
+	/*
+	 * Bumped, under the exclusive lock, whenever statement entries are
+	 * removed: a backend's cached entry pointer is valid only while the
+	 * generation it was cached under is current.
+	 */
+	pg_atomic_uint64 generation;
+} PPIUShared;
+
+/* A scan found in the plan state tree, before it reaches shared memory */
+typedef struct PPIUScan
+{
+	PPIUKey		key;
+	Oid			heaprelid;
+	PlanState  *ps;
+	bool		sampled;
+	bool		done;
+	double		loops;
+	double		rows;
+	double		removed;
+	int16		nsort;
+	AttrNumber	sortcols[PP_IU_MAX_SORT];
+	/* filled for new seq scan entries only */
+	bool		cols_known;
+	int16		ncols;
+	PPIUCol		cols[PP_IU_MAX_COLS];
+} PPIUScan;
+
+/* State of one walk of a plan state tree */
+typedef struct PPIUWalk
+{
+	EState	   *estate;
+	uint64		queryid;
+	PPIUScan   *scans;
+	int			nscans;
+	int			maxscans;
+	bool		has_seq_scan;
+	/* a Sort found directly above this seq scan node, and its columns */
+	PlanState  *sort_scan;
+	int16		nsort;
+	AttrNumber	sortcols[PP_IU_MAX_SORT];
+} PPIUWalk;
+
+/*
+ * A backend-local cache of pointers to shared statement entries, so that
+ * a statement executed again finds its entries without a hash lookup.
+ * Direct mapped; a slot is valid only under the generation it was filled
+ * in (entries never move while they exist).
+ */
+#define PP_IU_CACHE_SLOTS	256
+
+typedef struct PPIUCacheSlot
+{
+	PPIUKey		key;
+	PPIUEntry  *entry;
+	uint64		generation;
+} PPIUCacheSlot;
+
+/*
+ * What this backend learned about a statement's plans, for sampling: was
+ * it seen before, and did its last plan have a seq scan?  Direct mapped
+ * by queryid; a collision only makes the next execution count rows.
+ */
+#define PP_IU_QUERY_SLOTS	256
+
+typedef struct PPIUQuerySlot
+{
+	uint64		queryid;
+	bool		has_seq_scan;
+} PPIUQuerySlot;
+
+/*---- Local variables ----*/
+
+static PPIUCacheSlot pp_iu_cache[PP_IU_CACHE_SLOTS];
+static PPIUQuerySlot pp_iu_queries[PP_IU_QUERY_SLOTS];
+
+static PPIUShared *pp_iu = NULL;
+static HTAB *pp_iu_hash = NULL;
+static HTAB *pp_iu_rels = NULL;
+
+/*---- GUC variables ----*/
+
+static bool pp_iu_track = true;
+static int	pp_iu_max = 5000;
+static double pp_iu_sample_rate = 0.1;
+static int	pp_iu_advice_min_rows = 10000;
+static double pp_iu_advice_min_ratio = 20.0;
+
+/*---- Function declarations ----*/
+
+PG_FUNCTION_INFO_V1(pgplumb_index_usage_entries);
+PG_FUNCTION_INFO_V1(pgplumb_index_usage_indexes);
+PG_FUNCTION_INFO_V1(pgplumb_index_usage_info);
+PG_FUNCTION_INFO_V1(pgplumb_reset_index_usage);
+
+static void pp_iu_define_settings(void);
+static Size pp_iu_shmem_size(void);
+static void pp_iu_shmem_request(void);
+static void pp_iu_shmem_startup(void);
+static void pp_iu_executor_start(QueryDesc *queryDesc, int eflags);
+static void pp_iu_executor_end(QueryDesc *queryDesc);
+
+static bool pp_iu_walker(PlanState *ps, void *context);
+static void pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid,
+							PPIUScanKind kind);
+static void pp_iu_note_sort(PPIUWalk *w, PlanState *sortps);
+static void pp_iu_analyse_quals(PPIUScan *scan);
+static void pp_iu_add_col(PPIUScan *scan, AttrNumber attnum, char kind);
+static char pp_iu_operator_kind(Oid opno);
+static void pp_iu_store(PPIUWalk *w);
+static void pp_iu_count(PPIUEntry *entry, const PPIUScan *scan,
+						TimestampTz now);
+static void pp_iu_note_index_used(const PPIUKey *key, TimestampTz now);
+static void pp_iu_evict(void);
 
 const PPCollector pp_index_usage_collector = {
 	.name = "index_usage",
+	.define_settings = pp_iu_define_settings,
+	.shmem_size = pp_iu_shmem_size,
+	.shmem_request = pp_iu_shmem_request,
+	.shmem_startup = pp_iu_shmem_startup,
+	.executor_start = pp_iu_executor_start,
+	.executor_end = pp_iu_executor_end,
 };
+
+/*
+ * Define the collector's settings (called from _PG_init).
+ */
+static void
+pp_iu_define_settings(void)
+{
+	DefineCustomBoolVariable("pgplumb.track_indexes",
+							 "Records which indexes and sequential scans each tracked statement uses.",
+							 NULL,
+							 &pp_iu_track,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgplumb.max_index_entries",
+							"Maximum number of (statement, index or table) entries kept by pgplumb.index_usage.",
+							"The same number bounds the table of indexes used, read by pgplumb.unused_indexes.",
+							&pp_iu_max,
+							5000,
+							100,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pgplumb.sample_rate",
+							 "Fraction of tracked statements whose plan nodes count rows for pgplumb.index_usage and pgplumb.table_scans.",
+							 "A statement's first execution in a session and statements that scan a table sequentially always count rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
+							 &pp_iu_sample_rate,
+							 0.1,
+							 0.0,
+							 1.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgplumb.advice_min_table_rows",
+							"Tables with fewer estimated rows than this get no index advice.",
+							NULL,
+							&pp_iu_advice_min_rows,
+							10000,
+							0,
+							INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pgplumb.advice_min_examined_ratio",
+							 "Sequential scans examining fewer rows than this per row returned get no index advice.",
+							 NULL,
+							 &pp_iu_advice_min_ratio,
+							 20.0,
+							 1.0,
+							 1e12,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * Shared memory: the global state and the two hash tables.
+ */
+static Size
+pp_iu_shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(PPIUShared));
+
+	size = add_size(size, hash_estimate_size(pp_iu_max, sizeof(PPIUEntry)));
+	size = add_size(size, hash_estimate_size(pp_iu_max, sizeof(PPIURelEntry)));
+	return size;
+}
+
+static void
+pp_iu_shmem_request(void)
+{
+	RequestNamedLWLockTranche(PP_IU_TRANCHE, 1);
+}
+
+/*
+ * Create or attach to the shared state; AddinShmemInitLock is held.
+ */
+static void
+pp_iu_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	pp_iu = ShmemInitStruct("pgplumb index_usage", sizeof(PPIUShared), &found);
+	if (!found)
+	{
+		pp_iu->lock = &(GetNamedLWLockTranche(PP_IU_TRANCHE))->lock;
+		SpinLockInit(&pp_iu->mutex);
+		pp_iu->evictions = 0;
+		pp_iu->rels_dropped = 0;
+		pp_iu->stats_reset = GetCurrentTimestamp();
+		pg_atomic_init_u64(&pp_iu->generation, 1);
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PPIUKey);
+	info.entrysize = sizeof(PPIUEntry);
+	pp_iu_hash = ShmemInitHash("pgplumb index_usage statements",
+							   pp_iu_max, pp_iu_max,
+							   &info, HASH_ELEM | HASH_BLOBS);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PPIURelKey);
+	info.entrysize = sizeof(PPIURelEntry);
+	pp_iu_rels = ShmemInitHash("pgplumb index_usage indexes",
+							   pp_iu_max, pp_iu_max,
+							   &info, HASH_ELEM | HASH_BLOBS);
+}
+
+/* A statement's slot in pp_iu_queries */
+static inline PPIUQuerySlot *
+pp_iu_query_slot(uint64 queryid)
+{
+	return &pp_iu_queries[(queryid ^ (queryid >> 32)) % PP_IU_QUERY_SLOTS];
+}
+
+/*
+ * ExecutorStart: ask for per-node row counts (INSTRUMENT_ROWS only) when
+ * the statement is sampled.  Besides the fraction pgplumb.sample_rate of
+ * executions, a statement's first execution in this backend and every
+ * execution of a statement whose plan had a seq scan are sampled: the
+ * scan itself costs far more than counting its rows, and index advice
+ * rests on those counts.  With pgplumb.sample_rate = 0 nothing counts rows.
+ */
+static void
+pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	PPIUQuerySlot *slot;
+
+	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
+		pp_iu_sample_rate <= 0.0)
+		return;
+
+	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
+	if (pp_iu_sample_rate >= 1.0 ||
+		slot->queryid != queryDesc->plannedstmt->queryId ||
+		slot->has_seq_scan ||
+		pg_prng_double(&pg_global_prng_state) < pp_iu_sample_rate)
+		queryDesc->instrument_options |= INSTRUMENT_ROWS;
+}
+
+/*
+ * ExecutorEnd: walk the plan state tree and record its scans.
+ *
+ * Skipped outside a valid transaction state (a portal cleaned up during
+ * abort): recording new seq scans needs the catalogs.
+ */
+static void
+pp_iu_executor_end(QueryDesc *queryDesc)
+{
+	PPIUWalk	w;
+	PPIUScan	local[PP_IU_LOCAL_SCANS];
+
+	if (!pp_iu_track || pp_iu == NULL || queryDesc->planstate == NULL ||
+		queryDesc->estate == NULL || !IsTransactionState() ||
+		(queryDesc->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		return;
+
+	memset(&w, 0, sizeof(w));
+	w.estate = queryDesc->estate;
+	w.queryid = queryDesc->plannedstmt->queryId;
+	w.scans = local;
+	w.maxscans = PP_IU_LOCAL_SCANS;
+
+	pp_iu_walker(queryDesc->planstate, &w);
+
+	if (pp_iu_sample_rate > 0.0 && pp_iu_sample_rate < 1.0)
+	{
+		PPIUQuerySlot *slot = pp_iu_query_slot(w.queryid);
+
+		slot->queryid = w.queryid;
+		slot->has_seq_scan = w.has_seq_scan;
+	}
+
+	if (w.nscans > 0)
+		pp_iu_store(&w);
+
+	if (w.scans != local)
+		pfree(w.scans);
+}
+
+/*
+ * Plan state tree walker: note every scan we report on, then recurse.
+ */
+static bool
+pp_iu_walker(PlanState *ps, void *context)
+{
+	PPIUWalk   *w = (PPIUWalk *) context;
+	Plan	   *plan = ps->plan;
+
+	switch (nodeTag(plan))
+	{
+		case T_IndexScan:
+			pp_iu_note_scan(w, ps, ((IndexScan *) plan)->indexid,
+							PP_IU_INDEX_SCAN);
+			break;
+		case T_IndexOnlyScan:
+			pp_iu_note_scan(w, ps, ((IndexOnlyScan *) plan)->indexid,
+							PP_IU_INDEX_ONLY_SCAN);
+			break;
+		case T_BitmapIndexScan:
+			pp_iu_note_scan(w, ps, ((BitmapIndexScan *) plan)->indexid,
+							PP_IU_BITMAP_SCAN);
+			break;
+		case T_SeqScan:
+			pp_iu_note_scan(w, ps, InvalidOid, PP_IU_SEQ_SCAN);
+			break;
+		case T_Sort:
+		case T_IncrementalSort:
+			pp_iu_note_sort(w, ps);
+			break;
+		default:
+			break;
+	}
+
+	return planstate_tree_walker(ps, pp_iu_walker, context);
+}
+
+/*
+ * Record one scan node.  relid is the index, or InvalidOid for a seq scan
+ * (the table is taken from the range table).  Two nodes with the same key
+ * in one plan (a self join) make one execution and add up their rows.
+ */
+static void
+pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
+{
+	Scan	   *scan = (Scan *) ps->plan;
+	Oid			heaprelid = exec_rt_fetch(scan->scanrelid, w->estate)->relid;
+	Instrumentation *instr = ps->instrument;
+	PPIUScan   *s = NULL;
+	PPIUKey		key;
+
+	/* system catalogs are not recorded (monitoring queries read them) */
+	if (heaprelid < FirstNormalObjectId)
+		return;
+	if (kind == PP_IU_SEQ_SCAN)
+		w->has_seq_scan = true;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = OidIsValid(relid) ? relid : heaprelid;
+	key.queryid = w->queryid;
+	key.kind = kind;
+
+	for (int i = 0; i < w->nscans; i++)
+	{
+		if (memcmp(&w->scans[i].key, &key, sizeof(key)) == 0)
+		{
+			s = &w->scans[i];
+			break;
+		}
+	}
+
+	if (s == NULL)
+	{
+		if (w->nscans == w->maxscans)
+		{
+			PPIUScan   *grown = palloc(sizeof(PPIUScan) * w->maxscans * 2);
+
+			memcpy(grown, w->scans, sizeof(PPIUScan) * w->nscans);
+			if (w->maxscans != PP_IU_LOCAL_SCANS)
+				pfree(w->scans);
+			w->scans = grown;
+			w->maxscans *= 2;
+		}
+		s = &w->scans[w->nscans++];
+		memset(s, 0, sizeof(*s));
+		s->key = key;
+		s->heaprelid = heaprelid;
+		s->ps = ps;
+		s->sampled = (instr != NULL);
+	}
+
+	if (instr != NULL)
+	{
+		/* fold the last loop into the totals; harmless if done already */
+		InstrEndLoop(instr);
+		s->loops += instr->nloops;
+		s->rows += instr->ntuples;
+		s->removed += instr->nfiltered1 + instr->nfiltered2;
+	}
+	else
+		s->sampled = false;
+
+	if (kind == PP_IU_SEQ_SCAN && w->sort_scan == ps && s->nsort == 0)
+	{
+		s->nsort = w->nsort;
+		memcpy(s->sortcols, w->sortcols, sizeof(AttrNumber) * w->nsort);
+	}
+}
+
+/*
+ * A Sort (or Incremental Sort) node: if it sorts the output of a seq scan
+ * (directly or through one Gather), remember the leading sort keys that are
+ * plain columns of the scanned table.
+ */
+static void
+pp_iu_note_sort(PPIUWalk *w, PlanState *sortps)
+{
+	Sort	   *sort = (Sort *) sortps->plan;
+	PlanState  *child = outerPlanState(sortps);
+	PlanState  *gather = NULL;
+	Index		scanrelid;
+
+	if (child != NULL && IsA(child->plan, Gather))
+	{
+		gather = child;
+		child = outerPlanState(child);
+	}
+	if (child == NULL || !IsA(child->plan, SeqScan))
+		return;
+
+	scanrelid = ((Scan *) child->plan)->scanrelid;
+	w->sort_scan = child;
+	w->nsort = 0;
+
+	for (int i = 0; i < sort->numCols && w->nsort < PP_IU_MAX_SORT; i++)
+	{
+		TargetEntry *tle;
+		Node	   *expr;
+
+		tle = get_tle_by_resno(outerPlan(sort)->targetlist,
+							   sort->sortColIdx[i]);
+		if (tle == NULL)
+			break;
+		expr = strip_implicit_coercions((Node *) tle->expr);
+
+		/* through a Gather, keys refer to the scan's target list */
+		if (gather != NULL && IsA(expr, Var) &&
+			((Var *) expr)->varno == OUTER_VAR)
+		{
+			tle = get_tle_by_resno(child->plan->targetlist,
+								   ((Var *) expr)->varattno);
+			if (tle == NULL)
+				break;
+			expr = strip_implicit_coercions((Node *) tle->expr);
+		}
+
+		if (!IsA(expr, Var) || ((Var *) expr)->varno != scanrelid ||
+			((Var *) expr)->varattno <= 0)
+			break;
+		w->sortcols[w->nsort++] = ((Var *) expr)->varattno;
+	}
+}
+
+/*
+ * Is node a plain column of the scanned table?  Sets *attnum.
+ */
+static bool
+pp_iu_is_column(Node *node, Index scanrelid, AttrNumber *attnum)
+{
+	node = strip_implicit_coercions(node);
+	if (node != NULL && IsA(node, Var) &&
+		((Var *) node)->varno == scanrelid &&
+		((Var *) node)->varlevelsup == 0 &&
+		((Var *) node)->varattno > 0)
+	{
+		*attnum = ((Var *) node)->varattno;
+		return true;
+	}
+	return false;
+}
+
+/* Does node have a value fixed for one scan (constant or parameter)? */
+static bool
+pp_iu_is_pseudo_constant(Node *node)
+{
+	return !contain_var_clause(node) && !contain_volatile_functions(node);
+}
+
+/*
+ * Classify the filter of a new seq scan entry: each top level AND-ed clause
+ * "column op value" gives an equality or range column (by the operator's
+ * btree strategy); every other column the filter reads is "other".
+ */
+static void
+pp_iu_analyse_quals(PPIUScan *scan)
+{
+	Plan	   *plan = scan->ps->plan;
+	Index		scanrelid = ((Scan *) plan)->scanrelid;
+	ListCell   *lc;
+
+	scan->cols_known = true;
+	scan->ncols = 0;
+
+	foreach(lc, plan->qual)
+	{
+		Node	   *clause = (Node *) lfirst(lc);
+		AttrNumber	attnum;
+		List	   *vars;
+		ListCell   *vc;
+
+		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+		{
+			OpExpr	   *op = (OpExpr *) clause;
+			Node	   *l = linitial(op->args);
+			Node	   *r = lsecond(op->args);
+
+			if ((pp_iu_is_column(l, scanrelid, &attnum) &&
+				 pp_iu_is_pseudo_constant(r)) ||
+				(pp_iu_is_column(r, scanrelid, &attnum) &&
+				 pp_iu_is_pseudo_constant(l)))
+			{
+				pp_iu_add_col(scan, attnum, pp_iu_operator_kind(op->opno));
+				continue;
+			}
+		}
+		else if (IsA(clause, ScalarArrayOpExpr))
+		{
+			ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
+
+			if (saop->useOr &&
+				pp_iu_is_column(linitial(saop->args), scanrelid, &attnum) &&
+				pp_iu_is_pseudo_constant(lsecond(saop->args)))
+			{
+				pp_iu_add_col(scan, attnum, pp_iu_operator_kind(saop->opno));
+				continue;
+			}
+		}
+		else if (IsA(clause, NullTest) &&
+				 ((NullTest *) clause)->nulltesttype == IS_NULL &&
+				 !((NullTest *) clause)->argisrow &&
+				 pp_iu_is_column((Node *) ((NullTest *) clause)->arg,
+								 scanrelid, &attnum))
+		{
+			pp_iu_add_col(scan, attnum, PP_IU_COL_EQ);
+			continue;
+		}
+		else if (pp_iu_is_column(clause, scanrelid, &attnum) ||
+				 (is_notclause(clause) &&
+				  pp_iu_is_column((Node *) get_notclausearg((Expr *) clause),
+								  scanrelid, &attnum)))
+		{
+			/* a boolean column, or its negation */
+			pp_iu_add_col(scan, attnum, PP_IU_COL_EQ);
+			continue;
+		}
+
+		vars = pull_var_clause(clause, PVC_RECURSE_AGGREGATES |
+							   PVC_RECURSE_WINDOWFUNCS |
+							   PVC_RECURSE_PLACEHOLDERS);
+		foreach(vc, vars)
+		{
+			Var		   *var = (Var *) lfirst(vc);
+
+			if (IsA(var, Var) && var->varno == scanrelid &&
+				var->varlevelsup == 0 && var->varattno > 0)
+				pp_iu_add_col(scan, var->varattno, PP_IU_COL_OTHER);
+		}
+		list_free(vars);
+	}
+}
+
+/* Add a filter column, keeping its best kind (equality > range > other) */
+static void
+pp_iu_add_col(PPIUScan *scan, AttrNumber attnum, char kind)
+{
+	for (int i = 0; i < scan->ncols; i++)
+	{
+		if (scan->cols[i].attnum == attnum)
+		{
+			if (kind == PP_IU_COL_EQ ||
+				(kind == PP_IU_COL_RANGE && scan->cols[i].kind == PP_IU_COL_OTHER))
+				scan->cols[i].kind = kind;
+			return;
+		}
+	}
+	if (scan->ncols < PP_IU_MAX_COLS)
+	{
+		scan->cols[scan->ncols].attnum = attnum;
+		scan->cols[scan->ncols].kind = kind;
+		scan->ncols++;
+	}
+}
+
+/* Equality or range, by the operator's btree strategy; else other */
+static char
+pp_iu_operator_kind(Oid opno)
+{
+	List	   *interps = get_op_btree_interpretation(opno);
+	ListCell   *lc;
+	char		kind = PP_IU_COL_OTHER;
+
+	foreach(lc, interps)
+	{
+		OpBtreeInterpretation *interp = (OpBtreeInterpretation *) lfirst(lc);
+
+		if (interp->strategy == BTEqualStrategyNumber)
+		{
+			kind = PP_IU_COL_EQ;
+			break;
+		}
+		if (interp->strategy >= BTLessStrategyNumber &&
+			interp->strategy <= BTGreaterStrategyNumber)
+			kind = PP_IU_COL_RANGE;
+	}
+	list_free_deep(interps);
+	return kind;
+}
+
+/* The cache slot of a key */
+static inline PPIUCacheSlot *
+pp_iu_cache_slot(const PPIUKey *key)
+{
+	uint64		h = key->queryid ^ ((uint64) key->relid * UINT64CONST(0x9E3779B97F4A7C15)) ^
+		(uint64) key->kind;
+
+	return &pp_iu_cache[(h ^ (h >> 29)) % PP_IU_CACHE_SLOTS];
+}
+
+/*
+ * Apply a statement's scans to shared memory: existing entries under the
+ * shared lock (through the backend's pointer cache when it can), then
+ * (after analysing new seq scans' filters without any lock) new entries
+ * under the exclusive lock.
+ */
+static void
+pp_iu_store(PPIUWalk *w)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	int			missing = 0;
+	uint64		generation;
+
+	LWLockAcquire(pp_iu->lock, LW_SHARED);
+	generation = pg_atomic_read_u64(&pp_iu->generation);
+	for (int i = 0; i < w->nscans; i++)
+	{
+		PPIUScan   *s = &w->scans[i];
+		PPIUCacheSlot *slot = pp_iu_cache_slot(&s->key);
+		PPIUEntry  *entry;
+
+		if (slot->entry != NULL && slot->generation == generation &&
+			memcmp(&slot->key, &s->key, sizeof(PPIUKey)) == 0)
+			entry = slot->entry;
+		else
+		{
+			entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
+			if (entry != NULL)
+			{
+				slot->key = s->key;
+				slot->entry = entry;
+				slot->generation = generation;
+			}
+		}
+
+		if (entry != NULL)
+		{
+			pp_iu_count(entry, s, now);
+			s->done = true;
+		}
+		else
+			missing++;
+	}
+	LWLockRelease(pp_iu->lock);
+
+	if (missing == 0)
+		return;
+
+	/* catalog work first, with no lock held */
+	for (int i = 0; i < w->nscans; i++)
+	{
+		if (!w->scans[i].done && w->scans[i].key.kind == PP_IU_SEQ_SCAN)
+			pp_iu_analyse_quals(&w->scans[i]);
+	}
+
+	LWLockAcquire(pp_iu->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < w->nscans; i++)
+	{
+		PPIUScan   *s = &w->scans[i];
+		PPIUEntry  *entry;
+		bool		found;
+
+		if (s->done)
+			continue;
+
+		entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
+		if (entry == NULL)
+		{
+			if (hash_get_num_entries(pp_iu_hash) >= pp_iu_max)
+				pp_iu_evict();
+			entry = hash_search(pp_iu_hash, &s->key, HASH_ENTER, &found);
+			Assert(!found);
+			entry->heaprelid = s->heaprelid;
+			SpinLockInit(&entry->mutex);
+			memset(&entry->c, 0, sizeof(entry->c));
+			entry->c.first_seen = now;
+			entry->cols_known = s->cols_known;
+			entry->ncols = s->ncols;
+			memcpy(entry->cols, s->cols, sizeof(PPIUCol) * s->ncols);
+			entry->nsort = s->nsort;
+			memcpy(entry->sortcols, s->sortcols,
+				   sizeof(AttrNumber) * s->nsort);
+			if (s->key.kind != PP_IU_SEQ_SCAN)
+				pp_iu_note_index_used(&s->key, now);
+		}
+		pp_iu_count(entry, s, now);
+	}
+	LWLockRelease(pp_iu->lock);
+}
+
+/* Add one execution to a statement entry; the lock is held (any mode) */
+static void
+pp_iu_count(PPIUEntry *entry, const PPIUScan *scan, TimestampTz now)
+{
+	SpinLockAcquire(&entry->mutex);
+	entry->c.executions++;
+	entry->c.usage += 1.0;
+	entry->c.last_seen = now;
+	if (scan->sampled)
+	{
+		entry->c.sampled++;
+		if (scan->loops > 0)
+			entry->c.scanned++;
+		entry->c.loops += scan->loops;
+		entry->c.rows += scan->rows;
+		entry->c.removed += scan->removed;
+	}
+	SpinLockRelease(&entry->mutex);
+}
+
+/* Add an index to the set of used indexes; the lock is held exclusively */
+static void
+pp_iu_note_index_used(const PPIUKey *key, TimestampTz now)
+{
+	PPIURelKey	rkey;
+	PPIURelEntry *rel;
+	bool		found;
+
+	rkey.dbid = key->dbid;
+	rkey.relid = key->relid;
+	if (hash_search(pp_iu_rels, &rkey, HASH_FIND, NULL) != NULL)
+		return;
+	if (hash_get_num_entries(pp_iu_rels) >= pp_iu_max)
+	{
+		SpinLockAcquire(&pp_iu->mutex);
+		pp_iu->rels_dropped++;
+		SpinLockRelease(&pp_iu->mutex);
+		return;
+	}
+	rel = hash_search(pp_iu_rels, &rkey, HASH_ENTER, &found);
+	rel->first_used = now;
+}
+
+/* Usage bucket of an entry: 0 below 1, then 1 + floor(log2(usage)) */
+static int
+pp_iu_usage_bucket(double usage)
+{
+	int			exp;
+
+	if (usage < 1.0)
+		return 0;
+	(void) frexp(usage, &exp);
+	return Min(exp, PP_IU_USAGE_BUCKETS - 1);
+}
+
+/*
+ * Remove the least used ~5% of statement entries and decay the usage of
+ * the others.  Two linear passes, no sort.  Caller holds the lock
+ * exclusively.
+ */
+static void
+pp_iu_evict(void)
+{
+	int64		counts[PP_IU_USAGE_BUCKETS] = {0};
+	long		nentries = hash_get_num_entries(pp_iu_hash);
+	long		target = Max(1, (long) (nentries * PP_IU_EVICT_FRACTION));
+	long		below = 0;
+	long		removed = 0;
+	long		at_limit;
+	int			limit = 0;
+	HASH_SEQ_STATUS hs;
+	PPIUEntry  *entry;
+
+	hash_seq_init(&hs, pp_iu_hash);
+	while ((entry = hash_seq_search(&hs)) != NULL)
+		counts[pp_iu_usage_bucket(entry->c.usage)]++;
+
+	/* the lowest bucket that reaches the target, and how many to take */
+	for (limit = 0; limit < PP_IU_USAGE_BUCKETS - 1; limit++)
+	{
+		if (below + counts[limit] >= target)
+			break;
+		below += counts[limit];
+	}
+	at_limit = target - below;
+
+	hash_seq_init(&hs, pp_iu_hash);
+	while ((entry = hash_seq_search(&hs)) != NULL)
+	{
+		int			b = pp_iu_usage_bucket(entry->c.usage);
+
+		if (b < limit || (b == limit && at_limit > 0))
+		{
+			if (b == limit)
+				at_limit--;
+			hash_search(pp_iu_hash, &entry->key, HASH_REMOVE, NULL);
+			removed++;
+		}
+		else
+			entry->c.usage *= PP_IU_USAGE_DECAY;
+	}
+
+	pg_atomic_fetch_add_u64(&pp_iu->generation, 1);
+	SpinLockAcquire(&pp_iu->mutex);
+	pp_iu->evictions += removed;
+	SpinLockRelease(&pp_iu->mutex);
+}
+
+/*---- SQL-callable functions ----*/
+
+static void
+pp_iu_require_shmem(void)
+{
+	pp_require_shmem(pp_iu != NULL && pp_iu_hash != NULL);
+}
+
+/* Build an int2[] from attribute numbers */
+static Datum
+pp_iu_int2_array(const AttrNumber *attnums, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int16GetDatum(attnums[i]);
+	return PointerGetDatum(construct_array(elems, n, INT2OID, sizeof(int16),
+										   true, TYPALIGN_SHORT));
+}
+
+/* The filter columns of one kind, as int2[] */
+static Datum
+pp_iu_cols_of_kind(const PPIUEntry *entry, char kind)
+{
+	AttrNumber	attnums[PP_IU_MAX_COLS];
+	int			n = 0;
+
+	for (int i = 0; i < entry->ncols; i++)
+		if (entry->cols[i].kind == kind)
+			attnums[n++] = entry->cols[i].attnum;
+	return pp_iu_int2_array(attnums, n);
+}
+
+#define PP_IU_ENTRY_COLS 18
+
+/*
+ * pgplumb.index_usage_entries(): every statement entry of every database,
+ * raw (the views filter, name and scale).
+ */
+Datum
+pgplumb_index_usage_entries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS hs;
+	PPIUEntry  *entry;
+
+	pp_iu_require_shmem();
+	InitMaterializedSRF(fcinfo, 0);
+
+	LWLockAcquire(pp_iu->lock, LW_SHARED);
+	hash_seq_init(&hs, pp_iu_hash);
+	while ((entry = hash_seq_search(&hs)) != NULL)
+	{
+		Datum		values[PP_IU_ENTRY_COLS];
+		bool		nulls[PP_IU_ENTRY_COLS];
+		PPIUCounters c;
+		int			i = 0;
+		bool		seq = (entry->key.kind == PP_IU_SEQ_SCAN);
+
+		SpinLockAcquire(&entry->mutex);
+		c = entry->c;
+		SpinLockRelease(&entry->mutex);
+
+		memset(nulls, 0, sizeof(nulls));
+		values[i++] = ObjectIdGetDatum(entry->key.dbid);
+		values[i++] = Int64GetDatum((int64) entry->key.queryid);
+		values[i++] = ObjectIdGetDatum(entry->key.relid);
+		values[i++] = ObjectIdGetDatum(entry->heaprelid);
+		values[i++] = CStringGetTextDatum(pp_iu_kind_names[entry->key.kind]);
+		values[i++] = Int64GetDatum(c.executions);
+		values[i++] = Int64GetDatum(c.sampled);
+		values[i++] = Int64GetDatum(c.scanned);
+		values[i++] = Float8GetDatum(c.loops);
+		values[i++] = Float8GetDatum(c.rows);
+		values[i++] = Float8GetDatum(c.removed);
+		if (seq && entry->cols_known)
+		{
+			values[i++] = pp_iu_cols_of_kind(entry, PP_IU_COL_EQ);
+			values[i++] = pp_iu_cols_of_kind(entry, PP_IU_COL_RANGE);
+			values[i++] = pp_iu_cols_of_kind(entry, PP_IU_COL_OTHER);
+		}
+		else
+		{
+			nulls[i++] = true;
+			nulls[i++] = true;
+			nulls[i++] = true;
+		}
+		if (seq)
+			values[i++] = pp_iu_int2_array(entry->sortcols, entry->nsort);
+		else
+			nulls[i++] = true;
+		values[i++] = TimestampTzGetDatum(c.first_seen);
+		values[i++] = TimestampTzGetDatum(c.last_seen);
+		values[i++] = Float8GetDatum(c.usage);
+		Assert(i == PP_IU_ENTRY_COLS);
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(pp_iu->lock);
+
+	return (Datum) 0;
+}
+
+/*
+ * pgplumb.index_usage_indexes(): every index some tracked statement used
+ * since the last reset, and when it was first used.
+ */
+Datum
+pgplumb_index_usage_indexes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS hs;
+	PPIURelEntry *rel;
+
+	pp_iu_require_shmem();
+	InitMaterializedSRF(fcinfo, 0);
+
+	LWLockAcquire(pp_iu->lock, LW_SHARED);
+	hash_seq_init(&hs, pp_iu_rels);
+	while ((rel = hash_seq_search(&hs)) != NULL)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = ObjectIdGetDatum(rel->key.dbid);
+		values[1] = ObjectIdGetDatum(rel->key.relid);
+		values[2] = TimestampTzGetDatum(rel->first_used);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(pp_iu->lock);
+
+	return (Datum) 0;
+}
+
+/*
+ * pgplumb.index_usage_info(): size and health of the collector.
+ */
+Datum
+pgplumb_index_usage_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	int64		entries;
+	int64		indexes;
+
+	pp_iu_require_shmem();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	LWLockAcquire(pp_iu->lock, LW_SHARED);
+	entries = hash_get_num_entries(pp_iu_hash);
+	indexes = hash_get_num_entries(pp_iu_rels);
+	LWLockRelease(pp_iu->lock);
+
+	values[0] = Int64GetDatum(entries);
+	values[1] = Int32GetDatum(pp_iu_max);
+	values[2] = Int64GetDatum(indexes);
+	SpinLockAcquire(&pp_iu->mutex);
+	values[3] = Int64GetDatum(pp_iu->evictions);
+	values[4] = Int64GetDatum(pp_iu->rels_dropped);
+	values[5] = TimestampTzGetDatum(pp_iu->stats_reset);
+	SpinLockRelease(&pp_iu->mutex);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * pgplumb.reset_index_usage(): forget everything; returns the reset time.
+ */
+Datum
+pgplumb_reset_index_usage(PG_FUNCTION_ARGS)
+{
+	HASH_SEQ_STATUS hs;
+	PPIUEntry  *entry;
+	PPIURelEntry *rel;
+	TimestampTz now = GetCurrentTimestamp();
+
+	pp_iu_require_shmem();
+
+	LWLockAcquire(pp_iu->lock, LW_EXCLUSIVE);
+	hash_seq_init(&hs, pp_iu_hash);
+	while ((entry = hash_seq_search(&hs)) != NULL)
+		hash_search(pp_iu_hash, &entry->key, HASH_REMOVE, NULL);
+	hash_seq_init(&hs, pp_iu_rels);
+	while ((rel = hash_seq_search(&hs)) != NULL)
+		hash_search(pp_iu_rels, &rel->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&pp_iu->generation, 1);
+	SpinLockAcquire(&pp_iu->mutex);
+	pp_iu->evictions = 0;
+	pp_iu->rels_dropped = 0;
+	pp_iu->stats_reset = now;
+	SpinLockRelease(&pp_iu->mutex);
+	LWLockRelease(pp_iu->lock);
+
+	PG_RETURN_TIMESTAMPTZ(now);
+}

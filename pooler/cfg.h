@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -86,58 +87,130 @@ struct cfg_user {
 	int max_user_connections; /* -1: max_user_connections */
 };
 
+/*
+ * THE SETTINGS TABLE: one row per main-section setting, alphabetical (a unit
+ * test checks the order).  Columns: name (also the struct cfg field), type,
+ * CFG_RELOAD if RELOAD applies a new value (CFG_RESTART if only a restart does),
+ * default (in file syntax), min and max (integers only), one-line description.
+ * Types: STR (char *, never NULL), INT (int), OCTAL (int written in octal),
+ * BOOL (bool), TIME (int64_t microseconds), POOL_MODE and AUTH_TYPE (int enums).
+ * Adding a setting is adding one row here: the struct cfg field, parsing,
+ * validation, SHOW CONFIG, reload and the README reference follow from it.
+ */
+#define CFG_SETTINGS(X) \
+	X(admin_users, STR, CFG_RELOAD, "", 0, 0, \
+	  "Comma-separated users allowed to run every admin console command.") \
+	X(auth_file, STR, CFG_RELOAD, "", 0, 0, \
+	  "File with user names and secrets, in PgBouncer's userlist.txt format.") \
+	X(auth_query, STR, CFG_RELOAD, "SELECT rolname, CASE WHEN rolvaliduntil < pg_catalog.now() THEN NULL ELSE rolpassword END FROM pg_catalog.pg_authid WHERE rolname=$1 AND rolcanlogin", 0, 0, \
+	  "Query to look up secrets of users not in auth_file (accepted; not implemented yet).") \
+	X(auth_type, AUTH_TYPE, CFG_RELOAD, "md5", 0, 0, \
+	  "How clients authenticate: trust, any, plain, md5 or scram-sha-256.") \
+	X(auth_user, STR, CFG_RELOAD, "", 0, 0, \
+	  "User that runs auth_query (accepted; not implemented yet).") \
+	X(autodb_idle_timeout, TIME, CFG_RELOAD, "3600", 0, 0, \
+	  "Pools of databases created from the \"*\" entry are freed after being unused this long.") \
+	X(cancel_wait_timeout, TIME, CFG_RELOAD, "10", 0, 0, \
+	  "Longest time a cancel request may wait for a server connection.") \
+	X(client_idle_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
+	  "Close client connections idle longer than this (0 = never).") \
+	X(client_login_timeout, TIME, CFG_RELOAD, "60", 0, 0, \
+	  "A client that has not logged in within this time is disconnected.") \
+	X(default_pool_size, INT, CFG_RELOAD, "20", 0, INT_MAX, \
+	  "Most server connections per (database, user) pool.") \
+	X(idle_transaction_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
+	  "Disconnect clients idle in a transaction longer than this (0 = never).") \
+	X(ignore_startup_parameters, STR, CFG_RELOAD, "", 0, 0, \
+	  "Comma-separated startup parameters accepted from clients and not passed on.") \
+	X(listen_addr, STR, CFG_RESTART, "", 0, 0, \
+	  "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP.") \
+	X(listen_backlog, INT, CFG_RESTART, "128", 1, INT_MAX, \
+	  "Backlog of the listening sockets.") \
+	X(listen_port, INT, CFG_RESTART, "6432", 1, 65535, \
+	  "Port to listen on (TCP and unix socket name).") \
+	X(log_connections, BOOL, CFG_RELOAD, "1", 0, 0, \
+	  "Log successful logins.") \
+	X(log_disconnections, BOOL, CFG_RELOAD, "1", 0, 0, \
+	  "Log disconnections with reasons.") \
+	X(log_pooler_errors, BOOL, CFG_RELOAD, "1", 0, 0, \
+	  "Log error messages the pooler sends to clients.") \
+	X(logfile, STR, CFG_RELOAD, "", 0, 0, \
+	  "Log file (empty = standard error).") \
+	X(max_client_conn, INT, CFG_RELOAD, "100", 1, INT_MAX, \
+	  "Most client connections; more are refused with SQLSTATE 53300.") \
+	X(max_db_connections, INT, CFG_RELOAD, "0", 0, INT_MAX, \
+	  "Most server connections per database over all users (0 = unlimited).") \
+	X(max_packet_size, INT, CFG_RELOAD, "2147483647", 9, INT_MAX, \
+	  "Largest protocol message accepted.") \
+	X(max_user_connections, INT, CFG_RELOAD, "0", 0, INT_MAX, \
+	  "Most server connections per user over all databases (0 = unlimited).") \
+	X(min_pool_size, INT, CFG_RELOAD, "0", 0, INT_MAX, \
+	  "Server connections opened ahead and kept per pool.") \
+	X(pidfile, STR, CFG_RESTART, "", 0, 0, \
+	  "File to write the process id to (empty = none).") \
+	X(pkt_buf, INT, CFG_RESTART, "4096", 512, INT_MAX, \
+	  "Size of per-connection buffers.") \
+	X(pool_mode, POOL_MODE, CFG_RELOAD, "session", 0, 0, \
+	  "When a server connection goes back to the pool: session, transaction or statement.") \
+	X(query_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
+	  "Cancel queries running longer than this (0 = never).") \
+	X(query_wait_timeout, TIME, CFG_RELOAD, "120", 0, 0, \
+	  "Disconnect a client that waited this long for a server connection (0 = never).") \
+	X(reserve_pool_size, INT, CFG_RELOAD, "0", 0, INT_MAX, \
+	  "Extra server connections per pool once a client has waited reserve_pool_timeout.") \
+	X(reserve_pool_timeout, TIME, CFG_RELOAD, "5", 0, 0, \
+	  "Wait before the reserve pool is used.") \
+	X(scram_iterations, INT, CFG_RELOAD, "4096", 1, INT_MAX, \
+	  "PBKDF2 iterations when SCRAM runs against a plain password from auth_file.") \
+	X(server_check_delay, TIME, CFG_RELOAD, "30", 0, 0, \
+	  "Check server connections unused longer than this with server_check_query.") \
+	X(server_check_query, STR, CFG_RELOAD, "select 1", 0, 0, \
+	  "Health-check query (empty = none).") \
+	X(server_connect_timeout, TIME, CFG_RELOAD, "15", 0, 0, \
+	  "Connecting and logging in to a server must finish within this time.") \
+	X(server_idle_timeout, TIME, CFG_RELOAD, "600", 0, 0, \
+	  "Close server connections idle longer than this, above min_pool_size (0 = never).") \
+	X(server_lifetime, TIME, CFG_RELOAD, "3600", 0, 0, \
+	  "Close an unused server connection older than this (0 = use once).") \
+	X(server_login_retry, TIME, CFG_RELOAD, "15", 0, 0, \
+	  "After a failed server login, wait this long before trying again.") \
+	X(server_reset_query, STR, CFG_RELOAD, "DISCARD ALL", 0, 0, \
+	  "Query run when a server connection is released in session mode.") \
+	X(server_reset_query_always, BOOL, CFG_RELOAD, "0", 0, 0, \
+	  "Run server_reset_query in every pool mode.") \
+	X(server_round_robin, BOOL, CFG_RELOAD, "0", 0, 0, \
+	  "Reuse server connections round robin instead of last-in first-out.") \
+	X(so_reuseport, BOOL, CFG_RESTART, "0", 0, 0, \
+	  "Set SO_REUSEPORT on listening sockets.") \
+	X(stats_period, TIME, CFG_RELOAD, "60", 0, 0, \
+	  "Period of averages in SHOW STATS and of stats log lines.") \
+	X(stats_users, STR, CFG_RELOAD, "", 0, 0, \
+	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
+	X(tcp_keepalive, BOOL, CFG_RELOAD, "1", 0, 0, \
+	  "Turn on TCP keepalive with the operating system's defaults.") \
+	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \
+	  "Directory of the unix socket .s.PGSQL.<listen_port> (empty = none).") \
+	X(unix_socket_mode, OCTAL, CFG_RESTART, "0777", 0, 0777, \
+	  "File mode of the unix socket (octal).") \
+	X(verbose, INT, CFG_RELOAD, "0", 0, 3, \
+	  "Log verbosity: 0, 1 (debug) or 2 (noise).")
+
+#define CFG_RELOAD 1
+#define CFG_RESTART 0
+#define CFG_CTYPE_STR char *
+#define CFG_CTYPE_INT int
+#define CFG_CTYPE_OCTAL int
+#define CFG_CTYPE_BOOL bool
+#define CFG_CTYPE_TIME int64_t
+#define CFG_CTYPE_POOL_MODE int
+#define CFG_CTYPE_AUTH_TYPE int
+#define CFG_FIELD(name, type, flags, def, min, max, doc) CFG_CTYPE_##type name;
+
 /* The whole configuration.  Main-section settings are named exactly as in
  * the file.  Strings are never NULL (empty string when unset). */
 struct cfg {
-	/* main section, alphabetical */
-	char *admin_users;		/* comma-separated list */
-	char *auth_file;
-	char *auth_query;		/* accepted, not implemented yet */
-	int auth_type;			/* enum cfg_auth_type */
-	char *auth_user;
-	int64_t autodb_idle_timeout;
-	int64_t cancel_wait_timeout;
-	int64_t client_idle_timeout;
-	int64_t client_login_timeout;
-	int default_pool_size;
-	int64_t idle_transaction_timeout;
-	char *ignore_startup_parameters; /* comma-separated list */
-	char *listen_addr;		/* "" = no TCP listener; "*" = all; comma-separated list */
-	int listen_backlog;
-	int listen_port;
-	bool log_connections;
-	bool log_disconnections;
-	bool log_pooler_errors;
-	char *logfile;			/* "" = stderr */
-	int max_client_conn;
-	int max_db_connections;		/* 0 = unlimited */
-	int max_packet_size;
-	int max_user_connections;	/* 0 = unlimited */
-	int min_pool_size;
-	char *pidfile;
-	int pkt_buf;
-	int pool_mode;			/* enum cfg_pool_mode */
-	int64_t query_timeout;		/* 0 = off */
-	int64_t query_wait_timeout;	/* 0 = off */
-	int reserve_pool_size;
-	int64_t reserve_pool_timeout;
-	int scram_iterations;
-	int64_t server_check_delay;
-	char *server_check_query;
-	int64_t server_connect_timeout;
-	int64_t server_idle_timeout;
-	int64_t server_lifetime;
-	int64_t server_login_retry;
-	char *server_reset_query;
-	bool server_reset_query_always;
-	bool server_round_robin;
-	bool so_reuseport;
-	int64_t stats_period;
-	char *stats_users;		/* comma-separated list */
-	bool tcp_keepalive;
-	char *unix_socket_dir;		/* "" = no unix socket */
-	int unix_socket_mode;
-	int verbose;
+	/* main section: one field per row of CFG_SETTINGS */
+	CFG_SETTINGS(CFG_FIELD)
 
 	/* [databases] in file order; the "*" entry is not in this array */
 	struct cfg_database *databases;

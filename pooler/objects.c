@@ -36,6 +36,8 @@ static struct client *cancel_hash[CANCEL_HASH_SIZE];
 
 static char ident_buf[2][256];
 
+static void pool_refresh(struct pool *p);
+
 void
 objects_init(struct event_base *base)
 {
@@ -99,6 +101,7 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 	proto_buf_init(&p->welcome);
 	evtimer_assign(&p->timer, pooler_base, janitor_pool_cb, p);
 	list_append(&pool_list, &p->node);
+	pool_refresh(p);
 	return p;
 }
 
@@ -119,7 +122,13 @@ pool_user(const struct pool *p)
 int
 pool_mode(const struct pool *p)
 {
-	return cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
+	return p->mode;
+}
+
+static void
+pool_refresh(struct pool *p)
+{
+	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
 }
 
 int
@@ -808,6 +817,7 @@ objects_reload(void)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
 
+		pool_refresh(p);
 		if (p->is_admin)
 			continue;
 		janitor_pool_at(p, now_usec());

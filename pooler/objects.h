@@ -142,6 +142,7 @@ struct pool {
 	struct proto_buf welcome;
 	bool		have_welcome;
 	bool		paused;
+	int			mode;			/* cached pool_mode (refreshed on reload) */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;

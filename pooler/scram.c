@@ -400,19 +400,13 @@ int scram_server_first(struct scram_server *s, const char *msg, size_t len, char
 	if ((p[0] != 'n' && p[0] != 'y') || len < 3 || p[1] != ',')
 		goto fail;
 	p += 2;
-	if (*p == 'a') {
-		const char *c = memchr(p, ',', (size_t) (end - p));
-
-		if (!c)
-			goto fail;
-		p = c;
-	}
+	/* an authorization identity ("a=...") is refused, as PostgreSQL does */
 	if (p >= end || *p != ',')
 		goto fail;
 	p++;
 	hlen = (size_t) (p - msg);
 	if (hlen >= sizeof s->gs2_header)
-		goto fail;	/* an authzid: PostgreSQL ignores it, we refuse it */
+		goto fail;
 	memcpy(s->gs2_header, msg, hlen);
 	s->gs2_header[hlen] = '\0';
 

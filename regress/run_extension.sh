@@ -16,5 +16,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 pp_stage_extension
 pp_venv_opts "pgplumb,pg_stat_statements"
-exec pg_virtualenv "${pp_venv[@]}" -o "max_connections=50" \
-	"$top/regress/lib/inside_cluster.sh" "$@"
+pp_venv+=(-o "max_connections=50")
+pp_run_virtualenv "$top/regress/lib/inside_cluster.sh" "$@"

@@ -16,6 +16,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+reset_stats() {
+	psql_q -c "SELECT pgplumb.reset(), pgplumb.reset_index_usage(), pgplumb.reset_n_plus_one()" >/dev/null
+}
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -P pager=off "$@"; }
 has_view() { [ "$(psql -X -Atc "SELECT to_regclass('$1') IS NOT NULL")" = t ]; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -83,19 +86,27 @@ reports() {
 		ORDER BY total_exec_time DESC LIMIT 8"
 	echo "---- Index advice (pgplumb.index_advice) ----"
 	if has_view pgplumb.index_advice; then
-		psql_q -c "SELECT * FROM pgplumb.index_advice"
+		psql_q -c "
+			SELECT advice, executions, rows_examined, rows_returned,
+			       examined_per_returned AS examined_per_row
+			FROM pgplumb.index_advice ORDER BY rows_examined DESC"
 	else
 		echo "(not available in this build)"
 	fi
 	echo "---- N+1 and loop findings (pgplumb.n_plus_one) ----"
 	if has_view pgplumb.n_plus_one; then
-		psql_q -x -c "SELECT * FROM pgplumb.n_plus_one"
+		psql_q -x -c "
+			SELECT kind, loops, total_repeats, max_repeats,
+			       round(child_exec_time::numeric, 1) AS child_ms,
+			       round(est_saved_time::numeric, 1) AS est_saved_ms,
+			       parent_query, child_query, suggestion
+			FROM pgplumb.n_plus_one ORDER BY est_saved_time DESC"
 	else
 		echo "(not available in this build)"
 	fi
 }
 
-psql_q -c "SELECT pgplumb.reset() IS NOT NULL AS reset" >/dev/null
+reset_stats
 echo
 echo "==== 1. The app as written ===="
 before=$(run_app before)
@@ -104,18 +115,26 @@ reports
 echo
 echo "==== 2. Applying the fixes ===="
 if has_view pgplumb.index_advice; then
-	psql -X -Atc "SELECT create_index FROM pgplumb.index_advice" > "$work/fixes.sql"
+	psql -X -Atc "SELECT advice || ';' FROM pgplumb.index_advice" > "$work/fixes.sql"
 	sed 's/^/   /' "$work/fixes.sql"
 	psql_q -f "$work/fixes.sql"
 fi
 echo "   app: eager loading with = ANY(\$1) instead of the N+1 loop;"
 echo "        one INSERT ... SELECT FROM unnest() instead of one-row INSERTs"
-psql_q -c "SELECT pgplumb.reset() IS NOT NULL AS reset" >/dev/null
+reset_stats
 
 echo
 echo "==== 3. The app with the fixes ===="
 after=$(run_app after)
 reports
+
+echo "---- Which statements use which index on orders (pgplumb.index_usage) ----"
+psql_q -c "
+	SELECT u.indexrelid AS index, u.scan_kind, u.executions, u.rows,
+	       left(pgplumb.statement_text(u.queryid), 60) AS statement
+	FROM pgplumb.index_usage u
+	WHERE u.relid = 'orders'::regclass
+	ORDER BY u.executions DESC"
 
 echo
 echo "==== The difference (wall time of the app's handlers) ===="

@@ -17,5 +17,5 @@ if [ ! -d "$top/bench/demo/app/node_modules/pg" ]; then
 fi
 pp_venv_opts "pgplumb"
 echo "== starting a throwaway PostgreSQL $pp_pgver"
-exec pg_virtualenv "${pp_venv[@]}" -o "pgplumb.track=top" \
-	"$top/bench/demo/inside.sh"
+pp_venv+=(-o "pgplumb.track=top")
+pp_run_virtualenv "$top/bench/demo/inside.sh"

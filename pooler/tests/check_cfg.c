@@ -458,6 +458,40 @@ START_TEST(test_show_roundtrip)
 }
 END_TEST
 
+/* Random files made of ini-ish characters: cfg_load either succeeds or
+ * fails with a message, never crashes (fixed seed, bounded). */
+START_TEST(test_random_files)
+{
+	static const char alphabet[] = "abcdefgpoolmode_sizetimeout= \t\n\n[]*;#%'\\0123456789.";
+	unsigned int seed = 777;
+	char text[600];
+
+	for (int round = 0; round < 300; round++) {
+		struct cfg *c = NULL;
+		char err[CFG_ERRBUF_SIZE];
+		size_t len = (size_t) (rand_r(&seed) % (sizeof text - 40));
+		const char *path;
+		int rc;
+
+		strcpy(text, round % 2 ? "[pgbouncer]\n" : "[databases]\n");
+		for (size_t i = strlen(text); i < len; i++)
+			text[i] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+		text[len > strlen(text) ? len : strlen(text)] = '\0';
+		path = write_file("rand.ini", text);
+		err[0] = '\0';
+		rc = cfg_load(path, &c, err, sizeof err);
+		if (rc == 0) {
+			ck_assert_ptr_nonnull(c);
+			cfg_free(c);
+		} else {
+			ck_assert_int_eq(rc, -1);
+			ck_assert_ptr_null(c);
+			ck_assert_msg(err[0] != '\0', "no error message for a failed load");
+		}
+	}
+}
+END_TEST
+
 /* README's settings reference must be exactly what cfg_describe_markdown()
  * prints (regenerate with `pgplumb-pooler --describe-config`). */
 START_TEST(test_readme_reference)
@@ -510,6 +544,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_show_rows);
 	tcase_add_test(tc, test_show_roundtrip);
+	tcase_add_test(tc, test_random_files);
 	tcase_add_test(tc, test_readme_reference);
 	suite_add_tcase(s, tc);
 	return s;

@@ -188,6 +188,9 @@ START_TEST(test_malformed_server_side)
 	ck_assert_int_eq(scram_server_first(&s, "", 0, out, sizeof out, &ol), -1);
 	scram_server_init(&s, &sec);
 	ck_assert_int_eq(scram_server_first(&s, S("n,,m=x,n=,r=abc"), out, sizeof out, &ol), -1);
+	/* an authorization identity is refused, as PostgreSQL does */
+	scram_server_init(&s, &sec);
+	ck_assert_int_eq(scram_server_first(&s, S("n,a=bob,n=,r=abc"), out, sizeof out, &ol), -1);
 	/* "y" flag is fine (client supports binding, we did not offer it) */
 	scram_server_init(&s, &sec);
 	ck_assert_int_eq(scram_server_first(&s, S("y,,n=,r=abc"), out, sizeof out, &ol), 0);

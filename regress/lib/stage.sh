@@ -28,3 +28,24 @@ pp_venv_opts() {
 		-o "extension_destdir=$pp_stage"
 		-o "dynamic_library_path=$pp_stage$pp_libdir:$pp_libdir")
 }
+
+# Run "$@" inside pg_virtualenv "${pp_venv[@]}" (set by pp_venv_opts), and
+# try again when pg_virtualenv failed before the command started: it picks a
+# free port, and another throwaway cluster started at the same moment can
+# take it first.  Returns the command's exit status.
+pp_run_virtualenv() {
+	local marker rc=1 try
+	for try in 1 2 3 4 5; do
+		marker=$(mktemp -u /tmp/pgplumb-venv.XXXXXX)
+		rc=0
+		PP_VENV_MARKER=$marker pg_virtualenv "${pp_venv[@]}" \
+			sh -c 'touch "$PP_VENV_MARKER" && exec "$@"' sh "$@" || rc=$?
+		if [ -e "$marker" ]; then
+			rm -f "$marker"
+			return $rc
+		fi
+		echo "pg_virtualenv failed before the command started (port taken?); trying again" >&2
+		sleep "$try"
+	done
+	return $rc
+}

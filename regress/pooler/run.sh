@@ -31,7 +31,7 @@ cleanup() {
 	for f in "$E2E_WORK"/*/pooler.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
-	rm -rf "$E2E_WORK"
+	if [ -n "${KEEP_E2E:-}" ]; then echo "work dir kept: $E2E_WORK"; else rm -rf "$E2E_WORK"; fi
 }
 trap cleanup EXIT
 
@@ -73,7 +73,14 @@ for s in "$HERE"/scenarios/*.sh; do
 	dir="$E2E_WORK/$name"
 	mkdir -p "$dir"
 	start=$(date +%s%N)
-	if SCEN_DIR="$dir" timeout -k 5 90 bash "$s" >"$dir/out" 2>&1; then
+	rc=0
+	SCEN_DIR="$dir" timeout -k 5 90 bash "$s" >"$dir/out" 2>&1 || rc=$?
+	# a sanitizer or leak report in the pooler's log fails the scenario too
+	if [ -f "$dir/pooler.log" ] && grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$dir/pooler.log"; then
+		echo "sanitizer report in the pooler log" >>"$dir/out"
+		rc=1
+	fi
+	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
 		printf 'PASS %-32s %6d ms\n' "$name" $((($(date +%s%N) - start) / 1000000))
 	else

@@ -1,0 +1,604 @@
+/*
+ * nplusone.c -- the N+1 query detector core: runs of one statement shape
+ * inside a client's unit of work, and their classification.
+ *
+ * See nplusone.h for the model.  The rules, in the order n1_classify
+ * applies them to a finished run of N iterations, D distinct parameter
+ * values and R rows:
+ *
+ *   N < min_repeats                        -> nothing
+ *   most iterations pipelined (flagged by
+ *   the caller, or gap < pipeline_gap_us)  -> nothing (a pipelined batch
+ *                                             already saves the round trips)
+ *   mean gap > irregular_min_gap_us and
+ *   gaps irregular (CV > irregular_max_cv) -> nothing (independent requests
+ *                                             that reuse one connection)
+ *   D == 1                                 -> redundant (cache it)
+ *   D < min_distinct                       -> nothing
+ *   R/N <= max_rows_per_call               -> n_plus_one, or write_loop
+ *   a read with a parent of more rows,
+ *   R/N <= has_many_max_rows, and not
+ *   page-shaped                            -> n_plus_one (has-many loop)
+ *   otherwise                              -> nothing (pagination, chunks)
+ *
+ * A unit of work ends when the caller says so (unit_id changes, e.g. at
+ * the end of a transaction block), after idle_us without statements, or
+ * when the gap before a statement exceeds both burst_min_gap_us and
+ * burst_factor times the moving average of the gaps of the burst so far:
+ * the client went idle between two requests.
+ *
+ * A run continues while the gap between two iterations (start of one minus
+ * end of the previous one) stays below min(max_gap_us, max(min_gap_slack_us,
+ * gap_factor * mean gap so far)): a loop keeps its rhythm, a statement that
+ * comes back after the application did something else does not.
+ *
+ * The parent of a run is chosen among the multi-row reads that preceded its
+ * first iteration in the same unit of work (newest first): one whose rows
+ * equal the run's iterations, else one with at least as many rows, else the
+ * newest.  For a nested loop the parent is the enclosing loop's statement,
+ * whose rows are counted over that whole loop while it is still open.
+ */
+#include "nplusone.h"
+
+#include <math.h>
+#include <string.h>
+
+/*---- hashing ----*/
+
+#define N1__M1 UINT64_C(0x9e3779b97f4a7c15)
+#define N1__M2 UINT64_C(0xbf58476d1ce4e5b9)
+#define N1__M3 UINT64_C(0x94d049bb133111eb)
+
+static inline uint64_t
+n1__mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= N1__M2;
+	x ^= x >> 27;
+	x *= N1__M3;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t
+n1_hash_combine(uint64_t h, uint64_t v)
+{
+	return n1__mix(h ^ (v + N1__M1 + (h << 6) + (h >> 2)));
+}
+
+uint64_t
+n1_hash_bytes(const void *data, size_t len, uint64_t seed)
+{
+	const unsigned char *p = data;
+	uint64_t	h = seed ^ (len * N1__M1);
+
+	while (len >= 8)
+	{
+		uint64_t	k;
+
+		memcpy(&k, p, 8);
+		h = n1__mix(h ^ k) + N1__M1;
+		p += 8;
+		len -= 8;
+	}
+	if (len > 0)
+	{
+		uint64_t	k = 0;
+
+		memcpy(&k, p, len);
+		h = n1__mix(h ^ k ^ ((uint64_t) len << 56)) + N1__M1;
+	}
+	return n1__mix(h);
+}
+
+/*---- configuration ----*/
+
+void
+n1_config_default(n1_config *cfg)
+{
+	cfg->min_repeats = 5;
+	cfg->min_distinct = 2;
+	cfg->max_rows_per_call = 2.0;
+	cfg->has_many_max_rows = 10.0;
+	cfg->max_gap_us = 100 * 1000;
+	cfg->gap_factor = 8.0;
+	cfg->min_gap_slack_us = 2 * 1000;
+	cfg->idle_us = 1000 * 1000;
+	cfg->burst_min_gap_us = 10 * 1000;
+	cfg->burst_factor = 20.0;
+	cfg->pipeline_gap_us = 10;
+	cfg->irregular_min_gap_us = 5 * 1000;
+	cfg->irregular_max_cv = 1.0;
+	cfg->parent_min_rows = 2;
+}
+
+const char *
+n1_class_name(n1_class cls)
+{
+	switch (cls)
+	{
+		case N1_CLASS_N_PLUS_ONE:
+			return "n_plus_one";
+		case N1_CLASS_REDUNDANT:
+			return "redundant";
+		case N1_CLASS_WRITE_LOOP:
+			return "write_loop";
+		case N1_CLASS_NONE:
+			break;
+	}
+	return "none";
+}
+
+const char *
+n1_reject_name(n1_reject r)
+{
+	switch (r)
+	{
+		case N1_REJECT_NONE:
+			return "none";
+		case N1_REJECT_FEW_REPEATS:
+			return "few_repeats";
+		case N1_REJECT_PIPELINED:
+			return "pipelined";
+		case N1_REJECT_MANY_ROWS:
+			return "many_rows";
+		case N1_REJECT_FEW_DISTINCT:
+			return "few_distinct";
+		case N1_REJECT_IRREGULAR:
+			return "irregular";
+	}
+	return "?";
+}
+
+/*---- classification ----*/
+
+n1_class
+n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
+			n1_reject *reject)
+{
+	uint32_t	n = run->count;
+	double		avg_rows;
+
+	*reject = N1_REJECT_NONE;
+	if (n < (uint32_t) cfg->min_repeats || n == 0)
+	{
+		*reject = N1_REJECT_FEW_REPEATS;
+		return N1_CLASS_NONE;
+	}
+	if (n > 1 && (uint64_t) run->npipelined * 2 > (uint64_t) (n - 1))
+	{
+		*reject = N1_REJECT_PIPELINED;
+		return N1_CLASS_NONE;
+	}
+	if (n > 2)
+	{
+		double		ngaps = n - 1;
+		double		mean = (double) run->gap_sum / ngaps;
+
+		if (mean > (double) cfg->irregular_min_gap_us)
+		{
+			double		var = run->gap_sq_sum / ngaps - mean * mean;
+			double		cv = var > 0 ? sqrt(var) / mean : 0.0;
+
+			if (cv > cfg->irregular_max_cv)
+			{
+				*reject = N1_REJECT_IRREGULAR;
+				return N1_CLASS_NONE;
+			}
+		}
+	}
+	if (run->ndistinct <= 1)
+		return N1_CLASS_REDUNDANT;
+	if (run->ndistinct < (uint32_t) cfg->min_distinct)
+	{
+		*reject = N1_REJECT_FEW_DISTINCT;
+		return N1_CLASS_NONE;
+	}
+
+	avg_rows = (double) run->rows / n;
+	if (avg_rows <= cfg->max_rows_per_call)
+		return run->kind == N1_KIND_WRITE ? N1_CLASS_WRITE_LOOP : N1_CLASS_N_PLUS_ONE;
+
+	/*
+	 * A has-many loop (the comments of each post) returns a few rows per
+	 * call.  Accept it when a parent with more rows than any call fed it,
+	 * unless every call but the last returned the same number of rows as
+	 * the parent: that is the shape of pages fetched one after another.
+	 */
+	if (run->kind == N1_KIND_READ && parent_rows > 0 &&
+		avg_rows <= cfg->has_many_max_rows)
+	{
+		int			page_shaped = run->same_rows + 1 >= n &&
+			run->first_rows == parent_rows;
+
+		if (!page_shaped)
+			return N1_CLASS_N_PLUS_ONE;
+	}
+	*reject = N1_REJECT_MANY_ROWS;
+	return N1_CLASS_NONE;
+}
+
+/*---- scopes and runs ----*/
+
+size_t
+n1_detector_size(int nscopes)
+{
+	return sizeof(n1_detector) + (size_t) nscopes * sizeof(n1_scope);
+}
+
+n1_detector *
+n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
+				 n1_report_fn report, void *report_arg)
+{
+	n1_detector *det = mem;
+
+	memset(det, 0, n1_detector_size(nscopes));
+	det->cfg = *cfg;
+	det->report = report;
+	det->report_arg = report_arg;
+	det->nscopes = nscopes;
+	return det;
+}
+
+void
+n1_detector_configure(n1_detector *det, const n1_config *cfg)
+{
+	det->cfg = *cfg;
+}
+
+/* Rows the statement fp produced in this scope: over its open run if it is
+ * repeating, else the rows remembered for it. */
+static uint64_t
+n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered)
+{
+	for (int i = 0; i < N1_MAX_RUNS; i++)
+	{
+		if (s->run_fp[i] == fp && s->runs[i].count >= 2)
+			return s->runs[i].rows;
+	}
+	return remembered;
+}
+
+/* Pick the parent of run r; returns its index in r->parent_fp or -1 */
+static int
+n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
+{
+	uint64_t	eff[N1_MAX_PARENTS];
+	int			n = 0;
+
+	for (; n < N1_MAX_PARENTS && r->parent_fp[n] != 0; n++)
+		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n]);
+	for (int i = 0; i < n; i++)
+		if (eff[i] == r->count)
+			return *rows_out = eff[i], i;
+	for (int i = 0; i < n; i++)
+		if (eff[i] >= r->count)
+			return *rows_out = eff[i], i;
+	if (n > 0)
+		return *rows_out = eff[0], 0;
+	*rows_out = 0;
+	return -1;
+}
+
+/* Classify and report the run in slot i, then free the slot */
+static void
+n1__close_run(n1_detector *det, n1_scope *s, int i)
+{
+	n1_run	   *r = &s->runs[i];
+	uint64_t	parent_rows = 0;
+	int			p = n1__pick_parent(s, r, &parent_rows);
+	n1_reject	why;
+	n1_class	cls = n1_classify(&det->cfg, r, parent_rows, &why);
+
+	det->stats.runs_closed++;
+	if (cls != N1_CLASS_NONE)
+	{
+		det->stats.findings[cls]++;
+		if (det->report)
+		{
+			n1_finding	f;
+
+			memset(&f, 0, sizeof(f));
+			f.cls = cls;
+			f.scope_id = s->scope_id;
+			f.child_fp = r->fp;
+			f.parent_fp = p >= 0 ? r->parent_fp[p] : 0;
+			f.parent_rows = parent_rows;
+			f.kind = r->kind;
+			f.repeats = r->count;
+			f.distinct = r->ndistinct;
+			f.rows = r->rows;
+			f.exec_us = r->exec_sum;
+			f.max_exec_us = r->exec_max;
+			f.gap_us = r->gap_sum;
+			f.min_gap_us = r->count > 1 ? r->gap_min : 0;
+			f.first_start_us = r->first_start;
+			f.last_end_us = r->last_end;
+
+			/*
+			 * One batched statement still does the work of one call and the
+			 * per-row work, but not the per-statement overhead and round
+			 * trip of the other calls.  Take the longest call as the cost of
+			 * the batch and the shortest gap as the pure round trip (the
+			 * other gaps also hold application work, which stays).
+			 */
+			f.saved_us = (r->exec_sum - r->exec_max) +
+				(int64_t) (r->count - 1) * f.min_gap_us;
+			det->report(&f, det->report_arg);
+		}
+	}
+	s->run_fp[i] = 0;
+	s->nruns--;
+}
+
+static void
+n1__flush(n1_detector *det, n1_scope *s)
+{
+	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
+		if (s->run_fp[i] != 0)
+			n1__close_run(det, s, i);
+	s->nruns = 0;
+	memset(s->cand_fp, 0, sizeof(s->cand_fp));
+	memset(s->cand_rows, 0, sizeof(s->cand_rows));
+	s->nevents = 0;
+	s->gap_avg = -1;
+}
+
+/* Largest gap that keeps run r going */
+static inline int64_t
+n1__allowed_gap(const n1_config *cfg, const n1_run *r)
+{
+	int64_t		allowed = cfg->max_gap_us;
+
+	if (r->count >= 2)
+	{
+		double		mean = (double) r->gap_sum / (r->count - 1);
+		double		rel = cfg->gap_factor * mean;
+		int64_t		rel_us = rel > (double) cfg->min_gap_slack_us ?
+			(int64_t) rel : cfg->min_gap_slack_us;
+
+		if (rel_us < allowed)
+			allowed = rel_us;
+	}
+	return allowed;
+}
+
+/* Find the scope of id, creating it (and evicting another) if needed */
+static n1_scope *
+n1__scope(n1_detector *det, uint64_t scope_id)
+{
+	int			nprobe = det->nscopes < 8 ? det->nscopes : 8;
+	int			start = (int) (n1__mix(scope_id) % (uint64_t) det->nscopes);
+	n1_scope   *victim = NULL;
+
+	for (int k = 0; k < nprobe; k++)
+	{
+		n1_scope   *s = &det->scopes[(start + k) % det->nscopes];
+
+		if (s->in_use && s->scope_id == scope_id)
+			return s;
+		if (!s->in_use)
+		{
+			if (victim == NULL || victim->in_use)
+				victim = s;
+		}
+		else if (victim == NULL ||
+				 (victim->in_use && s->last_used < victim->last_used))
+			victim = s;
+	}
+	if (victim->in_use)
+	{
+		n1__flush(det, victim);
+		det->stats.scopes_evicted++;
+	}
+	memset(victim, 0, sizeof(*victim));
+	victim->gap_avg = -1;
+	victim->in_use = 1;
+	victim->scope_id = scope_id;
+	return victim;
+}
+
+static int
+n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
+{
+	int			slot = -1;
+	n1_run	   *r;
+
+	if (s->nruns >= N1_MAX_RUNS)
+	{
+		/* full: close the run that has been quiet the longest */
+		int64_t		oldest = INT64_MAX;
+
+		for (int i = 0; i < N1_MAX_RUNS; i++)
+			if (s->runs[i].last_end < oldest)
+			{
+				oldest = s->runs[i].last_end;
+				slot = i;
+			}
+		n1__close_run(det, s, slot);
+	}
+	else
+	{
+		for (int i = 0; i < N1_MAX_RUNS; i++)
+			if (s->run_fp[i] == 0)
+			{
+				slot = i;
+				break;
+			}
+	}
+	r = &s->runs[slot];
+	memset(r, 0, sizeof(*r));
+	r->fp = ev->fingerprint;
+	r->kind = ev->kind;
+	r->first_start = ev->start_us;
+	r->first_rows = ev->rows;
+	r->gap_min = INT64_MAX;
+	for (int i = 0, j = 0; i < N1_MAX_PARENTS; i++)
+	{
+		if (s->cand_fp[i] == 0 || s->cand_fp[i] == ev->fingerprint)
+			continue;
+		r->parent_fp[j] = s->cand_fp[i];
+		r->parent_rows[j] = s->cand_rows[i];
+		j++;
+	}
+	s->run_fp[slot] = ev->fingerprint;
+	s->nruns++;
+	return slot;
+}
+
+static void
+n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
+{
+	int64_t		exec = ev->end_us - ev->start_us;
+	uint32_t	nd;
+
+	if (exec < 0)
+		exec = 0;
+	if (r->count > 0)
+	{
+		int64_t		gap = ev->start_us - r->last_end;
+
+		if (gap < 0)
+			gap = 0;
+		r->gap_sum += gap;
+		r->gap_sq_sum += (double) gap * (double) gap;
+		if (gap < r->gap_min)
+			r->gap_min = gap;
+		if (gap < cfg->pipeline_gap_us || ev->pipelined)
+			r->npipelined++;
+	}
+	r->count++;
+	r->rows += ev->rows;
+	if (ev->rows > r->max_rows)
+		r->max_rows = ev->rows;
+	if (ev->rows == r->first_rows)
+		r->same_rows++;
+	r->exec_sum += exec;
+	if (exec > r->exec_max)
+		r->exec_max = exec;
+	if (ev->end_us > r->last_end)
+		r->last_end = ev->end_us;
+
+	/* distinct parameter values, exact up to N1_MAX_DISTINCT */
+	nd = r->ndistinct < N1_MAX_DISTINCT ? r->ndistinct : N1_MAX_DISTINCT;
+	if (r->ndistinct <= N1_MAX_DISTINCT)
+	{
+		uint32_t	i;
+
+		for (i = 0; i < nd; i++)
+			if (r->distinct[i] == ev->params_hash)
+				break;
+		if (i == nd)
+		{
+			if (nd < N1_MAX_DISTINCT)
+				r->distinct[nd] = ev->params_hash;
+			r->ndistinct++;
+		}
+	}
+}
+
+void
+n1_feed(n1_detector *det, const n1_event *ev)
+{
+	const n1_config *cfg = &det->cfg;
+	n1_scope   *s;
+	int			slot = -1;
+
+	det->stats.events++;
+	s = n1__scope(det, ev->scope_id);
+	s->last_used = ++det->tick;
+
+	/*
+	 * A new unit of work, or the client was idle (for long, or for much
+	 * longer than between the statements of this burst so far): earlier
+	 * loops are over.  Independent requests that reuse one connection are
+	 * told apart this way.
+	 */
+	if (s->nevents > 0)
+	{
+		int64_t		gap = ev->start_us - s->last_end;
+
+		if (gap < 0)
+			gap = 0;
+		if (s->unit_id != ev->unit_id || gap > cfg->idle_us ||
+			(s->gap_avg >= 0 && gap > cfg->burst_min_gap_us &&
+			 (double) gap > cfg->burst_factor * (double) s->gap_avg))
+			n1__flush(det, s);
+		else if (s->gap_avg < 0)
+			s->gap_avg = gap;
+		else
+			s->gap_avg += (gap - s->gap_avg) / 8;
+	}
+	s->unit_id = ev->unit_id;
+
+	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
+		goto done;
+
+	for (int i = 0; i < N1_MAX_RUNS; i++)
+		if (s->run_fp[i] == ev->fingerprint)
+		{
+			slot = i;
+			break;
+		}
+	if (slot >= 0 &&
+		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, &s->runs[slot]))
+	{
+		n1__close_run(det, s, slot);
+		slot = -1;
+	}
+	if (slot < 0)
+		slot = n1__open_run(det, s, ev);
+	n1__add(cfg, &s->runs[slot], ev);
+
+	/* a multi-row read may feed a loop that starts next */
+	if (ev->kind == N1_KIND_READ && ev->rows >= cfg->parent_min_rows)
+	{
+		if (s->cand_fp[0] != ev->fingerprint)
+		{
+			memmove(&s->cand_fp[1], &s->cand_fp[0],
+					(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
+			memmove(&s->cand_rows[1], &s->cand_rows[0],
+					(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
+			s->cand_fp[0] = ev->fingerprint;
+		}
+		s->cand_rows[0] = ev->rows;
+	}
+
+	/*
+	 * Close one other run per event, round robin, when its rhythm is
+	 * broken, so that a finished loop is reported without waiting for its
+	 * statement to come back.
+	 */
+	{
+		int			i = (int) (s->nevents % N1_MAX_RUNS);
+
+		if (i != slot && s->run_fp[i] != 0 &&
+			ev->end_us - s->runs[i].last_end > n1__allowed_gap(cfg, &s->runs[i]))
+			n1__close_run(det, s, i);
+	}
+
+done:
+	if (ev->end_us > s->last_end || s->nevents == 0)
+		s->last_end = ev->end_us;
+	s->nevents++;
+}
+
+void
+n1_flush_scope(n1_detector *det, uint64_t scope_id)
+{
+	for (int i = 0; i < det->nscopes; i++)
+	{
+		n1_scope   *s = &det->scopes[i];
+
+		if (s->in_use && s->scope_id == scope_id)
+			n1__flush(det, s);
+	}
+}
+
+void
+n1_flush_all(n1_detector *det)
+{
+	for (int i = 0; i < det->nscopes; i++)
+		if (det->scopes[i].in_use)
+			n1__flush(det, &det->scopes[i]);
+}

@@ -1,0 +1,234 @@
+/*
+ * nplusone.h -- the N+1 query detector core, shared by the extension and
+ * the pooler; no dependency on either.
+ *
+ * The caller feeds one n1_event per finished statement.  Events are grouped
+ * by scope (one client: a backend session, or a pooler client connection)
+ * and, inside a scope, by unit of work (an explicit transaction, or a burst
+ * of statements separated from the next by idle time).  Inside a unit the
+ * detector keeps one "run" per statement fingerprint: how often it ran, how
+ * many distinct parameter values, rows per call, the gaps between
+ * iterations, and the multi-row statement that preceded the run (its
+ * parent).  A run ends when its own rhythm breaks (an iteration gap far
+ * larger than the previous ones, or larger than an absolute cap), when the
+ * unit of work ends, or when its slot is needed; it is then classified and,
+ * when it is a loop worth fixing, handed to the caller's report callback.
+ *
+ * Memory: fixed at n1_detector_init; nothing is allocated per event.  Each
+ * event costs a lookup in a small table of scopes and a scan of at most
+ * N1_MAX_RUNS run slots of the scope.
+ *
+ * Naming: public names start with n1_ / N1_; internal ones in nplusone.c
+ * with n1__.
+ */
+#ifndef PGPLUMB_NPLUSONE_H
+#define PGPLUMB_NPLUSONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Run slots per scope, distinct parameter hashes kept per run, parent
+ * candidates remembered per scope. */
+#define N1_MAX_RUNS 16
+#define N1_MAX_DISTINCT 8
+#define N1_MAX_PARENTS 4
+
+typedef enum n1_kind
+{
+	N1_KIND_READ = 0,			/* SELECT */
+	N1_KIND_WRITE,				/* INSERT, UPDATE, DELETE, MERGE */
+	N1_KIND_OTHER				/* anything else: only advances the clock */
+} n1_kind;
+
+typedef enum n1_class
+{
+	N1_CLASS_NONE = 0,			/* not a loop worth reporting */
+	N1_CLASS_N_PLUS_ONE,		/* read loop with distinct parameters */
+	N1_CLASS_REDUNDANT,			/* same statement, same parameters, again */
+	N1_CLASS_WRITE_LOOP			/* single-row writes with distinct values */
+} n1_class;
+
+/* Why a run was not reported (for tests, the evaluation and debugging) */
+typedef enum n1_reject
+{
+	N1_REJECT_NONE = 0,
+	N1_REJECT_FEW_REPEATS,		/* fewer than min_repeats iterations */
+	N1_REJECT_PIPELINED,		/* iterations sent without waiting: a batch */
+	N1_REJECT_MANY_ROWS,		/* many rows per call: pagination, chunks */
+	N1_REJECT_FEW_DISTINCT,		/* 2 <= D < min_distinct */
+	N1_REJECT_IRREGULAR			/* slow, irregular gaps: independent requests */
+} n1_reject;
+
+typedef struct n1_config
+{
+	int			min_repeats;	/* iterations for a loop (5) */
+	int			min_distinct;	/* distinct parameter values for N+1 (2) */
+	double		max_rows_per_call;	/* average rows per call (2.0) */
+	double		has_many_max_rows;	/* average rows per call allowed when a
+									 * parent with more rows is known (10) */
+	int64_t		max_gap_us;		/* absolute cap on an iteration gap (100 ms) */
+	double		gap_factor;		/* a gap may grow to this many times the
+								 * loop's mean gap so far (8) */
+	int64_t		min_gap_slack_us;	/* a gap below this never breaks a loop,
+									 * whatever its rhythm (2 ms) */
+	int64_t		idle_us;		/* idle time between two statements that
+								 * always ends the unit of work (1 s) */
+	int64_t		burst_min_gap_us;	/* a gap between two statements longer
+									 * than this and than burst_factor times
+									 * the scope's usual gap starts a new
+									 * burst (10 ms) */
+	double		burst_factor;	/* (20) */
+	int64_t		pipeline_gap_us;	/* gaps below this are pipelined (10 us) */
+	int64_t		irregular_min_gap_us;	/* the regularity test applies when
+										 * the mean gap exceeds this (5 ms) */
+	double		irregular_max_cv;	/* coefficient of variation of gaps
+									 * above which a slow run is independent
+									 * requests (1.0) */
+	uint64_t	parent_min_rows;	/* rows for a statement to be a parent (2) */
+} n1_config;
+
+typedef struct n1_event
+{
+	uint64_t	scope_id;		/* client identity: backend, client_id, ... */
+	uint64_t	unit_id;		/* unit of work inside the scope; a change
+								 * ends every loop of the scope */
+	uint64_t	fingerprint;	/* statement shape (queryid); 0 = untracked */
+	uint64_t	params_hash;	/* hash of the parameter values */
+	int64_t		start_us;		/* when the statement started */
+	int64_t		end_us;			/* when it finished */
+	uint64_t	rows;			/* rows returned or affected */
+	n1_kind		kind;
+	int			pipelined;		/* the client sent this statement before the
+								 * previous one's reply (pipeline, batch,
+								 * multi-statement string), when known */
+} n1_event;
+
+/* One detected loop, passed to the report callback */
+typedef struct n1_finding
+{
+	n1_class	cls;
+	uint64_t	scope_id;
+	uint64_t	child_fp;
+	uint64_t	parent_fp;		/* 0 when no parent was found */
+	uint64_t	parent_rows;	/* rows of the parent (0 without one) */
+	n1_kind		kind;
+	uint32_t	repeats;		/* iterations of the loop */
+	uint32_t	distinct;		/* distinct parameter values, capped at
+								 * N1_MAX_DISTINCT + 1 */
+	uint64_t	rows;			/* rows of all iterations */
+	int64_t		exec_us;		/* time inside the child statements */
+	int64_t		max_exec_us;	/* longest single iteration */
+	int64_t		gap_us;			/* time between iterations (round trips and
+								 * application work) */
+	int64_t		min_gap_us;		/* shortest gap between two iterations */
+	int64_t		first_start_us;
+	int64_t		last_end_us;
+	int64_t		saved_us;		/* estimated time one batched query saves */
+} n1_finding;
+
+typedef void (*n1_report_fn) (const n1_finding *finding, void *arg);
+
+/* Per-run state; opaque to callers but sized here for static allocation */
+typedef struct n1_run
+{
+	uint64_t	fp;
+	uint64_t	rows;
+	uint64_t	max_rows;
+	uint64_t	first_rows;
+	uint32_t	count;
+	uint32_t	same_rows;		/* calls that returned first_rows rows */
+	uint32_t	ndistinct;
+	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
+	n1_kind		kind;
+	int64_t		first_start;
+	int64_t		last_end;
+	int64_t		exec_sum;
+	int64_t		exec_max;
+	int64_t		gap_sum;
+	int64_t		gap_min;
+	double		gap_sq_sum;
+	uint64_t	distinct[N1_MAX_DISTINCT];
+	uint64_t	parent_fp[N1_MAX_PARENTS];	/* newest first; 0 = none */
+	uint64_t	parent_rows[N1_MAX_PARENTS];
+} n1_run;
+
+typedef struct n1_scope
+{
+	uint64_t	scope_id;
+	uint64_t	unit_id;
+	uint64_t	last_used;		/* detector tick, for LRU replacement */
+	int64_t		last_end;		/* end of the scope's latest statement */
+	int64_t		gap_avg;		/* moving average of the gaps between
+								 * statements of this burst; -1 = none yet */
+	uint32_t	nevents;
+	int			in_use;
+	int			nruns;
+	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
+	n1_run		runs[N1_MAX_RUNS];
+	/* recent multi-row reads, newest first */
+	uint64_t	cand_fp[N1_MAX_PARENTS];
+	uint64_t	cand_rows[N1_MAX_PARENTS];
+} n1_scope;
+
+typedef struct n1_stats
+{
+	uint64_t	events;
+	uint64_t	runs_closed;
+	uint64_t	findings[4];	/* by n1_class */
+	uint64_t	scopes_evicted;
+} n1_stats;
+
+typedef struct n1_detector
+{
+	n1_config	cfg;
+	n1_report_fn report;
+	void	   *report_arg;
+	uint64_t	tick;
+	int			nscopes;
+	n1_stats	stats;
+	n1_scope	scopes[];		/* nscopes of them */
+} n1_detector;
+
+/* Fill *cfg with the defaults */
+extern void n1_config_default(n1_config *cfg);
+
+/* Bytes n1_detector_init needs for a detector of nscopes scopes */
+extern size_t n1_detector_size(int nscopes);
+
+/*
+ * Initialize a detector in caller-owned memory of n1_detector_size(nscopes)
+ * bytes.  The configuration is copied.  report may be NULL.  Returns the
+ * detector (== mem).
+ */
+extern n1_detector *n1_detector_init(void *mem, int nscopes,
+									 const n1_config *cfg,
+									 n1_report_fn report, void *report_arg);
+
+/* Replace the configuration (e.g. after a settings change) */
+extern void n1_detector_configure(n1_detector *det, const n1_config *cfg);
+
+/* Feed one finished statement */
+extern void n1_feed(n1_detector *det, const n1_event *ev);
+
+/*
+ * End the current unit of work of one scope (or of every scope): every
+ * open run is classified and reported.
+ */
+extern void n1_flush_scope(n1_detector *det, uint64_t scope_id);
+extern void n1_flush_all(n1_detector *det);
+
+/*
+ * Classify a finished run; *reject says why it is N1_CLASS_NONE.  Exposed
+ * for tests.
+ */
+extern n1_class n1_classify(const n1_config *cfg, const n1_run *run,
+							uint64_t parent_rows, n1_reject *reject);
+
+extern const char *n1_class_name(n1_class cls);
+extern const char *n1_reject_name(n1_reject r);
+
+/* Hashing helpers for parameter values */
+extern uint64_t n1_hash_bytes(const void *data, size_t len, uint64_t seed);
+extern uint64_t n1_hash_combine(uint64_t h, uint64_t v);
+
+#endif							/* PGPLUMB_NPLUSONE_H */

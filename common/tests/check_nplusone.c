@@ -1,0 +1,704 @@
+/*
+ * check_nplusone.c -- Check unit tests of the N+1 detector core on
+ * synthetic statement traces: true loops (5, 6, 50, 1000 iterations,
+ * nested, interleaved, write loops, slow loops) and look-alikes (one batch,
+ * pagination, polling, pipelined batches, independent requests on one
+ * connection, several clients).
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nplusone.h"
+
+#define MAXF 64
+
+/* What the report callback collected */
+typedef struct sink
+{
+	int			n;
+	n1_finding	f[MAXF];
+} sink;
+
+static void
+collect(const n1_finding *f, void *arg)
+{
+	sink	   *k = arg;
+
+	if (k->n < MAXF)
+		k->f[k->n] = *f;
+	k->n++;
+}
+
+/* A trace under construction: a clock and one scope */
+typedef struct trace
+{
+	n1_detector *det;
+	sink		out;
+	int64_t		now;
+	uint64_t	scope;
+	uint64_t	unit;
+	int			pipelined;
+} trace;
+
+static trace *
+trace_new(const n1_config *cfg, int nscopes)
+{
+	trace	   *t = calloc(1, sizeof(trace));
+	n1_config	def;
+
+	if (cfg == NULL)
+	{
+		n1_config_default(&def);
+		cfg = &def;
+	}
+	t->det = n1_detector_init(malloc(n1_detector_size(nscopes)), nscopes,
+							  cfg, collect, &t->out);
+	t->now = 1000000;
+	t->scope = 1;
+	return t;
+}
+
+static void
+trace_free(trace *t)
+{
+	free(t->det);
+	free(t);
+}
+
+/* Run one statement: wait gap_us, execute for exec_us */
+static void
+stmt(trace *t, int64_t gap_us, uint64_t fp, uint64_t params, uint64_t rows,
+	 n1_kind kind, int64_t exec_us)
+{
+	n1_event	ev;
+
+	t->now += gap_us;
+	ev.scope_id = t->scope;
+	ev.unit_id = t->unit;
+	ev.fingerprint = fp;
+	ev.params_hash = params;
+	ev.start_us = t->now;
+	t->now += exec_us;
+	ev.end_us = t->now;
+	ev.rows = rows;
+	ev.kind = kind;
+	ev.pipelined = t->pipelined;
+	n1_feed(t->det, &ev);
+}
+
+#define READ(t, gap, fp, par, rows) stmt(t, gap, fp, par, rows, N1_KIND_READ, 50)
+#define WRITE(t, gap, fp, par, rows) stmt(t, gap, fp, par, rows, N1_KIND_WRITE, 80)
+
+enum
+{
+	FP_POSTS = 101, FP_AUTHOR = 102, FP_COMMENTS = 103, FP_CATEGORY = 104,
+	FP_INSERT = 105, FP_PAGE1 = 106, FP_PAGEN = 107, FP_BATCH = 108,
+	FP_POLL = 109, FP_OTHER = 110, FP_USER = 111
+};
+
+/* Count findings of a class (and child fp, if not 0) */
+static int
+count_class(const trace *t, n1_class cls, uint64_t child)
+{
+	int			c = 0;
+
+	for (int i = 0; i < t->out.n && i < MAXF; i++)
+		if (t->out.f[i].cls == cls && (child == 0 || t->out.f[i].child_fp == child))
+			c++;
+	return c;
+}
+
+static const n1_finding *
+find(const trace *t, n1_class cls, uint64_t child)
+{
+	for (int i = 0; i < t->out.n && i < MAXF; i++)
+		if (t->out.f[i].cls == cls && t->out.f[i].child_fp == child)
+			return &t->out.f[i];
+	return NULL;
+}
+
+/* posts query returning n rows, then one author lookup per post */
+static void
+classic_loop(trace *t, int n, int64_t gap)
+{
+	READ(t, 300, FP_POSTS, 1, n);
+	for (int i = 0; i < n; i++)
+		READ(t, gap, FP_AUTHOR, 1000 + i, 1);
+}
+
+START_TEST(test_classic_n_plus_one)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	classic_loop(t, 10, 200);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->repeats, 10);
+	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
+	ck_assert_uint_eq(f->parent_rows, 10);
+	ck_assert_uint_eq(f->rows, 10);
+	ck_assert_int_eq(f->exec_us, 10 * 50);
+	ck_assert_int_eq(f->gap_us, 9 * 200);
+	ck_assert_int_eq(f->min_gap_us, 200);
+	ck_assert_int_eq(f->saved_us, 9 * 50 + 9 * 200);
+	ck_assert_int_eq(f->kind, N1_KIND_READ);
+	trace_free(t);
+}
+END_TEST
+
+/* Loop lengths around and far above the threshold */
+START_TEST(test_loop_lengths)
+{
+	static const int lens[] = {4, 5, 6, 50, 1000};
+
+	for (unsigned k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+	{
+		trace	   *t = trace_new(NULL, 4);
+
+		classic_loop(t, lens[k], 150);
+		n1_flush_all(t->det);
+		if (lens[k] < 5)
+			ck_assert_int_eq(t->out.n, 0);
+		else
+		{
+			ck_assert_int_eq(t->out.n, 1);
+			ck_assert_int_eq(t->out.f[0].cls, N1_CLASS_N_PLUS_ONE);
+			ck_assert_uint_eq(t->out.f[0].repeats, (uint32_t) lens[k]);
+		}
+		trace_free(t);
+	}
+}
+END_TEST
+
+/* The threshold is a setting */
+START_TEST(test_min_repeats_setting)
+{
+	n1_config	cfg;
+	trace	   *t;
+
+	n1_config_default(&cfg);
+	cfg.min_repeats = 3;
+	t = trace_new(&cfg, 4);
+	classic_loop(t, 4, 150);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
+	trace_free(t);
+}
+END_TEST
+
+START_TEST(test_redundant)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	for (int i = 0; i < 8; i++)
+		READ(t, 200, FP_USER, 42, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_int_eq(t->out.f[0].cls, N1_CLASS_REDUNDANT);
+	ck_assert_uint_eq(t->out.f[0].distinct, 1);
+	trace_free(t);
+}
+END_TEST
+
+START_TEST(test_write_loop)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	READ(t, 100, FP_POSTS, 1, 20);
+	for (int i = 0; i < 20; i++)
+		WRITE(t, 120, FP_INSERT, 5000 + i, 1);
+	n1_flush_all(t->det);
+	f = find(t, N1_CLASS_WRITE_LOOP, FP_INSERT);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->repeats, 20);
+	ck_assert_int_eq(f->kind, N1_KIND_WRITE);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	trace_free(t);
+}
+END_TEST
+
+/* one = ANY($1) batch after the parent: a single call, many rows */
+START_TEST(test_any_batch_not_reported)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 50);
+	READ(t, 100, FP_BATCH, 2, 50);
+	READ(t, 100, FP_OTHER, 3, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* chunked preload: = ANY with 100 ids per call, 10 calls */
+START_TEST(test_chunked_batches_not_reported)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 1000);
+	for (int i = 0; i < 10; i++)
+		READ(t, 150, FP_BATCH, 77 + i, 100);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* keyset pagination: pages of 100, then of 5 with a 5-row first page */
+START_TEST(test_pagination_not_reported)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_PAGE1, 1, 100);
+	for (int i = 0; i < 20; i++)
+		READ(t, 300, FP_PAGEN, 100 + i, i == 19 ? 37 : 100);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+
+	t->unit++;
+	READ(t, 100, FP_PAGE1, 1, 5);
+	for (int i = 0; i < 12; i++)
+		READ(t, 300, FP_PAGEN, 200 + i, i == 11 ? 2 : 5);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* has-many: the comments of each post, 0..6 rows per call */
+START_TEST(test_has_many_loop)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	READ(t, 100, FP_POSTS, 1, 10);
+	for (int i = 0; i < 10; i++)
+		READ(t, 200, FP_COMMENTS, 300 + i, (uint64_t) (i * 7) % 7 == 0 ? 6 : (uint64_t) i % 5);
+	n1_flush_all(t->det);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_COMMENTS);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
+	trace_free(t);
+}
+END_TEST
+
+/* without a parent, several rows per call is not an N+1 */
+START_TEST(test_many_rows_without_parent)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	for (int i = 0; i < 10; i++)
+		READ(t, 200, FP_COMMENTS, 300 + i, 4);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* polling: same parameters; at most redundant, never n_plus_one */
+START_TEST(test_polling)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	for (int i = 0; i < 30; i++)
+		READ(t, 50000, FP_POLL, 9, 0);
+	for (int i = 0; i < 30; i++)
+		READ(t, 250000, FP_POLL, 9, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+	trace_free(t);
+}
+END_TEST
+
+/* pipelined batch: the next iteration was already waiting */
+START_TEST(test_pipelined_not_reported)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 50);
+	for (int i = 0; i < 50; i++)
+		READ(t, 3, FP_AUTHOR, 1000 + i, 1);
+	for (int i = 0; i < 50; i++)
+		WRITE(t, 2, FP_INSERT, 2000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+
+	/* flagged by the caller: not a loop whatever the gaps */
+	t->pipelined = 1;
+	READ(t, 100, FP_POSTS, 1, 50);
+	for (int i = 0; i < 50; i++)
+		READ(t, 40, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* deterministic pseudo-random numbers */
+static uint64_t
+rnd(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *state >> 33;
+}
+
+/*
+ * Independent requests on one connection: each request looks one user up
+ * and then does some other work; requests arrive with idle time between
+ * them (exponential-ish, mean 150 ms).
+ */
+START_TEST(test_independent_requests)
+{
+	trace	   *t = trace_new(NULL, 4);
+	uint64_t	st = 12345;
+
+	for (int i = 0; i < 200; i++)
+	{
+		int64_t		idle = 2000 + (int64_t) (rnd(&st) % 300000);
+
+		READ(t, idle, FP_USER, 7000 + rnd(&st) % 50, 1);
+		READ(t, 150, FP_OTHER, rnd(&st), 3);
+		if (i % 3 == 0)
+			WRITE(t, 150, FP_INSERT, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+	trace_free(t);
+}
+END_TEST
+
+/* Two clients' loops of the same statement, interleaved */
+START_TEST(test_several_clients)
+{
+	trace	   *t = trace_new(NULL, 8);
+	n1_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	for (int c = 1; c <= 2; c++)
+	{
+		ev.scope_id = (uint64_t) c;
+		ev.fingerprint = FP_POSTS;
+		ev.rows = 12;
+		ev.start_us = t->now;
+		ev.end_us = t->now + 40;
+		n1_feed(t->det, &ev);
+		t->now += 50;
+	}
+	for (int i = 0; i < 12; i++)
+		for (int c = 1; c <= 2; c++)
+		{
+			t->now += 60;
+			ev.scope_id = (uint64_t) c;
+			ev.fingerprint = FP_AUTHOR;
+			ev.params_hash = (uint64_t) (c * 100 + i);
+			ev.rows = 1;
+			ev.start_us = t->now;
+			ev.end_us = t->now + 30;
+			t->now += 30;
+			n1_feed(t->det, &ev);
+		}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	for (int i = 0; i < 2; i++)
+	{
+		ck_assert_uint_eq(t->out.f[i].repeats, 12);
+		ck_assert_uint_eq(t->out.f[i].parent_fp, FP_POSTS);
+	}
+	ck_assert_uint_ne(t->out.f[0].scope_id, t->out.f[1].scope_id);
+	trace_free(t);
+}
+END_TEST
+
+/* The same loop twice, a second apart: two loops, not one */
+START_TEST(test_idle_splits_loops)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	classic_loop(t, 8, 200);
+	t->now += 1500000;
+	classic_loop(t, 8, 200);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	ck_assert_uint_eq(t->out.f[0].repeats, 8);
+	ck_assert_uint_eq(t->out.f[1].repeats, 8);
+	trace_free(t);
+}
+END_TEST
+
+/* A pause far longer than the loop's rhythm ends the loop */
+START_TEST(test_rhythm_break)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	classic_loop(t, 7, 100);
+	t->now += 40000;			/* 40 ms: < max_gap, >> 8 x 100 us */
+	classic_loop(t, 6, 100);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	ck_assert_uint_eq(t->out.f[0].repeats, 7);
+	ck_assert_uint_eq(t->out.f[1].repeats, 6);
+	trace_free(t);
+}
+END_TEST
+
+/* A slow loop (20 ms of application work per item) is still one loop */
+START_TEST(test_slow_regular_loop)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 15);
+	for (int i = 0; i < 15; i++)
+		READ(t, 20000 + (i % 3) * 1000, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
+	ck_assert_uint_eq(t->out.f[0].repeats, 15);
+	trace_free(t);
+}
+END_TEST
+
+/* A transaction end (unit change) ends the loop */
+START_TEST(test_unit_change)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	classic_loop(t, 6, 100);
+	t->unit = 2;
+	classic_loop(t, 6, 100);
+	/* the first loop is reported as soon as the unit changes */
+	ck_assert_int_eq(t->out.n, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	trace_free(t);
+}
+END_TEST
+
+/* posts -> comments of each post -> author of each comment */
+START_TEST(test_nested_loops)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *fc,
+			   *fa;
+	int			k = 0;
+
+	READ(t, 100, FP_POSTS, 1, 6);
+	for (int p = 0; p < 6; p++)
+	{
+		READ(t, 150, FP_COMMENTS, 100 + p, 3);
+		for (int c = 0; c < 3; c++)
+			READ(t, 150, FP_AUTHOR, 500 + k++, 1);
+	}
+	n1_flush_all(t->det);
+	fc = find(t, N1_CLASS_N_PLUS_ONE, FP_COMMENTS);
+	fa = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(fc);
+	ck_assert_ptr_nonnull(fa);
+	ck_assert_uint_eq(fc->repeats, 6);
+	ck_assert_uint_eq(fc->parent_fp, FP_POSTS);
+	ck_assert_uint_eq(fa->repeats, 18);
+	ck_assert_uint_eq(fa->parent_fp, FP_COMMENTS);
+	trace_free(t);
+}
+END_TEST
+
+/* posts -> author and category of each post (interleaved children) */
+START_TEST(test_interleaved_children)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *fa,
+			   *fc;
+
+	READ(t, 100, FP_POSTS, 1, 8);
+	for (int p = 0; p < 8; p++)
+	{
+		READ(t, 150, FP_COMMENTS, 100 + p, 4);
+		READ(t, 150, FP_AUTHOR, 200 + p, 1);
+		READ(t, 150, FP_CATEGORY, 300 + p % 3, 1);
+	}
+	n1_flush_all(t->det);
+	fa = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	fc = find(t, N1_CLASS_N_PLUS_ONE, FP_CATEGORY);
+	ck_assert_ptr_nonnull(fa);
+	ck_assert_ptr_nonnull(fc);
+	ck_assert_uint_eq(fa->parent_fp, FP_POSTS);
+	ck_assert_uint_eq(fc->parent_fp, FP_POSTS);
+	ck_assert_uint_eq(fc->distinct, 3);
+	ck_assert_ptr_nonnull(find(t, N1_CLASS_N_PLUS_ONE, FP_COMMENTS));
+	trace_free(t);
+}
+END_TEST
+
+/* A loop with no multi-row statement before it has no parent */
+START_TEST(test_no_parent)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	for (int i = 0; i < 7; i++)
+		READ(t, 120, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_uint_eq(t->out.f[0].parent_fp, 0);
+	ck_assert_uint_eq(t->out.f[0].parent_rows, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* Statements of kind OTHER and fingerprint 0 are never loops */
+START_TEST(test_other_ignored)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	for (int i = 0; i < 20; i++)
+		stmt(t, 100, FP_OTHER, (uint64_t) i, 1, N1_KIND_OTHER, 10);
+	for (int i = 0; i < 20; i++)
+		READ(t, 100, 0, (uint64_t) i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+	trace_free(t);
+}
+END_TEST
+
+/* Memory stays bounded: many shapes, many scopes */
+START_TEST(test_bounded)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	for (int i = 0; i < 5000; i++)
+	{
+		t->scope = (uint64_t) (i % 11) + 1;
+		READ(t, 10, 1000 + (uint64_t) (i % 97), (uint64_t) i, 1);
+	}
+	for (int i = 0; i < t->det->nscopes; i++)
+	{
+		ck_assert_int_le(t->det->scopes[i].nruns, N1_MAX_RUNS);
+		ck_assert_int_ge(t->det->scopes[i].nruns, 0);
+	}
+	ck_assert_uint_gt(t->det->stats.scopes_evicted, 0);
+	ck_assert_uint_eq(t->det->stats.events, 5000);
+	n1_flush_all(t->det);
+	trace_free(t);
+}
+END_TEST
+
+/* A finished loop is reported before the scope ends (round-robin sweep) */
+START_TEST(test_reported_without_flush)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	classic_loop(t, 10, 100);
+	for (int i = 0; i < 3 * N1_MAX_RUNS; i++)
+		READ(t, 5000, FP_OTHER + 100 + (uint64_t) i, 1, 1);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
+	trace_free(t);
+}
+END_TEST
+
+START_TEST(test_classify_reasons)
+{
+	n1_config	cfg;
+	n1_run		r;
+	n1_reject	why;
+
+	n1_config_default(&cfg);
+	memset(&r, 0, sizeof(r));
+	r.count = 4;
+	r.ndistinct = 4;
+	r.rows = 4;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_FEW_REPEATS);
+	r.count = 10;
+	r.rows = 10;
+	r.ndistinct = 10;
+	r.gap_sum = 9 * 100;
+	r.gap_sq_sum = 9 * 100.0 * 100.0;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_N_PLUS_ONE);
+	r.npipelined = 9;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_PIPELINED);
+	ck_assert_str_eq(n1_reject_name(why), "pipelined");
+	r.npipelined = 0;
+	r.rows = 300;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_MANY_ROWS);
+	r.rows = 10;
+	/* slow and irregular: gaps 1 ms x 8 and 400 ms x 1 */
+	r.gap_sum = 8 * 1000 + 400000;
+	r.gap_sq_sum = 8 * 1e6 + 1.6e11;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_IRREGULAR);
+	cfg.min_distinct = 20;
+	r.gap_sum = 900;
+	r.gap_sq_sum = 9e4;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_FEW_DISTINCT);
+	ck_assert_str_eq(n1_class_name(N1_CLASS_WRITE_LOOP), "write_loop");
+}
+END_TEST
+
+START_TEST(test_hash)
+{
+	const char *a = "hello world, this is longer than eight";
+	const char *b = "hello world, this is longer than eighT";
+
+	ck_assert_uint_eq(n1_hash_bytes(a, strlen(a), 0), n1_hash_bytes(a, strlen(a), 0));
+	ck_assert_uint_ne(n1_hash_bytes(a, strlen(a), 0), n1_hash_bytes(b, strlen(b), 0));
+	ck_assert_uint_ne(n1_hash_bytes(a, 3, 0), n1_hash_bytes(a, 4, 0));
+	ck_assert_uint_ne(n1_hash_bytes(a, 3, 0), n1_hash_bytes(a, 3, 1));
+	ck_assert_uint_ne(n1_hash_combine(1, 2), n1_hash_combine(2, 1));
+}
+END_TEST
+
+static Suite *
+nplusone_suite(void)
+{
+	Suite	   *s = suite_create("nplusone");
+	TCase	   *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_classic_n_plus_one);
+	tcase_add_test(tc, test_loop_lengths);
+	tcase_add_test(tc, test_min_repeats_setting);
+	tcase_add_test(tc, test_redundant);
+	tcase_add_test(tc, test_write_loop);
+	tcase_add_test(tc, test_any_batch_not_reported);
+	tcase_add_test(tc, test_chunked_batches_not_reported);
+	tcase_add_test(tc, test_pagination_not_reported);
+	tcase_add_test(tc, test_has_many_loop);
+	tcase_add_test(tc, test_many_rows_without_parent);
+	tcase_add_test(tc, test_polling);
+	tcase_add_test(tc, test_pipelined_not_reported);
+	tcase_add_test(tc, test_independent_requests);
+	tcase_add_test(tc, test_several_clients);
+	tcase_add_test(tc, test_idle_splits_loops);
+	tcase_add_test(tc, test_rhythm_break);
+	tcase_add_test(tc, test_slow_regular_loop);
+	tcase_add_test(tc, test_unit_change);
+	tcase_add_test(tc, test_nested_loops);
+	tcase_add_test(tc, test_interleaved_children);
+	tcase_add_test(tc, test_no_parent);
+	tcase_add_test(tc, test_other_ignored);
+	tcase_add_test(tc, test_bounded);
+	tcase_add_test(tc, test_reported_without_flush);
+	tcase_add_test(tc, test_classify_reasons);
+	tcase_add_test(tc, test_hash);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner    *sr = srunner_create(nplusone_suite());
+	int			failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
