@@ -17,6 +17,7 @@
 #   SCALE=10 JOBS=2             pgbench scale, max pgbench threads
 #   IDLE_CLIENTS=5000           idle clients for the memory test (0 = skip)
 #   AUTH_TYPE=md5               client auth on both poolers (md5, plain, trust, scram-sha-256)
+#   PROTOCOL=simple             pgbench -M (simple, extended, prepared)
 #   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
 #   SYSTEMS="direct pgbouncer pgplumb"
 #   CALLGRIND=1 CG_TX1=1000 CG_TX2=6000   instructions per relayed transaction (0 = skip)
@@ -35,6 +36,7 @@ SCALE=${SCALE:-10}
 JOBS=${JOBS:-2}
 IDLE_CLIENTS=${IDLE_CLIENTS:-5000}
 AUTH_TYPE=${AUTH_TYPE:-md5}
+PROTOCOL=${PROTOCOL:-simple}
 SYSTEMS=${SYSTEMS:-"direct pgbouncer pgplumb"}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 BOUNCER_PORT=${BOUNCER_PORT:-16432}
@@ -63,7 +65,7 @@ if [ "${1:-}" != "--inside" ]; then
 	case " $SYSTEMS " in *" pgplumb "*)
 		find_pooler >/dev/null || { echo "pgplumb-pooler not built (make -C pooler)" >&2; exit 1; } ;;
 	esac
-	export BENCH_COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" POOL_SIZE=$POOL_SIZE POOL_MODE=$POOL_MODE SCALE=$SCALE JOBS=$JOBS IDLE_CLIENTS=$IDLE_CLIENTS AUTH_TYPE=$AUTH_TYPE bench/pooler_vs_pgbouncer.sh"
+	export BENCH_COMMAND="${POOLER_BIN:+POOLER_BIN=$POOLER_BIN }DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" POOL_SIZE=$POOL_SIZE POOL_MODE=$POOL_MODE SCALE=$SCALE JOBS=$JOBS IDLE_CLIENTS=$IDLE_CLIENTS AUTH_TYPE=$AUTH_TYPE PROTOCOL=$PROTOCOL bench/pooler_vs_pgbouncer.sh"
 	# max_connections covers 200 direct clients plus both pools.  pg_virtualenv picks a
 	# free port but can lose a race with another cluster starting at the same moment:
 	# retry when the cluster did not come up (our inside part never started).
@@ -227,7 +229,7 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 		logopt=(--log "--log-prefix=$WORK/lat/$1.r$5")
 	fi
 	# shellcheck disable=SC2086
-	out=$(PGPASSWORD=$PG_PASSWORD pgbench -n $3 -c "$4" -j "$j" -T "$DURATION" "${logopt[@]}" \
+	out=$(PGPASSWORD=$PG_PASSWORD pgbench -n -M "$PROTOCOL" $3 -c "$4" -j "$j" -T "$DURATION" "${logopt[@]}" \
 		-h 127.0.0.1 -p "$port" -U "$PG_USER" "$DB" 2>&1) || {
 		echo "pgbench failed for $1 $2 c=$4:" >&2
 		echo "$out" | tail -5 >&2
@@ -384,7 +386,7 @@ ELAPSED=$(( $(date +%s) - START ))
 # --- report -----------------------------------------------------------------------
 DATE=$(date -u +%Y-%m-%d)
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
-export CSV WORK SYSTEMS DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
+export CSV WORK SYSTEMS PROTOCOL DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
 	CONNECT_CLIENTS ELAPSED STAMP
 export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
 export CG_TX1 CG_TX2
@@ -420,7 +422,7 @@ out.append(f"# pgplumb-pooler vs PgBouncer vs direct — {E['STAMP']}\n")
 out.append(f"Command: `{E.get('BENCH_COMMAND', 'bench/pooler_vs_pgbouncer.sh')}` (pgplumb commit {E['PLUMB_COMMIT']})\n")
 out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; everything on one machine over loopback TCP. "
            f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
-           f"run as user postgres. pgbench scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
+           f"run as user postgres. pgbench -M {E['PROTOCOL']}, scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
            f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
            f"Measuring took {E['ELAPSED']} s.\n")
 out.append("## Throughput (tps, median of rounds)\n")
@@ -494,7 +496,7 @@ EOF
 # plot: tps vs clients, one panel per workload
 PNG="$WORK/plot.png"
 {
-	echo "set terminal pngcairo size 1100,450"
+	echo "set terminal pngcairo size 1100,450 noenhanced"
 	echo "set output '$PNG'"
 	echo "set multiplot layout 1,2 title 'tps vs clients (pool_size $POOL_SIZE, $POOL_MODE mode, median of $ROUNDS rounds)'"
 	echo "set logscale x; set xlabel 'clients'; set ylabel 'tps'; set key bottom right; set grid"

@@ -15,6 +15,9 @@
 #include "pooler.h"
 
 #define ADMIN_MAX_COLS 24
+
+/* Admin clients whose PAUSE waits for servers to be released. */
+static int	admin_waiting;
 #define TEXT_OID 25
 #define INT8_OID 20
 
@@ -618,13 +621,75 @@ cmd_pause(struct client *c, const char *arg)
 	}
 	if (arg[0] == '\0')
 		pooler_paused = true;
-	log_info("PAUSE %s", arg[0] ? arg : "(all)");
-	return simple_ok(c, "PAUSE");
+	log_info("PAUSE %s: waiting for server connections to be released", arg[0] ? arg : "(all)");
+	/* answered by admin_pause_check() once the paused pools have no servers */
+	c->admin_wait = true;
+	return true;
+}
+
+static bool
+pause_drained(void)
+{
+	struct list_node *n,
+			   *t;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (p->is_admin || !(p->paused || pooler_paused))
+			continue;
+		if (p->active_server_list.count + p->used_server_list.count +
+			p->new_server_list.count + p->idle_server_list.count > 0)
+			return false;
+	}
+	return true;
+}
+
+void
+admin_pause_check(void)
+{
+	struct list_node *n,
+			   *t,
+			   *m,
+			   *u;
+
+	if (admin_waiting == 0 || !pause_drained())
+		return;
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (!p->is_admin)
+			continue;
+		list_for_each_safe(m, u, &p->active_client_list)
+		{
+			struct client *c = list_entry(m, struct client, node);
+			struct proto_buf b;
+			bool		ok;
+
+			if (!c->admin_wait)
+				continue;
+			c->admin_wait = false;
+			admin_waiting--;
+			proto_buf_init(&b);
+			proto_build_command_complete(&b, "PAUSE");
+			proto_build_ready(&b, 'I');
+			ok = send_and_free(c, &b);
+			if (!ok)
+				disconnect_client(c, NULL, "could not send to admin client");
+			else
+				sbuf_continue(&c->sb);
+		}
+	}
+	log_info("PAUSE done: no server connections in use");
 }
 
 static bool
 cmd_resume(struct client *c, const char *arg)
 {
+	if (admin_waiting > 0)
+		return admin_error(c, "55000", "a PAUSE is still waiting for servers to be released");
 	struct list_node *n,
 			   *t;
 
@@ -782,6 +847,12 @@ admin_handle_query(struct client *c, const uint8_t *body, uint32_t len)
 done:
 	if (c->state == CL_JUSTFREE)
 		return SBUF_CLOSED;
+	if (ok && c->admin_wait)
+	{
+		admin_waiting++;
+		admin_pause_check();
+		return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
+	}
 	if (ok)
 	{
 		proto_buf_init(&b);
@@ -794,4 +865,14 @@ done:
 		return SBUF_CLOSED;
 	}
 	return SBUF_SKIP;
+}
+
+void
+admin_pause_forget(struct client *c)
+{
+	if (c->admin_wait)
+	{
+		c->admin_wait = false;
+		admin_waiting--;
+	}
 }

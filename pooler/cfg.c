@@ -848,6 +848,17 @@ static int validate(struct cfg *c, char *err, size_t errlen)
 	if (c->auth_type != CFG_AUTH_ANY && c->auth_type != CFG_AUTH_TRUST && c->auth_file[0] == '\0')
 		cfg_warn("%s: auth_type = %s without auth_file: no client will be able to log in",
 			 c->config_file, cfg_auth_type_name(c->auth_type));
+	if (c->auth_type == CFG_AUTH_ANY) {
+		/* "any" ignores the client's user name: entries should force one */
+		for (size_t i = 0; i <= c->n_databases; i++) {
+			const struct cfg_database *d = i < c->n_databases ? &c->databases[i] : c->fallback_db;
+
+			if (d && !d->user)
+				cfg_warn("%s:%d: auth_type = any, but database \"%s\" has no user=; clients "
+					 "will log in to it under the name they give, unchecked",
+					 c->config_file, d->line, d->name);
+		}
+	}
 	return 0;
 }
 

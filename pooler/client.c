@@ -403,6 +403,8 @@ admin_packet(struct client *c, struct sbuf_pkt *pkt)
 		disconnect_client(c, NULL, "client closed the admin connection");
 		return SBUF_CLOSED;
 	}
+	if (c->admin_wait)
+		return SBUF_WAIT;		/* its PAUSE has not been answered yet */
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
 	c->request_time = now_usec();
@@ -446,6 +448,8 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		s = c->link;
 	}
 	was_busy = s->expect_rfq > 0 || s->ext_open;
+	log_noise("%s -> '%c' len=%u expect_rfq=%d", client_ident(c), pkt->type, pkt->total,
+			  s->expect_rfq);
 	switch (pkt->type)
 	{
 		case PQMSG_Query:

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -175,6 +176,17 @@ main(int argc, char **argv)
 		die("could not daemonize: %s", strerror(errno));
 
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* one fd per client and server: raise the soft limit as far as allowed */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+		{
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				log_warning("could not raise the open files limit: %s", strerror(errno));
+		}
+	}
 	base = event_base_new();
 	if (base == NULL)
 		die("could not create the event loop");

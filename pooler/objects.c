@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "client.h"
 #include "janitor.h"
@@ -155,6 +156,33 @@ db_server_count(const char *dbname)
 	return total;
 }
 
+/* Most recently used idle server (LIFO), or the oldest with server_round_robin. */
+static struct server *
+pick_idle_server(struct pool *p)
+{
+	struct list_node *n = cfg->server_round_robin ? list_first(&p->idle_server_list)
+		: list_last(&p->idle_server_list);
+
+	return list_entry(n, struct server, node);
+}
+
+static int
+user_server_count(const char *username)
+{
+	struct list_node *n,
+			   *t;
+	int			total = 0;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (!p->is_admin && strcmp(p->username, username) == 0)
+			total += pool_server_count(p);
+	}
+	return total;
+}
+
 /* Close one idle server of another pool of the same database; true if done. */
 static bool
 evict_idle_in_db(struct pool *self)
@@ -240,6 +268,7 @@ launch_new_connection(struct pool *p, bool reserve)
 	int			max = cfg_pool_size_for(cfg, db, u);
 	int			total = pool_server_count(p);
 	int			maxdb = cfg_max_db_connections_for(cfg, db);
+	int			maxuser = cfg_max_user_connections_for(cfg, u);
 	struct server *s;
 
 	if (p->is_admin || pooler_shutting_down)
@@ -262,6 +291,8 @@ launch_new_connection(struct pool *p, bool reserve)
 		if (!evict_idle_in_db(p) || db_server_count(p->dbname) >= maxdb)
 			return false;
 	}
+	if (maxuser > 0 && user_server_count(p->username) >= maxuser)
+		return false;
 	s = server_new(p);
 	if (s == NULL)
 		return false;
@@ -293,7 +324,7 @@ pool_activate(struct pool *p)
 		   !list_empty(&p->idle_server_list))
 	{
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
-		struct server *s = list_entry(list_last(&p->idle_server_list), struct server, node);
+		struct server *s = pick_idle_server(p);
 
 		p->wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
@@ -320,7 +351,8 @@ pool_activate(struct pool *p)
 		if (p->waiting_login_list.count > 0 && p->new_server_list.count == 0 && !p->have_welcome)
 			(void) launch_new_connection(p, true);
 	}
-	pool_prewarm(p);
+	if (!p->paused && !pooler_paused)
+		pool_prewarm(p);
 }
 
 /* ---- state changes ---- */
@@ -462,7 +494,7 @@ find_server(struct client *c)
 	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
 		!list_empty(&p->idle_server_list))
 	{
-		struct server *s = list_entry(list_last(&p->idle_server_list), struct server, node);
+		struct server *s = pick_idle_server(p);
 
 		link_pair(c, s);
 		return true;
@@ -605,6 +637,7 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		c->auth = NULL;
 	}
 	cancel_key_remove(c);
+	admin_pause_forget(c);
 	evtimer_del(&c->timer);
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
@@ -695,6 +728,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		/* keep min_pool_size, serve waiting clients */
 		janitor_pool_at(p, now_usec());
 	}
+	admin_pause_check();
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }

@@ -72,6 +72,7 @@ struct client {
 	bool		admin_full;		/* admin_users (not only stats_users) */
 	bool		got_startup;
 	bool		shutdown_close;	/* close as soon as out of a transaction */
+	bool		admin_wait;		/* admin client waiting for its PAUSE */
 
 	uint32_t	key_pid;		/* pooler-issued BackendKeyData */
 	uint32_t	key_secret;
@@ -105,6 +106,7 @@ struct server {
 	bool		ext_open;		/* extended-protocol messages since last Sync */
 	char		txn_status;		/* last ReadyForQuery status: I, T, E */
 	bool		login_done;
+	bool		connect_query_sent;	/* connect_query running during login */
 	bool		close_needed;	/* close instead of reuse at next release */
 	bool		cancel_sent;	/* query_timeout cancel outstanding */
 	bool		cancel_worked;	/* the server answered it with 57014 */

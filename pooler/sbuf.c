@@ -237,27 +237,39 @@ flush_obuf(struct sbuf *sb)
 		sb->opos += (size_t) n;
 		sb->bytes_sent += (uint64_t) n;
 	}
+	/* drained: an idle connection keeps no output buffer */
 	sb->opos = 0;
-	if (sb->obuf.cap > 65536)
-		proto_buf_free(&sb->obuf);
-	else
-		proto_buf_reset(&sb->obuf);
+	proto_buf_free(&sb->obuf);
 	return true;
 }
 
 bool
 sbuf_send(struct sbuf *sb, const void *data, size_t len)
 {
-	bool		was_empty;
-
 	if (sb->closed || sb->fd < 0)
 		return false;
-	was_empty = sb->opos >= sb->obuf.len;
+	if (sb->opos >= sb->obuf.len && !sb->connecting && !sb->write_on)
+	{
+		/* nothing queued: write directly, keep only what did not fit */
+		ssize_t		n;
+
+		do
+			n = send(sb->fd, data, len, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return false;
+		if (n > 0)
+		{
+			sb->bytes_sent += (uint64_t) n;
+			data = (const uint8_t *) data + n;
+			len -= (size_t) n;
+		}
+		if (len == 0)
+			return true;
+	}
 	proto_put_bytes(&sb->obuf, data, len);
 	if (!proto_buf_ok(&sb->obuf))
 		return false;
-	if (was_empty && !sb->connecting && !sb->write_on)
-		return flush_obuf(sb);
 	arm_write(sb);
 	return true;
 }
@@ -531,6 +543,13 @@ sbuf_on_read(evutil_socket_t fd, short what, void *arg)
 		update_read(sb);
 		return;
 	}
+	if (sb->wakeup)
+	{
+		/* not a readiness event: the read event fires if data is waiting */
+		sb->wakeup = false;
+		update_read(sb);
+		return;
+	}
 	if (!make_room(sb, 1024 < std_size ? 1024 : std_size))
 	{
 		sb->cb(sb, SBUF_EV_RECV_FAILED, NULL);
@@ -598,7 +617,10 @@ sbuf_on_write(evutil_socket_t fd, short what, void *arg)
 		if (!send_pending(src))
 			return;
 		if (!src->blocked)
+		{
+			src->wakeup = true;
 			event_active(&src->ev_read, EV_READ, 0);
+		}
 	}
 }
 
@@ -608,6 +630,7 @@ sbuf_continue(struct sbuf *sb)
 	if (sb->closed)
 		return;
 	sb->paused = false;
+	sb->wakeup = true;
 	event_active(&sb->ev_read, EV_READ, 0);
 }
 

@@ -83,6 +83,7 @@ struct sbuf {
 	bool		blocked;		/* pending bytes wait for dst to drain */
 	bool		startup;		/* untyped startup-phase framing */
 	bool		closed;
+	bool		wakeup;			/* ev_read activated by sbuf_continue(), not by data */
 
 	struct sbuf *dst;			/* where forwarded bytes go (peer), or NULL */
 	struct sbuf *waiting_src;	/* a source blocked on this socket draining */

@@ -194,7 +194,40 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 		case PQMSG_NoticeResponse:
 		case PQMSG_NegotiateProtocolVersion:
 			return SBUF_SKIP;
+		case PQMSG_RowDescription:
+		case PQMSG_DataRow:
+		case PQMSG_CommandComplete:
+		case PQMSG_EmptyQueryResponse:
+			if (s->connect_query_sent)
+				return SBUF_SKIP;	/* results of connect_query */
+			break;
 		case PQMSG_ReadyForQuery:
+			{
+				const struct cfg_database *db = pool_db(p);
+
+				if (!s->connect_query_sent && db && db->connect_query && db->connect_query[0])
+				{
+					struct proto_buf b;
+					bool		ok;
+
+					s->connect_query_sent = true;
+					proto_buf_init(&b);
+					proto_build_query(&b, db->connect_query);
+					ok = sbuf_send_buf(&s->sb, &b);
+					proto_buf_free(&b);
+					if (!ok)
+					{
+						disconnect_server(s, true, "08006", "could not send connect_query");
+						return SBUF_CLOSED;
+					}
+					return SBUF_SKIP;
+				}
+			}
+			if (pkt->data[5] != 'I')
+			{
+				disconnect_server(s, true, "08006", "server not idle after login/connect_query");
+				return SBUF_CLOSED;
+			}
 			s->login_done = true;
 			s->txn_status = 'I';
 			if (!proto_buf_ok(&p->welcome))
@@ -214,10 +247,11 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 			pool_activate(p);
 			return SBUF_SKIP;
 		default:
-			disconnect_server(s, true, "08P01", "unexpected message '%c' from server during login",
-							  pkt->type);
-			return SBUF_CLOSED;
+			break;
 	}
+	disconnect_server(s, true, "08P01", "unexpected message '%c' from server during login",
+					  pkt->type);
+	return SBUF_CLOSED;
 }
 
 static bool
@@ -322,6 +356,7 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 static enum sbuf_ret
 active_packet(struct server *s, struct sbuf_pkt *pkt)
 {
+	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	switch (pkt->type)
 	{
 		case PQMSG_ReadyForQuery:

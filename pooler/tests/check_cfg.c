@@ -296,6 +296,17 @@ START_TEST(test_refused_settings_at_safe_values)
 }
 END_TEST
 
+START_TEST(test_auth_any_wants_forced_users)
+{
+	struct cfg *c = load_ok("[pgbouncer]\nauth_type = any\n[databases]\nforced = host=h user=app\n"
+				"open = host=h\n");
+
+	ck_assert_ptr_nonnull(strstr(warnings, "p.ini:5: auth_type = any, but database \"open\" has no user="));
+	ck_assert_ptr_null(strstr(warnings, "\"forced\""));
+	cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_password_never_in_errors)
 {
 	struct cfg *c = NULL;
@@ -538,6 +549,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_unknown_setting_warns);
 	tcase_add_test(tc, test_invalid_values);
 	tcase_add_test(tc, test_refused_settings_at_safe_values);
+	tcase_add_test(tc, test_auth_any_wants_forced_users);
 	tcase_add_test(tc, test_password_never_in_errors);
 	tcase_add_test(tc, test_missing_file_and_long_line);
 	tcase_add_test(tc, test_include);

@@ -57,6 +57,7 @@ psql -Xq -d ppdb >/dev/null <<'SQL'
 create table items (id int primary key, v text);
 grant all on items to public;
 SQL
+pgbench -i -s 1 -q "host=127.0.0.1 dbname=ppdb user=postgres" >/dev/null 2>&1 || { echo "pgbench -i failed"; exit 1; }
 export PG_SERVER_PORT="$PGPORT"
 export PG_DATA_DIR="$(psql -XAtc 'show data_directory')"
 

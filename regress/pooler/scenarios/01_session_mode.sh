@@ -28,3 +28,14 @@ assert_eq "$out" "still fine" "pooler keeps serving after an error"
 
 out=$(pq -c "begin" -c "insert into items values (1, 'x')" -c "rollback" -c "select count(*) from items where id = 1")
 assert_eq "$out" 0 "explicit transactions"
+
+# pgbench in session mode, every query protocol (prepared works in session
+# mode).  4 clients on 2 servers: the last two wait for the first two to
+# leave.  (-M prepared prepares with a blocking call per thread, so with more
+# clients than servers per thread it would deadlock in pgbench itself: -j 4.)
+for mode in simple extended prepared; do
+	pgbench -n -c 4 -j 4 -T 1 -M $mode "$(pooler_url)" >"$SCEN_DIR/bench_$mode.out" 2>&1 || fail "pgbench -M $mode: $(tail -3 "$SCEN_DIR/bench_$mode.out")"
+	grep -q "number of failed transactions: 0" "$SCEN_DIR/bench_$mode.out" || fail "failures in -M $mode"
+	tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$SCEN_DIR/bench_$mode.out")
+	assert_ge "$tx" 20 "session mode pgbench -M $mode"
+done

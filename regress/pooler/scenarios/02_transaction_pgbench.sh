@@ -17,6 +17,11 @@ for mode in simple extended; do
 	assert_ge "$tx" 100 "pgbench -M $mode processed transactions"
 done
 wait $watcher
+# connect per transaction (-C): login storms through the pooler
+pgbench -n -C -c 8 -j 2 -T 1 -S "$(pooler_url)" >"$SCEN_DIR/bench_C.out" 2>&1 || fail "pgbench -C failed: $(tail -5 "$SCEN_DIR/bench_C.out")"
+grep -q "number of failed transactions: 0" "$SCEN_DIR/bench_C.out" || fail "failed transactions with -C"
+tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$SCEN_DIR/bench_C.out")
+assert_ge "$tx" 50 "pgbench -C (connect per transaction) processed transactions"
 max=$(sort -n "$SCEN_DIR/counts" | tail -1)
 assert_le "$max" 2 "server connections never above default_pool_size"
 assert_ge "$max" 1 "server connections were used"

@@ -36,3 +36,21 @@ with psycopg.connect(sys.argv[1], autocommit=True) as c:
 print("python pipeline ok")
 PY
 ok "psycopg pipeline mode results in order"
+
+# startup packet and a query in one write, to a pool with no server yet:
+# the query waits for the pool's first login and is answered
+stop_pooler
+start_pooler "pool_mode = transaction" "fresh = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2"
+out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
+import struct, sys
+from pgwire import Conn
+c = Conn(int(sys.argv[1]))
+body = struct.pack("!i", 196608) + b"user\0postgres\0database\0fresh\0\0"
+q = b"select 'pipelined login'\0"
+c.send(struct.pack("!i", len(body) + 4) + body + b"Q" + struct.pack("!i", len(q) + 4) + q)
+c.read_until()                       # login: ... ReadyForQuery
+msgs = c.read_until()                # the query's answer
+print([p for t, p in msgs if t == b"D"])
+PY
+)
+assert_contains "$out" "pipelined login" "query sent with the startup packet answered after the first login"

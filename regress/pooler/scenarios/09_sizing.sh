@@ -52,6 +52,16 @@ wait_sleepers
 assert_eq "$m" 2 "max_db_connections=2 holds across two users' pools"
 stop_pooler
 
+# -- max_user_connections
+start_pooler "pool_mode = transaction
+default_pool_size = 5
+max_user_connections = 1"
+sleepers 3 0.4
+m=$(max_seen 6)
+wait_sleepers
+assert_eq "$m" 1 "max_user_connections=1 caps the user's servers"
+stop_pooler
+
 # -- max_client_conn -> 53300, FIFO order of waiting clients
 start_pooler "pool_mode = transaction
 default_pool_size = 1

@@ -23,14 +23,24 @@ assert_ge "$q" 1 "SHOW STATS counts queries"
 err=$(padmin -c "show nonsense" 2>&1)
 assert_contains "$err" "unknown admin command" "unknown command is an error"
 
-# PAUSE: new queries wait; RESUME lets them through
+# PAUSE waits for running transactions to release their servers, closes
+# them, and returns; new queries wait; RESUME lets them through
+pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 &
+busy=$!
+wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where query = 'select pg_sleep(0.6)'\")\" = 1 ]" 3000 || fail "busy query not running"
+t0=$(now_ms)
 padmin -c "pause" >/dev/null
+t1=$(now_ms)
+wait $busy || fail "the running query was disturbed by PAUSE"
+assert_ge $((t1 - t0)) 300 "PAUSE returned only after the running query finished (ms)"
+assert_eq "$(backend_count)" 0 "no server connections once PAUSE returned"
+assert_log "PAUSE done"
 t0=$(now_ms)
 pq -c "select 'after resume'" >"$SCEN_DIR/paused.out" 2>&1 &
 waiter=$!
 sleep 0.4
 assert_eq "$(padmin -c "show pools" | grep '^ppdb|' | cut -d'|' -f4)" 1 "client waits while paused"
-assert_eq "$(backend_count)" 0 "PAUSE closed the idle servers"
+assert_eq "$(backend_count)" 0 "no server opened while paused"
 padmin -c "resume" >/dev/null
 wait $waiter
 assert_eq "$(cat "$SCEN_DIR/paused.out")" "after resume" "RESUME serves the waiting client"

@@ -84,3 +84,33 @@ ms=$(echo "$out" | sed -n 's/.*after_ms=\([0-9]*\).*/\1/p')
 assert_le "$ms" 420 "slow client dropped within ~100 ms of client_login_timeout (ms)"
 assert_eq "$(pq -c "select 'still serving'")" "still serving" "pooler keeps serving everyone else"
 assert_eq "$(padmin -c "show lists" | grep '^login_clients|' | cut -d'|' -f2)" 0 "no half-logged-in clients left"
+
+# random garbage from many clients, before and after login; meanwhile a
+# well-behaved client keeps running queries and must see no error
+pq -c "select 1" >/dev/null
+( for i in $(seq 1 30); do pq -c "select $i" >/dev/null || echo "good client failed at $i"; done ) >"$SCEN_DIR/good.out" 2>&1 &
+good=$!
+/usr/bin/python3 - "$POOLER_PORT" <<'PY' || fail "garbage script"
+import random, socket, struct, sys
+from pgwire import Conn
+port = int(sys.argv[1])
+rnd = random.Random(1234)
+for i in range(150):
+    try:
+        c = Conn(port, timeout=2)
+        if i % 2:
+            c.startup(); c.read_until()
+        n = rnd.randint(1, 300)
+        c.send(bytes(rnd.getrandbits(8) for _ in range(n)))
+        if i % 3 == 0:
+            c.read_until(timeout=0.2)
+        c.close()
+    except (OSError, TimeoutError):
+        pass
+print("garbage sent")
+PY
+wait $good
+[ ! -s "$SCEN_DIR/good.out" ] || fail "well-behaved client saw errors: $(cat "$SCEN_DIR/good.out")"
+ok "150 garbage clients did not disturb a well-behaved one"
+kill -0 "$POOLER_PID" || fail "pooler died"
+assert_eq "$(pq -c "select 'alive'")" alive "pooler alive after garbage"

@@ -11,3 +11,10 @@ assert_contains "$err" "0A000" "transaction block refused with 0A000"
 assert_contains "$err" "transaction blocks not allowed in statement pooling mode" "error says why"
 assert_eq "$(direct -c "select count(*) from pg_stat_activity where datname = 'ppdb' and state like 'idle in transaction%'")" 0 "no server left in a transaction"
 assert_eq "$(pq -c "select 'after'")" after "pool usable after the refusal"
+
+# pgbench select-only (autocommit) in statement mode, simple and extended
+for mode in simple extended; do
+	pgbench -n -S -c 4 -j 2 -T 1 -M $mode "$(pooler_url)" >"$SCEN_DIR/bench_$mode.out" 2>&1 || fail "pgbench -S -M $mode: $(tail -3 "$SCEN_DIR/bench_$mode.out")"
+	tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$SCEN_DIR/bench_$mode.out")
+	assert_ge "$tx" 50 "statement mode pgbench -S -M $mode"
+done

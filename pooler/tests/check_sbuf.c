@@ -1,0 +1,315 @@
+/*
+ * check_sbuf.c -- unit tests for sbuf.c over socketpairs: framing across
+ * fragmented reads, streaming a large message without buffering it whole,
+ * NEED_FULL buffering, SKIP, bad lengths, and back-pressure when the
+ * destination does not read.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sbuf.h"
+
+static struct event_base *base;
+static struct sbuf src,
+			dst;
+static int	peer_in,			/* we write what src reads */
+			peer_out;			/* we read what dst sends */
+
+/* what the callback saw and should do */
+static char seen_types[64];
+static int	nseen;
+static int	bad_events;
+static bool full_for_big;		/* ask NEED_FULL for messages > 1000 bytes */
+static bool skip_x;
+static uint32_t max_avail_seen;
+
+static enum sbuf_ret
+src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
+{
+	if (ev == SBUF_EV_BAD_PKT || ev == SBUF_EV_RECV_FAILED)
+	{
+		bad_events++;
+		sbuf_close(sb);
+		return SBUF_CLOSED;
+	}
+	if (ev != SBUF_EV_PKT)
+		return SBUF_OK;
+	if (full_for_big && pkt->total > 1000 && !sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	if (pkt->avail > max_avail_seen)
+		max_avail_seen = pkt->avail;
+	if (nseen < (int) sizeof(seen_types) - 1)
+		seen_types[nseen++] = (char) pkt->type;
+	if (skip_x && pkt->type == 'X')
+	{
+		if (!sbuf_flush_pending(sb))
+			return SBUF_WAIT;
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		return SBUF_SKIP;
+	}
+	return SBUF_FORWARD;
+}
+
+static enum sbuf_ret
+dst_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
+{
+	(void) sb;
+	(void) ev;
+	(void) pkt;
+	return SBUF_OK;
+}
+
+static void
+setup(void)
+{
+	int			a[2],
+				b[2];
+
+	base = event_base_new();
+	sbuf_global_init(base, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	peer_in = a[0];
+	peer_out = b[0];
+	fcntl(peer_in, F_SETFL, O_NONBLOCK);
+	fcntl(peer_out, F_SETFL, O_NONBLOCK);
+	sbuf_init(&src, src_cb, NULL);
+	sbuf_init(&dst, dst_cb, NULL);
+	ck_assert_int_eq(sbuf_accept(&src, a[1], true), 0);
+	ck_assert_int_eq(sbuf_accept(&dst, b[1], true), 0);
+	sbuf_set_dst(&src, &dst);
+	nseen = 0;
+	memset(seen_types, 0, sizeof(seen_types));
+	bad_events = 0;
+	full_for_big = false;
+	skip_x = false;
+	max_avail_seen = 0;
+}
+
+static void
+teardown(void)
+{
+	sbuf_close(&src);
+	sbuf_close(&dst);
+	close(peer_in);
+	close(peer_out);
+	sbuf_global_cleanup();
+	event_base_free(base);
+}
+
+/* Append one message to buf. */
+static size_t
+put_msg(uint8_t *buf, char type, const void *body, uint32_t len)
+{
+	buf[0] = (uint8_t) type;
+	proto_put_u32(buf + 1, len + 4);
+	memcpy(buf + 5, body, len);
+	return 5 + len;
+}
+
+/*
+ * Feed `in` (in chunks of `chunk` bytes) and collect what comes out of dst
+ * until `want` bytes arrived or the iteration bound is hit.
+ */
+static size_t
+pump(const uint8_t *in, size_t inlen, size_t chunk, uint8_t *out, size_t want, int max_iter)
+{
+	size_t		sent = 0,
+				got = 0;
+
+	for (int i = 0; i < max_iter && got < want; i++)
+	{
+		if (sent < inlen)
+		{
+			size_t		n = inlen - sent < chunk ? inlen - sent : chunk;
+			ssize_t		w = write(peer_in, in + sent, n);
+
+			if (w > 0)
+				sent += (size_t) w;
+		}
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		for (;;)
+		{
+			ssize_t		r = read(peer_out, out + got, want - got);
+
+			if (r <= 0)
+				break;
+			got += (size_t) r;
+		}
+	}
+	return got;
+}
+
+START_TEST(test_fragmented_framing)
+{
+	uint8_t		in[256],
+				out[256];
+	size_t		n = 0;
+
+	setup();
+	n += put_msg(in + n, 'P', "\0select 1\0\0\0", 12);
+	n += put_msg(in + n, 'B', "\0\0\0\0\0\0\0\0\0\0", 10);
+	n += put_msg(in + n, 'S', "", 0);
+	n += put_msg(in + n, 'Q', "select 2", 9);
+	/* one byte at a time: headers split across reads */
+	ck_assert_uint_eq(pump(in, n, 1, out, n, 5000), n);
+	ck_assert_int_eq(memcmp(in, out, n), 0);
+	ck_assert_str_eq(seen_types, "PBSQ");
+	teardown();
+}
+END_TEST
+
+START_TEST(test_large_message_streamed)
+{
+	size_t		big = 300000;
+	uint8_t    *in = malloc(big + 16),
+			   *out = malloc(big + 16),
+			   *body = malloc(big);
+	size_t		n;
+
+	setup();
+	memset(body, 'x', big);
+	body[big - 1] = 'y';
+	n = put_msg(in, 'd', body, (uint32_t) big);
+	n += put_msg(in + n, 'c', "", 0);
+	ck_assert_uint_eq(pump(in, n, 65536, out, n, 20000), n);
+	ck_assert_int_eq(memcmp(in, out, n), 0);
+	/* one decision per message, and never the whole 300 kB in the buffer */
+	ck_assert_str_eq(seen_types, "dc");
+	ck_assert_uint_lt(max_avail_seen, 70000);
+	teardown();
+	free(in);
+	free(out);
+	free(body);
+}
+END_TEST
+
+START_TEST(test_need_full_and_skip)
+{
+	size_t		big = 100000;
+	uint8_t    *in = malloc(big + 64),
+			   *out = malloc(big + 64),
+			   *body = malloc(big);
+	size_t		n,
+				xstart;
+
+	setup();
+	full_for_big = true;
+	skip_x = true;
+	memset(body, 'z', big);
+	n = put_msg(in, 'Q', body, (uint32_t) big);
+	xstart = n;
+	n += put_msg(in + n, 'X', "", 0);
+	n += put_msg(in + n, 'S', "", 0);
+	/* everything but the skipped X arrives */
+	ck_assert_uint_eq(pump(in, n, 4096, out, n - 5, 20000), n - 5);
+	ck_assert_int_eq(memcmp(in, out, xstart), 0);
+	ck_assert_int_eq(out[xstart], 'S');
+	ck_assert_uint_ge(max_avail_seen, big + 5);	/* got it whole */
+	ck_assert_str_eq(seen_types, "QXS");
+	teardown();
+	free(in);
+	free(out);
+	free(body);
+}
+END_TEST
+
+START_TEST(test_bad_length)
+{
+	uint8_t		in[8] = {'Q', 0, 0, 0, 2};
+	uint8_t		out[8];
+
+	setup();
+	(void) pump(in, 5, 5, out, 1, 50);
+	ck_assert_int_eq(bad_events, 1);
+	ck_assert(src.closed);
+	teardown();
+}
+END_TEST
+
+START_TEST(test_back_pressure)
+{
+	size_t		total = 4 * 1024 * 1024;
+	uint8_t    *in = malloc(total),
+			   *out = malloc(total);
+	size_t		n = 0,
+				sent = 0,
+				got = 0;
+	int			sz = 4096;
+	uint8_t		body[8192];
+
+	setup();
+	setsockopt(dst.fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	memset(body, 'b', sizeof(body));
+	while (n + sizeof(body) + 5 <= total)
+		n += put_msg(in + n, 'd', body, sizeof(body));
+	/* write while nobody reads dst: src must stop reading (blocked) */
+	for (int i = 0; i < 2000; i++)
+	{
+		ssize_t		w = sent < n ? write(peer_in, in + sent, n - sent) : 0;
+
+		if (w > 0)
+			sent += (size_t) w;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	ck_assert(sent < n);		/* the writer was pushed back */
+	ck_assert(src.blocked);
+	ck_assert(!src.read_on);
+	/* now drain: everything arrives, in order */
+	for (int i = 0; i < 200000 && got < n; i++)
+	{
+		ssize_t		w = sent < n ? write(peer_in, in + sent, n - sent) : 0;
+
+		if (w > 0)
+			sent += (size_t) w;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		for (;;)
+		{
+			ssize_t		r = read(peer_out, out + got, n - got);
+
+			if (r <= 0)
+				break;
+			got += (size_t) r;
+		}
+	}
+	ck_assert_uint_eq(got, n);
+	ck_assert_int_eq(memcmp(in, out, n), 0);
+	teardown();
+	free(in);
+	free(out);
+}
+END_TEST
+
+static Suite *
+sbuf_suite(void)
+{
+	Suite	   *s = suite_create("sbuf");
+	TCase	   *tc = tcase_create("relay");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_fragmented_framing);
+	tcase_add_test(tc, test_large_message_streamed);
+	tcase_add_test(tc, test_need_full_and_skip);
+	tcase_add_test(tc, test_bad_length);
+	tcase_add_test(tc, test_back_pressure);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner    *sr = srunner_create(sbuf_suite());
+	int			failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
