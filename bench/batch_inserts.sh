@@ -38,8 +38,19 @@ if [ "${1:-}" != "--inside" ]; then
 	done
 	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
 	export BENCH_CMD="$0 $*" DURATION ROUNDS RESULTS_DIR
-	pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	exec timeout 3600 pg_virtualenv -t -v 15 -c "-p $pgport" "$0" --inside
+	# A port of our own, and another try when pg_virtualenv failed before our
+	# command started (other sessions' throwaway clusters race for ports).
+	for try in 1 2 3 4 5; do
+		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
+		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		rc=0
+		VENV_MARKER=$marker timeout 3600 pg_virtualenv -t -v 15 -c "-p $pgport" \
+			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inside || rc=$?
+		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
+		echo "pg_virtualenv failed before the command started; trying again" >&2
+		sleep "$try"
+	done
+	exit $rc
 fi
 
 WORK=$(mktemp -d /tmp/bench_batch.XXXXXX)

@@ -20,8 +20,19 @@ cd "$(dirname "$0")/../.."
 
 if [ "${1:-}" != "--inner" ]; then
 	make -s -f pooler/batch.mk all >/dev/null
-	# a port of our own: other sessions' throwaway clusters may race for the next free one
-	exec timeout 600 pg_virtualenv -t -v 15 -c "-p $((40000 + RANDOM % 20000))" "$0" --inner
+	# A port of our own, and another try when pg_virtualenv failed before our
+	# command started (other sessions' throwaway clusters race for ports).
+	for try in 1 2 3 4 5; do
+		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
+		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		rc=0
+		VENV_MARKER=$marker timeout 600 pg_virtualenv -t -v 15 -c "-p $pgport" \
+			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inner || rc=$?
+		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
+		echo "pg_virtualenv failed before the command started; trying again" >&2
+		sleep "$try"
+	done
+	exit $rc
 fi
 
 work=$(mktemp -d /tmp/t_batch.XXXXXX)
