@@ -36,6 +36,13 @@ enum batch_state {
 	BS_REPLAY
 };
 
+/*
+ * A statement whose rewritten runs were undone this many times in a row
+ * (a table with rules, ON CONFLICT that always skips rows...) is not
+ * rewritten again: each fallback costs the client a second execution.
+ */
+#define BATCH_FALLBACK_LIMIT 3
+
 enum stmt_kind {
 	STMT_INSERT,				/* rewritable single-row INSERT */
 	STMT_SAFE,					/* other statement an attempt may run twice */
@@ -51,6 +58,7 @@ struct stmt_entry {
 	enum stmt_kind kind;
 	struct batch_insert ins;	/* when kind == STMT_INSERT */
 	int			row_params;		/* parameters one Bind must carry */
+	int			fallbacks;		/* attempts undone in a row (BATCH_FALLBACK_LIMIT) */
 	uint64_t	unit;			/* 0: trusted; else the unit whose ReadyForQuery settles it */
 	bool		in_attempt;		/* parsed by the running attempt */
 	bool		created;		/* ... and the server said ParseComplete */
@@ -1345,6 +1353,13 @@ static bool
 fail_attempt(struct batch *b, bool sync_in_flight)
 {
 	b->stats.fallbacks++;
+	for (int i = 0; i < b->nchunks; i++)
+	{
+		struct stmt_entry *e = b->chunks[i].e;
+
+		if (e && (i == 0 || b->chunks[i - 1].e != e) && ++e->fallbacks >= BATCH_FALLBACK_LIMIT)
+			e->kind = STMT_SAFE;
+	}
 	b->zleft = 0;
 	for (int i = b->exp_head; i < b->nexp; i++)
 		if (b->exp[i].kind == EXP_SWALLOW_Z)
@@ -1573,6 +1588,9 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 static void
 attempt_done(struct batch *b)
 {
+	for (int i = 0; i < b->nchunks; i++)
+		if (b->chunks[i].e)
+			b->chunks[i].e->fallbacks = 0;
 	for (int i = 0; i < b->nstmts; i++)
 	{
 		if (b->stmts[i]->in_attempt)

@@ -788,6 +788,53 @@ START_TEST(test_prepared_in_earlier_segments)
 }
 END_TEST
 
+/* A statement whose rewrites keep failing is no longer rewritten. */
+START_TEST(test_repeated_fallbacks_stop_rewriting)
+{
+	const char *sql = "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+	ck_assert_int_eq(cli(m_parse("s", sql, 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_ready('I'));
+	for (int round = 0; round < 3; round++)
+	{
+		reset_io();
+		for (int i = 0; i < 2; i++)
+		{
+			ck_assert_int_eq(cli(m_bind("s", 2, row_vals[i])), BATCH_TAKEN);
+			ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+		}
+		ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+		/* rewritten (the statement prepared the first time), the guard fails, replayed */
+		ck_assert_str_eq(types_of(&sent), round == 0 ? "PBES" : "BES");
+		if (round == 0)
+			srv(m_simple(PQMSG_ParseComplete));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_error("22012", "division by zero"));
+		srv(m_ready('I'));
+		srv(m_simple(PQMSG_CloseComplete));
+		srv(m_ready('I'));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 0"));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 1"));
+		ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+		ck_assert_uint_eq(batch_stats(b)->fallbacks, (uint64_t) round + 1);
+	}
+	reset_io();
+	for (int i = 0; i < 2; i++)
+	{
+		ck_assert_int_eq(cli(m_bind("s", 2, row_vals[i])), BATCH_FORWARD);
+		ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
+	/* the fourth segment goes out as the client sent it */
+	ck_assert_str_eq(types_of(&sent), "BEBES");
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 3);
+}
+END_TEST
+
 START_TEST(test_mixed_formats_and_select)
 {
 	const char *const v[] = {"x"};
@@ -867,6 +914,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_created_statement_closed_on_fallback);
 	tcase_add_test(tc, test_unconfirmed_statement_closed_and_forgotten);
 	tcase_add_test(tc, test_prepared_in_earlier_segments);
+	tcase_add_test(tc, test_repeated_fallbacks_stop_rewriting);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
 	suite_add_tcase(s, tc);
