@@ -38,6 +38,28 @@
  * Ownership: struct batch owns copies of everything it holds.  The output
  * buffers are owned by the batch and must be drained (sent and reset with
  * proto_buf_reset) by the caller after every call.
+ *
+ * How the core drives it (pooler/tests/batch/batch_proxy.c does the same over
+ * blocking sockets):
+ *  - one struct batch per client whose database has insert_batching = on,
+ *    created after login (the server's first ReadyForQuery), freed with it;
+ *  - client.c, for every client message once active: ask the sbuf for the
+ *    whole message (SBUF_NEED_FULL) when it is a Parse, Bind, Describe,
+ *    Execute, Close, Sync, Flush or Query, or whenever batch_busy(); then
+ *    batch_client_message(): FORWARD -> the usual relay and accounting;
+ *    TAKEN -> send batch_to_server() to the server and batch_to_client() to
+ *    the client, reset both, SBUF_SKIP;
+ *  - server.c, for every server message of a linked client: same with
+ *    batch_server_message() (whole messages while batch_busy(), and always for
+ *    ReadyForQuery/ErrorResponse).  On FORWARD relay the message first, then
+ *    the buffers.  The ReadyForQuery messages the client is owed are those
+ *    forwarded plus those inside batch_to_client(): count them there for the
+ *    core's expect_rfq / query time accounting; the rewriter's own Syncs and
+ *    Queries are answered to it and never reach the client;
+ *  - never release the server (transaction pooling) while batch_busy(); call
+ *    batch_server_reset() when the client is linked to a different server;
+ *  - BATCH_FAILED: close the client and the server connection (out of memory
+ *    or a reply that cannot belong to what was sent).
  */
 #ifndef PGPLUMB_BATCH_H
 #define PGPLUMB_BATCH_H
