@@ -276,6 +276,29 @@ START_TEST(test_multi_statement)
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2) RETURNING a",
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	/* the byte-comparing fast path: numbers of every form, quotes, keyword case */
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (1, 'it''s');"
+											 "INSERT INTO t (a, b) values(1.5e3 , NULL);\n"
+											 "  INSERT INTO t (a, b) VALUES (-.5,'x;y') ;",
+											 &ins, &tuples, &n, &why), BATCH_SQL_OK);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(tuples.data, "(1, 'it''s'),(1.5e3 , NULL),(-.5,'x;y')");
+	batch_insert_free(&ins);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2)::int",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (1e5x)",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2) ; SELECT 1",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (E'\\'')",
+											 &ins, &tuples, &n, &why), BATCH_SQL_OK);
+	ck_assert_str_eq(tuples.data, "(1),(E'\\'')");
+	batch_insert_free(&ins);
 	/* literals of every kind, comments and spacing inside tuples are fine */
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (1, 'x') ON CONFLICT DO NOTHING;"
