@@ -114,7 +114,8 @@ enum exp_kind {
 	EXP_SWALLOW1,				/* one reply to our own message, dropped */
 	EXP_SWALLOW_Z,				/* replies dropped up to a ReadyForQuery */
 	EXP_CAP_DESC,				/* RowDescription/NoData of a chunk */
-	EXP_CAP_EXEC				/* DataRow* + CommandComplete of a chunk */
+	EXP_CAP_EXEC,				/* DataRow* + CommandComplete of a chunk */
+	EXP_CATALOG					/* DataRow + CommandComplete of a table check */
 };
 
 struct expect {
@@ -129,6 +130,8 @@ struct expect {
  * run of the same shape is parsed and planned once, not once per segment.
  */
 #define BATCH_PREP_MAX 16
+#define BATCH_TABLES_MAX 32
+
 
 struct prep {
 	char	   *text;			/* the client's single-row INSERT */
@@ -212,6 +215,17 @@ struct batch {
 	uint64_t	prep_clock;
 	char	   *to_close[BATCH_PREP_MAX];
 	int			nto_close;
+
+	/*
+	 * Tables looked up in the catalog: "ok" have no statement-level INSERT
+	 * trigger, no INSERT trigger with a transition table and no INSERT rule;
+	 * "bad" have one, and are never rewritten.  Oldest dropped first.
+	 */
+	char	   *tables_ok[BATCH_TABLES_MAX];
+	int			ntables_ok;
+	char	   *tables_bad[BATCH_TABLES_MAX];
+	int			ntables_bad;
+	bool		cat_value;		/* the table check's answer being read */
 
 	struct batch_stats stats;
 };
@@ -538,6 +552,65 @@ prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
 	return p;
 }
 
+/* ---- tables checked in the catalog ---- */
+
+/* "schema"."table" as the INSERT names it (identifiers as the parser folded them). */
+static void
+table_key(const struct batch_insert *ins, struct batch_text *t)
+{
+	const char *parts[2] = {ins->schemaname, ins->relname};
+
+	batch_text_reset(t);
+	for (int i = 0; i < 2; i++)
+	{
+		if (!parts[i])
+			continue;
+		if (t->len)
+			batch_text_append(t, ".", 1);
+		batch_text_append(t, "\"", 1);
+		for (const char *c = parts[i]; *c; c++)
+			batch_text_append(t, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
+		batch_text_append(t, "\"", 1);
+	}
+	if (!t->data)
+		batch_text_append(t, "", 0);
+}
+
+static bool
+table_in(char *const *list, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], key) == 0)
+			return true;
+	return false;
+}
+
+static bool
+table_add(char **list, int *n, const char *key)
+{
+	char	   *k = strdup(key);
+
+	if (!k)
+		return false;
+	if (*n == BATCH_TABLES_MAX)
+	{
+		free(list[0]);
+		memmove(list, list + 1, sizeof(*list) * (BATCH_TABLES_MAX - 1));
+		(*n)--;
+	}
+	list[(*n)++] = k;
+	return true;
+}
+
+static void
+tables_clear(struct batch *b)
+{
+	while (b->ntables_ok > 0)
+		free(b->tables_ok[--b->ntables_ok]);
+	while (b->ntables_bad > 0)
+		free(b->tables_bad[--b->ntables_bad]);
+}
+
 /* ---- client messages passing through ---- */
 
 /* Book-keeping for a client message that goes to the server unchanged. */
@@ -811,6 +884,29 @@ end_run(struct batch *b, struct run *run)
 	else if (run->n >= 2)
 	{
 		int			capn = batch_sql_rows_cap(run->e->row_params, b->set.max_rows);
+
+		table_key(&run->e->ins, &b->sql);
+		if (b->sql.failed)
+			return false;
+		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
+		{
+			/* its table has statement-level triggers or rules: as sent */
+			run->e->kind = STMT_SAFE;
+			for (int i = 0; i < run->n; i++)
+			{
+				const struct row *r = &b->rows[run->first_row + i];
+
+				if ((r->parse_idx >= 0 && !add_item(b, false, r->parse_idx)) ||
+					!add_item(b, false, r->bind_idx) ||
+					(r->desc_idx >= 0 && !add_item(b, false, r->desc_idx)) ||
+					!add_item(b, false, r->exec_idx))
+					return false;
+			}
+			b->nrows -= run->n;
+			run->e = NULL;
+			run->n = 0;
+			return true;
+		}
 
 		for (int done = 0; done < run->n;)
 		{
@@ -1234,6 +1330,43 @@ expect_verbatim(struct batch *b, int i)
 	}
 }
 
+static const struct batch_insert *
+chunk_ins(const struct batch *b, const struct chunk *c)
+{
+	return c->simple ? &b->q_ins : &c->e->ins;
+}
+
+/* Messages asking the catalog about the chunk's table (see BATCH_CATALOG_SQL). */
+static bool
+send_table_check(struct batch *b, int chunk)
+{
+	struct proto_buf *o = &b->to_server;
+
+	table_key(chunk_ins(b, &b->chunks[chunk]), &b->sql);
+	if (b->sql.failed)
+		return false;
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, BATCH_STMT_NAME "_catalog");
+	proto_put_string(o, BATCH_CATALOG_SQL);
+	proto_put_int16(o, 1);
+	proto_put_int32(o, 25);
+	proto_end(o);
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, BATCH_STMT_NAME "_catalog");
+	proto_put_int16(o, 0);
+	proto_put_int16(o, 1);
+	proto_put_int32(o, (uint32_t) b->sql.len);
+	proto_put_bytes(o, b->sql.data, b->sql.len);
+	proto_put_int16(o, 0);
+	proto_end(o);
+	build_execute(o, "");
+	build_close_stmt(o, BATCH_STMT_NAME "_catalog");
+	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		expect(b, EXP_CATALOG, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		proto_buf_ok(o);
+}
+
 /* Start the attempt for the held segment; on PLAN_NO send it unchanged. */
 static enum batch_action
 launch(struct batch *b)
@@ -1297,6 +1430,7 @@ launch(struct batch *b)
 		if (!expect(b, EXP_SWALLOW1, -1, -1))
 			return BATCH_FAILED;
 	}
+	b->optimistic = b->status == 'I';
 	for (int i = 0; i < b->nitems; i++)
 	{
 		const struct item *it = &b->items[i];
@@ -1307,6 +1441,23 @@ launch(struct batch *b)
 			if (!expect_verbatim(b, it->index))
 				return BATCH_FAILED;
 			continue;
+		}
+		/* first time for this table (in this attempt too): ask the catalog */
+		table_key(chunk_ins(b, &b->chunks[it->index]), &b->sql);
+		if (b->sql.failed)
+			return BATCH_FAILED;
+		if (b->set.check_tables && !table_in(b->tables_ok, b->ntables_ok, b->sql.data))
+		{
+			bool		asked = false;
+
+			for (int j = 0; j < i; j++)
+				if (b->items[j].is_chunk &&
+					strcmp(chunk_ins(b, &b->chunks[b->items[j].index])->relname,
+						   chunk_ins(b, &b->chunks[it->index])->relname) == 0)
+					asked = true;
+			if (!asked && !send_table_check(b, it->index))
+				return BATCH_FAILED;
+			b->optimistic = false;
 		}
 		{
 			const struct chunk *c = &b->chunks[it->index];
@@ -1333,7 +1484,6 @@ launch(struct batch *b)
 	 * an error that fails the transaction at Sync: send the Sync now and save
 	 * a round trip.  Otherwise Flush, check every reply, then Sync.
 	 */
-	b->optimistic = b->status == 'I';
 	for (int i = 0; i < b->nchunks; i++)
 		if (b->chunks[i].returning)
 			b->optimistic = false;
@@ -1549,6 +1699,30 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			b->cap_nrows = 0;
 			b->exp_head++;
 			break;
+		case EXP_CATALOG:
+			if (t == PQMSG_DataRow)
+			{
+				/* one boolean column: count 1, length 1, 't' or 'f' */
+				b->cat_value = len >= PROTO_HDR_LEN + 7 && msg[PROTO_HDR_LEN + 6] == 't';
+				break;
+			}
+			if (t != PQMSG_CommandComplete)
+				return BATCH_FAILED;
+			table_key(chunk_ins(b, &b->chunks[x->chunk]), &b->sql);
+			if (b->sql.failed)
+				return BATCH_FAILED;
+			if (b->cat_value)
+			{
+				/* never rewrite it: undo this attempt and replay */
+				if (!table_add(b->tables_bad, &b->ntables_bad, b->sql.data))
+					return BATCH_FAILED;
+				b->doomed = true;
+			}
+			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data))
+				return BATCH_FAILED;
+			b->cat_value = false;
+			b->exp_head++;
+			break;
 		case EXP_CAP_EXEC:
 			if (t == PQMSG_DataRow)
 			{
@@ -1657,6 +1831,14 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 	rc = batch_sql_analyze_multi(sql, &b->q_ins, &b->q_tuples, &b->q_n, &why);
 	if (rc == BATCH_SQL_NOMEM)
 		return BATCH_FAILED;
+	if (rc == BATCH_SQL_OK)
+	{
+		table_key(&b->q_ins, &b->sql);
+		if (b->sql.failed)
+			return BATCH_FAILED;
+		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
+			rc = BATCH_SQL_REFUSED;
+	}
 	if (rc != BATCH_SQL_OK || b->q_n > b->set.max_rows ||
 		b->q_tuples.len + strlen(b->q_ins.prefix) + strlen(b->q_ins.tail) > b->set.max_bytes)
 	{
@@ -1838,6 +2020,7 @@ batch_free(struct batch *b)
 	stmt_clear(b);
 	stmt_free_retired(b);
 	prep_clear(b);
+	tables_clear(b);
 	free(b->stmts);
 	free(b->retired);
 	proto_buf_free(&b->to_server);

@@ -81,10 +81,25 @@
 #define BATCH_SAVEPOINT_NAME "pgplumb_batch_sp"
 #define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
 
+/*
+ * Does the table have what would see a multi-row INSERT differently from
+ * single-row ones: a statement-level INSERT trigger, an INSERT trigger with a
+ * transition table, or an INSERT rule?  $1 is the table as the INSERT names
+ * it, resolved with the session's search_path as the INSERT is.
+ */
+#define BATCH_CATALOG_SQL \
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
+	"AND NOT tgisinternal AND (tgtype & 4) <> 0 AND ((tgtype & 1) = 0 OR tgnewtable IS NOT NULL)) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_class = pg_catalog.to_regclass($1) " \
+	"AND ev_type = '3')"
+
 struct batch_settings {
 	int			max_rows;		/* rows per multi-row statement (insert_batch_max_rows) */
 	size_t		max_bytes;		/* largest segment held (insert_batch_max_bytes) */
 	int			max_statements; /* statement names remembered per client */
+	bool		check_tables;	/* look up statement-level triggers and rules once per
+								 * table before rewriting into it (always, but for
+								 * unit tests of other paths) */
 };
 
 /* Counters for SHOW BATCHING / SHOW STATS. */

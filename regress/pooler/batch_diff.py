@@ -262,6 +262,18 @@ SCENARIOS = {
                        [sync()], 1)],
     "large_batch_chunks": [seg(INS, vals(range(1, 301)), describe=False)],
     "large_batch_error_late": [seg(INS, vals(list(range(1, 250)) + [17]), describe=False)],
+    "statement_trigger": [seg(INS.replace("bt", "bstmt"), vals([1, 2, 3])),
+                          seg(INS.replace("bt", "bstmt"), vals([4, 5, 6]))],
+    "row_trigger_changes_rows": [seg(INS.replace("bt", "brow"), vals([1, 2, 3])),
+                                 seg(INS.replace("bt", "brow"), vals([4, 5]))],
+    "row_trigger_skips_rows": [seg(INS.replace("bt", "bskip"), vals([1, 2, 3])),
+                               seg(INS.replace("bt", "bskip"), vals([5, 7]))],
+    "rule_on_insert": [seg(INS.replace("bt", "brule"), vals([1, 2, 3])),
+                       seg(INS.replace("bt", "brule"), vals([4, 5]))],
+    "simple_multi_statement_trigger": [([query("INSERT INTO bstmt VALUES (1, 'a'); "
+                                               "INSERT INTO bstmt VALUES (2, 'b')")], 1),
+                                       ([query("INSERT INTO bstmt VALUES (3, 'a'); "
+                                               "INSERT INTO bstmt VALUES (4, 'b')")], 1)],
     "simple_multi": [([query("INSERT INTO bt (id, v) VALUES (1, 'a'); "
                              "INSERT INTO bt (id, v) VALUES (2, 'b');"
                              "INSERT INTO bt (id, v) VALUES (3, NULL)")], 1),
@@ -282,21 +294,43 @@ SCENARIOS = {
 }
 
 SETUP = """
-DROP TABLE IF EXISTS bt, bs;
+DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog;
 CREATE TABLE bt (id int PRIMARY KEY, v text NOT NULL);
 CREATE TABLE bs (id serial PRIMARY KEY, k int UNIQUE, v text);
+CREATE TABLE blog (src text, n bigint);
+-- a statement-level trigger: fires once per statement, so never rewritten
+CREATE TABLE bstmt (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION blog_stmt() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO blog VALUES (TG_TABLE_NAME, 1); RETURN NULL; END$$;
+CREATE TRIGGER bstmt_t AFTER INSERT ON bstmt FOR EACH STATEMENT EXECUTE FUNCTION blog_stmt();
+-- a row-level trigger changing the row: the same with multi-row INSERTs
+CREATE TABLE brow (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION brow_upper() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN NEW.v := upper(NEW.v); RETURN NEW; END$$;
+CREATE TRIGGER brow_t BEFORE INSERT ON brow FOR EACH ROW EXECUTE FUNCTION brow_upper();
+-- a row-level trigger skipping even ids: the row count differs, the guard notices
+CREATE TABLE bskip (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION bskip_even() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END$$;
+CREATE TRIGGER bskip_t BEFORE INSERT ON bskip FOR EACH ROW EXECUTE FUNCTION bskip_even();
+-- a rule: never rewritten
+CREATE TABLE brule (id int PRIMARY KEY, v text);
+CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brule', NEW.id);
 """
+
+
+TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog")
 
 
 def table_contents(pg):
     out = []
-    for t in ("bt", "bs"):
+    for t in TABLES:
         out.append((t, pg.execute("SELECT * FROM %s ORDER BY 1" % t).fetchall()))
     return out
 
 
 def run(hostport, steps, admin):
-    admin.execute("TRUNCATE bt, bs RESTART IDENTITY")
+    admin.execute("TRUNCATE %s RESTART IDENTITY" % ", ".join(TABLES))
     c = Conn(hostport)
     record = []
     try:
@@ -359,7 +393,7 @@ def main(argv):
                               % (hp, base[1], res[1]))
         nrep = sum(len(r) for r in base[0])
         print("%-34s %3d replies  %s" % (name, nrep, "; ".join(status)))
-    admin.execute("DROP TABLE bt, bs")
+    admin.execute("DROP TABLE %s" % ", ".join(TABLES))
     admin.close()
     print("%d difference(s)" % failures)
     return 1 if failures else 0

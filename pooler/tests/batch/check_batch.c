@@ -6,6 +6,7 @@
  * transactions with a savepoint, simple-protocol strings, cap splitting,
  * queued client messages).
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -835,6 +836,77 @@ START_TEST(test_repeated_fallbacks_stop_rewriting)
 }
 END_TEST
 
+/* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
+START_TEST(test_table_check)
+{
+	struct batch_settings set = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.check_tables = true};
+	const char *ok_sql = "INSERT INTO s1.t (a, b) VALUES ($1, $2)";
+	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
+
+	batch_free(b);
+	b = batch_new(&set);
+	/* unknown table: check first (Parse, Bind "s1"."t", Execute, Close), Flush not Sync */
+	send_batch("", ok_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 1), BATCH_CATALOG_SQL);
+	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"s1\".\"t\"", 8) != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("f"));
+	srv(m_complete("SELECT 1"));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "S");
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	/* known good now: no check, Sync with the segment */
+	reset_io();
+	send_batch("", ok_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+
+	/* a table with a statement-level trigger: the attempt is undone and replayed */
+	reset_io();
+	send_batch("", bad_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("t"));
+	srv(m_complete("SELECT 1"));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
+	srv(m_error("34000", "portal does not exist"));
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 1"));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 1"));
+	srv(m_ready('I'));
+	/* from now on that table's batches go out as sent */
+	reset_io();
+	send_batch("", bad_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PBEBES");
+	ck_assert(!batch_busy(b));
+}
+END_TEST
+
 START_TEST(test_mixed_formats_and_select)
 {
 	const char *const v[] = {"x"};
@@ -915,6 +987,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_unconfirmed_statement_closed_and_forgotten);
 	tcase_add_test(tc, test_prepared_in_earlier_segments);
 	tcase_add_test(tc, test_repeated_fallbacks_stop_rewriting);
+	tcase_add_test(tc, test_table_check);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
 	suite_add_tcase(s, tc);
