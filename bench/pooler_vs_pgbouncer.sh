@@ -203,12 +203,18 @@ psql -qc "CREATE DATABASE $DB" >/dev/null
 pgbench -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
 psql -qd "$DB" -c "VACUUM ANALYZE" >/dev/null
 
+declare -A LPID
 case " $SYSTEMS " in *" pgbouncer "*)
-	start_pgbouncer; wait_port "$BOUNCER_PORT"; PIDS+=("$(listener_pid "$BOUNCER_PORT")") ;;
+	start_pgbouncer; wait_port "$BOUNCER_PORT"; LPID[pgbouncer]=$(listener_pid "$BOUNCER_PORT")
+	PIDS+=("${LPID[pgbouncer]}") ;;
 esac
 case " $SYSTEMS " in *" pgplumb "*)
-	start_pgplumb; wait_port "$PLUMB_PORT"; PIDS+=("$(listener_pid "$PLUMB_PORT")") ;;
+	start_pgplumb; wait_port "$PLUMB_PORT"; LPID[pgplumb]=$(listener_pid "$PLUMB_PORT")
+	PIDS+=("${LPID[pgplumb]}") ;;
 esac
+# CPU time used so far by a pooler process, in ns (scheduler run time: user + system,
+# exact, unlike the 10 ms ticks of /proc/PID/stat)
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 
 # --- test points --------------------------------------------------------------
 # name|pgbench options|clients
@@ -218,11 +224,12 @@ for c in $CLIENTS; do POINTS+=("tpcb||$c"); done
 POINTS+=("connect|-C -S|$CONNECT_CLIENTS")
 
 CSV="$WORK/rounds.csv"
-echo "round,test,clients,system,tps" > "$CSV"
+echo "round,test,clients,system,tps,transactions,pooler_cpu_us" > "$CSV"
 
 run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
-	local port j out tps logopt=()
+	local port j out tps logopt=() t0=0 t1=0 ntx cpu=""
 	port=$(port_of "$1")
+	[ -n "${LPID[$1]:-}" ] && t0=$(cpu_ns "${LPID[$1]}")
 	j=$(( $4 < JOBS ? $4 : JOBS ))
 	if [ "$2" = S ] && [ "$4" = 1 ]; then
 		mkdir -p "$WORK/lat"
@@ -235,8 +242,10 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 		echo "$out" | tail -5 >&2
 		tps=0
 	}
+	[ -n "${LPID[$1]:-}" ] && t1=$(cpu_ns "${LPID[$1]}") && cpu=$(( (t1 - t0) / 1000 ))
 	tps=${tps:-$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)}
-	echo "$5,$2,$4,$1,${tps:-0}" >> "$CSV"
+	ntx=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' | head -1)
+	echo "$5,$2,$4,$1,${tps:-0},${ntx:-0},$cpu" >> "$CSV"
 	log "round $5 $2 c=$4 $1: ${tps:-0} tps"
 }
 
@@ -391,6 +400,7 @@ export CSV WORK SYSTEMS PROTOCOL DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE 
 export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
 export CG_TX1 CG_TX2
 export RSS_SUMMARY="$(for s in $SYSTEMS; do [ "$s" = direct ] && continue; echo "$s ${RSS_BEFORE[$s]:-NA} ${RSS_AFTER[$s]:-NA}"; done)"
+export DIRECT_AUTH="$(psql -Atc "select string_agg(distinct auth_method, ', ') from pg_hba_file_rules where type = 'host'" 2>/dev/null || echo '?')"
 export PGB_VERSION="$(pgbouncer --version 2>/dev/null | head -1)"
 export PG_VERSION="$(psql -Atc 'select version()' | cut -d, -f1)"
 export HOST_INFO="$(nproc) CPUs, $(uname -r)"
@@ -424,7 +434,8 @@ out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; eve
            f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
            f"run as user postgres. pgbench -M {E['PROTOCOL']}, scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
            f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
-           f"Measuring took {E['ELAPSED']} s.\n")
+           f"Measuring took {E['ELAPSED']} s. Direct connections log in with the throwaway cluster's own TCP auth "
+           f"({E.get('DIRECT_AUTH', '?')}), which dominates the direct -C figure; both poolers keep their server connections.\n")
 out.append("## Throughput (tps, median of rounds)\n")
 hdr = "| test | clients | " + " | ".join(systems) + " | pgplumb / pgbouncer | pgplumb / direct |"
 out.append(hdr)
@@ -433,6 +444,22 @@ for t, c in points:
     vals = [m(t, c, s) for s in systems]
     out.append(f"| {label.get(t, t)} | {c} | " + " | ".join(f(v) for v in vals) +
                f" | {ratio(m(t, c, 'pgplumb'), m(t, c, 'pgbouncer'))} | {ratio(m(t, c, 'pgplumb'), m(t, c, 'direct'))} |")
+# pooler CPU (user + system, from /proc) per transaction: includes the kernel side of
+# its system calls, which callgrind does not see
+cpu = {}
+for r in rows:
+    if r.get("pooler_cpu_us") and int(r.get("transactions") or 0) > 0:
+        cpu.setdefault((r["test"], int(r["clients"]), r["system"]), []).append(
+            int(r["pooler_cpu_us"]) / int(r["transactions"]))
+poolers = [s for s in systems if s != "direct"]
+if cpu and poolers:
+    out.append("\n## Pooler CPU per transaction (µs of CPU time from /proc/PID/schedstat, user + system, median of rounds)\n")
+    out.append("| test | clients | " + " | ".join(poolers) + " | pgplumb / pgbouncer |")
+    out.append("|" + "---|" * (len(poolers) + 3))
+    for t, c in points:
+        vals = [st.median(cpu[(t, c, s)]) if (t, c, s) in cpu else None for s in poolers]
+        pp, pb = (st.median(cpu[(t, c, k)]) if (t, c, k) in cpu else None for k in ("pgplumb", "pgbouncer"))
+        out.append(f"| {label.get(t, t)} | {c} | " + " | ".join(f(v, 1) for v in vals) + f" | {ratio(pp, pb)} |")
 # latency at 1 client from the --log files: per round p50/p99, median over rounds
 def pct(v, p):
     v = sorted(v)

@@ -10,8 +10,9 @@
  *   most iterations pipelined (flagged by
  *   the caller, or gap < pipeline_gap_us)  -> nothing (a pipelined batch
  *                                             already saves the round trips)
- *   mean gap > irregular_min_gap_us and
- *   gaps irregular (CV > irregular_max_cv) -> nothing (independent requests
+ *   median gap > burst_min_gap_us,
+ *   q90/q10 of gaps > independent_spread,
+ *   and no parent with >= N rows           -> nothing (independent requests
  *                                             that reuse one connection)
  *   D == 1                                 -> redundant (cache it)
  *   D < min_distinct                       -> nothing
@@ -22,15 +23,19 @@
  *   otherwise                              -> nothing (pagination, chunks)
  *
  * A unit of work ends when the caller says so (unit_id changes, e.g. at
- * the end of a transaction block), after idle_us without statements, or
- * when the gap before a statement exceeds both burst_min_gap_us and
- * burst_factor times the moving average of the gaps of the burst so far:
- * the client went idle between two requests.
+ * the end of a transaction block) or after idle_us without statements.
+ * Independent requests that reuse one connection are told from loops by
+ * their rhythm: their gaps are the client's idle time between requests,
+ * long and irregular, while a loop's gaps are short (an odd long one when
+ * the client was descheduled does not matter, as the median is used) or,
+ * for a slow loop, regular.
  *
  * A run continues while the gap between two iterations (start of one minus
  * end of the previous one) stays below min(max_gap_us, max(min_gap_slack_us,
  * gap_factor * mean gap so far)): a loop keeps its rhythm, a statement that
- * comes back after the application did something else does not.
+ * comes back after the application did something else does not.  Once a
+ * run has 4 * min_repeats iterations only a gap of 4 * max_gap_us ends it
+ * (a client descheduled for a moment does not cut a long loop in two).
  *
  * The parent of a run is chosen among the multi-row reads that preceded its
  * first iteration in the same unit of work (newest first): one whose rows
@@ -102,14 +107,13 @@ n1_config_default(n1_config *cfg)
 	cfg->has_many_max_rows = 10.0;
 	cfg->max_gap_us = 100 * 1000;
 	cfg->gap_factor = 8.0;
-	cfg->min_gap_slack_us = 2 * 1000;
+	cfg->min_gap_slack_us = 50 * 1000;
 	cfg->idle_us = 1000 * 1000;
 	cfg->burst_min_gap_us = 10 * 1000;
-	cfg->burst_factor = 20.0;
 	cfg->pipeline_gap_us = 10;
-	cfg->irregular_min_gap_us = 5 * 1000;
-	cfg->irregular_max_cv = 1.0;
+	cfg->independent_spread = 1.35;
 	cfg->parent_min_rows = 2;
+	cfg->report_rejected = 0;
 }
 
 const char *
@@ -144,17 +148,60 @@ n1_reject_name(n1_reject r)
 			return "many_rows";
 		case N1_REJECT_FEW_DISTINCT:
 			return "few_distinct";
-		case N1_REJECT_IRREGULAR:
-			return "irregular";
+		case N1_REJECT_INDEPENDENT:
+			return "independent";
 	}
 	return "?";
+}
+
+/*---- gap histogram ----*/
+
+/* Bucket of a gap: 4 buckets per octave */
+static inline int
+n1__gap_bucket(int64_t gap)
+{
+	int			msb,
+				b;
+
+	if (gap < 1)
+		return 0;
+	msb = 63 - __builtin_clzll((unsigned long long) gap);
+	b = msb * 4 + (msb >= 2 ? (int) ((gap >> (msb - 2)) & 3) : 0);
+	return b < N1_GAP_BUCKETS ? b : N1_GAP_BUCKETS - 1;
+}
+
+/* Smallest gap of a bucket */
+static inline double
+n1__bucket_low(int b)
+{
+	return pow(2.0, b / 4) * (1.0 + (b % 4) / 4.0);
+}
+
+/* Buckets holding the quantiles q[0..n-1] (ascending) of the run's gaps */
+static void
+n1__gap_quantiles(const n1_run *run, const double *q, int *out, int n)
+{
+	uint64_t	total = 0,
+				acc = 0;
+	int			k = 0;
+
+	for (int b = 0; b < N1_GAP_BUCKETS; b++)
+		total += run->gap_hist[b];
+	for (int j = 0; j < n; j++)
+		out[j] = 0;
+	for (int b = 0; b < N1_GAP_BUCKETS && k < n && total > 0; b++)
+	{
+		acc += run->gap_hist[b];
+		while (k < n && (double) acc >= q[k] * (double) total)
+			out[k++] = b;
+	}
 }
 
 /*---- classification ----*/
 
 n1_class
 n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
-			n1_reject *reject)
+			uint64_t parent_once_rows, n1_reject *reject)
 {
 	uint32_t	n = run->count;
 	double		avg_rows;
@@ -172,19 +219,20 @@ n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
 	}
 	if (n > 2)
 	{
-		double		ngaps = n - 1;
-		double		mean = (double) run->gap_sum / ngaps;
+		static const double qs[3] = {0.10, 0.50, 0.90};
+		int			qb[3];
 
-		if (mean > (double) cfg->irregular_min_gap_us)
+		/*
+		 * Slow and irregular, unless a parent with at least as many rows
+		 * explains the iterations (a loop with slow, uneven work per row).
+		 */
+		n1__gap_quantiles(run, qs, qb, 3);
+		if (n1__bucket_low(qb[1]) > cfg->burst_min_gap_us &&
+			pow(2.0, (qb[2] - qb[0]) / 4.0) > cfg->independent_spread &&
+			parent_once_rows < n)
 		{
-			double		var = run->gap_sq_sum / ngaps - mean * mean;
-			double		cv = var > 0 ? sqrt(var) / mean : 0.0;
-
-			if (cv > cfg->irregular_max_cv)
-			{
-				*reject = N1_REJECT_IRREGULAR;
-				return N1_CLASS_NONE;
-			}
+			*reject = N1_REJECT_INDEPENDENT;
+			return N1_CLASS_NONE;
 		}
 	}
 	if (run->ndistinct <= 1)
@@ -237,6 +285,7 @@ n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
 	det->report = report;
 	det->report_arg = report_arg;
 	det->nscopes = nscopes;
+	det->last_scope = -1;
 	return det;
 }
 
@@ -286,20 +335,33 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 {
 	n1_run	   *r = &s->runs[i];
 	uint64_t	parent_rows = 0;
-	int			p = n1__pick_parent(s, r, &parent_rows);
+	int			p;
 	n1_reject	why;
-	n1_class	cls = n1_classify(&det->cfg, r, parent_rows, &why);
+	n1_class	cls;
+
+	/* the common case, a statement that did not repeat: nothing to do */
+	if (r->count < (uint32_t) det->cfg.min_repeats && !det->cfg.report_rejected)
+	{
+		det->stats.runs_closed++;
+		det->stats.findings[N1_CLASS_NONE]++;
+		s->run_fp[i] = 0;
+		s->nruns--;
+		return;
+	}
+	p = n1__pick_parent(s, r, &parent_rows);
+	cls = n1_classify(&det->cfg, r, parent_rows, p >= 0 ? r->parent_rows[p] : 0, &why);
 
 	det->stats.runs_closed++;
-	if (cls != N1_CLASS_NONE)
+	det->stats.findings[cls]++;
+	if (cls != N1_CLASS_NONE || (det->cfg.report_rejected && r->count >= 3))
 	{
-		det->stats.findings[cls]++;
 		if (det->report)
 		{
 			n1_finding	f;
 
 			memset(&f, 0, sizeof(f));
 			f.cls = cls;
+			f.reject = why;
 			f.scope_id = s->scope_id;
 			f.child_fp = r->fp;
 			f.parent_fp = p >= 0 ? r->parent_fp[p] : 0;
@@ -341,7 +403,6 @@ n1__flush(n1_detector *det, n1_scope *s)
 	memset(s->cand_fp, 0, sizeof(s->cand_fp));
 	memset(s->cand_rows, 0, sizeof(s->cand_rows));
 	s->nevents = 0;
-	s->gap_avg = -1;
 }
 
 /* Largest gap that keeps run r going */
@@ -350,6 +411,12 @@ n1__allowed_gap(const n1_config *cfg, const n1_run *r)
 {
 	int64_t		allowed = cfg->max_gap_us;
 
+	/*
+	 * A long run is a loop: only a pause of several max_gap_us ends it (the
+	 * client may have been descheduled on a loaded machine).
+	 */
+	if (r->count >= 4 * (uint32_t) cfg->min_repeats)
+		return 4 * cfg->max_gap_us;
 	if (r->count >= 2)
 	{
 		double		mean = (double) r->gap_sum / (r->count - 1);
@@ -368,15 +435,24 @@ static n1_scope *
 n1__scope(n1_detector *det, uint64_t scope_id)
 {
 	int			nprobe = det->nscopes < 8 ? det->nscopes : 8;
-	int			start = (int) (n1__mix(scope_id) % (uint64_t) det->nscopes);
+	int			start;
 	n1_scope   *victim = NULL;
 
+	/* most events come from the same client as the previous one */
+	if (det->last_scope >= 0 && det->scopes[det->last_scope].in_use &&
+		det->scopes[det->last_scope].scope_id == scope_id)
+		return &det->scopes[det->last_scope];
+
+	start = (int) (n1__mix(scope_id) % (uint64_t) det->nscopes);
 	for (int k = 0; k < nprobe; k++)
 	{
 		n1_scope   *s = &det->scopes[(start + k) % det->nscopes];
 
 		if (s->in_use && s->scope_id == scope_id)
+		{
+			det->last_scope = (int) (s - det->scopes);
 			return s;
+		}
 		if (!s->in_use)
 		{
 			if (victim == NULL || victim->in_use)
@@ -392,9 +468,9 @@ n1__scope(n1_detector *det, uint64_t scope_id)
 		det->stats.scopes_evicted++;
 	}
 	memset(victim, 0, sizeof(*victim));
-	victim->gap_avg = -1;
 	victim->in_use = 1;
 	victim->scope_id = scope_id;
+	det->last_scope = (int) (victim - det->scopes);
 	return victim;
 }
 
@@ -461,7 +537,12 @@ n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
 		if (gap < 0)
 			gap = 0;
 		r->gap_sum += gap;
-		r->gap_sq_sum += (double) gap * (double) gap;
+		{
+			int			b = n1__gap_bucket(gap);
+
+			if (r->gap_hist[b] < UINT16_MAX)
+				r->gap_hist[b]++;
+		}
 		if (gap < r->gap_min)
 			r->gap_min = gap;
 		if (gap < cfg->pipeline_gap_us || ev->pipelined)
@@ -508,26 +589,15 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	s = n1__scope(det, ev->scope_id);
 	s->last_used = ++det->tick;
 
-	/*
-	 * A new unit of work, or the client was idle (for long, or for much
-	 * longer than between the statements of this burst so far): earlier
-	 * loops are over.  Independent requests that reuse one connection are
-	 * told apart this way.
-	 */
+	/* a new unit of work, or the client was idle for long: loops are over */
 	if (s->nevents > 0)
 	{
 		int64_t		gap = ev->start_us - s->last_end;
 
 		if (gap < 0)
 			gap = 0;
-		if (s->unit_id != ev->unit_id || gap > cfg->idle_us ||
-			(s->gap_avg >= 0 && gap > cfg->burst_min_gap_us &&
-			 (double) gap > cfg->burst_factor * (double) s->gap_avg))
+		if (s->unit_id != ev->unit_id || gap > cfg->idle_us)
 			n1__flush(det, s);
-		else if (s->gap_avg < 0)
-			s->gap_avg = gap;
-		else
-			s->gap_avg += (gap - s->gap_avg) / 8;
 	}
 	s->unit_id = ev->unit_id;
 

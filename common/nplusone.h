@@ -32,6 +32,8 @@
 #define N1_MAX_RUNS 16
 #define N1_MAX_DISTINCT 8
 #define N1_MAX_PARENTS 4
+/* Gap histogram per run: quarter-octave buckets from 1 us to about 2^28 us */
+#define N1_GAP_BUCKETS 112
 
 typedef enum n1_kind
 {
@@ -56,7 +58,9 @@ typedef enum n1_reject
 	N1_REJECT_PIPELINED,		/* iterations sent without waiting: a batch */
 	N1_REJECT_MANY_ROWS,		/* many rows per call: pagination, chunks */
 	N1_REJECT_FEW_DISTINCT,		/* 2 <= D < min_distinct */
-	N1_REJECT_IRREGULAR			/* slow, irregular gaps: independent requests */
+	N1_REJECT_INDEPENDENT		/* iterations far apart, at irregular
+								 * intervals: independent requests that
+								 * reuse one connection */
 } n1_reject;
 
 typedef struct n1_config
@@ -70,21 +74,20 @@ typedef struct n1_config
 	double		gap_factor;		/* a gap may grow to this many times the
 								 * loop's mean gap so far (8) */
 	int64_t		min_gap_slack_us;	/* a gap below this never breaks a loop,
-									 * whatever its rhythm (2 ms) */
+									 * whatever its rhythm (50 ms) */
 	int64_t		idle_us;		/* idle time between two statements that
 								 * always ends the unit of work (1 s) */
-	int64_t		burst_min_gap_us;	/* a gap between two statements longer
-									 * than this and than burst_factor times
-									 * the scope's usual gap starts a new
-									 * burst (10 ms) */
-	double		burst_factor;	/* (20) */
+	int64_t		burst_min_gap_us;	/* loops whose median gap is longer than
+									 * this must be regular (10 ms) */
 	int64_t		pipeline_gap_us;	/* gaps below this are pipelined (10 us) */
-	int64_t		irregular_min_gap_us;	/* the regularity test applies when
-										 * the mean gap exceeds this (5 ms) */
-	double		irregular_max_cv;	/* coefficient of variation of gaps
-									 * above which a slow run is independent
-									 * requests (1.0) */
+	double		independent_spread;	/* a run whose median gap exceeds
+									 * burst_min_gap_us and whose gaps'
+									 * ratio q90 / q10 exceeds this is independent requests
+									 * (1.35) */
 	uint64_t	parent_min_rows;	/* rows for a statement to be a parent (2) */
+	int			report_rejected;	/* also report runs of at least 3
+									 * iterations that are not loops, with
+									 * cls N1_CLASS_NONE (for debugging) */
 } n1_config;
 
 typedef struct n1_event
@@ -107,6 +110,7 @@ typedef struct n1_event
 typedef struct n1_finding
 {
 	n1_class	cls;
+	n1_reject	reject;			/* why cls is N1_CLASS_NONE */
 	uint64_t	scope_id;
 	uint64_t	child_fp;
 	uint64_t	parent_fp;		/* 0 when no parent was found */
@@ -146,7 +150,7 @@ typedef struct n1_run
 	int64_t		exec_max;
 	int64_t		gap_sum;
 	int64_t		gap_min;
-	double		gap_sq_sum;
+	uint16_t	gap_hist[N1_GAP_BUCKETS];	/* saturating counts */
 	uint64_t	distinct[N1_MAX_DISTINCT];
 	uint64_t	parent_fp[N1_MAX_PARENTS];	/* newest first; 0 = none */
 	uint64_t	parent_rows[N1_MAX_PARENTS];
@@ -158,8 +162,6 @@ typedef struct n1_scope
 	uint64_t	unit_id;
 	uint64_t	last_used;		/* detector tick, for LRU replacement */
 	int64_t		last_end;		/* end of the scope's latest statement */
-	int64_t		gap_avg;		/* moving average of the gaps between
-								 * statements of this burst; -1 = none yet */
 	uint32_t	nevents;
 	int			in_use;
 	int			nruns;
@@ -185,6 +187,7 @@ typedef struct n1_detector
 	void	   *report_arg;
 	uint64_t	tick;
 	int			nscopes;
+	int			last_scope;		/* index of the latest scope used, or -1 */
 	n1_stats	stats;
 	n1_scope	scopes[];		/* nscopes of them */
 } n1_detector;
@@ -218,11 +221,14 @@ extern void n1_flush_scope(n1_detector *det, uint64_t scope_id);
 extern void n1_flush_all(n1_detector *det);
 
 /*
- * Classify a finished run; *reject says why it is N1_CLASS_NONE.  Exposed
- * for tests.
+ * Classify a finished run; *reject says why it is N1_CLASS_NONE.
+ * parent_rows: rows of the parent (over its whole run when the parent is
+ * itself repeating); parent_once_rows: rows of the parent's execution that
+ * preceded the run.  Exposed for tests.
  */
 extern n1_class n1_classify(const n1_config *cfg, const n1_run *run,
-							uint64_t parent_rows, n1_reject *reject);
+							uint64_t parent_rows, uint64_t parent_once_rows,
+							n1_reject *reject);
 
 extern const char *n1_class_name(n1_class cls);
 extern const char *n1_reject_name(n1_reject r);

@@ -23,12 +23,11 @@
  * ("executions").  Row counts need per-node Instrumentation: in
  * ExecutorStart we ask for INSTRUMENT_ROWS only (never timing), for the
  * fraction pgplumb.sample_rate of statements, plus a statement's first
- * execution in a backend and statements whose plan has a seq scan (see
- * pp_iu_executor_start).  An execution whose nodes
- * carry Instrumentation is "sampled"; the SQL views scale the sampled sums
- * by executions / sampled_executions and flag such figures as estimates.
- * For a Seq Scan, rows examined = rows returned + rows removed by the
- * filter (Instrumentation's nfiltered1).
+ * execution in a backend (see pp_iu_executor_start).  An execution whose
+ * nodes carry Instrumentation is "sampled"; the SQL views scale the sampled
+ * sums by executions / sampled_executions and flag such figures as
+ * estimates.  For a Seq Scan, rows examined = rows returned + rows removed
+ * by the filter (Instrumentation's nfiltered1).
  *
  * Scans of system catalogs are not recorded.
  *
@@ -67,9 +66,9 @@
  * exclusive lock.
  *
  * When the statement table is full, one pass counts entries per usage
- * bucket (log2 of a decaying execution count) and a second pass removes
- * the least used ~5%: no sort, and a statement executed constantly is never
- * the one evicted.
+ * bucket (half powers of two of a decaying execution count) and a second
+ * pass removes the least used ~5%: no sort, older cold entries first, and
+ * a statement executed constantly is never the one evicted.
  *
  *-------------------------------------------------------------------------
  */
@@ -238,7 +237,6 @@ typedef struct PPIUWalk
 	PPIUScan   *scans;
 	int			nscans;
 	int			maxscans;
-	bool		has_seq_scan;
 	/* a Sort found directly above this seq scan node, and its columns */
 	PlanState  *sort_scan;
 	int16		nsort;
@@ -261,22 +259,16 @@ typedef struct PPIUCacheSlot
 } PPIUCacheSlot;
 
 /*
- * What this backend learned about a statement's plans, for sampling: was
- * it seen before, and did its last plan have a seq scan?  Direct mapped
- * by queryid; a collision only makes the next execution count rows.
+ * Statements this backend executed, for sampling: a statement's first
+ * execution in a session always counts rows.  Direct mapped by queryid; a
+ * collision only makes the next execution count rows.
  */
 #define PP_IU_QUERY_SLOTS	256
-
-typedef struct PPIUQuerySlot
-{
-	uint64		queryid;
-	bool		has_seq_scan;
-} PPIUQuerySlot;
 
 /*---- Local variables ----*/
 
 static PPIUCacheSlot pp_iu_cache[PP_IU_CACHE_SLOTS];
-static PPIUQuerySlot pp_iu_queries[PP_IU_QUERY_SLOTS];
+static uint64 pp_iu_queries[PP_IU_QUERY_SLOTS];
 
 static PPIUShared *pp_iu = NULL;
 static HTAB *pp_iu_hash = NULL;
@@ -355,7 +347,7 @@ pp_iu_define_settings(void)
 
 	DefineCustomRealVariable("pgplumb.sample_rate",
 							 "Fraction of tracked statements whose plan nodes count rows for pgplumb.index_usage and pgplumb.table_scans.",
-							 "A statement's first execution in a session and statements that scan a table sequentially always count rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
+							 "A statement's first execution in a session always counts rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
 							 &pp_iu_sample_rate,
 							 0.1,
 							 0.0,
@@ -442,7 +434,7 @@ pp_iu_shmem_startup(void)
 }
 
 /* A statement's slot in pp_iu_queries */
-static inline PPIUQuerySlot *
+static inline uint64 *
 pp_iu_query_slot(uint64 queryid)
 {
 	return &pp_iu_queries[(queryid ^ (queryid >> 32)) % PP_IU_QUERY_SLOTS];
@@ -450,16 +442,15 @@ pp_iu_query_slot(uint64 queryid)
 
 /*
  * ExecutorStart: ask for per-node row counts (INSTRUMENT_ROWS only) when
- * the statement is sampled.  Besides the fraction pgplumb.sample_rate of
- * executions, a statement's first execution in this backend and every
- * execution of a statement whose plan had a seq scan are sampled: the
- * scan itself costs far more than counting its rows, and index advice
- * rests on those counts.  With pgplumb.sample_rate = 0 nothing counts rows.
+ * the statement is sampled: the fraction pgplumb.sample_rate of executions,
+ * and a statement's first execution in this backend, so that even a rare
+ * statement has row counts.  With pgplumb.sample_rate = 0 nothing counts
+ * rows.
  */
 static void
 pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 {
-	PPIUQuerySlot *slot;
+	uint64	   *slot;
 
 	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
 		pp_iu_sample_rate <= 0.0)
@@ -467,10 +458,13 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 
 	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
 	if (pp_iu_sample_rate >= 1.0 ||
-		slot->queryid != queryDesc->plannedstmt->queryId ||
-		slot->has_seq_scan ||
-		pg_prng_double(&pg_global_prng_state) < pp_iu_sample_rate)
+		*slot != queryDesc->plannedstmt->queryId ||
+		pg_prng_uint32(&pg_global_prng_state) <
+		(uint32) (pp_iu_sample_rate * (double) PG_UINT32_MAX))
+	{
+		*slot = queryDesc->plannedstmt->queryId;
 		queryDesc->instrument_options |= INSTRUMENT_ROWS;
+	}
 }
 
 /*
@@ -497,14 +491,6 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 	w.maxscans = PP_IU_LOCAL_SCANS;
 
 	pp_iu_walker(queryDesc->planstate, &w);
-
-	if (pp_iu_sample_rate > 0.0 && pp_iu_sample_rate < 1.0)
-	{
-		PPIUQuerySlot *slot = pp_iu_query_slot(w.queryid);
-
-		slot->queryid = w.queryid;
-		slot->has_seq_scan = w.has_seq_scan;
-	}
 
 	if (w.nscans > 0)
 		pp_iu_store(&w);
@@ -547,6 +533,13 @@ pp_iu_walker(PlanState *ps, void *context)
 			break;
 	}
 
+	/* a scan with nothing below it: spare the generic walker */
+	if (ps->lefttree == NULL && ps->righttree == NULL &&
+		ps->initPlan == NIL && ps->subPlan == NIL &&
+		(IsA(plan, IndexScan) || IsA(plan, IndexOnlyScan) ||
+		 IsA(plan, BitmapIndexScan) || IsA(plan, SeqScan)))
+		return false;
+
 	return planstate_tree_walker(ps, pp_iu_walker, context);
 }
 
@@ -567,8 +560,6 @@ pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
 	/* system catalogs are not recorded (monitoring queries read them) */
 	if (heaprelid < FirstNormalObjectId)
 		return;
-	if (kind == PP_IU_SEQ_SCAN)
-		w->has_seq_scan = true;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
@@ -975,16 +966,20 @@ pp_iu_note_index_used(const PPIUKey *key, TimestampTz now)
 	rel->first_used = now;
 }
 
-/* Usage bucket of an entry: 0 below 1, then 1 + floor(log2(usage)) */
+/*
+ * Usage bucket of an entry: half powers of two, from 2^-16 (bucket 0 and
+ * below) to 2^15.5 (bucket 63 and above).  Decay moves a cold entry down
+ * about one bucket per eviction pass, so older cold entries go first.
+ */
 static int
 pp_iu_usage_bucket(double usage)
 {
-	int			exp;
+	int			b;
 
-	if (usage < 1.0)
+	if (usage <= 0.0)
 		return 0;
-	(void) frexp(usage, &exp);
-	return Min(exp, PP_IU_USAGE_BUCKETS - 1);
+	b = PP_IU_USAGE_BUCKETS / 2 + (int) floor(log2(usage) * 2.0);
+	return Max(0, Min(b, PP_IU_USAGE_BUCKETS - 1));
 }
 
 /*

@@ -232,15 +232,15 @@ n1_define_settings(void)
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_max_gap",
 							"Longest pause between two iterations of a loop.",
-							"A loop also ends when a pause is much longer than its "
-							"previous ones.",
+							"A loop also ends at a pause longer than half of this that "
+							"is much longer than its previous pauses.",
 							&n1_max_gap_ms, 100, 1, 3600 * 1000, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_idle_gap",
-							"Idle time between statements that may separate two "
-							"independent requests of a client.",
-							"The gap must also be much longer than the gaps between the "
-							"statements before it.",
+							"Loops whose iterations are further apart than this (median) "
+							"must be regular.",
+							"Statements that repeat at longer, irregular intervals are "
+							"independent requests that reuse one connection.",
 							&n1_idle_gap_ms, 10, 0, 3600 * 1000, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_pipeline_gap",
@@ -279,8 +279,11 @@ n1_make_config(n1_config *cfg)
 	if (cfg->has_many_max_rows < n1_max_rows_per_call)
 		cfg->has_many_max_rows = n1_max_rows_per_call;
 	cfg->max_gap_us = (int64) n1_max_gap_ms * 1000;
+	/* a pause up to half of max_gap never cuts a loop, whatever its rhythm */
+	cfg->min_gap_slack_us = cfg->max_gap_us / 2;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
+	cfg->report_rejected = message_level_is_interesting(DEBUG1);
 }
 
 /*---- shared memory ----*/
@@ -794,16 +797,6 @@ n1_executor_end(QueryDesc *queryDesc)
 		n1_last_stmt_start = (TimestampTz) ev.start_us;
 	}
 
-#ifdef N1_DEBUG_TRACE
-	{
-		static int64 prev_end = 0;
-
-		elog(LOG, "n1trace qid=%lld rows=%llu gap=%lld exec=%lld",
-			 (long long) ev.fingerprint, (unsigned long long) ev.rows,
-			 (long long) (ev.start_us - prev_end), (long long) (ev.end_us - ev.start_us));
-		prev_end = ev.end_us;
-	}
-#endif
 	n1_feed(n1_det, &ev);
 }
 
@@ -1071,6 +1064,15 @@ n1_report(const n1_finding *f, void *arg)
 
 	if (n1 == NULL)
 		return;
+	if (f->cls == N1_CLASS_NONE)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("pgplumb: statement %lld repeated %u times (%u distinct, %llu rows, %lld us between) is not a loop: %s",
+								 (long long) f->child_fp, f->repeats, f->distinct,
+								 (unsigned long long) f->rows, (long long) f->gap_us,
+								 n1_reject_name(f->reject))));
+		return;
+	}
 
 	/* text work first, outside of the lock */
 	n1_copy_text(child_text, child, NULL);

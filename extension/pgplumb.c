@@ -277,8 +277,8 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 	bool		measure = false;
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
-	BufferUsage bufusage_start = {0};
-	WalUsage	walusage_start = {0};
+	BufferUsage bufusage_start;
+	WalUsage	walusage_start;
 
 	if (tracked)
 	{
@@ -477,8 +477,8 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		measure = false;
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
-	BufferUsage bufusage_start = {0};
-	WalUsage	walusage_start = {0};
+	BufferUsage bufusage_start;
+	WalUsage	walusage_start;
 
 	/* EXECUTE and friends: no nesting level, no measurement of their own */
 	if (PP_TRANSPARENT_UTILITY(pstmt->utilityStmt))

@@ -18,14 +18,17 @@
  * array of slots (one per possible entry) drives eviction and a stack of
  * free slot numbers.
  *
- * Eviction is a clock sweep, not a sort.  Each entry has a small usage count
- * (1 when created, +1 per execution, at most PP_USAGE_MAX).  When an entry
- * must be created and no slot is free, the clock hand walks the slots: an
- * entry with a non-zero count has it decremented and is passed over, an
+ * Eviction is a clock sweep, not a sort.  Each slot has a usage count (1
+ * when its entry is created, +1 per execution, at most PP_USAGE_MAX), kept
+ * in a compact array beside the slots so that a sweep reads 4 bytes per
+ * slot.  When an entry must be created and no slot is free, the clock hand
+ * walks the slots: a non-zero count is halved and the entry passed over, an
  * entry at zero is evicted, until a batch of PP_EVICT_BATCH entries is
- * freed.  Every step is O(1), a sweep never goes round more than
- * PP_USAGE_MAX + 1 times, and a statement that runs at least once per turn
- * of the hand keeps a non-zero count, so it is never evicted.
+ * freed.  Every step is O(1) and a sweep never goes round more than
+ * PP_USAGE_BITS + 1 times.  A statement run once or twice is evicted after
+ * two or three turns of the hand; a statement run thousands of times needs
+ * PP_USAGE_BITS turns without a single execution before it can go, and one
+ * that runs at least once per turn never goes.
  *
  * Locking rules:
  * - pp_stmt->lock (one LWLock) protects the hash table, the slots, the free
@@ -86,10 +89,12 @@
 
 /* Magic number and layout version of that file */
 #define PP_STMT_FILE_HEADER	0x70707374	/* "ppst" */
-#define PP_STMT_FILE_VERSION	1
+#define PP_STMT_FILE_VERSION	2
 
-/* Clock sweep: largest usage count, and entries freed per sweep */
-#define PP_USAGE_MAX		5
+/* Clock sweep: largest usage count (2^PP_USAGE_BITS - 1), entries freed
+ * per sweep */
+#define PP_USAGE_BITS		16
+#define PP_USAGE_MAX		((1U << PP_USAGE_BITS) - 1)
 #define PP_EVICT_BATCH(max)	Max(1, (max) / 64)
 
 /* Distinct SQLSTATEs counted per entry; others are counted together */
@@ -188,7 +193,6 @@ typedef struct PPStmtEntry
 	int			encoding;		/* encoding of query */
 	int			query_len;		/* bytes in query, without the NUL */
 	slock_t		mutex;
-	int			usage;			/* clock sweep count */
 	PPStmtCounters counters;
 	uint32		hist[PP_HIST_NBUCKETS];	/* execution times */
 	char		query[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
@@ -225,6 +229,9 @@ typedef struct PPStmtFileHeader
 
 static PPStmtShared *pp_stmt = NULL;
 static PPStmtEntry **pp_stmt_slots = NULL;	/* entry in each slot, or NULL */
+static uint32 *pp_stmt_usage = NULL;	/* usage count of each slot; under
+										 * the entry's spinlock, or the lock
+										 * exclusive */
 static HTAB *pp_stmt_hash = NULL;
 
 /*---- GUC variables ----*/
@@ -361,6 +368,7 @@ pp_stmt_shmem_size(void)
 	size = MAXALIGN(add_size(offsetof(PPStmtShared, free_slots),
 							 mul_size(pp_stmt_max, sizeof(int))));
 	size = add_size(size, MAXALIGN(mul_size(pp_stmt_max, sizeof(PPStmtEntry *))));
+	size = add_size(size, MAXALIGN(mul_size(pp_stmt_max, sizeof(uint32))));
 	size = add_size(size, hash_estimate_size(pp_stmt_max, pp_stmt_entry_size()));
 	return size;
 }
@@ -390,6 +398,9 @@ pp_stmt_shmem_startup(void)
 	pp_stmt_slots = ShmemInitStruct("pgplumb statement slots",
 									pp_stmt_max * sizeof(PPStmtEntry *),
 									&found_slots);
+	pp_stmt_usage = ShmemInitStruct("pgplumb statement usage",
+									pp_stmt_max * sizeof(uint32),
+									&found_slots);
 	if (!found)
 	{
 		pp_stmt->lock = &(GetNamedLWLockTranche("pgplumb_statements"))->lock;
@@ -403,6 +414,7 @@ pp_stmt_shmem_startup(void)
 		for (int i = 0; i < pp_stmt_max; i++)
 			pp_stmt->free_slots[i] = pp_stmt_max - 1 - i;
 		memset(pp_stmt_slots, 0, pp_stmt_max * sizeof(PPStmtEntry *));
+		memset(pp_stmt_usage, 0, pp_stmt_max * sizeof(uint32));
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -695,15 +707,17 @@ pgplumb_statement_text(PG_FUNCTION_ARGS)
 	PPStmtEntry *entry;
 	char	   *text = NULL;
 	bool		hidden = false;
+	bool		is_allowed_role;
 
 	pp_require_shmem(pp_stmt != NULL);
+	/* catalog lookups before taking the lock */
+	is_allowed_role = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	entry = pp_stmt_find_for_text(queryid);
 	if (entry)
 	{
-		if (entry->key.userid != GetUserId() &&
-			!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+		if (entry->key.userid != GetUserId() && !is_allowed_role)
 			hidden = true;
 		else
 			text = pnstrdup(entry->query, entry->query_len);
@@ -1068,8 +1082,8 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 	if (c->first_seen == 0)
 		c->first_seen = now;
 	c->last_seen = now;
-	if (e->usage < PP_USAGE_MAX)
-		e->usage++;
+	if (pp_stmt_usage[entry->slot] < PP_USAGE_MAX)
+		pp_stmt_usage[entry->slot]++;
 
 	SpinLockRelease(&e->mutex);
 }
@@ -1105,7 +1119,7 @@ pp_stmt_entry_alloc(const PPStmtKey *key, const char *query, int query_len,
 	memcpy(entry->query, query, query_len);
 	entry->query[query_len] = '\0';
 	SpinLockInit(&entry->mutex);
-	entry->usage = 1;
+	pp_stmt_usage[slot] = 1;
 	memset(&entry->counters, 0, sizeof(entry->counters));
 	memset(entry->hist, 0, sizeof(entry->hist));
 	entry->counters.first_seen = GetCurrentStatementStartTimestamp();
@@ -1127,7 +1141,7 @@ pp_stmt_entry_remove(PPStmtEntry *entry)
 /*
  * Clock sweep (see the file header): free a batch of slots.  Caller holds
  * the lock exclusive, so no usage count changes meanwhile and the sweep ends
- * after at most PP_USAGE_MAX + 1 turns.
+ * after at most PP_USAGE_BITS + 1 turns.
  */
 static void
 pp_stmt_evict(void)
@@ -1135,7 +1149,7 @@ pp_stmt_evict(void)
 	int			want = PP_EVICT_BATCH(pp_stmt_max);
 	int			freed = 0;
 	int			steps = 0;
-	int			limit = (PP_USAGE_MAX + 1) * pp_stmt_max;
+	int			limit = (PP_USAGE_BITS + 2) * pp_stmt_max;
 
 	while (freed < want && steps++ < limit)
 	{
@@ -1143,8 +1157,8 @@ pp_stmt_evict(void)
 
 		if (entry != NULL)
 		{
-			if (entry->usage > 0)
-				entry->usage--;
+			if (pp_stmt_usage[pp_stmt->hand] > 0)
+				pp_stmt_usage[pp_stmt->hand] >>= 1;
 			else
 			{
 				pp_stmt_entry_remove(entry);
@@ -1347,7 +1361,9 @@ pp_stmt_load(void)
 									buf->encoding);
 		if (entry == NULL)
 			break;
-		entry->usage = buf->usage;
+		/* a loaded entry starts as if run min(calls, max) times */
+		pp_stmt_usage[entry->slot] =
+			(uint32) Min(buf->counters.calls[PP_KIND_EXEC] + 1, (int64) PP_USAGE_MAX);
 		memcpy(&entry->counters, &buf->counters, sizeof(entry->counters));
 		memcpy(entry->hist, buf->hist, sizeof(entry->hist));
 	}

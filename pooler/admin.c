@@ -205,13 +205,8 @@ show_stats(struct client *c, const char *arg)
 	list_for_each_safe(n, t, &pool_list)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
-		uint64_t	x = 0,
-					q = 0,
-					rc = 0,
-					sn = 0,
-					xt = 0,
-					qt = 0,
-					wt = 0;
+		struct pool_stats tot = {0},
+					avg = {0};
 		bool		seen = false;
 
 		list_for_each_safe(m, u, &pool_list)
@@ -236,32 +231,44 @@ show_stats(struct client *c, const char *arg)
 
 			if (strcmp(o->dbname, p->dbname) != 0 || o->is_admin != p->is_admin)
 				continue;
-			x += o->xact_count;
-			q += o->query_count;
-			xt += o->xact_time;
-			qt += o->query_time;
-			wt += o->wait_time;
-			rc += o->bytes_recv;
-			sn += o->bytes_sent;
+			/* traffic of connected clients not yet added to the totals */
 			list_for_each_safe(k, kt, &o->active_client_list)
-			{
-				struct client *cl = list_entry(k, struct client, node);
-
-				rc += cl->sb.bytes_recv;
-				sn += cl->sb.bytes_sent;
-			}
+				client_report_bytes(list_entry(k, struct client, node));
+			tot.xact_count += o->stats.xact_count;
+			tot.query_count += o->stats.query_count;
+			tot.bytes_recv += o->stats.bytes_recv;
+			tot.bytes_sent += o->stats.bytes_sent;
+			tot.xact_time += o->stats.xact_time;
+			tot.query_time += o->stats.query_time;
+			tot.wait_time += o->stats.wait_time;
+			avg.xact_count += o->stats_avg.xact_count;
+			avg.query_count += o->stats_avg.query_count;
+			avg.bytes_recv += o->stats_avg.bytes_recv;
+			avg.bytes_sent += o->stats_avg.bytes_sent;
+			/* time averages: the largest pool's figure is a fair summary */
+			if (o->stats_avg.xact_time > avg.xact_time)
+				avg.xact_time = o->stats_avg.xact_time;
+			if (o->stats_avg.query_time > avg.query_time)
+				avg.query_time = o->stats_avg.query_time;
+			if (o->stats_avg.wait_time > avg.wait_time)
+				avg.wait_time = o->stats_avg.wait_time;
 		}
 		rb_reset(&rb);
 		rb_str(&rb, p->dbname);
-		rb_int(&rb, (long long) x);
-		rb_int(&rb, (long long) q);
-		rb_int(&rb, (long long) rc);
-		rb_int(&rb, (long long) sn);
-		rb_int(&rb, (long long) xt);
-		rb_int(&rb, (long long) qt);
-		rb_int(&rb, (long long) wt);
-		for (int i = 0; i < 7; i++)
-			rb_int(&rb, 0);
+		rb_int(&rb, (long long) tot.xact_count);
+		rb_int(&rb, (long long) tot.query_count);
+		rb_int(&rb, (long long) tot.bytes_recv);
+		rb_int(&rb, (long long) tot.bytes_sent);
+		rb_int(&rb, (long long) tot.xact_time);
+		rb_int(&rb, (long long) tot.query_time);
+		rb_int(&rb, (long long) tot.wait_time);
+		rb_int(&rb, (long long) avg.xact_count);
+		rb_int(&rb, (long long) avg.query_count);
+		rb_int(&rb, (long long) avg.bytes_recv);
+		rb_int(&rb, (long long) avg.bytes_sent);
+		rb_int(&rb, (long long) avg.xact_time);
+		rb_int(&rb, (long long) avg.query_time);
+		rb_int(&rb, (long long) avg.wait_time);
 		result_row(&r, rb.p);
 	}
 	return result_end(c, &r, "SHOW");
@@ -450,17 +457,17 @@ show_databases(struct client *c, const char *arg)
 {
 	static const char *const cols[] = {
 		"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size",
-		"reserve_pool", "server_lifetime", "pool_mode", "max_connections",
-		"current_connections", "paused", "disabled"
+		"reserve_pool", "pool_mode", "max_connections", "current_connections", "paused",
+		"disabled"
 	};
-	uint32_t	types[14];
+	uint32_t	types[13];
 	struct result r;
 	struct rowbuf rb;
 
 	(void) arg;
-	for (int i = 0; i < 14; i++)
-		types[i] = (i == 2 || (i >= 5 && i <= 8) || (i >= 10)) ? INT8_OID : TEXT_OID;
-	result_begin(&r, 14, cols, types);
+	for (int i = 0; i < 13; i++)
+		types[i] = (i == 2 || (i >= 5 && i <= 7) || i >= 9) ? INT8_OID : TEXT_OID;
+	result_begin(&r, 13, cols, types);
 	for (size_t i = 0; i <= cfg->n_databases; i++)
 	{
 		const struct cfg_database *db = i < cfg->n_databases ? &cfg->databases[i] : cfg->fallback_db;
@@ -492,7 +499,6 @@ show_databases(struct client *c, const char *arg)
 		rb_int(&rb, cfg_pool_size_for(cfg, db, NULL));
 		rb_int(&rb, cfg_min_pool_size_for(cfg, db));
 		rb_int(&rb, cfg_reserve_pool_for(cfg, db, NULL));
-		rb_int(&rb, (long long) (cfg_server_lifetime_for(cfg, db) / USEC_PER_SEC));
 		rb_str(&rb, cfg_pool_mode_name(mode));
 		rb_int(&rb, cfg_max_db_connections_for(cfg, db));
 		rb_int(&rb, cur);
@@ -507,7 +513,6 @@ show_databases(struct client *c, const char *arg)
 	rb_str(&rb, ADMIN_DBNAME);
 	rb_str(&rb, "pgbouncer");
 	rb_int(&rb, 2);
-	rb_int(&rb, 0);
 	rb_int(&rb, 0);
 	rb_int(&rb, 0);
 	rb_str(&rb, "statement");

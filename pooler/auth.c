@@ -36,7 +36,7 @@
  * md5 helpers
  * ------------------------------------------------------------------------ */
 
-static int md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
+static PP_WUR int md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char d[16];
@@ -87,7 +87,7 @@ static uint32_t get32(const unsigned char *p)
 }
 
 /* out = int32 code + data */
-static int out_code(struct auth_out *out, uint32_t code, const void *data, size_t len)
+static PP_WUR int out_code(struct auth_out *out, uint32_t code, const void *data, size_t len)
 {
 	if (4 + len > sizeof out->data)
 		return -1;
@@ -182,13 +182,15 @@ enum auth_status auth_server_start(struct auth_server *a, struct auth_out *out)
 		a->state = S_DONE;
 		return AUTH_OK;
 	case M_PLAIN:
-		(void) out_code(out, AUTH_REQ_PASSWORD, NULL, 0);
+		if (out_code(out, AUTH_REQ_PASSWORD, NULL, 0) != 0)
+			return AUTH_PROTOCOL_ERROR;
 		a->state = S_WAIT_PASSWORD;
 		return AUTH_CONTINUE;
 	case M_MD5:
 		if (RAND_bytes(a->salt, sizeof a->salt) != 1)
 			return AUTH_FAIL;
-		(void) out_code(out, AUTH_REQ_MD5, a->salt, sizeof a->salt);
+		if (out_code(out, AUTH_REQ_MD5, a->salt, sizeof a->salt) != 0)
+			return AUTH_PROTOCOL_ERROR;
 		a->state = S_WAIT_PASSWORD;
 		return AUTH_CONTINUE;
 	case M_SCRAM: {
@@ -209,7 +211,8 @@ enum auth_status auth_server_start(struct auth_server *a, struct auth_out *out)
 		/* unknown user or an md5 secret: a mock exchange that fails */
 		scram_server_init(&a->scram, have ? &sec : NULL);
 		OPENSSL_cleanse(&sec, sizeof sec);
-		(void) out_code(out, AUTH_REQ_SASL, mechs, sizeof mechs);
+		if (out_code(out, AUTH_REQ_SASL, mechs, sizeof mechs) != 0)
+			return AUTH_PROTOCOL_ERROR;
 		a->state = S_WAIT_SASL_INIT;
 		return AUTH_CONTINUE;
 	}

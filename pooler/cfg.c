@@ -157,7 +157,7 @@ static void cfg_warn(const char *fmt, ...)
  * Value parsers (shared by the file, defaults and per-entry keys)
  * ------------------------------------------------------------------------ */
 
-static int parse_int(const char *s, int base, long long min, long long max, int *out)
+static PP_WUR int parse_int(const char *s, int base, long long min, long long max, int *out)
 {
 	char *end;
 	long long v;
@@ -178,7 +178,7 @@ static int parse_int(const char *s, int base, long long min, long long max, int 
 	return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+static PP_WUR int parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"1", "on", "yes", "true"};
 	static const char *const no[] = {"0", "off", "no", "false"};
@@ -196,7 +196,7 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-static int parse_enum(const char *s, const char *const *names, size_t n, int *out)
+static PP_WUR int parse_enum(const char *s, const char *const *names, size_t n, int *out)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcasecmp(s, names[i]) == 0) {
@@ -250,21 +250,28 @@ int cfg_parse_time(const char *s, int64_t *usec)
 	return 0;
 }
 
+/* Seconds, as PgBouncer shows them ("600", "1.5", "0.00025"): plain numbers,
+ * so that monitoring tools parsing SHOW CONFIG as numbers keep working, and
+ * exact (microsecond) when read back by cfg_parse_time(). */
 static void format_time(int64_t usec, char *buf, size_t len)
 {
-	if (usec % 1000000 == 0)
+	size_t n;
+
+	if (usec % 1000000 == 0) {
 		snprintf(buf, len, "%lld", (long long) (usec / 1000000));
-	else if (usec % 1000 == 0)
-		snprintf(buf, len, "%lldms", (long long) (usec / 1000));
-	else
-		snprintf(buf, len, "%lldus", (long long) usec);
+		return;
+	}
+	snprintf(buf, len, "%lld.%06lld", (long long) (usec / 1000000), (long long) (usec % 1000000));
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
 }
 
 /*
  * Store text `val` of type `t` at `field`.  For strings the old value is
  * freed.  Returns 0, -1 for an invalid value, -2 out of memory.
  */
-static int set_value(enum cfg_type t, void *field, const char *val, long long min, long long max)
+static PP_WUR int set_value(enum cfg_type t, void *field, const char *val, long long min, long long max)
 {
 	switch (t) {
 	case CFG_T_STR: {
@@ -401,7 +408,7 @@ static int ctx_line(const struct load_ctx *ctx)
 	return ctx->depth > 0 ? ctx->stack[ctx->depth - 1].line : 0;
 }
 
-static int push_file(struct load_ctx *ctx, const char *path)
+static PP_WUR int push_file(struct load_ctx *ctx, const char *path)
 {
 	FILE *f;
 	char *name;
@@ -543,7 +550,7 @@ static const struct cfg_key *find_key(const struct cfg_key *keys, size_t n, cons
  * keys are warnings.  Returns 0 or -1 (ctx error set).  Values are never
  * echoed in messages (they may be passwords).
  */
-static int parse_pairs(struct load_ctx *ctx, const char *what, const char *entry, const char *text,
+static PP_WUR int parse_pairs(struct load_ctx *ctx, const char *what, const char *entry, const char *text,
 		       const struct cfg_key *keys, size_t nkeys, void *obj)
 {
 	const char *p = text;
@@ -656,7 +663,7 @@ static void init_database(struct cfg_database *d)
 	d->server_lifetime = -1;
 }
 
-static int add_database(struct load_ctx *ctx, const char *name, const char *connstr)
+static PP_WUR int add_database(struct load_ctx *ctx, const char *name, const char *connstr)
 {
 	struct cfg *c = ctx->cfg;
 	struct cfg_database d;
@@ -709,7 +716,7 @@ static int add_database(struct load_ctx *ctx, const char *name, const char *conn
 	return 0;
 }
 
-static int add_user(struct load_ctx *ctx, const char *name, const char *text)
+static PP_WUR int add_user(struct load_ctx *ctx, const char *name, const char *text)
 {
 	struct cfg *c = ctx->cfg;
 	struct cfg_user u = {.pool_mode = -1, .pool_size = -1, .reserve_pool_size = -1,
@@ -780,11 +787,10 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			 section, name);
 		return 1;
 	case SEC_DATABASES:
-		(void) add_database(ctx, name, value);
-		return 1;
+		/* a failure is recorded in ctx; 0 tells inih this line was bad */
+		return add_database(ctx, name, value) == 0;
 	case SEC_USERS:
-		(void) add_user(ctx, name, value);
-		return 1;
+		return add_user(ctx, name, value) == 0;
 	default:
 		break;
 	}
@@ -825,7 +831,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 }
 
 /* Fill every main-section field with its default. */
-static int set_defaults(struct cfg *c)
+static PP_WUR int set_defaults(struct cfg *c)
 {
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		const struct cfg_setting *s = &cfg_settings[i];
@@ -837,7 +843,7 @@ static int set_defaults(struct cfg *c)
 }
 
 /* Checks across settings, after the whole file is read. */
-static int validate(struct cfg *c, char *err, size_t errlen)
+static PP_WUR int validate(struct cfg *c, char *err, size_t errlen)
 {
 	if (c->unix_socket_dir[0] == '\0' && c->listen_addr[0] == '\0') {
 		snprintf(err, errlen,

@@ -204,6 +204,8 @@ login_ok(struct client *c)
 	}
 	/* The first client of a pool waits for a server login to learn the
 	 * ParameterStatus values it must be told. */
+	if (pool_login_failing(c))
+		return SBUF_CLOSED;
 	change_client_state(c, CL_WAITING_LOGIN);
 	janitor_client_update(c);
 	pool_activate(p);

@@ -271,6 +271,72 @@ janitor_pool_cb(evutil_socket_t fd, short what, void *arg)
 	pool_activate(p);
 }
 
+/* ---- SHOW STATS averages, once per stats_period ---- */
+
+static struct event stats_timer;
+static bool stats_timer_on;
+
+static void
+stats_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct list_node *n,
+			   *t,
+			   *m,
+			   *u;
+	int64_t		period = cfg->stats_period > 0 ? cfg->stats_period : 60 * USEC_PER_SEC;
+	double		secs = (double) period / USEC_PER_SEC;
+
+	(void) fd;
+	(void) what;
+	(void) arg;
+	now_update();
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+		struct pool_stats *cur = &p->stats,
+				   *prev = &p->stats_prev,
+				   *avg = &p->stats_avg;
+		uint64_t	dx,
+					dq;
+
+		list_for_each_safe(m, u, &p->active_client_list)
+			client_report_bytes(list_entry(m, struct client, node));
+		dx = cur->xact_count - prev->xact_count;
+		dq = cur->query_count - prev->query_count;
+		avg->xact_count = (uint64_t) ((double) dx / secs);
+		avg->query_count = (uint64_t) ((double) dq / secs);
+		avg->bytes_recv = (uint64_t) ((double) (cur->bytes_recv - prev->bytes_recv) / secs);
+		avg->bytes_sent = (uint64_t) ((double) (cur->bytes_sent - prev->bytes_sent) / secs);
+		avg->xact_time = dx ? (cur->xact_time - prev->xact_time) / dx : 0;
+		avg->query_time = dq ? (cur->query_time - prev->query_time) / dq : 0;
+		avg->wait_time = dx ? (cur->wait_time - prev->wait_time) / dx : 0;
+		*prev = *cur;
+	}
+	janitor_stats_start();
+}
+
+void
+janitor_stats_start(void)
+{
+	int64_t		period = cfg->stats_period > 0 ? cfg->stats_period : 60 * USEC_PER_SEC;
+	struct timeval tv = {period / USEC_PER_SEC, period % USEC_PER_SEC};
+
+	if (!stats_timer_on)
+	{
+		evtimer_assign(&stats_timer, pooler_base, stats_tick, NULL);
+		stats_timer_on = true;
+	}
+	evtimer_add(&stats_timer, &tv);
+}
+
+void
+janitor_stats_stop(void)
+{
+	if (stats_timer_on)
+		evtimer_del(&stats_timer);
+	stats_timer_on = false;
+}
+
 /* ---- graceful shutdown ---- */
 
 static int

@@ -21,6 +21,11 @@ void		janitor_client_cb(evutil_socket_t fd, short what, void *arg);
 void		janitor_server_cb(evutil_socket_t fd, short what, void *arg);
 void		janitor_pool_cb(evutil_socket_t fd, short what, void *arg);
 
+/* SHOW STATS averages: recomputed every stats_period (a statistics tick,
+ * not a timeout scan: it only walks pools). */
+void		janitor_stats_start(void);
+void		janitor_stats_stop(void);
+
 /* Graceful shutdown: close clients once out of transactions, exit when done. */
 void		janitor_start_shutdown(const char *why);
 /* Called whenever a client or server closes during shutdown. */

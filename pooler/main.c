@@ -206,6 +206,7 @@ main(int argc, char **argv)
 
 	log_info("pgplumb-pooler %s started (pid %d)", PGPLUMB_VERSION, (int) getpid());
 	prewarm_forced_pools();
+	janitor_stats_start();
 
 	while (!event_base_got_break(base))
 	{
@@ -216,6 +217,7 @@ main(int argc, char **argv)
 	log_info("shutdown complete");
 
 	pooler_stop_listening();
+	janitor_stats_stop();
 	evsignal_del(&ev_hup);
 	evsignal_del(&ev_int);
 	evsignal_del(&ev_term);

@@ -109,15 +109,13 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 const struct cfg_database *
 pool_db(const struct pool *p)
 {
-	if (p->is_admin)
-		return NULL;
-	return cfg_find_database(cfg, p->dbname);
+	return p->db;
 }
 
 static const struct cfg_user *
 pool_user(const struct pool *p)
 {
-	return cfg_find_user(cfg, p->username);
+	return p->user;
 }
 
 int
@@ -126,10 +124,14 @@ pool_mode(const struct pool *p)
 	return p->mode;
 }
 
+/* Re-read the pool's config entries (at creation and after every reload:
+ * the cached pointers point into the current struct cfg). */
 static void
 pool_refresh(struct pool *p)
 {
-	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, pool_db(p), pool_user(p));
+	p->db = p->is_admin ? NULL : cfg_find_database(cfg, p->dbname);
+	p->user = cfg_find_user(cfg, p->username);
+	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, p->db, p->user);
 }
 
 int
@@ -183,9 +185,13 @@ user_server_count(const char *username)
 	return total;
 }
 
-/* Close one idle server of another pool of the same database; true if done. */
+/*
+ * Close one idle server of another pool of the same database (by_user =
+ * false) or of the same user (by_user = true), to make room under
+ * max_db_connections / max_user_connections; true if done.
+ */
 static bool
-evict_idle_in_db(struct pool *self)
+evict_idle_in(struct pool *self, bool by_user)
 {
 	struct list_node *n,
 			   *t;
@@ -194,13 +200,17 @@ evict_idle_in_db(struct pool *self)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
 
-		if (p == self || p->is_admin || strcmp(p->dbname, self->dbname) != 0)
+		if (p == self || p->is_admin)
+			continue;
+		if (by_user ? strcmp(p->username, self->username) != 0
+			: strcmp(p->dbname, self->dbname) != 0)
 			continue;
 		if (!list_empty(&p->idle_server_list))
 		{
 			struct server *s = list_entry(list_first(&p->idle_server_list), struct server, node);
 
-			disconnect_server(s, false, NULL, "evicted for max_db_connections");
+			disconnect_server(s, false, NULL, by_user ? "evicted for max_user_connections"
+							  : "evicted for max_db_connections");
 			return true;
 		}
 	}
@@ -273,6 +283,12 @@ launch_new_connection(struct pool *p, bool reserve)
 
 	if (p->is_admin || pooler_shutting_down)
 		return false;
+	if (db == NULL)
+	{
+		/* the database entry disappeared on reload */
+		log_warning("%s/%s: database no longer in the configuration", p->dbname, p->username);
+		return false;
+	}
 	if (p->last_login_fail && now_usec() < p->last_login_fail + cfg->server_login_retry)
 	{
 		janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);
@@ -288,11 +304,14 @@ launch_new_connection(struct pool *p, bool reserve)
 	}
 	if (maxdb > 0 && db_server_count(p->dbname) >= maxdb)
 	{
-		if (!evict_idle_in_db(p) || db_server_count(p->dbname) >= maxdb)
+		if (!evict_idle_in(p, false) || db_server_count(p->dbname) >= maxdb)
 			return false;
 	}
 	if (maxuser > 0 && user_server_count(p->username) >= maxuser)
-		return false;
+	{
+		if (!evict_idle_in(p, true) || user_server_count(p->username) >= maxuser)
+			return false;
+	}
 	s = server_new(p);
 	if (s == NULL)
 		return false;
@@ -326,7 +345,7 @@ pool_activate(struct pool *p)
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
 		struct server *s = pick_idle_server(p);
 
-		p->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		p->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
 		change_client_state(c, CL_ACTIVE);
 		sbuf_continue(&c->sb);
@@ -353,6 +372,32 @@ pool_activate(struct pool *p)
 	}
 	if (!p->paused && !pooler_paused)
 		pool_prewarm(p);
+}
+
+/*
+ * A server of `self` became idle or went away: pools of the same database
+ * or user that wait because of max_db_connections / max_user_connections
+ * may now get a slot.  Deferred to the next loop turn (no recursion).
+ */
+static void
+wake_limited_neighbours(struct pool *self)
+{
+	const struct cfg_database *db = pool_db(self);
+	struct list_node *n,
+			   *t;
+
+	if (self->is_admin || (cfg_max_db_connections_for(cfg, db) <= 0 &&
+						   cfg_max_user_connections_for(cfg, pool_user(self)) <= 0))
+		return;
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *o = list_entry(n, struct pool, node);
+
+		if (o == self || o->is_admin || list_empty(&o->waiting_client_list))
+			continue;
+		if (strcmp(o->dbname, self->dbname) == 0 || strcmp(o->username, self->username) == 0)
+			janitor_pool_at(o, now_usec());
+	}
 }
 
 /* ---- state changes ---- */
@@ -487,9 +532,26 @@ unlink_pair(struct client *c, struct server *s)
 }
 
 bool
+pool_login_failing(struct client *c)
+{
+	struct pool *p = c->pool;
+
+	if (pool_server_count(p) > 0 || p->last_login_fail == 0 ||
+		now_usec() >= p->last_login_fail + cfg->server_login_retry)
+		return false;
+	disconnect_client(c, p->last_login_sqlstate[0] ? p->last_login_sqlstate : "08006",
+					  "server login has been failing, try again later (server_login_retry): %s",
+					  p->last_login_error);
+	return true;
+}
+
+bool
 find_server(struct client *c)
 {
 	struct pool *p = c->pool;
+
+	if (pool_login_failing(c))
+		return false;
 
 	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
 		!list_empty(&p->idle_server_list))
@@ -556,6 +618,8 @@ release_server(struct server *s)
 	janitor_server_update(s);
 	sbuf_continue(&s->sb);
 	pool_activate(p);
+	if (s->state == SV_IDLE)
+		wake_limited_neighbours(p);
 }
 
 /* ---- closing ---- */
@@ -636,12 +700,14 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		auth_server_free(c->auth);
 		c->auth = NULL;
 	}
+	if (c->pool)
+		client_report_bytes(c);
 	cancel_key_remove(c);
 	admin_pause_forget(c);
 	evtimer_del(&c->timer);
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
-		c->pool->wait_time += (uint64_t) (now_usec() - c->wait_start);
+		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 	change_client_state(c, CL_JUSTFREE);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
@@ -656,6 +722,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 	struct client *c = s->link;
 	struct pool *p = s->pool;
 	bool		was_login = s->state == SV_LOGIN;
+	bool		was_cancel = s->state == SV_CANCEL;
 
 	if (s->state == SV_JUSTFREE)
 		return;
@@ -708,6 +775,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 
 			p->last_login_fail = now_usec();
 			snprintf(p->last_login_error, sizeof(p->last_login_error), "%.200s", msg);
+			snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s",
+					 sqlstate ? sqlstate : "08006");
 			list_for_each_safe(n, t, &p->waiting_login_list)
 			{
 				struct client *wc = list_entry(n, struct client, node);
@@ -723,10 +792,11 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 			janitor_pool_at(p, p->last_login_fail + cfg->server_login_retry);
 		}
 	}
-	else if (p && !p->is_admin && !pooler_shutting_down && s->state != SV_CANCEL)
+	else if (p && !p->is_admin && !pooler_shutting_down && !was_cancel)
 	{
 		/* keep min_pool_size, serve waiting clients */
 		janitor_pool_at(p, now_usec());
+		wake_limited_neighbours(p);
 	}
 	admin_pause_check();
 	if (pooler_shutting_down)
@@ -874,4 +944,13 @@ objects_cleanup(void)
 		proto_buf_free(&p->welcome);
 		free(p);
 	}
+}
+
+void
+client_report_bytes(struct client *c)
+{
+	c->pool->stats.bytes_recv += c->sb.bytes_recv - c->rep_recv;
+	c->pool->stats.bytes_sent += c->sb.bytes_sent - c->rep_sent;
+	c->rep_recv = c->sb.bytes_recv;
+	c->rep_sent = c->sb.bytes_sent;
 }

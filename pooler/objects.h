@@ -85,6 +85,8 @@ struct client {
 	int64_t		request_time;	/* last time it went idle / did something */
 	int64_t		wait_start;		/* when it started waiting for a server */
 	bool		reserve_ok;		/* waited reserve_pool_timeout already */
+	uint64_t	rep_recv;		/* sb byte counters already added to pool stats */
+	uint64_t	rep_sent;
 
 	struct event timer;
 	int64_t		timer_at;		/* armed deadline, 0 = not armed */
@@ -126,6 +128,16 @@ struct server {
 	int64_t		timer_at;
 };
 
+struct pool_stats {
+	uint64_t	xact_count;
+	uint64_t	query_count;
+	uint64_t	bytes_recv;		/* from clients */
+	uint64_t	bytes_sent;		/* to clients */
+	uint64_t	xact_time;		/* us */
+	uint64_t	query_time;		/* us */
+	uint64_t	wait_time;		/* us clients waited for a server */
+};
+
 struct pool {
 	struct list_node node;		/* on pool_list */
 	char		dbname[NAME_MAX_LEN];	/* name the clients use */
@@ -145,6 +157,8 @@ struct pool {
 	bool		have_welcome;
 	bool		paused;
 	int			mode;			/* cached pool_mode (refreshed on reload) */
+	const struct cfg_database *db;	/* cached entry, points into cfg */
+	const struct cfg_user *user;	/* cached [users] entry or NULL */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;
@@ -153,14 +167,11 @@ struct pool {
 	char		last_login_error[256];
 	char		last_login_sqlstate[6];
 
-	/* statistics (SHOW STATS) */
-	uint64_t	xact_count;
-	uint64_t	query_count;
-	uint64_t	bytes_recv;
-	uint64_t	bytes_sent;
-	uint64_t	xact_time;
-	uint64_t	query_time;
-	uint64_t	wait_time;
+	/* statistics (SHOW STATS): totals, the totals at the last stats_period
+	 * tick, and the averages computed then */
+	struct pool_stats stats;
+	struct pool_stats stats_prev;
+	struct pool_stats stats_avg;
 	uint64_t	login_count;
 	int64_t		maxwait_start;
 
@@ -205,6 +216,9 @@ struct server *server_new(struct pool *p);
  * queues the client FIFO and starts a connection if the limits allow (false).
  */
 bool		find_server(struct client *c);
+/* Fail fast (and close the client) while the pool's logins are failing
+ * within server_login_retry; true if the client was closed. */
+bool		pool_login_failing(struct client *c);
 /* The client is done with its server (transaction end / disconnect). */
 void		release_server(struct server *s);
 /* Link/unlink a pair. */
@@ -239,6 +253,9 @@ int			pool_server_addr(struct pool *p, struct sockaddr_storage *ss, socklen_t *l
 void		kill_database(const char *dbname);
 /* After reload: re-read per-pool settings, mark servers for reconnect. */
 void		objects_reload(void);
+
+/* Add the client's traffic since the last report to its pool's stats. */
+void		client_report_bytes(struct client *c);
 
 /* Log prefixes "C-0x… db/user@addr:port" and "S-0x… db/user@addr". */
 const char *client_ident(const struct client *c);

@@ -62,7 +62,7 @@ bool scram_ct_equal(const void *a, const void *b, size_t len)
  * ------------------------------------------------------------------------ */
 
 /* Base64 encode; returns length written (NUL-terminated) or -1. */
-static int b64_encode(const unsigned char *in, size_t len, char *out, size_t outsz)
+static PP_WUR int b64_encode(const unsigned char *in, size_t len, char *out, size_t outsz)
 {
 	size_t need = 4 * ((len + 2) / 3) + 1;
 
@@ -73,7 +73,7 @@ static int b64_encode(const unsigned char *in, size_t len, char *out, size_t out
 
 /* Base64 decode `len` chars (strict: multiple of 4, valid alphabet).
  * Returns number of bytes written or -1. */
-static int b64_decode(const char *in, size_t len, unsigned char *out, size_t outsz)
+static PP_WUR int b64_decode(const char *in, size_t len, unsigned char *out, size_t outsz)
 {
 	unsigned char tmp[1024];
 	int n, pad = 0;
@@ -104,7 +104,7 @@ static int b64_decode(const char *in, size_t len, unsigned char *out, size_t out
 	return n;
 }
 
-static int hmac256(const unsigned char *key, size_t keylen, const void *data, size_t len,
+static PP_WUR int hmac256(const unsigned char *key, size_t keylen, const void *data, size_t len,
 		   unsigned char out[SCRAM_KEY_LEN])
 {
 	unsigned int olen = 0;
@@ -114,7 +114,7 @@ static int hmac256(const unsigned char *key, size_t keylen, const void *data, si
 	return 0;
 }
 
-static int sha256(const unsigned char *data, size_t len, unsigned char out[SCRAM_KEY_LEN])
+static PP_WUR int sha256(const unsigned char *data, size_t len, unsigned char out[SCRAM_KEY_LEN])
 {
 	return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
@@ -144,10 +144,10 @@ static uint64_t pbkdf2_tick, pbkdf2_hits, pbkdf2_misses;
 static unsigned char proc_key[SCRAM_KEY_LEN];
 static bool have_proc_key;
 
-static int hmac256(const unsigned char *key, size_t keylen, const void *data, size_t len,
+static PP_WUR int hmac256(const unsigned char *key, size_t keylen, const void *data, size_t len,
 		   unsigned char out[SCRAM_KEY_LEN]);
 
-static int get_proc_key(void)
+static PP_WUR int get_proc_key(void)
 {
 	if (!have_proc_key) {
 		if (RAND_bytes(proc_key, sizeof proc_key) != 1)
@@ -189,7 +189,7 @@ int scram_stable_salt(const char *user, const char *password, unsigned char out[
 	return 0;
 }
 
-static int salted_password(const char *password, const unsigned char *salt, size_t salt_len,
+static PP_WUR int salted_password(const char *password, const unsigned char *salt, size_t salt_len,
 			   int iterations, unsigned char out[SCRAM_KEY_LEN])
 {
 	unsigned char pwmac[SCRAM_KEY_LEN];
@@ -226,7 +226,7 @@ static int salted_password(const char *password, const unsigned char *salt, size
 }
 
 /* ClientKey and ServerKey from a password. */
-static int keys_from_password(const char *password, const unsigned char *salt, size_t salt_len,
+static PP_WUR int keys_from_password(const char *password, const unsigned char *salt, size_t salt_len,
 			      int iterations, unsigned char client_key[SCRAM_KEY_LEN],
 			      unsigned char server_key[SCRAM_KEY_LEN])
 {
@@ -242,7 +242,7 @@ static int keys_from_password(const char *password, const unsigned char *salt, s
 }
 
 /* A random printable nonce (base64 of 18 random bytes: 24 chars). */
-static int make_nonce(char *out, size_t outsz)
+static PP_WUR int make_nonce(char *out, size_t outsz)
 {
 	unsigned char raw[18];
 
@@ -270,7 +270,7 @@ static bool nonce_ok(const char *s, size_t len)
 
 /* Find attribute `a` ("r", "s", ...) at the start of `*p` within [p, end):
  * "a=value,"; sets value/len and advances past the comma.  -1 if absent. */
-static int take_attr(const char **p, const char *end, char a, const char **val, size_t *vlen)
+static PP_WUR int take_attr(const char **p, const char *end, char a, const char **val, size_t *vlen)
 {
 	const char *s = *p, *comma;
 

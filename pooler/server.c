@@ -317,7 +317,7 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 		s->expect_rfq--;
 	if (s->expect_rfq == 0)
 	{
-		p->query_time += (uint64_t) (now - s->query_start);
+		p->stats.query_time += (uint64_t) (now - s->query_start);
 		if (s->cancel_sent)
 		{
 			/* a cancel that did not hit may still arrive later: do not reuse */
@@ -327,16 +327,15 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 			s->cancel_worked = false;
 		}
 	}
-	p->query_count++;
-	if (status == 'I' && s->txn_status != 'I')
+	p->stats.query_count++;
+	if (status == 'I')
 	{
-		p->xact_count++;
-		p->xact_time += (uint64_t) (now - s->xact_start);
+		/* a transaction ended: explicit (began at xact_start) or implicit */
+		p->stats.xact_count++;
+		p->stats.xact_time += (uint64_t) (now - (s->txn_status != 'I' ? s->xact_start : s->query_start));
 	}
-	else if (status == 'I')
-		p->xact_count++;
-	if (status != 'I' && s->txn_status == 'I')
-		s->xact_start = now;
+	else if (s->txn_status == 'I')
+		s->xact_start = s->query_start;
 	s->txn_status = status;
 	c->request_time = now;
 	if (status != 'I' && pool_mode(p) == CFG_POOL_STATEMENT)

@@ -224,6 +224,7 @@ CREATE VIEW pgplumb.index_usage_scaled AS
 
 CREATE VIEW pgplumb.index_usage AS
 	SELECT e.queryid,
+		pgplumb.statement_text(e.queryid) AS query,
 		e.relid::regclass AS indexrelid,
 		e.heaprelid::regclass AS relid,
 		pgplumb.partition_parent(e.relid) AS parent_indexrelid,
@@ -242,6 +243,7 @@ CREATE VIEW pgplumb.index_usage AS
 
 CREATE VIEW pgplumb.table_scans AS
 	SELECT e.queryid,
+		pgplumb.statement_text(e.queryid) AS query,
 		e.relid::regclass AS relid,
 		pgplumb.partition_parent(e.relid) AS parent_relid,
 		e.executions,
@@ -470,6 +472,13 @@ CREATE VIEW pgplumb.index_advice AS
 		i.range_columns,
 		i.sort_columns,
 		s.queryids,
+		ARRAY(SELECT pgplumb.statement_text(q) FROM unnest(s.queryids) AS q
+			  ORDER BY q) AS queries,
+		(SELECT sum(st.total_exec_time) FROM pgplumb.statements st
+		 WHERE st.queryid = ANY (s.queryids)
+			AND st.dbid = (SELECT oid FROM pg_catalog.pg_database
+						   WHERE datname = pg_catalog.current_database()))
+			AS total_exec_time,
 		s.executions,
 		round(s.examined)::bigint AS rows_examined,
 		round(s.returned)::bigint AS rows_returned,
@@ -486,6 +495,11 @@ CREATE VIEW pgplumb.index_advice AS
 		WHERE w.target = i.target
 			AND w.columns = i.columns[1:cardinality(w.columns)]
 	) s;
+
+-- Readable by everyone, as pgplumb.statements (statement texts of other
+-- users' statements are hidden by pgplumb.statement_text)
+GRANT SELECT ON pgplumb.index_usage, pgplumb.table_scans, pgplumb.unused_indexes,
+	pgplumb.index_advice, pgplumb.index_usage_info TO PUBLIC;
 -- ==== end index_usage ====
 
 -- ==== n_plus_one ====
@@ -514,10 +528,22 @@ AS 'MODULE_PATHNAME', 'pgplumb_n_plus_one'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 -- One row per (user, database, parent, child, kind).  Times in milliseconds.
+-- The texts are those the collector kept when it saw the loop; when it had
+-- none (the statement was parsed long before), statement_text() gives the
+-- statements collector's text, in the current database.
 CREATE VIEW n_plus_one AS
   SELECT userid, dbid, kind,
-         parent_queryid, parent_query,
-         child_queryid, child_query,
+         parent_queryid,
+         COALESCE(parent_query,
+                  CASE WHEN parent_queryid IS NOT NULL
+                        AND dbid = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                       THEN statement_text(parent_queryid) END) AS parent_query,
+         child_queryid,
+         COALESCE(child_query,
+                  CASE WHEN dbid = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                       THEN statement_text(child_queryid) END) AS child_query,
          loops, total_repeats, max_repeats,
          round(total_repeats::numeric / loops, 1) AS mean_repeats,
          child_rows, parent_rows,

@@ -118,6 +118,14 @@ find(const trace *t, n1_class cls, uint64_t child)
 	return NULL;
 }
 
+/* deterministic pseudo-random numbers */
+static uint64_t
+rnd(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *state >> 33;
+}
+
 /* posts query returning n rows, then one author lookup per post */
 static void
 classic_loop(trace *t, int n, int64_t gap)
@@ -341,13 +349,6 @@ START_TEST(test_pipelined_not_reported)
 }
 END_TEST
 
-/* deterministic pseudo-random numbers */
-static uint64_t
-rnd(uint64_t *state)
-{
-	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-	return *state >> 33;
-}
 
 /*
  * Independent requests on one connection: each request looks one user up
@@ -439,12 +440,63 @@ START_TEST(test_rhythm_break)
 	trace	   *t = trace_new(NULL, 4);
 
 	classic_loop(t, 7, 100);
-	t->now += 40000;			/* 40 ms: < max_gap, >> 8 x 100 us */
+	t->now += 70000;			/* 70 ms: < max_gap, >> 8 x 100 us */
 	classic_loop(t, 6, 100);
 	n1_flush_all(t->det);
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
 	ck_assert_uint_eq(t->out.f[0].repeats, 7);
 	ck_assert_uint_eq(t->out.f[1].repeats, 6);
+	trace_free(t);
+}
+END_TEST
+
+/* Descheduling spikes (15 ms) inside a long fast loop do not cut it */
+START_TEST(test_spikes_do_not_cut)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 1000);
+	for (int i = 0; i < 1000; i++)
+		READ(t, i % 97 == 50 ? 15000 : 120, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_uint_eq(t->out.f[0].repeats, 1000);
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * Independent requests whose every statement returns one row: neither the
+ * first statement of each request nor the second is a loop.
+ */
+START_TEST(test_independent_requests_single_rows)
+{
+	trace	   *t = trace_new(NULL, 4);
+	uint64_t	st = 99;
+
+	for (int i = 0; i < 100; i++)
+	{
+		READ(t, 15000 + (int64_t) (rnd(&st) % 135000), FP_USER, rnd(&st), 1);
+		READ(t, 200, FP_OTHER, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	trace_free(t);
+}
+END_TEST
+
+/* A slow loop after fast statements: regular, so still a loop */
+START_TEST(test_slow_loop_after_fast_statements)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_OTHER, 1, 1);
+	READ(t, 150, FP_OTHER + 1, 1, 1);
+	READ(t, 150, FP_POSTS, 1, 10);
+	for (int i = 0; i < 10; i++)
+		READ(t, 15000 + (i % 2) * 500, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
 	trace_free(t);
 }
 END_TEST
@@ -611,32 +663,37 @@ START_TEST(test_classify_reasons)
 	r.count = 4;
 	r.ndistinct = 4;
 	r.rows = 4;
-	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_FEW_REPEATS);
 	r.count = 10;
 	r.rows = 10;
 	r.ndistinct = 10;
 	r.gap_sum = 9 * 100;
-	r.gap_sq_sum = 9 * 100.0 * 100.0;
-	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_N_PLUS_ONE);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_N_PLUS_ONE);
 	r.npipelined = 9;
-	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_PIPELINED);
 	ck_assert_str_eq(n1_reject_name(why), "pipelined");
 	r.npipelined = 0;
 	r.rows = 300;
-	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_MANY_ROWS);
 	r.rows = 10;
-	/* slow and irregular: gaps 1 ms x 8 and 400 ms x 1 */
-	r.gap_sum = 8 * 1000 + 400000;
-	r.gap_sq_sum = 8 * 1e6 + 1.6e11;
-	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
-	ck_assert_int_eq(why, N1_REJECT_IRREGULAR);
+	/* slow and irregular: gaps from 20 to 80 ms */
+	for (int i = 0; i < 9; i++)
+		r.gap_hist[4 * 14 + 2 + (i % 3) * 4]++;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_INDEPENDENT);
+	ck_assert_str_eq(n1_reject_name(why), "independent");
+	/* ... unless a parent with as many rows explains the iterations */
+	ck_assert_int_eq(n1_classify(&cfg, &r, 10, 10, &why), N1_CLASS_N_PLUS_ONE);
+	/* slow and regular: a loop */
+	memset(r.gap_hist, 0, sizeof(r.gap_hist));
+	r.gap_hist[4 * 14 + 2] = 9;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_N_PLUS_ONE);
+	memset(r.gap_hist, 0, sizeof(r.gap_hist));
 	cfg.min_distinct = 20;
-	r.gap_sum = 900;
-	r.gap_sq_sum = 9e4;
-	ck_assert_int_eq(n1_classify(&cfg, &r, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_FEW_DISTINCT);
 	ck_assert_str_eq(n1_class_name(N1_CLASS_WRITE_LOOP), "write_loop");
 }
@@ -678,6 +735,9 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_idle_splits_loops);
 	tcase_add_test(tc, test_rhythm_break);
 	tcase_add_test(tc, test_slow_regular_loop);
+	tcase_add_test(tc, test_spikes_do_not_cut);
+	tcase_add_test(tc, test_independent_requests_single_rows);
+	tcase_add_test(tc, test_slow_loop_after_fast_statements);
 	tcase_add_test(tc, test_unit_change);
 	tcase_add_test(tc, test_nested_loops);
 	tcase_add_test(tc, test_interleaved_children);

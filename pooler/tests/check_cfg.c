@@ -242,6 +242,72 @@ START_TEST(test_databases_and_users)
 }
 END_TEST
 
+/* A pgbouncer.ini using every setting issue 5 names loads unchanged, with no
+ * warning at all. */
+START_TEST(test_pgbouncer_ini_unchanged)
+{
+	struct cfg *c = load_ok(
+		";; pgbouncer.ini as PgBouncer users write it\n"
+		"[databases]\n"
+		"appdb = host=10.0.0.5 port=5432 dbname=app user=app password=secret pool_size=30 pool_mode=transaction\n"
+		"reporting = host=/var/run/postgresql dbname=app reserve_pool=2 max_db_connections=40\n"
+		"* = host=10.0.0.5\n"
+		"\n"
+		"[users]\n"
+		"etl = pool_mode=session max_user_connections=4\n"
+		"\n"
+		"[pgbouncer]\n"
+		"logfile = /var/log/postgresql/pgbouncer.log\n"
+		"pidfile = /var/run/postgresql/pgbouncer.pid\n"
+		"listen_addr = *\n"
+		"listen_port = 6432\n"
+		"unix_socket_dir = /var/run/postgresql\n"
+		"auth_type = md5\n"
+		"auth_file = /etc/pgbouncer/userlist.txt\n"
+		"admin_users = postgres\n"
+		"stats_users = stats, monitor\n"
+		"pool_mode = transaction\n"
+		"server_reset_query = DISCARD ALL\n"
+		"ignore_startup_parameters = extra_float_digits, options\n"
+		"max_client_conn = 1000\n"
+		"default_pool_size = 25\n"
+		"min_pool_size = 5\n"
+		"reserve_pool_size = 5\n"
+		"reserve_pool_timeout = 3\n"
+		"max_db_connections = 50\n"
+		"max_user_connections = 50\n"
+		"server_idle_timeout = 600\n"
+		"server_lifetime = 3600\n"
+		"server_connect_timeout = 15\n"
+		"server_login_retry = 15\n"
+		"query_timeout = 0\n"
+		"query_wait_timeout = 120\n"
+		"client_idle_timeout = 0\n"
+		"client_login_timeout = 60\n"
+		"idle_transaction_timeout = 0\n"
+		"max_packet_size = 2147483647\n"
+		"pkt_buf = 4096\n"
+		"listen_backlog = 128\n"
+		"log_connections = 1\n"
+		"log_disconnections = 1\n"
+		"log_pooler_errors = 1\n"
+		"stats_period = 60\n"
+		"verbose = 0\n");
+
+	ck_assert_msg(warnings[0] == '\0', "unexpected warnings: %s", warnings);
+	ck_assert_str_eq(c->listen_addr, "*");
+	ck_assert_int_eq(c->max_client_conn, 1000);
+	ck_assert(cfg_list_contains(c->stats_users, "monitor"));
+	ck_assert(cfg_list_contains(c->ignore_startup_parameters, "extra_float_digits"));
+	ck_assert(c->reserve_pool_timeout == 3000000);
+	ck_assert_int_eq(cfg_pool_size_for(c, cfg_find_database(c, "appdb"), NULL), 30);
+	ck_assert_int_eq(cfg_pool_mode_for(c, cfg_find_database(c, "appdb"), cfg_find_user(c, "etl")),
+			 CFG_POOL_SESSION);
+	ck_assert_str_eq(cfg_find_database(c, "anything")->host, "10.0.0.5");
+	cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_unknown_setting_warns)
 {
 	struct cfg *c = load_ok("[pgbouncer]\nlisten_port = 6000\nno_such_setting = 1\n"
@@ -428,7 +494,7 @@ START_TEST(test_show_rows)
 		}
 		if (strcmp(row.key, "query_wait_timeout") == 0) {
 			saw_qwt = true;
-			ck_assert_str_eq(row.value, "1500ms");
+			ck_assert_str_eq(row.value, "1.5");
 			ck_assert_str_eq(row.default_value, "120");
 		}
 		if (strcmp(row.key, "pool_mode") == 0) {
@@ -446,7 +512,7 @@ END_TEST
 /* SHOW CONFIG values read back through the parser give the same config. */
 START_TEST(test_show_roundtrip)
 {
-	struct cfg *c = load_ok("[pgbouncer]\nclient_idle_timeout = 2.25\nserver_lifetime = 90min\n"
+	struct cfg *c = load_ok("[pgbouncer]\nclient_idle_timeout = 2.25\nserver_lifetime = 90min\nquery_timeout = 250us\n"
 				"unix_socket_mode = 0755\nauth_type = plain\nauth_file = /x\n");
 	struct cfg *c2;
 	struct cfg_show_row row;
@@ -460,6 +526,7 @@ START_TEST(test_show_roundtrip)
 	}
 	c2 = load_ok(text);
 	ck_assert(c2->client_idle_timeout == 2250000);
+	ck_assert(c2->query_timeout == 250);
 	ck_assert(c2->server_lifetime == 5400LL * 1000000);
 	ck_assert_int_eq(c2->unix_socket_mode, 0755);
 	ck_assert_int_eq(c2->auth_type, CFG_AUTH_PLAIN);
@@ -546,6 +613,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_time_syntax);
 	tcase_add_test(tc, test_values_and_sections);
 	tcase_add_test(tc, test_databases_and_users);
+	tcase_add_test(tc, test_pgbouncer_ini_unchanged);
 	tcase_add_test(tc, test_unknown_setting_warns);
 	tcase_add_test(tc, test_invalid_values);
 	tcase_add_test(tc, test_refused_settings_at_safe_values);

@@ -10,10 +10,12 @@
 #
 # Usage: regress/drivers/run.sh [--target direct|pgbouncer|pgplumb]
 #            [--pool-mode transaction|session] [--pooler-bin PATH]
-#            [--driver NAME[,NAME...]]... [--clients N]
+#            [--driver NAME[,NAME...]]... [--clients N] [--trace]
 # Drivers: node-pg postgres-js pgjdbc psycopg pgbench-prepared pgbench-extended
 # (default: all).  The last line is "N passed, N failed"; exit 0 only if none
-# failed.  Digests and logs are kept in regress/drivers/results/<target>/.
+# failed.  Digests and logs are kept in regress/drivers/results/<target>/;
+# --trace also keeps protocol traces there (psycopg: libpq's trace of every
+# connection; pgjdbc: its FINEST java.util.logging log), in trace-<driver>-<direct|target>/
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -24,7 +26,7 @@ usage() {
 	exit "${1:-0}"
 }
 
-target=direct pool_mode=transaction pooler_bin="" drivers="" clients=24
+target=direct pool_mode=transaction pooler_bin="" drivers="" clients=24 trace=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--target) target=${2:?}; shift 2 ;;
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
 		--pooler-bin=*) pooler_bin=${1#*=}; shift ;;
 		--driver) drivers="$drivers ${2:?}"; shift 2 ;;
 		--driver=*) drivers="$drivers ${1#*=}"; shift ;;
+		--trace) trace=1; shift ;;
 		--clients) clients=${2:?}; shift 2 ;;
 		--clients=*) clients=${1#*=}; shift ;;
 		-h|--help) usage 0 ;;
@@ -96,7 +99,7 @@ if [ -z "${DRV_INSIDE:-}" ]; then
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$work"
 
 	export DRV_INSIDE=1 DRV_TARGET=$target DRV_POOL_MODE=$pool_mode DRV_POOLER_BIN=$pooler_bin
-	export DRV_DRIVERS=$drivers DRV_CLIENTS=$clients DRV_WORK=$work DRV_RESULTS=$results
+	export DRV_DRIVERS=$drivers DRV_CLIENTS=$clients DRV_WORK=$work DRV_RESULTS=$results DRV_TRACE=$trace
 	started=$(date +%s)
 	# pg_virtualenv picks a free port but can lose a race with another cluster
 	# starting at the same moment: retry when our inside part never started.
@@ -127,6 +130,7 @@ pooler_pid="" runner_pid=""
 cleanup() {
 	local pid=""
 	[ -f "$work/pooler.pid" ] && pid=$(cat "$work/pooler.pid" 2>/dev/null)
+	sampler_stop
 	for p in $pid $pooler_pid $runner_pid; do kill "$p" 2>/dev/null; done
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		alive=0
@@ -153,7 +157,8 @@ psql -q -X -c "CREATE DATABASE drivers" -c "CREATE DATABASE pgbench" postgres >/
 free_port() {
 	local p
 	for p in $(shuf -i 20000-40000 -n 50); do
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+		# Nothing accepts a connection there (bash's /dev/tcp; no extra tool needed).
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -165,6 +170,7 @@ write_config() {
 	# In session mode a client keeps its server connection until it disconnects,
 	# and the workloads keep their connections open: give every client one.
 	[ "$DRV_POOL_MODE" = session ] && size=$((DRV_CLIENTS + 4))
+	POOL_SIZE=$size
 	printf '"%s" "%s"\n' "$PGUSER" "$PGPASSWORD" >"$work/userlist.txt"
 	cat >"$work/pooler.ini" <<-EOF
 	[databases]
@@ -195,7 +201,11 @@ start_pooler() {
 	port=$(free_port) || { echo "no free port"; return 1; }
 	case "$DRV_TARGET" in
 		pgbouncer) write_config pgbouncer "$port"; cmd=(pgbouncer "$work/pooler.ini") ;;
-		pgplumb) write_config pgplumb "$port"; cmd=("$DRV_POOLER_BIN" "$work/pooler.ini") ;;
+		pgplumb)
+			write_config pgplumb "$port"
+			# A copy the postgres user can surely execute (the tree may be under /root).
+			cp "$DRV_POOLER_BIN" "$work/pgplumb-pooler" && chmod 755 "$work/pgplumb-pooler" || return 1
+			cmd=("$work/pgplumb-pooler" "$work/pooler.ini") ;;
 	esac
 	cp "$work/pooler.ini" "$results/pooler.ini"
 	if [ "$(id -u)" -eq 0 ]; then
@@ -236,8 +246,10 @@ build_java() {
 pgbench_workload() {
 	local mode=$1 port=$2 out rc failed processed sums
 	pgbench -i -q -s 1 -h "$PGHOST" -p "$PGPORT" pgbench >/dev/null 2>&1 || { echo "pgbench -i failed"; return 1; }
+	sampler_start "$port" pgbench
 	out=$(timeout 30 pgbench -n -h 127.0.0.1 -p "$port" -c 20 -j 2 -T 3 -M "$mode" pgbench 2>&1)
 	rc=$?
+	sampler_stop
 	echo "$out" >&2
 	failed=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
 	processed=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
@@ -256,23 +268,73 @@ pgbench_workload() {
 	[ $ok -eq 1 ]
 }
 
+# While a workload runs through the pooler, count the server connections it
+# holds to database $2 (its pool) every 0.2 s; the most seen is checked
+# against default_pool_size.  The sampler itself connects to "postgres".
+sampler_pid=""
+sampler_start() {
+	[ "$1" = "$PGPORT" ] && return 0
+	echo 0 >"$work/backends.max"
+	(
+		max=0
+		while :; do
+			n=$(psql -X -At -d postgres -c "SELECT count(*) FROM pg_stat_activity
+				WHERE datname = '$2' AND backend_type = 'client backend'" 2>/dev/null)
+			if [ -n "$n" ] && [ "$n" -gt "$max" ]; then max=$n; echo "$max" >"$work/backends.max"; fi
+			sleep 0.2
+		done
+	) &
+	sampler_pid=$!
+}
+sampler_stop() {
+	[ -n "$sampler_pid" ] || return 0
+	kill "$sampler_pid" 2>/dev/null
+	wait "$sampler_pid" 2>/dev/null
+	sampler_pid=""
+	return 0
+}
+
 # Run one driver's workload against a port; digest to $3, stderr to $3.log.
 run_workload() {
 	local driver=$1 port=$2 out=$3 rc
 	reset_schema || { echo "schema reset failed" >"$out.log"; return 1; }
 	export DRV_HOST=127.0.0.1 DRV_PORT=$port DRV_DB=drivers DRV_USER=$PGUSER DRV_PASSWORD=$PGPASSWORD
+	# The workload's own deadline (it then prints what it has, naming the
+	# stuck clients); timeout(1) only if even that does not happen.
+	local hard=$((DRV_DEADLINE + 20))
+	case "$driver" in pgjdbc) build_java 2>"$out.log" || return 1 ;; esac
+	unset DRV_TRACE_DIR
+	if [ "$DRV_TRACE" = 1 ]; then
+		export DRV_TRACE_DIR=$results/trace-$(basename "$out" | sed 's/\.\([^.]*\)$/-\1/')
+		mkdir -p "$DRV_TRACE_DIR"
+	fi
+	case "$driver" in pgbench-*) ;; *) sampler_start "$port" drivers ;; esac
 	case "$driver" in
-		node-pg) timeout 90 node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
-		postgres-js) timeout 90 node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
-		psycopg) timeout 90 /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
+		node-pg) timeout "$hard" node "$here/node/node_pg.js" >"$out" 2>"$out.log" ;;
+		postgres-js) timeout "$hard" node "$here/node/postgres_js.js" >"$out" 2>"$out.log" ;;
+		psycopg) timeout "$hard" /usr/bin/python3 "$here/python/psycopg_workload.py" >"$out" 2>"$out.log" ;;
 		pgjdbc)
-			build_java 2>"$out.log" || return 1
-			timeout 90 java -Xss512k -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
+			local jopts=()
+			if [ -n "${DRV_TRACE_DIR:-}" ]; then
+				# pgjdbc logs every protocol message at FINEST (FE=> Parse(stmt=S_1,...), <=BE ...).
+				cat >"$DRV_TRACE_DIR/logging.properties" <<-EOF
+				handlers = java.util.logging.FileHandler
+				java.util.logging.FileHandler.pattern = $DRV_TRACE_DIR/pgjdbc.trace
+				java.util.logging.FileHandler.limit = 200000000
+				java.util.logging.FileHandler.level = ALL
+				java.util.logging.FileHandler.formatter = java.util.logging.SimpleFormatter
+				java.util.logging.SimpleFormatter.format = %1\$tT.%1\$tL %5\$s%n
+				org.postgresql.level = FINEST
+				EOF
+				jopts=(-Djava.util.logging.config.file="$DRV_TRACE_DIR/logging.properties")
+			fi
+			timeout "$hard" java -Xss512k "${jopts[@]}" -cp "$work/java:/usr/share/java/postgresql.jar" JdbcWorkload >"$out" 2>>"$out.log" ;;
 		pgbench-prepared) pgbench_workload prepared "$port" >"$out" 2>"$out.log" ;;
 		pgbench-extended) pgbench_workload extended "$port" >"$out" 2>"$out.log" ;;
 	esac
 	rc=$?
-	[ $rc -eq 124 ] && echo "run.sh: timed out after 90 s" >>"$out.log"
+	sampler_stop
+	[ $rc -eq 124 ] && echo "run.sh: killed after $hard s" >>"$out.log"
 	return $rc
 }
 
@@ -298,6 +360,7 @@ via="$DRV_TARGET ($DRV_POOL_MODE)"
 for driver in $DRV_DRIVERS; do
 	t0=$(date +%s)
 	direct=$results/$driver.direct
+	export DRV_DEADLINE=100
 	run_workload "$driver" "$PGPORT" "$direct"
 	rc=$?
 	if [ $rc -ne 0 ] || ! tail -1 "$direct" | grep -q '^end .* failures=0$'; then
@@ -309,12 +372,20 @@ for driver in $DRV_DRIVERS; do
 	ok "$driver direct ($(grep -c . "$direct") digest lines, $(( $(date +%s) - t0 )) s)"
 	[ "$DRV_TARGET" = direct ] && continue
 
+	# Through the pooler a workload may take longer than direct, but not much:
+	# three times the direct run plus 30 s (60 to 100 s) before it is "stuck".
+	DRV_DEADLINE=$(( 3 * ($(date +%s) - t0) + 30 ))
+	[ $DRV_DEADLINE -lt 60 ] && DRV_DEADLINE=60
+	[ $DRV_DEADLINE -gt 100 ] && DRV_DEADLINE=100
 	t0=$(date +%s)
 	pooled=$results/$driver.$DRV_TARGET
 	run_workload "$driver" "$POOLER_PORT" "$pooled"
 	rc=$?
-	if [ $rc -eq 0 ] && cmp -s "$direct" "$pooled"; then
-		ok "$driver via $via (digest identical, $(( $(date +%s) - t0 )) s)"
+	seen=$(cat "$work/backends.max" 2>/dev/null || echo 0)
+	if [ "$seen" -gt "$POOL_SIZE" ]; then
+		not_ok "$driver via $via" "$seen server connections seen at once, default_pool_size is $POOL_SIZE"
+	elif [ $rc -eq 0 ] && cmp -s "$direct" "$pooled"; then
+		ok "$driver via $via (digest identical, at most $seen server connections, $(( $(date +%s) - t0 )) s)"
 	else
 		ndiff=$(diff "$direct" "$pooled" | grep -c '^[<>]')
 		not_ok "$driver via $via" "exit $rc, $ndiff digest lines differ, see ${pooled#$top/}"

@@ -41,6 +41,7 @@ HBA="$(psql -XAtc 'show hba_file')"
 	echo "host all pp_md5 127.0.0.1/32 md5"
 	echo "host all pp_scram 127.0.0.1/32 scram-sha-256"
 	echo "host all all 127.0.0.1/32 trust"
+	echo "local all all trust"
 	cat "$HBA"
 } > "$E2E_WORK/hba" && cat "$E2E_WORK/hba" > "$HBA"
 psql -XqAtc 'select pg_reload_conf()' >/dev/null
@@ -60,6 +61,7 @@ SQL
 pgbench -i -s 1 -q "host=127.0.0.1 dbname=ppdb user=postgres" >/dev/null 2>&1 || { echo "pgbench -i failed"; exit 1; }
 export PG_SERVER_PORT="$PGPORT"
 export PG_DATA_DIR="$(psql -XAtc 'show data_directory')"
+export PG_SOCKET_DIR="$(psql -XAtc 'show unix_socket_directories' | cut -d, -f1)"
 
 pass=0
 fail=0

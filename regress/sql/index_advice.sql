@@ -26,7 +26,9 @@ SHOW pgplumb.advice_min_examined_ratio;
 
 CREATE VIEW ad_advice AS
 	SELECT relid, scanned_relids, advice, eq_columns, range_columns,
-		sort_columns, cardinality(queryids) AS statements, executions,
+		sort_columns, cardinality(queryids) AS statements,
+		ARRAY(SELECT q FROM unnest(queries) q ORDER BY q COLLATE "C") AS queries,
+		total_exec_time > 0 AS timed, executions,
 		rows_examined, rows_returned, examined_per_returned, estimated
 	FROM pgplumb.index_advice
 	WHERE relid::text LIKE 'ad\_%';

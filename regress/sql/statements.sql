@@ -4,7 +4,9 @@
 SET pgplumb.track = 'top';
 SET pgplumb.track_utility = on;
 SET pgplumb.track_planning = off;
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+RESET client_min_messages;
 
 -- The view has every pg_stat_statements 1.10 column, in the same order,
 -- then pgplumb's own columns.

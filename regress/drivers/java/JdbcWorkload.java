@@ -7,6 +7,9 @@
 // rounds of:
 //   prepared -- INSERT ... RETURNING once and SELECT three times per round,
 //               so both are named server-side statements from round 2 on;
+//               and a statement prepared, executed six times (named from
+//               the fifth) and closed; with preparedStatementCacheQueries=1
+//               pgjdbc then sends Close(S_n) for the statement it evicts;
 //   batch    -- addBatch x5 + executeBatch (pgjdbc sends the five
 //               Bind/Execute pairs pipelined before one Sync);
 //   txn      -- setAutoCommit(false), SET LOCAL application_name and
@@ -126,6 +129,15 @@ public class JdbcWorkload {
                 for (int r = 0; r < 3; r++) {
                     get.setInt(1, i); get.setInt(2, r == 2 ? 999 : j);
                     expect("prepared", k + ".get" + r, rows(get.executeQuery()), r == 2 ? "" : "[" + note + ", " + note.length() + "]");
+                }
+                // A statement used past the threshold and then closed: pgjdbc keeps
+                // one in its cache and sends Close(S_n) for the one it evicts.
+                try (PreparedStatement tmp = conn.prepareStatement("SELECT ?::int * 2 + " + (j % 2) + " AS n")) {
+                    StringBuilder sb = new StringBuilder();
+                    for (int r = 0; r < 6; r++) { tmp.setInt(1, i + r); sb.append(rows(tmp.executeQuery())); }
+                    StringBuilder want = new StringBuilder();
+                    for (int r = 0; r < 6; r++) want.append("[").append((i + r) * 2 + j % 2).append("]");
+                    expect("prepared", k + ".closed", sb, want);
                 }
             } catch (SQLException e) { error("prepared", k, e); }
         }
@@ -259,6 +271,8 @@ public class JdbcWorkload {
         props.setProperty("password", env.getOrDefault("DRV_PASSWORD", ""));
         props.setProperty("ApplicationName", STARTUP_APP);
         props.setProperty("prepareThreshold", "5");
+        // A small statement cache: closed statements beyond it are closed on the server too.
+        props.setProperty("preparedStatementCacheQueries", "1");
         props.setProperty("connectTimeout", "30");
         props.setProperty("socketTimeout", "60");
 

@@ -15,6 +15,7 @@ class Digest {
     this.lines = [];
     this.failures = 0;
     this.where = new Map(); // task -> what it is doing, for a report on a hang
+    this.finished = false;
   }
 
   // Note where task i is; done(i) when it has finished.
@@ -25,6 +26,7 @@ class Digest {
   // exit 1: a hang through a pooler must still give a digest to compare.
   deadline(ms) {
     const t = setTimeout(() => {
+      if (this.finished) process.exit(); // digest printed; only closing hangs
       for (const [i, what] of [...this.where.entries()].sort((a, b) => a[0] - b[0])) {
         this.put('main', `stuck.${i}`, what);
       }
@@ -71,6 +73,7 @@ class Digest {
 
   // Print the sorted digest and the end marker run.sh looks for; return the exit status.
   finish() {
+    this.finished = true;
     this.lines.sort();
     process.stdout.write(this.lines.join('\n') + '\n');
     process.stdout.write(`end ${this.driver} lines=${this.lines.length} failures=${this.failures}\n`);

@@ -5,7 +5,8 @@ DRV_CLIENTS concurrent asyncio tasks, each with its own AsyncConnection
 (autocommit, prepare_threshold=2: a query becomes a server-side named
 statement "_pg3_<n>" from its third execution on that connection, so each
 connection numbers its statements from 0 and a pooler that shares server
-connections must keep them apart).  Each task runs DRV_ROUNDS rounds of:
+connections must keep them apart; prepared_max=4, so psycopg also sends
+"DEALLOCATE _pg3_<n>" for the least recently used ones).  Each task runs DRV_ROUNDS rounds of:
   prepared -- the same INSERT ... RETURNING and SELECT texts every round
               (prepared after the threshold), plus one with prepare=True;
   pipeline -- conn.pipeline() inside conn.transaction(): several statements
@@ -94,7 +95,26 @@ GET = "SELECT note, length(note) FROM drv.py_events WHERE client = %s AND seq = 
 UPD = "UPDATE drv.py_accounts SET balance = balance + %s WHERE id = %s RETURNING balance"
 
 
-async def connect():
+TRACE_DIR = os.environ.get("DRV_TRACE_DIR")
+trace_files = []
+
+
+async def connect(name="final"):
+    conn = await connect_untraced()
+    # Fewer prepared statements than the workload repeats: psycopg evicts the
+    # least recently used with "DEALLOCATE _pg3_<n>" (a simple query) and
+    # prepares it again later under a new name.
+    conn.prepared_max = 4
+    if TRACE_DIR:
+        # libpq's protocol trace (every message both ways) for this connection.
+        f = open(os.path.join(TRACE_DIR, f"psycopg.{name}.trace"), "w")
+        trace_files.append(f)
+        conn.pgconn.trace(f.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+    return conn
+
+
+async def connect_untraced():
     return await psycopg.AsyncConnection.connect(
         host=os.environ.get("DRV_HOST", "127.0.0.1"),
         port=os.environ.get("DRV_PORT", "5432"),
@@ -234,7 +254,7 @@ async def session(conn, i):
 
 async def task(i):
     try:
-        conn = await connect()
+        conn = await connect(f"client{i}")
     except psycopg.Error as e:
         error("connect", str(i), e)
         return

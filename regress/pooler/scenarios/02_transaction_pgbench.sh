@@ -2,7 +2,8 @@
 # on a pool of 2 server connections, no failures, pool max respected.
 . "$(dirname "$0")/../lib.sh"
 start_pooler "pool_mode = transaction
-default_pool_size = 2"
+default_pool_size = 2
+stats_period = 0.5"
 
 pgbench -i -s 1 -q "$(pooler_url)" >"$SCEN_DIR/init.out" 2>&1 || fail "pgbench -i through the pooler: $(tail -3 "$SCEN_DIR/init.out")"
 ok "pgbench -i through the pooler"
@@ -31,3 +32,18 @@ out=$(pq -c "select (select sum(abalance) from pgbench_accounts) = (select sum(b
 assert_eq "$out" t "TPC-B invariant holds"
 out=$(padmin -c "show pools" | grep '^ppdb|' | cut -d'|' -f16)
 assert_eq "$out" transaction "SHOW POOLS reports transaction mode"
+
+# SHOW STATS: totals and per-period averages while traffic flows
+pgbench -n -S -c 2 -T 2 "$(pooler_url)" >/dev/null 2>&1 &
+bg=$!
+sleep 1.3
+row=$(padmin -c "show stats" | grep '^ppdb|')
+wait $bg
+echo "stats: $row"
+IFS='|' read -r _ txc qc rcv snt xt qt wt axc aqc arcv asnt axt aqt awt <<<"$row"
+assert_ge "$txc" 100 "total_xact_count counts transactions"
+assert_ge "$rcv" 10000 "total_received counts client bytes"
+assert_ge "$snt" 10000 "total_sent counts bytes to clients"
+assert_ge "$qt" 1 "total_query_time accumulates"
+assert_ge "$axc" 10 "avg_xact_count (per second over stats_period)"
+assert_ge "$aqt" 1 "avg_query_time (us)"

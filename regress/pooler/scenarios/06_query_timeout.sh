@@ -30,11 +30,17 @@ assert_contains "$out" "canceling statement due to query_timeout" "session mode:
 assert_contains "$out" "current transaction is aborted" "transaction aborted as after any error"
 assert_contains "$out" "ok" "session goes on after rollback"
 
-# a backend that cannot answer (stopped) is closed after cancel_wait_timeout
+# a backend that cannot answer (stopped) is closed after cancel_wait_timeout;
+# query_timeout long enough for the test to stop the backend first
+stop_pooler
+start_pooler "pool_mode = session
+query_timeout = 1500ms
+cancel_wait_timeout = 500ms"
 pq -c "select pg_sleep(10)" >"$SCEN_DIR/stopped.out" 2>&1 &
 client=$!
 wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where query = 'select pg_sleep(10)'\")\" = 1 ]" 2000 || fail "sleeper did not start"
 bpid=$(direct -c "select pid from pg_stat_activity where query = 'select pg_sleep(10)'")
+[ -n "$bpid" ] || fail "could not find the sleeping backend"
 kill -STOP "$bpid"
 t0=$(now_ms)
 wait $client
@@ -42,7 +48,7 @@ t1=$(now_ms)
 kill -CONT "$bpid"
 out=$(cat "$SCEN_DIR/stopped.out")
 assert_contains "$out" "did not answer the cancel request" "client told the server did not answer"
-assert_le $((t1 - t0)) 2000 "closed within query_timeout + cancel_wait_timeout (ms)"
+assert_le $((t1 - t0)) 2500 "closed within query_timeout + cancel_wait_timeout (ms)"
 wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where pid = $bpid\")\" = 0 ]" 3000 || fail "stopped backend not closed"
 ok "the unresponsive backend was closed"
 out=$(pq -c "select 'pool still works'")

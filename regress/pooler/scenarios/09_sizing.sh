@@ -12,7 +12,7 @@ wait_sleepers() { wait "${SLEEPERS[@]}"; SLEEPERS=(); }
 max_seen() { # sample backend_count for ~N*100ms
 	local m=0 c
 	for _ in $(seq 1 "$1"); do
-		c=$(backend_count)
+		c=$(${COUNT_CMD:-backend_count})
 		[ "$c" -gt "$m" ] && m=$c
 		sleep 0.1
 	done
@@ -46,20 +46,29 @@ stop_pooler
 start_pooler "pool_mode = transaction
 default_pool_size = 5
 max_db_connections = 2"
-for u in postgres ppuser postgres ppuser; do PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+t0=$(now_ms)
+for u in postgres ppuser postgres ppuser ppuser ppuser; do PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 & SLEEPERS+=($!); done
 m=$(max_seen 8)
 wait_sleepers
+t1=$(now_ms)
 assert_eq "$m" 2 "max_db_connections=2 holds across two users' pools"
+# 6 x 0.6 s on 2 slots is 1.8 s of work: no pool may starve waiting for the other's slot
+assert_le $((t1 - t0)) 5000 "all clients served promptly across pools (ms)"
 stop_pooler
 
 # -- max_user_connections
 start_pooler "pool_mode = transaction
 default_pool_size = 5
-max_user_connections = 1"
-sleepers 3 0.4
-m=$(max_seen 6)
+max_user_connections = 1" "ppdb2x = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2"
+t0=$(now_ms)
+sleepers 2 0.4
+for i in 1 2; do PQDB=ppdb2x pq -c "select pg_sleep(0.4)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+user_count() { direct -c "select count(*) from pg_stat_activity where datname in ('ppdb', 'ppdb2') and usename = 'postgres' and pid <> pg_backend_pid()"; }
+m=$(COUNT_CMD=user_count max_seen 6)
 wait_sleepers
+t1=$(now_ms)
 assert_eq "$m" 1 "max_user_connections=1 caps the user's servers"
+assert_le $((t1 - t0)) 5000 "the user's two databases take turns promptly (ms)"
 stop_pooler
 
 # -- max_client_conn -> 53300, FIFO order of waiting clients

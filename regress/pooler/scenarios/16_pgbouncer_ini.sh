@@ -55,6 +55,9 @@ check_one() { # name
 		grep -E '^(default_pool_size|max_client_conn|pool_mode|reserve_pool_size|server_reset_query|query_wait_timeout)\|' |
 		cut -d'|' -f1,2 | sort >"$SCEN_DIR/config.$1"
 	assert_eq "$(psql "host=127.0.0.1 port=$port dbname=pgbouncer user=postgres" -XAtq -c "show databases" | grep '^ppdb|' | cut -d'|' -f6)" 4 "$1: per-database pool_size"
+	for cmd in pools stats clients servers lists config databases; do
+		psql "host=127.0.0.1 port=$port dbname=pgbouncer user=postgres" -XAq -F, -c "show $cmd" | head -1 >"$SCEN_DIR/cols.$cmd.$1"
+	done
 }
 
 su postgres -s /bin/sh -c "pgbouncer $SCEN_DIR/pgbouncer.ini" >"$SCEN_DIR/bouncer.out" 2>&1 &
@@ -72,3 +75,7 @@ grep -q "login attempt" "$SCEN_DIR/bouncer.log" || fail "logfile setting not hon
 ok "pgplumb-pooler wrote to logfile"
 diff "$SCEN_DIR/config.pgbouncer" "$SCEN_DIR/config.pgplumb" || fail "SHOW CONFIG differs for shared settings"
 ok "SHOW CONFIG agrees with PgBouncer on the shared settings: $(tr '\n' ' ' <"$SCEN_DIR/config.pgplumb")"
+for cmd in pools stats clients servers lists config databases; do
+	diff "$SCEN_DIR/cols.$cmd.pgbouncer" "$SCEN_DIR/cols.$cmd.pgplumb" >/dev/null || fail "SHOW ${cmd^^} columns differ from PgBouncer: $(cat "$SCEN_DIR/cols.$cmd.pgbouncer") vs $(cat "$SCEN_DIR/cols.$cmd.pgplumb")"
+done
+ok "SHOW POOLS/STATS/CLIENTS/SERVERS/LISTS/CONFIG columns identical to PgBouncer 1.18"

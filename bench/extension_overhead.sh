@@ -1,0 +1,165 @@
+#!/bin/bash
+# bench/extension_overhead.sh -- what loading pgplumb costs: pgbench tps with
+# no extension, with pg_stat_statements and with pgplumb, side by side.
+#
+# One throwaway PostgreSQL 15 (pg_virtualenv), pgbench initialised once, then
+# ROUNDS rounds; each round runs the three configurations in a rotated order
+# (none/pgss/pgplumb, pgss/pgplumb/none, ...), restarting the server with a
+# different shared_preload_libraries for each, and runs pgbench -S (select
+# only) and TPC-B for DURATION seconds each.  Reported: the median tps of
+# each configuration and workload, and the ratios of the medians.  pgplumb
+# runs with every setting at its default.
+#
+# Settings (environment):
+#   DURATION=20   seconds per pgbench run
+#   ROUNDS=5      rounds (each runs every configuration once)
+#   SCALE=10      pgbench scale factor
+#   CLIENTS=2     pgbench -c and -j
+#   PROTOCOL=prepared   pgbench -M (simple, extended or prepared)
+# A full run with the defaults takes about 12 minutes on 2 cores.
+#
+#   MODE=callgrind   instead of tps, count the CPU instructions one statement
+#                    costs in each configuration: the server is stopped and
+#                    `postgres --single` runs N and 3N pgbench-like statements
+#                    under valgrind --tool=callgrind; (I(3N) - I(N)) / 2N is
+#                    the cost per statement, free of start-up and of the noise
+#                    of a shared machine.  CALLGRIND_N=1000 by default.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "${1:-}" != --inside ]; then
+	. "$top/regress/lib/stage.sh"
+	# a stage of its own, so tests run meanwhile do not replace the library
+	pp_stage=$top/build/stage-bench
+	pp_stage_extension
+	pp_venv_opts ""
+	# pg_virtualenv -t drops the cluster (and stops the server) on exit
+	exec pg_virtualenv "${pp_venv[@]}" -o "max_connections=20" \
+		-o "shared_buffers=256MB" bash "$0" --inside
+fi
+
+# ---- inside the throwaway cluster ----
+MODE=${MODE:-tps}
+DURATION=${DURATION:-20}
+ROUNDS=${ROUNDS:-5}
+SCALE=${SCALE:-10}
+CLIENTS=${CLIENTS:-2}
+PROTOCOL=${PROTOCOL:-prepared}
+db=pp_bench
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+configs=(none pg_stat_statements pgplumb)
+declare -A preload=([none]="" [pg_stat_statements]="pg_stat_statements" [pgplumb]="pgplumb")
+
+restart_with() {	# shared_preload_libraries value
+	if [ -n "$1" ]; then
+		psql -X -q -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = '$1'"
+	else
+		psql -X -q -d postgres -c "ALTER SYSTEM RESET shared_preload_libraries"
+	fi
+	# pg_ctl, not pg_ctlcluster: see restart() in regress/t/statements_save.sh
+	local owner pgdata logfile
+	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$owner" -- /usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
+	else
+		/usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
+	fi
+	[ "$(psql -X -qAt -d postgres -c 'SHOW shared_preload_libraries')" = "$1" ] || {
+		echo "could not restart with shared_preload_libraries = '$1'" >&2; exit 1; }
+}
+
+run_pgbench() {	# label extra-args...
+	local label=$1; shift
+	pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$@" "$db" 2>&1 |
+		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+echo "== extension_overhead: PostgreSQL $(psql -X -qAt -d postgres -c 'SHOW server_version'), scale $SCALE," \
+	"pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $DURATION, $ROUNDS rounds, $(nproc) CPUs"
+psql -X -q -d postgres -c "CREATE DATABASE $db"
+pgbench -i -q -s "$SCALE" "$db" >/dev/null 2>&1
+psql -X -q -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT"
+
+# ---- MODE=callgrind: instructions per statement ----
+if [ "$MODE" = callgrind ]; then
+	N=${CALLGRIND_N:-1000}
+	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
+	conf=$(psql -X -qAt -d postgres -c "SHOW config_file")
+	bindir=/usr/lib/postgresql/$PGVERSION/bin
+	as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
+	as_owner "$bindir/pg_ctl" -D "$pgdata" -w -m fast stop >/dev/null
+	chmod a+rwx "$work"
+	# every run starts from the same data directory (TPC-B writes)
+	cp -a "$pgdata" "$work/pgdata.snapshot"
+	# select-only: one indexed lookup per statement (pgbench -S)
+	gen_select() { awk -v n="$1" -v s="$SCALE" 'BEGIN { srand(7); for (i = 0; i < n; i++)
+		printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d\n", 1 + int(rand() * 100000 * s) }'; }
+	# TPC-B: the seven statements of pgbench's default script per transaction
+	gen_tpcb() { awk -v n="$1" -v s="$SCALE" 'BEGIN { srand(7); for (i = 0; i < n / 7; i++) {
+		a = 1 + int(rand() * 100000 * s); t = 1 + int(rand() * 10 * s); b = 1 + int(rand() * s); d = int(rand() * 10000) - 5000
+		print "BEGIN"
+		printf "UPDATE pgbench_accounts SET abalance = abalance + %d WHERE aid = %d\n", d, a
+		printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d\n", a
+		printf "UPDATE pgbench_tellers SET tbalance = tbalance + %d WHERE tid = %d\n", d, t
+		printf "UPDATE pgbench_branches SET bbalance = bbalance + %d WHERE bid = %d\n", d, b
+		printf "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (%d, %d, %d, %d, CURRENT_TIMESTAMP)\n", t, b, a, d
+		print "END" } }'; }
+	instructions() {	# preload workload count
+		gen_"$2" "$3" >"$work/in.sql"
+		rm -rf "$pgdata" && cp -a "$work/pgdata.snapshot" "$pgdata"
+		as_owner valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+			"$bindir/postgres" --single -D "$pgdata" -c config_file="$conf" \
+			-c shared_preload_libraries="$1" "$db" <"$work/in.sql" >"$work/cg.stdout" 2>"$work/cg.err" ||
+			{ cat "$work/cg.err" >&2; exit 1; }
+		# every statement must have succeeded, or the counts mean nothing
+		if grep -q ERROR "$work/cg.stdout" "$work/cg.err"; then
+			grep -m3 ERROR "$work/cg.stdout" "$work/cg.err" >&2; exit 1
+		fi
+		sed -n 's/^summary: \([0-9]*\).*/\1/p' "$work/cg.out"
+	}
+	echo
+	echo "instructions per statement (valgrind --tool=callgrind, postgres --single, simple protocol, N = $N and $((3 * N)))"
+	printf '%-10s %12s %12s %12s %12s %12s\n' workload none pgss pgplumb "pgss-none" "pgplumb-none"
+	for w in select tpcb; do
+		declare -A per=()
+		for cfg in none pg_stat_statements pgplumb; do
+			lo=$(instructions "${preload[$cfg]}" $w "$N")
+			hi=$(instructions "${preload[$cfg]}" $w $((3 * N)))
+			per[$cfg]=$(( (hi - lo) / (2 * N) ))
+		done
+		printf '%-10s %12d %12d %12d %12d %12d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
+			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" \
+			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none]))
+	done
+	as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$logfile" -o "-c config_file=$conf" -w start >/dev/null
+	exit 0
+fi
+
+for round in $(seq "$ROUNDS"); do
+	for k in 0 1 2; do
+		cfg=${configs[$(((round - 1 + k) % 3))]}
+		restart_with "${preload[$cfg]}"
+		# warm the caches and the backends' plan caches
+		pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T 2 -S "$db" >/dev/null 2>&1
+		s=$(run_pgbench select -S)
+		t=$(run_pgbench tpcb)
+		echo "$cfg select $s" >>"$work/tps"
+		echo "$cfg tpcb $t" >>"$work/tps"
+		printf 'round %d  %-19s  -S %9.1f tps   TPC-B %8.1f tps\n' "$round" "$cfg" "$s" "$t"
+	done
+done
+restart_with ""
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() { awk -v c="$1" -v w="$2" '$1 == c && $2 == w { print $3 }' "$work/tps" | median; }
+
+echo
+echo "median tps of $ROUNDS rounds (pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $DURATION, scale $SCALE)"
+printf '%-10s %12s %12s %12s %12s %12s %14s\n' workload none pgss pgplumb "pgss/none" "pgplumb/none" "pgplumb/pgss"
+for w in select tpcb; do
+	n=$(med none $w); p=$(med pg_stat_statements $w); x=$(med pgplumb $w)
+	awk -v w="$w" -v n="$n" -v p="$p" -v x="$x" 'BEGIN {
+		printf "%-10s %12.1f %12.1f %12.1f %12.3f %12.3f %14.3f\n", (w == "select" ? "-S" : "TPC-B"), n, p, x, p / n, x / n, x / p }'
+done

@@ -1,0 +1,77 @@
+#!/bin/bash
+# regress/t/statements_churn.sh -- with pgplumb.max small and thousands of
+# distinct statements, a statement executed constantly keeps exact calls,
+# entries are evicted, and the server keeps answering quickly.
+#
+# pgplumb.max is set to 100 with ALTER SYSTEM and a restart, and restored
+# (with another restart) on exit.  While one client runs a hot statement
+# with pgbench for a fixed time, another runs 3600 statements of distinct
+# shapes (distinct query ids).  Then the hot statement's calls must equal
+# the transactions pgbench counted, and no hot call may have taken 500 ms.
+set -euo pipefail
+db=pp_t_churn
+work=$(mktemp -d)
+psql_db() { psql -X -v ON_ERROR_STOP=1 -qAt -d "$db" "$@"; }
+# Restart the test cluster.  Not with "pg_ctlcluster restart": every
+# pg_virtualenv cluster on this machine shares the external pid file
+# /var/run/postgresql/<version>-regress.pid, so when several run at once
+# pg_ctlcluster can take ours for stopped and refuse to restart it.  pg_ctl
+# restart reuses the running server's own options (postmaster.opts).
+restart() {
+	local owner pgdata logfile
+	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$owner" -- /usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
+	else
+		/usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
+	fi
+}
+cleanup() {
+	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.max" >/dev/null 2>&1 || true
+	restart || true
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.max = 100"
+restart
+psql_db -c "CREATE EXTENSION pgplumb"
+[ "$(psql_db -c 'SHOW pgplumb.max')" = 100 ] || { echo "FAIL: pgplumb.max not applied"; exit 1; }
+psql_db -c "SELECT pgplumb.reset()" >/dev/null
+
+# 3600 distinct shapes: two arrays of 1..60 elements each
+for a in $(seq 60); do
+	for b in $(seq 60); do
+		printf 'SELECT ARRAY[%s] AS a, ARRAY[%s] AS b;\n' \
+			"$(seq -s, "$a" | sed 's/[0-9]*/1/g')" "$(seq -s, "$b" | sed 's/[0-9]*/2/g')"
+	done
+done >"$work/churn.sql"
+echo "SELECT 42 AS pp_churn_hot;" >"$work/hot.sql"
+
+pgbench -n -c 1 -T 20 -L 500 -f "$work/hot.sql" "$db" >"$work/hot.out" 2>&1 &
+hot_pid=$!
+sleep 1
+start=$(date +%s.%N)
+psql_db -f "$work/churn.sql" >/dev/null
+echo "churn: 3600 distinct statements in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+wait $hot_pid
+
+hot_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/hot.out")
+late=$(sed -n 's/^number of transactions above the .* latency limit: \([0-9]*\).*/\1/p' "$work/hot.out")
+grep -E "latency average|actually processed|latency limit" "$work/hot.out" | sed 's/^/pgbench: /'
+
+psql_db -c "SELECT calls, first_seen, last_seen FROM pgplumb.statements WHERE query LIKE '%pp_churn_hot%'" | sed "s/^/hot calls|first_seen|last_seen: /"
+stats=$(psql_db -c "SELECT (SELECT calls FROM pgplumb.statements WHERE query LIKE '%pp_churn_hot%'),
+                           entries, evictions, eviction_runs FROM pgplumb.info")
+echo "hot calls|entries|evictions|eviction runs: $stats"
+IFS='|' read -r hot_calls entries evictions runs <<<"$stats"
+
+fail=0
+[ -n "$hot_tx" ] && [ "$hot_calls" = "$hot_tx" ] || { echo "FAIL: hot statement calls $hot_calls, pgbench ran $hot_tx"; fail=1; }
+[ "$evictions" -ge 3000 ] || { echo "FAIL: only $evictions evictions"; fail=1; }
+[ "$entries" -le 100 ] || { echo "FAIL: $entries entries with pgplumb.max = 100"; fail=1; }
+[ "${late:-1}" = 0 ] || { echo "FAIL: $late hot statements took over 500 ms"; fail=1; }
+[ $fail = 0 ] && echo PASS
+exit $fail
