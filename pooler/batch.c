@@ -2128,6 +2128,29 @@ batch_to_client(struct batch *b)
 }
 
 bool
+batch_wants(struct batch *b, const uint8_t *msg, size_t len)
+{
+	if (b->failed || len < PROTO_HDR_LEN)
+		return false;
+	switch (b->state)
+	{
+		case BS_IDLE:
+			if (msg[0] == PQMSG_Query)
+			{
+				const char *sql = (const char *) body_of(msg);
+
+				return memchr(sql, 0, body_len(len)) != NULL &&
+					batch_sql_maybe_insert(sql, strlen(sql));
+			}
+			return opens_segment(b, msg, len);
+		case BS_PASS:
+			return false;
+		default:
+			return true;
+	}
+}
+
+bool
 batch_busy(const struct batch *b)
 {
 	return b->state != BS_IDLE && b->state != BS_PASS;

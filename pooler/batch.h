@@ -143,6 +143,13 @@ struct proto_buf *batch_to_client(struct batch *b);
  */
 void		batch_server_reset(struct batch *b);
 
+/*
+ * Would batch_client_message() take this client message (rather than let it
+ * be relayed)?  No side effects: lets the caller flush bytes it already
+ * relayed before the batch starts sending its own.
+ */
+bool		batch_wants(struct batch *b, const uint8_t *msg, size_t len);
+
 /* True while the batch holds or runs a segment (the server is busy for it). */
 bool		batch_busy(const struct batch *b);
 const struct batch_stats *batch_stats(const struct batch *b);
