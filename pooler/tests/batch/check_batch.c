@@ -194,6 +194,12 @@ cli(const uint8_t *m)
 	return a;
 }
 
+static bool
+wants(const uint8_t *m)
+{
+	return batch_wants(b, m, mlen(m));
+}
+
 static enum batch_action
 srv(const uint8_t *m)
 {
@@ -322,10 +328,10 @@ START_TEST(test_select_passes_through)
 {
 	const char *const v[] = {"1"};
 
-	ck_assert(!batch_wants(b, m_parse("", "SELECT $1::int", 0, NULL), mlen(mb.data)));
-	ck_assert(batch_wants(b, m_parse("", "insert into t values ($1)", 0, NULL), mlen(mb.data)));
-	ck_assert(batch_wants(b, m_query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"), mlen(mb.data)));
-	ck_assert(!batch_wants(b, m_query("SELECT 1"), mlen(mb.data)));
+	ck_assert(!wants(m_parse("", "SELECT $1::int", 0, NULL)));
+	ck_assert(wants(m_parse("", "insert into t values ($1)", 0, NULL)));
+	ck_assert(wants(m_query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")));
+	ck_assert(!wants(m_query("SELECT 1")));
 	ck_assert_int_eq(cli(m_parse("", "SELECT $1::int", 0, NULL)), BATCH_FORWARD);
 	ck_assert_int_eq(cli(m_bind("", 1, v)), BATCH_FORWARD);
 	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
@@ -346,7 +352,7 @@ START_TEST(test_batch_success)
 	send_batch("s", "INSERT INTO t (a, b) VALUES ($1, $2)", 3, true);
 	ck_assert(batch_busy(b));
 	/* while busy every client message is taken (queued) */
-	ck_assert(batch_wants(b, m_query("SELECT 1"), mlen(mb.data)));
+	ck_assert(wants(m_query("SELECT 1")));
 	/*
 	 * The client's Parse, then Parse/Bind/Execute of the guarded rewrite and,
 	 * in an implicit transaction, the Sync at once (no Describe: NoData is ours).
