@@ -47,10 +47,10 @@ cleanup() {
 trap cleanup EXIT
 
 pgport=$(psql -Atc 'show port')
-base=$((20000 + RANDOM % 20000))
-bport=$base
-rport=$((base + 1))
-pport=$((base + 2))
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bport=$(free_port)
+rport=$(free_port)
+pport=$(free_port)
 
 cat >"$work/pgbouncer.ini" <<EOF
 [databases]
@@ -86,8 +86,10 @@ listen_addr = 127.0.0.1
 listen_port = $pport
 auth_type = trust
 auth_file = $work/userlist.txt
+unix_socket_dir =
 pool_mode = session
 insert_batching = on
+logfile = $work/pgplumb.log
 EOF
 	"$PGPLUMB_POOLER" "$work/pgplumb.ini" &
 	pids+=($!)
