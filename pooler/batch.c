@@ -1383,6 +1383,7 @@ launch(struct batch *b)
 		if (!GROW(b->chunks, b->nchunks, b->chunks_cap))
 			return BATCH_FAILED;
 		c = &b->chunks[0];
+		c->e = NULL;
 		c->first_row = 0;
 		c->nrows = b->q_n;
 		c->returning = b->q_ins.returning;
