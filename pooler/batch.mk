@@ -8,9 +8,9 @@
 # header that pg_query.pb-c.h includes; the code lives in libpg_query),
 # check, and common/ built (this file builds it).
 #
-# The tests live in pooler/tests/batch/ rather than pooler/tests/ because
-# pooler/Makefile builds every pooler/tests/check_*.c against the core library
-# alone, which does not (yet) contain batch*.o or link libpg_query.
+# Since the wiring, pooler/Makefile builds batch*.c into the pooler and runs
+# pooler/tests/check_batch*.c with the other unit tests; this file remains
+# for the test relay (pooler/tests/batch/batch_proxy.c).
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -36,7 +36,7 @@ $(COMMON_LIB): FORCE
 $(B)/%.o: pooler/%.c pooler/batch_sql.h pooler/batch.h common/proto.h | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/check_%: pooler/tests/batch/check_%.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
+$(B)/check_%: pooler/tests/check_%.c $(BATCH_OBJS) $(COMMON_LIB) | $(B)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(BATCH_OBJS) $(COMMON_LIB) \
 		$(PGQ_LIBS) $(CHECK_LIBS) -lm
 

@@ -6,7 +6,9 @@
  * transactions with a savepoint, simple-protocol strings, cap splitting,
  * queued client messages).
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE				/* memmem */
+#endif
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
