@@ -11,10 +11,11 @@
 #   pipe/*       100 single-row INSERTs in \startpipeline..\endpipeline,
 #                -M prepared, through: direct, PgBouncer (session), the
 #                batch test relay (pooler/batch.c rewriting, built by
-#                pooler/batch.mk) and pgplumb-pooler (batching not wired yet:
-#                a pure relay figure, or n/a if the binary is missing)
+#                pooler/batch.mk) and pgplumb-pooler with insert_batching = 1
+#                (session mode; n/a if the binary is missing)
 #   multi/*      the same 100 INSERTs as one multi-statement simple Query
-#                (pgbench "\;"), -M simple: direct, PgBouncer, batch relay
+#                (pgbench "\;"), -M simple: direct, PgBouncer, batch relay,
+#                pgplumb-pooler
 #   copy         COPY of 100 rows from a server-side CSV file (the limit)
 #   values100    one hand-written 100-row INSERT ... VALUES, -M prepared
 #                (200 parameters: what the rewriter sends)
@@ -90,10 +91,11 @@ pool_mode = session
 default_pool_size = 60
 max_client_conn = 200
 logfile = $WORK/$1.log
+$4
 EOF
 }
 write_ini pgbouncer "$BOUNCER_PORT" "$WORK/pgbouncer.ini"
-write_ini pgplumb "$PLUMB_PORT" "$WORK/pgplumb.ini"
+write_ini pgplumb "$PLUMB_PORT" "$WORK/pgplumb.ini" "insert_batching = 1"
 PLUMB_BIN=""
 for c in "${POOLER_BIN:-}" "$ROOT/pooler/pgplumb-pooler"; do
 	if [ -n "$c" ] && [ -x "$c" ]; then PLUMB_BIN=$c; break; fi
@@ -175,7 +177,8 @@ POINTS=(
 	"unnest100|$PG_PORT|-M prepared -D arr_a=$ARR_A -D arr_b=$ARR_B -f $WORK/unnest100.sql|100"
 	"single50|$PG_PORT|-M prepared -c 50 -j 2 -f $WORK/single.sql|1"
 )
-[ -n "$PLUMB_BIN" ] && POINTS+=("pipe/pgplumb-pooler|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100")
+[ -n "$PLUMB_BIN" ] && POINTS+=("pipe/pgplumb-pooler|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100"
+	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100")
 
 CSV="$WORK/rounds.csv"
 echo "round,point,tps,rows_per_s" >"$CSV"
@@ -221,15 +224,16 @@ o.append("PostgreSQL 15 (pg_virtualenv, default settings), pgbench -n -T %s s pe
          "-c 1 -j 1 unless noted, table bi (a int, b int, c text) truncated before each run, "
          "100 rows per transaction. PgBouncer 1.18 and pgplumb-pooler in session mode, "
          "pool size 60. The rewrite relay is pooler/tests/batch/batch_proxy: pooler/batch.c "
-         "driven over sockets (insert_batch_max_rows = 1000), a test tool standing in for "
-         "pgplumb-pooler with insert_batching = on until it is wired in.\n" % E["DURATION"])
-o.append("| workload | direct | PgBouncer | rewrite relay (batch.c) | pgplumb-pooler (batching not wired) | rewrite / direct |")
+         "driven over sockets (insert_batch_max_rows = 1000); pgplumb-pooler runs with "
+         "insert_batching = 1 (the same module, wired into the pooler).\n" % E["DURATION"])
+o.append("| workload | direct | PgBouncer | rewrite relay (batch.c) | pgplumb-pooler, insert_batching = 1 | relay / direct |")
 o.append("|---|---|---|---|---|---|")
 o.append("| 100 single-row INSERTs, pipelined, -M prepared | %s | %s | %s | %s | %s |" % (
     f("pipe/direct"), f("pipe/pgbouncer"), f("pipe/rewrite-relay"),
     f("pipe/pgplumb-pooler") if have_plumb else "n/a", ratio("pipe/rewrite-relay", "pipe/direct")))
-o.append("| same 100 INSERTs as one multi-statement Query | %s | %s | %s | n/a | %s |" % (
+o.append("| same 100 INSERTs as one multi-statement Query | %s | %s | %s | %s | %s |" % (
     f("multi/direct"), f("multi/pgbouncer"), f("multi/rewrite-relay"),
+    f("multi/pgplumb-pooler") if have_plumb else "n/a",
     ratio("multi/rewrite-relay", "multi/direct")))
 o.append("| COPY of 100 rows (server-side CSV) | %s | | | | |" % f("copy"))
 o.append("| hand-written 100-row INSERT ... VALUES (200 params) | %s | | | | |" % f("values100"))
@@ -243,6 +247,10 @@ o.append("- pipelined: rewrite relay / direct = %s (target >= 2.5); / hand-writt
 o.append("- multi-statement: rewrite relay / direct = %s; / hand-written VALUES = %s; / COPY = %s" % (
     ratio("multi/rewrite-relay", "multi/direct"), ratio("multi/rewrite-relay", "values100"),
     ratio("multi/rewrite-relay", "copy")))
+o.append("- pgplumb-pooler (insert_batching = 1): pipelined / direct = %s, / PgBouncer = %s, / hand-written VALUES = %s, / COPY = %s; multi-statement / direct = %s" % (
+    ratio("pipe/pgplumb-pooler", "pipe/direct"), ratio("pipe/pgplumb-pooler", "pipe/pgbouncer"),
+    ratio("pipe/pgplumb-pooler", "values100"), ratio("pipe/pgplumb-pooler", "copy"),
+    ratio("multi/pgplumb-pooler", "multi/direct")))
 o.append("- anchors: direct pipelined / hand-written VALUES = %s; hand-written VALUES / COPY = %s" % (
     ratio("pipe/direct", "values100"), ratio("values100", "copy")))
 o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES = %s" % ratio("unnest100", "values100"))
