@@ -688,6 +688,9 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 				 (long long) ((now_usec() - c->connect_time) / USEC_PER_SEC));
 	if (s)
 	{
+		/* the rewriter's own messages may still be in flight */
+		if (c->batch && batch_busy(c->batch))
+			s->close_needed = true;
 		if (server_is_clean(s) && s->state == SV_ACTIVE)
 			release_server(s);
 		else
