@@ -91,7 +91,7 @@ pool_mode = session
 default_pool_size = 60
 max_client_conn = 200
 logfile = $WORK/$1.log
-$4
+${4:-}
 EOF
 }
 write_ini pgbouncer "$BOUNCER_PORT" "$WORK/pgbouncer.ini"
