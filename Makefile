@@ -23,6 +23,7 @@ DEB_PACKAGES = \
 	libpg-query-dev \
 	libpostgresql-jdbc-java \
 	libpq-dev \
+	libprotobuf-c-dev \
 	libssl-dev \
 	make \
 	pgbouncer \

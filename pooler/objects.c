@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "batch.h"
 #include "client.h"
 #include "janitor.h"
 #include "server.h"
@@ -720,6 +721,9 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 				 (long long) ((now_usec() - c->connect_time) / USEC_PER_SEC));
 	if (s)
 	{
+		/* the rewriter's own messages may still be in flight */
+		if (c->batch && batch_busy(c->batch))
+			s->close_needed = true;
 		if (server_is_clean(s) && s->state == SV_ACTIVE)
 			release_server(s);
 		else
@@ -732,6 +736,18 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 	{
 		auth_server_free(c->auth);
 		c->auth = NULL;
+	}
+	if (c->batch)
+	{
+		const struct batch_stats *st = batch_stats(c->batch);
+
+		if (st->batches || st->fallbacks)
+			log_info("%s insert batching: %llu multi-row statements carrying %llu rows, "
+					 "%llu segments rewritten, %llu fallbacks", client_ident(c),
+					 (unsigned long long) st->batches, (unsigned long long) st->rows,
+					 (unsigned long long) st->segments, (unsigned long long) st->fallbacks);
+		batch_free(c->batch);
+		c->batch = NULL;
 	}
 	if (c->pool)
 		client_report_bytes(c);

@@ -82,6 +82,7 @@ struct client {
 	bool		in_hash;
 
 	struct auth_server *auth;
+	struct batch *batch;		/* insert_batching state, or NULL */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last time it went idle / did something */
