@@ -411,6 +411,7 @@ CREATE VIEW pgplumb.index_advice AS
 		FROM pgplumb.index_usage_scaled e
 		JOIN pg_catalog.pg_class c ON c.oid = e.relid
 		WHERE e.scan_kind = 'seq' AND e.sampled_executions > 0
+			AND c.relpersistence <> 't'		-- a temporary table dies with its session
 			AND cardinality(e.eq_attnums) + cardinality(e.range_attnums) > 0
 	),
 	-- the advised key columns: equality, then range, then sort columns

@@ -60,6 +60,10 @@ SET enable_bitmapscan = off;
 SELECT count(*) FROM ad_users WHERE payload = 'p5';
 RESET enable_indexscan;
 RESET enable_bitmapscan;
+-- no advice: a temporary table
+CREATE TEMP TABLE ad_temp AS SELECT g AS id, g AS k FROM generate_series(1, 20000) g;
+ANALYZE ad_temp;
+SELECT id FROM ad_temp WHERE k = 5;
 -- no advice: no "column op value" filter
 SELECT count(*) FROM ad_users WHERE email LIKE '%zzz%';
 
