@@ -16,22 +16,43 @@
 static struct event shutdown_timer;
 static bool shutdown_timer_set;
 
+/*
+ * Arm *evp at `deadline` unless an earlier deadline is armed already (a timer
+ * that fires early just re-arms).  No deadline: the timer is released, so an
+ * idle connection without timeouts holds no timer at all.
+ */
 static void
-arm(struct event *ev, int64_t *timer_at, int64_t deadline)
+arm(struct event **evp, int64_t *timer_at, int64_t deadline,
+	event_callback_fn cb, void *arg)
 {
 	struct timeval tv;
 	int64_t		d;
 
 	if (deadline <= 0)
+	{
+		if (*evp)
+			event_free(*evp);
+		*evp = NULL;
+		*timer_at = 0;
 		return;
-	if (*timer_at && *timer_at <= deadline)
+	}
+	if (*evp && *timer_at && *timer_at <= deadline)
 		return;
+	if (*evp == NULL)
+	{
+		*evp = evtimer_new(pooler_base, cb, arg);
+		if (*evp == NULL)
+		{
+			log_error("out of memory for a timer");
+			return;
+		}
+	}
 	d = deadline - now_usec();
 	if (d < 0)
 		d = 0;
 	tv.tv_sec = d / USEC_PER_SEC;
 	tv.tv_usec = d % USEC_PER_SEC;
-	evtimer_add(ev, &tv);
+	evtimer_add(*evp, &tv);
 	*timer_at = deadline;
 }
 
@@ -98,7 +119,7 @@ janitor_client_update(struct client *c)
 {
 	if (c->state == CL_JUSTFREE)
 		return;
-	arm(&c->timer, &c->timer_at, client_deadline(c));
+	arm(&c->timer, &c->timer_at, client_deadline(c), janitor_client_cb, c);
 }
 
 void
@@ -118,10 +139,13 @@ janitor_client_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	d = client_deadline(c);
 	if (d <= 0)
+	{
+		janitor_client_update(c);	/* releases the timer */
 		return;
+	}
 	if (now < d)
 	{
-		arm(&c->timer, &c->timer_at, d);
+		arm(&c->timer, &c->timer_at, d, janitor_client_cb, c);
 		return;
 	}
 	switch (c->state)
@@ -194,7 +218,7 @@ janitor_server_update(struct server *s)
 {
 	if (s->state == SV_JUSTFREE)
 		return;
-	arm(&s->timer, &s->timer_at, server_deadline(s));
+	arm(&s->timer, &s->timer_at, server_deadline(s), janitor_server_cb, s);
 }
 
 void
@@ -215,10 +239,13 @@ janitor_server_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	d = server_deadline(s);
 	if (d <= 0)
+	{
+		janitor_server_update(s);	/* releases the timer */
 		return;
+	}
 	if (now < d)
 	{
-		arm(&s->timer, &s->timer_at, d);
+		arm(&s->timer, &s->timer_at, d, janitor_server_cb, s);
 		return;
 	}
 	switch (s->state)
@@ -259,7 +286,18 @@ janitor_server_cb(evutil_socket_t fd, short what, void *arg)
 void
 janitor_pool_at(struct pool *p, int64_t at)
 {
-	arm(&p->timer, &p->timer_at, at);
+	struct timeval tv;
+	int64_t		d;
+
+	if (at <= 0 || (p->timer_at && p->timer_at <= at))
+		return;
+	d = at - now_usec();
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = d / USEC_PER_SEC;
+	tv.tv_usec = d % USEC_PER_SEC;
+	evtimer_add(&p->timer, &tv);
+	p->timer_at = at;
 }
 
 void

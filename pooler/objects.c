@@ -511,7 +511,6 @@ client_new(void)
 		return NULL;
 	list_node_init(&c->node);
 	sbuf_init(&c->sb, client_proto, c);
-	evtimer_assign(&c->timer, pooler_base, janitor_client_cb, c);
 	c->connect_time = c->request_time = now_usec();
 	client_count++;
 	return c;
@@ -527,7 +526,6 @@ server_new(struct pool *p)
 	list_node_init(&s->node);
 	s->pool = p;
 	sbuf_init(&s->sb, server_proto, s);
-	evtimer_assign(&s->timer, pooler_base, janitor_server_cb, s);
 	s->connect_time = s->request_time = now_usec();
 	s->txn_status = 'I';
 	return s;
@@ -737,7 +735,11 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		client_report_bytes(c);
 	cancel_key_remove(c);
 	admin_pause_forget(c);
-	evtimer_del(&c->timer);
+	if (c->timer)
+		event_free(c->timer);
+	c->timer = NULL;
+	free(c->appname);
+	c->appname = NULL;
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
 		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
@@ -796,7 +798,9 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 			log_debug("%s could not send Terminate", server_ident(s));
 		proto_buf_free(&b);
 	}
-	evtimer_del(&s->timer);
+	if (s->timer)
+		event_free(s->timer);
+	s->timer = NULL;
 	sbuf_close(&s->sb);
 	change_server_state(s, SV_JUSTFREE);
 	if (was_login && p && !p->is_admin)

@@ -66,8 +66,8 @@ struct client {
 
 	char		dbname[NAME_MAX_LEN];
 	char		username[NAME_MAX_LEN];
-	char		appname[NAME_MAX_LEN];
-	char		addr[64];
+	char	   *appname;		/* malloc'd, NULL if the client sent none */
+	char		addr[46];		/* INET6_ADDRSTRLEN */
 	int			port;
 	bool		is_unix;
 	bool		is_admin;
@@ -90,7 +90,7 @@ struct client {
 	uint64_t	rep_recv;		/* sb byte counters already added to pool stats */
 	uint64_t	rep_sent;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;		/* armed deadline, 0 = not armed */
 };
 
@@ -127,7 +127,7 @@ struct server {
 	uint32_t	cancel_pid;		/* SV_CANCEL: key to send */
 	uint32_t	cancel_key;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;
 };
 
