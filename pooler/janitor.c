@@ -17,9 +17,52 @@ static struct event shutdown_timer;
 static bool shutdown_timer_set;
 
 /*
+ * Timer events are taken from a free list while a deadline is armed and
+ * given back when none is, so an idle connection holds no timer and arming
+ * one on the query path does not allocate.
+ */
+#define TIMER_FREELIST_MAX 4096
+static void *timer_free_list[TIMER_FREELIST_MAX];
+static int	timer_free_count;
+
+static struct event *
+timer_get(event_callback_fn cb, void *arg)
+{
+	struct event *ev = timer_free_count > 0 ? timer_free_list[--timer_free_count]
+		: malloc(event_get_struct_event_size());
+
+	if (ev == NULL || evtimer_assign(ev, pooler_base, cb, arg) < 0)
+	{
+		free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+void
+janitor_timer_put(struct event **evp)
+{
+	if (*evp == NULL)
+		return;
+	evtimer_del(*evp);
+	if (timer_free_count < TIMER_FREELIST_MAX)
+		timer_free_list[timer_free_count++] = *evp;
+	else
+		free(*evp);
+	*evp = NULL;
+}
+
+void
+janitor_cleanup(void)
+{
+	while (timer_free_count > 0)
+		free(timer_free_list[--timer_free_count]);
+}
+
+/*
  * Arm *evp at `deadline` unless an earlier deadline is armed already (a timer
- * that fires early just re-arms).  No deadline: the timer is released, so an
- * idle connection without timeouts holds no timer at all.
+ * that fires early just re-arms).  No deadline: the timer goes back to the
+ * free list.
  */
 static void
 arm(struct event **evp, int64_t *timer_at, int64_t deadline,
@@ -30,9 +73,7 @@ arm(struct event **evp, int64_t *timer_at, int64_t deadline,
 
 	if (deadline <= 0)
 	{
-		if (*evp)
-			event_free(*evp);
-		*evp = NULL;
+		janitor_timer_put(evp);
 		*timer_at = 0;
 		return;
 	}
@@ -40,7 +81,7 @@ arm(struct event **evp, int64_t *timer_at, int64_t deadline,
 		return;
 	if (*evp == NULL)
 	{
-		*evp = evtimer_new(pooler_base, cb, arg);
+		*evp = timer_get(cb, arg);
 		if (*evp == NULL)
 		{
 			log_error("out of memory for a timer");

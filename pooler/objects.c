@@ -735,9 +735,7 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		client_report_bytes(c);
 	cancel_key_remove(c);
 	admin_pause_forget(c);
-	if (c->timer)
-		event_free(c->timer);
-	c->timer = NULL;
+	janitor_timer_put(&c->timer);
 	free(c->appname);
 	c->appname = NULL;
 	sbuf_close(&c->sb);
@@ -798,9 +796,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 			log_debug("%s could not send Terminate", server_ident(s));
 		proto_buf_free(&b);
 	}
-	if (s->timer)
-		event_free(s->timer);
-	s->timer = NULL;
+	janitor_timer_put(&s->timer);
 	sbuf_close(&s->sb);
 	change_server_state(s, SV_JUSTFREE);
 	if (was_login && p && !p->is_admin)
