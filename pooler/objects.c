@@ -127,12 +127,64 @@ pool_mode(const struct pool *p)
 
 /* Re-read the pool's config entries (at creation and after every reload:
  * the cached pointers point into the current struct cfg). */
+static uint64_t
+hash_str(uint64_t h, const char *s)
+{
+	/* FNV-1a; a NULL string differs from an empty one */
+	h = (h ^ (s ? 1u : 2u)) * 1099511628211ULL;
+	for (; s && *s; s++)
+		h = (h ^ (uint8_t) *s) * 1099511628211ULL;
+	return h;
+}
+
+/* What a server connection of the pool depends on. */
+static uint64_t
+pool_conn_hash(const struct pool *p)
+{
+	const struct cfg_database *db = p->db;
+	char		port[16];
+	uint64_t	h = 14695981039346656037ULL;
+
+	if (db == NULL)
+		return 0;
+	snprintf(port, sizeof(port), "%d", db->port);
+	h = hash_str(h, db->host);
+	h = hash_str(h, port);
+	h = hash_str(h, db->dbname);
+	h = hash_str(h, db->user);
+	h = hash_str(h, db->password);
+	h = hash_str(h, db->connect_query);
+	return h;
+}
+
 static void
 pool_refresh(struct pool *p)
 {
+	uint64_t	h;
+
 	p->db = p->is_admin ? NULL : cfg_find_database(cfg, p->dbname);
 	p->user = cfg_find_user(cfg, p->username);
 	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, p->db, p->user);
+	h = pool_conn_hash(p);
+	if (p->conn_hash != 0 && h != p->conn_hash)
+	{
+		/* the database entry changed: reconnect (idle now, busy ones when released) */
+		struct list *sl[] = {&p->active_server_list, &p->used_server_list,
+		&p->new_server_list, &p->tested_server_list};
+		struct list_node *n,
+				   *t;
+
+		log_info("%s/%s: database entry changed, reconnecting its servers", p->dbname, p->username);
+		list_for_each_safe(n, t, &p->idle_server_list)
+			disconnect_server(list_entry(n, struct server, node), false, NULL,
+							  "database entry changed on reload");
+		for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+			list_for_each_safe(n, t, sl[i])
+				list_entry(n, struct server, node)->close_needed = true;
+		if (pool_server_count(p) == 0)
+			p->have_welcome = false;	/* the next login brings the new values */
+	}
+	p->conn_hash = h;
 }
 
 int
@@ -528,6 +580,7 @@ server_new(struct pool *p)
 	sbuf_init(&s->sb, server_proto, s);
 	s->connect_time = s->request_time = now_usec();
 	s->txn_status = 'I';
+	proto_buf_init(&s->login_params);
 	return s;
 }
 
@@ -797,6 +850,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		proto_buf_free(&b);
 	}
 	janitor_timer_put(&s->timer);
+	proto_buf_free(&s->login_params);
 	sbuf_close(&s->sb);
 	change_server_state(s, SV_JUSTFREE);
 	if (was_login && p && !p->is_admin)

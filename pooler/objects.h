@@ -118,6 +118,7 @@ struct server {
 	int64_t		cancel_time;
 
 	struct auth_client *auth;
+	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last release / link time */
@@ -163,6 +164,7 @@ struct pool {
 	int			mode;			/* cached pool_mode (refreshed on reload) */
 	const struct cfg_database *db;	/* cached entry, points into cfg */
 	const struct cfg_user *user;	/* cached [users] entry or NULL */
+	uint64_t	conn_hash;		/* of host/port/dbname/user/password in use */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;
