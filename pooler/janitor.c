@@ -350,6 +350,8 @@ janitor_pool_cb(evutil_socket_t fd, short what, void *arg)
 	(void) what;
 	now_update();
 	p->timer_at = 0;
+	if (pool_free_if_idle(p))
+		return;
 	pool_activate(p);
 }
 

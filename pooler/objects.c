@@ -480,6 +480,49 @@ wake_limited_neighbours(struct pool *self)
 	}
 }
 
+/* No clients and no servers. */
+static bool
+pool_is_empty(const struct pool *p)
+{
+	return p->active_client_list.count + p->waiting_client_list.count +
+		p->waiting_login_list.count + pool_server_count(p) == 0;
+}
+
+/*
+ * Pools made from the "*" entry (auto-databases) are freed once they have
+ * been empty for autodb_idle_timeout; this arms the check.
+ */
+static void
+pool_note_maybe_empty(struct pool *p)
+{
+	if (p == NULL || p->is_admin || p->db == NULL || p->db != cfg->fallback_db ||
+		cfg->autodb_idle_timeout <= 0 || !pool_is_empty(p))
+		return;
+	p->empty_since = now_usec();
+	janitor_pool_at(p, p->empty_since + cfg->autodb_idle_timeout);
+}
+
+bool
+pool_free_if_idle(struct pool *p)
+{
+	if (p->is_admin || p->db == NULL || p->db != cfg->fallback_db ||
+		cfg->autodb_idle_timeout <= 0 || !pool_is_empty(p) || p->empty_since == 0)
+		return false;
+	if (now_usec() < p->empty_since + cfg->autodb_idle_timeout)
+	{
+		/* woken early (retry, refill): look again when the time is up */
+		janitor_pool_at(p, p->empty_since + cfg->autodb_idle_timeout);
+		return false;
+	}
+	log_info("%s/%s: auto-database pool unused for autodb_idle_timeout, freed",
+			 p->dbname, p->username);
+	list_remove(&pool_list, &p->node);
+	evtimer_del(&p->timer);
+	proto_buf_free(&p->welcome);
+	free(p);
+	return true;
+}
+
 /* ---- state changes ---- */
 
 static struct list *
@@ -795,6 +838,7 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 	if (c->state == CL_WAITING && c->pool)
 		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 	change_client_state(c, CL_JUSTFREE);
+	pool_note_maybe_empty(c->pool);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -887,6 +931,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		wake_limited_neighbours(p);
 	}
 	admin_pause_check();
+	pool_note_maybe_empty(p);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -953,6 +998,8 @@ launch_cancel(struct server *target)
 
 	if (s == NULL)
 		return;
+	/* a cancel connection belongs to no pool (the pool may go away first) */
+	s->pool = NULL;
 	s->cancel_pid = target->be_pid;
 	s->cancel_key = target->be_key;
 	memcpy(&s->addr, &target->addr, sizeof(s->addr));

@@ -183,6 +183,7 @@ struct pool {
 
 	struct event timer;
 	int64_t		timer_at;
+	int64_t		empty_since;	/* no clients, no servers since (auto-databases) */
 };
 
 /* Global state (objects.c). */
@@ -208,6 +209,8 @@ const struct cfg_database *pool_db(const struct pool *p);
 int			pool_server_count(const struct pool *p);
 /* Serve waiting clients from idle servers; launch connections as needed. */
 void		pool_activate(struct pool *p);
+/* Free an auto-database pool empty for autodb_idle_timeout; true if freed. */
+bool		pool_free_if_idle(struct pool *p);
 /* Open connections up to min_pool_size. */
 void		pool_prewarm(struct pool *p);
 
