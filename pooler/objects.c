@@ -731,7 +731,8 @@ release_server(struct server *s)
 		pool_activate(p);
 		return;
 	}
-	if (pool_mode(p) == CFG_POOL_SESSION && cfg->server_reset_query[0] != '\0')
+	if ((pool_mode(p) == CFG_POOL_SESSION || cfg->server_reset_query_always) &&
+		cfg->server_reset_query[0] != '\0')
 	{
 		change_server_state(s, SV_USED);
 		if (server_send_query(s, cfg->server_reset_query) < 0)
