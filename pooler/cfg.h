@@ -109,7 +109,7 @@ struct cfg_user {
 	X(auth_user, STR, CFG_RELOAD, "", 0, 0, \
 	  "User that runs auth_query (accepted; not implemented yet).") \
 	X(autodb_idle_timeout, TIME, CFG_RELOAD, "3600", 0, 0, \
-	  "Pools of databases created from the \"*\" entry are freed after being unused this long (accepted; not acted on yet).") \
+	  "Pools of databases created from the \"*\" entry are freed after being unused this long.") \
 	X(cancel_wait_timeout, TIME, CFG_RELOAD, "10", 0, 0, \
 	  "Longest time a cancel request may wait for a server connection.") \
 	X(client_idle_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
@@ -149,7 +149,7 @@ struct cfg_user {
 	X(pidfile, STR, CFG_RESTART, "", 0, 0, \
 	  "File to write the process id to (empty = none).") \
 	X(pkt_buf, INT, CFG_RESTART, "4096", 512, INT_MAX, \
-	  "Size of per-connection buffers (the pooler uses at least 8192).") \
+	  "Size of per-connection read buffers (the pooler uses at least 16384, only while a socket has data).") \
 	X(pool_mode, POOL_MODE, CFG_RELOAD, "session", 0, 0, \
 	  "When a server connection goes back to the pool: session, transaction or statement.") \
 	X(query_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
@@ -188,8 +188,8 @@ struct cfg_user {
 	  "Period of averages in SHOW STATS and of stats log lines.") \
 	X(stats_users, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
-	X(tcp_keepalive, BOOL, CFG_RELOAD, "1", 0, 0, \
-	  "Turn on TCP keepalive with the operating system's defaults (accepted; not applied yet).") \
+	X(tcp_keepalive, BOOL, CFG_RESTART, "1", 0, 0, \
+	  "Turn on TCP keepalive with the operating system's defaults.") \
 	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \
 	  "Directory of the unix socket .s.PGSQL.<listen_port> (empty = none).") \
 	X(unix_socket_mode, OCTAL, CFG_RESTART, "0777", 0, 0777, \
