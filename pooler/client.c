@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -91,7 +92,10 @@ take_param(const char *name, const char *value, void *arg)
 	else if (strcmp(name, "database") == 0)
 		snprintf(c->dbname, sizeof(c->dbname), "%s", value);
 	else if (strcmp(name, "application_name") == 0)
-		snprintf(c->appname, sizeof(c->appname), "%s", value);
+	{
+		free(c->appname);
+		c->appname = strndup(value, NAME_MAX_LEN - 1);
+	}
 	else if (strncmp(name, "_pq_.", 5) == 0)
 		ctx->pq_options = true;
 	else
@@ -150,7 +154,7 @@ client_send_welcome(struct client *c)
 	c->request_time = now_usec();
 	if (cfg->log_connections)
 		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
-				 c->dbname, c->username, c->appname[0] ? c->appname : "");
+				 c->dbname, c->username, c->appname ? c->appname : "");
 	return ok;
 }
 

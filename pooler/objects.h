@@ -66,8 +66,8 @@ struct client {
 
 	char		dbname[NAME_MAX_LEN];
 	char		username[NAME_MAX_LEN];
-	char		appname[NAME_MAX_LEN];
-	char		addr[64];
+	char	   *appname;		/* malloc'd, NULL if the client sent none */
+	char		addr[46];		/* INET6_ADDRSTRLEN */
 	int			port;
 	bool		is_unix;
 	bool		is_admin;
@@ -91,7 +91,7 @@ struct client {
 	uint64_t	rep_recv;		/* sb byte counters already added to pool stats */
 	uint64_t	rep_sent;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;		/* armed deadline, 0 = not armed */
 };
 
@@ -119,6 +119,7 @@ struct server {
 	int64_t		cancel_time;
 
 	struct auth_client *auth;
+	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last release / link time */
@@ -128,7 +129,7 @@ struct server {
 	uint32_t	cancel_pid;		/* SV_CANCEL: key to send */
 	uint32_t	cancel_key;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;
 };
 
@@ -164,6 +165,7 @@ struct pool {
 	int			mode;			/* cached pool_mode (refreshed on reload) */
 	const struct cfg_database *db;	/* cached entry, points into cfg */
 	const struct cfg_user *user;	/* cached [users] entry or NULL */
+	uint64_t	conn_hash;		/* of host/port/dbname/user/password in use */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;
@@ -182,6 +184,7 @@ struct pool {
 
 	struct event timer;
 	int64_t		timer_at;
+	int64_t		empty_since;	/* no clients, no servers since (auto-databases) */
 };
 
 /* Global state (objects.c). */
@@ -207,6 +210,8 @@ const struct cfg_database *pool_db(const struct pool *p);
 int			pool_server_count(const struct pool *p);
 /* Serve waiting clients from idle servers; launch connections as needed. */
 void		pool_activate(struct pool *p);
+/* Free an auto-database pool empty for autodb_idle_timeout; true if freed. */
+bool		pool_free_if_idle(struct pool *p);
 /* Open connections up to min_pool_size. */
 void		pool_prewarm(struct pool *p);
 

@@ -170,8 +170,7 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 				return SBUF_SKIP;
 			}
 		case PQMSG_ParameterStatus:
-			if (!p->have_welcome)
-				proto_put_bytes(&p->welcome, pkt->data, pkt->total);
+			proto_put_bytes(&s->login_params, pkt->data, pkt->total);
 			return SBUF_SKIP;
 		case PQMSG_BackendKeyData:
 			if (blen >= 8)
@@ -232,11 +231,20 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 			s->login_done = true;
 			s->fresh = true;
 			s->txn_status = 'I';
-			if (!proto_buf_ok(&p->welcome))
+			if (!proto_buf_ok(&s->login_params))
 			{
 				disconnect_server(s, true, "53200", "out of memory");
 				return SBUF_CLOSED;
 			}
+			if (!p->have_welcome)
+			{
+				/* the first login of the pool: its values are what clients are told */
+				struct proto_buf tmp = p->welcome;
+
+				p->welcome = s->login_params;
+				s->login_params = tmp;
+			}
+			proto_buf_free(&s->login_params);
 			p->have_welcome = true;
 			p->last_login_fail = 0;
 			auth_client_free(s->auth);
