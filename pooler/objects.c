@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "batch.h"
 #include "client.h"
 #include "janitor.h"
 #include "server.h"
@@ -98,6 +99,7 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 	list_init(&p->active_server_list);
 	list_init(&p->idle_server_list);
 	list_init(&p->used_server_list);
+	list_init(&p->tested_server_list);
 	list_init(&p->new_server_list);
 	proto_buf_init(&p->welcome);
 	evtimer_assign(&p->timer, pooler_base, janitor_pool_cb, p);
@@ -126,19 +128,72 @@ pool_mode(const struct pool *p)
 
 /* Re-read the pool's config entries (at creation and after every reload:
  * the cached pointers point into the current struct cfg). */
+static uint64_t
+hash_str(uint64_t h, const char *s)
+{
+	/* FNV-1a; a NULL string differs from an empty one */
+	h = (h ^ (s ? 1u : 2u)) * 1099511628211ULL;
+	for (; s && *s; s++)
+		h = (h ^ (uint8_t) *s) * 1099511628211ULL;
+	return h;
+}
+
+/* What a server connection of the pool depends on. */
+static uint64_t
+pool_conn_hash(const struct pool *p)
+{
+	const struct cfg_database *db = p->db;
+	char		port[16];
+	uint64_t	h = 14695981039346656037ULL;
+
+	if (db == NULL)
+		return 0;
+	snprintf(port, sizeof(port), "%d", db->port);
+	h = hash_str(h, db->host);
+	h = hash_str(h, port);
+	h = hash_str(h, db->dbname);
+	h = hash_str(h, db->user);
+	h = hash_str(h, db->password);
+	h = hash_str(h, db->connect_query);
+	return h;
+}
+
 static void
 pool_refresh(struct pool *p)
 {
+	uint64_t	h;
+
 	p->db = p->is_admin ? NULL : cfg_find_database(cfg, p->dbname);
 	p->user = cfg_find_user(cfg, p->username);
 	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, p->db, p->user);
+	h = pool_conn_hash(p);
+	if (p->conn_hash != 0 && h != p->conn_hash)
+	{
+		/* the database entry changed: reconnect (idle now, busy ones when released) */
+		struct list *sl[] = {&p->active_server_list, &p->used_server_list,
+		&p->new_server_list, &p->tested_server_list};
+		struct list_node *n,
+				   *t;
+
+		log_info("%s/%s: database entry changed, reconnecting its servers", p->dbname, p->username);
+		list_for_each_safe(n, t, &p->idle_server_list)
+			disconnect_server(list_entry(n, struct server, node), false, NULL,
+							  "database entry changed on reload");
+		for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+			list_for_each_safe(n, t, sl[i])
+				list_entry(n, struct server, node)->close_needed = true;
+		if (pool_server_count(p) == 0)
+			p->have_welcome = false;	/* the next login brings the new values */
+	}
+	p->conn_hash = h;
 }
 
 int
 pool_server_count(const struct pool *p)
 {
 	return p->active_server_list.count + p->idle_server_list.count +
-		p->used_server_list.count + p->new_server_list.count;
+		p->used_server_list.count + p->new_server_list.count +
+		p->tested_server_list.count;
 }
 
 static int
@@ -166,6 +221,28 @@ pick_idle_server(struct pool *p)
 		: list_last(&p->idle_server_list);
 
 	return list_entry(n, struct server, node);
+}
+
+/*
+ * An idle server ready to hand out, or NULL.  Servers unused for longer than
+ * server_check_delay first run server_check_query (state SV_TESTED) and come
+ * back to the idle list when it answers.
+ */
+static struct server *
+take_idle_server(struct pool *p)
+{
+	while (!list_empty(&p->idle_server_list))
+	{
+		struct server *s = pick_idle_server(p);
+
+		if (s->fresh || cfg->server_check_query[0] == '\0' ||
+			now_usec() - s->request_time < cfg->server_check_delay)
+			return s;
+		change_server_state(s, SV_TESTED);
+		if (server_send_query(s, cfg->server_check_query) < 0)
+			disconnect_server(s, false, NULL, "could not send server_check_query");
+	}
+	return NULL;
 }
 
 static int
@@ -339,11 +416,13 @@ void
 pool_activate(struct pool *p)
 {
 	/* Serve waiting clients, oldest first, from idle servers (LIFO reuse). */
-	while (!p->paused && !pooler_paused && !list_empty(&p->waiting_client_list) &&
-		   !list_empty(&p->idle_server_list))
+	while (!p->paused && !pooler_paused && !list_empty(&p->waiting_client_list))
 	{
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
-		struct server *s = pick_idle_server(p);
+		struct server *s = take_idle_server(p);
+
+		if (s == NULL)
+			break;
 
 		p->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
@@ -355,7 +434,8 @@ pool_activate(struct pool *p)
 	{
 		struct list_node *n,
 				   *t;
-		int			want = p->waiting_client_list.count - p->new_server_list.count;
+		int			want = p->waiting_client_list.count - p->new_server_list.count -
+			p->tested_server_list.count - p->used_server_list.count;
 
 		list_for_each_safe(n, t, &p->waiting_client_list)
 		{
@@ -393,11 +473,55 @@ wake_limited_neighbours(struct pool *self)
 	{
 		struct pool *o = list_entry(n, struct pool, node);
 
-		if (o == self || o->is_admin || list_empty(&o->waiting_client_list))
+		if (o == self || o->is_admin ||
+			(list_empty(&o->waiting_client_list) && list_empty(&o->waiting_login_list)))
 			continue;
 		if (strcmp(o->dbname, self->dbname) == 0 || strcmp(o->username, self->username) == 0)
 			janitor_pool_at(o, now_usec());
 	}
+}
+
+/* No clients and no servers. */
+static bool
+pool_is_empty(const struct pool *p)
+{
+	return p->active_client_list.count + p->waiting_client_list.count +
+		p->waiting_login_list.count + pool_server_count(p) == 0;
+}
+
+/*
+ * Pools made from the "*" entry (auto-databases) are freed once they have
+ * been empty for autodb_idle_timeout; this arms the check.
+ */
+static void
+pool_note_maybe_empty(struct pool *p)
+{
+	if (p == NULL || p->is_admin || p->db == NULL || p->db != cfg->fallback_db ||
+		cfg->autodb_idle_timeout <= 0 || !pool_is_empty(p))
+		return;
+	p->empty_since = now_usec();
+	janitor_pool_at(p, p->empty_since + cfg->autodb_idle_timeout);
+}
+
+bool
+pool_free_if_idle(struct pool *p)
+{
+	if (p->is_admin || p->db == NULL || p->db != cfg->fallback_db ||
+		cfg->autodb_idle_timeout <= 0 || !pool_is_empty(p) || p->empty_since == 0)
+		return false;
+	if (now_usec() < p->empty_since + cfg->autodb_idle_timeout)
+	{
+		/* woken early (retry, refill): look again when the time is up */
+		janitor_pool_at(p, p->empty_since + cfg->autodb_idle_timeout);
+		return false;
+	}
+	log_info("%s/%s: auto-database pool unused for autodb_idle_timeout, freed",
+			 p->dbname, p->username);
+	list_remove(&pool_list, &p->node);
+	evtimer_del(&p->timer);
+	proto_buf_free(&p->welcome);
+	free(p);
+	return true;
 }
 
 /* ---- state changes ---- */
@@ -453,6 +577,8 @@ server_list_for(struct server *s, enum server_state st)
 			return &s->pool->active_server_list;
 		case SV_USED:
 			return &s->pool->used_server_list;
+		case SV_TESTED:
+			return &s->pool->tested_server_list;
 		case SV_CANCEL:
 			return &cancel_server_list;
 	}
@@ -481,7 +607,6 @@ client_new(void)
 		return NULL;
 	list_node_init(&c->node);
 	sbuf_init(&c->sb, client_proto, c);
-	evtimer_assign(&c->timer, pooler_base, janitor_client_cb, c);
 	c->connect_time = c->request_time = now_usec();
 	client_count++;
 	return c;
@@ -497,9 +622,9 @@ server_new(struct pool *p)
 	list_node_init(&s->node);
 	s->pool = p;
 	sbuf_init(&s->sb, server_proto, s);
-	evtimer_assign(&s->timer, pooler_base, janitor_server_cb, s);
 	s->connect_time = s->request_time = now_usec();
 	s->txn_status = 'I';
+	proto_buf_init(&s->login_params);
 	return s;
 }
 
@@ -510,6 +635,7 @@ link_pair(struct client *c, struct server *s)
 {
 	c->link = s;
 	s->link = c;
+	s->fresh = false;
 	sbuf_set_dst(&c->sb, &s->sb);
 	sbuf_set_dst(&s->sb, &c->sb);
 	s->request_time = now_usec();
@@ -553,13 +679,15 @@ find_server(struct client *c)
 	if (pool_login_failing(c))
 		return false;
 
-	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
-		!list_empty(&p->idle_server_list))
+	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list))
 	{
-		struct server *s = pick_idle_server(p);
+		struct server *s = take_idle_server(p);
 
-		link_pair(c, s);
-		return true;
+		if (s)
+		{
+			link_pair(c, s);
+			return true;
+		}
 	}
 	c->wait_start = now_usec();
 	c->reserve_ok = false;
@@ -604,10 +732,11 @@ release_server(struct server *s)
 		pool_activate(p);
 		return;
 	}
-	if (pool_mode(p) == CFG_POOL_SESSION && cfg->server_reset_query[0] != '\0')
+	if ((pool_mode(p) == CFG_POOL_SESSION || cfg->server_reset_query_always) &&
+		cfg->server_reset_query[0] != '\0')
 	{
 		change_server_state(s, SV_USED);
-		if (server_send_reset(s) < 0)
+		if (server_send_query(s, cfg->server_reset_query) < 0)
 		{
 			disconnect_server(s, false, NULL, "could not send server_reset_query");
 			pool_activate(p);
@@ -687,6 +816,9 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 				 (long long) ((now_usec() - c->connect_time) / USEC_PER_SEC));
 	if (s)
 	{
+		/* the rewriter's own messages may still be in flight */
+		if (c->batch && batch_busy(c->batch))
+			s->close_needed = true;
 		if (server_is_clean(s) && s->state == SV_ACTIVE)
 			release_server(s);
 		else
@@ -700,15 +832,30 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		auth_server_free(c->auth);
 		c->auth = NULL;
 	}
+	if (c->batch)
+	{
+		const struct batch_stats *st = batch_stats(c->batch);
+
+		if (st->batches || st->fallbacks)
+			log_info("%s insert batching: %llu multi-row statements carrying %llu rows, "
+					 "%llu segments rewritten, %llu fallbacks", client_ident(c),
+					 (unsigned long long) st->batches, (unsigned long long) st->rows,
+					 (unsigned long long) st->segments, (unsigned long long) st->fallbacks);
+		batch_free(c->batch);
+		c->batch = NULL;
+	}
 	if (c->pool)
 		client_report_bytes(c);
 	cancel_key_remove(c);
 	admin_pause_forget(c);
-	evtimer_del(&c->timer);
+	janitor_timer_put(&c->timer);
+	free(c->appname);
+	c->appname = NULL;
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
 		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 	change_client_state(c, CL_JUSTFREE);
+	pool_note_maybe_empty(c->pool);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -751,7 +898,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		 * backend next writes; cancel it so the work stops now. */
 		launch_cancel(s);
 	}
-	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED)
+	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED ||
+		s->state == SV_TESTED)
 	{
 		/* a usable connection went away: terminate it politely if possible */
 		struct proto_buf b;
@@ -762,7 +910,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 			log_debug("%s could not send Terminate", server_ident(s));
 		proto_buf_free(&b);
 	}
-	evtimer_del(&s->timer);
+	janitor_timer_put(&s->timer);
+	proto_buf_free(&s->login_params);
 	sbuf_close(&s->sb);
 	change_server_state(s, SV_JUSTFREE);
 	if (was_login && p && !p->is_admin)
@@ -799,6 +948,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		wake_limited_neighbours(p);
 	}
 	admin_pause_check();
+	pool_note_maybe_empty(p);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -865,6 +1015,8 @@ launch_cancel(struct server *target)
 
 	if (s == NULL)
 		return;
+	/* a cancel connection belongs to no pool (the pool may go away first) */
+	s->pool = NULL;
 	s->cancel_pid = target->be_pid;
 	s->cancel_key = target->be_key;
 	memcpy(&s->addr, &target->addr, sizeof(s->addr));
@@ -895,7 +1047,7 @@ kill_database(const char *dbname)
 		struct list *cl[] = {&p->active_client_list, &p->waiting_client_list,
 		&p->waiting_login_list};
 		struct list *sl[] = {&p->active_server_list, &p->idle_server_list,
-		&p->used_server_list, &p->new_server_list};
+		&p->used_server_list, &p->new_server_list, &p->tested_server_list};
 
 		if (p->is_admin || (dbname && strcmp(p->dbname, dbname) != 0))
 			continue;

@@ -52,6 +52,8 @@ enum server_state {
 	SV_ACTIVE,					/* pool->active_server_list: linked to a client */
 	SV_USED,					/* pool->used_server_list: released, running
 								 * server_reset_query */
+	SV_TESTED,					/* pool->tested_server_list: idle too long, running
+								 * server_check_query before reuse */
 	SV_CANCEL					/* cancel_server_list: carries one CancelRequest */
 };
 
@@ -64,8 +66,8 @@ struct client {
 
 	char		dbname[NAME_MAX_LEN];
 	char		username[NAME_MAX_LEN];
-	char		appname[NAME_MAX_LEN];
-	char		addr[64];
+	char	   *appname;		/* malloc'd, NULL if the client sent none */
+	char		addr[46];		/* INET6_ADDRSTRLEN */
 	int			port;
 	bool		is_unix;
 	bool		is_admin;
@@ -80,6 +82,7 @@ struct client {
 	bool		in_hash;
 
 	struct auth_server *auth;
+	struct batch *batch;		/* insert_batching state, or NULL */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last time it went idle / did something */
@@ -88,7 +91,7 @@ struct client {
 	uint64_t	rep_recv;		/* sb byte counters already added to pool stats */
 	uint64_t	rep_sent;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;		/* armed deadline, 0 = not armed */
 };
 
@@ -109,12 +112,14 @@ struct server {
 	char		txn_status;		/* last ReadyForQuery status: I, T, E */
 	bool		login_done;
 	bool		connect_query_sent;	/* connect_query running during login */
+	bool		fresh;			/* not used by a client since login or last check */
 	bool		close_needed;	/* close instead of reuse at next release */
 	bool		cancel_sent;	/* query_timeout cancel outstanding */
 	bool		cancel_worked;	/* the server answered it with 57014 */
 	int64_t		cancel_time;
 
 	struct auth_client *auth;
+	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last release / link time */
@@ -124,7 +129,7 @@ struct server {
 	uint32_t	cancel_pid;		/* SV_CANCEL: key to send */
 	uint32_t	cancel_key;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;
 };
 
@@ -150,6 +155,7 @@ struct pool {
 	struct list active_server_list;
 	struct list idle_server_list;
 	struct list used_server_list;
+	struct list tested_server_list;
 	struct list new_server_list;
 
 	/* ParameterStatus messages of the first server login, sent to clients. */
@@ -159,6 +165,7 @@ struct pool {
 	int			mode;			/* cached pool_mode (refreshed on reload) */
 	const struct cfg_database *db;	/* cached entry, points into cfg */
 	const struct cfg_user *user;	/* cached [users] entry or NULL */
+	uint64_t	conn_hash;		/* of host/port/dbname/user/password in use */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;
@@ -177,6 +184,7 @@ struct pool {
 
 	struct event timer;
 	int64_t		timer_at;
+	int64_t		empty_since;	/* no clients, no servers since (auto-databases) */
 };
 
 /* Global state (objects.c). */
@@ -202,6 +210,8 @@ const struct cfg_database *pool_db(const struct pool *p);
 int			pool_server_count(const struct pool *p);
 /* Serve waiting clients from idle servers; launch connections as needed. */
 void		pool_activate(struct pool *p);
+/* Free an auto-database pool empty for autodb_idle_timeout; true if freed. */
+bool		pool_free_if_idle(struct pool *p);
 /* Open connections up to min_pool_size. */
 void		pool_prewarm(struct pool *p);
 

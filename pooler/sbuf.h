@@ -74,7 +74,7 @@ typedef enum sbuf_ret (*sbuf_cb_fn) (struct sbuf *sb, enum sbuf_event ev,
 struct sbuf {
 	int			fd;
 	struct event ev_read;
-	struct event ev_write;
+	struct event *ev_write;		/* allocated on first need (connect, full socket) */
 	bool		read_on;		/* ev_read added */
 	bool		write_on;		/* ev_write added */
 	bool		connecting;
@@ -107,8 +107,9 @@ struct sbuf {
 	void	   *owner;
 };
 
-/* Set up the buffer size for every sbuf (pkt_buf) before the first use. */
-void		sbuf_global_init(struct event_base *base, uint32_t pkt_buf);
+/* Set up the buffer size (pkt_buf, at least 16 kB) and TCP keepalive for
+ * every sbuf before the first use. */
+void		sbuf_global_init(struct event_base *base, uint32_t pkt_buf, bool keepalive);
 void		sbuf_global_cleanup(void);
 
 void		sbuf_init(struct sbuf *sb, sbuf_cb_fn cb, void *owner);

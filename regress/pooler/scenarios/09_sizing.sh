@@ -6,9 +6,13 @@
 
 SLEEPERS=()
 sleepers() { # n seconds
-	for i in $(seq 1 "$1"); do pq -c "select pg_sleep($2)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+	for i in $(seq 1 "$1"); do { pq -c "select pg_sleep($2)" >/dev/null 2>&1 || echo "sleeper failed" >>"$SCEN_DIR/failures"; } & SLEEPERS+=($!); done
 }
-wait_sleepers() { wait "${SLEEPERS[@]}"; SLEEPERS=(); }
+wait_sleepers() {
+	wait "${SLEEPERS[@]}"
+	SLEEPERS=()
+	[ ! -s "$SCEN_DIR/failures" ] || fail "a client failed: $(cat "$SCEN_DIR/failures")"
+}
 max_seen() { # sample backend_count for ~N*100ms
 	local m=0 c
 	for _ in $(seq 1 "$1"); do
@@ -24,6 +28,19 @@ start_pooler "pool_mode = transaction
 default_pool_size = 3" "warm = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2 user=postgres min_pool_size=2"
 wait_for "[ \"\$(backend_count ppdb2)\" = 2 ]" 2000 || fail "min_pool_size not pre-warmed: $(backend_count ppdb2)"
 ok "min_pool_size=2 pre-warmed at start"
+# two logins ran at once; clients must be told each parameter once
+out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
+import sys
+from pgwire import Conn
+c = Conn(int(sys.argv[1]))
+c.startup(database="warm")
+names = [p.split(b"\0")[0].decode() for t, p in c.read_until() if t == b"S"]
+print(len(names), len(set(names)), "server_version" in names)
+PY
+)
+read total distinct hasver <<<"$out"
+assert_eq "$total" "$distinct" "each ParameterStatus sent once ($total)"
+assert_eq "$hasver" True "server_version among them"
 sleepers 8 0.6
 m=$(max_seen 8)
 wait_sleepers
@@ -47,7 +64,7 @@ start_pooler "pool_mode = transaction
 default_pool_size = 5
 max_db_connections = 2"
 t0=$(now_ms)
-for u in postgres ppuser postgres ppuser ppuser ppuser; do PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+for u in postgres ppuser postgres ppuser ppuser ppuser; do { PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 || echo "$u failed" >>"$SCEN_DIR/failures"; } & SLEEPERS+=($!); done
 m=$(max_seen 8)
 wait_sleepers
 t1=$(now_ms)
@@ -62,7 +79,7 @@ default_pool_size = 5
 max_user_connections = 1" "ppdb2x = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2"
 t0=$(now_ms)
 sleepers 2 0.4
-for i in 1 2; do PQDB=ppdb2x pq -c "select pg_sleep(0.4)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+for i in 1 2; do { PQDB=ppdb2x pq -c "select pg_sleep(0.4)" >/dev/null 2>&1 || echo "ppdb2x failed" >>"$SCEN_DIR/failures"; } & SLEEPERS+=($!); done
 user_count() { direct -c "select count(*) from pg_stat_activity where datname in ('ppdb', 'ppdb2') and usename = 'postgres' and pid <> pg_backend_pid()"; }
 m=$(COUNT_CMD=user_count max_seen 6)
 wait_sleepers
