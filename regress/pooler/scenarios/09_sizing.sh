@@ -103,11 +103,11 @@ x = Conn(port); x.startup()
 e = first_error(x.read_until()) or {}
 print("sixth:", e.get("C"), e.get("M"))
 # FIFO: conns[0] holds the server; 1..4 queue in order
-conns[0].query("select pg_sleep(0.3)")
-time.sleep(0.1)
+conns[0].query("select pg_sleep(1.0)")
+time.sleep(0.15)
 for i in range(1, 5):
     conns[i].query("select %d, clock_timestamp()" % i)
-    time.sleep(0.05)
+    time.sleep(0.15)     # well apart, so arrival order is unambiguous even under load
 order = []
 def rd(i):
     msgs = conns[i].read_until()
