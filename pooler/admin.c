@@ -170,7 +170,7 @@ show_pools(struct client *c, const char *arg)
 		rb_int(&rb, 0);
 		rb_int(&rb, p->idle_server_list.count);
 		rb_int(&rb, p->used_server_list.count);
-		rb_int(&rb, 0);
+		rb_int(&rb, p->tested_server_list.count);
 		rb_int(&rb, p->new_server_list.count);
 		rb_int(&rb, maxwait / USEC_PER_SEC);
 		rb_int(&rb, maxwait % USEC_PER_SEC);
@@ -304,6 +304,8 @@ server_state_name(const struct server *s)
 			return "active";
 		case SV_USED:
 			return "used";
+		case SV_TESTED:
+			return "tested";
 		default:
 			return "unknown";
 	}
@@ -443,9 +445,9 @@ show_servers(struct client *c, const char *arg)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
 		struct list *ls[] = {&p->active_server_list, &p->idle_server_list,
-		&p->used_server_list, &p->new_server_list};
+		&p->used_server_list, &p->new_server_list, &p->tested_server_list};
 
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			list_for_each_safe(m, u, ls[i])
 				server_row(&r, list_entry(m, struct server, node));
 	}
@@ -644,8 +646,7 @@ pause_drained(void)
 
 		if (p->is_admin || !(p->paused || pooler_paused))
 			continue;
-		if (p->active_server_list.count + p->used_server_list.count +
-			p->new_server_list.count + p->idle_server_list.count > 0)
+		if (pool_server_count(p) > 0)
 			return false;
 	}
 	return true;

@@ -151,7 +151,7 @@ struct cfg_user {
 	X(pidfile, STR, CFG_RESTART, "", 0, 0, \
 	  "File to write the process id to (empty = none).") \
 	X(pkt_buf, INT, CFG_RESTART, "4096", 512, INT_MAX, \
-	  "Size of per-connection buffers.") \
+	  "Size of per-connection buffers (the pooler uses at least 8192).") \
 	X(pool_mode, POOL_MODE, CFG_RELOAD, "session", 0, 0, \
 	  "When a server connection goes back to the pool: session, transaction or statement.") \
 	X(query_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
@@ -165,9 +165,9 @@ struct cfg_user {
 	X(scram_iterations, INT, CFG_RELOAD, "4096", 1, INT_MAX, \
 	  "PBKDF2 iterations when SCRAM runs against a plain password from auth_file.") \
 	X(server_check_delay, TIME, CFG_RELOAD, "30", 0, 0, \
-	  "Check server connections unused longer than this with server_check_query (accepted; not acted on yet).") \
+	  "Check server connections unused longer than this with server_check_query before reuse.") \
 	X(server_check_query, STR, CFG_RELOAD, "select 1", 0, 0, \
-	  "Health-check query (empty = none; accepted, not run yet).") \
+	  "Health-check query (empty = no check).") \
 	X(server_connect_timeout, TIME, CFG_RELOAD, "15", 0, 0, \
 	  "Connecting and logging in to a server must finish within this time.") \
 	X(server_idle_timeout, TIME, CFG_RELOAD, "600", 0, 0, \
@@ -182,10 +182,12 @@ struct cfg_user {
 	  "Run server_reset_query in every pool mode.") \
 	X(server_round_robin, BOOL, CFG_RELOAD, "0", 0, 0, \
 	  "Reuse server connections round robin instead of last-in first-out.") \
+	X(shutdown_wait_timeout, TIME, CFG_RELOAD, "5", 0, 0, \
+	  "On SIGINT/SIGTERM, how long running transactions may finish before clients are closed (pgplumb only).") \
 	X(so_reuseport, BOOL, CFG_RESTART, "0", 0, 0, \
 	  "Set SO_REUSEPORT on listening sockets.") \
 	X(stats_period, TIME, CFG_RELOAD, "60", 0, 0, \
-	  "Period of averages in SHOW STATS and of stats log lines (accepted; averages not computed yet).") \
+	  "Period of averages in SHOW STATS and of stats log lines.") \
 	X(stats_users, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
 	X(tcp_keepalive, BOOL, CFG_RELOAD, "1", 0, 0, \

@@ -432,6 +432,15 @@ admin_packet(struct client *c, struct sbuf_pkt *pkt)
 	return SBUF_SKIP;
 }
 
+/*
+ * Every message of a logged-in client passes here, header first, before it
+ * is forwarded.  This is the hook point for prepared-statement tracking and
+ * batch rewriting: return SBUF_NEED_FULL to see the whole message (Parse,
+ * Bind, ...); to replace or add messages, call sbuf_flush_pending() first
+ * (return SBUF_WAIT if it says false), sbuf_send() the new bytes to the
+ * server, count the ReadyForQuery replies they add in expect_rfq, and return
+ * SBUF_SKIP for a message that must not go through.
+ */
 static enum sbuf_ret
 work_packet(struct client *c, struct sbuf_pkt *pkt)
 {

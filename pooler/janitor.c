@@ -179,6 +179,7 @@ server_deadline(const struct server *s)
 		case SV_CANCEL:
 			return after(s->connect_time, cfg->server_connect_timeout);
 		case SV_USED:
+		case SV_TESTED:
 			return after(s->request_time, cfg->server_connect_timeout);
 		case SV_IDLE:
 			return earliest(after(s->request_time, cfg->server_idle_timeout),
@@ -230,7 +231,9 @@ janitor_server_cb(evutil_socket_t fd, short what, void *arg)
 			disconnect_server(s, false, NULL, "cancel connection timed out");
 			break;
 		case SV_USED:
-			disconnect_server(s, false, NULL, "server_reset_query did not finish in time");
+		case SV_TESTED:
+			disconnect_server(s, false, NULL, "%s did not finish in time",
+							  s->state == SV_TESTED ? "server_check_query" : "server_reset_query");
 			break;
 		case SV_IDLE:
 			lifetime = cfg_server_lifetime_for(cfg, pool_db(p));
@@ -378,12 +381,12 @@ close_everything(const char *why)
 		struct pool *p = list_entry(n, struct pool, node);
 		struct list *cl[] = {&p->active_client_list, &p->waiting_client_list, &p->waiting_login_list};
 		struct list *sl[] = {&p->active_server_list, &p->idle_server_list,
-		&p->used_server_list, &p->new_server_list};
+		&p->used_server_list, &p->new_server_list, &p->tested_server_list};
 
 		for (int i = 0; i < 3; i++)
 			list_for_each_safe(m, u, cl[i])
 				disconnect_client(list_entry(m, struct client, node), "57P01", "%s", why);
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			list_for_each_safe(m, u, sl[i])
 				disconnect_server(list_entry(m, struct server, node), true, "57P01", "%s", why);
 	}
@@ -442,6 +445,8 @@ janitor_start_shutdown(const char *why)
 		list_for_each_safe(m, u, &p->idle_server_list)
 			disconnect_server(list_entry(m, struct server, node), false, NULL, "shutting down");
 		list_for_each_safe(m, u, &p->new_server_list)
+			disconnect_server(list_entry(m, struct server, node), false, NULL, "shutting down");
+		list_for_each_safe(m, u, &p->tested_server_list)
 			disconnect_server(list_entry(m, struct server, node), false, NULL, "shutting down");
 	}
 	evtimer_assign(&shutdown_timer, pooler_base, shutdown_timer_cb, NULL);

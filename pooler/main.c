@@ -192,7 +192,7 @@ main(int argc, char **argv)
 		die("could not create the event loop");
 	now_update();
 	objects_init(base);
-	sbuf_global_init(base, cfg->pkt_buf > 0 ? (uint32_t) cfg->pkt_buf : 0);
+	sbuf_global_init(base, cfg->pkt_buf > 0 ? (uint32_t) cfg->pkt_buf : 0, cfg->tcp_keepalive);
 	if (pooler_listen() < 0)
 		return 1;
 	write_pidfile();

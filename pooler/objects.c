@@ -98,6 +98,7 @@ pool_get(const char *dbname, const char *username, bool is_admin)
 	list_init(&p->active_server_list);
 	list_init(&p->idle_server_list);
 	list_init(&p->used_server_list);
+	list_init(&p->tested_server_list);
 	list_init(&p->new_server_list);
 	proto_buf_init(&p->welcome);
 	evtimer_assign(&p->timer, pooler_base, janitor_pool_cb, p);
@@ -138,7 +139,8 @@ int
 pool_server_count(const struct pool *p)
 {
 	return p->active_server_list.count + p->idle_server_list.count +
-		p->used_server_list.count + p->new_server_list.count;
+		p->used_server_list.count + p->new_server_list.count +
+		p->tested_server_list.count;
 }
 
 static int
@@ -166,6 +168,28 @@ pick_idle_server(struct pool *p)
 		: list_last(&p->idle_server_list);
 
 	return list_entry(n, struct server, node);
+}
+
+/*
+ * An idle server ready to hand out, or NULL.  Servers unused for longer than
+ * server_check_delay first run server_check_query (state SV_TESTED) and come
+ * back to the idle list when it answers.
+ */
+static struct server *
+take_idle_server(struct pool *p)
+{
+	while (!list_empty(&p->idle_server_list))
+	{
+		struct server *s = pick_idle_server(p);
+
+		if (s->fresh || cfg->server_check_query[0] == '\0' ||
+			now_usec() - s->request_time < cfg->server_check_delay)
+			return s;
+		change_server_state(s, SV_TESTED);
+		if (server_send_query(s, cfg->server_check_query) < 0)
+			disconnect_server(s, false, NULL, "could not send server_check_query");
+	}
+	return NULL;
 }
 
 static int
@@ -339,11 +363,13 @@ void
 pool_activate(struct pool *p)
 {
 	/* Serve waiting clients, oldest first, from idle servers (LIFO reuse). */
-	while (!p->paused && !pooler_paused && !list_empty(&p->waiting_client_list) &&
-		   !list_empty(&p->idle_server_list))
+	while (!p->paused && !pooler_paused && !list_empty(&p->waiting_client_list))
 	{
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
-		struct server *s = pick_idle_server(p);
+		struct server *s = take_idle_server(p);
+
+		if (s == NULL)
+			break;
 
 		p->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
@@ -355,7 +381,8 @@ pool_activate(struct pool *p)
 	{
 		struct list_node *n,
 				   *t;
-		int			want = p->waiting_client_list.count - p->new_server_list.count;
+		int			want = p->waiting_client_list.count - p->new_server_list.count -
+			p->tested_server_list.count - p->used_server_list.count;
 
 		list_for_each_safe(n, t, &p->waiting_client_list)
 		{
@@ -393,7 +420,8 @@ wake_limited_neighbours(struct pool *self)
 	{
 		struct pool *o = list_entry(n, struct pool, node);
 
-		if (o == self || o->is_admin || list_empty(&o->waiting_client_list))
+		if (o == self || o->is_admin ||
+			(list_empty(&o->waiting_client_list) && list_empty(&o->waiting_login_list)))
 			continue;
 		if (strcmp(o->dbname, self->dbname) == 0 || strcmp(o->username, self->username) == 0)
 			janitor_pool_at(o, now_usec());
@@ -453,6 +481,8 @@ server_list_for(struct server *s, enum server_state st)
 			return &s->pool->active_server_list;
 		case SV_USED:
 			return &s->pool->used_server_list;
+		case SV_TESTED:
+			return &s->pool->tested_server_list;
 		case SV_CANCEL:
 			return &cancel_server_list;
 	}
@@ -510,6 +540,7 @@ link_pair(struct client *c, struct server *s)
 {
 	c->link = s;
 	s->link = c;
+	s->fresh = false;
 	sbuf_set_dst(&c->sb, &s->sb);
 	sbuf_set_dst(&s->sb, &c->sb);
 	s->request_time = now_usec();
@@ -553,13 +584,15 @@ find_server(struct client *c)
 	if (pool_login_failing(c))
 		return false;
 
-	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list) &&
-		!list_empty(&p->idle_server_list))
+	if (!p->paused && !pooler_paused && list_empty(&p->waiting_client_list))
 	{
-		struct server *s = pick_idle_server(p);
+		struct server *s = take_idle_server(p);
 
-		link_pair(c, s);
-		return true;
+		if (s)
+		{
+			link_pair(c, s);
+			return true;
+		}
 	}
 	c->wait_start = now_usec();
 	c->reserve_ok = false;
@@ -607,7 +640,7 @@ release_server(struct server *s)
 	if (pool_mode(p) == CFG_POOL_SESSION && cfg->server_reset_query[0] != '\0')
 	{
 		change_server_state(s, SV_USED);
-		if (server_send_reset(s) < 0)
+		if (server_send_query(s, cfg->server_reset_query) < 0)
 		{
 			disconnect_server(s, false, NULL, "could not send server_reset_query");
 			pool_activate(p);
@@ -751,7 +784,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		 * backend next writes; cancel it so the work stops now. */
 		launch_cancel(s);
 	}
-	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED)
+	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED ||
+		s->state == SV_TESTED)
 	{
 		/* a usable connection went away: terminate it politely if possible */
 		struct proto_buf b;
@@ -895,7 +929,7 @@ kill_database(const char *dbname)
 		struct list *cl[] = {&p->active_client_list, &p->waiting_client_list,
 		&p->waiting_login_list};
 		struct list *sl[] = {&p->active_server_list, &p->idle_server_list,
-		&p->used_server_list, &p->new_server_list};
+		&p->used_server_list, &p->new_server_list, &p->tested_server_list};
 
 		if (p->is_admin || (dbname && strcmp(p->dbname, dbname) != 0))
 			continue;

@@ -52,6 +52,8 @@ enum server_state {
 	SV_ACTIVE,					/* pool->active_server_list: linked to a client */
 	SV_USED,					/* pool->used_server_list: released, running
 								 * server_reset_query */
+	SV_TESTED,					/* pool->tested_server_list: idle too long, running
+								 * server_check_query before reuse */
 	SV_CANCEL					/* cancel_server_list: carries one CancelRequest */
 };
 
@@ -109,6 +111,7 @@ struct server {
 	char		txn_status;		/* last ReadyForQuery status: I, T, E */
 	bool		login_done;
 	bool		connect_query_sent;	/* connect_query running during login */
+	bool		fresh;			/* not used by a client since login or last check */
 	bool		close_needed;	/* close instead of reuse at next release */
 	bool		cancel_sent;	/* query_timeout cancel outstanding */
 	bool		cancel_worked;	/* the server answered it with 57014 */
@@ -150,6 +153,7 @@ struct pool {
 	struct list active_server_list;
 	struct list idle_server_list;
 	struct list used_server_list;
+	struct list tested_server_list;
 	struct list new_server_list;
 
 	/* ParameterStatus messages of the first server login, sent to clients. */

@@ -197,6 +197,9 @@ pooler_reload(void)
 	struct userlist *newul = NULL;
 	char		err[CFG_ERRBUF_SIZE];
 
+	/* reopen the log file first, so that log rotation works with any reload */
+	if (cfg->logfile[0] && log_open_file(cfg->logfile) < 0)
+		log_error("could not reopen logfile %s: %m", cfg->logfile);
 	log_info("reloading configuration from %s", cfg->config_file);
 	if (cfg_reload(cfg, cfg->config_file, &newcfg, err, sizeof(err)) != 0)
 	{

@@ -21,6 +21,7 @@ struct free_buf {
 
 static struct event_base *sbuf_base;
 static uint32_t std_size = 16384;
+static bool tcp_keepalive;
 static struct free_buf *free_list;
 static int	free_count;
 
@@ -29,11 +30,12 @@ static void sbuf_on_write(evutil_socket_t fd, short what, void *arg);
 static bool sbuf_process(struct sbuf *sb);
 
 void
-sbuf_global_init(struct event_base *base, uint32_t pkt_buf)
+sbuf_global_init(struct event_base *base, uint32_t pkt_buf, bool keepalive)
 {
 	sbuf_base = base;
-	if (pkt_buf >= 1024)
-		std_size = pkt_buf < 8192 ? 8192 : pkt_buf;
+	/* at least 16 kB: fewer reads for large results; idle sockets hold none */
+	std_size = pkt_buf > 16384 ? pkt_buf : 16384;
+	tcp_keepalive = keepalive;
 }
 
 void
@@ -120,7 +122,11 @@ setup_socket(struct sbuf *sb, int fd, bool is_unix)
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		return -1;
 	if (!is_unix)
+	{
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (tcp_keepalive)
+			(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
 	sb->fd = fd;
 	if (event_assign(&sb->ev_read, sbuf_base, fd, EV_READ | EV_PERSIST, sbuf_on_read, sb) < 0 ||
 		event_assign(&sb->ev_write, sbuf_base, fd, EV_WRITE, sbuf_on_write, sb) < 0)

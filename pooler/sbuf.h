@@ -107,8 +107,9 @@ struct sbuf {
 	void	   *owner;
 };
 
-/* Set up the buffer size for every sbuf (pkt_buf) before the first use. */
-void		sbuf_global_init(struct event_base *base, uint32_t pkt_buf);
+/* Set up the buffer size (pkt_buf, at least 16 kB) and TCP keepalive for
+ * every sbuf before the first use. */
+void		sbuf_global_init(struct event_base *base, uint32_t pkt_buf, bool keepalive);
 void		sbuf_global_cleanup(void);
 
 void		sbuf_init(struct sbuf *sb, sbuf_cb_fn cb, void *owner);

@@ -229,6 +229,7 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 				return SBUF_CLOSED;
 			}
 			s->login_done = true;
+			s->fresh = true;
 			s->txn_status = 'I';
 			if (!proto_buf_ok(&p->welcome))
 			{
@@ -352,6 +353,12 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 	return SBUF_FORWARD;
 }
 
+/*
+ * Every reply for a linked client passes here, header first.  Replies to
+ * messages the pooler itself injected (e.g. a Parse added for a prepared
+ * statement) are the ones to swallow here with SBUF_SKIP (flush pending
+ * bytes first), so the client sees exactly what PostgreSQL would have sent.
+ */
 static enum sbuf_ret
 active_packet(struct server *s, struct sbuf_pkt *pkt)
 {
@@ -398,13 +405,14 @@ idle_packet(struct server *s, struct sbuf_pkt *pkt)
 	}
 }
 
-/* Replies to server_reset_query. */
+/* Replies to server_reset_query (SV_USED) or server_check_query (SV_TESTED). */
 static enum sbuf_ret
 used_packet(struct server *s, struct sbuf_pkt *pkt)
 {
 	if (pkt->type == PQMSG_ErrorResponse)
 	{
-		log_warning("%s server_reset_query failed", server_ident(s));
+		log_warning("%s %s failed", server_ident(s),
+					s->state == SV_TESTED ? "server_check_query" : "server_reset_query");
 		s->close_needed = true;
 		return SBUF_SKIP;
 	}
@@ -415,9 +423,12 @@ used_packet(struct server *s, struct sbuf_pkt *pkt)
 	s->txn_status = (char) pkt->data[5];
 	if (s->txn_status != 'I' || s->close_needed)
 	{
-		disconnect_server(s, false, NULL, "server_reset_query did not leave the server clean");
+		disconnect_server(s, false, NULL, "%s did not leave the server clean",
+						  s->state == SV_TESTED ? "server_check_query" : "server_reset_query");
 		return SBUF_CLOSED;
 	}
+	if (s->state == SV_TESTED)
+		s->fresh = true;		/* just proved alive */
 	change_server_state(s, SV_IDLE);
 	s->request_time = now_usec();
 	janitor_server_update(s);
@@ -426,13 +437,13 @@ used_packet(struct server *s, struct sbuf_pkt *pkt)
 }
 
 int
-server_send_reset(struct server *s)
+server_send_query(struct server *s, const char *sql)
 {
 	struct proto_buf b;
 	bool		ok;
 
 	proto_buf_init(&b);
-	proto_build_query(&b, cfg->server_reset_query);
+	proto_build_query(&b, sql);
 	ok = sbuf_send_buf(&s->sb, &b);
 	proto_buf_free(&b);
 	if (!ok)
@@ -520,6 +531,7 @@ server_proto(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 		case SV_IDLE:
 			return idle_packet(s, pkt);
 		case SV_USED:
+		case SV_TESTED:
 			return used_packet(s, pkt);
 		case SV_CANCEL:
 			return SBUF_SKIP;

@@ -72,7 +72,7 @@ setup(void)
 				b[2];
 
 	base = event_base_new();
-	sbuf_global_init(base, 0);
+	sbuf_global_init(base, 0, false);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
 	peer_in = a[0];

@@ -6,9 +6,13 @@
 
 SLEEPERS=()
 sleepers() { # n seconds
-	for i in $(seq 1 "$1"); do pq -c "select pg_sleep($2)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+	for i in $(seq 1 "$1"); do { pq -c "select pg_sleep($2)" >/dev/null 2>&1 || echo "sleeper failed" >>"$SCEN_DIR/failures"; } & SLEEPERS+=($!); done
 }
-wait_sleepers() { wait "${SLEEPERS[@]}"; SLEEPERS=(); }
+wait_sleepers() {
+	wait "${SLEEPERS[@]}"
+	SLEEPERS=()
+	[ ! -s "$SCEN_DIR/failures" ] || fail "a client failed: $(cat "$SCEN_DIR/failures")"
+}
 max_seen() { # sample backend_count for ~N*100ms
 	local m=0 c
 	for _ in $(seq 1 "$1"); do
@@ -47,7 +51,7 @@ start_pooler "pool_mode = transaction
 default_pool_size = 5
 max_db_connections = 2"
 t0=$(now_ms)
-for u in postgres ppuser postgres ppuser ppuser ppuser; do PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+for u in postgres ppuser postgres ppuser ppuser ppuser; do { PQUSER=$u pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 || echo "$u failed" >>"$SCEN_DIR/failures"; } & SLEEPERS+=($!); done
 m=$(max_seen 8)
 wait_sleepers
 t1=$(now_ms)
@@ -62,7 +66,7 @@ default_pool_size = 5
 max_user_connections = 1" "ppdb2x = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2"
 t0=$(now_ms)
 sleepers 2 0.4
-for i in 1 2; do PQDB=ppdb2x pq -c "select pg_sleep(0.4)" >/dev/null 2>&1 & SLEEPERS+=($!); done
+for i in 1 2; do { PQDB=ppdb2x pq -c "select pg_sleep(0.4)" >/dev/null 2>&1 || echo "ppdb2x failed" >>"$SCEN_DIR/failures"; } & SLEEPERS+=($!); done
 user_count() { direct -c "select count(*) from pg_stat_activity where datname in ('ppdb', 'ppdb2') and usename = 'postgres' and pid <> pg_backend_pid()"; }
 m=$(COUNT_CMD=user_count max_seen 6)
 wait_sleepers

@@ -73,6 +73,13 @@ POOLER_PID=$!
 check_one pgplumb
 grep -q "login attempt" "$SCEN_DIR/bouncer.log" || fail "logfile setting not honoured"
 ok "pgplumb-pooler wrote to logfile"
+# log rotation: move the file away, SIGHUP, the pooler writes a new one
+mv "$SCEN_DIR/bouncer.log" "$SCEN_DIR/bouncer.log.1"
+kill -HUP "$POOLER_PID"
+wait_for "[ -f '$SCEN_DIR/bouncer.log' ]" 2000 || fail "logfile not reopened on SIGHUP"
+psql "host=127.0.0.1 port=$port dbname=ppdb user=postgres" -XAtqc "select 1" >/dev/null
+wait_for "grep -q 'login attempt' '$SCEN_DIR/bouncer.log'" 2000 || fail "new logfile not written"
+ok "SIGHUP reopened logfile (rotation)"
 diff "$SCEN_DIR/config.pgbouncer" "$SCEN_DIR/config.pgplumb" || fail "SHOW CONFIG differs for shared settings"
 ok "SHOW CONFIG agrees with PgBouncer on the shared settings: $(tr '\n' ' ' <"$SCEN_DIR/config.pgplumb")"
 for cmd in pools stats clients servers lists config databases; do
