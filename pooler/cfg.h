@@ -143,7 +143,7 @@ struct cfg_user {
 	X(max_packet_size, INT, CFG_RELOAD, "2147483647", 9, INT_MAX, \
 	  "Largest protocol message accepted.") \
 	X(max_prepared_statements, INT, CFG_RELOAD, "200", 0, INT_MAX, \
-	  "Protocol-level prepared statements kept per server connection in transaction and statement pooling, least recently used evicted (0 = not tracked; accepted, not acted on yet).") \
+	  "Protocol-level prepared statements kept per server connection in transaction and statement pooling, least recently used evicted (0 = not tracked: statements pass through as in session mode).") \
 	X(max_user_connections, INT, CFG_RELOAD, "0", 0, INT_MAX, \
 	  "Most server connections per user over all databases (0 = unlimited).") \
 	X(min_pool_size, INT, CFG_RELOAD, "0", 0, INT_MAX, \
@@ -193,7 +193,7 @@ struct cfg_user {
 	X(tcp_keepalive, BOOL, CFG_RELOAD, "1", 0, 0, \
 	  "Turn on TCP keepalive with the operating system's defaults (accepted; not applied yet).") \
 	X(track_extra_parameters, STR, CFG_RELOAD, "IntervalStyle", 0, 0, \
-	  "Comma-separated session parameters that follow each client to its server connections, besides client_encoding, DateStyle, TimeZone, standard_conforming_strings, application_name and search_path (accepted; not acted on yet).") \
+	  "Comma-separated session parameters that follow each client to its server connections, besides client_encoding, DateStyle, TimeZone, standard_conforming_strings, application_name and search_path.") \
 	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \
 	  "Directory of the unix socket .s.PGSQL.<listen_port> (empty = none).") \
 	X(unix_socket_mode, OCTAL, CFG_RESTART, "0777", 0, 0777, \

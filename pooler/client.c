@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "janitor.h"
 #include "server.h"
+#include "txn.h"
 #include "userlist.h"
 
 /* Startup parameters a client may send that we accept (PgBouncer's set). */
@@ -84,6 +85,7 @@ take_param(const char *name, const char *value, void *arg)
 {
 	struct startup_ctx *ctx = arg;
 	struct client *c = ctx->c;
+	bool		tracked = txn_client_startup_param(c, name, value);
 
 	if (strcmp(name, "user") == 0)
 		snprintf(c->username, sizeof(c->username), "%s", value);
@@ -93,6 +95,8 @@ take_param(const char *name, const char *value, void *arg)
 		snprintf(c->appname, sizeof(c->appname), "%s", value);
 	else if (strncmp(name, "_pq_.", 5) == 0)
 		ctx->pq_options = true;
+	else if (tracked)
+		;						/* a tracked session parameter */
 	else
 	{
 		bool		ok = false;
@@ -139,8 +143,8 @@ client_send_welcome(struct client *c)
 		proto_build_parameter_status(&b, "is_superuser", "off");
 		proto_build_parameter_status(&b, "TimeZone", "UTC");
 	}
-	else
-		proto_put_bytes(&b, c->pool->welcome.data, c->pool->welcome.len);
+	else if (!txn_client_welcome(c, &b))
+		b.failed = true;
 	cancel_key_assign(c);
 	proto_build_backend_key(&b, c->key_pid, c->key_secret);
 	proto_build_ready(&b, 'I');
@@ -446,6 +450,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 {
 	struct server *s = c->link;
 	bool		was_busy;
+	enum sbuf_ret r;
 
 	if (s == NULL)
 	{
@@ -454,6 +459,10 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 			disconnect_client(c, NULL, "client sent Terminate");
 			return SBUF_CLOSED;
 		}
+		/* statements prepared without a server (txn.c) */
+		r = txn_client_unlinked_packet(c, pkt);
+		if (r != SBUF_FORWARD)
+			return r;
 		if (!find_server(c))
 			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
 		s = c->link;
@@ -461,6 +470,10 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	was_busy = s->expect_rfq > 0 || s->ext_open;
 	log_noise("%s -> '%c' len=%u expect_rfq=%d", client_ident(c), pkt->type, pkt->total,
 			  s->expect_rfq);
+	/* session parameters, prepared statements: may replace the message */
+	r = txn_client_packet(c, s, pkt, was_busy);
+	if (r != SBUF_FORWARD && r != SBUF_SKIP)
+		return r;
 	switch (pkt->type)
 	{
 		case PQMSG_Query:
@@ -491,7 +504,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		if (cfg->query_timeout > 0)
 			janitor_client_update(c);
 	}
-	return SBUF_FORWARD;
+	return r;
 }
 
 enum sbuf_ret

@@ -245,6 +245,12 @@ ps_client_free(struct ps_client *cl)
 	free(cl);
 }
 
+void
+ps_client_forget_all(struct ps_client *cl)
+{
+	client_clear(cl);
+}
+
 uint32_t
 ps_client_count(const struct ps_client *cl)
 {
@@ -929,6 +935,40 @@ client_close(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 }
 
+enum ps_result
+ps_client_unlinked(struct ps_client *cl, const uint8_t *msg, uint32_t total)
+{
+	const uint8_t *body = msg + PROTO_HDR_LEN;
+	uint32_t	blen = total - PROTO_HDR_LEN;
+	uint32_t	pos = 0,
+				nlen;
+	const char *name;
+	struct ps_stmt *st;
+	bool		bad;
+
+	if (msg[0] == PQMSG_Close)
+	{
+		pos = 1;
+		if (blen < 2 || !take_string(body, blen, &pos, &name, &nlen) || pos != blen)
+			return PS_BAD;
+		if (body[0] != 'S')
+			return PS_REPLACED;
+		client_forget(cl, name, nlen);
+		return PS_PASS;
+	}
+	if (msg[0] != PQMSG_Parse || !take_string(body, blen, &pos, &name, &nlen))
+		return PS_BAD;
+	st = stmt_get(body + pos, blen - pos, &bad);
+	if (st == NULL)
+		return bad ? PS_BAD : PS_NOMEM;
+	if (!client_store(cl, name, nlen, st))
+	{
+		stmt_unref(st);
+		return PS_NOMEM;
+	}
+	return PS_PASS;
+}
+
 static enum ps_result
 client_execute(struct ps_server *sv, const uint8_t *body, uint32_t blen)
 {
@@ -1152,6 +1192,12 @@ ps_server_current_stmt(const struct ps_server *sv)
 	const struct ps_rq *rq = queue_head(sv);
 
 	return rq ? rq->stmt : NULL;
+}
+
+const struct ps_stmt *
+ps_server_portal_stmt(const struct ps_server *sv)
+{
+	return sv->unnamed_portal;
 }
 
 const char *

@@ -100,6 +100,10 @@ void		ps_server_free(struct ps_server *sv);
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);
 uint32_t	ps_server_outstanding(const struct ps_server *sv);
+/* The client dropped every statement name (DISCARD ALL). */
+void		ps_client_forget_all(struct ps_client *cl);
+/* The statement of the unnamed portal (the last Bind to portal ""), or NULL. */
+const struct ps_stmt *ps_server_portal_stmt(const struct ps_server *sv);
 /* The server dropped every prepared statement (DISCARD ALL, DEALLOCATE ALL). */
 void		ps_server_forget_all(struct ps_server *sv);
 
@@ -115,6 +119,17 @@ void		ps_server_forget_all(struct ps_server *sv);
 enum ps_result ps_client_message(struct ps_client *cl, struct ps_server *sv,
 								 const uint8_t *msg, uint32_t total, int max_prepared,
 								 struct proto_buf *out) PP_WUR;
+
+/*
+ * A Parse (body after the header) or Close of a statement from a client
+ * that has no server: only the client's map changes; the server-side Parse
+ * happens when a Bind or Describe needs it (so errors in the query text show
+ * there).  Returns PS_PASS when the client's map took it (the pooler
+ * answers ParseComplete / CloseComplete), PS_REPLACED when the message must
+ * go to a server after all (a Close of a portal), PS_BAD, PS_NOMEM.
+ */
+enum ps_result ps_client_unlinked(struct ps_client *cl, const uint8_t *msg,
+								  uint32_t total) PP_WUR;
 
 /*
  * The client sent a simple Query that is exactly one DEALLOCATE statement

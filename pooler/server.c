@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "client.h"
 #include "janitor.h"
+#include "txn.h"
 #include "userlist.h"
 
 int
@@ -171,6 +172,7 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 		case PQMSG_ParameterStatus:
 			if (!p->have_welcome)
 				proto_put_bytes(&p->welcome, pkt->data, pkt->total);
+			(void) txn_server_unlinked_packet(s, pkt);	/* complete: cannot wait */
 			return SBUF_SKIP;
 		case PQMSG_BackendKeyData:
 			if (blen >= 8)
@@ -360,9 +362,8 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
  * bytes first), so the client sees exactly what PostgreSQL would have sent.
  */
 static enum sbuf_ret
-active_packet(struct server *s, struct sbuf_pkt *pkt)
+relay_packet(struct server *s, struct sbuf_pkt *pkt)
 {
-	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	switch (pkt->type)
 	{
 		case PQMSG_ReadyForQuery:
@@ -376,6 +377,22 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	}
 }
 
+static enum sbuf_ret
+active_packet(struct server *s, struct sbuf_pkt *pkt)
+{
+	enum sbuf_ret r;
+	bool		done;
+
+	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
+	/* replies the pooler asked for, prepared statements, session parameters */
+	r = txn_server_packet(s, pkt, &done);
+	if (done)
+		return r;
+	r = relay_packet(s, pkt);
+	txn_server_after(s, pkt, r);
+	return r;
+}
+
 /* Messages from a server nobody is using. */
 static enum sbuf_ret
 idle_packet(struct server *s, struct sbuf_pkt *pkt)
@@ -383,6 +400,9 @@ idle_packet(struct server *s, struct sbuf_pkt *pkt)
 	switch (pkt->type)
 	{
 		case PQMSG_ParameterStatus:
+			if (txn_server_unlinked_packet(s, pkt) == SBUF_NEED_FULL)
+				return SBUF_NEED_FULL;
+			return SBUF_SKIP;
 		case PQMSG_NoticeResponse:
 		case PQMSG_NotificationResponse:
 			return SBUF_SKIP;
@@ -417,7 +437,12 @@ used_packet(struct server *s, struct sbuf_pkt *pkt)
 		return SBUF_SKIP;
 	}
 	if (pkt->type != PQMSG_ReadyForQuery)
+	{
+		/* ParameterStatus after DISCARD ALL: the server's values now */
+		if (txn_server_unlinked_packet(s, pkt) == SBUF_NEED_FULL)
+			return SBUF_NEED_FULL;
 		return SBUF_SKIP;
+	}
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
 	s->txn_status = (char) pkt->data[5];
