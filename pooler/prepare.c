@@ -380,6 +380,7 @@ struct ps_sentry {
 	struct list_node lru;		/* head = least recently used */
 	struct ps_stmt *stmt;
 	enum sentry_state state;
+	uint32_t	gen;			/* which Parse made it (see parse_done) */
 };
 
 /* Kinds of queued requests. */
@@ -400,6 +401,7 @@ enum rq_kind {
 struct ps_rq {
 	uint8_t		kind;
 	bool		dealloc_all;	/* RQ_QUERY_DEALLOC: tag "DEALLOCATE ALL" */
+	uint32_t	gen;			/* RQ_PARSE*: the cache entry it made */
 	struct ps_stmt *stmt;		/* referenced, or NULL */
 };
 
@@ -408,6 +410,7 @@ struct ps_server {
 	uint32_t	size;			/* power of two or 0 */
 	uint32_t	count;
 	struct list lru;
+	uint32_t	next_gen;
 
 	struct ps_rq *q;			/* ring of outstanding requests */
 	uint32_t	qcap;			/* power of two or 0 */
@@ -500,6 +503,7 @@ server_add(struct ps_server *sv, struct ps_stmt *st, enum sentry_state state)
 	e->stmt = st;
 	stmt_ref(st);
 	e->state = state;
+	e->gen = ++sv->next_gen;
 	e->hnext = sv->tab[st->id & (sv->size - 1)];
 	sv->tab[st->id & (sv->size - 1)] = e;
 	list_append(&sv->lru, &e->lru);
@@ -560,11 +564,18 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 	rq = &sv->q[(sv->qhead + sv->qlen) & (sv->qcap - 1)];
 	rq->kind = (uint8_t) kind;
 	rq->dealloc_all = false;
+	rq->gen = 0;
 	rq->stmt = st;
 	if (st)
 		stmt_ref(st);
 	sv->qlen++;
 	return true;
+}
+
+static struct ps_rq *
+queue_tail(const struct ps_server *sv)
+{
+	return &sv->q[(sv->qhead + sv->qlen - 1) & (sv->qcap - 1)];
 }
 
 static struct ps_rq *
@@ -584,19 +595,34 @@ queue_pop(struct ps_server *sv)
 	sv->qlen--;
 }
 
-/* A Parse of `st` did not happen (error or ignored after an error). */
+/*
+ * A Parse of `st` did not happen (error or ignored after an error).  `gen`
+ * names the cache entry that Parse made: if that entry was evicted and
+ * another Parse made a new one since, the new one is not touched.
+ */
 static void
-parse_failed(struct ps_server *sv, struct ps_stmt *st)
+parse_failed(struct ps_server *sv, struct ps_stmt *st, uint32_t gen)
 {
 	struct ps_sentry *e = server_lookup(sv, st);
 
-	if (e && e->state == SE_PENDING)
+	if (e && e->gen == gen && e->state == SE_PENDING)
 		server_remove(sv, e);
 }
 
-/* A Parse of `st` succeeded. */
+/* A Parse of `st` succeeded (an evicted entry stays evicted: its Close
+ * follows on the wire). */
 static void
-parse_done(struct ps_server *sv, struct ps_stmt *st)
+parse_done(struct ps_server *sv, struct ps_stmt *st, uint32_t gen)
+{
+	struct ps_sentry *e = server_lookup(sv, st);
+
+	if (e && e->gen == gen)
+		e->state = SE_READY;
+}
+
+/* An eviction Close was ignored: the statement is still on the server. */
+static void
+close_ignored(struct ps_server *sv, struct ps_stmt *st)
 {
 	struct ps_sentry *e = server_lookup(sv, st);
 
@@ -614,11 +640,10 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 	{
 		case RQ_PARSE:
 		case RQ_PARSE_INJECTED:
-			parse_failed(sv, rq->stmt);
+			parse_failed(sv, rq->stmt, rq->gen);
 			break;
 		case RQ_CLOSE_EVICT:
-			/* the statement is still there */
-			parse_done(sv, rq->stmt);
+			close_ignored(sv, rq->stmt);
 			break;
 		default:
 			break;
@@ -669,7 +694,9 @@ build_nop_close(struct proto_buf *out)
 
 /*
  * Make room for one more statement on the server: Close the least recently
- * used READY statements while the cache is full.
+ * used statements while the cache is full.  A statement whose Parse is still
+ * unanswered may go too: every request using it is already on the wire
+ * before the Close, and a portal outlives its statement.
  */
 static bool
 evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
@@ -685,8 +712,6 @@ evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
 
 		if (sv->count < (uint32_t) max_prepared)
 			break;
-		if (e->state != SE_READY)
-			continue;
 		proto_begin(out, PQMSG_Close);
 		proto_put_byte(out, 'S');
 		proto_put_string(out, e->stmt->name);
@@ -725,9 +750,11 @@ ensure_prepared(struct ps_server *sv, struct ps_stmt *st, int max_prepared,
 		return false;
 	build_parse(out, st);
 	ps_stats.parses_injected++;
-	if (server_add(sv, st, SE_PENDING) == NULL)
+	e = server_add(sv, st, SE_PENDING);
+	if (e == NULL || !queue_push(sv, RQ_PARSE_INJECTED, st))
 		return false;
-	return queue_push(sv, RQ_PARSE_INJECTED, st);
+	queue_tail(sv)->gen = e->gen;
+	return true;
 }
 
 /* ---- client messages ---- */
@@ -802,8 +829,10 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 			if (!evict_for_one(sv, max_prepared, out))
 				return PS_NOMEM;
 			build_parse(out, st);
-			if (server_add(sv, st, SE_PENDING) == NULL || !queue_push(sv, RQ_PARSE, st))
+			e = server_add(sv, st, SE_PENDING);
+			if (e == NULL || !queue_push(sv, RQ_PARSE, st))
 				return PS_NOMEM;
+			queue_tail(sv)->gen = e->gen;
 		}
 	}
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
@@ -1123,7 +1152,7 @@ ps_client_deallocate_query(struct ps_client *cl, struct ps_server *sv, const cha
 		return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 	if (!queue_push(sv, RQ_QUERY_DEALLOC, NULL))
 		return PS_NOMEM;
-	sv->q[(sv->qhead + sv->qlen - 1) & (sv->qcap - 1)].dealloc_all = all;
+	queue_tail(sv)->dealloc_all = all;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 }
 
@@ -1262,10 +1291,10 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 	switch ((enum rq_kind) rq->kind)
 	{
 		case RQ_PARSE:
-			parse_done(sv, rq->stmt);
+			parse_done(sv, rq->stmt, rq->gen);
 			break;
 		case RQ_PARSE_INJECTED:
-			parse_done(sv, rq->stmt);
+			parse_done(sv, rq->stmt, rq->gen);
 			r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_PARSE_NOP:

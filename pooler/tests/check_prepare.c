@@ -501,6 +501,35 @@ START_TEST(test_ignored_eviction_keeps_statement)
 }
 END_TEST
 
+START_TEST(test_evicted_in_flight_stays_evicted)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+
+	mk_parse("a", "select 'a'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	mk_parse("b", "select 'b'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);	/* "a", still unanswered */
+	/* a's ParseComplete comes after its eviction was sent: it stays out */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	/* using "a" prepares it again (and evicts "b") */
+	mk_bind("", "a");
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);
+	ck_assert_int_eq(m[2].type, PQMSG_Bind);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
 START_TEST(test_simple_and_injected_queries)
 {
 	struct ps_client *cl = ps_client_new();
@@ -693,12 +722,34 @@ START_TEST(test_many_statements_and_pipeline)
 	}
 	ck_assert_uint_eq(ps_client_count(cl), 1000);
 	ck_assert_uint_eq(ps_stats.stmts, 1000);
-	/* PENDING entries are never evicted, so the cache holds them all */
-	ck_assert_uint_eq(ps_server_cached(sv), 1000);
-	ck_assert_uint_eq(ps_server_outstanding(sv), 1000);
-	for (int i = 0; i < 1000; i++)
-		ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
-	/* the next new statement evicts down to the limit */
+	/* one pipeline over the limit: the cache never holds more than 300,
+	 * even before any reply (statements in flight are evicted too) */
+	ck_assert_uint_eq(ps_server_cached(sv), 300);
+	ck_assert_uint_eq(ps_stats.evictions, 700);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1700);
+	{
+		int			parse_completes = 0,
+					swallowed = 0;
+
+		while (ps_server_outstanding(sv) > 0)
+		{
+			if (ps_reply_is_special(sv, PQMSG_CloseComplete))
+			{
+				ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+				swallowed++;
+			}
+			else
+			{
+				ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+				parse_completes++;
+			}
+		}
+		/* the client sees every ParseComplete and none of the Closes */
+		ck_assert_int_eq(parse_completes, 1000);
+		ck_assert_int_eq(swallowed, 700);
+	}
+	ck_assert_uint_eq(ps_server_cached(sv), 300);
+	/* the next new statement evicts one */
 	mk_parse("new", "select 'new'", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 300), PS_REPLACED);
 	ck_assert_uint_eq(ps_server_cached(sv), 300);
@@ -724,6 +775,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_ignored_eviction_keeps_statement);
+	tcase_add_test(tc, test_evicted_in_flight_stays_evicted);
 	tcase_add_test(tc, test_simple_and_injected_queries);
 	tcase_add_test(tc, test_deallocate_parsing);
 	tcase_add_test(tc, test_deallocate_simple_query);
