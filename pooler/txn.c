@@ -280,6 +280,12 @@ unsupported_statement(const char *sql, size_t len, const char **hint)
 	return NULL;
 }
 
+static void
+put_text(struct proto_buf *b, const char *s)
+{
+	proto_put_bytes(b, s, strlen(s));
+}
+
 /* The query that makes the server raise the error in order with the rest. */
 static void
 build_refusal(struct proto_buf *b, const char *what, const char *hint, int mode)
@@ -293,11 +299,11 @@ build_refusal(struct proto_buf *b, const char *what, const char *hint, int mode)
 			 "%s Set pool_mode = session for this database or user in the pooler's configuration.",
 			 hint);
 	proto_begin(b, PQMSG_Query);
-	proto_put_bytes(b, "DO $pgplumb$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = ", 70);
+	put_text(b, "DO $pgplumb$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = ");
 	varcache_put_literal(b, msg);
-	proto_put_bytes(b, ", HINT = ", 9);
+	put_text(b, ", HINT = ");
 	varcache_put_literal(b, full_hint);
-	proto_put_bytes(b, "; END$pgplumb$", 14);
+	put_text(b, "; END$pgplumb$");
 	proto_put_byte(b, '\0');
 	proto_end(b);
 }
