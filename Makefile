@@ -23,6 +23,7 @@ DEB_PACKAGES = \
 	libpg-query-dev \
 	libpostgresql-jdbc-java \
 	libpq-dev \
+	libprotobuf-c-dev \
 	libssl-dev \
 	make \
 	pgbouncer \
@@ -69,7 +70,7 @@ deps:
 	fi
 
 # Every suite runs even if an earlier one failed; the last line sums them up.
-CHECK_SUITES = check-common check-extension check-pooler-units check-pooler-e2e
+CHECK_SUITES = check-common check-extension check-pooler-units check-pooler-e2e check-batching
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -94,6 +95,11 @@ check-pooler-units:
 
 check-pooler-e2e:
 	@if [ -x regress/pooler/run.sh ]; then regress/pooler/run.sh; else echo "pooler: no end-to-end scenarios yet"; fi
+
+# Batch-insert rewriting: the same message sequences direct, through PgBouncer
+# and through pgplumb-pooler with insert_batching on must give identical replies.
+check-batching:
+	PGPLUMB_POOLER=pooler/pgplumb-pooler regress/pooler/t_batch_differential.sh
 
 demo: deps all
 	bench/demo/run.sh

@@ -65,6 +65,11 @@
  * shared lock acquisition; only scans without an entry yet need the
  * exclusive lock.
  *
+ * With pgplumb.save on (the statements collector's setting), the
+ * postmaster writes both tables to pg_stat/pgplumb_index_usage.stat at a
+ * clean shutdown and loads them at start, so "unused since" survives
+ * restarts.
+ *
  * When the statement table is full, one pass counts entries per usage
  * bucket (half powers of two of a decaying execution count) and a second
  * pass removes the least used ~5%: no sort, older cold entries first, and
@@ -91,7 +96,10 @@
 #include "nodes/plannodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "pgstat.h"
 #include "port/atomics.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -114,6 +122,11 @@
 #define PP_IU_EVICT_FRACTION 0.05	/* share of entries evicted per pass */
 #define PP_IU_USAGE_DECAY	0.75	/* usage kept by survivors of a pass */
 #define PP_IU_USAGE_BUCKETS 64
+
+/* Saved across clean restarts when pgplumb.save is on */
+#define PP_IU_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgplumb_index_usage.stat"
+#define PP_IU_FILE_MAGIC	0x70706975	/* "ppiu" */
+#define PP_IU_FILE_VERSION	1
 
 /* Column kinds in a seq scan's filter, best first */
 #define PP_IU_COL_EQ		'e'		/* column = constant/parameter */
@@ -209,6 +222,20 @@ typedef struct PPIUShared
 	 */
 	pg_atomic_uint64 generation;
 } PPIUShared;
+
+/* Header of the dump file; entries and index entries follow, raw */
+typedef struct PPIUFileHeader
+{
+	uint32		magic;
+	uint32		version;
+	uint32		pg_version;
+	uint32		entry_size;
+	uint32		rel_size;
+	int32		nentries;
+	int32		nrels;
+	int64		evictions;
+	TimestampTz stats_reset;
+} PPIUFileHeader;
 
 /* A scan found in the plan state tree, before it reaches shared memory */
 typedef struct PPIUScan
@@ -308,6 +335,9 @@ static void pp_iu_count(PPIUEntry *entry, const PPIUScan *scan,
 						TimestampTz now);
 static void pp_iu_note_index_used(const PPIUKey *key, TimestampTz now);
 static void pp_iu_evict(void);
+static void pp_iu_shmem_shutdown(int code, Datum arg);
+static void pp_iu_load(void);
+static bool pp_iu_save_enabled(void);
 
 const PPCollector pp_index_usage_collector = {
 	.name = "index_usage",
@@ -431,6 +461,13 @@ pp_iu_shmem_startup(void)
 	pp_iu_rels = ShmemInitHash("pgplumb index_usage indexes",
 							   pp_iu_max, pp_iu_max,
 							   &info, HASH_ELEM | HASH_BLOBS);
+
+	/* the postmaster saves at shutdown and loads what was saved */
+	if (!found && !IsUnderPostmaster)
+	{
+		on_shmem_exit(pp_iu_shmem_shutdown, (Datum) 0);
+		pp_iu_load();
+	}
 }
 
 /* A statement's slot in pp_iu_queries */
@@ -1231,4 +1268,169 @@ pgplumb_reset_index_usage(PG_FUNCTION_ARGS)
 	LWLockRelease(pp_iu->lock);
 
 	PG_RETURN_TIMESTAMPTZ(now);
+}
+
+/*---- Saving across restarts ----*/
+
+/* pgplumb.save belongs to the statements collector; read it by name */
+static bool
+pp_iu_save_enabled(void)
+{
+	const char *save = GetConfigOption("pgplumb.save", true, false);
+
+	return save == NULL || strcmp(save, "on") == 0;
+}
+
+/*
+ * Postmaster exit: after a clean shutdown and with pgplumb.save on, write
+ * the global state, every statement entry and the used-index set to the
+ * dump file (through a temporary file renamed into place, so a crash never
+ * leaves half a file).  Failures are logged; nothing else depends on them.
+ */
+static void
+pp_iu_shmem_shutdown(int code, Datum arg)
+{
+	FILE	   *file;
+	PPIUFileHeader hdr;
+	HASH_SEQ_STATUS hs;
+	PPIUEntry  *entry;
+	PPIURelEntry *rel;
+
+	if (code != 0 || pp_iu == NULL || pp_iu_hash == NULL)
+		return;
+	if (!pp_iu_save_enabled())
+	{
+		unlink(PP_IU_DUMP_FILE);
+		return;
+	}
+
+	file = AllocateFile(PP_IU_DUMP_FILE ".tmp", PG_BINARY_W);
+	if (file == NULL)
+		goto fail;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.magic = PP_IU_FILE_MAGIC;
+	hdr.version = PP_IU_FILE_VERSION;
+	hdr.pg_version = PG_VERSION_NUM;
+	hdr.entry_size = sizeof(PPIUEntry);
+	hdr.rel_size = sizeof(PPIURelEntry);
+	hdr.nentries = (int32) hash_get_num_entries(pp_iu_hash);
+	hdr.nrels = (int32) hash_get_num_entries(pp_iu_rels);
+	hdr.evictions = pp_iu->evictions;
+	hdr.stats_reset = pp_iu->stats_reset;
+	if (fwrite(&hdr, sizeof(hdr), 1, file) != 1)
+		goto fail_close;
+
+	hash_seq_init(&hs, pp_iu_hash);
+	while ((entry = hash_seq_search(&hs)) != NULL)
+	{
+		if (fwrite(entry, sizeof(PPIUEntry), 1, file) != 1)
+		{
+			hash_seq_term(&hs);
+			goto fail_close;
+		}
+	}
+	hash_seq_init(&hs, pp_iu_rels);
+	while ((rel = hash_seq_search(&hs)) != NULL)
+	{
+		if (fwrite(rel, sizeof(PPIURelEntry), 1, file) != 1)
+		{
+			hash_seq_term(&hs);
+			goto fail_close;
+		}
+	}
+
+	if (FreeFile(file) != 0)
+	{
+		file = NULL;
+		goto fail;
+	}
+	(void) durable_rename(PP_IU_DUMP_FILE ".tmp", PP_IU_DUMP_FILE, LOG);
+	return;
+
+fail_close:
+	FreeFile(file);
+fail:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m", PP_IU_DUMP_FILE ".tmp")));
+	unlink(PP_IU_DUMP_FILE ".tmp");
+}
+
+/*
+ * Postmaster start: load the dump file, if any, then remove it (a crash
+ * must not bring back stale figures).  A file from another build or
+ * version is ignored with a LOG message.  Entries beyond
+ * pgplumb.max_index_entries are dropped.
+ */
+static void
+pp_iu_load(void)
+{
+	FILE	   *file;
+	PPIUFileHeader hdr;
+
+	file = AllocateFile(PP_IU_DUMP_FILE, PG_BINARY_R);
+	if (file == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", PP_IU_DUMP_FILE)));
+		return;
+	}
+
+	if (!pp_iu_save_enabled())
+		goto done;
+
+	if (fread(&hdr, sizeof(hdr), 1, file) != 1)
+		goto fail;
+	if (hdr.magic != PP_IU_FILE_MAGIC || hdr.version != PP_IU_FILE_VERSION ||
+		hdr.pg_version != PG_VERSION_NUM ||
+		hdr.entry_size != sizeof(PPIUEntry) ||
+		hdr.rel_size != sizeof(PPIURelEntry))
+	{
+		ereport(LOG,
+				(errmsg("ignoring file \"%s\" written by another version of pgplumb",
+						PP_IU_DUMP_FILE)));
+		goto done;
+	}
+
+	for (int i = 0; i < hdr.nentries; i++)
+	{
+		PPIUEntry	in;
+		PPIUEntry  *entry;
+		bool		found;
+
+		if (fread(&in, sizeof(in), 1, file) != 1)
+			goto fail;
+		if (hash_get_num_entries(pp_iu_hash) >= pp_iu_max)
+			continue;
+		entry = hash_search(pp_iu_hash, &in.key, HASH_ENTER, &found);
+		memcpy(entry, &in, sizeof(in));
+		SpinLockInit(&entry->mutex);
+	}
+	for (int i = 0; i < hdr.nrels; i++)
+	{
+		PPIURelEntry in;
+		PPIURelEntry *rel;
+		bool		found;
+
+		if (fread(&in, sizeof(in), 1, file) != 1)
+			goto fail;
+		if (hash_get_num_entries(pp_iu_rels) >= pp_iu_max)
+			continue;
+		rel = hash_search(pp_iu_rels, &in.key, HASH_ENTER, &found);
+		rel->first_used = in.first_used;
+	}
+	pp_iu->evictions = hdr.evictions;
+	pp_iu->stats_reset = hdr.stats_reset;
+	goto done;
+
+fail:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not read file \"%s\": %m", PP_IU_DUMP_FILE)));
+done:
+	FreeFile(file);
+	unlink(PP_IU_DUMP_FILE);
 }

@@ -46,6 +46,13 @@
  * - Nothing that can throw an error runs while the LWLock or a spinlock is
  *   held, and the error callback does nothing if this backend already holds
  *   the LWLock.
+ * - pp_stmt->generation (an atomic) changes whenever an entry is removed
+ *   (eviction, reset), under the exclusive lock.  Each backend remembers a
+ *   few keys it has seen in the table (pp_stmt_seen), valid while the
+ *   generation is unchanged, so that parse analysis of a statement already
+ *   in the table takes no lock at all.  A stale answer only means an entry
+ *   evicted just now is re-created at execution with its text as sent
+ *   rather than normalized.
  *
  * Persistence: with pgplumb.save on, the postmaster writes every entry to
  * pg_stat/pgplumb_statements.stat at a clean shutdown and reads the file
@@ -67,6 +74,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -96,6 +104,9 @@
 #define PP_USAGE_BITS		16
 #define PP_USAGE_MAX		((1U << PP_USAGE_BITS) - 1)
 #define PP_EVICT_BATCH(max)	Max(1, (max) / 64)
+
+/* Keys of entries known to exist remembered per backend (a power of 2) */
+#define PP_SEEN_SIZE		64
 
 /* Distinct SQLSTATEs counted per entry; others are counted together */
 #define PP_ERRCODE_SLOTS	8
@@ -206,6 +217,7 @@ typedef struct PPStmtShared
 	int64		evictions;		/* entries evicted */
 	int64		eviction_runs;	/* clock sweeps run */
 	TimestampTz stats_reset;	/* last full reset */
+	pg_atomic_uint64 generation;	/* +1 whenever entries are removed */
 	int			hand;			/* clock hand, a slot number */
 	int			nfree;			/* free slot numbers in free_slots */
 	int			free_slots[FLEXIBLE_ARRAY_MEMBER];
@@ -233,6 +245,10 @@ static uint32 *pp_stmt_usage = NULL;	/* usage count of each slot; under
 										 * the entry's spinlock, or the lock
 										 * exclusive */
 static HTAB *pp_stmt_hash = NULL;
+
+/* Keys this backend found in the table, valid for pp_stmt_seen_generation */
+static PPStmtKey pp_stmt_seen[PP_SEEN_SIZE];
+static uint64 pp_stmt_seen_generation = 0;
 
 /*---- GUC variables ----*/
 
@@ -288,6 +304,8 @@ static void pp_stmt_entry_remove(PPStmtEntry *entry);
 static void pp_stmt_evict(void);
 static void pp_stmt_entry_reset(Oid userid, Oid dbid, uint64 queryid);
 static PPStmtEntry *pp_stmt_find_for_text(uint64 queryid);
+static bool pp_stmt_seen_lookup(const PPStmtKey *key);
+static void pp_stmt_seen_remember(const PPStmtKey *key);
 static void pp_stmt_shmem_shutdown(int code, Datum arg);
 static void pp_stmt_load(void);
 
@@ -408,6 +426,8 @@ pp_stmt_shmem_startup(void)
 		pp_stmt->evictions = 0;
 		pp_stmt->eviction_runs = 0;
 		pp_stmt->stats_reset = GetCurrentTimestamp();
+		/* backends start with generation 0: their empty memory is stale */
+		pg_atomic_init_u64(&pp_stmt->generation, 1);
 		pp_stmt->hand = 0;
 		/* slot numbers are handed out from the top of the stack: 0 first */
 		pp_stmt->nfree = pp_stmt_max;
@@ -930,6 +950,10 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 	key.queryid = queryid;
 	key.toplevel = toplevel;
 
+	/* Parse analysis of a statement this backend knows is there: no lock */
+	if (kind == PP_KIND_NONE && !edata && pp_stmt_seen_lookup(&key))
+		return;
+
 	/* Hot path: the entry exists */
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
@@ -939,6 +963,7 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 			pp_stmt_count(entry, kind, time_ms, rows, bufusage, walusage,
 						  jitusage, edata);
 		LWLockRelease(pp_stmt->lock);
+		pp_stmt_seen_remember(&key);
 		return;
 	}
 	LWLockRelease(pp_stmt->lock);
@@ -964,6 +989,8 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 		pp_stmt_count(entry, kind, time_ms, rows, bufusage, walusage,
 					  jitusage, edata);
 	LWLockRelease(pp_stmt->lock);
+	if (entry)
+		pp_stmt_seen_remember(&key);
 
 	if (norm_query)
 		pfree(norm_query);
@@ -1135,6 +1162,7 @@ pp_stmt_entry_remove(PPStmtEntry *entry)
 
 	pp_stmt_slots[slot] = NULL;
 	pp_stmt->free_slots[pp_stmt->nfree++] = slot;
+	pg_atomic_fetch_add_u64(&pp_stmt->generation, 1);
 	hash_search(pp_stmt_hash, &entry->key, HASH_REMOVE, NULL);
 }
 
@@ -1228,6 +1256,42 @@ pp_stmt_find_for_text(uint64 queryid)
 		}
 	}
 	return NULL;
+}
+
+/* Slot of pp_stmt_seen for a key */
+static inline int
+pp_stmt_seen_slot(const PPStmtKey *key)
+{
+	return (int) ((key->queryid ^ (key->queryid >> 32) ^ key->userid ^
+				   key->toplevel) & (PP_SEEN_SIZE - 1));
+}
+
+/*
+ * Is the key one this backend found in the table since the last removal of
+ * any entry?  Forgets everything when the generation has moved on.
+ */
+static bool
+pp_stmt_seen_lookup(const PPStmtKey *key)
+{
+	uint64		generation = pg_atomic_read_u64(&pp_stmt->generation);
+
+	if (generation != pp_stmt_seen_generation)
+	{
+		memset(pp_stmt_seen, 0, sizeof(pp_stmt_seen));
+		pp_stmt_seen_generation = generation;
+		return false;
+	}
+	return memcmp(&pp_stmt_seen[pp_stmt_seen_slot(key)], key,
+				  sizeof(PPStmtKey)) == 0;
+}
+
+/* Remember that the key is in the table (see pp_stmt_seen_lookup) */
+static void
+pp_stmt_seen_remember(const PPStmtKey *key)
+{
+	/* only while our memory belongs to the current generation */
+	if (pg_atomic_read_u64(&pp_stmt->generation) == pp_stmt_seen_generation)
+		pp_stmt_seen[pp_stmt_seen_slot(key)] = *key;
 }
 
 /*

@@ -360,7 +360,7 @@ client_row(struct result *r, struct client *c)
 		rb_str(&rb, NULL);
 	rb_int(&rb, 0);
 	rb_str(&rb, "");
-	rb_str(&rb, c->appname);
+	rb_str(&rb, c->appname ? c->appname : "");
 	result_row(r, rb.p);
 }
 

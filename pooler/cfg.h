@@ -109,7 +109,7 @@ struct cfg_user {
 	X(auth_user, STR, CFG_RELOAD, "", 0, 0, \
 	  "User that runs auth_query (accepted; not implemented yet).") \
 	X(autodb_idle_timeout, TIME, CFG_RELOAD, "3600", 0, 0, \
-	  "Pools of databases created from the \"*\" entry are freed after being unused this long (accepted; not acted on yet).") \
+	  "Pools of databases created from the \"*\" entry are freed after being unused this long.") \
 	X(cancel_wait_timeout, TIME, CFG_RELOAD, "10", 0, 0, \
 	  "Longest time a cancel request may wait for a server connection.") \
 	X(client_idle_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
@@ -122,6 +122,10 @@ struct cfg_user {
 	  "Disconnect clients idle in a transaction longer than this (0 = never).") \
 	X(ignore_startup_parameters, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated startup parameters accepted from clients and not passed on.") \
+	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
+	  "Rows per multi-row INSERT written by insert_batching.") \
+	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \
+	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs (session pool mode only).") \
 	X(listen_addr, STR, CFG_RESTART, "", 0, 0, \
 	  "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP.") \
 	X(listen_backlog, INT, CFG_RESTART, "128", 1, INT_MAX, \
@@ -151,7 +155,7 @@ struct cfg_user {
 	X(pidfile, STR, CFG_RESTART, "", 0, 0, \
 	  "File to write the process id to (empty = none).") \
 	X(pkt_buf, INT, CFG_RESTART, "4096", 512, INT_MAX, \
-	  "Size of per-connection buffers (the pooler uses at least 8192).") \
+	  "Size of per-connection read buffers (the pooler uses at least 16384, only while a socket has data).") \
 	X(pool_mode, POOL_MODE, CFG_RELOAD, "session", 0, 0, \
 	  "When a server connection goes back to the pool: session, transaction or statement.") \
 	X(query_timeout, TIME, CFG_RELOAD, "0", 0, 0, \
@@ -190,8 +194,8 @@ struct cfg_user {
 	  "Period of averages in SHOW STATS and of stats log lines.") \
 	X(stats_users, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
-	X(tcp_keepalive, BOOL, CFG_RELOAD, "1", 0, 0, \
-	  "Turn on TCP keepalive with the operating system's defaults (accepted; not applied yet).") \
+	X(tcp_keepalive, BOOL, CFG_RESTART, "1", 0, 0, \
+	  "Turn on TCP keepalive with the operating system's defaults.") \
 	X(track_extra_parameters, STR, CFG_RELOAD, "IntervalStyle", 0, 0, \
 	  "Comma-separated session parameters that follow each client to its server connections, besides client_encoding, DateStyle, TimeZone, standard_conforming_strings, application_name and search_path.") \
 	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \

@@ -8,11 +8,13 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "auth.h"
+#include "batch.h"
 #include "janitor.h"
 #include "server.h"
 #include "txn.h"
@@ -92,7 +94,10 @@ take_param(const char *name, const char *value, void *arg)
 	else if (strcmp(name, "database") == 0)
 		snprintf(c->dbname, sizeof(c->dbname), "%s", value);
 	else if (strcmp(name, "application_name") == 0)
-		snprintf(c->appname, sizeof(c->appname), "%s", value);
+	{
+		free(c->appname);
+		c->appname = strndup(value, NAME_MAX_LEN - 1);
+	}
 	else if (strncmp(name, "_pq_.", 5) == 0)
 		ctx->pq_options = true;
 	else if (tracked)
@@ -153,7 +158,7 @@ client_send_welcome(struct client *c)
 	c->request_time = now_usec();
 	if (cfg->log_connections)
 		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
-				 c->dbname, c->username, c->appname[0] ? c->appname : "");
+				 c->dbname, c->username, c->appname ? c->appname : "");
 	return ok;
 }
 
@@ -437,6 +442,70 @@ admin_packet(struct client *c, struct sbuf_pkt *pkt)
 }
 
 /*
+ * insert_batching: send what the rewriter left in its buffers.  false: a
+ * socket failed.
+ */
+bool
+client_batch_output(struct client *c, struct server *s)
+{
+	struct proto_buf *to_s = batch_to_server(c->batch),
+			   *to_c = batch_to_client(c->batch);
+	bool		ok = true;
+
+	if (to_s->len)
+		ok = sbuf_send_buf(&s->sb, to_s);
+	if (ok && to_c->len)
+		ok = sbuf_send_buf(&c->sb, to_c);
+	proto_buf_reset(to_s);
+	proto_buf_reset(to_c);
+	return ok;
+}
+
+/*
+ * insert_batching: let the rewriter see the message.  Returns SBUF_FORWARD
+ * (relay it), SBUF_SKIP (taken: *taken set), or NEED_FULL/WAIT/CLOSED.
+ */
+static enum sbuf_ret
+batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
+{
+	enum batch_action a;
+
+	*taken = false;
+	if (c->batch == NULL)
+	{
+		struct batch_settings set = {
+			.max_rows = cfg->insert_batch_max_rows,
+			.max_bytes = 64u << 20,
+			.max_statements = 256,
+			.check_tables = true,
+		};
+
+		if (!cfg->insert_batching || pool_mode(c->pool) != CFG_POOL_SESSION ||
+			pkt->type == PQMSG_Terminate)
+			return SBUF_FORWARD;
+		c->batch = batch_new(&set);
+		if (c->batch == NULL)
+			return SBUF_FORWARD;
+	}
+	if (pkt->type == PQMSG_Terminate)
+		return SBUF_FORWARD;
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	/* bytes already relayed must reach the server before the rewriter's */
+	if (batch_wants(c->batch, pkt->data, pkt->total) && sbuf_has_pending(&c->sb) &&
+		!sbuf_flush_pending(&c->sb))
+		return c->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+	a = batch_client_message(c->batch, pkt->data, pkt->total);
+	if (a == BATCH_FAILED)
+	{
+		disconnect_client(c, "53200", "insert batching failed (out of memory or protocol error)");
+		return SBUF_CLOSED;
+	}
+	*taken = a == BATCH_TAKEN;
+	return SBUF_FORWARD;
+}
+
+/*
  * Every message of a logged-in client passes here, header first, before it
  * is forwarded.  This is the hook point for prepared-statement tracking and
  * batch rewriting: return SBUF_NEED_FULL to see the whole message (Parse,
@@ -450,7 +519,9 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 {
 	struct server *s = c->link;
 	bool		was_busy;
-	enum sbuf_ret r;
+	enum sbuf_ret r = SBUF_FORWARD;
+	bool		taken = false;
+	enum sbuf_ret br;
 
 	if (s == NULL)
 	{
@@ -467,13 +538,19 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
 		s = c->link;
 	}
+	br = batch_packet(c, pkt, &taken);
+	if (br != SBUF_FORWARD)
+		return br;
 	was_busy = s->expect_rfq > 0 || s->ext_open;
 	log_noise("%s -> '%c' len=%u expect_rfq=%d", client_ident(c), pkt->type, pkt->total,
 			  s->expect_rfq);
 	/* session parameters, prepared statements: may replace the message */
-	r = txn_client_packet(c, s, pkt, was_busy);
-	if (r != SBUF_FORWARD && r != SBUF_SKIP)
-		return r;
+	if (!taken)
+	{
+		r = txn_client_packet(c, s, pkt, was_busy);
+		if (r != SBUF_FORWARD && r != SBUF_SKIP)
+			return r;
+	}
 	switch (pkt->type)
 	{
 		case PQMSG_Query:
@@ -503,6 +580,15 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		s->query_start = now_usec();
 		if (cfg->query_timeout > 0)
 			janitor_client_update(c);
+	}
+	if (taken)
+	{
+		if (!client_batch_output(c, s))
+		{
+			disconnect_client(c, NULL, "could not send");
+			return SBUF_CLOSED;
+		}
+		return SBUF_SKIP;
 	}
 	return r;
 }

@@ -16,22 +16,84 @@
 static struct event shutdown_timer;
 static bool shutdown_timer_set;
 
+/*
+ * Timer events are taken from a free list while a deadline is armed and
+ * given back when none is, so an idle connection holds no timer and arming
+ * one on the query path does not allocate.
+ */
+#define TIMER_FREELIST_MAX 4096
+static void *timer_free_list[TIMER_FREELIST_MAX];
+static int	timer_free_count;
+
+static struct event *
+timer_get(event_callback_fn cb, void *arg)
+{
+	struct event *ev = timer_free_count > 0 ? timer_free_list[--timer_free_count]
+		: malloc(event_get_struct_event_size());
+
+	if (ev == NULL || evtimer_assign(ev, pooler_base, cb, arg) < 0)
+	{
+		free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+void
+janitor_timer_put(struct event **evp)
+{
+	if (*evp == NULL)
+		return;
+	evtimer_del(*evp);
+	if (timer_free_count < TIMER_FREELIST_MAX)
+		timer_free_list[timer_free_count++] = *evp;
+	else
+		free(*evp);
+	*evp = NULL;
+}
+
+void
+janitor_cleanup(void)
+{
+	while (timer_free_count > 0)
+		free(timer_free_list[--timer_free_count]);
+}
+
+/*
+ * Arm *evp at `deadline` unless an earlier deadline is armed already (a timer
+ * that fires early just re-arms).  No deadline: the timer goes back to the
+ * free list.
+ */
 static void
-arm(struct event *ev, int64_t *timer_at, int64_t deadline)
+arm(struct event **evp, int64_t *timer_at, int64_t deadline,
+	event_callback_fn cb, void *arg)
 {
 	struct timeval tv;
 	int64_t		d;
 
 	if (deadline <= 0)
+	{
+		janitor_timer_put(evp);
+		*timer_at = 0;
 		return;
-	if (*timer_at && *timer_at <= deadline)
+	}
+	if (*evp && *timer_at && *timer_at <= deadline)
 		return;
+	if (*evp == NULL)
+	{
+		*evp = timer_get(cb, arg);
+		if (*evp == NULL)
+		{
+			log_error("out of memory for a timer");
+			return;
+		}
+	}
 	d = deadline - now_usec();
 	if (d < 0)
 		d = 0;
 	tv.tv_sec = d / USEC_PER_SEC;
 	tv.tv_usec = d % USEC_PER_SEC;
-	evtimer_add(ev, &tv);
+	evtimer_add(*evp, &tv);
 	*timer_at = deadline;
 }
 
@@ -98,7 +160,7 @@ janitor_client_update(struct client *c)
 {
 	if (c->state == CL_JUSTFREE)
 		return;
-	arm(&c->timer, &c->timer_at, client_deadline(c));
+	arm(&c->timer, &c->timer_at, client_deadline(c), janitor_client_cb, c);
 }
 
 void
@@ -118,10 +180,13 @@ janitor_client_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	d = client_deadline(c);
 	if (d <= 0)
+	{
+		janitor_client_update(c);	/* releases the timer */
 		return;
+	}
 	if (now < d)
 	{
-		arm(&c->timer, &c->timer_at, d);
+		arm(&c->timer, &c->timer_at, d, janitor_client_cb, c);
 		return;
 	}
 	switch (c->state)
@@ -194,7 +259,7 @@ janitor_server_update(struct server *s)
 {
 	if (s->state == SV_JUSTFREE)
 		return;
-	arm(&s->timer, &s->timer_at, server_deadline(s));
+	arm(&s->timer, &s->timer_at, server_deadline(s), janitor_server_cb, s);
 }
 
 void
@@ -215,10 +280,13 @@ janitor_server_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	d = server_deadline(s);
 	if (d <= 0)
+	{
+		janitor_server_update(s);	/* releases the timer */
 		return;
+	}
 	if (now < d)
 	{
-		arm(&s->timer, &s->timer_at, d);
+		arm(&s->timer, &s->timer_at, d, janitor_server_cb, s);
 		return;
 	}
 	switch (s->state)
@@ -259,7 +327,18 @@ janitor_server_cb(evutil_socket_t fd, short what, void *arg)
 void
 janitor_pool_at(struct pool *p, int64_t at)
 {
-	arm(&p->timer, &p->timer_at, at);
+	struct timeval tv;
+	int64_t		d;
+
+	if (at <= 0 || (p->timer_at && p->timer_at <= at))
+		return;
+	d = at - now_usec();
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = d / USEC_PER_SEC;
+	tv.tv_usec = d % USEC_PER_SEC;
+	evtimer_add(&p->timer, &tv);
+	p->timer_at = at;
 }
 
 void
@@ -271,6 +350,8 @@ janitor_pool_cb(evutil_socket_t fd, short what, void *arg)
 	(void) what;
 	now_update();
 	p->timer_at = 0;
+	if (pool_free_if_idle(p))
+		return;
 	pool_activate(p);
 }
 

@@ -17,6 +17,11 @@ void		janitor_server_update(struct server *s);
 /* Wake the pool at `at` (retry a failed login, refill min_pool_size). */
 void		janitor_pool_at(struct pool *p, int64_t at);
 
+/* Give an object's timer back (disconnect); *evp becomes NULL. */
+void		janitor_timer_put(struct event **evp);
+/* Free the spare timers (exit). */
+void		janitor_cleanup(void);
+
 void		janitor_client_cb(evutil_socket_t fd, short what, void *arg);
 void		janitor_server_cb(evutil_socket_t fd, short what, void *arg);
 void		janitor_pool_cb(evutil_socket_t fd, short what, void *arg);

@@ -222,6 +222,7 @@ main(int argc, char **argv)
 	evsignal_del(&ev_int);
 	evsignal_del(&ev_term);
 	objects_cleanup();
+	janitor_cleanup();
 	sbuf_global_cleanup();
 	if (pidfile_written)
 		unlink(cfg->pidfile);

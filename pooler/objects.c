@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "batch.h"
 #include "client.h"
 #include "janitor.h"
 #include "server.h"
@@ -129,12 +130,64 @@ pool_mode(const struct pool *p)
 
 /* Re-read the pool's config entries (at creation and after every reload:
  * the cached pointers point into the current struct cfg). */
+static uint64_t
+hash_str(uint64_t h, const char *s)
+{
+	/* FNV-1a; a NULL string differs from an empty one */
+	h = (h ^ (s ? 1u : 2u)) * 1099511628211ULL;
+	for (; s && *s; s++)
+		h = (h ^ (uint8_t) *s) * 1099511628211ULL;
+	return h;
+}
+
+/* What a server connection of the pool depends on. */
+static uint64_t
+pool_conn_hash(const struct pool *p)
+{
+	const struct cfg_database *db = p->db;
+	char		port[16];
+	uint64_t	h = 14695981039346656037ULL;
+
+	if (db == NULL)
+		return 0;
+	snprintf(port, sizeof(port), "%d", db->port);
+	h = hash_str(h, db->host);
+	h = hash_str(h, port);
+	h = hash_str(h, db->dbname);
+	h = hash_str(h, db->user);
+	h = hash_str(h, db->password);
+	h = hash_str(h, db->connect_query);
+	return h;
+}
+
 static void
 pool_refresh(struct pool *p)
 {
+	uint64_t	h;
+
 	p->db = p->is_admin ? NULL : cfg_find_database(cfg, p->dbname);
 	p->user = cfg_find_user(cfg, p->username);
 	p->mode = p->is_admin ? CFG_POOL_STATEMENT : cfg_pool_mode_for(cfg, p->db, p->user);
+	h = pool_conn_hash(p);
+	if (p->conn_hash != 0 && h != p->conn_hash)
+	{
+		/* the database entry changed: reconnect (idle now, busy ones when released) */
+		struct list *sl[] = {&p->active_server_list, &p->used_server_list,
+		&p->new_server_list, &p->tested_server_list};
+		struct list_node *n,
+				   *t;
+
+		log_info("%s/%s: database entry changed, reconnecting its servers", p->dbname, p->username);
+		list_for_each_safe(n, t, &p->idle_server_list)
+			disconnect_server(list_entry(n, struct server, node), false, NULL,
+							  "database entry changed on reload");
+		for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+			list_for_each_safe(n, t, sl[i])
+				list_entry(n, struct server, node)->close_needed = true;
+		if (pool_server_count(p) == 0)
+			p->have_welcome = false;	/* the next login brings the new values */
+	}
+	p->conn_hash = h;
 }
 
 int
@@ -430,6 +483,49 @@ wake_limited_neighbours(struct pool *self)
 	}
 }
 
+/* No clients and no servers. */
+static bool
+pool_is_empty(const struct pool *p)
+{
+	return p->active_client_list.count + p->waiting_client_list.count +
+		p->waiting_login_list.count + pool_server_count(p) == 0;
+}
+
+/*
+ * Pools made from the "*" entry (auto-databases) are freed once they have
+ * been empty for autodb_idle_timeout; this arms the check.
+ */
+static void
+pool_note_maybe_empty(struct pool *p)
+{
+	if (p == NULL || p->is_admin || p->db == NULL || p->db != cfg->fallback_db ||
+		cfg->autodb_idle_timeout <= 0 || !pool_is_empty(p))
+		return;
+	p->empty_since = now_usec();
+	janitor_pool_at(p, p->empty_since + cfg->autodb_idle_timeout);
+}
+
+bool
+pool_free_if_idle(struct pool *p)
+{
+	if (p->is_admin || p->db == NULL || p->db != cfg->fallback_db ||
+		cfg->autodb_idle_timeout <= 0 || !pool_is_empty(p) || p->empty_since == 0)
+		return false;
+	if (now_usec() < p->empty_since + cfg->autodb_idle_timeout)
+	{
+		/* woken early (retry, refill): look again when the time is up */
+		janitor_pool_at(p, p->empty_since + cfg->autodb_idle_timeout);
+		return false;
+	}
+	log_info("%s/%s: auto-database pool unused for autodb_idle_timeout, freed",
+			 p->dbname, p->username);
+	list_remove(&pool_list, &p->node);
+	evtimer_del(&p->timer);
+	proto_buf_free(&p->welcome);
+	free(p);
+	return true;
+}
+
 /* ---- state changes ---- */
 
 static struct list *
@@ -513,7 +609,6 @@ client_new(void)
 		return NULL;
 	list_node_init(&c->node);
 	sbuf_init(&c->sb, client_proto, c);
-	evtimer_assign(&c->timer, pooler_base, janitor_client_cb, c);
 	c->connect_time = c->request_time = now_usec();
 	client_count++;
 	return c;
@@ -529,9 +624,9 @@ server_new(struct pool *p)
 	list_node_init(&s->node);
 	s->pool = p;
 	sbuf_init(&s->sb, server_proto, s);
-	evtimer_assign(&s->timer, pooler_base, janitor_server_cb, s);
 	s->connect_time = s->request_time = now_usec();
 	s->txn_status = 'I';
+	proto_buf_init(&s->login_params);
 	return s;
 }
 
@@ -639,7 +734,8 @@ release_server(struct server *s)
 		pool_activate(p);
 		return;
 	}
-	if (pool_mode(p) == CFG_POOL_SESSION && cfg->server_reset_query[0] != '\0')
+	if ((pool_mode(p) == CFG_POOL_SESSION || cfg->server_reset_query_always) &&
+		cfg->server_reset_query[0] != '\0')
 	{
 		change_server_state(s, SV_USED);
 		txn_server_reset_sent(s, cfg->server_reset_query);
@@ -723,6 +819,9 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 				 (long long) ((now_usec() - c->connect_time) / USEC_PER_SEC));
 	if (s)
 	{
+		/* the rewriter's own messages may still be in flight */
+		if (c->batch && batch_busy(c->batch))
+			s->close_needed = true;
 		if (server_is_clean(s) && s->state == SV_ACTIVE)
 			release_server(s);
 		else
@@ -736,15 +835,30 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		auth_server_free(c->auth);
 		c->auth = NULL;
 	}
+	if (c->batch)
+	{
+		const struct batch_stats *st = batch_stats(c->batch);
+
+		if (st->batches || st->fallbacks)
+			log_info("%s insert batching: %llu multi-row statements carrying %llu rows, "
+					 "%llu segments rewritten, %llu fallbacks", client_ident(c),
+					 (unsigned long long) st->batches, (unsigned long long) st->rows,
+					 (unsigned long long) st->segments, (unsigned long long) st->fallbacks);
+		batch_free(c->batch);
+		c->batch = NULL;
+	}
 	if (c->pool)
 		client_report_bytes(c);
 	cancel_key_remove(c);
 	admin_pause_forget(c);
-	evtimer_del(&c->timer);
+	janitor_timer_put(&c->timer);
+	free(c->appname);
+	c->appname = NULL;
 	sbuf_close(&c->sb);
 	if (c->state == CL_WAITING && c->pool)
 		c->pool->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 	change_client_state(c, CL_JUSTFREE);
+	pool_note_maybe_empty(c->pool);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -799,7 +913,8 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 			log_debug("%s could not send Terminate", server_ident(s));
 		proto_buf_free(&b);
 	}
-	evtimer_del(&s->timer);
+	janitor_timer_put(&s->timer);
+	proto_buf_free(&s->login_params);
 	sbuf_close(&s->sb);
 	change_server_state(s, SV_JUSTFREE);
 	if (was_login && p && !p->is_admin)
@@ -836,6 +951,7 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 		wake_limited_neighbours(p);
 	}
 	admin_pause_check();
+	pool_note_maybe_empty(p);
 	if (pooler_shutting_down)
 		janitor_shutdown_check();
 }
@@ -904,6 +1020,8 @@ launch_cancel(struct server *target)
 
 	if (s == NULL)
 		return;
+	/* a cancel connection belongs to no pool (the pool may go away first) */
+	s->pool = NULL;
 	s->cancel_pid = target->be_pid;
 	s->cancel_key = target->be_key;
 	memcpy(&s->addr, &target->addr, sizeof(s->addr));

@@ -68,8 +68,8 @@ struct client {
 
 	char		dbname[NAME_MAX_LEN];
 	char		username[NAME_MAX_LEN];
-	char		appname[NAME_MAX_LEN];
-	char		addr[64];
+	char	   *appname;		/* malloc'd, NULL if the client sent none */
+	char		addr[46];		/* INET6_ADDRSTRLEN */
 	int			port;
 	bool		is_unix;
 	bool		is_admin;
@@ -85,6 +85,7 @@ struct client {
 
 	struct auth_server *auth;
 	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
+	struct batch *batch;		/* insert_batching state, or NULL */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last time it went idle / did something */
@@ -93,7 +94,7 @@ struct client {
 	uint64_t	rep_recv;		/* sb byte counters already added to pool stats */
 	uint64_t	rep_sent;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;		/* armed deadline, 0 = not armed */
 };
 
@@ -122,6 +123,7 @@ struct server {
 
 	struct auth_client *auth;
 	struct txn_server *txn;		/* session parameters, prepared statements (txn.c) */
+	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last release / link time */
@@ -131,7 +133,7 @@ struct server {
 	uint32_t	cancel_pid;		/* SV_CANCEL: key to send */
 	uint32_t	cancel_key;
 
-	struct event timer;
+	struct event *timer;		/* allocated while a deadline is armed */
 	int64_t		timer_at;
 };
 
@@ -167,6 +169,7 @@ struct pool {
 	int			mode;			/* cached pool_mode (refreshed on reload) */
 	const struct cfg_database *db;	/* cached entry, points into cfg */
 	const struct cfg_user *user;	/* cached [users] entry or NULL */
+	uint64_t	conn_hash;		/* of host/port/dbname/user/password in use */
 
 	unsigned char scram_client_key[32];
 	bool		have_scram_key;
@@ -185,6 +188,7 @@ struct pool {
 
 	struct event timer;
 	int64_t		timer_at;
+	int64_t		empty_since;	/* no clients, no servers since (auto-databases) */
 };
 
 /* Global state (objects.c). */
@@ -210,6 +214,8 @@ const struct cfg_database *pool_db(const struct pool *p);
 int			pool_server_count(const struct pool *p);
 /* Serve waiting clients from idle servers; launch connections as needed. */
 void		pool_activate(struct pool *p);
+/* Free an auto-database pool empty for autodb_idle_timeout; true if freed. */
+bool		pool_free_if_idle(struct pool *p);
 /* Open connections up to min_pool_size. */
 void		pool_prewarm(struct pool *p);
 

@@ -107,11 +107,19 @@ update_read(struct sbuf *sb)
 static void
 arm_write(struct sbuf *sb)
 {
-	if (!sb->write_on && !sb->closed)
+	if (sb->write_on || sb->closed)
+		return;
+	if (sb->ev_write == NULL)
 	{
-		event_add(&sb->ev_write, NULL);
-		sb->write_on = true;
+		sb->ev_write = event_new(sbuf_base, sb->fd, EV_WRITE, sbuf_on_write, sb);
+		if (sb->ev_write == NULL)
+		{
+			log_error("out of memory for a write event");
+			return;
+		}
 	}
+	event_add(sb->ev_write, NULL);
+	sb->write_on = true;
 }
 
 static int
@@ -128,8 +136,7 @@ setup_socket(struct sbuf *sb, int fd, bool is_unix)
 			(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
 	sb->fd = fd;
-	if (event_assign(&sb->ev_read, sbuf_base, fd, EV_READ | EV_PERSIST, sbuf_on_read, sb) < 0 ||
-		event_assign(&sb->ev_write, sbuf_base, fd, EV_WRITE, sbuf_on_write, sb) < 0)
+	if (event_assign(&sb->ev_read, sbuf_base, fd, EV_READ | EV_PERSIST, sbuf_on_read, sb) < 0)
 		return -1;
 	return 0;
 }
@@ -190,7 +197,9 @@ sbuf_close(struct sbuf *sb)
 	if (sb->fd >= 0)
 	{
 		event_del(&sb->ev_read);
-		event_del(&sb->ev_write);
+		if (sb->ev_write)
+			event_free(sb->ev_write);
+		sb->ev_write = NULL;
 		close(sb->fd);
 		sb->fd = -1;
 	}

@@ -74,7 +74,7 @@ typedef enum sbuf_ret (*sbuf_cb_fn) (struct sbuf *sb, enum sbuf_event ev,
 struct sbuf {
 	int			fd;
 	struct event ev_read;
-	struct event ev_write;
+	struct event *ev_write;		/* allocated on first need (connect, full socket) */
 	bool		read_on;		/* ev_read added */
 	bool		write_on;		/* ev_write added */
 	bool		connecting;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "client.h"
 #include "janitor.h"
 #include "txn.h"
@@ -170,8 +171,7 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 				return SBUF_SKIP;
 			}
 		case PQMSG_ParameterStatus:
-			if (!p->have_welcome)
-				proto_put_bytes(&p->welcome, pkt->data, pkt->total);
+			proto_put_bytes(&s->login_params, pkt->data, pkt->total);
 			(void) txn_server_unlinked_packet(s, pkt);	/* complete: cannot wait */
 			return SBUF_SKIP;
 		case PQMSG_BackendKeyData:
@@ -233,11 +233,20 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 			s->login_done = true;
 			s->fresh = true;
 			s->txn_status = 'I';
-			if (!proto_buf_ok(&p->welcome))
+			if (!proto_buf_ok(&s->login_params))
 			{
 				disconnect_server(s, true, "53200", "out of memory");
 				return SBUF_CLOSED;
 			}
+			if (!p->have_welcome)
+			{
+				/* the first login of the pool: its values are what clients are told */
+				struct proto_buf tmp = p->welcome;
+
+				p->welcome = s->login_params;
+				s->login_params = tmp;
+			}
+			proto_buf_free(&s->login_params);
 			p->have_welcome = true;
 			p->last_login_fail = 0;
 			auth_client_free(s->auth);
@@ -305,17 +314,14 @@ timeout_error(struct server *s, struct sbuf_pkt *pkt)
 	return SBUF_SKIP;
 }
 
-static enum sbuf_ret
-ready_for_query(struct server *s, struct sbuf_pkt *pkt)
+/* Book-keeping for a ReadyForQuery the client receives. */
+static void
+note_ready(struct server *s, char status)
 {
 	struct client *c = s->link;
 	struct pool *p = s->pool;
-	char		status;
 	int64_t		now = now_usec();
 
-	if (!sbuf_pkt_complete(pkt))
-		return SBUF_NEED_FULL;
-	status = (char) pkt->data[5];
 	if (s->expect_rfq > 0)
 		s->expect_rfq--;
 	if (s->expect_rfq == 0)
@@ -341,6 +347,19 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 		s->xact_start = s->query_start;
 	s->txn_status = status;
 	c->request_time = now;
+}
+
+static enum sbuf_ret
+ready_for_query(struct server *s, struct sbuf_pkt *pkt)
+{
+	struct client *c = s->link;
+	struct pool *p = s->pool;
+	char		status;
+
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	status = (char) pkt->data[5];
+	note_ready(s, status);
 	if (status != 'I' && pool_mode(p) == CFG_POOL_STATEMENT)
 	{
 		if (!sbuf_flush_pending(&s->sb))
@@ -356,6 +375,42 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 }
 
 /*
+ * insert_batching: the rewriter sees every reply first.  Returns SBUF_FORWARD
+ * to go on with the usual handling, or what to return.
+ */
+static enum sbuf_ret
+batch_reply(struct server *s, struct sbuf_pkt *pkt)
+{
+	struct client *c = s->link;
+	struct proto_buf *to_c;
+	enum batch_action a;
+
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	/* relayed replies must reach the client before the rewriter's own */
+	if (batch_busy(c->batch) && sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
+		return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+	a = batch_server_message(c->batch, pkt->data, pkt->total);
+	if (a == BATCH_FAILED)
+	{
+		disconnect_server(s, true, "08P01", "insert batching: unexpected reply from the server");
+		return SBUF_CLOSED;
+	}
+	/* the ReadyForQuery messages the client gets from the rewriter */
+	to_c = batch_to_client(c->batch);
+	for (size_t off = 0; off + PROTO_HDR_LEN <= to_c->len;
+		 off += 1 + proto_get_u32(to_c->data + off + 1))
+		if (to_c->data[off] == PQMSG_ReadyForQuery && off + PROTO_HDR_LEN < to_c->len)
+			note_ready(s, (char) to_c->data[off + PROTO_HDR_LEN]);
+	if (!client_batch_output(c, s))
+	{
+		disconnect_server(s, true, NULL, "could not send");
+		return SBUF_CLOSED;
+	}
+	return a == BATCH_TAKEN ? SBUF_SKIP : SBUF_FORWARD;
+}
+
+/*
  * Every reply for a linked client passes here, header first.  Replies to
  * messages the pooler itself injected (e.g. a Parse added for a prepared
  * statement) are the ones to swallow here with SBUF_SKIP (flush pending
@@ -364,6 +419,13 @@ ready_for_query(struct server *s, struct sbuf_pkt *pkt)
 static enum sbuf_ret
 relay_packet(struct server *s, struct sbuf_pkt *pkt)
 {
+	if (s->link && s->link->batch)
+	{
+		enum sbuf_ret r = batch_reply(s, pkt);
+
+		if (r != SBUF_FORWARD)
+			return r;
+	}
 	switch (pkt->type)
 	{
 		case PQMSG_ReadyForQuery:

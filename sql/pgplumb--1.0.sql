@@ -251,8 +251,9 @@ CREATE VIEW pgplumb.table_scans AS
 		round(e.loops * e.scale)::bigint AS loops,
 		round((e.rows + e.rows_removed) * e.scale)::bigint AS rows_examined,
 		round(e.rows * e.scale)::bigint AS rows_returned,
-		round(((e.rows + e.rows_removed) / greatest(e.rows, 1))::numeric, 1)
-			AS examined_per_returned,
+		CASE WHEN e.sampled_executions > 0 THEN
+			round(((e.rows + e.rows_removed) / greatest(e.rows, 1))::numeric, 1)
+		END AS examined_per_returned,
 		pgplumb.attnames(e.relid, e.eq_attnums) AS eq_columns,
 		pgplumb.attnames(e.relid, e.range_attnums) AS range_columns,
 		pgplumb.attnames(e.relid, e.other_attnums) AS other_columns,
@@ -288,11 +289,16 @@ CREATE VIEW pgplumb.index_catalog AS
 		AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%';
 
 CREATE VIEW pgplumb.unused_indexes AS
-	WITH used AS (
-		SELECT u.indexrelid, u.first_used,
-			(SELECT sum(e.executions) FROM pgplumb.index_usage_scaled e
-			 WHERE e.relid = u.indexrelid AND e.scan_kind <> 'seq') AS executions
+	WITH executions AS (
+		SELECT e.relid AS indexrelid, sum(e.executions) AS executions
+		FROM pgplumb.index_usage_scaled e
+		WHERE e.scan_kind <> 'seq'
+		GROUP BY e.relid
+	),
+	used AS (
+		SELECT u.indexrelid, u.first_used, x.executions
 		FROM pgplumb.index_usage_indexes() u
+		LEFT JOIN executions x ON x.indexrelid = u.indexrelid
 		WHERE u.dbid = (SELECT oid FROM pg_catalog.pg_database
 						WHERE datname = pg_catalog.current_database())
 	),
@@ -388,7 +394,10 @@ CREATE VIEW pgplumb.index_advice AS
 	WITH scans AS (
 		SELECT e.queryid, e.relid AS scanned,
 			coalesce(pg_catalog.pg_partition_root(e.relid)::oid, e.relid) AS target,
-			pgplumb.attnames(e.relid, e.eq_attnums) AS eq_columns,
+			-- equality columns in column order, so that statements filtering
+			-- on the same columns get the same advice
+			pgplumb.attnames(e.relid, ARRAY(SELECT a FROM unnest(e.eq_attnums) a ORDER BY a))
+				AS eq_columns,
 			pgplumb.attnames(e.relid, e.range_attnums) AS range_columns,
 			pgplumb.attnames(e.relid, e.sort_attnums) AS sort_columns,
 			e.eq_attnums,
@@ -402,6 +411,7 @@ CREATE VIEW pgplumb.index_advice AS
 		FROM pgplumb.index_usage_scaled e
 		JOIN pg_catalog.pg_class c ON c.oid = e.relid
 		WHERE e.scan_kind = 'seq' AND e.sampled_executions > 0
+			AND c.relpersistence <> 't'		-- a temporary table dies with its session
 			AND cardinality(e.eq_attnums) + cardinality(e.range_attnums) > 0
 	),
 	-- the advised key columns: equality, then range, then sort columns

@@ -45,6 +45,7 @@ pool_mode = transaction
 default_pool_size = 4
 min_pool_size = 2
 max_client_conn = 100
+admin_users = $PGUSER
 EOF
 	"$pooler" "$work/pooler.ini" > "$work/pooler.log" 2>&1 &
 	pooler_pid=$!
@@ -111,6 +112,12 @@ echo
 echo "==== 1. The app as written ===="
 before=$(run_app before)
 reports
+
+if [ -n "$pooler_pid" ]; then
+	echo "---- The pooler (SHOW POOLS, SHOW STATS on its admin console) ----"
+	psql -X -P pager=off -h 127.0.0.1 -p "$app_port" -d pgbouncer \
+		-c "SHOW POOLS" -c "SHOW STATS" || true
+fi
 
 echo
 echo "==== 2. Applying the fixes ===="

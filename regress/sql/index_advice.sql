@@ -46,6 +46,10 @@ SELECT count(*) FROM ad_users WHERE email = 'nobody@example.com';
 EXPLAIN (COSTS OFF) SELECT id FROM ad_users WHERE tenant = 3 AND created > 19000 ORDER BY created DESC LIMIT 5;
 SELECT id FROM ad_users WHERE tenant = 3 AND created > 19000 ORDER BY created DESC LIMIT 5;
 SELECT id, created FROM ad_users WHERE created BETWEEN 100 AND 110 AND tenant = 20 ORDER BY created, id;
+-- the same equality columns written in another order: the same advice
+-- (here folded into the one above, which starts with them)
+SELECT count(*) FROM ad_users WHERE created = 1 AND tenant = 1;
+SELECT count(*) FROM ad_users WHERE tenant = 2 AND created = 2;
 -- no advice: not selective (most rows returned)
 SELECT count(*) FROM ad_users WHERE tenant < 39;
 -- no advice: tiny table
@@ -56,6 +60,10 @@ SET enable_bitmapscan = off;
 SELECT count(*) FROM ad_users WHERE payload = 'p5';
 RESET enable_indexscan;
 RESET enable_bitmapscan;
+-- no advice: a temporary table
+CREATE TEMP TABLE ad_temp AS SELECT g AS id, g AS k FROM generate_series(1, 20000) g;
+ANALYZE ad_temp;
+SELECT id FROM ad_temp WHERE k = 5;
 -- no advice: no "column op value" filter
 SELECT count(*) FROM ad_users WHERE email LIKE '%zzz%';
 

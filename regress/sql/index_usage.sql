@@ -69,6 +69,21 @@ SELECT count(*) FROM iu_t WHERE a = b AND id >= 4990;
 SELECT * FROM iu_scans ORDER BY query COLLATE "C";
 SELECT * FROM iu_report;
 
+-- A parallel seq scan: the workers' rows are merged into the leader's
+-- counts (whether or not workers could be started, the figures are the same).
+SELECT pgplumb.reset_index_usage() IS NOT NULL AS reset;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM iu_t WHERE note = 'n4242';
+SELECT count(*) FROM iu_t WHERE note = 'n4242';
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+SET max_parallel_workers_per_gather = 0;
+SELECT query, relid, executions, rows_examined, rows_returned, eq_columns FROM iu_scans;
+
 -- Two scans of the same index in one plan count one execution; init plans
 -- and sub plans are walked.
 SELECT pgplumb.reset_index_usage() IS NOT NULL AS reset;
@@ -134,6 +149,13 @@ SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) FROM iu_t WHERE note = 'n8';
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SELECT relid, executions, rows_examined, rows_returned, examined_per_returned, estimated FROM iu_scans;
 SET pgplumb.sample_rate = 1;
 SELECT count(note) FROM iu_t WHERE a = 11;
 SELECT indexrelid, executions, scans, rows, estimated FROM iu_report;

@@ -151,5 +151,14 @@ SELECT count(*) AS after_user_reset FROM pgplumb.statements
  WHERE query = 'SELECT name FROM pp_stmt_t WHERE id = $1';
 SELECT entries >= 1 AS entries, evictions, max_entries FROM pgplumb.info;
 
+-- after a reset, a statement this session ran before gets its normalized
+-- text again (the session's memory of existing entries is invalidated)
+SELECT name FROM pp_stmt_t WHERE id = 2;
+SELECT name FROM pp_stmt_t WHERE id = 2;
+SELECT pgplumb.reset() IS NOT NULL AS t;
+SELECT name FROM pp_stmt_t WHERE id = 3;
+SELECT query, calls FROM pgplumb.statements
+ WHERE query LIKE 'SELECT name FROM pp_stmt_t WHERE id%';
+
 DROP FUNCTION pp_stmt_f(int);
 DROP TABLE pp_stmt_t;

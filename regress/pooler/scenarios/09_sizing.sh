@@ -28,6 +28,19 @@ start_pooler "pool_mode = transaction
 default_pool_size = 3" "warm = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb2 user=postgres min_pool_size=2"
 wait_for "[ \"\$(backend_count ppdb2)\" = 2 ]" 2000 || fail "min_pool_size not pre-warmed: $(backend_count ppdb2)"
 ok "min_pool_size=2 pre-warmed at start"
+# two logins ran at once; clients must be told each parameter once
+out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
+import sys
+from pgwire import Conn
+c = Conn(int(sys.argv[1]))
+c.startup(database="warm")
+names = [p.split(b"\0")[0].decode() for t, p in c.read_until() if t == b"S"]
+print(len(names), len(set(names)), "server_version" in names)
+PY
+)
+read total distinct hasver <<<"$out"
+assert_eq "$total" "$distinct" "each ParameterStatus sent once ($total)"
+assert_eq "$hasver" True "server_version among them"
 sleepers 8 0.6
 m=$(max_seen 8)
 wait_sleepers

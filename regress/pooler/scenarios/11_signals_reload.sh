@@ -20,6 +20,17 @@ assert_eq "$(padmin -c 'show config' | grep '^default_pool_size|' | cut -d'|' -f
 assert_eq "$(pq -c "select 'serving'")" serving "still serving after a failed reload"
 cp "$SCEN_DIR/good.ini" "$POOLER_INI"
 
+# a changed [databases] entry takes effect on reload: servers reconnect
+assert_eq "$(pq -c "select current_database()")" ppdb "before: ppdb"
+sed -i "s/dbname=ppdb$/dbname=ppdb2/" "$POOLER_INI"
+kill -HUP "$POOLER_PID"
+wait_for "[ \"\$(pq -c 'select current_database()')\" = ppdb2 ]" 3000 || fail "database entry change not applied: $(pq -c 'select current_database()')"
+ok "changed database entry applied on reload (servers reconnected)"
+assert_log "database entry changed, reconnecting"
+cp "$SCEN_DIR/good.ini" "$POOLER_INI"
+kill -HUP "$POOLER_PID"
+wait_for "[ \"\$(pq -c 'select current_database()')\" = ppdb ]" 3000 || fail "entry not restored"
+
 # graceful shutdown with a transaction in flight
 /usr/bin/python3 - "$POOLER_PORT" >"$SCEN_DIR/inflight.out" 2>&1 <<'PY' &
 import sys, time

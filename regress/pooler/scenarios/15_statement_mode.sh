@@ -18,3 +18,11 @@ for mode in simple extended; do
 	tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$SCEN_DIR/bench_$mode.out")
 	assert_ge "$tx" 50 "statement mode pgbench -S -M $mode"
 done
+
+# server_reset_query_always: the reset runs in transaction mode too
+stop_pooler
+start_pooler "pool_mode = transaction
+default_pool_size = 1
+server_reset_query_always = 1"
+assert_eq "$(pq -c "begin; set application_name = 'leaky'; show application_name; commit")" leaky "SET inside a transaction"
+assert_eq "$(pq -c "show application_name")" "" "server_reset_query_always reset it before the next client"

@@ -1,0 +1,271 @@
+#!/bin/bash
+# bench/batch_inserts.sh -- batch-insert rewriting against its anchors.
+#
+# One throwaway PostgreSQL 15 (pg_virtualenv), then alternating rounds (every
+# point once per round, in the same order) of pgbench runs, each loading rows
+# into the same table `bi (a int, b int, c text)` (truncated before each run),
+# 100 rows per transaction except the 50-client point.  Reports rows/second:
+# the median of the rounds per point and ratios of medians.
+#
+# Points (pgbench -n -c 1 -j 1 unless said; -T DURATION):
+#   pipe/*       100 single-row INSERTs in \startpipeline..\endpipeline,
+#                -M prepared, through: direct, PgBouncer (session), the
+#                batch test relay (pooler/batch.c rewriting, built by
+#                pooler/batch.mk) and pgplumb-pooler with insert_batching = 1
+#                (session mode; n/a if the binary is missing)
+#   multi/*      the same 100 INSERTs as one multi-statement simple Query
+#                (pgbench "\;"), -M simple: direct, PgBouncer, batch relay,
+#                pgplumb-pooler
+#   copy         COPY of 100 rows from a server-side CSV file (the limit)
+#   values100    one hand-written 100-row INSERT ... VALUES, -M prepared
+#                (200 parameters: what the rewriter sends)
+#   unnest100    INSERT ... SELECT FROM unnest($1::int[], $2::int[]) of the
+#                same 100 rows, -M prepared (2 array parameters)
+#   single50     50 clients (-j 2) of autocommit single-row INSERTs, direct
+#                (cross-client coalescing is not implemented: n/a)
+#
+# Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
+# NO_RESULTS=1 to only print.  Takes about ROUNDS * 11 * (DURATION + 2) s.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-5}
+RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+
+if [ "${1:-}" != "--inside" ]; then
+	for cmd in pg_virtualenv pgbench psql python3 runuser pgbouncer; do
+		command -v "$cmd" >/dev/null || { echo "missing $cmd" >&2; exit 1; }
+	done
+	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
+	export BENCH_CMD="$0 $*" DURATION ROUNDS RESULTS_DIR
+	# A port of our own, and another try when pg_virtualenv failed before our
+	# command started (other sessions' throwaway clusters race for ports).
+	for try in 1 2 3 4 5; do
+		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
+		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		rc=0
+		VENV_MARKER=$marker timeout 3600 pg_virtualenv -t -v 15 -c "-p $pgport" \
+			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inside || rc=$?
+		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
+		echo "pg_virtualenv failed before the command started; trying again" >&2
+		sleep "$try"
+	done
+	exit $rc
+fi
+
+WORK=$(mktemp -d /tmp/bench_batch.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PG_PORT=$(psql -XAtc 'show port')
+DB=postgres
+BOUNCER_PORT=$(free_port)
+RELAY_PORT=$(free_port)
+PLUMB_PORT=$(free_port)
+
+psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
+
+# --- poolers ----------------------------------------------------------------
+echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
+write_ini() {	# $1 section, $2 port, $3 file
+	cat >"$3" <<EOF
+[databases]
+$DB = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD
+[$1]
+listen_addr = 127.0.0.1
+listen_port = $2
+unix_socket_dir =
+auth_type = md5
+auth_file = $WORK/userlist.txt
+pool_mode = session
+default_pool_size = 60
+max_client_conn = 200
+logfile = $WORK/$1.log
+${4:-}
+EOF
+}
+write_ini pgbouncer "$BOUNCER_PORT" "$WORK/pgbouncer.ini"
+write_ini pgplumb "$PLUMB_PORT" "$WORK/pgplumb.ini" "insert_batching = 1"
+PLUMB_BIN=""
+for c in "${POOLER_BIN:-}" "$ROOT/pooler/pgplumb-pooler"; do
+	if [ -n "$c" ] && [ -x "$c" ]; then PLUMB_BIN=$c; break; fi
+done
+[ -n "$PLUMB_BIN" ] && cp "$PLUMB_BIN" "$WORK/pgplumb-pooler"
+chown -R postgres: "$WORK"
+runuser -u postgres -- pgbouncer -q "$WORK/pgbouncer.ini" &
+PIDS+=($!)
+if [ -n "$PLUMB_BIN" ]; then
+	runuser -u postgres -- "$WORK/pgplumb-pooler" "$WORK/pgplumb.ini" 2>>"$WORK/pgplumb.stderr" &
+	PIDS+=($!)
+fi
+"$ROOT/pooler/build/batch/batch_proxy" "$RELAY_PORT" 127.0.0.1 "$PG_PORT" 1000 "$WORK/relay.stats" &
+PIDS+=($!)
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		psql -XAtc 'select 1' -h 127.0.0.1 -p "$1" -d "$DB" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_port "$BOUNCER_PORT" || { echo "pgbouncer did not start" >&2; exit 1; }
+wait_port "$RELAY_PORT" || { echo "batch relay did not start" >&2; exit 1; }
+if [ -n "$PLUMB_BIN" ] && ! wait_port "$PLUMB_PORT"; then
+	log "pgplumb-pooler did not start; its column is n/a"
+	PLUMB_BIN=""
+fi
+
+# --- workload scripts ---------------------------------------------------------
+ROW="INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')"
+{
+	echo '\set a random(1, 1000000)'
+	echo '\set b random(1, 1000000)'
+	echo '\startpipeline'
+	for _ in $(seq 100); do echo "$ROW;"; done
+	echo '\endpipeline'
+} >"$WORK/pipe.sql"
+{
+	echo '\set a random(1, 1000000)'
+	echo '\set b random(1, 1000000)'
+	for i in $(seq 100); do
+		if [ "$i" -lt 100 ]; then echo "$ROW \\;"; else echo "$ROW;"; fi
+	done
+} >"$WORK/multi.sql"
+{
+	echo '\set a random(1, 1000000)'
+	echo '\set b random(1, 1000000)'
+	printf 'INSERT INTO bi (a, b, c) VALUES '
+	for i in $(seq 100); do
+		printf "(:a, :b, 'payload')"
+		[ "$i" -lt 100 ] && printf ', '
+	done
+	echo ';'
+} >"$WORK/values100.sql"
+echo "INSERT INTO bi (a, b, c) SELECT u.a, u.b, 'payload' FROM unnest(:arr_a::int[], :arr_b::int[]) AS u(a, b);" \
+	>"$WORK/unnest100.sql"
+ARR_A="{$(seq -s, 1000 1099)}"
+ARR_B="{$(seq -s, 5000 5099)}"
+seq 1 100 | awk '{print $1 "," $1+4000 ",payload"}' >"$WORK/rows100.csv"
+chmod 644 "$WORK/rows100.csv"
+echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/copy.sql"
+{
+	echo '\set a random(1, 1000000)'
+	echo '\set b random(1, 1000000)'
+	echo "$ROW;"
+} >"$WORK/single.sql"
+
+# point name | port | pgbench options | rows per transaction
+POINTS=(
+	"pipe/direct|$PG_PORT|-M prepared -f $WORK/pipe.sql|100"
+	"pipe/pgbouncer|$BOUNCER_PORT|-M prepared -f $WORK/pipe.sql|100"
+	"pipe/rewrite-relay|$RELAY_PORT|-M prepared -f $WORK/pipe.sql|100"
+	"multi/direct|$PG_PORT|-M simple -f $WORK/multi.sql|100"
+	"multi/pgbouncer|$BOUNCER_PORT|-M simple -f $WORK/multi.sql|100"
+	"multi/rewrite-relay|$RELAY_PORT|-M simple -f $WORK/multi.sql|100"
+	"copy|$PG_PORT|-M simple -f $WORK/copy.sql|100"
+	"values100|$PG_PORT|-M prepared -f $WORK/values100.sql|100"
+	"unnest100|$PG_PORT|-M prepared -D arr_a=$ARR_A -D arr_b=$ARR_B -f $WORK/unnest100.sql|100"
+	"single50|$PG_PORT|-M prepared -c 50 -j 2 -f $WORK/single.sql|1"
+)
+[ -n "$PLUMB_BIN" ] && POINTS+=("pipe/pgplumb-pooler|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100"
+	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100")
+
+CSV="$WORK/rounds.csv"
+echo "round,point,tps,rows_per_s" >"$CSV"
+for r in $(seq 1 "$ROUNDS"); do
+	for p in "${POINTS[@]}"; do
+		IFS='|' read -r name port opts rpt <<<"$p"
+		psql -XqAtc "TRUNCATE bi" >/dev/null
+		# shellcheck disable=SC2086
+		out=$(pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" $opts "$DB" 2>&1) || {
+			echo "pgbench failed for $name:" >&2; echo "$out" >&2; exit 1; }
+		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+		if [ "$port" = "$RELAY_PORT" ]; then
+			# the relay child writes its counters when pgbench disconnects
+			sleep 0.3
+			echo "$name $(tail -n 1 "$WORK/relay.stats")" >>"$WORK/relay_points.txt"
+		fi
+		rows=$(python3 -c "print(round($tps * $rpt))")
+		echo "$r,$name,$tps,$rows" >>"$CSV"
+		log "round $r $name: $rows rows/s"
+	done
+done
+# what the relay did per point: multi-row statements, rows, segments, fallbacks, CPU
+RELAY=$(awk '{b[$1]+=$2; r[$1]+=$3; s[$1]+=$4; f[$1]+=$5; c[$1]+=$6}
+	END {for (p in b) printf "%s: %d multi-row statements carrying %d rows, %d segments rewritten, %d fallbacks, relay CPU %.2f s; ", p, b[p], r[p], s[p], f[p], c[p]}' \
+	"$WORK/relay_points.txt")
+
+python3 - "$CSV" "$RELAY" "$PLUMB_BIN" >"$WORK/report.md" <<'EOF'
+import csv, os, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+relay = sys.argv[2]
+have_plumb = bool(sys.argv[3])
+med = {}
+for p in dict.fromkeys(r["point"] for r in rows):
+    med[p] = statistics.median(float(r["rows_per_s"]) for r in rows if r["point"] == p)
+E = os.environ
+def f(p):
+    return "%.0f" % med[p] if p in med else "n/a"
+def ratio(a, b):
+    return "%.2f" % (med[a] / med[b]) if a in med and b in med else "n/a"
+o = []
+o.append("# batch_inserts: rows/second, median of %s rounds (alternating)\n" % E["ROUNDS"])
+o.append("PostgreSQL 15 (pg_virtualenv, default settings), pgbench -n -T %s s per run, "
+         "-c 1 -j 1 unless noted, table bi (a int, b int, c text) truncated before each run, "
+         "100 rows per transaction. PgBouncer 1.18 and pgplumb-pooler in session mode, "
+         "pool size 60. The rewrite relay is pooler/tests/batch/batch_proxy: pooler/batch.c "
+         "driven over sockets (insert_batch_max_rows = 1000); pgplumb-pooler runs with "
+         "insert_batching = 1 (the same module, wired into the pooler).\n" % E["DURATION"])
+o.append("| workload | direct | PgBouncer | rewrite relay (batch.c) | pgplumb-pooler, insert_batching = 1 | relay / direct |")
+o.append("|---|---|---|---|---|---|")
+o.append("| 100 single-row INSERTs, pipelined, -M prepared | %s | %s | %s | %s | %s |" % (
+    f("pipe/direct"), f("pipe/pgbouncer"), f("pipe/rewrite-relay"),
+    f("pipe/pgplumb-pooler") if have_plumb else "n/a", ratio("pipe/rewrite-relay", "pipe/direct")))
+o.append("| same 100 INSERTs as one multi-statement Query | %s | %s | %s | %s | %s |" % (
+    f("multi/direct"), f("multi/pgbouncer"), f("multi/rewrite-relay"),
+    f("multi/pgplumb-pooler") if have_plumb else "n/a",
+    ratio("multi/rewrite-relay", "multi/direct")))
+o.append("| COPY of 100 rows (server-side CSV) | %s | | | | |" % f("copy"))
+o.append("| hand-written 100-row INSERT ... VALUES (200 params) | %s | | | | |" % f("values100"))
+o.append("| 100-row INSERT ... SELECT FROM unnest (2 array params) | %s | | | | |" % f("unnest100"))
+o.append("| 50 clients, autocommit single-row INSERT (coalescing: not implemented, n/a) | %s | | | | |" % f("single50"))
+o.append("")
+o.append("## Ratios of medians")
+o.append("- pipelined: rewrite relay / direct = %s (target >= 2.5); / hand-written VALUES = %s (target >= 0.9); / COPY = %s (target >= 0.4); PgBouncer / direct = %s" % (
+    ratio("pipe/rewrite-relay", "pipe/direct"), ratio("pipe/rewrite-relay", "values100"),
+    ratio("pipe/rewrite-relay", "copy"), ratio("pipe/pgbouncer", "pipe/direct")))
+o.append("- multi-statement: rewrite relay / direct = %s; / hand-written VALUES = %s; / COPY = %s" % (
+    ratio("multi/rewrite-relay", "multi/direct"), ratio("multi/rewrite-relay", "values100"),
+    ratio("multi/rewrite-relay", "copy")))
+o.append("- pgplumb-pooler (insert_batching = 1): pipelined / direct = %s, / PgBouncer = %s, / hand-written VALUES = %s, / COPY = %s; multi-statement / direct = %s" % (
+    ratio("pipe/pgplumb-pooler", "pipe/direct"), ratio("pipe/pgplumb-pooler", "pipe/pgbouncer"),
+    ratio("pipe/pgplumb-pooler", "values100"), ratio("pipe/pgplumb-pooler", "copy"),
+    ratio("multi/pgplumb-pooler", "multi/direct")))
+o.append("- anchors: direct pipelined / hand-written VALUES = %s; hand-written VALUES / COPY = %s" % (
+    ratio("pipe/direct", "values100"), ratio("values100", "copy")))
+o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES = %s" % ratio("unnest100", "values100"))
+o.append("- rewrite relay, all rounds: " + relay)
+print("\n".join(o))
+EOF
+cat "$WORK/report.md"
+if [ -z "${NO_RESULTS:-}" ]; then
+	mkdir -p "$RESULTS_DIR"
+	stamp=$(date -u +%Y%m%d-%H%M)
+	{
+		cat "$WORK/report.md"
+		echo
+		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+	} >"$RESULTS_DIR/batch_inserts-$stamp.md"
+	cp "$CSV" "$RESULTS_DIR/batch_inserts-$stamp.csv"
+	log "wrote $RESULTS_DIR/batch_inserts-$stamp.md"
+fi

@@ -1,0 +1,2170 @@
+/*
+ * batch.c -- the batch-insert collector and replayer: a state machine over
+ * client and server protocol messages (see batch.h for the contract and the
+ * design; batch_sql.c decides which statements qualify).
+ *
+ * States (enum batch_state):
+ *   IDLE     between segments; client messages relayed by the caller
+ *   PASS     relaying the rest of an extended segment until its Sync
+ *   COLLECT  holding an extended segment that may be rewritten
+ *   WAIT     held segment complete, waiting for earlier ReadyForQuery
+ *   ATTEMPT  rewritten segment sent (ending with Flush); consuming replies
+ *   COMMIT   Sync sent after a good attempt; waiting for its ReadyForQuery
+ *   SWALLOW  consuming replies to our own control messages
+ *   REPLAY   original messages resent; replies relayed until ReadyForQuery
+ * Client messages that arrive in WAIT..REPLAY are queued in `pending`.
+ *
+ * Statement names the client prepared are remembered (text, parameter types,
+ * analysis) so that a later segment binding them can be rewritten.  An entry
+ * is trusted only once the ReadyForQuery of the segment that created it came
+ * back with no error in between; DEALLOCATE or DISCARD forget them all.
+ */
+#include "batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum batch_state {
+	BS_IDLE,
+	BS_PASS,
+	BS_COLLECT,
+	BS_WAIT,
+	BS_ATTEMPT,
+	BS_COMMIT,
+	BS_SWALLOW,
+	BS_REPLAY
+};
+
+/*
+ * A statement whose rewritten runs were undone this many times in a row
+ * (a table with rules, ON CONFLICT that always skips rows...) is not
+ * rewritten again: each fallback costs the client a second execution.
+ */
+#define BATCH_FALLBACK_LIMIT 3
+
+enum stmt_kind {
+	STMT_INSERT,				/* rewritable single-row INSERT */
+	STMT_SAFE,					/* other statement an attempt may run twice */
+	STMT_UNSAFE					/* a segment holding it is never rewritten */
+};
+
+/* A statement the client prepared (by name; "" is the unnamed one). */
+struct stmt_entry {
+	char	   *name;
+	char	   *text;
+	uint32_t   *types;
+	int			ntypes;
+	enum stmt_kind kind;
+	struct batch_insert ins;	/* when kind == STMT_INSERT */
+	int			row_params;		/* parameters one Bind must carry */
+	int			fallbacks;		/* attempts undone in a row (BATCH_FALLBACK_LIMIT) */
+	uint64_t	unit;			/* 0: trusted; else the unit whose ReadyForQuery settles it */
+	bool		in_attempt;		/* parsed by the running attempt */
+	bool		created;		/* ... and the server said ParseComplete */
+};
+
+/* A held client message, by offset into `held`. */
+struct msgrec {
+	uint8_t		type;
+	size_t		off;
+	size_t		len;
+};
+
+/* Decoded Bind. */
+struct bind_info {
+	const char *portal;
+	const char *stmt;
+	int			nfmt;
+	const uint8_t *fmts;		/* nfmt int16 codes */
+	int			nparams;
+	const uint8_t *params;		/* the parameter values block */
+	size_t		params_len;
+	const uint8_t *res;			/* result-format block: int16 count + codes */
+	size_t		res_len;
+};
+
+/* One original execution folded into a chunk. */
+struct row {
+	int			parse_idx;		/* repeated identical Parse before it, or -1 */
+	int			bind_idx;
+	int			desc_idx;		/* Describe portal, or -1 */
+	int			exec_idx;
+};
+
+/* One multi-row statement. */
+struct chunk {
+	struct stmt_entry *e;		/* its statement (kept alive during the attempt) */
+	int			first_row;
+	int			nrows;
+	bool		describe;		/* some row had a Describe portal */
+	bool		returning;		/* else the statement is wrapped in the row-count guard */
+	bool		simple;			/* from a simple-protocol Query */
+};
+
+/* What to send for the held segment, in order. */
+struct item {
+	bool		is_chunk;
+	int			index;			/* message index or chunk index */
+};
+
+enum exp_kind {
+	EXP_PASS1,					/* one reply kept for the client */
+	EXP_PASS_EXEC,				/* DataRow* then CommandComplete etc., kept */
+	EXP_SWALLOW1,				/* one reply to our own message, dropped */
+	EXP_SWALLOW_Z,				/* replies dropped up to a ReadyForQuery */
+	EXP_CAP_DESC,				/* RowDescription/NoData of a chunk */
+	EXP_CAP_EXEC,				/* DataRow* + CommandComplete of a chunk */
+	EXP_CATALOG					/* DataRow + CommandComplete of a table check */
+};
+
+struct expect {
+	enum exp_kind kind;
+	int			chunk;
+	int			created;		/* stmt entry created by this Parse, or -1 */
+	struct prep *prep;			/* our cached statement this Parse creates */
+};
+
+/*
+ * A multi-row statement the rewriter keeps prepared on the server, so that a
+ * run of the same shape is parsed and planned once, not once per segment.
+ */
+#define BATCH_PREP_MAX 16
+#define BATCH_TABLES_MAX 32
+
+
+struct prep {
+	char	   *text;			/* the client's single-row INSERT */
+	uint32_t   *types;
+	int			ntypes;
+	int			row_params;
+	int			nrows;
+	char		name[48];
+	bool		confirmed;		/* the server said ParseComplete */
+	bool		used;			/* used by the running attempt */
+	uint64_t	last_use;
+};
+
+struct batch {
+	struct batch_settings set;
+	enum batch_state state;
+	enum batch_state after_swallow; /* REPLAY or IDLE */
+	char		status;			/* last ReadyForQuery status the client saw */
+	uint64_t	units_sent;		/* client units (Sync, Query, FunctionCall) sent */
+	uint64_t	units_done;		/* their ReadyForQuery received */
+	bool		unit_error;		/* an ErrorResponse since the last ReadyForQuery */
+	bool		failed;
+
+	struct proto_buf to_server;
+	struct proto_buf to_client;
+	struct proto_buf pending;	/* client bytes queued while busy */
+
+	/* the held segment */
+	struct proto_buf held;
+	struct msgrec *msgs;
+	int			nmsgs,
+				msgs_cap;
+	bool		held_query;		/* a simple Query rather than extended messages */
+	struct batch_insert q_ins;	/* held_query: its analysis */
+	struct batch_text q_tuples;
+	int			q_n;
+
+	/* the plan */
+	struct row *rows;
+	int			nrows,
+				rows_cap;
+	struct chunk *chunks;
+	int			nchunks,
+				chunks_cap;
+	struct item *items;
+	int			nitems,
+				items_cap;
+
+	/* the attempt */
+	struct expect *exp;
+	int			nexp,
+				exp_cap,
+				exp_head;
+	bool		savepoint;
+	bool		optimistic;		/* Sync sent with the segment (every chunk guarded) */
+	bool		doomed;			/* a row count did not match */
+	bool		error_seen;
+	struct proto_buf out;		/* replies for the client if the attempt succeeds */
+	struct proto_buf cap;		/* captured replies of the current chunk */
+	size_t		cap_desc_len;
+	size_t	   *cap_rows;		/* offsets of captured DataRows in cap */
+	int			cap_nrows,
+				cap_rows_cap;
+	int			zleft;			/* ReadyForQuery still to swallow */
+	struct batch_text sql;
+
+	/* remembered statements, oldest first */
+	struct stmt_entry **stmts;
+	int			nstmts;
+	int			stmt_hint;		/* index of the last one found */
+	/* entries replaced while a plan may point at them, freed after the attempt */
+	struct stmt_entry **retired;
+	int			nretired,
+				retired_cap;
+	bool		planning;
+
+	/* multi-row statements prepared on the server, and names to close */
+	struct prep *preps[BATCH_PREP_MAX];
+	int			npreps;
+	uint64_t	prep_seq;
+	uint64_t	prep_clock;
+	char	   *to_close[BATCH_PREP_MAX];
+	int			nto_close;
+
+	/*
+	 * Tables looked up in the catalog: "ok" have no statement-level INSERT
+	 * trigger, no INSERT trigger with a transition table and no INSERT rule;
+	 * "bad" have one, and are never rewritten.  Oldest dropped first.
+	 */
+	char	   *tables_ok[BATCH_TABLES_MAX];
+	int			ntables_ok;
+	char	   *tables_bad[BATCH_TABLES_MAX];
+	int			ntables_bad;
+	bool		cat_value;		/* the table check's answer being read */
+
+	struct batch_stats stats;
+};
+
+/* ---- small helpers ---- */
+
+#define GROW(arr, n, cap) \
+	((n) < (cap) || grow_array((void **) &(arr), &(cap), sizeof(*(arr))))
+
+static bool
+grow_array(void **arr, int *cap, size_t elem)
+{
+	int			ncap = *cap ? *cap * 2 : 16;
+	void	   *p = realloc(*arr, (size_t) ncap * elem);
+
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+static const uint8_t *
+body_of(const uint8_t *msg)
+{
+	return msg + PROTO_HDR_LEN;
+}
+
+static size_t
+body_len(size_t len)
+{
+	return len - PROTO_HDR_LEN;
+}
+
+static bool
+first_word_is(const char *sql, const char *word)
+{
+	size_t		n = strlen(word);
+
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r')
+		sql++;
+	return strncasecmp(sql, word, n) == 0 &&
+		!(sql[n] == '_' || (sql[n] >= '0' && sql[n] <= '9') ||
+		  ((sql[n] | 0x20) >= 'a' && (sql[n] | 0x20) <= 'z'));
+}
+
+/*
+ * Statements an attempt may run and then run again in the replay without a
+ * difference the client could see beyond their own volatile functions: plain
+ * DML and queries.  Transaction control, DDL, SET, DEALLOCATE... are not.
+ */
+static enum stmt_kind
+classify_other(const char *sql)
+{
+	static const char *const safe[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "VALUES", "TABLE"};
+
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (first_word_is(sql, safe[i]))
+			return STMT_SAFE;
+	return STMT_UNSAFE;
+}
+
+/* ---- remembered statements ---- */
+
+static void
+stmt_free(struct stmt_entry *e)
+{
+	if (!e)
+		return;
+	free(e->name);
+	free(e->text);
+	free(e->types);
+	batch_insert_free(&e->ins);
+	free(e);
+}
+
+static int
+stmt_find(struct batch *b, const char *name)
+{
+	/* Drivers bind their statements in the order they prepared them. */
+	int			h = b->stmt_hint + 1;
+
+	for (int k = 0; k < 2; k++, h--)
+		if (h >= 0 && h < b->nstmts && strcmp(b->stmts[h]->name, name) == 0)
+			return b->stmt_hint = h;
+	for (int i = b->nstmts - 1; i >= 0; i--)
+		if (strcmp(b->stmts[i]->name, name) == 0)
+			return b->stmt_hint = i;
+	return -1;
+}
+
+static void
+stmt_remove_at(struct batch *b, int i)
+{
+	if (b->planning && GROW(b->retired, b->nretired, b->retired_cap))
+		b->retired[b->nretired++] = b->stmts[i];
+	else
+		stmt_free(b->stmts[i]);
+	memmove(b->stmts + i, b->stmts + i + 1, sizeof(*b->stmts) * (size_t) (b->nstmts - i - 1));
+	b->nstmts--;
+}
+
+static void
+stmt_forget(struct batch *b, const char *name)
+{
+	int			i = stmt_find(b, name);
+
+	if (i >= 0)
+		stmt_remove_at(b, i);
+}
+
+static void
+stmt_clear(struct batch *b)
+{
+	while (b->nstmts > 0)
+		stmt_remove_at(b, b->nstmts - 1);
+}
+
+/* Decoded Parse. */
+struct parse_info {
+	const char *name;
+	const char *text;
+	int			ntypes;
+	const uint8_t *types;
+};
+
+static bool
+decode_parse(const uint8_t *msg, size_t len, struct parse_info *p)
+{
+	struct proto_reader r;
+
+	proto_reader_init(&r, body_of(msg), body_len(len));
+	p->name = proto_read_string(&r);
+	p->text = proto_read_string(&r);
+	p->ntypes = proto_read_u16(&r);
+	p->types = proto_read_bytes(&r, (size_t) p->ntypes * 4);
+	return !r.failed;
+}
+
+static bool
+same_types(const struct stmt_entry *e, const struct parse_info *p)
+{
+	if (e->ntypes != p->ntypes)
+		return false;
+	for (int i = 0; i < p->ntypes; i++)
+		if (e->types[i] != proto_get_u32(p->types + 4 * i))
+			return false;
+	return true;
+}
+
+/*
+ * Remember the statement a Parse creates; `unit` settles it (0: the running
+ * attempt).  Returns the entry or NULL on ENOMEM.
+ */
+static struct stmt_entry *
+stmt_note_parse(struct batch *b, const struct parse_info *p, uint64_t unit)
+{
+	struct stmt_entry *e;
+	int			i = stmt_find(b, p->name);
+	const char *why;
+
+	if (i >= 0 && strcmp(b->stmts[i]->text, p->text) == 0 && same_types(b->stmts[i], p))
+	{
+		/* Same statement again (the unnamed one re-parsed): keep the analysis. */
+		e = b->stmts[i];
+		if (unit != 0)
+			e->unit = unit;
+		return e;
+	}
+	if (i >= 0)
+		stmt_remove_at(b, i);
+	if (b->nstmts >= b->set.max_statements)
+		stmt_remove_at(b, 0);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->name = strdup(p->name);
+	e->text = strdup(p->text);
+	e->ntypes = p->ntypes;
+	if (p->ntypes)
+		e->types = malloc(sizeof(uint32_t) * (size_t) p->ntypes);
+	if (!e->name || !e->text || (p->ntypes && !e->types))
+	{
+		stmt_free(e);
+		return NULL;
+	}
+	for (int k = 0; k < p->ntypes; k++)
+		e->types[k] = proto_get_u32(p->types + 4 * k);
+	e->unit = unit;
+	e->kind = classify_other(p->text);
+	if (batch_sql_maybe_insert(p->text, strlen(p->text)))
+	{
+		enum batch_sql_result rc = batch_sql_analyze(p->text, &e->ins, &why);
+
+		if (rc == BATCH_SQL_NOMEM)
+		{
+			stmt_free(e);
+			return NULL;
+		}
+		if (rc == BATCH_SQL_OK)
+		{
+			e->kind = STMT_INSERT;
+			e->row_params = e->ntypes > e->ins.max_param ? e->ntypes : e->ins.max_param;
+		}
+	}
+	b->stmts[b->nstmts++] = e;
+	return e;
+}
+
+/* A ReadyForQuery settled unit `unit`: trust or drop what it created. */
+static void
+stmt_settle(struct batch *b, uint64_t unit, bool error)
+{
+	for (int i = b->nstmts - 1; i >= 0; i--)
+	{
+		if (b->stmts[i]->unit != unit)
+			continue;
+		if (error)
+			stmt_remove_at(b, i);
+		else
+			b->stmts[i]->unit = 0;
+	}
+}
+
+/* Free entries retired during planning: the plan that used them is over. */
+static void
+stmt_free_retired(struct batch *b)
+{
+	while (b->nretired > 0)
+		stmt_free(b->retired[--b->nretired]);
+	b->planning = false;
+}
+
+/* ---- our prepared multi-row statements ---- */
+
+static void
+prep_free(struct prep *p)
+{
+	if (p)
+	{
+		free(p->text);
+		free(p->types);
+		free(p);
+	}
+}
+
+static void
+prep_remove_at(struct batch *b, int i)
+{
+	prep_free(b->preps[i]);
+	b->preps[i] = b->preps[--b->npreps];
+}
+
+/* Forget them all (the server connection is gone or was reset). */
+static void
+prep_clear(struct batch *b)
+{
+	while (b->npreps > 0)
+		prep_remove_at(b, b->npreps - 1);
+	while (b->nto_close > 0)
+		free(b->to_close[--b->nto_close]);
+}
+
+static struct prep *
+prep_find(struct batch *b, const struct stmt_entry *e, int nrows)
+{
+	for (int i = 0; i < b->npreps; i++)
+	{
+		struct prep *p = b->preps[i];
+
+		if (p->nrows == nrows && p->row_params == e->row_params && p->ntypes == e->ntypes &&
+			strcmp(p->text, e->text) == 0 &&
+			(e->ntypes == 0 || memcmp(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes) == 0))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * A new cache slot for (e, nrows), evicting the least recently used one not
+ * in use by this attempt (its name is closed at the next attempt).  NULL
+ * when every slot is in use or on ENOMEM: the chunk then uses a one-off name.
+ */
+static struct prep *
+prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
+{
+	struct prep *p;
+
+	if (b->npreps == BATCH_PREP_MAX)
+	{
+		int			victim = -1;
+
+		for (int i = 0; i < b->npreps; i++)
+			if (!b->preps[i]->used &&
+				(victim < 0 || b->preps[i]->last_use < b->preps[victim]->last_use))
+				victim = i;
+		if (victim < 0 || b->nto_close == BATCH_PREP_MAX)
+			return NULL;
+		b->to_close[b->nto_close] = strdup(b->preps[victim]->name);
+		if (!b->to_close[b->nto_close])
+			return NULL;
+		b->nto_close++;
+		prep_remove_at(b, victim);
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->text = strdup(e->text);
+	if (e->ntypes)
+		p->types = malloc(sizeof(uint32_t) * (size_t) e->ntypes);
+	if (!p->text || (e->ntypes && !p->types))
+	{
+		prep_free(p);
+		return NULL;
+	}
+	if (e->ntypes)
+		memcpy(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes);
+	p->ntypes = e->ntypes;
+	p->row_params = e->row_params;
+	p->nrows = nrows;
+	snprintf(p->name, sizeof(p->name), "%s_%llu", BATCH_STMT_NAME,
+			 (unsigned long long) ++b->prep_seq);
+	b->preps[b->npreps++] = p;
+	return p;
+}
+
+/* ---- tables checked in the catalog ---- */
+
+/* "schema"."table" as the INSERT names it (identifiers as the parser folded them). */
+static void
+table_key(const struct batch_insert *ins, struct batch_text *t)
+{
+	const char *parts[2] = {ins->schemaname, ins->relname};
+
+	batch_text_reset(t);
+	for (int i = 0; i < 2; i++)
+	{
+		if (!parts[i])
+			continue;
+		if (t->len)
+			batch_text_append(t, ".", 1);
+		batch_text_append(t, "\"", 1);
+		for (const char *c = parts[i]; *c; c++)
+			batch_text_append(t, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
+		batch_text_append(t, "\"", 1);
+	}
+	if (!t->data)
+		batch_text_append(t, "", 0);
+}
+
+static bool
+table_in(char *const *list, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], key) == 0)
+			return true;
+	return false;
+}
+
+static bool
+table_add(char **list, int *n, const char *key)
+{
+	char	   *k = strdup(key);
+
+	if (!k)
+		return false;
+	if (*n == BATCH_TABLES_MAX)
+	{
+		free(list[0]);
+		memmove(list, list + 1, sizeof(*list) * (BATCH_TABLES_MAX - 1));
+		(*n)--;
+	}
+	list[(*n)++] = k;
+	return true;
+}
+
+static void
+tables_clear(struct batch *b)
+{
+	while (b->ntables_ok > 0)
+		free(b->tables_ok[--b->ntables_ok]);
+	while (b->ntables_bad > 0)
+		free(b->tables_bad[--b->ntables_bad]);
+}
+
+/* ---- client messages passing through ---- */
+
+/* Book-keeping for a client message that goes to the server unchanged. */
+static bool
+note_forwarded(struct batch *b, const uint8_t *msg, size_t len)
+{
+	switch (msg[0])
+	{
+		case PQMSG_Parse:
+			{
+				struct parse_info p;
+
+				if (decode_parse(msg, len, &p))
+				{
+					if (first_word_is(p.text, "DEALLOCATE") || first_word_is(p.text, "DISCARD"))
+					{
+						stmt_clear(b);
+						prep_clear(b);
+					}
+					else if (!stmt_note_parse(b, &p, b->units_sent + 1))
+						return false;
+				}
+				break;
+			}
+		case PQMSG_Close:
+			if (len > PROTO_HDR_LEN + 1 && msg[PROTO_HDR_LEN] == 'S')
+			{
+				struct proto_reader r;
+				const char *name;
+
+				proto_reader_init(&r, body_of(msg) + 1, body_len(len) - 1);
+				name = proto_read_string(&r);
+				if (name)
+					stmt_forget(b, name);
+			}
+			break;
+		case PQMSG_Query:
+			{
+				const char *sql = (const char *) body_of(msg);
+
+				/* A simple query drops the unnamed statement. */
+				stmt_forget(b, "");
+				if (memchr(sql, 0, body_len(len)) &&
+					(first_word_is(sql, "DEALLOCATE") || first_word_is(sql, "DISCARD")))
+				{
+					stmt_clear(b);
+					prep_clear(b);
+				}
+				b->units_sent++;
+				break;
+			}
+		case PQMSG_Sync:
+		case PQMSG_FunctionCall:
+			b->units_sent++;
+			break;
+		default:
+			break;
+	}
+	return true;
+}
+
+static void
+send_raw(struct proto_buf *to, const uint8_t *msg, size_t len)
+{
+	proto_put_bytes(to, msg, len);
+}
+
+/* ---- holding ---- */
+
+static void
+held_reset(struct batch *b)
+{
+	proto_buf_reset(&b->held);
+	b->nmsgs = 0;
+	b->held_query = false;
+	batch_insert_free(&b->q_ins);
+	batch_text_reset(&b->q_tuples);
+	b->q_n = 0;
+}
+
+static bool
+held_add(struct batch *b, const uint8_t *msg, size_t len)
+{
+	if (!GROW(b->msgs, b->nmsgs, b->msgs_cap))
+		return false;
+	b->msgs[b->nmsgs].type = msg[0];
+	b->msgs[b->nmsgs].off = b->held.len;
+	b->msgs[b->nmsgs].len = len;
+	b->nmsgs++;
+	proto_put_bytes(&b->held, msg, len);
+	return proto_buf_ok(&b->held);
+}
+
+static const uint8_t *
+held_msg(const struct batch *b, int i)
+{
+	return b->held.data + b->msgs[i].off;
+}
+
+/* Give up on the held messages: send them unchanged. */
+static bool
+release_held(struct batch *b)
+{
+	bool		synced = false;
+
+	for (int i = 0; i < b->nmsgs; i++)
+	{
+		if (!note_forwarded(b, held_msg(b, i), b->msgs[i].len))
+			return false;
+		send_raw(&b->to_server, held_msg(b, i), b->msgs[i].len);
+		synced = b->msgs[i].type == PQMSG_Sync || b->msgs[i].type == PQMSG_Query;
+	}
+	b->state = synced ? BS_IDLE : BS_PASS;
+	held_reset(b);
+	return true;
+}
+
+/* ---- planning ---- */
+
+static bool
+decode_bind(const uint8_t *msg, size_t len, struct bind_info *bi)
+{
+	struct proto_reader r;
+	const uint8_t *start;
+
+	proto_reader_init(&r, body_of(msg), body_len(len));
+	bi->portal = proto_read_string(&r);
+	bi->stmt = proto_read_string(&r);
+	bi->nfmt = proto_read_u16(&r);
+	bi->fmts = proto_read_bytes(&r, (size_t) bi->nfmt * 2);
+	bi->nparams = proto_read_u16(&r);
+	start = r.pos;
+	for (int i = 0; i < bi->nparams && !r.failed; i++)
+	{
+		uint32_t	n = proto_read_u32(&r);
+
+		if (n != 0xffffffffu)
+			proto_read_bytes(&r, n);
+	}
+	bi->params = start;
+	bi->params_len = (size_t) (r.pos - start);
+	bi->res = r.pos;
+	{
+		uint16_t	nres = proto_read_u16(&r);
+
+		proto_read_bytes(&r, (size_t) nres * 2);
+	}
+	bi->res_len = (size_t) (r.pos - bi->res);
+	return !r.failed && proto_reader_left(&r) == 0 &&
+		(bi->nfmt == 0 || bi->nfmt == 1 || bi->nfmt == bi->nparams);
+}
+
+/* Name argument of a Describe/Close/Execute message. */
+static const char *
+msg_name(const uint8_t *msg, size_t len, bool has_kind)
+{
+	struct proto_reader r;
+	const uint8_t *p = body_of(msg);
+	size_t		n = body_len(len);
+
+	if (has_kind)
+	{
+		if (n < 1)
+			return NULL;
+		p++;
+		n--;
+	}
+	proto_reader_init(&r, p, n);
+	return proto_read_string(&r);
+}
+
+static uint32_t
+exec_maxrows(const uint8_t *msg, size_t len)
+{
+	struct proto_reader r;
+
+	proto_reader_init(&r, body_of(msg), body_len(len));
+	proto_read_string(&r);
+	return r.failed ? 1 : proto_read_u32(&r);
+}
+
+/*
+ * Is there a row (Bind [Describe portal] Execute, unnamed portal) at msgs[i]
+ * on a trusted rewritable statement?  Fills *row and *e.
+ */
+static bool
+row_at(struct batch *b, int i, struct row *row, struct stmt_entry **e, struct bind_info *bi)
+{
+	int			j = i + 1,
+				k;
+	const char *name;
+
+	if (i >= b->nmsgs || b->msgs[i].type != PQMSG_Bind)
+		return false;
+	if (!decode_bind(held_msg(b, i), b->msgs[i].len, bi) || bi->portal[0] != '\0')
+		return false;
+	row->bind_idx = i;
+	row->desc_idx = -1;
+	row->parse_idx = -1;
+	if (j < b->nmsgs && b->msgs[j].type == PQMSG_Describe)
+	{
+		const uint8_t *m = held_msg(b, j);
+
+		name = msg_name(m, b->msgs[j].len, true);
+		if (!name || m[PROTO_HDR_LEN] != 'P' || name[0] != '\0')
+			return false;
+		row->desc_idx = j++;
+	}
+	if (j >= b->nmsgs || b->msgs[j].type != PQMSG_Execute)
+		return false;
+	name = msg_name(held_msg(b, j), b->msgs[j].len, false);
+	if (!name || name[0] != '\0' || exec_maxrows(held_msg(b, j), b->msgs[j].len) != 0)
+		return false;
+	row->exec_idx = j;
+	k = stmt_find(b, bi->stmt);
+	if (k < 0)
+		return false;
+	*e = b->stmts[k];
+	return (*e)->kind == STMT_INSERT && ((*e)->unit == 0 || (*e)->in_attempt) &&
+		bi->nparams == (*e)->row_params;
+}
+
+static bool
+add_item(struct batch *b, bool is_chunk, int index)
+{
+	if (!GROW(b->items, b->nitems, b->items_cap))
+		return false;
+	b->items[b->nitems].is_chunk = is_chunk;
+	b->items[b->nitems].index = index;
+	b->nitems++;
+	return true;
+}
+
+/*
+ * Two prepared statements with the same text and parameter types (pgbench
+ * prepares one per script line) belong in the same run.
+ */
+static bool
+same_statement(const struct stmt_entry *a, const struct stmt_entry *b)
+{
+	return a == b ||
+		(a->ntypes == b->ntypes && a->row_params == b->row_params &&
+		 strcmp(a->text, b->text) == 0 &&
+		 (a->ntypes == 0 || memcmp(a->types, b->types, sizeof(uint32_t) * (size_t) a->ntypes) == 0));
+}
+
+/* The run being built while planning. */
+struct run {
+	struct stmt_entry *e;
+	int			first_row;		/* in b->rows */
+	int			n;
+	const uint8_t *res;
+	size_t		res_len;
+};
+
+/* Close the current run: chunks if it has two rows or more, else verbatim. */
+static bool
+end_run(struct batch *b, struct run *run)
+{
+	if (run->n == 1)
+	{
+		const struct row *r = &b->rows[run->first_row];
+
+		if ((r->parse_idx >= 0 && !add_item(b, false, r->parse_idx)) ||
+			!add_item(b, false, r->bind_idx) ||
+			(r->desc_idx >= 0 && !add_item(b, false, r->desc_idx)) ||
+			!add_item(b, false, r->exec_idx))
+			return false;
+		b->nrows--;
+	}
+	else if (run->n >= 2)
+	{
+		int			capn = batch_sql_rows_cap(run->e->row_params, b->set.max_rows);
+
+		table_key(&run->e->ins, &b->sql);
+		if (b->sql.failed)
+			return false;
+		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
+		{
+			/* its table has statement-level triggers or rules: as sent */
+			run->e->kind = STMT_SAFE;
+			for (int i = 0; i < run->n; i++)
+			{
+				const struct row *r = &b->rows[run->first_row + i];
+
+				if ((r->parse_idx >= 0 && !add_item(b, false, r->parse_idx)) ||
+					!add_item(b, false, r->bind_idx) ||
+					(r->desc_idx >= 0 && !add_item(b, false, r->desc_idx)) ||
+					!add_item(b, false, r->exec_idx))
+					return false;
+			}
+			b->nrows -= run->n;
+			run->e = NULL;
+			run->n = 0;
+			return true;
+		}
+
+		for (int done = 0; done < run->n;)
+		{
+			int			n = run->n - done < capn ? run->n - done : capn;
+			struct chunk *c;
+
+			if (!GROW(b->chunks, b->nchunks, b->chunks_cap))
+				return false;
+			c = &b->chunks[b->nchunks];
+			c->e = run->e;
+			c->first_row = run->first_row + done;
+			c->nrows = n;
+			c->describe = false;
+			for (int i = 0; i < n; i++)
+				if (b->rows[c->first_row + i].desc_idx >= 0)
+					c->describe = true;
+			c->returning = run->e->ins.returning;
+			/* without RETURNING each row's NoData is ours to write */
+			c->describe = c->describe && c->returning;
+			c->simple = false;
+			if (!add_item(b, true, b->nchunks))
+				return false;
+			b->nchunks++;
+			done += n;
+		}
+	}
+	run->e = NULL;
+	run->n = 0;
+	return true;
+}
+
+/* Plan results. */
+enum plan_result {
+	PLAN_OK,
+	PLAN_NO,					/* send the segment unchanged */
+	PLAN_NOMEM
+};
+
+static enum plan_result
+plan_extended(struct batch *b)
+{
+	struct run	run = {0};
+	int			pending_parse = -1;
+	int			nparsed = 0;
+	char	  **parsed = NULL;	/* names parsed so far in the segment */
+	enum plan_result res = PLAN_NO;
+
+	b->nrows = b->nchunks = b->nitems = 0;
+	parsed = calloc((size_t) b->nmsgs + 1, sizeof(*parsed));
+	if (!parsed)
+		return PLAN_NOMEM;
+	for (int i = 0; i < b->nmsgs; i++)
+	{
+		const uint8_t *m = held_msg(b, i);
+		size_t		len = b->msgs[i].len;
+
+		switch (b->msgs[i].type)
+		{
+			case PQMSG_Parse:
+				{
+					struct parse_info p;
+					struct row row;
+					struct stmt_entry *e = NULL;
+					struct bind_info bi;
+					bool		seen = false;
+					int			k;
+
+					if (!decode_parse(m, len, &p))
+						goto out;
+					for (k = 0; k < nparsed; k++)
+						if (strcmp(parsed[k], p.name) == 0)
+							seen = true;
+					k = stmt_find(b, p.name);
+					/* A repeated identical Parse right before the next row of the run. */
+					if (seen && run.e && k >= 0 && b->stmts[k] == run.e &&
+						strcmp(run.e->text, p.text) == 0 && same_types(run.e, &p) &&
+						row_at(b, i + 1, &row, &e, &bi) && e == run.e &&
+						bi.res_len == run.res_len && memcmp(bi.res, run.res, run.res_len) == 0)
+					{
+						pending_parse = i;
+						break;
+					}
+					if (!end_run(b, &run))
+						goto nomem;
+					if (first_word_is(p.text, "DEALLOCATE") || first_word_is(p.text, "DISCARD"))
+						goto out;
+					e = stmt_note_parse(b, &p, 0);
+					if (!e)
+						goto nomem;
+					e->in_attempt = true;
+					if (e->kind == STMT_UNSAFE)
+						goto out;
+					parsed[nparsed++] = e->name;
+					if (!add_item(b, false, i))
+						goto nomem;
+					break;
+				}
+			case PQMSG_Bind:
+				{
+					struct row	row;
+					struct stmt_entry *e = NULL;
+					struct bind_info bi;
+
+					if (row_at(b, i, &row, &e, &bi))
+					{
+						if (run.e && !(same_statement(run.e, e) && bi.res_len == run.res_len &&
+									   memcmp(bi.res, run.res, run.res_len) == 0))
+						{
+							if (!end_run(b, &run))
+								goto nomem;
+						}
+						if (!run.e)
+						{
+							run.e = e;
+							run.first_row = b->nrows;
+							run.n = 0;
+							run.res = bi.res;
+							run.res_len = bi.res_len;
+						}
+						if (!GROW(b->rows, b->nrows, b->rows_cap))
+							goto nomem;
+						row.parse_idx = pending_parse;
+						pending_parse = -1;
+						b->rows[b->nrows++] = row;
+						run.n++;
+						i = row.exec_idx;
+						break;
+					}
+					if (!end_run(b, &run))
+						goto nomem;
+					/* A Bind we do not rewrite must still be to a known safe statement. */
+					if (!decode_bind(m, len, &bi))
+						goto out;
+					{
+						int			k = stmt_find(b, bi.stmt);
+
+						if (k < 0 || b->stmts[k]->kind == STMT_UNSAFE ||
+							(b->stmts[k]->unit != 0 && !b->stmts[k]->in_attempt))
+							goto out;
+					}
+					if (!add_item(b, false, i))
+						goto nomem;
+					break;
+				}
+			case PQMSG_Describe:
+			case PQMSG_Execute:
+				if (!end_run(b, &run) || !add_item(b, false, i))
+					goto nomem;
+				break;
+			case PQMSG_Sync:
+				if (!end_run(b, &run))
+					goto nomem;
+				if (i != b->nmsgs - 1)
+					goto out;
+				res = b->nchunks > 0 ? PLAN_OK : PLAN_NO;
+				goto out;
+			default:
+				/* Close, or anything else: not rewritten. */
+				goto out;
+		}
+	}
+out:
+	free(parsed);
+	return res;
+nomem:
+	free(parsed);
+	return PLAN_NOMEM;
+}
+
+/* ---- the attempt ---- */
+
+static bool
+expect(struct batch *b, enum exp_kind kind, int chunk, int created)
+{
+	if (!GROW(b->exp, b->nexp, b->exp_cap))
+		return false;
+	b->exp[b->nexp].kind = kind;
+	b->exp[b->nexp].chunk = chunk;
+	b->exp[b->nexp].created = created;
+	b->exp[b->nexp].prep = NULL;
+	b->nexp++;
+	return true;
+}
+
+static void
+build_describe_portal(struct proto_buf *o)
+{
+	proto_begin(o, PQMSG_Describe);
+	proto_put_byte(o, 'P');
+	proto_put_string(o, "");
+	proto_end(o);
+}
+
+static void
+build_execute(struct proto_buf *o, const char *portal)
+{
+	proto_begin(o, PQMSG_Execute);
+	proto_put_string(o, portal);
+	proto_put_int32(o, 0);
+	proto_end(o);
+}
+
+static void
+build_close_stmt(struct proto_buf *o, const char *name)
+{
+	proto_begin(o, PQMSG_Close);
+	proto_put_byte(o, 'S');
+	proto_put_string(o, name);
+	proto_end(o);
+}
+
+static void
+build_sync(struct proto_buf *o)
+{
+	proto_begin(o, PQMSG_Sync);
+	proto_end(o);
+}
+
+/*
+ * A multi-row INSERT without RETURNING is sent inside a guard that fails the
+ * statement (division by zero) unless every row was inserted:
+ *
+ *     WITH pgplumb_ins AS (INSERT ... RETURNING 1)
+ *     SELECT CASE WHEN count(*) = n THEN 0 ELSE 1 / (count(*) - count(*))::int END
+ *     FROM pgplumb_ins
+ *
+ * so that a row skipped by ON CONFLICT DO NOTHING or a trigger makes the
+ * implicit transaction fail at Sync like any other error, and the Sync can be
+ * sent with the segment instead of after checking the replies.
+ */
+static void
+guard_open(struct batch_text *t)
+{
+	batch_text_append(t, "WITH pgplumb_ins AS (", 21);
+}
+
+static void
+guard_close(struct batch_text *t, int nrows)
+{
+	char		tail[200];
+
+	snprintf(tail, sizeof(tail), " RETURNING 1) SELECT CASE WHEN count(*) = %d THEN 0 "
+			 "ELSE 1 / (count(*) - count(*))::int END FROM pgplumb_ins", nrows);
+	batch_text_append(t, tail, strlen(tail));
+}
+
+/*
+ * Append the messages of one chunk of an extended segment.  *prep is the
+ * cached statement used (NULL: a one-off statement closed after the chunk);
+ * *parsed says whether a Parse was sent.
+ */
+static bool
+send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
+{
+	struct proto_buf *o = &b->to_server;
+	struct bind_info first,
+				bi;
+	const struct row *rows = &b->rows[c->first_row];
+	struct stmt_entry *e = c->e;
+	int			P;
+	bool		all_zero = true,
+				all_one_same = true;
+	uint16_t	code0 = 0;
+
+	if (!decode_bind(held_msg(b, rows[0].bind_idx), b->msgs[rows[0].bind_idx].len, &first))
+		return false;
+	P = e->row_params;
+
+	*prep = prep_find(b, e, c->nrows);
+	*parsed = *prep == NULL;
+	if (!*prep)
+		*prep = prep_add(b, e, c->nrows);
+	if (*prep)
+	{
+		(*prep)->used = true;
+		(*prep)->last_use = ++b->prep_clock;
+	}
+	if (*parsed)
+	{
+		batch_text_reset(&b->sql);
+		if (!c->returning)
+			guard_open(&b->sql);
+		if (!batch_sql_build_values(&e->ins, c->nrows, P, &b->sql))
+			return false;
+		if (!c->returning)
+			guard_close(&b->sql, c->nrows);
+		if (b->sql.failed)
+			return false;
+		proto_begin(o, PQMSG_Parse);
+		proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+		proto_put_string(o, b->sql.data);
+		if (e->ntypes == 0)
+			proto_put_int16(o, 0);
+		else
+		{
+			proto_put_int16(o, (uint16_t) (c->nrows * P));
+			for (int r = 0; r < c->nrows; r++)
+				for (int j = 0; j < P; j++)
+					proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
+		}
+		proto_end(o);
+	}
+
+	/*
+	 * Parameter format codes: none when every row sends none (all text), one
+	 * when every row sends the same single code, else one per parameter.
+	 */
+	for (int r = 0; r < c->nrows; r++)
+	{
+		if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
+			return false;
+		if (bi.nfmt != 0)
+			all_zero = false;
+		if (bi.nfmt != 1 || proto_get_u16(bi.fmts) != (first.nfmt == 1 ? proto_get_u16(first.fmts) : 0xffff))
+			all_one_same = false;
+	}
+	if (all_one_same)
+		code0 = proto_get_u16(first.fmts);
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+	if (all_zero)
+		proto_put_int16(o, 0);
+	else if (all_one_same)
+	{
+		proto_put_int16(o, 1);
+		proto_put_int16(o, code0);
+	}
+	else
+	{
+		proto_put_int16(o, (uint16_t) (c->nrows * P));
+		for (int r = 0; r < c->nrows; r++)
+		{
+			if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
+				return false;
+			for (int j = 0; j < P; j++)
+				proto_put_int16(o, bi.nfmt == 0 ? 0 :
+								proto_get_u16(bi.fmts + 2 * (bi.nfmt == 1 ? 0 : j)));
+		}
+	}
+	proto_put_int16(o, (uint16_t) (c->nrows * P));
+	for (int r = 0; r < c->nrows; r++)
+	{
+		if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
+			return false;
+		proto_put_bytes(o, bi.params, bi.params_len);
+	}
+	proto_put_bytes(o, first.res, first.res_len);
+	proto_end(o);
+	if (c->describe)
+		build_describe_portal(o);
+	build_execute(o, "");
+	if (!*prep)
+		build_close_stmt(o, BATCH_STMT_NAME);
+	b->stats.batches++;
+	b->stats.rows += (uint64_t) c->nrows;
+	return proto_buf_ok(o);
+}
+
+static bool
+send_simple_chunk(struct batch *b, const struct chunk *c)
+{
+	struct proto_buf *o = &b->to_server;
+
+	batch_text_reset(&b->sql);
+	if (!c->returning)
+		guard_open(&b->sql);
+	batch_text_append(&b->sql, b->q_ins.prefix, strlen(b->q_ins.prefix));
+	batch_text_append(&b->sql, "VALUES ", 7);
+	batch_text_append(&b->sql, b->q_tuples.data, b->q_tuples.len);
+	batch_text_append(&b->sql, b->q_ins.tail, strlen(b->q_ins.tail));
+	if (!c->returning)
+		guard_close(&b->sql, c->nrows);
+	if (b->sql.failed)
+		return false;
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, BATCH_STMT_NAME);
+	proto_put_string(o, b->sql.data);
+	proto_put_int16(o, 0);
+	proto_end(o);
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, BATCH_STMT_NAME);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, 0);
+	proto_end(o);
+	if (c->describe)
+		build_describe_portal(o);
+	build_execute(o, "");
+	build_close_stmt(o, BATCH_STMT_NAME);
+	b->stats.batches++;
+	b->stats.rows += (uint64_t) c->nrows;
+	return proto_buf_ok(o);
+}
+
+static bool
+expect_verbatim(struct batch *b, int i)
+{
+	const uint8_t *m = held_msg(b, i);
+
+	switch (b->msgs[i].type)
+	{
+		case PQMSG_Parse:
+			{
+				const char *name = msg_name(m, b->msgs[i].len, false);
+				int			k = name && name[0] ? stmt_find(b, name) : -1;
+
+				return expect(b, EXP_PASS1, -1, k);
+			}
+		case PQMSG_Bind:
+			return expect(b, EXP_PASS1, -1, -1);
+		case PQMSG_Describe:
+			if (m[PROTO_HDR_LEN] == 'S' && !expect(b, EXP_PASS1, -1, -1))
+				return false;
+			return expect(b, EXP_PASS1, -1, -1);
+		case PQMSG_Execute:
+			return expect(b, EXP_PASS_EXEC, -1, -1);
+		default:
+			return false;
+	}
+}
+
+static const struct batch_insert *
+chunk_ins(const struct batch *b, const struct chunk *c)
+{
+	return c->simple ? &b->q_ins : &c->e->ins;
+}
+
+/* Messages asking the catalog about the chunk's table (see BATCH_CATALOG_SQL). */
+static bool
+send_table_check(struct batch *b, int chunk)
+{
+	struct proto_buf *o = &b->to_server;
+
+	table_key(chunk_ins(b, &b->chunks[chunk]), &b->sql);
+	if (b->sql.failed)
+		return false;
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, BATCH_STMT_NAME "_catalog");
+	proto_put_string(o, BATCH_CATALOG_SQL);
+	proto_put_int16(o, 1);
+	proto_put_int32(o, 25);
+	proto_end(o);
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, BATCH_STMT_NAME "_catalog");
+	proto_put_int16(o, 0);
+	proto_put_int16(o, 1);
+	proto_put_int32(o, (uint32_t) b->sql.len);
+	proto_put_bytes(o, b->sql.data, b->sql.len);
+	proto_put_int16(o, 0);
+	proto_end(o);
+	build_execute(o, "");
+	build_close_stmt(o, BATCH_STMT_NAME "_catalog");
+	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		expect(b, EXP_CATALOG, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		proto_buf_ok(o);
+}
+
+/* Start the attempt for the held segment; on PLAN_NO send it unchanged. */
+static enum batch_action
+launch(struct batch *b)
+{
+	enum plan_result pr;
+
+	if (b->status != 'I' && b->status != 'T')
+		return release_held(b) ? BATCH_TAKEN : BATCH_FAILED;
+	if (b->held_query)
+	{
+		struct chunk *c;
+
+		b->nrows = b->nchunks = b->nitems = 0;
+		if (!GROW(b->chunks, b->nchunks, b->chunks_cap))
+			return BATCH_FAILED;
+		c = &b->chunks[0];
+		c->e = NULL;
+		c->first_row = 0;
+		c->nrows = b->q_n;
+		c->returning = b->q_ins.returning;
+		c->describe = c->returning;
+		c->simple = true;
+		b->nchunks = 1;
+		if (!add_item(b, true, 0))
+			return BATCH_FAILED;
+		pr = PLAN_OK;
+	}
+	else
+	{
+		b->planning = true;
+		pr = plan_extended(b);
+	}
+	if (pr == PLAN_NOMEM)
+		return BATCH_FAILED;
+	if (pr == PLAN_NO)
+	{
+		stmt_free_retired(b);
+		for (int i = 0; i < b->nstmts; i++)
+			b->stmts[i]->in_attempt = false;
+		return release_held(b) ? BATCH_TAKEN : BATCH_FAILED;
+	}
+
+	b->nexp = b->exp_head = 0;
+	b->doomed = b->error_seen = false;
+	proto_buf_reset(&b->out);
+	proto_buf_reset(&b->cap);
+	b->cap_nrows = 0;
+	b->savepoint = b->status == 'T';
+	if (b->savepoint)
+	{
+		proto_build_query(&b->to_server, "SAVEPOINT " BATCH_SAVEPOINT_NAME);
+		if (!expect(b, EXP_SWALLOW_Z, -1, -1))
+			return BATCH_FAILED;
+	}
+	/* statements evicted from the cache */
+	while (b->nto_close > 0)
+	{
+		char	   *name = b->to_close[--b->nto_close];
+
+		build_close_stmt(&b->to_server, name);
+		free(name);
+		if (!expect(b, EXP_SWALLOW1, -1, -1))
+			return BATCH_FAILED;
+	}
+	b->optimistic = b->status == 'I';
+	for (int i = 0; i < b->nitems; i++)
+	{
+		const struct item *it = &b->items[i];
+
+		if (!it->is_chunk)
+		{
+			send_raw(&b->to_server, held_msg(b, it->index), b->msgs[it->index].len);
+			if (!expect_verbatim(b, it->index))
+				return BATCH_FAILED;
+			continue;
+		}
+		/* first time for this table (in this attempt too): ask the catalog */
+		table_key(chunk_ins(b, &b->chunks[it->index]), &b->sql);
+		if (b->sql.failed)
+			return BATCH_FAILED;
+		if (b->set.check_tables && !table_in(b->tables_ok, b->ntables_ok, b->sql.data))
+		{
+			bool		asked = false;
+
+			for (int j = 0; j < i; j++)
+				if (b->items[j].is_chunk &&
+					strcmp(chunk_ins(b, &b->chunks[b->items[j].index])->relname,
+						   chunk_ins(b, &b->chunks[it->index])->relname) == 0)
+					asked = true;
+			if (!asked && !send_table_check(b, it->index))
+				return BATCH_FAILED;
+			b->optimistic = false;
+		}
+		{
+			const struct chunk *c = &b->chunks[it->index];
+			struct prep *prep = NULL;
+			bool		parsed = true;
+
+			if (!(c->simple ? send_simple_chunk(b, c) : send_chunk(b, c, &prep, &parsed)))
+				return BATCH_FAILED;
+			if (parsed)
+			{
+				if (!expect(b, EXP_SWALLOW1, it->index, -1))
+					return BATCH_FAILED;
+				b->exp[b->nexp - 1].prep = prep;
+			}
+			if (!expect(b, EXP_SWALLOW1, it->index, -1) ||
+				(c->describe && !expect(b, EXP_CAP_DESC, it->index, -1)) ||
+				!expect(b, EXP_CAP_EXEC, it->index, -1) ||
+				(!prep && !expect(b, EXP_SWALLOW1, it->index, -1)))
+				return BATCH_FAILED;
+		}
+	}
+	/*
+	 * In an implicit transaction whose chunks are all guarded, any surprise is
+	 * an error that fails the transaction at Sync: send the Sync now and save
+	 * a round trip.  Otherwise Flush, check every reply, then Sync.
+	 */
+	for (int i = 0; i < b->nchunks; i++)
+		if (b->chunks[i].returning)
+			b->optimistic = false;
+	if (b->optimistic)
+		build_sync(&b->to_server);
+	else
+	{
+		proto_begin(&b->to_server, PQMSG_Flush);
+		proto_end(&b->to_server);
+	}
+	b->state = BS_ATTEMPT;
+	return proto_buf_ok(&b->to_server) ? BATCH_TAKEN : BATCH_FAILED;
+}
+
+/* Undo the attempt and replay the original messages. */
+static bool
+fail_attempt(struct batch *b, bool sync_in_flight)
+{
+	b->stats.fallbacks++;
+	for (int i = 0; i < b->nchunks; i++)
+	{
+		struct stmt_entry *e = b->chunks[i].e;
+
+		if (e && (i == 0 || b->chunks[i - 1].e != e) && ++e->fallbacks >= BATCH_FALLBACK_LIMIT)
+			e->kind = STMT_SAFE;
+	}
+	b->zleft = 0;
+	for (int i = b->exp_head; i < b->nexp; i++)
+		if (b->exp[i].kind == EXP_SWALLOW_Z)
+			b->zleft++;
+	if (!sync_in_flight)
+	{
+		if (!b->error_seen)
+			build_execute(&b->to_server, BATCH_FAIL_PORTAL);
+		build_sync(&b->to_server);
+	}
+	b->zleft++;
+	if (b->savepoint)
+	{
+		proto_build_query(&b->to_server, "ROLLBACK TO SAVEPOINT " BATCH_SAVEPOINT_NAME
+						  "; RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
+		b->zleft++;
+	}
+	/*
+	 * Prepared statements are not transactional: close ours (the error may
+	 * have skipped its Close) and those of the client's the attempt created.
+	 */
+	build_close_stmt(&b->to_server, BATCH_STMT_NAME);
+	for (int i = b->npreps - 1; i >= 0; i--)
+	{
+		if (b->preps[i]->used && !b->preps[i]->confirmed)
+		{
+			build_close_stmt(&b->to_server, b->preps[i]->name);
+			prep_remove_at(b, i);
+		}
+		else
+			b->preps[i]->used = false;
+	}
+	for (int i = 0; i < b->nstmts; i++)
+	{
+		struct stmt_entry *e = b->stmts[i];
+
+		if (e->created && e->name[0] != '\0')
+			build_close_stmt(&b->to_server, e->name);
+	}
+	build_sync(&b->to_server);
+	b->zleft++;
+	b->units_sent++;
+	for (int i = 0; i < b->nstmts; i++)
+	{
+		if (b->stmts[i]->in_attempt)
+			b->stmts[i]->unit = b->units_sent;
+		b->stmts[i]->in_attempt = false;
+		b->stmts[i]->created = false;
+	}
+	proto_put_bytes(&b->to_server, b->held.data, b->held.len);
+	proto_buf_reset(&b->out);
+	stmt_free_retired(b);
+	b->unit_error = false;
+	b->state = BS_SWALLOW;
+	b->after_swallow = BS_REPLAY;
+	return proto_buf_ok(&b->to_server);
+}
+
+/* The number in a CommandComplete tag "INSERT 0 n", or -1. */
+static long
+insert_tag_count(const uint8_t *msg, size_t len)
+{
+	struct proto_reader r;
+	const char *tag;
+	char	   *end;
+	long		n;
+
+	proto_reader_init(&r, body_of(msg), body_len(len));
+	tag = proto_read_string(&r);
+	if (!tag || strncmp(tag, "INSERT 0 ", 9) != 0)
+		return -1;
+	n = strtol(tag + 9, &end, 10);
+	return *end == '\0' ? n : -1;
+}
+
+/* A chunk's CommandComplete arrived: check it and write each row's replies. */
+static bool
+finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t len)
+{
+	static const uint8_t parse_complete[] = {PQMSG_ParseComplete, 0, 0, 0, 4};
+	static const uint8_t bind_complete[] = {PQMSG_BindComplete, 0, 0, 0, 4};
+	static const uint8_t no_data[] = {PQMSG_NoData, 0, 0, 0, 4};
+	bool		ok;
+
+	if (c->returning)
+		ok = insert_tag_count(msg, len) == c->nrows && b->cap_nrows == c->nrows &&
+			(!c->describe || b->cap_desc_len > 0);
+	else
+		ok = len == PROTO_HDR_LEN + 9 && memcmp(msg + PROTO_HDR_LEN, "SELECT 1", 9) == 0 &&
+			b->cap_nrows == 1;
+	if (!ok)
+	{
+		b->doomed = true;
+		return true;
+	}
+	for (int i = 0; i < c->nrows; i++)
+	{
+		const struct row *r = c->simple ? NULL : &b->rows[c->first_row + i];
+		bool		describe = c->simple ? c->returning : r->desc_idx >= 0;
+
+		if (r && r->parse_idx >= 0)
+			proto_put_bytes(&b->out, parse_complete, sizeof(parse_complete));
+		if (!c->simple)
+			proto_put_bytes(&b->out, bind_complete, sizeof(bind_complete));
+		if (describe && c->returning)
+			proto_put_bytes(&b->out, b->cap.data, b->cap_desc_len);
+		else if (describe)
+			proto_put_bytes(&b->out, no_data, sizeof(no_data));
+		if (c->returning)
+		{
+			size_t		off = b->cap_rows[i];
+
+			proto_put_bytes(&b->out, b->cap.data + off,
+							1 + proto_get_u32(b->cap.data + off + 1));
+		}
+		proto_build_command_complete(&b->out, "INSERT 0 1");
+	}
+	proto_buf_reset(&b->cap);
+	b->cap_desc_len = 0;
+	b->cap_nrows = 0;
+	return proto_buf_ok(&b->out);
+}
+
+static bool process_pending(struct batch *b);
+
+static enum batch_action
+attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
+{
+	uint8_t		t = msg[0];
+	struct expect *x;
+
+	if (t == PQMSG_NotificationResponse)
+	{
+		send_raw(&b->to_client, msg, len);
+		return BATCH_TAKEN;
+	}
+	if (t == PQMSG_NoticeResponse || t == PQMSG_ParameterStatus)
+	{
+		send_raw(&b->out, msg, len);
+		return BATCH_TAKEN;
+	}
+	if (b->exp_head >= b->nexp)
+		return BATCH_FAILED;
+	x = &b->exp[b->exp_head];
+	if (t == PQMSG_ErrorResponse && x->kind != EXP_SWALLOW_Z)
+	{
+		b->error_seen = true;
+		return fail_attempt(b, b->optimistic) ? BATCH_TAKEN : BATCH_FAILED;
+	}
+	switch (x->kind)
+	{
+		case EXP_PASS1:
+			if (t == PQMSG_ReadyForQuery || t == PQMSG_DataRow || t == PQMSG_CommandComplete)
+				return BATCH_FAILED;
+			if (t == PQMSG_ParseComplete && x->created >= 0 && x->created < b->nstmts)
+				b->stmts[x->created]->created = true;
+			send_raw(&b->out, msg, len);
+			b->exp_head++;
+			break;
+		case EXP_PASS_EXEC:
+			if (t == PQMSG_CopyInResponse || t == PQMSG_CopyOutResponse ||
+				t == PQMSG_CopyBothResponse || t == PQMSG_ReadyForQuery)
+				return BATCH_FAILED;
+			send_raw(&b->out, msg, len);
+			if (t != PQMSG_DataRow)
+				b->exp_head++;
+			break;
+		case EXP_SWALLOW1:
+			if (t == PQMSG_ReadyForQuery)
+				return BATCH_FAILED;
+			if (x->prep && t == PQMSG_ParseComplete)
+				x->prep->confirmed = true;
+			b->exp_head++;
+			break;
+		case EXP_SWALLOW_Z:
+			if (t == PQMSG_ErrorResponse)
+				b->doomed = true;
+			if (t == PQMSG_ReadyForQuery)
+				b->exp_head++;
+			break;
+		case EXP_CAP_DESC:
+			if (t != PQMSG_RowDescription && t != PQMSG_NoData)
+				return BATCH_FAILED;
+			proto_buf_reset(&b->cap);
+			send_raw(&b->cap, msg, len);
+			b->cap_desc_len = len;
+			b->cap_nrows = 0;
+			b->exp_head++;
+			break;
+		case EXP_CATALOG:
+			if (t == PQMSG_DataRow)
+			{
+				/* one boolean column: count 1, length 1, 't' or 'f' */
+				b->cat_value = len >= PROTO_HDR_LEN + 7 && msg[PROTO_HDR_LEN + 6] == 't';
+				break;
+			}
+			if (t != PQMSG_CommandComplete)
+				return BATCH_FAILED;
+			table_key(chunk_ins(b, &b->chunks[x->chunk]), &b->sql);
+			if (b->sql.failed)
+				return BATCH_FAILED;
+			if (b->cat_value)
+			{
+				/* never rewrite it: undo this attempt and replay */
+				if (!table_add(b->tables_bad, &b->ntables_bad, b->sql.data))
+					return BATCH_FAILED;
+				b->doomed = true;
+			}
+			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data))
+				return BATCH_FAILED;
+			b->cat_value = false;
+			b->exp_head++;
+			break;
+		case EXP_CAP_EXEC:
+			if (t == PQMSG_DataRow)
+			{
+				if (!GROW(b->cap_rows, b->cap_nrows, b->cap_rows_cap))
+					return BATCH_FAILED;
+				b->cap_rows[b->cap_nrows++] = b->cap.len;
+				send_raw(&b->cap, msg, len);
+				break;
+			}
+			if (t != PQMSG_CommandComplete)
+			{
+				b->doomed = true;
+				if (t != PQMSG_EmptyQueryResponse && t != PQMSG_PortalSuspended)
+					return BATCH_FAILED;
+			}
+			else if (!finish_chunk(b, &b->chunks[x->chunk], msg, len))
+				return BATCH_FAILED;
+			b->exp_head++;
+			break;
+	}
+	if (!proto_buf_ok(&b->out) || !proto_buf_ok(&b->cap))
+		return BATCH_FAILED;
+	if (b->exp_head == b->nexp)
+	{
+		/* A guard that passed without error cannot be undone after Sync. */
+		if (b->doomed && b->optimistic)
+			return BATCH_FAILED;
+		if (b->doomed)
+			return fail_attempt(b, false) ? BATCH_TAKEN : BATCH_FAILED;
+		if (!b->optimistic)
+			build_sync(&b->to_server);
+		b->state = BS_COMMIT;
+	}
+	return BATCH_TAKEN;
+}
+
+static void
+attempt_done(struct batch *b)
+{
+	for (int i = 0; i < b->nchunks; i++)
+		if (b->chunks[i].e)
+			b->chunks[i].e->fallbacks = 0;
+	for (int i = 0; i < b->nstmts; i++)
+	{
+		if (b->stmts[i]->in_attempt)
+			b->stmts[i]->unit = 0;
+		b->stmts[i]->in_attempt = false;
+		b->stmts[i]->created = false;
+	}
+	stmt_free_retired(b);
+	for (int i = 0; i < b->npreps; i++)
+		b->preps[i]->used = false;
+	held_reset(b);
+}
+
+static enum batch_action
+commit_reply(struct batch *b, const uint8_t *msg, size_t len)
+{
+	switch (msg[0])
+	{
+		case PQMSG_NotificationResponse:
+			send_raw(&b->to_client, msg, len);
+			return BATCH_TAKEN;
+		case PQMSG_ErrorResponse:
+			b->error_seen = true;
+			return fail_attempt(b, true) ? BATCH_TAKEN : BATCH_FAILED;
+		case PQMSG_ReadyForQuery:
+			if (len != PROTO_HDR_LEN + 1)
+				return BATCH_FAILED;
+			b->status = (char) msg[PROTO_HDR_LEN];
+			proto_put_bytes(&b->to_client, b->out.data, b->out.len);
+			send_raw(&b->to_client, msg, len);
+			proto_buf_reset(&b->out);
+			b->units_sent++;
+			b->units_done++;
+			b->stats.segments++;
+			attempt_done(b);
+			if (b->savepoint)
+			{
+				proto_build_query(&b->to_server, "RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
+				b->zleft = 1;
+				b->state = BS_SWALLOW;
+				b->after_swallow = BS_IDLE;
+				return BATCH_TAKEN;
+			}
+			b->state = BS_IDLE;
+			return process_pending(b) ? BATCH_TAKEN : BATCH_FAILED;
+		default:
+			send_raw(&b->out, msg, len);
+			return proto_buf_ok(&b->out) ? BATCH_TAKEN : BATCH_FAILED;
+	}
+}
+
+/* ---- client side ---- */
+
+static enum batch_action
+start_query(struct batch *b, const uint8_t *msg, size_t len)
+{
+	const char *sql = (const char *) body_of(msg);
+	const char *why;
+	enum batch_sql_result rc;
+
+	if (!memchr(sql, 0, body_len(len)) || !batch_sql_maybe_insert(sql, strlen(sql)))
+		return BATCH_FORWARD;
+	held_reset(b);
+	rc = batch_sql_analyze_multi(sql, &b->q_ins, &b->q_tuples, &b->q_n, &why);
+	if (rc == BATCH_SQL_NOMEM)
+		return BATCH_FAILED;
+	if (rc == BATCH_SQL_OK)
+	{
+		table_key(&b->q_ins, &b->sql);
+		if (b->sql.failed)
+			return BATCH_FAILED;
+		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
+			rc = BATCH_SQL_REFUSED;
+	}
+	if (rc != BATCH_SQL_OK || b->q_n > b->set.max_rows ||
+		b->q_tuples.len + strlen(b->q_ins.prefix) + strlen(b->q_ins.tail) > b->set.max_bytes)
+	{
+		held_reset(b);
+		return BATCH_FORWARD;
+	}
+	if (!held_add(b, msg, len))
+		return BATCH_FAILED;
+	b->held_query = true;
+	if (b->units_sent != b->units_done)
+	{
+		b->state = BS_WAIT;
+		return BATCH_TAKEN;
+	}
+	return launch(b);
+}
+
+/* Would this message open a segment worth holding? */
+static bool
+opens_segment(struct batch *b, const uint8_t *msg, size_t len)
+{
+	if (msg[0] == PQMSG_Parse)
+	{
+		struct parse_info p;
+
+		return decode_parse(msg, len, &p) && batch_sql_maybe_insert(p.text, strlen(p.text));
+	}
+	if (msg[0] == PQMSG_Bind)
+	{
+		struct bind_info bi;
+		int			k;
+
+		if (!decode_bind(msg, len, &bi))
+			return false;
+		k = stmt_find(b, bi.stmt);
+		return k >= 0 && b->stmts[k]->kind == STMT_INSERT;
+	}
+	return false;
+}
+
+static enum batch_action
+handle_client(struct batch *b, const uint8_t *msg, size_t len, bool queued)
+{
+	enum batch_action act = BATCH_FORWARD;
+
+	if (len < PROTO_HDR_LEN)
+		return BATCH_FAILED;
+	switch (b->state)
+	{
+		case BS_IDLE:
+			if (msg[0] == PQMSG_Query)
+			{
+				act = start_query(b, msg, len);
+				if (act != BATCH_FORWARD)
+					return act;
+			}
+			else if (opens_segment(b, msg, len))
+			{
+				held_reset(b);
+				if (!held_add(b, msg, len))
+					return BATCH_FAILED;
+				b->state = BS_COLLECT;
+				return BATCH_TAKEN;
+			}
+			else if (msg[0] == PQMSG_Parse || msg[0] == PQMSG_Bind ||
+					 msg[0] == PQMSG_Describe || msg[0] == PQMSG_Execute ||
+					 msg[0] == PQMSG_Close || msg[0] == PQMSG_Flush)
+				b->state = BS_PASS;
+			break;
+		case BS_PASS:
+			if (msg[0] == PQMSG_Sync)
+				b->state = BS_IDLE;
+			break;
+		case BS_COLLECT:
+			if (msg[0] == PQMSG_Parse || msg[0] == PQMSG_Bind || msg[0] == PQMSG_Describe ||
+				msg[0] == PQMSG_Execute || msg[0] == PQMSG_Close || msg[0] == PQMSG_Sync)
+			{
+				if (!held_add(b, msg, len))
+					return BATCH_FAILED;
+				if (b->held.len > b->set.max_bytes)
+					return release_held(b) ? BATCH_TAKEN : BATCH_FAILED;
+				if (msg[0] != PQMSG_Sync)
+					return BATCH_TAKEN;
+				if (b->units_sent != b->units_done)
+				{
+					b->state = BS_WAIT;
+					return BATCH_TAKEN;
+				}
+				return launch(b);
+			}
+			/* Flush or anything else: the client may wait for replies now. */
+			if (!release_held(b))
+				return BATCH_FAILED;
+			if (!note_forwarded(b, msg, len))
+				return BATCH_FAILED;
+			send_raw(&b->to_server, msg, len);
+			if (msg[0] == PQMSG_Query)
+				b->state = BS_PASS;
+			return proto_buf_ok(&b->to_server) ? BATCH_TAKEN : BATCH_FAILED;
+		default:
+			/* Busy: keep it for later, in order. */
+			send_raw(&b->pending, msg, len);
+			return proto_buf_ok(&b->pending) ? BATCH_TAKEN : BATCH_FAILED;
+	}
+	if (!note_forwarded(b, msg, len))
+		return BATCH_FAILED;
+	if (queued)
+	{
+		send_raw(&b->to_server, msg, len);
+		return proto_buf_ok(&b->to_server) ? BATCH_TAKEN : BATCH_FAILED;
+	}
+	return BATCH_FORWARD;
+}
+
+/* Handle client messages queued while busy. */
+static bool
+process_pending(struct batch *b)
+{
+	struct proto_buf work = b->pending;
+	size_t		off = 0;
+	bool		ok = true;
+
+	proto_buf_init(&b->pending);
+	while (ok && off < work.len)
+	{
+		uint8_t		type;
+		uint32_t	mlen;
+
+		if (proto_peek_header(work.data + off, work.len - off, 0, &type, &mlen) != PROTO_FRAME_OK)
+		{
+			ok = false;
+			break;
+		}
+		ok = handle_client(b, work.data + off, 1 + (size_t) mlen, true) != BATCH_FAILED;
+		off += 1 + (size_t) mlen;
+	}
+	proto_buf_free(&work);
+	return ok;
+}
+
+/* ---- public ---- */
+
+struct batch *
+batch_new(const struct batch_settings *settings)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->set = *settings;
+	if (b->set.max_rows < 1)
+		b->set.max_rows = 1;
+	if (b->set.max_statements < 1)
+		b->set.max_statements = 1;
+	b->stmts = calloc((size_t) b->set.max_statements, sizeof(*b->stmts));
+	if (!b->stmts)
+	{
+		free(b);
+		return NULL;
+	}
+	b->state = BS_IDLE;
+	b->status = 'I';
+	proto_buf_init(&b->to_server);
+	proto_buf_init(&b->to_client);
+	proto_buf_init(&b->pending);
+	proto_buf_init(&b->held);
+	proto_buf_init(&b->out);
+	proto_buf_init(&b->cap);
+	batch_text_init(&b->q_tuples);
+	batch_text_init(&b->sql);
+	return b;
+}
+
+void
+batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	stmt_clear(b);
+	stmt_free_retired(b);
+	prep_clear(b);
+	tables_clear(b);
+	free(b->stmts);
+	free(b->retired);
+	proto_buf_free(&b->to_server);
+	proto_buf_free(&b->to_client);
+	proto_buf_free(&b->pending);
+	proto_buf_free(&b->held);
+	proto_buf_free(&b->out);
+	proto_buf_free(&b->cap);
+	batch_insert_free(&b->q_ins);
+	batch_text_free(&b->q_tuples);
+	batch_text_free(&b->sql);
+	free(b->msgs);
+	free(b->rows);
+	free(b->chunks);
+	free(b->items);
+	free(b->exp);
+	free(b->cap_rows);
+	free(b);
+}
+
+enum batch_action
+batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
+{
+	enum batch_action a;
+
+	if (b->failed)
+		return BATCH_FAILED;
+	a = handle_client(b, msg, len, false);
+	if (a == BATCH_FAILED)
+		b->failed = true;
+	return a;
+}
+
+enum batch_action
+batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
+{
+	enum batch_action a = BATCH_FORWARD;
+
+	if (b->failed || len < PROTO_HDR_LEN)
+		return BATCH_FAILED;
+	switch (b->state)
+	{
+		case BS_ATTEMPT:
+			a = attempt_reply(b, msg, len);
+			break;
+		case BS_COMMIT:
+			a = commit_reply(b, msg, len);
+			break;
+		case BS_SWALLOW:
+			a = BATCH_TAKEN;
+			if (msg[0] == PQMSG_NotificationResponse)
+				send_raw(&b->to_client, msg, len);
+			else if (msg[0] == PQMSG_ReadyForQuery && --b->zleft == 0)
+			{
+				b->state = b->after_swallow;
+				if (b->state == BS_IDLE && !process_pending(b))
+					a = BATCH_FAILED;
+			}
+			break;
+		default:
+			/* IDLE, PASS, COLLECT, WAIT, REPLAY: the reply goes to the client. */
+			if (msg[0] == PQMSG_ErrorResponse)
+				b->unit_error = true;
+			if (msg[0] != PQMSG_ReadyForQuery)
+				break;
+			if (len != PROTO_HDR_LEN + 1)
+				a = BATCH_FAILED;
+			b->status = (char) msg[PROTO_HDR_LEN];
+			b->units_done++;
+			stmt_settle(b, b->units_done, b->unit_error);
+			b->unit_error = false;
+			if (b->state == BS_REPLAY)
+			{
+				held_reset(b);
+				b->state = BS_IDLE;
+				send_raw(&b->to_client, msg, len);
+				a = process_pending(b) ? BATCH_TAKEN : BATCH_FAILED;
+			}
+			else if (b->state == BS_WAIT && b->units_sent == b->units_done)
+			{
+				/* The caller relays this ReadyForQuery, then our output. */
+				if (launch(b) == BATCH_FAILED)
+					a = BATCH_FAILED;
+			}
+			break;
+	}
+	if (a != BATCH_FAILED &&
+		(!proto_buf_ok(&b->to_server) || !proto_buf_ok(&b->to_client)))
+		a = BATCH_FAILED;
+	if (a == BATCH_FAILED)
+		b->failed = true;
+	return a;
+}
+
+struct proto_buf *
+batch_to_server(struct batch *b)
+{
+	return &b->to_server;
+}
+
+struct proto_buf *
+batch_to_client(struct batch *b)
+{
+	return &b->to_client;
+}
+
+bool
+batch_wants(struct batch *b, const uint8_t *msg, size_t len)
+{
+	if (b->failed || len < PROTO_HDR_LEN)
+		return false;
+	switch (b->state)
+	{
+		case BS_IDLE:
+			if (msg[0] == PQMSG_Query)
+			{
+				const char *sql = (const char *) body_of(msg);
+
+				return memchr(sql, 0, body_len(len)) != NULL &&
+					batch_sql_maybe_insert(sql, strlen(sql));
+			}
+			return opens_segment(b, msg, len);
+		case BS_PASS:
+			return false;
+		default:
+			return true;
+	}
+}
+
+bool
+batch_busy(const struct batch *b)
+{
+	return b->state != BS_IDLE && b->state != BS_PASS;
+}
+
+void
+batch_server_reset(struct batch *b)
+{
+	prep_clear(b);
+}
+
+const struct batch_stats *
+batch_stats(const struct batch *b)
+{
+	return &b->stats;
+}

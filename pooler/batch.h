@@ -1,0 +1,157 @@
+/*
+ * batch.h -- batch-insert rewriting as a pure state machine over protocol
+ * messages, one per client connection, with no socket code: the core hands it
+ * every complete message in each direction and sends what it leaves in its
+ * output buffers.
+ *
+ * What it rewrites:
+ *  - an extended-protocol segment (the messages up to and including a Sync)
+ *    that starts with a Parse of, or a Bind to, a rewritable single-row
+ *    INSERT (see batch_sql.h) and holds a run of at least two executions
+ *    Bind [Describe portal] Execute of the same statement text, unnamed
+ *    portal; the run is sent as multi-row INSERTs of at most max_rows rows;
+ *  - a simple-protocol Query whose text is two or more single-row INSERTs
+ *    with literal values into the same table and columns.
+ * Everything else passes through untouched and costs one look at the type
+ * byte (and, for Parse and Query, a look at the first word).
+ *
+ * How a rewritten segment runs (the "attempt"): inside an explicit
+ * transaction (last ReadyForQuery said 'T') a SAVEPOINT comes first; then the
+ * segment with each run replaced by the multi-row statements, then Flush.  The
+ * replies are consumed: replies to untouched messages are kept, replies to
+ * the multi-row statements are turned into what each original execution
+ * would have received (BindComplete, RowDescription/NoData, its own RETURNING
+ * row, CommandComplete "INSERT 0 1").  When every reply checks out (each
+ * multi-row statement reports exactly as many rows as it carried), Sync is
+ * sent and, at its ReadyForQuery, the kept replies go to the client.  On any
+ * error, or a row count that does not match (ON CONFLICT DO NOTHING skipping
+ * a row, a trigger suppressing one), the attempt is undone -- the implicit
+ * transaction fails at Sync, or ROLLBACK TO SAVEPOINT -- statements the
+ * attempt created are closed, and the client's original messages are replayed
+ * verbatim, their replies passed straight through: the client sees exactly
+ * PostgreSQL's own replies and errors, at the row where they occur.
+ *
+ * While an attempt is in flight, messages the client sends are queued and
+ * handled after it.  A segment is only held when no earlier reply is
+ * outstanding, so the transaction status it starts in is known.
+ *
+ * Ownership: struct batch owns copies of everything it holds.  The output
+ * buffers are owned by the batch and must be drained (sent and reset with
+ * proto_buf_reset) by the caller after every call.
+ *
+ * How the core drives it (pooler/tests/batch/batch_proxy.c does the same over
+ * blocking sockets):
+ *  - one struct batch per client whose database has insert_batching = on,
+ *    created after login (the server's first ReadyForQuery), freed with it;
+ *  - client.c, for every client message once active: ask the sbuf for the
+ *    whole message (SBUF_NEED_FULL) when it is a Parse, Bind, Describe,
+ *    Execute, Close, Sync, Flush or Query, or whenever batch_busy(); then
+ *    batch_client_message(): FORWARD -> the usual relay and accounting;
+ *    TAKEN -> send batch_to_server() to the server and batch_to_client() to
+ *    the client, reset both, SBUF_SKIP;
+ *  - server.c, for every server message of a linked client: same with
+ *    batch_server_message() (whole messages while batch_busy(), and always for
+ *    ReadyForQuery/ErrorResponse).  On FORWARD relay the message first, then
+ *    the buffers.  The ReadyForQuery messages the client is owed are those
+ *    forwarded plus those inside batch_to_client(): count them there for the
+ *    core's expect_rfq / query time accounting; the rewriter's own Syncs and
+ *    Queries are answered to it and never reach the client;
+ *  - never release the server (transaction pooling) while batch_busy(); call
+ *    batch_server_reset() when the client is linked to a different server;
+ *  - BATCH_FAILED: close the client and the server connection (out of memory
+ *    or a reply that cannot belong to what was sent).
+ */
+#ifndef PGPLUMB_BATCH_H
+#define PGPLUMB_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "batch_sql.h"
+
+/*
+ * Names the rewriter uses on server connections; clients must not use them.
+ * Multi-row statements are kept prepared as BATCH_STMT_NAME "_<n>" (at most
+ * 16 per client, least recently used closed first); one-off ones use
+ * BATCH_STMT_NAME and are closed at once.
+ */
+#define BATCH_STMT_NAME      "pgplumb_batch"
+#define BATCH_SAVEPOINT_NAME "pgplumb_batch_sp"
+#define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
+
+/*
+ * Does the table have what would see a multi-row INSERT differently from
+ * single-row ones: a statement-level INSERT trigger, an INSERT trigger with a
+ * transition table, or an INSERT rule?  $1 is the table as the INSERT names
+ * it, resolved with the session's search_path as the INSERT is.
+ */
+#define BATCH_CATALOG_SQL \
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
+	"AND NOT tgisinternal AND (tgtype & 4) <> 0 AND ((tgtype & 1) = 0 OR tgnewtable IS NOT NULL)) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_class = pg_catalog.to_regclass($1) " \
+	"AND ev_type = '3')"
+
+struct batch_settings {
+	int			max_rows;		/* rows per multi-row statement (insert_batch_max_rows) */
+	size_t		max_bytes;		/* largest segment held (insert_batch_max_bytes) */
+	int			max_statements; /* statement names remembered per client */
+	bool		check_tables;	/* look up statement-level triggers and rules once per
+								 * table before rewriting into it (always, but for
+								 * unit tests of other paths) */
+};
+
+/* Counters for SHOW BATCHING / SHOW STATS. */
+struct batch_stats {
+	uint64_t	batches;		/* multi-row statements sent */
+	uint64_t	rows;			/* rows carried by them */
+	uint64_t	segments;		/* segments or queries rewritten successfully */
+	uint64_t	fallbacks;		/* attempts undone and replayed */
+};
+
+enum batch_action {
+	BATCH_FORWARD = 0,			/* not taken: the caller relays the message itself */
+	BATCH_TAKEN = 1,			/* taken: the caller sends the output buffers */
+	BATCH_FAILED = -1			/* out of memory or an impossible reply: close both sides */
+};
+
+struct batch;
+
+struct batch *batch_new(const struct batch_settings *settings);
+void		batch_free(struct batch *b);
+
+/*
+ * A complete message from the client (type byte, length and body: len bytes).
+ * On BATCH_FORWARD the output buffers are empty and the caller relays msg.
+ */
+enum batch_action batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
+			__attribute__((warn_unused_result));
+
+/* A complete message from the server, same contract towards the client. */
+enum batch_action batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
+			__attribute__((warn_unused_result));
+
+/* Output to send after each call (then proto_buf_reset them). */
+struct proto_buf *batch_to_server(struct batch *b);
+struct proto_buf *batch_to_client(struct batch *b);
+
+/*
+ * The client's server connection was replaced or reset (DISCARD ALL):
+ * forget the multi-row statements the rewriter keeps prepared on it.  Only
+ * call it while !batch_busy().
+ */
+void		batch_server_reset(struct batch *b);
+
+/*
+ * Would batch_client_message() take this client message (rather than let it
+ * be relayed)?  No side effects: lets the caller flush bytes it already
+ * relayed before the batch starts sending its own.
+ */
+bool		batch_wants(struct batch *b, const uint8_t *msg, size_t len);
+
+/* True while the batch holds or runs a segment (the server is busy for it). */
+bool		batch_busy(const struct batch *b);
+const struct batch_stats *batch_stats(const struct batch *b);
+
+#endif							/* PGPLUMB_BATCH_H */

@@ -1,0 +1,1013 @@
+/*
+ * batch_sql.c -- decide with PostgreSQL's parser whether a statement is a
+ * rewritable single-row INSERT, and build multi-row INSERT text (see
+ * batch_sql.h for the accepted shape).
+ *
+ * The parse tree (libpg_query protobuf) says what the statement is; the scanner's
+ * token stream (same library) says where its pieces are in the text, so that
+ * the rewritten statement reuses the client's own text for everything except
+ * parameter numbers.  The two are cross-checked: a disagreement refuses.
+ */
+#include "batch_sql.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+/* ---- growable text ---- */
+
+void
+batch_text_init(struct batch_text *t)
+{
+	t->data = NULL;
+	t->len = 0;
+	t->cap = 0;
+	t->failed = false;
+}
+
+void
+batch_text_free(struct batch_text *t)
+{
+	free(t->data);
+	batch_text_init(t);
+}
+
+void
+batch_text_reset(struct batch_text *t)
+{
+	t->len = 0;
+	t->failed = false;
+	if (t->data)
+		t->data[0] = '\0';
+}
+
+void
+batch_text_append(struct batch_text *t, const char *s, size_t n)
+{
+	if (t->failed)
+		return;
+	if (t->len + n + 1 > t->cap)
+	{
+		size_t		ncap = t->cap ? t->cap : 256;
+		char	   *p;
+
+		while (ncap < t->len + n + 1)
+			ncap *= 2;
+		p = realloc(t->data, ncap);
+		if (!p)
+		{
+			t->failed = true;
+			return;
+		}
+		t->data = p;
+		t->cap = ncap;
+	}
+	memcpy(t->data + t->len, s, n);
+	t->len += n;
+	t->data[t->len] = '\0';
+}
+
+static void
+text_puts(struct batch_text *t, const char *s)
+{
+	batch_text_append(t, s, strlen(s));
+}
+
+/* ---- cheap first check ---- */
+
+static bool
+is_ident_char(unsigned char c)
+{
+	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+bool
+batch_sql_maybe_insert(const char *sql, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) sql[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+			i++;
+		else if (c == '-' && i + 1 < len && sql[i + 1] == '-')
+		{
+			while (i < len && sql[i] != '\n' && sql[i] != '\r')
+				i++;
+		}
+		else if (c == '/' && i + 1 < len && sql[i + 1] == '*')
+		{
+			/* C-style comments nest in PostgreSQL. */
+			int			depth = 1;
+
+			i += 2;
+			while (i < len && depth > 0)
+			{
+				if (sql[i] == '/' && i + 1 < len && sql[i + 1] == '*')
+				{
+					depth++;
+					i += 2;
+				}
+				else if (sql[i] == '*' && i + 1 < len && sql[i + 1] == '/')
+				{
+					depth--;
+					i += 2;
+				}
+				else
+					i++;
+			}
+			if (depth > 0)
+				return false;
+		}
+		else
+			break;
+	}
+	if (len - i < 6 || strncasecmp(sql + i, "insert", 6) != 0)
+		return false;
+	return len - i == 6 || !is_ident_char((unsigned char) sql[i + 6]);
+}
+
+/* ---- analysis ---- */
+
+/* Parsed text shared by the statements of one string. */
+struct sql_parsed {
+	const char *sql;
+	size_t		sqllen;
+	PgQueryProtobufParseResult pres;
+	PgQueryScanResult sres;
+	PgQuery__ParseResult *tree;
+	PgQuery__ScanResult *scan;
+};
+
+static void
+parsed_free(struct sql_parsed *p)
+{
+	if (p->tree)
+		pg_query__parse_result__free_unpacked(p->tree, NULL);
+	if (p->scan)
+		pg_query__scan_result__free_unpacked(p->scan, NULL);
+	pg_query_free_protobuf_parse_result(p->pres);
+	pg_query_free_scan_result(p->sres);
+}
+
+/* 0 ok, 1 refused (syntax error), -1 no memory. */
+static int
+parsed_init(struct sql_parsed *p, const char *sql, const char **reason)
+{
+	memset(p, 0, sizeof(*p));
+	p->sql = sql;
+	p->sqllen = strlen(sql);
+	p->pres = pg_query_parse_protobuf(sql);
+	p->sres = pg_query_scan(sql);
+	if (p->pres.error || p->sres.error)
+	{
+		*reason = "the parser rejects the text";
+		return 1;
+	}
+	p->tree = pg_query__parse_result__unpack(NULL, p->pres.parse_tree.len,
+											 (const uint8_t *) p->pres.parse_tree.data);
+	p->scan = pg_query__scan_result__unpack(NULL, p->sres.pbuf.len,
+											(const uint8_t *) p->sres.pbuf.data);
+	if (!p->tree || !p->scan)
+		return -1;
+	return 0;
+}
+
+static char *
+dup_range(const char *s, size_t from, size_t to)
+{
+	char	   *r = malloc(to - from + 1);
+
+	if (r)
+	{
+		memcpy(r, s + from, to - from);
+		r[to - from] = '\0';
+	}
+	return r;
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool
+is_comment_token(const PgQuery__ScanToken *t)
+{
+	return t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT;
+}
+
+/* Checks on the tree; NULL if the shape is accepted, else the reason. */
+static const char *
+check_tree(const PgQuery__InsertStmt *ins, int *width, int *nparamrefs)
+{
+	const PgQuery__SelectStmt *sel;
+	const PgQuery__List *row;
+
+	if (ins->with_clause)
+		return "WITH clause";
+	if (!ins->relation || !ins->relation->relname)
+		return "no target relation";
+	if (!ins->select_stmt)
+		return "DEFAULT VALUES";
+	if (ins->select_stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+		return "source is not VALUES";
+	sel = ins->select_stmt->select_stmt;
+	if (sel->n_values_lists == 0)
+		return "INSERT ... SELECT";
+	if (sel->n_values_lists != 1)
+		return "already a multi-row VALUES";
+	if (sel->n_distinct_clause || sel->into_clause || sel->n_target_list ||
+		sel->n_from_clause || sel->where_clause || sel->n_group_clause ||
+		sel->having_clause || sel->n_window_clause || sel->n_sort_clause ||
+		sel->limit_offset || sel->limit_count || sel->n_locking_clause ||
+		sel->with_clause || sel->larg || sel->rarg ||
+		(sel->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
+		 sel->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED))
+		return "VALUES with other clauses";
+	if (sel->values_lists[0]->node_case != PG_QUERY__NODE__NODE_LIST)
+		return "VALUES list is not a list";
+	row = sel->values_lists[0]->list;
+	if (row->n_items == 0)
+		return "empty VALUES tuple";
+	*nparamrefs = 0;
+	for (size_t i = 0; i < row->n_items; i++)
+	{
+		const PgQuery__Node *v = row->items[i];
+
+		if (v->node_case == PG_QUERY__NODE__NODE_PARAM_REF)
+			(*nparamrefs)++;
+		else if (v->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT)
+			return "DEFAULT in VALUES";
+		else if (v->node_case != PG_QUERY__NODE__NODE_A_CONST)
+			return "a value is an expression, not a parameter or literal";
+	}
+	*width = (int) row->n_items;
+	for (size_t i = 0; i < ins->n_returning_list; i++)
+	{
+		const PgQuery__Node *n = ins->returning_list[i];
+
+		if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val ||
+			n->res_target->val->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+			return "RETURNING holds an expression";
+	}
+	return NULL;
+}
+
+/*
+ * Analyze the statement raw of p into out.  0 ok, 1 refused, -1 no memory.
+ */
+static int
+analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt *raw,
+			struct batch_insert *out, const char **reason)
+{
+	const PgQuery__InsertStmt *ins;
+	size_t		start = (size_t) raw->stmt_location;
+	size_t		end = raw->stmt_len ? start + (size_t) raw->stmt_len : p->sqllen;
+	size_t		values_at = 0,
+				lparen = 0,
+				rparen = 0;
+	size_t		k;
+	int			width = 0,
+				nparamrefs = 0,
+				depth = 0;
+	int			ntok_params = 0;
+	const char *why;
+
+	memset(out, 0, sizeof(*out));
+	if (!raw->stmt || raw->stmt->node_case != PG_QUERY__NODE__NODE_INSERT_STMT)
+	{
+		*reason = "not an INSERT";
+		return 1;
+	}
+	ins = raw->stmt->insert_stmt;
+	why = check_tree(ins, &width, &nparamrefs);
+	if (why)
+	{
+		*reason = why;
+		return 1;
+	}
+	if (end > p->sqllen)
+	{
+		*reason = "statement bounds outside the text";
+		return 1;
+	}
+
+	/* Locate VALUES ( ... ) among the statement's tokens. */
+	for (k = 0; k < p->scan->n_tokens; k++)
+	{
+		const PgQuery__ScanToken *t = p->scan->tokens[k];
+
+		if ((size_t) t->start < start || is_comment_token(t))
+			continue;
+		if ((size_t) t->start >= end)
+			break;
+		if (t->token == PG_QUERY__TOKEN__VALUES)
+		{
+			values_at = (size_t) t->start;
+			break;
+		}
+	}
+	if (k == p->scan->n_tokens || (size_t) p->scan->tokens[k]->start >= end)
+	{
+		*reason = "no VALUES keyword found";
+		return 1;
+	}
+	for (k++; k < p->scan->n_tokens && is_comment_token(p->scan->tokens[k]); k++)
+		;
+	if (k == p->scan->n_tokens || p->scan->tokens[k]->token != PG_QUERY__TOKEN__ASCII_40)
+	{
+		*reason = "VALUES not followed by a tuple";
+		return 1;
+	}
+	lparen = (size_t) p->scan->tokens[k]->start;
+	for (; k < p->scan->n_tokens; k++)
+	{
+		const PgQuery__ScanToken *t = p->scan->tokens[k];
+
+		if ((size_t) t->start >= end)
+			break;
+		if (t->token == PG_QUERY__TOKEN__ASCII_40)
+			depth++;
+		else if (t->token == PG_QUERY__TOKEN__ASCII_41 && --depth == 0)
+		{
+			rparen = (size_t) t->end;
+			break;
+		}
+	}
+	if (rparen == 0)
+	{
+		*reason = "VALUES tuple not closed";
+		return 1;
+	}
+
+	/*
+	 * Every $n of the statement must be a value of the tuple; the tail must
+	 * hold no subquery (its snapshot would differ between one multi-row
+	 * statement and many single-row ones).
+	 */
+	for (k = 0; k < p->scan->n_tokens; k++)
+	{
+		const PgQuery__ScanToken *t = p->scan->tokens[k];
+		size_t		ts = (size_t) t->start;
+
+		if (ts < start)
+			continue;
+		if (ts >= end)
+			break;
+		if (t->token == PG_QUERY__TOKEN__PARAM)
+		{
+			if (ts < lparen || ts >= rparen)
+			{
+				*reason = "a parameter outside the VALUES tuple";
+				return 1;
+			}
+			ntok_params++;
+		}
+		else if (ts >= rparen &&
+				 (t->token == PG_QUERY__TOKEN__SELECT || t->token == PG_QUERY__TOKEN__WITH ||
+				  t->token == PG_QUERY__TOKEN__VALUES))
+		{
+			*reason = "a subquery after the VALUES tuple";
+			return 1;
+		}
+	}
+	if (ntok_params != nparamrefs)
+	{
+		*reason = "parameters in text and tree disagree";
+		return 1;
+	}
+
+	while (start < values_at && is_space(p->sql[start]))
+		start++;
+	while (end > rparen && is_space(p->sql[end - 1]))
+		end--;
+	out->prefix = dup_range(p->sql, start, values_at);
+	out->tuple = dup_range(p->sql, lparen, rparen);
+	out->tail = dup_range(p->sql, rparen, end);
+	out->relname = strdup(ins->relation->relname);
+	if (ins->relation->schemaname && ins->relation->schemaname[0])
+		out->schemaname = strdup(ins->relation->schemaname);
+	if (ntok_params)
+		out->params = calloc((size_t) ntok_params, sizeof(*out->params));
+	if (!out->prefix || !out->tuple || !out->tail || !out->relname ||
+		(ins->relation->schemaname && ins->relation->schemaname[0] && !out->schemaname) ||
+		(ntok_params && !out->params))
+	{
+		batch_insert_free(out);
+		return -1;
+	}
+	for (k = 0; k < p->scan->n_tokens; k++)
+	{
+		const PgQuery__ScanToken *t = p->scan->tokens[k];
+		size_t		ts = (size_t) t->start;
+		long		n;
+
+		if (ts < lparen || t->token != PG_QUERY__TOKEN__PARAM)
+			continue;
+		if (ts >= rparen)
+			break;
+		n = strtol(p->sql + ts + 1, NULL, 10);
+		if (n < 1 || n > BATCH_MAX_PARAMS)
+		{
+			batch_insert_free(out);
+			*reason = "parameter number out of range";
+			return 1;
+		}
+		out->params[out->nparams].off = (uint32_t) (ts - lparen);
+		out->params[out->nparams].len = (uint32_t) (t->end - t->start);
+		out->params[out->nparams].number = (int) n;
+		if (n > out->max_param)
+			out->max_param = (int) n;
+		out->nparams++;
+	}
+	out->width = width;
+	out->returning = ins->n_returning_list > 0;
+	if (!ins->on_conflict_clause)
+		out->conflict = BATCH_CONFLICT_NONE;
+	else if (ins->on_conflict_clause->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_NOTHING)
+		out->conflict = BATCH_CONFLICT_NOTHING;
+	else
+		out->conflict = BATCH_CONFLICT_UPDATE;
+	return 0;
+}
+
+void
+batch_insert_free(struct batch_insert *ins)
+{
+	free(ins->prefix);
+	free(ins->tuple);
+	free(ins->tail);
+	free(ins->params);
+	free(ins->schemaname);
+	free(ins->relname);
+	memset(ins, 0, sizeof(*ins));
+}
+
+static enum batch_sql_result
+to_result(int rc)
+{
+	return rc == 0 ? BATCH_SQL_OK : rc > 0 ? BATCH_SQL_REFUSED : BATCH_SQL_NOMEM;
+}
+
+enum batch_sql_result
+batch_sql_analyze(const char *sql, struct batch_insert *out, const char **reason)
+{
+	struct sql_parsed p;
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	rc = parsed_init(&p, sql, reason);
+	if (rc == 0 && p.tree->n_stmts != 1)
+	{
+		*reason = p.tree->n_stmts == 0 ? "no statement" : "more than one statement";
+		rc = 1;
+	}
+	if (rc == 0)
+		rc = analyze_raw(&p, p.tree->stmts[0], out, reason);
+	parsed_free(&p);
+	return to_result(rc);
+}
+
+/*
+ * Multi-statement strings: one scan of the whole text, a full parse of the
+ * first statement only, and for every other statement a token-by-token
+ * comparison with the first: the same tokens (same text) everywhere except
+ * inside the VALUES tuple, where each value must be a lone literal token
+ * (number, string, bit string, NULL, TRUE, FALSE) or a minus sign and a
+ * number.  Swapping one literal for another in a VALUES tuple cannot change
+ * how the grammar reads the statement, so the first statement's analysis
+ * holds for all of them -- at the cost of one scan instead of one parse per
+ * statement (a parse of a hundred INSERTs costs milliseconds).
+ */
+
+static bool
+is_literal_token(PgQuery__Token t)
+{
+	return t == PG_QUERY__TOKEN__ICONST || t == PG_QUERY__TOKEN__FCONST ||
+		t == PG_QUERY__TOKEN__SCONST || t == PG_QUERY__TOKEN__BCONST ||
+		t == PG_QUERY__TOKEN__XCONST || t == PG_QUERY__TOKEN__NULL_P ||
+		t == PG_QUERY__TOKEN__TRUE_P || t == PG_QUERY__TOKEN__FALSE_P;
+}
+
+/*
+ * Tokens tok[from..to) hold "( lit , lit , ... )" exactly; returns the
+ * number of values, or -1.
+ */
+static int
+literal_tuple(PgQuery__ScanToken **tok, const int *ix, int from, int to)
+{
+	int			n = 0;
+	int			i = from;
+
+	if (to - from < 3 || tok[ix[from]]->token != PG_QUERY__TOKEN__ASCII_40 ||
+		tok[ix[to - 1]]->token != PG_QUERY__TOKEN__ASCII_41)
+		return -1;
+	i++;
+	for (;;)
+	{
+		PgQuery__Token t = tok[ix[i]]->token;
+
+		if (t == PG_QUERY__TOKEN__ASCII_45 && i + 1 < to - 1 &&
+			(tok[ix[i + 1]]->token == PG_QUERY__TOKEN__ICONST ||
+			 tok[ix[i + 1]]->token == PG_QUERY__TOKEN__FCONST))
+			i += 2;
+		else if (is_literal_token(t))
+			i++;
+		else
+			return -1;
+		n++;
+		if (i == to - 1)
+			return n;
+		if (tok[ix[i]]->token != PG_QUERY__TOKEN__ASCII_44)
+			return -1;
+		i++;
+		if (i >= to - 1)
+			return -1;
+	}
+}
+
+static bool
+same_token_text(const char *sql, const PgQuery__ScanToken *a, const PgQuery__ScanToken *b)
+{
+	return a->token == b->token && a->end - a->start == b->end - b->start &&
+		memcmp(sql + a->start, sql + b->start, (size_t) (a->end - a->start)) == 0;
+}
+
+static enum batch_sql_result
+analyze_multi_scan(const char *sql, struct batch_insert *out,
+				   struct batch_text *tuples, int *nstmts, const char **reason)
+{
+	PgQueryScanResult sres;
+	PgQuery__ScanResult *scan = NULL;
+	PgQuery__ScanToken **tok;
+	int		   *ix = NULL;		/* indexes of the non-comment tokens */
+	int		   *bounds = NULL;	/* statement k is ix[bounds[k] .. bounds[k+1]-1) + ';' */
+	int			nix = 0,
+				nst = 0,
+				depth = 0;
+	int			v1 = -1,		/* first statement: VALUES, '(' and ')' positions in ix */
+				r1 = -1;
+	char	   *first = NULL;
+	int			rc = 1;
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	*nstmts = 0;
+	sres = pg_query_scan(sql);
+	if (sres.error)
+	{
+		*reason = "the scanner rejects the text";
+		goto done;
+	}
+	scan = pg_query__scan_result__unpack(NULL, sres.pbuf.len, (const uint8_t *) sres.pbuf.data);
+	ix = malloc(sizeof(int) * (scan ? scan->n_tokens + 1 : 1));
+	bounds = malloc(sizeof(int) * (scan ? scan->n_tokens + 2 : 2));
+	if (!scan || !ix || !bounds)
+	{
+		rc = -1;
+		goto done;
+	}
+	tok = scan->tokens;
+
+	/* Split at ';' outside parentheses; empty statements are refused. */
+	bounds[0] = 0;
+	for (size_t k = 0; k < scan->n_tokens; k++)
+	{
+		PgQuery__Token t = tok[k]->token;
+
+		if (is_comment_token(tok[k]))
+			continue;
+		if (t == PG_QUERY__TOKEN__ASCII_40)
+			depth++;
+		else if (t == PG_QUERY__TOKEN__ASCII_41 && --depth < 0)
+			break;
+		if (t == PG_QUERY__TOKEN__ASCII_59)
+		{
+			if (depth != 0 || nix == bounds[nst])
+			{
+				*reason = depth ? "';' inside parentheses" : "an empty statement";
+				goto done;
+			}
+			bounds[++nst] = nix;
+			continue;
+		}
+		ix[nix++] = (int) k;
+	}
+	if (depth != 0)
+	{
+		*reason = "unbalanced parentheses";
+		goto done;
+	}
+	if (nix > bounds[nst])
+		bounds[++nst] = nix;
+	if (nst < 2)
+	{
+		*reason = "fewer than two statements";
+		goto done;
+	}
+
+	/* The first statement, parsed for certainty. */
+	{
+		size_t		end = bounds[1] < nix ? (size_t) tok[ix[bounds[1] - 1]]->end : strlen(sql);
+		enum batch_sql_result r;
+
+		first = dup_range(sql, 0, end);
+		if (!first)
+		{
+			rc = -1;
+			goto done;
+		}
+		r = batch_sql_analyze(first, out, reason);
+		if (r != BATCH_SQL_OK)
+		{
+			rc = r == BATCH_SQL_NOMEM ? -1 : 1;
+			goto done;
+		}
+		if (out->nparams)
+		{
+			*reason = "a statement has parameters";
+			goto done;
+		}
+	}
+	for (int i = bounds[0]; i < bounds[1]; i++)
+		if (tok[ix[i]]->token == PG_QUERY__TOKEN__VALUES)
+		{
+			v1 = i;
+			break;
+		}
+	if (v1 < 0)
+	{
+		*reason = "no VALUES keyword found";
+		goto done;
+	}
+	for (int i = v1 + 1, d = 0; i < bounds[1]; i++)
+	{
+		if (tok[ix[i]]->token == PG_QUERY__TOKEN__ASCII_40)
+			d++;
+		else if (tok[ix[i]]->token == PG_QUERY__TOKEN__ASCII_41 && --d == 0)
+		{
+			r1 = i;
+			break;
+		}
+	}
+	if (r1 < 0 || literal_tuple(tok, ix, v1 + 1, r1 + 1) != out->width)
+	{
+		*reason = "a value is not a lone literal";
+		goto done;
+	}
+
+	/* Every other statement: same tokens but for the literals of its tuple. */
+	for (int k = 0; k < nst; k++)
+	{
+		int			b = bounds[k],
+					e = bounds[k + 1];
+		int			tail1 = bounds[1] - (r1 + 1);
+		int			r;
+
+		if (k > 0)
+		{
+			for (int i = 0; i <= v1; i++)
+				if (b + i >= e || !same_token_text(sql, tok[ix[bounds[0] + i]], tok[ix[b + i]]))
+				{
+					*reason = "statements differ in table, columns or clauses";
+					goto done;
+				}
+			r = e - tail1;		/* one past this statement's ')' */
+			if (r <= b + v1 + 1 || literal_tuple(tok, ix, b + v1 + 1, r) != out->width)
+			{
+				*reason = "statements differ in their VALUES tuple";
+				goto done;
+			}
+			for (int i = 0; i < tail1; i++)
+				if (!same_token_text(sql, tok[ix[r1 + 1 + i]], tok[ix[r + i]]))
+				{
+					*reason = "statements differ in table, columns or clauses";
+					goto done;
+				}
+			batch_text_append(tuples, ",", 1);
+		}
+		else
+			r = r1 + 1;
+		batch_text_append(tuples, sql + tok[ix[b + v1 + 1]]->start,
+						  (size_t) (tok[ix[r - 1]]->end - tok[ix[b + v1 + 1]]->start));
+	}
+	if (tuples->failed)
+	{
+		rc = -1;
+		goto done;
+	}
+	*nstmts = nst;
+	rc = 0;
+done:
+	if (rc != 0)
+		batch_insert_free(out);
+	free(first);
+	free(ix);
+	free(bounds);
+	if (scan)
+		pg_query__scan_result__free_unpacked(scan, NULL);
+	pg_query_free_scan_result(sres);
+	return to_result(rc);
+}
+
+/*
+ * The fast path for multi-statement strings, tried before the scan (which
+ * costs about 6 us per statement): the first statement, cut at the first ';',
+ * is parsed; every other statement must then repeat its bytes exactly --
+ * prefix, VALUES, tail -- around a tuple of lone literals that this function
+ * reads itself, accepting only forms whose token boundaries are unambiguous:
+ * unsigned or negated decimal numbers, '...' strings on one line (standard
+ * conforming strings, as libpg_query's scanner assumes too), NULL, TRUE,
+ * FALSE, separated by commas and blanks.  Anything else (comments, E'' or
+ * other prefixed strings, casts, a ';' inside the first statement...) makes
+ * it give up, and the scan decides.
+ */
+
+static bool
+fast_is_ident(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '_' || c == '$' || (unsigned char) c >= 0x80;
+}
+
+static bool
+fast_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* One literal at *p; advances past it.  false if not a literal we accept. */
+static bool
+fast_literal(const char **pp)
+{
+	const char *p = *pp;
+
+	if (*p == '\'')
+	{
+		for (p++;; p++)
+		{
+			if (*p == '\0' || *p == '\n' || *p == '\r')
+				return false;
+			if (*p == '\'')
+			{
+				if (p[1] != '\'')
+					break;
+				p++;
+			}
+		}
+		p++;
+		/* a newline then another string would continue this one */
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != ',' && *p != ')')
+			return false;
+		*pp = p;
+		return true;
+	}
+	if ((*p == 'N' || *p == 'n' || *p == 'T' || *p == 't' || *p == 'F' || *p == 'f'))
+	{
+		static const char *const words[] = {"null", "true", "false"};
+
+		for (int i = 0; i < 3; i++)
+		{
+			size_t		n = strlen(words[i]);
+
+			if (strncasecmp(p, words[i], n) == 0 && !fast_is_ident(p[n]))
+			{
+				*pp = p + n;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (*p == '-')
+		p++;
+	{
+		const char *d = p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == '.')
+		{
+			p++;
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+		if (p == d || (p == d + 1 && *d == '.'))
+			return false;
+		if (*p == 'e' || *p == 'E')
+		{
+			p++;
+			if (*p == '+' || *p == '-')
+				p++;
+			if (!(*p >= '0' && *p <= '9'))
+				return false;
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+	}
+	if (fast_is_ident(*p) || *p == '.')
+		return false;
+	*pp = p;
+	return true;
+}
+
+/* "( lit, lit, ... )" at *p with exactly width values; advances past ')'. */
+static bool
+fast_tuple(const char **pp, int width)
+{
+	const char *p = *pp;
+	int			n = 0;
+
+	if (*p++ != '(')
+		return false;
+	for (;;)
+	{
+		while (fast_blank(*p))
+			p++;
+		if (!fast_literal(&p))
+			return false;
+		n++;
+		while (fast_blank(*p))
+			p++;
+		if (*p == ')')
+			break;
+		if (*p++ != ',')
+			return false;
+	}
+	*pp = p + 1;
+	return n == width;
+}
+
+/* 1 accepted, 0 give up (let the scan decide), -1 no memory. */
+static int
+analyze_multi_fast(const char *sql, struct batch_insert *out,
+				   struct batch_text *tuples, int *nstmts)
+{
+	const char *semi = strchr(sql, ';');
+	const char *p;
+	char	   *first;
+	const char *why;
+	enum batch_sql_result r;
+	size_t		plen,
+				tlen;
+	int			n = 1;
+
+	if (!semi)
+		return 0;
+	first = dup_range(sql, 0, (size_t) (semi - sql));
+	if (!first)
+		return -1;
+	r = batch_sql_analyze(first, out, &why);
+	free(first);
+	if (r == BATCH_SQL_NOMEM)
+		return -1;
+	if (r != BATCH_SQL_OK)
+		return 0;
+	p = out->tuple;
+	if (out->nparams || !fast_tuple(&p, out->width) || *p != '\0')
+		goto give_up;
+	batch_text_append(tuples, out->tuple, strlen(out->tuple));
+	plen = strlen(out->prefix);
+	tlen = strlen(out->tail);
+	p = semi + 1;
+	for (;;)
+	{
+		const char *t;
+
+		while (fast_blank(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (strncmp(p, out->prefix, plen) != 0)
+			goto give_up;
+		p += plen;
+		if (strncasecmp(p, "values", 6) != 0 || fast_is_ident(p[6]))
+			goto give_up;
+		p += 6;
+		while (fast_blank(*p))
+			p++;
+		t = p;
+		if (!fast_tuple(&p, out->width) || strncmp(p, out->tail, tlen) != 0)
+			goto give_up;
+		batch_text_append(tuples, ",", 1);
+		batch_text_append(tuples, t, (size_t) (p - t));
+		p += tlen;
+		while (fast_blank(*p))
+			p++;
+		n++;
+		if (*p == ';')
+			p++;
+		else if (*p != '\0')
+			goto give_up;
+	}
+	if (n < 2)
+		goto give_up;
+	if (tuples->failed)
+	{
+		batch_insert_free(out);
+		return -1;
+	}
+	*nstmts = n;
+	return 1;
+give_up:
+	batch_insert_free(out);
+	batch_text_reset(tuples);
+	return 0;
+}
+
+enum batch_sql_result
+batch_sql_analyze_multi(const char *sql, struct batch_insert *out,
+						struct batch_text *tuples, int *nstmts, const char **reason)
+{
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	*nstmts = 0;
+	*reason = NULL;
+	rc = analyze_multi_fast(sql, out, tuples, nstmts);
+	if (rc > 0)
+		return BATCH_SQL_OK;
+	if (rc < 0)
+		return BATCH_SQL_NOMEM;
+	return analyze_multi_scan(sql, out, tuples, nstmts, reason);
+}
+
+/* ---- building ---- */
+
+int
+batch_sql_rows_cap(int row_params, int max_rows)
+{
+	int			cap = max_rows > 0 ? max_rows : 1;
+
+	if (row_params > 0 && cap > BATCH_MAX_PARAMS / row_params)
+		cap = BATCH_MAX_PARAMS / row_params;
+	return cap > 0 ? cap : 1;
+}
+
+bool
+batch_sql_build_values(const struct batch_insert *ins, int nrows, int row_params,
+					   struct batch_text *out)
+{
+	char		num[16];
+
+	if (nrows < 1 || row_params < ins->max_param || row_params < 0 ||
+		(long) nrows * row_params > BATCH_MAX_PARAMS)
+		return false;
+	text_puts(out, ins->prefix);
+	text_puts(out, "VALUES ");
+	for (int r = 0; r < nrows; r++)
+	{
+		size_t		at = 0;
+
+		if (r > 0)
+			text_puts(out, ",");
+		for (int i = 0; i < ins->nparams; i++)
+		{
+			const struct batch_param_ref *pr = &ins->params[i];
+
+			batch_text_append(out, ins->tuple + at, pr->off - at);
+			snprintf(num, sizeof(num), "$%d", pr->number + r * row_params);
+			text_puts(out, num);
+			at = pr->off + pr->len;
+		}
+		text_puts(out, ins->tuple + at);
+	}
+	text_puts(out, ins->tail);
+	return !out->failed;
+}
+
+bool
+batch_sql_build_unnest(const struct batch_insert *ins, const char *const *types,
+					   struct batch_text *out)
+{
+	char		num[16];
+
+	if (ins->nparams != ins->width)
+		return false;
+	for (int i = 0; i < ins->nparams; i++)
+		if (ins->params[i].number != i + 1 || !types[i])
+			return false;
+	text_puts(out, ins->prefix);
+	text_puts(out, "SELECT * FROM unnest(");
+	for (int i = 0; i < ins->width; i++)
+	{
+		snprintf(num, sizeof(num), "%s$%d::", i ? ", " : "", i + 1);
+		text_puts(out, num);
+		text_puts(out, types[i]);
+		text_puts(out, "[]");
+	}
+	text_puts(out, ")");
+	text_puts(out, ins->tail);
+	return !out->failed;
+}

@@ -1,0 +1,1021 @@
+/*
+ * check_batch.c -- unit tests for pooler/batch.c: which client messages are
+ * held or relayed, what is sent to the server for a held segment, and the
+ * replies synthesized for the client from canned server replies (success,
+ * RETURNING, errors and row-count mismatches with replay, explicit
+ * transactions with a savepoint, simple-protocol strings, cap splitting,
+ * queued client messages).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE				/* memmem */
+#endif
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+
+/* ---- building client and server messages ---- */
+
+static struct proto_buf mb;		/* scratch for one message */
+
+static const uint8_t *
+m_parse(const char *name, const char *sql, int ntypes, const uint32_t *types)
+{
+	proto_buf_reset(&mb);
+	proto_begin(&mb, PQMSG_Parse);
+	proto_put_string(&mb, name);
+	proto_put_string(&mb, sql);
+	proto_put_int16(&mb, (uint16_t) ntypes);
+	for (int i = 0; i < ntypes; i++)
+		proto_put_int32(&mb, types[i]);
+	proto_end(&mb);
+	return mb.data;
+}
+
+/* Bind of text parameters (NULL value = SQL NULL); nfmt codes all `fmt`. */
+static const uint8_t *
+m_bind_f(const char *stmt, int n, const char *const *vals, int nfmt, int fmt)
+{
+	proto_buf_reset(&mb);
+	proto_begin(&mb, PQMSG_Bind);
+	proto_put_string(&mb, "");
+	proto_put_string(&mb, stmt);
+	proto_put_int16(&mb, (uint16_t) nfmt);
+	for (int i = 0; i < nfmt; i++)
+		proto_put_int16(&mb, (uint16_t) fmt);
+	proto_put_int16(&mb, (uint16_t) n);
+	for (int i = 0; i < n; i++)
+	{
+		if (!vals[i])
+			proto_put_int32(&mb, 0xffffffffu);
+		else
+		{
+			proto_put_int32(&mb, (uint32_t) strlen(vals[i]));
+			proto_put_bytes(&mb, vals[i], strlen(vals[i]));
+		}
+	}
+	proto_put_int16(&mb, 0);
+	proto_end(&mb);
+	return mb.data;
+}
+
+static const uint8_t *
+m_bind(const char *stmt, int n, const char *const *vals)
+{
+	return m_bind_f(stmt, n, vals, 0, 0);
+}
+
+static const uint8_t *
+m_describe_portal(void)
+{
+	proto_buf_reset(&mb);
+	proto_begin(&mb, PQMSG_Describe);
+	proto_put_byte(&mb, 'P');
+	proto_put_string(&mb, "");
+	proto_end(&mb);
+	return mb.data;
+}
+
+static const uint8_t *
+m_execute(void)
+{
+	proto_buf_reset(&mb);
+	proto_begin(&mb, PQMSG_Execute);
+	proto_put_string(&mb, "");
+	proto_put_int32(&mb, 0);
+	proto_end(&mb);
+	return mb.data;
+}
+
+static const uint8_t *
+m_simple(uint8_t type)
+{
+	proto_buf_reset(&mb);
+	proto_begin(&mb, type);
+	proto_end(&mb);
+	return mb.data;
+}
+
+static const uint8_t *
+m_query(const char *sql)
+{
+	proto_buf_reset(&mb);
+	proto_build_query(&mb, sql);
+	return mb.data;
+}
+
+static const uint8_t *
+m_ready(char status)
+{
+	proto_buf_reset(&mb);
+	proto_build_ready(&mb, status);
+	return mb.data;
+}
+
+static const uint8_t *
+m_complete(const char *tag)
+{
+	proto_buf_reset(&mb);
+	proto_build_command_complete(&mb, tag);
+	return mb.data;
+}
+
+static const uint8_t *
+m_error(const char *sqlstate, const char *text)
+{
+	proto_buf_reset(&mb);
+	proto_build_error(&mb, PQMSG_ErrorResponse, "ERROR", sqlstate, text, NULL, NULL);
+	return mb.data;
+}
+
+static const uint8_t *
+m_datarow(const char *v)
+{
+	proto_buf_reset(&mb);
+	proto_build_data_row(&mb, 1, &v);
+	return mb.data;
+}
+
+static const uint8_t *
+m_rowdesc(const char *col)
+{
+	proto_buf_reset(&mb);
+	proto_build_row_description(&mb, 1, &col, NULL);
+	return mb.data;
+}
+
+static size_t
+mlen(const uint8_t *m)
+{
+	return 1 + proto_get_u32(m + 1);
+}
+
+static void
+append_msg(struct proto_buf *to, const uint8_t *m)
+{
+	proto_put_bytes(to, m, mlen(m));
+}
+
+/* ---- driving the batch ---- */
+
+static struct batch *b;
+static struct proto_buf sent;	/* everything sent to the server so far */
+static struct proto_buf got;	/* everything the client received so far */
+
+static void
+drain(void)
+{
+	struct proto_buf *s = batch_to_server(b),
+			   *c = batch_to_client(b);
+
+	proto_put_bytes(&sent, s->data, s->len);
+	proto_put_bytes(&got, c->data, c->len);
+	proto_buf_reset(s);
+	proto_buf_reset(c);
+}
+
+/* Client message; returns the action; relays it when forwarded. */
+static enum batch_action
+cli(const uint8_t *m)
+{
+	size_t		n = mlen(m);
+	uint8_t    *copy = malloc(n);
+	enum batch_action a;
+
+	memcpy(copy, m, n);
+	a = batch_client_message(b, copy, n);
+	if (a == BATCH_FORWARD)
+	{
+		ck_assert_uint_eq(batch_to_server(b)->len, 0);
+		proto_put_bytes(&sent, copy, n);
+	}
+	drain();
+	free(copy);
+	return a;
+}
+
+static bool
+wants(const uint8_t *m)
+{
+	return batch_wants(b, m, mlen(m));
+}
+
+static enum batch_action
+srv(const uint8_t *m)
+{
+	size_t		n = mlen(m);
+	uint8_t    *copy = malloc(n);
+	enum batch_action a;
+
+	memcpy(copy, m, n);
+	a = batch_server_message(b, copy, n);
+	if (a == BATCH_FORWARD)
+		proto_put_bytes(&got, copy, n);
+	drain();
+	free(copy);
+	return a;
+}
+
+/* The i-th message of buf, or NULL. */
+static const uint8_t *
+nth(const struct proto_buf *buf, int i)
+{
+	size_t		off = 0;
+
+	while (off < buf->len)
+	{
+		if (i-- == 0)
+			return buf->data + off;
+		off += mlen(buf->data + off);
+	}
+	return NULL;
+}
+
+static int
+count_msgs(const struct proto_buf *buf)
+{
+	int			n = 0;
+
+	while (nth(buf, n))
+		n++;
+	return n;
+}
+
+/* Message types of buf as a string, e.g. "P1B2". */
+static const char *
+types_of(const struct proto_buf *buf)
+{
+	static char s[4096];
+	int			n = 0;
+
+	for (const uint8_t *m; (m = nth(buf, n)) != NULL && n < 4095; n++)
+		s[n] = (char) m[0];
+	s[n] = '\0';
+	return s;
+}
+
+static __attribute__((noinline)) const char *
+body_str(const uint8_t *m, int skip_strings)
+{
+	const char *p;
+
+	ck_assert_ptr_nonnull(m);
+	p = (const char *) m + 5;
+
+	while (skip_strings-- > 0)
+		p += strlen(p) + 1;
+	return p;
+}
+
+static void
+setup(void)
+{
+	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16};
+
+	proto_buf_init(&mb);
+	proto_buf_init(&sent);
+	proto_buf_init(&got);
+	b = batch_new(&s);
+	ck_assert_ptr_nonnull(b);
+}
+
+static void
+teardown(void)
+{
+	batch_free(b);
+	proto_buf_free(&mb);
+	proto_buf_free(&sent);
+	proto_buf_free(&got);
+}
+
+static void
+reset_io(void)
+{
+	proto_buf_reset(&sent);
+	proto_buf_reset(&got);
+}
+
+static const char *const row_vals[][2] = {{"1", "a"}, {"2", NULL}, {"3", "c"}, {"4", "d"}, {"5", "e"}};
+
+static enum batch_action srv(const uint8_t *m);
+
+/* What the server answers to a guarded multi-row INSERT whose rows all went in. */
+static void
+guard_ok(void)
+{
+	ck_assert_int_eq(srv(m_datarow("0")), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_complete("SELECT 1")), BATCH_TAKEN);
+}
+
+/* Client sends Parse(name, sql) + n x (Bind [Describe] Execute) + Sync. */
+static void
+send_batch(const char *name, const char *sql, int n, bool describe)
+{
+	ck_assert_int_eq(cli(m_parse(name, sql, 0, NULL)), BATCH_TAKEN);
+	for (int i = 0; i < n; i++)
+	{
+		ck_assert_int_eq(cli(m_bind(name, 2, row_vals[i])), BATCH_TAKEN);
+		if (describe)
+			ck_assert_int_eq(cli(m_describe_portal()), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_select_passes_through)
+{
+	const char *const v[] = {"1"};
+
+	ck_assert(!wants(m_parse("", "SELECT $1::int", 0, NULL)));
+	ck_assert(wants(m_parse("", "insert into t values ($1)", 0, NULL)));
+	ck_assert(wants(m_query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")));
+	ck_assert(!wants(m_query("SELECT 1")));
+	ck_assert_int_eq(cli(m_parse("", "SELECT $1::int", 0, NULL)), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_bind("", 1, v)), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	ck_assert(!batch_busy(b));
+	ck_assert_int_eq(srv(m_complete("SELECT 1")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_query("SELECT 1; SELECT 2")), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_query("INSERT INTO t SELECT 1")), BATCH_FORWARD);
+}
+END_TEST
+
+START_TEST(test_batch_success)
+{
+	const uint8_t *m;
+
+	send_batch("s", "INSERT INTO t (a, b) VALUES ($1, $2)", 3, true);
+	ck_assert(batch_busy(b));
+	/* while busy every client message is taken (queued) */
+	ck_assert(wants(m_query("SELECT 1")));
+	/*
+	 * The client's Parse, then Parse/Bind/Execute of the guarded rewrite and,
+	 * in an implicit transaction, the Sync at once (no Describe: NoData is ours).
+	 */
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	m = nth(&sent, 1);
+	ck_assert_str_eq(body_str(m, 0), BATCH_STMT_NAME "_1");
+	ck_assert_str_eq(body_str(m, 1), "WITH pgplumb_ins AS (INSERT INTO t (a, b) VALUES ($1, $2),"
+					 "($3, $4),($5, $6) RETURNING 1) SELECT CASE WHEN count(*) = 3 THEN 0 "
+					 "ELSE 1 / (count(*) - count(*))::int END FROM pgplumb_ins");
+	/* Bind: portal "", statement, 0 formats, 6 params: 1 a 2 NULL 3 c */
+	m = nth(&sent, 2);
+	{
+		const uint8_t *p = (const uint8_t *) body_str(m, 2);
+
+		ck_assert_uint_eq(proto_get_u16(p), 0);
+		ck_assert_uint_eq(proto_get_u16(p + 2), 6);
+		ck_assert_uint_eq(proto_get_u32(p + 4), 1);
+		ck_assert_int_eq(p[8], '1');
+		ck_assert_uint_eq(proto_get_u32(p + 9), 1);
+		ck_assert_int_eq(p[13], 'a');
+		ck_assert_uint_eq(proto_get_u32(p + 19), 0xffffffffu);
+	}
+	reset_io();
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_TAKEN);
+	guard_ok();
+	ck_assert_uint_eq(sent.len, 0);
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "12nC2nC2nCZ");
+	ck_assert_str_eq(body_str(nth(&got, 3), 0), "INSERT 0 1");
+	ck_assert_str_eq(body_str(nth(&got, 9), 0), "INSERT 0 1");
+	ck_assert(!batch_busy(b));
+	ck_assert_uint_eq(batch_stats(b)->rows, 3);
+	ck_assert_uint_eq(batch_stats(b)->segments, 1);
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 0);
+
+	/* The statement is remembered: a later segment of Binds alone is rewritten. */
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[3])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[4])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), BATCH_STMT_NAME "_2");
+	ck_assert(strstr(body_str(nth(&sent, 0), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+
+	/* A third segment of the same shape reuses the prepared multi-row statement. */
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[0])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[1])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "BES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "2C2CZ");
+}
+END_TEST
+
+START_TEST(test_returning_rows_split)
+{
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING a", 2, true);
+	ck_assert_str_eq(types_of(&sent), "PPBDEH");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_rowdesc("a"));
+	srv(m_datarow("10"));
+	srv(m_datarow("20"));
+	srv(m_complete("INSERT 0 2"));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "12TDC2TDCZ");
+	/* row order kept: 10 for the first execution, 20 for the second */
+	ck_assert_int_eq(memcmp(nth(&got, 3) + 11, "10", 2), 0);
+	ck_assert_int_eq(memcmp(nth(&got, 7) + 11, "20", 2), 0);
+}
+END_TEST
+
+START_TEST(test_error_replays_original)
+{
+	struct proto_buf original;
+
+	proto_buf_init(&original);
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 3, false);
+	/* keep the client's bytes: they must be replayed exactly */
+	append_msg(&original, m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL));
+	for (int i = 0; i < 3; i++)
+	{
+		append_msg(&original, m_bind("", 2, row_vals[i]));
+		append_msg(&original, m_execute());
+	}
+	proto_put_bytes(&original, m_simple(PQMSG_Sync), 5);
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
+					 BATCH_TAKEN);
+	/*
+	 * The Sync already sent ends the failed implicit transaction; then Close
+	 * of our one-off statement + Sync, then the client's messages exactly.
+	 */
+	ck_assert_uint_eq(sent.len, (size_t) mlen(nth(&sent, 0)) + 5 + original.len);
+	ck_assert_str_eq(types_of(&sent), "CSPBEBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_int_eq(memcmp(sent.data + sent.len - original.len, original.data, original.len), 0);
+	ck_assert_uint_eq(got.len, 0);
+	/* the failed attempt's ReadyForQuery and the Close's replies are swallowed */
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_uint_eq(got.len, 0);
+	/* the replay's replies go to the client unchanged */
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_complete("INSERT 0 1")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
+					 BATCH_FORWARD);
+	ck_assert(batch_busy(b));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "12C2EZ");
+	ck_assert(!batch_busy(b));
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
+	proto_buf_free(&original);
+}
+END_TEST
+
+START_TEST(test_guard_failure_replays)
+{
+	/* ON CONFLICT DO NOTHING skipped a row: the guard divides by zero */
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 3, false);
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "ON CONFLICT DO NOTHING RETURNING 1)") != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(m_error("22012", "division by zero")), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "CSPBEBEBES");
+	reset_io();
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
+}
+END_TEST
+
+START_TEST(test_count_mismatch_forces_rollback)
+{
+	/* with RETURNING there is no guard: the count is checked before the Sync */
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING a",
+			   3, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("1"));
+	srv(m_datarow("3"));
+	ck_assert_uint_eq(sent.len, 0);
+	srv(m_complete("INSERT 0 2"));
+	/* an Execute of a portal that does not exist makes the Sync roll back */
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), BATCH_FAIL_PORTAL);
+	reset_io();
+	ck_assert_int_eq(srv(m_error("34000", "portal does not exist")), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
+}
+END_TEST
+
+START_TEST(test_explicit_transaction_savepoint)
+{
+	ck_assert_int_eq(cli(m_query("BEGIN")), BATCH_FORWARD);
+	/* the batch arrives before BEGIN's ReadyForQuery: it waits for it */
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "Q");
+	reset_io();
+	ck_assert_int_eq(srv(m_complete("BEGIN")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&sent), "QPPBEH");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "SAVEPOINT " BATCH_SAVEPOINT_NAME);
+	reset_io();
+	srv(m_complete("SAVEPOINT"));
+	srv(m_ready('T'));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(m_error("23502", "null value in column")), BATCH_TAKEN);
+	/* Sync, roll back to the savepoint, replay */
+	ck_assert_str_eq(types_of(&sent), "SQCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0), "ROLLBACK TO SAVEPOINT " BATCH_SAVEPOINT_NAME
+					 "; RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
+	reset_io();
+	srv(m_ready('E'));
+	srv(m_complete("ROLLBACK"));
+	srv(m_complete("RELEASE"));
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_TAKEN);
+	srv(m_simple(PQMSG_CloseComplete));
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_TAKEN);
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_error("23502", "null value in column")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('E')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "12EZ");
+	ck_assert(!batch_busy(b));
+	/* in a failed transaction nothing is rewritten */
+	reset_io();
+	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[0])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[1])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBEBES");
+}
+END_TEST
+
+START_TEST(test_explicit_transaction_success_releases)
+{
+	cli(m_query("BEGIN"));
+	srv(m_complete("BEGIN"));
+	srv(m_ready('T'));
+	reset_io();
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "QPPBEH");
+	reset_io();
+	srv(m_complete("SAVEPOINT"));
+	srv(m_ready('T'));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_uint_eq(sent.len, 0);
+	guard_ok();
+	/* inside BEGIN the Sync waits for the replies */
+	ck_assert_str_eq(types_of(&sent), "S");
+	reset_io();
+	/* meanwhile the client sends COMMIT: queued */
+	ck_assert_int_eq(cli(m_query("COMMIT")), BATCH_TAKEN);
+	ck_assert_uint_eq(sent.len, 0);
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	ck_assert_int_eq(nth(&got, 5)[5], 'T');
+	ck_assert_str_eq(types_of(&sent), "Q");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
+	reset_io();
+	srv(m_complete("RELEASE"));
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_TAKEN);
+	/* now the queued COMMIT goes out */
+	ck_assert_str_eq(types_of(&sent), "Q");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "COMMIT");
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_complete("COMMIT")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+}
+END_TEST
+
+START_TEST(test_simple_query_string)
+{
+	ck_assert_int_eq(cli(m_query("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2);"
+								 "INSERT INTO t (a) VALUES (3) RETURNING a")), BATCH_FORWARD);
+	/* different tails: not combined */
+	srv(m_ready('I'));
+	reset_io();
+	ck_assert_int_eq(cli(m_query("INSERT INTO t (a) VALUES (1) RETURNING a;"
+								 "INSERT INTO t (a) VALUES (2) RETURNING a")), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBDECH");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1),
+					 "INSERT INTO t (a) VALUES (1),(2) RETURNING a");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_rowdesc("a"));
+	srv(m_datarow("1"));
+	srv(m_datarow("2"));
+	srv(m_complete("INSERT 0 2"));
+	srv(m_simple(PQMSG_CloseComplete));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	/* what a simple Query of two INSERT ... RETURNING gives */
+	ck_assert_str_eq(types_of(&got), "TDCTDCZ");
+}
+END_TEST
+
+START_TEST(test_cap_splits_chunks)
+{
+	struct batch_settings s = {.max_rows = 2, .max_bytes = 1 << 20, .max_statements = 16};
+
+	batch_free(b);
+	b = batch_new(&s);
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 5, false);
+	/* chunks of 2, 2 and 1 rows: the second reuses the first's statement */
+	ck_assert_str_eq(types_of(&sent), "PPBEBEPBES");
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
+	ck_assert_str_eq(body_str(nth(&sent, 4), 1), body_str(nth(&sent, 1), 0));
+	ck_assert(strstr(body_str(nth(&sent, 6), 1), "VALUES ($1, $2) RETURNING 1)") != NULL);
+	ck_assert(strstr(body_str(nth(&sent, 6), 1), "count(*) = 1 ") != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int c = 0; c < 3; c++)
+	{
+		if (c != 1)
+			srv(m_simple(PQMSG_ParseComplete));
+		srv(m_simple(PQMSG_BindComplete));
+		guard_ok();
+	}
+	ck_assert_uint_eq(sent.len, 0);
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2C2C2C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->batches, 3);
+}
+END_TEST
+
+START_TEST(test_flush_releases_held)
+{
+	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[0])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_uint_eq(sent.len, 0);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Flush)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBEH");
+	/* the rest of the segment passes through */
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[1])), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
+	ck_assert(!batch_busy(b));
+}
+END_TEST
+
+START_TEST(test_repeated_unnamed_parse)
+{
+	/* what libpq's PQsendQueryParams in a pipeline sends: Parse each time */
+	for (int i = 0; i < 3; i++)
+	{
+		ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)),
+						 BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_bind("", 2, row_vals[i])), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_describe_portal()), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12nC12nC12nCZ");
+}
+END_TEST
+
+START_TEST(test_created_statement_closed_on_fallback)
+{
+	send_batch("ins", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_error("22P02", "invalid input syntax for type integer"));
+	/* Sync, Close of "ins" + Sync (a prepared statement outlives a rollback), replay */
+	ck_assert_str_eq(types_of(&sent), "CCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, "ins");
+	reset_io();
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_CloseComplete));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
+}
+END_TEST
+
+START_TEST(test_unconfirmed_statement_closed_and_forgotten)
+{
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	reset_io();
+	/* the client's own Parse fails: our Parse never ran */
+	srv(m_error("42P01", "relation \"t\" does not exist"));
+	ck_assert_str_eq(types_of(&sent), "CCSPBEBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, BATCH_STMT_NAME "_1");
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_ready('I'));
+	ck_assert_int_eq(srv(m_error("42P01", "relation \"t\" does not exist")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "EZ");
+	/* next time the statement is prepared again, under a new name */
+	reset_io();
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 0), BATCH_STMT_NAME "_2");
+}
+END_TEST
+
+/* pgbench -M prepared: each statement prepared in its own Parse + Sync first. */
+START_TEST(test_prepared_in_earlier_segments)
+{
+	const char *sql = "INSERT INTO bi (a, b, c) VALUES ($1, $2, 'payload');";
+	char		name[8];
+
+	for (int i = 0; i < 3; i++)
+	{
+		snprintf(name, sizeof(name), "P_%d", i);
+		ck_assert_int_ne(cli(m_parse(name, sql, 0, NULL)), BATCH_FAILED);
+		ck_assert_int_ne(cli(m_simple(PQMSG_Sync)), BATCH_FAILED);
+		ck_assert_int_ne(srv(m_simple(PQMSG_ParseComplete)), BATCH_FAILED);
+		ck_assert_int_ne(srv(m_ready('I')), BATCH_FAILED);
+	}
+	ck_assert_str_eq(types_of(&sent), "PSPSPS");
+	ck_assert_str_eq(types_of(&got), "1Z1Z1Z");
+	reset_io();
+	for (int i = 0; i < 3; i++)
+	{
+		snprintf(name, sizeof(name), "P_%d", i);
+		ck_assert_int_eq(cli(m_bind(name, 2, row_vals[i])), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_describe_portal()), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	ck_assert(strstr(body_str(nth(&sent, 0), 1), "VALUES ($1, $2, 'payload'),($3, $4, 'payload'),"
+					 "($5, $6, 'payload') RETURNING 1)") != NULL);
+}
+END_TEST
+
+/* A statement whose rewrites keep failing is no longer rewritten. */
+START_TEST(test_repeated_fallbacks_stop_rewriting)
+{
+	const char *sql = "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+	ck_assert_int_eq(cli(m_parse("s", sql, 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_ready('I'));
+	for (int round = 0; round < 3; round++)
+	{
+		reset_io();
+		for (int i = 0; i < 2; i++)
+		{
+			ck_assert_int_eq(cli(m_bind("s", 2, row_vals[i])), BATCH_TAKEN);
+			ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+		}
+		ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+		/* rewritten (the statement prepared the first time), the guard fails, replayed */
+		ck_assert_str_eq(types_of(&sent), round == 0 ? "PBES" : "BES");
+		if (round == 0)
+			srv(m_simple(PQMSG_ParseComplete));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_error("22012", "division by zero"));
+		srv(m_ready('I'));
+		srv(m_simple(PQMSG_CloseComplete));
+		srv(m_ready('I'));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 0"));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 1"));
+		ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+		ck_assert_uint_eq(batch_stats(b)->fallbacks, (uint64_t) round + 1);
+	}
+	reset_io();
+	for (int i = 0; i < 2; i++)
+	{
+		ck_assert_int_eq(cli(m_bind("s", 2, row_vals[i])), BATCH_FORWARD);
+		ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
+	/* the fourth segment goes out as the client sent it */
+	ck_assert_str_eq(types_of(&sent), "BEBES");
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 3);
+}
+END_TEST
+
+/* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
+START_TEST(test_table_check)
+{
+	struct batch_settings set = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.check_tables = true};
+	const char *ok_sql = "INSERT INTO s1.t (a, b) VALUES ($1, $2)";
+	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
+
+	batch_free(b);
+	b = batch_new(&set);
+	/* unknown table: check first (Parse, Bind "s1"."t", Execute, Close), Flush not Sync */
+	send_batch("", ok_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 1), BATCH_CATALOG_SQL);
+	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"s1\".\"t\"", 8) != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("f"));
+	srv(m_complete("SELECT 1"));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "S");
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	/* known good now: no check, Sync with the segment */
+	reset_io();
+	send_batch("", ok_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+
+	/* a table with a statement-level trigger: the attempt is undone and replayed */
+	reset_io();
+	send_batch("", bad_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("t"));
+	srv(m_complete("SELECT 1"));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
+	srv(m_error("34000", "portal does not exist"));
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 1"));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 1"));
+	srv(m_ready('I'));
+	/* from now on that table's batches go out as sent */
+	reset_io();
+	send_batch("", bad_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PBEBES");
+	ck_assert(!batch_busy(b));
+}
+END_TEST
+
+START_TEST(test_mixed_formats_and_select)
+{
+	const char *const v[] = {"x"};
+
+	/* binary and text rows mixed: per-parameter codes; a SELECT after the run stays */
+	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind_f("", 2, row_vals[0], 1, 1)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind_f("", 2, row_vals[1], 0, 0)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_parse("q", "SELECT $1::text", 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("q", 1, v)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PPBEPBES");
+	{
+		const uint8_t *p = (const uint8_t *) body_str(nth(&sent, 2), 2);
+
+		ck_assert_uint_eq(proto_get_u16(p), 4);
+		ck_assert_uint_eq(proto_get_u16(p + 2), 1);
+		ck_assert_uint_eq(proto_get_u16(p + 4), 1);
+		ck_assert_uint_eq(proto_get_u16(p + 6), 0);
+		ck_assert_uint_eq(proto_get_u16(p + 8), 0);
+	}
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_datarow("x"));
+	srv(m_complete("SELECT 1"));
+	ck_assert_uint_eq(sent.len, 0);
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2C12DCZ");
+	ck_assert_int_eq(count_msgs(&got), 10);
+}
+END_TEST
+
+START_TEST(test_unsafe_statement_not_rewritten)
+{
+	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
+	for (int i = 0; i < 2; i++)
+	{
+		cli(m_bind("", 2, row_vals[i]));
+		cli(m_execute());
+	}
+	cli(m_parse("c", "COMMIT", 0, NULL));
+	cli(m_bind("c", 0, NULL));
+	cli(m_execute());
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBEBEPBES");
+	ck_assert(!batch_busy(b));
+}
+END_TEST
+
+static Suite *
+batch_suite(void)
+{
+	Suite	   *s = suite_create("batch");
+	TCase	   *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_select_passes_through);
+	tcase_add_test(tc, test_batch_success);
+	tcase_add_test(tc, test_returning_rows_split);
+	tcase_add_test(tc, test_error_replays_original);
+	tcase_add_test(tc, test_guard_failure_replays);
+	tcase_add_test(tc, test_count_mismatch_forces_rollback);
+	tcase_add_test(tc, test_explicit_transaction_savepoint);
+	tcase_add_test(tc, test_explicit_transaction_success_releases);
+	tcase_add_test(tc, test_simple_query_string);
+	tcase_add_test(tc, test_cap_splits_chunks);
+	tcase_add_test(tc, test_flush_releases_held);
+	tcase_add_test(tc, test_repeated_unnamed_parse);
+	tcase_add_test(tc, test_created_statement_closed_on_fallback);
+	tcase_add_test(tc, test_unconfirmed_statement_closed_and_forgotten);
+	tcase_add_test(tc, test_prepared_in_earlier_segments);
+	tcase_add_test(tc, test_repeated_fallbacks_stop_rewriting);
+	tcase_add_test(tc, test_table_check);
+	tcase_add_test(tc, test_mixed_formats_and_select);
+	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner    *sr = srunner_create(batch_suite());
+	int			failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,403 @@
+#!/usr/bin/python3
+"""Differential test client for batch-insert rewriting.
+
+Sends the same protocol message sequences to two or more targets (host:port),
+records every reply the client sees -- message type and content: command
+tags, rows, row descriptions, error fields, ReadyForQuery status -- and the
+final table contents, and compares every target with the first (direct
+PostgreSQL).  Exit status 0 when all are identical, 1 otherwise.
+
+Connections are opened with psycopg (so authentication is libpq's), then the
+script speaks the v3 protocol itself on the connection's socket so that it
+controls each message exactly (pipelining, Describe, Flush, formats).
+
+    batch_diff.py [--list] [--only NAME] HOST:PORT HOST:PORT ...
+Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
+"""
+import os
+import socket
+import struct
+import sys
+
+import psycopg
+
+TIMEOUT = 20.0
+
+# ---- messages ----
+
+
+def _msg(t, body=b""):
+    return t + struct.pack("!I", len(body) + 4) + body
+
+
+def _s(x):
+    return x.encode() + b"\0"
+
+
+def parse(sql, name="", types=()):
+    return _msg(b"P", _s(name) + _s(sql) + struct.pack("!H", len(types)) +
+                b"".join(struct.pack("!I", t) for t in types))
+
+
+def bind(params, stmt="", fmts=(), resfmts=()):
+    body = _s("") + _s(stmt) + struct.pack("!H", len(fmts))
+    body += b"".join(struct.pack("!H", f) for f in fmts)
+    body += struct.pack("!H", len(params))
+    for p in params:
+        if p is None:
+            body += struct.pack("!i", -1)
+        else:
+            v = p if isinstance(p, bytes) else str(p).encode()
+            body += struct.pack("!I", len(v)) + v
+    body += struct.pack("!H", len(resfmts)) + b"".join(struct.pack("!H", f) for f in resfmts)
+    return _msg(b"B", body)
+
+
+def describe_portal():
+    return _msg(b"D", b"P" + _s(""))
+
+
+def describe_stmt(name=""):
+    return _msg(b"D", b"S" + _s(name))
+
+
+def execute():
+    return _msg(b"E", _s("") + struct.pack("!I", 0))
+
+
+def sync():
+    return _msg(b"S")
+
+
+def query(sql):
+    return _msg(b"Q", _s(sql))
+
+
+def rows(sql, values, describe=True, stmt=""):
+    """Bind [Describe] Execute for each row of values."""
+    out = []
+    for v in values:
+        out.append(bind(v, stmt))
+        if describe:
+            out.append(describe_portal())
+        out.append(execute())
+    return out
+
+
+# ---- reading replies ----
+
+def _fields(body):
+    out = []
+    i = 0
+    while i < len(body) and body[i] != 0:
+        j = body.index(b"\0", i + 1)
+        out.append((chr(body[i]), body[i + 1:j].decode()))
+        i = j + 1
+    return out
+
+
+def decode(t, body):
+    """A comparable record of one backend message."""
+    if t in "12357nsI":
+        return (t,)
+    if t == "C":
+        return (t, body[:-1].decode())
+    if t == "Z":
+        return (t, chr(body[0]))
+    if t in "EN":
+        return (t, tuple(_fields(body)))
+    if t == "D":
+        n = struct.unpack("!H", body[:2])[0]
+        vals, i = [], 2
+        for _ in range(n):
+            ln = struct.unpack("!i", body[i:i + 4])[0]
+            i += 4
+            if ln < 0:
+                vals.append(None)
+            else:
+                vals.append(body[i:i + ln].hex() if False else body[i:i + ln].decode("latin1"))
+                i += ln
+        return (t, tuple(vals))
+    if t == "T":
+        n = struct.unpack("!H", body[:2])[0]
+        cols, i = [], 2
+        for _ in range(n):
+            j = body.index(b"\0", i)
+            name = body[i:j].decode()
+            tab, att, typ, sz, mod, fmt = struct.unpack("!IhIhih", body[j + 1:j + 19])
+            cols.append((name, tab, att, typ, sz, mod, fmt))
+            i = j + 19
+        return (t, tuple(cols))
+    if t == "t":
+        n = struct.unpack("!H", body[:2])[0]
+        return (t, struct.unpack("!%dI" % n, body[2:2 + 4 * n]))
+    return (t, body.hex())
+
+
+class Conn:
+    def __init__(self, hostport):
+        host, port = hostport.rsplit(":", 1)
+        self.pg = psycopg.connect(host=host, port=port, sslmode="disable",
+                                  autocommit=True, connect_timeout=10)
+        self.sock = socket.socket(fileno=os.dup(self.pg.pgconn.socket))
+        self.sock.settimeout(TIMEOUT)
+        self.buf = b""
+
+    def send(self, msgs):
+        self.sock.sendall(b"".join(msgs))
+
+    def _read_msg(self):
+        while True:
+            if len(self.buf) >= 5:
+                ln = struct.unpack("!I", self.buf[1:5])[0]
+                if len(self.buf) >= 1 + ln:
+                    t, body = chr(self.buf[0]), self.buf[5:1 + ln]
+                    self.buf = self.buf[1 + ln:]
+                    return t, body
+            data = self.sock.recv(65536)
+            if not data:
+                raise RuntimeError("connection closed by target")
+            self.buf += data
+
+    def until_ready(self, n=1):
+        """Replies up to and including the n-th ReadyForQuery."""
+        out = []
+        while n > 0:
+            t, body = self._read_msg()
+            if t == "S" or t == "A":
+                continue  # ParameterStatus, notifications: not part of the comparison
+            out.append(decode(t, body))
+            if t == "Z":
+                n -= 1
+        return out
+
+    def close(self):
+        self.sock.close()
+        self.pg.close()
+
+
+# ---- scenarios ----
+# Each is a list of steps (messages, number of ReadyForQuery to wait for).
+
+INS = "INSERT INTO bt (id, v) VALUES ($1, $2)"
+INS_RET = "INSERT INTO bt (id, v) VALUES ($1, $2) RETURNING id, v"
+INS_NOTHING = "INSERT INTO bt (id, v) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+INS_UPDATE = ("INSERT INTO bt (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE "
+              "SET v = EXCLUDED.v")
+INS_SERIAL = "INSERT INTO bs (k, v) VALUES ($1, $2) RETURNING id, k"
+
+
+def vals(ids, v="x"):
+    return [(i, "%s%s" % (v, i)) for i in ids]
+
+
+def seg(sql, values, describe=True, extra=()):
+    return ([parse(sql)] + rows(sql, values, describe) + list(extra) + [sync()], 1)
+
+
+SCENARIOS = {
+    "success_implicit": [seg(INS, vals(range(1, 6)))],
+    "success_no_describe": [seg(INS, vals(range(1, 9)), describe=False)],
+    "dup_row1_existing": [seg(INS, vals([1])), seg(INS, vals([1, 2, 3, 4]))],
+    "dup_middle": [seg(INS, vals([1, 2, 3, 2, 5]))],
+    "dup_last": [seg(INS, vals([1, 2, 3, 4, 1]))],
+    "not_null": [seg(INS, [(1, "a"), (2, "b"), (3, None), (4, "d")])],
+    "bad_input_syntax": [seg(INS, [(1, "a"), ("abc", "b"), (3, "c")])],
+    "returning": [seg(INS_RET, vals(range(1, 5)))],
+    "returning_error_middle": [seg(INS_RET, vals([1, 2, 1, 4]))],
+    "serial_returning": [seg(INS_SERIAL, [(10, "a"), (20, "b"), (30, "c")])],
+    "on_conflict_nothing_no_hit": [seg(INS_NOTHING, vals([1, 2, 3]))],
+    "on_conflict_nothing_hit": [seg(INS, vals([2])), seg(INS_NOTHING, vals([1, 2, 3]))],
+    "on_conflict_nothing_dup_in_batch": [seg(INS_NOTHING, vals([1, 2, 1, 3]))],
+    "on_conflict_update_twice": [seg(INS_UPDATE, [(1, "a"), (2, "b"), (1, "c")])],
+    "on_conflict_update_existing": [seg(INS, vals([2])), seg(INS_UPDATE, vals([1, 2, 3], "y"))],
+    "explicit_commit": [([query("BEGIN")], 1), seg(INS, vals(range(1, 5))),
+                        seg(INS, vals(range(5, 8))), ([query("COMMIT")], 1)],
+    "explicit_error_then_commit": [([query("BEGIN")], 1), seg(INS, vals([1, 2])),
+                                   seg(INS, vals([3, 4, 3, 5])), ([query("COMMIT")], 1)],
+    "explicit_error_rollback": [([query("BEGIN")], 1), seg(INS, vals([1, 2, 2])),
+                                ([query("ROLLBACK")], 1), seg(INS, vals([7, 8]))],
+    "explicit_pipelined_begin": [([query("BEGIN")] + [parse(INS)] +
+                                  rows(INS, vals([1, 2, 3])) + [sync(), query("COMMIT")], 3)],
+    "mixed_select_after": [seg(INS, vals([1, 2, 3]),
+                               extra=[parse("SELECT count(*), max(v) FROM bt"), bind([]),
+                                      describe_portal(), execute()])],
+    "mixed_select_before": [([parse("SELECT count(*) FROM bt"), bind([]), execute(),
+                              parse(INS)] + rows(INS, vals([1, 2, 3])) + [sync()], 1)],
+    "mixed_select_error_after_select": [seg(INS, vals([1, 1]),
+                                            extra=[parse("SELECT 1/0"), bind([]), execute()])],
+    "two_runs_one_segment": [([parse(INS)] + rows(INS, vals([1, 2])) +
+                              [parse(INS_RET)] + rows(INS_RET, vals([3, 4])) + [sync()], 1)],
+    "repeated_unnamed_parse": [([m for i in range(1, 5)
+                                 for m in [parse(INS)] + rows(INS, vals([i]))] + [sync()], 1)],
+    "named_statements_pgbench_style": [
+        ([parse(INS, "P_0"), parse(INS, "P_1"), parse(INS, "P_2")] +
+         [m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 1])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 11])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 11])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 21])[0], s), describe_portal(), execute())] + [sync()], 1)],
+    # what pgbench -M prepared sends: each statement prepared in its own
+    # Parse + Sync, then pipelines binding several names of the same text
+    "pgbench_prepared_then_pipelines": [
+        ([parse(INS, "P_0"), sync()], 1), ([parse(INS, "P_1"), sync()], 1),
+        ([parse(INS, "P_2"), sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2", "P_0"])
+          for m in (bind(vals([i + 1])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 3])[0], s), describe_portal(), execute())] + [sync()], 1),
+        ([m for i, s in enumerate(["P_0", "P_1", "P_2"])
+          for m in (bind(vals([i + 10])[0], s), describe_portal(), execute())] + [sync()], 1)],
+    "named_created_then_error": [([parse(INS, "ins")] + rows(INS, vals([1, 1]), stmt="ins") +
+                                  [sync()], 1),
+                                 ([m for m in rows(INS, vals([5, 6]), stmt="ins")] + [sync()], 1)],
+    "describe_statement": [([parse(INS_RET), describe_stmt()] + rows(INS_RET, vals([1, 2])) +
+                            [sync()], 1)],
+    "binary_params": [([parse(INS, types=(23, 25))] +
+                       [m for i in (1, 2, 3) for m in
+                        (bind([struct.pack("!i", i), b"b%d" % i], fmts=(1, 0)), execute())] +
+                       [sync()], 1)],
+    "large_batch_chunks": [seg(INS, vals(range(1, 301)), describe=False)],
+    "large_batch_error_late": [seg(INS, vals(list(range(1, 250)) + [17]), describe=False)],
+    "statement_trigger": [seg(INS.replace("bt", "bstmt"), vals([1, 2, 3])),
+                          seg(INS.replace("bt", "bstmt"), vals([4, 5, 6]))],
+    "row_trigger_changes_rows": [seg(INS.replace("bt", "brow"), vals([1, 2, 3])),
+                                 seg(INS.replace("bt", "brow"), vals([4, 5]))],
+    "row_trigger_skips_rows": [seg(INS.replace("bt", "bskip"), vals([1, 2, 3])),
+                               seg(INS.replace("bt", "bskip"), vals([5, 7]))],
+    "rule_on_insert": [seg(INS.replace("bt", "brule"), vals([1, 2, 3])),
+                       seg(INS.replace("bt", "brule"), vals([4, 5]))],
+    "simple_multi_statement_trigger": [([query("INSERT INTO bstmt VALUES (1, 'a'); "
+                                               "INSERT INTO bstmt VALUES (2, 'b')")], 1),
+                                       ([query("INSERT INTO bstmt VALUES (3, 'a'); "
+                                               "INSERT INTO bstmt VALUES (4, 'b')")], 1)],
+    "simple_multi": [([query("INSERT INTO bt (id, v) VALUES (1, 'a'); "
+                             "INSERT INTO bt (id, v) VALUES (2, 'b');"
+                             "INSERT INTO bt (id, v) VALUES (3, NULL)")], 1),
+                     ([query("INSERT INTO bt (id, v) VALUES (4, 'a'); "
+                             "INSERT INTO bt (id, v) VALUES (5, 'b');"
+                             "INSERT INTO bt (id, v) VALUES (6, 'c')")], 1)],
+    "simple_multi_dup_middle": [([query("INSERT INTO bt (id, v) VALUES (1, 'a'); "
+                                        "INSERT INTO bt (id, v) VALUES (1, 'b');"
+                                        "INSERT INTO bt (id, v) VALUES (3, 'c')")], 1)],
+    "simple_multi_returning": [([query("INSERT INTO bt VALUES (1, 'a') RETURNING *; "
+                                       "INSERT INTO bt VALUES (2, 'b') RETURNING *")], 1)],
+    "simple_multi_in_txn_error": [([query("BEGIN")], 1),
+                                  ([query("INSERT INTO bt VALUES (1, 'a'); "
+                                          "INSERT INTO bt VALUES (1, 'b')")], 1),
+                                  ([query("COMMIT")], 1)],
+    "simple_multi_mixed_tables": [([query("INSERT INTO bt VALUES (1, 'a'); "
+                                          "INSERT INTO bs (k, v) VALUES (1, 'b')")], 1)],
+}
+
+SETUP = """
+DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog;
+CREATE TABLE bt (id int PRIMARY KEY, v text NOT NULL);
+CREATE TABLE bs (id serial PRIMARY KEY, k int UNIQUE, v text);
+CREATE TABLE blog (src text, n bigint);
+-- a statement-level trigger: fires once per statement, so never rewritten
+CREATE TABLE bstmt (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION blog_stmt() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO blog VALUES (TG_TABLE_NAME, 1); RETURN NULL; END$$;
+CREATE TRIGGER bstmt_t AFTER INSERT ON bstmt FOR EACH STATEMENT EXECUTE FUNCTION blog_stmt();
+-- a row-level trigger changing the row: the same with multi-row INSERTs
+CREATE TABLE brow (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION brow_upper() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN NEW.v := upper(NEW.v); RETURN NEW; END$$;
+CREATE TRIGGER brow_t BEFORE INSERT ON brow FOR EACH ROW EXECUTE FUNCTION brow_upper();
+-- a row-level trigger skipping even ids: the row count differs, the guard notices
+CREATE TABLE bskip (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION bskip_even() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END$$;
+CREATE TRIGGER bskip_t BEFORE INSERT ON bskip FOR EACH ROW EXECUTE FUNCTION bskip_even();
+-- a rule: never rewritten
+CREATE TABLE brule (id int PRIMARY KEY, v text);
+CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brule', NEW.id);
+"""
+
+
+TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog")
+
+
+def table_contents(pg):
+    out = []
+    for t in TABLES:
+        out.append((t, pg.execute("SELECT * FROM %s ORDER BY 1" % t).fetchall()))
+    return out
+
+
+def run(hostport, steps, admin):
+    admin.execute("TRUNCATE %s RESTART IDENTITY" % ", ".join(TABLES))
+    c = Conn(hostport)
+    record = []
+    try:
+        for msgs, nready in steps:
+            c.send(msgs)
+            record.append(c.until_ready(nready))
+    finally:
+        c.close()
+    return record, table_contents(admin)
+
+
+def first_diff(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i, x, y
+    return min(len(a), len(b)), a[len(b):len(b) + 1], b[len(a):len(a) + 1]
+
+
+def main(argv):
+    only = None
+    args = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--list":
+            print("\n".join(SCENARIOS))
+            return 0
+        if argv[i] == "--only":
+            only = argv[i + 1]
+            i += 2
+            continue
+        args.append(argv[i])
+        i += 1
+    if len(args) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    host, port = args[0].rsplit(":", 1)
+    admin = psycopg.connect(host=host, port=port, sslmode="disable", autocommit=True)
+    admin.execute(SETUP)
+    failures = 0
+    for name, steps in SCENARIOS.items():
+        if only and name != only:
+            continue
+        results = [run(hp, steps, admin) for hp in args]
+        base = results[0]
+        status = []
+        for hp, res in zip(args[1:], results[1:]):
+            if res == base:
+                status.append("same")
+                continue
+            failures += 1
+            if res[0] != base[0]:
+                for k, (x, y) in enumerate(zip(base[0], res[0])):
+                    if x != y:
+                        i, a, b = first_diff(x, y)
+                        status.append("DIFF %s step %d reply %d:\n    direct: %r\n    target: %r"
+                                      % (hp, k, i, a, b))
+                        break
+            else:
+                status.append("DIFF %s table contents:\n    direct: %r\n    target: %r"
+                              % (hp, base[1], res[1]))
+        nrep = sum(len(r) for r in base[0])
+        print("%-34s %3d replies  %s" % (name, nrep, "; ".join(status)))
+    admin.execute("DROP TABLE %s" % ", ".join(TABLES))
+    admin.close()
+    print("%d difference(s)" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

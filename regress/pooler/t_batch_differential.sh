@@ -1,0 +1,133 @@
+#!/bin/bash
+# t_batch_differential.sh -- the batch-insert rewriting differential test.
+#
+# Starts a throwaway PostgreSQL 15 (pg_virtualenv), then Debian's PgBouncer
+# (session mode, no rewriting) and the batch test relay
+# (pooler/build/batch/batch_proxy: pooler/batch.c over real sockets, rewriting
+# on), and runs regress/pooler/batch_diff.py against direct PostgreSQL, PgBouncer
+# and the relay: every client-visible reply and the final table contents must
+# be identical.  The relay must also have really rewritten segments and really
+# fallen back (so a relay that rewrote nothing cannot pass).
+#
+# Once batching is wired into pgplumb-pooler, set PGPLUMB_POOLER=path/to/binary
+# to add it as a fourth target (insert_batching = on).
+#
+# Usage: regress/pooler/t_batch_differential.sh        (from the repository root)
+#        BATCH_DIFF_ONLY=scenario_name ... to run one scenario
+# Needs: postgresql-15, postgresql-common, pgbouncer, python3-psycopg,
+#        libpg-query-dev, libprotobuf-c-dev, check.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "${1:-}" != "--inner" ]; then
+	make -s -f pooler/batch.mk all >/dev/null
+	# A port of our own, and another try when pg_virtualenv failed before our
+	# command started (other sessions' throwaway clusters race for ports).
+	for try in 1 2 3 4 5; do
+		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
+		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		rc=0
+		VENV_MARKER=$marker timeout 600 pg_virtualenv -t -v 15 -c "-p $pgport" \
+			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inner || rc=$?
+		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
+		echo "pg_virtualenv failed before the command started; trying again" >&2
+		sleep "$try"
+	done
+	exit $rc
+fi
+
+work=$(mktemp -d /tmp/t_batch.XXXXXX)
+chmod 755 "$work"
+chown postgres "$work"	# PgBouncer runs as postgres and writes its log here
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+pgport=$(psql -Atc 'show port')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bport=$(free_port)
+rport=$(free_port)
+pport=$(free_port)
+
+cat >"$work/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 60
+ignore_startup_parameters = extra_float_digits
+logfile = $work/pgbouncer.log
+EOF
+echo '"postgres" "unused"' >"$work/userlist.txt"
+chmod 644 "$work"/*
+runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" &
+pids+=($!)
+: >"$work/relay.stats"
+chmod 666 "$work/relay.stats"
+# 64 rows per multi-row statement so that the large scenarios span chunks.
+pooler/build/batch/batch_proxy "$rport" 127.0.0.1 "$pgport" 64 "$work/relay.stats" &
+pids+=($!)
+targets=("127.0.0.1:$pgport" "127.0.0.1:$bport" "127.0.0.1:$rport")
+if [ -n "${PGPLUMB_POOLER:-}" ]; then
+	cat >"$work/pgplumb.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
+[pgplumb]
+listen_addr = 127.0.0.1
+listen_port = $pport
+auth_type = trust
+auth_file = $work/userlist.txt
+unix_socket_dir =
+pool_mode = session
+insert_batching = on
+logfile = $work/pgplumb.log
+EOF
+	"$PGPLUMB_POOLER" "$work/pgplumb.ini" &
+	pids+=($!)
+	targets+=("127.0.0.1:$pport")
+fi
+
+# wait (bounded) until every target accepts connections
+for hp in "${targets[@]}"; do
+	for _ in $(seq 50); do
+		if psql "host=${hp%:*} port=${hp#*:} dbname=postgres sslmode=disable connect_timeout=2" \
+			-Atc 'select 1' >/dev/null 2>&1; then break; fi
+		sleep 0.1
+	done
+done
+
+export PGDATABASE=postgres
+rc=0
+/usr/bin/python3 regress/pooler/batch_diff.py ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} "${targets[@]}" || rc=1
+if [ $rc -ne 0 ] && [ -f "$work/pgplumb.log" ]; then
+	echo "--- pgplumb-pooler log (last 20 lines)"
+	tail -n 20 "$work/pgplumb.log"
+fi
+sleep 0.3	# let the relay's children write their counters
+read -r batches rows segments fallbacks < <(awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}' "$work/relay.stats")
+echo "relay: $batches multi-row statements carrying $rows rows, $segments segments rewritten, $fallbacks fallbacks"
+if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$segments" -lt 10 ] || [ "$fallbacks" -lt 5 ]; }; then
+	echo "FAIL: the relay did not rewrite (or did not fall back) as often as the scenarios require"
+	rc=1
+fi
+if [ -n "${PGPLUMB_POOLER:-}" ]; then
+	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb.log" |
+		awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}')
+	echo "pgplumb-pooler: $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
+	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$ps" -lt 10 ] || [ "$pf" -lt 5 ]; }; then
+		echo "FAIL: pgplumb-pooler did not rewrite (or did not fall back) as often as the scenarios require"
+		rc=1
+	fi
+fi
+[ $rc -eq 0 ] && echo "PASS t_batch_differential" || echo "FAIL t_batch_differential"
+exit $rc
