@@ -28,6 +28,7 @@ struct list login_client_list;
 struct list cancel_server_list;
 int			client_count;
 bool		pooler_shutting_down;
+bool		pooler_shutdown_wait_clients;
 bool		pooler_paused;
 
 static struct list justfree_client_list;
@@ -360,7 +361,7 @@ launch_new_connection(struct pool *p, bool reserve)
 	int			maxuser = cfg_max_user_connections_for(cfg, u);
 	struct server *s;
 
-	if (p->is_admin || pooler_shutting_down)
+	if (p->is_admin || (pooler_shutting_down && !pooler_shutdown_wait_clients))
 		return false;
 	if (db == NULL)
 	{
@@ -728,7 +729,7 @@ release_server(struct server *s)
 		pool_activate(p);
 		return;
 	}
-	if (pooler_shutting_down || p->paused || pooler_paused)
+	if ((pooler_shutting_down && !pooler_shutdown_wait_clients) || p->paused || pooler_paused)
 	{
 		disconnect_server(s, false, NULL, pooler_shutting_down ? "shutting down" : "paused");
 		pool_activate(p);

@@ -200,6 +200,7 @@ extern struct list login_client_list;
 extern struct list cancel_server_list;
 extern int	client_count;		/* every client object not yet freed */
 extern bool pooler_shutting_down;
+extern bool pooler_shutdown_wait_clients;	/* SIGTERM: serve clients until they leave */
 extern bool pooler_paused;
 
 void		objects_init(struct event_base *base);
