@@ -22,6 +22,7 @@ struct txn_client {
 	struct varcache startup;	/* tracked values from the startup packet */
 	struct ps_client *ps;		/* prepared statements (transaction pooling) */
 	bool		local_batch;	/* answered by the pooler since the last Sync */
+	struct proto_buf out;		/* held for the server: see send_held() */
 };
 
 struct txn_server {
@@ -66,6 +67,7 @@ client_txn(struct client *c)
 		if (c->txn == NULL)
 			return NULL;
 		c->txn->serial = next_serial++;
+		proto_buf_init(&c->txn->out);
 		varclient_init(&c->txn->vars);
 		varcache_init(&c->txn->startup);
 	}
@@ -92,6 +94,7 @@ txn_client_free(struct client *c)
 		return;
 	varclient_free(&c->txn->vars);
 	varcache_free(&c->txn->startup);
+	proto_buf_free(&c->txn->out);
 	ps_client_free(c->txn->ps);
 	free(c->txn);
 	c->txn = NULL;
@@ -408,7 +411,21 @@ sync_needed(struct txn_client *tc, struct txn_server *ts)
 	return false;
 }
 
-/* Might this simple query need more than its header?  (first letters) */
+/* Case-insensitive prefix at data[i..avail). */
+static bool
+prefix_at(const struct sbuf_pkt *pkt, uint32_t i, const char *word)
+{
+	size_t		n = strlen(word);
+
+	return i + n <= pkt->avail && i + n <= pkt->total &&
+		strncasecmp((const char *) pkt->data + i, word, n) == 0;
+}
+
+/*
+ * Might this simple query be one txn acts on (SET, RESET, DISCARD,
+ * DEALLOCATE, LISTEN, PREPARE, DECLARE, SELECT pg_...advisory...)?  A look
+ * at its first bytes, so that ordinary queries cost a few comparisons.
+ */
 static bool
 query_maybe_special(const struct sbuf_pkt *pkt)
 {
@@ -416,12 +433,18 @@ query_maybe_special(const struct sbuf_pkt *pkt)
 
 	while (i < pkt->avail && i < pkt->total && isspace(pkt->data[i]))
 		i++;
-	if (i >= pkt->avail)
-		return i < pkt->total;	/* cannot tell yet */
+	if (i >= pkt->avail || pkt->avail - i < 12)
+		return i < pkt->total;	/* cannot tell from what is here */
 	switch (pkt->data[i])
 	{
 		case 's':
 		case 'S':
+			if (!prefix_at(pkt, i, "select"))
+				return true;	/* SET, SHOW, ... */
+			i += 6;
+			while (i < pkt->avail && i < pkt->total && isspace(pkt->data[i]))
+				i++;
+			return i >= pkt->avail || prefix_at(pkt, i, "pg_");
 		case 'r':
 		case 'R':
 		case 'd':
@@ -446,6 +469,28 @@ client_fail(struct client *c, enum ps_result r)
 	else
 		disconnect_client(c, "53200", "out of memory");
 	return SBUF_CLOSED;
+}
+
+/*
+ * In transaction pooling, what replaces a client message (and every message
+ * after it in the same read) is held in tc->out and written with one send
+ * when the read is used up, instead of one send for the replacement and one
+ * for the messages forwarded after it.  Session pooling sends at once (the
+ * batch rewriter may take the next message).
+ */
+static bool
+send_held(struct client *c, struct server *s)
+{
+	struct txn_client *tc = c->txn;
+	bool		ok;
+
+	if (tc->out.len == 0)
+		return true;
+	ok = sbuf_send_buf(&s->sb, &tc->out);
+	proto_buf_reset(&tc->out);
+	if (!ok)
+		disconnect_server(s, true, "08006", "could not send to server");
+	return ok;
 }
 
 enum sbuf_ret
@@ -480,6 +525,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		return SBUF_CLOSED;
 	}
 
+	if (tc->out.len > 0 && !sbuf_pkt_complete(pkt) && !send_held(c, s))
+		return SBUF_CLOSED;
 	/* what must be read before anything changes */
 	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
 	need_full = need_sync;
@@ -500,7 +547,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		default:
 			break;
 	}
-	if (!need_full)
+	if (!need_full && tc->out.len == 0)
 	{
 		if (tracking && ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
 										  cfg->max_prepared_statements, &ps_out) != PS_PASS)
@@ -610,23 +657,24 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			ps_client_forget_all(tc->ps);
 	}
 
-	if (scratch.len > 0)
+	if (tracking)
 	{
+		/* hold: this message (or what replaces it) joins what is held */
+		if (scratch.len > 0)
+			proto_put_bytes(&tc->out, scratch.data, scratch.len);
 		if (!replaced)
-		{
-			/* the sync query goes first, then the message as it is */
-			if (!sbuf_send_buf(&s->sb, &scratch))
-			{
-				disconnect_server(s, true, "08006", "could not send to server");
-				return SBUF_CLOSED;
-			}
-			return SBUF_FORWARD;
-		}
-		if (!sbuf_send_buf(&s->sb, &scratch))
-		{
-			disconnect_server(s, true, "08006", "could not send to server");
+			proto_put_bytes(&tc->out, pkt->data, pkt->total);
+		if (!proto_buf_ok(&tc->out))
+			return client_fail(c, PS_NOMEM);
+		/* the read is used up: send it all */
+		if (pkt->avail <= pkt->total && !send_held(c, s))
 			return SBUF_CLOSED;
-		}
+		return SBUF_SKIP;
+	}
+	if (scratch.len > 0 && !sbuf_send_buf(&s->sb, &scratch))
+	{
+		disconnect_server(s, true, "08006", "could not send to server");
+		return SBUF_CLOSED;
 	}
 	return replaced ? SBUF_SKIP : SBUF_FORWARD;
 }
