@@ -33,6 +33,8 @@
 
 struct pool;
 struct server;
+struct txn_client;
+struct txn_server;
 
 enum client_state {
 	CL_FREE = 0,				/* on no list: being set up */
@@ -82,6 +84,7 @@ struct client {
 	bool		in_hash;
 
 	struct auth_server *auth;
+	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
 
 	int64_t		connect_time;
@@ -119,6 +122,7 @@ struct server {
 	int64_t		cancel_time;
 
 	struct auth_client *auth;
+	struct txn_server *txn;		/* session parameters, prepared statements (txn.c) */
 	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
