@@ -741,7 +741,7 @@ cmd_shutdown(struct client *c, const char *arg)
 	(void) arg;
 	if (!simple_ok(c, "SHUTDOWN"))
 		return false;
-	janitor_start_shutdown("SHUTDOWN command");
+	janitor_start_shutdown("SHUTDOWN command", false);
 	return true;
 }
 

@@ -146,6 +146,8 @@ struct cfg_user {
 	  "Most server connections per database over all users (0 = unlimited).") \
 	X(max_packet_size, INT, CFG_RELOAD, "2147483647", 9, INT_MAX, \
 	  "Largest protocol message accepted.") \
+	X(max_prepared_statements, INT, CFG_RELOAD, "200", 0, INT_MAX, \
+	  "Protocol-level prepared statements kept per server connection in transaction and statement pooling, least recently used evicted (0 = not tracked: statements pass through as in session mode).") \
 	X(max_user_connections, INT, CFG_RELOAD, "0", 0, INT_MAX, \
 	  "Most server connections per user over all databases (0 = unlimited).") \
 	X(min_pool_size, INT, CFG_RELOAD, "0", 0, INT_MAX, \
@@ -194,6 +196,8 @@ struct cfg_user {
 	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
 	X(tcp_keepalive, BOOL, CFG_RESTART, "1", 0, 0, \
 	  "Turn on TCP keepalive with the operating system's defaults.") \
+	X(track_extra_parameters, STR, CFG_RELOAD, "IntervalStyle", 0, 0, \
+	  "Comma-separated session parameters that follow each client to its server connections, besides client_encoding, DateStyle, TimeZone, standard_conforming_strings, application_name and search_path.") \
 	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \
 	  "Directory of the unix socket .s.PGSQL.<listen_port> (empty = none).") \
 	X(unix_socket_mode, OCTAL, CFG_RESTART, "0777", 0, 0777, \

@@ -17,6 +17,7 @@
 #include "batch.h"
 #include "janitor.h"
 #include "server.h"
+#include "txn.h"
 #include "userlist.h"
 
 /* Startup parameters a client may send that we accept (PgBouncer's set). */
@@ -86,6 +87,7 @@ take_param(const char *name, const char *value, void *arg)
 {
 	struct startup_ctx *ctx = arg;
 	struct client *c = ctx->c;
+	bool		tracked = txn_client_startup_param(c, name, value);
 
 	if (strcmp(name, "user") == 0)
 		snprintf(c->username, sizeof(c->username), "%s", value);
@@ -98,6 +100,8 @@ take_param(const char *name, const char *value, void *arg)
 	}
 	else if (strncmp(name, "_pq_.", 5) == 0)
 		ctx->pq_options = true;
+	else if (tracked)
+		;						/* a tracked session parameter */
 	else
 	{
 		bool		ok = false;
@@ -144,8 +148,8 @@ client_send_welcome(struct client *c)
 		proto_build_parameter_status(&b, "is_superuser", "off");
 		proto_build_parameter_status(&b, "TimeZone", "UTC");
 	}
-	else
-		proto_put_bytes(&b, c->pool->welcome.data, c->pool->welcome.len);
+	else if (!txn_client_welcome(c, &b))
+		b.failed = true;
 	cancel_key_assign(c);
 	proto_build_backend_key(&b, c->key_pid, c->key_secret);
 	proto_build_ready(&b, 'I');
@@ -515,6 +519,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 {
 	struct server *s = c->link;
 	bool		was_busy;
+	enum sbuf_ret r = SBUF_FORWARD;
 	bool		taken = false;
 	enum sbuf_ret br;
 
@@ -525,6 +530,10 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 			disconnect_client(c, NULL, "client sent Terminate");
 			return SBUF_CLOSED;
 		}
+		/* statements prepared without a server (txn.c) */
+		r = txn_client_unlinked_packet(c, pkt);
+		if (r != SBUF_FORWARD)
+			return r;
 		if (!find_server(c))
 			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
 		s = c->link;
@@ -535,6 +544,13 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	was_busy = s->expect_rfq > 0 || s->ext_open;
 	log_noise("%s -> '%c' len=%u expect_rfq=%d", client_ident(c), pkt->type, pkt->total,
 			  s->expect_rfq);
+	/* session parameters, prepared statements: may replace the message */
+	if (!taken)
+	{
+		r = txn_client_packet(c, s, pkt, was_busy);
+		if (r != SBUF_FORWARD && r != SBUF_SKIP)
+			return r;
+	}
 	switch (pkt->type)
 	{
 		case PQMSG_Query:
@@ -574,7 +590,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		}
 		return SBUF_SKIP;
 	}
-	return SBUF_FORWARD;
+	return r;
 }
 
 enum sbuf_ret

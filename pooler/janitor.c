@@ -10,10 +10,13 @@
 
 #include "pooler.h"
 
-/* How long a graceful shutdown waits for transactions to finish. */
+/* How long a safe shutdown (SIGINT, SHUTDOWN) waits for transactions to
+ * finish, and a super-safe one (SIGTERM) for clients to leave. */
 #define SHUTDOWN_WAIT_USEC (5 * USEC_PER_SEC)
+#define SHUTDOWN_WAIT_CLIENTS_USEC (30 * USEC_PER_SEC)
 
 static struct event shutdown_timer;
+static struct event shutdown_sweep;
 static bool shutdown_timer_set;
 
 /*
@@ -440,11 +443,62 @@ live_objects(void)
 	return total;
 }
 
+static int
+client_objects(void)
+{
+	struct list_node *n,
+			   *t;
+	int			total = login_client_list.count;
+
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		total += p->active_client_list.count + p->waiting_client_list.count +
+			p->waiting_login_list.count;
+	}
+	return total;
+}
+
+/*
+ * Runs from the loop, never inside another list walk: once the last client
+ * is gone the servers are closed, and once nothing is left the loop stops.
+ */
+static void
+shutdown_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	(void) arg;
+	now_update();
+	if (client_objects() == 0)
+	{
+		struct list_node *n,
+				   *t,
+				   *m,
+				   *u;
+
+		list_for_each_safe(n, t, &pool_list)
+		{
+			struct pool *p = list_entry(n, struct pool, node);
+			struct list *sl[] = {&p->active_server_list, &p->idle_server_list,
+			&p->used_server_list, &p->new_server_list, &p->tested_server_list};
+
+			for (int i = 0; i < 5; i++)
+				list_for_each_safe(m, u, sl[i])
+					disconnect_server(list_entry(m, struct server, node), false, NULL,
+									  "shutting down");
+		}
+	}
+	if (live_objects() == 0)
+		event_base_loopbreak(pooler_base);
+}
+
 void
 janitor_shutdown_check(void)
 {
-	if (pooler_shutting_down && live_objects() == 0)
-		event_base_loopbreak(pooler_base);
+	if (pooler_shutting_down && shutdown_timer_set)
+		event_active(&shutdown_sweep, EV_TIMEOUT, 0);
 }
 
 static void
@@ -482,29 +536,30 @@ shutdown_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void) what;
 	(void) arg;
 	now_update();
-	log_info("shutdown: transactions still running after %lld s, closing them",
-			 (long long) (SHUTDOWN_WAIT_USEC / USEC_PER_SEC));
-	close_everything("pgplumb-pooler is shutting down: transaction did not finish in time");
+	if (pooler_shutdown_wait_clients)
+	{
+		log_info("shutdown: clients still connected after %lld s, closing them",
+				 (long long) (SHUTDOWN_WAIT_CLIENTS_USEC / USEC_PER_SEC));
+		close_everything("pgplumb-pooler is shutting down: clients did not disconnect in time");
+	}
+	else
+	{
+		log_info("shutdown: transactions still running after %lld s, closing them",
+				 (long long) (SHUTDOWN_WAIT_USEC / USEC_PER_SEC));
+		close_everything("pgplumb-pooler is shutting down: transaction did not finish in time");
+	}
 	event_base_loopbreak(pooler_base);
 }
 
-void
-janitor_start_shutdown(const char *why)
+/* Safe shutdown: idle clients go now, the others after their transaction. */
+static void
+close_clients_after_transactions(void)
 {
 	struct list_node *n,
 			   *t,
 			   *m,
 			   *u;
-	struct timeval tv = {SHUTDOWN_WAIT_USEC / USEC_PER_SEC, 0};
 
-	if (pooler_shutting_down)
-		return;
-	log_info("shutting down (%s): no new connections; waiting up to %lld s for transactions",
-			 why, (long long) (SHUTDOWN_WAIT_USEC / USEC_PER_SEC));
-	pooler_shutting_down = true;
-	pooler_stop_listening();
-	list_for_each_safe(m, u, &login_client_list)
-		disconnect_client(list_entry(m, struct client, node), "57P01", "pgplumb-pooler is shutting down");
 	list_for_each_safe(n, t, &pool_list)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
@@ -530,7 +585,39 @@ janitor_start_shutdown(const char *why)
 		list_for_each_safe(m, u, &p->tested_server_list)
 			disconnect_server(list_entry(m, struct server, node), false, NULL, "shutting down");
 	}
+}
+
+void
+janitor_start_shutdown(const char *why, bool wait_for_clients)
+{
+	struct list_node *m,
+			   *u;
+	int64_t		limit = wait_for_clients ? SHUTDOWN_WAIT_CLIENTS_USEC : SHUTDOWN_WAIT_USEC;
+	struct timeval tv = {limit / USEC_PER_SEC, 0};
+
+	if (pooler_shutting_down)
+	{
+		log_info("shutdown requested again (%s): closing everything now", why);
+		close_everything("pgplumb-pooler is shutting down immediately");
+		event_base_loopbreak(pooler_base);
+		return;
+	}
+	pooler_shutting_down = true;
+	pooler_shutdown_wait_clients = wait_for_clients;
+	pooler_stop_listening();
+	if (wait_for_clients)
+		log_info("shutting down (%s): no new connections; waiting up to %lld s for clients to disconnect",
+				 why, (long long) (limit / USEC_PER_SEC));
+	else
+		log_info("shutting down (%s): no new connections; waiting up to %lld s for transactions",
+				 why, (long long) (limit / USEC_PER_SEC));
+	list_for_each_safe(m, u, &login_client_list)
+		disconnect_client(list_entry(m, struct client, node), "57P01", "pgplumb-pooler is shutting down");
+	/* super safe: logged-in clients keep being served until they leave */
+	if (!wait_for_clients)
+		close_clients_after_transactions();
 	evtimer_assign(&shutdown_timer, pooler_base, shutdown_timer_cb, NULL);
+	evtimer_assign(&shutdown_sweep, pooler_base, shutdown_sweep_cb, NULL);
 	evtimer_add(&shutdown_timer, &tv);
 	shutdown_timer_set = true;
 	janitor_shutdown_check();

@@ -31,8 +31,14 @@ void		janitor_pool_cb(evutil_socket_t fd, short what, void *arg);
 void		janitor_stats_start(void);
 void		janitor_stats_stop(void);
 
-/* Graceful shutdown: close clients once out of transactions, exit when done. */
-void		janitor_start_shutdown(const char *why);
+/*
+ * Graceful shutdown, PgBouncer's semantics.  Safe (SIGINT, SHUTDOWN): stop
+ * accepting, close each client once out of its transaction, up to 5 s.
+ * Super safe (SIGTERM, wait_for_clients): stop accepting, keep serving the
+ * connected clients until they leave, up to 30 s.  Then close the rest with
+ * 57P01 and exit.  A second request closes everything at once.
+ */
+void		janitor_start_shutdown(const char *why, bool wait_for_clients);
 /* Called whenever a client or server closes during shutdown. */
 void		janitor_shutdown_check(void);
 

@@ -44,8 +44,9 @@ usage(FILE *f)
 			"      --describe-config  print the settings reference (markdown) and exit\n"
 			"  -V, --version          print the version and exit\n"
 			"  -h, --help             show this help and exit\n\n"
-			"Signals: SIGHUP reloads the configuration; SIGINT and SIGTERM shut down\n"
-			"gracefully (stop accepting, let transactions finish, then exit).\n"
+			"Signals: SIGHUP reloads the configuration; SIGINT: safe shutdown (stop\n"
+			"accepting, let transactions finish, up to 5 s); SIGTERM: super safe shutdown\n"
+			"(stop accepting, serve connected clients until they leave, up to 30 s).\n"
 			"Admin console: psql -p PORT -U ADMIN_USER pgbouncer  (alias: pgplumb)\n",
 			PGPLUMB_VERSION);
 }
@@ -69,9 +70,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		(void) pooler_reload();
 	}
 	else if (sig == SIGINT)
-		janitor_start_shutdown("SIGINT");
+		janitor_start_shutdown("SIGINT", false);
 	else if (sig == SIGTERM)
-		janitor_start_shutdown("SIGTERM");
+		janitor_start_shutdown("SIGTERM", true);
 }
 
 static void

@@ -17,6 +17,7 @@
 #include "client.h"
 #include "janitor.h"
 #include "server.h"
+#include "txn.h"
 #include "userlist.h"
 
 struct event_base *pooler_base;
@@ -27,6 +28,7 @@ struct list login_client_list;
 struct list cancel_server_list;
 int			client_count;
 bool		pooler_shutting_down;
+bool		pooler_shutdown_wait_clients;
 bool		pooler_paused;
 
 static struct list justfree_client_list;
@@ -49,6 +51,7 @@ objects_init(struct event_base *base)
 	list_init(&cancel_server_list);
 	list_init(&justfree_client_list);
 	list_init(&justfree_server_list);
+	txn_configure();
 }
 
 /* ---- identity for log lines ---- */
@@ -358,7 +361,7 @@ launch_new_connection(struct pool *p, bool reserve)
 	int			maxuser = cfg_max_user_connections_for(cfg, u);
 	struct server *s;
 
-	if (p->is_admin || pooler_shutting_down)
+	if (p->is_admin || (pooler_shutting_down && !pooler_shutdown_wait_clients))
 		return false;
 	if (db == NULL)
 	{
@@ -726,7 +729,7 @@ release_server(struct server *s)
 		pool_activate(p);
 		return;
 	}
-	if (pooler_shutting_down || p->paused || pooler_paused)
+	if ((pooler_shutting_down && !pooler_shutdown_wait_clients) || p->paused || pooler_paused)
 	{
 		disconnect_server(s, false, NULL, pooler_shutting_down ? "shutting down" : "paused");
 		pool_activate(p);
@@ -736,6 +739,7 @@ release_server(struct server *s)
 		cfg->server_reset_query[0] != '\0')
 	{
 		change_server_state(s, SV_USED);
+		txn_server_reset_sent(s, cfg->server_reset_query);
 		if (server_send_query(s, cfg->server_reset_query) < 0)
 		{
 			disconnect_server(s, false, NULL, "could not send server_reset_query");
@@ -965,6 +969,7 @@ objects_free_closed(void)
 
 		list_remove(&justfree_client_list, n);
 		client_count--;
+		txn_client_free(c);
 		free(c);
 	}
 	list_for_each_safe(n, t, &justfree_server_list)
@@ -972,6 +977,7 @@ objects_free_closed(void)
 		struct server *s = list_entry(n, struct server, node);
 
 		list_remove(&justfree_server_list, n);
+		txn_server_free(s);
 		free(s);
 	}
 }
@@ -1066,6 +1072,7 @@ kill_database(const char *dbname)
 void
 objects_reload(void)
 {
+	txn_configure();
 	struct list_node *n,
 			   *t;
 
@@ -1087,6 +1094,7 @@ objects_cleanup(void)
 			   *t;
 
 	objects_free_closed();
+	txn_cleanup();
 	list_for_each_safe(n, t, &pool_list)
 	{
 		struct pool *p = list_entry(n, struct pool, node);

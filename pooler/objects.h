@@ -33,6 +33,8 @@
 
 struct pool;
 struct server;
+struct txn_client;
+struct txn_server;
 
 enum client_state {
 	CL_FREE = 0,				/* on no list: being set up */
@@ -82,6 +84,7 @@ struct client {
 	bool		in_hash;
 
 	struct auth_server *auth;
+	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
 
 	int64_t		connect_time;
@@ -119,6 +122,7 @@ struct server {
 	int64_t		cancel_time;
 
 	struct auth_client *auth;
+	struct txn_server *txn;		/* session parameters, prepared statements (txn.c) */
 	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
@@ -196,6 +200,7 @@ extern struct list login_client_list;
 extern struct list cancel_server_list;
 extern int	client_count;		/* every client object not yet freed */
 extern bool pooler_shutting_down;
+extern bool pooler_shutdown_wait_clients;	/* SIGTERM: serve clients until they leave */
 extern bool pooler_paused;
 
 void		objects_init(struct event_base *base);

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "client.h"
 #include "janitor.h"
+#include "txn.h"
 #include "userlist.h"
 
 int
@@ -171,6 +172,7 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 			}
 		case PQMSG_ParameterStatus:
 			proto_put_bytes(&s->login_params, pkt->data, pkt->total);
+			(void) txn_server_unlinked_packet(s, pkt);	/* complete: cannot wait */
 			return SBUF_SKIP;
 		case PQMSG_BackendKeyData:
 			if (blen >= 8)
@@ -415,9 +417,8 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
  * bytes first), so the client sees exactly what PostgreSQL would have sent.
  */
 static enum sbuf_ret
-active_packet(struct server *s, struct sbuf_pkt *pkt)
+relay_packet(struct server *s, struct sbuf_pkt *pkt)
 {
-	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	if (s->link && s->link->batch)
 	{
 		enum sbuf_ret r = batch_reply(s, pkt);
@@ -438,6 +439,22 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	}
 }
 
+static enum sbuf_ret
+active_packet(struct server *s, struct sbuf_pkt *pkt)
+{
+	enum sbuf_ret r;
+	bool		done;
+
+	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
+	/* replies the pooler asked for, prepared statements, session parameters */
+	r = txn_server_packet(s, pkt, &done);
+	if (done)
+		return r;
+	r = relay_packet(s, pkt);
+	txn_server_after(s, pkt, r);
+	return r;
+}
+
 /* Messages from a server nobody is using. */
 static enum sbuf_ret
 idle_packet(struct server *s, struct sbuf_pkt *pkt)
@@ -445,6 +462,9 @@ idle_packet(struct server *s, struct sbuf_pkt *pkt)
 	switch (pkt->type)
 	{
 		case PQMSG_ParameterStatus:
+			if (txn_server_unlinked_packet(s, pkt) == SBUF_NEED_FULL)
+				return SBUF_NEED_FULL;
+			return SBUF_SKIP;
 		case PQMSG_NoticeResponse:
 		case PQMSG_NotificationResponse:
 			return SBUF_SKIP;
@@ -479,7 +499,12 @@ used_packet(struct server *s, struct sbuf_pkt *pkt)
 		return SBUF_SKIP;
 	}
 	if (pkt->type != PQMSG_ReadyForQuery)
+	{
+		/* ParameterStatus after DISCARD ALL: the server's values now */
+		if (txn_server_unlinked_packet(s, pkt) == SBUF_NEED_FULL)
+			return SBUF_NEED_FULL;
 		return SBUF_SKIP;
+	}
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
 	s->txn_status = (char) pkt->data[5];

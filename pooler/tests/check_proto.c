@@ -194,7 +194,7 @@ START_TEST(test_refusals)
 	int			fd;
 	const char *nodb[] = {"user", "alice", "database", "nope"};
 	const char *nouser[] = {"database", "appdb"};
-	const char *badparam[] = {"user", "alice", "database", "appdb", "search_path", "x"};
+	const char *badparam[] = {"user", "alice", "database", "appdb", "work_mem", "x"};
 	const char *ok[] = {"user", "admin", "database", "pgbouncer"};
 
 	setup();

@@ -1,6 +1,7 @@
 # Signals: SIGHUP reloads (an invalid file keeps the old config in force);
-# SIGTERM/SIGINT shut down gracefully: no new connections, a running
-# transaction finishes and gets its result, then the client is told why.
+# SIGINT (safe shutdown): no new connections, a running transaction finishes
+# and gets its result, then the client is told why; SIGTERM (super safe):
+# connected clients keep being served until they leave, then the pooler exits.
 . "$(dirname "$0")/../lib.sh"
 start_pooler "pool_mode = session
 default_pool_size = 2
@@ -59,7 +60,7 @@ PY
 idle=$!
 wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where query like 'select pg_sleep(0.8)%'\")\" = 1 ]" 3000 || fail "in-flight query not running"
 wait_for "[ \"\$(padmin -c 'show clients' | grep -c '^C|postgres|ppdb|active|')\" = 2 ]" 3000 || fail "idle client not logged in"
-kill -TERM "$POOLER_PID"
+kill -INT "$POOLER_PID"
 sleep 0.2
 err=$(pq -c "select 1" 2>&1)
 assert_contains "$err" "connection" "new connections refused during shutdown"
@@ -70,8 +71,38 @@ assert_contains "$out" "result: True" "in-flight query finished and returned its
 assert_contains "$out" "idle client: 57P01 pgplumb-pooler is shutting down" "idle client told why (57P01)"
 wait_for "! kill -0 $POOLER_PID" 6000 || fail "pooler did not exit"
 ok "pooler exited after the transaction"
-assert_log "shutting down (SIGTERM)"
+assert_log "shutting down (SIGINT)"
 assert_log "shutdown complete"
 [ ! -e "$SCEN_DIR/pooler.pid" ] || fail "pidfile left behind"
 ok "pidfile removed"
 assert_eq "$(backend_count)" 0 "no server connections left"
+
+# SIGTERM: the connected client is still served; the pooler exits when it leaves
+: >"$POOLER_LOG"
+start_pooler "pool_mode = transaction"
+/usr/bin/python3 - "$POOLER_PORT" >"$SCEN_DIR/term.out" 2>&1 <<'PY' &
+import sys, time
+from pgwire import Conn, first_error
+c = Conn(int(sys.argv[1]))
+c.startup(); c.read_until()
+time.sleep(1.0)                      # SIGTERM arrives meanwhile
+c.query("select 'served after SIGTERM'")
+msgs = c.read_until()
+print("rows:", [p for t, p in msgs if t == b"D"], "error:", (first_error(msgs) or {}).get("C"))
+c.msg(b"X"); c.close()
+PY
+termclient=$!
+sleep 0.4
+kill -TERM "$POOLER_PID"
+sleep 0.2
+err=$(pq -c "select 1" 2>&1)
+assert_contains "$err" "connection" "SIGTERM: new connections refused"
+kill -0 "$POOLER_PID" || fail "SIGTERM: pooler exited while a client was connected"
+ok "SIGTERM: pooler waits for the connected client"
+wait $termclient
+assert_contains "$(cat "$SCEN_DIR/term.out")" "served after SIGTERM" "SIGTERM: connected client still served"
+assert_contains "$(cat "$SCEN_DIR/term.out")" "error: None" "SIGTERM: no error for it"
+wait_for "! kill -0 $POOLER_PID" 3000 || fail "SIGTERM: pooler did not exit after the last client left"
+ok "SIGTERM: pooler exited once the client left"
+assert_log "waiting up to 30 s for clients to disconnect"
+assert_eq "$(backend_count)" 0 "SIGTERM: no server connections left"

@@ -44,7 +44,7 @@ c.startup(); print("ssl then login:", c.read_until()[-1][0] == b"Z")
 c = Conn(port); c.startup(database="nosuchdb")
 print("nodb:", err_of(c))
 # unsupported startup parameter
-c = Conn(port); c.startup(extra=(("search_path", "x"),))
+c = Conn(port); c.startup(extra=(("work_mem", "x"),))
 print("param:", err_of(c))
 # no user
 c = Conn(port)
@@ -76,7 +76,7 @@ assert_contains "$out" "v3.5: ['v', 'R'] True" "protocol 3.5 negotiated down to 
 assert_contains "$out" "ssl: b'N'" "SSLRequest answered N"
 assert_contains "$out" "ssl then login: True" "login after SSL refusal"
 assert_contains "$out" 'nodb: 3D000 database "nosuchdb" does not exist' "unknown database -> 3D000"
-assert_contains "$out" "param: 08P01 unsupported startup parameter: search_path" "unsupported startup parameter"
+assert_contains "$out" "param: 08P01 unsupported startup parameter: work_mem" "unsupported startup parameter"
 assert_contains "$out" "nouser: 28000" "missing user -> 28000"
 assert_contains "$out" "half: 08P01 client_login_timeout" "half startup packet -> client_login_timeout"
 assert_contains "$out" "http: 08P01" "garbage -> 08P01"

@@ -5,7 +5,8 @@
 down_port=$(free_port)
 start_pooler "pool_mode = transaction
 server_login_retry = 2" "down = host=127.0.0.1 port=$down_port dbname=x
-nodb = host=127.0.0.1 port=$PG_SERVER_PORT dbname=no_such_database"
+nodb = host=127.0.0.1 port=$PG_SERVER_PORT dbname=no_such_database
+nosock = host=/nonexistent-dir port=5432 dbname=x"
 
 err=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
 import sys
@@ -28,3 +29,11 @@ assert_contains "$err" "server_login_retry" "second client fails fast naming ser
 assert_le $((t1 - t0)) 1000 "fail-fast answer (ms)"
 assert_eq "$(pq -c "select 'ppdb fine'")" "ppdb fine" "other databases unaffected"
 assert_log "closing because: server login has been failing"
+
+# a unix socket that does not exist fails at connect() at once; several
+# clients at the same time all get the error and the pooler survives
+for i in 1 2 3 4; do { PQDB=nosock pq -c "select 1" >"$SCEN_DIR/nosock.$i" 2>&1; } & done
+wait_for "[ \$(cat $SCEN_DIR/nosock.* 2>/dev/null | grep -c 'could not connect\|server_login_retry') -ge 4 ]" 5000 || fail "unix-socket failures not reported: $(cat $SCEN_DIR/nosock.*)"
+ok "every client of the unreachable socket got an error"
+kill -0 "$POOLER_PID" || fail "pooler died"
+assert_eq "$(pq -c "select 'alive'")" alive "pooler alive"

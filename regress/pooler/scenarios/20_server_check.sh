@@ -5,12 +5,14 @@
 start_pooler "pool_mode = transaction
 default_pool_size = 1
 server_check_delay = 300ms
-server_check_query = select set_config('application_name', 'checked', false)"
-p1=$(pq -c "show application_name")
+server_check_query = select set_config('pp.checked', 'checked', false)"
+# a custom setting (application_name follows the client to its server)
+checked() { pq -c "select coalesce(current_setting('pp.checked', true), '')"; }
+p1=$(checked)
 assert_eq "$p1" "" "fresh server: no check yet"
-assert_eq "$(pq -c "show application_name")" "" "reused within server_check_delay: no check"
+assert_eq "$(checked)" "" "reused within server_check_delay: no check"
 sleep 0.5
-assert_eq "$(pq -c "show application_name")" checked "after server_check_delay the check query ran first"
+assert_eq "$(checked)" checked "after server_check_delay the check query ran first"
 assert_eq "$(padmin -c "show pools" | grep '^ppdb|' | cut -d'|' -f12)" 0 "SHOW POOLS sv_tested back to 0"
 stop_pooler
 

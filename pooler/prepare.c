@@ -1,0 +1,1319 @@
+/*
+ * prepare.c -- prepared statements in transaction pooling: shared
+ * statements, client name maps, per-server LRU caches and the queue that
+ * matches server replies with client requests (design in prepare.h).
+ */
+#include "prepare.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "list.h"
+
+struct ps_stats ps_stats;
+
+/* ---- statements (process-wide, deduplicated) ---- */
+
+struct ps_stmt {
+	struct ps_stmt *hnext;		/* chain of the global table */
+	uint64_t	hash;
+	uint64_t	id;
+	uint32_t	refcount;
+	uint32_t	body_len;		/* query\0 int16 n int32[n] */
+	uint32_t	text_len;		/* strlen(query) */
+	bool		dealloc;		/* the text is DEALLOCATE name|ALL */
+	char		dealloc_name[64];	/* its name ("" = ALL) */
+	char		name[32];		/* PGPLUMB_<id> */
+	uint8_t		body[];
+};
+
+static struct ps_stmt **stmt_tab;
+static uint32_t stmt_tab_size;	/* power of two, 0 before first use */
+static uint32_t stmt_count;
+static uint64_t stmt_next_id = 1;
+
+/* FNV-1a, 64 bit. */
+static uint64_t
+hash_bytes(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static bool
+stmt_tab_grow(void)
+{
+	uint32_t	nsize = stmt_tab_size ? stmt_tab_size * 2 : 256;
+	struct ps_stmt **nt = calloc(nsize, sizeof(*nt));
+
+	if (nt == NULL)
+		return false;
+	for (uint32_t i = 0; i < stmt_tab_size; i++)
+	{
+		struct ps_stmt *st = stmt_tab[i],
+				   *next;
+
+		for (; st; st = next)
+		{
+			next = st->hnext;
+			st->hnext = nt[st->hash & (nsize - 1)];
+			nt[st->hash & (nsize - 1)] = st;
+		}
+	}
+	free(stmt_tab);
+	stmt_tab = nt;
+	stmt_tab_size = nsize;
+	return true;
+}
+
+static void
+stmt_ref(struct ps_stmt *st)
+{
+	st->refcount++;
+}
+
+static void
+stmt_unref(struct ps_stmt *st)
+{
+	struct ps_stmt **pp;
+
+	if (st == NULL || --st->refcount > 0)
+		return;
+	pp = &stmt_tab[st->hash & (stmt_tab_size - 1)];
+	while (*pp != st)
+		pp = &(*pp)->hnext;
+	*pp = st->hnext;
+	stmt_count--;
+	ps_stats.stmts = stmt_count;
+	free(st);
+}
+
+/*
+ * The statement for a Parse body after the name (query\0 n types), with one
+ * reference for the caller; NULL on a malformed body or out of memory (*bad
+ * tells which).
+ */
+static struct ps_stmt *
+stmt_get(const uint8_t *body, uint32_t len, bool *bad)
+{
+	const uint8_t *nul = memchr(body, '\0', len);
+	uint32_t	text_len,
+				nparams;
+	uint64_t	h;
+	struct ps_stmt *st;
+
+	*bad = false;
+	if (nul == NULL || (uint32_t) (nul - body) + 3 > len)
+	{
+		*bad = true;
+		return NULL;
+	}
+	text_len = (uint32_t) (nul - body);
+	nparams = proto_get_u16(nul + 1);
+	if (text_len + 3 + 4 * nparams != len)
+	{
+		*bad = true;
+		return NULL;
+	}
+	h = hash_bytes(body, len);
+	if (stmt_tab_size)
+	{
+		for (st = stmt_tab[h & (stmt_tab_size - 1)]; st; st = st->hnext)
+			if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
+			{
+				stmt_ref(st);
+				return st;
+			}
+	}
+	if (stmt_count >= stmt_tab_size && !stmt_tab_grow())
+		return NULL;
+	st = malloc(sizeof(*st) + len);
+	if (st == NULL)
+		return NULL;
+	memset(st, 0, sizeof(*st));
+	memcpy(st->body, body, len);
+	st->body_len = len;
+	st->text_len = text_len;
+	st->hash = h;
+	st->id = stmt_next_id++;
+	st->refcount = 1;
+	snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu", (unsigned long long) st->id);
+	if (nparams == 0)
+		st->dealloc = ps_query_is_deallocate((const char *) body, text_len, st->dealloc_name,
+											 sizeof(st->dealloc_name));
+	st->hnext = stmt_tab[h & (stmt_tab_size - 1)];
+	stmt_tab[h & (stmt_tab_size - 1)] = st;
+	stmt_count++;
+	ps_stats.stmts = stmt_count;
+	return st;
+}
+
+const char *
+ps_stmt_text(const struct ps_stmt *st)
+{
+	return (const char *) st->body;
+}
+
+const char *
+ps_stmt_name(const struct ps_stmt *st)
+{
+	return st->name;
+}
+
+void
+ps_global_cleanup(void)
+{
+	for (uint32_t i = 0; i < stmt_tab_size; i++)
+	{
+		struct ps_stmt *st = stmt_tab[i],
+				   *next;
+
+		for (; st; st = next)
+		{
+			next = st->hnext;
+			free(st);
+		}
+	}
+	free(stmt_tab);
+	stmt_tab = NULL;
+	stmt_tab_size = 0;
+	stmt_count = 0;
+	ps_stats.stmts = 0;
+}
+
+/* ---- client maps: name -> statement ---- */
+
+struct ps_centry {
+	struct ps_centry *next;
+	struct ps_stmt *stmt;
+	uint64_t	hash;
+	uint32_t	name_len;
+	char		name[];
+};
+
+struct ps_client {
+	struct ps_centry **tab;
+	uint32_t	size;			/* power of two or 0 */
+	uint32_t	count;
+	struct ps_stmt *unnamed;
+};
+
+struct ps_client *
+ps_client_new(void)
+{
+	return calloc(1, sizeof(struct ps_client));
+}
+
+static void
+client_clear(struct ps_client *cl)
+{
+	for (uint32_t i = 0; i < cl->size; i++)
+	{
+		struct ps_centry *e = cl->tab[i],
+				   *next;
+
+		for (; e; e = next)
+		{
+			next = e->next;
+			stmt_unref(e->stmt);
+			free(e);
+		}
+		cl->tab[i] = NULL;
+	}
+	cl->count = 0;
+	stmt_unref(cl->unnamed);
+	cl->unnamed = NULL;
+}
+
+void
+ps_client_free(struct ps_client *cl)
+{
+	if (cl == NULL)
+		return;
+	client_clear(cl);
+	free(cl->tab);
+	free(cl);
+}
+
+void
+ps_client_forget_all(struct ps_client *cl)
+{
+	client_clear(cl);
+}
+
+uint32_t
+ps_client_count(const struct ps_client *cl)
+{
+	return cl->count;
+}
+
+static struct ps_centry **
+client_slot(struct ps_client *cl, const char *name, uint32_t len, uint64_t h)
+{
+	struct ps_centry **pp;
+
+	if (cl->size == 0)
+		return NULL;
+	for (pp = &cl->tab[h & (cl->size - 1)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->hash == h && (*pp)->name_len == len && memcmp((*pp)->name, name, len) == 0)
+			return pp;
+	return NULL;
+}
+
+static struct ps_stmt *
+client_lookup(struct ps_client *cl, const char *name, uint32_t len)
+{
+	struct ps_centry **pp;
+
+	if (len == 0)
+		return cl->unnamed;
+	pp = client_slot(cl, name, len, hash_bytes(name, len));
+	return pp ? (*pp)->stmt : NULL;
+}
+
+static bool
+client_grow(struct ps_client *cl)
+{
+	uint32_t	nsize = cl->size ? cl->size * 2 : 16;
+	struct ps_centry **nt = calloc(nsize, sizeof(*nt));
+
+	if (nt == NULL)
+		return false;
+	for (uint32_t i = 0; i < cl->size; i++)
+	{
+		struct ps_centry *e = cl->tab[i],
+				   *next;
+
+		for (; e; e = next)
+		{
+			next = e->next;
+			e->next = nt[e->hash & (nsize - 1)];
+			nt[e->hash & (nsize - 1)] = e;
+		}
+	}
+	free(cl->tab);
+	cl->tab = nt;
+	cl->size = nsize;
+	return true;
+}
+
+/* Bind `name` to `st` (takes over the caller's reference). */
+static bool
+client_store(struct ps_client *cl, const char *name, uint32_t len, struct ps_stmt *st)
+{
+	uint64_t	h;
+	struct ps_centry **pp,
+			   *e;
+
+	if (len == 0)
+	{
+		stmt_unref(cl->unnamed);
+		cl->unnamed = st;
+		return true;
+	}
+	h = hash_bytes(name, len);
+	pp = client_slot(cl, name, len, h);
+	if (pp)
+	{
+		/* PostgreSQL would say 42P05; a driver re-preparing a name it
+		 * believes gone (e.g. after a failed Parse) gets the new text. */
+		stmt_unref((*pp)->stmt);
+		(*pp)->stmt = st;
+		return true;
+	}
+	if (cl->count >= cl->size && !client_grow(cl))
+		return false;
+	e = malloc(sizeof(*e) + len);
+	if (e == NULL)
+		return false;
+	e->stmt = st;
+	e->hash = h;
+	e->name_len = len;
+	memcpy(e->name, name, len);
+	e->next = cl->tab[h & (cl->size - 1)];
+	cl->tab[h & (cl->size - 1)] = e;
+	cl->count++;
+	return true;
+}
+
+static void
+client_forget(struct ps_client *cl, const char *name, uint32_t len)
+{
+	struct ps_centry **pp,
+			   *e;
+
+	if (len == 0)
+	{
+		stmt_unref(cl->unnamed);
+		cl->unnamed = NULL;
+		return;
+	}
+	pp = client_slot(cl, name, len, hash_bytes(name, len));
+	if (pp == NULL)
+		return;
+	e = *pp;
+	*pp = e->next;
+	stmt_unref(e->stmt);
+	free(e);
+	cl->count--;
+}
+
+/* ---- server caches ---- */
+
+enum sentry_state {
+	SE_PENDING,					/* Parse sent, ParseComplete not seen yet */
+	SE_READY
+};
+
+struct ps_sentry {
+	struct ps_sentry *hnext;
+	struct list_node lru;		/* head = least recently used */
+	struct ps_stmt *stmt;
+	enum sentry_state state;
+	uint32_t	gen;			/* which Parse made it (see parse_done) */
+};
+
+/* Kinds of queued requests. */
+enum rq_kind {
+	RQ_EXT,						/* extended request forwarded (Bind, Describe,
+								 * Execute, Close of a portal, ...) */
+	RQ_PARSE,					/* client's Parse, renamed: '1' makes it READY */
+	RQ_PARSE_INJECTED,			/* our Parse before a Bind/Describe: swallow '1' */
+	RQ_PARSE_NOP,				/* portal Close standing for a Parse */
+	RQ_CLOSE_EVICT,				/* our Close of an evicted statement: swallow '3' */
+	RQ_SYNC,					/* Sync: 'Z' */
+	RQ_QUERY,					/* Query / FunctionCall: everything up to 'Z' */
+	RQ_QUERY_INJECTED,			/* our Query: swallow everything up to 'Z' */
+	RQ_QUERY_DEALLOC,			/* empty Query standing for DEALLOCATE */
+	RQ_EXECUTE					/* Execute, with the portal's statement */
+};
+
+struct ps_rq {
+	uint8_t		kind;
+	bool		dealloc_all;	/* RQ_QUERY_DEALLOC: tag "DEALLOCATE ALL" */
+	uint32_t	gen;			/* RQ_PARSE*: the cache entry it made */
+	struct ps_stmt *stmt;		/* referenced, or NULL */
+};
+
+struct ps_server {
+	struct ps_sentry **tab;
+	uint32_t	size;			/* power of two or 0 */
+	uint32_t	count;
+	struct list lru;
+	uint32_t	next_gen;
+
+	struct ps_rq *q;			/* ring of outstanding requests */
+	uint32_t	qcap;			/* power of two or 0 */
+	uint32_t	qhead;
+	uint32_t	qlen;
+	bool		skipping;		/* an error: requests up to the next Sync are ignored */
+	bool		last_dealloc_all;
+	struct ps_stmt *unnamed_portal;	/* statement of the last Bind to portal "" */
+};
+
+struct ps_server *
+ps_server_new(void)
+{
+	struct ps_server *sv = calloc(1, sizeof(struct ps_server));
+
+	if (sv)
+		list_init(&sv->lru);
+	return sv;
+}
+
+uint32_t
+ps_server_cached(const struct ps_server *sv)
+{
+	return sv->count;
+}
+
+uint32_t
+ps_server_outstanding(const struct ps_server *sv)
+{
+	return sv->qlen;
+}
+
+static struct ps_sentry **
+server_slot(struct ps_server *sv, const struct ps_stmt *st)
+{
+	struct ps_sentry **pp;
+
+	if (sv->size == 0)
+		return NULL;
+	for (pp = &sv->tab[st->id & (sv->size - 1)]; *pp; pp = &(*pp)->hnext)
+		if ((*pp)->stmt == st)
+			return pp;
+	return NULL;
+}
+
+static struct ps_sentry *
+server_lookup(struct ps_server *sv, const struct ps_stmt *st)
+{
+	struct ps_sentry **pp = server_slot(sv, st);
+
+	return pp ? *pp : NULL;
+}
+
+static bool
+server_grow(struct ps_server *sv)
+{
+	uint32_t	nsize = sv->size ? sv->size * 2 : 32;
+	struct ps_sentry **nt = calloc(nsize, sizeof(*nt));
+
+	if (nt == NULL)
+		return false;
+	for (uint32_t i = 0; i < sv->size; i++)
+	{
+		struct ps_sentry *e = sv->tab[i],
+				   *next;
+
+		for (; e; e = next)
+		{
+			next = e->hnext;
+			e->hnext = nt[e->stmt->id & (nsize - 1)];
+			nt[e->stmt->id & (nsize - 1)] = e;
+		}
+	}
+	free(sv->tab);
+	sv->tab = nt;
+	sv->size = nsize;
+	return true;
+}
+
+static struct ps_sentry *
+server_add(struct ps_server *sv, struct ps_stmt *st, enum sentry_state state)
+{
+	struct ps_sentry *e;
+
+	if (sv->count >= sv->size && !server_grow(sv))
+		return NULL;
+	e = malloc(sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->stmt = st;
+	stmt_ref(st);
+	e->state = state;
+	e->gen = ++sv->next_gen;
+	e->hnext = sv->tab[st->id & (sv->size - 1)];
+	sv->tab[st->id & (sv->size - 1)] = e;
+	list_append(&sv->lru, &e->lru);
+	sv->count++;
+	return e;
+}
+
+static void
+server_remove(struct ps_server *sv, struct ps_sentry *e)
+{
+	struct ps_sentry **pp = server_slot(sv, e->stmt);
+
+	*pp = e->hnext;
+	list_remove(&sv->lru, &e->lru);
+	sv->count--;
+	stmt_unref(e->stmt);
+	free(e);
+}
+
+static void
+server_touch(struct ps_server *sv, struct ps_sentry *e)
+{
+	list_remove(&sv->lru, &e->lru);
+	list_append(&sv->lru, &e->lru);
+}
+
+void
+ps_server_forget_all(struct ps_server *sv)
+{
+	struct list_node *n,
+			   *t;
+
+	list_for_each_safe(n, t, &sv->lru)
+		server_remove(sv, list_entry(n, struct ps_sentry, lru));
+}
+
+/* ---- request queue ---- */
+
+static bool
+queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
+{
+	struct ps_rq *rq;
+
+	if (sv->qlen == sv->qcap)
+	{
+		uint32_t	ncap = sv->qcap ? sv->qcap * 2 : 64;
+		struct ps_rq *nq = malloc(ncap * sizeof(*nq));
+
+		if (nq == NULL)
+			return false;
+		for (uint32_t i = 0; i < sv->qlen; i++)
+			nq[i] = sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+		free(sv->q);
+		sv->q = nq;
+		sv->qcap = ncap;
+		sv->qhead = 0;
+	}
+	rq = &sv->q[(sv->qhead + sv->qlen) & (sv->qcap - 1)];
+	rq->kind = (uint8_t) kind;
+	rq->dealloc_all = false;
+	rq->gen = 0;
+	rq->stmt = st;
+	if (st)
+		stmt_ref(st);
+	sv->qlen++;
+	return true;
+}
+
+static struct ps_rq *
+queue_tail(const struct ps_server *sv)
+{
+	return &sv->q[(sv->qhead + sv->qlen - 1) & (sv->qcap - 1)];
+}
+
+static struct ps_rq *
+queue_head(const struct ps_server *sv)
+{
+	return sv->qlen ? &sv->q[sv->qhead & (sv->qcap - 1)] : NULL;
+}
+
+static void
+queue_pop(struct ps_server *sv)
+{
+	struct ps_rq *rq = queue_head(sv);
+
+	stmt_unref(rq->stmt);
+	rq->stmt = NULL;
+	sv->qhead = (sv->qhead + 1) & (sv->qcap - 1);
+	sv->qlen--;
+}
+
+/*
+ * A Parse of `st` did not happen (error or ignored after an error).  `gen`
+ * names the cache entry that Parse made: if that entry was evicted and
+ * another Parse made a new one since, the new one is not touched.
+ */
+static void
+parse_failed(struct ps_server *sv, struct ps_stmt *st, uint32_t gen)
+{
+	struct ps_sentry *e = server_lookup(sv, st);
+
+	if (e && e->gen == gen && e->state == SE_PENDING)
+		server_remove(sv, e);
+}
+
+/* A Parse of `st` succeeded (an evicted entry stays evicted: its Close
+ * follows on the wire). */
+static void
+parse_done(struct ps_server *sv, struct ps_stmt *st, uint32_t gen)
+{
+	struct ps_sentry *e = server_lookup(sv, st);
+
+	if (e && e->gen == gen)
+		e->state = SE_READY;
+}
+
+/* An eviction Close was ignored: the statement is still on the server. */
+static void
+close_ignored(struct ps_server *sv, struct ps_stmt *st)
+{
+	struct ps_sentry *e = server_lookup(sv, st);
+
+	if (e)
+		e->state = SE_READY;
+	else
+		(void) server_add(sv, st, SE_READY);	/* on OOM it is just unknown */
+}
+
+/* Drop the head request: the server ignored it or answered it with an error. */
+static void
+request_lost(struct ps_server *sv, struct ps_rq *rq)
+{
+	switch ((enum rq_kind) rq->kind)
+	{
+		case RQ_PARSE:
+		case RQ_PARSE_INJECTED:
+			parse_failed(sv, rq->stmt, rq->gen);
+			break;
+		case RQ_CLOSE_EVICT:
+			close_ignored(sv, rq->stmt);
+			break;
+		default:
+			break;
+	}
+}
+
+void
+ps_server_free(struct ps_server *sv)
+{
+	if (sv == NULL)
+		return;
+	while (sv->qlen)
+		queue_pop(sv);
+	free(sv->q);
+	ps_server_forget_all(sv);
+	free(sv->tab);
+	stmt_unref(sv->unnamed_portal);
+	free(sv);
+}
+
+/* ---- building server requests ---- */
+
+static void
+build_parse(struct proto_buf *out, const struct ps_stmt *st)
+{
+	proto_begin(out, PQMSG_Parse);
+	proto_put_string(out, st->name);
+	if (st->dealloc)
+	{
+		/* the server runs an empty query; its reply becomes DEALLOCATE's */
+		proto_put_byte(out, 0);
+		proto_put_bytes(out, st->body + st->text_len + 1, st->body_len - st->text_len - 1);
+	}
+	else
+		proto_put_bytes(out, st->body, st->body_len);
+	proto_end(out);
+	ps_stats.server_parses++;
+}
+
+static void
+build_nop_close(struct proto_buf *out)
+{
+	proto_begin(out, PQMSG_Close);
+	proto_put_byte(out, 'P');
+	proto_put_string(out, PS_NOP_PORTAL);
+	proto_end(out);
+}
+
+/*
+ * Make room for one more statement on the server: Close the least recently
+ * used statements while the cache is full.  A statement whose Parse is still
+ * unanswered may go too: every request using it is already on the wire
+ * before the Close, and a portal outlives its statement.
+ */
+static bool
+evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
+{
+	struct list_node *n,
+			   *t;
+
+	if (max_prepared <= 0)
+		return true;
+	list_for_each_safe(n, t, &sv->lru)
+	{
+		struct ps_sentry *e = list_entry(n, struct ps_sentry, lru);
+
+		if (sv->count < (uint32_t) max_prepared)
+			break;
+		proto_begin(out, PQMSG_Close);
+		proto_put_byte(out, 'S');
+		proto_put_string(out, e->stmt->name);
+		proto_end(out);
+		if (!queue_push(sv, RQ_CLOSE_EVICT, e->stmt))
+			return false;
+		ps_stats.evictions++;
+		server_remove(sv, e);
+	}
+	return true;
+}
+
+/*
+ * Make sure the server has `st` (a Bind or Describe needs it): if it does
+ * not, append eviction Closes and a Parse to `out` and queue them.
+ */
+static bool
+ensure_prepared(struct ps_server *sv, struct ps_stmt *st, int max_prepared,
+				struct proto_buf *out)
+{
+	struct ps_sentry *e = server_lookup(sv, st);
+
+	if (e)
+	{
+		server_touch(sv, e);
+		return true;
+	}
+	if (sv->skipping)
+	{
+		/* ignored by the server, like the request that needs it */
+		build_parse(out, st);
+		return true;
+	}
+	/* eviction Closes first, in queue order */
+	if (!evict_for_one(sv, max_prepared, out))
+		return false;
+	build_parse(out, st);
+	ps_stats.parses_injected++;
+	e = server_add(sv, st, SE_PENDING);
+	if (e == NULL || !queue_push(sv, RQ_PARSE_INJECTED, st))
+		return false;
+	queue_tail(sv)->gen = e->gen;
+	return true;
+}
+
+/* ---- client messages ---- */
+
+/* A string at body[*pos], its length in *len; false if unterminated. */
+static bool
+take_string(const uint8_t *body, uint32_t blen, uint32_t *pos, const char **s, uint32_t *len)
+{
+	const uint8_t *nul;
+
+	if (*pos >= blen)
+		return false;
+	nul = memchr(body + *pos, '\0', blen - *pos);
+	if (nul == NULL)
+		return false;
+	*s = (const char *) body + *pos;
+	*len = (uint32_t) (nul - (body + *pos));
+	*pos += *len + 1;
+	return true;
+}
+
+/* Queue a forwarded request; while the server ignores requests after an
+ * error, only Sync (which ends that) is queued. */
+static enum ps_result
+push_forwarded(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
+{
+	if (sv->skipping && kind != RQ_SYNC)
+		return PS_PASS;
+	if (kind == RQ_SYNC)
+		sv->skipping = false;
+	return queue_push(sv, kind, st) ? PS_PASS : PS_NOMEM;
+}
+
+static enum ps_result
+client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, uint32_t blen,
+			 int max_prepared, struct proto_buf *out)
+{
+	uint32_t	pos = 0,
+				nlen;
+	const char *name;
+	struct ps_stmt *st;
+	struct ps_sentry *e;
+	bool		bad;
+
+	if (!take_string(body, blen, &pos, &name, &nlen))
+		return PS_BAD;
+	st = stmt_get(body + pos, blen - pos, &bad);
+	if (st == NULL)
+		return bad ? PS_BAD : PS_NOMEM;
+	if (!client_store(cl, name, nlen, st))
+	{
+		stmt_unref(st);
+		return PS_NOMEM;
+	}
+	proto_buf_reset(out);
+	e = server_lookup(sv, st);
+	if (e)
+	{
+		/* the server has it: a no-op request stands for the Parse */
+		server_touch(sv, e);
+		build_nop_close(out);
+		ps_stats.parses_skipped++;
+		if (push_forwarded(sv, RQ_PARSE_NOP, NULL) != PS_PASS)
+			return PS_NOMEM;
+	}
+	else
+	{
+		if (sv->skipping)
+			build_parse(out, st);	/* ignored by the server */
+		else
+		{
+			if (!evict_for_one(sv, max_prepared, out))
+				return PS_NOMEM;
+			build_parse(out, st);
+			e = server_add(sv, st, SE_PENDING);
+			if (e == NULL || !queue_push(sv, RQ_PARSE, st))
+				return PS_NOMEM;
+			queue_tail(sv)->gen = e->gen;
+		}
+	}
+	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+}
+
+static enum ps_result bind_known(struct ps_client *cl, struct ps_server *sv,
+								 struct ps_stmt *st, const char *portal, uint32_t plen,
+								 const char *name, uint32_t nlen, const uint8_t *rest,
+								 uint32_t rlen, int max_prepared, struct proto_buf *out);
+
+/* Bind portal\0 stmt\0 rest: the statement name is rewritten. */
+static enum ps_result
+client_bind(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, uint32_t blen,
+			int max_prepared, struct proto_buf *out)
+{
+	uint32_t	pos = 0,
+				plen,
+				nlen;
+	const char *portal,
+			   *name;
+	struct ps_stmt *st;
+	enum ps_result r;
+
+	if (!take_string(body, blen, &pos, &portal, &plen) ||
+		!take_string(body, blen, &pos, &name, &nlen))
+		return PS_BAD;
+	st = client_lookup(cl, name, nlen);
+	if (st == NULL)
+	{
+		/* unknown to us: the server says 26000 in its own words */
+		return push_forwarded(sv, RQ_EXT, NULL);
+	}
+	r = bind_known(cl, sv, st, portal, plen, name, nlen, body + pos, blen - pos,
+				   max_prepared, out);
+	return r;
+}
+
+static enum ps_result
+bind_known(struct ps_client *cl, struct ps_server *sv, struct ps_stmt *st,
+		   const char *portal, uint32_t plen, const char *name, uint32_t nlen,
+		   const uint8_t *rest, uint32_t rlen, int max_prepared, struct proto_buf *out)
+{
+	enum ps_result r = PS_REPLACED;
+
+	/* the client's map may drop its reference below (DEALLOCATE) */
+	stmt_ref(st);
+	if (st->dealloc && !sv->skipping)
+	{
+		/* a DEALLOCATE prepared by the client: it acts on the client's map */
+		if (st->dealloc_name[0] == '\0')
+		{
+			stmt_ref(st);
+			client_clear(cl);
+			(void) client_store(cl, name, nlen, st);	/* keep the name bound */
+		}
+		else
+			client_forget(cl, st->dealloc_name, (uint32_t) strlen(st->dealloc_name));
+	}
+	proto_buf_reset(out);
+	if (!ensure_prepared(sv, st, max_prepared, out))
+		r = PS_NOMEM;
+	else
+	{
+		proto_begin(out, PQMSG_Bind);
+		proto_put_bytes(out, portal, plen + 1);
+		proto_put_string(out, st->name);
+		proto_put_bytes(out, rest, rlen);
+		proto_end(out);
+		if (plen == 0 && !sv->skipping)
+		{
+			stmt_unref(sv->unnamed_portal);
+			sv->unnamed_portal = st;
+			stmt_ref(st);
+		}
+		if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS || !proto_buf_ok(out))
+			r = PS_NOMEM;
+	}
+	stmt_unref(st);
+	return r;
+}
+
+static enum ps_result
+client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, uint32_t blen,
+				int max_prepared, struct proto_buf *out)
+{
+	uint32_t	pos = 1,
+				nlen;
+	const char *name;
+	struct ps_stmt *st;
+
+	if (blen < 2 || !take_string(body, blen, &pos, &name, &nlen) || pos != blen)
+		return PS_BAD;
+	if (body[0] != 'S')
+		return push_forwarded(sv, RQ_EXT, NULL);	/* a portal */
+	st = client_lookup(cl, name, nlen);
+	if (st == NULL)
+		return push_forwarded(sv, RQ_EXT, NULL);
+	proto_buf_reset(out);
+	if (!ensure_prepared(sv, st, max_prepared, out))
+		return PS_NOMEM;
+	proto_begin(out, PQMSG_Describe);
+	proto_put_byte(out, 'S');
+	proto_put_string(out, st->name);
+	proto_end(out);
+	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS)
+		return PS_NOMEM;
+	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+}
+
+static enum ps_result
+client_close(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, uint32_t blen,
+			 struct proto_buf *out)
+{
+	uint32_t	pos = 1,
+				nlen;
+	const char *name;
+
+	if (blen < 2 || !take_string(body, blen, &pos, &name, &nlen) || pos != blen)
+		return PS_BAD;
+	if (body[0] != 'S')
+		return push_forwarded(sv, RQ_EXT, NULL);	/* a portal */
+	/* The statement stays cached on the server for other clients; the
+	 * client gets the CloseComplete of a no-op portal Close. */
+	client_forget(cl, name, nlen);
+	proto_buf_reset(out);
+	build_nop_close(out);
+	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS)
+		return PS_NOMEM;
+	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+}
+
+enum ps_result
+ps_client_unlinked(struct ps_client *cl, const uint8_t *msg, uint32_t total)
+{
+	const uint8_t *body = msg + PROTO_HDR_LEN;
+	uint32_t	blen = total - PROTO_HDR_LEN;
+	uint32_t	pos = 0,
+				nlen;
+	const char *name;
+	struct ps_stmt *st;
+	bool		bad;
+
+	if (msg[0] == PQMSG_Close)
+	{
+		pos = 1;
+		if (blen < 2 || !take_string(body, blen, &pos, &name, &nlen) || pos != blen)
+			return PS_BAD;
+		if (body[0] != 'S')
+			return PS_REPLACED;
+		client_forget(cl, name, nlen);
+		return PS_PASS;
+	}
+	if (msg[0] != PQMSG_Parse || !take_string(body, blen, &pos, &name, &nlen))
+		return PS_BAD;
+	st = stmt_get(body + pos, blen - pos, &bad);
+	if (st == NULL)
+		return bad ? PS_BAD : PS_NOMEM;
+	if (!client_store(cl, name, nlen, st))
+	{
+		stmt_unref(st);
+		return PS_NOMEM;
+	}
+	return PS_PASS;
+}
+
+static enum ps_result
+client_execute(struct ps_server *sv, const uint8_t *body, uint32_t blen)
+{
+	/* the statement of the unnamed portal: its reply may need translating */
+	bool		unnamed = blen > 0 && body[0] == '\0';
+
+	return push_forwarded(sv, RQ_EXECUTE, unnamed ? sv->unnamed_portal : NULL);
+}
+
+enum ps_result
+ps_client_message(struct ps_client *cl, struct ps_server *sv, const uint8_t *msg,
+				  uint32_t total, int max_prepared, struct proto_buf *out)
+{
+	const uint8_t *body = msg + PROTO_HDR_LEN;
+	uint32_t	blen = total - PROTO_HDR_LEN;
+
+	switch (msg[0])
+	{
+		case PQMSG_Parse:
+			return client_parse(cl, sv, body, blen, max_prepared, out);
+		case PQMSG_Bind:
+			return client_bind(cl, sv, body, blen, max_prepared, out);
+		case PQMSG_Describe:
+			return client_describe(cl, sv, body, blen, max_prepared, out);
+		case PQMSG_Close:
+			return client_close(cl, sv, body, blen, out);
+		case PQMSG_Execute:
+			return client_execute(sv, body, blen);
+		case PQMSG_Sync:
+			return push_forwarded(sv, RQ_SYNC, NULL);
+		case PQMSG_Query:
+		case PQMSG_FunctionCall:
+			return push_forwarded(sv, RQ_QUERY, NULL);
+		default:
+			/* Flush, COPY data: no reply of their own */
+			return PS_PASS;
+	}
+}
+
+/* ---- DEALLOCATE ---- */
+
+static const char *
+skip_space(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char) *p))
+		p++;
+	return p;
+}
+
+/* Case-insensitive keyword at p followed by a non-identifier character. */
+static bool
+keyword(const char **pp, const char *end, const char *kw)
+{
+	size_t		n = strlen(kw);
+	const char *p = *pp;
+
+	if ((size_t) (end - p) < n || strncasecmp(p, kw, n) != 0)
+		return false;
+	if (p + n < end && (isalnum((unsigned char) p[n]) || p[n] == '_' || p[n] == '$'))
+		return false;
+	*pp = p + n;
+	return true;
+}
+
+bool
+ps_query_is_deallocate(const char *sql, size_t len, char *name, size_t namelen)
+{
+	const char *p = sql,
+			   *end = sql + len,
+			   *start;
+	size_t		n;
+
+	while (end > p && (end[-1] == '\0' || end[-1] == ';' || isspace((unsigned char) end[-1])))
+		end--;
+	p = skip_space(p, end);
+	if (!keyword(&p, end, "deallocate"))
+		return false;
+	p = skip_space(p, end);
+	start = p;
+	if (keyword(&p, end, "prepare"))
+	{
+		const char *q = skip_space(p, end);
+
+		if (q < end && q > p)
+			start = q;			/* "prepare" was the keyword */
+		else
+			p = start;			/* a statement named "prepare" */
+	}
+	p = start;
+	if (keyword(&p, end, "all") && skip_space(p, end) == end)
+	{
+		name[0] = '\0';
+		return true;
+	}
+	p = start;
+	if (p < end && *p == '"')
+	{
+		/* quoted identifier, "" inside stands for " */
+		n = 0;
+		for (p++; p < end; p++)
+		{
+			if (*p == '"')
+			{
+				if (p + 1 < end && p[1] == '"')
+					p++;
+				else
+					break;
+			}
+			if (n + 1 >= namelen)
+				return false;
+			name[n++] = *p;
+		}
+		if (p >= end || skip_space(p + 1, end) != end || n == 0)
+			return false;
+		name[n] = '\0';
+		return true;
+	}
+	n = 0;
+	for (; p < end && (isalnum((unsigned char) *p) || *p == '_' || *p == '$'); p++)
+	{
+		if (n + 1 >= namelen)
+			return false;
+		/* unquoted identifiers fold to lower case */
+		name[n++] = (char) tolower((unsigned char) *p);
+	}
+	if (n == 0 || skip_space(p, end) != end)
+		return false;
+	name[n] = '\0';
+	return true;
+}
+
+enum ps_result
+ps_client_deallocate_query(struct ps_client *cl, struct ps_server *sv, const char *sql,
+						   size_t len, struct proto_buf *out)
+{
+	char		name[256];
+	bool		all;
+
+	if (!ps_query_is_deallocate(sql, len, name, sizeof(name)))
+		return PS_BAD;
+	all = name[0] == '\0';
+	if (!sv->skipping)
+	{
+		if (all)
+			client_clear(cl);
+		else
+			client_forget(cl, name, (uint32_t) strlen(name));
+	}
+	proto_buf_reset(out);
+	proto_build_query(out, "");
+	if (sv->skipping)
+		return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+	if (!queue_push(sv, RQ_QUERY_DEALLOC, NULL))
+		return PS_NOMEM;
+	queue_tail(sv)->dealloc_all = all;
+	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+}
+
+bool
+ps_push_injected_query(struct ps_server *sv)
+{
+	return queue_push(sv, RQ_QUERY_INJECTED, NULL);
+}
+
+/* ---- server replies ---- */
+
+static bool
+is_final_ext(uint8_t type)
+{
+	switch (type)
+	{
+		case PQMSG_ParseComplete:
+		case PQMSG_BindComplete:
+		case PQMSG_CloseComplete:
+		case PQMSG_CommandComplete:
+		case PQMSG_EmptyQueryResponse:
+		case PQMSG_PortalSuspended:
+		case PQMSG_RowDescription:
+		case PQMSG_NoData:
+		case PQMSG_ErrorResponse:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static bool
+is_async(uint8_t type)
+{
+	return type == PQMSG_NoticeResponse || type == PQMSG_ParameterStatus ||
+		type == PQMSG_NotificationResponse;
+}
+
+bool
+ps_reply_is_special(const struct ps_server *sv, uint8_t type)
+{
+	const struct ps_rq *rq = queue_head(sv);
+
+	if (rq == NULL || is_async(type))
+		return false;
+	switch ((enum rq_kind) rq->kind)
+	{
+		case RQ_PARSE_INJECTED:
+		case RQ_CLOSE_EVICT:
+		case RQ_QUERY_INJECTED:
+			return true;
+		case RQ_PARSE_NOP:
+			return type == PQMSG_CloseComplete;
+		case RQ_QUERY_DEALLOC:
+			return type == PQMSG_EmptyQueryResponse;
+		case RQ_EXECUTE:
+			return type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc;
+		default:
+			return false;
+	}
+}
+
+const struct ps_stmt *
+ps_server_current_stmt(const struct ps_server *sv)
+{
+	const struct ps_rq *rq = queue_head(sv);
+
+	return rq ? rq->stmt : NULL;
+}
+
+const struct ps_stmt *
+ps_server_portal_stmt(const struct ps_server *sv)
+{
+	return sv->unnamed_portal;
+}
+
+const char *
+ps_dealloc_tag(const struct ps_server *sv)
+{
+	return sv->last_dealloc_all ? "DEALLOCATE ALL" : "DEALLOCATE";
+}
+
+/* An ErrorResponse ended an extended-protocol request: the server ignores
+ * everything up to the next Sync. */
+static void
+error_skip(struct ps_server *sv)
+{
+	struct ps_rq *rq;
+
+	while ((rq = queue_head(sv)) != NULL && rq->kind != RQ_SYNC)
+	{
+		request_lost(sv, rq);
+		queue_pop(sv);
+	}
+	if (rq == NULL)
+		sv->skipping = true;	/* the Sync is yet to come */
+}
+
+enum ps_reply
+ps_server_reply(struct ps_server *sv, uint8_t type)
+{
+	struct ps_rq *rq = queue_head(sv);
+	enum ps_reply r = PS_REPLY_FORWARD;
+
+	if (rq == NULL || is_async(type))
+		return PS_REPLY_FORWARD;
+	switch ((enum rq_kind) rq->kind)
+	{
+		case RQ_QUERY:
+		case RQ_QUERY_INJECTED:
+		case RQ_QUERY_DEALLOC:
+		case RQ_SYNC:
+			if (rq->kind == RQ_QUERY_INJECTED)
+				r = PS_REPLY_SWALLOW;
+			else if (rq->kind == RQ_QUERY_DEALLOC && type == PQMSG_EmptyQueryResponse)
+			{
+				sv->last_dealloc_all = rq->dealloc_all;
+				r = PS_REPLY_AS_DEALLOCATE;
+			}
+			if (type == PQMSG_ReadyForQuery)
+				queue_pop(sv);
+			return r;
+		default:
+			break;
+	}
+	/* an extended-protocol request */
+	if (!is_final_ext(type))
+		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY, ... */
+	if (type == PQMSG_ErrorResponse)
+	{
+		request_lost(sv, rq);
+		queue_pop(sv);
+		error_skip(sv);
+		return PS_REPLY_FORWARD;	/* the client sees why its request failed */
+	}
+	switch ((enum rq_kind) rq->kind)
+	{
+		case RQ_PARSE:
+			parse_done(sv, rq->stmt, rq->gen);
+			break;
+		case RQ_PARSE_INJECTED:
+			parse_done(sv, rq->stmt, rq->gen);
+			r = PS_REPLY_SWALLOW;
+			break;
+		case RQ_PARSE_NOP:
+			if (type == PQMSG_CloseComplete)
+				r = PS_REPLY_AS_PARSE_COMPLETE;
+			break;
+		case RQ_CLOSE_EVICT:
+			r = PS_REPLY_SWALLOW;
+			break;
+		case RQ_EXECUTE:
+			if (type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc)
+			{
+				sv->last_dealloc_all = rq->stmt->dealloc_name[0] == '\0';
+				r = PS_REPLY_AS_DEALLOCATE;
+			}
+			break;
+		default:
+			break;
+	}
+	queue_pop(sv);
+	return r;
+}

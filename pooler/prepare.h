@@ -1,0 +1,179 @@
+/*
+ * prepare.h -- protocol-level prepared statements in transaction and
+ * statement pooling: each client's statement names mapped to statements
+ * shared by every client (keyed by query text + parameter types), each
+ * server connection's cache of the statements prepared on it (LRU, bounded
+ * by max_prepared_statements), and the queue of requests outstanding on a
+ * server that tells which reply belongs to which request.
+ *
+ * Design.
+ *  - A statement (struct ps_stmt) is the body of a Parse after its name:
+ *    query text, NUL, parameter count, parameter type OIDs.  Identical
+ *    bodies from any client are one statement with one server-side name,
+ *    "PGPLUMB_<id>", so 100 clients preparing the same query on a pool of 2
+ *    cost 2 server-side Parses.  Statements are reference counted by client
+ *    maps, server caches and queued requests, and freed at zero.
+ *  - A client's map (struct ps_client) holds its names, the unnamed
+ *    statement included: an unnamed Parse of a text the server already has
+ *    is not parsed again.
+ *  - A server's cache (struct ps_server) holds the statements prepared on
+ *    that connection, PENDING (Parse sent, not confirmed) or READY, in LRU
+ *    order.  A new statement beyond max_prepared_statements evicts the least
+ *    recently used READY one with a Close the client never sees.
+ *  - Every client request forwarded to the server is queued, so that each
+ *    reply is matched with its request.  The pooler never makes up a reply
+ *    the server did not send: each client request becomes exactly one server
+ *    request whose reply stands for it.  A Parse of a statement the server
+ *    already has becomes a Close of a portal nobody uses (closing a portal
+ *    that does not exist is not an error), whose CloseComplete goes to the
+ *    client as ParseComplete.  A client's Close of a statement becomes the
+ *    same portal Close (the server-side statement stays cached for others).
+ *    Requests the pooler adds (a Parse before a Bind or Describe that needs
+ *    it, an eviction Close, a query that sets session parameters) have their
+ *    replies swallowed.  After an ErrorResponse the server ignores requests
+ *    up to the next Sync; their queue entries are dropped, and a Parse that
+ *    was ignored leaves the cache, a Close that was ignored puts its
+ *    statement back.
+ *
+ * Ownership.  ps_client and ps_server objects belong to the connection that
+ * created them; freeing one drops its references.  Message builders write
+ * into a caller-owned proto_buf that is reused from message to message, so
+ * the steady state (Bind of a known statement) allocates nothing.  Nothing
+ * here does I/O.  Single-threaded, like the rest of the pooler.
+ */
+#ifndef PGPLUMB_POOLER_PREPARE_H
+#define PGPLUMB_POOLER_PREPARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "util.h"
+
+/* Name of the portal used as a no-op Close target. */
+#define PS_NOP_PORTAL "PGPLUMB_NOP"
+/* Prefix of server-side statement names. */
+#define PS_NAME_PREFIX "PGPLUMB_"
+
+struct ps_stmt;
+struct ps_client;
+struct ps_server;
+
+/* What happens to a client message. */
+enum ps_result {
+	PS_PASS = 0,				/* forward the message unchanged */
+	PS_REPLACED,				/* send `out` to the server instead */
+	PS_BAD,						/* malformed message: close the client (08P01) */
+	PS_NOMEM					/* out of memory: close the client */
+};
+
+/* What happens to a server reply. */
+enum ps_reply {
+	PS_REPLY_FORWARD = 0,		/* forward it unchanged */
+	PS_REPLY_SWALLOW,			/* the pooler asked for it: drop it */
+	PS_REPLY_AS_PARSE_COMPLETE,	/* a CloseComplete standing for a ParseComplete */
+	PS_REPLY_AS_DEALLOCATE		/* EmptyQueryResponse standing for the
+								 * CommandComplete of a DEALLOCATE */
+};
+
+/* Counters for SHOW and tests (process-wide). */
+struct ps_stats {
+	uint64_t	stmts;			/* statements alive now */
+	uint64_t	server_parses;	/* Parse messages sent to servers */
+	uint64_t	parses_skipped;	/* client Parses the server already had */
+	uint64_t	parses_injected;	/* Parses added before a Bind/Describe */
+	uint64_t	evictions;		/* Close sent for LRU eviction */
+};
+
+extern struct ps_stats ps_stats;
+
+/* Free every statement left (at exit; every client/server freed first). */
+void		ps_global_cleanup(void);
+
+struct ps_client *ps_client_new(void);
+void		ps_client_free(struct ps_client *cl);
+/* Number of named statements the client has (unnamed not counted). */
+uint32_t	ps_client_count(const struct ps_client *cl);
+
+struct ps_server *ps_server_new(void);
+void		ps_server_free(struct ps_server *sv);
+/* Statements in the server's cache, and requests outstanding. */
+uint32_t	ps_server_cached(const struct ps_server *sv);
+uint32_t	ps_server_outstanding(const struct ps_server *sv);
+/* The client dropped every statement name (DISCARD ALL). */
+void		ps_client_forget_all(struct ps_client *cl);
+/* The statement of the unnamed portal (the last Bind to portal ""), or NULL. */
+const struct ps_stmt *ps_server_portal_stmt(const struct ps_server *sv);
+/* The server dropped every prepared statement (DISCARD ALL, DEALLOCATE ALL). */
+void		ps_server_forget_all(struct ps_server *sv);
+
+/*
+ * One client message of the extended or simple protocol on its way to
+ * server `sv`.  `msg` is the whole message (header included, `total`
+ * bytes); Parse, Bind, Describe and Close must be complete, other types
+ * only need their header.  max_prepared bounds the server's cache.
+ * Returns PS_PASS (the request was queued; forward the message) or
+ * PS_REPLACED (`out` was reset and holds the messages to send instead; the
+ * original is consumed), or PS_BAD / PS_NOMEM.
+ */
+enum ps_result ps_client_message(struct ps_client *cl, struct ps_server *sv,
+								 const uint8_t *msg, uint32_t total, int max_prepared,
+								 struct proto_buf *out) PP_WUR;
+
+/*
+ * A Parse (body after the header) or Close of a statement from a client
+ * that has no server: only the client's map changes; the server-side Parse
+ * happens when a Bind or Describe needs it (so errors in the query text show
+ * there).  Returns PS_PASS when the client's map took it (the pooler
+ * answers ParseComplete / CloseComplete), PS_REPLACED when the message must
+ * go to a server after all (a Close of a portal), PS_BAD, PS_NOMEM.
+ */
+enum ps_result ps_client_unlinked(struct ps_client *cl, const uint8_t *msg,
+								  uint32_t total) PP_WUR;
+
+/*
+ * The client sent a simple Query that is exactly one DEALLOCATE statement
+ * (see ps_query_is_deallocate): forget the name(s), and replace the query by
+ * an empty one whose EmptyQueryResponse becomes the client's CommandComplete.
+ */
+enum ps_result ps_client_deallocate_query(struct ps_client *cl, struct ps_server *sv,
+										  const char *sql, size_t len,
+										  struct proto_buf *out) PP_WUR;
+
+/*
+ * If `sql` (not NUL-terminated, `len` bytes) is a single DEALLOCATE [PREPARE]
+ * name | ALL statement, store the name (empty for ALL) in name[namelen] and
+ * return true.
+ */
+bool		ps_query_is_deallocate(const char *sql, size_t len, char *name, size_t namelen);
+
+/* Queue a request the pooler sends itself (a simple Query whose replies,
+ * up to its ReadyForQuery, are all swallowed). */
+bool		ps_push_injected_query(struct ps_server *sv) PP_WUR;
+
+/*
+ * True if ps_server_reply() will do more than forward this reply: the
+ * caller then needs the whole message and no pending forwarded bytes.
+ */
+bool		ps_reply_is_special(const struct ps_server *sv, uint8_t type);
+
+/*
+ * One server reply of type `type` (asynchronous messages -- NoticeResponse,
+ * NotificationResponse, ParameterStatus -- are never matched and always
+ * forwarded).  Moves the request queue on and says what to do with it.
+ */
+enum ps_reply ps_server_reply(struct ps_server *sv, uint8_t type);
+
+/* The statement of the request the next reply belongs to (the Bind's, for
+ * an Execute of the unnamed portal), or NULL. */
+const struct ps_stmt *ps_server_current_stmt(const struct ps_server *sv);
+/* Query text of a statement (NUL-terminated). */
+const char *ps_stmt_text(const struct ps_stmt *st);
+/* Server-side name, "PGPLUMB_<id>". */
+const char *ps_stmt_name(const struct ps_stmt *st);
+
+/* The command tag the pooler answers a DEALLOCATE with, for a queued
+ * PS_REPLY_AS_DEALLOCATE ("DEALLOCATE" or "DEALLOCATE ALL"). */
+const char *ps_dealloc_tag(const struct ps_server *sv);
+
+#endif							/* PGPLUMB_POOLER_PREPARE_H */

@@ -1,0 +1,799 @@
+/*
+ * check_prepare.c -- unit tests for prepare.c: what goes to the server for
+ * each client Parse/Bind/Describe/Close/Execute/Sync/Query, which replies
+ * are forwarded, swallowed or translated, statements shared between
+ * clients, LRU eviction, error recovery up to Sync, DEALLOCATE, and that
+ * every statement is freed with the last connection that used it.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prepare.h"
+
+static struct proto_buf msg,
+			out;
+
+static void
+setup(void)
+{
+	proto_buf_init(&msg);
+	proto_buf_init(&out);
+}
+
+static void
+teardown(void)
+{
+	proto_buf_free(&msg);
+	proto_buf_free(&out);
+	ck_assert_uint_eq(ps_stats.stmts, 0);	/* nothing leaked */
+	ps_global_cleanup();
+	memset(&ps_stats, 0, sizeof(ps_stats));
+}
+
+/* ---- building client messages ---- */
+
+static void
+put_parse_body(struct proto_buf *b, const char *name, const char *sql, int ntypes)
+{
+	proto_put_string(b, name);
+	proto_put_string(b, sql);
+	proto_put_int16(b, (uint16_t) ntypes);
+	for (int i = 0; i < ntypes; i++)
+		proto_put_int32(b, 23);
+}
+
+static void
+mk_parse(const char *name, const char *sql, int ntypes)
+{
+	proto_buf_reset(&msg);
+	proto_begin(&msg, PQMSG_Parse);
+	put_parse_body(&msg, name, sql, ntypes);
+	proto_end(&msg);
+}
+
+static void
+mk_bind(const char *portal, const char *stmt)
+{
+	proto_buf_reset(&msg);
+	proto_begin(&msg, PQMSG_Bind);
+	proto_put_string(&msg, portal);
+	proto_put_string(&msg, stmt);
+	proto_put_int16(&msg, 0);	/* parameter formats */
+	proto_put_int16(&msg, 1);	/* one parameter */
+	proto_put_int32(&msg, 2);
+	proto_put_bytes(&msg, "42", 2);
+	proto_put_int16(&msg, 0);	/* result formats */
+	proto_end(&msg);
+}
+
+static void
+mk_describe_close(uint8_t type, char kind, const char *name)
+{
+	proto_buf_reset(&msg);
+	proto_begin(&msg, type);
+	proto_put_byte(&msg, (uint8_t) kind);
+	proto_put_string(&msg, name);
+	proto_end(&msg);
+}
+
+static void
+mk_simple(uint8_t type)
+{
+	proto_buf_reset(&msg);
+	proto_begin(&msg, type);
+	if (type == PQMSG_Execute)
+	{
+		proto_put_string(&msg, "");
+		proto_put_int32(&msg, 0);
+	}
+	proto_end(&msg);
+}
+
+static enum ps_result
+send_msg(struct ps_client *cl, struct ps_server *sv, int max)
+{
+	return ps_client_message(cl, sv, msg.data, (uint32_t) msg.len, max, &out);
+}
+
+/* ---- reading what the pooler sends ---- */
+
+struct wire_msg {
+	uint8_t		type;
+	const uint8_t *body;
+	uint32_t	len;
+};
+
+/* Split `out` into messages; returns how many. */
+static int
+split(const struct proto_buf *b, struct wire_msg *m, int max)
+{
+	size_t		pos = 0;
+	int			n = 0;
+
+	while (pos < b->len)
+	{
+		uint32_t	len;
+
+		ck_assert_int_lt(n, max);
+		ck_assert_uint_ge(b->len - pos, 5);
+		len = proto_get_u32(b->data + pos + 1);
+		ck_assert_uint_le(pos + 1 + len, b->len);
+		m[n].type = b->data[pos];
+		m[n].body = b->data + pos + 5;
+		m[n].len = len - 4;
+		n++;
+		pos += 1 + len;
+	}
+	return n;
+}
+
+/* The i-th NUL-terminated string of a body. */
+static const char *
+str_at(const struct wire_msg *m, int i)
+{
+	const char *s = (const char *) m->body;
+
+	while (i-- > 0)
+		s += strlen(s) + 1;
+	return s;
+}
+
+START_TEST(test_named_parse_and_share)
+{
+	struct ps_client *a = ps_client_new(),
+			   *b = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	char		name[32];
+
+	/* first client: the Parse is renamed */
+	mk_parse("S_1", "select $1", 1);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[0], 1), "select $1");
+	ck_assert(strncmp(str_at(&m[0], 0), PS_NAME_PREFIX, strlen(PS_NAME_PREFIX)) == 0);
+	snprintf(name, sizeof(name), "%s", str_at(&m[0], 0));
+	/* the body after the name is the client's, parameter types included */
+	ck_assert_uint_eq(m[0].len - (strlen(name) + 1), msg.len - 5 - 4);
+	ck_assert(memcmp(m[0].body + strlen(name) + 1, msg.data + 5 + 4, msg.len - 9) == 0);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_PASS);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 2);
+	ck_assert(!ps_reply_is_special(sv, PQMSG_ParseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+
+	/* second client, same text, another name: the server has it */
+	mk_parse("other", "select $1", 1);
+	ck_assert_int_eq(send_msg(b, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(m[0].body[0], 'P');
+	ck_assert_str_eq(str_at(&m[0], 0) + 1, PS_NOP_PORTAL);
+	ck_assert(ps_reply_is_special(sv, PQMSG_CloseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_AS_PARSE_COMPLETE);
+	ck_assert_uint_eq(ps_stats.parses_skipped, 1);
+	ck_assert_uint_eq(ps_stats.stmts, 1);
+
+	/* its Bind uses the shared server-side name */
+	mk_bind("", "other");
+	ck_assert_int_eq(send_msg(b, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Bind);
+	ck_assert_str_eq(str_at(&m[0], 0), "");
+	ck_assert_str_eq(str_at(&m[0], 1), name);
+	/* parameters unchanged: 2+2+4+2+2 bytes after the two names */
+	ck_assert_uint_eq(m[0].len, 1 + strlen(name) + 1 + 12);
+	ck_assert(memcmp(m[0].body + 1 + strlen(name) + 1, msg.data + 5 + 1 + 6, 12) == 0);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+
+	ps_client_free(a);
+	ps_client_free(b);
+	ck_assert_uint_eq(ps_stats.stmts, 1);	/* the server still has it */
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_bind_on_other_server_prepares_first)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *s1 = ps_server_new(),
+			   *s2 = ps_server_new();
+	struct wire_msg m[8];
+
+	mk_parse("P_0", "update t set a = $1", 1);
+	ck_assert_int_eq(send_msg(cl, s1, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(s1, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	/* a later transaction gets server 2: Parse injected before the Bind */
+	mk_bind("", "P_0");
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[0], 1), "update t set a = $1");
+	ck_assert_int_eq(m[1].type, PQMSG_Bind);
+	ck_assert_str_eq(str_at(&m[1], 1), str_at(&m[0], 0));
+	ck_assert_uint_eq(ps_stats.parses_injected, 1);
+	mk_simple(PQMSG_Execute);
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_PASS);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_PASS);
+
+	/* a second Bind in the same pipeline does not parse again */
+	mk_bind("", "P_0");
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Bind);
+
+	ck_assert(ps_reply_is_special(s2, PQMSG_ParseComplete));
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert(!ps_reply_is_special(s2, PQMSG_BindComplete));
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_DataRow), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_CommandComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(s2), 0);
+	ck_assert_uint_eq(ps_server_cached(s2), 1);
+
+	ps_client_free(cl);
+	ps_server_free(s1);
+	ps_server_free(s2);
+}
+END_TEST
+
+START_TEST(test_describe_statement)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *s1 = ps_server_new(),
+			   *s2 = ps_server_new();
+	struct wire_msg m[8];
+
+	mk_parse("q", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, s1, 200), PS_REPLACED);
+	mk_describe_close(PQMSG_Describe, 'S', "q");
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_int_eq(m[1].type, PQMSG_Describe);
+	ck_assert_int_eq(m[1].body[0], 'S');
+	ck_assert_str_eq((const char *) m[1].body + 1, str_at(&m[0], 0));
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_ParameterDescription), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(s2), 1);
+	ck_assert_int_eq(ps_server_reply(s2, PQMSG_RowDescription), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(s2), 0);
+
+	/* a portal Describe, an unknown statement: forwarded as they are */
+	mk_describe_close(PQMSG_Describe, 'P', "");
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_PASS);
+	mk_describe_close(PQMSG_Describe, 'S', "nope");
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_PASS);
+	mk_bind("", "nope");
+	ck_assert_int_eq(send_msg(cl, s2, 200), PS_PASS);
+	ck_assert_uint_eq(ps_server_outstanding(s2), 3);
+
+	ps_client_free(cl);
+	ps_server_free(s1);
+	ps_server_free(s2);
+}
+END_TEST
+
+START_TEST(test_close_keeps_server_statement)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+
+	mk_parse("S_1", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_client_count(cl), 1);
+
+	mk_describe_close(PQMSG_Close, 'S', "S_1");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(m[0].body[0], 'P');
+	ck_assert_str_eq((const char *) m[0].body + 1, PS_NOP_PORTAL);
+	/* the client gets the CloseComplete as it is */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_client_count(cl), 0);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+
+	/* the name is gone for the client: its Bind goes as it is (26000) */
+	mk_bind("", "S_1");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	/* a portal Close is the client's own business */
+	mk_describe_close(PQMSG_Close, 'P', "c1");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_unnamed_reuse)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+
+	for (int round = 0; round < 3; round++)
+	{
+		mk_parse("", "select * from t where id = $1", 1);
+		ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+		ck_assert_int_eq(split(&out, m, 8), 1);
+		/* parsed once; later rounds only stand in for it */
+		ck_assert_int_eq(m[0].type, round == 0 ? PQMSG_Parse : PQMSG_Close);
+		mk_bind("", "");
+		ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+		ck_assert_int_eq(split(&out, m, 8), 1);
+		ck_assert_int_eq(m[0].type, PQMSG_Bind);
+		ck_assert(strncmp(str_at(&m[0], 1), PS_NAME_PREFIX, strlen(PS_NAME_PREFIX)) == 0);
+		mk_simple(PQMSG_Execute);
+		ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+		mk_simple(PQMSG_Sync);
+		ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+		ck_assert_int_eq(ps_server_reply(sv, round == 0 ? PQMSG_ParseComplete : PQMSG_CloseComplete),
+						 round == 0 ? PS_REPLY_FORWARD : PS_REPLY_AS_PARSE_COMPLETE);
+		ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+		ck_assert_int_eq(ps_server_reply(sv, PQMSG_CommandComplete), PS_REPLY_FORWARD);
+		ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	}
+	ck_assert_uint_eq(ps_stats.server_parses, 1);
+	ck_assert_uint_eq(ps_stats.parses_skipped, 2);
+	ck_assert_uint_eq(ps_client_count(cl), 0);	/* unnamed is not counted */
+
+	/* another text replaces the unnamed statement */
+	mk_parse("", "select 3", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_uint_eq(ps_stats.stmts, 2);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_lru_eviction)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	char		first[32];
+
+	mk_parse("a", "select 'a'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 2), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	snprintf(first, sizeof(first), "%s", str_at(&m[0], 0));
+	mk_parse("b", "select 'b'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 2), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 2);
+
+	/* use "a": "b" becomes the least recently used */
+	mk_bind("", "a");
+	ck_assert_int_eq(send_msg(cl, sv, 2), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+
+	mk_parse("c", "select 'c'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 2), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(m[0].body[0], 'S');
+	ck_assert_str_ne((const char *) m[0].body + 1, first);	/* "b" went, not "a" */
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);
+	ck_assert_uint_eq(ps_stats.evictions, 1);
+	ck_assert_uint_eq(ps_server_cached(sv), 2);
+	ck_assert(ps_reply_is_special(sv, PQMSG_CloseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	/* "b" is needed again: parsed again after evicting the LRU ("a") */
+	mk_bind("", "b");
+	ck_assert_int_eq(send_msg(cl, sv, 2), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_str_eq((const char *) m[0].body + 1, first);
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);
+	ck_assert_int_eq(m[2].type, PQMSG_Bind);
+	ck_assert_str_eq(str_at(&m[2], 1), str_at(&m[1], 0));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 2);
+
+	/* the client still has three statements; only the server evicts */
+	ck_assert_uint_eq(ps_client_count(cl), 3);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_error_skips_to_sync)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+
+	/* a Parse that fails, and a Bind the server then ignores */
+	mk_parse("bad", "selec 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_bind("", "bad");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Execute);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 4);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1);	/* the Sync */
+	ck_assert_uint_eq(ps_server_cached(sv), 0);		/* never prepared */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+
+	/* an error the pooler learns of before the Sync is sent */
+	mk_parse("ok", "select 5", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_bind("", "ok");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Execute);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);	/* 22012 */
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	/* ignored by the server until Sync: not queued, nothing cached */
+	mk_parse("late", "select 6", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_bind("", "late");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* after the Sync "late" is parsed for real when bound */
+	mk_bind("", "late");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 2);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert_uint_eq(ps_server_cached(sv), 2);
+
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_ignored_eviction_keeps_statement)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+
+	mk_parse("a", "select 'a'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	/* Bind "x" fails; the eviction Close of "a" and Parse of "b" after it
+	 * are ignored by the server */
+	mk_bind("", "x");
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	mk_parse("b", "select 'b'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 3);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	/* "a" is still prepared on the server, "b" is not */
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	mk_bind("", "a");
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1);	/* just the Bind */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_evicted_in_flight_stays_evicted)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+
+	mk_parse("a", "select 'a'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	mk_parse("b", "select 'b'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);	/* "a", still unanswered */
+	/* a's ParseComplete comes after its eviction was sent: it stays out */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	/* using "a" prepares it again (and evicts "b") */
+	mk_bind("", "a");
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);
+	ck_assert_int_eq(m[2].type, PQMSG_Bind);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_simple_and_injected_queries)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+
+	ck_assert(ps_push_injected_query(sv));
+	mk_simple(PQMSG_Query);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	/* everything of the injected query is swallowed, its errors too */
+	ck_assert(ps_reply_is_special(sv, PQMSG_CommandComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CommandComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_SWALLOW);
+	/* asynchronous messages are never matched */
+	ck_assert(!ps_reply_is_special(sv, PQMSG_ParameterStatus));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterStatus), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_SWALLOW);
+	/* the client's query: an error does not end it, ReadyForQuery does */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_RowDescription), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	/* replies nobody asked for pass through */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_deallocate_parsing)
+{
+	char		name[64];
+
+	ck_assert(ps_query_is_deallocate("DEALLOCATE _pg3_0", 17, name, sizeof(name)));
+	ck_assert_str_eq(name, "_pg3_0");
+	ck_assert(ps_query_is_deallocate("  deallocate prepare S_1 ;\n", 27, name, sizeof(name)));
+	ck_assert_str_eq(name, "s_1");	/* unquoted names fold */
+	ck_assert(ps_query_is_deallocate("DEALLOCATE \"S_1\"", 16, name, sizeof(name)));
+	ck_assert_str_eq(name, "S_1");
+	ck_assert(ps_query_is_deallocate("DEALLOCATE \"a\"\"b\"", 17, name, sizeof(name)));
+	ck_assert_str_eq(name, "a\"b");
+	ck_assert(ps_query_is_deallocate("DEALLOCATE ALL", 14, name, sizeof(name)));
+	ck_assert_str_eq(name, "");
+	ck_assert(ps_query_is_deallocate("deallocate prepare all", 22, name, sizeof(name)));
+	ck_assert_str_eq(name, "");
+	ck_assert(ps_query_is_deallocate("DEALLOCATE prepare", 18, name, sizeof(name)));
+	ck_assert_str_eq(name, "prepare");
+	ck_assert(!ps_query_is_deallocate("DEALLOCATE", 10, name, sizeof(name)));
+	ck_assert(!ps_query_is_deallocate("DEALLOCATE a; select 1", 22, name, sizeof(name)));
+	ck_assert(!ps_query_is_deallocate("deallocated", 11, name, sizeof(name)));
+	ck_assert(!ps_query_is_deallocate("select 'DEALLOCATE x'", 21, name, sizeof(name)));
+}
+END_TEST
+
+START_TEST(test_deallocate_simple_query)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	const char *sql = "DEALLOCATE s1";
+	struct wire_msg m[4];
+
+	mk_parse("s1", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_parse("s2", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_client_deallocate_query(cl, sv, sql, strlen(sql), &out), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 4), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Query);
+	ck_assert_str_eq((const char *) m[0].body, "");
+	ck_assert_uint_eq(ps_client_count(cl), 1);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_EmptyQueryResponse));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_EmptyQueryResponse), PS_REPLY_AS_DEALLOCATE);
+	ck_assert_str_eq(ps_dealloc_tag(sv), "DEALLOCATE");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	sql = "deallocate all";
+	ck_assert_int_eq(ps_client_deallocate_query(cl, sv, sql, strlen(sql), &out), PS_REPLACED);
+	ck_assert_uint_eq(ps_client_count(cl), 0);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_EmptyQueryResponse), PS_REPLY_AS_DEALLOCATE);
+	ck_assert_str_eq(ps_dealloc_tag(sv), "DEALLOCATE ALL");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	/* the server's statements stay for other clients */
+	ck_assert_uint_eq(ps_server_cached(sv), 2);
+	ps_server_forget_all(sv);
+	ck_assert_uint_eq(ps_server_cached(sv), 0);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_deallocate_extended)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[4];
+
+	mk_parse("_pg3_0", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_client_count(cl), 1);
+
+	/* psycopg sends DEALLOCATE through the extended protocol */
+	mk_parse("", "DEALLOCATE _pg3_0", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 4), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[0], 1), "");	/* the server runs an empty query */
+	mk_bind("", "");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_uint_eq(ps_client_count(cl), 0);
+	mk_describe_close(PQMSG_Describe, 'P', "");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	mk_simple(PQMSG_Execute);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_NoData), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_EmptyQueryResponse));
+	ck_assert_ptr_nonnull(ps_server_current_stmt(sv));
+	ck_assert_str_eq(ps_stmt_text(ps_server_current_stmt(sv)), "DEALLOCATE _pg3_0");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_EmptyQueryResponse), PS_REPLY_AS_DEALLOCATE);
+	ck_assert_str_eq(ps_dealloc_tag(sv), "DEALLOCATE");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* an ordinary empty query is not translated */
+	mk_parse("", "", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_bind("", "");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Execute);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert(!ps_reply_is_special(sv, PQMSG_EmptyQueryResponse));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_EmptyQueryResponse), PS_REPLY_FORWARD);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+
+	/* parameter count says 2 types, none follow */
+	proto_buf_reset(&msg);
+	proto_begin(&msg, PQMSG_Parse);
+	proto_put_string(&msg, "x");
+	proto_put_string(&msg, "select $1");
+	proto_put_int16(&msg, 2);
+	proto_end(&msg);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_BAD);
+	/* unterminated names */
+	proto_buf_reset(&msg);
+	proto_begin(&msg, PQMSG_Bind);
+	proto_put_bytes(&msg, "abc", 3);
+	proto_end(&msg);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_BAD);
+	proto_buf_reset(&msg);
+	proto_begin(&msg, PQMSG_Close);
+	proto_put_byte(&msg, 'S');
+	proto_end(&msg);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_BAD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	ck_assert_uint_eq(ps_stats.stmts, 0);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+START_TEST(test_many_statements_and_pipeline)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	char		name[32],
+				sql[64];
+
+	/* more statements and queued requests than the initial table sizes */
+	for (int i = 0; i < 1000; i++)
+	{
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(sql, sizeof(sql), "select %d", i);
+		mk_parse(name, sql, 0);
+		ck_assert_int_eq(send_msg(cl, sv, 300), PS_REPLACED);
+	}
+	ck_assert_uint_eq(ps_client_count(cl), 1000);
+	ck_assert_uint_eq(ps_stats.stmts, 1000);
+	/* one pipeline over the limit: the cache never holds more than 300,
+	 * even before any reply (statements in flight are evicted too) */
+	ck_assert_uint_eq(ps_server_cached(sv), 300);
+	ck_assert_uint_eq(ps_stats.evictions, 700);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1700);
+	{
+		int			parse_completes = 0,
+					swallowed = 0;
+
+		while (ps_server_outstanding(sv) > 0)
+		{
+			if (ps_reply_is_special(sv, PQMSG_CloseComplete))
+			{
+				ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+				swallowed++;
+			}
+			else
+			{
+				ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+				parse_completes++;
+			}
+		}
+		/* the client sees every ParseComplete and none of the Closes */
+		ck_assert_int_eq(parse_completes, 1000);
+		ck_assert_int_eq(swallowed, 700);
+	}
+	ck_assert_uint_eq(ps_server_cached(sv), 300);
+	/* the next new statement evicts one */
+	mk_parse("new", "select 'new'", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 300), PS_REPLACED);
+	ck_assert_uint_eq(ps_server_cached(sv), 300);
+	ck_assert_uint_eq(ps_stats.evictions, 701);
+	ps_server_free(sv);
+	ck_assert_uint_eq(ps_stats.stmts, 1001);	/* the client still names them */
+	ps_client_free(cl);
+}
+END_TEST
+
+static Suite *
+prepare_suite(void)
+{
+	Suite	   *s = suite_create("prepare");
+	TCase	   *tc = tcase_create("statements");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_named_parse_and_share);
+	tcase_add_test(tc, test_bind_on_other_server_prepares_first);
+	tcase_add_test(tc, test_describe_statement);
+	tcase_add_test(tc, test_close_keeps_server_statement);
+	tcase_add_test(tc, test_unnamed_reuse);
+	tcase_add_test(tc, test_lru_eviction);
+	tcase_add_test(tc, test_error_skips_to_sync);
+	tcase_add_test(tc, test_ignored_eviction_keeps_statement);
+	tcase_add_test(tc, test_evicted_in_flight_stays_evicted);
+	tcase_add_test(tc, test_simple_and_injected_queries);
+	tcase_add_test(tc, test_deallocate_parsing);
+	tcase_add_test(tc, test_deallocate_simple_query);
+	tcase_add_test(tc, test_deallocate_extended);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_many_statements_and_pipeline);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner    *sr = srunner_create(prepare_suite());
+	int			failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

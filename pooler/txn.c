@@ -1,0 +1,913 @@
+/*
+ * txn.c -- the glue that keeps a pooled connection indistinguishable from a
+ * direct one: session parameters synced before a client's requests,
+ * prepared statements renamed and prepared where needed, replies matched
+ * with requests, and errors for statements transaction pooling cannot run
+ * (see txn.h).
+ */
+#include "txn.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "prepare.h"
+#include "varcache.h"
+
+struct txn_client {
+	uint64_t	serial;			/* unique per client (pointers get reused) */
+	struct varclient vars;
+	struct varcache startup;	/* tracked values from the startup packet */
+	struct ps_client *ps;		/* prepared statements (transaction pooling) */
+	bool		local_batch;	/* answered by the pooler since the last Sync */
+	struct proto_buf out;		/* held for the server: see send_held() */
+};
+
+struct txn_server {
+	struct varcache vars;		/* what the server connection has */
+	struct ps_server *ps;
+	uint64_t	synced_serial;	/* client the values were last checked for */
+	uint32_t	synced_cgen;
+	uint32_t	synced_sgen;
+	int			sync_pending;	/* our sync queries without their ReadyForQuery */
+	bool		last_commit;	/* last CommandComplete was COMMIT */
+};
+
+static uint64_t next_serial = 1;
+/* Reused for every message the pooler builds (single-threaded). */
+static struct proto_buf scratch;
+static struct proto_buf ps_out;
+
+void
+txn_configure(void)
+{
+	int			missed = varcache_configure(cfg->track_extra_parameters);
+
+	if (missed > 0)
+		log_warning("track_extra_parameters: %d name(s) ignored, at most %d parameters are tracked",
+					missed, VAR_MAX);
+}
+
+void
+txn_cleanup(void)
+{
+	proto_buf_free(&scratch);
+	proto_buf_free(&ps_out);
+	ps_global_cleanup();
+}
+
+static struct txn_client *
+client_txn(struct client *c)
+{
+	if (c->txn == NULL)
+	{
+		c->txn = calloc(1, sizeof(struct txn_client));
+		if (c->txn == NULL)
+			return NULL;
+		c->txn->serial = next_serial++;
+		proto_buf_init(&c->txn->out);
+		varclient_init(&c->txn->vars);
+		varcache_init(&c->txn->startup);
+	}
+	return c->txn;
+}
+
+static struct txn_server *
+server_txn(struct server *s)
+{
+	if (s->txn == NULL)
+	{
+		s->txn = calloc(1, sizeof(struct txn_server));
+		if (s->txn == NULL)
+			return NULL;
+		varcache_init(&s->txn->vars);
+	}
+	return s->txn;
+}
+
+void
+txn_client_free(struct client *c)
+{
+	if (c->txn == NULL)
+		return;
+	varclient_free(&c->txn->vars);
+	varcache_free(&c->txn->startup);
+	proto_buf_free(&c->txn->out);
+	ps_client_free(c->txn->ps);
+	free(c->txn);
+	c->txn = NULL;
+}
+
+void
+txn_server_free(struct server *s)
+{
+	if (s->txn == NULL)
+		return;
+	varcache_free(&s->txn->vars);
+	ps_server_free(s->txn->ps);
+	free(s->txn);
+	s->txn = NULL;
+}
+
+uint32_t
+txn_server_outstanding(const struct server *s)
+{
+	return s->txn && s->txn->ps ? ps_server_outstanding(s->txn->ps) : 0;
+}
+
+/* Prepared statements are tracked in transaction and statement pooling. */
+static bool
+tracks_prepared(const struct pool *p)
+{
+	return pool_mode(p) != CFG_POOL_SESSION && cfg->max_prepared_statements > 0;
+}
+
+/* ---- login ---- */
+
+bool
+txn_client_startup_param(struct client *c, const char *name, const char *value)
+{
+	int			slot = varcache_slot(name);
+	struct txn_client *tc;
+
+	if (slot < 0)
+		return false;
+	tc = client_txn(c);
+	if (tc && varcache_set(&tc->startup, slot, value, false) < 0)
+		log_warning("%s out of memory: startup parameter %s not tracked", client_ident(c), name);
+	return true;
+}
+
+bool
+txn_client_welcome(struct client *c, struct proto_buf *b)
+{
+	struct txn_client *tc = client_txn(c);
+	const struct proto_buf *w = &c->pool->welcome;
+	size_t		pos = 0;
+
+	if (tc == NULL)
+	{
+		proto_put_bytes(b, w->data, w->len);
+		return proto_buf_ok(b);
+	}
+	/* the pool's ParameterStatus values, the client's own where it gave one */
+	while (pos + PROTO_HDR_LEN <= w->len)
+	{
+		uint32_t	len = proto_get_u32(w->data + pos + 1);
+		const char *name = (const char *) w->data + pos + PROTO_HDR_LEN;
+		const char *value = name + strlen(name) + 1;
+		int			slot = varcache_slot(name);
+
+		if (w->data[pos] == PQMSG_ParameterStatus && slot >= 0)
+		{
+			varcache_mark_reported(slot);
+			if (tc->startup.v[slot].str)
+				value = tc->startup.v[slot].str;
+			if (varcache_set(&tc->vars.reset, slot, value, false) < 0)
+				return false;
+			proto_build_parameter_status(b, name, value);
+		}
+		else
+			proto_put_bytes(b, w->data + pos, 1 + len);
+		pos += 1 + len;
+	}
+	/* tracked values the server does not report (search_path=... given at
+	 * startup) still follow the client */
+	for (int i = 0; i < VAR_MAX; i++)
+		if (tc->startup.v[i].str && tc->vars.reset.v[i].str == NULL &&
+			varcache_set(&tc->vars.reset, i, tc->startup.v[i].str, false) < 0)
+			return false;
+	if (varcache_copy(&tc->vars.cur, &tc->vars.reset) < 0)
+		return false;
+	return proto_buf_ok(b);
+}
+
+/* ---- statements transaction pooling cannot run ---- */
+
+static const char *
+skip_blank(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char) *p))
+		p++;
+	return p;
+}
+
+static bool
+word_at(const char **pp, const char *end, const char *kw)
+{
+	size_t		n = strlen(kw);
+	const char *p = *pp;
+
+	if ((size_t) (end - p) < n || strncasecmp(p, kw, n) != 0)
+		return false;
+	if (p + n < end && (isalnum((unsigned char) p[n]) || p[n] == '_'))
+		return false;
+	*pp = skip_blank(p + n, end);
+	return true;
+}
+
+/* Case-insensitive search for `kw` as a word in [p, end). */
+static bool
+has_words(const char *p, const char *end, const char *kw)
+{
+	size_t		n = strlen(kw);
+
+	for (; (size_t) (end - p) >= n; p++)
+		if (strncasecmp(p, kw, n) == 0 && (p + n == end || !isalnum((unsigned char) p[n])))
+			return true;
+	return false;
+}
+
+/*
+ * If the query starts with a statement transaction pooling cannot run,
+ * return what it is ("LISTEN", ...) and the hint; else NULL.
+ */
+static const char *
+unsupported_statement(const char *sql, size_t len, const char **hint)
+{
+	const char *end = sql + len,
+			   *p = skip_blank(sql, end);
+
+	if (word_at(&p, end, "listen"))
+	{
+		*hint = "Notifications go to the server connection that listens, which a client does not keep between transactions.";
+		return "LISTEN";
+	}
+	if (word_at(&p, end, "prepare"))
+	{
+		if (word_at(&p, end, "transaction"))
+			return NULL;		/* two-phase commit ends the transaction: fine */
+		*hint = "Use the driver's protocol-level prepared statements, which the pooler tracks (max_prepared_statements).";
+		return "SQL-level PREPARE";
+	}
+	if (word_at(&p, end, "declare"))
+	{
+		const char *q = p;
+
+		/* DECLARE name [options] CURSOR [WITH HOLD] FOR query */
+		while (q < end && !word_at(&q, end, "for"))
+		{
+			if (word_at(&q, end, "with") && word_at(&q, end, "hold"))
+			{
+				*hint = "A cursor WITH HOLD outlives its transaction on a server connection other clients use.";
+				return "DECLARE ... WITH HOLD";
+			}
+			while (q < end && !isspace((unsigned char) *q))
+				q++;
+			q = skip_blank(q, end);
+		}
+		return NULL;
+	}
+	if (word_at(&p, end, "select"))
+	{
+		static const char *const fns[] = {
+			"pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
+			"pg_try_advisory_lock_shared"
+		};
+
+		if (word_at(&p, end, "pg_catalog") && p < end && *p == '.')
+			p = skip_blank(p + 1, end);
+		for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		{
+			const char *q = p;
+
+			if (word_at(&q, end, fns[i]) && q < end && *q == '(')
+			{
+				*hint = "Use pg_advisory_xact_lock(), which is released at the end of the transaction.";
+				return "a session-level advisory lock";
+			}
+		}
+	}
+	return NULL;
+}
+
+static void
+put_text(struct proto_buf *b, const char *s)
+{
+	proto_put_bytes(b, s, strlen(s));
+}
+
+/* The query that makes the server raise the error in order with the rest. */
+static void
+build_refusal(struct proto_buf *b, const char *what, const char *hint, int mode)
+{
+	char		msg[256];
+	char		full_hint[512];
+
+	snprintf(msg, sizeof(msg), "%s is not supported with pool_mode=%s; use pool_mode=session",
+			 what, cfg_pool_mode_name(mode));
+	snprintf(full_hint, sizeof(full_hint),
+			 "%s Set pool_mode = session for this database or user in the pooler's configuration.",
+			 hint);
+	proto_begin(b, PQMSG_Query);
+	put_text(b, "DO $pgplumb$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = ");
+	varcache_put_literal(b, msg);
+	put_text(b, ", HINT = ");
+	varcache_put_literal(b, full_hint);
+	put_text(b, "; END$pgplumb$");
+	proto_put_byte(b, '\0');
+	proto_end(b);
+}
+
+/* ---- client messages ---- */
+
+static enum sbuf_ret
+client_fail(struct client *c, enum ps_result r);
+
+enum sbuf_ret
+txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
+{
+	struct txn_client *tc = c->txn;
+	enum ps_result r;
+	bool		ok;
+
+	if (tc == NULL || !tracks_prepared(c->pool))
+		return SBUF_FORWARD;
+	switch (pkt->type)
+	{
+		case PQMSG_Parse:
+		case PQMSG_Close:
+			break;
+		case PQMSG_Sync:
+		case PQMSG_Flush:
+			if (!tc->local_batch)
+				return SBUF_FORWARD;
+			if (pkt->type == PQMSG_Flush)
+				return SBUF_SKIP;	/* everything asked for was answered */
+			tc->local_batch = false;
+			proto_buf_reset(&scratch);
+			proto_build_ready(&scratch, 'I');
+			if (!sbuf_send_buf(&c->sb, &scratch))
+			{
+				disconnect_client(c, NULL, "could not send to client");
+				return SBUF_CLOSED;
+			}
+			c->request_time = now_usec();
+			return SBUF_SKIP;
+		default:
+			tc->local_batch = false;	/* the server answers the Sync now */
+			return SBUF_FORWARD;
+	}
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	if (tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
+		return client_fail(c, PS_NOMEM);
+	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
+	if (r == PS_REPLACED)
+	{
+		tc->local_batch = false;
+		return SBUF_FORWARD;	/* a portal Close: the server's business */
+	}
+	if (r != PS_PASS)
+		return client_fail(c, r);
+	tc->local_batch = true;
+	proto_buf_reset(&scratch);
+	proto_begin(&scratch, pkt->type == PQMSG_Parse ? PQMSG_ParseComplete : PQMSG_CloseComplete);
+	proto_end(&scratch);
+	ok = sbuf_send_buf(&c->sb, &scratch);
+	if (!ok)
+	{
+		disconnect_client(c, NULL, "could not send to client");
+		return SBUF_CLOSED;
+	}
+	return SBUF_SKIP;
+}
+
+/* Messages that start a request with a reply (worth a parameter sync). */
+static bool
+starts_request(uint8_t t)
+{
+	switch (t)
+	{
+		case PQMSG_Query:
+		case PQMSG_FunctionCall:
+		case PQMSG_Parse:
+		case PQMSG_Bind:
+		case PQMSG_Describe:
+		case PQMSG_Execute:
+		case PQMSG_Close:
+		case PQMSG_Sync:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static bool
+sync_needed(struct txn_client *tc, struct txn_server *ts)
+{
+	if (ts->synced_serial == tc->serial && ts->synced_cgen == tc->vars.cur.gen &&
+		ts->synced_sgen == ts->vars.gen)
+		return false;
+	for (int i = 0; i < varcache_count(); i++)
+		if (varcache_name(i) && varcache_slot(varcache_name(i)) == i &&
+			!varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
+			return true;
+	ts->synced_serial = tc->serial;
+	ts->synced_cgen = tc->vars.cur.gen;
+	ts->synced_sgen = ts->vars.gen;
+	return false;
+}
+
+/* Case-insensitive prefix at data[i..avail). */
+static bool
+prefix_at(const struct sbuf_pkt *pkt, uint32_t i, const char *word)
+{
+	size_t		n = strlen(word);
+
+	return i + n <= pkt->avail && i + n <= pkt->total &&
+		strncasecmp((const char *) pkt->data + i, word, n) == 0;
+}
+
+/*
+ * Might this simple query be one txn acts on (SET, RESET, DISCARD,
+ * DEALLOCATE, LISTEN, PREPARE, DECLARE, SELECT pg_...advisory...)?  A look
+ * at its first bytes, so that ordinary queries cost a few comparisons.
+ */
+static bool
+query_maybe_special(const struct sbuf_pkt *pkt)
+{
+	uint32_t	i = PROTO_HDR_LEN;
+
+	while (i < pkt->avail && i < pkt->total && isspace(pkt->data[i]))
+		i++;
+	if (i >= pkt->avail || pkt->avail - i < 12)
+		return i < pkt->total;	/* cannot tell from what is here */
+	switch (pkt->data[i])
+	{
+		case 's':
+		case 'S':
+			if (!prefix_at(pkt, i, "select"))
+				return true;	/* SET, SHOW, ... */
+			i += 6;
+			while (i < pkt->avail && i < pkt->total && isspace(pkt->data[i]))
+				i++;
+			return i >= pkt->avail || prefix_at(pkt, i, "pg_");
+		case 'r':
+		case 'R':
+		case 'd':
+		case 'D':
+		case 'l':
+		case 'L':
+		case 'p':
+		case 'P':
+		case '/':
+		case '-':
+			return true;
+		default:
+			return false;
+	}
+}
+
+static enum sbuf_ret
+client_fail(struct client *c, enum ps_result r)
+{
+	if (r == PS_BAD)
+		disconnect_client(c, "08P01", "invalid extended-protocol message");
+	else
+		disconnect_client(c, "53200", "out of memory");
+	return SBUF_CLOSED;
+}
+
+/*
+ * In transaction pooling, what replaces a client message (and every message
+ * after it in the same read) is held in tc->out and written with one send
+ * when the read is used up, instead of one send for the replacement and one
+ * for the messages forwarded after it.  Session pooling sends at once (the
+ * batch rewriter may take the next message).
+ */
+static bool
+send_held(struct client *c, struct server *s)
+{
+	struct txn_client *tc = c->txn;
+	bool		ok;
+
+	if (tc->out.len == 0)
+		return true;
+	ok = sbuf_send_buf(&s->sb, &tc->out);
+	proto_buf_reset(&tc->out);
+	if (!ok)
+		disconnect_server(s, true, "08006", "could not send to server");
+	return ok;
+}
+
+enum sbuf_ret
+txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool was_busy)
+{
+	struct txn_client *tc = c->txn;
+	struct txn_server *ts;
+	uint8_t		t = pkt->type;
+	bool		tracking = tracks_prepared(c->pool);
+	bool		need_sync,
+				need_full,
+				replaced = false;
+	const char *sql = NULL;
+	size_t		sql_len = 0;
+
+	if (tc == NULL || t == PQMSG_Terminate)
+		return SBUF_FORWARD;
+	ts = server_txn(s);
+	if (ts == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+	if (tracking && ts->ps == NULL && (ts->ps = ps_server_new()) == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+	if (tracking && tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+
+	if (tc->out.len > 0 && !sbuf_pkt_complete(pkt) && !send_held(c, s))
+		return SBUF_CLOSED;
+	/* what must be read before anything changes */
+	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
+	need_full = need_sync;
+	switch (t)
+	{
+		case PQMSG_Parse:
+		case PQMSG_Bind:
+		case PQMSG_Describe:
+		case PQMSG_Close:
+		case PQMSG_Execute:
+			need_full |= tracking;
+			if (t == PQMSG_Parse && !tracking)
+				need_full = true;	/* its text may be a SET or RESET ALL */
+			break;
+		case PQMSG_Query:
+			need_full |= query_maybe_special(pkt);
+			break;
+		default:
+			break;
+	}
+	if (!need_full && tc->out.len == 0)
+	{
+		if (tracking && ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
+										  cfg->max_prepared_statements, &ps_out) != PS_PASS)
+			return client_fail(c, PS_NOMEM);
+		return SBUF_FORWARD;
+	}
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	if (sbuf_has_pending(&c->sb) && !sbuf_flush_pending(&c->sb))
+		return c->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+
+	/* from here on state changes: the message is consumed this time */
+	proto_buf_reset(&scratch);
+	if (need_sync)
+	{
+		int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, &scratch);
+
+		if (n < 0)
+			return client_fail(c, PS_NOMEM);
+		if (n > 0)
+		{
+			s->expect_rfq++;
+			ts->sync_pending++;
+			log_debug("%s session parameters synced on %s (%d)", client_ident(c),
+					  server_ident(s), n);
+		}
+		ts->synced_serial = tc->serial;
+		ts->synced_cgen = tc->vars.cur.gen;
+		ts->synced_sgen = ts->vars.gen;
+	}
+
+	if (t == PQMSG_Query)
+	{
+		const char *hint = NULL,
+				   *what = NULL;
+		char		name[64];
+
+		sql = (const char *) pkt->data + PROTO_HDR_LEN;
+		sql_len = pkt->total - PROTO_HDR_LEN;
+		if (pool_mode(c->pool) != CFG_POOL_SESSION)
+			what = unsupported_statement(sql, sql_len, &hint);
+		if (what)
+		{
+			log_info("%s refused in pool_mode=%s: %s", client_ident(c),
+					 cfg_pool_mode_name(pool_mode(c->pool)), what);
+			build_refusal(&scratch, what, hint, pool_mode(c->pool));
+			replaced = true;
+			sql = NULL;
+			if (tracking && ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
+											  cfg->max_prepared_statements, &ps_out) != PS_PASS)
+				return client_fail(c, PS_NOMEM);
+		}
+		else if (tracking && ps_query_is_deallocate(sql, sql_len, name, sizeof(name)))
+		{
+			enum ps_result r = ps_client_deallocate_query(tc->ps, ts->ps, sql, sql_len, &ps_out);
+
+			if (r != PS_REPLACED)
+				return client_fail(c, r);
+			proto_put_bytes(&scratch, ps_out.data, ps_out.len);
+			replaced = true;
+			sql = NULL;
+		}
+		else if (tracking && ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
+											   cfg->max_prepared_statements, &ps_out) != PS_PASS)
+			return client_fail(c, PS_NOMEM);
+	}
+	else if (tracking)
+	{
+		enum ps_result r;
+
+		if (t == PQMSG_Execute && ts->ps && ps_server_portal_stmt(ts->ps) &&
+			pkt->total > PROTO_HDR_LEN && pkt->data[PROTO_HDR_LEN] == '\0')
+		{
+			sql = ps_stmt_text(ps_server_portal_stmt(ts->ps));
+			sql_len = strlen(sql);
+		}
+		r = ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
+							  cfg->max_prepared_statements, &ps_out);
+		if (r == PS_REPLACED)
+		{
+			proto_put_bytes(&scratch, ps_out.data, ps_out.len);
+			replaced = true;
+		}
+		else if (r != PS_PASS)
+			return client_fail(c, r);
+	}
+	else if (t == PQMSG_Parse)
+	{
+		/* session pooling: note SET / RESET ALL sent through Parse */
+		const uint8_t *body = pkt->data + PROTO_HDR_LEN;
+		const uint8_t *nul = memchr(body, '\0', pkt->total - PROTO_HDR_LEN);
+
+		if (nul && nul + 1 < pkt->data + pkt->total)
+		{
+			sql = (const char *) nul + 1;
+			sql_len = strnlen(sql, (size_t) (pkt->data + pkt->total - (const uint8_t *) sql));
+		}
+	}
+
+	if (sql && varcache_sql_maybe_set(sql, sql_len))
+	{
+		if (!varclient_note_sql(&tc->vars, sql, sql_len))
+			log_warning("%s out of memory: session parameters of a statement not tracked",
+						client_ident(c));
+		if (tracking && tc->ps && tc->vars.reset_pending && t == PQMSG_Query &&
+			has_words(sql, sql + sql_len, "discard"))
+			ps_client_forget_all(tc->ps);
+	}
+
+	if (tracking)
+	{
+		/* hold: this message (or what replaces it) joins what is held */
+		if (scratch.len > 0)
+			proto_put_bytes(&tc->out, scratch.data, scratch.len);
+		if (!replaced)
+			proto_put_bytes(&tc->out, pkt->data, pkt->total);
+		if (!proto_buf_ok(&tc->out))
+			return client_fail(c, PS_NOMEM);
+		/* the read is used up: send it all */
+		if (pkt->avail <= pkt->total && !send_held(c, s))
+			return SBUF_CLOSED;
+		return SBUF_SKIP;
+	}
+	if (scratch.len > 0 && !sbuf_send_buf(&s->sb, &scratch))
+	{
+		disconnect_server(s, true, "08006", "could not send to server");
+		return SBUF_CLOSED;
+	}
+	return replaced ? SBUF_SKIP : SBUF_FORWARD;
+}
+
+/* ---- server replies ---- */
+
+/* name\0value\0 of a ParameterStatus; false if malformed. */
+static bool
+status_fields(const struct sbuf_pkt *pkt, const char **name, const char **value)
+{
+	const char *b = (const char *) pkt->data + PROTO_HDR_LEN;
+	size_t		len = pkt->total - PROTO_HDR_LEN;
+	size_t		n = strnlen(b, len);
+
+	if (n + 1 >= len || strnlen(b + n + 1, len - n - 1) == len - n - 1)
+		return false;
+	*name = b;
+	*value = b + n + 1;
+	return true;
+}
+
+static const char *
+command_tag(const struct sbuf_pkt *pkt)
+{
+	if (pkt->total <= PROTO_HDR_LEN || pkt->data[pkt->total - 1] != '\0')
+		return "";
+	return (const char *) pkt->data + PROTO_HDR_LEN;
+}
+
+/* The server's value of a reported parameter (any state). */
+static void
+record_server_status(struct server *s, const struct sbuf_pkt *pkt)
+{
+	struct txn_server *ts = server_txn(s);
+	const char *name,
+			   *value;
+	int			slot;
+
+	if (ts == NULL || !status_fields(pkt, &name, &value))
+		return;
+	slot = varcache_slot(name);
+	if (slot < 0)
+		return;
+	varcache_mark_reported(slot);
+	if (varcache_set(&ts->vars, slot, value, false) < 0)
+		log_warning("%s out of memory tracking %s", server_ident(s), name);
+}
+
+enum sbuf_ret
+txn_server_unlinked_packet(struct server *s, struct sbuf_pkt *pkt)
+{
+	if (pkt->type == PQMSG_ParameterStatus)
+	{
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		record_server_status(s, pkt);
+	}
+	else if (pkt->type == PQMSG_CommandComplete && s->txn && s->txn->ps)
+	{
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		if (strcmp(command_tag(pkt), "DISCARD ALL") == 0)
+			ps_server_forget_all(s->txn->ps);
+	}
+	return SBUF_FORWARD;
+}
+
+void
+txn_server_reset_sent(struct server *s, const char *query)
+{
+	struct txn_server *ts = s->txn;
+
+	if (ts == NULL || !has_words(query, query + strlen(query), "all"))
+		return;
+	/* DISCARD ALL / RESET ALL: what the server does not report goes back to
+	 * its defaults (the rest comes as ParameterStatus) */
+	for (int i = 0; i < VAR_MAX; i++)
+		if (!varcache_is_reported(i) && varcache_set(&ts->vars, i, NULL, false) < 0)
+			log_warning("%s out of memory", server_ident(s));
+	if (ts->ps && has_words(query, query + strlen(query), "discard"))
+		ps_server_forget_all(ts->ps);
+}
+
+/* A reply of our sync query: swallowed, the server's values recorded. */
+static enum sbuf_ret
+sync_reply(struct server *s, struct txn_server *ts, struct sbuf_pkt *pkt)
+{
+	if (!sbuf_pkt_complete(pkt))
+		return SBUF_NEED_FULL;
+	if (sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
+		return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+	switch (pkt->type)
+	{
+		case PQMSG_ParameterStatus:
+			record_server_status(s, pkt);
+			break;
+		case PQMSG_ErrorResponse:
+			{
+				const char *msg = proto_error_field(pkt->data + PROTO_HDR_LEN,
+													pkt->total - PROTO_HDR_LEN,
+													PROTO_FIELD_MESSAGE);
+
+				/* its values are unknown now: do not reuse it */
+				log_warning("%s setting session parameters failed: %s", server_ident(s),
+							msg ? msg : "?");
+				s->close_needed = true;
+				break;
+			}
+		case PQMSG_ReadyForQuery:
+			ts->sync_pending--;
+			if (s->expect_rfq > 0)
+				s->expect_rfq--;
+			s->txn_status = (char) pkt->data[5];
+			break;
+		default:
+			break;
+	}
+	return SBUF_SKIP;
+}
+
+enum sbuf_ret
+txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
+{
+	struct txn_server *ts = s->txn;
+	struct client *c = s->link;
+	uint8_t		t = pkt->type;
+
+	*done = false;
+	if (ts == NULL || c == NULL || c->txn == NULL)
+		return SBUF_FORWARD;
+	if (ts->sync_pending > 0)
+	{
+		*done = true;
+		return sync_reply(s, ts, pkt);
+	}
+	if (ts->ps && ps_reply_is_special(ts->ps, t))
+	{
+		*done = true;
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		if (sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
+			return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+		switch (ps_server_reply(ts->ps, t))
+		{
+			case PS_REPLY_FORWARD:
+				/* should not happen for a special reply; relay it */
+				*done = false;
+				return SBUF_FORWARD;
+			case PS_REPLY_SWALLOW:
+				return SBUF_SKIP;
+			case PS_REPLY_AS_PARSE_COMPLETE:
+				/* same length (4): the type byte is all that differs */
+				((uint8_t *) pkt->data)[0] = PQMSG_ParseComplete;
+				return SBUF_FORWARD;
+			case PS_REPLY_AS_DEALLOCATE:
+				{
+					bool		ok;
+
+					proto_buf_reset(&scratch);
+					proto_build_command_complete(&scratch, ps_dealloc_tag(ts->ps));
+					ok = sbuf_send_buf(&c->sb, &scratch);
+					if (!ok)
+					{
+						disconnect_client(c, NULL, "could not send to client");
+						return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
+					}
+					return SBUF_SKIP;
+				}
+		}
+	}
+	switch (t)
+	{
+		case PQMSG_ParameterStatus:
+			{
+				const char *name,
+						   *value;
+				int			slot;
+
+				*done = true;
+				if (!sbuf_pkt_complete(pkt))
+					return SBUF_NEED_FULL;
+				if (status_fields(pkt, &name, &value) && (slot = varcache_slot(name)) >= 0 &&
+					varclient_note_status(&c->txn->vars, &ts->vars, slot, value) < 0)
+					log_warning("%s out of memory tracking %s", client_ident(c), name);
+				return SBUF_FORWARD;
+			}
+		case PQMSG_CommandComplete:
+		case PQMSG_ReadyForQuery:
+			if (!sbuf_pkt_complete(pkt))
+			{
+				*done = true;
+				return SBUF_NEED_FULL;
+			}
+			break;
+		default:
+			break;
+	}
+	return SBUF_FORWARD;
+}
+
+void
+txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
+{
+	struct txn_server *ts = s->txn;
+	struct client *c = s->link;
+
+	if (ts == NULL || c == NULL || c->txn == NULL)
+		return;
+	if (r != SBUF_FORWARD && r != SBUF_FORWARD_LAST && r != SBUF_SKIP)
+		return;					/* NEED_FULL / WAIT: it comes again; CLOSED: gone */
+	if (ts->ps)
+		(void) ps_server_reply(ts->ps, pkt->type);
+	switch (pkt->type)
+	{
+		case PQMSG_CommandComplete:
+			{
+				const char *tag = command_tag(pkt);
+
+				ts->last_commit = strcmp(tag, "COMMIT") == 0;
+				if (ts->ps && strcmp(tag, "DISCARD ALL") == 0)
+					ps_server_forget_all(ts->ps);
+				break;
+			}
+		case PQMSG_ErrorResponse:
+			varclient_note_error(&c->txn->vars);
+			break;
+		case PQMSG_ReadyForQuery:
+			if (varclient_note_ready(&c->txn->vars, &ts->vars, (char) pkt->data[5],
+									 ts->last_commit) < 0)
+				log_warning("%s out of memory tracking session parameters", client_ident(c));
+			ts->last_commit = false;
+			break;
+		default:
+			break;
+	}
+}

@@ -1,0 +1,709 @@
+/*
+ * varcache.c -- tracked session parameters of clients and server
+ * connections, SET/RESET statements read from the client's SQL, and the
+ * query that brings a server connection in line with its client (design in
+ * varcache.h).
+ */
+#include "varcache.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const builtin_names[VAR_BUILTIN_COUNT] = {
+	"client_encoding", "DateStyle", "TimeZone", "standard_conforming_strings",
+	"application_name", "search_path"
+};
+
+static char *slot_names[VAR_MAX];
+static bool slot_tracked[VAR_MAX];
+static bool slot_reported[VAR_MAX];
+static int	slot_count;
+
+static void
+init_builtins(void)
+{
+	if (slot_count > 0)
+		return;
+	for (int i = 0; i < VAR_BUILTIN_COUNT; i++)
+	{
+		slot_names[i] = (char *) builtin_names[i];
+		slot_tracked[i] = true;
+	}
+	slot_count = VAR_BUILTIN_COUNT;
+}
+
+static int
+find_slot(const char *name, size_t len)
+{
+	init_builtins();
+	for (int i = 0; i < slot_count; i++)
+		if (strlen(slot_names[i]) == len && strncasecmp(slot_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+int
+varcache_configure(const char *extra)
+{
+	const char *p = extra ? extra : "";
+	int			missed = 0;
+
+	init_builtins();
+	for (int i = VAR_BUILTIN_COUNT; i < slot_count; i++)
+		slot_tracked[i] = false;
+	while (*p)
+	{
+		const char *start,
+				   *end;
+		int			slot;
+
+		while (*p == ',' || isspace((unsigned char) *p))
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && isspace((unsigned char) end[-1]))
+			end--;
+		if (end == start)
+			continue;
+		slot = find_slot(start, (size_t) (end - start));
+		if (slot >= 0)
+		{
+			slot_tracked[slot] = true;
+			continue;
+		}
+		if (slot_count >= VAR_MAX)
+		{
+			missed++;
+			continue;
+		}
+		slot_names[slot_count] = strndup(start, (size_t) (end - start));
+		if (slot_names[slot_count] == NULL)
+		{
+			missed++;
+			continue;
+		}
+		slot_tracked[slot_count++] = true;
+	}
+	return missed;
+}
+
+int
+varcache_slot(const char *name)
+{
+	int			slot = find_slot(name, strlen(name));
+
+	return slot >= 0 && slot_tracked[slot] ? slot : -1;
+}
+
+const char *
+varcache_name(int slot)
+{
+	init_builtins();
+	return slot >= 0 && slot < slot_count ? slot_names[slot] : NULL;
+}
+
+int
+varcache_count(void)
+{
+	init_builtins();
+	return slot_count;
+}
+
+void
+varcache_mark_reported(int slot)
+{
+	if (slot >= 0 && slot < VAR_MAX)
+		slot_reported[slot] = true;
+}
+
+bool
+varcache_is_reported(int slot)
+{
+	return slot >= 0 && slot < VAR_MAX && slot_reported[slot];
+}
+
+/* ---- caches ---- */
+
+void
+varcache_init(struct varcache *vc)
+{
+	memset(vc, 0, sizeof(*vc));
+}
+
+void
+varcache_free(struct varcache *vc)
+{
+	for (int i = 0; i < VAR_MAX; i++)
+	{
+		free(vc->v[i].str);
+		vc->v[i].str = NULL;
+	}
+}
+
+static bool
+same_value(const struct var_value *a, const char *str, bool sql)
+{
+	if (a->str == NULL || str == NULL)
+		return a->str == NULL && str == NULL;
+	return a->sql == sql && strcmp(a->str, str) == 0;
+}
+
+int
+varcache_set(struct varcache *vc, int slot, const char *value, bool sql)
+{
+	struct var_value *v = &vc->v[slot];
+	char	   *copy = NULL;
+
+	if (same_value(v, value, sql))
+		return 0;
+	if (value && (copy = strdup(value)) == NULL)
+		return -1;
+	free(v->str);
+	v->str = copy;
+	v->sql = value ? sql : false;
+	vc->gen++;
+	return 1;
+}
+
+int
+varcache_copy(struct varcache *dst, const struct varcache *src)
+{
+	for (int i = 0; i < VAR_MAX; i++)
+		if (varcache_set(dst, i, src->v[i].str, src->v[i].sql) < 0)
+			return -1;
+	return 0;
+}
+
+bool
+varcache_equal_slot(const struct varcache *a, const struct varcache *b, int slot)
+{
+	return same_value(&a->v[slot], b->v[slot].str, b->v[slot].sql);
+}
+
+void
+varcache_put_literal(struct proto_buf *b, const char *s)
+{
+	proto_put_bytes(b, "E'", 2);
+	for (; *s; s++)
+	{
+		if (*s == '\'' || *s == '\\')
+			proto_put_byte(b, (uint8_t) *s);
+		proto_put_byte(b, (uint8_t) *s);
+	}
+	proto_put_byte(b, '\'');
+}
+
+static void
+put_str(struct proto_buf *b, const char *s)
+{
+	proto_put_bytes(b, s, strlen(s));
+}
+
+/* A name as an SQL identifier (quoted: names may have capitals or dots). */
+static void
+put_ident(struct proto_buf *b, const char *name)
+{
+	/* a dotted extension setting stays two identifiers */
+	const char *dot = strchr(name, '.');
+
+	if (dot)
+	{
+		proto_put_byte(b, '"');
+		proto_put_bytes(b, name, (size_t) (dot - name));
+		put_str(b, "\".");
+		name = dot + 1;
+	}
+	proto_put_byte(b, '"');
+	for (; *name; name++)
+	{
+		if (*name == '"')
+			proto_put_byte(b, '"');
+		proto_put_byte(b, (uint8_t) *name);
+	}
+	proto_put_byte(b, '"');
+}
+
+int
+varcache_build_sync(const struct varcache *client, struct varcache *server, struct proto_buf *out)
+{
+	int			n = 0,
+				nsel = 0;
+	bool		started = false;
+
+	init_builtins();
+	/* reported values first, as one SELECT of set_config() calls */
+	for (int i = 0; i < slot_count; i++)
+	{
+		const struct var_value *cv = &client->v[i];
+
+		if (!slot_tracked[i] || varcache_equal_slot(client, server, i) ||
+			cv->str == NULL || cv->sql)
+			continue;
+		if (!started)
+		{
+			proto_begin(out, PQMSG_Query);
+			started = true;
+		}
+		put_str(out, nsel == 0 ? "SELECT " : ", ");
+		put_str(out, "pg_catalog.set_config(");
+		varcache_put_literal(out, slot_names[i]);
+		put_str(out, ", ");
+		varcache_put_literal(out, cv->str);
+		put_str(out, ", false)");
+		nsel++;
+	}
+	if (nsel)
+		proto_put_byte(out, ';');
+	/* then SET of the client's own text, RESET to the defaults */
+	for (int i = 0; i < slot_count; i++)
+	{
+		const struct var_value *cv = &client->v[i];
+
+		if (!slot_tracked[i] || varcache_equal_slot(client, server, i) ||
+			(cv->str && !cv->sql))
+			continue;
+		if (!started)
+		{
+			proto_begin(out, PQMSG_Query);
+			started = true;
+		}
+		if (cv->str)
+		{
+			put_str(out, "SET ");
+			put_ident(out, slot_names[i]);
+			put_str(out, " TO ");
+			put_str(out, cv->str);
+		}
+		else
+		{
+			put_str(out, "RESET ");
+			put_ident(out, slot_names[i]);
+		}
+		proto_put_byte(out, ';');
+		n++;
+	}
+	if (!started)
+		return 0;
+	proto_put_byte(out, '\0');
+	proto_end(out);
+	if (!proto_buf_ok(out))
+		return -1;
+	for (int i = 0; i < slot_count; i++)
+		if (slot_tracked[i] && !varcache_equal_slot(client, server, i) &&
+			varcache_set(server, i, client->v[i].str, client->v[i].sql) < 0)
+			return -1;
+	return n + nsel;
+}
+
+/* ---- clients ---- */
+
+void
+varclient_init(struct varclient *vc)
+{
+	memset(vc, 0, sizeof(*vc));
+}
+
+static void
+drop_changes(struct var_change *ch, int *n)
+{
+	for (int i = 0; i < *n; i++)
+	{
+		free(ch[i].sql);
+		ch[i].sql = NULL;
+	}
+	*n = 0;
+}
+
+void
+varclient_free(struct varclient *vc)
+{
+	varcache_free(&vc->cur);
+	varcache_free(&vc->reset);
+	drop_changes(vc->pend, &vc->npend);
+	drop_changes(vc->txn, &vc->ntxn);
+}
+
+static bool
+add_change(struct varclient *vc, int slot, const char *sql, size_t len)
+{
+	struct var_change *ch;
+
+	if (vc->npend >= VAR_PENDING_MAX)
+	{
+		vc->pend_overflow = true;
+		return true;
+	}
+	ch = &vc->pend[vc->npend];
+	ch->slot = (int8_t) slot;
+	ch->sql = NULL;
+	if (sql && (ch->sql = strndup(sql, len)) == NULL)
+	{
+		vc->pend_overflow = true;
+		return false;
+	}
+	vc->npend++;
+	return true;
+}
+
+/* ---- reading SET / RESET / DISCARD ---- */
+
+static const char *
+skip_blank(const char *p, const char *end)
+{
+	for (;;)
+	{
+		while (p < end && isspace((unsigned char) *p))
+			p++;
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+		{
+			while (p < end && *p != '\n')
+				p++;
+			continue;
+		}
+		if (end - p >= 2 && p[0] == '/' && p[1] == '*')
+		{
+			const char *q = p + 2;
+
+			while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+				q++;
+			p = end - q >= 2 ? q + 2 : end;
+			continue;
+		}
+		return p;
+	}
+}
+
+static bool
+is_ident_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '_' || c == '$';
+}
+
+/* Keyword `kw` (lower case) at *pp, case-insensitive, as a whole word. */
+static bool
+take_word(const char **pp, const char *end, const char *kw)
+{
+	size_t		n = strlen(kw);
+	const char *p = *pp;
+
+	if ((size_t) (end - p) < n || strncasecmp(p, kw, n) != 0 ||
+		(p + n < end && is_ident_char(p[n])))
+		return false;
+	*pp = skip_blank(p + n, end);
+	return true;
+}
+
+bool
+varcache_sql_maybe_set(const char *sql, size_t len)
+{
+	const char *end = sql + len,
+			   *p = skip_blank(sql, end);
+
+	if (p >= end)
+		return false;
+	switch (*p)
+	{
+		case 's':
+		case 'S':
+			return end - p > 3 && strncasecmp(p, "set", 3) == 0 && !is_ident_char(p[3]);
+		case 'r':
+		case 'R':
+			return end - p > 5 && strncasecmp(p, "reset", 5) == 0 && !is_ident_char(p[5]);
+		case 'd':
+		case 'D':
+			return end - p > 7 && strncasecmp(p, "discard", 7) == 0 && !is_ident_char(p[7]);
+		default:
+			return false;
+	}
+}
+
+/*
+ * A parameter name at *pp: identifier or "quoted", optionally dotted.
+ * Copies it (unquoted, case kept) to name.  Returns false if none.
+ */
+static bool
+take_name(const char **pp, const char *end, char *name, size_t namelen)
+{
+	const char *p = *pp;
+	size_t		n = 0;
+
+	for (;;)
+	{
+		if (p < end && *p == '"')
+		{
+			for (p++; p < end && *p != '"'; p++)
+			{
+				if (n + 1 >= namelen)
+					return false;
+				name[n++] = *p;
+			}
+			if (p >= end)
+				return false;
+			p++;
+		}
+		else
+		{
+			const char *s = p;
+
+			while (p < end && is_ident_char(*p))
+			{
+				if (n + 1 >= namelen)
+					return false;
+				name[n++] = *p++;
+			}
+			if (p == s)
+				return false;
+		}
+		if (p < end && *p == '.')
+		{
+			if (n + 1 >= namelen)
+				return false;
+			name[n++] = *p++;
+			continue;
+		}
+		break;
+	}
+	name[n] = '\0';
+	*pp = skip_blank(p, end);
+	return true;
+}
+
+/* One statement [p, end) (no top-level ';'). */
+static bool
+note_statement(struct varclient *vc, const char *p, const char *end)
+{
+	char		name[128];
+	int			slot;
+
+	p = skip_blank(p, end);
+	while (end > p && isspace((unsigned char) end[-1]))
+		end--;
+	if (take_word(&p, end, "discard"))
+	{
+		if (take_word(&p, end, "all") && p == end)
+		{
+			vc->reset_pending = true;
+			return add_change(vc, -1, NULL, 0);
+		}
+		return true;
+	}
+	if (take_word(&p, end, "reset"))
+	{
+		if (take_word(&p, end, "all"))
+		{
+			if (p != end)
+				return true;
+			vc->reset_pending = true;
+			return add_change(vc, -1, NULL, 0);
+		}
+		if (!take_name(&p, end, name, sizeof(name)) || p != end)
+			return true;
+		slot = varcache_slot(name);
+		if (slot < 0 || varcache_is_reported(slot))
+			return true;
+		return add_change(vc, slot, NULL, 0);
+	}
+	if (!take_word(&p, end, "set"))
+		return true;
+	if (take_word(&p, end, "local"))
+		return true;				/* ends with the transaction */
+	(void) take_word(&p, end, "session");
+	if (take_word(&p, end, "schema"))
+		slot = varcache_slot("search_path");
+	else
+	{
+		const char *save = p;
+
+		/* SET SESSION AUTHORIZATION, SET SESSION CHARACTERISTICS, SET ROLE,
+		 * SET TRANSACTION, SET CONSTRAINTS, SET TIME ZONE: not tracked here */
+		if (take_word(&p, end, "authorization") || take_word(&p, end, "characteristics"))
+			return true;
+		p = save;
+		if (!take_name(&p, end, name, sizeof(name)))
+			return true;
+		if (p < end && *p == '=')
+			p = skip_blank(p + 1, end);
+		else if (!take_word(&p, end, "to"))
+			return true;
+		slot = varcache_slot(name);
+	}
+	if (slot < 0 || varcache_is_reported(slot) || p >= end)
+		return true;
+	{
+		const char *q = p;
+
+		if (take_word(&q, end, "default") && q == end)
+			return add_change(vc, slot, NULL, 0);
+	}
+	return add_change(vc, slot, p, (size_t) (end - p));
+}
+
+bool
+varclient_note_sql(struct varclient *vc, const char *sql, size_t len)
+{
+	const char *p = sql,
+			   *end = sql + len,
+			   *start = sql;
+	bool		ok = true;
+
+	while (end > p && end[-1] == '\0')
+		end--;
+	/* split at top-level semicolons; quotes and comments are skipped */
+	while (p < end)
+	{
+		char		c = *p;
+
+		if (c == '\'' || c == '"')
+		{
+			for (p++; p < end && *p != c; p++)
+				;
+			p++;
+			continue;
+		}
+		if (c == '$')
+		{
+			/* a dollar quote: too rare in SET to be worth reading */
+			const char *q = p + 1;
+
+			while (q < end && is_ident_char(*q) && *q != '$')
+				q++;
+			if (q < end && *q == '$')
+				return true;
+		}
+		if (c == '-' && p + 1 < end && p[1] == '-')
+		{
+			while (p < end && *p != '\n')
+				p++;
+			continue;
+		}
+		if (c == '/' && p + 1 < end && p[1] == '*')
+		{
+			p += 2;
+			while (p + 1 < end && !(p[0] == '*' && p[1] == '/'))
+				p++;
+			p += 2;
+			continue;
+		}
+		if (c == ';')
+		{
+			ok = note_statement(vc, start, p) && ok;
+			start = p + 1;
+		}
+		p++;
+	}
+	if (start < end)
+		ok = note_statement(vc, start, end) && ok;
+	return ok;
+}
+
+void
+varclient_note_error(struct varclient *vc)
+{
+	if (vc->npend > 0 || vc->reset_pending)
+		vc->pend_error = true;
+}
+
+int
+varclient_note_status(struct varclient *vc, struct varcache *server, int slot, const char *value)
+{
+	varcache_mark_reported(slot);
+	if (varcache_set(server, slot, value, false) < 0 ||
+		varcache_set(&vc->cur, slot, value, false) < 0)
+		return -1;
+	return 0;
+}
+
+/* Apply committed changes to the client and the server. */
+static int
+apply_changes(struct varclient *vc, struct varcache *server, struct var_change *ch, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (ch[i].slot < 0)
+		{
+			/* RESET ALL: the client's startup values; the server is back at
+			 * its defaults for what it does not report (ParameterStatus told
+			 * us the rest) */
+			for (int s = 0; s < VAR_MAX; s++)
+			{
+				if (varcache_set(&vc->cur, s, vc->reset.v[s].str, vc->reset.v[s].sql) < 0)
+					return -1;
+				if (!varcache_is_reported(s) && varcache_set(server, s, NULL, false) < 0)
+					return -1;
+			}
+			continue;
+		}
+		if (varcache_set(&vc->cur, ch[i].slot, ch[i].sql, true) < 0 ||
+			varcache_set(server, ch[i].slot, ch[i].sql, true) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Values nobody can know any more: make the server default and the client
+ * believe so, which is true after a RESET the next sync sends. */
+static int
+unknown_values(struct varclient *vc, struct varcache *server)
+{
+	for (int s = 0; s < VAR_MAX; s++)
+		if (!varcache_is_reported(s) && vc->cur.v[s].str != NULL)
+		{
+			/* the server's value is unknown: force the next sync to send it */
+			if (varcache_set(server, s, "", true) < 0)
+				return -1;
+		}
+	return 0;
+}
+
+int
+varclient_note_ready(struct varclient *vc, struct varcache *server, char status, bool commit)
+{
+	int			rc = 0;
+
+	if (status == 'I' && (vc->ntxn > 0 || vc->txn_overflow))
+	{
+		/* the transaction block ended */
+		if (commit)
+		{
+			if (vc->txn_overflow)
+				rc = unknown_values(vc, server);
+			else
+				rc = apply_changes(vc, server, vc->txn, vc->ntxn);
+		}
+		drop_changes(vc->txn, &vc->ntxn);
+		vc->txn_overflow = false;
+	}
+	if (rc == 0 && !vc->pend_error && (vc->npend > 0 || vc->pend_overflow))
+	{
+		if (status == 'I')
+			rc = vc->pend_overflow ? unknown_values(vc, server)
+				: apply_changes(vc, server, vc->pend, vc->npend);
+		else if (status == 'T')
+		{
+			/* wait for COMMIT: move them to the block's list */
+			for (int i = 0; i < vc->npend; i++)
+			{
+				if (vc->ntxn >= VAR_PENDING_MAX)
+				{
+					vc->txn_overflow = true;
+					free(vc->pend[i].sql);
+				}
+				else
+					vc->txn[vc->ntxn++] = vc->pend[i];
+				vc->pend[i].sql = NULL;
+			}
+			vc->npend = 0;
+			if (vc->pend_overflow)
+				vc->txn_overflow = true;
+		}
+	}
+	drop_changes(vc->pend, &vc->npend);
+	vc->pend_overflow = false;
+	vc->pend_error = false;
+	vc->reset_pending = false;
+	return rc;
+}
