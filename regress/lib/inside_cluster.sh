@@ -2,7 +2,7 @@
 # regress/lib/inside_cluster.sh -- the part of run_extension.sh that runs
 # inside pg_virtualenv: pg_regress on regress/sql, then the script tests in
 # regress/t.  Script tests may restart the server with
-# "pg_ctlcluster $PGVERSION regress restart".
+# pp_restart (regress/lib/restart.sh).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PGVERSION/bin/pg_config}

@@ -9,15 +9,7 @@ db=pp_index_save
 fail() { echo "FAIL: $*"; exit 1; }
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
-# pg_ctl restart of this cluster (its pid file is shared with other
-# throwaway clusters, so pg_ctlcluster may refuse): the server keeps its
-# options from postmaster.opts.
-restart() {
-	local owner pgdata logfile
-	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
-	runuser -u "$owner" -- /usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl \
-		-D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
-}
+. "$PGPLUMB_TOP/regress/lib/restart.sh"
 cleanup() {
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.save" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
@@ -50,14 +42,14 @@ echo "before restart: $before"
 case "$before" in "sv_a index 3 600 | unused: sv_b,sv_pkey | reset: "*) ;;
 	*) fail "unexpected figures before the restart" ;; esac
 
-restart
+pp_restart
 after=$(report)
 echo "after restart:  $after"
 [ "$after" = "$before" ] || fail "index usage changed across a clean restart"
 
 # pgplumb.save off: a restart starts from nothing
 psql -X -q -d postgres -c "ALTER SYSTEM SET pgplumb.save = off" -c "SELECT pg_reload_conf()" >/dev/null
-restart
+pp_restart
 n=$(q "SELECT entries || ' ' || indexes FROM pgplumb.index_usage_info")
 echo "with pgplumb.save off, after restart: entries, indexes = $n"
 [ "$n" = "0 0" ] || fail "expected nothing kept with pgplumb.save off, got '$n'"

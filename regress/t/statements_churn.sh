@@ -14,23 +14,10 @@ set -euo pipefail
 db=pp_t_churn
 work=$(mktemp -d)
 psql_db() { psql -X -v ON_ERROR_STOP=1 -qAt -d "$db" "$@"; }
-# Restart the test cluster.  Not with "pg_ctlcluster restart": every
-# pg_virtualenv cluster on this machine shares the external pid file
-# /var/run/postgresql/<version>-regress.pid, so when several run at once
-# pg_ctlcluster can take ours for stopped and refuse to restart it.  pg_ctl
-# restart reuses the running server's own options (postmaster.opts).
-restart() {
-	local owner pgdata logfile
-	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
-	if [ "$(id -u)" = 0 ]; then
-		runuser -u "$owner" -- /usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
-	else
-		/usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
-	fi
-}
+. "$PGPLUMB_TOP/regress/lib/restart.sh"
 cleanup() {
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.max" >/dev/null 2>&1 || true
-	restart || true
+	pp_restart || true
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -38,7 +25,7 @@ trap cleanup EXIT
 
 psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.max = 100"
-restart
+pp_restart
 psql_db -c "CREATE EXTENSION pgplumb"
 [ "$(psql_db -c 'SHOW pgplumb.max')" = 100 ] || { echo "FAIL: pgplumb.max not applied"; exit 1; }
 psql_db -c "SELECT pgplumb.reset()" >/dev/null

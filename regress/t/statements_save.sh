@@ -6,20 +6,7 @@
 set -euo pipefail
 db=pp_t_save
 psql_db() { psql -X -v ON_ERROR_STOP=1 -qAt -d "$db" "$@"; }
-# Restart the test cluster.  Not with "pg_ctlcluster restart": every
-# pg_virtualenv cluster on this machine shares the external pid file
-# /var/run/postgresql/<version>-regress.pid, so when several run at once
-# pg_ctlcluster can take ours for stopped and refuse to restart it.  pg_ctl
-# restart reuses the running server's own options (postmaster.opts).
-restart() {
-	local owner pgdata logfile
-	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
-	if [ "$(id -u)" = 0 ]; then
-		runuser -u "$owner" -- /usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
-	else
-		/usr/lib/postgresql/"$PGVERSION"/bin/pg_ctl -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
-	fi
-}
+. "$PGPLUMB_TOP/regress/lib/restart.sh"
 cleanup() {
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.save" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
@@ -48,7 +35,7 @@ before=$(snapshot)
 echo "before restart:"; echo "$before"
 grep -q '|25|25|' <<<"$before" || { echo "FAIL: probe not recorded"; exit 1; }
 
-restart
+pp_restart
 after=$(snapshot)
 echo "after restart:"; echo "$after"
 if [ "$before" != "$after" ]; then
@@ -57,7 +44,7 @@ fi
 echo "ok   statistics unchanged across a restart with pgplumb.save = on"
 
 psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.save = off" -c "SELECT pg_reload_conf()" >/dev/null
-restart
+pp_restart
 after_off=$(snapshot)
 if [ -n "$after_off" ]; then
 	echo "FAIL: statistics kept across a restart with pgplumb.save off:"; echo "$after_off"; exit 1
