@@ -70,7 +70,7 @@ deps:
 	fi
 
 # Every suite runs even if an earlier one failed; the last line sums them up.
-CHECK_SUITES = check-common check-extension check-pooler-units check-pooler-e2e check-batching
+CHECK_SUITES = check-common check-extension check-pooler-units check-pooler-e2e check-batching check-drivers
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -100,6 +100,15 @@ check-pooler-e2e:
 # and through pgplumb-pooler with insert_batching on must give identical replies.
 check-batching:
 	PGPLUMB_POOLER=pooler/pgplumb-pooler regress/pooler/t_batch_differential.sh
+
+# Real drivers (node-postgres, postgres.js, pgjdbc, psycopg 3, pgbench) through
+# pgplumb-pooler in transaction mode (pool size 2, 24 clients) and session mode:
+# results must be identical to a direct connection.
+check-drivers:
+	@r=0; \
+	regress/drivers/run.sh --target pgplumb --pool-mode transaction || r=1; \
+	regress/drivers/run.sh --target pgplumb --pool-mode session || r=1; \
+	exit $$r
 
 demo: deps all
 	bench/demo/run.sh

@@ -106,12 +106,13 @@ if [ "$MODE" = callgrind ]; then
 		printf "UPDATE pgbench_branches SET bbalance = bbalance + %d WHERE bid = %d\n", d, b
 		printf "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (%d, %d, %d, %d, CURRENT_TIMESTAMP)\n", t, b, a, d
 		print "END" } }'; }
-	instructions() {	# preload workload count
+	instructions() {	# preload workload count [more postgres options]
+		local extra=("${@:4}")
 		gen_"$2" "$3" >"$work/in.sql"
 		rm -rf "$pgdata" && cp -a "$work/pgdata.snapshot" "$pgdata"
 		as_owner valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
 			"$bindir/postgres" --single -D "$pgdata" -c config_file="$conf" \
-			-c shared_preload_libraries="$1" "$db" <"$work/in.sql" >"$work/cg.stdout" 2>"$work/cg.err" ||
+			-c shared_preload_libraries="$1" "${extra[@]}" "$db" <"$work/in.sql" >"$work/cg.stdout" 2>"$work/cg.err" ||
 			{ cat "$work/cg.err" >&2; exit 1; }
 		# every statement must have succeeded, or the counts mean nothing
 		if grep -q ERROR "$work/cg.stdout" "$work/cg.err"; then
@@ -121,17 +122,25 @@ if [ "$MODE" = callgrind ]; then
 	}
 	echo
 	echo "instructions per statement (valgrind --tool=callgrind, postgres --single, simple protocol, N = $N and $((3 * N)))"
-	printf '%-10s %12s %12s %12s %12s %12s\n' workload none pgss pgplumb "pgss-none" "pgplumb-none"
+	# "statements": pgplumb with its other collectors switched off
+	printf '%-10s %10s %10s %10s %10s %11s %13s %13s\n' workload none pgss pgplumb statements \
+		"pgss-none" "pgplumb-none" "statem.-none"
 	for w in select tpcb; do
 		declare -A per=()
-		for cfg in none pg_stat_statements pgplumb; do
-			lo=$(instructions "${preload[$cfg]}" $w "$N")
-			hi=$(instructions "${preload[$cfg]}" $w $((3 * N)))
+		for cfg in none pg_stat_statements pgplumb statements; do
+			if [ $cfg = statements ]; then
+				opts=(-c pgplumb.track_indexes=off -c pgplumb.n_plus_one=off); lib=pgplumb
+			else
+				opts=(); lib=${preload[$cfg]}
+			fi
+			lo=$(instructions "$lib" $w "$N" "${opts[@]}")
+			hi=$(instructions "$lib" $w $((3 * N)) "${opts[@]}")
 			per[$cfg]=$(( (hi - lo) / (2 * N) ))
 		done
-		printf '%-10s %12d %12d %12d %12d %12d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
-			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" \
-			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none]))
+		printf '%-10s %10d %10d %10d %10d %11d %13d %13d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
+			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" "${per[statements]}" \
+			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none])) \
+			$((per[statements] - per[none]))
 	done
 	# start it again for pg_virtualenv to stop and drop (if another cluster
 	# took the port meanwhile, there is nothing left to stop)

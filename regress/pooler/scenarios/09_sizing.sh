@@ -93,7 +93,7 @@ start_pooler "pool_mode = transaction
 default_pool_size = 1
 max_client_conn = 5"
 out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
-import sys, threading, time
+import struct, sys, threading, time
 from pgwire import Conn, first_error
 port = int(sys.argv[1])
 conns = []
@@ -103,17 +103,24 @@ x = Conn(port); x.startup()
 e = first_error(x.read_until()) or {}
 print("sixth:", e.get("C"), e.get("M"))
 # FIFO: conns[0] holds the server; 1..4 queue in order
-conns[0].query("select pg_sleep(0.3)")
-time.sleep(0.1)
+conns[0].query("select pg_sleep(1.0)")
+time.sleep(0.15)
 for i in range(1, 5):
-    conns[i].query("select %d, clock_timestamp()" % i)
-    time.sleep(0.05)
+    conns[i].query("select %d, extract(epoch from clock_timestamp())" % i)
+    time.sleep(0.15)     # well apart, so arrival order is unambiguous even under load
 order = []
 def rd(i):
     msgs = conns[i].read_until()
     for t, p in msgs:
         if t == b"D":
-            order.append((p[-32:], i))
+            # DataRow: int16 ncols, then (int32 len, bytes) per column; column 2 = epoch
+            off = 2
+            vals = []
+            for _ in range(struct.unpack("!h", p[:2])[0]):
+                n = struct.unpack("!i", p[off:off + 4])[0]
+                vals.append(p[off + 4:off + 4 + n].decode())
+                off += 4 + n
+            order.append((float(vals[1]), i))
 ths = [threading.Thread(target=rd, args=(i,)) for i in range(1, 5)]
 [t.start() for t in ths]; [t.join() for t in ths]
 conns[0].read_until()

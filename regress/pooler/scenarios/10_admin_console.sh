@@ -25,14 +25,14 @@ assert_contains "$err" "unknown admin command" "unknown command is an error"
 
 # PAUSE waits for running transactions to release their servers, closes
 # them, and returns; new queries wait; RESUME lets them through
-pq -c "select pg_sleep(0.6)" >/dev/null 2>&1 &
+pq -c "select pg_sleep(1.5)" >/dev/null 2>&1 &
 busy=$!
-wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where query = 'select pg_sleep(0.6)'\")\" = 1 ]" 3000 || fail "busy query not running"
+wait_for "[ \"\$(direct -c \"select count(*) from pg_stat_activity where query = 'select pg_sleep(1.5)'\")\" = 1 ]" 3000 || fail "busy query not running"
 t0=$(now_ms)
 padmin -c "pause" >/dev/null
 t1=$(now_ms)
 wait $busy || fail "the running query was disturbed by PAUSE"
-assert_ge $((t1 - t0)) 300 "PAUSE returned only after the running query finished (ms)"
+assert_ge $((t1 - t0)) 500 "PAUSE returned only after the running query finished (ms)"
 assert_eq "$(backend_count)" 0 "no server connections once PAUSE returned"
 assert_log "PAUSE done"
 t0=$(now_ms)
