@@ -736,6 +736,26 @@ cmd_kill(struct client *c, const char *arg)
 }
 
 static bool
+cmd_reconnect(struct client *c, const char *arg)
+{
+	struct list_node *n,
+			   *t;
+
+	if (arg[0] && cfg_find_database(cfg, arg) == NULL)
+		return admin_error(c, "3D000", "no such database");
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (p->is_admin || (arg[0] && strcmp(arg, p->dbname) != 0))
+			continue;
+		pool_reconnect(p, "RECONNECT");
+	}
+	log_info("RECONNECT %s", arg[0] ? arg : "(all)");
+	return simple_ok(c, "RECONNECT");
+}
+
+static bool
 cmd_shutdown(struct client *c, const char *arg)
 {
 	(void) arg;
@@ -763,6 +783,7 @@ static const struct admin_cmd admin_cmds[] = {
 	{"show", "version", false, show_version},
 	{"kill", NULL, true, cmd_kill},
 	{"pause", NULL, true, cmd_pause},
+	{"reconnect", NULL, true, cmd_reconnect},
 	{"reload", NULL, true, cmd_reload},
 	{"resume", NULL, true, cmd_resume},
 	{"shutdown", NULL, true, cmd_shutdown},
@@ -849,7 +870,7 @@ admin_handle_query(struct client *c, const uint8_t *body, uint32_t len)
 		break;
 	}
 	if (!found)
-		ok = admin_error(c, "42601", "unknown admin command; try SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW LISTS, PAUSE, RESUME, RELOAD, KILL db, SHUTDOWN");
+		ok = admin_error(c, "42601", "unknown admin command; try SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW LISTS, PAUSE, RESUME, RELOAD, RECONNECT, KILL db, SHUTDOWN");
 done:
 	if (c->state == CL_JUSTFREE)
 		return SBUF_CLOSED;

@@ -52,6 +52,13 @@ assert_eq "$(padmin -c "reload")" "" "RELOAD succeeds"
 assert_eq "$(padmin -c "show config" | grep '^default_pool_size|' | cut -d'|' -f2)" 4 "RELOAD applied default_pool_size"
 assert_eq "$(padmin -c "show databases" | grep '^ppdb|' | cut -d'|' -f6)" 4 "SHOW DATABASES shows the new pool_size"
 
+# RECONNECT: servers are replaced (idle ones at once)
+p1=$(pq -c "select pg_backend_pid()")
+padmin -c "reconnect ppdb" >/dev/null
+p2=$(pq -c "select pg_backend_pid()")
+[ -n "$p2" ] && [ "$p1" != "$p2" ] || fail "RECONNECT kept backend $p1"
+ok "RECONNECT replaced the server connection ($p1 -> $p2)"
+
 # stats_users may look but not control
 err=$(ADMUSER=stats padmin -c "pause" 2>&1)
 assert_contains "$err" "admin access needed" "stats user cannot PAUSE"
