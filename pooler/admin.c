@@ -5,6 +5,7 @@
  */
 #include "admin.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -325,6 +326,29 @@ conn_types(uint32_t *types)
 		types[i] = (i == 5 || i == 7 || i == 10 || i == 11 || i == 12 || i == 15) ? INT8_OID : TEXT_OID;
 }
 
+/* The local end of a socket as text address and port (NULL/0 for unix). */
+static void
+local_end(int fd, char *addr, size_t alen, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t	len = sizeof(ss);
+
+	addr[0] = '\0';
+	*port = 0;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+	{
+		inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, addr, (socklen_t) alen);
+		*port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+	}
+	else if (ss.ss_family == AF_INET6)
+	{
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, addr, (socklen_t) alen);
+		*port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+	}
+}
+
 static void
 client_row(struct result *r, struct client *c)
 {
@@ -340,8 +364,14 @@ client_row(struct result *r, struct client *c)
 	rb_str(&rb, client_state_name(c));
 	rb_str(&rb, c->addr);
 	rb_int(&rb, c->port);
-	rb_str(&rb, NULL);
-	rb_int(&rb, 0);
+	{
+		char		la[64];
+		int			lp;
+
+		local_end(c->sb.fd, la, sizeof(la), &lp);
+		rb_str(&rb, la[0] ? la : NULL);
+		rb_int(&rb, lp);
+	}
 	format_wall_time(c->connect_time, tbuf, sizeof(tbuf));
 	rb_str(&rb, tbuf);
 	format_wall_time(c->request_time, tbuf, sizeof(tbuf));
@@ -379,8 +409,14 @@ server_row(struct result *r, struct server *s)
 	rb_str(&rb, server_state_name(s));
 	rb_str(&rb, db && db->host ? db->host : "unix");
 	rb_int(&rb, db ? db->port : 5432);
-	rb_str(&rb, NULL);
-	rb_int(&rb, 0);
+	{
+		char		la[64];
+		int			lp;
+
+		local_end(s->sb.fd, la, sizeof(la), &lp);
+		rb_str(&rb, la[0] ? la : NULL);
+		rb_int(&rb, lp);
+	}
 	format_wall_time(s->connect_time, tbuf, sizeof(tbuf));
 	rb_str(&rb, tbuf);
 	format_wall_time(s->request_time, tbuf, sizeof(tbuf));

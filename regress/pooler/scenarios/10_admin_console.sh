@@ -18,6 +18,8 @@ assert_eq "$(cols 'show pools' pgplumb)" "$(cols 'show pools')" "alias database 
 
 assert_eq "$(padmin -c "show config" | grep '^default_pool_size|' | cut -d'|' -f2)" 2 "SHOW CONFIG value from the settings table"
 assert_eq "$(padmin -c "show servers" | grep -c '^S|postgres|ppdb|idle|')" 1 "SHOW SERVERS lists the idle server"
+assert_eq "$(padmin -c "show clients" | grep '^C|postgres|pgbouncer|' | cut -d'|' -f7,8)" "127.0.0.1|$POOLER_PORT" "SHOW CLIENTS local_addr/local_port"
+assert_eq "$(padmin -c "show servers" | grep '^S|postgres|ppdb|' | cut -d'|' -f7)" "127.0.0.1" "SHOW SERVERS local_addr"
 q=$(padmin -c "show stats" | grep '^ppdb|' | cut -d'|' -f3)
 assert_ge "$q" 1 "SHOW STATS counts queries"
 err=$(padmin -c "show nonsense" 2>&1)
