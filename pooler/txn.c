@@ -518,11 +518,19 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
-	if (tracking && ts->ps == NULL && (ts->ps = ps_server_new()) == NULL)
+	if (!was_busy && (ts->ps != NULL) != tracking)
 	{
-		disconnect_client(c, "53200", "out of memory");
-		return SBUF_CLOSED;
+		/* the pool mode or max_prepared_statements changed (reload): start
+		 * or stop matching replies only while nothing is outstanding */
+		ps_server_free(ts->ps);
+		ts->ps = tracking ? ps_server_new() : NULL;
+		if (tracking && ts->ps == NULL)
+		{
+			disconnect_client(c, "53200", "out of memory");
+			return SBUF_CLOSED;
+		}
 	}
+	tracking = tracking && ts->ps != NULL;
 	if (tracking && tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
