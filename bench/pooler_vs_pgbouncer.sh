@@ -526,7 +526,7 @@ PNG="$WORK/plot.png"
 	echo "set terminal pngcairo size 1100,450 noenhanced"
 	echo "set output '$PNG'"
 	echo "set multiplot layout 1,2 title 'tps vs clients (pool_size $POOL_SIZE, $POOL_MODE mode, median of $ROUNDS rounds)'"
-	echo "set logscale x; set xlabel 'clients'; set ylabel 'tps'; set key bottom right; set grid"
+	echo "set logscale x; set xlabel 'clients'; set ylabel 'tps'; set key below; set grid"
 	echo "set xtics (1,10,50,200)"
 	idx=0
 	for t in S tpcb; do

@@ -52,8 +52,14 @@ WORK=$(mktemp -d /tmp/txn-bench.XXXXXX)
 PIDS=()
 cleanup() {
 	local p
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
-	sleep 0.5
+	# SIGINT: both poolers stop once running transactions end (none by now)
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -INT "$p" 2>/dev/null; done
+	for _ in $(seq 1 50); do
+		alive=0
+		for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
 	rm -rf "$WORK"
 }

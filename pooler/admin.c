@@ -5,6 +5,7 @@
  */
 #include "admin.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -325,6 +326,29 @@ conn_types(uint32_t *types)
 		types[i] = (i == 5 || i == 7 || i == 10 || i == 11 || i == 12 || i == 15) ? INT8_OID : TEXT_OID;
 }
 
+/* The local end of a socket as text address and port (NULL/0 for unix). */
+static void
+local_end(int fd, char *addr, size_t alen, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t	len = sizeof(ss);
+
+	addr[0] = '\0';
+	*port = 0;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+	{
+		inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, addr, (socklen_t) alen);
+		*port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+	}
+	else if (ss.ss_family == AF_INET6)
+	{
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, addr, (socklen_t) alen);
+		*port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+	}
+}
+
 static void
 client_row(struct result *r, struct client *c)
 {
@@ -340,8 +364,14 @@ client_row(struct result *r, struct client *c)
 	rb_str(&rb, client_state_name(c));
 	rb_str(&rb, c->addr);
 	rb_int(&rb, c->port);
-	rb_str(&rb, NULL);
-	rb_int(&rb, 0);
+	{
+		char		la[64];
+		int			lp;
+
+		local_end(c->sb.fd, la, sizeof(la), &lp);
+		rb_str(&rb, la[0] ? la : NULL);
+		rb_int(&rb, lp);
+	}
 	format_wall_time(c->connect_time, tbuf, sizeof(tbuf));
 	rb_str(&rb, tbuf);
 	format_wall_time(c->request_time, tbuf, sizeof(tbuf));
@@ -379,8 +409,14 @@ server_row(struct result *r, struct server *s)
 	rb_str(&rb, server_state_name(s));
 	rb_str(&rb, db && db->host ? db->host : "unix");
 	rb_int(&rb, db ? db->port : 5432);
-	rb_str(&rb, NULL);
-	rb_int(&rb, 0);
+	{
+		char		la[64];
+		int			lp;
+
+		local_end(s->sb.fd, la, sizeof(la), &lp);
+		rb_str(&rb, la[0] ? la : NULL);
+		rb_int(&rb, lp);
+	}
 	format_wall_time(s->connect_time, tbuf, sizeof(tbuf));
 	rb_str(&rb, tbuf);
 	format_wall_time(s->request_time, tbuf, sizeof(tbuf));
@@ -736,6 +772,26 @@ cmd_kill(struct client *c, const char *arg)
 }
 
 static bool
+cmd_reconnect(struct client *c, const char *arg)
+{
+	struct list_node *n,
+			   *t;
+
+	if (arg[0] && cfg_find_database(cfg, arg) == NULL)
+		return admin_error(c, "3D000", "no such database");
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+
+		if (p->is_admin || (arg[0] && strcmp(arg, p->dbname) != 0))
+			continue;
+		pool_reconnect(p, "RECONNECT");
+	}
+	log_info("RECONNECT %s", arg[0] ? arg : "(all)");
+	return simple_ok(c, "RECONNECT");
+}
+
+static bool
 cmd_shutdown(struct client *c, const char *arg)
 {
 	(void) arg;
@@ -763,6 +819,7 @@ static const struct admin_cmd admin_cmds[] = {
 	{"show", "version", false, show_version},
 	{"kill", NULL, true, cmd_kill},
 	{"pause", NULL, true, cmd_pause},
+	{"reconnect", NULL, true, cmd_reconnect},
 	{"reload", NULL, true, cmd_reload},
 	{"resume", NULL, true, cmd_resume},
 	{"shutdown", NULL, true, cmd_shutdown},
@@ -849,7 +906,7 @@ admin_handle_query(struct client *c, const uint8_t *body, uint32_t len)
 		break;
 	}
 	if (!found)
-		ok = admin_error(c, "42601", "unknown admin command; try SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW LISTS, PAUSE, RESUME, RELOAD, KILL db, SHUTDOWN");
+		ok = admin_error(c, "42601", "unknown admin command; try SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW LISTS, PAUSE, RESUME, RELOAD, RECONNECT, KILL db, SHUTDOWN");
 done:
 	if (c->state == CL_JUSTFREE)
 		return SBUF_CLOSED;

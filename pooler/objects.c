@@ -172,23 +172,28 @@ pool_refresh(struct pool *p)
 	h = pool_conn_hash(p);
 	if (p->conn_hash != 0 && h != p->conn_hash)
 	{
-		/* the database entry changed: reconnect (idle now, busy ones when released) */
-		struct list *sl[] = {&p->active_server_list, &p->used_server_list,
-		&p->new_server_list, &p->tested_server_list};
-		struct list_node *n,
-				   *t;
-
 		log_info("%s/%s: database entry changed, reconnecting its servers", p->dbname, p->username);
-		list_for_each_safe(n, t, &p->idle_server_list)
-			disconnect_server(list_entry(n, struct server, node), false, NULL,
-							  "database entry changed on reload");
-		for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
-			list_for_each_safe(n, t, sl[i])
-				list_entry(n, struct server, node)->close_needed = true;
+		pool_reconnect(p, "database entry changed on reload");
 		if (pool_server_count(p) == 0)
 			p->have_welcome = false;	/* the next login brings the new values */
 	}
 	p->conn_hash = h;
+}
+
+void
+pool_reconnect(struct pool *p, const char *why)
+{
+	struct list *sl[] = {&p->active_server_list, &p->used_server_list,
+	&p->new_server_list, &p->tested_server_list};
+	struct list_node *n,
+			   *t;
+
+	/* idle servers go now, busy ones when their client releases them */
+	list_for_each_safe(n, t, &p->idle_server_list)
+		disconnect_server(list_entry(n, struct server, node), false, NULL, "%s", why);
+	for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+		list_for_each_safe(n, t, sl[i])
+			list_entry(n, struct server, node)->close_needed = true;
 }
 
 int

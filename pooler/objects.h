@@ -264,6 +264,8 @@ void		launch_cancel(struct server *s);
 /* Server address of a pool; 0 or -1 (message logged). */
 int			pool_server_addr(struct pool *p, struct sockaddr_storage *ss, socklen_t *len);
 
+/* Close the pool's idle servers now and the busy ones when released. */
+void		pool_reconnect(struct pool *p, const char *why);
 /* Drop every pool's servers and clients of database `dbname` (KILL). */
 void		kill_database(const char *dbname);
 /* After reload: re-read per-pool settings, mark servers for reconnect. */

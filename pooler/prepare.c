@@ -416,6 +416,8 @@ struct ps_server {
 	uint32_t	qcap;			/* power of two or 0 */
 	uint32_t	qhead;
 	uint32_t	qlen;
+	uint32_t	untracked_z;	/* simple queries sent while nothing was queued:
+								 * their replies come first and pass as they are */
 	bool		skipping;		/* an error: requests up to the next Sync are ignored */
 	bool		last_dealloc_all;
 	struct ps_stmt *unnamed_portal;	/* statement of the last Bind to portal "" */
@@ -440,7 +442,7 @@ ps_server_cached(const struct ps_server *sv)
 uint32_t
 ps_server_outstanding(const struct ps_server *sv)
 {
-	return sv->qlen;
+	return sv->qlen + sv->untracked_z;
 }
 
 static struct ps_sentry **
@@ -1030,6 +1032,13 @@ ps_client_message(struct ps_client *cl, struct ps_server *sv, const uint8_t *msg
 			return push_forwarded(sv, RQ_SYNC, NULL);
 		case PQMSG_Query:
 		case PQMSG_FunctionCall:
+			if (sv->qlen == 0 && !sv->skipping)
+			{
+				/* nothing queued before it: a count is enough (simple-query
+				 * traffic never touches the queue) */
+				sv->untracked_z++;
+				return PS_PASS;
+			}
 			return push_forwarded(sv, RQ_QUERY, NULL);
 		default:
 			/* Flush, COPY data: no reply of their own */
@@ -1196,7 +1205,7 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 {
 	const struct ps_rq *rq = queue_head(sv);
 
-	if (rq == NULL || is_async(type))
+	if (rq == NULL || sv->untracked_z > 0 || is_async(type))
 		return false;
 	switch ((enum rq_kind) rq->kind)
 	{
@@ -1218,7 +1227,7 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 const struct ps_stmt *
 ps_server_current_stmt(const struct ps_server *sv)
 {
-	const struct ps_rq *rq = queue_head(sv);
+	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
 
 	return rq ? rq->stmt : NULL;
 }
@@ -1254,9 +1263,17 @@ error_skip(struct ps_server *sv)
 enum ps_reply
 ps_server_reply(struct ps_server *sv, uint8_t type)
 {
-	struct ps_rq *rq = queue_head(sv);
+	struct ps_rq *rq;
 	enum ps_reply r = PS_REPLY_FORWARD;
 
+	if (sv->untracked_z > 0)
+	{
+		/* replies of simple queries sent before anything queued */
+		if (type == PQMSG_ReadyForQuery)
+			sv->untracked_z--;
+		return PS_REPLY_FORWARD;
+	}
+	rq = queue_head(sv);
 	if (rq == NULL || is_async(type))
 		return PS_REPLY_FORWARD;
 	switch ((enum rq_kind) rq->kind)

@@ -19,7 +19,7 @@
 struct txn_client {
 	uint64_t	serial;			/* unique per client (pointers get reused) */
 	struct varclient vars;
-	struct varcache startup;	/* tracked values from the startup packet */
+	struct varcache *startup;	/* tracked startup values, until the welcome */
 	struct ps_client *ps;		/* prepared statements (transaction pooling) */
 	bool		local_batch;	/* answered by the pooler since the last Sync */
 	struct proto_buf out;		/* held for the server: see send_held() */
@@ -69,7 +69,6 @@ client_txn(struct client *c)
 		c->txn->serial = next_serial++;
 		proto_buf_init(&c->txn->out);
 		varclient_init(&c->txn->vars);
-		varcache_init(&c->txn->startup);
 	}
 	return c->txn;
 }
@@ -93,7 +92,11 @@ txn_client_free(struct client *c)
 	if (c->txn == NULL)
 		return;
 	varclient_free(&c->txn->vars);
-	varcache_free(&c->txn->startup);
+	if (c->txn->startup)
+	{
+		varcache_free(c->txn->startup);
+		free(c->txn->startup);
+	}
 	proto_buf_free(&c->txn->out);
 	ps_client_free(c->txn->ps);
 	free(c->txn);
@@ -135,7 +138,9 @@ txn_client_startup_param(struct client *c, const char *name, const char *value)
 	if (slot < 0)
 		return false;
 	tc = client_txn(c);
-	if (tc && varcache_set(&tc->startup, slot, value, false) < 0)
+	if (tc && tc->startup == NULL && (tc->startup = calloc(1, sizeof(struct varcache))) == NULL)
+		tc = NULL;
+	if (tc == NULL || varcache_set(tc->startup, slot, value, false) < 0)
 		log_warning("%s out of memory: startup parameter %s not tracked", client_ident(c), name);
 	return true;
 }
@@ -163,8 +168,8 @@ txn_client_welcome(struct client *c, struct proto_buf *b)
 		if (w->data[pos] == PQMSG_ParameterStatus && slot >= 0)
 		{
 			varcache_mark_reported(slot);
-			if (tc->startup.v[slot].str)
-				value = tc->startup.v[slot].str;
+			if (tc->startup && varcache_get(tc->startup, slot))
+				value = varcache_get(tc->startup, slot);
 			if (varcache_set(&tc->vars.reset, slot, value, false) < 0)
 				return false;
 			proto_build_parameter_status(b, name, value);
@@ -175,10 +180,17 @@ txn_client_welcome(struct client *c, struct proto_buf *b)
 	}
 	/* tracked values the server does not report (search_path=... given at
 	 * startup) still follow the client */
-	for (int i = 0; i < VAR_MAX; i++)
-		if (tc->startup.v[i].str && tc->vars.reset.v[i].str == NULL &&
-			varcache_set(&tc->vars.reset, i, tc->startup.v[i].str, false) < 0)
+	for (int i = 0; tc->startup && i < VAR_MAX; i++)
+		if (varcache_get(tc->startup, i) && varcache_get(&tc->vars.reset, i) == NULL &&
+			varcache_set(&tc->vars.reset, i, varcache_get(tc->startup, i), false) < 0)
 			return false;
+	if (tc->startup)
+	{
+		/* an idle client keeps only what it has now */
+		varcache_free(tc->startup);
+		free(tc->startup);
+		tc->startup = NULL;
+	}
 	if (varcache_copy(&tc->vars.cur, &tc->vars.reset) < 0)
 		return false;
 	return proto_buf_ok(b);
@@ -411,50 +423,42 @@ sync_needed(struct txn_client *tc, struct txn_server *ts)
 	return false;
 }
 
-/* Case-insensitive prefix at data[i..avail). */
-static bool
-prefix_at(const struct sbuf_pkt *pkt, uint32_t i, const char *word)
-{
-	size_t		n = strlen(word);
-
-	return i + n <= pkt->avail && i + n <= pkt->total &&
-		strncasecmp((const char *) pkt->data + i, word, n) == 0;
-}
+#define LOWER(ch) ((uint8_t) ((ch) | 0x20))	/* ASCII letters only */
+#define IS_BLANK(ch) ((ch) == ' ' || (ch) == '\n' || (ch) == '\t' || (ch) == '\r')
 
 /*
  * Might this simple query be one txn acts on (SET, RESET, DISCARD,
  * DEALLOCATE, LISTEN, PREPARE, DECLARE, SELECT pg_...advisory...)?  A look
- * at its first bytes, so that ordinary queries cost a few comparisons.
+ * at its first bytes, so that an ordinary query costs a few comparisons
+ * (true also when too little of it is here to tell).
  */
 static bool
 query_maybe_special(const struct sbuf_pkt *pkt)
 {
-	uint32_t	i = PROTO_HDR_LEN;
+	const uint8_t *p = pkt->data + PROTO_HDR_LEN;
+	const uint8_t *end = pkt->data + (pkt->avail < pkt->total ? pkt->avail : pkt->total);
 
-	while (i < pkt->avail && i < pkt->total && isspace(pkt->data[i]))
-		i++;
-	if (i >= pkt->avail || pkt->avail - i < 12)
-		return i < pkt->total;	/* cannot tell from what is here */
-	switch (pkt->data[i])
+	while (p < end && IS_BLANK(*p))
+		p++;
+	if (end - p < 12)
+		return true;
+	switch (LOWER(*p))
 	{
 		case 's':
-		case 'S':
-			if (!prefix_at(pkt, i, "select"))
+			/* SELECT pg_...: the advisory locks; other SELECTs are not ours */
+			if (LOWER(p[1]) != 'e' || LOWER(p[2]) != 'l' || LOWER(p[3]) != 'e' ||
+				LOWER(p[4]) != 'c' || LOWER(p[5]) != 't' || !IS_BLANK(p[6]))
 				return true;	/* SET, SHOW, ... */
-			i += 6;
-			while (i < pkt->avail && i < pkt->total && isspace(pkt->data[i]))
-				i++;
-			return i >= pkt->avail || prefix_at(pkt, i, "pg_");
+			p += 7;
+			while (p < end && IS_BLANK(*p))
+				p++;
+			return end - p < 3 || (LOWER(p[0]) == 'p' && LOWER(p[1]) == 'g' && p[2] == '_');
 		case 'r':
-		case 'R':
 		case 'd':
-		case 'D':
 		case 'l':
-		case 'L':
 		case 'p':
-		case 'P':
-		case '/':
-		case '-':
+		case '/' | 0x20:
+		case '-' | 0x20:
 			return true;
 		default:
 			return false;
@@ -514,11 +518,19 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
-	if (tracking && ts->ps == NULL && (ts->ps = ps_server_new()) == NULL)
+	if (!was_busy && (ts->ps != NULL) != tracking)
 	{
-		disconnect_client(c, "53200", "out of memory");
-		return SBUF_CLOSED;
+		/* the pool mode or max_prepared_statements changed (reload): start
+		 * or stop matching replies only while nothing is outstanding */
+		ps_server_free(ts->ps);
+		ts->ps = tracking ? ps_server_new() : NULL;
+		if (tracking && ts->ps == NULL)
+		{
+			disconnect_client(c, "53200", "out of memory");
+			return SBUF_CLOSED;
+		}
 	}
+	tracking = tracking && ts->ps != NULL;
 	if (tracking && tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
@@ -805,6 +817,8 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 	*done = false;
 	if (ts == NULL || c == NULL || c->txn == NULL)
 		return SBUF_FORWARD;
+	if (t == PQMSG_DataRow && ts->sync_pending == 0)
+		return SBUF_FORWARD;	/* never final, never ours: the common case */
 	if (ts->sync_pending > 0)
 	{
 		*done = true;
@@ -881,7 +895,7 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 	struct txn_server *ts = s->txn;
 	struct client *c = s->link;
 
-	if (ts == NULL || c == NULL || c->txn == NULL)
+	if (pkt->type == PQMSG_DataRow || ts == NULL || c == NULL || c->txn == NULL)
 		return;
 	if (r != SBUF_FORWARD && r != SBUF_FORWARD_LAST && r != SBUF_SKIP)
 		return;					/* NEED_FULL / WAIT: it comes again; CLOSED: gone */
@@ -893,8 +907,8 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 			{
 				const char *tag = command_tag(pkt);
 
-				ts->last_commit = strcmp(tag, "COMMIT") == 0;
-				if (ts->ps && strcmp(tag, "DISCARD ALL") == 0)
+				ts->last_commit = tag[0] == 'C' && strcmp(tag, "COMMIT") == 0;
+				if (ts->ps && tag[0] == 'D' && strcmp(tag, "DISCARD ALL") == 0)
 					ps_server_forget_all(ts->ps);
 				break;
 			}

@@ -126,6 +126,90 @@ varcache_is_reported(int slot)
 	return slot >= 0 && slot < VAR_MAX && slot_reported[slot];
 }
 
+/* ---- interned values ---- */
+
+struct var_str {
+	struct var_str *next;		/* chain of the intern table */
+	uint32_t	refs;
+	uint32_t	hash;
+	bool		sql;
+	char		s[];
+};
+
+#define INTERN_SIZE 256			/* chains; distinct values are few */
+static struct var_str *intern_tab[INTERN_SIZE];
+static uint32_t intern_count;
+
+static uint32_t
+hash_str(const char *s, bool sql)
+{
+	uint32_t	h = sql ? 2166136261u ^ 1u : 2166136261u;
+
+	for (; *s; s++)
+	{
+		h ^= (uint8_t) *s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* A reference to the interned copy of (s, sql), or NULL on out of memory. */
+static const struct var_str *
+intern(const char *s, bool sql)
+{
+	uint32_t	h = hash_str(s, sql);
+	struct var_str *v;
+	size_t		n;
+
+	for (v = intern_tab[h % INTERN_SIZE]; v; v = v->next)
+		if (v->hash == h && v->sql == sql && strcmp(v->s, s) == 0)
+		{
+			v->refs++;
+			return v;
+		}
+	n = strlen(s);
+	v = malloc(sizeof(*v) + n + 1);
+	if (v == NULL)
+		return NULL;
+	memcpy(v->s, s, n + 1);
+	v->refs = 1;
+	v->hash = h;
+	v->sql = sql;
+	v->next = intern_tab[h % INTERN_SIZE];
+	intern_tab[h % INTERN_SIZE] = v;
+	intern_count++;
+	return v;
+}
+
+static const struct var_str *
+intern_ref(const struct var_str *v)
+{
+	if (v)
+		((struct var_str *) v)->refs++;
+	return v;
+}
+
+static void
+intern_unref(const struct var_str *cv)
+{
+	struct var_str *v = (struct var_str *) cv;
+	struct var_str **pp;
+
+	if (v == NULL || --v->refs > 0)
+		return;
+	for (pp = &intern_tab[v->hash % INTERN_SIZE]; *pp != v; pp = &(*pp)->next)
+		;
+	*pp = v->next;
+	intern_count--;
+	free(v);
+}
+
+uint32_t
+varcache_interned(void)
+{
+	return intern_count;
+}
+
 /* ---- caches ---- */
 
 void
@@ -139,33 +223,53 @@ varcache_free(struct varcache *vc)
 {
 	for (int i = 0; i < VAR_MAX; i++)
 	{
-		free(vc->v[i].str);
-		vc->v[i].str = NULL;
+		intern_unref(vc->v[i]);
+		vc->v[i] = NULL;
 	}
 }
 
-static bool
-same_value(const struct var_value *a, const char *str, bool sql)
+const char *
+varcache_get(const struct varcache *vc, int slot)
 {
-	if (a->str == NULL || str == NULL)
-		return a->str == NULL && str == NULL;
-	return a->sql == sql && strcmp(a->str, str) == 0;
+	return vc->v[slot] ? vc->v[slot]->s : NULL;
+}
+
+bool
+varcache_get_sql(const struct varcache *vc, int slot)
+{
+	return vc->v[slot] && vc->v[slot]->sql;
+}
+
+/* Set a slot to an interned value (a new reference is taken). */
+static void
+set_interned(struct varcache *vc, int slot, const struct var_str *v)
+{
+	if (vc->v[slot] == v)
+		return;
+	intern_unref(vc->v[slot]);
+	vc->v[slot] = intern_ref(v);
+	vc->gen++;
 }
 
 int
 varcache_set(struct varcache *vc, int slot, const char *value, bool sql)
 {
-	struct var_value *v = &vc->v[slot];
-	char	   *copy = NULL;
+	const struct var_str *v = NULL;
 
-	if (same_value(v, value, sql))
+	if (value)
+	{
+		if ((v = intern(value, sql)) == NULL)
+			return -1;
+		if (vc->v[slot] == v)
+		{
+			intern_unref(v);
+			return 0;
+		}
+	}
+	else if (vc->v[slot] == NULL)
 		return 0;
-	if (value && (copy = strdup(value)) == NULL)
-		return -1;
-	free(v->str);
-	v->str = copy;
-	v->sql = value ? sql : false;
-	vc->gen++;
+	set_interned(vc, slot, v);
+	intern_unref(v);
 	return 1;
 }
 
@@ -173,15 +277,14 @@ int
 varcache_copy(struct varcache *dst, const struct varcache *src)
 {
 	for (int i = 0; i < VAR_MAX; i++)
-		if (varcache_set(dst, i, src->v[i].str, src->v[i].sql) < 0)
-			return -1;
+		set_interned(dst, i, src->v[i]);
 	return 0;
 }
 
 bool
 varcache_equal_slot(const struct varcache *a, const struct varcache *b, int slot)
 {
-	return same_value(&a->v[slot], b->v[slot].str, b->v[slot].sql);
+	return a->v[slot] == b->v[slot];
 }
 
 void
@@ -238,10 +341,10 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	/* reported values first, as one SELECT of set_config() calls */
 	for (int i = 0; i < slot_count; i++)
 	{
-		const struct var_value *cv = &client->v[i];
+		const struct var_str *cv = client->v[i];
 
 		if (!slot_tracked[i] || varcache_equal_slot(client, server, i) ||
-			cv->str == NULL || cv->sql)
+			cv == NULL || cv->sql)
 			continue;
 		if (!started)
 		{
@@ -252,7 +355,7 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 		put_str(out, "pg_catalog.set_config(");
 		varcache_put_literal(out, slot_names[i]);
 		put_str(out, ", ");
-		varcache_put_literal(out, cv->str);
+		varcache_put_literal(out, cv->s);
 		put_str(out, ", false)");
 		nsel++;
 	}
@@ -261,22 +364,22 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	/* then SET of the client's own text, RESET to the defaults */
 	for (int i = 0; i < slot_count; i++)
 	{
-		const struct var_value *cv = &client->v[i];
+		const struct var_str *cv = client->v[i];
 
 		if (!slot_tracked[i] || varcache_equal_slot(client, server, i) ||
-			(cv->str && !cv->sql))
+			(cv && !cv->sql))
 			continue;
 		if (!started)
 		{
 			proto_begin(out, PQMSG_Query);
 			started = true;
 		}
-		if (cv->str)
+		if (cv)
 		{
 			put_str(out, "SET ");
 			put_ident(out, slot_names[i]);
 			put_str(out, " TO ");
-			put_str(out, cv->str);
+			put_str(out, cv->s);
 		}
 		else
 		{
@@ -293,9 +396,8 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	if (!proto_buf_ok(out))
 		return -1;
 	for (int i = 0; i < slot_count; i++)
-		if (slot_tracked[i] && !varcache_equal_slot(client, server, i) &&
-			varcache_set(server, i, client->v[i].str, client->v[i].sql) < 0)
-			return -1;
+		if (slot_tracked[i])
+			set_interned(server, i, client->v[i]);
 	return n + nsel;
 }
 
@@ -312,7 +414,7 @@ drop_changes(struct var_change *ch, int *n)
 {
 	for (int i = 0; i < *n; i++)
 	{
-		free(ch[i].sql);
+		intern_unref(ch[i].sql);
 		ch[i].sql = NULL;
 	}
 	*n = 0;
@@ -323,29 +425,68 @@ varclient_free(struct varclient *vc)
 {
 	varcache_free(&vc->cur);
 	varcache_free(&vc->reset);
-	drop_changes(vc->pend, &vc->npend);
-	drop_changes(vc->txn, &vc->ntxn);
+	if (vc->p)
+	{
+		drop_changes(vc->p->pend, &vc->p->npend);
+		drop_changes(vc->p->txn, &vc->p->ntxn);
+		free(vc->p);
+		vc->p = NULL;
+	}
+}
+
+int
+varclient_npending(const struct varclient *vc)
+{
+	return vc->p ? vc->p->npend : 0;
+}
+
+int
+varclient_ntxn(const struct varclient *vc)
+{
+	return vc->p ? vc->p->ntxn : 0;
+}
+
+const char *
+varclient_pending_sql(const struct varclient *vc, int i)
+{
+	return vc->p && i < vc->p->npend && vc->p->pend[i].sql ? vc->p->pend[i].sql->s : NULL;
+}
+
+bool
+varclient_pending_overflow(const struct varclient *vc)
+{
+	return vc->p && vc->p->pend_overflow;
 }
 
 static bool
 add_change(struct varclient *vc, int slot, const char *sql, size_t len)
 {
+	struct var_pending *p = vc->p;
 	struct var_change *ch;
 
-	if (vc->npend >= VAR_PENDING_MAX)
+	if (p == NULL && (p = vc->p = calloc(1, sizeof(struct var_pending))) == NULL)
+		return false;
+	if (p->npend >= VAR_PENDING_MAX)
 	{
-		vc->pend_overflow = true;
+		p->pend_overflow = true;
 		return true;
 	}
-	ch = &vc->pend[vc->npend];
+	ch = &p->pend[p->npend];
 	ch->slot = (int8_t) slot;
 	ch->sql = NULL;
-	if (sql && (ch->sql = strndup(sql, len)) == NULL)
+	if (sql)
 	{
-		vc->pend_overflow = true;
-		return false;
+		char	   *copy = strndup(sql, len);
+
+		ch->sql = copy ? intern(copy, true) : NULL;
+		free(copy);
+		if (ch->sql == NULL)
+		{
+			p->pend_overflow = true;
+			return false;
+		}
 	}
-	vc->npend++;
+	p->npend++;
 	return true;
 }
 
@@ -603,22 +744,22 @@ varclient_note_sql(struct varclient *vc, const char *sql, size_t len)
 void
 varclient_note_error(struct varclient *vc)
 {
-	if (vc->npend > 0 || vc->reset_pending)
-		vc->pend_error = true;
+	if (vc->p && (vc->p->npend > 0 || vc->reset_pending))
+		vc->p->pend_error = true;
 }
 
 int
 varclient_note_status(struct varclient *vc, struct varcache *server, int slot, const char *value)
 {
 	varcache_mark_reported(slot);
-	if (varcache_set(server, slot, value, false) < 0 ||
-		varcache_set(&vc->cur, slot, value, false) < 0)
+	if (varcache_set(server, slot, value, false) < 0)
 		return -1;
+	set_interned(&vc->cur, slot, server->v[slot]);
 	return 0;
 }
 
 /* Apply committed changes to the client and the server. */
-static int
+static void
 apply_changes(struct varclient *vc, struct varcache *server, struct var_change *ch, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -630,80 +771,82 @@ apply_changes(struct varclient *vc, struct varcache *server, struct var_change *
 			 * us the rest) */
 			for (int s = 0; s < VAR_MAX; s++)
 			{
-				if (varcache_set(&vc->cur, s, vc->reset.v[s].str, vc->reset.v[s].sql) < 0)
-					return -1;
-				if (!varcache_is_reported(s) && varcache_set(server, s, NULL, false) < 0)
-					return -1;
+				set_interned(&vc->cur, s, vc->reset.v[s]);
+				if (!varcache_is_reported(s))
+					set_interned(server, s, NULL);
 			}
 			continue;
 		}
-		if (varcache_set(&vc->cur, ch[i].slot, ch[i].sql, true) < 0 ||
-			varcache_set(server, ch[i].slot, ch[i].sql, true) < 0)
-			return -1;
+		set_interned(&vc->cur, ch[i].slot, ch[i].sql);
+		set_interned(server, ch[i].slot, ch[i].sql);
 	}
-	return 0;
 }
 
-/* Values nobody can know any more: make the server default and the client
- * believe so, which is true after a RESET the next sync sends. */
+/* More changes than remembered: the server's values of what it does not
+ * report are unknown; a value no client has makes the next sync resend
+ * the client's. */
 static int
 unknown_values(struct varclient *vc, struct varcache *server)
 {
 	for (int s = 0; s < VAR_MAX; s++)
-		if (!varcache_is_reported(s) && vc->cur.v[s].str != NULL)
-		{
-			/* the server's value is unknown: force the next sync to send it */
-			if (varcache_set(server, s, "", true) < 0)
-				return -1;
-		}
+		if (!varcache_is_reported(s) && vc->cur.v[s] != NULL &&
+			varcache_set(server, s, "", true) < 0)
+			return -1;
 	return 0;
 }
 
 int
 varclient_note_ready(struct varclient *vc, struct varcache *server, char status, bool commit)
 {
+	struct var_pending *p = vc->p;
 	int			rc = 0;
 
-	if (status == 'I' && (vc->ntxn > 0 || vc->txn_overflow))
+	vc->reset_pending = false;
+	if (p == NULL)
+		return 0;
+	if (status == 'I' && (p->ntxn > 0 || p->txn_overflow))
 	{
 		/* the transaction block ended */
 		if (commit)
 		{
-			if (vc->txn_overflow)
+			if (p->txn_overflow)
 				rc = unknown_values(vc, server);
 			else
-				rc = apply_changes(vc, server, vc->txn, vc->ntxn);
+				apply_changes(vc, server, p->txn, p->ntxn);
 		}
-		drop_changes(vc->txn, &vc->ntxn);
-		vc->txn_overflow = false;
+		drop_changes(p->txn, &p->ntxn);
+		p->txn_overflow = false;
 	}
-	if (rc == 0 && !vc->pend_error && (vc->npend > 0 || vc->pend_overflow))
+	if (rc == 0 && !p->pend_error && (p->npend > 0 || p->pend_overflow))
 	{
 		if (status == 'I')
-			rc = vc->pend_overflow ? unknown_values(vc, server)
-				: apply_changes(vc, server, vc->pend, vc->npend);
+		{
+			if (p->pend_overflow)
+				rc = unknown_values(vc, server);
+			else
+				apply_changes(vc, server, p->pend, p->npend);
+		}
 		else if (status == 'T')
 		{
 			/* wait for COMMIT: move them to the block's list */
-			for (int i = 0; i < vc->npend; i++)
+			for (int i = 0; i < p->npend; i++)
 			{
-				if (vc->ntxn >= VAR_PENDING_MAX)
+				if (p->ntxn >= VAR_PENDING_MAX)
 				{
-					vc->txn_overflow = true;
-					free(vc->pend[i].sql);
+					p->txn_overflow = true;
+					intern_unref(p->pend[i].sql);
 				}
 				else
-					vc->txn[vc->ntxn++] = vc->pend[i];
-				vc->pend[i].sql = NULL;
+					p->txn[p->ntxn++] = p->pend[i];
+				p->pend[i].sql = NULL;
 			}
-			vc->npend = 0;
-			if (vc->pend_overflow)
-				vc->txn_overflow = true;
+			p->npend = 0;
+			if (p->pend_overflow)
+				p->txn_overflow = true;
 		}
 	}
-	drop_changes(vc->pend, &vc->npend);
-	vc->pend_overflow = false;
-	vc->pend_error = false;
-	vc->reset_pending = false;
+	drop_changes(p->pend, &p->npend);
+	p->pend_overflow = false;
+	p->pend_error = false;
 	return rc;
 }

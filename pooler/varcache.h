@@ -26,8 +26,12 @@
  * check "does this server still match this client" is two integer
  * comparisons when nothing changed.
  *
- * Ownership.  Values are heap strings owned by their cache; they change only
- * when a value changes, never per message.  Single-threaded.
+ * Memory.  Values are interned: one refcounted copy of each distinct value
+ * (with its kind) for the whole process, so thousands of clients with the
+ * same client_encoding or TimeZone share one string, a cache is one pointer
+ * per parameter, and equal values compare as equal pointers.  Pending
+ * changes are allocated only once a client sends a SET or RESET.  Values
+ * change only when a value changes, never per message.  Single-threaded.
  */
 #ifndef PGPLUMB_POOLER_VARCACHE_H
 #define PGPLUMB_POOLER_VARCACHE_H
@@ -39,7 +43,7 @@
 #include "proto.h"
 #include "util.h"
 
-#define VAR_MAX 32				/* tracked parameters, built-in ones included */
+#define VAR_MAX 16				/* tracked parameters, built-in ones included */
 #define VAR_PENDING_MAX 16		/* changes remembered per query / transaction */
 
 /* Built-in slots. */
@@ -53,26 +57,22 @@ enum {
 	VAR_BUILTIN_COUNT
 };
 
-struct var_value {
-	char	   *str;			/* NULL = the server connection's default */
-	bool		sql;			/* str is SQL text for SET ... TO <str> */
-};
+/* An interned value: text plus its kind; NULL stands for the default. */
+struct var_str;
 
 struct varcache {
-	struct var_value v[VAR_MAX];
+	const struct var_str *v[VAR_MAX];
 	uint32_t	gen;			/* changes whenever a value does */
 };
 
 /* One change made by a statement. */
 struct var_change {
 	int8_t		slot;			/* -1 = every parameter (RESET ALL / DISCARD ALL) */
-	char	   *sql;			/* SET text, or NULL for RESET (owned) */
+	const struct var_str *sql;	/* SET text, or NULL for RESET (a reference) */
 };
 
-/* A client's parameters. */
-struct varclient {
-	struct varcache cur;		/* what the client has */
-	struct varcache reset;		/* what RESET ALL brings back (startup values) */
+/* Changes not yet known to stick (allocated at a client's first SET). */
+struct var_pending {
 	struct var_change pend[VAR_PENDING_MAX];	/* since the last ReadyForQuery */
 	int			npend;
 	bool		pend_overflow;	/* more changes than fit: values unknown */
@@ -80,6 +80,13 @@ struct varclient {
 	struct var_change txn[VAR_PENDING_MAX];	/* inside the open transaction block */
 	int			ntxn;
 	bool		txn_overflow;
+};
+
+/* A client's parameters. */
+struct varclient {
+	struct varcache cur;		/* what the client has */
+	struct varcache reset;		/* what RESET ALL brings back (startup values) */
+	struct var_pending *p;		/* NULL until the client sends a SET or RESET */
 	bool		reset_pending;	/* RESET ALL/DISCARD ALL in the current query */
 };
 
@@ -98,6 +105,12 @@ int			varcache_count(void);
 /* The server reports this parameter (it sent a ParameterStatus for it). */
 void		varcache_mark_reported(int slot);
 bool		varcache_is_reported(int slot);
+
+/* Value of a slot (NULL = default), and whether it is SET text. */
+const char *varcache_get(const struct varcache *vc, int slot);
+bool		varcache_get_sql(const struct varcache *vc, int slot);
+/* Distinct interned values alive (for tests). */
+uint32_t	varcache_interned(void);
 
 void		varcache_init(struct varcache *vc);
 void		varcache_free(struct varcache *vc);
@@ -120,6 +133,12 @@ int			varcache_build_sync(const struct varcache *client, struct varcache *server
 
 void		varclient_init(struct varclient *vc);
 void		varclient_free(struct varclient *vc);
+/* Changes waiting for their ReadyForQuery, and for COMMIT. */
+int			varclient_npending(const struct varclient *vc);
+int			varclient_ntxn(const struct varclient *vc);
+/* Text of pending change i (NULL for a RESET). */
+const char *varclient_pending_sql(const struct varclient *vc, int i);
+bool		varclient_pending_overflow(const struct varclient *vc);
 
 /*
  * The client sent this SQL (a simple Query, or the text of the statement

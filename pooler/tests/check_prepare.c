@@ -530,6 +530,40 @@ START_TEST(test_evicted_in_flight_stays_evicted)
 }
 END_TEST
 
+START_TEST(test_simple_query_then_pipeline)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+
+	/* a simple query with nothing queued is only counted ... */
+	mk_simple(PQMSG_Query);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1);
+	/* ... and an extended batch pipelined after it is matched after its
+	 * replies, which pass untouched (RowDescription is not a Parse's) */
+	mk_parse("s", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_bind("", "s");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Query);		/* queued now: something is before it */
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 4);
+	ck_assert(!ps_reply_is_special(sv, PQMSG_RowDescription));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_RowDescription), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CommandComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 3);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CommandComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
 START_TEST(test_simple_and_injected_queries)
 {
 	struct ps_client *cl = ps_client_new();
@@ -776,6 +810,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_ignored_eviction_keeps_statement);
 	tcase_add_test(tc, test_evicted_in_flight_stays_evicted);
+	tcase_add_test(tc, test_simple_query_then_pipeline);
 	tcase_add_test(tc, test_simple_and_injected_queries);
 	tcase_add_test(tc, test_deallocate_parsing);
 	tcase_add_test(tc, test_deallocate_simple_query);

@@ -38,6 +38,7 @@ teardown(void)
 	proto_buf_free(&out);
 	varclient_free(&cl);
 	varcache_free(&sv);
+	ck_assert_uint_eq(varcache_interned(), 0);	/* every value released */
 }
 
 /* The Query text of `out` (one message). */
@@ -92,6 +93,13 @@ START_TEST(test_sync_nothing_when_equal)
 	ck_assert_int_eq(varcache_set(&cl.cur, VAR_APPLICATION_NAME, "app", false), 1);
 	ck_assert_int_eq(varcache_set(&sv, VAR_APPLICATION_NAME, "app", false), 1);
 	ck_assert_int_eq(varcache_set(&sv, VAR_APPLICATION_NAME, "app", false), 0);
+	/* one shared copy; SET text of the same characters is another value */
+	ck_assert_uint_eq(varcache_interned(), 1);
+	ck_assert_int_eq(varcache_set(&sv, VAR_DATESTYLE, "app", true), 1);
+	ck_assert_uint_eq(varcache_interned(), 2);
+	ck_assert(!varcache_equal_slot(&sv, &cl.cur, VAR_DATESTYLE));
+	ck_assert_int_eq(varcache_set(&sv, VAR_DATESTYLE, NULL, false), 1);
+	ck_assert_uint_eq(varcache_interned(), 1);
 	ck_assert_int_eq(sync_now(), 0);
 	ck_assert_uint_eq(out.len, 0);
 }
@@ -128,20 +136,20 @@ START_TEST(test_sync_sql_and_reset)
 	ck_assert_int_eq(varcache_set(&sv, extra, "'on'", true), 1);
 	ck_assert_int_eq(sync_now(), 2);
 	ck_assert_str_eq(query_text(), "SET \"search_path\" TO drv, public;RESET \"myext\".\"opt\";");
-	ck_assert_ptr_null(sv.v[extra].str);
-	ck_assert_str_eq(sv.v[VAR_SEARCH_PATH].str, "drv, public");
+	ck_assert_ptr_null(varcache_get(&sv, extra));
+	ck_assert_str_eq(varcache_get(&sv, VAR_SEARCH_PATH), "drv, public");
 }
 END_TEST
 
 START_TEST(test_set_autocommit)
 {
 	note("SET search_path = drv, public");
-	ck_assert_int_eq(cl.npend, 1);
+	ck_assert_int_eq(varclient_npending(&cl), 1);
 	/* nothing counts before the ReadyForQuery */
-	ck_assert_ptr_null(cl.cur.v[VAR_SEARCH_PATH].str);
+	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "drv, public");
-	ck_assert(cl.cur.v[VAR_SEARCH_PATH].sql);
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "drv, public");
+	ck_assert(varcache_get_sql(&cl.cur, VAR_SEARCH_PATH));
 	/* the server ran it: nothing to sync on the same server */
 	ck_assert_int_eq(sync_now(), 0);
 	/* a fresh server gets it */
@@ -153,19 +161,19 @@ START_TEST(test_set_autocommit)
 	/* other spellings */
 	note("  /* orm */ set SESSION \"search_path\" TO 'a b', \"C\" ;");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "'a b', \"C\"");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "'a b', \"C\"");
 	note("SET SCHEMA 'only'");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "'only'");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "'only'");
 	note("SET search_path TO DEFAULT");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_ptr_null(cl.cur.v[VAR_SEARCH_PATH].str);
+	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
 	note("set myext.opt = 5");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[varcache_slot("myext.opt")].str, "5");
+	ck_assert_str_eq(varcache_get(&cl.cur, varcache_slot("myext.opt")), "5");
 	note("RESET myext.opt");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_ptr_null(cl.cur.v[varcache_slot("myext.opt")].str);
+	ck_assert_ptr_null(varcache_get(&cl.cur, varcache_slot("myext.opt")));
 }
 END_TEST
 
@@ -184,7 +192,7 @@ START_TEST(test_set_ignored)
 	note("settings");
 	note("RESET application_name");
 	note("DISCARD PLANS");
-	ck_assert_int_eq(cl.npend, 0);
+	ck_assert_int_eq(varclient_npending(&cl), 0);
 	ck_assert(!varcache_sql_maybe_set("SELECT 1", 8));
 	ck_assert(!varcache_sql_maybe_set("setx", 4));
 	ck_assert(varcache_sql_maybe_set(" -- c\n SET x=1", 14));
@@ -197,17 +205,17 @@ START_TEST(test_set_error_and_multi)
 {
 	/* two statements; an error later in the query undoes both */
 	note("SET search_path = a; SET myext.opt = 'x;y'; SELECT 1/0");
-	ck_assert_int_eq(cl.npend, 2);
-	ck_assert_str_eq(cl.pend[1].sql, "'x;y'");
+	ck_assert_int_eq(varclient_npending(&cl), 2);
+	ck_assert_str_eq(varclient_pending_sql(&cl, 1), "'x;y'");
 	varclient_note_error(&cl);
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_ptr_null(cl.cur.v[VAR_SEARCH_PATH].str);
-	ck_assert_int_eq(cl.npend, 0);
+	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
+	ck_assert_int_eq(varclient_npending(&cl), 0);
 	/* without the error both count */
 	note("SET search_path = a; SET myext.opt = 'x;y'");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "a");
-	ck_assert_str_eq(cl.cur.v[varcache_slot("myext.opt")].str, "'x;y'");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "a");
+	ck_assert_str_eq(varcache_get(&cl.cur, varcache_slot("myext.opt")), "'x;y'");
 }
 END_TEST
 
@@ -218,26 +226,26 @@ START_TEST(test_set_in_transaction)
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'T', false), 0);
 	note("SET search_path = inside");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'T', false), 0);
-	ck_assert_ptr_null(cl.cur.v[VAR_SEARCH_PATH].str);
-	ck_assert_int_eq(cl.ntxn, 1);
+	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
+	ck_assert_int_eq(varclient_ntxn(&cl), 1);
 	note("COMMIT");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', true), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "inside");
-	ck_assert_str_eq(sv.v[VAR_SEARCH_PATH].str, "inside");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "inside");
+	ck_assert_str_eq(varcache_get(&sv, VAR_SEARCH_PATH), "inside");
 
 	/* rolled back: forgotten */
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'T', false), 0);
 	note("SET search_path = rolled");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'T', false), 0);
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "inside");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "inside");
 
 	/* failed in the block, then COMMIT (which rolls back) */
 	note("SET search_path = failed");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'T', false), 0);
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'E', false), 0);
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "inside");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "inside");
 }
 END_TEST
 
@@ -257,7 +265,7 @@ START_TEST(test_reset_all_brings_back_startup)
 	ck_assert_int_eq(varclient_note_status(&cl, &sv, VAR_TIMEZONE, "Asia/Tokyo"), 0);
 	note("SET search_path = drv, public");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_APPLICATION_NAME].str, "np_sess");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_APPLICATION_NAME), "np_sess");
 
 	/* RESET ALL: the server reports its own defaults before ReadyForQuery */
 	note("RESET ALL");
@@ -266,10 +274,10 @@ START_TEST(test_reset_all_brings_back_startup)
 	ck_assert_int_eq(varclient_note_status(&cl, &sv, VAR_TIMEZONE, "UTC"), 0);
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
 	ck_assert(!cl.reset_pending);
-	ck_assert_str_eq(cl.cur.v[VAR_APPLICATION_NAME].str, "np_client");
-	ck_assert_str_eq(cl.cur.v[VAR_TIMEZONE].str, "UTC");
-	ck_assert_ptr_null(cl.cur.v[VAR_SEARCH_PATH].str);
-	ck_assert_ptr_null(sv.v[VAR_SEARCH_PATH].str);
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_APPLICATION_NAME), "np_client");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_TIMEZONE), "UTC");
+	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
+	ck_assert_ptr_null(varcache_get(&sv, VAR_SEARCH_PATH));
 	/* the client's startup application_name goes back to the server */
 	ck_assert_int_eq(sync_now(), 1);
 	ck_assert_str_eq(query_text(), "SELECT pg_catalog.set_config(E'application_name', E'np_client', false);");
@@ -280,10 +288,10 @@ START_TEST(test_reset_all_brings_back_startup)
 	note("DISCARD ALL");
 	varclient_note_error(&cl);
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'T', false), 0);
-	ck_assert_str_eq(cl.cur.v[VAR_SEARCH_PATH].str, "x");
+	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "x");
 	note("DISCARD ALL");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
-	ck_assert_ptr_null(cl.cur.v[VAR_SEARCH_PATH].str);
+	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
 }
 END_TEST
 
@@ -298,7 +306,7 @@ START_TEST(test_overflow)
 	for (int i = 0; i < VAR_PENDING_MAX + 2; i++)
 		n += (size_t) snprintf(sql + n, sizeof(sql) - n, "SET search_path = s%d;", i);
 	note(sql);
-	ck_assert(cl.pend_overflow);
+	ck_assert(varclient_pending_overflow(&cl));
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
 	ck_assert(!varcache_equal_slot(&cl.cur, &sv, VAR_SEARCH_PATH));
 	ck_assert_int_eq(sync_now(), 1);

@@ -18,10 +18,23 @@ if [ -z "${PGPLUMB_E2E_INNER:-}" ]; then
 		exit 1
 	fi
 	export POOLER_BIN PGPLUMB_E2E_INNER=1
+	# The summary is printed here, after pg_virtualenv's own messages, so that
+	# it is the last line of the run.
+	E2E_SUMMARY="$(mktemp /tmp/pgplumb-e2e-summary.XXXXXX)"
+	export E2E_SUMMARY
+	trap 'rm -f "$E2E_SUMMARY"' EXIT
 	# -t: temporary cluster in /tmp, safe when run as root; a free port of our
 	# own so that several runs (other sessions) do not collide on 5433
 	pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	exec pg_virtualenv -t -v 15 -c "-p $pgport" "$HERE/run.sh" "$@"
+	pg_virtualenv -t -v 15 -c "-p $pgport" "$HERE/run.sh" "$@"
+	rc=$?
+	if [ -s "$E2E_SUMMARY" ]; then
+		cat "$E2E_SUMMARY"
+	else
+		echo "0 passed, 1 failed"	# the cluster or the harness itself failed
+		rc=1
+	fi
+	exit $rc
 fi
 
 # ---- inside pg_virtualenv: PGHOST/PGPORT/PGUSER/PGPASSWORD point at the cluster
@@ -97,5 +110,5 @@ for s in "$HERE"/scenarios/*.sh; do
 		fi
 	fi
 done
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed" >"$E2E_SUMMARY"
 [ $fail -eq 0 ]

@@ -18,6 +18,8 @@ assert_eq "$(cols 'show pools' pgplumb)" "$(cols 'show pools')" "alias database 
 
 assert_eq "$(padmin -c "show config" | grep '^default_pool_size|' | cut -d'|' -f2)" 2 "SHOW CONFIG value from the settings table"
 assert_eq "$(padmin -c "show servers" | grep -c '^S|postgres|ppdb|idle|')" 1 "SHOW SERVERS lists the idle server"
+assert_eq "$(padmin -c "show clients" | grep '^C|postgres|pgbouncer|' | cut -d'|' -f7,8)" "127.0.0.1|$POOLER_PORT" "SHOW CLIENTS local_addr/local_port"
+assert_eq "$(padmin -c "show servers" | grep '^S|postgres|ppdb|' | cut -d'|' -f7)" "127.0.0.1" "SHOW SERVERS local_addr"
 q=$(padmin -c "show stats" | grep '^ppdb|' | cut -d'|' -f3)
 assert_ge "$q" 1 "SHOW STATS counts queries"
 err=$(padmin -c "show nonsense" 2>&1)
@@ -51,6 +53,13 @@ sed -i 's/^default_pool_size = 2/default_pool_size = 4/' "$POOLER_INI"
 assert_eq "$(padmin -c "reload")" "" "RELOAD succeeds"
 assert_eq "$(padmin -c "show config" | grep '^default_pool_size|' | cut -d'|' -f2)" 4 "RELOAD applied default_pool_size"
 assert_eq "$(padmin -c "show databases" | grep '^ppdb|' | cut -d'|' -f6)" 4 "SHOW DATABASES shows the new pool_size"
+
+# RECONNECT: servers are replaced (idle ones at once)
+p1=$(pq -c "select pg_backend_pid()")
+padmin -c "reconnect ppdb" >/dev/null
+p2=$(pq -c "select pg_backend_pid()")
+[ -n "$p2" ] && [ "$p1" != "$p2" ] || fail "RECONNECT kept backend $p1"
+ok "RECONNECT replaced the server connection ($p1 -> $p2)"
 
 # stats_users may look but not control
 err=$(ADMUSER=stats padmin -c "pause" 2>&1)
