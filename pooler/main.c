@@ -176,6 +176,7 @@ main(int argc, char **argv)
 	}
 	if (daemonize && daemon(1, cfg->logfile[0] ? 0 : 1) < 0)
 		die("could not daemonize: %s", strerror(errno));
+	log_after_fork();
 
 	signal(SIGPIPE, SIG_IGN);
 	{
