@@ -9,7 +9,7 @@
 
 #include "objects.h"
 
-/* A new connection from a listener. */
+/* A new (non-blocking) connection from a listener. */
 void		client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix);
 enum sbuf_ret client_proto(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt);
 /* Send AuthenticationOk's followers (pool welcome, key, ReadyForQuery). */

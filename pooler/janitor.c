@@ -10,10 +10,16 @@
 
 #include "pooler.h"
 
-/* How long a safe shutdown (SIGINT, SHUTDOWN) waits for transactions to
- * finish, and a super-safe one (SIGTERM) for clients to leave. */
-#define SHUTDOWN_WAIT_USEC (5 * USEC_PER_SEC)
-#define SHUTDOWN_WAIT_CLIENTS_USEC (30 * USEC_PER_SEC)
+/*
+ * How long a safe shutdown (SIGINT, SHUTDOWN) waits for transactions to
+ * finish, and a super-safe one (SIGTERM) for clients to leave: the setting
+ * shutdown_wait_timeout (0 = do not wait).
+ */
+static int64_t
+shutdown_limit(void)
+{
+	return cfg->shutdown_wait_timeout > 0 ? cfg->shutdown_wait_timeout : 0;
+}
 
 static struct event shutdown_timer;
 static struct event shutdown_sweep;
@@ -538,14 +544,12 @@ shutdown_timer_cb(evutil_socket_t fd, short what, void *arg)
 	now_update();
 	if (pooler_shutdown_wait_clients)
 	{
-		log_info("shutdown: clients still connected after %lld s, closing them",
-				 (long long) (SHUTDOWN_WAIT_CLIENTS_USEC / USEC_PER_SEC));
+		log_info("shutdown: clients still connected after shutdown_wait_timeout, closing them");
 		close_everything("pgplumb-pooler is shutting down: clients did not disconnect in time");
 	}
 	else
 	{
-		log_info("shutdown: transactions still running after %lld s, closing them",
-				 (long long) (SHUTDOWN_WAIT_USEC / USEC_PER_SEC));
+		log_info("shutdown: transactions still running after shutdown_wait_timeout, closing them");
 		close_everything("pgplumb-pooler is shutting down: transaction did not finish in time");
 	}
 	event_base_loopbreak(pooler_base);
@@ -592,8 +596,8 @@ janitor_start_shutdown(const char *why, bool wait_for_clients)
 {
 	struct list_node *m,
 			   *u;
-	int64_t		limit = wait_for_clients ? SHUTDOWN_WAIT_CLIENTS_USEC : SHUTDOWN_WAIT_USEC;
-	struct timeval tv = {limit / USEC_PER_SEC, 0};
+	int64_t		limit = shutdown_limit();
+	struct timeval tv = {limit / USEC_PER_SEC, limit % USEC_PER_SEC};
 
 	if (pooler_shutting_down)
 	{
@@ -606,11 +610,11 @@ janitor_start_shutdown(const char *why, bool wait_for_clients)
 	pooler_shutdown_wait_clients = wait_for_clients;
 	pooler_stop_listening();
 	if (wait_for_clients)
-		log_info("shutting down (%s): no new connections; waiting up to %lld s for clients to disconnect",
-				 why, (long long) (limit / USEC_PER_SEC));
+		log_info("shutting down (%s): no new connections; waiting up to %.1f s for clients to disconnect",
+				 why, (double) limit / USEC_PER_SEC);
 	else
-		log_info("shutting down (%s): no new connections; waiting up to %lld s for transactions",
-				 why, (long long) (limit / USEC_PER_SEC));
+		log_info("shutting down (%s): no new connections; waiting up to %.1f s for transactions",
+				 why, (double) limit / USEC_PER_SEC);
 	list_for_each_safe(m, u, &login_client_list)
 		disconnect_client(list_entry(m, struct client, node), "57P01", "pgplumb-pooler is shutting down");
 	/* super safe: logged-in clients keep being served until they leave */

@@ -33,10 +33,11 @@ void		janitor_stats_stop(void);
 
 /*
  * Graceful shutdown, PgBouncer's semantics.  Safe (SIGINT, SHUTDOWN): stop
- * accepting, close each client once out of its transaction, up to 5 s.
- * Super safe (SIGTERM, wait_for_clients): stop accepting, keep serving the
- * connected clients until they leave, up to 30 s.  Then close the rest with
- * 57P01 and exit.  A second request closes everything at once.
+ * accepting, close each client once out of its transaction.  Super safe
+ * (SIGTERM, wait_for_clients): stop accepting, keep serving the connected
+ * clients until they leave.  Either waits at most shutdown_wait_timeout,
+ * then closes the rest with 57P01 and exits.  A second request closes
+ * everything at once.
  */
 void		janitor_start_shutdown(const char *why, bool wait_for_clients);
 /* Called whenever a client or server closes during shutdown. */

@@ -45,8 +45,9 @@ usage(FILE *f)
 			"  -V, --version          print the version and exit\n"
 			"  -h, --help             show this help and exit\n\n"
 			"Signals: SIGHUP reloads the configuration; SIGINT: safe shutdown (stop\n"
-			"accepting, let transactions finish, up to 5 s); SIGTERM: super safe shutdown\n"
-			"(stop accepting, serve connected clients until they leave, up to 30 s).\n"
+			"accepting, let transactions finish); SIGTERM: super safe shutdown (stop\n"
+			"accepting, serve connected clients until they leave); both wait at most\n"
+			"shutdown_wait_timeout.\n"
 			"Admin console: psql -p PORT -U ADMIN_USER pgbouncer  (alias: pgplumb)\n",
 			PGPLUMB_VERSION);
 }
@@ -175,6 +176,7 @@ main(int argc, char **argv)
 	}
 	if (daemonize && daemon(1, cfg->logfile[0] ? 0 : 1) < 0)
 		die("could not daemonize: %s", strerror(errno));
+	log_after_fork();
 
 	signal(SIGPIPE, SIG_IGN);
 	{

@@ -43,7 +43,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 	{
 		struct sockaddr_storage ss;
 		socklen_t	len = sizeof(ss);
-		int			cfd = accept4(fd, (struct sockaddr *) &ss, &len, SOCK_CLOEXEC);
+		int			cfd = accept4(fd, (struct sockaddr *) &ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (cfd < 0)
 		{

@@ -122,13 +122,12 @@ arm_write(struct sbuf *sb)
 	sb->write_on = true;
 }
 
+/* fd must already be non-blocking (accept4/socket with SOCK_NONBLOCK). */
 static int
 setup_socket(struct sbuf *sb, int fd, bool is_unix)
 {
 	int			one = 1;
 
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		return -1;
 	if (!is_unix)
 	{
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -153,7 +152,7 @@ sbuf_accept(struct sbuf *sb, int fd, bool is_unix)
 int
 sbuf_connect(struct sbuf *sb, const struct sockaddr *sa, socklen_t salen)
 {
-	int			fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int			fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;

@@ -113,7 +113,7 @@ void		sbuf_global_init(struct event_base *base, uint32_t pkt_buf, bool keepalive
 void		sbuf_global_cleanup(void);
 
 void		sbuf_init(struct sbuf *sb, sbuf_cb_fn cb, void *owner);
-/* Take an accepted, connected socket; starts reading. */
+/* Take an accepted, connected, non-blocking socket; starts reading. */
 int			sbuf_accept(struct sbuf *sb, int fd, bool is_unix) PP_WUR;
 /* Start a non-blocking connect; SBUF_EV_CONNECT_OK/FAILED follows. */
 int			sbuf_connect(struct sbuf *sb, const struct sockaddr *sa, socklen_t salen) PP_WUR;

@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,24 +49,57 @@ log_close_file(void)
 	log_file = NULL;
 }
 
+/*
+ * One line, one write(2): the timestamp is formatted once per second and
+ * reused, and stdio is not involved (stderr is unbuffered, and formatting
+ * through it costs more than the rest of a client login).
+ */
+static time_t last_sec = -1;	/* cached timestamp text and pid */
+static char sec_text[32];
+static int	log_pid;
+
+void
+log_after_fork(void)
+{
+	last_sec = -1;
+}
+
 static void
 log_va(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char		line[2048];
-	char		ts[40];
 	struct timeval tv;
-	struct tm	tm;
-	int			n;
-	FILE	   *out = log_file ? log_file : stderr;
+	int			n,
+				m;
+	int			fd = log_file ? fileno(log_file) : STDERR_FILENO;
 
 	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
+	if (tv.tv_sec != last_sec)
+	{
+		struct tm	tm;
+
+		localtime_r(&tv.tv_sec, &tm);
+		strftime(sec_text, sizeof(sec_text), "%Y-%m-%d %H:%M:%S", &tm);
+		last_sec = tv.tv_sec;
+		log_pid = (int) getpid();
+	}
+	n = snprintf(line, sizeof(line), "%s.%03d %d %s ", sec_text, (int) (tv.tv_usec / 1000),
+				 log_pid, level_names[lvl]);
+	if (n < 0 || n >= (int) sizeof(line))
 		return;
-	fprintf(out, "%s.%03d %d %s %s\n", ts, (int) (tv.tv_usec / 1000), (int) getpid(),
-			level_names[lvl], line);
+	m = vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
+	if (m < 0)
+		return;
+	n += m < (int) sizeof(line) - n - 1 ? m : (int) sizeof(line) - n - 2;
+	line[n++] = '\n';
+	while (n > 0)
+	{
+		ssize_t		w = write(fd, line, (size_t) n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		break;
+	}
 }
 
 void
@@ -121,9 +155,32 @@ format_wall_time(int64_t mono_usec, char *buf, int len)
 	strftime(buf, (size_t) len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/*
+ * Random bytes from OpenSSL, drawn 4 kB at a time: a cancel key per client
+ * login would otherwise cost a DRBG call each.
+ */
 void
 random_bytes(void *buf, int len)
 {
-	if (RAND_bytes(buf, len) != 1)
-		die("random number generator failed");
+	static unsigned char pool[4096];
+	static int	left;
+	unsigned char *out = buf;
+
+	while (len > 0)
+	{
+		int			take;
+
+		if (left == 0)
+		{
+			if (RAND_bytes(pool, sizeof(pool)) != 1)
+				die("random number generator failed");
+			left = sizeof(pool);
+		}
+		take = len < left ? len : left;
+		memcpy(out, pool + sizeof(pool) - left, (size_t) take);
+		memset(pool + sizeof(pool) - left, 0, (size_t) take);
+		left -= take;
+		out += take;
+		len -= take;
+	}
 }

@@ -31,6 +31,8 @@ extern int	log_verbosity;
 /* Send log lines to `path` (appended) instead of stderr; NULL = stderr. */
 int			log_open_file(const char *path) PP_WUR;
 void		log_close_file(void);
+/* The process id changed (daemon()): refresh the cached log prefix. */
+void		log_after_fork(void);
 
 void		log_msg(enum log_level lvl, const char *fmt,...) PP_PRINTF(2, 3);
 _Noreturn void die(const char *fmt,...) PP_PRINTF(1, 2);

@@ -37,7 +37,7 @@ setup(void)
 	base = event_base_new();
 	objects_init(base);
 	sbuf_global_init(base, 0, false);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
 	peer = sp[0];
 	fcntl(peer, F_SETFL, O_NONBLOCK);
 	cl = client_new();

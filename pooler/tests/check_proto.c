@@ -73,7 +73,7 @@ connect_client(void)
 	int			sp[2];
 	struct sockaddr_un un = {.sun_family = AF_UNIX};
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
 	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	client_accept(sp[1], (struct sockaddr *) &un, sizeof(un), true);
 	return sp[0];

@@ -73,8 +73,8 @@ setup(void)
 
 	base = event_base_new();
 	sbuf_global_init(base, 0, false);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
 	peer_in = a[0];
 	peer_out = b[0];
 	fcntl(peer_in, F_SETFL, O_NONBLOCK);

@@ -75,8 +75,11 @@ pq() {
 padmin() {
 	psql "host=127.0.0.1 port=$POOLER_PORT dbname=pgbouncer user=${ADMUSER:-postgres}" -XAtq "$@"
 }
+# direct: straight to the server, for catalog queries (pg_stat_activity...); it
+# connects to "postgres" so that its own short-lived sessions (still exiting
+# when the next check runs) never count as ppdb backends
 direct() {
-	psql "host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb user=postgres" -XAtq "$@"
+	psql "host=127.0.0.1 port=$PG_SERVER_PORT dbname=postgres user=postgres" -XAtq "$@"
 }
 pooler_url() { echo "host=127.0.0.1 port=$POOLER_PORT dbname=${PQDB:-ppdb} user=${PQUSER:-postgres}"; }
 

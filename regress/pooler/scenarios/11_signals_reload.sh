@@ -104,5 +104,5 @@ assert_contains "$(cat "$SCEN_DIR/term.out")" "served after SIGTERM" "SIGTERM: c
 assert_contains "$(cat "$SCEN_DIR/term.out")" "error: None" "SIGTERM: no error for it"
 wait_for "! kill -0 $POOLER_PID" 3000 || fail "SIGTERM: pooler did not exit after the last client left"
 ok "SIGTERM: pooler exited once the client left"
-assert_log "waiting up to 30 s for clients to disconnect"
+assert_log "waiting up to 5.0 s for clients to disconnect"
 assert_eq "$(backend_count)" 0 "SIGTERM: no server connections left"
