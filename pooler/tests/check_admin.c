@@ -34,6 +34,7 @@ setup(void)
 		  "admin_users = admin\nstats_users = watcher\ndefault_pool_size = 3\n", f);
 	fclose(f);
 	ck_assert_int_eq(cfg_load(ini_path, &cfg, err, sizeof(err)), 0);
+	unlink(ini_path);			/* loaded: nothing is left behind even if a check fails */
 	base = event_base_new();
 	objects_init(base);
 	sbuf_global_init(base, 0, false);
