@@ -52,15 +52,21 @@ WORK=$(mktemp -d /tmp/txn-bench.XXXXXX)
 PIDS=()
 cleanup() {
 	local p
+	# PIDS are runuser wrappers: signal the poolers themselves (their
+	# children) too, or a killed wrapper leaves its pooler running.
 	# SIGINT: both poolers stop once running transactions end (none by now)
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -INT "$p" 2>/dev/null; done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && { pkill -INT -P "$p" 2>/dev/null; kill -INT "$p" 2>/dev/null; }
+	done
 	for _ in $(seq 1 50); do
 		alive=0
 		for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1; done
 		[ $alive = 0 ] && break
 		sleep 0.1
 	done
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && { pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; }
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
