@@ -22,7 +22,8 @@ struct txn_client {
 	struct varcache *startup;	/* tracked startup values, until the welcome */
 	struct ps_client *ps;		/* prepared statements (transaction pooling) */
 	bool		local_batch;	/* answered by the pooler since the last Sync */
-	struct proto_buf out;		/* held for the server: see send_held() */
+	struct proto_buf *out;		/* held for the server (see send_held()), or
+								 * NULL: only while something is held */
 };
 
 struct txn_server {
@@ -39,6 +40,8 @@ static uint64_t next_serial = 1;
 /* Reused for every message the pooler builds (single-threaded). */
 static struct proto_buf scratch;
 static struct proto_buf ps_out;
+/* A drained held buffer kept for the next client that holds something. */
+static struct proto_buf *held_spare;
 
 void
 txn_configure(void)
@@ -55,6 +58,12 @@ txn_cleanup(void)
 {
 	proto_buf_free(&scratch);
 	proto_buf_free(&ps_out);
+	if (held_spare)
+	{
+		proto_buf_free(held_spare);
+		free(held_spare);
+		held_spare = NULL;
+	}
 	ps_global_cleanup();
 }
 
@@ -67,7 +76,6 @@ client_txn(struct client *c)
 		if (c->txn == NULL)
 			return NULL;
 		c->txn->serial = next_serial++;
-		proto_buf_init(&c->txn->out);
 		varclient_init(&c->txn->vars);
 	}
 	return c->txn;
@@ -97,7 +105,11 @@ txn_client_free(struct client *c)
 		varcache_free(c->txn->startup);
 		free(c->txn->startup);
 	}
-	proto_buf_free(&c->txn->out);
+	if (c->txn->out)
+	{
+		proto_buf_free(c->txn->out);
+		free(c->txn->out);
+	}
 	ps_client_free(c->txn->ps);
 	free(c->txn);
 	c->txn = NULL;
@@ -483,15 +495,47 @@ client_fail(struct client *c, enum ps_result r)
  * batch rewriter may take the next message).
  */
 static bool
+held_take(struct txn_client *tc)
+{
+	if (tc->out)
+		return true;
+	if (held_spare)
+	{
+		tc->out = held_spare;
+		held_spare = NULL;
+		return true;
+	}
+	tc->out = malloc(sizeof(struct proto_buf));
+	if (tc->out)
+		proto_buf_init(tc->out);
+	return tc->out != NULL;
+}
+
+static bool
+holds(const struct txn_client *tc)
+{
+	return tc->out && tc->out->len > 0;
+}
+
+static bool
 send_held(struct client *c, struct server *s)
 {
 	struct txn_client *tc = c->txn;
 	bool		ok;
 
-	if (tc->out.len == 0)
+	if (!holds(tc))
 		return true;
-	ok = sbuf_send_buf(&s->sb, &tc->out);
-	proto_buf_reset(&tc->out);
+	ok = sbuf_send_buf(&s->sb, tc->out);
+	/* an idle client keeps no buffer: it goes back to the spare */
+	proto_buf_reset(tc->out);
+	if (held_spare == NULL)
+		held_spare = tc->out;
+	else
+	{
+		proto_buf_free(tc->out);
+		free(tc->out);
+	}
+	tc->out = NULL;
 	if (!ok)
 		disconnect_server(s, true, "08006", "could not send to server");
 	return ok;
@@ -537,7 +581,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		return SBUF_CLOSED;
 	}
 
-	if (tc->out.len > 0 && !sbuf_pkt_complete(pkt) && !send_held(c, s))
+	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
 		return SBUF_CLOSED;
 	/* what must be read before anything changes */
 	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
@@ -559,7 +603,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		default:
 			break;
 	}
-	if (!need_full && tc->out.len == 0)
+	if (!need_full && !holds(tc))
 	{
 		if (tracking && ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
 										  cfg->max_prepared_statements, &ps_out) != PS_PASS)
@@ -672,11 +716,13 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	if (tracking)
 	{
 		/* hold: this message (or what replaces it) joins what is held */
+		if (!held_take(tc))
+			return client_fail(c, PS_NOMEM);
 		if (scratch.len > 0)
-			proto_put_bytes(&tc->out, scratch.data, scratch.len);
+			proto_put_bytes(tc->out, scratch.data, scratch.len);
 		if (!replaced)
-			proto_put_bytes(&tc->out, pkt->data, pkt->total);
-		if (!proto_buf_ok(&tc->out))
+			proto_put_bytes(tc->out, pkt->data, pkt->total);
+		if (!proto_buf_ok(tc->out))
 			return client_fail(c, PS_NOMEM);
 		/* the read is used up: send it all */
 		if (pkt->avail <= pkt->total && !send_held(c, s))
