@@ -39,22 +39,23 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix)
 	}
 	if (is_unix)
 	{
-		snprintf(c->addr, sizeof(c->addr), "unix");
+		c->addr_family = AF_UNIX;
 		c->port = (int) getpid();
-		c->is_unix = true;
 	}
 	else if (sa->sa_family == AF_INET)
 	{
 		const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, c->addr, sizeof(c->addr));
+		c->addr_family = AF_INET;
+		memcpy(c->addr, &in->sin_addr, sizeof(in->sin_addr));
 		c->port = ntohs(in->sin_port);
 	}
 	else if (sa->sa_family == AF_INET6)
 	{
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->addr, sizeof(c->addr));
+		c->addr_family = AF_INET6;
+		memcpy(c->addr, &in6->sin6_addr, sizeof(in6->sin6_addr));
 		c->port = ntohs(in6->sin6_port);
 	}
 	c->sb.startup = true;
@@ -90,9 +91,9 @@ take_param(const char *name, const char *value, void *arg)
 	bool		tracked = txn_client_startup_param(c, name, value);
 
 	if (strcmp(name, "user") == 0)
-		snprintf(c->username, sizeof(c->username), "%s", value);
+		snprintf(c->login->username, sizeof(c->login->username), "%s", value);
 	else if (strcmp(name, "database") == 0)
-		snprintf(c->dbname, sizeof(c->dbname), "%s", value);
+		snprintf(c->login->dbname, sizeof(c->login->dbname), "%s", value);
 	else if (strcmp(name, "application_name") == 0)
 	{
 		free(c->appname);
@@ -158,7 +159,7 @@ client_send_welcome(struct client *c)
 	c->request_time = now_usec();
 	if (cfg->log_connections)
 		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
-				 c->dbname, c->username, c->appname ? c->appname : "");
+				 client_dbname(c), client_username(c), c->appname ? c->appname : "");
 	return ok;
 }
 
@@ -180,7 +181,7 @@ login_ok(struct client *c)
 		disconnect_client(c, NULL, "could not send to client");
 		return SBUF_CLOSED;
 	}
-	p = pool_get(c->dbname, c->username, c->is_admin);
+	p = pool_get(c->login->dbname, c->login->username, c->is_admin);
 	if (p == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
@@ -197,6 +198,8 @@ login_ok(struct client *c)
 		c->auth = NULL;
 	}
 	c->pool = p;
+	free(c->login);				/* the pool has the names */
+	c->login = NULL;
 	p->login_count++;
 	if (c->is_admin || p->have_welcome)
 	{
@@ -242,7 +245,7 @@ auth_result(struct client *c, enum auth_status st, const struct auth_out *out)
 			return login_ok(c);
 		case AUTH_FAIL:
 			disconnect_client(c, "28P01", "password authentication failed for user \"%s\"",
-							  c->username);
+							  client_username(c));
 			return SBUF_CLOSED;
 		case AUTH_PROTOCOL_ERROR:
 			break;
@@ -263,7 +266,7 @@ handle_cancel_request(struct client *c, struct sbuf_pkt *pkt)
 	}
 	target = cancel_key_find(proto_get_u32(pkt->data + 8), proto_get_u32(pkt->data + 12));
 	if (target == NULL)
-		log_info("cancel request with an unknown key from %s", c->addr);
+		log_info("cancel request with an unknown key from %s", client_addr(c));
 	else if (target->link && target->link->state == SV_ACTIVE &&
 			 (target->link->expect_rfq > 0 || target->link->ext_open))
 	{
@@ -280,6 +283,7 @@ static enum sbuf_ret
 handle_startup(struct client *c, struct sbuf_pkt *pkt)
 {
 	struct startup_ctx ctx;
+	struct client_login *login;
 	const struct cfg_database *db;
 	const char *secret;
 	struct auth_out out;
@@ -305,6 +309,12 @@ handle_startup(struct client *c, struct sbuf_pkt *pkt)
 	}
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.c = c;
+	if (c->login == NULL && (c->login = calloc(1, sizeof(*c->login))) == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+	login = c->login;
 	if (proto_startup_params(pkt->data + 8, pkt->total - 8, take_param, &ctx) < 0)
 	{
 		disconnect_client(c, "08P01", "invalid startup packet layout");
@@ -312,13 +322,13 @@ handle_startup(struct client *c, struct sbuf_pkt *pkt)
 	}
 	c->got_startup = true;
 	c->sb.startup = false;
-	if (c->username[0] == '\0')
+	if (login->username[0] == '\0')
 	{
 		disconnect_client(c, "28000", "no PostgreSQL user name specified in startup packet");
 		return SBUF_CLOSED;
 	}
-	if (c->dbname[0] == '\0')
-		snprintf(c->dbname, sizeof(c->dbname), "%s", c->username);
+	if (login->dbname[0] == '\0')
+		memcpy(login->dbname, login->username, sizeof(login->dbname));
 	if (ctx.bad[0])
 	{
 		disconnect_client(c, "08P01", "unsupported startup parameter: %s", ctx.bad);
@@ -348,33 +358,33 @@ handle_startup(struct client *c, struct sbuf_pkt *pkt)
 		disconnect_client(c, "53300", "no more connections allowed (max_client_conn)");
 		return SBUF_CLOSED;
 	}
-	if (strcmp(c->dbname, ADMIN_DBNAME) == 0 || strcmp(c->dbname, ADMIN_DBNAME_ALIAS) == 0)
+	if (strcmp(login->dbname, ADMIN_DBNAME) == 0 || strcmp(login->dbname, ADMIN_DBNAME_ALIAS) == 0)
 	{
-		c->admin_full = cfg_list_contains(cfg->admin_users, c->username);
-		if (!c->admin_full && !cfg_list_contains(cfg->stats_users, c->username))
+		c->admin_full = cfg_list_contains(cfg->admin_users, login->username);
+		if (!c->admin_full && !cfg_list_contains(cfg->stats_users, login->username))
 		{
 			disconnect_client(c, "28000", "not allowed to use the admin console: user \"%s\" is not in admin_users or stats_users",
-							  c->username);
+							  login->username);
 			return SBUF_CLOSED;
 		}
 		c->is_admin = true;
 	}
 	else
 	{
-		db = cfg_find_database(cfg, c->dbname);
+		db = cfg_find_database(cfg, login->dbname);
 		if (db == NULL)
 		{
-			disconnect_client(c, "3D000", "database \"%s\" does not exist", c->dbname);
+			disconnect_client(c, "3D000", "database \"%s\" does not exist", login->dbname);
 			return SBUF_CLOSED;
 		}
 	}
-	secret = userlist ? userlist_find(userlist, c->username) : NULL;
+	secret = userlist ? userlist_find(userlist, login->username) : NULL;
 	if (cfg->auth_type == CFG_AUTH_TRUST && userlist && secret == NULL)
 	{
-		disconnect_client(c, "28000", "no such user: \"%s\"", c->username);
+		disconnect_client(c, "28000", "no such user: \"%s\"", login->username);
 		return SBUF_CLOSED;
 	}
-	c->auth = auth_server_new(cfg->auth_type, c->username, secret, cfg->scram_iterations);
+	c->auth = auth_server_new(cfg->auth_type, login->username, secret, cfg->scram_iterations);
 	if (c->auth == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
