@@ -73,6 +73,9 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix)
 		return;
 	}
 	janitor_client_update(c);
+	/* the startup packet usually came with the connection: read it now
+	 * rather than after another trip through the event loop */
+	sbuf_try_read(&c->sb);
 }
 
 /* ---- login ---- */
@@ -83,6 +86,16 @@ struct startup_ctx {
 	bool		pq_options;
 };
 
+/* Copy a name, cut to NAME_MAX_LEN - 1 bytes. */
+static void
+copy_name(char dst[NAME_MAX_LEN], const char *src)
+{
+	size_t		n = strnlen(src, NAME_MAX_LEN - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int
 take_param(const char *name, const char *value, void *arg)
 {
@@ -91,9 +104,9 @@ take_param(const char *name, const char *value, void *arg)
 	bool		tracked = txn_client_startup_param(c, name, value);
 
 	if (strcmp(name, "user") == 0)
-		snprintf(c->login->username, sizeof(c->login->username), "%s", value);
+		copy_name(c->login->username, value);
 	else if (strcmp(name, "database") == 0)
-		snprintf(c->login->dbname, sizeof(c->login->dbname), "%s", value);
+		copy_name(c->login->dbname, value);
 	else if (strcmp(name, "application_name") == 0)
 	{
 		free(c->appname);
@@ -131,6 +144,32 @@ send_auth_request(struct client *c, const struct auth_out *out)
 	return ok;
 }
 
+/* Append the welcome (ParameterStatus, BackendKeyData, ReadyForQuery). */
+static void
+build_welcome(struct client *c, struct proto_buf *b)
+{
+	if (c->is_admin)
+	{
+		proto_build_parameter_status(b, "server_version", "15.0 (pgplumb-pooler)");
+		proto_build_parameter_status(b, "server_encoding", "UTF8");
+		proto_build_parameter_status(b, "client_encoding", "UTF8");
+		proto_build_parameter_status(b, "DateStyle", "ISO, MDY");
+		proto_build_parameter_status(b, "integer_datetimes", "on");
+		proto_build_parameter_status(b, "standard_conforming_strings", "on");
+		proto_build_parameter_status(b, "is_superuser", "off");
+		proto_build_parameter_status(b, "TimeZone", "UTC");
+	}
+	else if (!txn_client_welcome(c, b))
+		b->failed = true;
+	cancel_key_assign(c);
+	proto_build_backend_key(b, c->key_pid, c->key_secret);
+	proto_build_ready(b, 'I');
+	c->request_time = now_usec();
+	if (cfg->log_connections)
+		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
+				 client_dbname(c), client_username(c), c->appname ? c->appname : "");
+}
+
 bool
 client_send_welcome(struct client *c)
 {
@@ -138,28 +177,9 @@ client_send_welcome(struct client *c)
 	bool		ok;
 
 	proto_buf_init(&b);
-	if (c->is_admin)
-	{
-		proto_build_parameter_status(&b, "server_version", "15.0 (pgplumb-pooler)");
-		proto_build_parameter_status(&b, "server_encoding", "UTF8");
-		proto_build_parameter_status(&b, "client_encoding", "UTF8");
-		proto_build_parameter_status(&b, "DateStyle", "ISO, MDY");
-		proto_build_parameter_status(&b, "integer_datetimes", "on");
-		proto_build_parameter_status(&b, "standard_conforming_strings", "on");
-		proto_build_parameter_status(&b, "is_superuser", "off");
-		proto_build_parameter_status(&b, "TimeZone", "UTC");
-	}
-	else if (!txn_client_welcome(c, &b))
-		b.failed = true;
-	cancel_key_assign(c);
-	proto_build_backend_key(&b, c->key_pid, c->key_secret);
-	proto_build_ready(&b, 'I');
+	build_welcome(c, &b);
 	ok = sbuf_send_buf(&c->sb, &b);
 	proto_buf_free(&b);
-	c->request_time = now_usec();
-	if (cfg->log_connections)
-		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
-				 client_dbname(c), client_username(c), c->appname ? c->appname : "");
 	return ok;
 }
 
@@ -172,15 +192,6 @@ login_ok(struct client *c)
 	struct pool *p;
 	unsigned char key[32];
 
-	proto_buf_init(&b);
-	proto_build_auth(&b, PROTO_AUTH_OK, NULL, 0);
-	ok = sbuf_send_buf(&c->sb, &b);
-	proto_buf_free(&b);
-	if (!ok)
-	{
-		disconnect_client(c, NULL, "could not send to client");
-		return SBUF_CLOSED;
-	}
 	p = pool_get(c->login->dbname, c->login->username, c->is_admin);
 	if (p == NULL)
 	{
@@ -201,14 +212,24 @@ login_ok(struct client *c)
 	free(c->login);				/* the pool has the names */
 	c->login = NULL;
 	p->login_count++;
+	/* AuthenticationOk and, when the pool knows its welcome, the welcome:
+	 * one write */
+	proto_buf_init(&b);
+	proto_build_auth(&b, PROTO_AUTH_OK, NULL, 0);
 	if (c->is_admin || p->have_welcome)
 	{
 		change_client_state(c, CL_ACTIVE);
-		if (!client_send_welcome(c))
-		{
-			disconnect_client(c, NULL, "could not send to client");
-			return SBUF_CLOSED;
-		}
+		build_welcome(c, &b);
+	}
+	ok = sbuf_send_buf(&c->sb, &b);
+	proto_buf_free(&b);
+	if (!ok)
+	{
+		disconnect_client(c, NULL, "could not send to client");
+		return SBUF_CLOSED;
+	}
+	if (c->state == CL_ACTIVE)
+	{
 		janitor_client_update(c);
 		if (!c->is_admin)
 			pool_prewarm(p);

@@ -639,6 +639,13 @@ sbuf_on_write(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+sbuf_try_read(struct sbuf *sb)
+{
+	if (!sb->closed && sb->read_on)
+		sbuf_on_read(sb->fd, EV_READ, sb);
+}
+
+void
 sbuf_continue(struct sbuf *sb)
 {
 	if (sb->closed)

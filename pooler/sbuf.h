@@ -115,6 +115,9 @@ void		sbuf_global_cleanup(void);
 void		sbuf_init(struct sbuf *sb, sbuf_cb_fn cb, void *owner);
 /* Take an accepted, connected, non-blocking socket; starts reading. */
 int			sbuf_accept(struct sbuf *sb, int fd, bool is_unix) PP_WUR;
+/* Read now, as if the socket had said it is readable (nothing happens if
+ * it has no data yet). */
+void		sbuf_try_read(struct sbuf *sb);
 /* Start a non-blocking connect; SBUF_EV_CONNECT_OK/FAILED follows. */
 int			sbuf_connect(struct sbuf *sb, const struct sockaddr *sa, socklen_t salen) PP_WUR;
 /* Close the socket and drop buffers; never calls back. */
