@@ -43,10 +43,37 @@ static struct proto_buf ps_out;
 /* A drained held buffer kept for the next client that holds something. */
 static struct proto_buf *held_spare;
 
+/*
+ * The last welcome built.  The clients of a pool mostly send the same
+ * startup parameters (interned: one pointer to compare), so the next login
+ * is usually a copy of it, not another pass over every ParameterStatus.
+ */
+static struct {
+	const struct pool *pool;
+	struct proto_buf from;		/* the pool's welcome it was built from */
+	struct varcache startup;	/* the client's startup values */
+	struct varcache reset;		/* result: the client's starting values */
+	struct proto_buf out;		/* result: ParameterStatus messages */
+	bool		valid;
+}			welcome_memo;
+
+static void
+welcome_memo_clear(void)
+{
+	welcome_memo.valid = false;
+	welcome_memo.pool = NULL;
+	varcache_free(&welcome_memo.startup);
+	varcache_free(&welcome_memo.reset);
+	proto_buf_free(&welcome_memo.from);
+	proto_buf_free(&welcome_memo.out);
+}
+
 void
 txn_configure(void)
 {
 	int			missed = varcache_configure(cfg->track_extra_parameters);
+
+	welcome_memo_clear();		/* tracked names may have changed */
 
 	if (missed > 0)
 		log_warning("track_extra_parameters: %d name(s) ignored, at most %d parameters are tracked",
@@ -58,6 +85,7 @@ txn_cleanup(void)
 {
 	proto_buf_free(&scratch);
 	proto_buf_free(&ps_out);
+	welcome_memo_clear();
 	if (held_spare)
 	{
 		proto_buf_free(held_spare);
@@ -157,17 +185,70 @@ txn_client_startup_param(struct client *c, const char *name, const char *value)
 	return true;
 }
 
+/* Free the client's startup values and start it at its reset values. */
+static bool
+welcome_done(struct txn_client *tc)
+{
+	if (tc->startup)
+	{
+		/* an idle client keeps only what it has now */
+		varcache_free(tc->startup);
+		free(tc->startup);
+		tc->startup = NULL;
+	}
+	return varcache_copy(&tc->vars.cur, &tc->vars.reset) == 0;
+}
+
+static bool
+welcome_memo_hit(const struct client *c, const struct txn_client *tc)
+{
+	const struct proto_buf *w = &c->pool->welcome;
+	struct varcache none = {0};
+
+	return welcome_memo.valid && welcome_memo.pool == c->pool &&
+		welcome_memo.from.len == w->len && memcmp(welcome_memo.from.data, w->data, w->len) == 0 &&
+		varcache_same(&welcome_memo.startup, tc->startup ? tc->startup : &none);
+}
+
+static void
+welcome_memo_store(const struct client *c, const struct txn_client *tc, const uint8_t *out,
+				   size_t len)
+{
+	const struct proto_buf *w = &c->pool->welcome;
+	struct varcache none = {0};
+
+	welcome_memo_clear();
+	proto_put_bytes(&welcome_memo.from, w->data, w->len);
+	proto_put_bytes(&welcome_memo.out, out, len);
+	if (!proto_buf_ok(&welcome_memo.from) || !proto_buf_ok(&welcome_memo.out) ||
+		varcache_copy(&welcome_memo.startup, tc->startup ? tc->startup : &none) < 0 ||
+		varcache_copy(&welcome_memo.reset, &tc->vars.reset) < 0)
+	{
+		welcome_memo_clear();
+		return;
+	}
+	welcome_memo.pool = c->pool;
+	welcome_memo.valid = true;
+}
+
 bool
 txn_client_welcome(struct client *c, struct proto_buf *b)
 {
 	struct txn_client *tc = client_txn(c);
 	const struct proto_buf *w = &c->pool->welcome;
-	size_t		pos = 0;
+	size_t		pos = 0,
+				start = b->len;
 
 	if (tc == NULL)
 	{
 		proto_put_bytes(b, w->data, w->len);
 		return proto_buf_ok(b);
+	}
+	if (welcome_memo_hit(c, tc))
+	{
+		proto_put_bytes(b, welcome_memo.out.data, welcome_memo.out.len);
+		return varcache_copy(&tc->vars.reset, &welcome_memo.reset) == 0 && welcome_done(tc) &&
+			proto_buf_ok(b);
 	}
 	/* the pool's ParameterStatus values, the client's own where it gave one */
 	while (pos + PROTO_HDR_LEN <= w->len)
@@ -196,16 +277,10 @@ txn_client_welcome(struct client *c, struct proto_buf *b)
 		if (varcache_get(tc->startup, i) && varcache_get(&tc->vars.reset, i) == NULL &&
 			varcache_set(&tc->vars.reset, i, varcache_get(tc->startup, i), false) < 0)
 			return false;
-	if (tc->startup)
-	{
-		/* an idle client keeps only what it has now */
-		varcache_free(tc->startup);
-		free(tc->startup);
-		tc->startup = NULL;
-	}
-	if (varcache_copy(&tc->vars.cur, &tc->vars.reset) < 0)
+	if (!proto_buf_ok(b))
 		return false;
-	return proto_buf_ok(b);
+	welcome_memo_store(c, tc, b->data + start, b->len - start);
+	return welcome_done(tc);
 }
 
 /* ---- statements transaction pooling cannot run ---- */

@@ -17,6 +17,7 @@ static const char *const builtin_names[VAR_BUILTIN_COUNT] = {
 };
 
 static char *slot_names[VAR_MAX];
+static size_t slot_len[VAR_MAX];	/* strlen(slot_names[i]) */
 static bool slot_tracked[VAR_MAX];
 static bool slot_reported[VAR_MAX];
 static int	slot_count;
@@ -29,6 +30,7 @@ init_builtins(void)
 	for (int i = 0; i < VAR_BUILTIN_COUNT; i++)
 	{
 		slot_names[i] = (char *) builtin_names[i];
+		slot_len[i] = strlen(builtin_names[i]);
 		slot_tracked[i] = true;
 	}
 	slot_count = VAR_BUILTIN_COUNT;
@@ -39,7 +41,7 @@ find_slot(const char *name, size_t len)
 {
 	init_builtins();
 	for (int i = 0; i < slot_count; i++)
-		if (strlen(slot_names[i]) == len && strncasecmp(slot_names[i], name, len) == 0)
+		if (slot_len[i] == len && strncasecmp(slot_names[i], name, len) == 0)
 			return i;
 	return -1;
 }
@@ -86,6 +88,7 @@ varcache_configure(const char *extra)
 			missed++;
 			continue;
 		}
+		slot_len[slot_count] = (size_t) (end - start);
 		slot_tracked[slot_count++] = true;
 	}
 	return missed;
@@ -410,6 +413,12 @@ varcache_copy(struct varcache *dst, const struct varcache *src)
 		((struct varset *) dst->set)->refs++;
 	dst->gen++;
 	return 0;
+}
+
+bool
+varcache_same(const struct varcache *a, const struct varcache *b)
+{
+	return a->set == b->set;
 }
 
 bool

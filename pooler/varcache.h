@@ -126,6 +126,8 @@ int			varcache_set(struct varcache *vc, int slot, const char *value, bool sql) P
 /* dst := src. */
 int			varcache_copy(struct varcache *dst, const struct varcache *src) PP_WUR;
 bool		varcache_equal_slot(const struct varcache *a, const struct varcache *b, int slot);
+/* Every value equal (the same interned set). */
+bool		varcache_same(const struct varcache *a, const struct varcache *b);
 
 /*
  * Make `server` match `client`: append to `out` one simple Query that sets
