@@ -30,6 +30,8 @@ struct txn_server {
 	struct varcache vars;		/* what the server connection has */
 	struct ps_server *ps;
 	uint64_t	synced_serial;	/* client the values were last checked for */
+	uint64_t	id_serial;		/* client whose serial pgplumb.client_id holds
+								 * (track_client_id), 0 = none or unknown */
 	uint32_t	synced_cgen;
 	uint32_t	synced_sgen;
 	int			sync_pending;	/* our sync queries without their ReadyForQuery */
@@ -494,6 +496,48 @@ starts_request(uint8_t t)
 	}
 }
 
+/*
+ * track_client_id: in transaction and statement pooling the server's
+ * pgplumb.client_id names the client it serves (its serial), so that the
+ * extension's N+1 detector keeps clients sharing a connection apart.  A SET
+ * goes ahead of the client's request only when the connection last served
+ * another client (or its value is unknown); its replies are swallowed like
+ * those of a parameter sync.  With the setting off, a connection that still
+ * holds an id gets a RESET.
+ */
+static bool
+client_id_needed(const struct client *c, const struct txn_client *tc,
+				 const struct txn_server *ts)
+{
+	if (cfg->track_client_id && pool_mode(c->pool) != CFG_POOL_SESSION)
+		return ts->id_serial != tc->serial;
+	return ts->id_serial != 0;
+}
+
+/* Append the SET (or RESET) of pgplumb.client_id for this client. */
+static void
+build_client_id(const struct client *c, const struct txn_client *tc, const struct server *s,
+				struct txn_server *ts, struct proto_buf *b)
+{
+	char		q[96];
+
+	if (cfg->track_client_id && pool_mode(c->pool) != CFG_POOL_SESSION)
+	{
+		snprintf(q, sizeof(q), "SET pgplumb.client_id TO '%llu'",
+				 (unsigned long long) tc->serial);
+		ts->id_serial = tc->serial;
+	}
+	else
+	{
+		snprintf(q, sizeof(q), "RESET pgplumb.client_id");
+		ts->id_serial = 0;
+	}
+	proto_begin(b, PQMSG_Query);
+	proto_put_bytes(b, q, strlen(q) + 1);
+	proto_end(b);
+	log_debug("%s pgplumb.client_id set on %s: %s", client_ident(c), server_ident(s), q);
+}
+
 static bool
 sync_needed(struct txn_client *tc, struct txn_server *ts)
 {
@@ -624,6 +668,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	uint8_t		t = pkt->type;
 	bool		tracking = tracks_prepared(c->pool);
 	bool		need_sync,
+				need_id,
 				need_full,
 				replaced = false;
 	const char *sql = NULL;
@@ -660,7 +705,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		return SBUF_CLOSED;
 	/* what must be read before anything changes */
 	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
-	need_full = need_sync;
+	need_id = !was_busy && starts_request(t) && client_id_needed(c, tc, ts);
+	need_full = need_sync || need_id;
 	switch (t)
 	{
 		case PQMSG_Parse:
@@ -708,6 +754,14 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		ts->synced_serial = tc->serial;
 		ts->synced_cgen = tc->vars.cur.gen;
 		ts->synced_sgen = ts->vars.gen;
+	}
+	if (need_id)
+	{
+		build_client_id(c, tc, s, ts, &scratch);
+		if (!proto_buf_ok(&scratch))
+			return client_fail(c, PS_NOMEM);
+		s->expect_rfq++;
+		ts->sync_pending++;
 	}
 
 	if (t == PQMSG_Query)
@@ -783,6 +837,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		if (!varclient_note_sql(&tc->vars, sql, sql_len))
 			log_warning("%s out of memory: session parameters of a statement not tracked",
 						client_ident(c));
+		if (tc->vars.reset_pending)
+			ts->id_serial = 0;	/* RESET ALL / DISCARD ALL: the id is gone too */
 		if (tracking && tc->ps && tc->vars.reset_pending && t == PQMSG_Query &&
 			has_words(sql, sql + sql_len, "discard"))
 			ps_client_forget_all(tc->ps);
@@ -880,6 +936,8 @@ txn_server_reset_sent(struct server *s, const char *query)
 {
 	struct txn_server *ts = s->txn;
 
+	if (ts)
+		ts->id_serial = 0;		/* whatever the query is, the id may be gone */
 	if (ts == NULL || !has_words(query, query + strlen(query), "all"))
 		return;
 	/* DISCARD ALL / RESET ALL: what the server does not report goes back to
