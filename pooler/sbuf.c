@@ -651,6 +651,13 @@ sbuf_continue(struct sbuf *sb)
 	if (sb->closed)
 		return;
 	sb->paused = false;
+	if (sb->ilen == sb->isent && sb->pkt_left == 0 && !sb->want_flushed && !sb->blocked)
+	{
+		/* nothing buffered to decide on (a server released after its
+		 * ReadyForQuery): just listen again, no extra callback */
+		update_read(sb);
+		return;
+	}
 	sb->wakeup = true;
 	event_active(&sb->ev_read, EV_READ, 0);
 }
