@@ -544,10 +544,10 @@ sync_needed(struct txn_client *tc, struct txn_server *ts)
 	if (ts->synced_serial == tc->serial && ts->synced_cgen == tc->vars.cur.gen &&
 		ts->synced_sgen == ts->vars.gen)
 		return false;
-	for (int i = 0; i < varcache_count(); i++)
-		if (varcache_name(i) && varcache_slot(varcache_name(i)) == i &&
-			!varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
-			return true;
+	if (!varcache_same(&tc->vars.cur, &ts->vars))
+		for (int i = 0; i < varcache_count(); i++)
+			if (varcache_tracked(i) && !varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
+				return true;
 	ts->synced_serial = tc->serial;
 	ts->synced_cgen = tc->vars.cur.gen;
 	ts->synced_sgen = ts->vars.gen;

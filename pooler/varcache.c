@@ -102,6 +102,13 @@ varcache_slot(const char *name)
 	return slot >= 0 && slot_tracked[slot] ? slot : -1;
 }
 
+bool
+varcache_tracked(int slot)
+{
+	init_builtins();
+	return slot >= 0 && slot < slot_count && slot_tracked[slot];
+}
+
 const char *
 varcache_name(int slot)
 {

@@ -104,6 +104,8 @@ struct varclient {
 int			varcache_configure(const char *extra);
 /* Slot of a tracked parameter (case-insensitive), or -1. */
 int			varcache_slot(const char *name);
+/* The slot's name is tracked now (track_extra_parameters may drop one). */
+bool		varcache_tracked(int slot);
 /* Name of a slot as the pooler writes it. */
 const char *varcache_name(int slot);
 int			varcache_count(void);
