@@ -20,6 +20,7 @@
 #include "auth.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,7 +372,8 @@ void auth_server_free(struct auth_server *a)
 		OPENSSL_cleanse(a->secret, strlen(a->secret));
 		free(a->secret);
 	}
-	OPENSSL_cleanse(a, sizeof *a);
+	/* the SCRAM state is only ever written by a SCRAM exchange */
+	OPENSSL_cleanse(a, a->method == M_SCRAM ? sizeof *a : offsetof(struct auth_server, scram));
 	free(a);
 }
 
