@@ -952,6 +952,8 @@ plan_extended(struct batch *b)
 	int			pending_parse = -1;
 	int			nparsed = 0;
 	char	  **parsed = NULL;	/* names parsed so far in the segment */
+	bool		unnamed_used = false,	/* the unnamed statement used ... */
+				unnamed_parsed = false; /* ... before a Parse of it */
 	enum plan_result res = PLAN_NO;
 
 	b->nrows = b->nchunks = b->nitems = 0;
@@ -976,6 +978,16 @@ plan_extended(struct batch *b)
 
 					if (!decode_parse(m, len, &p))
 						goto out;
+					/*
+					 * A Parse replacing the unnamed statement after a Bind to
+					 * it: were the attempt undone, the replay's Bind must see
+					 * the old one, which the server keeps when it ignores the
+					 * Parse after an error but the prepared-statement mapping
+					 * of transaction pooling does not.  Not rewritten.
+					 */
+					if (p.name[0] == '\0' && unnamed_used)
+						goto out;
+					unnamed_parsed |= p.name[0] == '\0';
 					for (k = 0; k < nparsed; k++)
 						if (strcmp(parsed[k], p.name) == 0)
 							seen = true;
@@ -1012,6 +1024,7 @@ plan_extended(struct batch *b)
 
 					if (row_at(b, i, &row, &e, &bi))
 					{
+						unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
 						if (run.e && !(same_statement(run.e, e) && bi.res_len == run.res_len &&
 									   memcmp(bi.res, run.res, run.res_len) == 0))
 						{
@@ -1040,6 +1053,7 @@ plan_extended(struct batch *b)
 					/* A Bind we do not rewrite must still be to a known safe statement. */
 					if (!decode_bind(m, len, &bi))
 						goto out;
+					unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
 					{
 						int			k = stmt_find(b, bi.stmt);
 
@@ -1053,6 +1067,9 @@ plan_extended(struct batch *b)
 				}
 			case PQMSG_Describe:
 			case PQMSG_Execute:
+				if (b->msgs[i].type == PQMSG_Describe && len > PROTO_HDR_LEN + 1 &&
+					m[PROTO_HDR_LEN] == 'S' && m[PROTO_HDR_LEN + 1] == '\0' && !unnamed_parsed)
+					unnamed_used = true;
 				if (!end_run(b, &run) || !add_item(b, false, i))
 					goto nomem;
 				break;
@@ -1795,7 +1812,6 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 				return BATCH_FAILED;
 			b->status = (char) msg[PROTO_HDR_LEN];
 			proto_put_bytes(&b->to_client, b->out.data, b->out.len);
-			send_raw(&b->to_client, msg, len);
 			proto_buf_reset(&b->out);
 			b->units_sent++;
 			b->units_done++;
@@ -1803,14 +1819,18 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 			attempt_done(b);
 			if (b->savepoint)
 			{
+				send_raw(&b->to_client, msg, len);
 				proto_build_query(&b->to_server, "RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
 				b->zleft = 1;
 				b->state = BS_SWALLOW;
 				b->after_swallow = BS_IDLE;
 				return BATCH_TAKEN;
 			}
+			/* the caller relays this ReadyForQuery after the replies: the
+			 * transaction ended as the client sees it (transaction pooling
+			 * may release the server) */
 			b->state = BS_IDLE;
-			return process_pending(b) ? BATCH_TAKEN : BATCH_FAILED;
+			return process_pending(b) ? BATCH_FORWARD : BATCH_FAILED;
 		default:
 			send_raw(&b->out, msg, len);
 			return proto_buf_ok(&b->out) ? BATCH_TAKEN : BATCH_FAILED;
@@ -2097,8 +2117,8 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 			{
 				held_reset(b);
 				b->state = BS_IDLE;
-				send_raw(&b->to_client, msg, len);
-				a = process_pending(b) ? BATCH_TAKEN : BATCH_FAILED;
+				if (!process_pending(b))
+					a = BATCH_FAILED;
 			}
 			else if (b->state == BS_WAIT && b->units_sent == b->units_done)
 			{
@@ -2114,6 +2134,21 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 	if (a == BATCH_FAILED)
 		b->failed = true;
 	return a;
+}
+
+bool
+batch_note_local(struct batch *b, const uint8_t *msg, size_t len)
+{
+	struct parse_info p;
+
+	if (b->failed || len < PROTO_HDR_LEN)
+		return false;
+	if (msg[0] == PQMSG_Close)
+		return note_forwarded(b, msg, len);
+	if (msg[0] != PQMSG_Parse || !decode_parse(msg, len, &p))
+		return true;
+	/* the pooler said ParseComplete: trusted at once (unit 0) */
+	return stmt_note_parse(b, &p, 0) != NULL;
 }
 
 struct proto_buf *

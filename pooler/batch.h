@@ -51,13 +51,25 @@
  *    the client, reset both, SBUF_SKIP;
  *  - server.c, for every server message of a linked client: same with
  *    batch_server_message() (whole messages while batch_busy(), and always for
- *    ReadyForQuery/ErrorResponse).  On FORWARD relay the message first, then
- *    the buffers.  The ReadyForQuery messages the client is owed are those
+ *    ReadyForQuery/ErrorResponse).  On FORWARD send batch_to_client() first,
+ *    then relay the message (the ReadyForQuery ending a rewritten segment
+ *    comes back as FORWARD after the replies it completes, so the core's own
+ *    ReadyForQuery handling -- releasing the server in transaction pooling --
+ *    applies to it).  The ReadyForQuery messages the client is owed are those
  *    forwarded plus those inside batch_to_client(): count them there for the
  *    core's expect_rfq / query time accounting; the rewriter's own Syncs and
  *    Queries are answered to it and never reach the client;
- *  - never release the server (transaction pooling) while batch_busy(); call
- *    batch_server_reset() when the client is linked to a different server;
+ *  - never release the server (transaction pooling) while batch_busy(); in
+ *    session pooling call batch_server_reset() when the client is linked to
+ *    a different server;
+ *  - transaction and statement pooling: the rewriter's messages for the
+ *    server go through the prepared-statement mapping (txn.c) as if the
+ *    client had sent them, so its statement names are client names there too
+ *    (the multi-row statements are shared by clients like any other, and
+ *    re-prepared on whichever server a client gets), and its replies come
+ *    back through the same mapping.  Parse and Close of statements the
+ *    pooler answers itself while the client has no server are shown to the
+ *    rewriter with batch_note_local();
  *  - BATCH_FAILED: close the client and the server connection (out of memory
  *    or a reply that cannot belong to what was sent).
  */
@@ -130,6 +142,14 @@ enum batch_action batch_client_message(struct batch *b, const uint8_t *msg, size
 
 /* A complete message from the server, same contract towards the client. */
 enum batch_action batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
+			__attribute__((warn_unused_result));
+
+/*
+ * A client Parse or Close (complete message) that the pooler answered itself
+ * without a server (transaction pooling): remember or forget the statement
+ * as the client now sees it.  false: out of memory.
+ */
+bool		batch_note_local(struct batch *b, const uint8_t *msg, size_t len)
 			__attribute__((warn_unused_result));
 
 /* Output to send after each call (then proto_buf_reset them). */

@@ -448,6 +448,10 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	/* replies the pooler asked for, prepared statements, session parameters */
 	r = txn_server_packet(s, pkt, &done);
+	/* a reply txn.c rewrote for the client (ParseComplete standing for a
+	 * skipped Parse) is the rewriter's to see too */
+	if (done && r == SBUF_FORWARD && s->link && s->link->batch)
+		return batch_reply(s, pkt);
 	if (done)
 		return r;
 	r = relay_packet(s, pkt);

@@ -254,6 +254,12 @@ SCENARIOS = {
     "named_created_then_error": [([parse(INS, "ins")] + rows(INS, vals([1, 1]), stmt="ins") +
                                   [sync()], 1),
                                  ([m for m in rows(INS, vals([5, 6]), stmt="ins")] + [sync()], 1)],
+    # the unnamed statement prepared in its own Sync (transaction pooling
+    # answers that Parse itself), then bound by later pipelines
+    "unnamed_parsed_alone_then_rows": [([parse(INS), sync()], 1),
+                                       (rows(INS, vals([1, 2, 3])) + [sync()], 1),
+                                       (rows(INS, vals([4, 5, 4])) + [sync()], 1),
+                                       (rows(INS, vals([6, 7])) + [sync()], 1)],
     "describe_statement": [([parse(INS_RET), describe_stmt()] + rows(INS_RET, vals([1, 2])) +
                             [sync()], 1)],
     "binary_params": [([parse(INS, types=(23, 25))] +

@@ -9,8 +9,9 @@
 # be identical.  The relay must also have really rewritten segments and really
 # fallen back (so a relay that rewrote nothing cannot pass).
 #
-# Once batching is wired into pgplumb-pooler, set PGPLUMB_POOLER=path/to/binary
-# to add it as a fourth target (insert_batching = on).
+# With PGPLUMB_POOLER=path/to/binary (make check-batching), pgplumb-pooler with
+# insert_batching = on is a target twice: in session pooling and in
+# transaction pooling, so every scenario is checked in both modes.
 #
 # Usage: regress/pooler/t_batch_differential.sh        (from the repository root)
 #        BATCH_DIFF_ONLY=scenario_name ... to run one scenario
@@ -79,22 +80,28 @@ pooler/build/batch/batch_proxy "$rport" 127.0.0.1 "$pgport" 64 "$work/relay.stat
 pids+=($!)
 targets=("127.0.0.1:$pgport" "127.0.0.1:$bport" "127.0.0.1:$rport")
 if [ -n "${PGPLUMB_POOLER:-}" ]; then
-	cat >"$work/pgplumb.ini" <<EOF
+	# session pooling, and transaction pooling with 2 server connections
+	# (statements re-prepared on whichever server the client gets)
+	for mode in session transaction; do
+		port=$(free_port)
+		cat >"$work/pgplumb-$mode.ini" <<EOF
 [databases]
 * = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
 [pgplumb]
 listen_addr = 127.0.0.1
-listen_port = $pport
+listen_port = $port
 auth_type = trust
 auth_file = $work/userlist.txt
 unix_socket_dir =
-pool_mode = session
+pool_mode = $mode
+default_pool_size = 2
 insert_batching = on
-logfile = $work/pgplumb.log
+logfile = $work/pgplumb-$mode.log
 EOF
-	"$PGPLUMB_POOLER" "$work/pgplumb.ini" &
-	pids+=($!)
-	targets+=("127.0.0.1:$pport")
+		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
+		pids+=($!)
+		targets+=("127.0.0.1:$port")
+	done
 fi
 
 # wait (bounded) until every target accepts connections
@@ -109,10 +116,12 @@ done
 export PGDATABASE=postgres
 rc=0
 /usr/bin/python3 regress/pooler/batch_diff.py ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} "${targets[@]}" || rc=1
-if [ $rc -ne 0 ] && [ -f "$work/pgplumb.log" ]; then
-	echo "--- pgplumb-pooler log (last 20 lines)"
-	tail -n 20 "$work/pgplumb.log"
-fi
+for mode in session transaction; do
+	if [ $rc -ne 0 ] && [ -f "$work/pgplumb-$mode.log" ]; then
+		echo "--- pgplumb-pooler ($mode) log (last 20 lines)"
+		tail -n 20 "$work/pgplumb-$mode.log"
+	fi
+done
 sleep 0.3	# let the relay's children write their counters
 read -r batches rows segments fallbacks < <(awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}' "$work/relay.stats")
 echo "relay: $batches multi-row statements carrying $rows rows, $segments segments rewritten, $fallbacks fallbacks"
@@ -120,14 +129,15 @@ if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$segments" -lt 10 ] || [ "$fallbacks" -
 	echo "FAIL: the relay did not rewrite (or did not fall back) as often as the scenarios require"
 	rc=1
 fi
-if [ -n "${PGPLUMB_POOLER:-}" ]; then
-	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb.log" |
+for mode in session transaction; do
+	[ -n "${PGPLUMB_POOLER:-}" ] || break
+	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb-$mode.log" |
 		awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}')
-	echo "pgplumb-pooler: $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
+	echo "pgplumb-pooler ($mode): $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
 	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$ps" -lt 10 ] || [ "$pf" -lt 5 ]; }; then
-		echo "FAIL: pgplumb-pooler did not rewrite (or did not fall back) as often as the scenarios require"
+		echo "FAIL: pgplumb-pooler ($mode) did not rewrite (or did not fall back) as often as the scenarios require"
 		rc=1
 	fi
-fi
+done
 [ $rc -eq 0 ] && echo "PASS t_batch_differential" || echo "FAIL t_batch_differential"
 exit $rc
