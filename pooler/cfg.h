@@ -125,7 +125,7 @@ struct cfg_user {
 	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
 	  "Rows per multi-row INSERT written by insert_batching.") \
 	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \
-	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs (session pool mode only).") \
+	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs.") \
 	X(listen_addr, STR, CFG_RESTART, "", 0, 0, \
 	  "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP.") \
 	X(listen_backlog, INT, CFG_RESTART, "128", 1, INT_MAX, \

@@ -11,7 +11,8 @@ Connections are opened with psycopg (so authentication is libpq's), then the
 script speaks the v3 protocol itself on the connection's socket so that it
 controls each message exactly (pipelining, Describe, Flush, formats).
 
-    batch_diff.py [--list] [--only NAME] HOST:PORT HOST:PORT ...
+    batch_diff.py [--list] [--only NAME] [--implicit-only] HOST:PORT HOST:PORT ...
+--implicit-only skips the scenarios with a transaction block (statement pooling).
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
@@ -357,12 +358,17 @@ def first_diff(a, b):
 
 def main(argv):
     only = None
+    implicit_only = False
     args = []
     i = 0
     while i < len(argv):
         if argv[i] == "--list":
             print("\n".join(SCENARIOS))
             return 0
+        if argv[i] == "--implicit-only":
+            implicit_only = True
+            i += 1
+            continue
         if argv[i] == "--only":
             only = argv[i + 1]
             i += 2
@@ -378,6 +384,8 @@ def main(argv):
     failures = 0
     for name, steps in SCENARIOS.items():
         if only and name != only:
+            continue
+        if implicit_only and any(query("BEGIN") in msgs for msgs, _ in steps):
             continue
         results = [run(hp, steps, admin) for hp in args]
         base = results[0]

@@ -11,7 +11,8 @@
 #
 # With PGPLUMB_POOLER=path/to/binary (make check-batching), pgplumb-pooler with
 # insert_batching = on is a target twice: in session pooling and in
-# transaction pooling, so every scenario is checked in both modes.
+# transaction pooling, so every scenario is checked in both modes; then the
+# scenarios without a transaction block run again in statement pooling.
 #
 # Usage: regress/pooler/t_batch_differential.sh        (from the repository root)
 #        BATCH_DIFF_ONLY=scenario_name ... to run one scenario
@@ -82,7 +83,7 @@ targets=("127.0.0.1:$pgport" "127.0.0.1:$bport" "127.0.0.1:$rport")
 if [ -n "${PGPLUMB_POOLER:-}" ]; then
 	# session pooling, and transaction pooling with 2 server connections
 	# (statements re-prepared on whichever server the client gets)
-	for mode in session transaction; do
+	for mode in session transaction statement; do
 		port=$(free_port)
 		cat >"$work/pgplumb-$mode.ini" <<EOF
 [databases]
@@ -100,7 +101,7 @@ logfile = $work/pgplumb-$mode.log
 EOF
 		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
 		pids+=($!)
-		targets+=("127.0.0.1:$port")
+		if [ $mode = statement ]; then stport=$port; else targets+=("127.0.0.1:$port"); fi
 	done
 fi
 
@@ -116,7 +117,13 @@ done
 export PGDATABASE=postgres
 rc=0
 /usr/bin/python3 regress/pooler/batch_diff.py ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} "${targets[@]}" || rc=1
-for mode in session transaction; do
+if [ -n "${stport:-}" ]; then
+	# statement pooling refuses transaction blocks: the other scenarios
+	echo "--- statement pooling (scenarios without BEGIN)"
+	/usr/bin/python3 regress/pooler/batch_diff.py --implicit-only ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} \
+		"${targets[0]}" "127.0.0.1:$stport" || rc=1
+fi
+for mode in session transaction statement; do
 	if [ $rc -ne 0 ] && [ -f "$work/pgplumb-$mode.log" ]; then
 		echo "--- pgplumb-pooler ($mode) log (last 20 lines)"
 		tail -n 20 "$work/pgplumb-$mode.log"
@@ -129,7 +136,7 @@ if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$segments" -lt 10 ] || [ "$fallbacks" -
 	echo "FAIL: the relay did not rewrite (or did not fall back) as often as the scenarios require"
 	rc=1
 fi
-for mode in session transaction; do
+for mode in session transaction statement; do
 	[ -n "${PGPLUMB_POOLER:-}" ] || break
 	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb-$mode.log" |
 		awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}')
