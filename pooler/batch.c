@@ -187,7 +187,10 @@ struct batch {
 				exp_head;
 	bool		savepoint;
 	bool		optimistic;		/* Sync sent with the segment (every chunk guarded) */
-	bool		doomed;			/* a row count did not match */
+	bool		doomed;			/* a row count did not match ... */
+	enum batch_fallback doom_reason;	/* ... or why else it is undone */
+	uint64_t	att_batches;	/* multi-row statements of the attempt */
+	uint64_t	att_rows;		/* rows they carry */
 	bool		error_seen;
 	struct proto_buf out;		/* replies for the client if the attempt succeeds */
 	struct proto_buf cap;		/* captured replies of the current chunk */
@@ -1278,8 +1281,8 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	build_execute(o, "");
 	if (!*prep)
 		build_close_stmt(o, BATCH_STMT_NAME);
-	b->stats.batches++;
-	b->stats.rows += (uint64_t) c->nrows;
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
 	return proto_buf_ok(o);
 }
 
@@ -1315,8 +1318,8 @@ send_simple_chunk(struct batch *b, const struct chunk *c)
 		build_describe_portal(o);
 	build_execute(o, "");
 	build_close_stmt(o, BATCH_STMT_NAME);
-	b->stats.batches++;
-	b->stats.rows += (uint64_t) c->nrows;
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
 	return proto_buf_ok(o);
 }
 
@@ -1428,6 +1431,8 @@ launch(struct batch *b)
 
 	b->nexp = b->exp_head = 0;
 	b->doomed = b->error_seen = false;
+	b->doom_reason = BATCH_FB_ROWS;
+	b->att_batches = b->att_rows = 0;
 	proto_buf_reset(&b->out);
 	proto_buf_reset(&b->cap);
 	b->cap_nrows = 0;
@@ -1521,6 +1526,7 @@ static bool
 fail_attempt(struct batch *b, bool sync_in_flight)
 {
 	b->stats.fallbacks++;
+	b->stats.fallback[b->doom_reason]++;
 	for (int i = 0; i < b->nchunks; i++)
 	{
 		struct stmt_entry *e = b->chunks[i].e;
@@ -1674,6 +1680,12 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 	x = &b->exp[b->exp_head];
 	if (t == PQMSG_ErrorResponse && x->kind != EXP_SWALLOW_Z)
 	{
+		const char *code = proto_error_field(msg + PROTO_HDR_LEN, len - PROTO_HDR_LEN,
+											 PROTO_FIELD_SQLSTATE);
+
+		/* the row-count guard's division by zero: a row count that differed */
+		b->doom_reason = x->kind == EXP_CAP_EXEC && !b->chunks[x->chunk].returning &&
+			code && strcmp(code, "22012") == 0 ? BATCH_FB_ROWS : BATCH_FB_ERROR;
 		b->error_seen = true;
 		return fail_attempt(b, b->optimistic) ? BATCH_TAKEN : BATCH_FAILED;
 	}
@@ -1704,7 +1716,10 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			break;
 		case EXP_SWALLOW_Z:
 			if (t == PQMSG_ErrorResponse)
+			{
 				b->doomed = true;
+				b->doom_reason = BATCH_FB_ERROR;
+			}
 			if (t == PQMSG_ReadyForQuery)
 				b->exp_head++;
 			break;
@@ -1735,6 +1750,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 				if (!table_add(b->tables_bad, &b->ntables_bad, b->sql.data))
 					return BATCH_FAILED;
 				b->doomed = true;
+				b->doom_reason = BATCH_FB_TABLE;
 			}
 			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data))
 				return BATCH_FAILED;
@@ -1806,6 +1822,7 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 			return BATCH_TAKEN;
 		case PQMSG_ErrorResponse:
 			b->error_seen = true;
+			b->doom_reason = BATCH_FB_ERROR;
 			return fail_attempt(b, true) ? BATCH_TAKEN : BATCH_FAILED;
 		case PQMSG_ReadyForQuery:
 			if (len != PROTO_HDR_LEN + 1)
@@ -1816,6 +1833,8 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 			b->units_sent++;
 			b->units_done++;
 			b->stats.segments++;
+			b->stats.batches += b->att_batches;
+			b->stats.rows += b->att_rows;
 			attempt_done(b);
 			if (b->savepoint)
 			{
@@ -2202,4 +2221,15 @@ const struct batch_stats *
 batch_stats(const struct batch *b)
 {
 	return &b->stats;
+}
+
+void
+batch_stats_add(struct batch_stats *to, const struct batch_stats *from)
+{
+	to->batches += from->batches;
+	to->rows += from->rows;
+	to->segments += from->segments;
+	to->fallbacks += from->fallbacks;
+	for (int i = 0; i < BATCH_FB_NREASONS; i++)
+		to->fallback[i] += from->fallback[i];
 }

@@ -114,13 +114,27 @@ struct batch_settings {
 								 * unit tests of other paths) */
 };
 
-/* Counters for SHOW BATCHING / SHOW STATS. */
+/* Why a rewritten segment was undone and replayed as sent. */
+enum batch_fallback {
+	BATCH_FB_ERROR,				/* an error (duplicate key, NOT NULL, bad input...) */
+	BATCH_FB_ROWS,				/* a row count differed (ON CONFLICT DO NOTHING, a
+								 * trigger skipping rows) */
+	BATCH_FB_TABLE,				/* the table has a statement-level INSERT trigger, a
+								 * transition table or an INSERT rule */
+	BATCH_FB_NREASONS
+};
+
+/* Counters for SHOW BATCHING. */
 struct batch_stats {
-	uint64_t	batches;		/* multi-row statements sent */
+	uint64_t	batches;		/* multi-row statements of rewritten segments */
 	uint64_t	rows;			/* rows carried by them */
 	uint64_t	segments;		/* segments or queries rewritten successfully */
 	uint64_t	fallbacks;		/* attempts undone and replayed */
+	uint64_t	fallback[BATCH_FB_NREASONS];	/* fallbacks by reason */
 };
+
+/* Add `from` to `to` (per-database totals). */
+void		batch_stats_add(struct batch_stats *to, const struct batch_stats *from);
 
 enum batch_action {
 	BATCH_FORWARD = 0,			/* not taken: the caller relays the message itself */

@@ -75,6 +75,8 @@ struct cfg_database {
 	int max_db_connections;	/* -1: max_db_connections */
 	int pool_mode;		/* -1 or enum cfg_pool_mode */
 	int64_t server_lifetime; /* -1: server_lifetime */
+	int insert_batching;	/* -1: insert_batching, else 0 / 1 */
+	int insert_batch_max_rows; /* -1: insert_batch_max_rows */
 	int line;		/* line of the entry in its file, for messages */
 };
 
@@ -274,6 +276,8 @@ const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
  * `db` and `u` may be NULL. */
 int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
+bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
+int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);

@@ -474,11 +474,11 @@ client_batch(struct client *c)
 {
 	/* outside session pooling its statements need the prepared-statement
 	 * mapping (max_prepared_statements > 0) to follow the client */
-	if (c->batch == NULL && cfg->insert_batching &&
+	if (c->batch == NULL && cfg_insert_batching_for(cfg, pool_db(c->pool)) &&
 		(pool_mode(c->pool) == CFG_POOL_SESSION || cfg->max_prepared_statements > 0))
 	{
 		struct batch_settings set = {
-			.max_rows = cfg->insert_batch_max_rows,
+			.max_rows = cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)),
 			.max_bytes = 64u << 20,
 			.max_statements = 256,
 			.check_tables = true,

@@ -42,6 +42,7 @@ work=$(mktemp -d /tmp/t_batch.XXXXXX)
 chmod 755 "$work"
 chown postgres "$work"	# PgBouncer runs as postgres and writes its log here
 pids=()
+declare -A ports
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -87,10 +88,12 @@ if [ -n "${PGPLUMB_POOLER:-}" ]; then
 		port=$(free_port)
 		cat >"$work/pgplumb-$mode.ini" <<EOF
 [databases]
+nobatch = host=127.0.0.1 port=$pgport dbname=postgres user=postgres password=$PGPASSWORD insert_batching=off
 * = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
 [pgplumb]
 listen_addr = 127.0.0.1
 listen_port = $port
+admin_users = postgres
 auth_type = trust
 auth_file = $work/userlist.txt
 unix_socket_dir =
@@ -101,6 +104,7 @@ logfile = $work/pgplumb-$mode.log
 EOF
 		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
 		pids+=($!)
+		ports[$mode]=$port
 		if [ $mode = statement ]; then stport=$port; else targets+=("127.0.0.1:$port"); fi
 	done
 fi
@@ -136,6 +140,18 @@ if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$segments" -lt 10 ] || [ "$fallbacks" -
 	echo "FAIL: the relay did not rewrite (or did not fall back) as often as the scenarios require"
 	rc=1
 fi
+if [ -n "${PGPLUMB_POOLER:-}" ]; then
+	# insert_batching=off for one [databases] entry: the same multi-statement
+	# string is rewritten through "postgres" and not through "nobatch"
+	psql -qc 'CREATE TABLE bover (a int)'
+	for db in postgres nobatch; do
+		psql "host=127.0.0.1 port=${ports[session]} dbname=$db sslmode=disable" -qc \
+			'INSERT INTO bover VALUES (1); INSERT INTO bover VALUES (2)'
+	done
+	[ "$(psql -Atc 'SELECT count(*) FROM bover')" = 4 ] || { echo "FAIL: bover rows"; rc=1; }
+	psql -qc 'DROP TABLE bover'
+	sleep 0.3	# the last clients' counters reach the pool when they are freed
+fi
 for mode in session transaction statement; do
 	[ -n "${PGPLUMB_POOLER:-}" ] || break
 	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb-$mode.log" |
@@ -143,6 +159,24 @@ for mode in session transaction statement; do
 	echo "pgplumb-pooler ($mode): $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
 	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$ps" -lt 10 ] || [ "$pf" -lt 5 ]; }; then
 		echo "FAIL: pgplumb-pooler ($mode) did not rewrite (or did not fall back) as often as the scenarios require"
+		rc=1
+	fi
+	# SHOW BATCHING agrees with the clients' own counters, reasons add up
+	show=$(psql "host=127.0.0.1 port=${ports[$mode]} dbname=pgbouncer user=postgres sslmode=disable" \
+		-AtF' ' -c 'SHOW BATCHING')
+	echo "SHOW BATCHING ($mode):" $show
+	read -r _ ss sr sb ssaved sf sfe sfr sft < <(awk '$1 == "postgres"' <<<"$show")
+	if [ "${ss:-x}" != "$ps" ] || [ "$sr" != "$pr" ] || [ "$sb" != "$pb" ] || [ "$sf" != "$pf" ] ||
+		[ "$ssaved" != $((sr - sb)) ] || [ $((sfe + sfr + sft)) != "$sf" ]; then
+		echo "FAIL: SHOW BATCHING ($mode) does not match the clients' counters"
+		rc=1
+	fi
+	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$sfe" -lt 1 ] || [ "$sfr" -lt 1 ] || [ "$sft" -lt 1 ]; }; then
+		echo "FAIL: SHOW BATCHING ($mode): a fallback reason the scenarios cause is missing"
+		rc=1
+	fi
+	if [ $mode = session ] && ! awk '$1 == "nobatch" && $2 == 0 {ok=1} END {exit !ok}' <<<"$show"; then
+		echo "FAIL: insert_batching=off in [databases] did not stop rewriting"
 		rc=1
 	fi
 done
