@@ -98,7 +98,10 @@ struct chunk {
 	int			first_row;
 	int			nrows;
 	bool		describe;		/* some row had a Describe portal */
-	bool		returning;		/* else the statement is wrapped in the row-count guard */
+	bool		returning;		/* has RETURNING */
+	bool		exact;			/* its row count cannot differ: no ON CONFLICT, and a
+								 * plain table without BEFORE/INSTEAD OF row triggers */
+	bool		guarded;		/* wrapped in the row-count guard (neither of those) */
 	bool		simple;			/* from a simple-protocol Query */
 };
 
@@ -139,6 +142,7 @@ struct prep {
 	int			ntypes;
 	int			row_params;
 	int			nrows;
+	bool		guarded;		/* inside the row-count guard */
 	char		name[48];
 	bool		confirmed;		/* the server said ParseComplete */
 	bool		used;			/* used by the running attempt */
@@ -226,9 +230,12 @@ struct batch {
 	 */
 	char	   *tables_ok[BATCH_TABLES_MAX];
 	int			ntables_ok;
+	char	   *tables_exact[BATCH_TABLES_MAX];	/* ok ones that cannot skip a row */
+	int			ntables_exact;
 	char	   *tables_bad[BATCH_TABLES_MAX];
 	int			ntables_bad;
 	bool		cat_value;		/* the table check's answer being read */
+	bool		cat_exact;
 
 	struct batch_stats stats;
 };
@@ -493,13 +500,14 @@ prep_clear(struct batch *b)
 }
 
 static struct prep *
-prep_find(struct batch *b, const struct stmt_entry *e, int nrows)
+prep_find(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
 {
 	for (int i = 0; i < b->npreps; i++)
 	{
 		struct prep *p = b->preps[i];
 
-		if (p->nrows == nrows && p->row_params == e->row_params && p->ntypes == e->ntypes &&
+		if (p->nrows == nrows && p->guarded == guarded && p->row_params == e->row_params &&
+			p->ntypes == e->ntypes &&
 			strcmp(p->text, e->text) == 0 &&
 			(e->ntypes == 0 || memcmp(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes) == 0))
 			return p;
@@ -513,7 +521,7 @@ prep_find(struct batch *b, const struct stmt_entry *e, int nrows)
  * when every slot is in use or on ENOMEM: the chunk then uses a one-off name.
  */
 static struct prep *
-prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
+prep_add(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
 {
 	struct prep *p;
 
@@ -549,6 +557,7 @@ prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
 	p->ntypes = e->ntypes;
 	p->row_params = e->row_params;
 	p->nrows = nrows;
+	p->guarded = guarded;
 	snprintf(p->name, sizeof(p->name), "%s_%llu", BATCH_STMT_NAME,
 			 (unsigned long long) ++b->prep_seq);
 	b->preps[b->npreps++] = p;
@@ -610,6 +619,8 @@ tables_clear(struct batch *b)
 {
 	while (b->ntables_ok > 0)
 		free(b->tables_ok[--b->ntables_ok]);
+	while (b->ntables_exact > 0)
+		free(b->tables_exact[--b->ntables_exact]);
 	while (b->ntables_bad > 0)
 		free(b->tables_bad[--b->ntables_bad]);
 }
@@ -927,6 +938,9 @@ end_run(struct batch *b, struct run *run)
 				if (b->rows[c->first_row + i].desc_idx >= 0)
 					c->describe = true;
 			c->returning = run->e->ins.returning;
+			c->exact = run->e->ins.conflict == BATCH_CONFLICT_NONE &&
+				table_in(b->tables_exact, b->ntables_exact, b->sql.data);
+			c->guarded = !c->returning && !c->exact;
 			/* without RETURNING each row's NoData is ours to write */
 			c->describe = c->describe && c->returning;
 			c->simple = false;
@@ -1195,10 +1209,10 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 		return false;
 	P = e->row_params;
 
-	*prep = prep_find(b, e, c->nrows);
+	*prep = prep_find(b, e, c->nrows, c->guarded);
 	*parsed = *prep == NULL;
 	if (!*prep)
-		*prep = prep_add(b, e, c->nrows);
+		*prep = prep_add(b, e, c->nrows, c->guarded);
 	if (*prep)
 	{
 		(*prep)->used = true;
@@ -1207,11 +1221,11 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
-		if (!c->returning)
+		if (c->guarded)
 			guard_open(&b->sql);
 		if (!batch_sql_build_values(&e->ins, c->nrows, P, &b->sql))
 			return false;
-		if (!c->returning)
+		if (c->guarded)
 			guard_close(&b->sql, c->nrows);
 		if (b->sql.failed)
 			return false;
@@ -1292,13 +1306,13 @@ send_simple_chunk(struct batch *b, const struct chunk *c)
 	struct proto_buf *o = &b->to_server;
 
 	batch_text_reset(&b->sql);
-	if (!c->returning)
+	if (c->guarded)
 		guard_open(&b->sql);
 	batch_text_append(&b->sql, b->q_ins.prefix, strlen(b->q_ins.prefix));
 	batch_text_append(&b->sql, "VALUES ", 7);
 	batch_text_append(&b->sql, b->q_tuples.data, b->q_tuples.len);
 	batch_text_append(&b->sql, b->q_ins.tail, strlen(b->q_ins.tail));
-	if (!c->returning)
+	if (c->guarded)
 		guard_close(&b->sql, c->nrows);
 	if (b->sql.failed)
 		return false;
@@ -1408,6 +1422,10 @@ launch(struct batch *b)
 		c->nrows = b->q_n;
 		c->returning = b->q_ins.returning;
 		c->describe = c->returning;
+		table_key(&b->q_ins, &b->sql);
+		c->exact = b->q_ins.conflict == BATCH_CONFLICT_NONE && !b->sql.failed &&
+			table_in(b->tables_exact, b->ntables_exact, b->sql.data);
+		c->guarded = !c->returning && !c->exact;
 		c->simple = true;
 		b->nchunks = 1;
 		if (!add_item(b, true, 0))
@@ -1508,7 +1526,7 @@ launch(struct batch *b)
 	 * a round trip.  Otherwise Flush, check every reply, then Sync.
 	 */
 	for (int i = 0; i < b->nchunks; i++)
-		if (b->chunks[i].returning)
+		if (!b->chunks[i].guarded && !b->chunks[i].exact)
 			b->optimistic = false;
 	if (b->optimistic)
 		build_sync(&b->to_server);
@@ -1618,12 +1636,13 @@ finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t 
 	static const uint8_t no_data[] = {PQMSG_NoData, 0, 0, 0, 4};
 	bool		ok;
 
-	if (c->returning)
-		ok = insert_tag_count(msg, len) == c->nrows && b->cap_nrows == c->nrows &&
-			(!c->describe || b->cap_desc_len > 0);
-	else
+	if (c->guarded)
 		ok = len == PROTO_HDR_LEN + 9 && memcmp(msg + PROTO_HDR_LEN, "SELECT 1", 9) == 0 &&
 			b->cap_nrows == 1;
+	else
+		ok = insert_tag_count(msg, len) == c->nrows &&
+			b->cap_nrows == (c->returning ? c->nrows : 0) &&
+			(!c->describe || b->cap_desc_len > 0);
 	if (!ok)
 	{
 		b->doomed = true;
@@ -1684,7 +1703,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 											 PROTO_FIELD_SQLSTATE);
 
 		/* the row-count guard's division by zero: a row count that differed */
-		b->doom_reason = x->kind == EXP_CAP_EXEC && !b->chunks[x->chunk].returning &&
+		b->doom_reason = x->kind == EXP_CAP_EXEC && b->chunks[x->chunk].guarded &&
 			code && strcmp(code, "22012") == 0 ? BATCH_FB_ROWS : BATCH_FB_ERROR;
 		b->error_seen = true;
 		return fail_attempt(b, b->optimistic) ? BATCH_TAKEN : BATCH_FAILED;
@@ -1735,8 +1754,9 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		case EXP_CATALOG:
 			if (t == PQMSG_DataRow)
 			{
-				/* one boolean column: count 1, length 1, 't' or 'f' */
-				b->cat_value = len >= PROTO_HDR_LEN + 7 && msg[PROTO_HDR_LEN + 6] == 't';
+				/* two boolean columns: count 2, then length 1 and 't' or 'f' each */
+				b->cat_value = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 6] == 't';
+				b->cat_exact = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 11] == 'f';
 				break;
 			}
 			if (t != PQMSG_CommandComplete)
@@ -1752,9 +1772,10 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 				b->doomed = true;
 				b->doom_reason = BATCH_FB_TABLE;
 			}
-			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data))
+			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data) ||
+					 (b->cat_exact && !table_add(b->tables_exact, &b->ntables_exact, b->sql.data)))
 				return BATCH_FAILED;
-			b->cat_value = false;
+			b->cat_value = b->cat_exact = false;
 			b->exp_head++;
 			break;
 		case EXP_CAP_EXEC:

@@ -94,16 +94,25 @@
 #define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
 
 /*
- * Does the table have what would see a multi-row INSERT differently from
- * single-row ones: a statement-level INSERT trigger, an INSERT trigger with a
- * transition table, or an INSERT rule?  $1 is the table as the INSERT names
- * it, resolved with the session's search_path as the INSERT is.
+ * Two questions about a table, $1 as the INSERT names it (resolved with the
+ * session's search_path as the INSERT is).  First: does it have what would
+ * see a multi-row INSERT differently from single-row ones -- a
+ * statement-level INSERT trigger, an INSERT trigger with a transition table,
+ * or an INSERT rule?  Second: could an INSERT into it report fewer rows than
+ * it carried -- it is not a plain table (partitions, views and foreign
+ * tables have their own ways), or it has a BEFORE or INSTEAD OF row-level
+ * INSERT trigger?  When not, a multi-row INSERT without ON CONFLICT needs no
+ * row-count guard.
  */
 #define BATCH_CATALOG_SQL \
 	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
 	"AND NOT tgisinternal AND (tgtype & 4) <> 0 AND ((tgtype & 1) = 0 OR tgnewtable IS NOT NULL)) " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_class = pg_catalog.to_regclass($1) " \
-	"AND ev_type = '3')"
+	"AND ev_type = '3'), " \
+	"COALESCE((SELECT relkind <> 'r' FROM pg_catalog.pg_class " \
+	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
+	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0)"
 
 struct batch_settings {
 	int			max_rows;		/* rows per multi-row statement (insert_batch_max_rows) */

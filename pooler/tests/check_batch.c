@@ -138,6 +138,17 @@ m_datarow(const char *v)
 	return mb.data;
 }
 
+/* The table check's answer: has statement triggers/rules, may skip rows. */
+static const uint8_t *
+m_catalog(bool bad, bool may_skip)
+{
+	const char *v[2] = {bad ? "t" : "f", may_skip ? "t" : "f"};
+
+	proto_buf_reset(&mb);
+	proto_build_data_row(&mb, 2, v);
+	return mb.data;
+}
+
 static const uint8_t *
 m_rowdesc(const char *col)
 {
@@ -857,6 +868,7 @@ START_TEST(test_table_check)
 	.check_tables = true};
 	const char *ok_sql = "INSERT INTO s1.t (a, b) VALUES ($1, $2)";
 	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
+	const char *exact_sql = "INSERT INTO ex (a, b) VALUES ($1, $2)";
 
 	batch_free(b);
 	b = batch_new(&set);
@@ -869,7 +881,7 @@ START_TEST(test_table_check)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_datarow("f"));
+	srv(m_catalog(false, true));
 	srv(m_complete("SELECT 1"));
 	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
@@ -896,7 +908,7 @@ START_TEST(test_table_check)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
-	srv(m_datarow("t"));
+	srv(m_catalog(true, true));
 	srv(m_complete("SELECT 1"));
 	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_simple(PQMSG_ParseComplete));
@@ -918,6 +930,46 @@ START_TEST(test_table_check)
 	send_batch("", bad_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PBEBES");
 	ck_assert(!batch_busy(b));
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int i = 0; i < 2; i++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 1"));
+	}
+	srv(m_ready('I'));
+
+	/* a plain table that cannot skip rows: after the check, no guard */
+	reset_io();
+	send_batch("", exact_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_catalog(false, false));
+	srv(m_complete("SELECT 1"));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	reset_io();
+	send_batch("", exact_sql, 2, false);
+	/* the client's Parse, then the unguarded statement (a new shape) */
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 1), "INSERT INTO ex (a, b) VALUES ($1, $2),($3, $4)");
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 2"));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
+	/* ON CONFLICT into it still gets the guard */
+	reset_io();
+	send_batch("", "INSERT INTO ex (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, false);
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "WITH pgplumb_ins") != NULL);
 }
 END_TEST
 
