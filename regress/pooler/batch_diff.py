@@ -201,6 +201,11 @@ SCENARIOS = {
     "success_no_describe": [seg(INS, vals(range(1, 9)), describe=False)],
     "dup_row1_existing": [seg(INS, vals([1])), seg(INS, vals([1, 2, 3, 4]))],
     "dup_middle": [seg(INS, vals([1, 2, 3, 2, 5]))],
+    # after the first segment the table is known to be plain: no row-count
+    # guard, the Sync goes with the segment, and the error still replays
+    "unguarded_error_later_segment": [seg(INS, vals([1, 2])), seg(INS, vals([3, 4, 3, 5])),
+                                      seg(INS, vals([6, 7]), describe=False),
+                                      seg(INS_NOTHING, vals([7, 8, 9]))],
     "dup_last": [seg(INS, vals([1, 2, 3, 4, 1]))],
     "not_null": [seg(INS, [(1, "a"), (2, "b"), (3, None), (4, "d")])],
     "bad_input_syntax": [seg(INS, [(1, "a"), ("abc", "b"), (3, "c")])],
