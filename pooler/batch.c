@@ -71,6 +71,7 @@ struct msgrec {
 	size_t		len;
 };
 
+
 /* Decoded Bind. */
 struct bind_info {
 	const char *portal;
@@ -90,6 +91,7 @@ struct row {
 	int			bind_idx;
 	int			desc_idx;		/* Describe portal, or -1 */
 	int			exec_idx;
+	struct bind_info bi;		/* its Bind, decoded (points into `held`) */
 };
 
 /* One multi-row statement. */
@@ -667,7 +669,7 @@ note_forwarded(struct batch *b, const uint8_t *msg, size_t len)
 
 				/* A simple query drops the unnamed statement. */
 				stmt_forget(b, "");
-				if (memchr(sql, 0, body_len(len)) &&
+				if (msg[len - 1] == '\0' &&
 					(first_word_is(sql, "DEALLOCATE") || first_word_is(sql, "DISCARD")))
 				{
 					stmt_clear(b);
@@ -1059,6 +1061,7 @@ plan_extended(struct batch *b)
 						if (!GROW(b->rows, b->nrows, b->rows_cap))
 							goto nomem;
 						row.parse_idx = pending_parse;
+						row.bi = bi;
 						pending_parse = -1;
 						b->rows[b->nrows++] = row;
 						run.n++;
@@ -1196,8 +1199,8 @@ static bool
 send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
 	struct proto_buf *o = &b->to_server;
-	struct bind_info first,
-				bi;
+	const struct bind_info *first,
+			   *bi;
 	const struct row *rows = &b->rows[c->first_row];
 	struct stmt_entry *e = c->e;
 	int			P;
@@ -1205,8 +1208,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 				all_one_same = true;
 	uint16_t	code0 = 0;
 
-	if (!decode_bind(held_msg(b, rows[0].bind_idx), b->msgs[rows[0].bind_idx].len, &first))
-		return false;
+	first = &rows[0].bi;
 	P = e->row_params;
 
 	*prep = prep_find(b, e, c->nrows, c->guarded);
@@ -1250,15 +1252,14 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	 */
 	for (int r = 0; r < c->nrows; r++)
 	{
-		if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
-			return false;
-		if (bi.nfmt != 0)
+		bi = &rows[r].bi;
+		if (bi->nfmt != 0)
 			all_zero = false;
-		if (bi.nfmt != 1 || proto_get_u16(bi.fmts) != (first.nfmt == 1 ? proto_get_u16(first.fmts) : 0xffff))
+		if (bi->nfmt != 1 || proto_get_u16(bi->fmts) != (first->nfmt == 1 ? proto_get_u16(first->fmts) : 0xffff))
 			all_one_same = false;
 	}
 	if (all_one_same)
-		code0 = proto_get_u16(first.fmts);
+		code0 = proto_get_u16(first->fmts);
 	proto_begin(o, PQMSG_Bind);
 	proto_put_string(o, "");
 	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
@@ -1274,21 +1275,16 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 		proto_put_int16(o, (uint16_t) (c->nrows * P));
 		for (int r = 0; r < c->nrows; r++)
 		{
-			if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
-				return false;
+			bi = &rows[r].bi;
 			for (int j = 0; j < P; j++)
-				proto_put_int16(o, bi.nfmt == 0 ? 0 :
-								proto_get_u16(bi.fmts + 2 * (bi.nfmt == 1 ? 0 : j)));
+				proto_put_int16(o, bi->nfmt == 0 ? 0 :
+								proto_get_u16(bi->fmts + 2 * (bi->nfmt == 1 ? 0 : j)));
 		}
 	}
 	proto_put_int16(o, (uint16_t) (c->nrows * P));
 	for (int r = 0; r < c->nrows; r++)
-	{
-		if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
-			return false;
-		proto_put_bytes(o, bi.params, bi.params_len);
-	}
-	proto_put_bytes(o, first.res, first.res_len);
+		proto_put_bytes(o, rows[r].bi.params, rows[r].bi.params_len);
+	proto_put_bytes(o, first->res, first->res_len);
 	proto_end(o);
 	if (c->describe)
 		build_describe_portal(o);
@@ -1879,6 +1875,18 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 
 /* ---- client side ---- */
 
+/*
+ * A Query whose text may be an INSERT: one look at its first word (the text
+ * is NUL-terminated where the message ends; a NUL inside ends it earlier,
+ * which the analysis sees).
+ */
+static bool
+query_maybe_insert(const uint8_t *msg, size_t len)
+{
+	return len > PROTO_HDR_LEN && msg[len - 1] == '\0' &&
+		batch_sql_maybe_insert((const char *) body_of(msg), body_len(len) - 1);
+}
+
 static enum batch_action
 start_query(struct batch *b, const uint8_t *msg, size_t len)
 {
@@ -1886,7 +1894,7 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 	const char *why;
 	enum batch_sql_result rc;
 
-	if (!memchr(sql, 0, body_len(len)) || !batch_sql_maybe_insert(sql, strlen(sql)))
+	if (!query_maybe_insert(msg, len))
 		return BATCH_FORWARD;
 	held_reset(b);
 	rc = batch_sql_analyze_multi(sql, &b->q_ins, &b->q_tuples, &b->q_n, &why);
@@ -1929,12 +1937,15 @@ opens_segment(struct batch *b, const uint8_t *msg, size_t len)
 	}
 	if (msg[0] == PQMSG_Bind)
 	{
-		struct bind_info bi;
+		/* portal name, then statement name: the rest is read if held */
+		const char *portal = (const char *) body_of(msg);
+		size_t		n = body_len(len),
+					plen = strnlen(portal, n);
 		int			k;
 
-		if (!decode_bind(msg, len, &bi))
+		if (plen + 1 >= n || memchr(portal + plen + 1, '\0', n - plen - 1) == NULL)
 			return false;
-		k = stmt_find(b, bi.stmt);
+		k = stmt_find(b, portal + plen + 1);
 		return k >= 0 && b->stmts[k]->kind == STMT_INSERT;
 	}
 	return false;
@@ -2212,12 +2223,7 @@ batch_wants(struct batch *b, const uint8_t *msg, size_t len)
 	{
 		case BS_IDLE:
 			if (msg[0] == PQMSG_Query)
-			{
-				const char *sql = (const char *) body_of(msg);
-
-				return memchr(sql, 0, body_len(len)) != NULL &&
-					batch_sql_maybe_insert(sql, strlen(sql));
-			}
+				return query_maybe_insert(msg, len);
 			return opens_segment(b, msg, len);
 		case BS_PASS:
 			return false;
