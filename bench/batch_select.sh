@@ -17,16 +17,11 @@ export POOL_MODE=${POOL_MODE:-session} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/re
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
 	export BENCH_CMD="$0 $*"
-	for try in 1 2 3 4 5; do
-		marker=$(mktemp -u /tmp/batchsel-venv.XXXXXX)
-		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-		rc=0
-		VENV_MARKER=$marker timeout 3600 pg_virtualenv -t -v 15 -c "-p $pgport" \
-			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inside || rc=$?
-		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
-		echo "pg_virtualenv failed before the command started; trying again" >&2
-		sleep "$try"
-	done
+	top=$ROOT
+	. "$ROOT/regress/lib/stage.sh"
+	pp_venv=(-t -v "$pp_pgver")
+	rc=0
+	pp_run_virtualenv "$0" --inside || rc=$?
 	exit $rc
 fi
 

@@ -181,6 +181,25 @@ show_pools(struct client *c, const char *arg)
 	return result_end(c, &r, "SHOW");
 }
 
+/* Is p the first pool of its database (the one whose row sums them all)? */
+static bool
+leads_database(const struct pool *p)
+{
+	struct list_node *m,
+			   *u;
+
+	list_for_each_safe(m, u, &pool_list)
+	{
+		const struct pool *o = list_entry(m, struct pool, node);
+
+		if (o == p)
+			return true;
+		if (o->is_admin == p->is_admin && strcmp(o->dbname, p->dbname) == 0)
+			return false;
+	}
+	return true;
+}
+
 static bool
 show_stats(struct client *c, const char *arg)
 {
@@ -208,21 +227,8 @@ show_stats(struct client *c, const char *arg)
 		struct pool *p = list_entry(n, struct pool, node);
 		struct pool_stats tot = {0},
 					avg = {0};
-		bool		seen = false;
 
-		list_for_each_safe(m, u, &pool_list)
-		{
-			struct pool *o = list_entry(m, struct pool, node);
-
-			if (o == p)
-				break;
-			if (o->is_admin == p->is_admin && strcmp(o->dbname, p->dbname) == 0)
-			{
-				seen = true;
-				break;
-			}
-		}
-		if (seen)
+		if (!leads_database(p))
 			continue;
 		list_for_each_safe(m, u, &pool_list)
 		{
@@ -299,20 +305,8 @@ show_batching(struct client *c, const char *arg)
 	{
 		struct pool *p = list_entry(n, struct pool, node);
 		struct batch_stats tot = {0};
-		bool		seen = false;
 
-		if (p->is_admin)
-			continue;
-		/* one row per database, led by its first pool */
-		list_for_each_safe(m, u, &pool_list)
-		{
-			struct pool *o = list_entry(m, struct pool, node);
-
-			if (o == p)
-				break;
-			seen |= !o->is_admin && strcmp(o->dbname, p->dbname) == 0;
-		}
-		if (seen)
+		if (p->is_admin || !leads_database(p))
 			continue;
 		list_for_each_safe(m, u, &pool_list)
 		{

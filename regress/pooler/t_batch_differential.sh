@@ -23,18 +23,13 @@ cd "$(dirname "$0")/../.."
 
 if [ "${1:-}" != "--inner" ]; then
 	make -s -f pooler/batch.mk all >/dev/null
-	# A port of our own, and another try when pg_virtualenv failed before our
-	# command started (other sessions' throwaway clusters race for ports).
-	for try in 1 2 3 4 5; do
-		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
-		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-		rc=0
-		VENV_MARKER=$marker timeout 600 pg_virtualenv -t -v 15 -c "-p $pgport" \
-			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inner || rc=$?
-		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
-		echo "pg_virtualenv failed before the command started; trying again" >&2
-		sleep "$try"
-	done
+	# another try when pg_virtualenv failed before our command started
+	# (other sessions' throwaway clusters race for ports)
+	top=$PWD
+	. regress/lib/stage.sh
+	pp_venv=(-t -v "$pp_pgver")
+	rc=0
+	pp_run_virtualenv timeout 600 "$0" --inner || rc=$?
 	exit $rc
 fi
 
