@@ -798,16 +798,6 @@ msg_name(const uint8_t *msg, size_t len, bool has_kind)
 	return proto_read_string(&r);
 }
 
-static uint32_t
-exec_maxrows(const uint8_t *msg, size_t len)
-{
-	struct proto_reader r;
-
-	proto_reader_init(&r, body_of(msg), body_len(len));
-	proto_read_string(&r);
-	return r.failed ? 1 : proto_read_u32(&r);
-}
-
 /*
  * Is there a row (Bind [Describe portal] Execute, unnamed portal) at msgs[i]
  * on a trusted rewritable statement?  Fills *row and *e.
@@ -817,7 +807,6 @@ row_at(struct batch *b, int i, struct row *row, struct stmt_entry **e, struct bi
 {
 	int			j = i + 1,
 				k;
-	const char *name;
 
 	if (i >= b->nmsgs || b->msgs[i].type != PQMSG_Bind)
 		return false;
@@ -830,15 +819,16 @@ row_at(struct batch *b, int i, struct row *row, struct stmt_entry **e, struct bi
 	{
 		const uint8_t *m = held_msg(b, j);
 
-		name = msg_name(m, b->msgs[j].len, true);
-		if (!name || m[PROTO_HDR_LEN] != 'P' || name[0] != '\0')
+		/* Describe of the unnamed portal: 'P', "" */
+		if (b->msgs[j].len != PROTO_HDR_LEN + 2 || m[PROTO_HDR_LEN] != 'P' ||
+			m[PROTO_HDR_LEN + 1] != '\0')
 			return false;
 		row->desc_idx = j++;
 	}
-	if (j >= b->nmsgs || b->msgs[j].type != PQMSG_Execute)
-		return false;
-	name = msg_name(held_msg(b, j), b->msgs[j].len, false);
-	if (!name || name[0] != '\0' || exec_maxrows(held_msg(b, j), b->msgs[j].len) != 0)
+	/* Execute of the unnamed portal, all rows: "", 0 */
+	if (j >= b->nmsgs || b->msgs[j].type != PQMSG_Execute ||
+		b->msgs[j].len != PROTO_HDR_LEN + 5 || held_msg(b, j)[PROTO_HDR_LEN] != '\0' ||
+		proto_get_u32(held_msg(b, j) + PROTO_HDR_LEN + 1) != 0)
 		return false;
 	row->exec_idx = j;
 	k = stmt_find(b, bi->stmt);
@@ -1649,6 +1639,35 @@ finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t 
 		const struct row *r = c->simple ? NULL : &b->rows[c->first_row + i];
 		bool		describe = c->simple ? c->returning : r->desc_idx >= 0;
 
+		if (!c->returning)
+		{
+			/* the common case: a few fixed messages, written with one copy */
+			static const uint8_t insert_one[] = {PQMSG_CommandComplete, 0, 0, 0, 15,
+			'I', 'N', 'S', 'E', 'R', 'T', ' ', '0', ' ', '1', 0};
+			uint8_t		one[sizeof(parse_complete) + sizeof(bind_complete) +
+							sizeof(no_data) + sizeof(insert_one)];
+			size_t		n = 0;
+
+			if (r && r->parse_idx >= 0)
+			{
+				memcpy(one + n, parse_complete, sizeof(parse_complete));
+				n += sizeof(parse_complete);
+			}
+			if (!c->simple)
+			{
+				memcpy(one + n, bind_complete, sizeof(bind_complete));
+				n += sizeof(bind_complete);
+			}
+			if (describe)
+			{
+				memcpy(one + n, no_data, sizeof(no_data));
+				n += sizeof(no_data);
+			}
+			memcpy(one + n, insert_one, sizeof(insert_one));
+			n += sizeof(insert_one);
+			proto_put_bytes(&b->out, one, n);
+			continue;
+		}
 		if (r && r->parse_idx >= 0)
 			proto_put_bytes(&b->out, parse_complete, sizeof(parse_complete));
 		if (!c->simple)

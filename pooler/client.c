@@ -452,6 +452,8 @@ client_batch_output(struct client *c, struct server *s)
 			   *to_c = batch_to_client(c->batch);
 	bool		ok = true;
 
+	if (to_s->len == 0 && to_c->len == 0 && pool_mode(c->pool) == CFG_POOL_SESSION)
+		return true;
 	/* transaction pooling: through the prepared-statement mapping (txn.c) */
 	if (pool_mode(c->pool) != CFG_POOL_SESSION)
 		ok = txn_batch_send(c, s, to_s);
