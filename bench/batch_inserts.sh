@@ -40,18 +40,12 @@ if [ "${1:-}" != "--inside" ]; then
 	done
 	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
 	export BENCH_CMD="$0 $*" DURATION ROUNDS RESULTS_DIR
-	# A port of our own, and another try when pg_virtualenv failed before our
-	# command started (other sessions' throwaway clusters race for ports).
-	for try in 1 2 3 4 5; do
-		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
-		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-		rc=0
-		VENV_MARKER=$marker timeout 3600 pg_virtualenv -t -v 15 -c "-p $pgport" \
-			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inside || rc=$?
-		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
-		echo "pg_virtualenv failed before the command started; trying again" >&2
-		sleep "$try"
-	done
+	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	top=$ROOT
+	. "$ROOT/regress/lib/stage.sh"
+	pp_venv=(-t -v "$pp_pgver")
+	rc=0
+	pp_run_virtualenv timeout 3600 "$0" --inside || rc=$?
 	exit $rc
 fi
 
@@ -274,7 +268,7 @@ if [ -z "${NO_RESULTS:-}" ]; then
 	{
 		cat "$WORK/report.md"
 		echo
-		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} >"$RESULTS_DIR/batch_inserts-$stamp.md"
 	cp "$CSV" "$RESULTS_DIR/batch_inserts-$stamp.csv"
 	log "wrote $RESULTS_DIR/batch_inserts-$stamp.md"

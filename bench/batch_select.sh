@@ -17,6 +17,7 @@ export POOL_MODE=${POOL_MODE:-session} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/re
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
 	export BENCH_CMD="$0 $*"
+	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 	top=$ROOT
 	. "$ROOT/regress/lib/stage.sh"
 	pp_venv=(-t -v "$pp_pgver")
@@ -35,7 +36,6 @@ cleanup() {
 trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
-LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 PG_PORT=$(psql -XAtc 'show port')
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pgbench -q -i -s 1 postgres >/dev/null 2>&1
@@ -110,7 +110,7 @@ if [ -z "${NO_RESULTS:-}" ]; then
 	{
 		cat "$WORK/report.md"
 		echo
-		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=$CLIENTS POOL_MODE=$POOL_MODE), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=$CLIENTS POOL_MODE=$POOL_MODE), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} >"$RESULTS_DIR/batch_select-$stamp.md"
 	log "wrote $RESULTS_DIR/batch_select-$stamp.md"
 fi
