@@ -900,6 +900,8 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		disconnect_client(c, "53200", "out of memory");
 		return false;
 	}
+	if (!held_take(tc))
+		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
 	while (off + PROTO_HDR_LEN <= msgs->len)
 	{
 		const uint8_t *m = msgs->data + off;
@@ -909,7 +911,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		if (ts->sync_pending == 0 && ps_server_outstanding(ts->ps) == 0 &&
 			starts_request(m[0]) && sync_needed(tc, ts))
 		{
-			int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, &tc->out);
+			int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, tc->out);
 
 			if (n < 0)
 				return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
@@ -924,9 +926,9 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		}
 		r = ps_client_message(tc->ps, ts->ps, m, total, cfg->max_prepared_statements, &ps_out);
 		if (r == PS_REPLACED)
-			proto_put_bytes(&tc->out, ps_out.data, ps_out.len);
+			proto_put_bytes(tc->out, ps_out.data, ps_out.len);
 		else if (r == PS_PASS)
-			proto_put_bytes(&tc->out, m, total);
+			proto_put_bytes(tc->out, m, total);
 		else
 		{
 			(void) client_fail(c, r);
@@ -934,7 +936,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		}
 		off += total;
 	}
-	if (!proto_buf_ok(&tc->out))
+	if (!proto_buf_ok(tc->out))
 	{
 		(void) client_fail(c, PS_NOMEM);
 		return false;
