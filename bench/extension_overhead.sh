@@ -29,7 +29,10 @@
 #                    scripts, one client).  The whole server runs under
 #                    valgrind --tool=callgrind (backends are forked, so each
 #                    writes its own profile), counting only what runs inside
-#                    PostgresMain, i.e. in backends; the backend that ran
+#                    PostgresMain, i.e. in backends, except the time spent
+#                    in WaitEventSetWait (how often a backend finds its
+#                    next message not there yet depends on timing, not on
+#                    the work done); the backend that ran
 #                    pgbench's transactions is the busiest one.
 #                    Runs with -t N and -t 3N from the same data directory and
 #                    the same --random-seed; (I(3N) - I(N)) / 2N is the cost of
@@ -49,9 +52,11 @@ if [ "${1:-}" != --inside ]; then
 	pp_stage=$top/build/stage-bench
 	pp_stage_extension
 	pp_venv_opts ""
-	# pg_virtualenv -t drops the cluster (and stops the server) on exit
-	exec pg_virtualenv "${pp_venv[@]}" -o "max_connections=20" \
-		-o "shared_buffers=256MB" bash "$0" --inside
+	# pg_virtualenv -t drops the cluster (and stops the server) on exit;
+	# pp_run_virtualenv tries again when another cluster took the port
+	pp_venv+=(-o "max_connections=20" -o "shared_buffers=256MB")
+	pp_run_virtualenv bash "$0" --inside
+	exit $?
 fi
 
 # ---- inside the throwaway cluster ----
@@ -117,7 +122,7 @@ if [ "$MODE" = callgrind-prepared ]; then
 		# so pg_ctl stop below stops it.  Only a Unix socket in a directory
 		# of its own: the port of the stopped cluster may be taken meanwhile.
 		as_owner valgrind --tool=callgrind --callgrind-out-file="$work/cg/cg.%p" \
-			--toggle-collect=PostgresMain \
+			--toggle-collect=PostgresMain --toggle-collect=WaitEventSetWait \
 			"$bindir/postgres" -D "$pgdata" -c config_file="$conf" \
 			-c shared_preload_libraries="$1" -c autovacuum=off "${extra[@]}" \
 			-c listen_addresses= -c unix_socket_directories="$work/cg" \

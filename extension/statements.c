@@ -543,13 +543,15 @@ pp_stmt_post_parse_analyze(ParseState *pstate, Query *query,
 }
 
 /*
- * After ExecutorStart: statement-level instrumentation (time, buffers,
+ * After ExecutorStart: pgplumb.c measures the execution (pp_exec_usage);
+ * only when it cannot, statement-level instrumentation (time, buffers,
  * WAL), shared with pg_stat_statements if it set it up already.
  */
 static void
 pp_stmt_executor_started(QueryDesc *queryDesc)
 {
-	if (!pp_stmt || queryDesc->totaltime != NULL)
+	if (!pp_stmt || queryDesc->totaltime != NULL ||
+		pp_exec_measured(queryDesc))
 		return;
 
 	{
@@ -564,22 +566,35 @@ static void
 pp_stmt_executor_end(QueryDesc *queryDesc)
 {
 	EState	   *estate = queryDesc->estate;
+	double		time_ms;
+	const BufferUsage *bufusage;
+	const WalUsage *walusage;
 
-	if (!pp_stmt || queryDesc->totaltime == NULL)
+	if (!pp_stmt)
 		return;
-
-	/* finish the totals; doing it twice (other hooks) is harmless */
-	InstrEndLoop(queryDesc->totaltime);
+	if (pp_exec_usage)
+	{
+		time_ms = INSTR_TIME_GET_MILLISEC(pp_exec_usage->elapsed);
+		bufusage = &pp_exec_usage->bufusage;
+		walusage = &pp_exec_usage->walusage;
+	}
+	else if (queryDesc->totaltime)
+	{
+		/* finish the totals; doing it twice (other hooks) is harmless */
+		InstrEndLoop(queryDesc->totaltime);
+		time_ms = queryDesc->totaltime->total * 1000.0;
+		bufusage = &queryDesc->totaltime->bufusage;
+		walusage = &queryDesc->totaltime->walusage;
+	}
+	else
+		return;
 
 	pp_stmt_store(queryDesc->plannedstmt->queryId, pp_nesting_level == 0,
 				  queryDesc->sourceText,
 				  queryDesc->plannedstmt->stmt_location,
 				  queryDesc->plannedstmt->stmt_len,
-				  PP_KIND_EXEC,
-				  queryDesc->totaltime->total * 1000.0,
-				  PP_ES_ROWS(estate),
-				  &queryDesc->totaltime->bufusage,
-				  &queryDesc->totaltime->walusage,
+				  PP_KIND_EXEC, time_ms, PP_ES_ROWS(estate),
+				  bufusage, walusage,
 				  estate->es_jit ? &estate->es_jit->instr : NULL,
 				  NULL, NULL);
 }

@@ -32,3 +32,24 @@ SELECT 1 AS pp_cache_a;
 SELECT 1 AS pp_cache_a;
 SELECT query, calls FROM pgplumb.statements
  WHERE query LIKE '%pp_cache_%' AND query NOT LIKE '%pgplumb%' ORDER BY query;
+
+-- pgplumb.c measures at most 16 open executions itself; deeper ones fall
+-- back to executor instrumentation.  30 nested levels, each open while the
+-- ones below run: every level is counted, with rows and time.
+CREATE FUNCTION pp_cache_depth(n int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	IF n = 0 THEN
+		RETURN 0;
+	END IF;
+	RETURN 1 + (SELECT pp_cache_depth(n - 1));
+END $$;
+SET pgplumb.track = 'all';
+SELECT pgplumb.reset() IS NOT NULL AS t;
+SELECT pp_cache_depth(30);
+SET pgplumb.track = 'top';
+SELECT toplevel, calls, rows, total_exec_time > 0 AS timed,
+       min_exec_time > 0 AS all_timed
+  FROM pgplumb.statements
+ WHERE query LIKE '%pp_cache_depth%' AND query NOT LIKE '%pgplumb%'
+ ORDER BY toplevel;
+DROP FUNCTION pp_cache_depth(int);
