@@ -677,12 +677,17 @@ pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
 			w->scans = grown;
 			w->maxscans *= 2;
 		}
+		/* the filter columns are filled (and read) for new entries only */
 		s = &w->scans[w->nscans++];
-		memset(s, 0, sizeof(*s));
 		s->key = key;
 		s->heaprelid = heaprelid;
 		s->ps = ps;
 		s->sampled = (instr != NULL);
+		s->done = false;
+		s->loops = s->rows = s->removed = 0;
+		s->nsort = 0;
+		s->cols_known = false;
+		s->ncols = 0;
 	}
 
 	if (instr != NULL)
