@@ -1159,10 +1159,17 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 		c->local_blks_written += bufusage->local_blks_written;
 		c->temp_blks_read += bufusage->temp_blks_read;
 		c->temp_blks_written += bufusage->temp_blks_written;
-		c->blk_read_time += INSTR_TIME_GET_MILLISEC(PP_BUF_READ_TIME(bufusage));
-		c->blk_write_time += INSTR_TIME_GET_MILLISEC(PP_BUF_WRITE_TIME(bufusage));
-		c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
-		c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
+		/* I/O times are zero unless track_io_timing is on */
+		if (!INSTR_TIME_IS_ZERO(PP_BUF_READ_TIME(bufusage)) ||
+			!INSTR_TIME_IS_ZERO(PP_BUF_WRITE_TIME(bufusage)) ||
+			!INSTR_TIME_IS_ZERO(bufusage->temp_blk_read_time) ||
+			!INSTR_TIME_IS_ZERO(bufusage->temp_blk_write_time))
+		{
+			c->blk_read_time += INSTR_TIME_GET_MILLISEC(PP_BUF_READ_TIME(bufusage));
+			c->blk_write_time += INSTR_TIME_GET_MILLISEC(PP_BUF_WRITE_TIME(bufusage));
+			c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
+			c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
+		}
 		c->wal_records += walusage->wal_records;
 		c->wal_fpi += walusage->wal_fpi;
 		c->wal_bytes += walusage->wal_bytes;
