@@ -83,6 +83,20 @@ static const PPCollector *const pp_collectors[] = {
 				pp_collectors[pp_i_]->callback(__VA_ARGS__); \
 	} while (0)
 
+/*
+ * The executor callbacks run for every execution: _PG_init lists, for each,
+ * the collectors that have it, so the hooks do not test every collector.
+ */
+typedef void (*PPExecutorStartCb) (QueryDesc *queryDesc, int eflags);
+typedef void (*PPQueryDescCb) (QueryDesc *queryDesc);
+
+static PPExecutorStartCb pp_executor_start_cbs[lengthof(pp_collectors)];
+static int	pp_n_executor_start_cbs = 0;
+static PPQueryDescCb pp_executor_started_cbs[lengthof(pp_collectors)];
+static int	pp_n_executor_started_cbs = 0;
+static PPQueryDescCb pp_executor_end_cbs[lengthof(pp_collectors)];
+static int	pp_n_executor_end_cbs = 0;
+
 /* Is any collector interested in errors? */
 #define PP_WANTS_ERRORS() (pp_error_callbacks > 0)
 
@@ -225,8 +239,19 @@ _PG_init(void)
 	PP_CALL_COLLECTORS(define_settings);
 
 	for (int i = 0; i < lengthof(pp_collectors); i++)
+	{
 		if (pp_collectors[i]->statement_error)
 			pp_error_callbacks++;
+		if (pp_collectors[i]->executor_start)
+			pp_executor_start_cbs[pp_n_executor_start_cbs++] =
+				pp_collectors[i]->executor_start;
+		if (pp_collectors[i]->executor_started)
+			pp_executor_started_cbs[pp_n_executor_started_cbs++] =
+				pp_collectors[i]->executor_started;
+		if (pp_collectors[i]->executor_end)
+			pp_executor_end_cbs[pp_n_executor_end_cbs++] =
+				pp_collectors[i]->executor_end;
+	}
 
 	MarkGUCPrefixReserved("pgplumb");
 
@@ -396,7 +421,8 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (tracked)
-		PP_CALL_COLLECTORS(executor_start, queryDesc, eflags);
+		for (int i = 0; i < pp_n_executor_start_cbs; i++)
+			pp_executor_start_cbs[i] (queryDesc, eflags);
 
 	if (!tracked)
 	{
@@ -426,7 +452,8 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	PG_END_TRY();
 
 	pp_exec_push(queryDesc);
-	PP_CALL_COLLECTORS(executor_started, queryDesc);
+	for (int i = 0; i < pp_n_executor_started_cbs; i++)
+		pp_executor_started_cbs[i] (queryDesc);
 }
 
 /*
@@ -527,7 +554,8 @@ pp_ExecutorEnd(QueryDesc *queryDesc)
 		pp_enabled(pp_nesting_level))
 	{
 		pp_exec_usage = rec ? &rec->usage : NULL;
-		PP_CALL_COLLECTORS(executor_end, queryDesc);
+		for (int i = 0; i < pp_n_executor_end_cbs; i++)
+			pp_executor_end_cbs[i] (queryDesc);
 		pp_exec_usage = NULL;
 	}
 	if (rec)
