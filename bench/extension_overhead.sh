@@ -42,7 +42,9 @@
 #                    the data between the two runs.  CALLGRIND_CONFIGS (none
 #                    pg_stat_statements pgplumb statements) and
 #                    CALLGRIND_WORKLOADS (select tpcb) pick what to run;
-#                    a configuration not run shows as 0.
+#                    a configuration not run shows as 0 (both callgrind
+#                    modes).  CALLGRIND_KEEP=/path keeps each run's profiles
+#                    in /path.<library><options>.<workload>.<count>.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -103,16 +105,52 @@ psql -X -q -d postgres -c "CREATE DATABASE $db"
 pgbench -i -q -s "$SCALE" "$db" >/dev/null 2>&1
 psql -X -q -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
-# ---- MODE=callgrind-prepared: instructions per -M prepared transaction ----
-if [ "$MODE" = callgrind-prepared ]; then
-	N=${CALLGRIND_TXNS:-600}
+# ---- callgrind modes ----
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
+
+# Stop the server; every run starts from a copy of its data directory
+# (TPC-B writes)
+cg_setup() {
 	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
 	conf=$(psql -X -qAt -d postgres -c "SHOW config_file")
 	bindir=/usr/lib/postgresql/$PGVERSION/bin
-	as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
 	as_owner "$bindir/pg_ctl" -D "$pgdata" -w -m fast stop >/dev/null
 	chmod a+rwx "$work"
 	cp -a "$pgdata" "$work/pgdata.snapshot"
+}
+
+# Table of instructions per unit
+# $1 counts the instructions of one run: $1 preload workload count [options];
+# a unit costs (I(3N) - I(N)) / 2N.  "statements" is pgplumb with its other
+# collectors switched off.  CALLGRIND_WORKLOADS and CALLGRIND_CONFIGS pick
+# what runs; what does not shows as 0.
+cg_table() {
+	local count=$1 n=$2 w cfg lib lo hi opts
+	printf '%-10s %10s %10s %10s %10s %11s %13s %13s\n' workload none pgss pgplumb statements \
+		"pgss-none" "pgplumb-none" "statem.-none"
+	for w in ${CALLGRIND_WORKLOADS:-select tpcb}; do
+		declare -A per=([none]=0 [pg_stat_statements]=0 [pgplumb]=0 [statements]=0)
+		for cfg in ${CALLGRIND_CONFIGS:-none pg_stat_statements pgplumb statements}; do
+			if [ $cfg = statements ]; then
+				opts=(-c pgplumb.track_indexes=off -c pgplumb.n_plus_one=off); lib=pgplumb
+			else
+				opts=(); lib=${preload[$cfg]}
+			fi
+			lo=$("$count" "$lib" $w "$n" "${opts[@]}")
+			hi=$("$count" "$lib" $w $((3 * n)) "${opts[@]}")
+			per[$cfg]=$(( (hi - lo) / (2 * n) ))
+		done
+		printf '%-10s %10d %10d %10d %10d %11d %13d %13d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
+			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" "${per[statements]}" \
+			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none])) \
+			$((per[statements] - per[none]))
+	done
+}
+
+# ---- MODE=callgrind-prepared: instructions per -M prepared transaction ----
+if [ "$MODE" = callgrind-prepared ]; then
+	N=${CALLGRIND_TXNS:-600}
+	cg_setup
 	txn_instructions() {	# preload workload(select|tpcb) transactions [more postgres options]
 		local extra=("${@:4}") args=() f best=0 n
 		[ "$2" = select ] && args=(-S)
@@ -150,25 +188,7 @@ if [ "$MODE" = callgrind-prepared ]; then
 	echo
 	echo "instructions per transaction in the backend (valgrind --tool=callgrind, pgbench -M prepared -c 1," \
 		"built-in scripts, -t $N and -t $((3 * N)))"
-	printf '%-10s %10s %10s %10s %10s %11s %13s %13s\n' workload none pgss pgplumb statements \
-		"pgss-none" "pgplumb-none" "statem.-none"
-	for w in ${CALLGRIND_WORKLOADS:-select tpcb}; do
-		declare -A per=([none]=0 [pg_stat_statements]=0 [pgplumb]=0 [statements]=0)
-		for cfg in ${CALLGRIND_CONFIGS:-none pg_stat_statements pgplumb statements}; do
-			if [ $cfg = statements ]; then
-				opts=(-c pgplumb.track_indexes=off -c pgplumb.n_plus_one=off); lib=pgplumb
-			else
-				opts=(); lib=${preload[$cfg]}
-			fi
-			lo=$(txn_instructions "$lib" $w "$N" "${opts[@]}")
-			hi=$(txn_instructions "$lib" $w $((3 * N)) "${opts[@]}")
-			per[$cfg]=$(( (hi - lo) / (2 * N) ))
-		done
-		printf '%-10s %10d %10d %10d %10d %11d %13d %13d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
-			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" "${per[statements]}" \
-			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none])) \
-			$((per[statements] - per[none]))
-	done
+	cg_table txn_instructions "$N"
 	rm -rf "$pgdata" && cp -a "$work/pgdata.snapshot" "$pgdata"
 	as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$logfile" -o "-c config_file=$conf" -w start >/dev/null 2>&1 ||
 		echo "(server not restarted after the callgrind runs; nothing to clean up)"
@@ -178,14 +198,7 @@ fi
 # ---- MODE=callgrind: instructions per statement ----
 if [ "$MODE" = callgrind ]; then
 	N=${CALLGRIND_N:-1000}
-	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
-	conf=$(psql -X -qAt -d postgres -c "SHOW config_file")
-	bindir=/usr/lib/postgresql/$PGVERSION/bin
-	as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
-	as_owner "$bindir/pg_ctl" -D "$pgdata" -w -m fast stop >/dev/null
-	chmod a+rwx "$work"
-	# every run starts from the same data directory (TPC-B writes)
-	cp -a "$pgdata" "$work/pgdata.snapshot"
+	cg_setup
 	# select-only: one indexed lookup per statement (pgbench -S)
 	gen_select() { awk -v n="$1" -v s="$SCALE" 'BEGIN { srand(7); for (i = 0; i < n; i++)
 		printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d\n", 1 + int(rand() * 100000 * s) }'; }
@@ -215,26 +228,7 @@ if [ "$MODE" = callgrind ]; then
 	}
 	echo
 	echo "instructions per statement (valgrind --tool=callgrind, postgres --single, simple protocol, N = $N and $((3 * N)))"
-	# "statements": pgplumb with its other collectors switched off
-	printf '%-10s %10s %10s %10s %10s %11s %13s %13s\n' workload none pgss pgplumb statements \
-		"pgss-none" "pgplumb-none" "statem.-none"
-	for w in select tpcb; do
-		declare -A per=()
-		for cfg in none pg_stat_statements pgplumb statements; do
-			if [ $cfg = statements ]; then
-				opts=(-c pgplumb.track_indexes=off -c pgplumb.n_plus_one=off); lib=pgplumb
-			else
-				opts=(); lib=${preload[$cfg]}
-			fi
-			lo=$(instructions "$lib" $w "$N" "${opts[@]}")
-			hi=$(instructions "$lib" $w $((3 * N)) "${opts[@]}")
-			per[$cfg]=$(( (hi - lo) / (2 * N) ))
-		done
-		printf '%-10s %10d %10d %10d %10d %11d %13d %13d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
-			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" "${per[statements]}" \
-			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none])) \
-			$((per[statements] - per[none]))
-	done
+	cg_table instructions "$N"
 	# start it again for pg_virtualenv to stop and drop (if another cluster
 	# took the port meanwhile, there is nothing left to stop)
 	as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$logfile" -o "-c config_file=$conf" -w start >/dev/null 2>&1 ||

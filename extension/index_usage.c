@@ -333,6 +333,7 @@ static void pp_iu_shmem_startup(void);
 static void pp_iu_executor_start(QueryDesc *queryDesc, int eflags);
 static void pp_iu_executor_end(QueryDesc *queryDesc);
 
+static bool pp_iu_sample_next(void);
 static bool pp_iu_walker(PlanState *ps, void *context);
 static void pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid,
 							PPIUScanKind kind);
@@ -512,12 +513,47 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
 	if (pp_iu_sample_rate >= 1.0 ||
 		*slot != queryDesc->plannedstmt->queryId ||
-		pg_prng_uint32(&pg_global_prng_state) <
-		(uint32) (pp_iu_sample_rate * (double) PG_UINT32_MAX))
+		pp_iu_sample_next())
 	{
 		*slot = queryDesc->plannedstmt->queryId;
 		queryDesc->instrument_options |= INSTRUMENT_ROWS;
 	}
+}
+
+/*
+ * Is this execution sampled?  Each execution is, independently, with
+ * probability pgplumb.sample_rate; rather than a random number per
+ * execution, the number of executions until the next sampled one is drawn
+ * once per sample (a geometric variable, same distribution).
+ */
+static bool
+pp_iu_sample_next(void)
+{
+	static int64 skip = -1;
+	static double skip_rate = -1.0;
+
+	if (skip_rate != pp_iu_sample_rate)
+	{
+		skip_rate = pp_iu_sample_rate;
+		skip = -1;
+	}
+	if (skip > 0)
+	{
+		skip--;
+		return false;
+	}
+	if (skip == 0)
+	{
+		/* this one is sampled; draw the gap to the next one */
+		double		u = pg_prng_double(&pg_global_prng_state);
+
+		skip = (int64) floor(log(1.0 - u) / log(1.0 - pp_iu_sample_rate));
+		return true;
+	}
+	/* first call with this rate: start somewhere in the first gap */
+	skip = (int64) floor(log(1.0 - pg_prng_double(&pg_global_prng_state)) /
+						 log(1.0 - pp_iu_sample_rate));
+	return pp_iu_sample_next();
 }
 
 /*
@@ -641,12 +677,17 @@ pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid, PPIUScanKind kind)
 			w->scans = grown;
 			w->maxscans *= 2;
 		}
+		/* the filter columns are filled (and read) for new entries only */
 		s = &w->scans[w->nscans++];
-		memset(s, 0, sizeof(*s));
 		s->key = key;
 		s->heaprelid = heaprelid;
 		s->ps = ps;
 		s->sampled = (instr != NULL);
+		s->done = false;
+		s->loops = s->rows = s->removed = 0;
+		s->nsort = 0;
+		s->cols_known = false;
+		s->ncols = 0;
 	}
 
 	if (instr != NULL)

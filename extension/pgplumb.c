@@ -34,13 +34,13 @@
  * ExecutorFinish and of the buffer and WAL usage meanwhile, and hands it
  * to the collectors at ExecutorEnd (pp_exec_usage).  That replaces a full
  * Instrumentation per query (queryDesc->totaltime): no allocation, and
- * ExecutorFinish of a plain SELECT, which PostgreSQL itself knows cannot
- * queue triggers or run anything, is not measured at all.  The records are
+ * ExecutorFinish is measured only when it can run something (AFTER
+ * triggers, data-modifying CTEs; see pp_finish_runs).  The records are
  * a stack of at most PP_EXEC_MAX, found by QueryDesc pointer (cursors and
  * nested statements may be open at once).  A record whose execution was
  * abandoned by an error stays until the transaction aborts (top level);
- * when the stack is full, new executions get no record and collectors fall
- * back to queryDesc->totaltime.  A new execution with the QueryDesc pointer
+ * when the stack is full, a new execution gets executor instrumentation
+ * (queryDesc->totaltime) instead, and collectors read that.  A new execution with the QueryDesc pointer
  * of an abandoned record first invalidates that record.
  *
  * Locking: this file takes no lock of its own.  Each collector documents
@@ -83,11 +83,29 @@ static const PPCollector *const pp_collectors[] = {
 				pp_collectors[pp_i_]->callback(__VA_ARGS__); \
 	} while (0)
 
+/*
+ * The executor callbacks run for every execution: _PG_init lists, for each,
+ * the collectors that have it, so the hooks do not test every collector.
+ */
+typedef void (*PPExecutorStartCb) (QueryDesc *queryDesc, int eflags);
+typedef void (*PPQueryDescCb) (QueryDesc *queryDesc);
+
+static PPExecutorStartCb pp_executor_start_cbs[lengthof(pp_collectors)];
+static int	pp_n_executor_start_cbs = 0;
+static PPQueryDescCb pp_executor_started_cbs[lengthof(pp_collectors)];
+static int	pp_n_executor_started_cbs = 0;
+static PPQueryDescCb pp_executor_end_cbs[lengthof(pp_collectors)];
+static int	pp_n_executor_end_cbs = 0;
+
 /* Is any collector interested in errors? */
 #define PP_WANTS_ERRORS() (pp_error_callbacks > 0)
 
 /* Largest number of remembered utility statement texts per backend */
 #define PP_UTILITY_IDS_MAX 1024
+
+/* Short utility texts whose query id was found last (see pp_utility_queryid) */
+#define PP_UTILITY_LAST 8
+#define PP_UTILITY_LAST_TEXT 64
 
 /* Executions measured at once (see file header) */
 #define PP_EXEC_MAX 16
@@ -109,6 +127,14 @@ typedef struct PPExecRecord
 	QueryDesc  *queryDesc;		/* NULL: free or invalidated */
 	PPExecUsage usage;
 } PPExecRecord;
+
+/* A short utility statement text and its query id */
+typedef struct PPUtilityLast
+{
+	int			len;			/* bytes of text; 0: unused */
+	uint64		queryid;
+	char		text[PP_UTILITY_LAST_TEXT];
+} PPUtilityLast;
 
 /*---- GUC variables ----*/
 
@@ -136,6 +162,7 @@ const PPExecUsage *pp_exec_usage = NULL;
 
 /* Backend-local map of utility statement texts to query ids */
 static HTAB *pp_utility_ids = NULL;
+static PPUtilityLast pp_utility_last[PP_UTILITY_LAST];
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -175,6 +202,7 @@ static uint64 pp_text_hash(const char *query_string, int stmt_location,
 static void pp_remember_utility_queryid(Query *query, const char *query_string);
 static inline void pp_exec_start(PPExecUsage *start);
 static inline void pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start);
+static bool pp_finish_runs(QueryDesc *queryDesc);
 static PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
 static void pp_exec_pop(PPExecRecord *rec);
@@ -211,8 +239,19 @@ _PG_init(void)
 	PP_CALL_COLLECTORS(define_settings);
 
 	for (int i = 0; i < lengthof(pp_collectors); i++)
+	{
 		if (pp_collectors[i]->statement_error)
 			pp_error_callbacks++;
+		if (pp_collectors[i]->executor_start)
+			pp_executor_start_cbs[pp_n_executor_start_cbs++] =
+				pp_collectors[i]->executor_start;
+		if (pp_collectors[i]->executor_started)
+			pp_executor_started_cbs[pp_n_executor_started_cbs++] =
+				pp_collectors[i]->executor_started;
+		if (pp_collectors[i]->executor_end)
+			pp_executor_end_cbs[pp_n_executor_end_cbs++] =
+				pp_collectors[i]->executor_end;
+	}
 
 	MarkGUCPrefixReserved("pgplumb");
 
@@ -382,7 +421,8 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (tracked)
-		PP_CALL_COLLECTORS(executor_start, queryDesc, eflags);
+		for (int i = 0; i < pp_n_executor_start_cbs; i++)
+			pp_executor_start_cbs[i] (queryDesc, eflags);
 
 	if (!tracked)
 	{
@@ -412,7 +452,8 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	PG_END_TRY();
 
 	pp_exec_push(queryDesc);
-	PP_CALL_COLLECTORS(executor_started, queryDesc);
+	for (int i = 0; i < pp_n_executor_started_cbs; i++)
+		pp_executor_started_cbs[i] (queryDesc);
 }
 
 /*
@@ -468,14 +509,8 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 	PPExecRecord *rec = NULL;
 	PPExecUsage start;
 
-	/*
-	 * A SELECT without data-modifying CTEs has nothing to do here
-	 * (standard_ExecutorStart forces EXEC_FLAG_SKIP_TRIGGERS for it): not
-	 * worth two clock reads.
-	 */
-	if (pp_nexecs > 0 &&
-		(queryDesc->operation != CMD_SELECT ||
-		 queryDesc->plannedstmt->hasModifyingCTE))
+	/* nothing to run here: not worth two clock reads (see pp_finish_runs) */
+	if (pp_nexecs > 0 && pp_finish_runs(queryDesc))
 		rec = pp_exec_find(queryDesc);
 	if (rec)
 		pp_exec_start(&start);
@@ -519,7 +554,8 @@ pp_ExecutorEnd(QueryDesc *queryDesc)
 		pp_enabled(pp_nesting_level))
 	{
 		pp_exec_usage = rec ? &rec->usage : NULL;
-		PP_CALL_COLLECTORS(executor_end, queryDesc);
+		for (int i = 0; i < pp_n_executor_end_cbs; i++)
+			pp_executor_end_cbs[i] (queryDesc);
 		pp_exec_usage = NULL;
 	}
 	if (rec)
@@ -657,6 +693,34 @@ pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start)
 	WalUsageAccumDiff(&rec->usage.walusage, &pgWalUsage, &start->walusage);
 }
 
+/*
+ * Can ExecutorFinish run anything for this execution?  Only data-modifying
+ * CTEs (es_auxmodifytables) and AFTER triggers (foreign keys included)
+ * queued during the run; triggers are queued only for relations that have
+ * some (ri_TrigDesc).  A SELECT without modifying CTEs never has either
+ * (standard_ExecutorStart forces EXEC_FLAG_SKIP_TRIGGERS for it).
+ */
+static bool
+pp_finish_runs(QueryDesc *queryDesc)
+{
+	EState	   *estate = queryDesc->estate;
+	ListCell   *lc;
+
+	if (queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE)
+		return false;
+	if (estate->es_auxmodifytables != NIL ||
+		estate->es_trig_target_relations != NIL)
+		return true;
+	foreach(lc, estate->es_opened_result_relations)
+		if (((ResultRelInfo *) lfirst(lc))->ri_TrigDesc != NULL)
+			return true;
+	foreach(lc, estate->es_tuple_routing_result_relations)
+		if (((ResultRelInfo *) lfirst(lc))->ri_TrigDesc != NULL)
+			return true;
+	return false;
+}
+
 /* The record of an open execution, newest first */
 static PPExecRecord *
 pp_exec_find(QueryDesc *queryDesc)
@@ -682,7 +746,17 @@ pp_exec_push(QueryDesc *queryDesc)
 	while ((rec = pp_exec_find(queryDesc)) != NULL)
 		pp_exec_pop(rec);
 	if (pp_nexecs == PP_EXEC_MAX)
+	{
+		/* no room: executor instrumentation, shared with other modules */
+		if (queryDesc->totaltime == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+
+			queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+			MemoryContextSwitchTo(oldcxt);
+		}
 		return;
+	}
 
 	rec = &pp_execs[pp_nexecs++];
 	rec->queryDesc = queryDesc;
@@ -698,13 +772,6 @@ pp_exec_pop(PPExecRecord *rec)
 	rec->queryDesc = NULL;
 	while (pp_nexecs > 0 && pp_execs[pp_nexecs - 1].queryDesc == NULL)
 		pp_nexecs--;
-}
-
-/* See pgplumb.h */
-bool
-pp_exec_measured(QueryDesc *queryDesc)
-{
-	return pp_nexecs > 0 && pp_exec_find(queryDesc) != NULL;
 }
 
 /* A transaction aborted: every execution still open was abandoned */
@@ -799,13 +866,34 @@ pp_utility_queryid(PlannedStmt *pstmt, const char *query_string)
 {
 	uint64		key;
 	PPUtilityId *entry;
+	const char *text;
+	int			len;
+	PPUtilityLast *last;
 
 	if (pstmt->queryId != UINT64CONST(0))
 		return pstmt->queryId;
 	if (pp_utility_ids == NULL || query_string == NULL)
 		return UINT64CONST(0);
 
+	/*
+	 * A short statement run again (BEGIN, COMMIT, SET ... in a loop): the
+	 * same text has the same query id, no hashing needed.
+	 */
+	text = query_string + Max(pstmt->stmt_location, 0);
+	len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(text);
+	last = &pp_utility_last[(len ^ (unsigned char) text[0]) % PP_UTILITY_LAST];
+	if (len > 0 && len == last->len && memcmp(text, last->text, len) == 0)
+		return last->queryid;
+
 	key = pp_text_hash(query_string, pstmt->stmt_location, pstmt->stmt_len);
 	entry = hash_search(pp_utility_ids, &key, HASH_FIND, NULL);
-	return entry ? entry->queryid : UINT64CONST(0);
+	if (entry == NULL)
+		return UINT64CONST(0);
+	if (len > 0 && len <= PP_UTILITY_LAST_TEXT)
+	{
+		last->len = len;
+		memcpy(last->text, text, len);
+		last->queryid = entry->queryid;
+	}
+	return entry->queryid;
 }

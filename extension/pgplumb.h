@@ -152,14 +152,10 @@ typedef struct PPExecUsage
 /*
  * During executor_end callbacks: the measures of the execution that is
  * ending, or NULL when pgplumb.c could not keep them (more than
- * PP_EXEC_MAX executions open at once); a collector that needs them then
- * falls back to queryDesc->totaltime, which it must have asked for in
- * executor_started (pp_exec_measured() tells whether it needs to).
+ * PP_EXEC_MAX executions open at once); queryDesc->totaltime (executor
+ * instrumentation, which pgplumb.c then asked for) holds them instead.
  */
 extern const PPExecUsage *pp_exec_usage;
-
-/* In executor_started: does pgplumb.c measure this execution itself? */
-extern bool pp_exec_measured(QueryDesc *queryDesc);
 
 /* Collectors, defined in their own files */
 extern const PPCollector pp_statements_collector;

@@ -324,7 +324,6 @@ static void pp_stmt_shmem_request(void);
 static void pp_stmt_shmem_startup(void);
 static void pp_stmt_post_parse_analyze(ParseState *pstate, Query *query,
 									   JumbleState *jstate);
-static void pp_stmt_executor_started(QueryDesc *queryDesc);
 static void pp_stmt_executor_end(QueryDesc *queryDesc);
 static bool pp_stmt_planner_wanted(Query *parse);
 static void pp_stmt_planner_done(Query *parse, const char *query_string,
@@ -375,7 +374,6 @@ const PPCollector pp_statements_collector = {
 	.shmem_request = pp_stmt_shmem_request,
 	.shmem_startup = pp_stmt_shmem_startup,
 	.post_parse_analyze = pp_stmt_post_parse_analyze,
-	.executor_started = pp_stmt_executor_started,
 	.executor_end = pp_stmt_executor_end,
 	.planner_wanted = pp_stmt_planner_wanted,
 	.planner_done = pp_stmt_planner_done,
@@ -540,26 +538,6 @@ pp_stmt_post_parse_analyze(ParseState *pstate, Query *query,
 	pp_stmt_store(query->queryId, pp_nesting_level == 0,
 				  pstate->p_sourcetext, query->stmt_location, query->stmt_len,
 				  PP_KIND_NONE, 0, 0, NULL, NULL, NULL, jstate, NULL);
-}
-
-/*
- * After ExecutorStart: pgplumb.c measures the execution (pp_exec_usage);
- * only when it cannot, statement-level instrumentation (time, buffers,
- * WAL), shared with pg_stat_statements if it set it up already.
- */
-static void
-pp_stmt_executor_started(QueryDesc *queryDesc)
-{
-	if (!pp_stmt || queryDesc->totaltime != NULL ||
-		pp_exec_measured(queryDesc))
-		return;
-
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-
-		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
-		MemoryContextSwitchTo(oldcxt);
-	}
 }
 
 static void
@@ -1181,10 +1159,17 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 		c->local_blks_written += bufusage->local_blks_written;
 		c->temp_blks_read += bufusage->temp_blks_read;
 		c->temp_blks_written += bufusage->temp_blks_written;
-		c->blk_read_time += INSTR_TIME_GET_MILLISEC(PP_BUF_READ_TIME(bufusage));
-		c->blk_write_time += INSTR_TIME_GET_MILLISEC(PP_BUF_WRITE_TIME(bufusage));
-		c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
-		c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
+		/* I/O times are zero unless track_io_timing is on */
+		if (!INSTR_TIME_IS_ZERO(PP_BUF_READ_TIME(bufusage)) ||
+			!INSTR_TIME_IS_ZERO(PP_BUF_WRITE_TIME(bufusage)) ||
+			!INSTR_TIME_IS_ZERO(bufusage->temp_blk_read_time) ||
+			!INSTR_TIME_IS_ZERO(bufusage->temp_blk_write_time))
+		{
+			c->blk_read_time += INSTR_TIME_GET_MILLISEC(PP_BUF_READ_TIME(bufusage));
+			c->blk_write_time += INSTR_TIME_GET_MILLISEC(PP_BUF_WRITE_TIME(bufusage));
+			c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
+			c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
+		}
 		c->wal_records += walusage->wal_records;
 		c->wal_fpi += walusage->wal_fpi;
 		c->wal_bytes += walusage->wal_bytes;

@@ -53,3 +53,20 @@ SELECT toplevel, calls, rows, total_exec_time > 0 AS timed,
  WHERE query LIKE '%pp_cache_depth%' AND query NOT LIKE '%pgplumb%'
  ORDER BY toplevel;
 DROP FUNCTION pp_cache_depth(int);
+
+-- ExecutorFinish is measured only when it can run something: AFTER
+-- triggers fire there, so their time belongs to the statement.
+CREATE TABLE pp_cache_trig (id int);
+CREATE FUNCTION pp_cache_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_sleep(0.05);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER pp_cache_slow AFTER INSERT ON pp_cache_trig
+	FOR EACH ROW EXECUTE FUNCTION pp_cache_slow();
+SELECT pgplumb.reset() IS NOT NULL AS t;
+INSERT INTO pp_cache_trig VALUES (1);
+SELECT calls, total_exec_time >= 50 AS includes_trigger
+  FROM pgplumb.statements WHERE query LIKE 'INSERT INTO pp_cache_trig%';
+DROP TABLE pp_cache_trig;
+DROP FUNCTION pp_cache_slow();
