@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "client.h"
+#include "coalesce.h"
 #include "janitor.h"
 #include "server.h"
 #include "txn.h"
@@ -811,6 +812,7 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 
 	if (c->state == CL_JUSTFREE)
 		return;
+	coalesce_client_gone(c);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

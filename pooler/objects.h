@@ -35,6 +35,7 @@ struct pool;
 struct server;
 struct txn_client;
 struct txn_server;
+struct coal_entry;
 
 enum client_state {
 	CL_FREE = 0,				/* on no list: being set up */
@@ -86,6 +87,7 @@ struct client {
 	struct auth_server *auth;
 	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
+	struct coal_entry *coal;	/* insert_coalescing: its held INSERT, or NULL */
 
 	int64_t		connect_time;
 	int64_t		request_time;	/* last time it went idle / did something */
