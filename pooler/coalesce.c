@@ -508,6 +508,7 @@ struct coal_table {
 	struct coal_table *next;
 	struct pool *pool;
 	enum table_state st;
+	int			inflight;		/* groups flushed and not finished */
 	char		prefix[];		/* "INSERT INTO rel (cols) " as written */
 };
 
@@ -531,7 +532,18 @@ struct coal_group {
 	bool		err;			/* an ErrorResponse came in this phase */
 	bool		count_ok;		/* merged CommandComplete counted every row */
 	bool		table_bad;		/* the catalog check said no */
+	bool		counted;		/* in tab->inflight */
 };
+
+/*
+ * Groups of one table run at most this many at once.  A new group is
+ * flushed at once while fewer are running, so a lone INSERT waits for
+ * nothing; otherwise it collects rows until one finishes (or its window
+ * ends): the rows that arrive while a merged INSERT runs go in the next.
+ */
+#ifndef COAL_MAX_INFLIGHT
+#define COAL_MAX_INFLIGHT 2
+#endif
 
 static struct coal_group *open_groups;
 static struct coal_table *tables;
@@ -580,12 +592,36 @@ group_unlink_open(struct coal_group *g)
 	evtimer_del(g->timer);
 }
 
+/* Flush g from the loop (the caller may be about to pause its leader). */
+static void
+group_kick(struct coal_group *g)
+{
+	if (!g->counted)
+	{
+		g->counted = true;
+		g->tab->inflight++;
+	}
+	event_active(g->timer, EV_TIMEOUT, 0);
+}
+
 static void
 group_free(struct coal_group *g)
 {
+	struct coal_table *tab = g->tab;
+
 	group_unlink_open(g);
 	if (g->timer)
 		event_free(g->timer);
+	if (g->counted)
+	{
+		struct coal_group *o;
+
+		tab->inflight--;
+		/* the next group of the table need not wait for its window */
+		for (o = open_groups; o; o = o->next)
+			if (o->tab == tab && !o->counted && tab->inflight < COAL_MAX_INFLIGHT)
+				group_kick(o);
+	}
 	free(g->e);
 	free(g);
 }
@@ -595,6 +631,11 @@ static void
 group_flush(struct coal_group *g)
 {
 	group_unlink_open(g);
+	if (!g->counted && g->n > 0)
+	{
+		g->counted = true;
+		g->tab->inflight++;
+	}
 	if (g->n == 0)
 	{
 		group_free(g);
@@ -694,11 +735,12 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 	c->coal = e;
 	if (g->n >= g->cap)
 	{
-		/* full: closed now, led from the loop (this client may be the
-		 * leader and is about to be paused on this very message) */
+		/* full: closed now */
 		group_unlink_open(g);
-		event_active(g->timer, EV_TIMEOUT, 0);
+		group_kick(g);
 	}
+	else if (!g->counted && tab->inflight < COAL_MAX_INFLIGHT)
+		group_kick(g);			/* open until the loop gets to it */
 	if (e->skip_left > 0)
 	{
 		e->skip_left--;
