@@ -147,3 +147,30 @@ assert_eq "$n" 1000 "pgbench -M prepared and simple: every one of 1000 INSERTs c
 stats2=$(padmin -F' ' -c "show coalescing")
 read -r rows2 _ <<<"$stats2"
 assert_ge "$((rows2 - rows))" 100 "pgbench INSERTs were merged (SHOW COALESCING: $stats2)"
+
+# clients that vanish while their INSERT is held or being merged: the others
+# are answered, the pooler stays up (a sanitizer report fails the scenario)
+out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
+import socket, struct, sys
+from pgwire import Conn
+port = int(sys.argv[1])
+cs = []
+for i in range(30):
+    c = Conn(port); c.startup(); c.read_until(); cs.append(c)
+for i, c in enumerate(cs):
+    c.query("insert into co_bench (a, b) values (%d, 'vanish')" % i)
+for i, c in enumerate(cs):
+    if i % 3 == 0:
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.s.close()
+answered = 0
+for i, c in enumerate(cs):
+    if i % 3:
+        if any(t == b"C" for t, p in c.read_until()):
+            answered += 1
+print("answered", answered)
+PY
+) || fail "vanishing clients: $out"
+assert_eq "$out" "answered 20" "the clients that stayed were answered"
+n=$(pq -c "select count(*) from co_bench where b = 'vanish'")
+assert_ge "$n" 20 "their rows committed ($n of 30 rows, the vanished ones may or may not be)"
