@@ -180,11 +180,9 @@ coalesce_bench() {
 	port_off=$(free_port)
 	port_on=$(free_port)
 	for pair in "coal-off|$port_off|insert_coalescing = 0" \
-		"coal-on|$port_on|insert_coalescing = 1
-insert_coalesce_delay = ${COALESCE_DELAY:-1ms}
-admin_users = postgres"; do
+		"coal-on|$port_on|insert_coalescing = 1;insert_coalesce_delay = ${COALESCE_DELAY:-1ms};admin_users = postgres"; do
 		IFS='|' read -r name port extra <<<"$pair"
-		write_ini pgplumb "$port" "$WORK/$name.ini" "$extra"
+		write_ini pgplumb "$port" "$WORK/$name.ini" "$(tr ';' '\n' <<<"$extra")"
 		sed -i "s/^pool_mode = session/pool_mode = transaction/; s/^default_pool_size = 60/default_pool_size = 20/; s|^logfile = .*|logfile = $WORK/$name.log|" \
 			"$WORK/$name.ini"
 		chown postgres: "$WORK/$name.ini"
@@ -207,7 +205,7 @@ admin_users = postgres"; do
 			log "round $r coalescing/$name: $tps rows/s ($n rows in the table)"
 		done
 	done
-	stats=$(psql -XAt -F' ' -h 127.0.0.1 -p "$port_on" -d pgbouncer -c "SHOW COALESCING" 2>/dev/null || echo n/a)
+	stats=$(psql -XAt -F' ' -h 127.0.0.1 -p "$port_on" -d pgbouncer -c "SHOW COALESCING" 2>&1 || true)
 	python3 - "$csv" "$up_before" "$(uptime)" "$stats" >"$WORK/coalesce.md" <<'PY'
 import csv, os, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), fieldnames=["round", "point", "tps", "n"]))[1:]

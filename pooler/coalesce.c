@@ -509,6 +509,7 @@ struct coal_table {
 	struct pool *pool;
 	enum table_state st;
 	int			inflight;		/* groups flushed and not finished */
+	char		dbname[NAME_MAX_LEN];	/* with pool: a freed pool's address may come back */
 	char		prefix[];		/* "INSERT INTO rel (cols) " as written */
 };
 
@@ -549,6 +550,12 @@ static struct coal_group *open_groups;
 static struct coal_table *tables;
 static struct proto_buf out_buf;
 
+/* Tables remembered at most (INSERT texts that differ only in comments
+ * or spacing count apart); past that, new ones are not coalesced. */
+#define COAL_MAX_TABLES 4096
+static int	ntables;
+
+/* NULL: out of memory or too many tables. */
 static struct coal_table *
 table_get(struct pool *p, const char *prefix)
 {
@@ -556,15 +563,16 @@ table_get(struct pool *p, const char *prefix)
 	size_t		len = strlen(prefix);
 
 	for (t = tables; t; t = t->next)
-		if (t->pool == p && strcmp(t->prefix, prefix) == 0)
+		if (t->pool == p && strcmp(t->dbname, p->dbname) == 0 && strcmp(t->prefix, prefix) == 0)
 			return t;
-	t = calloc(1, sizeof(*t) + len + 1);
-	if (t == NULL)
+	if (ntables >= COAL_MAX_TABLES || (t = calloc(1, sizeof(*t) + len + 1)) == NULL)
 		return NULL;
 	t->pool = p;
+	snprintf(t->dbname, sizeof(t->dbname), "%s", p->dbname);
 	memcpy(t->prefix, prefix, len + 1);
 	t->next = tables;
 	tables = t;
+	ntables++;
 	return t;
 }
 
