@@ -495,6 +495,7 @@ struct coal_entry {
 	struct coal_req req;
 	enum entry_state st;
 	int			skip_left;		/* client messages to consume before the final one */
+	bool		final_held;		/* its final message (Query/Sync) is not consumed yet */
 };
 
 /* Per pool and table: may the table take multi-row INSERTs? */
@@ -524,7 +525,10 @@ struct coal_group {
 	bool		open;
 	struct pool *pool;
 	struct coal_table *tab;
-	struct coal_entry **e;		/* e[0] leads */
+	struct coal_entry **e;		/* e[0] takes the server; NULL once answered */
+	struct coal_entry *lead;	/* in flight: the entry of the client linked to the
+								 * server (e[0], unless it left: see
+								 * coalesce_client_gone) */
 	int			n;
 	int			cap;			/* rows that fit one statement */
 	struct event *timer;
@@ -739,6 +743,7 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 	e->g = g;
 	e->st = CE_HELD;
 	e->skip_left = e->req.nmsgs - 1;
+	e->final_held = true;
 	g->e[g->n++] = e;
 	c->coal = e;
 	if (g->n >= g->cap)
@@ -835,7 +840,7 @@ quote_ident(struct proto_buf *b, const char *s)
 static bool
 send_phase(struct coal_group *g, struct server *s)
 {
-	struct client *c = g->e[0]->c;
+	struct client *c = g->lead->c;
 
 	proto_buf_reset(&out_buf);
 	g->err = false;
@@ -845,7 +850,7 @@ send_phase(struct coal_group *g, struct server *s)
 	{
 		case PH_CHECK:
 			{
-				const struct batch_insert *ins = g->e[0]->req.ins;
+				const struct batch_insert *ins = g->lead->req.ins;
 				struct proto_buf name;
 				uint32_t	at;
 
@@ -898,21 +903,35 @@ send_phase(struct coal_group *g, struct server *s)
 	return send_as_client(c, s, &out_buf);
 }
 
-/* The leader is answered (its final ReadyForQuery goes on as usual). */
+/*
+ * The flight is over: the linked client gets the server's final
+ * ReadyForQuery as its own (the caller forwards it), and the server is
+ * released as usual.
+ */
 static void
 group_finish(struct coal_group *g)
 {
-	struct client *leader = g->e[0]->c;
+	struct coal_entry *lead = g->lead;
+	struct client *leader = lead->c;
 
-	for (int i = 1; i < g->n; i++)
-		if (g->e[i])
+	for (int i = 0; i < g->n; i++)
+		if (g->e[i] && g->e[i] != lead)
 		{
 			g->e[i]->g = NULL;
 			if (g->e[i]->c == NULL)
 				entry_free(g->e[i]);
 		}
-	leader->coal = NULL;
-	entry_free(g->e[0]);
+	if (lead->final_held)
+	{
+		/* a leader by hand-over: its final message is still to consume */
+		lead->g = NULL;
+		lead->st = CE_DONE;
+	}
+	else
+	{
+		leader->coal = NULL;
+		entry_free(lead);
+	}
 	group_free(g);
 	sbuf_continue(&leader->sb);
 }
@@ -928,6 +947,7 @@ entry_answered(struct coal_group *g, int k)
 
 	g->e[k] = NULL;
 	e->g = NULL;
+	e->final_held = false;
 	e->st = CE_DONE;
 	if (e->c)
 		sbuf_continue(&e->c->sb);
@@ -935,10 +955,19 @@ entry_answered(struct coal_group *g, int k)
 		entry_free(e);
 }
 
+/*
+ * Replies for one held client.  If its socket failed, a client not linked
+ * to the server is closed now; the linked one is left for its sbuf to
+ * report (closing it here would hand the server over mid-reply).
+ */
 static void
-send_to(struct coal_entry *e, const void *data, size_t len)
+send_to(const struct coal_group *g, struct coal_entry *e, const void *data, size_t len)
 {
-	if (e->c && !sbuf_send(&e->c->sb, data, len))
+	if (e->c == NULL || sbuf_send(&e->c->sb, data, len))
+		return;
+	if (e == g->lead)
+		log_debug("%s insert_coalescing: could not send to client", client_ident(e->c));
+	else
 		disconnect_client(e->c, NULL, "could not send to client");
 }
 
@@ -948,22 +977,25 @@ merged_succeeded(struct coal_group *g, char status)
 	return !g->err && g->count_ok && status == 'I';
 }
 
+/* Everyone's replies; the linked client's ReadyForQuery is the server's. */
 static void
 deliver_success(struct coal_group *g)
 {
-	for (int i = 1; i < g->n; i++)
+	for (int i = 0; i < g->n; i++)
 	{
+		if (g->e[i] == NULL || g->e[i] == g->lead)
+			continue;
 		proto_buf_reset(&out_buf);
 		coal_build_success(&g->e[i]->req, &out_buf);
 		proto_build_ready(&out_buf, 'I');
 		if (proto_buf_ok(&out_buf))
-			send_to(g->e[i], out_buf.data, out_buf.len);
+			send_to(g, g->e[i], out_buf.data, out_buf.len);
 		entry_answered(g, i);
 	}
 	proto_buf_reset(&out_buf);
-	coal_build_success(&g->e[0]->req, &out_buf);
+	coal_build_success(&g->lead->req, &out_buf);
 	if (proto_buf_ok(&out_buf))
-		send_to(g->e[0], out_buf.data, out_buf.len);
+		send_to(g, g->lead, out_buf.data, out_buf.len);
 	coalesce_stats.rows += (uint64_t) g->n;
 	coalesce_stats.statements++;
 }
@@ -1029,16 +1061,21 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 					return SBUF_SKIP;
 				if (pkt->type != PQMSG_ReadyForQuery)
 				{
-					send_to(e, pkt->data, pkt->total);
+					send_to(g, e, pkt->data, pkt->total);
 					return SBUF_SKIP;
 				}
-				if (e == g->e[0])
+				if (g->idx == g->n - 1)
 				{
+					/* the last reply of the flight: the linked client's
+					 * ReadyForQuery (its own, or the one it was owed) */
 					group_finish(g);
 					return SBUF_FORWARD;
 				}
-				send_to(e, pkt->data, pkt->total);
-				entry_answered(g, g->idx + 1);
+				if (e != g->lead)
+				{
+					send_to(g, e, pkt->data, pkt->total);
+					entry_answered(g, g->idx < g->n - 1 ? g->idx + 1 : 0);
+				}
 				g->idx++;
 				*ready_done = true;
 				return SBUF_SKIP;
@@ -1051,7 +1088,9 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 static enum sbuf_ret
 group_start(struct coal_group *g, struct server *s)
 {
-	g->e[0]->st = CE_FLIGHT;
+	g->lead = g->e[0];
+	g->lead->st = CE_FLIGHT;
+	g->lead->final_held = false;	/* the caller consumes it */
 	if (g->n == 1 || g->tab->st == TAB_BAD)
 	{
 		g->phase = PH_REPLAY;
@@ -1109,27 +1148,47 @@ coalesce_client_gone(struct client *c)
 		entry_free(e);
 		return;
 	}
-	if (g->n > 0 && g->e[0]->st == CE_FLIGHT)
+	if (g->lead)
 	{
-		if (e != g->e[0])
+		struct server *srv = c->link;
+		struct coal_entry *heir = NULL;
+
+		/* in flight: a client that leaves has its replies dropped */
+		e->c = NULL;
+		if (e != g->lead)
+			return;
+		/* the linked one: another held client takes over the server and
+		 * will get the server's last ReadyForQuery as its own */
+		for (i = 0; i < g->n && heir == NULL; i++)
+			if (g->e[i] && g->e[i] != e && g->e[i]->c)
+				heir = g->e[i];
+		if (heir && srv)
 		{
-			e->c = NULL;		/* its replies are dropped */
+			unlink_pair(c, srv);
+			link_pair(heir->c, srv);
+			heir->st = CE_FLIGHT;
+			g->lead = heir;
+			log_debug("%s insert_coalescing: takes over %s from a client that left",
+					  client_ident(heir->c), server_ident(srv));
 			return;
 		}
-		/* the leader's server goes with it: what was sent is lost */
-		for (i = 1; i < g->n; i++)
-		{
-			struct client *o;
+		/*
+		 * The server connection is lost (or nobody is left to take it):
+		 * whether the merged INSERT committed is unknown, so the others
+		 * are closed as a direct connection would be.
+		 */
+		for (i = 0; i < g->n; i++)
+			if (g->e[i] && g->e[i] != e)
+			{
+				struct client *o = g->e[i]->c;
 
-			if (g->e[i] == NULL)
-				continue;		/* answered already */
-			o = g->e[i]->c;
-			if (o)
-				o->coal = NULL;
-			entry_free(g->e[i]);
-			if (o)
-				disconnect_client(o, "08006", "server connection lost during a coalesced INSERT");
-		}
+				if (o)
+					o->coal = NULL;
+				entry_free(g->e[i]);
+				g->e[i] = NULL;
+				if (o)
+					disconnect_client(o, "08006", "server connection lost during a coalesced INSERT");
+			}
 		entry_free(e);
 		group_free(g);
 		return;

@@ -808,11 +808,13 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 {
 	char		msg[512];
 	va_list		ap;
-	struct server *s = c->link;
+	struct server *s;
 
 	if (c->state == CL_JUSTFREE)
 		return;
+	/* insert_coalescing may hand the server over to another client */
 	coalesce_client_gone(c);
+	s = c->link;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
