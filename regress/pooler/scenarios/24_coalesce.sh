@@ -1,7 +1,8 @@
 # insert_coalescing: concurrent autocommit single-row INSERTs of different
 # clients are merged into one multi-row INSERT.  The same messages are sent
 # straight to PostgreSQL and through the pooler; every client must see the
-# same replies (a duplicate key gets its own 23505 while the others commit)
+# same replies (a duplicate key, also one found only at COMMIT, gets its own
+# 23505 while the others commit)
 # and the tables must end up the same.  Only SHOW COALESCING tells that
 # rows were merged and that the failing merge was undone and replayed.
 . "$(dirname "$0")/../lib.sh"
@@ -11,7 +12,8 @@ insert_coalescing = 1
 insert_coalesce_delay = 50ms"
 ddb() { psql "host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb user=postgres" -XAtq "$@"; }
 
-ddb -c "drop table if exists co_t, co_trig; create table co_t (id int primary key, v text not null, n numeric);
+ddb -c "drop table if exists co_t, co_trig, co_def; create table co_t (id int primary key, v text not null, n numeric);
+  create table co_def (id int unique deferrable initially deferred, v text not null);
   create table co_trig (id int primary key, v text);
   create function co_stmt_trig() returns trigger language plpgsql as 'begin return null; end';
   create trigger co_st after insert on co_trig for each statement execute function co_stmt_trig();" >/dev/null ||
@@ -105,7 +107,8 @@ def reset(port, table):
     c.query("truncate %s; insert into %s values (100, 'first')" % (table, table))
     c.read_until(); c.close()
 
-for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True)):
+# co_def: the duplicate key is found at COMMIT (a deferred unique constraint)
+for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def", True)):
     name = table + ("/bad" if bad else "/good")
     reset(direct, table)
     want = run(direct, table, bad)
@@ -124,6 +127,8 @@ assert_not_contains "$out" "DIFF" "every client saw what PostgreSQL sends direct
 assert_contains "$out" "co_t/bad client 4: same" "the duplicate key client compared"
 assert_contains "$out" "co_t/bad rows: same ['1=q0,2=q1,3=q2,4=q3,8=e7,9=e8,10=e9,100=first']" "the other clients' rows committed, the failing ones not"
 assert_contains "$out" "E23505" "the duplicate key got 23505 through the pooler"
+assert_contains "$out" "co_def/bad client 4: same" "a duplicate key found at commit: same replies"
+assert_contains "$out" "co_def/bad rows: same" "a duplicate key found at commit: same rows"
 assert_contains "$out" "E23502" "the NOT NULL violation got 23502"
 assert_contains "$out" "E22P02" "the bad input got 22P02"
 
