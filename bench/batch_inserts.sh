@@ -26,7 +26,10 @@
 #                (cross-client coalescing is not implemented: n/a)
 #
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
-# NO_RESULTS=1 to only print.  Takes about ROUNDS * 14 * (DURATION + 2) s.
+# NO_RESULTS=1 to only print, COALESCE_ONLY=1 (only the coalescing section,
+# see coalesce_bench), COALESCE_DELAY (its insert_coalesce_delay, 1ms).
+# Takes about ROUNDS * 14 * (DURATION + 2) s, plus ROUNDS * 3 * (DURATION + 2) s
+# for the coalescing section.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -160,6 +163,90 @@ echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/cop
 	echo "$ROW;"
 } >"$WORK/single.sql"
 
+# --- cross-client coalescing (insert_coalescing) ------------------------------
+# 50 clients (-j 2) of autocommit single-row INSERTs, -M prepared, alternating
+# rounds of: direct, pgplumb-pooler in transaction mode with insert_coalescing
+# off (the pooler's own cost) and on (insert_coalesce_delay as set, default
+# 1ms).  Its own report and results file (batch_inserts_coalesce-*.md, with
+# the load average before and after).  COALESCE_ONLY=1 runs only this part.
+coalesce_bench() {
+	local port_off port_on r name port extra out tps up_before csv="$WORK/coalesce.csv"
+	if [ -z "$PLUMB_BIN" ]; then
+		log "coalescing: no pgplumb-pooler binary, skipped"
+		return 0
+	fi
+	port_off=$(free_port)
+	port_on=$(free_port)
+	for pair in "coal-off|$port_off|insert_coalescing = 0" \
+		"coal-on|$port_on|insert_coalescing = 1;insert_coalesce_delay = ${COALESCE_DELAY:-1ms};admin_users = postgres"; do
+		IFS='|' read -r name port extra <<<"$pair"
+		write_ini pgplumb "$port" "$WORK/$name.ini" "$(tr ';' '\n' <<<"$extra")"
+		sed -i "s/^pool_mode = session/pool_mode = transaction/; s/^default_pool_size = 60/default_pool_size = 20/; s|^logfile = .*|logfile = $WORK/$name.log|" \
+			"$WORK/$name.ini"
+		chown postgres: "$WORK/$name.ini"
+		runuser -u postgres -- "$WORK/pgplumb-pooler" "$WORK/$name.ini" 2>>"$WORK/$name.stderr" &
+		PIDS+=($!)
+		wait_port "$port" || { echo "pgplumb-pooler ($name) did not start" >&2; exit 1; }
+	done
+	up_before=$(uptime)
+	echo "round,point,tps" >"$csv"
+	for r in $(seq 1 "$ROUNDS"); do
+		for pair in "direct|$PG_PORT" "pooler-txn|$port_off" "pooler-coalescing|$port_on"; do
+			IFS='|' read -r name port <<<"$pair"
+			psql -XqAtc "TRUNCATE bi" >/dev/null
+			out=$(pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" -M prepared -c 50 -j 2 \
+				-f "$WORK/single.sql" "$DB" 2>&1) || {
+				echo "pgbench failed for coalescing/$name:" >&2; echo "$out" >&2; exit 1; }
+			tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+			n=$(psql -XqAtc "SELECT count(*) FROM bi")
+			echo "$r,$name,$tps,$n" >>"$csv"
+			log "round $r coalescing/$name: $tps rows/s ($n rows in the table)"
+		done
+	done
+	stats=$(psql -XAt -F' ' -h 127.0.0.1 -p "$port_on" -d pgbouncer -c "SHOW COALESCING" 2>&1 || true)
+	python3 - "$csv" "$up_before" "$(uptime)" "$stats" >"$WORK/coalesce.md" <<'PY'
+import csv, os, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), fieldnames=["round", "point", "tps", "n"]))[1:]
+med = {p: statistics.median(float(r["tps"]) for r in rows if r["point"] == p)
+       for p in dict.fromkeys(r["point"] for r in rows)}
+E = os.environ
+o = ["# batch_inserts, cross-client coalescing: rows/second, median of %s rounds (alternating)\n" % E["ROUNDS"],
+     "PostgreSQL 15 (pg_virtualenv, default settings), pgbench -n -M prepared -c 50 -j 2 -T %s, "
+     "one autocommit `INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')` per transaction, table "
+     "truncated before each run. pgplumb-pooler in transaction mode, default_pool_size = 20, "
+     "insert_coalesce_delay = %s.\n" % (E["DURATION"], E.get("COALESCE_DELAY", "1ms")),
+     "| point | rows/s (median) | rounds |", "|---|---|---|"]
+for p, m in med.items():
+    o.append("| %s | %.0f | %s |" % (p, m, ", ".join("%.0f" % float(r["tps"]) for r in rows if r["point"] == p)))
+o.append("")
+o.append("- coalescing on / direct = **%.2f** (target >= 3); coalescing on / pooler without coalescing = %.2f; "
+         "pooler without coalescing / direct = %.2f" % (
+             med["pooler-coalescing"] / med["direct"], med["pooler-coalescing"] / med["pooler-txn"],
+             med["pooler-txn"] / med["direct"]))
+o.append("- SHOW COALESCING at the end (coalesced_rows merged_statements fallbacks solo): %s" % sys.argv[4])
+o.append("- load before: `%s`" % sys.argv[2].strip())
+o.append("- load after: `%s`" % sys.argv[3].strip())
+print("\n".join(o))
+PY
+	cat "$WORK/coalesce.md"
+	if [ -z "${NO_RESULTS:-}" ]; then
+		mkdir -p "$RESULTS_DIR"
+		local stamp
+		stamp=$(date -u +%Y%m%d-%H%M)
+		{
+			cat "$WORK/coalesce.md"
+			echo
+			echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS COALESCE_ONLY=${COALESCE_ONLY:-}), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		} >"$RESULTS_DIR/batch_inserts_coalesce-$stamp.md"
+		cp "$csv" "$RESULTS_DIR/batch_inserts_coalesce-$stamp.csv"
+		log "wrote $RESULTS_DIR/batch_inserts_coalesce-$stamp.md"
+	fi
+}
+if [ -n "${COALESCE_ONLY:-}" ]; then
+	coalesce_bench
+	exit 0
+fi
+
 # point name | port | pgbench options | rows per transaction
 POINTS=(
 	"pipe/direct|$PG_PORT|-M prepared -f $WORK/pipe.sql|100"
@@ -273,3 +360,5 @@ if [ -z "${NO_RESULTS:-}" ]; then
 	cp "$CSV" "$RESULTS_DIR/batch_inserts-$stamp.csv"
 	log "wrote $RESULTS_DIR/batch_inserts-$stamp.md"
 fi
+# cross-client coalescing: its own rounds and report (see coalesce_bench)
+coalesce_bench

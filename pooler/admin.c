@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "coalesce.h"
 #include "janitor.h"
 #include "pooler.h"
 
@@ -870,6 +871,27 @@ cmd_shutdown(struct client *c, const char *arg)
 	return true;
 }
 
+/* insert_coalescing counters (coalesce.c), one row. */
+static bool
+show_coalescing(struct client *c, const char *arg)
+{
+	static const char *const cols[] = {"coalesced_rows", "merged_statements", "fallbacks",
+	"solo"};
+	uint32_t	types[4] = {INT8_OID, INT8_OID, INT8_OID, INT8_OID};
+	struct result r;
+	struct rowbuf rb;
+
+	(void) arg;
+	result_begin(&r, 4, cols, types);
+	rb_reset(&rb);
+	rb_int(&rb, (long long) coalesce_stats.rows);
+	rb_int(&rb, (long long) coalesce_stats.statements);
+	rb_int(&rb, (long long) coalesce_stats.fallbacks);
+	rb_int(&rb, (long long) coalesce_stats.solo);
+	result_row(&r, rb.p);
+	return result_end(c, &r, "SHOW");
+}
+
 struct admin_cmd {
 	const char *word1;
 	const char *word2;			/* NULL: command takes an optional argument */
@@ -880,6 +902,7 @@ struct admin_cmd {
 static const struct admin_cmd admin_cmds[] = {
 	{"show", "batching", false, show_batching},
 	{"show", "clients", false, show_clients},
+	{"show", "coalescing", false, show_coalescing},
 	{"show", "config", false, show_config},
 	{"show", "databases", false, show_databases},
 	{"show", "lists", false, show_lists},

@@ -128,6 +128,10 @@ struct cfg_user {
 	  "Rows per multi-row INSERT written by insert_batching.") \
 	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \
 	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs.") \
+	X(insert_coalesce_delay, TIME, CFG_RELOAD, "1ms", 0, 0, \
+	  "insert_coalescing window: how long an autocommit single-row INSERT waits for others into the same table (plain number = seconds; write 1ms, 500us).") \
+	X(insert_coalescing, BOOL, CFG_RELOAD, "0", 0, 0, \
+	  "Merge concurrent autocommit single-row INSERTs of different clients into one multi-row INSERT (transaction pool mode only).") \
 	X(listen_addr, STR, CFG_RESTART, "", 0, 0, \
 	  "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP.") \
 	X(listen_backlog, INT, CFG_RESTART, "128", 1, INT_MAX, \

@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "batch.h"
+#include "coalesce.h"
 #include "janitor.h"
 #include "server.h"
 #include "txn.h"
@@ -581,9 +582,19 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		}
 		if (r != SBUF_FORWARD)
 			return r;
+		/* insert_coalescing: an INSERT held for merging with others' */
+		r = coalesce_client_packet(c, pkt);
+		if (r != SBUF_FORWARD)
+			return r;
 		if (!find_server(c))
 			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
 		s = c->link;
+	}
+	else if (c->coal)
+	{
+		r = coalesce_client_packet(c, pkt);
+		if (r != SBUF_FORWARD)
+			return r;
 	}
 	br = batch_packet(c, pkt, &taken);
 	if (br != SBUF_FORWARD)

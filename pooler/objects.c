@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "client.h"
+#include "coalesce.h"
 #include "janitor.h"
 #include "server.h"
 #include "txn.h"
@@ -837,10 +838,13 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 {
 	char		msg[512];
 	va_list		ap;
-	struct server *s = c->link;
+	struct server *s;
 
 	if (c->state == CL_JUSTFREE)
 		return;
+	/* insert_coalescing may hand the server over to another client */
+	coalesce_client_gone(c);
+	s = c->link;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -36,6 +36,7 @@ struct pool;
 struct server;
 struct txn_client;
 struct txn_server;
+struct coal_entry;
 
 enum client_state {
 	CL_FREE = 0,				/* on no list: being set up */
@@ -84,6 +85,7 @@ struct client {
 	struct auth_server *auth;
 	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
+	struct coal_entry *coal;	/* insert_coalescing: its held INSERT, or NULL */
 	struct event *timer;		/* allocated while a deadline is armed */
 
 	int64_t		connect_time;

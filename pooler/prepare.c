@@ -1334,3 +1334,14 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 	queue_pop(sv);
 	return r;
 }
+
+const uint8_t *
+ps_client_stmt_body(struct ps_client *cl, const char *name, uint32_t *len)
+{
+	const struct ps_stmt *st = client_lookup(cl, name, (uint32_t) strlen(name));
+
+	if (st == NULL)
+		return NULL;
+	*len = st->body_len;
+	return st->body;
+}

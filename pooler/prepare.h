@@ -169,6 +169,11 @@ enum ps_reply ps_server_reply(struct ps_server *sv, uint8_t type);
 const struct ps_stmt *ps_server_current_stmt(const struct ps_server *sv);
 /* Query text of a statement (NUL-terminated). */
 const char *ps_stmt_text(const struct ps_stmt *st);
+/*
+ * The Parse body (query\0 int16 n int32 types[n]) of the client's statement
+ * `name` ("" = unnamed), or NULL if the client has none by that name.
+ */
+const uint8_t *ps_client_stmt_body(struct ps_client *cl, const char *name, uint32_t *len);
 /* Server-side name, "PGPLUMB_<id>". */
 const char *ps_stmt_name(const struct ps_stmt *st);
 

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "client.h"
+#include "coalesce.h"
 #include "janitor.h"
 #include "txn.h"
 #include "userlist.h"
@@ -419,9 +420,28 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
  * statement) are the ones to swallow here with SBUF_SKIP (flush pending
  * bytes first), so the client sees exactly what PostgreSQL would have sent.
  */
+/* insert_coalescing: replies to a merged INSERT or its replay. */
+static enum sbuf_ret
+coalesce_reply(struct server *s, struct sbuf_pkt *pkt)
+{
+	bool		ready_done;
+	enum sbuf_ret r = coalesce_server_reply(s, pkt, &ready_done);
+
+	if (ready_done && r != SBUF_CLOSED && s->link)
+		note_ready(s, (char) pkt->data[5]);
+	return r;
+}
+
 static enum sbuf_ret
 relay_packet(struct server *s, struct sbuf_pkt *pkt)
 {
+	if (s->link && s->link->coal)
+	{
+		enum sbuf_ret r = coalesce_reply(s, pkt);
+
+		if (r != SBUF_FORWARD)
+			return r;
+	}
 	/* between segments only ReadyForQuery and ErrorResponse are the rewriter's concern */
 	if (s->link && s->link->batch &&
 		(batch_busy(s->link->batch) || pkt->type == PQMSG_ReadyForQuery ||
@@ -454,6 +474,9 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	/* replies the pooler asked for, prepared statements, session parameters */
 	r = txn_server_packet(s, pkt, &done);
+	/* a reply txn translated (ParseComplete) may be the coalescer's */
+	if (done && r == SBUF_FORWARD && s->link && s->link->coal)
+		return coalesce_reply(s, pkt);
 	/* a reply txn.c rewrote for the client (ParseComplete standing for a
 	 * skipped Parse) is the rewriter's to see too */
 	if (done && r == SBUF_FORWARD && s->link && s->link->batch)

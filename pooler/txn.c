@@ -1180,3 +1180,24 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 			break;
 	}
 }
+
+/* ---- insert_coalescing ---- */
+
+const uint8_t *
+txn_client_stmt_body(struct client *c, const char *name, uint32_t *len)
+{
+	if (c->txn == NULL || c->txn->ps == NULL)
+		return NULL;
+	return ps_client_stmt_body(c->txn->ps, name, len);
+}
+
+bool
+txn_clients_same_vars(const struct client *a, const struct client *b)
+{
+	if (a->txn == NULL || b->txn == NULL)
+		return a->txn == b->txn;
+	for (int i = 0; i < varcache_count(); i++)
+		if (!varcache_equal_slot(&a->txn->vars.cur, &b->txn->vars.cur, i))
+			return false;
+	return true;
+}

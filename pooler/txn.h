@@ -74,6 +74,14 @@ enum sbuf_ret txn_server_unlinked_packet(struct server *s, struct sbuf_pkt *pkt)
 /* The server is about to run server_reset_query. */
 void		txn_server_reset_sent(struct server *s, const char *query);
 
+/*
+ * insert_coalescing: the Parse body (query\0 int16 n int32 types[n]) of the
+ * statement `name` the client prepared without a server, or NULL.
+ */
+const uint8_t *txn_client_stmt_body(struct client *c, const char *name, uint32_t *len);
+/* insert_coalescing: do two clients have the same session parameters? */
+bool		txn_clients_same_vars(const struct client *a, const struct client *b);
+
 void		txn_client_free(struct client *c);
 void		txn_server_free(struct server *s);
 
