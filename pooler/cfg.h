@@ -75,6 +75,8 @@ struct cfg_database {
 	int max_db_connections;	/* -1: max_db_connections */
 	int pool_mode;		/* -1 or enum cfg_pool_mode */
 	int64_t server_lifetime; /* -1: server_lifetime */
+	int insert_batching;	/* -1: insert_batching, else 0 / 1 */
+	int insert_batch_max_rows; /* -1: insert_batch_max_rows */
 	int line;		/* line of the entry in its file, for messages */
 };
 
@@ -125,7 +127,7 @@ struct cfg_user {
 	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
 	  "Rows per multi-row INSERT written by insert_batching.") \
 	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \
-	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs (session pool mode only).") \
+	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs.") \
 	X(listen_addr, STR, CFG_RESTART, "", 0, 0, \
 	  "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP.") \
 	X(listen_backlog, INT, CFG_RESTART, "128", 1, INT_MAX, \
@@ -276,6 +278,8 @@ const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
  * `db` and `u` may be NULL. */
 int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
+bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
+int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);

@@ -483,7 +483,12 @@ client_batch_output(struct client *c, struct server *s)
 			   *to_c = batch_to_client(c->batch);
 	bool		ok = true;
 
-	if (to_s->len)
+	if (to_s->len == 0 && to_c->len == 0 && pool_mode(c->pool) == CFG_POOL_SESSION)
+		return true;
+	/* transaction pooling: through the prepared-statement mapping (txn.c) */
+	if (pool_mode(c->pool) != CFG_POOL_SESSION)
+		ok = txn_batch_send(c, s, to_s);
+	else if (to_s->len)
 		ok = sbuf_send_buf(&s->sb, to_s);
 	if (ok && to_c->len)
 		ok = sbuf_send_buf(&c->sb, to_c);
@@ -496,29 +501,34 @@ client_batch_output(struct client *c, struct server *s)
  * insert_batching: let the rewriter see the message.  Returns SBUF_FORWARD
  * (relay it), SBUF_SKIP (taken: *taken set), or NEED_FULL/WAIT/CLOSED.
  */
+/* The client's rewriter, created at its first message if insert_batching is on. */
+static struct batch *
+client_batch(struct client *c)
+{
+	/* outside session pooling its statements need the prepared-statement
+	 * mapping (max_prepared_statements > 0) to follow the client */
+	if (c->batch == NULL && cfg_insert_batching_for(cfg, pool_db(c->pool)) &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || cfg->max_prepared_statements > 0))
+	{
+		struct batch_settings set = {
+			.max_rows = cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)),
+			.max_bytes = 64u << 20,
+			.max_statements = 256,
+			.check_tables = true,
+		};
+
+		c->batch = batch_new(&set);
+	}
+	return c->batch;
+}
+
 static enum sbuf_ret
 batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 {
 	enum batch_action a;
 
 	*taken = false;
-	if (c->batch == NULL)
-	{
-		struct batch_settings set = {
-			.max_rows = cfg->insert_batch_max_rows,
-			.max_bytes = 64u << 20,
-			.max_statements = 256,
-			.check_tables = true,
-		};
-
-		if (!cfg->insert_batching || pool_mode(c->pool) != CFG_POOL_SESSION ||
-			pkt->type == PQMSG_Terminate)
-			return SBUF_FORWARD;
-		c->batch = batch_new(&set);
-		if (c->batch == NULL)
-			return SBUF_FORWARD;
-	}
-	if (pkt->type == PQMSG_Terminate)
+	if (pkt->type == PQMSG_Terminate || client_batch(c) == NULL)
 		return SBUF_FORWARD;
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
@@ -563,6 +573,12 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		}
 		/* statements prepared without a server (txn.c) */
 		r = txn_client_unlinked_packet(c, pkt);
+		if (r == SBUF_SKIP && (pkt->type == PQMSG_Parse || pkt->type == PQMSG_Close) &&
+			client_batch(c) && !batch_note_local(c->batch, pkt->data, pkt->total))
+		{
+			disconnect_client(c, "53200", "out of memory");
+			return SBUF_CLOSED;
+		}
 		if (r != SBUF_FORWARD)
 			return r;
 		if (!find_server(c))

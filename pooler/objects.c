@@ -877,6 +877,8 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 	{
 		const struct batch_stats *st = batch_stats(c->batch);
 
+		if (c->pool)
+			batch_stats_add(&c->pool->batch_stats, st);
 		if (st->batches || st->fallbacks)
 			log_info("%s insert batching: %llu multi-row statements carrying %llu rows, "
 					 "%llu segments rewritten, %llu fallbacks", client_ident(c),

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "batch.h"
 #include "cfg.h"
 #include "list.h"
 #include "sbuf.h"
@@ -190,6 +191,7 @@ struct pool {
 	struct pool_stats stats;
 	struct pool_stats stats_prev;
 	struct pool_stats stats_avg;
+	struct batch_stats batch_stats;	/* insert_batching of clients gone (SHOW BATCHING) */
 	uint64_t	login_count;
 	int64_t		maxwait_start;
 

@@ -868,6 +868,82 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	return replaced ? SBUF_SKIP : SBUF_FORWARD;
 }
 
+/*
+ * insert_batching in transaction and statement pooling: what the rewriter
+ * sends (its multi-row statements, the client's own messages it held or
+ * replays) goes through the prepared-statement mapping as if the client had
+ * sent it, so names are the client's and every reply is matched; session
+ * parameters are synced first while nothing is outstanding on the server.
+ * What is held for the server is sent too.  false: the server is closed.
+ */
+bool
+txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
+{
+	struct txn_client *tc = client_txn(c);
+	struct txn_server *ts = server_txn(s);
+	size_t		off = 0;
+
+	if (tc == NULL || ts == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return false;
+	}
+	if (!tracks_prepared(c->pool))
+	{
+		if (!send_held(c, s))
+			return false;
+		return msgs->len == 0 || sbuf_send_buf(&s->sb, msgs);
+	}
+	if ((ts->ps == NULL && (ts->ps = ps_server_new()) == NULL) ||
+		(tc->ps == NULL && (tc->ps = ps_client_new()) == NULL))
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return false;
+	}
+	if (!held_take(tc))
+		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
+	while (off + PROTO_HDR_LEN <= msgs->len)
+	{
+		const uint8_t *m = msgs->data + off;
+		uint32_t	total = 1 + proto_get_u32(m + 1);
+		enum ps_result r;
+
+		if (ts->sync_pending == 0 && ps_server_outstanding(ts->ps) == 0 &&
+			starts_request(m[0]) && sync_needed(tc, ts))
+		{
+			int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, tc->out);
+
+			if (n < 0)
+				return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
+			if (n > 0)
+			{
+				s->expect_rfq++;
+				ts->sync_pending++;
+			}
+			ts->synced_serial = tc->serial;
+			ts->synced_cgen = tc->vars.cur.gen;
+			ts->synced_sgen = ts->vars.gen;
+		}
+		r = ps_client_message(tc->ps, ts->ps, m, total, cfg->max_prepared_statements, &ps_out);
+		if (r == PS_REPLACED)
+			proto_put_bytes(tc->out, ps_out.data, ps_out.len);
+		else if (r == PS_PASS)
+			proto_put_bytes(tc->out, m, total);
+		else
+		{
+			(void) client_fail(c, r);
+			return false;
+		}
+		off += total;
+	}
+	if (!proto_buf_ok(tc->out))
+	{
+		(void) client_fail(c, PS_NOMEM);
+		return false;
+	}
+	return send_held(c, s);
+}
+
 /* ---- server replies ---- */
 
 /* name\0value\0 of a ParameterStatus; false if malformed. */
