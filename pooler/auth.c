@@ -38,24 +38,162 @@
  * md5 helpers
  * ------------------------------------------------------------------------ */
 
+/*
+ * MD5 (RFC 1321), for the two digests of every md5 login.  Written out here
+ * because OpenSSL 3's EVP interface costs several times the digest itself
+ * per call (fetching, context set-up), which showed in the cost of each
+ * connection.  Not for anything that needs a secure hash.
+ */
+struct md5 {
+	uint32_t h[4];
+	uint64_t len;			/* bytes hashed so far */
+	unsigned char blk[64];
+};
+
+static void md5_init(struct md5 *m)
+{
+	m->h[0] = 0x67452301;
+	m->h[1] = 0xefcdab89;
+	m->h[2] = 0x98badcfe;
+	m->h[3] = 0x10325476;
+	m->len = 0;
+}
+
+/* The four round functions, and one step: a = b + ((a + f(b,c,d) + x + t) <<< s).
+ * The constants t are floor(2^32 * |sin(i + 1)|) for step i. */
+#define MD5_F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define MD5_G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
+#define MD5_H(x, y, z) ((x) ^ (y) ^ (z))
+#define MD5_I(x, y, z) ((y) ^ ((x) | ~(z)))
+#define MD5_STEP(f, a, b, c, d, x, t, s) \
+	do { \
+		(a) += MD5_##f((b), (c), (d)) + (x) + (uint32_t) (t); \
+		(a) = ((a) << (s) | (a) >> (32 - (s))) + (b); \
+	} while (0)
+
+static void md5_block(struct md5 *m, const unsigned char *p)
+{
+	uint32_t w[16], a = m->h[0], b = m->h[1], c = m->h[2], d = m->h[3];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t) p[4 * i] | (uint32_t) p[4 * i + 1] << 8 |
+		       (uint32_t) p[4 * i + 2] << 16 | (uint32_t) p[4 * i + 3] << 24;
+	MD5_STEP(F, a, b, c, d, w[0], 0xd76aa478, 7);
+	MD5_STEP(F, d, a, b, c, w[1], 0xe8c7b756, 12);
+	MD5_STEP(F, c, d, a, b, w[2], 0x242070db, 17);
+	MD5_STEP(F, b, c, d, a, w[3], 0xc1bdceee, 22);
+	MD5_STEP(F, a, b, c, d, w[4], 0xf57c0faf, 7);
+	MD5_STEP(F, d, a, b, c, w[5], 0x4787c62a, 12);
+	MD5_STEP(F, c, d, a, b, w[6], 0xa8304613, 17);
+	MD5_STEP(F, b, c, d, a, w[7], 0xfd469501, 22);
+	MD5_STEP(F, a, b, c, d, w[8], 0x698098d8, 7);
+	MD5_STEP(F, d, a, b, c, w[9], 0x8b44f7af, 12);
+	MD5_STEP(F, c, d, a, b, w[10], 0xffff5bb1, 17);
+	MD5_STEP(F, b, c, d, a, w[11], 0x895cd7be, 22);
+	MD5_STEP(F, a, b, c, d, w[12], 0x6b901122, 7);
+	MD5_STEP(F, d, a, b, c, w[13], 0xfd987193, 12);
+	MD5_STEP(F, c, d, a, b, w[14], 0xa679438e, 17);
+	MD5_STEP(F, b, c, d, a, w[15], 0x49b40821, 22);
+	MD5_STEP(G, a, b, c, d, w[1], 0xf61e2562, 5);
+	MD5_STEP(G, d, a, b, c, w[6], 0xc040b340, 9);
+	MD5_STEP(G, c, d, a, b, w[11], 0x265e5a51, 14);
+	MD5_STEP(G, b, c, d, a, w[0], 0xe9b6c7aa, 20);
+	MD5_STEP(G, a, b, c, d, w[5], 0xd62f105d, 5);
+	MD5_STEP(G, d, a, b, c, w[10], 0x02441453, 9);
+	MD5_STEP(G, c, d, a, b, w[15], 0xd8a1e681, 14);
+	MD5_STEP(G, b, c, d, a, w[4], 0xe7d3fbc8, 20);
+	MD5_STEP(G, a, b, c, d, w[9], 0x21e1cde6, 5);
+	MD5_STEP(G, d, a, b, c, w[14], 0xc33707d6, 9);
+	MD5_STEP(G, c, d, a, b, w[3], 0xf4d50d87, 14);
+	MD5_STEP(G, b, c, d, a, w[8], 0x455a14ed, 20);
+	MD5_STEP(G, a, b, c, d, w[13], 0xa9e3e905, 5);
+	MD5_STEP(G, d, a, b, c, w[2], 0xfcefa3f8, 9);
+	MD5_STEP(G, c, d, a, b, w[7], 0x676f02d9, 14);
+	MD5_STEP(G, b, c, d, a, w[12], 0x8d2a4c8a, 20);
+	MD5_STEP(H, a, b, c, d, w[5], 0xfffa3942, 4);
+	MD5_STEP(H, d, a, b, c, w[8], 0x8771f681, 11);
+	MD5_STEP(H, c, d, a, b, w[11], 0x6d9d6122, 16);
+	MD5_STEP(H, b, c, d, a, w[14], 0xfde5380c, 23);
+	MD5_STEP(H, a, b, c, d, w[1], 0xa4beea44, 4);
+	MD5_STEP(H, d, a, b, c, w[4], 0x4bdecfa9, 11);
+	MD5_STEP(H, c, d, a, b, w[7], 0xf6bb4b60, 16);
+	MD5_STEP(H, b, c, d, a, w[10], 0xbebfbc70, 23);
+	MD5_STEP(H, a, b, c, d, w[13], 0x289b7ec6, 4);
+	MD5_STEP(H, d, a, b, c, w[0], 0xeaa127fa, 11);
+	MD5_STEP(H, c, d, a, b, w[3], 0xd4ef3085, 16);
+	MD5_STEP(H, b, c, d, a, w[6], 0x04881d05, 23);
+	MD5_STEP(H, a, b, c, d, w[9], 0xd9d4d039, 4);
+	MD5_STEP(H, d, a, b, c, w[12], 0xe6db99e5, 11);
+	MD5_STEP(H, c, d, a, b, w[15], 0x1fa27cf8, 16);
+	MD5_STEP(H, b, c, d, a, w[2], 0xc4ac5665, 23);
+	MD5_STEP(I, a, b, c, d, w[0], 0xf4292244, 6);
+	MD5_STEP(I, d, a, b, c, w[7], 0x432aff97, 10);
+	MD5_STEP(I, c, d, a, b, w[14], 0xab9423a7, 15);
+	MD5_STEP(I, b, c, d, a, w[5], 0xfc93a039, 21);
+	MD5_STEP(I, a, b, c, d, w[12], 0x655b59c3, 6);
+	MD5_STEP(I, d, a, b, c, w[3], 0x8f0ccc92, 10);
+	MD5_STEP(I, c, d, a, b, w[10], 0xffeff47d, 15);
+	MD5_STEP(I, b, c, d, a, w[1], 0x85845dd1, 21);
+	MD5_STEP(I, a, b, c, d, w[8], 0x6fa87e4f, 6);
+	MD5_STEP(I, d, a, b, c, w[15], 0xfe2ce6e0, 10);
+	MD5_STEP(I, c, d, a, b, w[6], 0xa3014314, 15);
+	MD5_STEP(I, b, c, d, a, w[13], 0x4e0811a1, 21);
+	MD5_STEP(I, a, b, c, d, w[4], 0xf7537e82, 6);
+	MD5_STEP(I, d, a, b, c, w[11], 0xbd3af235, 10);
+	MD5_STEP(I, c, d, a, b, w[2], 0x2ad7d2bb, 15);
+	MD5_STEP(I, b, c, d, a, w[9], 0xeb86d391, 21);
+	m->h[0] += a;
+	m->h[1] += b;
+	m->h[2] += c;
+	m->h[3] += d;
+}
+
+static void md5_update(struct md5 *m, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	size_t used = (size_t) (m->len & 63);
+
+	m->len += n;
+	if (used) {
+		size_t take = 64 - used < n ? 64 - used : n;
+
+		memcpy(m->blk + used, p, take);
+		p += take;
+		n -= take;
+		if (used + take < 64)
+			return;
+		md5_block(m, m->blk);
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		md5_block(m, p);
+	memcpy(m->blk, p, n);
+}
+
+static void md5_final(struct md5 *m, unsigned char out[16])
+{
+	uint64_t bits = m->len * 8;
+	unsigned char pad[72] = {0x80};
+	size_t used = (size_t) (m->len & 63);
+	size_t padlen = (used < 56 ? 56 : 120) - used;
+
+	for (int i = 0; i < 8; i++)
+		pad[padlen + i] = (unsigned char) (bits >> (8 * i));
+	md5_update(m, pad, padlen + 8);
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			out[4 * i + j] = (unsigned char) (m->h[i] >> (8 * j));
+}
+
 static PP_WUR int md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char d[16];
-	/* fetched once and reused: OpenSSL 3 looks the algorithm up again on
-	 * every EVP_md5() init, which cost more than the digest itself */
-	static EVP_MD *md5;
-	static EVP_MD_CTX *ctx;
-	int ok;
+	struct md5 m;
 
-	if (!md5 && !(md5 = EVP_MD_fetch(NULL, "MD5", NULL)))
-		return -1;
-	if (!ctx && !(ctx = EVP_MD_CTX_new()))
-		return -1;
-	ok = EVP_DigestInit_ex2(ctx, md5, NULL) == 1 && EVP_DigestUpdate(ctx, a, alen) == 1 &&
-	     EVP_DigestUpdate(ctx, b, blen) == 1 && EVP_DigestFinal_ex(ctx, d, NULL) == 1;
-	if (!ok)
-		return -1;
+	md5_init(&m);
+	md5_update(&m, a, alen);
+	md5_update(&m, b, blen);
+	md5_final(&m, d);
 	for (int i = 0; i < 16; i++) {
 		out[2 * i] = hexd[d[i] >> 4];
 		out[2 * i + 1] = hexd[d[i] & 15];

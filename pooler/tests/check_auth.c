@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "../auth.h"
 #include "../cfg.h"
 #include "../scram.h"
@@ -26,6 +28,34 @@ START_TEST(test_md5_helpers)
 	ck_assert_int_eq(auth_md5_response(s, salt, r), 0);
 	ck_assert_str_eq(r, "md5bb41a296aab6baccb36ff243a562abff");
 	ck_assert_int_eq(auth_md5_response("notmd5", salt, r), -1);
+}
+END_TEST
+
+/* The pooler's own MD5 agrees with OpenSSL's for every length around the
+ * block and padding boundaries (md5(password || user) is what
+ * auth_md5_secret computes). */
+START_TEST(test_md5_against_openssl)
+{
+	char pw[300], user[8] = "u", s[36], want[33];
+	unsigned char d[16];
+	unsigned int dlen;
+
+	for (int n = 0; n < 260; n++) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		for (int i = 0; i < n; i++)
+			pw[i] = (char) ('a' + (i * 7 + n) % 26);
+		pw[n] = '\0';
+		ck_assert_int_eq(auth_md5_secret(user, pw, s), 0);
+		ck_assert(EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1);
+		ck_assert(EVP_DigestUpdate(ctx, pw, (size_t) n) == 1);
+		ck_assert(EVP_DigestUpdate(ctx, user, strlen(user)) == 1);
+		ck_assert(EVP_DigestFinal_ex(ctx, d, &dlen) == 1);
+		EVP_MD_CTX_free(ctx);
+		for (int i = 0; i < 16; i++)
+			snprintf(want + 2 * i, 3, "%02x", d[i]);
+		ck_assert_msg(strcmp(s + 3, want) == 0, "length %d: %s vs %s", n, s + 3, want);
+	}
 }
 END_TEST
 
@@ -469,6 +499,7 @@ static Suite *auth_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_md5_helpers);
+	tcase_add_test(tc, test_md5_against_openssl);
 	tcase_add_test(tc, test_matrix);
 	tcase_add_test(tc, test_scram_plain_cached);
 	tcase_add_test(tc, test_trust_and_method_names);
