@@ -428,10 +428,10 @@ client_row(struct result *r, struct client *c)
 
 	rb_reset(&rb);
 	rb_str(&rb, "C");
-	rb_str(&rb, c->username);
-	rb_str(&rb, c->dbname);
+	rb_str(&rb, client_username(c));
+	rb_str(&rb, client_dbname(c));
 	rb_str(&rb, client_state_name(c));
-	rb_str(&rb, c->addr);
+	rb_str(&rb, client_addr(c));
 	rb_int(&rb, c->port);
 	{
 		char		la[64];

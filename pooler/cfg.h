@@ -198,6 +198,8 @@ struct cfg_user {
 	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
 	X(tcp_keepalive, BOOL, CFG_RESTART, "1", 0, 0, \
 	  "Turn on TCP keepalive with the operating system's defaults.") \
+	X(track_client_id, BOOL, CFG_RELOAD, "0", 0, 0, \
+	  "In transaction and statement pooling, set pgplumb.client_id on the server connection to an id of the client it serves (for the extension's N+1 detector; pgplumb only).") \
 	X(track_extra_parameters, STR, CFG_RELOAD, "IntervalStyle", 0, 0, \
 	  "Comma-separated session parameters that follow each client to its server connections, besides client_encoding, DateStyle, TimeZone, standard_conforming_strings, application_name and search_path.") \
 	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \
