@@ -30,7 +30,7 @@ WORK=$(mktemp -d /tmp/bench_batchsel.XXXXXX)
 chmod 755 "$WORK"
 PID=""
 cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -1387,6 +1387,19 @@ send_table_check(struct batch *b, int chunk)
 		proto_buf_ok(o);
 }
 
+/*
+ * The Sync that ends a good attempt, and inside BEGIN the RELEASE of the
+ * savepoint right behind it (an error at the Sync leaves the transaction
+ * failed, so the RELEASE fails too and the savepoint stays for the undo).
+ */
+static void
+build_commit(struct batch *b)
+{
+	build_sync(&b->to_server);
+	if (b->savepoint)
+		proto_build_query(&b->to_server, "RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
+}
+
 /* Start the attempt for the held segment; on PLAN_NO send it unchanged. */
 static enum batch_action
 launch(struct batch *b)
@@ -1457,7 +1470,7 @@ launch(struct batch *b)
 		if (!expect(b, EXP_SWALLOW1, -1, -1))
 			return BATCH_FAILED;
 	}
-	b->optimistic = b->status == 'I';
+	b->optimistic = true;
 	for (int i = 0; i < b->nitems; i++)
 	{
 		const struct item *it = &b->items[i];
@@ -1507,15 +1520,17 @@ launch(struct batch *b)
 		}
 	}
 	/*
-	 * In an implicit transaction whose chunks are all guarded, any surprise is
-	 * an error that fails the transaction at Sync: send the Sync now and save
-	 * a round trip.  Otherwise Flush, check every reply, then Sync.
+	 * When every chunk is guarded or cannot report another row count, any
+	 * surprise is an error: in an implicit transaction it fails the
+	 * transaction at Sync, inside BEGIN the savepoint undoes it.  Send the
+	 * Sync now (and the RELEASE SAVEPOINT) and save a round trip.  Otherwise
+	 * Flush, check every reply, then Sync.
 	 */
 	for (int i = 0; i < b->nchunks; i++)
 		if (!b->chunks[i].guarded && !b->chunks[i].exact)
 			b->optimistic = false;
 	if (b->optimistic)
-		build_sync(&b->to_server);
+		build_commit(b);
 	else
 	{
 		proto_begin(&b->to_server, PQMSG_Flush);
@@ -1548,6 +1563,8 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 			build_execute(&b->to_server, BATCH_FAIL_PORTAL);
 		build_sync(&b->to_server);
 	}
+	else if (b->savepoint)
+		b->zleft++;				/* the RELEASE sent behind the Sync (it fails) */
 	b->zleft++;
 	if (b->savepoint)
 	{
@@ -1823,7 +1840,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		if (b->doomed)
 			return fail_attempt(b, false) ? BATCH_TAKEN : BATCH_FAILED;
 		if (!b->optimistic)
-			build_sync(&b->to_server);
+			build_commit(b);
 		b->state = BS_COMMIT;
 	}
 	return BATCH_TAKEN;
@@ -1874,8 +1891,8 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 			attempt_done(b);
 			if (b->savepoint)
 			{
+				/* the RELEASE went with the Sync: swallow its replies */
 				send_raw(&b->to_client, msg, len);
-				proto_build_query(&b->to_server, "RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
 				b->zleft = 1;
 				b->state = BS_SWALLOW;
 				b->after_swallow = BS_IDLE;

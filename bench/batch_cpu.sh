@@ -1,0 +1,158 @@
+#!/bin/bash
+# bench/batch_cpu.sh -- CPU time per 100 inserted rows, per path, the figure a
+# loaded shared machine still gives: tps there depends on what else runs,
+# CPU time much less.  For each point, N pgbench transactions of 100 rows;
+# server CPU is what the postmaster reaped from its children (the backends
+# exit when pgbench or the pooler disconnects), pooler CPU is read from
+# /proc before it stops, pgbench's from time(1).  Rounds alternate; the
+# median per point is reported, and ratios of total CPU (direct / point:
+# how many times the rows per CPU-second).
+#
+# Points: values100 (one hand-written 100-row INSERT, -M prepared), copy (COPY
+# of 100 rows), pipe (100 single-row INSERTs in a pipeline, -M prepared) and
+# multi (the same as one multi-statement Query, -M simple), direct and through
+# pgplumb-pooler with insert_batching = 1 in session and transaction pool mode.
+#
+# Knobs: N=2000 ROUNDS=5, RESULTS_DIR, NO_RESULTS=1 to only print.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export N=${N:-2000} ROUNDS=${ROUNDS:-5} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+
+if [ "${1:-}" != "--inside" ]; then
+	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
+	export BENCH_CMD="$0 $*"
+	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	top=$ROOT
+	. "$ROOT/regress/lib/stage.sh"
+	pp_venv=(-t -v "$pp_pgver")
+	rc=0
+	pp_run_virtualenv "$0" --inside || rc=$?
+	exit $rc
+fi
+
+WORK=$(mktemp -d /tmp/bench_batchcpu.XXXXXX)
+chmod 755 "$WORK"
+PID=""
+cleanup() {
+	if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+PG_PORT=$(psql -XAtc 'show port')
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PM=$(head -1 "$(psql -XAtc 'show data_directory')/postmaster.pid")
+export TICK; TICK=$(getconf CLK_TCK)
+psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
+echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
+
+ROW="INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')"
+HEAD=$'\\set a random(1, 1000000)\n\\set b random(1, 1000000)'
+{ echo "$HEAD"; echo '\startpipeline'; for _ in $(seq 100); do echo "$ROW;"; done; echo '\endpipeline'; } >"$WORK/pipe.sql"
+{ echo "$HEAD"; for i in $(seq 100); do if [ "$i" -lt 100 ]; then echo "$ROW \\;"; else echo "$ROW;"; fi; done; } >"$WORK/multi.sql"
+{ echo "$HEAD"; printf 'INSERT INTO bi (a, b, c) VALUES '
+  for i in $(seq 100); do printf "(:a, :b, 'payload')"; [ "$i" -lt 100 ] && printf ', '; done; echo ';'; } >"$WORK/values100.sql"
+seq 1 100 | awk '{print $1 "," $1+4000 ",payload"}' >"$WORK/rows100.csv"
+chmod 644 "$WORK"/*
+echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/copy.sql"
+
+reaped() { awk '{print $16 + $17}' "/proc/$PM/stat"; }	# cutime + cstime, ticks
+
+start_pooler() {	# $1 pool mode
+	cat >"$WORK/pgplumb.ini" <<INI
+[databases]
+postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
+[pgplumb]
+listen_addr = 127.0.0.1
+listen_port = $PORT
+unix_socket_dir =
+auth_type = md5
+auth_file = $WORK/userlist.txt
+pool_mode = $1
+default_pool_size = 2
+insert_batching = 1
+logfile = $WORK/pgplumb.log
+INI
+	"$ROOT/pooler/pgplumb-pooler" "$WORK/pgplumb.ini" &
+	PID=$!
+	for _ in $(seq 50); do
+		psql -XAtc 'select 1' -h 127.0.0.1 -p "$PORT" -d postgres >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+CSV="$WORK/rounds.csv"
+echo "round,point,server_us,pooler_us,pgbench_us" >"$CSV"
+POINTS=("values100|direct|prepared" "copy|direct|simple" "pipe|direct|prepared"
+	"pipe|session|prepared" "pipe|transaction|prepared" "multi|direct|simple"
+	"multi|session|simple" "multi|transaction|simple")
+for r in $(seq 1 "$ROUNDS"); do
+	for p in "${POINTS[@]}"; do
+		IFS='|' read -r script mode qm <<<"$p"
+		port=$PG_PORT
+		psql -XqAtc "TRUNCATE bi"
+		if [ "$mode" != direct ]; then start_pooler "$mode"; port=$PORT; fi
+		sleep 0.3
+		a=$(reaped)
+		/usr/bin/time -f "%U %S" -o "$WORK/time" pgbench -n -h 127.0.0.1 -p "$port" -M "$qm" \
+			-t "$N" -f "$WORK/$script.sql" postgres >"$WORK/pgbench.out" 2>&1 ||
+			{ cat "$WORK/pgbench.out" >&2; exit 1; }
+		pooler=0
+		if [ -n "$PID" ]; then
+			pooler=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+			kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+		fi
+		sleep 0.5	# the backends exit and are reaped
+		b=$(reaped)
+		python3 - "$r" "$script/$mode" "$a" "$b" "$pooler" "$(cat "$WORK/time")" >>"$CSV" <<'PY'
+import os, sys
+r, point, a, b, pooler, tm = sys.argv[1:7]
+tick, n = int(os.environ["TICK"]), int(os.environ["N"])
+us = lambda ticks: float(ticks) * 1e6 / tick / n
+pgb = sum(map(float, tm.split())) * 1e6 / n
+print("%s,%s,%.1f,%.1f,%.1f" % (r, point, us(float(b) - float(a)), us(pooler), pgb))
+PY
+		log "round $r $script/$mode: $(tail -n 1 "$CSV")"
+	done
+done
+
+python3 - "$CSV" >"$WORK/report.md" <<'PY'
+import csv, os, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+E = os.environ
+pts = list(dict.fromkeys(r["point"] for r in rows))
+med = {p: {k: statistics.median(float(r[k]) for r in rows if r["point"] == p)
+           for k in ("server_us", "pooler_us", "pgbench_us")} for p in pts}
+tot = {p: sum(med[p].values()) for p in pts}
+o = ["# batch_cpu: CPU time per 100 rows inserted, median of %s rounds (alternating)\n" % E["ROUNDS"],
+     "pgbench -n -t %s transactions of 100 rows per run, 1 client; server CPU reaped by the "
+     "postmaster, pooler CPU from /proc, pgbench CPU from time(1), in microseconds per "
+     "transaction (100 rows). pgplumb-pooler with insert_batching = 1, pool size 2.\n" % E["N"],
+     "| point | server | pooler | pgbench | total |", "|---|---|---|---|---|"]
+for p in pts:
+    m = med[p]
+    o.append("| %s | %.0f | %.0f | %.0f | %.0f |" % (p, m["server_us"], m["pooler_us"], m["pgbench_us"], tot[p]))
+o.append("\n## Rows per CPU-second, ratios (total CPU of the anchor / total CPU of the point)")
+for s in ("pipe", "multi"):
+    for mode in ("session", "transaction"):
+        p = "%s/%s" % (s, mode)
+        o.append("- %s: / %s direct = %.2f (target >= 2.5); / hand-written VALUES = %.2f (target >= 0.9); / COPY = %.2f (target >= 0.4)" % (
+            p, s, tot["%s/direct" % s] / tot[p], tot["values100/direct"] / tot[p], tot["copy/direct"] / tot[p]))
+o.append("- anchors: values100 / pipe direct = %.2f; COPY / values100 = %.2f" % (
+    tot["pipe/direct"] / tot["values100/direct"], tot["values100/direct"] / tot["copy/direct"]))
+print("\n".join(o))
+PY
+cat "$WORK/report.md"
+if [ -z "${NO_RESULTS:-}" ]; then
+	mkdir -p "$RESULTS_DIR"
+	stamp=$(date -u +%Y%m%d-%H%M)
+	{
+		cat "$WORK/report.md"
+		echo
+		echo "Command: \`$BENCH_CMD\` (N=$N ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} >"$RESULTS_DIR/batch_cpu-$stamp.md"
+	log "wrote $RESULTS_DIR/batch_cpu-$stamp.md"
+fi
