@@ -340,7 +340,8 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 	n1_class	cls;
 
 	/* the common case, a statement that did not repeat: nothing to do */
-	if (r->count < (uint32_t) det->cfg.min_repeats && !det->cfg.report_rejected)
+	if (r->count < (uint32_t) det->cfg.min_repeats &&
+		(!det->cfg.report_rejected || r->count < 3))
 	{
 		det->stats.runs_closed++;
 		det->stats.findings[N1_CLASS_NONE]++;
@@ -604,12 +605,16 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
 		goto done;
 
-	for (int i = 0; i < N1_MAX_RUNS; i++)
-		if (s->run_fp[i] == ev->fingerprint)
-		{
-			slot = i;
-			break;
-		}
+	/* most often the statement repeats the latest one (a loop) */
+	if (s->run_fp[s->last_slot] == ev->fingerprint)
+		slot = s->last_slot;
+	else
+		for (int i = 0; i < N1_MAX_RUNS; i++)
+			if (s->run_fp[i] == ev->fingerprint)
+			{
+				slot = i;
+				break;
+			}
 	if (slot >= 0 &&
 		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, &s->runs[slot]))
 	{
@@ -619,6 +624,7 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	if (slot < 0)
 		slot = n1__open_run(det, s, ev);
 	n1__add(cfg, &s->runs[slot], ev);
+	s->last_slot = slot;
 
 	/* a multi-row read may feed a loop that starts next */
 	if (ev->kind == N1_KIND_READ && ev->rows >= cfg->parent_min_rows)

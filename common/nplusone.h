@@ -165,6 +165,7 @@ typedef struct n1_scope
 	uint32_t	nevents;
 	int			in_use;
 	int			nruns;
+	int			last_slot;		/* run slot of the latest event */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
 	n1_run		runs[N1_MAX_RUNS];
 	/* recent multi-row reads, newest first */

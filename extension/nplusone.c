@@ -156,6 +156,10 @@ static uint64 n1_last_parse_hash = 0;
 static TimestampTz n1_last_xact_start = 0;
 static TimestampTz n1_last_stmt_start = 0;
 
+/* the detector's configuration matches the settings (cleared by their
+ * assign hooks) */
+static bool n1_config_valid = false;
+
 /* scope key of this backend, recomputed when client_id changes */
 static uint64 n1_scope_key = 0;
 static bool n1_scope_key_valid = false;
@@ -188,6 +192,8 @@ static void n1_executor_end(QueryDesc *queryDesc);
 static void n1_report(const n1_finding *f, void *arg);
 static void n1_exit(int code, Datum arg);
 static void n1_client_id_assign(const char *newval, void *extra);
+static void n1_settings_int_assign(int newval, void *extra);
+static void n1_settings_real_assign(double newval, void *extra);
 
 const PPCollector pp_nplusone_collector = {
 	.name = "nplusone",
@@ -218,37 +224,37 @@ n1_define_settings(void)
 							"Iterations for a repeated statement to be a loop.",
 							NULL,
 							&n1_min_repeats, 5, 2, INT_MAX, PGC_SUSET, 0,
-							NULL, NULL, NULL);
+							NULL, n1_settings_int_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_min_distinct",
 							"Distinct parameter values for a read loop to be an N+1.",
 							NULL,
 							&n1_min_distinct, 2, 2, N1_MAX_DISTINCT, PGC_SUSET, 0,
-							NULL, NULL, NULL);
+							NULL, n1_settings_int_assign, NULL);
 	DefineCustomRealVariable("pgplumb.n_plus_one_max_rows_per_call",
 							 "Average rows per iteration above which a loop is not an N+1.",
 							 "Loops fed by a parent that returned more rows may return up to "
 							 "10 rows per iteration (has-many loops).",
 							 &n1_max_rows_per_call, 2.0, 0.0, 1e9, PGC_SUSET, 0,
-							 NULL, NULL, NULL);
+							 NULL, n1_settings_real_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_max_gap",
 							"Longest pause between two iterations of a loop.",
 							"A loop also ends at a pause longer than half of this that "
 							"is much longer than its previous pauses.",
 							&n1_max_gap_ms, 100, 1, 3600 * 1000, PGC_SUSET,
-							GUC_UNIT_MS, NULL, NULL, NULL);
+							GUC_UNIT_MS, NULL, n1_settings_int_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_idle_gap",
 							"Loops whose iterations are further apart than this (median) "
 							"must be regular.",
 							"Statements that repeat at longer, irregular intervals are "
 							"independent requests that reuse one connection.",
 							&n1_idle_gap_ms, 10, 0, 3600 * 1000, PGC_SUSET,
-							GUC_UNIT_MS, NULL, NULL, NULL);
+							GUC_UNIT_MS, NULL, n1_settings_int_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_pipeline_gap",
 							"Iterations closer than this many microseconds were "
 							"pipelined (a batch, not a loop).",
 							NULL,
 							&n1_pipeline_gap_us, 10, 0, 1000000, PGC_SUSET, 0,
-							NULL, NULL, NULL);
+							NULL, n1_settings_int_assign, NULL);
 	DefineCustomBoolVariable("pgplumb.n_plus_one_log",
 							 "Logs a line when a new N+1 pattern is found (at most one per second).",
 							 NULL,
@@ -268,6 +274,19 @@ n1_client_id_assign(const char *newval, void *extra)
 	n1_scope_key_valid = false;
 }
 
+/* A detector setting changed: rebuild the configuration before next use */
+static void
+n1_settings_int_assign(int newval, void *extra)
+{
+	n1_config_valid = false;
+}
+
+static void
+n1_settings_real_assign(double newval, void *extra)
+{
+	n1_config_valid = false;
+}
+
 /* The detector configuration from the settings */
 static void
 n1_make_config(n1_config *cfg)
@@ -283,7 +302,8 @@ n1_make_config(n1_config *cfg)
 	cfg->min_gap_slack_us = cfg->max_gap_us / 2;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
-	cfg->report_rejected = message_level_is_interesting(DEBUG1);
+	/* n1_report drops them unless DEBUG1 is interesting */
+	cfg->report_rejected = 1;
 }
 
 /*---- shared memory ----*/
@@ -725,29 +745,35 @@ static void
 n1_executor_end(QueryDesc *queryDesc)
 {
 	n1_event	ev;
-	n1_config	cfg;
 	ParamListInfo params = queryDesc->params;
 	PlannedStmt *ps = queryDesc->plannedstmt;
+	bool		in_block;
+	TimestampTz xs;
 
 	if (!n1_enabled || pp_nesting_level > 0 || n1 == NULL || IsParallelWorker())
 		return;
 
-	if (n1_det == NULL)
+	if (unlikely(!n1_config_valid || n1_det == NULL))
 	{
+		n1_config	cfg;
+
 		n1_make_config(&cfg);
-		n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
-													 n1_detector_size(N1_SCOPES)),
-								  N1_SCOPES, &cfg, n1_report, NULL);
-		before_shmem_exit(n1_exit, (Datum) 0);
-	}
-	else
-	{
-		n1_make_config(&cfg);
-		n1_detector_configure(n1_det, &cfg);
+		if (n1_det == NULL)
+		{
+			n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
+														 n1_detector_size(N1_SCOPES)),
+									  N1_SCOPES, &cfg, n1_report, NULL);
+			before_shmem_exit(n1_exit, (Datum) 0);
+		}
+		else
+			n1_detector_configure(n1_det, &cfg);
+		n1_config_valid = true;
 	}
 
-	ev.scope_id = n1_current_scope();
-	ev.unit_id = IsTransactionBlock() ? (uint64) GetCurrentTransactionStartTimestamp() : 0;
+	in_block = IsTransactionBlock();
+	xs = GetCurrentTransactionStartTimestamp();
+	ev.scope_id = n1_scope_key_valid ? n1_scope_key : n1_current_scope();
+	ev.unit_id = in_block ? (uint64) xs : 0;
 	ev.fingerprint = ps->queryId;
 	switch (queryDesc->operation)
 	{
@@ -788,14 +814,10 @@ n1_executor_end(QueryDesc *queryDesc)
 	 * the previous one was sent with it (an extended-protocol pipeline with
 	 * no Sync in between).
 	 */
-	{
-		TimestampTz xs = GetCurrentTransactionStartTimestamp();
-
-		ev.pipelined = (TimestampTz) ev.start_us == n1_last_stmt_start ||
-			(!IsTransactionBlock() && xs == n1_last_xact_start);
-		n1_last_xact_start = xs;
-		n1_last_stmt_start = (TimestampTz) ev.start_us;
-	}
+	ev.pipelined = (TimestampTz) ev.start_us == n1_last_stmt_start ||
+		(!in_block && xs == n1_last_xact_start);
+	n1_last_xact_start = xs;
+	n1_last_stmt_start = (TimestampTz) ev.start_us;
 
 	n1_feed(n1_det, &ev);
 }
@@ -1049,23 +1071,24 @@ n1_copy_text(char *dst, const N1Shape *sh, const char *key_expr)
 static void
 n1_report(const n1_finding *f, void *arg)
 {
-	N1Shape    *child = n1_cache_lookup(f->child_fp);
-	N1Shape    *parent = n1_cache_lookup(f->parent_fp);
+	N1Shape    *child;
+	N1Shape    *parent;
 	char		child_text[N1_TEXT_LEN];
 	char		parent_text[N1_TEXT_LEN];
 	char		child_keyed[N1_TEXT_LEN];
 	char		sugg[N1_SUGG_LEN];
 	StringInfoData buf;
-	Oid			userid = GetUserId();
+	Oid			userid;
 	N1Entry    *e = NULL;
 	bool		is_new = false;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now;
 	bool		do_log = false;
 
 	if (n1 == NULL)
 		return;
 	if (f->cls == N1_CLASS_NONE)
 	{
+		/* runs that are not loops: only for debugging */
 		ereport(DEBUG1,
 				(errmsg_internal("pgplumb: statement %lld repeated %u times (%u distinct, %llu rows, %lld us between) is not a loop: %s",
 								 (long long) f->child_fp, f->repeats, f->distinct,
@@ -1073,6 +1096,11 @@ n1_report(const n1_finding *f, void *arg)
 								 n1_reject_name(f->reject))));
 		return;
 	}
+
+	child = n1_cache_lookup(f->child_fp);
+	parent = n1_cache_lookup(f->parent_fp);
+	userid = GetUserId();
+	now = GetCurrentTimestamp();
 
 	/* text work first, outside of the lock */
 	n1_copy_text(child_text, child, NULL);
@@ -1246,7 +1274,12 @@ pgplumb_reset_n_plus_one(PG_FUNCTION_ARGS)
 {
 	pp_require_shmem(n1 != NULL);
 	if (n1_det)
-		n1_detector_init(n1_det, N1_SCOPES, &n1_det->cfg, n1_report, NULL);
+	{
+		/* n1_detector_init clears the detector, configuration included */
+		n1_config	cfg = n1_det->cfg;
+
+		n1_detector_init(n1_det, N1_SCOPES, &cfg, n1_report, NULL);
+	}
 	LWLockAcquire(n1->lock, LW_EXCLUSIVE);
 	n1->nentries = 0;
 	n1->dropped = 0;
