@@ -16,6 +16,11 @@
  *                                             that reuse one connection)
  *   D == 1                                 -> redundant (cache it)
  *   D < min_distinct                       -> nothing
+ *   outside of a transaction, no parent,
+ *   and a read or a write interleaved with
+ *   another statement repeated as often    -> nothing (independent requests:
+ *                                             pgbench -S, a web app's requests
+ *                                             reusing a pooled connection)
  *   R/N <= max_rows_per_call               -> n_plus_one, or write_loop
  *   a read with a parent of more rows,
  *   R/N <= has_many_max_rows, and not
@@ -150,6 +155,8 @@ n1_reject_name(n1_reject r)
 			return "few_distinct";
 		case N1_REJECT_INDEPENDENT:
 			return "independent";
+		case N1_REJECT_NO_PARENT:
+			return "no_parent";
 	}
 	return "?";
 }
@@ -243,6 +250,19 @@ n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
 		return N1_CLASS_NONE;
 	}
 
+	/*
+	 * A loop feeds on something: the rows of a parent, or work inside one
+	 * transaction.  Statements that repeat in autocommit with no parent are
+	 * independent requests on one connection: point lookups one after the
+	 * other, or requests whose statements all repeat together.
+	 */
+	if (!run->in_xact && parent_rows == 0 &&
+		(run->kind == N1_KIND_READ || run->interleaved))
+	{
+		*reject = N1_REJECT_NO_PARENT;
+		return N1_CLASS_NONE;
+	}
+
 	avg_rows = (double) run->rows / n;
 	if (avg_rows <= cfg->max_rows_per_call)
 		return run->kind == N1_KIND_WRITE ? N1_CLASS_WRITE_LOOP : N1_CLASS_N_PLUS_ONE;
@@ -296,42 +316,77 @@ n1_detector_configure(n1_detector *det, const n1_config *cfg)
 }
 
 /* Rows the statement fp produced in this scope: over its open run if it is
- * repeating, else the rows remembered for it. */
+ * repeating, else the rows remembered for it.  *count: how often it ran in
+ * that open run (1 without one). */
 static uint64_t
-n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered)
+n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered,
+				   uint32_t *count)
 {
+	*count = 1;
 	for (int i = 0; i < N1_MAX_RUNS; i++)
 	{
 		if (s->run_fp[i] == fp && s->runs[i].count >= 2)
+		{
+			*count = s->runs[i].count;
 			return s->runs[i].rows;
+		}
 	}
 	return remembered;
 }
 
-/* Pick the parent of run r; returns its index in r->parent_fp or -1 */
+/*
+ * Pick the parent of run r; returns its index in r->parent_fp or -1.  A
+ * candidate that ran about as often as r itself is no parent: it repeats
+ * along with r (a sibling in the same loop, or another statement of the
+ * same repeated request).
+ */
 static int
 n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
 {
 	uint64_t	eff[N1_MAX_PARENTS];
+	int			ok[N1_MAX_PARENTS];
 	int			n = 0;
 
 	for (; n < N1_MAX_PARENTS && r->parent_fp[n] != 0; n++)
-		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n]);
+	{
+		uint32_t	c;
+
+		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n], &c);
+		ok[n] = c < 2 || c + 1 < r->count;
+	}
 	for (int i = 0; i < n; i++)
-		if (eff[i] == r->count)
+		if (ok[i] && eff[i] == r->count)
 			return *rows_out = eff[i], i;
 	for (int i = 0; i < n; i++)
-		if (eff[i] >= r->count)
+		if (ok[i] && eff[i] >= r->count)
 			return *rows_out = eff[i], i;
-	if (n > 0)
-		return *rows_out = eff[0], 0;
+	for (int i = 0; i < n; i++)
+		if (ok[i])
+			return *rows_out = eff[i], i;
 	*rows_out = 0;
 	return -1;
 }
 
-/* Classify and report the run in slot i, then free the slot */
+/* Does another statement repeat as often as run r, interleaved with it? */
+static int
+n1__interleaved(const n1_scope *s, const n1_run *r)
+{
+	for (int i = 0; i < N1_MAX_RUNS; i++)
+	{
+		const n1_run *o = &s->runs[i];
+
+		if (s->run_fp[i] == 0 || o == r || o->count < 2)
+			continue;
+		if ((uint64_t) o->count * 2 >= r->count &&
+			o->first_start < r->last_end && o->last_end > r->first_start)
+			return 1;
+	}
+	return 0;
+}
+
+/* Classify the run in slot i and report it if it is a loop */
 static void
-n1__close_run(n1_detector *det, n1_scope *s, int i)
+n1__judge_run(n1_detector *det, n1_scope *s, int i)
 {
 	n1_run	   *r = &s->runs[i];
 	uint64_t	parent_rows = 0;
@@ -345,11 +400,11 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 	{
 		det->stats.runs_closed++;
 		det->stats.findings[N1_CLASS_NONE]++;
-		s->run_fp[i] = 0;
-		s->nruns--;
 		return;
 	}
 	p = n1__pick_parent(s, r, &parent_rows);
+	if (p < 0 && !r->in_xact)
+		r->interleaved = (uint8_t) n1__interleaved(s, r);
 	cls = n1_classify(&det->cfg, r, parent_rows, p >= 0 ? r->parent_rows[p] : 0, &why);
 
 	det->stats.runs_closed++;
@@ -390,6 +445,13 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 			det->report(&f, det->report_arg);
 		}
 	}
+}
+
+/* Classify and report the run in slot i, then free the slot */
+static void
+n1__close_run(n1_detector *det, n1_scope *s, int i)
+{
+	n1__judge_run(det, s, i);
 	s->run_fp[i] = 0;
 	s->nruns--;
 }
@@ -397,9 +459,11 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 static void
 n1__flush(n1_detector *det, n1_scope *s)
 {
+	/* judge every run while the others are still open (parents, siblings) */
 	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
 		if (s->run_fp[i] != 0)
-			n1__close_run(det, s, i);
+			n1__judge_run(det, s, i);
+	memset(s->run_fp, 0, sizeof(s->run_fp));
 	s->nruns = 0;
 	memset(s->cand_fp, 0, sizeof(s->cand_fp));
 	memset(s->cand_rows, 0, sizeof(s->cand_rows));
@@ -507,6 +571,7 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 	memset(r, 0, sizeof(*r));
 	r->fp = ev->fingerprint;
 	r->kind = ev->kind;
+	r->in_xact = ev->unit_id != 0;
 	r->first_start = ev->start_us;
 	r->first_rows = ev->rows;
 	r->gap_min = INT64_MAX;

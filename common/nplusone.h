@@ -58,9 +58,15 @@ typedef enum n1_reject
 	N1_REJECT_PIPELINED,		/* iterations sent without waiting: a batch */
 	N1_REJECT_MANY_ROWS,		/* many rows per call: pagination, chunks */
 	N1_REJECT_FEW_DISTINCT,		/* 2 <= D < min_distinct */
-	N1_REJECT_INDEPENDENT		/* iterations far apart, at irregular
+	N1_REJECT_INDEPENDENT,		/* iterations far apart, at irregular
 								 * intervals: independent requests that
 								 * reuse one connection */
+	N1_REJECT_NO_PARENT			/* outside of a transaction and with no
+								 * parent: a read loop, or a write loop
+								 * interleaved with other repeating
+								 * statements, is independent requests
+								 * (pgbench -S, a web app's requests on a
+								 * pooled connection) */
 } n1_reject;
 
 typedef struct n1_config
@@ -94,7 +100,9 @@ typedef struct n1_event
 {
 	uint64_t	scope_id;		/* client identity: backend, client_id, ... */
 	uint64_t	unit_id;		/* unit of work inside the scope; a change
-								 * ends every loop of the scope */
+								 * ends every loop of the scope; 0 for
+								 * statements outside of a transaction
+								 * block (autocommit) */
 	uint64_t	fingerprint;	/* statement shape (queryid); 0 = untracked */
 	uint64_t	params_hash;	/* hash of the parameter values */
 	int64_t		start_us;		/* when the statement started */
@@ -144,6 +152,9 @@ typedef struct n1_run
 	uint32_t	ndistinct;
 	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
 	n1_kind		kind;
+	uint8_t		in_xact;		/* ran inside a transaction block */
+	uint8_t		interleaved;	/* another statement repeated as often,
+								 * interleaved with it (set at close) */
 	int64_t		first_start;
 	int64_t		last_end;
 	int64_t		exec_sum;

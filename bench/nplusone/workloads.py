@@ -23,6 +23,7 @@ Exit status 1 if n_plus_one precision or recall is below the minimum given.
 """
 import argparse
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -207,8 +208,21 @@ def _mn():
             cur.fetchall()
 
 
-@scenario("ids_from_payload_no_parent", {("n_plus_one", "FROM users WHERE id"): 1})
+@scenario("ids_from_payload_no_parent_in_transaction", {("n_plus_one", "FROM users WHERE id"): 1})
 def _payload():
+    with connect() as c:
+        cur = c.cursor()
+        with c.transaction():
+            for uid in (17, 4, 99, 1203, 54, 8, 777, 31):
+                cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+                cur.fetchall()
+
+
+# A loop over ids that came from outside the database, in autocommit: from
+# the server it cannot be told from independent point lookups (pgbench -S),
+# so it is not scored either way.
+@scenario("ids_from_payload_no_parent_autocommit", ignore={"n_plus_one"})
+def _payload_autocommit():
     with connect() as c:
         cur = c.cursor()
         for uid in (17, 4, 99, 1203, 54, 8, 777, 31):
@@ -230,8 +244,10 @@ def _client_id():
     # connection, each tagged with its client id
     with connect() as c:
         cur = c.cursor()
+        c.execute("SET pgplumb.client_id = 'app-1'")
         cur.execute("SELECT author_id FROM posts ORDER BY id LIMIT 8 OFFSET 800")
         a = [r[0] for r in cur.fetchall()]
+        c.execute("SET pgplumb.client_id = 'app-2'")
         cur.execute("SELECT author_id FROM posts ORDER BY id LIMIT 8 OFFSET 900")
         b = [r[0] for r in cur.fetchall()]
         for x, y in zip(a, b):
@@ -466,6 +482,97 @@ def _independent_lookups():
             cur.fetchall()
 
 
+def pgbench(*args):
+    """Run pgbench on the scenario database (tables made by pgbench_tables)."""
+    subprocess.run(["pgbench", "-n", *args], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def pgbench_tables():
+    with connect() as c:
+        if c.execute("SELECT to_regclass('public.pgbench_accounts')").fetchone()[0] is None:
+            # server-side data generation: no client-side insert loop
+            subprocess.run(["pgbench", "-q", "-i", "-I", "dtGvp", "-s", "1"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@scenario("pgbench_select_only_prepared")
+def _pgbench_s_prepared():
+    pgbench("-S", "-M", "prepared", "-c", "2", "-j", "2", "-T", "2")
+
+
+@scenario("pgbench_select_only_simple")
+def _pgbench_s_simple():
+    pgbench("-S", "-M", "simple", "-c", "1", "-T", "1")
+
+
+@scenario("pgbench_select_only_short_run", quick=False)
+def _pgbench_s_short():
+    # a run of 50 lookups: as short as a loop
+    pgbench("-S", "-M", "extended", "-c", "1", "-t", "50")
+
+
+@scenario("pgbench_tpcb_no_transaction", quick=False)
+def _pgbench_n():
+    # the TPC-B statements without BEGIN/END: every statement repeats once
+    # per request, interleaved with the others
+    script = "/tmp/pgplumb-n1-tpcb-noxact.sql"
+    with open(script, "w") as f:
+        f.write("\\set aid random(1, 100000)\n\\set tid random(1, 10)\n"
+                "\\set bid 1\n\\set delta random(-5000, 5000)\n"
+                "UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;\n"
+                "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+                "UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;\n"
+                "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+                "VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);\n")
+    pgbench("-f", script, "-M", "prepared", "-c", "1", "-t", "300")
+
+
+@scenario("steady_rate_keyed_lookups")
+def _steady():
+    # one client, one keyed lookup every 5 ms (a service polling by key)
+    rng = random.Random(5)
+    with connect() as c:
+        cur = c.cursor()
+        for _ in range(60):
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (rng.randint(1, 2000),))
+            cur.fetchall()
+            time.sleep(0.005)
+
+
+@scenario("web_requests_back_to_back_pooled")
+def _web_back_to_back():
+    # a web app's requests on one pooled connection, no idle time between
+    # them: look up the user, list the user's orders, log the view
+    rng = random.Random(8)
+    with connect() as c:
+        cur = c.cursor()
+        for _ in range(80):
+            uid = rng.randint(1, 2000)
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+            cur.fetchall()
+            cur.execute("SELECT id, total FROM orders WHERE user_id = %s ORDER BY id", (uid,))
+            cur.fetchall()
+            cur.execute("INSERT INTO events (kind, payload) VALUES (%s, %s)", ("view", str(uid)))
+
+
+@scenario("web_requests_pooled_with_loop", {("n_plus_one", AUTHOR): 3})
+def _web_pooled_loop():
+    # requests 40-80 ms apart on one pooled connection; every third one has
+    # an N+1 loop
+    rng = random.Random(9)
+    with connect() as c:
+        cur = c.cursor()
+        for k in range(9):
+            time.sleep(rng.uniform(0.04, 0.08))
+            uid = rng.randint(1, 2000)
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+            cur.fetchall()
+            if k % 3 == 0:
+                belongs_to(c, 8, offset=4600 + 10 * k)
+            cur.execute("INSERT INTO events (kind, payload) VALUES (%s, %s)", ("view", str(uid)))
+
+
 @scenario("concurrent_clients_independent_requests")
 def _concurrent_independent():
     def worker(k):
@@ -614,6 +721,8 @@ def main():
     with psycopg.connect("", autocommit=True) as admin:
         admin.execute("CREATE EXTENSION IF NOT EXISTS pgplumb")
         admin.execute(SCHEMA)
+        if any(s["name"].startswith("pgbench_") for s in chosen):
+            pgbench_tables()
         totals = {c: dict(tp=0, fp=0, fn=0) for c in CLASSES}
         for sc in chosen:
             admin.execute("SELECT pgplumb.reset_n_plus_one()")
@@ -629,6 +738,8 @@ def main():
                 time.sleep(0.01)
             score(sc, read_findings(admin), totals, args.verbose)
         admin.execute("DROP SCHEMA n1c CASCADE")
+        admin.execute("DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, "
+                      "pgbench_history, pgbench_tellers")
 
     print()
     print(f"{'class':<12} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}")

@@ -587,17 +587,90 @@ START_TEST(test_interleaved_children)
 }
 END_TEST
 
-/* A loop with no multi-row statement before it has no parent */
+/*
+ * A loop with no multi-row statement before it has no parent; inside a
+ * transaction it is still an N+1, in autocommit it is independent lookups
+ */
 START_TEST(test_no_parent)
 {
 	trace	   *t = trace_new(NULL, 4);
 
+	t->unit = 7;
 	for (int i = 0; i < 7; i++)
 		READ(t, 120, FP_AUTHOR, 1000 + i, 1);
 	n1_flush_all(t->det);
 	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_int_eq(t->out.f[0].cls, N1_CLASS_N_PLUS_ONE);
 	ck_assert_uint_eq(t->out.f[0].parent_fp, 0);
 	ck_assert_uint_eq(t->out.f[0].parent_rows, 0);
+
+	t->unit = 0;
+	t->out.n = 0;
+	for (int i = 0; i < 7; i++)
+		READ(t, 120, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * pgbench -S: one point lookup after the other in autocommit, a different
+ * key each time, thousands of them, no parent: not a loop
+ */
+START_TEST(test_pgbench_select_only)
+{
+	n1_config	cfg;
+	trace	   *t;
+	uint64_t	st = 5;
+
+	n1_config_default(&cfg);
+	cfg.report_rejected = 1;
+	t = trace_new(&cfg, 4);
+	for (int i = 0; i < 20000; i++)
+		READ(t, 30 + (int64_t) (rnd(&st) % 20), FP_USER, rnd(&st), 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_int_eq(t->out.f[0].cls, N1_CLASS_NONE);
+	ck_assert_int_eq(t->out.f[0].reject, N1_REJECT_NO_PARENT);
+	ck_assert_str_eq(n1_reject_name(t->out.f[0].reject), "no_parent");
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * A web app's requests back to back on one pooled connection, in
+ * autocommit: look up a user, list the user's orders (several rows), log
+ * the view.  Every statement repeats once per request: no loop, even though
+ * the orders query returns several rows before the next lookup.
+ */
+START_TEST(test_requests_back_to_back)
+{
+	trace	   *t = trace_new(NULL, 4);
+	uint64_t	st = 9;
+
+	for (int i = 0; i < 40; i++)
+	{
+		uint64_t	u = rnd(&st);
+
+		READ(t, 200 + (int64_t) (rnd(&st) % 300), FP_USER, u, 1);
+		READ(t, 60, FP_COMMENTS, u, 2 + rnd(&st) % 4);
+		WRITE(t, 60, FP_INSERT, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+
+	/* the same requests each with a real loop: the loops are found */
+	t->out.n = 0;
+	for (int i = 0; i < 3; i++)
+	{
+		READ(t, 2000000, FP_USER, rnd(&st), 1);
+		classic_loop(t, 8, 100);
+		WRITE(t, 60, FP_INSERT, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 3);
 	trace_free(t);
 }
 END_TEST
@@ -665,6 +738,7 @@ START_TEST(test_classify_reasons)
 	r.rows = 4;
 	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_FEW_REPEATS);
+	r.in_xact = 1;
 	r.count = 10;
 	r.rows = 10;
 	r.ndistinct = 10;
@@ -692,6 +766,19 @@ START_TEST(test_classify_reasons)
 	r.gap_hist[4 * 14 + 2] = 9;
 	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_N_PLUS_ONE);
 	memset(r.gap_hist, 0, sizeof(r.gap_hist));
+	/* in autocommit, only with a parent */
+	r.in_xact = 0;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_NO_PARENT);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 10, 10, &why), N1_CLASS_N_PLUS_ONE);
+	r.kind = N1_KIND_WRITE;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_WRITE_LOOP);
+	r.interleaved = 1;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_NO_PARENT);
+	r.kind = N1_KIND_READ;
+	r.interleaved = 0;
+	r.in_xact = 1;
 	cfg.min_distinct = 20;
 	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_FEW_DISTINCT);
@@ -747,6 +834,8 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_reported_without_flush);
 	tcase_add_test(tc, test_classify_reasons);
 	tcase_add_test(tc, test_hash);
+	tcase_add_test(tc, test_pgbench_select_only);
+	tcase_add_test(tc, test_requests_back_to_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
