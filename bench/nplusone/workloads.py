@@ -22,6 +22,7 @@ Usage: workloads.py [--quick] [--list] [--only NAME...]
 Exit status 1 if n_plus_one precision or recall is below the minimum given.
 """
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -78,11 +79,11 @@ def client_cursor_conn():
 SCENARIOS = []
 
 
-def scenario(name, expect=None, ignore=(), quick=True):
+def scenario(name, expect=None, ignore=(), quick=True, orm=False):
     """Register a scenario; expect maps (class, child substring) -> loops."""
     def wrap(fn):
         SCENARIOS.append(dict(name=name, fn=fn, expect=dict(expect or {}),
-                              ignore=set(ignore), quick=quick))
+                              ignore=set(ignore), quick=quick, orm=orm))
         return fn
     return wrap
 
@@ -665,6 +666,55 @@ def _batch_then_three():
         cur.fetchall()
 
 
+# ------------------------------------------------------------ real ORMs
+# Workloads produced by real ORMs (bench/nplusone/orm): Sequelize, TypeORM
+# and Objection (Knex) from npm, Django and SQLAlchemy from Debian.  Each
+# runs as its own process, with its own connection pool.
+ORM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "orm")
+ORM_LABELS = {
+    "lazy": {("n_plus_one", "authors"): 1},
+    "eager": {},
+    "prefetch": {},
+    "nested": {("n_plus_one", "authors"): 1, ("n_plus_one", "comments"): 1},
+    "nested_eager": {},
+    "lazy_txn": {("n_plus_one", "authors"): 1},
+    "write_loop": {("write_loop", "audit"): 1},
+    "write_batch": {},
+    "save_loop": {("write_loop", "posts"): 1},
+}
+# the ORM's own loops beyond the case's: TypeORM's save() reads every
+# entity back by id before it updates it
+ORM_EXTRA = {("typeorm", "save_loop"): {("n_plus_one", "posts"): 1}}
+# run by make check (regress/t/n1_corpus.sh); the rest in eval.sh only
+ORM_QUICK = {("django", "lazy"), ("django", "nested_eager"), ("sqlalchemy", "nested"),
+             ("sqlalchemy_autocommit", "write_loop"), ("sequelize", "lazy"),
+             ("sequelize", "eager"), ("typeorm", "nested"), ("objection", "save_loop")}
+
+
+def orm_command(orm, case):
+    if orm in ("sequelize", "typeorm", "objection"):
+        return ["node", os.path.join(ORM_DIR, "node_orms.js"), orm, case]
+    return ["/usr/bin/python3", os.path.join(ORM_DIR, "python_orms.py"), orm, case]
+
+
+def orm_scenario(orm, case):
+    expect = dict(ORM_LABELS[case])
+    expect.update(ORM_EXTRA.get((orm, case), {}))
+
+    def run():
+        env = dict(os.environ)
+        env.pop("PGOPTIONS", None)
+        subprocess.run(orm_command(orm, case), check=True, env=env)
+    scenario(f"orm_{orm}_{case}", expect, quick=(orm, case) in ORM_QUICK, orm=True)(run)
+
+
+for _orm in ("django", "sqlalchemy", "sqlalchemy_autocommit", "sequelize", "typeorm", "objection"):
+    for _case in ORM_LABELS:
+        if _case == "prefetch" and _orm in ("sequelize", "typeorm", "objection"):
+            continue        # their eager forms are the "eager" case
+        orm_scenario(_orm, _case)
+
+
 # ---------------------------------------------------------------- scoring
 def read_findings(admin):
     rows = admin.execute(
@@ -674,7 +724,7 @@ def read_findings(admin):
     return [(k, q or "", n) for k, q, n in rows]
 
 
-def score(sc, findings, totals, verbose):
+def score(sc, findings, totals, verbose, quiet=False):
     expect = sc["expect"]
     got = {}
     unmatched = []
@@ -693,12 +743,27 @@ def score(sc, findings, totals, verbose):
         totals[key[0]]["fn"] += max(0, n - g)
         totals[key[0]]["fp"] += max(0, g - n)
     ok = not unmatched and all(got.get(k, 0) == n for k, n in expect.items())
+    if quiet:
+        return
     line = f"{'ok  ' if ok else 'MISS'} {sc['name']:<42} expected {sum(expect.values()):>2} " \
            f"found {sum(got.values()) + sum(u[2] for u in unmatched):>2}"
     print(line)
     if verbose or not ok:
         for kind, query, loops in findings:
             print(f"       {kind:<11} x{loops} {query[:90]}")
+
+
+def print_table(totals, prefix=""):
+    """Print precision and recall per class; return {class: (p, r)}."""
+    print(f"{prefix}{'class':<12} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}")
+    result = {}
+    for c in CLASSES:
+        t = totals[c]
+        p = t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 1.0
+        r = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 1.0
+        result[c] = (p, r)
+        print(f"{prefix}{c:<12} {t['tp']:>5} {t['fp']:>5} {t['fn']:>5} {p:>10.3f} {r:>8.3f}")
+    return result
 
 
 def main():
@@ -724,6 +789,8 @@ def main():
         if any(s["name"].startswith("pgbench_") for s in chosen):
             pgbench_tables()
         totals = {c: dict(tp=0, fp=0, fn=0) for c in CLASSES}
+        orm_totals = {c: dict(tp=0, fp=0, fn=0) for c in CLASSES}
+        norm = 0
         for sc in chosen:
             admin.execute("SELECT pgplumb.reset_n_plus_one()")
             sc["fn"]()
@@ -737,19 +804,20 @@ def main():
                     break
                 time.sleep(0.01)
             score(sc, read_findings(admin), totals, args.verbose)
+            if sc["orm"]:
+                score(sc, read_findings(admin), orm_totals, False, quiet=True)
+                norm += 1
         admin.execute("DROP SCHEMA n1c CASCADE")
         admin.execute("DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, "
                       "pgbench_history, pgbench_tellers")
 
+    if norm:
+        print()
+        print(f"workloads from real ORMs only ({norm} of {len(chosen)}):")
+        print_table(orm_totals, prefix="orm ")
     print()
-    print(f"{'class':<12} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}")
-    result = {}
-    for c in CLASSES:
-        t = totals[c]
-        p = t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 1.0
-        r = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 1.0
-        result[c] = (p, r)
-        print(f"{c:<12} {t['tp']:>5} {t['fp']:>5} {t['fn']:>5} {p:>10.3f} {r:>8.3f}")
+    print(f"all {len(chosen)} workloads ({norm} from real ORMs):")
+    result = print_table(totals)
     p, r = result["n_plus_one"]
     bad = (args.min_precision is not None and p < args.min_precision) or \
           (args.min_recall is not None and r < args.min_recall)
