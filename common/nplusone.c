@@ -315,6 +315,13 @@ n1_detector_configure(n1_detector *det, const n1_config *cfg)
 	det->cfg = *cfg;
 }
 
+void
+n1_detector_set_parent_lookup(n1_detector *det, n1_parent_fn fn, void *arg)
+{
+	det->find_parent = fn;
+	det->find_parent_arg = arg;
+}
+
 /* Rows the statement fp produced in this scope: over its open run if it is
  * repeating, else the rows remembered for it.  *count: how often it ran in
  * that open run (1 without one). */
@@ -390,6 +397,7 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 {
 	n1_run	   *r = &s->runs[i];
 	uint64_t	parent_rows = 0;
+	uint64_t	parent_fp;
 	int			p;
 	n1_reject	why;
 	n1_class	cls;
@@ -403,8 +411,25 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 		return;
 	}
 	p = n1__pick_parent(s, r, &parent_rows);
+	parent_fp = p >= 0 ? r->parent_fp[p] : 0;
 	if (p < 0 && !r->in_xact)
+	{
 		r->interleaved = (uint8_t) n1__interleaved(s, r);
+
+		/*
+		 * A loop whose statements alone ran in this scope may have its
+		 * parent in another one: an application's connection pool sends a
+		 * request's statements to whichever connection is free.  Only the
+		 * caller knows the other scopes.
+		 */
+		if (!r->interleaved && det->find_parent &&
+			r->count >= (uint32_t) det->cfg.min_repeats && r->ndistinct >= 2 &&
+			det->find_parent(s->scope_id, r->first_start, &parent_fp, &parent_rows,
+							 det->find_parent_arg) &&
+			parent_rows < det->cfg.parent_min_rows)
+			parent_fp = parent_rows = 0;
+	}
+	/* a parent elsewhere explains no irregular rhythm: parent_once_rows 0 */
 	cls = n1_classify(&det->cfg, r, parent_rows, p >= 0 ? r->parent_rows[p] : 0, &why);
 
 	det->stats.runs_closed++;
@@ -420,7 +445,7 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 			f.reject = why;
 			f.scope_id = s->scope_id;
 			f.child_fp = r->fp;
-			f.parent_fp = p >= 0 ? r->parent_fp[p] : 0;
+			f.parent_fp = parent_fp;
 			f.parent_rows = parent_rows;
 			f.kind = r->kind;
 			f.repeats = r->count;

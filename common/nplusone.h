@@ -140,6 +140,17 @@ typedef struct n1_finding
 
 typedef void (*n1_report_fn) (const n1_finding *finding, void *arg);
 
+/*
+ * Find the parent of a loop among the caller's other scopes: the latest
+ * multi-row read that another scope of the same client application
+ * finished shortly before before_us.  Returns 1 and fills *fp and *rows
+ * when there is one.  Asked only for a run outside of a transaction that
+ * has no parent in its own scope and is not interleaved with other
+ * repeating statements.
+ */
+typedef int (*n1_parent_fn) (uint64_t scope_id, int64_t before_us,
+							 uint64_t *fp, uint64_t *rows, void *arg);
+
 /* Per-run state; opaque to callers but sized here for static allocation */
 typedef struct n1_run
 {
@@ -197,6 +208,8 @@ typedef struct n1_detector
 	n1_config	cfg;
 	n1_report_fn report;
 	void	   *report_arg;
+	n1_parent_fn find_parent;	/* NULL: parents only from the own scope */
+	void	   *find_parent_arg;
 	uint64_t	tick;
 	int			nscopes;
 	int			last_scope;		/* index of the latest scope used, or -1 */
@@ -221,6 +234,10 @@ extern n1_detector *n1_detector_init(void *mem, int nscopes,
 
 /* Replace the configuration (e.g. after a settings change) */
 extern void n1_detector_configure(n1_detector *det, const n1_config *cfg);
+
+/* Let the detector look for parents in the caller's other scopes */
+extern void n1_detector_set_parent_lookup(n1_detector *det, n1_parent_fn fn,
+										  void *arg);
 
 /* Feed one finished statement */
 extern void n1_feed(n1_detector *det, const n1_event *ev);

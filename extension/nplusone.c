@@ -48,6 +48,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "storage/ipc.h"
+#include "storage/backendid.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
@@ -129,9 +130,27 @@ typedef struct N1Entry
 	char		suggestion[N1_SUGG_LEN];
 } N1Entry;
 
+/*
+ * The latest multi-row read of one backend, for loops whose parent ran on
+ * another connection of the application's pool.  Written only by its own
+ * backend, without a lock: seq is odd while the slot is being written, and
+ * a reader that sees it change retries or gives up.
+ */
+typedef struct N1Recent
+{
+	volatile uint32 seq;
+	Oid			dbid;
+	Oid			userid;
+	uint64		queryid;
+	uint64		rows;
+	int64		end_us;
+} N1Recent;
+
 typedef struct N1Shared
 {
 	LWLock	   *lock;
+	int			nrecent;		/* slots in recent[] (MaxBackends) */
+	N1Recent   *recent;
 	int			max;
 	int			nentries;
 	int64		dropped;
@@ -311,8 +330,9 @@ n1_make_config(n1_config *cfg)
 static Size
 n1_shmem_size(void)
 {
-	return add_size(offsetof(N1Shared, entries),
-					mul_size(n1_max, sizeof(N1Entry)));
+	return add_size(add_size(offsetof(N1Shared, entries),
+							 mul_size(n1_max, sizeof(N1Entry))),
+					mul_size(MaxBackends, sizeof(N1Recent)));
 }
 
 static void
@@ -336,7 +356,77 @@ n1_shmem_startup(void)
 		n1->stats_reset = GetCurrentTimestamp();
 		n1->last_log = 0;
 		n1->log_suppressed = 0;
+		n1->nrecent = MaxBackends;
+		n1->recent = (N1Recent *) &n1->entries[n1_max];
+		memset(n1->recent, 0, MaxBackends * sizeof(N1Recent));
 	}
+}
+
+/* This backend's slot in n1->recent, or NULL */
+static N1Recent *
+n1_my_recent(void)
+{
+	if (MyBackendId == InvalidBackendId || MyBackendId > n1->nrecent)
+		return NULL;
+	return &n1->recent[MyBackendId - 1];
+}
+
+/* Publish a multi-row read of this backend (no lock: only we write it) */
+static void
+n1_publish_read(uint64 queryid, uint64 rows, int64 end_us)
+{
+	N1Recent   *r = n1_my_recent();
+
+	if (r == NULL)
+		return;
+	r->seq++;
+	pg_write_barrier();
+	r->dbid = MyDatabaseId;
+	r->userid = GetUserId();
+	r->queryid = queryid;
+	r->rows = rows;
+	r->end_us = end_us;
+	pg_write_barrier();
+	r->seq++;
+}
+
+/*
+ * Detector callback: the parent of a loop that has none in its own scope,
+ * among the multi-row reads other backends of the same database and user
+ * finished at most pgplumb.n_plus_one_max_gap before the loop started
+ * (the latest of them).  Runs when a loop is judged, not per statement.
+ */
+static int
+n1_find_parent(uint64_t scope_id, int64_t before_us, uint64_t *fp, uint64_t *rows,
+			   void *arg)
+{
+	N1Recent   *mine = n1_my_recent();
+	Oid			userid = GetUserId();
+	int64		window = (int64) n1_max_gap_ms * 1000;
+	int64		best = PG_INT64_MIN;
+
+	for (int i = 0; i < n1->nrecent; i++)
+	{
+		N1Recent   *r = &n1->recent[i];
+		N1Recent	copy;
+		uint32		seq = r->seq;
+
+		if (r == mine || (seq & 1) || r->end_us == 0)
+			continue;
+		pg_read_barrier();
+		copy = *r;
+		pg_read_barrier();
+		if (r->seq != seq)
+			continue;
+		if (copy.dbid != MyDatabaseId || copy.userid != userid ||
+			copy.end_us > before_us || before_us - copy.end_us > window ||
+			copy.end_us <= best)
+			continue;
+		best = copy.end_us;
+		*fp = copy.queryid;
+		*rows = copy.rows;
+	}
+	return best != PG_INT64_MIN;
 }
 
 /*---- hashing of constants and parameters ----*/
@@ -763,6 +853,7 @@ n1_executor_end(QueryDesc *queryDesc)
 			n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
 														 n1_detector_size(N1_SCOPES)),
 									  N1_SCOPES, &cfg, n1_report, NULL);
+			n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
 			before_shmem_exit(n1_exit, (Datum) 0);
 		}
 		else
@@ -818,6 +909,10 @@ n1_executor_end(QueryDesc *queryDesc)
 		(!in_block && xs == n1_last_xact_start);
 	n1_last_xact_start = xs;
 	n1_last_stmt_start = (TimestampTz) ev.start_us;
+
+	/* a read that may feed a loop on another connection */
+	if (ev.kind == N1_KIND_READ && ev.rows >= 2 && !in_block)
+		n1_publish_read(ev.fingerprint, ev.rows, ev.end_us);
 
 	n1_feed(n1_det, &ev);
 }
@@ -1279,6 +1374,7 @@ pgplumb_reset_n_plus_one(PG_FUNCTION_ARGS)
 		n1_config	cfg = n1_det->cfg;
 
 		n1_detector_init(n1_det, N1_SCOPES, &cfg, n1_report, NULL);
+		n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
 	}
 	LWLockAcquire(n1->lock, LW_EXCLUSIVE);
 	n1->nentries = 0;

@@ -681,6 +681,7 @@ ORM_LABELS = {
     "write_loop": {("write_loop", "audit"): 1},
     "write_batch": {},
     "save_loop": {("write_loop", "posts"): 1},
+    "concurrent": {("n_plus_one", "authors"): 4},
 }
 # the ORM's own loops beyond the case's: TypeORM's save() reads every
 # entity back by id before it updates it
@@ -712,6 +713,8 @@ for _orm in ("django", "sqlalchemy", "sqlalchemy_autocommit", "sequelize", "type
     for _case in ORM_LABELS:
         if _case == "prefetch" and _orm in ("sequelize", "typeorm", "objection"):
             continue        # their eager forms are the "eager" case
+        if _case == "concurrent" and _orm not in ("sequelize", "typeorm", "objection"):
+            continue        # requests at once on one pool: the Node ORMs
         orm_scenario(_orm, _case)
 
 

@@ -799,6 +799,64 @@ START_TEST(test_hash)
 }
 END_TEST
 
+/* A parent lookup standing for the other connections of a pool */
+static int	remote_calls;
+
+static int
+remote_parent(uint64_t scope_id, int64_t before_us, uint64_t *fp, uint64_t *rows,
+			  void *arg)
+{
+	(void) scope_id;
+	(void) before_us;
+	(void) arg;
+	remote_calls++;
+	*fp = FP_POSTS;
+	*rows = 10;
+	return 1;
+}
+
+/*
+ * A loop whose parent ran on another connection of the application's pool:
+ * found through the caller's parent lookup; pgbench -S-like streams
+ * interleaved with other statements never ask for one
+ */
+START_TEST(test_parent_elsewhere)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	for (int i = 0; i < 8; i++)
+		READ(t, 300, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+
+	n1_detector_set_parent_lookup(t->det, remote_parent, NULL);
+	remote_calls = 0;
+	for (int i = 0; i < 8; i++)
+		READ(t, 300, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
+	ck_assert_uint_eq(f->parent_rows, 10);
+	ck_assert_int_eq(remote_calls, 1);
+
+	/* requests whose statements all repeat together: no lookup, no loop */
+	t->out.n = 0;
+	remote_calls = 0;
+	for (int i = 0; i < 10; i++)
+	{
+		READ(t, 300, FP_USER, 5000 + (uint64_t) i, 1);
+		WRITE(t, 100, FP_INSERT, 7000 + (uint64_t) i, 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+	ck_assert_int_eq(remote_calls, 0);
+	trace_free(t);
+}
+END_TEST
+
 static Suite *
 nplusone_suite(void)
 {
@@ -836,6 +894,7 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_pgbench_select_only);
 	tcase_add_test(tc, test_requests_back_to_back);
+	tcase_add_test(tc, test_parent_elsewhere);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,6 +13,9 @@
 //         write_loop    one INSERT per post after reading the posts (write loop)
 //         write_batch   the same rows in one bulk insert (no loop)
 //         save_loop     change each post and save() it in a transaction (write loop)
+//         concurrent    4 requests at once, each a lazy loop over 10 posts, on
+//                       the ORM's pool (4 loops; a request's statements may
+//                       go to different connections of the pool)
 // Connection settings come from the libpq environment (PGHOST, PGPORT,
 // PGUSER, PGPASSWORD, PGDATABASE); the schema is put on the search_path.
 const [orm, kase] = process.argv.slice(2);
@@ -26,7 +29,7 @@ const conn = {
 const SEARCH_PATH = '-c search_path=n1c';
 // different rows for every case, so that no two cases look alike
 const OFFSET = { lazy: 100, eager: 100, nested: 200, nested_eager: 200, lazy_txn: 300,
-  write_loop: 400, write_batch: 400, save_loop: 500 }[kase];
+  write_loop: 400, write_batch: 400, save_loop: 500, concurrent: 1000 }[kase];
 
 async function sequelize() {
   const { Sequelize, DataTypes } = require('sequelize');
@@ -53,6 +56,11 @@ async function sequelize() {
   switch (kase) {
     case 'lazy':
       for (const p of await page(20)) await p.getAuthor();
+      break;
+    case 'concurrent':
+      await Promise.all([0, 1, 2, 3].map(async (k) => {
+        for (const p of await page(10, { offset: OFFSET + 10 * k })) await p.getAuthor();
+      }));
       break;
     case 'eager':
       await page(20, { include: [{ model: Author, as: 'author' }] });
@@ -119,6 +127,11 @@ async function typeorm() {
   switch (kase) {
     case 'lazy':
       for (const p of await page(20)) await p.author;
+      break;
+    case 'concurrent':
+      await Promise.all([0, 1, 2, 3].map(async (k) => {
+        for (const p of await page(10, { skip: OFFSET + 10 * k })) await p.author;
+      }));
       break;
     case 'eager':
       await page(20, { relations: { author: true } });
@@ -188,6 +201,11 @@ async function objection() {
   switch (kase) {
     case 'lazy':
       for (const p of await page(20)) await p.$relatedQuery('author');
+      break;
+    case 'concurrent':
+      await Promise.all([0, 1, 2, 3].map(async (k) => {
+        for (const p of await page(10).offset(OFFSET + 10 * k)) await p.$relatedQuery('author');
+      }));
       break;
     case 'eager':
       await page(20).withGraphFetched('author');
