@@ -669,6 +669,21 @@ n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
 	}
 }
 
+/* Remember a multi-row read as the newest parent candidate of the scope */
+static void
+n1__push_candidate(n1_scope *s, const n1_event *ev)
+{
+	if (s->cand_fp[0] != ev->fingerprint)
+	{
+		memmove(&s->cand_fp[1], &s->cand_fp[0],
+				(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
+		memmove(&s->cand_rows[1], &s->cand_rows[0],
+				(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
+		s->cand_fp[0] = ev->fingerprint;
+	}
+	s->cand_rows[0] = ev->rows;
+}
+
 void
 n1_feed(n1_detector *det, const n1_event *ev)
 {
@@ -694,6 +709,12 @@ n1_feed(n1_detector *det, const n1_event *ev)
 
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
 		goto done;
+	if (ev->kind == N1_KIND_FETCH)
+	{
+		if (ev->rows >= cfg->parent_min_rows)
+			n1__push_candidate(s, ev);
+		goto done;
+	}
 
 	/* most often the statement repeats the latest one (a loop) */
 	if (s->run_fp[s->last_slot] == ev->fingerprint)
@@ -718,17 +739,7 @@ n1_feed(n1_detector *det, const n1_event *ev)
 
 	/* a multi-row read may feed a loop that starts next */
 	if (ev->kind == N1_KIND_READ && ev->rows >= cfg->parent_min_rows)
-	{
-		if (s->cand_fp[0] != ev->fingerprint)
-		{
-			memmove(&s->cand_fp[1], &s->cand_fp[0],
-					(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
-			memmove(&s->cand_rows[1], &s->cand_rows[0],
-					(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
-			s->cand_fp[0] = ev->fingerprint;
-		}
-		s->cand_rows[0] = ev->rows;
-	}
+		n1__push_candidate(s, ev);
 
 	/*
 	 * Close one other run per event, round robin, when its rhythm is

@@ -39,7 +39,9 @@ typedef enum n1_kind
 {
 	N1_KIND_READ = 0,			/* SELECT */
 	N1_KIND_WRITE,				/* INSERT, UPDATE, DELETE, MERGE */
-	N1_KIND_OTHER				/* anything else: only advances the clock */
+	N1_KIND_OTHER,				/* anything else: only advances the clock */
+	N1_KIND_FETCH				/* rows fetched from a cursor: may feed the
+								 * loop that follows, never a loop itself */
 } n1_kind;
 
 typedef enum n1_class

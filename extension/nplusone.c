@@ -208,6 +208,9 @@ static void n1_shmem_startup(void);
 static void n1_post_parse_analyze(ParseState *pstate, Query *query,
 								  JumbleState *jstate);
 static void n1_executor_end(QueryDesc *queryDesc);
+static bool n1_utility_wanted(PlannedStmt *pstmt, uint64 queryid);
+static void n1_utility_done(PlannedStmt *pstmt, const char *query_string,
+							uint64 queryid, const PPUsage *usage);
 static void n1_report(const n1_finding *f, void *arg);
 static void n1_exit(int code, Datum arg);
 static void n1_client_id_assign(const char *newval, void *extra);
@@ -222,6 +225,8 @@ const PPCollector pp_nplusone_collector = {
 	.shmem_startup = n1_shmem_startup,
 	.post_parse_analyze = n1_post_parse_analyze,
 	.executor_end = n1_executor_end,
+	.utility_wanted = n1_utility_wanted,
+	.utility_done = n1_utility_done,
 };
 
 /*---- settings ----*/
@@ -831,6 +836,58 @@ n1_current_scope(void)
 	return n1_scope_key;
 }
 
+/* Make the backend's detector, or configure it again after a settings change */
+static void
+n1_setup_detector(void)
+{
+	n1_config	cfg;
+
+	n1_make_config(&cfg);
+	if (n1_det == NULL)
+	{
+		n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
+													 n1_detector_size(N1_SCOPES)),
+								  N1_SCOPES, &cfg, n1_report, NULL);
+		n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
+		before_shmem_exit(n1_exit, (Datum) 0);
+	}
+	else
+		n1_detector_configure(n1_det, &cfg);
+	n1_config_valid = true;
+}
+
+/* FETCH from a cursor (not MOVE): its rows may feed a loop */
+static bool
+n1_utility_wanted(PlannedStmt *pstmt, uint64 queryid)
+{
+	return n1_enabled && n1 != NULL && pp_nesting_level == 0 &&
+		pstmt->utilityStmt != NULL && IsA(pstmt->utilityStmt, FetchStmt) &&
+		!((FetchStmt *) pstmt->utilityStmt)->ismove;
+}
+
+static void
+n1_utility_done(PlannedStmt *pstmt, const char *query_string, uint64 queryid,
+				const PPUsage *usage)
+{
+	n1_event	ev;
+	bool		in_block;
+
+	if (!n1_utility_wanted(pstmt, queryid) || queryid == 0)
+		return;
+	if (unlikely(!n1_config_valid || n1_det == NULL))
+		n1_setup_detector();
+	in_block = IsTransactionBlock();
+	memset(&ev, 0, sizeof(ev));
+	ev.scope_id = n1_scope_key_valid ? n1_scope_key : n1_current_scope();
+	ev.unit_id = in_block ? (uint64) GetCurrentTransactionStartTimestamp() : 0;
+	ev.fingerprint = queryid;
+	ev.kind = N1_KIND_FETCH;
+	ev.rows = usage->rows;
+	ev.end_us = (int64) GetCurrentTimestamp();
+	ev.start_us = ev.end_us - (int64) (usage->elapsed_ms * 1000.0);
+	n1_feed(n1_det, &ev);
+}
+
 static void
 n1_executor_end(QueryDesc *queryDesc)
 {
@@ -844,22 +901,7 @@ n1_executor_end(QueryDesc *queryDesc)
 		return;
 
 	if (unlikely(!n1_config_valid || n1_det == NULL))
-	{
-		n1_config	cfg;
-
-		n1_make_config(&cfg);
-		if (n1_det == NULL)
-		{
-			n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
-														 n1_detector_size(N1_SCOPES)),
-									  N1_SCOPES, &cfg, n1_report, NULL);
-			n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
-			before_shmem_exit(n1_exit, (Datum) 0);
-		}
-		else
-			n1_detector_configure(n1_det, &cfg);
-		n1_config_valid = true;
-	}
+		n1_setup_detector();
 
 	in_block = IsTransactionBlock();
 	xs = GetCurrentTransactionStartTimestamp();

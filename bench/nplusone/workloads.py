@@ -682,6 +682,7 @@ ORM_LABELS = {
     "write_batch": {},
     "save_loop": {("write_loop", "posts"): 1},
     "concurrent": {("n_plus_one", "authors"): 4},
+    "iterator": {("n_plus_one", "authors"): 1},
 }
 # the ORM's own loops beyond the case's: TypeORM's save() reads every
 # entity back by id before it updates it
@@ -715,6 +716,8 @@ for _orm in ("django", "sqlalchemy", "sqlalchemy_autocommit", "sequelize", "type
             continue        # their eager forms are the "eager" case
         if _case == "concurrent" and _orm not in ("sequelize", "typeorm", "objection"):
             continue        # requests at once on one pool: the Node ORMs
+        if _case == "iterator" and _orm not in ("django", "sqlalchemy"):
+            continue        # server-side cursors (psycopg2's need a transaction)
         orm_scenario(_orm, _case)
 
 

@@ -857,6 +857,33 @@ START_TEST(test_parent_elsewhere)
 }
 END_TEST
 
+/*
+ * Rows fetched from a server-side cursor (FETCH 10 at a time, as Django's
+ * iterator() does) feed the loop that follows; the FETCHes themselves,
+ * always the same statement, are never a redundant loop
+ */
+START_TEST(test_cursor_fetch_parent)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	for (int k = 0; k < 6; k++)
+	{
+		stmt(t, 100, FP_PAGEN, 1, 10, N1_KIND_FETCH, 40);
+		for (int i = 0; i < 10; i++)
+			READ(t, 100, FP_AUTHOR, 1000 + 10 * (uint64_t) k + (uint64_t) i, 1);
+	}
+	stmt(t, 100, FP_PAGEN, 1, 0, N1_KIND_FETCH, 40);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->parent_fp, FP_PAGEN);
+	ck_assert_int_eq(f->repeats, 60);
+	trace_free(t);
+}
+END_TEST
+
 static Suite *
 nplusone_suite(void)
 {
@@ -895,6 +922,7 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_pgbench_select_only);
 	tcase_add_test(tc, test_requests_back_to_back);
 	tcase_add_test(tc, test_parent_elsewhere);
+	tcase_add_test(tc, test_cursor_fetch_parent);
 	suite_add_tcase(s, tc);
 	return s;
 }

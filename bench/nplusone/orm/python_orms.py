@@ -15,6 +15,8 @@ Usage: python_orms.py ORM CASE
         write_loop    one INSERT per post after reading the posts (write loop)
         write_batch   bulk_create / one flush of all rows (no loop)
         save_loop     change each post and save() it in a transaction (write loop)
+        iterator      posts streamed from a server-side cursor (iterator(),
+                      yield_per), then each post's author, lazily (N+1)
 Connection settings come from the libpq environment (PGHOST, PGPORT, PGUSER,
 PGPASSWORD, PGDATABASE); the schema is put on the search_path.
 """
@@ -24,7 +26,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORM, CASE = sys.argv[1], sys.argv[2]
 OFFSET = {"lazy": 600, "eager": 600, "prefetch": 600, "nested": 700, "nested_eager": 700,
-          "lazy_txn": 800, "write_loop": 900, "write_batch": 900, "save_loop": 1000}[CASE]
+          "lazy_txn": 800, "write_loop": 900, "write_batch": 900, "save_loop": 1000,
+          "iterator": 1100}[CASE]
 ENV = dict(host=os.environ.get("PGHOST", "localhost"), port=os.environ.get("PGPORT", "5432"),
            user=os.environ.get("PGUSER", ""), password=os.environ.get("PGPASSWORD", ""),
            dbname=os.environ.get("PGDATABASE", ""))
@@ -76,6 +79,9 @@ def django():
             Audit.objects.create(post_id=p.id, note="seen")
     elif CASE == "write_batch":
         Audit.objects.bulk_create([Audit(post_id=p.id, note="seen") for p in page(20)])
+    elif CASE == "iterator":
+        for p in page(30).iterator(chunk_size=10):
+            p.author.name
     elif CASE == "save_loop":
         with transaction.atomic():
             for p in page(12):
@@ -158,6 +164,10 @@ def sqlalchemy(autocommit):
         elif CASE == "write_batch":
             s.add_all([Audit(post_id=p.id, note="seen") for p in page(s, 20)])
             s.commit()
+        elif CASE == "iterator":
+            q = s.query(Post).order_by(Post.id).offset(OFFSET).limit(30)
+            for p in q.execution_options(stream_results=True).yield_per(10):
+                p.author.name
         elif CASE == "save_loop":
             for p in page(s, 12):
                 p.title += "!"
