@@ -429,8 +429,12 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 			parent_rows < det->cfg.parent_min_rows)
 			parent_fp = parent_rows = 0;
 	}
-	/* a parent elsewhere explains no irregular rhythm: parent_once_rows 0 */
-	cls = n1_classify(&det->cfg, r, parent_rows, p >= 0 ? r->parent_rows[p] : 0, &why);
+	/*
+	 * A parent elsewhere with as many rows as the loop's iterations explains
+	 * a loop slowed down by its neighbours on the pool as well as one here.
+	 */
+	cls = n1_classify(&det->cfg, r, parent_rows,
+					  p >= 0 ? r->parent_rows[p] : parent_rows, &why);
 
 	det->stats.runs_closed++;
 	det->stats.findings[cls]++;
