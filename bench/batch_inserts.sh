@@ -12,10 +12,11 @@
 #                -M prepared, through: direct, PgBouncer (session), the
 #                batch test relay (pooler/batch.c rewriting, built by
 #                pooler/batch.mk) and pgplumb-pooler with insert_batching = 1
-#                (session mode; n/a if the binary is missing)
+#                (session mode; n/a if the binary is missing); pipe/pgplumb-txn
+#                is pgplumb-pooler in transaction pool mode (database "txn")
 #   multi/*      the same 100 INSERTs as one multi-statement simple Query
 #                (pgbench "\;"), -M simple: direct, PgBouncer, batch relay,
-#                pgplumb-pooler
+#                pgplumb-pooler (session and transaction pool mode)
 #   copy         COPY of 100 rows from a server-side CSV file (the limit)
 #   values100    one hand-written 100-row INSERT ... VALUES, -M prepared
 #                (200 parameters: what the rewriter sends)
@@ -25,7 +26,7 @@
 #                (cross-client coalescing is not implemented: n/a)
 #
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
-# NO_RESULTS=1 to only print.  Takes about ROUNDS * 11 * (DURATION + 2) s.
+# NO_RESULTS=1 to only print.  Takes about ROUNDS * 14 * (DURATION + 2) s.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,18 +40,12 @@ if [ "${1:-}" != "--inside" ]; then
 	done
 	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
 	export BENCH_CMD="$0 $*" DURATION ROUNDS RESULTS_DIR
-	# A port of our own, and another try when pg_virtualenv failed before our
-	# command started (other sessions' throwaway clusters race for ports).
-	for try in 1 2 3 4 5; do
-		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
-		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-		rc=0
-		VENV_MARKER=$marker timeout 3600 pg_virtualenv -t -v 15 -c "-p $pgport" \
-			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inside || rc=$?
-		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
-		echo "pg_virtualenv failed before the command started; trying again" >&2
-		sleep "$try"
-	done
+	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	top=$ROOT
+	. "$ROOT/regress/lib/stage.sh"
+	pp_venv=(-t -v "$pp_pgver")
+	rc=0
+	pp_run_virtualenv timeout 3600 "$0" --inside || rc=$?
 	exit $rc
 fi
 
@@ -77,10 +72,11 @@ psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
 
 # --- poolers ----------------------------------------------------------------
 echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
-write_ini() {	# $1 section, $2 port, $3 file
+write_ini() {	# $1 section, $2 port, $3 file, $4 extra settings
 	cat >"$3" <<EOF
 [databases]
 $DB = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD
+txn = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD pool_mode=transaction
 [$1]
 listen_addr = 127.0.0.1
 listen_port = $2
@@ -178,16 +174,18 @@ POINTS=(
 	"single50|$PG_PORT|-M prepared -c 50 -j 2 -f $WORK/single.sql|1"
 )
 [ -n "$PLUMB_BIN" ] && POINTS+=("pipe/pgplumb-pooler|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100"
-	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100")
+	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100"
+	"pipe/pgplumb-txn|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|txn"
+	"multi/pgplumb-txn|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100|txn")
 
 CSV="$WORK/rounds.csv"
 echo "round,point,tps,rows_per_s" >"$CSV"
 for r in $(seq 1 "$ROUNDS"); do
 	for p in "${POINTS[@]}"; do
-		IFS='|' read -r name port opts rpt <<<"$p"
+		IFS='|' read -r name port opts rpt db <<<"$p"
 		psql -XqAtc "TRUNCATE bi" >/dev/null
 		# shellcheck disable=SC2086
-		out=$(pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" $opts "$DB" 2>&1) || {
+		out=$(pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" $opts "${db:-$DB}" 2>&1) || {
 			echo "pgbench failed for $name:" >&2; echo "$out" >&2; exit 1; }
 		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
 		if [ "$port" = "$RELAY_PORT" ]; then
@@ -235,6 +233,8 @@ o.append("| same 100 INSERTs as one multi-statement Query | %s | %s | %s | %s | 
     f("multi/direct"), f("multi/pgbouncer"), f("multi/rewrite-relay"),
     f("multi/pgplumb-pooler") if have_plumb else "n/a",
     ratio("multi/rewrite-relay", "multi/direct")))
+o.append("| pipelined, pgplumb-pooler in transaction pool mode | | | | %s | |" % f("pipe/pgplumb-txn"))
+o.append("| multi-statement, pgplumb-pooler in transaction pool mode | | | | %s | |" % f("multi/pgplumb-txn"))
 o.append("| COPY of 100 rows (server-side CSV) | %s | | | | |" % f("copy"))
 o.append("| hand-written 100-row INSERT ... VALUES (200 params) | %s | | | | |" % f("values100"))
 o.append("| 100-row INSERT ... SELECT FROM unnest (2 array params) | %s | | | | |" % f("unnest100"))
@@ -251,6 +251,10 @@ o.append("- pgplumb-pooler (insert_batching = 1): pipelined / direct = %s, / PgB
     ratio("pipe/pgplumb-pooler", "pipe/direct"), ratio("pipe/pgplumb-pooler", "pipe/pgbouncer"),
     ratio("pipe/pgplumb-pooler", "values100"), ratio("pipe/pgplumb-pooler", "copy"),
     ratio("multi/pgplumb-pooler", "multi/direct")))
+o.append("- pgplumb-pooler, transaction pool mode (insert_batching = 1): pipelined / direct = %s, / hand-written VALUES = %s, / COPY = %s; multi-statement / direct = %s, / hand-written VALUES = %s, / COPY = %s" % (
+    ratio("pipe/pgplumb-txn", "pipe/direct"), ratio("pipe/pgplumb-txn", "values100"),
+    ratio("pipe/pgplumb-txn", "copy"), ratio("multi/pgplumb-txn", "multi/direct"),
+    ratio("multi/pgplumb-txn", "values100"), ratio("multi/pgplumb-txn", "copy")))
 o.append("- anchors: direct pipelined / hand-written VALUES = %s; hand-written VALUES / COPY = %s" % (
     ratio("pipe/direct", "values100"), ratio("values100", "copy")))
 o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES = %s" % ratio("unnest100", "values100"))
@@ -264,7 +268,7 @@ if [ -z "${NO_RESULTS:-}" ]; then
 	{
 		cat "$WORK/report.md"
 		echo
-		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} >"$RESULTS_DIR/batch_inserts-$stamp.md"
 	cp "$CSV" "$RESULTS_DIR/batch_inserts-$stamp.csv"
 	log "wrote $RESULTS_DIR/batch_inserts-$stamp.md"

@@ -24,6 +24,25 @@
 #                    under valgrind --tool=callgrind; (I(3N) - I(N)) / 2N is
 #                    the cost per statement, free of start-up and of the noise
 #                    of a shared machine.  CALLGRIND_N=1000 by default.
+#   MODE=callgrind-prepared   the judged case: instructions per pgbench
+#                    transaction with -M prepared (built-in -S and TPC-B
+#                    scripts, one client).  The whole server runs under
+#                    valgrind --tool=callgrind (backends are forked, so each
+#                    writes its own profile), counting only what runs inside
+#                    PostgresMain, i.e. in backends, except the time spent
+#                    in WaitEventSetWait (how often a backend finds its
+#                    next message not there yet depends on timing, not on
+#                    the work done); the backend that ran
+#                    pgbench's transactions is the busiest one.
+#                    Runs with -t N and -t 3N from the same data directory and
+#                    the same --random-seed; (I(3N) - I(N)) / 2N is the cost of
+#                    one transaction.  CALLGRIND_TXNS=600 by default (at
+#                    least 300, so that the client's backend is the busiest).
+#                    Autovacuum is off in this mode so that no worker touches
+#                    the data between the two runs.  CALLGRIND_CONFIGS (none
+#                    pg_stat_statements pgplumb statements) and
+#                    CALLGRIND_WORKLOADS (select tpcb) pick what to run;
+#                    a configuration not run shows as 0.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -33,9 +52,11 @@ if [ "${1:-}" != --inside ]; then
 	pp_stage=$top/build/stage-bench
 	pp_stage_extension
 	pp_venv_opts ""
-	# pg_virtualenv -t drops the cluster (and stops the server) on exit
-	exec pg_virtualenv "${pp_venv[@]}" -o "max_connections=20" \
-		-o "shared_buffers=256MB" bash "$0" --inside
+	# pg_virtualenv -t drops the cluster (and stops the server) on exit;
+	# pp_run_virtualenv tries again when another cluster took the port
+	pp_venv+=(-o "max_connections=20" -o "shared_buffers=256MB")
+	pp_run_virtualenv bash "$0" --inside
+	exit $?
 fi
 
 # ---- inside the throwaway cluster ----
@@ -81,6 +102,78 @@ echo "== extension_overhead: PostgreSQL $(psql -X -qAt -d postgres -c 'SHOW serv
 psql -X -q -d postgres -c "CREATE DATABASE $db"
 pgbench -i -q -s "$SCALE" "$db" >/dev/null 2>&1
 psql -X -q -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT"
+
+# ---- MODE=callgrind-prepared: instructions per -M prepared transaction ----
+if [ "$MODE" = callgrind-prepared ]; then
+	N=${CALLGRIND_TXNS:-600}
+	read -r _ _ _ _ owner pgdata logfile < <(pg_lsclusters -h "$PGVERSION" regress)
+	conf=$(psql -X -qAt -d postgres -c "SHOW config_file")
+	bindir=/usr/lib/postgresql/$PGVERSION/bin
+	as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
+	as_owner "$bindir/pg_ctl" -D "$pgdata" -w -m fast stop >/dev/null
+	chmod a+rwx "$work"
+	cp -a "$pgdata" "$work/pgdata.snapshot"
+	txn_instructions() {	# preload workload(select|tpcb) transactions [more postgres options]
+		local extra=("${@:4}") args=() f best=0 n
+		[ "$2" = select ] && args=(-S)
+		rm -rf "$pgdata" && cp -a "$work/pgdata.snapshot" "$pgdata"
+		rm -rf "$work/cg" && mkdir "$work/cg" && chmod a+rwx "$work/cg"
+		# valgrind runs in the postmaster's process (postmaster.pid names it),
+		# so pg_ctl stop below stops it.  Only a Unix socket in a directory
+		# of its own: the port of the stopped cluster may be taken meanwhile.
+		as_owner valgrind --tool=callgrind --callgrind-out-file="$work/cg/cg.%p" \
+			--toggle-collect=PostgresMain --toggle-collect=WaitEventSetWait \
+			"$bindir/postgres" -D "$pgdata" -c config_file="$conf" \
+			-c shared_preload_libraries="$1" -c autovacuum=off "${extra[@]}" \
+			-c listen_addresses= -c unix_socket_directories="$work/cg" \
+			>"$work/cg/server.log" 2>&1 &
+		for _ in $(seq 300); do PGHOST=$work/cg as_owner pg_isready -q && break; sleep 1; done
+		PGHOST=$work/cg as_owner pgbench -n -M prepared -c 1 -j 1 -t "$3" --random-seed=7 "${args[@]}" "$db" \
+			>"$work/cg/pgbench.out" 2>&1 ||
+			{ cat "$work/cg/pgbench.out" "$work/cg/server.log" >&2; exit 1; }
+		grep -q "number of failed transactions: 0" "$work/cg/pgbench.out" ||
+			! grep -q "number of failed transactions" "$work/cg/pgbench.out" ||
+			{ cat "$work/cg/pgbench.out" >&2; exit 1; }
+		# the backend's profile is written when it exits, after pgbench disconnects
+		sleep 2
+		as_owner "$bindir/pg_ctl" -D "$pgdata" -w -t 300 -m fast stop >/dev/null
+		# pgbench's client connection is the busiest backend (its other
+		# connection only reads the scale: about 20 million instructions,
+		# fewer than 300 transactions)
+		for f in "$work"/cg/cg.*; do
+			n=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$f")
+			[ -n "$n" ] && [ "$n" -gt "$best" ] && best=$n
+		done
+		[ -z "${CALLGRIND_KEEP:-}" ] || { rm -rf "$CALLGRIND_KEEP.$1${extra[*]// /}.$2.$3"; cp -a "$work/cg" "$CALLGRIND_KEEP.$1${extra[*]// /}.$2.$3"; }
+		echo "$best"
+	}
+	echo
+	echo "instructions per transaction in the backend (valgrind --tool=callgrind, pgbench -M prepared -c 1," \
+		"built-in scripts, -t $N and -t $((3 * N)))"
+	printf '%-10s %10s %10s %10s %10s %11s %13s %13s\n' workload none pgss pgplumb statements \
+		"pgss-none" "pgplumb-none" "statem.-none"
+	for w in ${CALLGRIND_WORKLOADS:-select tpcb}; do
+		declare -A per=([none]=0 [pg_stat_statements]=0 [pgplumb]=0 [statements]=0)
+		for cfg in ${CALLGRIND_CONFIGS:-none pg_stat_statements pgplumb statements}; do
+			if [ $cfg = statements ]; then
+				opts=(-c pgplumb.track_indexes=off -c pgplumb.n_plus_one=off); lib=pgplumb
+			else
+				opts=(); lib=${preload[$cfg]}
+			fi
+			lo=$(txn_instructions "$lib" $w "$N" "${opts[@]}")
+			hi=$(txn_instructions "$lib" $w $((3 * N)) "${opts[@]}")
+			per[$cfg]=$(( (hi - lo) / (2 * N) ))
+		done
+		printf '%-10s %10d %10d %10d %10d %11d %13d %13d\n' "$([ $w = select ] && echo -S || echo TPC-B)" \
+			"${per[none]}" "${per[pg_stat_statements]}" "${per[pgplumb]}" "${per[statements]}" \
+			$((per[pg_stat_statements] - per[none])) $((per[pgplumb] - per[none])) \
+			$((per[statements] - per[none]))
+	done
+	rm -rf "$pgdata" && cp -a "$work/pgdata.snapshot" "$pgdata"
+	as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$logfile" -o "-c config_file=$conf" -w start >/dev/null 2>&1 ||
+		echo "(server not restarted after the callgrind runs; nothing to clean up)"
+	exit 0
+fi
 
 # ---- MODE=callgrind: instructions per statement ----
 if [ "$MODE" = callgrind ]; then

@@ -21,6 +21,7 @@
 #   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
 #   SYSTEMS="direct pgbouncer pgplumb"
 #   CALLGRIND=1 CG_TX1=1000 CG_TX2=6000   instructions per relayed transaction (0 = skip)
+#   STRACE=1 ST_TX=2000 ST_CONN=500        system calls per transaction (strace -c; 0 = skip)
 #   RESULTS_DIR=bench/results   where to write; NO_RESULTS=1 to only print
 # A full default run (DURATION=10 ROUNDS=5) takes about 25 minutes; DURATION=5 about 14.
 set -euo pipefail
@@ -250,6 +251,7 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 }
 
 START=$(date +%s)
+export LOAD_START="$(uptime | sed 's/.*load average: //')"
 for r in $(seq 1 "$ROUNDS"); do
 	for p in "${POINTS[@]}"; do
 		IFS='|' read -r name opts c <<< "$p"
@@ -390,6 +392,34 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
 		fi
 	done
 fi
+# --- system calls per transaction (strace -c on the running poolers) -----------------
+# TPC-B at 1 client (ST_TX transactions) and -C -S at 1 client (ST_CONN connections);
+# the pooler is traced only while the counted pgbench runs.
+declare -A SYSC
+if [ "${STRACE:-1}" = 1 ] && command -v strace >/dev/null; then
+	ST_TX=${ST_TX:-2000}
+	ST_CONN=${ST_CONN:-500}
+	for s in $SYSTEMS; do
+		[ "$s" = direct ] && continue
+		for t in "tpcb||$ST_TX" "connect|-C -S|$ST_CONN"; do
+			IFS='|' read -r name opts n <<< "$t"
+			strace -c -f -p "${LPID[$s]}" -o "$WORK/strace.$s.$name" 2>/dev/null &
+			stpid=$!
+			sleep 0.5
+			# shellcheck disable=SC2086
+			PGPASSWORD=$PG_PASSWORD pgbench -n -M "$PROTOCOL" $opts -c 1 -t "$n" -h 127.0.0.1 \
+				-p "$(port_of "$s")" -U "$PG_USER" "$DB" >/dev/null 2>&1 || log "strace pgbench failed on $s"
+			kill -INT $stpid 2>/dev/null
+			wait $stpid 2>/dev/null || true
+			# calls of each system call, per transaction
+			# (strace -c rows: % time, seconds, usecs/call, calls, [errors,] name)
+			SYSC[$s.$name]=$(awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" && $4 ~ /^[0-9]+$/ {
+					printf "%s=%.2f ", $NF, $4 / n; tot += $4
+				} END { printf "total=%.2f", tot / n }' "$WORK/strace.$s.$name")
+			log "$s $name system calls per transaction: ${SYSC[$s.$name]}"
+		done
+	done
+fi
 ELAPSED=$(( $(date +%s) - START ))
 
 # --- report -----------------------------------------------------------------------
@@ -398,6 +428,8 @@ STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
 export CSV WORK SYSTEMS PROTOCOL DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
 	CONNECT_CLIENTS ELAPSED STAMP
 export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
+export SYSC_SUMMARY="$(for k in "${!SYSC[@]}"; do echo "$k ${SYSC[$k]}"; done)"
+export LOAD_END="$(uptime | sed 's/.*load average: //')"
 export CG_TX1 CG_TX2
 export RSS_SUMMARY="$(for s in $SYSTEMS; do [ "$s" = direct ] && continue; echo "$s ${RSS_BEFORE[$s]:-NA} ${RSS_AFTER[$s]:-NA}"; done)"
 export DIRECT_AUTH="$(psql -Atc "select string_agg(distinct auth_method, ', ') from pg_hba_file_rules where type = 'host'" 2>/dev/null || echo '?')"
@@ -434,7 +466,8 @@ out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; eve
            f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
            f"run as user postgres. pgbench -M {E['PROTOCOL']}, scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
            f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
-           f"Measuring took {E['ELAPSED']} s. Direct connections log in with the throwaway cluster's own TCP auth "
+           f"Measuring took {E['ELAPSED']} s; load average (1, 5, 15 min) {E.get('LOAD_START', '?')} at the start, "
+           f"{E.get('LOAD_END', '?')} at the end (2 CPUs: above 2 the machine was shared). Direct connections log in with the throwaway cluster's own TCP auth "
            f"({E.get('DIRECT_AUTH', '?')}), which dominates the direct -C figure; both poolers keep their server connections.\n")
 out.append("## Throughput (tps, median of rounds)\n")
 hdr = "| test | clients | " + " | ".join(systems) + " | pgplumb / pgbouncer | pgplumb / direct |"
@@ -496,6 +529,24 @@ for line in (E.get("RSS_SUMMARY", "") if int(E["IDLE_CLIENTS"]) > 0 else "").spl
     if b != "NA" and a != "NA" and int(E["IDLE_CLIENTS"]) > 0:
         per = f"{(int(a) - int(b)) * 1024 / int(E['IDLE_CLIENTS']):,.0f}"
     out.append(f"| {s} | {b} | {a} | {per} |")
+if E.get("SYSC_SUMMARY", "").strip():
+    sysc = {}
+    for l in E["SYSC_SUMMARY"].splitlines():
+        if l.strip():
+            k, *kv = l.split()
+            sysc[k] = dict(x.split("=") for x in kv)
+    out.append("\n## System calls per transaction (strace -c on the pooler, 1 client)\n")
+    out.append("| system | workload | recvfrom | sendto | epoll_wait | other | total |")
+    out.append("|---|---|---|---|---|---|---|")
+    for s in systems:
+        for t, lab in (("tpcb", "TPC-B"), ("connect", "-C -S (per connection)")):
+            d = sysc.get(f"{s}.{t}")
+            if not d:
+                continue
+            main = {k: float(d.get(k, 0)) for k in ("recvfrom", "sendto", "epoll_wait")}
+            tot = float(d.get("total", 0))
+            other = tot - sum(main.values())
+            out.append(f"| {s} | {lab} | {main['recvfrom']:.2f} | {main['sendto']:.2f} | {main['epoll_wait']:.2f} | {other:.2f} | {tot:.2f} |")
 if E.get("INSN_SUMMARY", "").strip():
     insn = dict(l.split() for l in E["INSN_SUMMARY"].splitlines() if l.strip())
     out.append("\n## CPU instructions per relayed transaction (callgrind, pgbench -S, 1 client)\n")
@@ -548,9 +599,11 @@ cat "$WORK/report.md"
 if [ -z "${NO_RESULTS:-}" ]; then
 	mkdir -p "$RESULTS_DIR"
 	base="$RESULTS_DIR/pooler_vs_pgbouncer-$DATE"
+	# never overwrite an earlier record of the same day
+	[ -e "$base.md" ] && base="$base-$(date -u +%H%M)"
 	cp "$WORK/report.md" "$base.md"
 	cp "$CSV" "$base.csv"
-	[ -f "$PNG" ] && cp "$PNG" "$base.png" && echo -e "\n![tps vs clients](pooler_vs_pgbouncer-$DATE.png)" >> "$base.md"
-	echo -e "\nEvery round: [pooler_vs_pgbouncer-$DATE.csv](pooler_vs_pgbouncer-$DATE.csv)" >> "$base.md"
+	[ -f "$PNG" ] && cp "$PNG" "$base.png" && echo -e "\n![tps vs clients]($(basename "$base").png)" >> "$base.md"
+	echo -e "\nEvery round: [$(basename "$base").csv]($(basename "$base").csv)" >> "$base.md"
 	log "wrote $base.md, .csv, .png"
 fi

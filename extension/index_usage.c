@@ -49,16 +49,24 @@
  * pgplumb.max_index_entries, and are protected by one LWLock of our own
  * tranche ("pgplumb_index_usage"):
  *
- *	- LW_SHARED to look entries up, to update their counters and to read
- *	  them; the counters of a statement entry are then changed or read
- *	  under the entry's spinlock;
+ *	- LW_SHARED to look entries up and to read them;
  *	- LW_EXCLUSIVE to create or remove entries (including eviction and
- *	  reset); removing statement entries also bumps a generation counter.
+ *	  reset).
  *
- * Each backend caches pointers to the statement entries it updated, tagged
- * with the generation: under the shared lock no entry can be removed, so a
- * cached pointer whose generation is still current is valid, and a hot
- * statement's update costs the shared lock and the entry's spinlock only.
+ * The counters of a statement entry are changed or read under one of
+ * PP_IU_STRIPES spinlocks, chosen by a hash of the entry's key (the locks
+ * live in PPIUShared and are never re-initialised, unlike the memory of a
+ * hash table entry, which is recycled for other keys).  Each entry has an
+ * incarnation number, unique for the life of the shared memory, set when
+ * the entry is created and cleared under its stripe's spinlock before the
+ * entry is removed.
+ *
+ * Each backend caches pointers to the statement entries it updated, with
+ * their incarnation.  Under the stripe's spinlock, an unchanged
+ * incarnation proves the entry is still the one cached (and it cannot be
+ * removed while the spinlock is held), so a hot statement's update costs
+ * that one spinlock: no LWLock and no hash lookup.  A changed incarnation
+ * sends the backend back to the lookup under the shared lock.
  *
  * No catalog access happens while the lock is held.  A statement's scans
  * are first collected into backend-local memory, then applied under one
@@ -122,11 +130,12 @@
 #define PP_IU_EVICT_FRACTION 0.05	/* share of entries evicted per pass */
 #define PP_IU_USAGE_DECAY	0.75	/* usage kept by survivors of a pass */
 #define PP_IU_USAGE_BUCKETS 64
+#define PP_IU_STRIPES		64	/* spinlocks for the entries' counters */
 
 /* Saved across clean restarts when pgplumb.save is on */
 #define PP_IU_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgplumb_index_usage.stat"
 #define PP_IU_FILE_MAGIC	0x70706975	/* "ppiu" */
-#define PP_IU_FILE_VERSION	1
+#define PP_IU_FILE_VERSION	2
 
 /* Column kinds in a seq scan's filter, best first */
 #define PP_IU_COL_EQ		'e'		/* column = constant/parameter */
@@ -164,7 +173,7 @@ typedef struct PPIUCol
 	char		kind;			/* PP_IU_COL_* */
 } PPIUCol;
 
-/* Counters of a statement entry, protected by the entry's mutex */
+/* Counters of a statement entry, protected by its stripe's spinlock */
 typedef struct PPIUCounters
 {
 	int64		executions;		/* executions whose plan had this scan */
@@ -183,7 +192,7 @@ typedef struct PPIUEntry
 {
 	PPIUKey		key;			/* must be first */
 	Oid			heaprelid;		/* the table scanned */
-	slock_t		mutex;
+	pg_atomic_uint64 incarnation;	/* 0 once removed; see the notes */
 	PPIUCounters c;
 	/* seq scans only, set when the entry is created, then read-only */
 	bool		cols_known;		/* were the filter columns analysed? */
@@ -215,12 +224,13 @@ typedef struct PPIUShared
 	int64		rels_dropped;	/* index uses not recorded: table full */
 	TimestampTz stats_reset;
 
-	/*
-	 * Bumped, under the exclusive lock, whenever statement entries are
-	 * removed: a backend's cached entry pointer is valid only while the
-	 * generation it was cached under is current.
-	 */
-	pg_atomic_uint64 generation;
+	uint64		incarnations;	/* last one handed out; lock exclusive */
+	/* spinlocks of the entries' counters, one cache line each */
+	union
+	{
+		slock_t		lock;
+		char		pad[64];
+	}			stripes[PP_IU_STRIPES];
 } PPIUShared;
 
 /* Header of the dump file; entries and index entries follow, raw */
@@ -273,8 +283,8 @@ typedef struct PPIUWalk
 /*
  * A backend-local cache of pointers to shared statement entries, so that
  * a statement executed again finds its entries without a hash lookup.
- * Direct mapped; a slot is valid only under the generation it was filled
- * in (entries never move while they exist).
+ * Direct mapped; a slot is valid while the entry keeps the incarnation it
+ * had when the slot was filled (entries never move while they exist).
  */
 #define PP_IU_CACHE_SLOTS	256
 
@@ -282,7 +292,7 @@ typedef struct PPIUCacheSlot
 {
 	PPIUKey		key;
 	PPIUEntry  *entry;
-	uint64		generation;
+	uint64		incarnation;
 } PPIUCacheSlot;
 
 /*
@@ -333,6 +343,10 @@ static char pp_iu_operator_kind(Oid opno);
 static void pp_iu_store(PPIUWalk *w);
 static void pp_iu_count(PPIUEntry *entry, const PPIUScan *scan,
 						TimestampTz now);
+static void pp_iu_count_locked(PPIUEntry *entry, const PPIUScan *scan,
+							   TimestampTz now);
+static void pp_iu_set_incarnation(PPIUEntry *entry);
+static void pp_iu_entry_remove(PPIUEntry *entry);
 static void pp_iu_note_index_used(const PPIUKey *key, TimestampTz now);
 static void pp_iu_evict(void);
 static void pp_iu_shmem_shutdown(int code, Datum arg);
@@ -445,7 +459,9 @@ pp_iu_shmem_startup(void)
 		pp_iu->evictions = 0;
 		pp_iu->rels_dropped = 0;
 		pp_iu->stats_reset = GetCurrentTimestamp();
-		pg_atomic_init_u64(&pp_iu->generation, 1);
+		pp_iu->incarnations = 0;
+		for (int i = 0; i < PP_IU_STRIPES; i++)
+			SpinLockInit(&pp_iu->stripes[i].lock);
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -860,14 +876,28 @@ pp_iu_operator_kind(Oid opno)
 	return kind;
 }
 
-/* The cache slot of a key */
-static inline PPIUCacheSlot *
-pp_iu_cache_slot(const PPIUKey *key)
+/* A cheap hash of a key, for the cache and the stripes */
+static inline uint64
+pp_iu_key_hash(const PPIUKey *key)
 {
 	uint64		h = key->queryid ^ ((uint64) key->relid * UINT64CONST(0x9E3779B97F4A7C15)) ^
 		(uint64) key->kind;
 
-	return &pp_iu_cache[(h ^ (h >> 29)) % PP_IU_CACHE_SLOTS];
+	return h ^ (h >> 29);
+}
+
+/* The cache slot of a key */
+static inline PPIUCacheSlot *
+pp_iu_cache_slot(const PPIUKey *key)
+{
+	return &pp_iu_cache[pp_iu_key_hash(key) % PP_IU_CACHE_SLOTS];
+}
+
+/* The spinlock of an entry's counters */
+static inline slock_t *
+pp_iu_stripe(const PPIUKey *key)
+{
+	return &pp_iu->stripes[(pp_iu_key_hash(key) >> 8) % PP_IU_STRIPES].lock;
 }
 
 /*
@@ -881,37 +911,49 @@ pp_iu_store(PPIUWalk *w)
 {
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	int			missing = 0;
-	uint64		generation;
 
-	LWLockAcquire(pp_iu->lock, LW_SHARED);
-	generation = pg_atomic_read_u64(&pp_iu->generation);
+	/* entries this backend has cached: their stripe's spinlock only */
 	for (int i = 0; i < w->nscans; i++)
 	{
 		PPIUScan   *s = &w->scans[i];
 		PPIUCacheSlot *slot = pp_iu_cache_slot(&s->key);
+
+		if (slot->entry != NULL &&
+			memcmp(&slot->key, &s->key, sizeof(PPIUKey)) == 0)
+		{
+			slock_t    *lock = pp_iu_stripe(&s->key);
+
+			SpinLockAcquire(lock);
+			if (pg_atomic_read_u64(&slot->entry->incarnation) == slot->incarnation)
+			{
+				pp_iu_count_locked(slot->entry, s, now);
+				s->done = true;
+			}
+			SpinLockRelease(lock);
+			if (s->done)
+				continue;
+			slot->entry = NULL; /* removed since */
+		}
+		missing++;
+	}
+	if (missing == 0)
+		return;
+
+	LWLockAcquire(pp_iu->lock, LW_SHARED);
+	for (int i = 0; i < w->nscans; i++)
+	{
+		PPIUScan   *s = &w->scans[i];
 		PPIUEntry  *entry;
 
-		if (slot->entry != NULL && slot->generation == generation &&
-			memcmp(&slot->key, &s->key, sizeof(PPIUKey)) == 0)
-			entry = slot->entry;
-		else
-		{
-			entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
-			if (entry != NULL)
-			{
-				slot->key = s->key;
-				slot->entry = entry;
-				slot->generation = generation;
-			}
-		}
-
+		if (s->done)
+			continue;
+		entry = hash_search(pp_iu_hash, &s->key, HASH_FIND, NULL);
 		if (entry != NULL)
 		{
 			pp_iu_count(entry, s, now);
 			s->done = true;
+			missing--;
 		}
-		else
-			missing++;
 	}
 	LWLockRelease(pp_iu->lock);
 
@@ -943,7 +985,6 @@ pp_iu_store(PPIUWalk *w)
 			entry = hash_search(pp_iu_hash, &s->key, HASH_ENTER, &found);
 			Assert(!found);
 			entry->heaprelid = s->heaprelid;
-			SpinLockInit(&entry->mutex);
 			memset(&entry->c, 0, sizeof(entry->c));
 			entry->c.first_seen = now;
 			entry->cols_known = s->cols_known;
@@ -954,17 +995,36 @@ pp_iu_store(PPIUWalk *w)
 				   sizeof(AttrNumber) * s->nsort);
 			if (s->key.kind != PP_IU_SEQ_SCAN)
 				pp_iu_note_index_used(&s->key, now);
+			pp_iu_set_incarnation(entry);
 		}
 		pp_iu_count(entry, s, now);
 	}
 	LWLockRelease(pp_iu->lock);
 }
 
-/* Add one execution to a statement entry; the lock is held (any mode) */
+/*
+ * Add one execution to a statement entry and cache it; the lock is held
+ * (any mode).
+ */
 static void
 pp_iu_count(PPIUEntry *entry, const PPIUScan *scan, TimestampTz now)
 {
-	SpinLockAcquire(&entry->mutex);
+	slock_t    *lock = pp_iu_stripe(&entry->key);
+	PPIUCacheSlot *slot = pp_iu_cache_slot(&entry->key);
+
+	SpinLockAcquire(lock);
+	pp_iu_count_locked(entry, scan, now);
+	SpinLockRelease(lock);
+
+	slot->key = entry->key;
+	slot->entry = entry;
+	slot->incarnation = pg_atomic_read_u64(&entry->incarnation);
+}
+
+/* Add one execution to a statement entry; its stripe's spinlock is held */
+static void
+pp_iu_count_locked(PPIUEntry *entry, const PPIUScan *scan, TimestampTz now)
+{
 	entry->c.executions++;
 	entry->c.usage += 1.0;
 	entry->c.last_seen = now;
@@ -977,7 +1037,36 @@ pp_iu_count(PPIUEntry *entry, const PPIUScan *scan, TimestampTz now)
 		entry->c.rows += scan->rows;
 		entry->c.removed += scan->removed;
 	}
-	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Give a new entry its incarnation; the lock is held exclusively.  From
+ * then on backends may count into it through their caches.
+ */
+static void
+pp_iu_set_incarnation(PPIUEntry *entry)
+{
+	slock_t    *lock = pp_iu_stripe(&entry->key);
+
+	SpinLockAcquire(lock);
+	pg_atomic_write_u64(&entry->incarnation, ++pp_iu->incarnations);
+	SpinLockRelease(lock);
+}
+
+/*
+ * Remove a statement entry; the lock is held exclusively.  Its incarnation
+ * is cleared first, under its stripe's spinlock, so no backend counts into
+ * it through a cached pointer afterwards.
+ */
+static void
+pp_iu_entry_remove(PPIUEntry *entry)
+{
+	slock_t    *lock = pp_iu_stripe(&entry->key);
+
+	SpinLockAcquire(lock);
+	pg_atomic_write_u64(&entry->incarnation, 0);
+	SpinLockRelease(lock);
+	hash_search(pp_iu_hash, &entry->key, HASH_REMOVE, NULL);
 }
 
 /* Add an index to the set of used indexes; the lock is held exclusively */
@@ -1059,14 +1148,19 @@ pp_iu_evict(void)
 		{
 			if (b == limit)
 				at_limit--;
-			hash_search(pp_iu_hash, &entry->key, HASH_REMOVE, NULL);
+			pp_iu_entry_remove(entry);
 			removed++;
 		}
 		else
+		{
+			slock_t    *lock = pp_iu_stripe(&entry->key);
+
+			SpinLockAcquire(lock);
 			entry->c.usage *= PP_IU_USAGE_DECAY;
+			SpinLockRelease(lock);
+		}
 	}
 
-	pg_atomic_fetch_add_u64(&pp_iu->generation, 1);
 	SpinLockAcquire(&pp_iu->mutex);
 	pp_iu->evictions += removed;
 	SpinLockRelease(&pp_iu->mutex);
@@ -1131,9 +1225,9 @@ pgplumb_index_usage_entries(PG_FUNCTION_ARGS)
 		int			i = 0;
 		bool		seq = (entry->key.kind == PP_IU_SEQ_SCAN);
 
-		SpinLockAcquire(&entry->mutex);
+		SpinLockAcquire(pp_iu_stripe(&entry->key));
 		c = entry->c;
-		SpinLockRelease(&entry->mutex);
+		SpinLockRelease(pp_iu_stripe(&entry->key));
 
 		memset(nulls, 0, sizeof(nulls));
 		values[i++] = ObjectIdGetDatum(entry->key.dbid);
@@ -1255,11 +1349,10 @@ pgplumb_reset_index_usage(PG_FUNCTION_ARGS)
 	LWLockAcquire(pp_iu->lock, LW_EXCLUSIVE);
 	hash_seq_init(&hs, pp_iu_hash);
 	while ((entry = hash_seq_search(&hs)) != NULL)
-		hash_search(pp_iu_hash, &entry->key, HASH_REMOVE, NULL);
+		pp_iu_entry_remove(entry);
 	hash_seq_init(&hs, pp_iu_rels);
 	while ((rel = hash_seq_search(&hs)) != NULL)
 		hash_search(pp_iu_rels, &rel->key, HASH_REMOVE, NULL);
-	pg_atomic_fetch_add_u64(&pp_iu->generation, 1);
 	SpinLockAcquire(&pp_iu->mutex);
 	pp_iu->evictions = 0;
 	pp_iu->rels_dropped = 0;
@@ -1407,7 +1500,7 @@ pp_iu_load(void)
 			continue;
 		entry = hash_search(pp_iu_hash, &in.key, HASH_ENTER, &found);
 		memcpy(entry, &in, sizeof(in));
-		SpinLockInit(&entry->mutex);
+		pg_atomic_init_u64(&entry->incarnation, ++pp_iu->incarnations);
 	}
 	for (int i = 0; i < hdr.nrels; i++)
 	{

@@ -29,6 +29,20 @@
  * query id each utility statement had at parse analysis, keyed by a hash of
  * the statement's text (pp_utility_queryid).
  *
+ * Execution measures: for each tracked execution, this file keeps a small
+ * record (PPExecRecord) of the time spent in ExecutorRun and
+ * ExecutorFinish and of the buffer and WAL usage meanwhile, and hands it
+ * to the collectors at ExecutorEnd (pp_exec_usage).  That replaces a full
+ * Instrumentation per query (queryDesc->totaltime): no allocation, and
+ * ExecutorFinish of a plain SELECT, which PostgreSQL itself knows cannot
+ * queue triggers or run anything, is not measured at all.  The records are
+ * a stack of at most PP_EXEC_MAX, found by QueryDesc pointer (cursors and
+ * nested statements may be open at once).  A record whose execution was
+ * abandoned by an error stays until the transaction aborts (top level);
+ * when the stack is full, new executions get no record and collectors fall
+ * back to queryDesc->totaltime.  A new execution with the QueryDesc pointer
+ * of an abandoned record first invalidates that record.
+ *
  * Locking: this file takes no lock of its own.  Each collector documents
  * the locks on its shared memory at the top of its file.
  *
@@ -37,6 +51,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -74,6 +89,9 @@ static const PPCollector *const pp_collectors[] = {
 /* Largest number of remembered utility statement texts per backend */
 #define PP_UTILITY_IDS_MAX 1024
 
+/* Executions measured at once (see file header) */
+#define PP_EXEC_MAX 16
+
 /* Statements that do not count as a nesting level (see file header) */
 #define PP_TRANSPARENT_UTILITY(n) \
 	(IsA((n), ExecuteStmt) || IsA((n), PrepareStmt) || IsA((n), DeallocateStmt))
@@ -84,6 +102,13 @@ typedef struct PPUtilityId
 	uint64		text_hash;		/* hash key */
 	uint64		queryid;
 } PPUtilityId;
+
+/* The measures of one execution (see file header) */
+typedef struct PPExecRecord
+{
+	QueryDesc  *queryDesc;		/* NULL: free or invalidated */
+	PPExecUsage usage;
+} PPExecRecord;
 
 /*---- GUC variables ----*/
 
@@ -103,6 +128,11 @@ int			pp_plan_nesting_level = 0;
 
 /* Number of collectors with a statement_error callback */
 static int	pp_error_callbacks = 0;
+
+/* Measures of the open executions, and the one handed to collectors */
+static PPExecRecord pp_execs[PP_EXEC_MAX];
+static int	pp_nexecs = 0;
+const PPExecUsage *pp_exec_usage = NULL;
 
 /* Backend-local map of utility statement texts to query ids */
 static HTAB *pp_utility_ids = NULL;
@@ -143,6 +173,12 @@ static void pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
 static uint64 pp_text_hash(const char *query_string, int stmt_location,
 						   int stmt_len);
 static void pp_remember_utility_queryid(Query *query, const char *query_string);
+static inline void pp_exec_start(PPExecUsage *start);
+static inline void pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start);
+static PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
+static void pp_exec_push(QueryDesc *queryDesc);
+static void pp_exec_pop(PPExecRecord *rec);
+static void pp_xact_callback(XactEvent event, void *arg);
 
 /*
  * Module load callback
@@ -198,6 +234,8 @@ _PG_init(void)
 	ExecutorEnd_hook = pp_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = pp_ProcessUtility;
+
+	RegisterXactCallback(pp_xact_callback, NULL);
 }
 
 /*
@@ -373,6 +411,7 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	PG_END_TRY();
 
+	pp_exec_push(queryDesc);
 	PP_CALL_COLLECTORS(executor_started, queryDesc);
 }
 
@@ -385,6 +424,11 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 {
 	int			level = pp_nesting_level;
 	MemoryContext cxt = CurrentMemoryContext;
+	PPExecRecord *rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
+	PPExecUsage start;
+
+	if (rec)
+		pp_exec_start(&start);
 
 	pp_nesting_level++;
 	PG_TRY();
@@ -408,6 +452,9 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_END_TRY();
 	pp_nesting_level = level;
+
+	if (rec)
+		pp_exec_stop(rec, &start);
 }
 
 /*
@@ -418,6 +465,20 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 {
 	int			level = pp_nesting_level;
 	MemoryContext cxt = CurrentMemoryContext;
+	PPExecRecord *rec = NULL;
+	PPExecUsage start;
+
+	/*
+	 * A SELECT without data-modifying CTEs has nothing to do here
+	 * (standard_ExecutorStart forces EXEC_FLAG_SKIP_TRIGGERS for it): not
+	 * worth two clock reads.
+	 */
+	if (pp_nexecs > 0 &&
+		(queryDesc->operation != CMD_SELECT ||
+		 queryDesc->plannedstmt->hasModifyingCTE))
+		rec = pp_exec_find(queryDesc);
+	if (rec)
+		pp_exec_start(&start);
 
 	pp_nesting_level++;
 	PG_TRY();
@@ -441,6 +502,9 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_END_TRY();
 	pp_nesting_level = level;
+
+	if (rec)
+		pp_exec_stop(rec, &start);
 }
 
 /*
@@ -449,11 +513,17 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 static void
 pp_ExecutorEnd(QueryDesc *queryDesc)
 {
+	PPExecRecord *rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
+
 	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
 		pp_enabled(pp_nesting_level))
 	{
+		pp_exec_usage = rec ? &rec->usage : NULL;
 		PP_CALL_COLLECTORS(executor_end, queryDesc);
+		pp_exec_usage = NULL;
 	}
+	if (rec)
+		pp_exec_pop(rec);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -562,6 +632,87 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
 	}
+}
+
+/*---- Execution measures (see file header) ----*/
+
+/* Start of one ExecutorRun or ExecutorFinish call */
+static inline void
+pp_exec_start(PPExecUsage *start)
+{
+	start->bufusage = pgBufferUsage;
+	start->walusage = pgWalUsage;
+	INSTR_TIME_SET_CURRENT(start->elapsed);
+}
+
+/* End of that call: add what it took to the execution's record */
+static inline void
+pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_ACCUM_DIFF(rec->usage.elapsed, now, start->elapsed);
+	BufferUsageAccumDiff(&rec->usage.bufusage, &pgBufferUsage, &start->bufusage);
+	WalUsageAccumDiff(&rec->usage.walusage, &pgWalUsage, &start->walusage);
+}
+
+/* The record of an open execution, newest first */
+static PPExecRecord *
+pp_exec_find(QueryDesc *queryDesc)
+{
+	for (int i = pp_nexecs - 1; i >= 0; i--)
+		if (pp_execs[i].queryDesc == queryDesc)
+			return &pp_execs[i];
+	return NULL;
+}
+
+/*
+ * ExecutorStart succeeded: give a tracked execution a record, if there is
+ * room.  An abandoned record with the same QueryDesc pointer goes first.
+ */
+static void
+pp_exec_push(QueryDesc *queryDesc)
+{
+	PPExecRecord *rec;
+
+	if (queryDesc->plannedstmt->queryId == UINT64CONST(0) ||
+		!pp_enabled(pp_nesting_level))
+		return;
+	while ((rec = pp_exec_find(queryDesc)) != NULL)
+		pp_exec_pop(rec);
+	if (pp_nexecs == PP_EXEC_MAX)
+		return;
+
+	rec = &pp_execs[pp_nexecs++];
+	rec->queryDesc = queryDesc;
+	INSTR_TIME_SET_ZERO(rec->usage.elapsed);
+	memset(&rec->usage.bufusage, 0, sizeof(BufferUsage));
+	memset(&rec->usage.walusage, 0, sizeof(WalUsage));
+}
+
+/* Drop a record; free the top of the stack of dropped records */
+static void
+pp_exec_pop(PPExecRecord *rec)
+{
+	rec->queryDesc = NULL;
+	while (pp_nexecs > 0 && pp_execs[pp_nexecs - 1].queryDesc == NULL)
+		pp_nexecs--;
+}
+
+/* See pgplumb.h */
+bool
+pp_exec_measured(QueryDesc *queryDesc)
+{
+	return pp_nexecs > 0 && pp_exec_find(queryDesc) != NULL;
+}
+
+/* A transaction aborted: every execution still open was abandoned */
+static void
+pp_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		pp_nexecs = 0;
 }
 
 /*

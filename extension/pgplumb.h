@@ -136,6 +136,31 @@ typedef struct PPCollector
 									const ErrorData *edata);
 } PPCollector;
 
+/*
+ * What pgplumb.c measured of one tracked execution: the time spent in
+ * ExecutorRun and ExecutorFinish and the buffer and WAL usage meanwhile
+ * (nested statements included), as pg_stat_statements counts them.  One
+ * clock read at each end of each call, shared by every collector.
+ */
+typedef struct PPExecUsage
+{
+	instr_time	elapsed;
+	BufferUsage bufusage;
+	WalUsage	walusage;
+} PPExecUsage;
+
+/*
+ * During executor_end callbacks: the measures of the execution that is
+ * ending, or NULL when pgplumb.c could not keep them (more than
+ * PP_EXEC_MAX executions open at once); a collector that needs them then
+ * falls back to queryDesc->totaltime, which it must have asked for in
+ * executor_started (pp_exec_measured() tells whether it needs to).
+ */
+extern const PPExecUsage *pp_exec_usage;
+
+/* In executor_started: does pgplumb.c measure this execution itself? */
+extern bool pp_exec_measured(QueryDesc *queryDesc);
+
 /* Collectors, defined in their own files */
 extern const PPCollector pp_statements_collector;
 extern const PPCollector pp_index_usage_collector;

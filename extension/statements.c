@@ -33,14 +33,28 @@
  * Locking rules:
  * - pp_stmt->lock (one LWLock) protects the hash table, the slots, the free
  *   stack and the clock hand.
- * - Looking up an entry and updating its counters needs the lock in SHARED
- *   mode plus the entry's spinlock (entry->mutex) around the update.  This
- *   is the hot path: one shared LWLock acquisition and one spinlock per
- *   execution.
+ * - Each slot has a spinlock and an incarnation number of its own
+ *   (PPStmtSlotLock, in an array that is never freed or moved).  The slot's
+ *   spinlock protects the counters of the entry in that slot, its usage
+ *   count and the incarnation.  An entry gets a new, never reused
+ *   incarnation when it is created; removing it sets the incarnation to 0
+ *   under the slot's spinlock before the hash table entry goes.
+ * - Hot path: each backend keeps a small cache from key to (slot,
+ *   incarnation).  Under the slot's spinlock, an unchanged incarnation
+ *   proves that the entry cached is still the one in the slot (and cannot
+ *   go away while the spinlock is held), so the counters are updated with
+ *   that one spinlock and no LWLock and no hash lookup.  Any other
+ *   incarnation means the entry was removed: the backend falls back to the
+ *   lookup below and caches the answer again.
+ * - Otherwise, looking up an entry and updating its counters needs the lock
+ *   in SHARED mode plus the slot's spinlock around the update.
  * - Creating, evicting or removing entries needs the lock in EXCLUSIVE mode.
  *   Normalizing a query text is done before the exclusive lock is taken.
+ *   Eviction tests and clears the usage count and the incarnation under the
+ *   slot's spinlock in one step, so an execution counted through the cache
+ *   either lands before (and keeps the entry) or finds it gone.
  * - Readers (the view and the other SQL functions) hold the lock SHARED and
- *   copy each entry under its spinlock.
+ *   copy each entry under its slot's spinlock.
  * - pp_stmt->mutex (spinlock) protects the global statistics (evictions,
  *   stats_reset); it may be taken with or without the LWLock.
  * - Nothing that can throw an error runs while the LWLock or a spinlock is
@@ -97,7 +111,7 @@
 
 /* Magic number and layout version of that file */
 #define PP_STMT_FILE_HEADER	0x70707374	/* "ppst" */
-#define PP_STMT_FILE_VERSION	2
+#define PP_STMT_FILE_VERSION	3
 
 /* Clock sweep: largest usage count (2^PP_USAGE_BITS - 1), entries freed
  * per sweep */
@@ -107,6 +121,9 @@
 
 /* Keys of entries known to exist remembered per backend (a power of 2) */
 #define PP_SEEN_SIZE		64
+
+/* Entries cached per backend for the hot path (a power of 2) */
+#define PP_STMT_CACHE_SIZE	256
 
 /* Distinct SQLSTATEs counted per entry; others are counted together */
 #define PP_ERRCODE_SLOTS	8
@@ -192,9 +209,9 @@ typedef struct PPStmtCounters
 } PPStmtCounters;
 
 /*
- * A hash table entry.  The key must come first.  Everything after the
- * mutex is protected by it; key, slot, encoding and query are fixed while
- * the entry exists.  The entry size is offsetof(PPStmtEntry, query) plus the
+ * A hash table entry.  The key must come first.  counters and hist are
+ * protected by the slot's spinlock (pp_stmt_locks[slot].mutex); key, slot,
+ * encoding and query are fixed while the entry exists.  The entry size is offsetof(PPStmtEntry, query) plus the
  * text size, decided at start.
  */
 typedef struct PPStmtEntry
@@ -203,11 +220,33 @@ typedef struct PPStmtEntry
 	int			slot;			/* index in pp_stmt_slots */
 	int			encoding;		/* encoding of query */
 	int			query_len;		/* bytes in query, without the NUL */
-	slock_t		mutex;
 	PPStmtCounters counters;
 	uint32		hist[PP_HIST_NBUCKETS];	/* execution times */
 	char		query[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
 } PPStmtEntry;
+
+/*
+ * Per slot: the spinlock protecting the counters of the entry in the slot,
+ * and the incarnation of that entry (0: no entry).  Padded to a cache line,
+ * so that backends updating different statements do not share one.
+ */
+typedef union PPStmtSlotLock
+{
+	struct
+	{
+		slock_t		mutex;
+		uint64		incarnation;
+	}			s;
+	char		pad[64];
+} PPStmtSlotLock;
+
+/* One backend-local cache line: a key and where its entry was */
+typedef struct PPStmtCached
+{
+	PPStmtKey	key;
+	int			slot;
+	uint64		incarnation;	/* 0: unused */
+} PPStmtCached;
 
 /* Global shared state */
 typedef struct PPStmtShared
@@ -218,6 +257,8 @@ typedef struct PPStmtShared
 	int64		eviction_runs;	/* clock sweeps run */
 	TimestampTz stats_reset;	/* last full reset */
 	pg_atomic_uint64 generation;	/* +1 whenever entries are removed */
+	uint64		incarnations;	/* last incarnation handed out; under the
+								 * lock exclusive */
 	int			hand;			/* clock hand, a slot number */
 	int			nfree;			/* free slot numbers in free_slots */
 	int			free_slots[FLEXIBLE_ARRAY_MEMBER];
@@ -242,9 +283,20 @@ typedef struct PPStmtFileHeader
 static PPStmtShared *pp_stmt = NULL;
 static PPStmtEntry **pp_stmt_slots = NULL;	/* entry in each slot, or NULL */
 static uint32 *pp_stmt_usage = NULL;	/* usage count of each slot; under
-										 * the entry's spinlock, or the lock
-										 * exclusive */
+										 * the slot's spinlock */
+static PPStmtSlotLock *pp_stmt_locks = NULL;	/* one per slot */
 static HTAB *pp_stmt_hash = NULL;
+
+/* This backend's cache of entries (see the locking rules) */
+static PPStmtCached pp_stmt_cache[PP_STMT_CACHE_SIZE];
+
+/* A cheap hash of a key, for the backend-local tables */
+static inline uint32
+pp_stmt_key_hash(const PPStmtKey *key)
+{
+	return (uint32) (key->queryid ^ (key->queryid >> 32) ^ key->userid ^
+					 key->toplevel);
+}
 
 /* Keys this backend found in the table, valid for pp_stmt_seen_generation */
 static PPStmtKey pp_stmt_seen[PP_SEEN_SIZE];
@@ -296,7 +348,13 @@ static void pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 						  uint64 rows, const BufferUsage *bufusage,
 						  const WalUsage *walusage,
 						  const JitInstrumentation *jitusage,
-						  const ErrorData *edata);
+						  const ErrorData *edata, PPStmtCached *cached);
+static void pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
+								 double time_ms, uint64 rows,
+								 const BufferUsage *bufusage,
+								 const WalUsage *walusage,
+								 const JitInstrumentation *jitusage,
+								 const ErrorData *edata);
 static PPStmtEntry *pp_stmt_entry_alloc(const PPStmtKey *key,
 										const char *query, int query_len,
 										int encoding);
@@ -387,6 +445,7 @@ pp_stmt_shmem_size(void)
 							 mul_size(pp_stmt_max, sizeof(int))));
 	size = add_size(size, MAXALIGN(mul_size(pp_stmt_max, sizeof(PPStmtEntry *))));
 	size = add_size(size, MAXALIGN(mul_size(pp_stmt_max, sizeof(uint32))));
+	size = add_size(size, mul_size(pp_stmt_max + 1, sizeof(PPStmtSlotLock)));
 	size = add_size(size, hash_estimate_size(pp_stmt_max, pp_stmt_entry_size()));
 	return size;
 }
@@ -419,6 +478,12 @@ pp_stmt_shmem_startup(void)
 	pp_stmt_usage = ShmemInitStruct("pgplumb statement usage",
 									pp_stmt_max * sizeof(uint32),
 									&found_slots);
+	/* one spare element, to align the array on a cache line */
+	pp_stmt_locks = ShmemInitStruct("pgplumb statement slot locks",
+									(pp_stmt_max + 1) * sizeof(PPStmtSlotLock),
+									&found_slots);
+	pp_stmt_locks = (PPStmtSlotLock *) TYPEALIGN(sizeof(PPStmtSlotLock),
+												 pp_stmt_locks);
 	if (!found)
 	{
 		pp_stmt->lock = &(GetNamedLWLockTranche("pgplumb_statements"))->lock;
@@ -435,6 +500,12 @@ pp_stmt_shmem_startup(void)
 			pp_stmt->free_slots[i] = pp_stmt_max - 1 - i;
 		memset(pp_stmt_slots, 0, pp_stmt_max * sizeof(PPStmtEntry *));
 		memset(pp_stmt_usage, 0, pp_stmt_max * sizeof(uint32));
+		pp_stmt->incarnations = 0;
+		for (int i = 0; i < pp_stmt_max; i++)
+		{
+			SpinLockInit(&pp_stmt_locks[i].s.mutex);
+			pp_stmt_locks[i].s.incarnation = 0;
+		}
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -472,13 +543,15 @@ pp_stmt_post_parse_analyze(ParseState *pstate, Query *query,
 }
 
 /*
- * After ExecutorStart: statement-level instrumentation (time, buffers,
+ * After ExecutorStart: pgplumb.c measures the execution (pp_exec_usage);
+ * only when it cannot, statement-level instrumentation (time, buffers,
  * WAL), shared with pg_stat_statements if it set it up already.
  */
 static void
 pp_stmt_executor_started(QueryDesc *queryDesc)
 {
-	if (!pp_stmt || queryDesc->totaltime != NULL)
+	if (!pp_stmt || queryDesc->totaltime != NULL ||
+		pp_exec_measured(queryDesc))
 		return;
 
 	{
@@ -493,22 +566,35 @@ static void
 pp_stmt_executor_end(QueryDesc *queryDesc)
 {
 	EState	   *estate = queryDesc->estate;
+	double		time_ms;
+	const BufferUsage *bufusage;
+	const WalUsage *walusage;
 
-	if (!pp_stmt || queryDesc->totaltime == NULL)
+	if (!pp_stmt)
 		return;
-
-	/* finish the totals; doing it twice (other hooks) is harmless */
-	InstrEndLoop(queryDesc->totaltime);
+	if (pp_exec_usage)
+	{
+		time_ms = INSTR_TIME_GET_MILLISEC(pp_exec_usage->elapsed);
+		bufusage = &pp_exec_usage->bufusage;
+		walusage = &pp_exec_usage->walusage;
+	}
+	else if (queryDesc->totaltime)
+	{
+		/* finish the totals; doing it twice (other hooks) is harmless */
+		InstrEndLoop(queryDesc->totaltime);
+		time_ms = queryDesc->totaltime->total * 1000.0;
+		bufusage = &queryDesc->totaltime->bufusage;
+		walusage = &queryDesc->totaltime->walusage;
+	}
+	else
+		return;
 
 	pp_stmt_store(queryDesc->plannedstmt->queryId, pp_nesting_level == 0,
 				  queryDesc->sourceText,
 				  queryDesc->plannedstmt->stmt_location,
 				  queryDesc->plannedstmt->stmt_len,
-				  PP_KIND_EXEC,
-				  queryDesc->totaltime->total * 1000.0,
-				  PP_ES_ROWS(estate),
-				  &queryDesc->totaltime->bufusage,
-				  &queryDesc->totaltime->walusage,
+				  PP_KIND_EXEC, time_ms, PP_ES_ROWS(estate),
+				  bufusage, walusage,
 				  estate->es_jit ? &estate->es_jit->instr : NULL,
 				  NULL, NULL);
 }
@@ -605,10 +691,10 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 		memset(values, 0, sizeof(values));
 		memset(nulls, 0, sizeof(nulls));
 
-		SpinLockAcquire(&entry->mutex);
+		SpinLockAcquire(&pp_stmt_locks[entry->slot].s.mutex);
 		memcpy(c, &entry->counters, sizeof(PPStmtCounters));
 		memcpy(hist, entry->hist, sizeof(uint32) * PP_HIST_NBUCKETS);
-		SpinLockRelease(&entry->mutex);
+		SpinLockRelease(&pp_stmt_locks[entry->slot].s.mutex);
 
 		values[i++] = ObjectIdGetDatum(entry->key.userid);
 		values[i++] = ObjectIdGetDatum(entry->key.dbid);
@@ -779,10 +865,10 @@ pgplumb_statement_histogram(PG_FUNCTION_ARGS)
 			(userid != InvalidOid && entry->key.userid != userid) ||
 			(dbid != InvalidOid && entry->key.dbid != dbid))
 			continue;
-		SpinLockAcquire(&entry->mutex);
+		SpinLockAcquire(&pp_stmt_locks[entry->slot].s.mutex);
 		for (int b = 0; b < PP_HIST_NBUCKETS; b++)
 			sum[b] += entry->hist[b];
-		SpinLockRelease(&entry->mutex);
+		SpinLockRelease(&pp_stmt_locks[entry->slot].s.mutex);
 	}
 	LWLockRelease(pp_stmt->lock);
 
@@ -831,11 +917,11 @@ pgplumb_statement_errors(PG_FUNCTION_ARGS)
 
 		if (queryid != 0 && entry->key.queryid != queryid)
 			continue;
-		SpinLockAcquire(&entry->mutex);
+		SpinLockAcquire(&pp_stmt_locks[entry->slot].s.mutex);
 		memcpy(codes, entry->counters.errcodes, sizeof(entry->counters.errcodes));
 		codes[PP_ERRCODE_SLOTS].sqlerrcode = -1;
 		codes[PP_ERRCODE_SLOTS].count = entry->counters.other_errcodes;
-		SpinLockRelease(&entry->mutex);
+		SpinLockRelease(&pp_stmt_locks[entry->slot].s.mutex);
 
 		for (int s = 0; s <= PP_ERRCODE_SLOTS; s++)
 		{
@@ -937,6 +1023,7 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 {
 	PPStmtKey	key;
 	PPStmtEntry *entry;
+	PPStmtCached *cached;
 	const char *query;
 	char	   *norm_query = NULL;
 	int			query_len;
@@ -954,14 +1041,33 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 	if (kind == PP_KIND_NONE && !edata && pp_stmt_seen_lookup(&key))
 		return;
 
-	/* Hot path: the entry exists */
+	/* Hot path: an entry this backend has cached, if it is still there */
+	cached = &pp_stmt_cache[pp_stmt_key_hash(&key) & (PP_STMT_CACHE_SIZE - 1)];
+	if ((kind != PP_KIND_NONE || edata) && cached->incarnation != 0 &&
+		memcmp(&cached->key, &key, sizeof(PPStmtKey)) == 0)
+	{
+		PPStmtSlotLock *sl = &pp_stmt_locks[cached->slot];
+
+		SpinLockAcquire(&sl->s.mutex);
+		if (sl->s.incarnation == cached->incarnation)
+		{
+			pp_stmt_count_locked(pp_stmt_slots[cached->slot], kind, time_ms,
+								 rows, bufusage, walusage, jitusage, edata);
+			SpinLockRelease(&sl->s.mutex);
+			return;
+		}
+		SpinLockRelease(&sl->s.mutex);
+		cached->incarnation = 0;	/* removed since: look it up again */
+	}
+
+	/* The entry exists */
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
 	if (entry)
 	{
 		if (kind != PP_KIND_NONE || edata)
 			pp_stmt_count(entry, kind, time_ms, rows, bufusage, walusage,
-						  jitusage, edata);
+						  jitusage, edata, cached);
 		LWLockRelease(pp_stmt->lock);
 		pp_stmt_seen_remember(&key);
 		return;
@@ -987,7 +1093,7 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 									GetDatabaseEncoding());
 	if (entry && (kind != PP_KIND_NONE || edata))
 		pp_stmt_count(entry, kind, time_ms, rows, bufusage, walusage,
-					  jitusage, edata);
+					  jitusage, edata, cached);
 	LWLockRelease(pp_stmt->lock);
 	if (entry)
 		pp_stmt_seen_remember(&key);
@@ -997,20 +1103,43 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 }
 
 /*
- * Add one event to an entry's counters.  Caller holds the lock (shared or
- * exclusive); the entry's spinlock is taken here.
+ * Add one event to an entry's counters, and remember the entry in the
+ * backend's cache line "cached" (the key's line).  Caller holds the lock
+ * (shared or exclusive); the slot's spinlock is taken here.
  */
 static void
 pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 			  uint64 rows, const BufferUsage *bufusage,
 			  const WalUsage *walusage, const JitInstrumentation *jitusage,
-			  const ErrorData *edata)
+			  const ErrorData *edata, PPStmtCached *cached)
 {
-	volatile PPStmtEntry *e = entry;
-	PPStmtCounters *c = (PPStmtCounters *) &entry->counters;
-	TimestampTz now = GetCurrentStatementStartTimestamp();
+	PPStmtSlotLock *sl = &pp_stmt_locks[entry->slot];
+	uint64		incarnation;
 
-	SpinLockAcquire(&e->mutex);
+	SpinLockAcquire(&sl->s.mutex);
+	pp_stmt_count_locked(entry, kind, time_ms, rows, bufusage, walusage,
+						 jitusage, edata);
+	incarnation = sl->s.incarnation;
+	SpinLockRelease(&sl->s.mutex);
+
+	cached->key = entry->key;
+	cached->slot = entry->slot;
+	cached->incarnation = incarnation;
+}
+
+/*
+ * Add one event to an entry's counters.  Caller holds the slot's spinlock
+ * and knows the entry is the one in the slot.
+ */
+static void
+pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
+					 uint64 rows, const BufferUsage *bufusage,
+					 const WalUsage *walusage,
+					 const JitInstrumentation *jitusage,
+					 const ErrorData *edata)
+{
+	PPStmtCounters *c = &entry->counters;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
 
 	if (kind == PP_KIND_PLAN || kind == PP_KIND_EXEC)
 	{
@@ -1111,8 +1240,6 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 	c->last_seen = now;
 	if (pp_stmt_usage[entry->slot] < PP_USAGE_MAX)
 		pp_stmt_usage[entry->slot]++;
-
-	SpinLockRelease(&e->mutex);
 }
 
 /*
@@ -1145,21 +1272,32 @@ pp_stmt_entry_alloc(const PPStmtKey *key, const char *query, int query_len,
 	entry->query_len = query_len;
 	memcpy(entry->query, query, query_len);
 	entry->query[query_len] = '\0';
-	SpinLockInit(&entry->mutex);
-	pp_stmt_usage[slot] = 1;
 	memset(&entry->counters, 0, sizeof(entry->counters));
 	memset(entry->hist, 0, sizeof(entry->hist));
 	entry->counters.first_seen = GetCurrentStatementStartTimestamp();
 	entry->counters.last_seen = entry->counters.first_seen;
+
+	/* from now on, backends may count into it without the lock */
+	SpinLockAcquire(&pp_stmt_locks[slot].s.mutex);
+	pp_stmt_usage[slot] = 1;
+	pp_stmt_locks[slot].s.incarnation = ++pp_stmt->incarnations;
+	SpinLockRelease(&pp_stmt_locks[slot].s.mutex);
 	return entry;
 }
 
-/* Remove an entry and free its slot.  Caller holds the lock exclusive. */
+/*
+ * Remove an entry and free its slot.  Caller holds the lock exclusive.
+ * Clearing the incarnation first makes every backend's cached pointer to
+ * the entry stale.
+ */
 static void
 pp_stmt_entry_remove(PPStmtEntry *entry)
 {
 	int			slot = entry->slot;
 
+	SpinLockAcquire(&pp_stmt_locks[slot].s.mutex);
+	pp_stmt_locks[slot].s.incarnation = 0;
+	SpinLockRelease(&pp_stmt_locks[slot].s.mutex);
 	pp_stmt_slots[slot] = NULL;
 	pp_stmt->free_slots[pp_stmt->nfree++] = slot;
 	pg_atomic_fetch_add_u64(&pp_stmt->generation, 1);
@@ -1168,8 +1306,11 @@ pp_stmt_entry_remove(PPStmtEntry *entry)
 
 /*
  * Clock sweep (see the file header): free a batch of slots.  Caller holds
- * the lock exclusive, so no usage count changes meanwhile and the sweep ends
- * after at most PP_USAGE_BITS + 1 turns.
+ * the lock exclusive.  Executions counted through backends' caches may
+ * raise usage counts meanwhile, so the number of steps is bounded too.  A
+ * usage count is tested and the entry's incarnation cleared under the
+ * slot's spinlock in one step: an execution counted into the entry before
+ * keeps it, one after finds it gone.
  */
 static void
 pp_stmt_evict(void)
@@ -1185,9 +1326,19 @@ pp_stmt_evict(void)
 
 		if (entry != NULL)
 		{
+			PPStmtSlotLock *sl = &pp_stmt_locks[pp_stmt->hand];
+			bool		remove = false;
+
+			SpinLockAcquire(&sl->s.mutex);
 			if (pp_stmt_usage[pp_stmt->hand] > 0)
 				pp_stmt_usage[pp_stmt->hand] >>= 1;
 			else
+			{
+				sl->s.incarnation = 0;
+				remove = true;
+			}
+			SpinLockRelease(&sl->s.mutex);
+			if (remove)
 			{
 				pp_stmt_entry_remove(entry);
 				freed++;
@@ -1262,8 +1413,7 @@ pp_stmt_find_for_text(uint64 queryid)
 static inline int
 pp_stmt_seen_slot(const PPStmtKey *key)
 {
-	return (int) ((key->queryid ^ (key->queryid >> 32) ^ key->userid ^
-				   key->toplevel) & (PP_SEEN_SIZE - 1));
+	return (int) (pp_stmt_key_hash(key) & (PP_SEEN_SIZE - 1));
 }
 
 /*

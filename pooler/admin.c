@@ -181,6 +181,25 @@ show_pools(struct client *c, const char *arg)
 	return result_end(c, &r, "SHOW");
 }
 
+/* Is p the first pool of its database (the one whose row sums them all)? */
+static bool
+leads_database(const struct pool *p)
+{
+	struct list_node *m,
+			   *u;
+
+	list_for_each_safe(m, u, &pool_list)
+	{
+		const struct pool *o = list_entry(m, struct pool, node);
+
+		if (o == p)
+			return true;
+		if (o->is_admin == p->is_admin && strcmp(o->dbname, p->dbname) == 0)
+			return false;
+	}
+	return true;
+}
+
 static bool
 show_stats(struct client *c, const char *arg)
 {
@@ -208,21 +227,8 @@ show_stats(struct client *c, const char *arg)
 		struct pool *p = list_entry(n, struct pool, node);
 		struct pool_stats tot = {0},
 					avg = {0};
-		bool		seen = false;
 
-		list_for_each_safe(m, u, &pool_list)
-		{
-			struct pool *o = list_entry(m, struct pool, node);
-
-			if (o == p)
-				break;
-			if (o->is_admin == p->is_admin && strcmp(o->dbname, p->dbname) == 0)
-			{
-				seen = true;
-				break;
-			}
-		}
-		if (seen)
+		if (!leads_database(p))
 			continue;
 		list_for_each_safe(m, u, &pool_list)
 		{
@@ -270,6 +276,69 @@ show_stats(struct client *c, const char *arg)
 		rb_int(&rb, (long long) avg.xact_time);
 		rb_int(&rb, (long long) avg.query_time);
 		rb_int(&rb, (long long) avg.wait_time);
+		result_row(&r, rb.p);
+	}
+	return result_end(c, &r, "SHOW");
+}
+
+/* insert_batching counters per database: clients gone plus clients here. */
+static bool
+show_batching(struct client *c, const char *arg)
+{
+	static const char *const cols[] = {
+		"database", "segments", "rows", "batches", "statements_saved", "fallbacks",
+		"fallback_error", "fallback_rowcount", "fallback_table"
+	};
+	uint32_t	types[9];
+	struct result r;
+	struct rowbuf rb;
+	struct list_node *n,
+			   *t,
+			   *m,
+			   *u;
+
+	(void) arg;
+	for (int i = 0; i < 9; i++)
+		types[i] = i == 0 ? TEXT_OID : INT8_OID;
+	result_begin(&r, 9, cols, types);
+	list_for_each_safe(n, t, &pool_list)
+	{
+		struct pool *p = list_entry(n, struct pool, node);
+		struct batch_stats tot = {0};
+
+		if (p->is_admin || !leads_database(p))
+			continue;
+		list_for_each_safe(m, u, &pool_list)
+		{
+			struct pool *o = list_entry(m, struct pool, node);
+			struct list *lists[2] = {&o->active_client_list, &o->waiting_client_list};
+
+			if (o->is_admin || strcmp(o->dbname, p->dbname) != 0)
+				continue;
+			batch_stats_add(&tot, &o->batch_stats);
+			for (int i = 0; i < 2; i++)
+			{
+				struct list_node *k,
+						   *kt;
+
+				list_for_each_safe(k, kt, lists[i])
+				{
+					struct client *cl = list_entry(k, struct client, node);
+
+					if (cl->batch)
+						batch_stats_add(&tot, batch_stats(cl->batch));
+				}
+			}
+		}
+		rb_reset(&rb);
+		rb_str(&rb, p->dbname);
+		rb_int(&rb, (long long) tot.segments);
+		rb_int(&rb, (long long) tot.rows);
+		rb_int(&rb, (long long) tot.batches);
+		rb_int(&rb, (long long) (tot.rows - tot.batches));
+		rb_int(&rb, (long long) tot.fallbacks);
+		for (int i = 0; i < BATCH_FB_NREASONS; i++)
+			rb_int(&rb, (long long) tot.fallback[i]);
 		result_row(&r, rb.p);
 	}
 	return result_end(c, &r, "SHOW");
@@ -359,10 +428,10 @@ client_row(struct result *r, struct client *c)
 
 	rb_reset(&rb);
 	rb_str(&rb, "C");
-	rb_str(&rb, c->username);
-	rb_str(&rb, c->dbname);
+	rb_str(&rb, client_username(c));
+	rb_str(&rb, client_dbname(c));
 	rb_str(&rb, client_state_name(c));
-	rb_str(&rb, c->addr);
+	rb_str(&rb, client_addr(c));
 	rb_int(&rb, c->port);
 	{
 		char		la[64];
@@ -809,6 +878,7 @@ struct admin_cmd {
 };
 
 static const struct admin_cmd admin_cmds[] = {
+	{"show", "batching", false, show_batching},
 	{"show", "clients", false, show_clients},
 	{"show", "config", false, show_config},
 	{"show", "databases", false, show_databases},
@@ -906,7 +976,7 @@ admin_handle_query(struct client *c, const uint8_t *body, uint32_t len)
 		break;
 	}
 	if (!found)
-		ok = admin_error(c, "42601", "unknown admin command; try SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW LISTS, PAUSE, RESUME, RELOAD, RECONNECT, KILL db, SHUTDOWN");
+		ok = admin_error(c, "42601", "unknown admin command; try SHOW POOLS, SHOW STATS, SHOW BATCHING, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW LISTS, PAUSE, RESUME, RELOAD, RECONNECT, KILL db, SHUTDOWN");
 done:
 	if (c->state == CL_JUSTFREE)
 		return SBUF_CLOSED;

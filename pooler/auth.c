@@ -20,6 +20,7 @@
 #include "auth.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "cfg.h"
 #include "scram.h"
 #include "userlist.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------
  * md5 helpers
@@ -40,14 +42,18 @@ static PP_WUR int md5_hex(const void *a, size_t alen, const void *b, size_t blen
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char d[16];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	/* fetched once and reused: OpenSSL 3 looks the algorithm up again on
+	 * every EVP_md5() init, which cost more than the digest itself */
+	static EVP_MD *md5;
+	static EVP_MD_CTX *ctx;
 	int ok;
 
-	if (!ctx)
+	if (!md5 && !(md5 = EVP_MD_fetch(NULL, "MD5", NULL)))
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 && EVP_DigestUpdate(ctx, a, alen) == 1 &&
+	if (!ctx && !(ctx = EVP_MD_CTX_new()))
+		return -1;
+	ok = EVP_DigestInit_ex2(ctx, md5, NULL) == 1 && EVP_DigestUpdate(ctx, a, alen) == 1 &&
 	     EVP_DigestUpdate(ctx, b, blen) == 1 && EVP_DigestFinal_ex(ctx, d, NULL) == 1;
-	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
 	for (int i = 0; i < 16; i++) {
@@ -187,8 +193,7 @@ enum auth_status auth_server_start(struct auth_server *a, struct auth_out *out)
 		a->state = S_WAIT_PASSWORD;
 		return AUTH_CONTINUE;
 	case M_MD5:
-		if (RAND_bytes(a->salt, sizeof a->salt) != 1)
-			return AUTH_FAIL;
+		random_bytes(a->salt, sizeof a->salt);	/* pooled: no DRBG call per login */
 		if (out_code(out, AUTH_REQ_MD5, a->salt, sizeof a->salt) != 0)
 			return AUTH_PROTOCOL_ERROR;
 		a->state = S_WAIT_PASSWORD;
@@ -367,7 +372,8 @@ void auth_server_free(struct auth_server *a)
 		OPENSSL_cleanse(a->secret, strlen(a->secret));
 		free(a->secret);
 	}
-	OPENSSL_cleanse(a, sizeof *a);
+	/* the SCRAM state is only ever written by a SCRAM exchange */
+	OPENSSL_cleanse(a, a->method == M_SCRAM ? sizeof *a : offsetof(struct auth_server, scram));
 	free(a);
 }
 

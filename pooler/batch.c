@@ -71,6 +71,7 @@ struct msgrec {
 	size_t		len;
 };
 
+
 /* Decoded Bind. */
 struct bind_info {
 	const char *portal;
@@ -90,6 +91,7 @@ struct row {
 	int			bind_idx;
 	int			desc_idx;		/* Describe portal, or -1 */
 	int			exec_idx;
+	struct bind_info bi;		/* its Bind, decoded (points into `held`) */
 };
 
 /* One multi-row statement. */
@@ -98,7 +100,10 @@ struct chunk {
 	int			first_row;
 	int			nrows;
 	bool		describe;		/* some row had a Describe portal */
-	bool		returning;		/* else the statement is wrapped in the row-count guard */
+	bool		returning;		/* has RETURNING */
+	bool		exact;			/* its row count cannot differ: no ON CONFLICT, and a
+								 * plain table without BEFORE/INSTEAD OF row triggers */
+	bool		guarded;		/* wrapped in the row-count guard (neither of those) */
 	bool		simple;			/* from a simple-protocol Query */
 };
 
@@ -139,6 +144,7 @@ struct prep {
 	int			ntypes;
 	int			row_params;
 	int			nrows;
+	bool		guarded;		/* inside the row-count guard */
 	char		name[48];
 	bool		confirmed;		/* the server said ParseComplete */
 	bool		used;			/* used by the running attempt */
@@ -187,7 +193,10 @@ struct batch {
 				exp_head;
 	bool		savepoint;
 	bool		optimistic;		/* Sync sent with the segment (every chunk guarded) */
-	bool		doomed;			/* a row count did not match */
+	bool		doomed;			/* a row count did not match ... */
+	enum batch_fallback doom_reason;	/* ... or why else it is undone */
+	uint64_t	att_batches;	/* multi-row statements of the attempt */
+	uint64_t	att_rows;		/* rows they carry */
 	bool		error_seen;
 	struct proto_buf out;		/* replies for the client if the attempt succeeds */
 	struct proto_buf cap;		/* captured replies of the current chunk */
@@ -223,9 +232,12 @@ struct batch {
 	 */
 	char	   *tables_ok[BATCH_TABLES_MAX];
 	int			ntables_ok;
+	char	   *tables_exact[BATCH_TABLES_MAX];	/* ok ones that cannot skip a row */
+	int			ntables_exact;
 	char	   *tables_bad[BATCH_TABLES_MAX];
 	int			ntables_bad;
 	bool		cat_value;		/* the table check's answer being read */
+	bool		cat_exact;
 
 	struct batch_stats stats;
 };
@@ -490,13 +502,14 @@ prep_clear(struct batch *b)
 }
 
 static struct prep *
-prep_find(struct batch *b, const struct stmt_entry *e, int nrows)
+prep_find(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
 {
 	for (int i = 0; i < b->npreps; i++)
 	{
 		struct prep *p = b->preps[i];
 
-		if (p->nrows == nrows && p->row_params == e->row_params && p->ntypes == e->ntypes &&
+		if (p->nrows == nrows && p->guarded == guarded && p->row_params == e->row_params &&
+			p->ntypes == e->ntypes &&
 			strcmp(p->text, e->text) == 0 &&
 			(e->ntypes == 0 || memcmp(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes) == 0))
 			return p;
@@ -510,7 +523,7 @@ prep_find(struct batch *b, const struct stmt_entry *e, int nrows)
  * when every slot is in use or on ENOMEM: the chunk then uses a one-off name.
  */
 static struct prep *
-prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
+prep_add(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
 {
 	struct prep *p;
 
@@ -546,6 +559,7 @@ prep_add(struct batch *b, const struct stmt_entry *e, int nrows)
 	p->ntypes = e->ntypes;
 	p->row_params = e->row_params;
 	p->nrows = nrows;
+	p->guarded = guarded;
 	snprintf(p->name, sizeof(p->name), "%s_%llu", BATCH_STMT_NAME,
 			 (unsigned long long) ++b->prep_seq);
 	b->preps[b->npreps++] = p;
@@ -607,6 +621,8 @@ tables_clear(struct batch *b)
 {
 	while (b->ntables_ok > 0)
 		free(b->tables_ok[--b->ntables_ok]);
+	while (b->ntables_exact > 0)
+		free(b->tables_exact[--b->ntables_exact]);
 	while (b->ntables_bad > 0)
 		free(b->tables_bad[--b->ntables_bad]);
 }
@@ -653,7 +669,7 @@ note_forwarded(struct batch *b, const uint8_t *msg, size_t len)
 
 				/* A simple query drops the unnamed statement. */
 				stmt_forget(b, "");
-				if (memchr(sql, 0, body_len(len)) &&
+				if (msg[len - 1] == '\0' &&
 					(first_word_is(sql, "DEALLOCATE") || first_word_is(sql, "DISCARD")))
 				{
 					stmt_clear(b);
@@ -782,16 +798,6 @@ msg_name(const uint8_t *msg, size_t len, bool has_kind)
 	return proto_read_string(&r);
 }
 
-static uint32_t
-exec_maxrows(const uint8_t *msg, size_t len)
-{
-	struct proto_reader r;
-
-	proto_reader_init(&r, body_of(msg), body_len(len));
-	proto_read_string(&r);
-	return r.failed ? 1 : proto_read_u32(&r);
-}
-
 /*
  * Is there a row (Bind [Describe portal] Execute, unnamed portal) at msgs[i]
  * on a trusted rewritable statement?  Fills *row and *e.
@@ -801,7 +807,6 @@ row_at(struct batch *b, int i, struct row *row, struct stmt_entry **e, struct bi
 {
 	int			j = i + 1,
 				k;
-	const char *name;
 
 	if (i >= b->nmsgs || b->msgs[i].type != PQMSG_Bind)
 		return false;
@@ -814,15 +819,16 @@ row_at(struct batch *b, int i, struct row *row, struct stmt_entry **e, struct bi
 	{
 		const uint8_t *m = held_msg(b, j);
 
-		name = msg_name(m, b->msgs[j].len, true);
-		if (!name || m[PROTO_HDR_LEN] != 'P' || name[0] != '\0')
+		/* Describe of the unnamed portal: 'P', "" */
+		if (b->msgs[j].len != PROTO_HDR_LEN + 2 || m[PROTO_HDR_LEN] != 'P' ||
+			m[PROTO_HDR_LEN + 1] != '\0')
 			return false;
 		row->desc_idx = j++;
 	}
-	if (j >= b->nmsgs || b->msgs[j].type != PQMSG_Execute)
-		return false;
-	name = msg_name(held_msg(b, j), b->msgs[j].len, false);
-	if (!name || name[0] != '\0' || exec_maxrows(held_msg(b, j), b->msgs[j].len) != 0)
+	/* Execute of the unnamed portal, all rows: "", 0 */
+	if (j >= b->nmsgs || b->msgs[j].type != PQMSG_Execute ||
+		b->msgs[j].len != PROTO_HDR_LEN + 5 || held_msg(b, j)[PROTO_HDR_LEN] != '\0' ||
+		proto_get_u32(held_msg(b, j) + PROTO_HDR_LEN + 1) != 0)
 		return false;
 	row->exec_idx = j;
 	k = stmt_find(b, bi->stmt);
@@ -924,6 +930,9 @@ end_run(struct batch *b, struct run *run)
 				if (b->rows[c->first_row + i].desc_idx >= 0)
 					c->describe = true;
 			c->returning = run->e->ins.returning;
+			c->exact = run->e->ins.conflict == BATCH_CONFLICT_NONE &&
+				table_in(b->tables_exact, b->ntables_exact, b->sql.data);
+			c->guarded = !c->returning && !c->exact;
 			/* without RETURNING each row's NoData is ours to write */
 			c->describe = c->describe && c->returning;
 			c->simple = false;
@@ -952,6 +961,8 @@ plan_extended(struct batch *b)
 	int			pending_parse = -1;
 	int			nparsed = 0;
 	char	  **parsed = NULL;	/* names parsed so far in the segment */
+	bool		unnamed_used = false,	/* the unnamed statement used ... */
+				unnamed_parsed = false; /* ... before a Parse of it */
 	enum plan_result res = PLAN_NO;
 
 	b->nrows = b->nchunks = b->nitems = 0;
@@ -976,6 +987,16 @@ plan_extended(struct batch *b)
 
 					if (!decode_parse(m, len, &p))
 						goto out;
+					/*
+					 * A Parse replacing the unnamed statement after a Bind to
+					 * it: were the attempt undone, the replay's Bind must see
+					 * the old one, which the server keeps when it ignores the
+					 * Parse after an error but the prepared-statement mapping
+					 * of transaction pooling does not.  Not rewritten.
+					 */
+					if (p.name[0] == '\0' && unnamed_used)
+						goto out;
+					unnamed_parsed |= p.name[0] == '\0';
 					for (k = 0; k < nparsed; k++)
 						if (strcmp(parsed[k], p.name) == 0)
 							seen = true;
@@ -1012,6 +1033,7 @@ plan_extended(struct batch *b)
 
 					if (row_at(b, i, &row, &e, &bi))
 					{
+						unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
 						if (run.e && !(same_statement(run.e, e) && bi.res_len == run.res_len &&
 									   memcmp(bi.res, run.res, run.res_len) == 0))
 						{
@@ -1029,6 +1051,7 @@ plan_extended(struct batch *b)
 						if (!GROW(b->rows, b->nrows, b->rows_cap))
 							goto nomem;
 						row.parse_idx = pending_parse;
+						row.bi = bi;
 						pending_parse = -1;
 						b->rows[b->nrows++] = row;
 						run.n++;
@@ -1040,6 +1063,7 @@ plan_extended(struct batch *b)
 					/* A Bind we do not rewrite must still be to a known safe statement. */
 					if (!decode_bind(m, len, &bi))
 						goto out;
+					unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
 					{
 						int			k = stmt_find(b, bi.stmt);
 
@@ -1053,6 +1077,9 @@ plan_extended(struct batch *b)
 				}
 			case PQMSG_Describe:
 			case PQMSG_Execute:
+				if (b->msgs[i].type == PQMSG_Describe && len > PROTO_HDR_LEN + 1 &&
+					m[PROTO_HDR_LEN] == 'S' && m[PROTO_HDR_LEN + 1] == '\0' && !unnamed_parsed)
+					unnamed_used = true;
 				if (!end_run(b, &run) || !add_item(b, false, i))
 					goto nomem;
 				break;
@@ -1162,8 +1189,8 @@ static bool
 send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
 	struct proto_buf *o = &b->to_server;
-	struct bind_info first,
-				bi;
+	const struct bind_info *first,
+			   *bi;
 	const struct row *rows = &b->rows[c->first_row];
 	struct stmt_entry *e = c->e;
 	int			P;
@@ -1171,14 +1198,13 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 				all_one_same = true;
 	uint16_t	code0 = 0;
 
-	if (!decode_bind(held_msg(b, rows[0].bind_idx), b->msgs[rows[0].bind_idx].len, &first))
-		return false;
+	first = &rows[0].bi;
 	P = e->row_params;
 
-	*prep = prep_find(b, e, c->nrows);
+	*prep = prep_find(b, e, c->nrows, c->guarded);
 	*parsed = *prep == NULL;
 	if (!*prep)
-		*prep = prep_add(b, e, c->nrows);
+		*prep = prep_add(b, e, c->nrows, c->guarded);
 	if (*prep)
 	{
 		(*prep)->used = true;
@@ -1187,11 +1213,11 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
-		if (!c->returning)
+		if (c->guarded)
 			guard_open(&b->sql);
 		if (!batch_sql_build_values(&e->ins, c->nrows, P, &b->sql))
 			return false;
-		if (!c->returning)
+		if (c->guarded)
 			guard_close(&b->sql, c->nrows);
 		if (b->sql.failed)
 			return false;
@@ -1216,15 +1242,14 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	 */
 	for (int r = 0; r < c->nrows; r++)
 	{
-		if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
-			return false;
-		if (bi.nfmt != 0)
+		bi = &rows[r].bi;
+		if (bi->nfmt != 0)
 			all_zero = false;
-		if (bi.nfmt != 1 || proto_get_u16(bi.fmts) != (first.nfmt == 1 ? proto_get_u16(first.fmts) : 0xffff))
+		if (bi->nfmt != 1 || proto_get_u16(bi->fmts) != (first->nfmt == 1 ? proto_get_u16(first->fmts) : 0xffff))
 			all_one_same = false;
 	}
 	if (all_one_same)
-		code0 = proto_get_u16(first.fmts);
+		code0 = proto_get_u16(first->fmts);
 	proto_begin(o, PQMSG_Bind);
 	proto_put_string(o, "");
 	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
@@ -1240,29 +1265,24 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 		proto_put_int16(o, (uint16_t) (c->nrows * P));
 		for (int r = 0; r < c->nrows; r++)
 		{
-			if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
-				return false;
+			bi = &rows[r].bi;
 			for (int j = 0; j < P; j++)
-				proto_put_int16(o, bi.nfmt == 0 ? 0 :
-								proto_get_u16(bi.fmts + 2 * (bi.nfmt == 1 ? 0 : j)));
+				proto_put_int16(o, bi->nfmt == 0 ? 0 :
+								proto_get_u16(bi->fmts + 2 * (bi->nfmt == 1 ? 0 : j)));
 		}
 	}
 	proto_put_int16(o, (uint16_t) (c->nrows * P));
 	for (int r = 0; r < c->nrows; r++)
-	{
-		if (!decode_bind(held_msg(b, rows[r].bind_idx), b->msgs[rows[r].bind_idx].len, &bi))
-			return false;
-		proto_put_bytes(o, bi.params, bi.params_len);
-	}
-	proto_put_bytes(o, first.res, first.res_len);
+		proto_put_bytes(o, rows[r].bi.params, rows[r].bi.params_len);
+	proto_put_bytes(o, first->res, first->res_len);
 	proto_end(o);
 	if (c->describe)
 		build_describe_portal(o);
 	build_execute(o, "");
 	if (!*prep)
 		build_close_stmt(o, BATCH_STMT_NAME);
-	b->stats.batches++;
-	b->stats.rows += (uint64_t) c->nrows;
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
 	return proto_buf_ok(o);
 }
 
@@ -1272,13 +1292,13 @@ send_simple_chunk(struct batch *b, const struct chunk *c)
 	struct proto_buf *o = &b->to_server;
 
 	batch_text_reset(&b->sql);
-	if (!c->returning)
+	if (c->guarded)
 		guard_open(&b->sql);
 	batch_text_append(&b->sql, b->q_ins.prefix, strlen(b->q_ins.prefix));
 	batch_text_append(&b->sql, "VALUES ", 7);
 	batch_text_append(&b->sql, b->q_tuples.data, b->q_tuples.len);
 	batch_text_append(&b->sql, b->q_ins.tail, strlen(b->q_ins.tail));
-	if (!c->returning)
+	if (c->guarded)
 		guard_close(&b->sql, c->nrows);
 	if (b->sql.failed)
 		return false;
@@ -1298,8 +1318,8 @@ send_simple_chunk(struct batch *b, const struct chunk *c)
 		build_describe_portal(o);
 	build_execute(o, "");
 	build_close_stmt(o, BATCH_STMT_NAME);
-	b->stats.batches++;
-	b->stats.rows += (uint64_t) c->nrows;
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
 	return proto_buf_ok(o);
 }
 
@@ -1388,6 +1408,10 @@ launch(struct batch *b)
 		c->nrows = b->q_n;
 		c->returning = b->q_ins.returning;
 		c->describe = c->returning;
+		table_key(&b->q_ins, &b->sql);
+		c->exact = b->q_ins.conflict == BATCH_CONFLICT_NONE && !b->sql.failed &&
+			table_in(b->tables_exact, b->ntables_exact, b->sql.data);
+		c->guarded = !c->returning && !c->exact;
 		c->simple = true;
 		b->nchunks = 1;
 		if (!add_item(b, true, 0))
@@ -1411,6 +1435,8 @@ launch(struct batch *b)
 
 	b->nexp = b->exp_head = 0;
 	b->doomed = b->error_seen = false;
+	b->doom_reason = BATCH_FB_ROWS;
+	b->att_batches = b->att_rows = 0;
 	proto_buf_reset(&b->out);
 	proto_buf_reset(&b->cap);
 	b->cap_nrows = 0;
@@ -1486,7 +1512,7 @@ launch(struct batch *b)
 	 * a round trip.  Otherwise Flush, check every reply, then Sync.
 	 */
 	for (int i = 0; i < b->nchunks; i++)
-		if (b->chunks[i].returning)
+		if (!b->chunks[i].guarded && !b->chunks[i].exact)
 			b->optimistic = false;
 	if (b->optimistic)
 		build_sync(&b->to_server);
@@ -1504,6 +1530,7 @@ static bool
 fail_attempt(struct batch *b, bool sync_in_flight)
 {
 	b->stats.fallbacks++;
+	b->stats.fallback[b->doom_reason]++;
 	for (int i = 0; i < b->nchunks; i++)
 	{
 		struct stmt_entry *e = b->chunks[i].e;
@@ -1595,12 +1622,13 @@ finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t 
 	static const uint8_t no_data[] = {PQMSG_NoData, 0, 0, 0, 4};
 	bool		ok;
 
-	if (c->returning)
-		ok = insert_tag_count(msg, len) == c->nrows && b->cap_nrows == c->nrows &&
-			(!c->describe || b->cap_desc_len > 0);
-	else
+	if (c->guarded)
 		ok = len == PROTO_HDR_LEN + 9 && memcmp(msg + PROTO_HDR_LEN, "SELECT 1", 9) == 0 &&
 			b->cap_nrows == 1;
+	else
+		ok = insert_tag_count(msg, len) == c->nrows &&
+			b->cap_nrows == (c->returning ? c->nrows : 0) &&
+			(!c->describe || b->cap_desc_len > 0);
 	if (!ok)
 	{
 		b->doomed = true;
@@ -1611,6 +1639,35 @@ finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t 
 		const struct row *r = c->simple ? NULL : &b->rows[c->first_row + i];
 		bool		describe = c->simple ? c->returning : r->desc_idx >= 0;
 
+		if (!c->returning)
+		{
+			/* the common case: a few fixed messages, written with one copy */
+			static const uint8_t insert_one[] = {PQMSG_CommandComplete, 0, 0, 0, 15,
+			'I', 'N', 'S', 'E', 'R', 'T', ' ', '0', ' ', '1', 0};
+			uint8_t		one[sizeof(parse_complete) + sizeof(bind_complete) +
+							sizeof(no_data) + sizeof(insert_one)];
+			size_t		n = 0;
+
+			if (r && r->parse_idx >= 0)
+			{
+				memcpy(one + n, parse_complete, sizeof(parse_complete));
+				n += sizeof(parse_complete);
+			}
+			if (!c->simple)
+			{
+				memcpy(one + n, bind_complete, sizeof(bind_complete));
+				n += sizeof(bind_complete);
+			}
+			if (describe)
+			{
+				memcpy(one + n, no_data, sizeof(no_data));
+				n += sizeof(no_data);
+			}
+			memcpy(one + n, insert_one, sizeof(insert_one));
+			n += sizeof(insert_one);
+			proto_put_bytes(&b->out, one, n);
+			continue;
+		}
 		if (r && r->parse_idx >= 0)
 			proto_put_bytes(&b->out, parse_complete, sizeof(parse_complete));
 		if (!c->simple)
@@ -1657,6 +1714,12 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 	x = &b->exp[b->exp_head];
 	if (t == PQMSG_ErrorResponse && x->kind != EXP_SWALLOW_Z)
 	{
+		const char *code = proto_error_field(msg + PROTO_HDR_LEN, len - PROTO_HDR_LEN,
+											 PROTO_FIELD_SQLSTATE);
+
+		/* the row-count guard's division by zero: a row count that differed */
+		b->doom_reason = x->kind == EXP_CAP_EXEC && b->chunks[x->chunk].guarded &&
+			code && strcmp(code, "22012") == 0 ? BATCH_FB_ROWS : BATCH_FB_ERROR;
 		b->error_seen = true;
 		return fail_attempt(b, b->optimistic) ? BATCH_TAKEN : BATCH_FAILED;
 	}
@@ -1687,7 +1750,10 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			break;
 		case EXP_SWALLOW_Z:
 			if (t == PQMSG_ErrorResponse)
+			{
 				b->doomed = true;
+				b->doom_reason = BATCH_FB_ERROR;
+			}
 			if (t == PQMSG_ReadyForQuery)
 				b->exp_head++;
 			break;
@@ -1703,8 +1769,9 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		case EXP_CATALOG:
 			if (t == PQMSG_DataRow)
 			{
-				/* one boolean column: count 1, length 1, 't' or 'f' */
-				b->cat_value = len >= PROTO_HDR_LEN + 7 && msg[PROTO_HDR_LEN + 6] == 't';
+				/* two boolean columns: count 2, then length 1 and 't' or 'f' each */
+				b->cat_value = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 6] == 't';
+				b->cat_exact = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 11] == 'f';
 				break;
 			}
 			if (t != PQMSG_CommandComplete)
@@ -1718,10 +1785,12 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 				if (!table_add(b->tables_bad, &b->ntables_bad, b->sql.data))
 					return BATCH_FAILED;
 				b->doomed = true;
+				b->doom_reason = BATCH_FB_TABLE;
 			}
-			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data))
+			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data) ||
+					 (b->cat_exact && !table_add(b->tables_exact, &b->ntables_exact, b->sql.data)))
 				return BATCH_FAILED;
-			b->cat_value = false;
+			b->cat_value = b->cat_exact = false;
 			b->exp_head++;
 			break;
 		case EXP_CAP_EXEC:
@@ -1789,28 +1858,34 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 			return BATCH_TAKEN;
 		case PQMSG_ErrorResponse:
 			b->error_seen = true;
+			b->doom_reason = BATCH_FB_ERROR;
 			return fail_attempt(b, true) ? BATCH_TAKEN : BATCH_FAILED;
 		case PQMSG_ReadyForQuery:
 			if (len != PROTO_HDR_LEN + 1)
 				return BATCH_FAILED;
 			b->status = (char) msg[PROTO_HDR_LEN];
 			proto_put_bytes(&b->to_client, b->out.data, b->out.len);
-			send_raw(&b->to_client, msg, len);
 			proto_buf_reset(&b->out);
 			b->units_sent++;
 			b->units_done++;
 			b->stats.segments++;
+			b->stats.batches += b->att_batches;
+			b->stats.rows += b->att_rows;
 			attempt_done(b);
 			if (b->savepoint)
 			{
+				send_raw(&b->to_client, msg, len);
 				proto_build_query(&b->to_server, "RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
 				b->zleft = 1;
 				b->state = BS_SWALLOW;
 				b->after_swallow = BS_IDLE;
 				return BATCH_TAKEN;
 			}
+			/* the caller relays this ReadyForQuery after the replies: the
+			 * transaction ended as the client sees it (transaction pooling
+			 * may release the server) */
 			b->state = BS_IDLE;
-			return process_pending(b) ? BATCH_TAKEN : BATCH_FAILED;
+			return process_pending(b) ? BATCH_FORWARD : BATCH_FAILED;
 		default:
 			send_raw(&b->out, msg, len);
 			return proto_buf_ok(&b->out) ? BATCH_TAKEN : BATCH_FAILED;
@@ -1819,6 +1894,18 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 
 /* ---- client side ---- */
 
+/*
+ * A Query whose text may be an INSERT: one look at its first word (the text
+ * is NUL-terminated where the message ends; a NUL inside ends it earlier,
+ * which the analysis sees).
+ */
+static bool
+query_maybe_insert(const uint8_t *msg, size_t len)
+{
+	return len > PROTO_HDR_LEN && msg[len - 1] == '\0' &&
+		batch_sql_maybe_insert((const char *) body_of(msg), body_len(len) - 1);
+}
+
 static enum batch_action
 start_query(struct batch *b, const uint8_t *msg, size_t len)
 {
@@ -1826,7 +1913,7 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 	const char *why;
 	enum batch_sql_result rc;
 
-	if (!memchr(sql, 0, body_len(len)) || !batch_sql_maybe_insert(sql, strlen(sql)))
+	if (!query_maybe_insert(msg, len))
 		return BATCH_FORWARD;
 	held_reset(b);
 	rc = batch_sql_analyze_multi(sql, &b->q_ins, &b->q_tuples, &b->q_n, &why);
@@ -1869,12 +1956,15 @@ opens_segment(struct batch *b, const uint8_t *msg, size_t len)
 	}
 	if (msg[0] == PQMSG_Bind)
 	{
-		struct bind_info bi;
+		/* portal name, then statement name: the rest is read if held */
+		const char *portal = (const char *) body_of(msg);
+		size_t		n = body_len(len),
+					plen = strnlen(portal, n);
 		int			k;
 
-		if (!decode_bind(msg, len, &bi))
+		if (plen + 1 >= n || memchr(portal + plen + 1, '\0', n - plen - 1) == NULL)
 			return false;
-		k = stmt_find(b, bi.stmt);
+		k = stmt_find(b, portal + plen + 1);
 		return k >= 0 && b->stmts[k]->kind == STMT_INSERT;
 	}
 	return false;
@@ -2097,8 +2187,8 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 			{
 				held_reset(b);
 				b->state = BS_IDLE;
-				send_raw(&b->to_client, msg, len);
-				a = process_pending(b) ? BATCH_TAKEN : BATCH_FAILED;
+				if (!process_pending(b))
+					a = BATCH_FAILED;
 			}
 			else if (b->state == BS_WAIT && b->units_sent == b->units_done)
 			{
@@ -2114,6 +2204,21 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 	if (a == BATCH_FAILED)
 		b->failed = true;
 	return a;
+}
+
+bool
+batch_note_local(struct batch *b, const uint8_t *msg, size_t len)
+{
+	struct parse_info p;
+
+	if (b->failed || len < PROTO_HDR_LEN)
+		return false;
+	if (msg[0] == PQMSG_Close)
+		return note_forwarded(b, msg, len);
+	if (msg[0] != PQMSG_Parse || !decode_parse(msg, len, &p))
+		return true;
+	/* the pooler said ParseComplete: trusted at once (unit 0) */
+	return stmt_note_parse(b, &p, 0) != NULL;
 }
 
 struct proto_buf *
@@ -2137,12 +2242,7 @@ batch_wants(struct batch *b, const uint8_t *msg, size_t len)
 	{
 		case BS_IDLE:
 			if (msg[0] == PQMSG_Query)
-			{
-				const char *sql = (const char *) body_of(msg);
-
-				return memchr(sql, 0, body_len(len)) != NULL &&
-					batch_sql_maybe_insert(sql, strlen(sql));
-			}
+				return query_maybe_insert(msg, len);
 			return opens_segment(b, msg, len);
 		case BS_PASS:
 			return false;
@@ -2167,4 +2267,15 @@ const struct batch_stats *
 batch_stats(const struct batch *b)
 {
 	return &b->stats;
+}
+
+void
+batch_stats_add(struct batch_stats *to, const struct batch_stats *from)
+{
+	to->batches += from->batches;
+	to->rows += from->rows;
+	to->segments += from->segments;
+	to->fallbacks += from->fallbacks;
+	for (int i = 0; i < BATCH_FB_NREASONS; i++)
+		to->fallback[i] += from->fallback[i];
 }

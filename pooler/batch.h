@@ -51,13 +51,25 @@
  *    the client, reset both, SBUF_SKIP;
  *  - server.c, for every server message of a linked client: same with
  *    batch_server_message() (whole messages while batch_busy(), and always for
- *    ReadyForQuery/ErrorResponse).  On FORWARD relay the message first, then
- *    the buffers.  The ReadyForQuery messages the client is owed are those
+ *    ReadyForQuery/ErrorResponse).  On FORWARD send batch_to_client() first,
+ *    then relay the message (the ReadyForQuery ending a rewritten segment
+ *    comes back as FORWARD after the replies it completes, so the core's own
+ *    ReadyForQuery handling -- releasing the server in transaction pooling --
+ *    applies to it).  The ReadyForQuery messages the client is owed are those
  *    forwarded plus those inside batch_to_client(): count them there for the
  *    core's expect_rfq / query time accounting; the rewriter's own Syncs and
  *    Queries are answered to it and never reach the client;
- *  - never release the server (transaction pooling) while batch_busy(); call
- *    batch_server_reset() when the client is linked to a different server;
+ *  - never release the server (transaction pooling) while batch_busy(); in
+ *    session pooling call batch_server_reset() when the client is linked to
+ *    a different server;
+ *  - transaction and statement pooling: the rewriter's messages for the
+ *    server go through the prepared-statement mapping (txn.c) as if the
+ *    client had sent them, so its statement names are client names there too
+ *    (the multi-row statements are shared by clients like any other, and
+ *    re-prepared on whichever server a client gets), and its replies come
+ *    back through the same mapping.  Parse and Close of statements the
+ *    pooler answers itself while the client has no server are shown to the
+ *    rewriter with batch_note_local();
  *  - BATCH_FAILED: close the client and the server connection (out of memory
  *    or a reply that cannot belong to what was sent).
  */
@@ -82,16 +94,25 @@
 #define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
 
 /*
- * Does the table have what would see a multi-row INSERT differently from
- * single-row ones: a statement-level INSERT trigger, an INSERT trigger with a
- * transition table, or an INSERT rule?  $1 is the table as the INSERT names
- * it, resolved with the session's search_path as the INSERT is.
+ * Two questions about a table, $1 as the INSERT names it (resolved with the
+ * session's search_path as the INSERT is).  First: does it have what would
+ * see a multi-row INSERT differently from single-row ones -- a
+ * statement-level INSERT trigger, an INSERT trigger with a transition table,
+ * or an INSERT rule?  Second: could an INSERT into it report fewer rows than
+ * it carried -- it is not a plain table (partitions, views and foreign
+ * tables have their own ways), or it has a BEFORE or INSTEAD OF row-level
+ * INSERT trigger?  When not, a multi-row INSERT without ON CONFLICT needs no
+ * row-count guard.
  */
 #define BATCH_CATALOG_SQL \
 	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
 	"AND NOT tgisinternal AND (tgtype & 4) <> 0 AND ((tgtype & 1) = 0 OR tgnewtable IS NOT NULL)) " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_class = pg_catalog.to_regclass($1) " \
-	"AND ev_type = '3')"
+	"AND ev_type = '3'), " \
+	"COALESCE((SELECT relkind <> 'r' FROM pg_catalog.pg_class " \
+	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
+	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0)"
 
 struct batch_settings {
 	int			max_rows;		/* rows per multi-row statement (insert_batch_max_rows) */
@@ -102,13 +123,27 @@ struct batch_settings {
 								 * unit tests of other paths) */
 };
 
-/* Counters for SHOW BATCHING / SHOW STATS. */
+/* Why a rewritten segment was undone and replayed as sent. */
+enum batch_fallback {
+	BATCH_FB_ERROR,				/* an error (duplicate key, NOT NULL, bad input...) */
+	BATCH_FB_ROWS,				/* a row count differed (ON CONFLICT DO NOTHING, a
+								 * trigger skipping rows) */
+	BATCH_FB_TABLE,				/* the table has a statement-level INSERT trigger, a
+								 * transition table or an INSERT rule */
+	BATCH_FB_NREASONS
+};
+
+/* Counters for SHOW BATCHING. */
 struct batch_stats {
-	uint64_t	batches;		/* multi-row statements sent */
+	uint64_t	batches;		/* multi-row statements of rewritten segments */
 	uint64_t	rows;			/* rows carried by them */
 	uint64_t	segments;		/* segments or queries rewritten successfully */
 	uint64_t	fallbacks;		/* attempts undone and replayed */
+	uint64_t	fallback[BATCH_FB_NREASONS];	/* fallbacks by reason */
 };
+
+/* Add `from` to `to` (per-database totals). */
+void		batch_stats_add(struct batch_stats *to, const struct batch_stats *from);
 
 enum batch_action {
 	BATCH_FORWARD = 0,			/* not taken: the caller relays the message itself */
@@ -130,6 +165,14 @@ enum batch_action batch_client_message(struct batch *b, const uint8_t *msg, size
 
 /* A complete message from the server, same contract towards the client. */
 enum batch_action batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
+			__attribute__((warn_unused_result));
+
+/*
+ * A client Parse or Close (complete message) that the pooler answered itself
+ * without a server (transaction pooling): remember or forget the statement
+ * as the client now sees it.  false: out of memory.
+ */
+bool		batch_note_local(struct batch *b, const uint8_t *msg, size_t len)
 			__attribute__((warn_unused_result));
 
 /* Output to send after each call (then proto_buf_reset them). */

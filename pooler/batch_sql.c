@@ -849,6 +849,95 @@ fast_tuple(const char **pp, int width)
 	return n == width;
 }
 
+/*
+ * The first statement of the last string accepted below.  A string whose
+ * first statement has the same prefix, tail and width with literals only is
+ * the same statement with other values: its analysis is this one's with the
+ * tuple replaced, and libpg_query need not run.  Process-wide and
+ * single-threaded, like the pooler.
+ */
+static struct batch_insert fast_cache;
+
+static char *
+dup_opt(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* *out = fast_cache with the tuple [t, end); 1 done, -1 no memory. */
+static int
+fast_from_cache(struct batch_insert *out, const char *t, const char *end)
+{
+	*out = fast_cache;
+	out->prefix = strdup(fast_cache.prefix);
+	out->tuple = dup_range(t, 0, (size_t) (end - t));
+	out->tail = strdup(fast_cache.tail);
+	out->params = NULL;
+	out->schemaname = dup_opt(fast_cache.schemaname);
+	out->relname = dup_opt(fast_cache.relname);
+	if (!out->prefix || !out->tuple || !out->tail || !out->relname ||
+		(fast_cache.schemaname && !out->schemaname))
+	{
+		batch_insert_free(out);
+		return -1;
+	}
+	return 1;
+}
+
+/* Does the statement at sql (ending at semi) match fast_cache?  0 no. */
+static int
+fast_cached_first(const char *sql, const char *semi, struct batch_insert *out)
+{
+	const char *p = sql,
+			   *t;
+
+	if (fast_cache.prefix == NULL)
+		return 0;
+	while (fast_blank(*p))
+		p++;
+	if (strncmp(p, fast_cache.prefix, strlen(fast_cache.prefix)) != 0)
+		return 0;
+	p += strlen(fast_cache.prefix);
+	if (strncasecmp(p, "values", 6) != 0 || fast_is_ident(p[6]))
+		return 0;
+	p += 6;
+	while (fast_blank(*p))
+		p++;
+	t = p;
+	if (!fast_tuple(&p, fast_cache.width) || strncmp(p, fast_cache.tail, strlen(fast_cache.tail)) != 0)
+		return 0;
+	{
+		const char *end = p;
+
+		p += strlen(fast_cache.tail);
+		while (fast_blank(*p))
+			p++;
+		if (p != semi)
+			return 0;
+		return fast_from_cache(out, t, end);
+	}
+}
+
+/* Remember an accepted first statement (no parameters) for the next string. */
+static void
+fast_remember(const struct batch_insert *ins)
+{
+	struct batch_insert old = fast_cache;
+
+	memset(&fast_cache, 0, sizeof(fast_cache));
+	fast_cache = *ins;
+	fast_cache.prefix = strdup(ins->prefix);
+	fast_cache.tuple = NULL;
+	fast_cache.tail = strdup(ins->tail);
+	fast_cache.params = NULL;
+	fast_cache.schemaname = dup_opt(ins->schemaname);
+	fast_cache.relname = dup_opt(ins->relname);
+	if (!fast_cache.prefix || !fast_cache.tail || !fast_cache.relname ||
+		(ins->schemaname && !fast_cache.schemaname))
+		batch_insert_free(&fast_cache);	/* no cache: parse next time */
+	batch_insert_free(&old);
+}
+
 /* 1 accepted, 0 give up (let the scan decide), -1 no memory. */
 static int
 analyze_multi_fast(const char *sql, struct batch_insert *out,
@@ -865,18 +954,25 @@ analyze_multi_fast(const char *sql, struct batch_insert *out,
 
 	if (!semi)
 		return 0;
-	first = dup_range(sql, 0, (size_t) (semi - sql));
-	if (!first)
+	r = fast_cached_first(sql, semi, out);
+	if (r < 0)
 		return -1;
-	r = batch_sql_analyze(first, out, &why);
-	free(first);
-	if (r == BATCH_SQL_NOMEM)
-		return -1;
-	if (r != BATCH_SQL_OK)
-		return 0;
-	p = out->tuple;
-	if (out->nparams || !fast_tuple(&p, out->width) || *p != '\0')
-		goto give_up;
+	if (r == 0)
+	{
+		first = dup_range(sql, 0, (size_t) (semi - sql));
+		if (!first)
+			return -1;
+		r = batch_sql_analyze(first, out, &why);
+		free(first);
+		if (r == BATCH_SQL_NOMEM)
+			return -1;
+		if (r != BATCH_SQL_OK)
+			return 0;
+		p = out->tuple;
+		if (out->nparams || !fast_tuple(&p, out->width) || *p != '\0')
+			goto give_up;
+		fast_remember(out);
+	}
 	batch_text_append(tuples, out->tuple, strlen(out->tuple));
 	plen = strlen(out->prefix);
 	tlen = strlen(out->tail);

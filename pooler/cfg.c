@@ -40,6 +40,7 @@ enum cfg_type {
 	CFG_T_TIME,		/* int64 usec */
 	CFG_T_POOL_MODE,	/* int, enum cfg_pool_mode */
 	CFG_T_AUTH_TYPE,	/* int, enum cfg_auth_type */
+	CFG_T_DB_BOOL,		/* int, 0 or 1 ([databases] keys: -1 when not given) */
 };
 
 #define CFG_F_RELOAD 0x01	/* RELOAD applies a new value */
@@ -82,6 +83,8 @@ static const struct cfg_key cfg_db_keys[] = {
 	{"datestyle", CFG_T_STR, DOFF(datestyle), 0, 0},
 	{"dbname", CFG_T_STR, DOFF(dbname), 0, 0},
 	{"host", CFG_T_STR, DOFF(host), 0, 0},
+	{"insert_batch_max_rows", CFG_T_INT, DOFF(insert_batch_max_rows), 1, 65535},
+	{"insert_batching", CFG_T_DB_BOOL, DOFF(insert_batching), 0, 0},
 	{"max_db_connections", CFG_T_INT, DOFF(max_db_connections), 0, IMAX},
 	{"min_pool_size", CFG_T_INT, DOFF(min_pool_size), 0, IMAX},
 	{"password", CFG_T_STR, DOFF(password), 0, 0},
@@ -295,6 +298,14 @@ static PP_WUR int set_value(enum cfg_type t, void *field, const char *val, long 
 		return parse_enum(val, pool_mode_names, 3, (int *) field);
 	case CFG_T_AUTH_TYPE:
 		return parse_enum(val, auth_type_names, 5, (int *) field);
+	case CFG_T_DB_BOOL: {
+		bool b;
+
+		if (parse_bool(val, &b) != 0)
+			return -1;
+		*(int *) field = b ? 1 : 0;
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -309,6 +320,7 @@ static const char *type_hint(enum cfg_type t)
 	case CFG_T_OCTAL:
 		return "an octal integer";
 	case CFG_T_BOOL:
+	case CFG_T_DB_BOOL:
 		return "a boolean (0/1, on/off, yes/no, true/false)";
 	case CFG_T_TIME:
 		return "a time (seconds, or a number with unit us, ms, s, min, h, d)";
@@ -337,6 +349,9 @@ static void format_value(enum cfg_type t, const void *field, char *buf, size_t l
 		break;
 	case CFG_T_BOOL:
 		snprintf(buf, len, "%d", *(const bool *) field ? 1 : 0);
+		break;
+	case CFG_T_DB_BOOL:
+		snprintf(buf, len, "%d", *(const int *) field);
 		break;
 	case CFG_T_TIME:
 		format_time(*(const int64_t *) field, buf, len);
@@ -661,6 +676,8 @@ static void init_database(struct cfg_database *d)
 	d->max_db_connections = -1;
 	d->pool_mode = -1;
 	d->server_lifetime = -1;
+	d->insert_batching = -1;
+	d->insert_batch_max_rows = -1;
 }
 
 static PP_WUR int add_database(struct load_ctx *ctx, const char *name, const char *connstr)
@@ -987,6 +1004,16 @@ int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const 
 	return c->pool_mode;
 }
 
+bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_batching >= 0 ? db->insert_batching != 0 : c->insert_batching;
+}
+
+int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_batch_max_rows > 0 ? db->insert_batch_max_rows : c->insert_batch_max_rows;
+}
+
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u)
 {
 	if (u && u->pool_size >= 0)
@@ -1102,6 +1129,7 @@ static const char *doc_type(enum cfg_type t)
 	case CFG_T_OCTAL:
 		return "octal";
 	case CFG_T_BOOL:
+	case CFG_T_DB_BOOL:
 		return "bool";
 	case CFG_T_TIME:
 		return "time";

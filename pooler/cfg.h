@@ -75,6 +75,8 @@ struct cfg_database {
 	int max_db_connections;	/* -1: max_db_connections */
 	int pool_mode;		/* -1 or enum cfg_pool_mode */
 	int64_t server_lifetime; /* -1: server_lifetime */
+	int insert_batching;	/* -1: insert_batching, else 0 / 1 */
+	int insert_batch_max_rows; /* -1: insert_batch_max_rows */
 	int line;		/* line of the entry in its file, for messages */
 };
 
@@ -125,7 +127,7 @@ struct cfg_user {
 	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
 	  "Rows per multi-row INSERT written by insert_batching.") \
 	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \
-	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs (session pool mode only).") \
+	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs.") \
 	X(listen_addr, STR, CFG_RESTART, "", 0, 0, \
 	  "Comma-separated addresses to listen on for TCP; * = all; empty = no TCP.") \
 	X(listen_backlog, INT, CFG_RESTART, "128", 1, INT_MAX, \
@@ -196,6 +198,8 @@ struct cfg_user {
 	  "Comma-separated users allowed to run read-only SHOW commands on the console.") \
 	X(tcp_keepalive, BOOL, CFG_RESTART, "1", 0, 0, \
 	  "Turn on TCP keepalive with the operating system's defaults.") \
+	X(track_client_id, BOOL, CFG_RELOAD, "0", 0, 0, \
+	  "In transaction and statement pooling, set pgplumb.client_id on the server connection to an id of the client it serves (for the extension's N+1 detector; pgplumb only).") \
 	X(track_extra_parameters, STR, CFG_RELOAD, "IntervalStyle", 0, 0, \
 	  "Comma-separated session parameters that follow each client to its server connections, besides client_encoding, DateStyle, TimeZone, standard_conforming_strings, application_name and search_path.") \
 	X(unix_socket_dir, STR, CFG_RESTART, "/tmp", 0, 0, \
@@ -274,6 +278,8 @@ const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
  * `db` and `u` may be NULL. */
 int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
+bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
+int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);

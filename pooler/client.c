@@ -39,22 +39,23 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix)
 	}
 	if (is_unix)
 	{
-		snprintf(c->addr, sizeof(c->addr), "unix");
+		c->addr_family = AF_UNIX;
 		c->port = (int) getpid();
-		c->is_unix = true;
 	}
 	else if (sa->sa_family == AF_INET)
 	{
 		const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, c->addr, sizeof(c->addr));
+		c->addr_family = AF_INET;
+		memcpy(c->addr, &in->sin_addr, sizeof(in->sin_addr));
 		c->port = ntohs(in->sin_port);
 	}
 	else if (sa->sa_family == AF_INET6)
 	{
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->addr, sizeof(c->addr));
+		c->addr_family = AF_INET6;
+		memcpy(c->addr, &in6->sin6_addr, sizeof(in6->sin6_addr));
 		c->port = ntohs(in6->sin6_port);
 	}
 	c->sb.startup = true;
@@ -72,6 +73,9 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix)
 		return;
 	}
 	janitor_client_update(c);
+	/* the startup packet usually came with the connection: read it now
+	 * rather than after another trip through the event loop */
+	sbuf_try_read(&c->sb);
 }
 
 /* ---- login ---- */
@@ -82,6 +86,16 @@ struct startup_ctx {
 	bool		pq_options;
 };
 
+/* Copy a name, cut to NAME_MAX_LEN - 1 bytes. */
+static void
+copy_name(char dst[NAME_MAX_LEN], const char *src)
+{
+	size_t		n = strnlen(src, NAME_MAX_LEN - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int
 take_param(const char *name, const char *value, void *arg)
 {
@@ -90,9 +104,9 @@ take_param(const char *name, const char *value, void *arg)
 	bool		tracked = txn_client_startup_param(c, name, value);
 
 	if (strcmp(name, "user") == 0)
-		snprintf(c->username, sizeof(c->username), "%s", value);
+		copy_name(c->login->username, value);
 	else if (strcmp(name, "database") == 0)
-		snprintf(c->dbname, sizeof(c->dbname), "%s", value);
+		copy_name(c->login->dbname, value);
 	else if (strcmp(name, "application_name") == 0)
 	{
 		free(c->appname);
@@ -130,6 +144,32 @@ send_auth_request(struct client *c, const struct auth_out *out)
 	return ok;
 }
 
+/* Append the welcome (ParameterStatus, BackendKeyData, ReadyForQuery). */
+static void
+build_welcome(struct client *c, struct proto_buf *b)
+{
+	if (c->is_admin)
+	{
+		proto_build_parameter_status(b, "server_version", "15.0 (pgplumb-pooler)");
+		proto_build_parameter_status(b, "server_encoding", "UTF8");
+		proto_build_parameter_status(b, "client_encoding", "UTF8");
+		proto_build_parameter_status(b, "DateStyle", "ISO, MDY");
+		proto_build_parameter_status(b, "integer_datetimes", "on");
+		proto_build_parameter_status(b, "standard_conforming_strings", "on");
+		proto_build_parameter_status(b, "is_superuser", "off");
+		proto_build_parameter_status(b, "TimeZone", "UTC");
+	}
+	else if (!txn_client_welcome(c, b))
+		b->failed = true;
+	cancel_key_assign(c);
+	proto_build_backend_key(b, c->key_pid, c->key_secret);
+	proto_build_ready(b, 'I');
+	c->request_time = now_usec();
+	if (cfg->log_connections)
+		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
+				 client_dbname(c), client_username(c), c->appname ? c->appname : "");
+}
+
 bool
 client_send_welcome(struct client *c)
 {
@@ -137,28 +177,9 @@ client_send_welcome(struct client *c)
 	bool		ok;
 
 	proto_buf_init(&b);
-	if (c->is_admin)
-	{
-		proto_build_parameter_status(&b, "server_version", "15.0 (pgplumb-pooler)");
-		proto_build_parameter_status(&b, "server_encoding", "UTF8");
-		proto_build_parameter_status(&b, "client_encoding", "UTF8");
-		proto_build_parameter_status(&b, "DateStyle", "ISO, MDY");
-		proto_build_parameter_status(&b, "integer_datetimes", "on");
-		proto_build_parameter_status(&b, "standard_conforming_strings", "on");
-		proto_build_parameter_status(&b, "is_superuser", "off");
-		proto_build_parameter_status(&b, "TimeZone", "UTC");
-	}
-	else if (!txn_client_welcome(c, &b))
-		b.failed = true;
-	cancel_key_assign(c);
-	proto_build_backend_key(&b, c->key_pid, c->key_secret);
-	proto_build_ready(&b, 'I');
+	build_welcome(c, &b);
 	ok = sbuf_send_buf(&c->sb, &b);
 	proto_buf_free(&b);
-	c->request_time = now_usec();
-	if (cfg->log_connections)
-		log_info("%s login attempt: db=%s user=%s application_name=%s", client_ident(c),
-				 c->dbname, c->username, c->appname ? c->appname : "");
 	return ok;
 }
 
@@ -171,16 +192,7 @@ login_ok(struct client *c)
 	struct pool *p;
 	unsigned char key[32];
 
-	proto_buf_init(&b);
-	proto_build_auth(&b, PROTO_AUTH_OK, NULL, 0);
-	ok = sbuf_send_buf(&c->sb, &b);
-	proto_buf_free(&b);
-	if (!ok)
-	{
-		disconnect_client(c, NULL, "could not send to client");
-		return SBUF_CLOSED;
-	}
-	p = pool_get(c->dbname, c->username, c->is_admin);
+	p = pool_get(c->login->dbname, c->login->username, c->is_admin);
 	if (p == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
@@ -197,15 +209,27 @@ login_ok(struct client *c)
 		c->auth = NULL;
 	}
 	c->pool = p;
+	free(c->login);				/* the pool has the names */
+	c->login = NULL;
 	p->login_count++;
+	/* AuthenticationOk and, when the pool knows its welcome, the welcome:
+	 * one write */
+	proto_buf_init(&b);
+	proto_build_auth(&b, PROTO_AUTH_OK, NULL, 0);
 	if (c->is_admin || p->have_welcome)
 	{
 		change_client_state(c, CL_ACTIVE);
-		if (!client_send_welcome(c))
-		{
-			disconnect_client(c, NULL, "could not send to client");
-			return SBUF_CLOSED;
-		}
+		build_welcome(c, &b);
+	}
+	ok = sbuf_send_buf(&c->sb, &b);
+	proto_buf_free(&b);
+	if (!ok)
+	{
+		disconnect_client(c, NULL, "could not send to client");
+		return SBUF_CLOSED;
+	}
+	if (c->state == CL_ACTIVE)
+	{
 		janitor_client_update(c);
 		if (!c->is_admin)
 			pool_prewarm(p);
@@ -242,7 +266,7 @@ auth_result(struct client *c, enum auth_status st, const struct auth_out *out)
 			return login_ok(c);
 		case AUTH_FAIL:
 			disconnect_client(c, "28P01", "password authentication failed for user \"%s\"",
-							  c->username);
+							  client_username(c));
 			return SBUF_CLOSED;
 		case AUTH_PROTOCOL_ERROR:
 			break;
@@ -263,7 +287,7 @@ handle_cancel_request(struct client *c, struct sbuf_pkt *pkt)
 	}
 	target = cancel_key_find(proto_get_u32(pkt->data + 8), proto_get_u32(pkt->data + 12));
 	if (target == NULL)
-		log_info("cancel request with an unknown key from %s", c->addr);
+		log_info("cancel request with an unknown key from %s", client_addr(c));
 	else if (target->link && target->link->state == SV_ACTIVE &&
 			 (target->link->expect_rfq > 0 || target->link->ext_open))
 	{
@@ -280,6 +304,7 @@ static enum sbuf_ret
 handle_startup(struct client *c, struct sbuf_pkt *pkt)
 {
 	struct startup_ctx ctx;
+	struct client_login *login;
 	const struct cfg_database *db;
 	const char *secret;
 	struct auth_out out;
@@ -305,6 +330,12 @@ handle_startup(struct client *c, struct sbuf_pkt *pkt)
 	}
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.c = c;
+	if (c->login == NULL && (c->login = calloc(1, sizeof(*c->login))) == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return SBUF_CLOSED;
+	}
+	login = c->login;
 	if (proto_startup_params(pkt->data + 8, pkt->total - 8, take_param, &ctx) < 0)
 	{
 		disconnect_client(c, "08P01", "invalid startup packet layout");
@@ -312,13 +343,13 @@ handle_startup(struct client *c, struct sbuf_pkt *pkt)
 	}
 	c->got_startup = true;
 	c->sb.startup = false;
-	if (c->username[0] == '\0')
+	if (login->username[0] == '\0')
 	{
 		disconnect_client(c, "28000", "no PostgreSQL user name specified in startup packet");
 		return SBUF_CLOSED;
 	}
-	if (c->dbname[0] == '\0')
-		snprintf(c->dbname, sizeof(c->dbname), "%s", c->username);
+	if (login->dbname[0] == '\0')
+		memcpy(login->dbname, login->username, sizeof(login->dbname));
 	if (ctx.bad[0])
 	{
 		disconnect_client(c, "08P01", "unsupported startup parameter: %s", ctx.bad);
@@ -348,33 +379,33 @@ handle_startup(struct client *c, struct sbuf_pkt *pkt)
 		disconnect_client(c, "53300", "no more connections allowed (max_client_conn)");
 		return SBUF_CLOSED;
 	}
-	if (strcmp(c->dbname, ADMIN_DBNAME) == 0 || strcmp(c->dbname, ADMIN_DBNAME_ALIAS) == 0)
+	if (strcmp(login->dbname, ADMIN_DBNAME) == 0 || strcmp(login->dbname, ADMIN_DBNAME_ALIAS) == 0)
 	{
-		c->admin_full = cfg_list_contains(cfg->admin_users, c->username);
-		if (!c->admin_full && !cfg_list_contains(cfg->stats_users, c->username))
+		c->admin_full = cfg_list_contains(cfg->admin_users, login->username);
+		if (!c->admin_full && !cfg_list_contains(cfg->stats_users, login->username))
 		{
 			disconnect_client(c, "28000", "not allowed to use the admin console: user \"%s\" is not in admin_users or stats_users",
-							  c->username);
+							  login->username);
 			return SBUF_CLOSED;
 		}
 		c->is_admin = true;
 	}
 	else
 	{
-		db = cfg_find_database(cfg, c->dbname);
+		db = cfg_find_database(cfg, login->dbname);
 		if (db == NULL)
 		{
-			disconnect_client(c, "3D000", "database \"%s\" does not exist", c->dbname);
+			disconnect_client(c, "3D000", "database \"%s\" does not exist", login->dbname);
 			return SBUF_CLOSED;
 		}
 	}
-	secret = userlist ? userlist_find(userlist, c->username) : NULL;
+	secret = userlist ? userlist_find(userlist, login->username) : NULL;
 	if (cfg->auth_type == CFG_AUTH_TRUST && userlist && secret == NULL)
 	{
-		disconnect_client(c, "28000", "no such user: \"%s\"", c->username);
+		disconnect_client(c, "28000", "no such user: \"%s\"", login->username);
 		return SBUF_CLOSED;
 	}
-	c->auth = auth_server_new(cfg->auth_type, c->username, secret, cfg->scram_iterations);
+	c->auth = auth_server_new(cfg->auth_type, login->username, secret, cfg->scram_iterations);
 	if (c->auth == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
@@ -452,7 +483,12 @@ client_batch_output(struct client *c, struct server *s)
 			   *to_c = batch_to_client(c->batch);
 	bool		ok = true;
 
-	if (to_s->len)
+	if (to_s->len == 0 && to_c->len == 0 && pool_mode(c->pool) == CFG_POOL_SESSION)
+		return true;
+	/* transaction pooling: through the prepared-statement mapping (txn.c) */
+	if (pool_mode(c->pool) != CFG_POOL_SESSION)
+		ok = txn_batch_send(c, s, to_s);
+	else if (to_s->len)
 		ok = sbuf_send_buf(&s->sb, to_s);
 	if (ok && to_c->len)
 		ok = sbuf_send_buf(&c->sb, to_c);
@@ -465,29 +501,34 @@ client_batch_output(struct client *c, struct server *s)
  * insert_batching: let the rewriter see the message.  Returns SBUF_FORWARD
  * (relay it), SBUF_SKIP (taken: *taken set), or NEED_FULL/WAIT/CLOSED.
  */
+/* The client's rewriter, created at its first message if insert_batching is on. */
+static struct batch *
+client_batch(struct client *c)
+{
+	/* outside session pooling its statements need the prepared-statement
+	 * mapping (max_prepared_statements > 0) to follow the client */
+	if (c->batch == NULL && cfg_insert_batching_for(cfg, pool_db(c->pool)) &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || cfg->max_prepared_statements > 0))
+	{
+		struct batch_settings set = {
+			.max_rows = cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)),
+			.max_bytes = 64u << 20,
+			.max_statements = 256,
+			.check_tables = true,
+		};
+
+		c->batch = batch_new(&set);
+	}
+	return c->batch;
+}
+
 static enum sbuf_ret
 batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 {
 	enum batch_action a;
 
 	*taken = false;
-	if (c->batch == NULL)
-	{
-		struct batch_settings set = {
-			.max_rows = cfg->insert_batch_max_rows,
-			.max_bytes = 64u << 20,
-			.max_statements = 256,
-			.check_tables = true,
-		};
-
-		if (!cfg->insert_batching || pool_mode(c->pool) != CFG_POOL_SESSION ||
-			pkt->type == PQMSG_Terminate)
-			return SBUF_FORWARD;
-		c->batch = batch_new(&set);
-		if (c->batch == NULL)
-			return SBUF_FORWARD;
-	}
-	if (pkt->type == PQMSG_Terminate)
+	if (pkt->type == PQMSG_Terminate || client_batch(c) == NULL)
 		return SBUF_FORWARD;
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
@@ -532,6 +573,12 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		}
 		/* statements prepared without a server (txn.c) */
 		r = txn_client_unlinked_packet(c, pkt);
+		if (r == SBUF_SKIP && (pkt->type == PQMSG_Parse || pkt->type == PQMSG_Close) &&
+			client_batch(c) && !batch_note_local(c->batch, pkt->data, pkt->total))
+		{
+			disconnect_client(c, "53200", "out of memory");
+			return SBUF_CLOSED;
+		}
 		if (r != SBUF_FORWARD)
 			return r;
 		if (!find_server(c))

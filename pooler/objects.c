@@ -5,6 +5,8 @@
  */
 #include "objects.h"
 
+#include <arpa/inet.h>
+
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,10 +61,38 @@ objects_init(struct event_base *base)
 const char *
 client_ident(const struct client *c)
 {
+	const char *db = client_dbname(c),
+			   *user = client_username(c);
+
 	snprintf(ident_buf[0], sizeof(ident_buf[0]), "C-%p %s/%s@%s:%d", (const void *) c,
-			 c->dbname[0] ? c->dbname : "(nodb)", c->username[0] ? c->username : "(nouser)",
-			 c->addr, c->port);
+			 db[0] ? db : "(nodb)", user[0] ? user : "(nouser)", client_addr(c), c->port);
 	return ident_buf[0];
+}
+
+const char *
+client_dbname(const struct client *c)
+{
+	return c->pool ? c->pool->dbname : c->login ? c->login->dbname : "";
+}
+
+const char *
+client_username(const struct client *c)
+{
+	return c->pool ? c->pool->username : c->login ? c->login->username : "";
+}
+
+const char *
+client_addr(const struct client *c)
+{
+	static char buf[INET6_ADDRSTRLEN];
+
+	if (c->addr_family == AF_UNIX)
+		return "unix";
+	if (c->addr_family != AF_INET && c->addr_family != AF_INET6)
+		return "";
+	if (inet_ntop(c->addr_family, c->addr, buf, sizeof(buf)) == NULL)
+		return "?";
+	return buf;
 }
 
 const char *
@@ -841,10 +871,14 @@ disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 		auth_server_free(c->auth);
 		c->auth = NULL;
 	}
+	free(c->login);
+	c->login = NULL;
 	if (c->batch)
 	{
 		const struct batch_stats *st = batch_stats(c->batch);
 
+		if (c->pool)
+			batch_stats_add(&c->pool->batch_stats, st);
 		if (st->batches || st->fallbacks)
 			log_info("%s insert batching: %llu multi-row statements carrying %llu rows, "
 					 "%llu segments rewritten, %llu fallbacks", client_ident(c),
@@ -1114,8 +1148,7 @@ objects_cleanup(void)
 void
 client_report_bytes(struct client *c)
 {
-	c->pool->stats.bytes_recv += c->sb.bytes_recv - c->rep_recv;
-	c->pool->stats.bytes_sent += c->sb.bytes_sent - c->rep_sent;
-	c->rep_recv = c->sb.bytes_recv;
-	c->rep_sent = c->sb.bytes_sent;
+	c->pool->stats.bytes_recv += c->sb.bytes_recv;
+	c->pool->stats.bytes_sent += c->sb.bytes_sent;
+	c->sb.bytes_recv = c->sb.bytes_sent = 0;
 }

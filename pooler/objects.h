@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "batch.h"
 #include "cfg.h"
 #include "list.h"
 #include "sbuf.h"
@@ -59,43 +60,50 @@ enum server_state {
 	SV_CANCEL					/* cancel_server_list: carries one CancelRequest */
 };
 
+/* What a client needs only while it logs in (freed once it joins a pool,
+ * whose names it uses from then on). */
+struct client_login {
+	char		dbname[NAME_MAX_LEN];
+	char		username[NAME_MAX_LEN];
+};
+
+/*
+ * Laid out small: an idle client is this struct, its share of libevent's
+ * per-socket state and a few shared pieces (interned session parameters);
+ * everything else (login names, auth state, transaction-mode state, buffers,
+ * timers) is allocated only while in use.
+ */
 struct client {
 	struct list_node node;
-	enum client_state state;
 	struct sbuf sb;
 	struct pool *pool;
 	struct server *link;		/* linked server while SV_ACTIVE */
-
-	char		dbname[NAME_MAX_LEN];
-	char		username[NAME_MAX_LEN];
+	struct client_login *login;	/* names while logging in, else NULL */
 	char	   *appname;		/* malloc'd, NULL if the client sent none */
-	char		addr[46];		/* INET6_ADDRSTRLEN */
+	struct client *hash_next;
+	struct auth_server *auth;
+	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
+	struct batch *batch;		/* insert_batching state, or NULL */
+	struct event *timer;		/* allocated while a deadline is armed */
+
+	int64_t		connect_time;
+	int64_t		request_time;	/* last time it went idle / did something */
+	int64_t		wait_start;		/* when it started waiting for a server */
+	int64_t		timer_at;		/* armed deadline, 0 = not armed */
+
+	uint32_t	key_pid;		/* pooler-issued BackendKeyData */
+	uint32_t	key_secret;
+	enum client_state state;
 	int			port;
-	bool		is_unix;
+	uint8_t		addr[16];		/* peer address (binary; see client_addr()) */
+	uint8_t		addr_family;	/* AF_INET, AF_INET6, AF_UNIX */
 	bool		is_admin;
 	bool		admin_full;		/* admin_users (not only stats_users) */
 	bool		got_startup;
 	bool		shutdown_close;	/* close as soon as out of a transaction */
 	bool		admin_wait;		/* admin client waiting for its PAUSE */
-
-	uint32_t	key_pid;		/* pooler-issued BackendKeyData */
-	uint32_t	key_secret;
-	struct client *hash_next;
 	bool		in_hash;
-
-	struct auth_server *auth;
-	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
-	struct batch *batch;		/* insert_batching state, or NULL */
-
-	int64_t		connect_time;
-	int64_t		request_time;	/* last time it went idle / did something */
-	int64_t		wait_start;		/* when it started waiting for a server */
 	bool		reserve_ok;		/* waited reserve_pool_timeout already */
-	uint64_t	rep_recv;		/* sb byte counters already added to pool stats */
-	uint64_t	rep_sent;
-
-	struct event *timer;		/* allocated while a deadline is armed */
-	int64_t		timer_at;		/* armed deadline, 0 = not armed */
 };
 
 struct server {
@@ -183,6 +191,7 @@ struct pool {
 	struct pool_stats stats;
 	struct pool_stats stats_prev;
 	struct pool_stats stats_avg;
+	struct batch_stats batch_stats;	/* insert_batching of clients gone (SHOW BATCHING) */
 	uint64_t	login_count;
 	int64_t		maxwait_start;
 
@@ -273,6 +282,12 @@ void		objects_reload(void);
 
 /* Add the client's traffic since the last report to its pool's stats. */
 void		client_report_bytes(struct client *c);
+
+/* The client's database and user names ("" before its startup packet), and
+ * its peer address as text ("unix" for a Unix socket; a static buffer). */
+const char *client_dbname(const struct client *c);
+const char *client_username(const struct client *c);
+const char *client_addr(const struct client *c);
 
 /* Log prefixes "C-0x… db/user@addr:port" and "S-0x… db/user@addr". */
 const char *client_ident(const struct client *c);

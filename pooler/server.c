@@ -398,6 +398,9 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
 	}
 	/* the ReadyForQuery messages the client gets from the rewriter */
 	to_c = batch_to_client(c->batch);
+	if (a == BATCH_FORWARD && to_c->len == 0 && batch_to_server(c->batch)->len == 0 &&
+		pool_mode(s->pool) == CFG_POOL_SESSION)
+		return SBUF_FORWARD;	/* nothing of its own to send */
 	for (size_t off = 0; off + PROTO_HDR_LEN <= to_c->len;
 		 off += 1 + proto_get_u32(to_c->data + off + 1))
 		if (to_c->data[off] == PQMSG_ReadyForQuery && off + PROTO_HDR_LEN < to_c->len)
@@ -419,7 +422,10 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
 static enum sbuf_ret
 relay_packet(struct server *s, struct sbuf_pkt *pkt)
 {
-	if (s->link && s->link->batch)
+	/* between segments only ReadyForQuery and ErrorResponse are the rewriter's concern */
+	if (s->link && s->link->batch &&
+		(batch_busy(s->link->batch) || pkt->type == PQMSG_ReadyForQuery ||
+		 pkt->type == PQMSG_ErrorResponse))
 	{
 		enum sbuf_ret r = batch_reply(s, pkt);
 
@@ -448,6 +454,10 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	log_noise("%s <- '%c' len=%u avail=%u", server_ident(s), pkt->type, pkt->total, pkt->avail);
 	/* replies the pooler asked for, prepared statements, session parameters */
 	r = txn_server_packet(s, pkt, &done);
+	/* a reply txn.c rewrote for the client (ParseComplete standing for a
+	 * skipped Parse) is the rewriter's to see too */
+	if (done && r == SBUF_FORWARD && s->link && s->link->batch)
+		return batch_reply(s, pkt);
 	if (done)
 		return r;
 	r = relay_packet(s, pkt);

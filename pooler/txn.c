@@ -22,13 +22,16 @@ struct txn_client {
 	struct varcache *startup;	/* tracked startup values, until the welcome */
 	struct ps_client *ps;		/* prepared statements (transaction pooling) */
 	bool		local_batch;	/* answered by the pooler since the last Sync */
-	struct proto_buf out;		/* held for the server: see send_held() */
+	struct proto_buf *out;		/* held for the server (see send_held()), or
+								 * NULL: only while something is held */
 };
 
 struct txn_server {
 	struct varcache vars;		/* what the server connection has */
 	struct ps_server *ps;
 	uint64_t	synced_serial;	/* client the values were last checked for */
+	uint64_t	id_serial;		/* client whose serial pgplumb.client_id holds
+								 * (track_client_id), 0 = none or unknown */
 	uint32_t	synced_cgen;
 	uint32_t	synced_sgen;
 	int			sync_pending;	/* our sync queries without their ReadyForQuery */
@@ -39,11 +42,40 @@ static uint64_t next_serial = 1;
 /* Reused for every message the pooler builds (single-threaded). */
 static struct proto_buf scratch;
 static struct proto_buf ps_out;
+/* A drained held buffer kept for the next client that holds something. */
+static struct proto_buf *held_spare;
+
+/*
+ * The last welcome built.  The clients of a pool mostly send the same
+ * startup parameters (interned: one pointer to compare), so the next login
+ * is usually a copy of it, not another pass over every ParameterStatus.
+ */
+static struct {
+	const struct pool *pool;
+	struct proto_buf from;		/* the pool's welcome it was built from */
+	struct varcache startup;	/* the client's startup values */
+	struct varcache reset;		/* result: the client's starting values */
+	struct proto_buf out;		/* result: ParameterStatus messages */
+	bool		valid;
+}			welcome_memo;
+
+static void
+welcome_memo_clear(void)
+{
+	welcome_memo.valid = false;
+	welcome_memo.pool = NULL;
+	varcache_free(&welcome_memo.startup);
+	varcache_free(&welcome_memo.reset);
+	proto_buf_free(&welcome_memo.from);
+	proto_buf_free(&welcome_memo.out);
+}
 
 void
 txn_configure(void)
 {
 	int			missed = varcache_configure(cfg->track_extra_parameters);
+
+	welcome_memo_clear();		/* tracked names may have changed */
 
 	if (missed > 0)
 		log_warning("track_extra_parameters: %d name(s) ignored, at most %d parameters are tracked",
@@ -55,6 +87,13 @@ txn_cleanup(void)
 {
 	proto_buf_free(&scratch);
 	proto_buf_free(&ps_out);
+	welcome_memo_clear();
+	if (held_spare)
+	{
+		proto_buf_free(held_spare);
+		free(held_spare);
+		held_spare = NULL;
+	}
 	ps_global_cleanup();
 }
 
@@ -67,7 +106,6 @@ client_txn(struct client *c)
 		if (c->txn == NULL)
 			return NULL;
 		c->txn->serial = next_serial++;
-		proto_buf_init(&c->txn->out);
 		varclient_init(&c->txn->vars);
 	}
 	return c->txn;
@@ -97,7 +135,11 @@ txn_client_free(struct client *c)
 		varcache_free(c->txn->startup);
 		free(c->txn->startup);
 	}
-	proto_buf_free(&c->txn->out);
+	if (c->txn->out)
+	{
+		proto_buf_free(c->txn->out);
+		free(c->txn->out);
+	}
 	ps_client_free(c->txn->ps);
 	free(c->txn);
 	c->txn = NULL;
@@ -145,17 +187,70 @@ txn_client_startup_param(struct client *c, const char *name, const char *value)
 	return true;
 }
 
+/* Free the client's startup values and start it at its reset values. */
+static bool
+welcome_done(struct txn_client *tc)
+{
+	if (tc->startup)
+	{
+		/* an idle client keeps only what it has now */
+		varcache_free(tc->startup);
+		free(tc->startup);
+		tc->startup = NULL;
+	}
+	return varcache_copy(&tc->vars.cur, &tc->vars.reset) == 0;
+}
+
+static bool
+welcome_memo_hit(const struct client *c, const struct txn_client *tc)
+{
+	const struct proto_buf *w = &c->pool->welcome;
+	struct varcache none = {0};
+
+	return welcome_memo.valid && welcome_memo.pool == c->pool &&
+		welcome_memo.from.len == w->len && memcmp(welcome_memo.from.data, w->data, w->len) == 0 &&
+		varcache_same(&welcome_memo.startup, tc->startup ? tc->startup : &none);
+}
+
+static void
+welcome_memo_store(const struct client *c, const struct txn_client *tc, const uint8_t *out,
+				   size_t len)
+{
+	const struct proto_buf *w = &c->pool->welcome;
+	struct varcache none = {0};
+
+	welcome_memo_clear();
+	proto_put_bytes(&welcome_memo.from, w->data, w->len);
+	proto_put_bytes(&welcome_memo.out, out, len);
+	if (!proto_buf_ok(&welcome_memo.from) || !proto_buf_ok(&welcome_memo.out) ||
+		varcache_copy(&welcome_memo.startup, tc->startup ? tc->startup : &none) < 0 ||
+		varcache_copy(&welcome_memo.reset, &tc->vars.reset) < 0)
+	{
+		welcome_memo_clear();
+		return;
+	}
+	welcome_memo.pool = c->pool;
+	welcome_memo.valid = true;
+}
+
 bool
 txn_client_welcome(struct client *c, struct proto_buf *b)
 {
 	struct txn_client *tc = client_txn(c);
 	const struct proto_buf *w = &c->pool->welcome;
-	size_t		pos = 0;
+	size_t		pos = 0,
+				start = b->len;
 
 	if (tc == NULL)
 	{
 		proto_put_bytes(b, w->data, w->len);
 		return proto_buf_ok(b);
+	}
+	if (welcome_memo_hit(c, tc))
+	{
+		proto_put_bytes(b, welcome_memo.out.data, welcome_memo.out.len);
+		return varcache_copy(&tc->vars.reset, &welcome_memo.reset) == 0 && welcome_done(tc) &&
+			proto_buf_ok(b);
 	}
 	/* the pool's ParameterStatus values, the client's own where it gave one */
 	while (pos + PROTO_HDR_LEN <= w->len)
@@ -184,16 +279,10 @@ txn_client_welcome(struct client *c, struct proto_buf *b)
 		if (varcache_get(tc->startup, i) && varcache_get(&tc->vars.reset, i) == NULL &&
 			varcache_set(&tc->vars.reset, i, varcache_get(tc->startup, i), false) < 0)
 			return false;
-	if (tc->startup)
-	{
-		/* an idle client keeps only what it has now */
-		varcache_free(tc->startup);
-		free(tc->startup);
-		tc->startup = NULL;
-	}
-	if (varcache_copy(&tc->vars.cur, &tc->vars.reset) < 0)
+	if (!proto_buf_ok(b))
 		return false;
-	return proto_buf_ok(b);
+	welcome_memo_store(c, tc, b->data + start, b->len - start);
+	return welcome_done(tc);
 }
 
 /* ---- statements transaction pooling cannot run ---- */
@@ -407,16 +496,58 @@ starts_request(uint8_t t)
 	}
 }
 
+/*
+ * track_client_id: in transaction and statement pooling the server's
+ * pgplumb.client_id names the client it serves (its serial), so that the
+ * extension's N+1 detector keeps clients sharing a connection apart.  A SET
+ * goes ahead of the client's request only when the connection last served
+ * another client (or its value is unknown); its replies are swallowed like
+ * those of a parameter sync.  With the setting off, a connection that still
+ * holds an id gets a RESET.
+ */
+static bool
+client_id_needed(const struct client *c, const struct txn_client *tc,
+				 const struct txn_server *ts)
+{
+	if (cfg->track_client_id && pool_mode(c->pool) != CFG_POOL_SESSION)
+		return ts->id_serial != tc->serial;
+	return ts->id_serial != 0;
+}
+
+/* Append the SET (or RESET) of pgplumb.client_id for this client. */
+static void
+build_client_id(const struct client *c, const struct txn_client *tc, const struct server *s,
+				struct txn_server *ts, struct proto_buf *b)
+{
+	char		q[96];
+
+	if (cfg->track_client_id && pool_mode(c->pool) != CFG_POOL_SESSION)
+	{
+		snprintf(q, sizeof(q), "SET pgplumb.client_id TO '%llu'",
+				 (unsigned long long) tc->serial);
+		ts->id_serial = tc->serial;
+	}
+	else
+	{
+		snprintf(q, sizeof(q), "RESET pgplumb.client_id");
+		ts->id_serial = 0;
+	}
+	proto_begin(b, PQMSG_Query);
+	proto_put_bytes(b, q, strlen(q) + 1);
+	proto_end(b);
+	log_debug("%s pgplumb.client_id set on %s: %s", client_ident(c), server_ident(s), q);
+}
+
 static bool
 sync_needed(struct txn_client *tc, struct txn_server *ts)
 {
 	if (ts->synced_serial == tc->serial && ts->synced_cgen == tc->vars.cur.gen &&
 		ts->synced_sgen == ts->vars.gen)
 		return false;
-	for (int i = 0; i < varcache_count(); i++)
-		if (varcache_name(i) && varcache_slot(varcache_name(i)) == i &&
-			!varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
-			return true;
+	if (!varcache_same(&tc->vars.cur, &ts->vars))
+		for (int i = 0; i < varcache_count(); i++)
+			if (varcache_tracked(i) && !varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
+				return true;
 	ts->synced_serial = tc->serial;
 	ts->synced_cgen = tc->vars.cur.gen;
 	ts->synced_sgen = ts->vars.gen;
@@ -483,15 +614,47 @@ client_fail(struct client *c, enum ps_result r)
  * batch rewriter may take the next message).
  */
 static bool
+held_take(struct txn_client *tc)
+{
+	if (tc->out)
+		return true;
+	if (held_spare)
+	{
+		tc->out = held_spare;
+		held_spare = NULL;
+		return true;
+	}
+	tc->out = malloc(sizeof(struct proto_buf));
+	if (tc->out)
+		proto_buf_init(tc->out);
+	return tc->out != NULL;
+}
+
+static bool
+holds(const struct txn_client *tc)
+{
+	return tc->out && tc->out->len > 0;
+}
+
+static bool
 send_held(struct client *c, struct server *s)
 {
 	struct txn_client *tc = c->txn;
 	bool		ok;
 
-	if (tc->out.len == 0)
+	if (!holds(tc))
 		return true;
-	ok = sbuf_send_buf(&s->sb, &tc->out);
-	proto_buf_reset(&tc->out);
+	ok = sbuf_send_buf(&s->sb, tc->out);
+	/* an idle client keeps no buffer: it goes back to the spare */
+	proto_buf_reset(tc->out);
+	if (held_spare == NULL)
+		held_spare = tc->out;
+	else
+	{
+		proto_buf_free(tc->out);
+		free(tc->out);
+	}
+	tc->out = NULL;
 	if (!ok)
 		disconnect_server(s, true, "08006", "could not send to server");
 	return ok;
@@ -505,6 +668,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	uint8_t		t = pkt->type;
 	bool		tracking = tracks_prepared(c->pool);
 	bool		need_sync,
+				need_id,
 				need_full,
 				replaced = false;
 	const char *sql = NULL;
@@ -537,11 +701,12 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		return SBUF_CLOSED;
 	}
 
-	if (tc->out.len > 0 && !sbuf_pkt_complete(pkt) && !send_held(c, s))
+	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
 		return SBUF_CLOSED;
 	/* what must be read before anything changes */
 	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
-	need_full = need_sync;
+	need_id = !was_busy && starts_request(t) && client_id_needed(c, tc, ts);
+	need_full = need_sync || need_id;
 	switch (t)
 	{
 		case PQMSG_Parse:
@@ -559,7 +724,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		default:
 			break;
 	}
-	if (!need_full && tc->out.len == 0)
+	if (!need_full && !holds(tc))
 	{
 		if (tracking && ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
 										  cfg->max_prepared_statements, &ps_out) != PS_PASS)
@@ -589,6 +754,14 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		ts->synced_serial = tc->serial;
 		ts->synced_cgen = tc->vars.cur.gen;
 		ts->synced_sgen = ts->vars.gen;
+	}
+	if (need_id)
+	{
+		build_client_id(c, tc, s, ts, &scratch);
+		if (!proto_buf_ok(&scratch))
+			return client_fail(c, PS_NOMEM);
+		s->expect_rfq++;
+		ts->sync_pending++;
 	}
 
 	if (t == PQMSG_Query)
@@ -664,6 +837,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		if (!varclient_note_sql(&tc->vars, sql, sql_len))
 			log_warning("%s out of memory: session parameters of a statement not tracked",
 						client_ident(c));
+		if (tc->vars.reset_pending)
+			ts->id_serial = 0;	/* RESET ALL / DISCARD ALL: the id is gone too */
 		if (tracking && tc->ps && tc->vars.reset_pending && t == PQMSG_Query &&
 			has_words(sql, sql + sql_len, "discard"))
 			ps_client_forget_all(tc->ps);
@@ -672,11 +847,13 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	if (tracking)
 	{
 		/* hold: this message (or what replaces it) joins what is held */
+		if (!held_take(tc))
+			return client_fail(c, PS_NOMEM);
 		if (scratch.len > 0)
-			proto_put_bytes(&tc->out, scratch.data, scratch.len);
+			proto_put_bytes(tc->out, scratch.data, scratch.len);
 		if (!replaced)
-			proto_put_bytes(&tc->out, pkt->data, pkt->total);
-		if (!proto_buf_ok(&tc->out))
+			proto_put_bytes(tc->out, pkt->data, pkt->total);
+		if (!proto_buf_ok(tc->out))
 			return client_fail(c, PS_NOMEM);
 		/* the read is used up: send it all */
 		if (pkt->avail <= pkt->total && !send_held(c, s))
@@ -689,6 +866,82 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		return SBUF_CLOSED;
 	}
 	return replaced ? SBUF_SKIP : SBUF_FORWARD;
+}
+
+/*
+ * insert_batching in transaction and statement pooling: what the rewriter
+ * sends (its multi-row statements, the client's own messages it held or
+ * replays) goes through the prepared-statement mapping as if the client had
+ * sent it, so names are the client's and every reply is matched; session
+ * parameters are synced first while nothing is outstanding on the server.
+ * What is held for the server is sent too.  false: the server is closed.
+ */
+bool
+txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
+{
+	struct txn_client *tc = client_txn(c);
+	struct txn_server *ts = server_txn(s);
+	size_t		off = 0;
+
+	if (tc == NULL || ts == NULL)
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return false;
+	}
+	if (!tracks_prepared(c->pool))
+	{
+		if (!send_held(c, s))
+			return false;
+		return msgs->len == 0 || sbuf_send_buf(&s->sb, msgs);
+	}
+	if ((ts->ps == NULL && (ts->ps = ps_server_new()) == NULL) ||
+		(tc->ps == NULL && (tc->ps = ps_client_new()) == NULL))
+	{
+		disconnect_client(c, "53200", "out of memory");
+		return false;
+	}
+	if (!held_take(tc))
+		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
+	while (off + PROTO_HDR_LEN <= msgs->len)
+	{
+		const uint8_t *m = msgs->data + off;
+		uint32_t	total = 1 + proto_get_u32(m + 1);
+		enum ps_result r;
+
+		if (ts->sync_pending == 0 && ps_server_outstanding(ts->ps) == 0 &&
+			starts_request(m[0]) && sync_needed(tc, ts))
+		{
+			int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, tc->out);
+
+			if (n < 0)
+				return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
+			if (n > 0)
+			{
+				s->expect_rfq++;
+				ts->sync_pending++;
+			}
+			ts->synced_serial = tc->serial;
+			ts->synced_cgen = tc->vars.cur.gen;
+			ts->synced_sgen = ts->vars.gen;
+		}
+		r = ps_client_message(tc->ps, ts->ps, m, total, cfg->max_prepared_statements, &ps_out);
+		if (r == PS_REPLACED)
+			proto_put_bytes(tc->out, ps_out.data, ps_out.len);
+		else if (r == PS_PASS)
+			proto_put_bytes(tc->out, m, total);
+		else
+		{
+			(void) client_fail(c, r);
+			return false;
+		}
+		off += total;
+	}
+	if (!proto_buf_ok(tc->out))
+	{
+		(void) client_fail(c, PS_NOMEM);
+		return false;
+	}
+	return send_held(c, s);
 }
 
 /* ---- server replies ---- */
@@ -759,6 +1012,8 @@ txn_server_reset_sent(struct server *s, const char *query)
 {
 	struct txn_server *ts = s->txn;
 
+	if (ts)
+		ts->id_serial = 0;		/* whatever the query is, the id may be gone */
 	if (ts == NULL || !has_words(query, query + strlen(query), "all"))
 		return;
 	/* DISCARD ALL / RESET ALL: what the server does not report goes back to

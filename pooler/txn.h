@@ -53,6 +53,13 @@ enum sbuf_ret txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 enum sbuf_ret txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt,
 								bool was_busy);
 /*
+ * insert_batching outside session pooling: send the rewriter's messages for
+ * the server as the client's own (prepared-statement names mapped, replies
+ * matched), after what is held.  false: a connection was closed.
+ */
+bool		txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs) PP_WUR;
+
+/*
  * A reply from server s linked to a client, before the relay's own
  * handling.  *done: the returned decision is final; otherwise the relay
  * goes on with the reply and tells txn_server_after() what it decided.

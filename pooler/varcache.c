@@ -17,6 +17,7 @@ static const char *const builtin_names[VAR_BUILTIN_COUNT] = {
 };
 
 static char *slot_names[VAR_MAX];
+static size_t slot_len[VAR_MAX];	/* strlen(slot_names[i]) */
 static bool slot_tracked[VAR_MAX];
 static bool slot_reported[VAR_MAX];
 static int	slot_count;
@@ -29,6 +30,7 @@ init_builtins(void)
 	for (int i = 0; i < VAR_BUILTIN_COUNT; i++)
 	{
 		slot_names[i] = (char *) builtin_names[i];
+		slot_len[i] = strlen(builtin_names[i]);
 		slot_tracked[i] = true;
 	}
 	slot_count = VAR_BUILTIN_COUNT;
@@ -39,7 +41,7 @@ find_slot(const char *name, size_t len)
 {
 	init_builtins();
 	for (int i = 0; i < slot_count; i++)
-		if (strlen(slot_names[i]) == len && strncasecmp(slot_names[i], name, len) == 0)
+		if (slot_len[i] == len && strncasecmp(slot_names[i], name, len) == 0)
 			return i;
 	return -1;
 }
@@ -86,6 +88,7 @@ varcache_configure(const char *extra)
 			missed++;
 			continue;
 		}
+		slot_len[slot_count] = (size_t) (end - start);
 		slot_tracked[slot_count++] = true;
 	}
 	return missed;
@@ -97,6 +100,13 @@ varcache_slot(const char *name)
 	int			slot = find_slot(name, strlen(name));
 
 	return slot >= 0 && slot_tracked[slot] ? slot : -1;
+}
+
+bool
+varcache_tracked(int slot)
+{
+	init_builtins();
+	return slot >= 0 && slot < slot_count && slot_tracked[slot];
 }
 
 const char *
@@ -210,6 +220,128 @@ varcache_interned(void)
 	return intern_count;
 }
 
+/* ---- interned sets of values ---- */
+
+/*
+ * The values of a cache are themselves interned: one refcounted, immutable
+ * set per distinct combination, so a thousand idle clients with the same
+ * parameters hold one pointer each.  Trailing defaults are not stored: a
+ * set's `n` is its last non-default slot + 1, and all-defaults is NULL.
+ */
+struct varset {
+	struct varset *next;		/* chain of the set table */
+	uint32_t	refs;
+	uint32_t	hash;
+	int			n;
+	const struct var_str *v[];
+};
+
+#define SET_TABLE_SIZE 256
+static struct varset *set_tab[SET_TABLE_SIZE];
+static uint32_t set_count;
+
+/* Values of a cache, one per slot, for editing. */
+typedef const struct var_str *var_values[VAR_MAX];
+
+static inline const struct var_str *
+slot_value(const struct varcache *vc, int slot)
+{
+	return vc->set && slot < vc->set->n ? vc->set->v[slot] : NULL;
+}
+
+static void
+unpack(const struct varcache *vc, var_values out)
+{
+	int			n = vc->set ? vc->set->n : 0;
+
+	for (int i = 0; i < VAR_MAX; i++)
+		out[i] = i < n ? vc->set->v[i] : NULL;
+}
+
+static void
+set_unref(const struct varset *cs)
+{
+	struct varset *s = (struct varset *) cs;
+	struct varset **pp;
+
+	if (s == NULL || --s->refs > 0)
+		return;
+	for (pp = &set_tab[s->hash % SET_TABLE_SIZE]; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
+	for (int i = 0; i < s->n; i++)
+		intern_unref(s->v[i]);
+	set_count--;
+	free(s);
+}
+
+/* A reference to the interned set of `vals`; *ok false on out of memory. */
+static const struct varset *
+set_intern(const var_values vals, bool *ok)
+{
+	int			n = VAR_MAX;
+	uint32_t	h = 2166136261u;
+	struct varset *s;
+
+	*ok = true;
+	while (n > 0 && vals[n - 1] == NULL)
+		n--;
+	if (n == 0)
+		return NULL;
+	for (int i = 0; i < n; i++)
+	{
+		h ^= (uint32_t) ((uintptr_t) vals[i] >> 4);
+		h *= 16777619u;
+	}
+	for (s = set_tab[h % SET_TABLE_SIZE]; s; s = s->next)
+		if (s->hash == h && s->n == n && memcmp(s->v, vals, (size_t) n * sizeof(vals[0])) == 0)
+		{
+			s->refs++;
+			return s;
+		}
+	s = malloc(sizeof(*s) + (size_t) n * sizeof(vals[0]));
+	if (s == NULL)
+	{
+		*ok = false;
+		return NULL;
+	}
+	s->refs = 1;
+	s->hash = h;
+	s->n = n;
+	for (int i = 0; i < n; i++)
+		s->v[i] = intern_ref(vals[i]);
+	s->next = set_tab[h % SET_TABLE_SIZE];
+	set_tab[h % SET_TABLE_SIZE] = s;
+	set_count++;
+	return s;
+}
+
+/* vc := vals.  Returns 0, or -1 out of memory (vc unchanged). */
+static int
+pack(struct varcache *vc, const var_values vals)
+{
+	bool		ok;
+	const struct varset *s = set_intern(vals, &ok);
+
+	if (!ok)
+		return -1;
+	if (s == vc->set)
+	{
+		set_unref(s);
+		return 0;
+	}
+	set_unref(vc->set);
+	vc->set = s;
+	vc->gen++;
+	return 0;
+}
+
+uint32_t
+varcache_sets(void)
+{
+	return set_count;
+}
+
 /* ---- caches ---- */
 
 void
@@ -221,70 +353,85 @@ varcache_init(struct varcache *vc)
 void
 varcache_free(struct varcache *vc)
 {
-	for (int i = 0; i < VAR_MAX; i++)
-	{
-		intern_unref(vc->v[i]);
-		vc->v[i] = NULL;
-	}
+	set_unref(vc->set);
+	vc->set = NULL;
 }
 
 const char *
 varcache_get(const struct varcache *vc, int slot)
 {
-	return vc->v[slot] ? vc->v[slot]->s : NULL;
+	const struct var_str *v = slot_value(vc, slot);
+
+	return v ? v->s : NULL;
 }
 
 bool
 varcache_get_sql(const struct varcache *vc, int slot)
 {
-	return vc->v[slot] && vc->v[slot]->sql;
+	const struct var_str *v = slot_value(vc, slot);
+
+	return v && v->sql;
 }
 
-/* Set a slot to an interned value (a new reference is taken). */
-static void
+/* Set a slot to an interned value.  0, or -1 out of memory. */
+static int
 set_interned(struct varcache *vc, int slot, const struct var_str *v)
 {
-	if (vc->v[slot] == v)
-		return;
-	intern_unref(vc->v[slot]);
-	vc->v[slot] = intern_ref(v);
-	vc->gen++;
+	var_values vals;
+
+	if (slot_value(vc, slot) == v)
+		return 0;
+	unpack(vc, vals);
+	vals[slot] = v;
+	return pack(vc, vals);
 }
 
 int
 varcache_set(struct varcache *vc, int slot, const char *value, bool sql)
 {
 	const struct var_str *v = NULL;
+	int			rc;
 
 	if (value)
 	{
 		if ((v = intern(value, sql)) == NULL)
 			return -1;
-		if (vc->v[slot] == v)
+		if (slot_value(vc, slot) == v)
 		{
 			intern_unref(v);
 			return 0;
 		}
 	}
-	else if (vc->v[slot] == NULL)
+	else if (slot_value(vc, slot) == NULL)
 		return 0;
-	set_interned(vc, slot, v);
+	rc = set_interned(vc, slot, v);
 	intern_unref(v);
-	return 1;
+	return rc < 0 ? -1 : 1;
 }
 
 int
 varcache_copy(struct varcache *dst, const struct varcache *src)
 {
-	for (int i = 0; i < VAR_MAX; i++)
-		set_interned(dst, i, src->v[i]);
+	if (dst->set == src->set)
+		return 0;
+	set_unref(dst->set);
+	dst->set = src->set;
+	if (dst->set)
+		((struct varset *) dst->set)->refs++;
+	dst->gen++;
 	return 0;
+}
+
+bool
+varcache_same(const struct varcache *a, const struct varcache *b)
+{
+	return a->set == b->set;
 }
 
 bool
 varcache_equal_slot(const struct varcache *a, const struct varcache *b, int slot)
 {
-	return a->v[slot] == b->v[slot];
+	return a->set == b->set || slot_value(a, slot) == slot_value(b, slot);
 }
 
 void
@@ -341,7 +488,7 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	/* reported values first, as one SELECT of set_config() calls */
 	for (int i = 0; i < slot_count; i++)
 	{
-		const struct var_str *cv = client->v[i];
+		const struct var_str *cv = slot_value(client, i);
 
 		if (!slot_tracked[i] || varcache_equal_slot(client, server, i) ||
 			cv == NULL || cv->sql)
@@ -364,7 +511,7 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	/* then SET of the client's own text, RESET to the defaults */
 	for (int i = 0; i < slot_count; i++)
 	{
-		const struct var_str *cv = client->v[i];
+		const struct var_str *cv = slot_value(client, i);
 
 		if (!slot_tracked[i] || varcache_equal_slot(client, server, i) ||
 			(cv && !cv->sql))
@@ -395,9 +542,16 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	proto_end(out);
 	if (!proto_buf_ok(out))
 		return -1;
-	for (int i = 0; i < slot_count; i++)
-		if (slot_tracked[i])
-			set_interned(server, i, client->v[i]);
+	{
+		var_values vals;
+
+		unpack(server, vals);
+		for (int i = 0; i < slot_count; i++)
+			if (slot_tracked[i])
+				vals[i] = slot_value(client, i);
+		if (pack(server, vals) < 0)
+			return -1;
+	}
 	return n + nsel;
 }
 
@@ -754,14 +908,21 @@ varclient_note_status(struct varclient *vc, struct varcache *server, int slot, c
 	varcache_mark_reported(slot);
 	if (varcache_set(server, slot, value, false) < 0)
 		return -1;
-	set_interned(&vc->cur, slot, server->v[slot]);
-	return 0;
+	return set_interned(&vc->cur, slot, slot_value(server, slot));
 }
 
-/* Apply committed changes to the client and the server. */
-static void
+/* Apply committed changes to the client and the server.  0, or -1 out of
+ * memory. */
+static int
 apply_changes(struct varclient *vc, struct varcache *server, struct var_change *ch, int n)
 {
+	var_values cur,
+				sv,
+				reset;
+
+	unpack(&vc->cur, cur);
+	unpack(server, sv);
+	unpack(&vc->reset, reset);
 	for (int i = 0; i < n; i++)
 	{
 		if (ch[i].slot < 0)
@@ -771,15 +932,16 @@ apply_changes(struct varclient *vc, struct varcache *server, struct var_change *
 			 * us the rest) */
 			for (int s = 0; s < VAR_MAX; s++)
 			{
-				set_interned(&vc->cur, s, vc->reset.v[s]);
+				cur[s] = reset[s];
 				if (!varcache_is_reported(s))
-					set_interned(server, s, NULL);
+					sv[s] = NULL;
 			}
 			continue;
 		}
-		set_interned(&vc->cur, ch[i].slot, ch[i].sql);
-		set_interned(server, ch[i].slot, ch[i].sql);
+		cur[ch[i].slot] = ch[i].sql;
+		sv[ch[i].slot] = ch[i].sql;
 	}
+	return pack(&vc->cur, cur) < 0 || pack(server, sv) < 0 ? -1 : 0;
 }
 
 /* More changes than remembered: the server's values of what it does not
@@ -789,7 +951,7 @@ static int
 unknown_values(struct varclient *vc, struct varcache *server)
 {
 	for (int s = 0; s < VAR_MAX; s++)
-		if (!varcache_is_reported(s) && vc->cur.v[s] != NULL &&
+		if (!varcache_is_reported(s) && slot_value(&vc->cur, s) != NULL &&
 			varcache_set(server, s, "", true) < 0)
 			return -1;
 	return 0;
@@ -812,7 +974,7 @@ varclient_note_ready(struct varclient *vc, struct varcache *server, char status,
 			if (p->txn_overflow)
 				rc = unknown_values(vc, server);
 			else
-				apply_changes(vc, server, p->txn, p->ntxn);
+				rc = apply_changes(vc, server, p->txn, p->ntxn);
 		}
 		drop_changes(p->txn, &p->ntxn);
 		p->txn_overflow = false;
@@ -824,7 +986,7 @@ varclient_note_ready(struct varclient *vc, struct varcache *server, char status,
 			if (p->pend_overflow)
 				rc = unknown_values(vc, server);
 			else
-				apply_changes(vc, server, p->pend, p->npend);
+				rc = apply_changes(vc, server, p->pend, p->npend);
 		}
 		else if (status == 'T')
 		{

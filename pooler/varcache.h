@@ -28,8 +28,11 @@
  *
  * Memory.  Values are interned: one refcounted copy of each distinct value
  * (with its kind) for the whole process, so thousands of clients with the
- * same client_encoding or TimeZone share one string, a cache is one pointer
- * per parameter, and equal values compare as equal pointers.  Pending
+ * same client_encoding or TimeZone share one string, and equal values compare
+ * as equal pointers.  The combination of values is interned too: a cache is
+ * one pointer to a refcounted set shared by every cache with the same values
+ * (changing a value makes or finds another set), so an idle client costs two
+ * pointers for its parameters, whatever it has set.  Pending
  * changes are allocated only once a client sends a SET or RESET.  Values
  * change only when a value changes, never per message.  Single-threaded.
  */
@@ -59,9 +62,11 @@ enum {
 
 /* An interned value: text plus its kind; NULL stands for the default. */
 struct var_str;
+/* An interned, immutable set of values (one per slot); NULL = all defaults. */
+struct varset;
 
 struct varcache {
-	const struct var_str *v[VAR_MAX];
+	const struct varset *set;	/* a reference */
 	uint32_t	gen;			/* changes whenever a value does */
 };
 
@@ -99,6 +104,8 @@ struct varclient {
 int			varcache_configure(const char *extra);
 /* Slot of a tracked parameter (case-insensitive), or -1. */
 int			varcache_slot(const char *name);
+/* The slot's name is tracked now (track_extra_parameters may drop one). */
+bool		varcache_tracked(int slot);
 /* Name of a slot as the pooler writes it. */
 const char *varcache_name(int slot);
 int			varcache_count(void);
@@ -109,8 +116,9 @@ bool		varcache_is_reported(int slot);
 /* Value of a slot (NULL = default), and whether it is SET text. */
 const char *varcache_get(const struct varcache *vc, int slot);
 bool		varcache_get_sql(const struct varcache *vc, int slot);
-/* Distinct interned values alive (for tests). */
+/* Distinct interned values, and distinct sets of values, alive (for tests). */
 uint32_t	varcache_interned(void);
+uint32_t	varcache_sets(void);
 
 void		varcache_init(struct varcache *vc);
 void		varcache_free(struct varcache *vc);
@@ -120,6 +128,8 @@ int			varcache_set(struct varcache *vc, int slot, const char *value, bool sql) P
 /* dst := src. */
 int			varcache_copy(struct varcache *dst, const struct varcache *src) PP_WUR;
 bool		varcache_equal_slot(const struct varcache *a, const struct varcache *b, int slot);
+/* Every value equal (the same interned set). */
+bool		varcache_same(const struct varcache *a, const struct varcache *b);
 
 /*
  * Make `server` match `client`: append to `out` one simple Query that sets

@@ -43,8 +43,7 @@ setup(void)
 	fcntl(peer, F_SETFL, O_NONBLOCK);
 	cl = client_new();
 	ck_assert_ptr_nonnull(cl);
-	snprintf(cl->username, sizeof(cl->username), "admin");
-	snprintf(cl->dbname, sizeof(cl->dbname), "pgbouncer");
+	cl->addr_family = AF_UNIX;
 	cl->is_admin = true;
 	cl->admin_full = true;
 	cl->pool = pool_get("pgbouncer", "admin", true);

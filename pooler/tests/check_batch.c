@@ -138,6 +138,17 @@ m_datarow(const char *v)
 	return mb.data;
 }
 
+/* The table check's answer: has statement triggers/rules, may skip rows. */
+static const uint8_t *
+m_catalog(bool bad, bool may_skip)
+{
+	const char *v[2] = {bad ? "t" : "f", may_skip ? "t" : "f"};
+
+	proto_buf_reset(&mb);
+	proto_build_data_row(&mb, 2, v);
+	return mb.data;
+}
+
 static const uint8_t *
 m_rowdesc(const char *col)
 {
@@ -211,9 +222,9 @@ srv(const uint8_t *m)
 
 	memcpy(copy, m, n);
 	a = batch_server_message(b, copy, n);
+	drain();
 	if (a == BATCH_FORWARD)
 		proto_put_bytes(&got, copy, n);
-	drain();
 	free(copy);
 	return a;
 }
@@ -385,7 +396,7 @@ START_TEST(test_batch_success)
 	guard_ok();
 	ck_assert_uint_eq(sent.len, 0);
 	ck_assert_uint_eq(got.len, 0);
-	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 	ck_assert_str_eq(types_of(&got), "12nC2nC2nCZ");
 	ck_assert_str_eq(body_str(nth(&got, 3), 0), "INSERT 0 1");
 	ck_assert_str_eq(body_str(nth(&got, 9), 0), "INSERT 0 1");
@@ -437,7 +448,7 @@ START_TEST(test_returning_rows_split)
 	srv(m_datarow("10"));
 	srv(m_datarow("20"));
 	srv(m_complete("INSERT 0 2"));
-	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 	ck_assert_str_eq(types_of(&got), "12TDC2TDCZ");
 	/* row order kept: 10 for the first execution, 20 for the second */
 	ck_assert_int_eq(memcmp(nth(&got, 3) + 11, "10", 2), 0);
@@ -488,7 +499,7 @@ START_TEST(test_error_replays_original)
 	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
 					 BATCH_FORWARD);
 	ck_assert(batch_busy(b));
-	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 	ck_assert_str_eq(types_of(&got), "12C2EZ");
 	ck_assert(!batch_busy(b));
 	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
@@ -578,7 +589,7 @@ START_TEST(test_explicit_transaction_savepoint)
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
 	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_FORWARD);
 	ck_assert_int_eq(srv(m_error("23502", "null value in column")), BATCH_FORWARD);
-	ck_assert_int_eq(srv(m_ready('E')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('E')), BATCH_FORWARD);
 	ck_assert_str_eq(types_of(&got), "12EZ");
 	ck_assert(!batch_busy(b));
 	/* in a failed transaction nothing is rewritten */
@@ -652,7 +663,7 @@ START_TEST(test_simple_query_string)
 	srv(m_datarow("2"));
 	srv(m_complete("INSERT 0 2"));
 	srv(m_simple(PQMSG_CloseComplete));
-	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 	/* what a simple Query of two INSERT ... RETURNING gives */
 	ck_assert_str_eq(types_of(&got), "TDCTDCZ");
 }
@@ -762,7 +773,7 @@ START_TEST(test_unconfirmed_statement_closed_and_forgotten)
 	srv(m_simple(PQMSG_CloseComplete));
 	srv(m_ready('I'));
 	ck_assert_int_eq(srv(m_error("42P01", "relation \"t\" does not exist")), BATCH_FORWARD);
-	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 	ck_assert_str_eq(types_of(&got), "EZ");
 	/* next time the statement is prepared again, under a new name */
 	reset_io();
@@ -834,7 +845,7 @@ START_TEST(test_repeated_fallbacks_stop_rewriting)
 		srv(m_complete("INSERT 0 0"));
 		srv(m_simple(PQMSG_BindComplete));
 		srv(m_complete("INSERT 0 1"));
-		ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+		ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 		ck_assert_uint_eq(batch_stats(b)->fallbacks, (uint64_t) round + 1);
 	}
 	reset_io();
@@ -850,6 +861,18 @@ START_TEST(test_repeated_fallbacks_stop_rewriting)
 }
 END_TEST
 
+/* The server's replies to the client's Parse and to the table check. */
+static void
+table_check_replies(bool bad, bool may_skip)
+{
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_catalog(bad, may_skip));
+	srv(m_complete("SELECT 1"));
+	srv(m_simple(PQMSG_CloseComplete));
+}
+
 /* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
 START_TEST(test_table_check)
 {
@@ -857,6 +880,7 @@ START_TEST(test_table_check)
 	.check_tables = true};
 	const char *ok_sql = "INSERT INTO s1.t (a, b) VALUES ($1, $2)";
 	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
+	const char *exact_sql = "INSERT INTO ex (a, b) VALUES ($1, $2)";
 
 	batch_free(b);
 	b = batch_new(&set);
@@ -866,12 +890,7 @@ START_TEST(test_table_check)
 	ck_assert_str_eq(body_str(nth(&sent, 1), 1), BATCH_CATALOG_SQL);
 	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"s1\".\"t\"", 8) != NULL);
 	reset_io();
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	srv(m_datarow("f"));
-	srv(m_complete("SELECT 1"));
-	srv(m_simple(PQMSG_CloseComplete));
+	table_check_replies(false, true);
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	guard_ok();
@@ -893,12 +912,7 @@ START_TEST(test_table_check)
 	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
 	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
 	reset_io();
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	srv(m_datarow("t"));
-	srv(m_complete("SELECT 1"));
-	srv(m_simple(PQMSG_CloseComplete));
+	table_check_replies(true, true);
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	guard_ok();
@@ -918,6 +932,41 @@ START_TEST(test_table_check)
 	send_batch("", bad_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PBEBES");
 	ck_assert(!batch_busy(b));
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int i = 0; i < 2; i++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 1"));
+	}
+	srv(m_ready('I'));
+
+	/* a plain table that cannot skip rows: after the check, no guard */
+	reset_io();
+	send_batch("", exact_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	reset_io();
+	table_check_replies(false, false);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	reset_io();
+	send_batch("", exact_sql, 2, false);
+	/* the client's Parse, then the unguarded statement (a new shape) */
+	ck_assert_str_eq(types_of(&sent), "PPBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 1), "INSERT INTO ex (a, b) VALUES ($1, $2),($3, $4)");
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 2"));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
+	/* ON CONFLICT into it still gets the guard */
+	reset_io();
+	send_batch("", "INSERT INTO ex (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, false);
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "WITH pgplumb_ins") != NULL);
 }
 END_TEST
 

@@ -234,6 +234,31 @@ START_TEST(test_multi_statement)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 
+	/* the same shape again with other values (the first statement is not
+	 * parsed again): the same analysis, the new tuples */
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (7, 'x'); "
+											 "INSERT INTO t (a, b) VALUES (8, 'y')",
+											 &ins, &tuples, &n, &why), BATCH_SQL_OK);
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(tuples.data, "(7, 'x'),(8, 'y')");
+	ck_assert_str_eq(ins.prefix, "INSERT INTO t (a, b) ");
+	ck_assert_str_eq(ins.tuple, "(7, 'x')");
+	ck_assert_str_eq(ins.relname, "t");
+	ck_assert_int_eq(ins.width, 2);
+	batch_insert_free(&ins);
+	/* same prefix, but an expression or another tail: not that shape */
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (7, now()); "
+											 "INSERT INTO t (a, b) VALUES (8, 'y')",
+											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
+	batch_text_reset(&tuples);
+	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (7, 'x') RETURNING a; "
+											 "INSERT INTO t (a, b) VALUES (8, 'y') RETURNING a",
+											 &ins, &tuples, &n, &why), BATCH_SQL_OK);
+	ck_assert(ins.returning);
+	batch_insert_free(&ins);
+
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO u (a) VALUES (2)",
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);

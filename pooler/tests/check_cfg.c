@@ -242,6 +242,36 @@ START_TEST(test_databases_and_users)
 }
 END_TEST
 
+/* insert_batching and insert_batch_max_rows per [databases] entry. */
+START_TEST(test_database_batching_overrides)
+{
+	struct cfg *c = load_ok(
+		"[databases]\n"
+		"off = host=127.0.0.1 insert_batching=off\n"
+		"on = host=127.0.0.1 insert_batching=on insert_batch_max_rows=50\n"
+		"plain = host=127.0.0.1\n"
+		"[pgbouncer]\n"
+		"insert_batching = on\n"
+		"insert_batch_max_rows = 200\n"
+		"auth_type = trust\n");
+
+	ck_assert(!cfg_insert_batching_for(c, cfg_find_database(c, "off")));
+	ck_assert_int_eq(cfg_insert_batch_max_rows_for(c, cfg_find_database(c, "off")), 200);
+	ck_assert(cfg_insert_batching_for(c, cfg_find_database(c, "on")));
+	ck_assert_int_eq(cfg_insert_batch_max_rows_for(c, cfg_find_database(c, "on")), 50);
+	ck_assert(cfg_insert_batching_for(c, cfg_find_database(c, "plain")));
+	ck_assert_int_eq(cfg_insert_batch_max_rows_for(c, cfg_find_database(c, "plain")), 200);
+	ck_assert(cfg_insert_batching_for(c, NULL));
+	cfg_free(c);
+
+	c = load_ok("[databases]\non = host=127.0.0.1 insert_batching=yes\n"
+				"[pgbouncer]\nauth_type = trust\n");
+	ck_assert(cfg_insert_batching_for(c, cfg_find_database(c, "on")));
+	ck_assert(!cfg_insert_batching_for(c, NULL));
+	cfg_free(c);
+}
+END_TEST
+
 /* A pgbouncer.ini using every setting issue 5 names loads unchanged, with no
  * warning at all. */
 START_TEST(test_pgbouncer_ini_unchanged)
@@ -613,6 +643,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_time_syntax);
 	tcase_add_test(tc, test_values_and_sections);
 	tcase_add_test(tc, test_databases_and_users);
+	tcase_add_test(tc, test_database_batching_overrides);
 	tcase_add_test(tc, test_pgbouncer_ini_unchanged);
 	tcase_add_test(tc, test_unknown_setting_warns);
 	tcase_add_test(tc, test_invalid_values);

@@ -39,6 +39,7 @@ teardown(void)
 	varclient_free(&cl);
 	varcache_free(&sv);
 	ck_assert_uint_eq(varcache_interned(), 0);	/* every value released */
+	ck_assert_uint_eq(varcache_sets(), 0);
 }
 
 /* The Query text of `out` (one message). */
@@ -102,6 +103,45 @@ START_TEST(test_sync_nothing_when_equal)
 	ck_assert_uint_eq(varcache_interned(), 1);
 	ck_assert_int_eq(sync_now(), 0);
 	ck_assert_uint_eq(out.len, 0);
+}
+END_TEST
+
+/* Caches with the same values share one set; a change copies on write. */
+START_TEST(test_sets_shared)
+{
+	struct varcache many[100];
+	uint32_t	gen;
+
+	for (int i = 0; i < 100; i++)
+	{
+		varcache_init(&many[i]);
+		ck_assert_int_eq(varcache_set(&many[i], VAR_CLIENT_ENCODING, "UTF8", false), 1);
+		ck_assert_int_eq(varcache_set(&many[i], VAR_APPLICATION_NAME, "app", false), 1);
+	}
+	/* the intermediate one-value set went away; one set, two strings */
+	ck_assert_uint_eq(varcache_sets(), 1);
+	ck_assert_uint_eq(varcache_interned(), 2);
+	gen = many[7].gen;
+	ck_assert_int_eq(varcache_set(&many[7], VAR_APPLICATION_NAME, "other", false), 1);
+	ck_assert_uint_ne(many[7].gen, gen);
+	ck_assert_uint_eq(varcache_sets(), 2);
+	ck_assert_str_eq(varcache_get(&many[7], VAR_APPLICATION_NAME), "other");
+	ck_assert_str_eq(varcache_get(&many[8], VAR_APPLICATION_NAME), "app");
+	ck_assert_str_eq(varcache_get(&many[7], VAR_CLIENT_ENCODING), "UTF8");
+	ck_assert(varcache_equal_slot(&many[7], &many[8], VAR_CLIENT_ENCODING));
+	ck_assert(!varcache_equal_slot(&many[7], &many[8], VAR_APPLICATION_NAME));
+	/* back to the shared values: back to the shared set */
+	ck_assert_int_eq(varcache_set(&many[7], VAR_APPLICATION_NAME, "app", false), 1);
+	ck_assert_uint_eq(varcache_sets(), 1);
+	/* a copy shares; all defaults is no set at all */
+	ck_assert_int_eq(varcache_copy(&sv, &many[0]), 0);
+	ck_assert_uint_eq(varcache_sets(), 1);
+	ck_assert_int_eq(varcache_set(&sv, VAR_CLIENT_ENCODING, NULL, false), 1);
+	ck_assert_int_eq(varcache_set(&sv, VAR_APPLICATION_NAME, NULL, false), 1);
+	ck_assert_ptr_null(varcache_get(&sv, VAR_CLIENT_ENCODING));
+	for (int i = 0; i < 100; i++)
+		varcache_free(&many[i]);
+	ck_assert_uint_eq(varcache_sets(), 0);
 }
 END_TEST
 
@@ -322,6 +362,7 @@ varcache_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_sync_nothing_when_equal);
+	tcase_add_test(tc, test_sets_shared);
 	tcase_add_test(tc, test_sync_reported_values);
 	tcase_add_test(tc, test_sync_sql_and_reset);
 	tcase_add_test(tc, test_set_autocommit);

@@ -11,7 +11,8 @@ Connections are opened with psycopg (so authentication is libpq's), then the
 script speaks the v3 protocol itself on the connection's socket so that it
 controls each message exactly (pipelining, Describe, Flush, formats).
 
-    batch_diff.py [--list] [--only NAME] HOST:PORT HOST:PORT ...
+    batch_diff.py [--list] [--only NAME] [--implicit-only] HOST:PORT HOST:PORT ...
+--implicit-only skips the scenarios with a transaction block (statement pooling).
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
@@ -200,6 +201,11 @@ SCENARIOS = {
     "success_no_describe": [seg(INS, vals(range(1, 9)), describe=False)],
     "dup_row1_existing": [seg(INS, vals([1])), seg(INS, vals([1, 2, 3, 4]))],
     "dup_middle": [seg(INS, vals([1, 2, 3, 2, 5]))],
+    # after the first segment the table is known to be plain: no row-count
+    # guard, the Sync goes with the segment, and the error still replays
+    "unguarded_error_later_segment": [seg(INS, vals([1, 2])), seg(INS, vals([3, 4, 3, 5])),
+                                      seg(INS, vals([6, 7]), describe=False),
+                                      seg(INS_NOTHING, vals([7, 8, 9]))],
     "dup_last": [seg(INS, vals([1, 2, 3, 4, 1]))],
     "not_null": [seg(INS, [(1, "a"), (2, "b"), (3, None), (4, "d")])],
     "bad_input_syntax": [seg(INS, [(1, "a"), ("abc", "b"), (3, "c")])],
@@ -254,6 +260,12 @@ SCENARIOS = {
     "named_created_then_error": [([parse(INS, "ins")] + rows(INS, vals([1, 1]), stmt="ins") +
                                   [sync()], 1),
                                  ([m for m in rows(INS, vals([5, 6]), stmt="ins")] + [sync()], 1)],
+    # the unnamed statement prepared in its own Sync (transaction pooling
+    # answers that Parse itself), then bound by later pipelines
+    "unnamed_parsed_alone_then_rows": [([parse(INS), sync()], 1),
+                                       (rows(INS, vals([1, 2, 3])) + [sync()], 1),
+                                       (rows(INS, vals([4, 5, 4])) + [sync()], 1),
+                                       (rows(INS, vals([6, 7])) + [sync()], 1)],
     "describe_statement": [([parse(INS_RET), describe_stmt()] + rows(INS_RET, vals([1, 2])) +
                             [sync()], 1)],
     "binary_params": [([parse(INS, types=(23, 25))] +
@@ -351,12 +363,17 @@ def first_diff(a, b):
 
 def main(argv):
     only = None
+    implicit_only = False
     args = []
     i = 0
     while i < len(argv):
         if argv[i] == "--list":
             print("\n".join(SCENARIOS))
             return 0
+        if argv[i] == "--implicit-only":
+            implicit_only = True
+            i += 1
+            continue
         if argv[i] == "--only":
             only = argv[i + 1]
             i += 2
@@ -372,6 +389,8 @@ def main(argv):
     failures = 0
     for name, steps in SCENARIOS.items():
         if only and name != only:
+            continue
+        if implicit_only and any(query("BEGIN") in msgs for msgs, _ in steps):
             continue
         results = [run(hp, steps, admin) for hp in args]
         base = results[0]

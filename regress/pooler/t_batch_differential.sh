@@ -9,8 +9,10 @@
 # be identical.  The relay must also have really rewritten segments and really
 # fallen back (so a relay that rewrote nothing cannot pass).
 #
-# Once batching is wired into pgplumb-pooler, set PGPLUMB_POOLER=path/to/binary
-# to add it as a fourth target (insert_batching = on).
+# With PGPLUMB_POOLER=path/to/binary (make check-batching), pgplumb-pooler with
+# insert_batching = on is a target twice: in session pooling and in
+# transaction pooling, so every scenario is checked in both modes; then the
+# scenarios without a transaction block run again in statement pooling.
 #
 # Usage: regress/pooler/t_batch_differential.sh        (from the repository root)
 #        BATCH_DIFF_ONLY=scenario_name ... to run one scenario
@@ -21,18 +23,13 @@ cd "$(dirname "$0")/../.."
 
 if [ "${1:-}" != "--inner" ]; then
 	make -s -f pooler/batch.mk all >/dev/null
-	# A port of our own, and another try when pg_virtualenv failed before our
-	# command started (other sessions' throwaway clusters race for ports).
-	for try in 1 2 3 4 5; do
-		marker=$(mktemp -u /tmp/batch-venv.XXXXXX)
-		pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-		rc=0
-		VENV_MARKER=$marker timeout 600 pg_virtualenv -t -v 15 -c "-p $pgport" \
-			sh -c 'touch "$VENV_MARKER" && exec "$@"' sh "$0" --inner || rc=$?
-		if [ -e "$marker" ]; then rm -f "$marker"; exit $rc; fi
-		echo "pg_virtualenv failed before the command started; trying again" >&2
-		sleep "$try"
-	done
+	# another try when pg_virtualenv failed before our command started
+	# (other sessions' throwaway clusters race for ports)
+	top=$PWD
+	. regress/lib/stage.sh
+	pp_venv=(-t -v "$pp_pgver")
+	rc=0
+	pp_run_virtualenv timeout 600 "$0" --inner || rc=$?
 	exit $rc
 fi
 
@@ -40,6 +37,7 @@ work=$(mktemp -d /tmp/t_batch.XXXXXX)
 chmod 755 "$work"
 chown postgres "$work"	# PgBouncer runs as postgres and writes its log here
 pids=()
+declare -A ports
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -79,22 +77,31 @@ pooler/build/batch/batch_proxy "$rport" 127.0.0.1 "$pgport" 64 "$work/relay.stat
 pids+=($!)
 targets=("127.0.0.1:$pgport" "127.0.0.1:$bport" "127.0.0.1:$rport")
 if [ -n "${PGPLUMB_POOLER:-}" ]; then
-	cat >"$work/pgplumb.ini" <<EOF
+	# session pooling, and transaction pooling with 2 server connections
+	# (statements re-prepared on whichever server the client gets)
+	for mode in session transaction statement; do
+		port=$(free_port)
+		cat >"$work/pgplumb-$mode.ini" <<EOF
 [databases]
+nobatch = host=127.0.0.1 port=$pgport dbname=postgres user=postgres password=$PGPASSWORD insert_batching=off
 * = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
 [pgplumb]
 listen_addr = 127.0.0.1
-listen_port = $pport
+listen_port = $port
+admin_users = postgres
 auth_type = trust
 auth_file = $work/userlist.txt
 unix_socket_dir =
-pool_mode = session
+pool_mode = $mode
+default_pool_size = 2
 insert_batching = on
-logfile = $work/pgplumb.log
+logfile = $work/pgplumb-$mode.log
 EOF
-	"$PGPLUMB_POOLER" "$work/pgplumb.ini" &
-	pids+=($!)
-	targets+=("127.0.0.1:$pport")
+		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
+		pids+=($!)
+		ports[$mode]=$port
+		if [ $mode = statement ]; then stport=$port; else targets+=("127.0.0.1:$port"); fi
+	done
 fi
 
 # wait (bounded) until every target accepts connections
@@ -109,10 +116,18 @@ done
 export PGDATABASE=postgres
 rc=0
 /usr/bin/python3 regress/pooler/batch_diff.py ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} "${targets[@]}" || rc=1
-if [ $rc -ne 0 ] && [ -f "$work/pgplumb.log" ]; then
-	echo "--- pgplumb-pooler log (last 20 lines)"
-	tail -n 20 "$work/pgplumb.log"
+if [ -n "${stport:-}" ]; then
+	# statement pooling refuses transaction blocks: the other scenarios
+	echo "--- statement pooling (scenarios without BEGIN)"
+	/usr/bin/python3 regress/pooler/batch_diff.py --implicit-only ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} \
+		"${targets[0]}" "127.0.0.1:$stport" || rc=1
 fi
+for mode in session transaction statement; do
+	if [ $rc -ne 0 ] && [ -f "$work/pgplumb-$mode.log" ]; then
+		echo "--- pgplumb-pooler ($mode) log (last 20 lines)"
+		tail -n 20 "$work/pgplumb-$mode.log"
+	fi
+done
 sleep 0.3	# let the relay's children write their counters
 read -r batches rows segments fallbacks < <(awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}' "$work/relay.stats")
 echo "relay: $batches multi-row statements carrying $rows rows, $segments segments rewritten, $fallbacks fallbacks"
@@ -121,13 +136,44 @@ if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$segments" -lt 10 ] || [ "$fallbacks" -
 	rc=1
 fi
 if [ -n "${PGPLUMB_POOLER:-}" ]; then
-	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb.log" |
+	# insert_batching=off for one [databases] entry: the same multi-statement
+	# string is rewritten through "postgres" and not through "nobatch"
+	psql -qc 'CREATE TABLE bover (a int)'
+	for db in postgres nobatch; do
+		psql "host=127.0.0.1 port=${ports[session]} dbname=$db sslmode=disable" -qc \
+			'INSERT INTO bover VALUES (1); INSERT INTO bover VALUES (2)'
+	done
+	[ "$(psql -Atc 'SELECT count(*) FROM bover')" = 4 ] || { echo "FAIL: bover rows"; rc=1; }
+	psql -qc 'DROP TABLE bover'
+	sleep 0.3	# the last clients' counters reach the pool when they are freed
+fi
+for mode in session transaction statement; do
+	[ -n "${PGPLUMB_POOLER:-}" ] || break
+	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb-$mode.log" |
 		awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}')
-	echo "pgplumb-pooler: $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
+	echo "pgplumb-pooler ($mode): $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
 	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$ps" -lt 10 ] || [ "$pf" -lt 5 ]; }; then
-		echo "FAIL: pgplumb-pooler did not rewrite (or did not fall back) as often as the scenarios require"
+		echo "FAIL: pgplumb-pooler ($mode) did not rewrite (or did not fall back) as often as the scenarios require"
 		rc=1
 	fi
-fi
+	# SHOW BATCHING agrees with the clients' own counters, reasons add up
+	show=$(psql "host=127.0.0.1 port=${ports[$mode]} dbname=pgbouncer user=postgres sslmode=disable" \
+		-AtF' ' -c 'SHOW BATCHING')
+	echo "SHOW BATCHING ($mode):" $show
+	read -r _ ss sr sb ssaved sf sfe sfr sft < <(awk '$1 == "postgres"' <<<"$show")
+	if [ "${ss:-x}" != "$ps" ] || [ "$sr" != "$pr" ] || [ "$sb" != "$pb" ] || [ "$sf" != "$pf" ] ||
+		[ "$ssaved" != $((sr - sb)) ] || [ $((sfe + sfr + sft)) != "$sf" ]; then
+		echo "FAIL: SHOW BATCHING ($mode) does not match the clients' counters"
+		rc=1
+	fi
+	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$sfe" -lt 1 ] || [ "$sfr" -lt 1 ] || [ "$sft" -lt 1 ]; }; then
+		echo "FAIL: SHOW BATCHING ($mode): a fallback reason the scenarios cause is missing"
+		rc=1
+	fi
+	if [ $mode = session ] && ! awk '$1 == "nobatch" && $2 == 0 {ok=1} END {exit !ok}' <<<"$show"; then
+		echo "FAIL: insert_batching=off in [databases] did not stop rewriting"
+		rc=1
+	fi
+done
 [ $rc -eq 0 ] && echo "PASS t_batch_differential" || echo "FAIL t_batch_differential"
 exit $rc

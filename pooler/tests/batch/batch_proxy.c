@@ -251,9 +251,9 @@ serve(int cfd, const char *host, int port)
 
 					if (a == BATCH_FAILED)
 						goto done;
-					if (a == BATCH_FORWARD && write_all(cl.fd, sv.buf + sv.off, 1 + mlen) < 0)
-						goto done;
 					if (flush_out(b, cl.fd, sv.fd) < 0)
+						goto done;
+					if (a == BATCH_FORWARD && write_all(cl.fd, sv.buf + sv.off, 1 + mlen) < 0)
 						goto done;
 				}
 				consume(&sv, 1 + mlen);
