@@ -557,7 +557,9 @@ def _web_back_to_back():
             cur.execute("INSERT INTO events (kind, payload) VALUES (%s, %s)", ("view", str(uid)))
 
 
-@scenario("web_requests_pooled_with_loop", {("n_plus_one", AUTHOR): 3})
+# Not in the quick set: its INSERT, once per request, is sometimes taken for
+# a write loop (the gaps of 9 requests are not always irregular enough).
+@scenario("web_requests_pooled_with_loop", {("n_plus_one", AUTHOR): 3}, quick=False)
 def _web_pooled_loop():
     # requests 40-80 ms apart on one pooled connection; every third one has
     # an N+1 loop
