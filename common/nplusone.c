@@ -16,6 +16,11 @@
  *                                             that reuse one connection)
  *   D == 1                                 -> redundant (cache it)
  *   D < min_distinct                       -> nothing
+ *   outside of a transaction, no parent,
+ *   and a read or a write interleaved with
+ *   another statement repeated as often    -> nothing (independent requests:
+ *                                             pgbench -S, a web app's requests
+ *                                             reusing a pooled connection)
  *   R/N <= max_rows_per_call               -> n_plus_one, or write_loop
  *   a read with a parent of more rows,
  *   R/N <= has_many_max_rows, and not
@@ -150,6 +155,8 @@ n1_reject_name(n1_reject r)
 			return "few_distinct";
 		case N1_REJECT_INDEPENDENT:
 			return "independent";
+		case N1_REJECT_NO_PARENT:
+			return "no_parent";
 	}
 	return "?";
 }
@@ -243,6 +250,19 @@ n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
 		return N1_CLASS_NONE;
 	}
 
+	/*
+	 * A loop feeds on something: the rows of a parent, or work inside one
+	 * transaction.  Statements that repeat in autocommit with no parent are
+	 * independent requests on one connection: point lookups one after the
+	 * other, or requests whose statements all repeat together.
+	 */
+	if (!run->in_xact && parent_rows == 0 &&
+		(run->kind == N1_KIND_READ || run->interleaved))
+	{
+		*reject = N1_REJECT_NO_PARENT;
+		return N1_CLASS_NONE;
+	}
+
 	avg_rows = (double) run->rows / n;
 	if (avg_rows <= cfg->max_rows_per_call)
 		return run->kind == N1_KIND_WRITE ? N1_CLASS_WRITE_LOOP : N1_CLASS_N_PLUS_ONE;
@@ -295,61 +315,126 @@ n1_detector_configure(n1_detector *det, const n1_config *cfg)
 	det->cfg = *cfg;
 }
 
-/* Rows the statement fp produced in this scope: over its open run if it is
- * repeating, else the rows remembered for it. */
-static uint64_t
-n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered)
+void
+n1_detector_set_parent_lookup(n1_detector *det, n1_parent_fn fn, void *arg)
 {
+	det->find_parent = fn;
+	det->find_parent_arg = arg;
+}
+
+/* Rows the statement fp produced in this scope: over its open run if it is
+ * repeating, else the rows remembered for it.  *count: how often it ran in
+ * that open run (1 without one). */
+static uint64_t
+n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered,
+				   uint32_t *count)
+{
+	*count = 1;
 	for (int i = 0; i < N1_MAX_RUNS; i++)
 	{
 		if (s->run_fp[i] == fp && s->runs[i].count >= 2)
+		{
+			*count = s->runs[i].count;
 			return s->runs[i].rows;
+		}
 	}
 	return remembered;
 }
 
-/* Pick the parent of run r; returns its index in r->parent_fp or -1 */
+/*
+ * Pick the parent of run r; returns its index in r->parent_fp or -1.  A
+ * candidate that ran about as often as r itself is no parent: it repeats
+ * along with r (a sibling in the same loop, or another statement of the
+ * same repeated request).
+ */
 static int
 n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
 {
 	uint64_t	eff[N1_MAX_PARENTS];
+	int			ok[N1_MAX_PARENTS];
 	int			n = 0;
 
 	for (; n < N1_MAX_PARENTS && r->parent_fp[n] != 0; n++)
-		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n]);
+	{
+		uint32_t	c;
+
+		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n], &c);
+		ok[n] = c < 2 || c + 1 < r->count;
+	}
 	for (int i = 0; i < n; i++)
-		if (eff[i] == r->count)
+		if (ok[i] && eff[i] == r->count)
 			return *rows_out = eff[i], i;
 	for (int i = 0; i < n; i++)
-		if (eff[i] >= r->count)
+		if (ok[i] && eff[i] >= r->count)
 			return *rows_out = eff[i], i;
-	if (n > 0)
-		return *rows_out = eff[0], 0;
+	for (int i = 0; i < n; i++)
+		if (ok[i])
+			return *rows_out = eff[i], i;
 	*rows_out = 0;
 	return -1;
 }
 
-/* Classify and report the run in slot i, then free the slot */
+/* Does another statement repeat as often as run r, interleaved with it? */
+static int
+n1__interleaved(const n1_scope *s, const n1_run *r)
+{
+	for (int i = 0; i < N1_MAX_RUNS; i++)
+	{
+		const n1_run *o = &s->runs[i];
+
+		if (s->run_fp[i] == 0 || o == r || o->count < 2)
+			continue;
+		if ((uint64_t) o->count * 2 >= r->count &&
+			o->first_start < r->last_end && o->last_end > r->first_start)
+			return 1;
+	}
+	return 0;
+}
+
+/* Classify the run in slot i and report it if it is a loop */
 static void
-n1__close_run(n1_detector *det, n1_scope *s, int i)
+n1__judge_run(n1_detector *det, n1_scope *s, int i)
 {
 	n1_run	   *r = &s->runs[i];
 	uint64_t	parent_rows = 0;
+	uint64_t	parent_fp;
 	int			p;
 	n1_reject	why;
 	n1_class	cls;
 
 	/* the common case, a statement that did not repeat: nothing to do */
-	if (r->count < (uint32_t) det->cfg.min_repeats && !det->cfg.report_rejected)
+	if (r->count < (uint32_t) det->cfg.min_repeats &&
+		(!det->cfg.report_rejected || r->count < 3))
 	{
 		det->stats.runs_closed++;
 		det->stats.findings[N1_CLASS_NONE]++;
-		s->run_fp[i] = 0;
-		s->nruns--;
 		return;
 	}
 	p = n1__pick_parent(s, r, &parent_rows);
-	cls = n1_classify(&det->cfg, r, parent_rows, p >= 0 ? r->parent_rows[p] : 0, &why);
+	parent_fp = p >= 0 ? r->parent_fp[p] : 0;
+	if (p < 0 && !r->in_xact)
+	{
+		r->interleaved = (uint8_t) n1__interleaved(s, r);
+
+		/*
+		 * A loop whose statements alone ran in this scope may have its
+		 * parent in another one: an application's connection pool sends a
+		 * request's statements to whichever connection is free.  Only the
+		 * caller knows the other scopes.
+		 */
+		if (!r->interleaved && det->find_parent &&
+			r->count >= (uint32_t) det->cfg.min_repeats && r->ndistinct >= 2 &&
+			det->find_parent(s->scope_id, r->first_start, &parent_fp, &parent_rows,
+							 det->find_parent_arg) &&
+			parent_rows < det->cfg.parent_min_rows)
+			parent_fp = parent_rows = 0;
+	}
+	/*
+	 * A parent elsewhere with as many rows as the loop's iterations explains
+	 * a loop slowed down by its neighbours on the pool as well as one here.
+	 */
+	cls = n1_classify(&det->cfg, r, parent_rows,
+					  p >= 0 ? r->parent_rows[p] : parent_rows, &why);
 
 	det->stats.runs_closed++;
 	det->stats.findings[cls]++;
@@ -364,7 +449,7 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 			f.reject = why;
 			f.scope_id = s->scope_id;
 			f.child_fp = r->fp;
-			f.parent_fp = p >= 0 ? r->parent_fp[p] : 0;
+			f.parent_fp = parent_fp;
 			f.parent_rows = parent_rows;
 			f.kind = r->kind;
 			f.repeats = r->count;
@@ -389,6 +474,13 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 			det->report(&f, det->report_arg);
 		}
 	}
+}
+
+/* Classify and report the run in slot i, then free the slot */
+static void
+n1__close_run(n1_detector *det, n1_scope *s, int i)
+{
+	n1__judge_run(det, s, i);
 	s->run_fp[i] = 0;
 	s->nruns--;
 }
@@ -396,9 +488,11 @@ n1__close_run(n1_detector *det, n1_scope *s, int i)
 static void
 n1__flush(n1_detector *det, n1_scope *s)
 {
+	/* judge every run while the others are still open (parents, siblings) */
 	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
 		if (s->run_fp[i] != 0)
-			n1__close_run(det, s, i);
+			n1__judge_run(det, s, i);
+	memset(s->run_fp, 0, sizeof(s->run_fp));
 	s->nruns = 0;
 	memset(s->cand_fp, 0, sizeof(s->cand_fp));
 	memset(s->cand_rows, 0, sizeof(s->cand_rows));
@@ -506,6 +600,7 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 	memset(r, 0, sizeof(*r));
 	r->fp = ev->fingerprint;
 	r->kind = ev->kind;
+	r->in_xact = ev->unit_id != 0;
 	r->first_start = ev->start_us;
 	r->first_rows = ev->rows;
 	r->gap_min = INT64_MAX;
@@ -578,6 +673,21 @@ n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
 	}
 }
 
+/* Remember a multi-row read as the newest parent candidate of the scope */
+static void
+n1__push_candidate(n1_scope *s, const n1_event *ev)
+{
+	if (s->cand_fp[0] != ev->fingerprint)
+	{
+		memmove(&s->cand_fp[1], &s->cand_fp[0],
+				(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
+		memmove(&s->cand_rows[1], &s->cand_rows[0],
+				(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
+		s->cand_fp[0] = ev->fingerprint;
+	}
+	s->cand_rows[0] = ev->rows;
+}
+
 void
 n1_feed(n1_detector *det, const n1_event *ev)
 {
@@ -603,13 +713,23 @@ n1_feed(n1_detector *det, const n1_event *ev)
 
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
 		goto done;
+	if (ev->kind == N1_KIND_FETCH)
+	{
+		if (ev->rows >= cfg->parent_min_rows)
+			n1__push_candidate(s, ev);
+		goto done;
+	}
 
-	for (int i = 0; i < N1_MAX_RUNS; i++)
-		if (s->run_fp[i] == ev->fingerprint)
-		{
-			slot = i;
-			break;
-		}
+	/* most often the statement repeats the latest one (a loop) */
+	if (s->run_fp[s->last_slot] == ev->fingerprint)
+		slot = s->last_slot;
+	else
+		for (int i = 0; i < N1_MAX_RUNS; i++)
+			if (s->run_fp[i] == ev->fingerprint)
+			{
+				slot = i;
+				break;
+			}
 	if (slot >= 0 &&
 		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, &s->runs[slot]))
 	{
@@ -619,20 +739,11 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	if (slot < 0)
 		slot = n1__open_run(det, s, ev);
 	n1__add(cfg, &s->runs[slot], ev);
+	s->last_slot = slot;
 
 	/* a multi-row read may feed a loop that starts next */
 	if (ev->kind == N1_KIND_READ && ev->rows >= cfg->parent_min_rows)
-	{
-		if (s->cand_fp[0] != ev->fingerprint)
-		{
-			memmove(&s->cand_fp[1], &s->cand_fp[0],
-					(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
-			memmove(&s->cand_rows[1], &s->cand_rows[0],
-					(N1_MAX_PARENTS - 1) * sizeof(uint64_t));
-			s->cand_fp[0] = ev->fingerprint;
-		}
-		s->cand_rows[0] = ev->rows;
-	}
+		n1__push_candidate(s, ev);
 
 	/*
 	 * Close one other run per event, round robin, when its rhythm is

@@ -39,7 +39,9 @@ typedef enum n1_kind
 {
 	N1_KIND_READ = 0,			/* SELECT */
 	N1_KIND_WRITE,				/* INSERT, UPDATE, DELETE, MERGE */
-	N1_KIND_OTHER				/* anything else: only advances the clock */
+	N1_KIND_OTHER,				/* anything else: only advances the clock */
+	N1_KIND_FETCH				/* rows fetched from a cursor: may feed the
+								 * loop that follows, never a loop itself */
 } n1_kind;
 
 typedef enum n1_class
@@ -58,9 +60,15 @@ typedef enum n1_reject
 	N1_REJECT_PIPELINED,		/* iterations sent without waiting: a batch */
 	N1_REJECT_MANY_ROWS,		/* many rows per call: pagination, chunks */
 	N1_REJECT_FEW_DISTINCT,		/* 2 <= D < min_distinct */
-	N1_REJECT_INDEPENDENT		/* iterations far apart, at irregular
+	N1_REJECT_INDEPENDENT,		/* iterations far apart, at irregular
 								 * intervals: independent requests that
 								 * reuse one connection */
+	N1_REJECT_NO_PARENT			/* outside of a transaction and with no
+								 * parent: a read loop, or a write loop
+								 * interleaved with other repeating
+								 * statements, is independent requests
+								 * (pgbench -S, a web app's requests on a
+								 * pooled connection) */
 } n1_reject;
 
 typedef struct n1_config
@@ -94,7 +102,9 @@ typedef struct n1_event
 {
 	uint64_t	scope_id;		/* client identity: backend, client_id, ... */
 	uint64_t	unit_id;		/* unit of work inside the scope; a change
-								 * ends every loop of the scope */
+								 * ends every loop of the scope; 0 for
+								 * statements outside of a transaction
+								 * block (autocommit) */
 	uint64_t	fingerprint;	/* statement shape (queryid); 0 = untracked */
 	uint64_t	params_hash;	/* hash of the parameter values */
 	int64_t		start_us;		/* when the statement started */
@@ -132,6 +142,17 @@ typedef struct n1_finding
 
 typedef void (*n1_report_fn) (const n1_finding *finding, void *arg);
 
+/*
+ * Find the parent of a loop among the caller's other scopes: the latest
+ * multi-row read that another scope of the same client application
+ * finished shortly before before_us.  Returns 1 and fills *fp and *rows
+ * when there is one.  Asked only for a run outside of a transaction that
+ * has no parent in its own scope and is not interleaved with other
+ * repeating statements.
+ */
+typedef int (*n1_parent_fn) (uint64_t scope_id, int64_t before_us,
+							 uint64_t *fp, uint64_t *rows, void *arg);
+
 /* Per-run state; opaque to callers but sized here for static allocation */
 typedef struct n1_run
 {
@@ -144,6 +165,9 @@ typedef struct n1_run
 	uint32_t	ndistinct;
 	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
 	n1_kind		kind;
+	uint8_t		in_xact;		/* ran inside a transaction block */
+	uint8_t		interleaved;	/* another statement repeated as often,
+								 * interleaved with it (set at close) */
 	int64_t		first_start;
 	int64_t		last_end;
 	int64_t		exec_sum;
@@ -165,6 +189,7 @@ typedef struct n1_scope
 	uint32_t	nevents;
 	int			in_use;
 	int			nruns;
+	int			last_slot;		/* run slot of the latest event */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
 	n1_run		runs[N1_MAX_RUNS];
 	/* recent multi-row reads, newest first */
@@ -185,6 +210,8 @@ typedef struct n1_detector
 	n1_config	cfg;
 	n1_report_fn report;
 	void	   *report_arg;
+	n1_parent_fn find_parent;	/* NULL: parents only from the own scope */
+	void	   *find_parent_arg;
 	uint64_t	tick;
 	int			nscopes;
 	int			last_scope;		/* index of the latest scope used, or -1 */
@@ -209,6 +236,10 @@ extern n1_detector *n1_detector_init(void *mem, int nscopes,
 
 /* Replace the configuration (e.g. after a settings change) */
 extern void n1_detector_configure(n1_detector *det, const n1_config *cfg);
+
+/* Let the detector look for parents in the caller's other scopes */
+extern void n1_detector_set_parent_lookup(n1_detector *det, n1_parent_fn fn,
+										  void *arg);
 
 /* Feed one finished statement */
 extern void n1_feed(n1_detector *det, const n1_event *ev);

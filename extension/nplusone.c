@@ -48,6 +48,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "storage/ipc.h"
+#include "storage/backendid.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
@@ -129,9 +130,27 @@ typedef struct N1Entry
 	char		suggestion[N1_SUGG_LEN];
 } N1Entry;
 
+/*
+ * The latest multi-row read of one backend, for loops whose parent ran on
+ * another connection of the application's pool.  Written only by its own
+ * backend, without a lock: seq is odd while the slot is being written, and
+ * a reader that sees it change retries or gives up.
+ */
+typedef struct N1Recent
+{
+	volatile uint32 seq;
+	Oid			dbid;
+	Oid			userid;
+	uint64		queryid;
+	uint64		rows;
+	int64		end_us;
+} N1Recent;
+
 typedef struct N1Shared
 {
 	LWLock	   *lock;
+	int			nrecent;		/* slots in recent[] (MaxBackends) */
+	N1Recent   *recent;
 	int			max;
 	int			nentries;
 	int64		dropped;
@@ -155,6 +174,10 @@ static uint64 n1_last_parse_hash = 0;
 /* transaction start of the previous statement, to spot pipelines */
 static TimestampTz n1_last_xact_start = 0;
 static TimestampTz n1_last_stmt_start = 0;
+
+/* the detector's configuration matches the settings (cleared by their
+ * assign hooks) */
+static bool n1_config_valid = false;
 
 /* scope key of this backend, recomputed when client_id changes */
 static uint64 n1_scope_key = 0;
@@ -185,9 +208,14 @@ static void n1_shmem_startup(void);
 static void n1_post_parse_analyze(ParseState *pstate, Query *query,
 								  JumbleState *jstate);
 static void n1_executor_end(QueryDesc *queryDesc);
+static bool n1_utility_wanted(PlannedStmt *pstmt, uint64 queryid);
+static void n1_utility_done(PlannedStmt *pstmt, const char *query_string,
+							uint64 queryid, const PPUsage *usage);
 static void n1_report(const n1_finding *f, void *arg);
 static void n1_exit(int code, Datum arg);
 static void n1_client_id_assign(const char *newval, void *extra);
+static void n1_settings_int_assign(int newval, void *extra);
+static void n1_settings_real_assign(double newval, void *extra);
 
 const PPCollector pp_nplusone_collector = {
 	.name = "nplusone",
@@ -197,6 +225,8 @@ const PPCollector pp_nplusone_collector = {
 	.shmem_startup = n1_shmem_startup,
 	.post_parse_analyze = n1_post_parse_analyze,
 	.executor_end = n1_executor_end,
+	.utility_wanted = n1_utility_wanted,
+	.utility_done = n1_utility_done,
 };
 
 /*---- settings ----*/
@@ -218,37 +248,37 @@ n1_define_settings(void)
 							"Iterations for a repeated statement to be a loop.",
 							NULL,
 							&n1_min_repeats, 5, 2, INT_MAX, PGC_SUSET, 0,
-							NULL, NULL, NULL);
+							NULL, n1_settings_int_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_min_distinct",
 							"Distinct parameter values for a read loop to be an N+1.",
 							NULL,
 							&n1_min_distinct, 2, 2, N1_MAX_DISTINCT, PGC_SUSET, 0,
-							NULL, NULL, NULL);
+							NULL, n1_settings_int_assign, NULL);
 	DefineCustomRealVariable("pgplumb.n_plus_one_max_rows_per_call",
 							 "Average rows per iteration above which a loop is not an N+1.",
 							 "Loops fed by a parent that returned more rows may return up to "
 							 "10 rows per iteration (has-many loops).",
 							 &n1_max_rows_per_call, 2.0, 0.0, 1e9, PGC_SUSET, 0,
-							 NULL, NULL, NULL);
+							 NULL, n1_settings_real_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_max_gap",
 							"Longest pause between two iterations of a loop.",
 							"A loop also ends at a pause longer than half of this that "
 							"is much longer than its previous pauses.",
 							&n1_max_gap_ms, 100, 1, 3600 * 1000, PGC_SUSET,
-							GUC_UNIT_MS, NULL, NULL, NULL);
+							GUC_UNIT_MS, NULL, n1_settings_int_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_idle_gap",
 							"Loops whose iterations are further apart than this (median) "
 							"must be regular.",
 							"Statements that repeat at longer, irregular intervals are "
 							"independent requests that reuse one connection.",
 							&n1_idle_gap_ms, 10, 0, 3600 * 1000, PGC_SUSET,
-							GUC_UNIT_MS, NULL, NULL, NULL);
+							GUC_UNIT_MS, NULL, n1_settings_int_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_pipeline_gap",
 							"Iterations closer than this many microseconds were "
 							"pipelined (a batch, not a loop).",
 							NULL,
 							&n1_pipeline_gap_us, 10, 0, 1000000, PGC_SUSET, 0,
-							NULL, NULL, NULL);
+							NULL, n1_settings_int_assign, NULL);
 	DefineCustomBoolVariable("pgplumb.n_plus_one_log",
 							 "Logs a line when a new N+1 pattern is found (at most one per second).",
 							 NULL,
@@ -268,6 +298,19 @@ n1_client_id_assign(const char *newval, void *extra)
 	n1_scope_key_valid = false;
 }
 
+/* A detector setting changed: rebuild the configuration before next use */
+static void
+n1_settings_int_assign(int newval, void *extra)
+{
+	n1_config_valid = false;
+}
+
+static void
+n1_settings_real_assign(double newval, void *extra)
+{
+	n1_config_valid = false;
+}
+
 /* The detector configuration from the settings */
 static void
 n1_make_config(n1_config *cfg)
@@ -283,7 +326,8 @@ n1_make_config(n1_config *cfg)
 	cfg->min_gap_slack_us = cfg->max_gap_us / 2;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
-	cfg->report_rejected = message_level_is_interesting(DEBUG1);
+	/* n1_report drops them unless DEBUG1 is interesting */
+	cfg->report_rejected = 1;
 }
 
 /*---- shared memory ----*/
@@ -291,8 +335,9 @@ n1_make_config(n1_config *cfg)
 static Size
 n1_shmem_size(void)
 {
-	return add_size(offsetof(N1Shared, entries),
-					mul_size(n1_max, sizeof(N1Entry)));
+	return add_size(add_size(offsetof(N1Shared, entries),
+							 mul_size(n1_max, sizeof(N1Entry))),
+					mul_size(MaxBackends, sizeof(N1Recent)));
 }
 
 static void
@@ -316,7 +361,77 @@ n1_shmem_startup(void)
 		n1->stats_reset = GetCurrentTimestamp();
 		n1->last_log = 0;
 		n1->log_suppressed = 0;
+		n1->nrecent = MaxBackends;
+		n1->recent = (N1Recent *) &n1->entries[n1_max];
+		memset(n1->recent, 0, MaxBackends * sizeof(N1Recent));
 	}
+}
+
+/* This backend's slot in n1->recent, or NULL */
+static N1Recent *
+n1_my_recent(void)
+{
+	if (MyBackendId == InvalidBackendId || MyBackendId > n1->nrecent)
+		return NULL;
+	return &n1->recent[MyBackendId - 1];
+}
+
+/* Publish a multi-row read of this backend (no lock: only we write it) */
+static void
+n1_publish_read(uint64 queryid, uint64 rows, int64 end_us)
+{
+	N1Recent   *r = n1_my_recent();
+
+	if (r == NULL)
+		return;
+	r->seq++;
+	pg_write_barrier();
+	r->dbid = MyDatabaseId;
+	r->userid = GetUserId();
+	r->queryid = queryid;
+	r->rows = rows;
+	r->end_us = end_us;
+	pg_write_barrier();
+	r->seq++;
+}
+
+/*
+ * Detector callback: the parent of a loop that has none in its own scope,
+ * among the multi-row reads other backends of the same database and user
+ * finished at most pgplumb.n_plus_one_max_gap before the loop started
+ * (the latest of them).  Runs when a loop is judged, not per statement.
+ */
+static int
+n1_find_parent(uint64_t scope_id, int64_t before_us, uint64_t *fp, uint64_t *rows,
+			   void *arg)
+{
+	N1Recent   *mine = n1_my_recent();
+	Oid			userid = GetUserId();
+	int64		window = (int64) n1_max_gap_ms * 1000;
+	int64		best = PG_INT64_MIN;
+
+	for (int i = 0; i < n1->nrecent; i++)
+	{
+		N1Recent   *r = &n1->recent[i];
+		N1Recent	copy;
+		uint32		seq = r->seq;
+
+		if (r == mine || (seq & 1) || r->end_us == 0)
+			continue;
+		pg_read_barrier();
+		copy = *r;
+		pg_read_barrier();
+		if (r->seq != seq)
+			continue;
+		if (copy.dbid != MyDatabaseId || copy.userid != userid ||
+			copy.end_us > before_us || before_us - copy.end_us > window ||
+			copy.end_us <= best)
+			continue;
+		best = copy.end_us;
+		*fp = copy.queryid;
+		*rows = copy.rows;
+	}
+	return best != PG_INT64_MIN;
 }
 
 /*---- hashing of constants and parameters ----*/
@@ -721,33 +836,77 @@ n1_current_scope(void)
 	return n1_scope_key;
 }
 
+/* Make the backend's detector, or configure it again after a settings change */
+static void
+n1_setup_detector(void)
+{
+	n1_config	cfg;
+
+	n1_make_config(&cfg);
+	if (n1_det == NULL)
+	{
+		n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
+													 n1_detector_size(N1_SCOPES)),
+								  N1_SCOPES, &cfg, n1_report, NULL);
+		n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
+		before_shmem_exit(n1_exit, (Datum) 0);
+	}
+	else
+		n1_detector_configure(n1_det, &cfg);
+	n1_config_valid = true;
+}
+
+/* FETCH from a cursor (not MOVE): its rows may feed a loop */
+static bool
+n1_utility_wanted(PlannedStmt *pstmt, uint64 queryid)
+{
+	return n1_enabled && n1 != NULL && pp_nesting_level == 0 &&
+		pstmt->utilityStmt != NULL && IsA(pstmt->utilityStmt, FetchStmt) &&
+		!((FetchStmt *) pstmt->utilityStmt)->ismove;
+}
+
+static void
+n1_utility_done(PlannedStmt *pstmt, const char *query_string, uint64 queryid,
+				const PPUsage *usage)
+{
+	n1_event	ev;
+	bool		in_block;
+
+	if (!n1_utility_wanted(pstmt, queryid) || queryid == 0)
+		return;
+	if (unlikely(!n1_config_valid || n1_det == NULL))
+		n1_setup_detector();
+	in_block = IsTransactionBlock();
+	memset(&ev, 0, sizeof(ev));
+	ev.scope_id = n1_scope_key_valid ? n1_scope_key : n1_current_scope();
+	ev.unit_id = in_block ? (uint64) GetCurrentTransactionStartTimestamp() : 0;
+	ev.fingerprint = queryid;
+	ev.kind = N1_KIND_FETCH;
+	ev.rows = usage->rows;
+	ev.end_us = (int64) GetCurrentTimestamp();
+	ev.start_us = ev.end_us - (int64) (usage->elapsed_ms * 1000.0);
+	n1_feed(n1_det, &ev);
+}
+
 static void
 n1_executor_end(QueryDesc *queryDesc)
 {
 	n1_event	ev;
-	n1_config	cfg;
 	ParamListInfo params = queryDesc->params;
 	PlannedStmt *ps = queryDesc->plannedstmt;
+	bool		in_block;
+	TimestampTz xs;
 
 	if (!n1_enabled || pp_nesting_level > 0 || n1 == NULL || IsParallelWorker())
 		return;
 
-	if (n1_det == NULL)
-	{
-		n1_make_config(&cfg);
-		n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
-													 n1_detector_size(N1_SCOPES)),
-								  N1_SCOPES, &cfg, n1_report, NULL);
-		before_shmem_exit(n1_exit, (Datum) 0);
-	}
-	else
-	{
-		n1_make_config(&cfg);
-		n1_detector_configure(n1_det, &cfg);
-	}
+	if (unlikely(!n1_config_valid || n1_det == NULL))
+		n1_setup_detector();
 
-	ev.scope_id = n1_current_scope();
-	ev.unit_id = IsTransactionBlock() ? (uint64) GetCurrentTransactionStartTimestamp() : 0;
+	in_block = IsTransactionBlock();
+	xs = GetCurrentTransactionStartTimestamp();
+	ev.scope_id = n1_scope_key_valid ? n1_scope_key : n1_current_scope();
+	ev.unit_id = in_block ? (uint64) xs : 0;
 	ev.fingerprint = ps->queryId;
 	switch (queryDesc->operation)
 	{
@@ -777,9 +936,21 @@ n1_executor_end(QueryDesc *queryDesc)
 	/* keep the shape of a repeating statement in the cache */
 	(void) n1_cache_lookup(ev.fingerprint);
 	ev.start_us = (int64) GetCurrentStatementStartTimestamp();
-	ev.end_us = (int64) GetCurrentTimestamp();
-	if (ev.start_us > ev.end_us)
-		ev.start_us = ev.end_us;
+
+	/*
+	 * The end: the statement's start plus the executor time pgplumb.c
+	 * measured (no clock read of our own).  That leaves out the parse, plan
+	 * and bind time, so gaps between statements come out a little longer,
+	 * never shorter.
+	 */
+	if (likely(pp_exec_usage != NULL))
+		ev.end_us = ev.start_us + (int64) INSTR_TIME_GET_MICROSEC(pp_exec_usage->elapsed);
+	else
+	{
+		ev.end_us = (int64) GetCurrentTimestamp();
+		if (ev.start_us > ev.end_us)
+			ev.start_us = ev.end_us;
+	}
 
 	/*
 	 * A statement that started with the same statement timestamp as the
@@ -788,14 +959,14 @@ n1_executor_end(QueryDesc *queryDesc)
 	 * the previous one was sent with it (an extended-protocol pipeline with
 	 * no Sync in between).
 	 */
-	{
-		TimestampTz xs = GetCurrentTransactionStartTimestamp();
+	ev.pipelined = (TimestampTz) ev.start_us == n1_last_stmt_start ||
+		(!in_block && xs == n1_last_xact_start);
+	n1_last_xact_start = xs;
+	n1_last_stmt_start = (TimestampTz) ev.start_us;
 
-		ev.pipelined = (TimestampTz) ev.start_us == n1_last_stmt_start ||
-			(!IsTransactionBlock() && xs == n1_last_xact_start);
-		n1_last_xact_start = xs;
-		n1_last_stmt_start = (TimestampTz) ev.start_us;
-	}
+	/* a read that may feed a loop on another connection */
+	if (ev.kind == N1_KIND_READ && ev.rows >= 2 && !in_block)
+		n1_publish_read(ev.fingerprint, ev.rows, ev.end_us);
 
 	n1_feed(n1_det, &ev);
 }
@@ -1049,23 +1220,24 @@ n1_copy_text(char *dst, const N1Shape *sh, const char *key_expr)
 static void
 n1_report(const n1_finding *f, void *arg)
 {
-	N1Shape    *child = n1_cache_lookup(f->child_fp);
-	N1Shape    *parent = n1_cache_lookup(f->parent_fp);
+	N1Shape    *child;
+	N1Shape    *parent;
 	char		child_text[N1_TEXT_LEN];
 	char		parent_text[N1_TEXT_LEN];
 	char		child_keyed[N1_TEXT_LEN];
 	char		sugg[N1_SUGG_LEN];
 	StringInfoData buf;
-	Oid			userid = GetUserId();
+	Oid			userid;
 	N1Entry    *e = NULL;
 	bool		is_new = false;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now;
 	bool		do_log = false;
 
 	if (n1 == NULL)
 		return;
 	if (f->cls == N1_CLASS_NONE)
 	{
+		/* runs that are not loops: only for debugging */
 		ereport(DEBUG1,
 				(errmsg_internal("pgplumb: statement %lld repeated %u times (%u distinct, %llu rows, %lld us between) is not a loop: %s",
 								 (long long) f->child_fp, f->repeats, f->distinct,
@@ -1073,6 +1245,11 @@ n1_report(const n1_finding *f, void *arg)
 								 n1_reject_name(f->reject))));
 		return;
 	}
+
+	child = n1_cache_lookup(f->child_fp);
+	parent = n1_cache_lookup(f->parent_fp);
+	userid = GetUserId();
+	now = GetCurrentTimestamp();
 
 	/* text work first, outside of the lock */
 	n1_copy_text(child_text, child, NULL);
@@ -1246,7 +1423,13 @@ pgplumb_reset_n_plus_one(PG_FUNCTION_ARGS)
 {
 	pp_require_shmem(n1 != NULL);
 	if (n1_det)
-		n1_detector_init(n1_det, N1_SCOPES, &n1_det->cfg, n1_report, NULL);
+	{
+		/* n1_detector_init clears the detector, configuration included */
+		n1_config	cfg = n1_det->cfg;
+
+		n1_detector_init(n1_det, N1_SCOPES, &cfg, n1_report, NULL);
+		n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
+	}
 	LWLockAcquire(n1->lock, LW_EXCLUSIVE);
 	n1->nentries = 0;
 	n1->dropped = 0;

@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+"$top/bench/nplusone/orm/deps.sh" || exit 1
 . "$top/regress/lib/stage.sh"
 pp_stage=$top/build/stage-n1eval
 pp_stage_extension

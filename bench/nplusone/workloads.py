@@ -22,7 +22,9 @@ Usage: workloads.py [--quick] [--list] [--only NAME...]
 Exit status 1 if n_plus_one precision or recall is below the minimum given.
 """
 import argparse
+import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -77,11 +79,11 @@ def client_cursor_conn():
 SCENARIOS = []
 
 
-def scenario(name, expect=None, ignore=(), quick=True):
+def scenario(name, expect=None, ignore=(), quick=True, orm=False):
     """Register a scenario; expect maps (class, child substring) -> loops."""
     def wrap(fn):
         SCENARIOS.append(dict(name=name, fn=fn, expect=dict(expect or {}),
-                              ignore=set(ignore), quick=quick))
+                              ignore=set(ignore), quick=quick, orm=orm))
         return fn
     return wrap
 
@@ -207,8 +209,21 @@ def _mn():
             cur.fetchall()
 
 
-@scenario("ids_from_payload_no_parent", {("n_plus_one", "FROM users WHERE id"): 1})
+@scenario("ids_from_payload_no_parent_in_transaction", {("n_plus_one", "FROM users WHERE id"): 1})
 def _payload():
+    with connect() as c:
+        cur = c.cursor()
+        with c.transaction():
+            for uid in (17, 4, 99, 1203, 54, 8, 777, 31):
+                cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+                cur.fetchall()
+
+
+# A loop over ids that came from outside the database, in autocommit: from
+# the server it cannot be told from independent point lookups (pgbench -S),
+# so it is not scored either way.
+@scenario("ids_from_payload_no_parent_autocommit", ignore={"n_plus_one"})
+def _payload_autocommit():
     with connect() as c:
         cur = c.cursor()
         for uid in (17, 4, 99, 1203, 54, 8, 777, 31):
@@ -230,8 +245,10 @@ def _client_id():
     # connection, each tagged with its client id
     with connect() as c:
         cur = c.cursor()
+        c.execute("SET pgplumb.client_id = 'app-1'")
         cur.execute("SELECT author_id FROM posts ORDER BY id LIMIT 8 OFFSET 800")
         a = [r[0] for r in cur.fetchall()]
+        c.execute("SET pgplumb.client_id = 'app-2'")
         cur.execute("SELECT author_id FROM posts ORDER BY id LIMIT 8 OFFSET 900")
         b = [r[0] for r in cur.fetchall()]
         for x, y in zip(a, b):
@@ -466,6 +483,99 @@ def _independent_lookups():
             cur.fetchall()
 
 
+def pgbench(*args):
+    """Run pgbench on the scenario database (tables made by pgbench_tables)."""
+    subprocess.run(["pgbench", "-n", *args], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def pgbench_tables():
+    with connect() as c:
+        if c.execute("SELECT to_regclass('public.pgbench_accounts')").fetchone()[0] is None:
+            # server-side data generation: no client-side insert loop
+            subprocess.run(["pgbench", "-q", "-i", "-I", "dtGvp", "-s", "1"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@scenario("pgbench_select_only_prepared")
+def _pgbench_s_prepared():
+    pgbench("-S", "-M", "prepared", "-c", "2", "-j", "2", "-T", "2")
+
+
+@scenario("pgbench_select_only_simple")
+def _pgbench_s_simple():
+    pgbench("-S", "-M", "simple", "-c", "1", "-T", "1")
+
+
+@scenario("pgbench_select_only_short_run", quick=False)
+def _pgbench_s_short():
+    # a run of 50 lookups: as short as a loop
+    pgbench("-S", "-M", "extended", "-c", "1", "-t", "50")
+
+
+@scenario("pgbench_tpcb_no_transaction", quick=False)
+def _pgbench_n():
+    # the TPC-B statements without BEGIN/END: every statement repeats once
+    # per request, interleaved with the others
+    script = "/tmp/pgplumb-n1-tpcb-noxact.sql"
+    with open(script, "w") as f:
+        f.write("\\set aid random(1, 100000)\n\\set tid random(1, 10)\n"
+                "\\set bid 1\n\\set delta random(-5000, 5000)\n"
+                "UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;\n"
+                "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+                "UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;\n"
+                "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+                "VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);\n")
+    pgbench("-f", script, "-M", "prepared", "-c", "1", "-t", "300")
+
+
+@scenario("steady_rate_keyed_lookups")
+def _steady():
+    # one client, one keyed lookup every 5 ms (a service polling by key)
+    rng = random.Random(5)
+    with connect() as c:
+        cur = c.cursor()
+        for _ in range(60):
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (rng.randint(1, 2000),))
+            cur.fetchall()
+            time.sleep(0.005)
+
+
+@scenario("web_requests_back_to_back_pooled")
+def _web_back_to_back():
+    # a web app's requests on one pooled connection, no idle time between
+    # them: look up the user, list the user's orders, log the view
+    rng = random.Random(8)
+    with connect() as c:
+        cur = c.cursor()
+        for _ in range(80):
+            uid = rng.randint(1, 2000)
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+            cur.fetchall()
+            cur.execute("SELECT id, total FROM orders WHERE user_id = %s ORDER BY id", (uid,))
+            cur.fetchall()
+            cur.execute("INSERT INTO events (kind, payload) VALUES (%s, %s)", ("view", str(uid)))
+
+
+# Not in the quick set: its INSERT, once per request, is sometimes taken for
+# a write loop (the gaps of 9 requests are not always irregular enough).
+@scenario("web_requests_pooled_with_loop", {("n_plus_one", AUTHOR): 3}, quick=False)
+def _web_pooled_loop():
+    # requests 40-80 ms apart on one pooled connection; every third one has
+    # an N+1 loop
+    rng = random.Random(9)
+    with connect() as c:
+        cur = c.cursor()
+        for k in range(9):
+            time.sleep(rng.uniform(0.04, 0.08))
+            uid = rng.randint(1, 2000)
+            cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+            cur.fetchall()
+            if k % 3 == 0:
+                belongs_to(c, 8, offset=4600 + 10 * k)
+            cur.execute("INSERT INTO events (kind, payload) VALUES (%s, %s)", ("view", str(uid)))
+
+
 @scenario("concurrent_clients_independent_requests")
 def _concurrent_independent():
     def worker(k):
@@ -558,6 +668,61 @@ def _batch_then_three():
         cur.fetchall()
 
 
+# ------------------------------------------------------------ real ORMs
+# Workloads produced by real ORMs (bench/nplusone/orm): Sequelize, TypeORM
+# and Objection (Knex) from npm, Django and SQLAlchemy from Debian.  Each
+# runs as its own process, with its own connection pool.
+ORM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "orm")
+ORM_LABELS = {
+    "lazy": {("n_plus_one", "authors"): 1},
+    "eager": {},
+    "prefetch": {},
+    "nested": {("n_plus_one", "authors"): 1, ("n_plus_one", "comments"): 1},
+    "nested_eager": {},
+    "lazy_txn": {("n_plus_one", "authors"): 1},
+    "write_loop": {("write_loop", "audit"): 1},
+    "write_batch": {},
+    "save_loop": {("write_loop", "posts"): 1},
+    "concurrent": {("n_plus_one", "authors"): 4},
+    "iterator": {("n_plus_one", "authors"): 1},
+}
+# the ORM's own loops beyond the case's: TypeORM's save() reads every
+# entity back by id before it updates it
+ORM_EXTRA = {("typeorm", "save_loop"): {("n_plus_one", "posts"): 1}}
+# run by make check (regress/t/n1_corpus.sh); the rest in eval.sh only
+ORM_QUICK = {("django", "lazy"), ("django", "nested_eager"), ("sqlalchemy", "nested"),
+             ("sqlalchemy_autocommit", "write_loop"), ("sequelize", "lazy"),
+             ("sequelize", "eager"), ("typeorm", "nested"), ("objection", "save_loop")}
+
+
+def orm_command(orm, case):
+    if orm in ("sequelize", "typeorm", "objection"):
+        return ["node", os.path.join(ORM_DIR, "node_orms.js"), orm, case]
+    return ["/usr/bin/python3", os.path.join(ORM_DIR, "python_orms.py"), orm, case]
+
+
+def orm_scenario(orm, case):
+    expect = dict(ORM_LABELS[case])
+    expect.update(ORM_EXTRA.get((orm, case), {}))
+
+    def run():
+        env = dict(os.environ)
+        env.pop("PGOPTIONS", None)
+        subprocess.run(orm_command(orm, case), check=True, env=env)
+    scenario(f"orm_{orm}_{case}", expect, quick=(orm, case) in ORM_QUICK, orm=True)(run)
+
+
+for _orm in ("django", "sqlalchemy", "sqlalchemy_autocommit", "sequelize", "typeorm", "objection"):
+    for _case in ORM_LABELS:
+        if _case == "prefetch" and _orm in ("sequelize", "typeorm", "objection"):
+            continue        # their eager forms are the "eager" case
+        if _case == "concurrent" and _orm not in ("sequelize", "typeorm", "objection"):
+            continue        # requests at once on one pool: the Node ORMs
+        if _case == "iterator" and _orm not in ("django", "sqlalchemy"):
+            continue        # server-side cursors (psycopg2's need a transaction)
+        orm_scenario(_orm, _case)
+
+
 # ---------------------------------------------------------------- scoring
 def read_findings(admin):
     rows = admin.execute(
@@ -567,7 +732,7 @@ def read_findings(admin):
     return [(k, q or "", n) for k, q, n in rows]
 
 
-def score(sc, findings, totals, verbose):
+def score(sc, findings, totals, verbose, quiet=False):
     expect = sc["expect"]
     got = {}
     unmatched = []
@@ -586,12 +751,27 @@ def score(sc, findings, totals, verbose):
         totals[key[0]]["fn"] += max(0, n - g)
         totals[key[0]]["fp"] += max(0, g - n)
     ok = not unmatched and all(got.get(k, 0) == n for k, n in expect.items())
+    if quiet:
+        return
     line = f"{'ok  ' if ok else 'MISS'} {sc['name']:<42} expected {sum(expect.values()):>2} " \
            f"found {sum(got.values()) + sum(u[2] for u in unmatched):>2}"
     print(line)
     if verbose or not ok:
         for kind, query, loops in findings:
             print(f"       {kind:<11} x{loops} {query[:90]}")
+
+
+def print_table(totals, prefix=""):
+    """Print precision and recall per class; return {class: (p, r)}."""
+    print(f"{prefix}{'class':<12} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}")
+    result = {}
+    for c in CLASSES:
+        t = totals[c]
+        p = t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 1.0
+        r = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 1.0
+        result[c] = (p, r)
+        print(f"{prefix}{c:<12} {t['tp']:>5} {t['fp']:>5} {t['fn']:>5} {p:>10.3f} {r:>8.3f}")
+    return result
 
 
 def main():
@@ -614,7 +794,11 @@ def main():
     with psycopg.connect("", autocommit=True) as admin:
         admin.execute("CREATE EXTENSION IF NOT EXISTS pgplumb")
         admin.execute(SCHEMA)
+        if any(s["name"].startswith("pgbench_") for s in chosen):
+            pgbench_tables()
         totals = {c: dict(tp=0, fp=0, fn=0) for c in CLASSES}
+        orm_totals = {c: dict(tp=0, fp=0, fn=0) for c in CLASSES}
+        norm = 0
         for sc in chosen:
             admin.execute("SELECT pgplumb.reset_n_plus_one()")
             sc["fn"]()
@@ -628,17 +812,20 @@ def main():
                     break
                 time.sleep(0.01)
             score(sc, read_findings(admin), totals, args.verbose)
+            if sc["orm"]:
+                score(sc, read_findings(admin), orm_totals, False, quiet=True)
+                norm += 1
         admin.execute("DROP SCHEMA n1c CASCADE")
+        admin.execute("DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, "
+                      "pgbench_history, pgbench_tellers")
 
+    if norm:
+        print()
+        print(f"workloads from real ORMs only ({norm} of {len(chosen)}):")
+        print_table(orm_totals, prefix="orm ")
     print()
-    print(f"{'class':<12} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>10} {'recall':>8}")
-    result = {}
-    for c in CLASSES:
-        t = totals[c]
-        p = t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 1.0
-        r = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 1.0
-        result[c] = (p, r)
-        print(f"{c:<12} {t['tp']:>5} {t['fp']:>5} {t['fn']:>5} {p:>10.3f} {r:>8.3f}")
+    print(f"all {len(chosen)} workloads ({norm} from real ORMs):")
+    result = print_table(totals)
     p, r = result["n_plus_one"]
     bad = (args.min_precision is not None and p < args.min_precision) or \
           (args.min_recall is not None and r < args.min_recall)

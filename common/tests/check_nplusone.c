@@ -587,17 +587,90 @@ START_TEST(test_interleaved_children)
 }
 END_TEST
 
-/* A loop with no multi-row statement before it has no parent */
+/*
+ * A loop with no multi-row statement before it has no parent; inside a
+ * transaction it is still an N+1, in autocommit it is independent lookups
+ */
 START_TEST(test_no_parent)
 {
 	trace	   *t = trace_new(NULL, 4);
 
+	t->unit = 7;
 	for (int i = 0; i < 7; i++)
 		READ(t, 120, FP_AUTHOR, 1000 + i, 1);
 	n1_flush_all(t->det);
 	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_int_eq(t->out.f[0].cls, N1_CLASS_N_PLUS_ONE);
 	ck_assert_uint_eq(t->out.f[0].parent_fp, 0);
 	ck_assert_uint_eq(t->out.f[0].parent_rows, 0);
+
+	t->unit = 0;
+	t->out.n = 0;
+	for (int i = 0; i < 7; i++)
+		READ(t, 120, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * pgbench -S: one point lookup after the other in autocommit, a different
+ * key each time, thousands of them, no parent: not a loop
+ */
+START_TEST(test_pgbench_select_only)
+{
+	n1_config	cfg;
+	trace	   *t;
+	uint64_t	st = 5;
+
+	n1_config_default(&cfg);
+	cfg.report_rejected = 1;
+	t = trace_new(&cfg, 4);
+	for (int i = 0; i < 20000; i++)
+		READ(t, 30 + (int64_t) (rnd(&st) % 20), FP_USER, rnd(&st), 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_int_eq(t->out.f[0].cls, N1_CLASS_NONE);
+	ck_assert_int_eq(t->out.f[0].reject, N1_REJECT_NO_PARENT);
+	ck_assert_str_eq(n1_reject_name(t->out.f[0].reject), "no_parent");
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * A web app's requests back to back on one pooled connection, in
+ * autocommit: look up a user, list the user's orders (several rows), log
+ * the view.  Every statement repeats once per request: no loop, even though
+ * the orders query returns several rows before the next lookup.
+ */
+START_TEST(test_requests_back_to_back)
+{
+	trace	   *t = trace_new(NULL, 4);
+	uint64_t	st = 9;
+
+	for (int i = 0; i < 40; i++)
+	{
+		uint64_t	u = rnd(&st);
+
+		READ(t, 200 + (int64_t) (rnd(&st) % 300), FP_USER, u, 1);
+		READ(t, 60, FP_COMMENTS, u, 2 + rnd(&st) % 4);
+		WRITE(t, 60, FP_INSERT, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+
+	/* the same requests each with a real loop: the loops are found */
+	t->out.n = 0;
+	for (int i = 0; i < 3; i++)
+	{
+		READ(t, 2000000, FP_USER, rnd(&st), 1);
+		classic_loop(t, 8, 100);
+		WRITE(t, 60, FP_INSERT, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 3);
 	trace_free(t);
 }
 END_TEST
@@ -665,6 +738,7 @@ START_TEST(test_classify_reasons)
 	r.rows = 4;
 	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_FEW_REPEATS);
+	r.in_xact = 1;
 	r.count = 10;
 	r.rows = 10;
 	r.ndistinct = 10;
@@ -692,6 +766,19 @@ START_TEST(test_classify_reasons)
 	r.gap_hist[4 * 14 + 2] = 9;
 	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_N_PLUS_ONE);
 	memset(r.gap_hist, 0, sizeof(r.gap_hist));
+	/* in autocommit, only with a parent */
+	r.in_xact = 0;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_NO_PARENT);
+	ck_assert_int_eq(n1_classify(&cfg, &r, 10, 10, &why), N1_CLASS_N_PLUS_ONE);
+	r.kind = N1_KIND_WRITE;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_WRITE_LOOP);
+	r.interleaved = 1;
+	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
+	ck_assert_int_eq(why, N1_REJECT_NO_PARENT);
+	r.kind = N1_KIND_READ;
+	r.interleaved = 0;
+	r.in_xact = 1;
 	cfg.min_distinct = 20;
 	ck_assert_int_eq(n1_classify(&cfg, &r, 0, 0, &why), N1_CLASS_NONE);
 	ck_assert_int_eq(why, N1_REJECT_FEW_DISTINCT);
@@ -709,6 +796,91 @@ START_TEST(test_hash)
 	ck_assert_uint_ne(n1_hash_bytes(a, 3, 0), n1_hash_bytes(a, 4, 0));
 	ck_assert_uint_ne(n1_hash_bytes(a, 3, 0), n1_hash_bytes(a, 3, 1));
 	ck_assert_uint_ne(n1_hash_combine(1, 2), n1_hash_combine(2, 1));
+}
+END_TEST
+
+/* A parent lookup standing for the other connections of a pool */
+static int	remote_calls;
+
+static int
+remote_parent(uint64_t scope_id, int64_t before_us, uint64_t *fp, uint64_t *rows,
+			  void *arg)
+{
+	(void) scope_id;
+	(void) before_us;
+	(void) arg;
+	remote_calls++;
+	*fp = FP_POSTS;
+	*rows = 10;
+	return 1;
+}
+
+/*
+ * A loop whose parent ran on another connection of the application's pool:
+ * found through the caller's parent lookup; pgbench -S-like streams
+ * interleaved with other statements never ask for one
+ */
+START_TEST(test_parent_elsewhere)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	for (int i = 0; i < 8; i++)
+		READ(t, 300, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+
+	n1_detector_set_parent_lookup(t->det, remote_parent, NULL);
+	remote_calls = 0;
+	for (int i = 0; i < 8; i++)
+		READ(t, 300, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
+	ck_assert_uint_eq(f->parent_rows, 10);
+	ck_assert_int_eq(remote_calls, 1);
+
+	/* requests whose statements all repeat together: no lookup, no loop */
+	t->out.n = 0;
+	remote_calls = 0;
+	for (int i = 0; i < 10; i++)
+	{
+		READ(t, 300, FP_USER, 5000 + (uint64_t) i, 1);
+		WRITE(t, 100, FP_INSERT, 7000 + (uint64_t) i, 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+	ck_assert_int_eq(remote_calls, 0);
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * Rows fetched from a server-side cursor (FETCH 10 at a time, as Django's
+ * iterator() does) feed the loop that follows; the FETCHes themselves,
+ * always the same statement, are never a redundant loop
+ */
+START_TEST(test_cursor_fetch_parent)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	for (int k = 0; k < 6; k++)
+	{
+		stmt(t, 100, FP_PAGEN, 1, 10, N1_KIND_FETCH, 40);
+		for (int i = 0; i < 10; i++)
+			READ(t, 100, FP_AUTHOR, 1000 + 10 * (uint64_t) k + (uint64_t) i, 1);
+	}
+	stmt(t, 100, FP_PAGEN, 1, 0, N1_KIND_FETCH, 40);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->parent_fp, FP_PAGEN);
+	ck_assert_int_eq(f->repeats, 60);
+	trace_free(t);
 }
 END_TEST
 
@@ -747,6 +919,10 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_reported_without_flush);
 	tcase_add_test(tc, test_classify_reasons);
 	tcase_add_test(tc, test_hash);
+	tcase_add_test(tc, test_pgbench_select_only);
+	tcase_add_test(tc, test_requests_back_to_back);
+	tcase_add_test(tc, test_parent_elsewhere);
+	tcase_add_test(tc, test_cursor_fetch_parent);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,9 +10,11 @@ SELECT name, setting, unit, context FROM pg_settings
  WHERE name LIKE 'pgplumb.n\_plus\_one%' OR name = 'pgplumb.client_id'
  ORDER BY name COLLATE "C";
 
--- Off: nothing is recorded
+-- Off: nothing is recorded.  (Each loop below follows a parent query: in
+-- autocommit, repeated lookups with no parent are independent requests.)
 SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
 SET pgplumb.n_plus_one = off;
+SELECT id FROM n1s_items WHERE id <= 6 ORDER BY id;
 SELECT label FROM n1s_items WHERE id = 1;
 SELECT label FROM n1s_items WHERE id = 2;
 SELECT label FROM n1s_items WHERE id = 3;
@@ -24,6 +26,7 @@ SELECT count(*) FROM pgplumb.n_plus_one;
 
 -- A lower threshold finds a loop of 3
 SET pgplumb.n_plus_one_min_repeats = 3;
+SELECT id FROM n1s_items WHERE id BETWEEN 7 AND 9 ORDER BY id;
 SELECT label FROM n1s_items WHERE id = 7;
 SELECT label FROM n1s_items WHERE id = 8;
 SELECT label FROM n1s_items WHERE id = 9;
@@ -34,10 +37,12 @@ RESET pgplumb.n_plus_one_min_repeats;
 -- kept apart; client a runs 6 lookups, client b 3.
 SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
 SET pgplumb.client_id = 'client-a';
+SELECT id FROM n1s_items WHERE id <= 6 ORDER BY id;
 SELECT label FROM n1s_items WHERE id = 1;
 SELECT label FROM n1s_items WHERE id = 2;
 SELECT label FROM n1s_items WHERE id = 3;
 SET pgplumb.client_id = 'client-b';
+SELECT id FROM n1s_items WHERE id BETWEEN 11 AND 13 ORDER BY id;
 SELECT label FROM n1s_items WHERE id = 11;
 SELECT label FROM n1s_items WHERE id = 12;
 SELECT label FROM n1s_items WHERE id = 13;
@@ -49,6 +54,7 @@ SELECT kind, loops, total_repeats FROM pgplumb.n_plus_one;
 -- without client_id, the same interleaving is one loop of 9 on this backend
 SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
 RESET pgplumb.client_id;
+SELECT id FROM n1s_items WHERE id <= 13 ORDER BY id;
 SELECT label FROM n1s_items WHERE id = 1;
 SELECT label FROM n1s_items WHERE id = 2;
 SELECT label FROM n1s_items WHERE id = 3;
