@@ -759,6 +759,7 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		e->skip_left--;
 		return SBUF_SKIP;
 	}
+	sbuf_pause_lazy(&c->sb);
 	return SBUF_WAIT;
 }
 
@@ -1118,6 +1119,7 @@ coalesce_client_packet(struct client *c, struct sbuf_pkt *pkt)
 	{
 		case CE_HELD:
 		case CE_FLIGHT:
+			sbuf_pause_lazy(&c->sb);	/* the client waits for its answer */
 			return SBUF_WAIT;
 		case CE_GO:
 			if (c->link == NULL && !find_server(c))
