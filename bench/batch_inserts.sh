@@ -170,59 +170,124 @@ echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/cop
 # 1ms).  Its own report and results file (batch_inserts_coalesce-*.md, with
 # the load average before and after).  COALESCE_ONLY=1 runs only this part.
 coalesce_bench() {
-	local port_off port_on r name port extra out tps up_before csv="$WORK/coalesce.csv"
+	local port_off port_on port_alt r name port extra out tps up_before csv="$WORK/coalesce.csv"
+	local points wal0 wal1 cpu0 cpu1 pg0 pg1 st0 st1 tm lat
 	if [ -z "$PLUMB_BIN" ]; then
 		log "coalescing: no pgplumb-pooler binary, skipped"
 		return 0
 	fi
 	port_off=$(free_port)
 	port_on=$(free_port)
-	for pair in "coal-off|$port_off|insert_coalescing = 0" \
-		"coal-on|$port_on|insert_coalescing = 1;insert_coalesce_delay = ${COALESCE_DELAY:-1ms};admin_users = postgres"; do
-		IFS='|' read -r name port extra <<<"$pair"
+	port_alt=$(free_port)
+	points="direct|$PG_PORT pooler-txn|$port_off pooler-coalescing|$port_on"
+	local confs=("coal-off|$port_off|$WORK/pgplumb-pooler|insert_coalescing = 0"
+		"coal-on|$port_on|$WORK/pgplumb-pooler|insert_coalescing = 1;insert_coalesce_delay = ${COALESCE_DELAY:-1ms};admin_users = postgres")
+	# COALESCE_ALT_BIN: a second coalescing pooler binary (a policy variant),
+	# one more alternating point, "pooler-coalescing-alt".
+	if [ -n "${COALESCE_ALT_BIN:-}" ]; then
+		cp "$COALESCE_ALT_BIN" "$WORK/pgplumb-pooler-alt"
+		confs+=("coal-alt|$port_alt|$WORK/pgplumb-pooler-alt|insert_coalescing = 1;insert_coalesce_delay = ${COALESCE_DELAY:-1ms};admin_users = postgres")
+		points="$points pooler-coalescing-alt|$port_alt"
+	fi
+	for conf in "${confs[@]}"; do
+		IFS='|' read -r name port bin extra <<<"$conf"
 		write_ini pgplumb "$port" "$WORK/$name.ini" "$(tr ';' '\n' <<<"$extra")"
 		sed -i "s/^pool_mode = session/pool_mode = transaction/; s/^default_pool_size = 60/default_pool_size = 20/; s|^logfile = .*|logfile = $WORK/$name.log|" \
 			"$WORK/$name.ini"
-		chown postgres: "$WORK/$name.ini"
-		runuser -u postgres -- "$WORK/pgplumb-pooler" "$WORK/$name.ini" 2>>"$WORK/$name.stderr" &
+		chown postgres: "$WORK/$name.ini" "$bin"
+		runuser -u postgres -- "$bin" "$WORK/$name.ini" 2>>"$WORK/$name.stderr" &
 		PIDS+=($!)
 		wait_port "$port" || { echo "pgplumb-pooler ($name) did not start" >&2; exit 1; }
 	done
+	# Per run, besides rows/s: pgbench's mean latency and its own CPU
+	# seconds, the pooler's CPU seconds, WAL syncs (pg_stat_wal.wal_sync) and,
+	# with coalescing, rows per merged statement: what bounds the rate.
+	pooler_cpu() {	# utime+stime (s) of the pooler of port $1 (ini $2), or 0
+		local p=""
+		for p in $(pgrep -f -- "$WORK/$2.ini"); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = runuser ] || break
+		done
+		[ -n "$p" ] || { echo 0; return; }
+		awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$p/stat"
+	}
+	pg_cpu() {	# CPU seconds of the cluster: postmaster, its reaped and its live children
+		local pm
+		pm=$(head -1 "$(psql -XqAtc 'show data_directory')/postmaster.pid")
+		{
+			awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+			for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null; done
+		} | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.2f", s / hz}'
+	}
+	coal_counts() {	# "rows statements" of SHOW COALESCING on port $1
+		psql -XAt -F' ' -h 127.0.0.1 -p "$1" -d pgbouncer -c "SHOW COALESCING" 2>/dev/null | awk '{print $1, $2}' || echo "0 0"
+	}
 	up_before=$(uptime)
-	echo "round,point,tps" >"$csv"
+	echo "round,point,tps,n,lat_ms,pgbench_cpu_s,pooler_cpu_s,postgres_cpu_s,wal_sync,rows_per_merge,load1" >"$csv"
 	for r in $(seq 1 "$ROUNDS"); do
-		for pair in "direct|$PG_PORT" "pooler-txn|$port_off" "pooler-coalescing|$port_on"; do
+		for pair in $points; do
 			IFS='|' read -r name port <<<"$pair"
+			local iname=""
+			case $name in
+				pooler-txn) iname=coal-off ;;
+				pooler-coalescing) iname=coal-on ;;
+				pooler-coalescing-alt) iname=coal-alt ;;
+			esac
 			psql -XqAtc "TRUNCATE bi" >/dev/null
-			out=$(pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" -M prepared -c 50 -j 2 \
+			wal0=$(psql -XqAtc "SELECT wal_sync FROM pg_stat_wal")
+			cpu0=$(pooler_cpu "$port" "$iname")
+			pg0=$(pg_cpu)
+			st0="0 0"; [ "$iname" = coal-on ] || [ "$iname" = coal-alt ] && st0=$(coal_counts "$port")
+			out=$(/usr/bin/time -f 'CPU %U %S' pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" -M prepared -c 50 -j 2 \
 				-f "$WORK/single.sql" "$DB" 2>&1) || {
 				echo "pgbench failed for coalescing/$name:" >&2; echo "$out" >&2; exit 1; }
+			wal1=$(psql -XqAtc "SELECT wal_sync FROM pg_stat_wal")
+			cpu1=$(pooler_cpu "$port" "$iname")
+			pg1=$(pg_cpu)
+			st1="0 0"; [ "$iname" = coal-on ] || [ "$iname" = coal-alt ] && st1=$(coal_counts "$port")
 			tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+			lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p')
+			tm=$(echo "$out" | awk '/^CPU /{print $2 + $3}')
 			n=$(psql -XqAtc "SELECT count(*) FROM bi")
-			echo "$r,$name,$tps,$n" >>"$csv"
-			log "round $r coalescing/$name: $tps rows/s ($n rows in the table)"
+			local rpm
+			rpm=$(awk -v a="$st0" -v b="$st1" 'BEGIN{split(a,x," "); split(b,y," "); s=y[2]-x[2]; if (s > 0) printf "%.1f", (y[1]-x[1])/s; else print ""}')
+			echo "$r,$name,$tps,$n,$lat,$tm,$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}'),$(awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.2f", b-a}'),$((wal1 - wal0)),$rpm,$(cut -d' ' -f1 /proc/loadavg)" >>"$csv"
+			log "round $r coalescing/$name: $tps rows/s ($n rows), latency $lat ms, pgbench CPU ${tm}s, pooler CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')s, postgres CPU $(awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.2f", b-a}')s, wal_sync $((wal1 - wal0)), rows/merge ${rpm:--}"
 		done
 	done
 	stats=$(psql -XAt -F' ' -h 127.0.0.1 -p "$port_on" -d pgbouncer -c "SHOW COALESCING" 2>&1 || true)
 	python3 - "$csv" "$up_before" "$(uptime)" "$stats" >"$WORK/coalesce.md" <<'PY'
 import csv, os, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), fieldnames=["round", "point", "tps", "n"]))[1:]
-med = {p: statistics.median(float(r["tps"]) for r in rows if r["point"] == p)
-       for p in dict.fromkeys(r["point"] for r in rows)}
+rows = list(csv.DictReader(open(sys.argv[1])))
+pts = list(dict.fromkeys(r["point"] for r in rows))
+def md(p, k):
+    v = [float(r[k]) for r in rows if r["point"] == p and r[k] not in ("", None)]
+    return statistics.median(v) if v else None
+med = {p: md(p, "tps") for p in pts}
 E = os.environ
 o = ["# batch_inserts, cross-client coalescing: rows/second, median of %s rounds (alternating)\n" % E["ROUNDS"],
      "PostgreSQL 15 (pg_virtualenv, default settings), pgbench -n -M prepared -c 50 -j 2 -T %s, "
      "one autocommit `INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')` per transaction, table "
      "truncated before each run. pgplumb-pooler in transaction mode, default_pool_size = 20, "
-     "insert_coalesce_delay = %s.\n" % (E["DURATION"], E.get("COALESCE_DELAY", "1ms")),
-     "| point | rows/s (median) | rounds |", "|---|---|---|"]
-for p, m in med.items():
-    o.append("| %s | %.0f | %s |" % (p, m, ", ".join("%.0f" % float(r["tps"]) for r in rows if r["point"] == p)))
+     "insert_coalesce_delay = %s.%s\n" % (E["DURATION"], E.get("COALESCE_DELAY", "1ms"),
+         (" pooler-coalescing-alt: binary `%s`." % E["COALESCE_ALT_BIN"]) if E.get("COALESCE_ALT_BIN") else ""),
+     "| point | rows/s (median) | rounds | latency ms | pgbench CPU s | pooler CPU s | postgres CPU s | wal_sync | rows/merge |",
+     "|---|---|---|---|---|---|---|---|---|"]
+f = lambda v, fmt: "" if v is None else fmt % v
+for p in pts:
+    o.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |" % (
+        p, med[p], ", ".join("%.0f" % float(r["tps"]) for r in rows if r["point"] == p),
+        f(md(p, "lat_ms"), "%.2f"), f(md(p, "pgbench_cpu_s"), "%.2f"), f(md(p, "pooler_cpu_s"), "%.2f"), f(md(p, "postgres_cpu_s"), "%.2f"),
+        f(md(p, "wal_sync"), "%.0f"), f(md(p, "rows_per_merge"), "%.1f")))
+o.append("")
+o.append("(medians per run of %s s; CPU seconds out of %s available on 2 cores)" % (E["DURATION"], 2 * int(E["DURATION"])))
 o.append("")
 o.append("- coalescing on / direct = **%.2f** (target >= 3); coalescing on / pooler without coalescing = %.2f; "
          "pooler without coalescing / direct = %.2f" % (
              med["pooler-coalescing"] / med["direct"], med["pooler-coalescing"] / med["pooler-txn"],
              med["pooler-txn"] / med["direct"]))
+if "pooler-coalescing-alt" in med:
+    o.append("- alt / direct = **%.2f**; alt / coalescing on = %.2f" % (
+        med["pooler-coalescing-alt"] / med["direct"], med["pooler-coalescing-alt"] / med["pooler-coalescing"]))
 o.append("- SHOW COALESCING at the end (coalesced_rows merged_statements fallbacks solo): %s" % sys.argv[4])
 o.append("- load before: `%s`" % sys.argv[2].strip())
 o.append("- load after: `%s`" % sys.argv[3].strip())

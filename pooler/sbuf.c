@@ -116,6 +116,8 @@ update_read(struct sbuf *sb)
 
 	if (want == sb->read_on)
 		return;
+	if (!want && sb->lazy_pause && sb->paused && !sb->blocked && !sb->closed && !sb->connecting)
+		return;
 	if (want)
 		event_add(&sb->ev_read, NULL);
 	else
@@ -572,6 +574,13 @@ sbuf_on_read(evutil_socket_t fd, short what, void *arg)
 	now_update();
 	if (sb->closed)
 		return;
+	if (sb->paused && !sb->wakeup)
+	{
+		/* data during a lazy pause: stop reading for now */
+		sb->lazy_pause = false;
+		update_read(sb);
+		return;
+	}
 	if (sb->ilen > sb->isent || sb->want_flushed)
 	{
 		if (!sbuf_process(sb))
@@ -676,6 +685,7 @@ sbuf_continue(struct sbuf *sb)
 	if (sb->closed)
 		return;
 	sb->paused = false;
+	sb->lazy_pause = false;
 	if (sb->ilen == sb->isent && sb->pkt_left == 0 && !sb->want_flushed && !sb->blocked)
 	{
 		/* nothing buffered to decide on (a server released after its
@@ -685,6 +695,12 @@ sbuf_continue(struct sbuf *sb)
 	}
 	sb->wakeup = true;
 	event_active(&sb->ev_read, EV_READ, 0);
+}
+
+void
+sbuf_pause_lazy(struct sbuf *sb)
+{
+	sb->lazy_pause = true;
 }
 
 void

@@ -102,6 +102,8 @@ struct sbuf {
 	bool		startup;		/* untyped startup-phase framing */
 	bool		closed;
 	bool		wakeup;			/* ev_read activated by sbuf_continue(), not by data */
+	bool		lazy_pause;		/* this pause keeps ev_read added until data comes
+								 * (saves two epoll_ctl per pause; see sbuf_pause_lazy) */
 	bool		pkt_drop;		/* the rest of the current message is dropped */
 };
 
@@ -150,6 +152,13 @@ bool		sbuf_flush_pending(struct sbuf *sb);
 void		sbuf_continue(struct sbuf *sb);
 /* Stop reading (e.g. for PAUSE) without dropping buffered data. */
 void		sbuf_pause(struct sbuf *sb);
+/*
+ * The owner is about to return SBUF_WAIT and expects to sbuf_continue() soon
+ * while the peer sends nothing meanwhile (a held request awaiting its
+ * answer): leave the read event registered; it is only taken off if data
+ * does arrive during the pause.  Cleared by sbuf_continue().
+ */
+void		sbuf_pause_lazy(struct sbuf *sb);
 
 /* Nothing buffered in either direction. */
 bool		sbuf_is_empty(const struct sbuf *sb);
