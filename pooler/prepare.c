@@ -206,7 +206,11 @@ struct ps_client {
 	uint32_t	size;			/* power of two or 0 */
 	uint32_t	count;
 	struct ps_stmt *unnamed;
+	struct ps_server *linked;	/* the server whose queued requests may undo
+								 * changes to this map (see undo_map) */
 };
+
+static void unlink_client(struct ps_client *cl);
 
 struct ps_client *
 ps_client_new(void)
@@ -240,6 +244,7 @@ ps_client_free(struct ps_client *cl)
 {
 	if (cl == NULL)
 		return;
+	unlink_client(cl);
 	client_clear(cl);
 	free(cl->tab);
 	free(cl);
@@ -403,6 +408,14 @@ struct ps_rq {
 	bool		dealloc_all;	/* RQ_QUERY_DEALLOC: tag "DEALLOCATE ALL" */
 	uint32_t	gen;			/* RQ_PARSE*: the cache entry it made */
 	struct ps_stmt *stmt;		/* referenced, or NULL */
+	/* A client's Parse or Close changed its map when it was sent: if the
+	 * server ignores or fails the request, the name goes back to undo_prev
+	 * (referenced, NULL = no statement).  cl is NULL when there is nothing
+	 * to undo or the client is gone. */
+	struct ps_client *cl;
+	struct ps_stmt *undo_prev;
+	char	   *undo_name;		/* malloc'd; NULL for the unnamed statement */
+	uint32_t	undo_nlen;
 };
 
 struct ps_server {
@@ -568,6 +581,10 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 	rq->dealloc_all = false;
 	rq->gen = 0;
 	rq->stmt = st;
+	rq->cl = NULL;
+	rq->undo_prev = NULL;
+	rq->undo_name = NULL;
+	rq->undo_nlen = 0;
 	if (st)
 		stmt_ref(st);
 	sv->qlen++;
@@ -593,6 +610,11 @@ queue_pop(struct ps_server *sv)
 
 	stmt_unref(rq->stmt);
 	rq->stmt = NULL;
+	stmt_unref(rq->undo_prev);
+	rq->undo_prev = NULL;
+	free(rq->undo_name);
+	rq->undo_name = NULL;
+	rq->cl = NULL;
 	sv->qhead = (sv->qhead + 1) & (sv->qcap - 1);
 	sv->qlen--;
 }
@@ -652,11 +674,92 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 	}
 }
 
+/* ---- undoing client map changes the server did not make ---- */
+
+/* Forget the undo records of `cl` queued on its linked server. */
+static void
+unlink_client(struct ps_client *cl)
+{
+	struct ps_server *sv = cl->linked;
+
+	if (sv == NULL)
+		return;
+	for (uint32_t i = 0; i < sv->qlen; i++)
+	{
+		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+
+		if (rq->cl == cl)
+			rq->cl = NULL;
+	}
+	cl->linked = NULL;
+}
+
+/*
+ * The request just queued (the tail) changed `name` in the client's map,
+ * which was `prev` before (the caller's reference is taken over).
+ */
+static bool
+attach_undo(struct ps_server *sv, struct ps_client *cl, const char *name, uint32_t nlen,
+			struct ps_stmt *prev)
+{
+	struct ps_rq *rq = queue_tail(sv);
+
+	if (nlen > 0 && (rq->undo_name = malloc(nlen)) == NULL)
+	{
+		stmt_unref(prev);
+		return false;
+	}
+	if (nlen > 0)
+		memcpy(rq->undo_name, name, nlen);
+	rq->undo_nlen = nlen;
+	rq->undo_prev = prev;
+	if (cl->linked != sv)
+	{
+		unlink_client(cl);
+		cl->linked = sv;
+	}
+	rq->cl = cl;
+	return true;
+}
+
+/*
+ * The server ignored the request (`failed`: failed it) whose map change
+ * is recorded in rq: put the name back.  A failed Parse of the unnamed
+ * statement leaves none, as in PostgreSQL, which drops the old one first.
+ */
+static void
+undo_map(struct ps_rq *rq, bool failed)
+{
+	struct ps_client *cl = rq->cl;
+	const char *name = rq->undo_name ? rq->undo_name : "";
+
+	if (cl == NULL)
+		return;
+	if (rq->undo_prev && !(failed && rq->kind == RQ_PARSE && rq->undo_nlen == 0))
+	{
+		stmt_ref(rq->undo_prev);
+		if (!client_store(cl, name, rq->undo_nlen, rq->undo_prev))
+		{
+			stmt_unref(rq->undo_prev);
+			client_forget(cl, name, rq->undo_nlen);
+		}
+	}
+	else
+		client_forget(cl, name, rq->undo_nlen);
+}
+
 void
 ps_server_free(struct ps_server *sv)
 {
 	if (sv == NULL)
 		return;
+	for (uint32_t i = 0; i < sv->qlen; i++)
+	{
+		struct ps_client *cl = sv->q[(sv->qhead + i) & (sv->qcap - 1)].cl;
+
+		if (cl && cl->linked == sv)
+			cl->linked = NULL;
+	}
 	while (sv->qlen)
 		queue_pop(sv);
 	free(sv->q);
@@ -797,7 +900,8 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	uint32_t	pos = 0,
 				nlen;
 	const char *name;
-	struct ps_stmt *st;
+	struct ps_stmt *st,
+			   *prev;
 	struct ps_sentry *e;
 	bool		bad;
 
@@ -806,12 +910,23 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	st = stmt_get(body + pos, blen - pos, &bad);
 	if (st == NULL)
 		return bad ? PS_BAD : PS_NOMEM;
+	proto_buf_reset(out);
+	if (sv->skipping)
+	{
+		/* ignored by the server after an error: the name stays as it was */
+		build_parse(out, st);
+		stmt_unref(st);
+		return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+	}
+	prev = client_lookup(cl, name, nlen);
+	if (prev)
+		stmt_ref(prev);
 	if (!client_store(cl, name, nlen, st))
 	{
 		stmt_unref(st);
+		stmt_unref(prev);
 		return PS_NOMEM;
 	}
-	proto_buf_reset(out);
 	e = server_lookup(sv, st);
 	if (e)
 	{
@@ -819,25 +934,25 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 		server_touch(sv, e);
 		build_nop_close(out);
 		ps_stats.parses_skipped++;
-		if (push_forwarded(sv, RQ_PARSE_NOP, NULL) != PS_PASS)
-			return PS_NOMEM;
+		if (!queue_push(sv, RQ_PARSE_NOP, NULL))
+			goto nomem;
 	}
 	else
 	{
-		if (sv->skipping)
-			build_parse(out, st);	/* ignored by the server */
-		else
-		{
-			if (!evict_for_one(sv, max_prepared, out))
-				return PS_NOMEM;
-			build_parse(out, st);
-			e = server_add(sv, st, SE_PENDING);
-			if (e == NULL || !queue_push(sv, RQ_PARSE, st))
-				return PS_NOMEM;
-			queue_tail(sv)->gen = e->gen;
-		}
+		if (!evict_for_one(sv, max_prepared, out))
+			goto nomem;
+		build_parse(out, st);
+		e = server_add(sv, st, SE_PENDING);
+		if (e == NULL || !queue_push(sv, RQ_PARSE, st))
+			goto nomem;
+		queue_tail(sv)->gen = e->gen;
 	}
+	if (!attach_undo(sv, cl, name, nlen, prev))
+		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+nomem:
+	stmt_unref(prev);
+	return PS_NOMEM;
 }
 
 static enum ps_result bind_known(struct ps_client *cl, struct ps_server *sv,
@@ -951,17 +1066,31 @@ client_close(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	uint32_t	pos = 1,
 				nlen;
 	const char *name;
+	struct ps_stmt *prev;
 
 	if (blen < 2 || !take_string(body, blen, &pos, &name, &nlen) || pos != blen)
 		return PS_BAD;
 	if (body[0] != 'S')
 		return push_forwarded(sv, RQ_EXT, NULL);	/* a portal */
 	/* The statement stays cached on the server for other clients; the
-	 * client gets the CloseComplete of a no-op portal Close. */
-	client_forget(cl, name, nlen);
+	 * client gets the CloseComplete of a no-op portal Close.  Ignored after
+	 * an error, it leaves the name as it is. */
 	proto_buf_reset(out);
 	build_nop_close(out);
-	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS)
+	if (sv->skipping)
+		return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+	prev = client_lookup(cl, name, nlen);
+	if (prev)
+	{
+		stmt_ref(prev);
+		client_forget(cl, name, nlen);
+	}
+	if (!queue_push(sv, RQ_EXT, NULL))
+	{
+		stmt_unref(prev);
+		return PS_NOMEM;
+	}
+	if (prev && !attach_undo(sv, cl, name, nlen, prev))
 		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 }
@@ -1244,19 +1373,27 @@ ps_dealloc_tag(const struct ps_server *sv)
 	return sv->last_dealloc_all ? "DEALLOCATE ALL" : "DEALLOCATE";
 }
 
-/* An ErrorResponse ended an extended-protocol request: the server ignores
- * everything up to the next Sync. */
+/* An ErrorResponse ended the extended-protocol request at the head: it
+ * failed, and the server ignores everything up to the next Sync. */
 static void
 error_skip(struct ps_server *sv)
 {
+	uint32_t	n = 0;
 	struct ps_rq *rq;
 
-	while ((rq = queue_head(sv)) != NULL && rq->kind != RQ_SYNC)
+	while (n < sv->qlen && sv->q[(sv->qhead + n) & (sv->qcap - 1)].kind != RQ_SYNC)
+		n++;
+	/* map changes are undone newest first, so each name ends up as it was
+	 * before the first of them */
+	for (uint32_t i = n; i-- > 0;)
+		undo_map(&sv->q[(sv->qhead + i) & (sv->qcap - 1)], i == 0);
+	while (n-- > 0)
 	{
+		rq = queue_head(sv);
 		request_lost(sv, rq);
 		queue_pop(sv);
 	}
-	if (rq == NULL)
+	if (sv->qlen == 0)
 		sv->skipping = true;	/* the Sync is yet to come */
 }
 
@@ -1300,8 +1437,6 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY, ... */
 	if (type == PQMSG_ErrorResponse)
 	{
-		request_lost(sv, rq);
-		queue_pop(sv);
 		error_skip(sv);
 		return PS_REPLY_FORWARD;	/* the client sees why its request failed */
 	}

@@ -33,7 +33,14 @@
  *    replies swallowed.  After an ErrorResponse the server ignores requests
  *    up to the next Sync; their queue entries are dropped, and a Parse that
  *    was ignored leaves the cache, a Close that was ignored puts its
- *    statement back.
+ *    statement back.  The client's names follow what the server did: a
+ *    client Parse or Close changes the map when sent and records the old
+ *    statement in its queue entry; if the server fails or ignores it, the
+ *    name goes back (newest first), and a failed unnamed Parse leaves no
+ *    unnamed statement.  Sent while the pooler already knows of the error,
+ *    they do not change the map at all.  Not covered: a Bind pipelined in
+ *    a later Sync segment before the error has come back sees the newer
+ *    name, and DEALLOCATE sent through Parse/Bind is not undone.
  *
  * Ownership.  ps_client and ps_server objects belong to the connection that
  * created them; freeing one drops its references.  Message builders write

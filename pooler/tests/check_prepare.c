@@ -420,6 +420,7 @@ START_TEST(test_error_skips_to_sync)
 {
 	struct ps_client *cl = ps_client_new();
 	struct ps_server *sv = ps_server_new();
+	uint32_t	len;
 
 	/* a Parse that fails, and a Bind the server then ignores */
 	mk_parse("bad", "selec 1", 0);
@@ -448,23 +449,81 @@ START_TEST(test_error_skips_to_sync)
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);	/* 22012 */
 	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
-	/* ignored by the server until Sync: not queued, nothing cached */
+	/* ignored by the server until Sync: not queued, nothing cached, and
+	 * the name is not taken (the Bind is of an unknown name) */
 	mk_parse("late", "select 6", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	mk_bind("", "late");
-	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
 	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
 	ck_assert_uint_eq(ps_server_cached(sv), 1);
 	mk_simple(PQMSG_Sync);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
 
-	/* after the Sync "late" is parsed for real when bound */
+	/* after the Sync "late" still does not exist, as in PostgreSQL */
+	ck_assert_ptr_null(ps_client_stmt_body(cl, "late", &len));
 	mk_bind("", "late");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
+/* Parse and Close pipelined behind a request that fails: the client's
+ * names go back to what they were once the error arrives. */
+START_TEST(test_error_undoes_names)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct ps_client *gone = ps_client_new();
+	uint32_t	len;
+
+	mk_parse("", "select 1", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
-	ck_assert_uint_eq(ps_server_outstanding(sv), 2);
-	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
-	ck_assert_uint_eq(ps_server_cached(sv), 2);
+	mk_parse("n", "select 10", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* Bind (fails), then the unnamed statement twice, n closed, Sync */
+	mk_bind("", "");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_parse("", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_parse("", "select 3", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_describe_close(PQMSG_Close, 'S', "n");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_ptr_null(ps_client_stmt_body(cl, "n", &len));
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "", &len), "select 3");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "", &len), "select 1");
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "n", &len), "select 10");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* a failed Parse of the unnamed statement leaves none */
+	mk_parse("", "selec 4", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_ptr_null(ps_client_stmt_body(cl, "", &len));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* a client freed while its changes are queued: nothing is undone on it */
+	mk_parse("g", "select 7", 0);
+	ck_assert_int_eq(send_msg(gone, sv, 200), PS_REPLACED);
+	ps_client_free(gone);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
 
 	ps_client_free(cl);
 	ps_server_free(sv);
@@ -808,6 +867,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_unnamed_reuse);
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
+	tcase_add_test(tc, test_error_undoes_names);
 	tcase_add_test(tc, test_ignored_eviction_keeps_statement);
 	tcase_add_test(tc, test_evicted_in_flight_stays_evicted);
 	tcase_add_test(tc, test_simple_query_then_pipeline);

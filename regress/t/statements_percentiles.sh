@@ -55,10 +55,14 @@ check p50_vs_requested "$(truth 50)" 40
 check p95_vs_requested "$(truth 95)" 80
 
 # The histogram function returns the 100 samples, each in a bucket that
-# holds one of the true durations
+# holds one of the true durations.  pgplumb and pg_stat_statements time a
+# call at slightly different points, and a loaded machine widens that gap, so
+# a duration just past a bucket edge (buckets are ~3 % wide) may be counted
+# in the neighbouring bucket: the bounds get 2 % of slack.  A bucket far from
+# every true duration still fails.
 buckets=$(psql_db -c "SELECT sum(h.count),
                              bool_and(EXISTS (SELECT FROM unnest(string_to_array('$(tr '\n' ' ' <<<"$durations" | xargs)', ' ')::float8[]) d
-                                              WHERE d >= h.lower_ms AND (d < h.upper_ms OR h.upper_ms IS NULL)))
+                                              WHERE d >= h.lower_ms * 0.98 AND (d < h.upper_ms * 1.02 OR h.upper_ms IS NULL)))
                         FROM pgplumb.statements s, pgplumb.statement_histogram(s.queryid) h
                        WHERE s.query LIKE '%pp_percentile_probe%'")
 echo "histogram samples|every bucket holds a true duration: $buckets"

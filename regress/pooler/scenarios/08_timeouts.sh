@@ -81,12 +81,11 @@ start_pooler "pool_mode = transaction
 default_pool_size = 2
 server_idle_timeout = 300ms"
 pq -c "select 1" >/dev/null
-t0=$(now_ms)    # the server went idle just before this
+# the backend is gone (polled with psql: that time is not the pooler's)
 wait_for "[ \"\$(backend_count)\" = 0 ]" 3000 || fail "server_idle_timeout did not close the server"
-t1=$(now_ms)
-assert_le $((t1 - t0)) 900 "server closed soon after server_idle_timeout (ms)"
 assert_log "closing because: server_idle_timeout"
-# and not before its time: the close came >= 300 ms after the release
+# when, from the pooler log's own timestamps: not before the timeout, and
+# within ~100 ms after it (the client left just after the release)
 python3 - "$POOLER_LOG" <<'PY' || fail "server closed before server_idle_timeout"
 import re, sys, datetime
 lines = open(sys.argv[1]).read().splitlines()

@@ -75,6 +75,8 @@ assert_log "shutting down (SIGINT)"
 assert_log "shutdown complete"
 [ ! -e "$SCEN_DIR/pooler.pid" ] || fail "pidfile left behind"
 ok "pidfile removed"
+# a backend may still be exiting: poll, bounded
+wait_for "[ \"\$(backend_count)\" = 0 ]" 5000 || true
 assert_eq "$(backend_count)" 0 "no server connections left"
 
 # SIGTERM: the connected client is still served; the pooler exits when it leaves
@@ -105,4 +107,6 @@ assert_contains "$(cat "$SCEN_DIR/term.out")" "error: None" "SIGTERM: no error f
 wait_for "! kill -0 $POOLER_PID" 3000 || fail "SIGTERM: pooler did not exit after the last client left"
 ok "SIGTERM: pooler exited once the client left"
 assert_log "waiting up to 5.0 s for clients to disconnect"
+# a backend may still be exiting: poll, bounded
+wait_for "[ \"\$(backend_count)\" = 0 ]" 5000 || true
 assert_eq "$(backend_count)" 0 "SIGTERM: no server connections left"

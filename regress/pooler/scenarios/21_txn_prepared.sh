@@ -16,8 +16,8 @@ tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$
 assert_ge "$tx" 50 "pgbench -M prepared through transaction pooling"
 
 # raw protocol: what the client sees, message by message
-out=$(/usr/bin/python3 - "$POOLER_PORT" <<'PY'
-import struct, sys
+out=$(/usr/bin/python3 - "$POOLER_PORT" "$PG_SERVER_PORT" <<'PY'
+import struct, sys, time
 from pgwire import Conn, fields
 
 port = int(sys.argv[1])
@@ -123,6 +123,48 @@ for rnd in range(2):
     print("evicting round %d:" % rnd, got == ["D%d" % i for i in range(6)])
 a.query("select count(*) from pg_prepared_statements where name like 'PGPLUMB%'")
 print("server statements:", summary(a.read_until()))
+
+# After an error the server ignores everything up to Sync, Parse and Close
+# included: the statement names must stay as they were, as with PostgreSQL
+# itself.  Each case runs through the pooler and straight to the server,
+# pipelined and "paused": a Flush and a pause after the failing request, so
+# that the pooler has seen the error before the rest arrives.
+PAUSED = [False]
+def pause(c):
+    if PAUSED[0]:
+        c.msg(b"H"); time.sleep(0.2)
+cases = {
+    "unnamed": [
+        lambda c: (parse(c, "", "select 1"), bind(c, ""), execute(c), sync(c)),
+        lambda c: (parse(c, "", "select 10 / $1::int"), bind(c, "", "0"), execute(c), pause(c),
+                   parse(c, "", "select 2"), sync(c)),
+        lambda c: (bind(c, ""), execute(c), sync(c))],
+    "unnamed bad parse": [
+        lambda c: (parse(c, "", "select 1"), bind(c, ""), execute(c), sync(c)),
+        lambda c: (bind(c, ""), execute(c), parse(c, "", "selec 2"), pause(c), parse(c, "", "select 3"), sync(c)),
+        lambda c: (bind(c, ""), execute(c), sync(c))],
+    "named": [
+        lambda c: (parse(c, "n1", "select 10"), parse(c, "c1", "select 30"), sync(c)),
+        lambda c: (parse(c, "", "select 10 / $1::int"), bind(c, "", "0"), execute(c), pause(c),
+                   parse(c, "n2", "select 20"), close(c, b"S", "c1"), sync(c)),
+        lambda c: (bind(c, "n1"), execute(c), bind(c, "c1"), execute(c), sync(c)),
+        lambda c: (bind(c, "n2"), execute(c), sync(c))],
+}
+for label, steps in cases.items():
+    for paused in (False, True):
+        PAUSED[0] = paused
+        got = {}
+        for who, p in (("pooler", port), ("direct", int(sys.argv[2]))):
+            c = Conn(p); c.startup(); c.read_until()
+            res = []
+            for step in steps:
+                step(c)
+                res.append(summary(c.read_until()))
+            got[who] = " / ".join(res)
+            c.close()
+        print("skipped %s%s: %s" % (label, " paused" if paused else "",
+              "same" if got["pooler"] == got["direct"] else "DIFFER pooler=%r direct=%r" % (got["pooler"], got["direct"])))
+        print("  direct:", got["direct"])
 PY
 )
 echo "$out"
@@ -148,6 +190,9 @@ assert_contains "$out" "evicting round 0: True" "6 statements over a cache of 3 
 assert_contains "$out" "evicting round 1: True" "6 statements over a cache of 3 (round 2)"
 n=$(echo "$out" | sed -n 's/^server statements: T D\([0-9]*\) .*/\1/p')
 assert_le "$n" 3 "server-side statements bounded by max_prepared_statements"
+for c in "unnamed" "unnamed paused" "unnamed bad parse" "unnamed bad parse paused" "named" "named paused"; do
+	assert_contains "$out" "skipped $c: same" "Parse/Close ignored after an error leave the names as on PostgreSQL ($c)"
+done
 
 # psycopg 3 with server-side prepared statements on 6 connections sharing 2 servers
 /usr/bin/python3 - "$(pooler_url)" <<'PY' || fail "psycopg prepared statements"
