@@ -2121,8 +2121,11 @@ batch_new(const struct batch_settings *settings)
 }
 
 void
-batch_set_status(struct batch *b, char status)
+batch_join(struct batch *b, int outstanding, bool in_segment, char status)
 {
+	b->units_sent = outstanding > 0 ? (uint64_t) outstanding : 0;
+	b->units_done = 0;
+	b->state = in_segment ? BS_PASS : BS_IDLE;
 	b->status = status;
 }
 

@@ -47,8 +47,8 @@
  *    batch_peek() calls BATCH_PEEK_MAYBE (a Parse or Query of an INSERT) at a
  *    moment its server owes it no reply (or it has none), it has no rewriter
  *    and its traffic pays only a look at the type byte (Parse and Query: and
- *    the first word); on creation, batch_set_status() the last ReadyForQuery
- *    status;
+ *    the first word); on creation, batch_join() tells it the replies still
+ *    outstanding and the last ReadyForQuery status;
  *  - client.c, for every client message once active: ask the sbuf for the
  *    whole message (SBUF_NEED_FULL) when it is a Parse, Bind, Describe,
  *    Execute, Close, Sync, Flush or Query, or whenever batch_busy(); then
@@ -163,11 +163,15 @@ struct batch *batch_new(const struct batch_settings *settings);
 void		batch_free(struct batch *b);
 
 /*
- * A rewriter created after the client's first ReadyForQuery, while no reply
- * is outstanding: the transaction status that ReadyForQuery reported ('I',
- * 'T' or 'E'; a new rewriter assumes 'I').
+ * A rewriter created after the client's first ReadyForQuery (at its first
+ * INSERT candidate): what it would have counted had it seen the traffic
+ * before.  `outstanding`: ReadyForQuery replies the client is still owed for
+ * units (Sync, Query, FunctionCall) it sent; `in_segment`: messages sent since
+ * its last Sync (an extended-protocol segment already under way is relayed
+ * as it is); `status`: the last ReadyForQuery status ('I', 'T' or 'E').  A
+ * new rewriter assumes 0, false and 'I'.  Call it before any message.
  */
-void		batch_set_status(struct batch *b, char status);
+void		batch_join(struct batch *b, int outstanding, bool in_segment, char status);
 
 /*
  * The cheap first check, made before a client has a rewriter: could this

@@ -510,18 +510,25 @@ client_batching(struct client *c)
 
 /*
  * The client's rewriter, created at the first message that could be a
- * rewritable INSERT (complete: batch_peek() said MAYBE), and only while no
- * reply is outstanding (the rewriter counts the replies owed from its start);
- * otherwise, at a later one.  Clients that send no INSERT never get one.
+ * rewritable INSERT (complete: batch_peek() said MAYBE) and told what it
+ * missed: the replies still owed to the client and whether an extended
+ * segment is under way.  A client held by the coalescer gets one only while
+ * no reply is outstanding (at a later INSERT otherwise).  Clients that send
+ * no INSERT never get one.
  */
 static struct batch *
 client_batch(struct client *c, const struct sbuf_pkt *pkt)
 {
 	struct server *s = c->link;
+	int			owed;
 
-	if (c->batch == NULL && client_batching(c) &&
-		batch_peek(pkt->data, pkt->avail, pkt->total) == BATCH_PEEK_MAYBE &&
-		(s == NULL || (s->expect_rfq == 0 && !s->ext_open)))
+	if (c->batch != NULL || !client_batching(c) ||
+		batch_peek(pkt->data, pkt->avail, pkt->total) != BATCH_PEEK_MAYBE)
+		return c->batch;
+	/* ReadyForQuery replies the client will get: not those of txn.c's syncs */
+	owed = s ? s->expect_rfq - txn_server_syncs_pending(s) : 0;
+	if (s && (owed < 0 || (c->coal && (owed > 0 || s->ext_open))))
+		return NULL;
 	{
 		struct batch_settings set = {
 			.max_rows = cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)),
@@ -532,7 +539,7 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 
 		c->batch = batch_new(&set);
 		if (c->batch && s)
-			batch_set_status(c->batch, s->txn_status);
+			batch_join(c->batch, owed, s->ext_open, s->txn_status);
 	}
 	return c->batch;
 }

@@ -1067,13 +1067,35 @@ START_TEST(test_peek_first_check)
 }
 END_TEST
 
-/* A rewriter created inside an explicit transaction protects its batch with a savepoint. */
-START_TEST(test_late_rewriter_takes_status)
+/*
+ * A rewriter created late, at the first INSERT, after BEGIN was sent and
+ * before its reply: it waits for that reply, then protects the batch with a
+ * savepoint, as one that saw BEGIN go by would.
+ */
+START_TEST(test_late_rewriter_joins)
 {
-	batch_set_status(b, 'T');
+	batch_join(b, 1, false, 'I');
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_uint_eq(sent.len, 0);
+	ck_assert(batch_busy(b));
+	ck_assert_int_eq(srv(m_complete("BEGIN")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_FORWARD);
 	ck_assert_str_eq(types_of(&sent), "QPPBESQ");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "SAVEPOINT " BATCH_SAVEPOINT_NAME);
+}
+END_TEST
+
+/* Joined inside an extended segment: the rest of it is relayed as it is. */
+START_TEST(test_late_rewriter_inside_segment)
+{
+	batch_join(b, 0, true, 'I');
+	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[0])), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[1])), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
+	ck_assert(!batch_busy(b));
 }
 END_TEST
 
@@ -1086,7 +1108,8 @@ batch_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_select_passes_through);
 	tcase_add_test(tc, test_peek_first_check);
-	tcase_add_test(tc, test_late_rewriter_takes_status);
+	tcase_add_test(tc, test_late_rewriter_joins);
+	tcase_add_test(tc, test_late_rewriter_inside_segment);
 	tcase_add_test(tc, test_batch_success);
 	tcase_add_test(tc, test_returning_rows_split);
 	tcase_add_test(tc, test_error_replays_original);
