@@ -79,7 +79,8 @@ if [ "$MODE" = callgrind ]; then
 		done
 		pgbench -n -S -M "$1" -c 1 -t "$3" -h 127.0.0.1 -p "$PORT" "$2" >/dev/null 2>&1 ||
 			{ echo "pgbench failed ($1/$2)" >&2; exit 1; }
-		kill -INT "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+		# SIGINT to the pooler (valgrind), not to runuser, which does not pass it on
+		kill -INT "$(pgrep -P "$PID")"; wait "$PID" 2>/dev/null || true; PID=""
 		sed -n 's/^totals: *\([0-9]*\).*/\1/p; s/^summary: *\([0-9]*\).*/\1/p' "$WORK/cg.out" | head -1
 	}
 	declare -A INSN

@@ -2153,6 +2153,9 @@ batch_peek(const uint8_t *msg, size_t avail, size_t total)
 	if (avail <= off)
 		return avail < total ? BATCH_PEEK_MORE : BATCH_PEEK_NO;
 	t = (const char *) msg + off;
+	/* the common case: a statement that starts at once with another word */
+	if (((*t | 0x20) >= 'a' && (*t | 0x20) <= 'z') && (*t | 0x20) != 'i')
+		return BATCH_PEEK_NO;
 	end = memchr(t, '\0', avail - off);
 	if (end != NULL)
 		return batch_sql_maybe_insert(t, (size_t) ((const char *) end - t)) ?
