@@ -2121,6 +2121,58 @@ batch_new(const struct batch_settings *settings)
 }
 
 void
+batch_join(struct batch *b, int outstanding, bool in_segment, char status)
+{
+	b->units_sent = outstanding > 0 ? (uint64_t) outstanding : 0;
+	b->units_done = 0;
+	b->state = in_segment ? BS_PASS : BS_IDLE;
+	b->status = status;
+}
+
+/* Only Parse and Query get past the first test: the rest costs nothing. */
+enum batch_peek
+batch_peek(const uint8_t *msg, size_t avail, size_t total)
+{
+	size_t		off = PROTO_HDR_LEN;
+	const uint8_t *end;
+	const char *t;
+	size_t		n;
+
+	if (avail < 1 || (msg[0] != PQMSG_Parse && msg[0] != PQMSG_Query))
+		return avail < 1 ? BATCH_PEEK_MORE : BATCH_PEEK_NO;
+	if (avail > total)
+		avail = total;
+	if (msg[0] == PQMSG_Parse)
+	{
+		/* the statement name comes first */
+		end = avail > off ? memchr(msg + off, '\0', avail - off) : NULL;
+		if (end == NULL)
+			return avail < total ? BATCH_PEEK_MORE : BATCH_PEEK_NO;
+		off = (size_t) (end - msg) + 1;
+	}
+	if (avail <= off)
+		return avail < total ? BATCH_PEEK_MORE : BATCH_PEEK_NO;
+	t = (const char *) msg + off;
+	/* the common case: a statement that starts at once with another word */
+	if (((*t | 0x20) >= 'a' && (*t | 0x20) <= 'z') && (*t | 0x20) != 'i')
+		return BATCH_PEEK_NO;
+	end = memchr(t, '\0', avail - off);
+	if (end != NULL)
+		return batch_sql_maybe_insert(t, (size_t) ((const char *) end - t)) ?
+			BATCH_PEEK_MAYBE : BATCH_PEEK_NO;
+	if (avail == total)
+		return BATCH_PEEK_NO;	/* no terminator: malformed, the server says so */
+	/* cut short: decide on a first word that is already visible */
+	n = avail - off;
+	while (n > 0 && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+		t++, n--;
+	if (n > 0 && ((*t | 0x20) >= 'a' && (*t | 0x20) <= 'z') &&
+		strncasecmp(t, "insert", n < 6 ? n : 6) != 0)
+		return BATCH_PEEK_NO;
+	return BATCH_PEEK_MORE;
+}
+
+void
 batch_free(struct batch *b)
 {
 	if (!b)

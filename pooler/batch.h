@@ -13,7 +13,8 @@
  *  - a simple-protocol Query whose text is two or more single-row INSERTs
  *    with literal values into the same table and columns.
  * Everything else passes through untouched and costs one look at the type
- * byte (and, for Parse and Query, a look at the first word).
+ * byte (and, for Parse and Query, a look at the first word); a client that
+ * has sent no INSERT has no rewriter at all (batch_peek()).
  *
  * How a rewritten segment runs (the "attempt"): inside an explicit
  * transaction (last ReadyForQuery said 'T') a SAVEPOINT comes first; then the
@@ -42,7 +43,12 @@
  * How the core drives it (pooler/tests/batch/batch_proxy.c does the same over
  * blocking sockets):
  *  - one struct batch per client whose database has insert_batching = on,
- *    created after login (the server's first ReadyForQuery), freed with it;
+ *    created lazily, freed with the client: until the client sends a message
+ *    batch_peek() calls BATCH_PEEK_MAYBE (a Parse or Query of an INSERT) at a
+ *    moment its server owes it no reply (or it has none), it has no rewriter
+ *    and its traffic pays only a look at the type byte (Parse and Query: and
+ *    the first word); on creation, batch_join() tells it the replies still
+ *    outstanding and the last ReadyForQuery status;
  *  - client.c, for every client message once active: ask the sbuf for the
  *    whole message (SBUF_NEED_FULL) when it is a Parse, Bind, Describe,
  *    Execute, Close, Sync, Flush or Query, or whenever batch_busy(); then
@@ -155,6 +161,31 @@ struct batch;
 
 struct batch *batch_new(const struct batch_settings *settings);
 void		batch_free(struct batch *b);
+
+/*
+ * A rewriter created after the client's first ReadyForQuery (at its first
+ * INSERT candidate): what it would have counted had it seen the traffic
+ * before.  `outstanding`: ReadyForQuery replies the client is still owed for
+ * units (Sync, Query, FunctionCall) it sent; `in_segment`: messages sent since
+ * its last Sync (an extended-protocol segment already under way is relayed
+ * as it is); `status`: the last ReadyForQuery status ('I', 'T' or 'E').  A
+ * new rewriter assumes 0, false and 'I'.  Call it before any message.
+ */
+void		batch_join(struct batch *b, int outstanding, bool in_segment, char status);
+
+/*
+ * The cheap first check, made before a client has a rewriter: could this
+ * client message start something the rewriter takes -- a Parse or a Query
+ * whose text begins (after whitespace and comments) with the word INSERT?
+ * msg holds the first `avail` bytes of a message of `total` bytes, header
+ * included.  Every other message type is BATCH_PEEK_NO at once.
+ */
+enum batch_peek {
+	BATCH_PEEK_NO,				/* not an INSERT candidate */
+	BATCH_PEEK_MAYBE,			/* an INSERT candidate (the analysis decides) */
+	BATCH_PEEK_MORE				/* the bytes seen do not tell: ask with all of it */
+};
+enum batch_peek batch_peek(const uint8_t *msg, size_t avail, size_t total);
 
 /*
  * A complete message from the client (type byte, length and body: len bytes).

@@ -498,18 +498,37 @@ client_batch_output(struct client *c, struct server *s)
 	return ok;
 }
 
-/*
- * insert_batching: let the rewriter see the message.  Returns SBUF_FORWARD
- * (relay it), SBUF_SKIP (taken: *taken set), or NEED_FULL/WAIT/CLOSED.
- */
-/* The client's rewriter, created at its first message if insert_batching is on. */
-static struct batch *
-client_batch(struct client *c)
+/* May this client's messages be rewritten (insert_batching on for its database)? */
+static bool
+client_batching(struct client *c)
 {
 	/* outside session pooling its statements need the prepared-statement
 	 * mapping (max_prepared_statements > 0) to follow the client */
-	if (c->batch == NULL && cfg_insert_batching_for(cfg, pool_db(c->pool)) &&
-		(pool_mode(c->pool) == CFG_POOL_SESSION || cfg->max_prepared_statements > 0))
+	return cfg_insert_batching_for(cfg, pool_db(c->pool)) &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || cfg->max_prepared_statements > 0);
+}
+
+/*
+ * The client's rewriter, created at the first message that could be a
+ * rewritable INSERT (complete: batch_peek() said MAYBE) and told what it
+ * missed: the replies still owed to the client and whether an extended
+ * segment is under way.  A client held by the coalescer gets one only while
+ * no reply is outstanding (at a later INSERT otherwise).  Clients that send
+ * no INSERT never get one.
+ */
+static struct batch *
+client_batch(struct client *c, const struct sbuf_pkt *pkt)
+{
+	struct server *s = c->link;
+	int			owed;
+
+	if (c->batch != NULL || !client_batching(c) ||
+		batch_peek(pkt->data, pkt->avail, pkt->total) != BATCH_PEEK_MAYBE)
+		return c->batch;
+	/* ReadyForQuery replies the client will get: not those of txn.c's syncs */
+	owed = s ? s->expect_rfq - txn_server_syncs_pending(s) : 0;
+	if (s && (owed < 0 || (c->coal && (owed > 0 || s->ext_open))))
+		return NULL;
 	{
 		struct batch_settings set = {
 			.max_rows = cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)),
@@ -519,17 +538,42 @@ client_batch(struct client *c)
 		};
 
 		c->batch = batch_new(&set);
+		if (c->batch && s)
+			batch_join(c->batch, owed, s->ext_open, s->txn_status);
 	}
 	return c->batch;
 }
 
+/*
+ * insert_batching: let the rewriter see the message.  Returns SBUF_FORWARD
+ * (relay it), SBUF_SKIP (taken: *taken set), or NEED_FULL/WAIT/CLOSED.
+ */
 static enum sbuf_ret
 batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 {
 	enum batch_action a;
 
 	*taken = false;
-	if (pkt->type == PQMSG_Terminate || client_batch(c) == NULL)
+	if (c->batch == NULL)
+	{
+		/* the cheap first check: only a Parse or Query of an INSERT goes on */
+		if ((pkt->type != PQMSG_Parse && pkt->type != PQMSG_Query) || !client_batching(c))
+			return SBUF_FORWARD;
+		switch (batch_peek(pkt->data, pkt->avail, pkt->total))
+		{
+			case BATCH_PEEK_NO:
+				return SBUF_FORWARD;
+			case BATCH_PEEK_MORE:
+				return SBUF_NEED_FULL;
+			case BATCH_PEEK_MAYBE:
+				break;
+		}
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		if (client_batch(c, pkt) == NULL)
+			return SBUF_FORWARD;
+	}
+	if (pkt->type == PQMSG_Terminate)
 		return SBUF_FORWARD;
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
@@ -575,7 +619,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		/* statements prepared without a server (txn.c) */
 		r = txn_client_unlinked_packet(c, pkt);
 		if (r == SBUF_SKIP && (pkt->type == PQMSG_Parse || pkt->type == PQMSG_Close) &&
-			client_batch(c) && !batch_note_local(c->batch, pkt->data, pkt->total))
+			client_batch(c, pkt) && !batch_note_local(c->batch, pkt->data, pkt->total))
 		{
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;

@@ -156,6 +156,12 @@ txn_server_free(struct server *s)
 	s->txn = NULL;
 }
 
+int
+txn_server_syncs_pending(const struct server *s)
+{
+	return s->txn ? s->txn->sync_pending : 0;
+}
+
 uint32_t
 txn_server_outstanding(const struct server *s)
 {

@@ -87,5 +87,7 @@ void		txn_server_free(struct server *s);
 
 /* Requests of the server still waiting for replies in the matching queue. */
 uint32_t	txn_server_outstanding(const struct server *s);
+/* ReadyForQuery replies owed to the pooler's own sync queries (counted in expect_rfq). */
+int			txn_server_syncs_pending(const struct server *s);
 
 #endif							/* PGPLUMB_POOLER_TXN_H */

@@ -1035,6 +1035,70 @@ START_TEST(test_unsafe_statement_not_rewritten)
 }
 END_TEST
 
+/* batch_peek() on the first `avail` bytes of m (0: all of it). */
+static enum batch_peek
+peek(const uint8_t *m, size_t avail)
+{
+	return batch_peek(m, avail ? avail : mlen(m), mlen(m));
+}
+
+START_TEST(test_peek_first_check)
+{
+	/* what a client that never sends an INSERT sends: never a rewriter */
+	ck_assert_int_eq(peek(m_query("SELECT abalance FROM pgbench_accounts WHERE aid = 1"), 0),
+					 BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_parse("P0_1", "SELECT 1", 0, NULL), 0), BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_parse("", "INSERTED", 0, NULL), 0), BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_query("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"), 0),
+					 BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_bind("s", 2, row_vals[0]), 0), BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_execute(), 0), BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_simple(PQMSG_Sync), 0), BATCH_PEEK_NO);
+	/* INSERT candidates, after whitespace and (nested) comments */
+	ck_assert_int_eq(peek(m_parse("s", "INSERT INTO t VALUES ($1)", 0, NULL), 0), BATCH_PEEK_MAYBE);
+	ck_assert_int_eq(peek(m_query(" \n-- x\n/* a /* b */ */insert into t values (1)"), 0),
+					 BATCH_PEEK_MAYBE);
+	/* a message seen in part: decided when the first word shows, else ask for more */
+	ck_assert_int_eq(peek(m_query("SELECT 1"), PROTO_HDR_LEN + 2), BATCH_PEEK_NO);
+	ck_assert_int_eq(peek(m_query("  INSERT INTO t VALUES (1)"), PROTO_HDR_LEN + 4), BATCH_PEEK_MORE);
+	ck_assert_int_eq(peek(m_query("/* c */ SELECT 1"), PROTO_HDR_LEN + 4), BATCH_PEEK_MORE);
+	ck_assert_int_eq(peek(m_parse("name", "SELECT 1", 0, NULL), PROTO_HDR_LEN + 3), BATCH_PEEK_MORE);
+	ck_assert_int_eq(peek(m_query("SELECT 1"), 3), BATCH_PEEK_MORE);
+}
+END_TEST
+
+/*
+ * A rewriter created late, at the first INSERT, after BEGIN was sent and
+ * before its reply: it waits for that reply, then protects the batch with a
+ * savepoint, as one that saw BEGIN go by would.
+ */
+START_TEST(test_late_rewriter_joins)
+{
+	batch_join(b, 1, false, 'I');
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_uint_eq(sent.len, 0);
+	ck_assert(batch_busy(b));
+	ck_assert_int_eq(srv(m_complete("BEGIN")), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('T')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&sent), "QPPBESQ");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "SAVEPOINT " BATCH_SAVEPOINT_NAME);
+}
+END_TEST
+
+/* Joined inside an extended segment: the rest of it is relayed as it is. */
+START_TEST(test_late_rewriter_inside_segment)
+{
+	batch_join(b, 0, true, 'I');
+	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[0])), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_bind("", 2, row_vals[1])), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_execute()), BATCH_FORWARD);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
+	ck_assert(!batch_busy(b));
+}
+END_TEST
+
 static Suite *
 batch_suite(void)
 {
@@ -1043,6 +1107,9 @@ batch_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_select_passes_through);
+	tcase_add_test(tc, test_peek_first_check);
+	tcase_add_test(tc, test_late_rewriter_joins);
+	tcase_add_test(tc, test_late_rewriter_inside_segment);
 	tcase_add_test(tc, test_batch_success);
 	tcase_add_test(tc, test_returning_rows_split);
 	tcase_add_test(tc, test_error_replays_original);
