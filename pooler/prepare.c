@@ -208,6 +208,9 @@ struct ps_client {
 	struct ps_stmt *unnamed;
 	struct ps_server *linked;	/* the server whose queued requests may undo
 								 * changes to this map (see undo_map) */
+	uint32_t	nrq;			/* queued requests of `linked` that point here;
+								 * at 0 the link is dropped, so that `linked`
+								 * never outlives its server */
 };
 
 static void unlink_client(struct ps_client *cl);
@@ -614,6 +617,15 @@ queue_pop(struct ps_server *sv)
 	rq->undo_prev = NULL;
 	free(rq->undo_name);
 	rq->undo_name = NULL;
+	if (rq->cl)
+	{
+		struct ps_client *cl = rq->cl;
+
+		if (cl->nrq > 0)
+			cl->nrq--;
+		if (cl->nrq == 0 && cl->linked == sv)
+			cl->linked = NULL;
+	}
 	rq->cl = NULL;
 	sv->qhead = (sv->qhead + 1) & (sv->qcap - 1);
 	sv->qlen--;
@@ -682,6 +694,7 @@ unlink_client(struct ps_client *cl)
 {
 	struct ps_server *sv = cl->linked;
 
+	cl->nrq = 0;
 	if (sv == NULL)
 		return;
 	for (uint32_t i = 0; i < sv->qlen; i++)
@@ -692,6 +705,7 @@ unlink_client(struct ps_client *cl)
 			rq->cl = NULL;
 	}
 	cl->linked = NULL;
+	cl->nrq = 0;
 }
 
 /*
@@ -719,6 +733,7 @@ attach_undo(struct ps_server *sv, struct ps_client *cl, const char *name, uint32
 		cl->linked = sv;
 	}
 	rq->cl = cl;
+	cl->nrq++;
 	return true;
 }
 
@@ -753,13 +768,7 @@ ps_server_free(struct ps_server *sv)
 {
 	if (sv == NULL)
 		return;
-	for (uint32_t i = 0; i < sv->qlen; i++)
-	{
-		struct ps_client *cl = sv->q[(sv->qhead + i) & (sv->qcap - 1)].cl;
-
-		if (cl && cl->linked == sv)
-			cl->linked = NULL;
-	}
+	/* popping drops the link of every client with requests queued here */
 	while (sv->qlen)
 		queue_pop(sv);
 	free(sv->q);

@@ -530,6 +530,42 @@ START_TEST(test_error_undoes_names)
 }
 END_TEST
 
+/* A client whose queued changes were all answered is no longer tied to
+ * that server: the server can be freed (connection closed) and the client
+ * go on with another one (a use after free before; run under valgrind or
+ * ASan to see it). */
+START_TEST(test_server_freed_after_answers)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *a = ps_server_new();
+	struct ps_server *b = ps_server_new();
+	uint32_t	len;
+
+	mk_parse("s", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, a, 200), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, a, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(a, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(a, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(a), 0);
+	/* a queued Parse still unanswered when its server goes away */
+	mk_parse("t", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, a, 200), PS_REPLACED);
+	ps_server_free(a);
+
+	mk_parse("u", "select 3", 0);
+	ck_assert_int_eq(send_msg(cl, b, 200), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, b, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(b, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(b, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "u", &len), "select 3");
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "s", &len), "select 1");
+	ps_server_free(b);
+	ps_client_free(cl);
+}
+END_TEST
+
 START_TEST(test_ignored_eviction_keeps_statement)
 {
 	struct ps_client *cl = ps_client_new();
@@ -868,6 +904,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_error_undoes_names);
+	tcase_add_test(tc, test_server_freed_after_answers);
 	tcase_add_test(tc, test_ignored_eviction_keeps_statement);
 	tcase_add_test(tc, test_evicted_in_flight_stays_evicted);
 	tcase_add_test(tc, test_simple_query_then_pipeline);
