@@ -426,8 +426,8 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 			r->count >= (uint32_t) det->cfg.min_repeats && r->ndistinct >= 2 &&
 			det->find_parent(s->scope_id, r->first_start, &parent_fp, &parent_rows,
 							 det->find_parent_arg) &&
-			parent_rows < det->cfg.parent_min_rows)
-			parent_fp = parent_rows = 0;
+			(parent_rows < det->cfg.parent_min_rows || parent_rows < r->count))
+			parent_fp = parent_rows = 0;	/* too few rows to have fed this loop */
 	}
 	/*
 	 * A parent elsewhere with as many rows as the loop's iterations explains

@@ -853,6 +853,19 @@ START_TEST(test_parent_elsewhere)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
 	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
 	ck_assert_int_eq(remote_calls, 0);
+
+	/*
+	 * a stream longer than the other connection's read has rows (pgbench
+	 * -S right after some other client's 10-row read): that read cannot
+	 * have fed it
+	 */
+	t->out.n = 0;
+	remote_calls = 0;
+	for (int i = 0; i < 40; i++)
+		READ(t, 300, FP_AUTHOR, 2000 + (uint64_t) i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(remote_calls, 1);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
 	trace_free(t);
 }
 END_TEST
