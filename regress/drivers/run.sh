@@ -156,7 +156,9 @@ psql -q -X -c "CREATE DATABASE drivers" -c "CREATE DATABASE pgbench" postgres >/
 # A free loopback port for the pooler.
 free_port() {
 	local p
-	for p in $(shuf -i 20000-40000 -n 50); do
+	# below the kernel's ephemeral range (32768 up), which outgoing
+	# connections draw their local ports from
+	for p in $(shuf -i 20000-32000 -n 50); do
 		# Nothing accepts a connection there (bash's /dev/tcp; no extra tool needed).
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
@@ -197,6 +199,19 @@ write_config() {
 }
 
 start_pooler() {
+	local attempt
+	for attempt in 1 2 3; do
+		start_pooler_once && return 0
+		# another process took the port between the probe and the bind
+		grep -q "Address already in use" "$work/pooler.stderr" "$work/pooler.log" 2>/dev/null || return 1
+		kill "$runner_pid" 2>/dev/null; wait "$runner_pid" 2>/dev/null
+		: >"$work/pooler.stderr"; : >"$work/pooler.log"
+		say "pooler: port taken, trying another (attempt $attempt)"
+	done
+	return 1
+}
+
+start_pooler_once() {
 	local port cmd
 	port=$(free_port) || { echo "no free port"; return 1; }
 	case "$DRV_TARGET" in
