@@ -17,18 +17,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/batch_common.sh"
 export N=${N:-2000} ROUNDS=${ROUNDS:-5} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
-	export BENCH_CMD="$0 $*"
-	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-	top=$ROOT
-	. "$ROOT/regress/lib/stage.sh"
-	pp_venv=(-t -v "$pp_pgver")
-	rc=0
-	pp_run_virtualenv "$0" --inside || rc=$?
-	exit $rc
+	BENCH_CMD="$0 $*"
+	bench_enter_cluster "$0" --inside
 fi
 
 WORK=$(mktemp -d /tmp/bench_batchcpu.XXXXXX)
@@ -145,14 +140,4 @@ o.append("- anchors: values100 / pipe direct = %.2f; COPY / values100 = %.2f" % 
     tot["pipe/direct"] / tot["values100/direct"], tot["values100/direct"] / tot["copy/direct"]))
 print("\n".join(o))
 PY
-cat "$WORK/report.md"
-if [ -z "${NO_RESULTS:-}" ]; then
-	mkdir -p "$RESULTS_DIR"
-	stamp=$(date -u +%Y%m%d-%H%M)
-	{
-		cat "$WORK/report.md"
-		echo
-		echo "Command: \`$BENCH_CMD\` (N=$N ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	} >"$RESULTS_DIR/batch_cpu-$stamp.md"
-	log "wrote $RESULTS_DIR/batch_cpu-$stamp.md"
-fi
+bench_write_report batch_cpu "N=$N ROUNDS=$ROUNDS"

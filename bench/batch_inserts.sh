@@ -33,6 +33,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/batch_common.sh"
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
@@ -42,14 +43,9 @@ if [ "${1:-}" != "--inside" ]; then
 		command -v "$cmd" >/dev/null || { echo "missing $cmd" >&2; exit 1; }
 	done
 	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
-	export BENCH_CMD="$0 $*" DURATION ROUNDS RESULTS_DIR
-	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-	top=$ROOT
-	. "$ROOT/regress/lib/stage.sh"
-	pp_venv=(-t -v "$pp_pgver")
-	rc=0
-	pp_run_virtualenv timeout 3600 "$0" --inside || rc=$?
-	exit $rc
+	export DURATION ROUNDS RESULTS_DIR
+	BENCH_CMD="$0 $*"
+	bench_enter_cluster timeout 3600 "$0" --inside
 fi
 
 WORK=$(mktemp -d /tmp/bench_batch.XXXXXX)
@@ -413,17 +409,7 @@ o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES 
 o.append("- rewrite relay, all rounds: " + relay)
 print("\n".join(o))
 EOF
-cat "$WORK/report.md"
-if [ -z "${NO_RESULTS:-}" ]; then
-	mkdir -p "$RESULTS_DIR"
-	stamp=$(date -u +%Y%m%d-%H%M)
-	{
-		cat "$WORK/report.md"
-		echo
-		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	} >"$RESULTS_DIR/batch_inserts-$stamp.md"
-	cp "$CSV" "$RESULTS_DIR/batch_inserts-$stamp.csv"
-	log "wrote $RESULTS_DIR/batch_inserts-$stamp.md"
-fi
+bench_write_report batch_inserts "DURATION=$DURATION ROUNDS=$ROUNDS"
+[ -n "${NO_RESULTS:-}" ] || cp "$CSV" "$RESULTS_DIR/batch_inserts-$RESULT_STAMP.csv"
 # cross-client coalescing: its own rounds and report (see coalesce_bench)
 coalesce_bench

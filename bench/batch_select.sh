@@ -19,20 +19,15 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/batch_common.sh"
 export DURATION=${DURATION:-5} ROUNDS=${ROUNDS:-5} CLIENTS=${CLIENTS:-4}
 export MODE=${MODE:-tps} N=${N:-1000}
 export POOL_MODE=${POOL_MODE:-session} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
-	export BENCH_CMD="$0 $*"
-	export LOAD_BEFORE; LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-	top=$ROOT
-	. "$ROOT/regress/lib/stage.sh"
-	pp_venv=(-t -v "$pp_pgver")
-	rc=0
-	pp_run_virtualenv "$0" --inside || rc=$?
-	exit $rc
+	BENCH_CMD="$0 $*"
+	bench_enter_cluster "$0" --inside
 fi
 
 WORK=$(mktemp -d /tmp/bench_batchsel.XXXXXX)
@@ -166,14 +161,4 @@ o.append("Per-round ratios on/off: " + "; ".join(
     for b in rows if b["point"] == "%s/off" % proto and b["round"] == str(r)))
 print("\n".join(o))
 PY
-cat "$WORK/report.md"
-if [ -z "${NO_RESULTS:-}" ]; then
-	mkdir -p "$RESULTS_DIR"
-	stamp=$(date -u +%Y%m%d-%H%M)
-	{
-		cat "$WORK/report.md"
-		echo
-		echo "Command: \`$BENCH_CMD\` (DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=$CLIENTS POOL_MODE=$POOL_MODE), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	} >"$RESULTS_DIR/batch_select-$stamp.md"
-	log "wrote $RESULTS_DIR/batch_select-$stamp.md"
-fi
+bench_write_report batch_select "DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=$CLIENTS POOL_MODE=$POOL_MODE"
