@@ -631,7 +631,14 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		if (r != SBUF_FORWARD)
 			return r;
 		if (!find_server(c))
-			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
+		{
+			if (c->state == CL_JUSTFREE)
+				return SBUF_CLOSED;
+			/* a client waiting for a server sends nothing more as a rule:
+			 * keep its read event registered (no epoll_ctl pair per wait) */
+			sbuf_pause_lazy(&c->sb);
+			return SBUF_WAIT;
+		}
 		s = c->link;
 	}
 	else if (c->coal)
@@ -658,10 +665,12 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		case PQMSG_Query:
 		case PQMSG_FunctionCall:
 			s->expect_rfq++;
+			sbuf_answer_coming(&c->sb);
 			break;
 		case PQMSG_Sync:
 			s->expect_rfq++;
 			s->ext_open = false;
+			sbuf_answer_coming(&c->sb);
 			break;
 		case PQMSG_Terminate:
 			/* Never forwarded: the server stays with the pool if clean. */

@@ -56,13 +56,18 @@ src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 	return SBUF_FORWARD;
 }
 
+static bool answer_on_sync;		/* dst: a Sync it reads promises an answer */
+static int	dst_pkts;
+
 static enum sbuf_ret
 dst_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 {
-	(void) sb;
-	(void) ev;
-	(void) pkt;
-	return SBUF_OK;
+	if (ev != SBUF_EV_PKT)
+		return SBUF_OK;
+	dst_pkts++;
+	if (answer_on_sync && pkt->type == 'S')
+		sbuf_answer_coming(sb);
+	return SBUF_FORWARD;		/* dst has no peer: dropped */
 }
 
 static void
@@ -90,6 +95,8 @@ setup(void)
 	full_for_big = false;
 	skip_x = false;
 	max_avail_seen = 0;
+	answer_on_sync = false;
+	dst_pkts = 0;
 }
 
 static void
@@ -291,6 +298,80 @@ END_TEST
  * that exists only while they wait: none before, none once drained, and
  * forwarded bytes queue behind them, in order.
  */
+/* Read what dst sent so far (after running the loop a few times). */
+static size_t
+drain_out(uint8_t *out, size_t cap)
+{
+	size_t		got = 0;
+
+	for (int i = 0; i < 20; i++)
+	{
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		for (;;)
+		{
+			ssize_t		r = read(peer_out, out + got, cap - got);
+
+			if (r <= 0)
+				break;
+			got += (size_t) r;
+		}
+	}
+	return got;
+}
+
+/*
+ * Held output (sbuf_send_held): it waits while dst's own round promised an
+ * answer, then leaves ahead of the forwarded bytes; a round without such a
+ * promise writes it at the end of the round; sbuf_send() writes it first.
+ */
+START_TEST(test_held_output)
+{
+	uint8_t		in[64],
+				out[256],
+				want[128];
+	size_t		n,
+				w;
+
+	setup();
+	/* 1: dst reads P + S (the Sync promises an answer): '1' is held... */
+	answer_on_sync = true;
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	n = put_msg(in, 'P', "x", 1);
+	n += put_msg(in + n, 'S', "", 0);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+	ck_assert_int_eq(dst_pkts, 2);
+	ck_assert(dst.held);
+	/* ...until src forwards the answer: held bytes first, same order */
+	n = put_msg(in, '2', "", 0);
+	n += put_msg(in + n, 'Z', "I", 1);
+	w = put_msg(want, '1', "", 0);
+	memcpy(want + w, in, n);
+	w += n;
+	ck_assert_uint_eq(pump(in, n, n, out, w, 50), w);
+	ck_assert_int_eq(memcmp(out, want, w), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+
+	/* 2: a round without a promise writes held bytes when it ends */
+	answer_on_sync = false;
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	n = put_msg(in, 'P', "x", 1);
+	n += put_msg(in + n, 'S', "", 0);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 5);
+	ck_assert_int_eq(out[0], '1');
+	ck_assert(!dst.held);
+
+	/* 3: sbuf_send() after held bytes: both at once, in order */
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	ck_assert(sbuf_send(&dst, "3\0\0\0\4", 5));
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 10);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\0043\0\0\0\4", 10), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+	teardown();
+}
+END_TEST
+
 START_TEST(test_output_buffer_lazy)
 {
 	size_t		total = 1024 * 1024;
@@ -349,6 +430,7 @@ sbuf_suite(void)
 	tcase_add_test(tc, test_bad_length);
 	tcase_add_test(tc, test_back_pressure);
 	tcase_add_test(tc, test_output_buffer_lazy);
+	tcase_add_test(tc, test_held_output);
 	suite_add_tcase(s, tc);
 	return s;
 }
