@@ -252,10 +252,15 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 
 START=$(date +%s)
 export LOAD_START="$(uptime | sed 's/.*load average: //')"
+# odd rounds run the systems in the order given, even rounds in reverse, so that
+# no system always runs right after the same other one
+SYSTEMS_REV=$(echo "$SYSTEMS" | tr ' ' '\n' | tac | tr '\n' ' ')
 for r in $(seq 1 "$ROUNDS"); do
+	order=$SYSTEMS
+	[ $((r % 2)) = 0 ] && order=$SYSTEMS_REV
 	for p in "${POINTS[@]}"; do
 		IFS='|' read -r name opts c <<< "$p"
-		for s in $SYSTEMS; do
+		for s in $order; do
 			tps=""
 			run_point "$s" "$name" "$opts" "$c" "$r"
 		done
@@ -465,7 +470,7 @@ out.append(f"Command: `{E.get('BENCH_COMMAND', 'bench/pooler_vs_pgbouncer.sh')}`
 out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; everything on one machine over loopback TCP. "
            f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
            f"run as user postgres. pgbench -M {E['PROTOCOL']}, scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
-           f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
+           f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round, in reverse order in even rounds); figures are medians of the rounds. "
            f"Measuring took {E['ELAPSED']} s; load average (1, 5, 15 min) {E.get('LOAD_START', '?')} at the start, "
            f"{E.get('LOAD_END', '?')} at the end (2 CPUs: above 2 the machine was shared). Direct connections log in with the throwaway cluster's own TCP auth "
            f"({E.get('DIRECT_AUTH', '?')}), which dominates the direct -C figure; both poolers keep their server connections.\n")
@@ -498,6 +503,7 @@ def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(p / 100 * len(v)))]
 lat = {}
+per_round = {}	# (system, round) -> (p50, p99)
 for s in systems:
     p50s, p99s = [], []
     for fn in sorted(glob.glob(os.path.join(E["WORK"], "lat", f"{s}.r*"))):
@@ -508,6 +514,8 @@ for s in systems:
                 v.append(int(parts[2]))
         if v:
             p50s.append(pct(v, 50)); p99s.append(pct(v, 99))
+            rnd = os.path.basename(fn)[len(s) + 2:].split(".")[0]
+            per_round[(s, rnd)] = (p50s[-1], p99s[-1])
     if p50s:
         lat[s] = (st.median(p50s), st.median(p99s))
 out.append("\n## Latency at 1 client, pgbench -S (µs, median over rounds of each round's percentile)\n")
@@ -519,6 +527,16 @@ for s in systems:
         a50 = f"{lat[s][0] - d[0]:+.0f}" if d and s != "direct" else "—"
         a99 = f"{lat[s][1] - d[1]:+.0f}" if d and s != "direct" else "—"
         out.append(f"| {s} | {lat[s][0]:.0f} | {lat[s][1]:.0f} | {a50} | {a99} |")
+# the same round's runs sit next to each other in time: their differences
+# cancel most of the drift of a shared machine
+pairs = [(per_round[("pgplumb", r)], per_round[("pgbouncer", r)])
+         for (s, r) in per_round if s == "pgplumb" and ("pgbouncer", r) in per_round]
+if pairs:
+    d50 = st.median(a[0] - b[0] for a, b in pairs)
+    d99 = st.median(a[1] - b[1] for a, b in pairs)
+    out.append(f"\npgplumb minus pgbouncer, same round (median over {len(pairs)} rounds): "
+               f"p50 {d50:+.0f} µs, p99 {d99:+.0f} µs; per round p50: "
+               + ", ".join(f"{a[0] - b[0]:+d}" for a, b in pairs))
 if int(E["IDLE_CLIENTS"]) > 0:
     out.append(f"\n## Memory with {E['IDLE_CLIENTS']} idle logged-in clients (RSS of the pooler process)\n")
     out.append("| system | RSS before (kB) | RSS with idle clients (kB) | per idle client (bytes) |")
