@@ -16,6 +16,7 @@
 #   POOL_SIZE=20 POOL_MODE=transaction   both poolers
 #   SCALE=10 JOBS=2             pgbench scale, max pgbench threads
 #   IDLE_CLIENTS=5000           idle clients for the memory test (0 = skip)
+#   PINGPONG=20000              interleaved 1-client latency: queries per pooler (0 = skip)
 #   AUTH_TYPE=md5               client auth on both poolers (md5, plain, trust, scram-sha-256)
 #   PROTOCOL=simple             pgbench -M (simple, extended, prepared)
 #   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
@@ -269,11 +270,13 @@ done
 
 # --- idle clients: RSS per client -----------------------------------------------
 cat > "$WORK/idle.py" <<'EOF'
-# Open N client connections that log in (startup + md5/cleartext/trust auth) and stay idle,
-# print "ready", wait for stdin to close, then exit.  Bounded: 10 s per connection.
-import hashlib, resource, socket, struct, sys
-port, n, user, db, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+# idle.py PORT N USER DB PASSWORD: open N client connections that log in (startup +
+# md5/cleartext/trust auth) and stay idle, print "ready", wait for stdin to close, then exit.
+# idle.py pingpong N USER DB PASSWORD PORT... : one connection per port; N times, one
+# pgbench -S query on each in turn (order reversed every other time), so that every
+# pooler's query sits next to the others' in time; prints "PORT p50 p99" in µs per port.
+# Bounded: 10 s per connection and per reply.
+import hashlib, random, resource, socket, struct, sys, time
 def recv_exact(s, k):
     b = b""
     while len(b) < k:
@@ -282,8 +285,7 @@ def recv_exact(s, k):
             raise IOError("closed")
         b += c
     return b
-socks = []
-def login(i):
+def login(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     body = struct.pack("!i", 196608) + b"user\0" + user.encode() + b"\0database\0" + db.encode() + b"\0\0"
     s.sendall(struct.pack("!i", len(body) + 4) + body)
@@ -306,14 +308,54 @@ def login(i):
         elif t == b"Z":
             break
     return s
+def query(s, sql):
+    body = sql.encode() + b"\0"
+    s.sendall(b"Q" + struct.pack("!i", len(body) + 4) + body)
+    while True:
+        t, l = struct.unpack("!ci", recv_exact(s, 5))
+        m = recv_exact(s, l - 4)
+        if t == b"E":
+            raise SystemExit("error: %r" % m)
+        if t == b"Z":
+            return
+if sys.argv[1] == "pingpong":
+    n, user, db, pw, ports = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], [int(p) for p in sys.argv[6:]]
+    socks = [login(p) for p in ports]
+    lat = [[] for _ in ports]
+    for i in range(n):
+        sql = "SELECT abalance FROM pgbench_accounts WHERE aid = %d" % random.randint(1, 100000)
+        for k in (range(len(ports)) if i % 2 == 0 else reversed(range(len(ports)))):
+            t0 = time.perf_counter_ns()
+            query(socks[k], sql)
+            lat[k].append((time.perf_counter_ns() - t0) / 1000)
+    for p, v in zip(ports, lat):
+        v.sort()
+        print(p, round(v[len(v) // 2], 1), round(v[min(len(v) - 1, int(0.99 * len(v)))], 1))
+    sys.exit(0)
+port, n, user, db, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+socks = []
 for i in range(n):
     try:
-        socks.append(login(i))
+        socks.append(login(port))
     except Exception as e:
         raise SystemExit("client %d of %d: %r" % (i + 1, n, e))
 print("ready", len(socks), flush=True)
 sys.stdin.read()
 EOF
+
+# --- latency, interleaved: one query to each pooler in turn ---------------------------
+# pgbench's 1-client runs of the two poolers are seconds apart, and a shared machine's
+# load moves within seconds; here consecutive queries alternate between the poolers.
+PINGPONG=${PINGPONG:-20000}
+if [ "$PINGPONG" -gt 0 ] && [[ " $SYSTEMS " == *" pgbouncer "* ]] && [[ " $SYSTEMS " == *" pgplumb "* ]]; then
+	log "interleaved latency: $PINGPONG queries on each pooler"
+	python3 "$WORK/idle.py" pingpong "$PINGPONG" "$PG_USER" "$DB" "$PG_PASSWORD" \
+		"$BOUNCER_PORT" "$PLUMB_PORT" > "$WORK/pingpong.out" 2>&1 || {
+		log "interleaved latency failed: $(tail -2 "$WORK/pingpong.out")"
+		rm -f "$WORK/pingpong.out"
+	}
+fi
 
 measure_idle() {	# $1 system -> prints "rss_before_kb rss_after_kb"
 	local port pid before after
@@ -430,6 +472,7 @@ ELAPSED=$(( $(date +%s) - START ))
 # --- report -----------------------------------------------------------------------
 DATE=$(date -u +%Y-%m-%d)
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
+export BOUNCER_PORT PLUMB_PORT PINGPONG
 export CSV WORK SYSTEMS PROTOCOL DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
 	CONNECT_CLIENTS ELAPSED STAMP
 export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
@@ -537,6 +580,22 @@ if pairs:
     out.append(f"\npgplumb minus pgbouncer, same round (median over {len(pairs)} rounds): "
                f"p50 {d50:+.0f} µs, p99 {d99:+.0f} µs; per round p50: "
                + ", ".join(f"{a[0] - b[0]:+d}" for a, b in pairs))
+pp = os.path.join(E["WORK"], "pingpong.out")
+if os.path.exists(pp):
+    v = {}
+    for line in open(pp):
+        f3 = line.split()
+        if len(f3) == 3:
+            v[int(f3[0])] = (float(f3[1]), float(f3[2]))
+    b, p = v.get(int(E["BOUNCER_PORT"])), v.get(int(E["PLUMB_PORT"]))
+    if b and p:
+        out.append(f"\nInterleaved (one simple-protocol `-S` query to each pooler in turn, {E['PINGPONG']} each, "
+                   "one client; round trip as the client sees it, µs):\n")
+        out.append("| system | p50 | p99 |")
+        out.append("|---|---|---|")
+        out.append(f"| pgbouncer | {b[0]:.1f} | {b[1]:.1f} |")
+        out.append(f"| pgplumb | {p[0]:.1f} | {p[1]:.1f} |")
+        out.append(f"| pgplumb − pgbouncer | {p[0] - b[0]:+.1f} | {p[1] - b[1]:+.1f} |")
 if int(E["IDLE_CLIENTS"]) > 0:
     out.append(f"\n## Memory with {E['IDLE_CLIENTS']} idle logged-in clients (RSS of the pooler process)\n")
     out.append("| system | RSS before (kB) | RSS with idle clients (kB) | per idle client (bytes) |")
