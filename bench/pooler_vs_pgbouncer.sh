@@ -22,7 +22,8 @@
 #   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
 #   SYSTEMS="direct pgbouncer pgplumb"
 #   CALLGRIND=1 CG_TX1=1000 CG_TX2=6000   instructions per relayed transaction (0 = skip)
-#   STRACE=1 ST_TX=2000 ST_CONN=500        system calls per transaction (strace -c; 0 = skip)
+#   STRACE=1 ST_TX=2000 ST_CONN=500 ST_TX200=50   system calls per transaction (strace -c; 0 = skip):
+#                               TPC-B and -C at 1 client, -S at 200 clients (ST_TX200 per client)
 #   RESULTS_DIR=bench/results   where to write; NO_RESULTS=1 to only print
 # A full default run (DURATION=10 ROUNDS=5) takes about 25 minutes; DURATION=5 about 14.
 set -euo pipefail
@@ -446,15 +447,18 @@ declare -A SYSC
 if [ "${STRACE:-1}" = 1 ] && command -v strace >/dev/null; then
 	ST_TX=${ST_TX:-2000}
 	ST_CONN=${ST_CONN:-500}
+	ST_TX200=${ST_TX200:-50}	# -S at 200 clients: transactions per client (0 = skip)
 	for s in $SYSTEMS; do
 		[ "$s" = direct ] && continue
-		for t in "tpcb||$ST_TX" "connect|-C -S|$ST_CONN"; do
-			IFS='|' read -r name opts n <<< "$t"
+		for t in "tpcb||$ST_TX|1" "connect|-C -S|$ST_CONN|1" "S200|-S|$((ST_TX200 * 200))|200"; do
+			IFS='|' read -r name opts n nc <<< "$t"
+			[ "$n" -gt 0 ] || continue
 			strace -c -f -p "${LPID[$s]}" -o "$WORK/strace.$s.$name" 2>/dev/null &
 			stpid=$!
 			sleep 0.5
 			# shellcheck disable=SC2086
-			PGPASSWORD=$PG_PASSWORD pgbench -n -M "$PROTOCOL" $opts -c 1 -t "$n" -h 127.0.0.1 \
+			PGPASSWORD=$PG_PASSWORD pgbench -n -M "$PROTOCOL" $opts -c "$nc" -j "$(( nc < JOBS ? nc : JOBS ))" \
+				-t "$((n / nc))" -h 127.0.0.1 \
 				-p "$(port_of "$s")" -U "$PG_USER" "$DB" >/dev/null 2>&1 || log "strace pgbench failed on $s"
 			kill -INT $stpid 2>/dev/null
 			wait $stpid 2>/dev/null || true
@@ -612,18 +616,20 @@ if E.get("SYSC_SUMMARY", "").strip():
         if l.strip():
             k, *kv = l.split()
             sysc[k] = dict(x.split("=") for x in kv)
-    out.append("\n## System calls per transaction (strace -c on the pooler, 1 client)\n")
-    out.append("| system | workload | recvfrom | sendto | epoll_wait | other | total |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("\n## System calls per transaction (strace -c on the pooler)\n")
+    out.append("| system | workload | recvfrom | sendto | epoll_wait | epoll_ctl | other | total |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for s in systems:
-        for t, lab in (("tpcb", "TPC-B"), ("connect", "-C -S (per connection)")):
+        for t, lab in (("tpcb", "TPC-B, 1 client"), ("connect", "-C -S, 1 client (per connection)"),
+                       ("S200", "-S, 200 clients")):
             d = sysc.get(f"{s}.{t}")
             if not d:
                 continue
-            main = {k: float(d.get(k, 0)) for k in ("recvfrom", "sendto", "epoll_wait")}
+            main = {k: float(d.get(k, 0)) for k in ("recvfrom", "sendto", "epoll_wait", "epoll_ctl")}
             tot = float(d.get("total", 0))
             other = tot - sum(main.values())
-            out.append(f"| {s} | {lab} | {main['recvfrom']:.2f} | {main['sendto']:.2f} | {main['epoll_wait']:.2f} | {other:.2f} | {tot:.2f} |")
+            out.append(f"| {s} | {lab} | {main['recvfrom']:.2f} | {main['sendto']:.2f} | {main['epoll_wait']:.2f} | "
+                       f"{main['epoll_ctl']:.2f} | {other:.2f} | {tot:.2f} |")
 if E.get("INSN_SUMMARY", "").strip():
     insn = dict(l.split() for l in E["INSN_SUMMARY"].splitlines() if l.strip())
     out.append("\n## CPU instructions per relayed transaction (callgrind, pgbench -S, 1 client)\n")
