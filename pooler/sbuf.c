@@ -26,6 +26,13 @@ static bool tcp_keepalive;
 static struct free_buf *free_list;
 static int	free_count;
 
+/*
+ * One drained small output buffer is kept for the next socket that needs one
+ * (held ParseCompletes take and drop one per transaction).
+ */
+#define SPARE_OBUF_MAX 4096
+static struct proto_buf *spare_obuf;
+
 static void sbuf_on_read(evutil_socket_t fd, short what, void *arg);
 static void sbuf_on_write(evutil_socket_t fd, short what, void *arg);
 static bool sbuf_process(struct sbuf *sb);
@@ -50,6 +57,12 @@ sbuf_global_cleanup(void)
 		free(f);
 	}
 	free_count = 0;
+	if (spare_obuf)
+	{
+		proto_buf_free(spare_obuf);
+		free(spare_obuf);
+		spare_obuf = NULL;
+	}
 }
 
 static uint8_t *
@@ -103,8 +116,16 @@ out_free(struct sbuf *sb)
 {
 	if (sb->obuf)
 	{
-		proto_buf_free(sb->obuf);
-		free(sb->obuf);
+		if (spare_obuf == NULL && sb->obuf->cap <= SPARE_OBUF_MAX && !sb->obuf->failed)
+		{
+			proto_buf_reset(sb->obuf);
+			spare_obuf = sb->obuf;
+		}
+		else
+		{
+			proto_buf_free(sb->obuf);
+			free(sb->obuf);
+		}
 		sb->obuf = NULL;
 	}
 	sb->opos = 0;
@@ -281,7 +302,13 @@ flush_obuf(struct sbuf *sb)
 static bool
 out_append(struct sbuf *sb, const void *data, size_t len)
 {
-	if (sb->obuf == NULL)
+	if (sb->obuf == NULL && spare_obuf != NULL)
+	{
+		sb->obuf = spare_obuf;
+		spare_obuf = NULL;
+		sb->opos = 0;
+	}
+	else if (sb->obuf == NULL)
 	{
 		sb->obuf = malloc(sizeof(*sb->obuf));
 		if (sb->obuf == NULL)
