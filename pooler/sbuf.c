@@ -379,71 +379,27 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 	return true;
 }
 
-/*
- * dst holds pooler bytes (sbuf_send_held): write them and [isent, iscan) in
- * one sendmsg.  What does not fit waits for dst's write event, held bytes
- * first.  Returns false if dst failed.
- */
-static bool
-send_with_held(struct sbuf *sb, struct sbuf *dst)
+/* sb's pending bytes wait for dst's write event. */
+static void
+wait_for_dst(struct sbuf *sb, struct sbuf *dst)
 {
-	struct iovec iov[2];
-	struct msghdr msg;
-	size_t		hlen = dst->obuf->len - dst->opos;
-	ssize_t		n;
-
-	iov[0].iov_base = dst->obuf->data + dst->opos;
-	iov[0].iov_len = hlen;
-	iov[1].iov_base = sb->ibuf + sb->isent;
-	iov[1].iov_len = sb->iscan - sb->isent;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = 2;
-	dst->held = false;
-	dst->hold_answered = false;
-	do
-		n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-	{
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-		{
-			sb->blocked = false;
-			dst->cb(dst, SBUF_EV_SEND_FAILED, NULL);
-			return false;
-		}
-		n = 0;
-	}
-	dst->bytes_sent += (uint64_t) n;
-	if ((size_t) n < hlen)
-	{
-		dst->opos += (size_t) n;
-		sb->blocked = true;
-		dst->waiting_src = sb;
-		arm_write(dst);
-		return true;
-	}
-	out_free(dst);
-	sb->isent += (uint32_t) ((size_t) n - hlen);
-	if (sb->isent < sb->iscan)
-	{
-		sb->blocked = true;
-		dst->waiting_src = sb;
-		arm_write(dst);
-	}
-	else
-		sb->blocked = false;
-	return true;
+	sb->blocked = true;
+	dst->waiting_src = sb;
+	arm_write(dst);
 }
 
 /*
- * Write [isent, iscan) to dst.  Returns false if the destination failed (its
- * owner has been told and may have closed us too).
+ * Write [isent, iscan) to dst, after dst's held bytes if it has any
+ * (sbuf_send_held): both in one sendmsg.  What does not fit waits for dst's
+ * write event, held bytes first.  Returns false if the destination failed
+ * (its owner has been told and may have closed us too).
  */
 static bool
 send_pending(struct sbuf *sb)
 {
 	struct sbuf *dst = sb->dst;
+	struct iovec iov[2];
+	size_t		hlen = 0;
 	ssize_t		n;
 
 	if (sb->iscan == sb->isent)
@@ -459,17 +415,30 @@ send_pending(struct sbuf *sb)
 		return true;
 	}
 	if (dst->held && !dst->connecting && !dst->write_on)
-		return send_with_held(sb, dst);
-	if (dst->connecting || out_waiting(dst))
 	{
-		sb->blocked = true;
-		dst->waiting_src = sb;
-		arm_write(dst);
+		hlen = dst->obuf->len - dst->opos;
+		iov[0].iov_base = dst->obuf->data + dst->opos;
+		iov[0].iov_len = hlen;
+		dst->held = false;
+		dst->hold_answered = false;
+	}
+	else if (dst->connecting || out_waiting(dst))
+	{
+		wait_for_dst(sb, dst);
 		return true;
 	}
+	iov[1].iov_base = sb->ibuf + sb->isent;
+	iov[1].iov_len = sb->iscan - sb->isent;
 	for (;;)
 	{
-		n = send(dst->fd, sb->ibuf + sb->isent, sb->iscan - sb->isent, MSG_NOSIGNAL);
+		if (hlen > 0)
+		{
+			struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+			n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
+		}
+		else
+			n = send(dst->fd, iov[1].iov_base, iov[1].iov_len, MSG_NOSIGNAL);
 		if (n >= 0 || errno != EINTR)
 			break;
 	}
@@ -483,14 +452,18 @@ send_pending(struct sbuf *sb)
 		}
 		n = 0;
 	}
-	sb->isent += (uint32_t) n;
 	dst->bytes_sent += (uint64_t) n;
-	if (sb->isent < sb->iscan)
+	if ((size_t) n < hlen)
 	{
-		sb->blocked = true;
-		dst->waiting_src = sb;
-		arm_write(dst);
+		dst->opos += (size_t) n;
+		wait_for_dst(sb, dst);
+		return true;
 	}
+	if (hlen > 0)
+		out_free(dst);
+	sb->isent += (uint32_t) ((size_t) n - hlen);
+	if (sb->isent < sb->iscan)
+		wait_for_dst(sb, dst);
 	else
 		sb->blocked = false;
 	return true;

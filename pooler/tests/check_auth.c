@@ -100,10 +100,11 @@ static struct outcome login(struct auth_server *s, struct auth_client *c)
 	return o;
 }
 
-static struct outcome try_login(int auth_type, const char *stored, const char *client_pw)
+static struct outcome try_login_as(const char *user, int auth_type, const char *stored,
+				   const char *client_pw)
 {
-	struct auth_server *s = auth_server_new(auth_type, "alice", stored, 4096);
-	struct auth_client *c = auth_client_new("alice", client_pw, NULL, NULL);
+	struct auth_server *s = auth_server_new(auth_type, user, stored, 4096);
+	struct auth_client *c = auth_client_new(user, client_pw, NULL, NULL);
 	struct outcome o;
 
 	ck_assert_ptr_nonnull(s);
@@ -112,6 +113,11 @@ static struct outcome try_login(int auth_type, const char *stored, const char *c
 	auth_server_free(s);
 	auth_client_free(c);
 	return o;
+}
+
+static struct outcome try_login(int auth_type, const char *stored, const char *client_pw)
+{
+	return try_login_as("alice", auth_type, stored, client_pw);
 }
 
 static void secrets_for(const char *pw, char md5[36], char scram[200])
@@ -172,21 +178,6 @@ START_TEST(test_matrix)
 	ck_assert_int_eq(o.server, AUTH_FAIL);
 }
 END_TEST
-
-static struct outcome try_login_as(const char *user, int auth_type, const char *stored,
-				   const char *client_pw)
-{
-	struct auth_server *s = auth_server_new(auth_type, user, stored, 4096);
-	struct auth_client *c = auth_client_new(user, client_pw, NULL, NULL);
-	struct outcome o;
-
-	ck_assert_ptr_nonnull(s);
-	ck_assert_ptr_nonnull(c);
-	o = login(s, c);
-	auth_server_free(s);
-	auth_client_free(c);
-	return o;
-}
 
 /* md5 against plain auth_file passwords (the md5 secret derived from the
  * password is cached per user): a changed password takes effect at once, the
