@@ -379,27 +379,57 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 	return true;
 }
 
-/* sb's pending bytes wait for dst's write event. */
-static void
-wait_for_dst(struct sbuf *sb, struct sbuf *dst)
+static bool send_pending(struct sbuf *sb);
+
+/*
+ * dst holds pooler bytes (sbuf_send_held): write them and [isent, iscan) in
+ * one sendmsg.  What does not fit waits for dst's write event, held bytes
+ * first.  Returns false if dst failed (as send_pending).
+ */
+static bool
+send_with_held(struct sbuf *sb, struct sbuf *dst)
 {
-	sb->blocked = true;
-	dst->waiting_src = sb;
-	arm_write(dst);
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t		hlen = dst->obuf->len - dst->opos;
+	ssize_t		n;
+
+	iov[0].iov_base = dst->obuf->data + dst->opos;
+	iov[0].iov_len = hlen;
+	iov[1].iov_base = sb->ibuf + sb->isent;
+	iov[1].iov_len = sb->iscan - sb->isent;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	dst->held = false;
+	dst->hold_answered = false;
+	do
+		n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	/* nothing written (a full socket, or a failed one: its write event
+	 * reports the failure when it writes the held bytes) */
+	if (n < 0)
+		n = 0;
+	dst->bytes_sent += (uint64_t) n;
+	if ((size_t) n < hlen)
+		dst->opos += (size_t) n;
+	else
+	{
+		out_free(dst);
+		sb->isent += (uint32_t) ((size_t) n - hlen);
+	}
+	/* the rest, if any, as usual (behind what is left of the held bytes) */
+	return send_pending(sb);
 }
 
 /*
- * Write [isent, iscan) to dst, after dst's held bytes if it has any
- * (sbuf_send_held): both in one sendmsg.  What does not fit waits for dst's
- * write event, held bytes first.  Returns false if the destination failed
- * (its owner has been told and may have closed us too).
+ * Write [isent, iscan) to dst.  Returns false if the destination failed (its
+ * owner has been told and may have closed us too).
  */
 static bool
 send_pending(struct sbuf *sb)
 {
 	struct sbuf *dst = sb->dst;
-	struct iovec iov[2];
-	size_t		hlen = 0;
 	ssize_t		n;
 
 	if (sb->iscan == sb->isent)
@@ -415,30 +445,17 @@ send_pending(struct sbuf *sb)
 		return true;
 	}
 	if (dst->held && !dst->connecting && !dst->write_on)
+		return send_with_held(sb, dst);
+	if (dst->connecting || out_waiting(dst))
 	{
-		hlen = dst->obuf->len - dst->opos;
-		iov[0].iov_base = dst->obuf->data + dst->opos;
-		iov[0].iov_len = hlen;
-		dst->held = false;
-		dst->hold_answered = false;
-	}
-	else if (dst->connecting || out_waiting(dst))
-	{
-		wait_for_dst(sb, dst);
+		sb->blocked = true;
+		dst->waiting_src = sb;
+		arm_write(dst);
 		return true;
 	}
-	iov[1].iov_base = sb->ibuf + sb->isent;
-	iov[1].iov_len = sb->iscan - sb->isent;
 	for (;;)
 	{
-		if (hlen > 0)
-		{
-			struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-
-			n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
-		}
-		else
-			n = send(dst->fd, iov[1].iov_base, iov[1].iov_len, MSG_NOSIGNAL);
+		n = send(dst->fd, sb->ibuf + sb->isent, sb->iscan - sb->isent, MSG_NOSIGNAL);
 		if (n >= 0 || errno != EINTR)
 			break;
 	}
@@ -452,18 +469,14 @@ send_pending(struct sbuf *sb)
 		}
 		n = 0;
 	}
+	sb->isent += (uint32_t) n;
 	dst->bytes_sent += (uint64_t) n;
-	if ((size_t) n < hlen)
-	{
-		dst->opos += (size_t) n;
-		wait_for_dst(sb, dst);
-		return true;
-	}
-	if (hlen > 0)
-		out_free(dst);
-	sb->isent += (uint32_t) ((size_t) n - hlen);
 	if (sb->isent < sb->iscan)
-		wait_for_dst(sb, dst);
+	{
+		sb->blocked = true;
+		dst->waiting_src = sb;
+		arm_write(dst);
+	}
 	else
 		sb->blocked = false;
 	return true;
@@ -650,13 +663,16 @@ out:
 		return false;
 	if (sb->closed)
 		return false;
-	/* held bytes wait for an answer only if one is certain to come */
-	if (sb->held && !sb->hold_answered && !release_held(sb))
+	/* held bytes wait for an answer only if one is certain to come; a round
+	 * the owner paused (e.g. the client waits for a server) goes on when it
+	 * resumes */
+	if (sb->held && !sb->hold_answered && !sb->paused && !release_held(sb))
 	{
 		sb->cb(sb, SBUF_EV_SEND_FAILED, NULL);
 		return false;
 	}
-	sb->hold_answered = false;
+	if (!sb->paused)
+		sb->hold_answered = false;
 	if (!sb->blocked && sb->want_flushed)
 	{
 		sb->want_flushed = false;

@@ -145,8 +145,9 @@ sbuf_send_buf(struct sbuf *sb, const struct proto_buf *b)
  * bytes forwarded into this socket, saving a write and a wake-up of the
  * client.  They wait only if the owner, in this socket's current round,
  * goes on to pass on a request whose answer is certain (a Sync or Query:
- * sbuf_answer_coming); otherwise they are written when the round ends, and
- * any sbuf_send() writes them first.  false: socket failed.
+ * sbuf_answer_coming); otherwise they are written when the round ends (a
+ * round the owner paused with SBUF_WAIT ends only after it resumes), and any
+ * sbuf_send() writes them first.  false: socket failed.
  */
 bool		sbuf_send_held(struct sbuf *sb, const void *data, size_t len) PP_WUR;
 static inline void

@@ -57,6 +57,7 @@ src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 }
 
 static bool answer_on_sync;		/* dst: a Sync it reads promises an answer */
+static bool wait_on_bind;		/* dst: a Bind waits (SBUF_WAIT) */
 static int	dst_pkts;
 
 static enum sbuf_ret
@@ -64,6 +65,8 @@ dst_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 {
 	if (ev != SBUF_EV_PKT)
 		return SBUF_OK;
+	if (wait_on_bind && pkt->type == 'B')
+		return SBUF_WAIT;
 	dst_pkts++;
 	if (answer_on_sync && pkt->type == 'S')
 		sbuf_answer_coming(sb);
@@ -96,6 +99,7 @@ setup(void)
 	skip_x = false;
 	max_avail_seen = 0;
 	answer_on_sync = false;
+	wait_on_bind = false;
 	dst_pkts = 0;
 }
 
@@ -355,7 +359,25 @@ START_TEST(test_held_output)
 	ck_assert_int_eq(out[0], '1');
 	ck_assert(!dst.held);
 
-	/* 3: sbuf_send() after held bytes: both at once, in order */
+	/* 3: a round paused before its Sync (the client waits for a server)
+	 * keeps them until it resumes and promises an answer */
+	answer_on_sync = true;
+	wait_on_bind = true;
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	n = put_msg(in, 'P', "x", 1);
+	n += put_msg(in + n, 'B', "", 0);
+	n += put_msg(in + n, 'S', "", 0);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+	wait_on_bind = false;
+	sbuf_continue(&dst);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+	ck_assert(dst.held);
+	n = put_msg(in, '2', "", 0);
+	ck_assert_uint_eq(pump(in, n, n, out, 10, 50), 10);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\0042\0\0\0\4", 10), 0);
+
+	/* 4: sbuf_send() after held bytes: both at once, in order */
 	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
 	ck_assert(sbuf_send(&dst, "3\0\0\0\4", 5));
 	ck_assert_uint_eq(drain_out(out, sizeof(out)), 10);
