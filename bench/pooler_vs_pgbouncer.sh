@@ -16,12 +16,14 @@
 #   POOL_SIZE=20 POOL_MODE=transaction   both poolers
 #   SCALE=10 JOBS=2             pgbench scale, max pgbench threads
 #   IDLE_CLIENTS=5000           idle clients for the memory test (0 = skip)
+#   PINGPONG=20000              interleaved 1-client latency: queries per pooler (0 = skip)
 #   AUTH_TYPE=md5               client auth on both poolers (md5, plain, trust, scram-sha-256)
 #   PROTOCOL=simple             pgbench -M (simple, extended, prepared)
 #   POOLER_BIN=...              pgplumb-pooler binary (default: built one in pooler/)
 #   SYSTEMS="direct pgbouncer pgplumb"
 #   CALLGRIND=1 CG_TX1=1000 CG_TX2=6000   instructions per relayed transaction (0 = skip)
-#   STRACE=1 ST_TX=2000 ST_CONN=500        system calls per transaction (strace -c; 0 = skip)
+#   STRACE=1 ST_TX=2000 ST_CONN=500 ST_TX200=50   system calls per transaction (strace -c; 0 = skip):
+#                               TPC-B and -C at 1 client, -S at 200 clients (ST_TX200 per client)
 #   RESULTS_DIR=bench/results   where to write; NO_RESULTS=1 to only print
 # A full default run (DURATION=10 ROUNDS=5) takes about 25 minutes; DURATION=5 about 14.
 set -euo pipefail
@@ -252,10 +254,15 @@ run_point() {	# $1 system, $2 test, $3 options, $4 clients, $5 round
 
 START=$(date +%s)
 export LOAD_START="$(uptime | sed 's/.*load average: //')"
+# odd rounds run the systems in the order given, even rounds in reverse, so that
+# no system always runs right after the same other one
+SYSTEMS_REV=$(echo "$SYSTEMS" | tr ' ' '\n' | tac | tr '\n' ' ')
 for r in $(seq 1 "$ROUNDS"); do
+	order=$SYSTEMS
+	[ $((r % 2)) = 0 ] && order=$SYSTEMS_REV
 	for p in "${POINTS[@]}"; do
 		IFS='|' read -r name opts c <<< "$p"
-		for s in $SYSTEMS; do
+		for s in $order; do
 			tps=""
 			run_point "$s" "$name" "$opts" "$c" "$r"
 		done
@@ -264,11 +271,13 @@ done
 
 # --- idle clients: RSS per client -----------------------------------------------
 cat > "$WORK/idle.py" <<'EOF'
-# Open N client connections that log in (startup + md5/cleartext/trust auth) and stay idle,
-# print "ready", wait for stdin to close, then exit.  Bounded: 10 s per connection.
-import hashlib, resource, socket, struct, sys
-port, n, user, db, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+# idle.py PORT N USER DB PASSWORD: open N client connections that log in (startup +
+# md5/cleartext/trust auth) and stay idle, print "ready", wait for stdin to close, then exit.
+# idle.py pingpong N USER DB PASSWORD PORT... : one connection per port; N times, one
+# pgbench -S query on each in turn (order reversed every other time), so that every
+# pooler's query sits next to the others' in time; prints "PORT p50 p99" in µs per port.
+# Bounded: 10 s per connection and per reply.
+import hashlib, random, resource, socket, struct, sys, time
 def recv_exact(s, k):
     b = b""
     while len(b) < k:
@@ -277,8 +286,7 @@ def recv_exact(s, k):
             raise IOError("closed")
         b += c
     return b
-socks = []
-def login(i):
+def login(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     body = struct.pack("!i", 196608) + b"user\0" + user.encode() + b"\0database\0" + db.encode() + b"\0\0"
     s.sendall(struct.pack("!i", len(body) + 4) + body)
@@ -301,14 +309,54 @@ def login(i):
         elif t == b"Z":
             break
     return s
+def query(s, sql):
+    body = sql.encode() + b"\0"
+    s.sendall(b"Q" + struct.pack("!i", len(body) + 4) + body)
+    while True:
+        t, l = struct.unpack("!ci", recv_exact(s, 5))
+        m = recv_exact(s, l - 4)
+        if t == b"E":
+            raise SystemExit("error: %r" % m)
+        if t == b"Z":
+            return
+if sys.argv[1] == "pingpong":
+    n, user, db, pw, ports = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], [int(p) for p in sys.argv[6:]]
+    socks = [login(p) for p in ports]
+    lat = [[] for _ in ports]
+    for i in range(n):
+        sql = "SELECT abalance FROM pgbench_accounts WHERE aid = %d" % random.randint(1, 100000)
+        for k in (range(len(ports)) if i % 2 == 0 else reversed(range(len(ports)))):
+            t0 = time.perf_counter_ns()
+            query(socks[k], sql)
+            lat[k].append((time.perf_counter_ns() - t0) / 1000)
+    for p, v in zip(ports, lat):
+        v.sort()
+        print(p, round(v[len(v) // 2], 1), round(v[min(len(v) - 1, int(0.99 * len(v)))], 1))
+    sys.exit(0)
+port, n, user, db, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+socks = []
 for i in range(n):
     try:
-        socks.append(login(i))
+        socks.append(login(port))
     except Exception as e:
         raise SystemExit("client %d of %d: %r" % (i + 1, n, e))
 print("ready", len(socks), flush=True)
 sys.stdin.read()
 EOF
+
+# --- latency, interleaved: one query to each pooler in turn ---------------------------
+# pgbench's 1-client runs of the two poolers are seconds apart, and a shared machine's
+# load moves within seconds; here consecutive queries alternate between the poolers.
+PINGPONG=${PINGPONG:-20000}
+if [ "$PINGPONG" -gt 0 ] && [[ " $SYSTEMS " == *" pgbouncer "* ]] && [[ " $SYSTEMS " == *" pgplumb "* ]]; then
+	log "interleaved latency: $PINGPONG queries on each pooler"
+	python3 "$WORK/idle.py" pingpong "$PINGPONG" "$PG_USER" "$DB" "$PG_PASSWORD" \
+		"$BOUNCER_PORT" "$PLUMB_PORT" > "$WORK/pingpong.out" 2>&1 || {
+		log "interleaved latency failed: $(tail -2 "$WORK/pingpong.out")"
+		rm -f "$WORK/pingpong.out"
+	}
+fi
 
 measure_idle() {	# $1 system -> prints "rss_before_kb rss_after_kb"
 	local port pid before after
@@ -399,15 +447,18 @@ declare -A SYSC
 if [ "${STRACE:-1}" = 1 ] && command -v strace >/dev/null; then
 	ST_TX=${ST_TX:-2000}
 	ST_CONN=${ST_CONN:-500}
+	ST_TX200=${ST_TX200:-50}	# -S at 200 clients: transactions per client (0 = skip)
 	for s in $SYSTEMS; do
 		[ "$s" = direct ] && continue
-		for t in "tpcb||$ST_TX" "connect|-C -S|$ST_CONN"; do
-			IFS='|' read -r name opts n <<< "$t"
+		for t in "tpcb||$ST_TX|1" "connect|-C -S|$ST_CONN|1" "S200|-S|$((ST_TX200 * 200))|200"; do
+			IFS='|' read -r name opts n nc <<< "$t"
+			[ "$n" -gt 0 ] || continue
 			strace -c -f -p "${LPID[$s]}" -o "$WORK/strace.$s.$name" 2>/dev/null &
 			stpid=$!
 			sleep 0.5
 			# shellcheck disable=SC2086
-			PGPASSWORD=$PG_PASSWORD pgbench -n -M "$PROTOCOL" $opts -c 1 -t "$n" -h 127.0.0.1 \
+			PGPASSWORD=$PG_PASSWORD pgbench -n -M "$PROTOCOL" $opts -c "$nc" -j "$(( nc < JOBS ? nc : JOBS ))" \
+				-t "$((n / nc))" -h 127.0.0.1 \
 				-p "$(port_of "$s")" -U "$PG_USER" "$DB" >/dev/null 2>&1 || log "strace pgbench failed on $s"
 			kill -INT $stpid 2>/dev/null
 			wait $stpid 2>/dev/null || true
@@ -425,6 +476,7 @@ ELAPSED=$(( $(date +%s) - START ))
 # --- report -----------------------------------------------------------------------
 DATE=$(date -u +%Y-%m-%d)
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
+export BOUNCER_PORT PLUMB_PORT PINGPONG
 export CSV WORK SYSTEMS PROTOCOL DURATION ROUNDS POOL_SIZE POOL_MODE JOBS SCALE AUTH_TYPE IDLE_CLIENTS \
 	CONNECT_CLIENTS ELAPSED STAMP
 export INSN_SUMMARY="$(for s in "${!INSN[@]}"; do echo "$s ${INSN[$s]}"; done)"
@@ -465,7 +517,7 @@ out.append(f"Command: `{E.get('BENCH_COMMAND', 'bench/pooler_vs_pgbouncer.sh')}`
 out.append(f"Setup: {E['PG_VERSION']}; {E['PGB_VERSION']}; {E['HOST_INFO']}; everything on one machine over loopback TCP. "
            f"Both poolers: pool_mode={E['POOL_MODE']}, default_pool_size={E['POOL_SIZE']}, auth_type={E['AUTH_TYPE']}, "
            f"run as user postgres. pgbench -M {E['PROTOCOL']}, scale {E['SCALE']}, -j min(clients,{E['JOBS']}), -T {E['DURATION']} s per run, "
-           f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round); figures are medians of the rounds. "
+           f"{E['ROUNDS']} alternating rounds (direct, pgbouncer, pgplumb per point per round, in reverse order in even rounds); figures are medians of the rounds. "
            f"Measuring took {E['ELAPSED']} s; load average (1, 5, 15 min) {E.get('LOAD_START', '?')} at the start, "
            f"{E.get('LOAD_END', '?')} at the end (2 CPUs: above 2 the machine was shared). Direct connections log in with the throwaway cluster's own TCP auth "
            f"({E.get('DIRECT_AUTH', '?')}), which dominates the direct -C figure; both poolers keep their server connections.\n")
@@ -498,6 +550,7 @@ def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(p / 100 * len(v)))]
 lat = {}
+per_round = {}	# (system, round) -> (p50, p99)
 for s in systems:
     p50s, p99s = [], []
     for fn in sorted(glob.glob(os.path.join(E["WORK"], "lat", f"{s}.r*"))):
@@ -508,6 +561,8 @@ for s in systems:
                 v.append(int(parts[2]))
         if v:
             p50s.append(pct(v, 50)); p99s.append(pct(v, 99))
+            rnd = os.path.basename(fn)[len(s) + 2:].split(".")[0]
+            per_round[(s, rnd)] = (p50s[-1], p99s[-1])
     if p50s:
         lat[s] = (st.median(p50s), st.median(p99s))
 out.append("\n## Latency at 1 client, pgbench -S (µs, median over rounds of each round's percentile)\n")
@@ -519,6 +574,32 @@ for s in systems:
         a50 = f"{lat[s][0] - d[0]:+.0f}" if d and s != "direct" else "—"
         a99 = f"{lat[s][1] - d[1]:+.0f}" if d and s != "direct" else "—"
         out.append(f"| {s} | {lat[s][0]:.0f} | {lat[s][1]:.0f} | {a50} | {a99} |")
+# the same round's runs sit next to each other in time: their differences
+# cancel most of the drift of a shared machine
+pairs = [(per_round[("pgplumb", r)], per_round[("pgbouncer", r)])
+         for (s, r) in per_round if s == "pgplumb" and ("pgbouncer", r) in per_round]
+if pairs:
+    d50 = st.median(a[0] - b[0] for a, b in pairs)
+    d99 = st.median(a[1] - b[1] for a, b in pairs)
+    out.append(f"\npgplumb minus pgbouncer, same round (median over {len(pairs)} rounds): "
+               f"p50 {d50:+.0f} µs, p99 {d99:+.0f} µs; per round p50: "
+               + ", ".join(f"{a[0] - b[0]:+d}" for a, b in pairs))
+pp = os.path.join(E["WORK"], "pingpong.out")
+if os.path.exists(pp):
+    v = {}
+    for line in open(pp):
+        f3 = line.split()
+        if len(f3) == 3:
+            v[int(f3[0])] = (float(f3[1]), float(f3[2]))
+    b, p = v.get(int(E["BOUNCER_PORT"])), v.get(int(E["PLUMB_PORT"]))
+    if b and p:
+        out.append(f"\nInterleaved (one simple-protocol `-S` query to each pooler in turn, {E['PINGPONG']} each, "
+                   "one client; round trip as the client sees it, µs):\n")
+        out.append("| system | p50 | p99 |")
+        out.append("|---|---|---|")
+        out.append(f"| pgbouncer | {b[0]:.1f} | {b[1]:.1f} |")
+        out.append(f"| pgplumb | {p[0]:.1f} | {p[1]:.1f} |")
+        out.append(f"| pgplumb − pgbouncer | {p[0] - b[0]:+.1f} | {p[1] - b[1]:+.1f} |")
 if int(E["IDLE_CLIENTS"]) > 0:
     out.append(f"\n## Memory with {E['IDLE_CLIENTS']} idle logged-in clients (RSS of the pooler process)\n")
     out.append("| system | RSS before (kB) | RSS with idle clients (kB) | per idle client (bytes) |")
@@ -535,18 +616,20 @@ if E.get("SYSC_SUMMARY", "").strip():
         if l.strip():
             k, *kv = l.split()
             sysc[k] = dict(x.split("=") for x in kv)
-    out.append("\n## System calls per transaction (strace -c on the pooler, 1 client)\n")
-    out.append("| system | workload | recvfrom | sendto | epoll_wait | other | total |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("\n## System calls per transaction (strace -c on the pooler)\n")
+    out.append("| system | workload | recvfrom | sendto | epoll_wait | epoll_ctl | other | total |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for s in systems:
-        for t, lab in (("tpcb", "TPC-B"), ("connect", "-C -S (per connection)")):
+        for t, lab in (("tpcb", "TPC-B, 1 client"), ("connect", "-C -S, 1 client (per connection)"),
+                       ("S200", "-S, 200 clients")):
             d = sysc.get(f"{s}.{t}")
             if not d:
                 continue
-            main = {k: float(d.get(k, 0)) for k in ("recvfrom", "sendto", "epoll_wait")}
+            main = {k: float(d.get(k, 0)) for k in ("recvfrom", "sendto", "epoll_wait", "epoll_ctl")}
             tot = float(d.get("total", 0))
             other = tot - sum(main.values())
-            out.append(f"| {s} | {lab} | {main['recvfrom']:.2f} | {main['sendto']:.2f} | {main['epoll_wait']:.2f} | {other:.2f} | {tot:.2f} |")
+            out.append(f"| {s} | {lab} | {main['recvfrom']:.2f} | {main['sendto']:.2f} | {main['epoll_wait']:.2f} | "
+                       f"{main['epoll_ctl']:.2f} | {other:.2f} | {tot:.2f} |")
 if E.get("INSN_SUMMARY", "").strip():
     insn = dict(l.split() for l in E["INSN_SUMMARY"].splitlines() if l.strip())
     out.append("\n## CPU instructions per relayed transaction (callgrind, pgbench -S, 1 client)\n")

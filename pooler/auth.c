@@ -249,35 +249,41 @@ static PP_WUR int out_code(struct auth_out *out, uint32_t code, const void *data
 enum srv_method { M_TRUST, M_PLAIN, M_MD5, M_SCRAM };
 enum srv_state { S_START, S_WAIT_PASSWORD, S_WAIT_SASL_INIT, S_WAIT_SASL_RESP, S_DONE, S_FAILED };
 
+/*
+ * One allocation per logging-in client: the state, then the user name and
+ * the secret (copied behind it).  The SCRAM state (about 1.2 kB) is
+ * allocated only when a SCRAM exchange starts, so an md5 or plain login
+ * costs one small malloc and zeroes only what it uses.
+ */
 struct auth_server {
 	enum srv_method method;
 	enum srv_state state;
-	char *user;
-	char *secret;			/* NULL: unknown user */
+	const char *user;		/* in strings[] */
+	char *secret;			/* in strings[]; NULL: unknown user */
+	size_t secret_len;
 	enum userlist_secret_kind kind;
 	int iterations;
 	bool secret_is_scram;		/* SCRAM against a stored SCRAM secret */
 	unsigned char salt[4];
-	struct scram_server scram;
+	struct scram_server *scram;	/* SCRAM exchanges only */
+	char strings[];			/* user NUL [secret NUL] */
 };
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
 
 struct auth_server *auth_server_new(int auth_type, const char *user, const char *secret,
 				    int scram_iterations)
 {
-	struct auth_server *a = calloc(1, sizeof *a);
+	size_t ulen = strlen(user ? user : ""), slen = secret ? strlen(secret) : 0;
+	struct auth_server *a = malloc(sizeof *a + ulen + 1 + (secret ? slen + 1 : 0));
 
 	if (!a)
 		return NULL;
-	a->user = strdup(user ? user : "");
-	a->secret = dup_or_null(secret);
-	if (!a->user || (secret && !a->secret)) {
-		auth_server_free(a);
-		return NULL;
+	memset(a, 0, sizeof *a);
+	memcpy(a->strings, user ? user : "", ulen + 1);
+	a->user = a->strings;
+	if (secret) {
+		a->secret = a->strings + ulen + 1;
+		memcpy(a->secret, secret, slen + 1);
+		a->secret_len = slen;
 	}
 	a->kind = secret ? userlist_secret_kind(secret) : USERLIST_SECRET_PLAIN;
 	a->iterations = scram_iterations > 0 ? scram_iterations : SCRAM_DEFAULT_ITERATIONS;
@@ -352,8 +358,13 @@ enum auth_status auth_server_start(struct auth_server *a, struct auth_out *out)
 			       scram_make_secret(a->secret, salt, sizeof salt, a->iterations, &sec) == 0;
 		}
 		/* unknown user or an md5 secret: a mock exchange that fails */
-		scram_server_init(&a->scram, have ? &sec : NULL);
+		if (!a->scram)
+			a->scram = malloc(sizeof *a->scram);
+		if (a->scram)
+			scram_server_init(a->scram, have ? &sec : NULL);
 		OPENSSL_cleanse(&sec, sizeof sec);
+		if (!a->scram)
+			return AUTH_PROTOCOL_ERROR;
 		if (out_code(out, AUTH_REQ_SASL, mechs, sizeof mechs) != 0)
 			return AUTH_PROTOCOL_ERROR;
 		a->state = S_WAIT_SASL_INIT;
@@ -398,6 +409,48 @@ static bool check_plain(const struct auth_server *a, const char *pw)
 	return ok;
 }
 
+/*
+ * md5 secrets ("md5" + md5(password || user)) derived from plain auth_file
+ * passwords, so that an md5 login costs one digest instead of two.
+ * Direct-mapped by user name; an entry serves only a login whose user and
+ * password both match it, so a changed password (reload) is derived anew.
+ */
+#define MD5_CACHE_SLOTS 64
+#define MD5_CACHE_KEY 192		/* user NUL password: longer ones are not cached */
+
+struct md5_cache_entry {
+	size_t klen;			/* 0: empty */
+	char key[MD5_CACHE_KEY];
+	char secret[36];
+};
+
+static struct md5_cache_entry md5_cache[MD5_CACHE_SLOTS];
+
+static PP_WUR int plain_md5_secret(const struct auth_server *a, char out[36])
+{
+	size_t ulen = strlen(a->user), klen = ulen + 1 + a->secret_len;
+	uint32_t h = 2166136261u;	/* FNV-1a of the user name */
+	struct md5_cache_entry *e;
+
+	for (size_t i = 0; i < ulen; i++)
+		h = (h ^ (unsigned char) a->user[i]) * 16777619u;
+	e = &md5_cache[h % MD5_CACHE_SLOTS];
+	if (klen <= MD5_CACHE_KEY && e->klen == klen && memcmp(e->key, a->user, ulen + 1) == 0 &&
+	    memcmp(e->key + ulen + 1, a->secret, a->secret_len) == 0) {
+		memcpy(out, e->secret, 36);
+		return 0;
+	}
+	if (auth_md5_secret(a->user, a->secret, out) != 0)
+		return -1;
+	if (klen <= MD5_CACHE_KEY) {
+		memcpy(e->key, a->user, ulen + 1);
+		memcpy(e->key + ulen + 1, a->secret, a->secret_len);
+		e->klen = klen;
+		memcpy(e->secret, out, 36);
+	}
+	return 0;
+}
+
 /* Check an md5 response ("md5" + 32 hex) for our salt. */
 static bool check_md5(const struct auth_server *a, const char *resp)
 {
@@ -409,7 +462,7 @@ static bool check_md5(const struct auth_server *a, const char *resp)
 	if (a->kind == USERLIST_SECRET_MD5)
 		memcpy(secret, a->secret, 36);
 	else if (a->kind == USERLIST_SECRET_PLAIN) {
-		if (auth_md5_secret(a->user, a->secret, secret) != 0)
+		if (plain_md5_secret(a, secret) != 0)
 			return false;
 	} else
 		return false;
@@ -463,7 +516,7 @@ enum auth_status auth_server_step(struct auth_server *a, const unsigned char *in
 		off += 4;
 		if (dlen < 0 || (size_t) dlen != len - off)
 			return srv_fail(a, AUTH_PROTOCOL_ERROR);
-		rc = scram_server_first(&a->scram, (const char *) in + off, (size_t) dlen, msg, sizeof msg, &mlen);
+		rc = scram_server_first(a->scram, (const char *) in + off, (size_t) dlen, msg, sizeof msg, &mlen);
 		if (rc != 0)
 			return srv_fail(a, AUTH_PROTOCOL_ERROR);
 		if (out_code(out, AUTH_REQ_SASL_CONT, msg, mlen) != 0)
@@ -472,7 +525,7 @@ enum auth_status auth_server_step(struct auth_server *a, const unsigned char *in
 		return AUTH_CONTINUE;
 	}
 	case S_WAIT_SASL_RESP: {
-		int rc = scram_server_final(&a->scram, (const char *) in, len, msg, sizeof msg, &mlen);
+		int rc = scram_server_final(a->scram, (const char *) in, len, msg, sizeof msg, &mlen);
 
 		if (rc < 0)
 			return srv_fail(a, AUTH_PROTOCOL_ERROR);
@@ -494,7 +547,7 @@ bool auth_server_client_key(const struct auth_server *a, unsigned char key[32])
 
 	if (a->state != S_DONE || a->method != M_SCRAM || !a->secret_is_scram)
 		return false;
-	ck = scram_server_client_key(&a->scram);
+	ck = scram_server_client_key(a->scram);
 	if (!ck)
 		return false;
 	memcpy(key, ck, SCRAM_KEY_LEN);
@@ -505,19 +558,24 @@ void auth_server_free(struct auth_server *a)
 {
 	if (!a)
 		return;
-	free(a->user);
-	if (a->secret) {
-		OPENSSL_cleanse(a->secret, strlen(a->secret));
-		free(a->secret);
+	if (a->scram) {
+		OPENSSL_cleanse(a->scram, sizeof *a->scram);
+		free(a->scram);
 	}
-	/* the SCRAM state is only ever written by a SCRAM exchange */
-	OPENSSL_cleanse(a, a->method == M_SCRAM ? sizeof *a : offsetof(struct auth_server, scram));
+	if (a->secret)
+		OPENSSL_cleanse(a->secret, a->secret_len);
+	OPENSSL_cleanse(a, sizeof *a);
 	free(a);
 }
 
 /* ------------------------------------------------------------------------
  * Towards servers
  * ------------------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
 
 enum cli_state { C_START, C_SASL_SENT_FIRST, C_SASL_SENT_FINAL, C_SASL_DONE, C_DONE, C_FAILED };
 

@@ -130,19 +130,30 @@ take_param(const char *name, const char *value, void *arg)
 	return 0;
 }
 
+/*
+ * The messages of a login (authentication requests, AuthenticationOk and the
+ * welcome) are built here and sent at once; sbuf_send() copies whatever the
+ * socket does not take.  One buffer serves every login instead of a malloc,
+ * realloc and free per message.
+ */
+static struct proto_buf login_out;
+
+static struct proto_buf *
+login_buf(void)
+{
+	proto_buf_reset(&login_out);
+	return &login_out;
+}
+
 static bool
 send_auth_request(struct client *c, const struct auth_out *out)
 {
-	struct proto_buf b;
-	bool		ok;
+	struct proto_buf *b = login_buf();
 
-	proto_buf_init(&b);
-	proto_begin(&b, PQMSG_AuthenticationRequest);
-	proto_put_bytes(&b, out->data, out->len);
-	proto_end(&b);
-	ok = sbuf_send_buf(&c->sb, &b);
-	proto_buf_free(&b);
-	return ok;
+	proto_begin(b, PQMSG_AuthenticationRequest);
+	proto_put_bytes(b, out->data, out->len);
+	proto_end(b);
+	return sbuf_send_buf(&c->sb, b);
 }
 
 /* Append the welcome (ParameterStatus, BackendKeyData, ReadyForQuery). */
@@ -174,21 +185,17 @@ build_welcome(struct client *c, struct proto_buf *b)
 bool
 client_send_welcome(struct client *c)
 {
-	struct proto_buf b;
-	bool		ok;
+	struct proto_buf *b = login_buf();
 
-	proto_buf_init(&b);
-	build_welcome(c, &b);
-	ok = sbuf_send_buf(&c->sb, &b);
-	proto_buf_free(&b);
-	return ok;
+	build_welcome(c, b);
+	return sbuf_send_buf(&c->sb, b);
 }
 
 /* Authentication succeeded: join the pool. */
 static enum sbuf_ret
 login_ok(struct client *c)
 {
-	struct proto_buf b;
+	struct proto_buf *b;
 	bool		ok;
 	struct pool *p;
 	unsigned char key[32];
@@ -215,15 +222,14 @@ login_ok(struct client *c)
 	p->login_count++;
 	/* AuthenticationOk and, when the pool knows its welcome, the welcome:
 	 * one write */
-	proto_buf_init(&b);
-	proto_build_auth(&b, PROTO_AUTH_OK, NULL, 0);
+	b = login_buf();
+	proto_build_auth(b, PROTO_AUTH_OK, NULL, 0);
 	if (c->is_admin || p->have_welcome)
 	{
 		change_client_state(c, CL_ACTIVE);
-		build_welcome(c, &b);
+		build_welcome(c, b);
 	}
-	ok = sbuf_send_buf(&c->sb, &b);
-	proto_buf_free(&b);
+	ok = sbuf_send_buf(&c->sb, b);
 	if (!ok)
 	{
 		disconnect_client(c, NULL, "could not send to client");
@@ -631,7 +637,14 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		if (r != SBUF_FORWARD)
 			return r;
 		if (!find_server(c))
-			return c->state == CL_JUSTFREE ? SBUF_CLOSED : SBUF_WAIT;
+		{
+			if (c->state == CL_JUSTFREE)
+				return SBUF_CLOSED;
+			/* a client waiting for a server sends nothing more as a rule:
+			 * keep its read event registered (no epoll_ctl pair per wait) */
+			sbuf_pause_lazy(&c->sb);
+			return SBUF_WAIT;
+		}
 		s = c->link;
 	}
 	else if (c->coal)
@@ -658,10 +671,12 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		case PQMSG_Query:
 		case PQMSG_FunctionCall:
 			s->expect_rfq++;
+			sbuf_answer_coming(&c->sb);
 			break;
 		case PQMSG_Sync:
 			s->expect_rfq++;
 			s->ext_open = false;
+			sbuf_answer_coming(&c->sb);
 			break;
 		case PQMSG_Terminate:
 			/* Never forwarded: the server stays with the pool if clean. */

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Keep at most this many spare standard-size buffers. */
@@ -24,6 +25,13 @@ static uint32_t std_size = 16384;
 static bool tcp_keepalive;
 static struct free_buf *free_list;
 static int	free_count;
+
+/*
+ * One drained small output buffer is kept for the next socket that needs one
+ * (held ParseCompletes take and drop one per transaction).
+ */
+#define SPARE_OBUF_MAX 4096
+static struct proto_buf *spare_obuf;
 
 static void sbuf_on_read(evutil_socket_t fd, short what, void *arg);
 static void sbuf_on_write(evutil_socket_t fd, short what, void *arg);
@@ -49,6 +57,12 @@ sbuf_global_cleanup(void)
 		free(f);
 	}
 	free_count = 0;
+	if (spare_obuf)
+	{
+		proto_buf_free(spare_obuf);
+		free(spare_obuf);
+		spare_obuf = NULL;
+	}
 }
 
 static uint8_t *
@@ -102,8 +116,16 @@ out_free(struct sbuf *sb)
 {
 	if (sb->obuf)
 	{
-		proto_buf_free(sb->obuf);
-		free(sb->obuf);
+		if (spare_obuf == NULL && sb->obuf->cap <= SPARE_OBUF_MAX && !sb->obuf->failed)
+		{
+			proto_buf_reset(sb->obuf);
+			spare_obuf = sb->obuf;
+		}
+		else
+		{
+			proto_buf_free(sb->obuf);
+			free(sb->obuf);
+		}
 		sb->obuf = NULL;
 	}
 	sb->opos = 0;
@@ -276,11 +298,62 @@ flush_obuf(struct sbuf *sb)
 	return true;
 }
 
+/* Append to obuf (allocated on first need).  false: out of memory. */
+static bool
+out_append(struct sbuf *sb, const void *data, size_t len)
+{
+	if (sb->obuf == NULL && spare_obuf != NULL)
+	{
+		sb->obuf = spare_obuf;
+		spare_obuf = NULL;
+		sb->opos = 0;
+	}
+	else if (sb->obuf == NULL)
+	{
+		sb->obuf = malloc(sizeof(*sb->obuf));
+		if (sb->obuf == NULL)
+			return false;
+		proto_buf_init(sb->obuf);
+		sb->opos = 0;
+	}
+	proto_put_bytes(sb->obuf, data, len);
+	return proto_buf_ok(sb->obuf);
+}
+
+/* Held bytes go out now (directly; the write event takes any rest). */
+static bool
+release_held(struct sbuf *sb)
+{
+	sb->held = false;
+	sb->hold_answered = false;
+	return sb->closed || flush_obuf(sb);
+}
+
+bool
+sbuf_send_held(struct sbuf *sb, const void *data, size_t len)
+{
+	if (sb->closed || sb->fd < 0)
+		return false;
+	if (sb->connecting || sb->write_on || (out_waiting(sb) && !sb->held))
+		return sbuf_send(sb, data, len);
+	if (!out_append(sb, data, len))
+		return false;
+	sb->held = true;
+	return true;
+}
+
 bool
 sbuf_send(struct sbuf *sb, const void *data, size_t len)
 {
 	if (sb->closed || sb->fd < 0)
 		return false;
+	if (sb->held)
+	{
+		/* earlier held bytes first, in the same write */
+		if (!out_append(sb, data, len))
+			return false;
+		return release_held(sb);
+	}
 	if (!out_waiting(sb) && !sb->connecting && !sb->write_on)
 	{
 		/* nothing queued: write directly, keep only what did not fit */
@@ -300,19 +373,53 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 		if (len == 0)
 			return true;
 	}
-	if (sb->obuf == NULL)
-	{
-		sb->obuf = malloc(sizeof(*sb->obuf));
-		if (sb->obuf == NULL)
-			return false;
-		proto_buf_init(sb->obuf);
-		sb->opos = 0;
-	}
-	proto_put_bytes(sb->obuf, data, len);
-	if (!proto_buf_ok(sb->obuf))
+	if (!out_append(sb, data, len))
 		return false;
 	arm_write(sb);
 	return true;
+}
+
+static bool send_pending(struct sbuf *sb);
+
+/*
+ * dst holds pooler bytes (sbuf_send_held): write them and [isent, iscan) in
+ * one sendmsg.  What does not fit waits for dst's write event, held bytes
+ * first.  Returns false if dst failed (as send_pending).
+ */
+static bool
+send_with_held(struct sbuf *sb, struct sbuf *dst)
+{
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t		hlen = dst->obuf->len - dst->opos;
+	ssize_t		n;
+
+	iov[0].iov_base = dst->obuf->data + dst->opos;
+	iov[0].iov_len = hlen;
+	iov[1].iov_base = sb->ibuf + sb->isent;
+	iov[1].iov_len = sb->iscan - sb->isent;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	dst->held = false;
+	dst->hold_answered = false;
+	do
+		n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	/* nothing written (a full socket, or a failed one: its write event
+	 * reports the failure when it writes the held bytes) */
+	if (n < 0)
+		n = 0;
+	dst->bytes_sent += (uint64_t) n;
+	if ((size_t) n < hlen)
+		dst->opos += (size_t) n;
+	else
+	{
+		out_free(dst);
+		sb->isent += (uint32_t) ((size_t) n - hlen);
+	}
+	/* the rest, if any, as usual (behind what is left of the held bytes) */
+	return send_pending(sb);
 }
 
 /*
@@ -337,6 +444,8 @@ send_pending(struct sbuf *sb)
 		sb->blocked = false;
 		return true;
 	}
+	if (dst->held && !dst->connecting && !dst->write_on)
+		return send_with_held(sb, dst);
 	if (dst->connecting || out_waiting(dst))
 	{
 		sb->blocked = true;
@@ -554,6 +663,16 @@ out:
 		return false;
 	if (sb->closed)
 		return false;
+	/* held bytes wait for an answer only if one is certain to come; a round
+	 * the owner paused (e.g. the client waits for a server) goes on when it
+	 * resumes */
+	if (sb->held && !sb->hold_answered && !sb->paused && !release_held(sb))
+	{
+		sb->cb(sb, SBUF_EV_SEND_FAILED, NULL);
+		return false;
+	}
+	if (!sb->paused)
+		sb->hold_answered = false;
 	if (!sb->blocked && sb->want_flushed)
 	{
 		sb->want_flushed = false;

@@ -473,7 +473,8 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 	proto_buf_reset(&scratch);
 	proto_begin(&scratch, pkt->type == PQMSG_Parse ? PQMSG_ParseComplete : PQMSG_CloseComplete);
 	proto_end(&scratch);
-	ok = sbuf_send_buf(&c->sb, &scratch);
+	/* goes out with the server's first reply when a Sync follows (sbuf.h) */
+	ok = sbuf_send_held_buf(&c->sb, &scratch);
 	if (!ok)
 	{
 		disconnect_client(c, NULL, "could not send to client");

@@ -100,10 +100,11 @@ static struct outcome login(struct auth_server *s, struct auth_client *c)
 	return o;
 }
 
-static struct outcome try_login(int auth_type, const char *stored, const char *client_pw)
+static struct outcome try_login_as(const char *user, int auth_type, const char *stored,
+				   const char *client_pw)
 {
-	struct auth_server *s = auth_server_new(auth_type, "alice", stored, 4096);
-	struct auth_client *c = auth_client_new("alice", client_pw, NULL, NULL);
+	struct auth_server *s = auth_server_new(auth_type, user, stored, 4096);
+	struct auth_client *c = auth_client_new(user, client_pw, NULL, NULL);
 	struct outcome o;
 
 	ck_assert_ptr_nonnull(s);
@@ -112,6 +113,11 @@ static struct outcome try_login(int auth_type, const char *stored, const char *c
 	auth_server_free(s);
 	auth_client_free(c);
 	return o;
+}
+
+static struct outcome try_login(int auth_type, const char *stored, const char *client_pw)
+{
+	return try_login_as("alice", auth_type, stored, client_pw);
 }
 
 static void secrets_for(const char *pw, char md5[36], char scram[200])
@@ -170,6 +176,44 @@ START_TEST(test_matrix)
 	ck_assert_int_eq(o.round_trips, 1);
 	o = try_login(CFG_AUTH_PLAIN, NULL, "pw1");
 	ck_assert_int_eq(o.server, AUTH_FAIL);
+}
+END_TEST
+
+/* md5 against plain auth_file passwords (the md5 secret derived from the
+ * password is cached per user): a changed password takes effect at once, the
+ * old one fails; many users sharing cache slots each get their own; a
+ * password too long to be cached works too. */
+START_TEST(test_md5_plain_cache)
+{
+	char user[32], pw[32], longpw[400];
+	struct outcome o;
+
+	o = try_login_as("dave", CFG_AUTH_MD5, "old", "old");
+	ck_assert(o.server == AUTH_OK && o.client == AUTH_OK);
+	o = try_login_as("dave", CFG_AUTH_MD5, "new", "old");
+	ck_assert_int_eq(o.server, AUTH_FAIL);
+	o = try_login_as("dave", CFG_AUTH_MD5, "new", "new");
+	ck_assert(o.server == AUTH_OK && o.client == AUTH_OK);
+	o = try_login_as("dave", CFG_AUTH_MD5, "old", "new");
+	ck_assert_int_eq(o.server, AUTH_FAIL);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 200; i++) {
+			snprintf(user, sizeof user, "user%d", i);
+			snprintf(pw, sizeof pw, "pw%d", i);
+			o = try_login_as(user, CFG_AUTH_MD5, pw, pw);
+			ck_assert_msg(o.server == AUTH_OK && o.client == AUTH_OK, "user %d", i);
+			/* the cached secret of this user's old password must not serve */
+			o = try_login_as(user, CFG_AUTH_MD5, "other", pw);
+			ck_assert_int_eq(o.server, AUTH_FAIL);
+		}
+	memset(longpw, 'x', sizeof longpw - 1);
+	longpw[sizeof longpw - 1] = '\0';
+	for (int i = 0; i < 2; i++) {
+		o = try_login_as("erin", CFG_AUTH_MD5, longpw, longpw);
+		ck_assert(o.server == AUTH_OK && o.client == AUTH_OK);
+		o = try_login_as("erin", CFG_AUTH_MD5, longpw, "x");
+		ck_assert_int_eq(o.server, AUTH_FAIL);
+	}
 }
 END_TEST
 
@@ -501,6 +545,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_md5_helpers);
 	tcase_add_test(tc, test_md5_against_openssl);
 	tcase_add_test(tc, test_matrix);
+	tcase_add_test(tc, test_md5_plain_cache);
 	tcase_add_test(tc, test_scram_plain_cached);
 	tcase_add_test(tc, test_trust_and_method_names);
 	tcase_add_test(tc, test_scram_passthrough);

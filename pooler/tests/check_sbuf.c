@@ -56,13 +56,21 @@ src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 	return SBUF_FORWARD;
 }
 
+static bool answer_on_sync;		/* dst: a Sync it reads promises an answer */
+static bool wait_on_bind;		/* dst: a Bind waits (SBUF_WAIT) */
+static int	dst_pkts;
+
 static enum sbuf_ret
 dst_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 {
-	(void) sb;
-	(void) ev;
-	(void) pkt;
-	return SBUF_OK;
+	if (ev != SBUF_EV_PKT)
+		return SBUF_OK;
+	if (wait_on_bind && pkt->type == 'B')
+		return SBUF_WAIT;
+	dst_pkts++;
+	if (answer_on_sync && pkt->type == 'S')
+		sbuf_answer_coming(sb);
+	return SBUF_FORWARD;		/* dst has no peer: dropped */
 }
 
 static void
@@ -90,6 +98,9 @@ setup(void)
 	full_for_big = false;
 	skip_x = false;
 	max_avail_seen = 0;
+	answer_on_sync = false;
+	wait_on_bind = false;
+	dst_pkts = 0;
 }
 
 static void
@@ -291,6 +302,91 @@ END_TEST
  * that exists only while they wait: none before, none once drained, and
  * forwarded bytes queue behind them, in order.
  */
+/* Read what dst sent so far (after running the loop a few times). */
+static size_t
+drain_out(uint8_t *out, size_t cap)
+{
+	return pump(NULL, 0, 1, out, cap, 20);
+}
+
+/* The pooler holds a ParseComplete for dst's client, which then sends P + S;
+ * returns what dst wrote meanwhile. */
+static size_t
+hold_then_parse_sync(uint8_t *out, size_t cap)
+{
+	uint8_t		in[32];
+	size_t		n;
+
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	n = put_msg(in, 'P', "x", 1);
+	n += put_msg(in + n, 'S', "", 0);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	return drain_out(out, cap);
+}
+
+/*
+ * Held output (sbuf_send_held): it waits while dst's own round promised an
+ * answer, then leaves ahead of the forwarded bytes; a round without such a
+ * promise writes it at the end of the round; sbuf_send() writes it first.
+ */
+START_TEST(test_held_output)
+{
+	uint8_t		in[64],
+				out[256],
+				want[128];
+	size_t		n,
+				w;
+
+	setup();
+	/* 1: dst reads P + S (the Sync promises an answer): '1' is held... */
+	answer_on_sync = true;
+	ck_assert_uint_eq(hold_then_parse_sync(out, sizeof(out)), 0);
+	ck_assert_int_eq(dst_pkts, 2);
+	ck_assert(dst.held);
+	/* ...until src forwards the answer: held bytes first, same order */
+	n = put_msg(in, '2', "", 0);
+	n += put_msg(in + n, 'Z', "I", 1);
+	w = put_msg(want, '1', "", 0);
+	memcpy(want + w, in, n);
+	w += n;
+	ck_assert_uint_eq(pump(in, n, n, out, w, 50), w);
+	ck_assert_int_eq(memcmp(out, want, w), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+
+	/* 2: a round without a promise writes held bytes when it ends */
+	answer_on_sync = false;
+	ck_assert_uint_eq(hold_then_parse_sync(out, sizeof(out)), 5);
+	ck_assert_int_eq(out[0], '1');
+	ck_assert(!dst.held);
+
+	/* 3: a round paused before its Sync (the client waits for a server)
+	 * keeps them until it resumes and promises an answer */
+	answer_on_sync = true;
+	wait_on_bind = true;
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	n = put_msg(in, 'P', "x", 1);
+	n += put_msg(in + n, 'B', "", 0);
+	n += put_msg(in + n, 'S', "", 0);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+	wait_on_bind = false;
+	sbuf_continue(&dst);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+	ck_assert(dst.held);
+	n = put_msg(in, '2', "", 0);
+	ck_assert_uint_eq(pump(in, n, n, out, 10, 50), 10);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\0042\0\0\0\4", 10), 0);
+
+	/* 4: sbuf_send() after held bytes: both at once, in order */
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	ck_assert(sbuf_send(&dst, "3\0\0\0\4", 5));
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 10);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\0043\0\0\0\4", 10), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+	teardown();
+}
+END_TEST
+
 START_TEST(test_output_buffer_lazy)
 {
 	size_t		total = 1024 * 1024;
@@ -349,6 +445,7 @@ sbuf_suite(void)
 	tcase_add_test(tc, test_bad_length);
 	tcase_add_test(tc, test_back_pressure);
 	tcase_add_test(tc, test_output_buffer_lazy);
+	tcase_add_test(tc, test_held_output);
 	suite_add_tcase(s, tc);
 	return s;
 }
