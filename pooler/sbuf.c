@@ -276,8 +276,9 @@ flush_obuf(struct sbuf *sb)
 	return true;
 }
 
-bool
-sbuf_send(struct sbuf *sb, const void *data, size_t len)
+/* more: more bytes follow at once (MSG_MORE: one segment with them) */
+static bool
+send_or_queue(struct sbuf *sb, const void *data, size_t len, bool more)
 {
 	if (sb->closed || sb->fd < 0)
 		return false;
@@ -287,7 +288,7 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 		ssize_t		n;
 
 		do
-			n = send(sb->fd, data, len, MSG_NOSIGNAL);
+			n = send(sb->fd, data, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return false;
@@ -313,6 +314,18 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 		return false;
 	arm_write(sb);
 	return true;
+}
+
+bool
+sbuf_send(struct sbuf *sb, const void *data, size_t len)
+{
+	return send_or_queue(sb, data, len, false);
+}
+
+bool
+sbuf_send_more(struct sbuf *sb, const void *data, size_t len)
+{
+	return send_or_queue(sb, data, len, true);
 }
 
 /*
