@@ -174,6 +174,10 @@ struct batch {
 	struct batch_insert q_ins;	/* held_query: its analysis */
 	struct batch_text q_tuples;
 	int			q_n;
+	bool		q_param;		/* its literals go as parameters (q_types, q_values) */
+	uint32_t   *q_types;		/* one per column */
+	struct batch_text q_values; /* Bind parameter values, row by row */
+	struct batch_text q_key;	/* the cache key of its prepared shape */
 
 	/* the plan */
 	struct row *rows;
@@ -705,6 +709,8 @@ held_reset(struct batch *b)
 	batch_insert_free(&b->q_ins);
 	batch_text_reset(&b->q_tuples);
 	b->q_n = 0;
+	b->q_param = false;
+	batch_text_reset(&b->q_values);
 }
 
 static bool
@@ -1185,6 +1191,46 @@ guard_close(struct batch_text *t, int nrows)
  * cached statement used (NULL: a one-off statement closed after the chunk);
  * *parsed says whether a Parse was sent.
  */
+/*
+ * The cached multi-row statement for chunk c of statement e (NULL: a one-off
+ * one, BATCH_STMT_NAME, closed after use); *parsed when it must be parsed.
+ */
+static struct prep *
+prep_take(struct batch *b, const struct stmt_entry *e, const struct chunk *c, bool *parsed)
+{
+	struct prep *p = prep_find(b, e, c->nrows, c->guarded);
+
+	*parsed = p == NULL;
+	if (!p)
+		p = prep_add(b, e, c->nrows, c->guarded);
+	if (p)
+	{
+		p->used = true;
+		p->last_use = ++b->prep_clock;
+	}
+	return p;
+}
+
+/* Parse of the multi-row `sql`: e's parameter types repeated for each row. */
+static void
+put_parse(struct proto_buf *o, const struct prep *prep, const char *sql,
+		  const struct stmt_entry *e, int nrows)
+{
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, prep ? prep->name : BATCH_STMT_NAME);
+	proto_put_string(o, sql);
+	if (e->ntypes == 0)
+		proto_put_int16(o, 0);
+	else
+	{
+		proto_put_int16(o, (uint16_t) (nrows * e->row_params));
+		for (int r = 0; r < nrows; r++)
+			for (int j = 0; j < e->row_params; j++)
+				proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
+	}
+	proto_end(o);
+}
+
 static bool
 send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
@@ -1201,15 +1247,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	first = &rows[0].bi;
 	P = e->row_params;
 
-	*prep = prep_find(b, e, c->nrows, c->guarded);
-	*parsed = *prep == NULL;
-	if (!*prep)
-		*prep = prep_add(b, e, c->nrows, c->guarded);
-	if (*prep)
-	{
-		(*prep)->used = true;
-		(*prep)->last_use = ++b->prep_clock;
-	}
+	*prep = prep_take(b, e, c, parsed);
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
@@ -1221,19 +1259,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 			guard_close(&b->sql, c->nrows);
 		if (b->sql.failed)
 			return false;
-		proto_begin(o, PQMSG_Parse);
-		proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
-		proto_put_string(o, b->sql.data);
-		if (e->ntypes == 0)
-			proto_put_int16(o, 0);
-		else
-		{
-			proto_put_int16(o, (uint16_t) (c->nrows * P));
-			for (int r = 0; r < c->nrows; r++)
-				for (int j = 0; j < P; j++)
-					proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
-		}
-		proto_end(o);
+		put_parse(o, *prep, b->sql.data, e, c->nrows);
 	}
 
 	/*
@@ -1286,11 +1312,80 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	return proto_buf_ok(o);
 }
 
+/*
+ * A multi-statement string whose literals go as parameters: a prepared
+ * INSERT ... VALUES ($1, ...), ... of its shape (table, columns, clauses,
+ * column types, rows), parsed and planned once, then Bind with the values.
+ */
 static bool
-send_simple_chunk(struct batch *b, const struct chunk *c)
+send_param_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
+{
+	struct proto_buf *o = &b->to_server;
+	const int	w = b->q_ins.width;
+	struct stmt_entry key = {0};
+	char		num[16];
+
+	/* the shape: never a client's text (those start with INSERT) */
+	batch_text_reset(&b->q_key);
+	batch_text_append(&b->q_key, "\x01", 1);
+	batch_text_append(&b->q_key, b->q_ins.prefix, strlen(b->q_ins.prefix));
+	batch_text_append(&b->q_key, "\x01", 1);
+	batch_text_append(&b->q_key, b->q_ins.tail, strlen(b->q_ins.tail));
+	if (b->q_key.failed)
+		return false;
+	key.text = b->q_key.data;
+	key.types = b->q_types;
+	key.ntypes = w;
+	key.row_params = w;
+	*prep = prep_take(b, &key, c, parsed);
+	if (*parsed)
+	{
+		batch_text_reset(&b->sql);
+		if (c->guarded)
+			guard_open(&b->sql);
+		batch_text_append(&b->sql, b->q_ins.prefix, strlen(b->q_ins.prefix));
+		batch_text_append(&b->sql, "VALUES ", 7);
+		for (int r = 0; r < c->nrows; r++)
+			for (int j = 0; j < w; j++)
+			{
+				snprintf(num, sizeof(num), "%s$%d%s", j ? ", " : (r ? ",(" : "("),
+						 r * w + j + 1, j == w - 1 ? ")" : "");
+				batch_text_append(&b->sql, num, strlen(num));
+			}
+		batch_text_append(&b->sql, b->q_ins.tail, strlen(b->q_ins.tail));
+		if (c->guarded)
+			guard_close(&b->sql, c->nrows);
+		if (b->sql.failed)
+			return false;
+		put_parse(o, *prep, b->sql.data, &key, c->nrows);
+	}
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, (uint16_t) (c->nrows * w));
+	proto_put_bytes(o, b->q_values.data, b->q_values.len);
+	proto_put_int16(o, 0);
+	proto_end(o);
+	if (c->describe)
+		build_describe_portal(o);
+	build_execute(o, "");
+	if (!*prep)
+		build_close_stmt(o, BATCH_STMT_NAME);
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
+	return proto_buf_ok(o);
+}
+
+static bool
+send_simple_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
 	struct proto_buf *o = &b->to_server;
 
+	if (b->q_param)
+		return send_param_chunk(b, c, prep, parsed);
+	*prep = NULL;
+	*parsed = true;
 	batch_text_reset(&b->sql);
 	if (c->guarded)
 		guard_open(&b->sql);
@@ -1504,7 +1599,8 @@ launch(struct batch *b)
 			struct prep *prep = NULL;
 			bool		parsed = true;
 
-			if (!(c->simple ? send_simple_chunk(b, c) : send_chunk(b, c, &prep, &parsed)))
+			if (!(c->simple ? send_simple_chunk(b, c, &prep, &parsed) :
+				  send_chunk(b, c, &prep, &parsed)))
 				return BATCH_FAILED;
 			if (parsed)
 			{
@@ -1950,6 +2046,19 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 		held_reset(b);
 		return BATCH_FORWARD;
 	}
+	/* its literals as parameters: one prepared statement for every such string */
+	if (b->set.literal_params)
+	{
+		uint32_t   *t = realloc(b->q_types, sizeof(uint32_t) * (size_t) (b->q_ins.width > 0 ? b->q_ins.width : 1));
+
+		if (!t)
+			return BATCH_FAILED;
+		b->q_types = t;
+		rc = batch_sql_literal_params(b->q_tuples.data, b->q_n, b->q_ins.width, t, &b->q_values);
+		if (rc == BATCH_SQL_NOMEM)
+			return BATCH_FAILED;
+		b->q_param = rc == BATCH_SQL_OK;
+	}
 	if (!held_add(b, msg, len))
 		return BATCH_FAILED;
 	b->held_query = true;
@@ -2116,6 +2225,8 @@ batch_new(const struct batch_settings *settings)
 	proto_buf_init(&b->out);
 	proto_buf_init(&b->cap);
 	batch_text_init(&b->q_tuples);
+	batch_text_init(&b->q_values);
+	batch_text_init(&b->q_key);
 	batch_text_init(&b->sql);
 	return b;
 }
@@ -2191,6 +2302,9 @@ batch_free(struct batch *b)
 	proto_buf_free(&b->cap);
 	batch_insert_free(&b->q_ins);
 	batch_text_free(&b->q_tuples);
+	batch_text_free(&b->q_values);
+	batch_text_free(&b->q_key);
+	free(b->q_types);
 	batch_text_free(&b->sql);
 	free(b->msgs);
 	free(b->rows);

@@ -127,6 +127,10 @@ struct batch_settings {
 	bool		check_tables;	/* look up statement-level triggers and rules once per
 								 * table before rewriting into it (always, but for
 								 * unit tests of other paths) */
+	bool		literal_params; /* multi-statement strings: send their literals as
+								 * parameters of a prepared multi-row INSERT (see
+								 * batch_sql_literal_params), parsed and planned once
+								 * per shape instead of once per string */
 };
 
 /* Why a rewritten segment was undone and replayed as sent. */

@@ -535,6 +535,7 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 			.max_bytes = 64u << 20,
 			.max_statements = 256,
 			.check_tables = true,
+			.literal_params = true,
 		};
 
 		c->batch = batch_new(&set);

@@ -677,6 +677,71 @@ START_TEST(test_simple_query_string)
 }
 END_TEST
 
+/* literal_params: the literals go as parameters of a statement kept prepared */
+START_TEST(test_simple_query_literal_params)
+{
+	struct batch_settings set = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.literal_params = true};
+	const uint8_t *m;
+
+	batch_free(b);
+	b = batch_new(&set);
+	ck_assert_ptr_nonnull(b);
+	for (int round = 0; round < 2; round++)
+	{
+		reset_io();
+		ck_assert_int_eq(cli(m_query("INSERT INTO t (a, b) VALUES (1, 'x') RETURNING a;"
+									 "INSERT INTO t (a, b) VALUES (-2, NULL) RETURNING a")), BATCH_TAKEN);
+		/* parsed once, then only bound: no Close, the statement stays */
+		ck_assert_str_eq(types_of(&sent), round == 0 ? "PBDEH" : "BDEH");
+		m = nth(&sent, round == 0 ? 1 : 0);
+		ck_assert_str_eq(body_str(m, 0), "");
+		ck_assert_str_eq(body_str(m, 1), "pgplumb_batch_1");
+		if (round == 0)
+		{
+			const uint8_t *t;
+
+			ck_assert_str_eq(body_str(nth(&sent, 0), 0), "pgplumb_batch_1");
+			ck_assert_str_eq(body_str(nth(&sent, 0), 1),
+							 "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4) RETURNING a");
+			/* int4 for the numbers, unknown (typed by the column) for the strings */
+			t = (const uint8_t *) body_str(nth(&sent, 0), 2);
+			ck_assert_uint_eq(proto_get_u16(t), 4);
+			ck_assert_uint_eq(proto_get_u32(t + 2), 23);
+			ck_assert_uint_eq(proto_get_u32(t + 6), 0);
+			ck_assert_uint_eq(proto_get_u32(t + 10), 23);
+			ck_assert_uint_eq(proto_get_u32(t + 14), 0);
+		}
+		/* Bind: no formats, 4 values 1, x, -2, NULL, no result formats */
+		{
+			const uint8_t *v = (const uint8_t *) body_str(m, 2);
+			static const uint8_t want[] = {0, 0, 0, 4, 0, 0, 0, 1, '1', 0, 0, 0, 1, 'x',
+				0, 0, 0, 2, '-', '2', 0xff, 0xff, 0xff, 0xff, 0, 0};
+
+			ck_assert_uint_eq(proto_get_u32(m + 1) + 1, (size_t) (v - m) + sizeof(want));
+			ck_assert_int_eq(memcmp(v, want, sizeof(want)), 0);
+		}
+		reset_io();
+		if (round == 0)
+			srv(m_simple(PQMSG_ParseComplete));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_rowdesc("a"));
+		srv(m_datarow("1"));
+		srv(m_datarow("-2"));
+		srv(m_complete("INSERT 0 2"));
+		ck_assert_str_eq(types_of(&sent), "S");
+		ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+		ck_assert_str_eq(types_of(&got), "TDCTDCZ");
+	}
+	/* a backslash in a string: sent with its literals, as before */
+	reset_io();
+	ck_assert_int_eq(cli(m_query("INSERT INTO t (a, b) VALUES (1, 'x\\y');"
+								 "INSERT INTO t (a, b) VALUES (2, 'z')")), BATCH_TAKEN);
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "pgplumb_batch");
+	ck_assert_ptr_nonnull(strstr(body_str(nth(&sent, 0), 1), "VALUES (1, 'x\\y'),(2, 'z')"));
+}
+END_TEST
+
 START_TEST(test_cap_splits_chunks)
 {
 	struct batch_settings s = {.max_rows = 2, .max_bytes = 1 << 20, .max_statements = 16};
@@ -1118,6 +1183,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_explicit_transaction_savepoint);
 	tcase_add_test(tc, test_explicit_transaction_success_releases);
 	tcase_add_test(tc, test_simple_query_string);
+	tcase_add_test(tc, test_simple_query_literal_params);
 	tcase_add_test(tc, test_cap_splits_chunks);
 	tcase_add_test(tc, test_flush_releases_held);
 	tcase_add_test(tc, test_repeated_unnamed_parse);
