@@ -60,6 +60,7 @@ struct stmt_entry {
 	int			row_params;		/* parameters one Bind must carry */
 	int			fallbacks;		/* attempts undone in a row (BATCH_FALLBACK_LIMIT) */
 	uint64_t	unit;			/* 0: trusted; else the unit whose ReadyForQuery settles it */
+	uint64_t	shape;			/* equal for entries of equal text and types */
 	bool		in_attempt;		/* parsed by the running attempt */
 	bool		created;		/* ... and the server said ParseComplete */
 };
@@ -215,6 +216,7 @@ struct batch {
 	struct stmt_entry **stmts;
 	int			nstmts;
 	int			stmt_hint;		/* index of the last one found */
+	uint64_t	shape_seq;
 	/* entries replaced while a plan may point at them, freed after the attempt */
 	struct stmt_entry **retired;
 	int			nretired,
@@ -431,6 +433,12 @@ stmt_note_parse(struct batch *b, const struct parse_info *p, uint64_t unit)
 	for (int k = 0; k < p->ntypes; k++)
 		e->types[k] = proto_get_u32(p->types + 4 * k);
 	e->unit = unit;
+	/* pgbench prepares one statement per script line: a run spans them */
+	for (int k = b->nstmts - 1; k >= 0 && !e->shape; k--)
+		if (strcmp(b->stmts[k]->text, e->text) == 0 && same_types(b->stmts[k], p))
+			e->shape = b->stmts[k]->shape;
+	if (!e->shape)
+		e->shape = ++b->shape_seq;
 	e->kind = classify_other(p->text);
 	if (batch_sql_maybe_insert(p->text, strlen(p->text)))
 	{
@@ -752,37 +760,57 @@ release_held(struct batch *b)
 
 /* ---- planning ---- */
 
+/*
+ * Decode a Bind (run once per row of every batch: the reads are inline
+ * rather than proto_reader calls).
+ */
 static bool
 decode_bind(const uint8_t *msg, size_t len, struct bind_info *bi)
 {
-	struct proto_reader r;
-	const uint8_t *start;
+	const uint8_t *p = body_of(msg),
+			   *end = p + body_len(len),
+			   *nul;
 
-	proto_reader_init(&r, body_of(msg), body_len(len));
-	bi->portal = proto_read_string(&r);
-	bi->stmt = proto_read_string(&r);
-	bi->nfmt = proto_read_u16(&r);
-	bi->fmts = proto_read_bytes(&r, (size_t) bi->nfmt * 2);
-	bi->nparams = proto_read_u16(&r);
-	start = r.pos;
-	for (int i = 0; i < bi->nparams && !r.failed; i++)
+	if (p >= end || (nul = memchr(p, 0, (size_t) (end - p))) == NULL)
+		return false;
+	bi->portal = (const char *) p;
+	p = nul + 1;
+	if (p >= end || (nul = memchr(p, 0, (size_t) (end - p))) == NULL)
+		return false;
+	bi->stmt = (const char *) p;
+	p = nul + 1;
+	if (end - p < 2)
+		return false;
+	bi->nfmt = proto_get_u16(p);
+	p += 2;
+	if ((size_t) (end - p) < (size_t) bi->nfmt * 2 + 2)
+		return false;
+	bi->fmts = p;
+	p += (size_t) bi->nfmt * 2;
+	bi->nparams = proto_get_u16(p);
+	p += 2;
+	bi->params = p;
+	for (int i = 0; i < bi->nparams; i++)
 	{
-		uint32_t	n = proto_read_u32(&r);
+		uint32_t	n;
 
+		if (end - p < 4)
+			return false;
+		n = proto_get_u32(p);
+		p += 4;
 		if (n != 0xffffffffu)
-			proto_read_bytes(&r, n);
+		{
+			if ((size_t) (end - p) < n)
+				return false;
+			p += n;
+		}
 	}
-	bi->params = start;
-	bi->params_len = (size_t) (r.pos - start);
-	bi->res = r.pos;
-	{
-		uint16_t	nres = proto_read_u16(&r);
-
-		proto_read_bytes(&r, (size_t) nres * 2);
-	}
-	bi->res_len = (size_t) (r.pos - bi->res);
-	return !r.failed && proto_reader_left(&r) == 0 &&
-		(bi->nfmt == 0 || bi->nfmt == 1 || bi->nfmt == bi->nparams);
+	bi->params_len = (size_t) (p - bi->params);
+	bi->res = p;
+	if (end - p < 2 || (size_t) (end - p) != 2 + (size_t) proto_get_u16(p) * 2)
+		return false;
+	bi->res_len = (size_t) (end - p);
+	return bi->nfmt == 0 || bi->nfmt == 1 || bi->nfmt == bi->nparams;
 }
 
 /* Name argument of a Describe/Close/Execute message. */
@@ -863,10 +891,7 @@ add_item(struct batch *b, bool is_chunk, int index)
 static bool
 same_statement(const struct stmt_entry *a, const struct stmt_entry *b)
 {
-	return a == b ||
-		(a->ntypes == b->ntypes && a->row_params == b->row_params &&
-		 strcmp(a->text, b->text) == 0 &&
-		 (a->ntypes == 0 || memcmp(a->types, b->types, sizeof(uint32_t) * (size_t) a->ntypes) == 0));
+	return a->shape == b->shape;
 }
 
 /* The run being built while planning. */
