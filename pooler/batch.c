@@ -217,6 +217,7 @@ struct batch {
 	int			nstmts;
 	int			stmt_hint;		/* index of the last one found */
 	uint64_t	shape_seq;
+	bool		loaded;			/* working buffers allocated since the last trim */
 	/* entries replaced while a plan may point at them, freed after the attempt */
 	struct stmt_entry **retired;
 	int			nretired,
@@ -1556,6 +1557,7 @@ launch(struct batch *b)
 		b->planning = true;
 		pr = plan_extended(b);
 	}
+	b->loaded = true;
 	if (pr == PLAN_NOMEM)
 		return BATCH_FAILED;
 	if (pr == PLAN_NO)
@@ -2121,6 +2123,47 @@ opens_segment(struct batch *b, const uint8_t *msg, size_t len)
 	return false;
 }
 
+/*
+ * The client moved on to other work (a Query or an extended segment that is
+ * not an INSERT batch) while idle: give back the buffers a batch grew (held
+ * segment, plan, replies, statement text), keeping what it knows about
+ * statements and tables.  A client that keeps sending batches keeps them.
+ */
+static void
+batch_trim(struct batch *b)
+{
+	proto_buf_free(&b->held);
+	proto_buf_free(&b->out);
+	proto_buf_free(&b->cap);
+	proto_buf_free(&b->to_server);
+	proto_buf_free(&b->to_client);
+	if (b->pending.len == 0)
+		proto_buf_free(&b->pending);
+	batch_insert_free(&b->q_ins);
+	batch_text_free(&b->q_tuples);
+	batch_text_free(&b->q_values);
+	batch_text_free(&b->q_key);
+	batch_text_free(&b->sql);
+	free(b->msgs);
+	free(b->rows);
+	free(b->chunks);
+	free(b->items);
+	free(b->exp);
+	free(b->cap_rows);
+	b->msgs = NULL;
+	b->rows = NULL;
+	b->chunks = NULL;
+	b->items = NULL;
+	b->exp = NULL;
+	b->cap_rows = NULL;
+	b->nmsgs = b->msgs_cap = b->nrows = b->rows_cap = b->nchunks = b->chunks_cap = 0;
+	b->nitems = b->items_cap = b->nexp = b->exp_cap = b->exp_head = 0;
+	b->cap_nrows = b->cap_rows_cap = 0;
+	b->q_n = 0;
+	b->q_param = false;
+	b->loaded = false;
+}
+
 static enum batch_action
 handle_client(struct batch *b, const uint8_t *msg, size_t len, bool queued)
 {
@@ -2149,6 +2192,8 @@ handle_client(struct batch *b, const uint8_t *msg, size_t len, bool queued)
 					 msg[0] == PQMSG_Describe || msg[0] == PQMSG_Execute ||
 					 msg[0] == PQMSG_Close || msg[0] == PQMSG_Flush)
 				b->state = BS_PASS;
+			if (b->loaded && (msg[0] == PQMSG_Query || b->state == BS_PASS))
+				batch_trim(b);
 			break;
 		case BS_PASS:
 			if (msg[0] == PQMSG_Sync)

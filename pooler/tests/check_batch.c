@@ -433,6 +433,28 @@ START_TEST(test_batch_success)
 	guard_ok();
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "2C2CZ");
+
+	/*
+	 * Other work gives back the working buffers (batch_trim); what is known
+	 * about statements stays: the next segment still reuses the prepared one.
+	 */
+	reset_io();
+	ck_assert_int_eq(cli(m_query("SELECT 1")), BATCH_FORWARD);
+	srv(m_complete("SELECT 1"));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[2])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[3])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "BES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "2C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->segments, 4);
 }
 END_TEST
 
