@@ -951,6 +951,22 @@ end_run(struct batch *b, struct run *run)
 			int			n = run->n - done < capn ? run->n - done : capn;
 			struct chunk *c;
 
+			/* and at most max_stmt_bytes of values (one row at least) */
+			if (b->set.max_stmt_bytes)
+			{
+				size_t		bytes = b->rows[run->first_row + done].bi.params_len;
+
+				for (int k = 1; k < n; k++)
+				{
+					bytes += b->rows[run->first_row + done + k].bi.params_len;
+					if (bytes > b->set.max_stmt_bytes)
+					{
+						n = k;
+						break;
+					}
+				}
+			}
+
 			if (!GROW(b->chunks, b->nchunks, b->chunks_cap))
 				return false;
 			c = &b->chunks[b->nchunks];
@@ -2067,8 +2083,10 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
 			rc = BATCH_SQL_REFUSED;
 	}
+	/* one statement: not rewritten when over either cap */
 	if (rc != BATCH_SQL_OK || b->q_n > b->set.max_rows ||
-		b->q_tuples.len + strlen(b->q_ins.prefix) + strlen(b->q_ins.tail) > b->set.max_bytes)
+		b->q_tuples.len + strlen(b->q_ins.prefix) + strlen(b->q_ins.tail) > b->set.max_bytes ||
+		(b->set.max_stmt_bytes && b->q_tuples.len > b->set.max_stmt_bytes))
 	{
 		held_reset(b);
 		return BATCH_FORWARD;

@@ -793,6 +793,37 @@ START_TEST(test_cap_splits_chunks)
 }
 END_TEST
 
+/* insert_batch_max_bytes: a statement carries at most that many bytes of values */
+START_TEST(test_byte_cap_splits_chunks)
+{
+	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.max_stmt_bytes = 20};
+
+	batch_free(b);
+	b = batch_new(&s);
+	/* values of rows 1..4: 10, 9, 10, 10 bytes (4-byte lengths, NULL has none) */
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 4, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEBES");
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
+	ck_assert_str_eq(body_str(nth(&sent, 4), 1), body_str(nth(&sent, 1), 0));
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int c = 0; c < 2; c++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		guard_ok();
+	}
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2C2C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->batches, 2);
+	/* a multi-statement string over the cap is one statement: passed through */
+	reset_io();
+	ck_assert_int_eq(cli(m_query("INSERT INTO t VALUES (1, 'aaaaaaaaaa'); INSERT INTO t VALUES (2, 'bbbbbbbbbb')")),
+					 BATCH_FORWARD);
+}
+END_TEST
+
 START_TEST(test_flush_releases_held)
 {
 	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
@@ -1207,6 +1238,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_simple_query_string);
 	tcase_add_test(tc, test_simple_query_literal_params);
 	tcase_add_test(tc, test_cap_splits_chunks);
+	tcase_add_test(tc, test_byte_cap_splits_chunks);
 	tcase_add_test(tc, test_flush_releases_held);
 	tcase_add_test(tc, test_repeated_unnamed_parse);
 	tcase_add_test(tc, test_created_statement_closed_on_fallback);

@@ -97,6 +97,9 @@ default_pool_size = 2
 insert_batching = on
 logfile = $work/pgplumb-$mode.log
 EOF
+		# transaction pooling: statements of at most 1 kB of values, so the
+		# large scenarios are split by bytes rather than rows
+		if [ $mode = transaction ]; then echo "insert_batch_max_bytes = 1024" >>"$work/pgplumb-$mode.ini"; fi
 		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
 		pids+=($!)
 		ports[$mode]=$port
