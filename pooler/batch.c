@@ -1273,6 +1273,22 @@ put_parse(struct proto_buf *o, const struct prep *prep, const char *sql,
 	proto_end(o);
 }
 
+/* After a chunk's Bind: [Describe] Execute [Close of a one-off statement]. */
+static bool
+send_chunk_tail(struct batch *b, const struct chunk *c, bool one_off)
+{
+	struct proto_buf *o = &b->to_server;
+
+	if (c->describe)
+		build_describe_portal(o);
+	build_execute(o, "");
+	if (one_off)
+		build_close_stmt(o, BATCH_STMT_NAME);
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
+	return proto_buf_ok(o);
+}
+
 static bool
 send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
@@ -1344,14 +1360,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 		proto_put_bytes(o, rows[r].bi.params, rows[r].bi.params_len);
 	proto_put_bytes(o, first->res, first->res_len);
 	proto_end(o);
-	if (c->describe)
-		build_describe_portal(o);
-	build_execute(o, "");
-	if (!*prep)
-		build_close_stmt(o, BATCH_STMT_NAME);
-	b->att_batches++;
-	b->att_rows += (uint64_t) c->nrows;
-	return proto_buf_ok(o);
+	return send_chunk_tail(b, c, *prep == NULL);
 }
 
 /*
@@ -1409,14 +1418,7 @@ send_param_chunk(struct batch *b, const struct chunk *c, struct prep **prep, boo
 	proto_put_bytes(o, b->q_values.data, b->q_values.len);
 	proto_put_int16(o, 0);
 	proto_end(o);
-	if (c->describe)
-		build_describe_portal(o);
-	build_execute(o, "");
-	if (!*prep)
-		build_close_stmt(o, BATCH_STMT_NAME);
-	b->att_batches++;
-	b->att_rows += (uint64_t) c->nrows;
-	return proto_buf_ok(o);
+	return send_chunk_tail(b, c, *prep == NULL);
 }
 
 static bool
@@ -1451,13 +1453,7 @@ send_simple_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bo
 	proto_put_int16(o, 0);
 	proto_put_int16(o, 0);
 	proto_end(o);
-	if (c->describe)
-		build_describe_portal(o);
-	build_execute(o, "");
-	build_close_stmt(o, BATCH_STMT_NAME);
-	b->att_batches++;
-	b->att_rows += (uint64_t) c->nrows;
-	return proto_buf_ok(o);
+	return send_chunk_tail(b, c, true);
 }
 
 static bool
@@ -2382,24 +2378,9 @@ batch_free(struct batch *b)
 	tables_clear(b);
 	free(b->stmts);
 	free(b->retired);
-	proto_buf_free(&b->to_server);
-	proto_buf_free(&b->to_client);
+	batch_trim(b);
 	proto_buf_free(&b->pending);
-	proto_buf_free(&b->held);
-	proto_buf_free(&b->out);
-	proto_buf_free(&b->cap);
-	batch_insert_free(&b->q_ins);
-	batch_text_free(&b->q_tuples);
-	batch_text_free(&b->q_values);
-	batch_text_free(&b->q_key);
 	free(b->q_types);
-	batch_text_free(&b->sql);
-	free(b->msgs);
-	free(b->rows);
-	free(b->chunks);
-	free(b->items);
-	free(b->exp);
-	free(b->cap_rows);
 	free(b);
 }
 

@@ -358,6 +358,24 @@ START_TEST(test_select_passes_through)
 }
 END_TEST
 
+/* Two rows bound to "s" whose multi-row statement is already prepared (_2). */
+static void
+reuse_prepared_segment(int r1, int r2)
+{
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[r1])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[r2])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "BES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "2C2CZ");
+}
+
 START_TEST(test_batch_success)
 {
 	const uint8_t *m;
@@ -421,18 +439,7 @@ START_TEST(test_batch_success)
 	srv(m_ready('I'));
 
 	/* A third segment of the same shape reuses the prepared multi-row statement. */
-	reset_io();
-	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[0])), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[1])), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "BES");
-	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
-	srv(m_simple(PQMSG_BindComplete));
-	guard_ok();
-	srv(m_ready('I'));
-	ck_assert_str_eq(types_of(&got), "2C2CZ");
+	reuse_prepared_segment(0, 1);
 
 	/*
 	 * Other work gives back the working buffers (batch_trim); what is known
@@ -442,18 +449,7 @@ START_TEST(test_batch_success)
 	ck_assert_int_eq(cli(m_query("SELECT 1")), BATCH_FORWARD);
 	srv(m_complete("SELECT 1"));
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
-	reset_io();
-	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[2])), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[3])), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "BES");
-	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
-	srv(m_simple(PQMSG_BindComplete));
-	guard_ok();
-	srv(m_ready('I'));
-	ck_assert_str_eq(types_of(&got), "2C2CZ");
+	reuse_prepared_segment(2, 3);
 	ck_assert_uint_eq(batch_stats(b)->segments, 4);
 }
 END_TEST
