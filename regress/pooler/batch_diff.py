@@ -16,6 +16,7 @@ controls each message exactly (pipelining, Describe, Flush, formats).
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
+import random
 import socket
 import struct
 import sys
@@ -196,6 +197,28 @@ def seg(sql, values, describe=True, extra=()):
     return ([parse(sql)] + rows(sql, values, describe) + list(extra) + [sync()], 1)
 
 
+def literal_strings(seed, n):
+    """n multi-statement INSERT strings into blit with literals of random forms
+    (a fixed seed: the same strings every run): most columns repeat one kind
+    of literal, so that many strings go as parameters; the others fail or
+    keep their literals."""
+    rnd = random.Random(seed)
+    forms = ["NULL", "TRUE", "false", "0", "-17", "32767", "2147483647", "2147483648",
+             "-2147483648", "9223372036854775808", "1.5", "-.25", "1e3", "5.", "007",
+             "'x'", "'it''s'", "''", "'12'", "'2024-02-29'", "'{\"k\": [1]}'", "'a\\b'"]
+    cols = ["i", "b", "n", "t", "f", "d", "j"]
+    steps = []
+    for k in range(n):
+        cs = rnd.sample(cols, rnd.randint(1, 3))
+        base = [rnd.choice(forms) for _ in cs]
+        rows = ["INSERT INTO blit (id, %s) VALUES (%d, %s)" %
+                (", ".join(cs), 10 * k + r,
+                 ", ".join(b if rnd.random() < 0.85 else rnd.choice(forms) for b in base))
+                for r in range(rnd.randint(2, 4))]
+        steps.append(([query("; ".join(rows))], 1))
+    return steps
+
+
 SCENARIOS = {
     "success_implicit": [seg(INS, vals(range(1, 6)))],
     "success_no_describe": [seg(INS, vals(range(1, 9)), describe=False)],
@@ -318,6 +341,7 @@ SCENARIOS = {
         ([query("INSERT INTO blit (id, d) VALUES (5, '2024-01-01'); INSERT INTO blit (id, d) VALUES (6, 7)")], 1),
         ([query("INSERT INTO blit (id, n) VALUES (7, 1); INSERT INTO blit (id, n) VALUES (8, 123456.7)")], 1),
         ([query("INSERT INTO blit (id, i) VALUES (9, 1); INSERT INTO blit (id, i) VALUES (9, 2)")], 1)],
+    "simple_multi_literal_random": literal_strings(7, 40),
     "simple_multi_mixed_tables": [([query("INSERT INTO bt VALUES (1, 'a'); "
                                           "INSERT INTO bs (k, v) VALUES (1, 'b')")], 1)],
 }
