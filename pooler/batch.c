@@ -60,6 +60,7 @@ struct stmt_entry {
 	int			row_params;		/* parameters one Bind must carry */
 	int			fallbacks;		/* attempts undone in a row (BATCH_FALLBACK_LIMIT) */
 	uint64_t	unit;			/* 0: trusted; else the unit whose ReadyForQuery settles it */
+	uint64_t	shape;			/* equal for entries of equal text and types */
 	bool		in_attempt;		/* parsed by the running attempt */
 	bool		created;		/* ... and the server said ParseComplete */
 };
@@ -174,6 +175,10 @@ struct batch {
 	struct batch_insert q_ins;	/* held_query: its analysis */
 	struct batch_text q_tuples;
 	int			q_n;
+	bool		q_param;		/* its literals go as parameters (q_types, q_values) */
+	uint32_t   *q_types;		/* one per column */
+	struct batch_text q_values; /* Bind parameter values, row by row */
+	struct batch_text q_key;	/* the cache key of its prepared shape */
 
 	/* the plan */
 	struct row *rows;
@@ -211,6 +216,8 @@ struct batch {
 	struct stmt_entry **stmts;
 	int			nstmts;
 	int			stmt_hint;		/* index of the last one found */
+	uint64_t	shape_seq;
+	bool		loaded;			/* working buffers allocated since the last trim */
 	/* entries replaced while a plan may point at them, freed after the attempt */
 	struct stmt_entry **retired;
 	int			nretired,
@@ -427,6 +434,12 @@ stmt_note_parse(struct batch *b, const struct parse_info *p, uint64_t unit)
 	for (int k = 0; k < p->ntypes; k++)
 		e->types[k] = proto_get_u32(p->types + 4 * k);
 	e->unit = unit;
+	/* pgbench prepares one statement per script line: a run spans them */
+	for (int k = b->nstmts - 1; k >= 0 && !e->shape; k--)
+		if (strcmp(b->stmts[k]->text, e->text) == 0 && same_types(b->stmts[k], p))
+			e->shape = b->stmts[k]->shape;
+	if (!e->shape)
+		e->shape = ++b->shape_seq;
 	e->kind = classify_other(p->text);
 	if (batch_sql_maybe_insert(p->text, strlen(p->text)))
 	{
@@ -705,6 +718,8 @@ held_reset(struct batch *b)
 	batch_insert_free(&b->q_ins);
 	batch_text_reset(&b->q_tuples);
 	b->q_n = 0;
+	b->q_param = false;
+	batch_text_reset(&b->q_values);
 }
 
 static bool
@@ -746,37 +761,57 @@ release_held(struct batch *b)
 
 /* ---- planning ---- */
 
+/*
+ * Decode a Bind (run once per row of every batch: the reads are inline
+ * rather than proto_reader calls).
+ */
 static bool
 decode_bind(const uint8_t *msg, size_t len, struct bind_info *bi)
 {
-	struct proto_reader r;
-	const uint8_t *start;
+	const uint8_t *p = body_of(msg),
+			   *end = p + body_len(len),
+			   *nul;
 
-	proto_reader_init(&r, body_of(msg), body_len(len));
-	bi->portal = proto_read_string(&r);
-	bi->stmt = proto_read_string(&r);
-	bi->nfmt = proto_read_u16(&r);
-	bi->fmts = proto_read_bytes(&r, (size_t) bi->nfmt * 2);
-	bi->nparams = proto_read_u16(&r);
-	start = r.pos;
-	for (int i = 0; i < bi->nparams && !r.failed; i++)
+	if (p >= end || (nul = memchr(p, 0, (size_t) (end - p))) == NULL)
+		return false;
+	bi->portal = (const char *) p;
+	p = nul + 1;
+	if (p >= end || (nul = memchr(p, 0, (size_t) (end - p))) == NULL)
+		return false;
+	bi->stmt = (const char *) p;
+	p = nul + 1;
+	if (end - p < 2)
+		return false;
+	bi->nfmt = proto_get_u16(p);
+	p += 2;
+	if ((size_t) (end - p) < (size_t) bi->nfmt * 2 + 2)
+		return false;
+	bi->fmts = p;
+	p += (size_t) bi->nfmt * 2;
+	bi->nparams = proto_get_u16(p);
+	p += 2;
+	bi->params = p;
+	for (int i = 0; i < bi->nparams; i++)
 	{
-		uint32_t	n = proto_read_u32(&r);
+		uint32_t	n;
 
+		if (end - p < 4)
+			return false;
+		n = proto_get_u32(p);
+		p += 4;
 		if (n != 0xffffffffu)
-			proto_read_bytes(&r, n);
+		{
+			if ((size_t) (end - p) < n)
+				return false;
+			p += n;
+		}
 	}
-	bi->params = start;
-	bi->params_len = (size_t) (r.pos - start);
-	bi->res = r.pos;
-	{
-		uint16_t	nres = proto_read_u16(&r);
-
-		proto_read_bytes(&r, (size_t) nres * 2);
-	}
-	bi->res_len = (size_t) (r.pos - bi->res);
-	return !r.failed && proto_reader_left(&r) == 0 &&
-		(bi->nfmt == 0 || bi->nfmt == 1 || bi->nfmt == bi->nparams);
+	bi->params_len = (size_t) (p - bi->params);
+	bi->res = p;
+	if (end - p < 2 || (size_t) (end - p) != 2 + (size_t) proto_get_u16(p) * 2)
+		return false;
+	bi->res_len = (size_t) (end - p);
+	return bi->nfmt == 0 || bi->nfmt == 1 || bi->nfmt == bi->nparams;
 }
 
 /* Name argument of a Describe/Close/Execute message. */
@@ -857,10 +892,7 @@ add_item(struct batch *b, bool is_chunk, int index)
 static bool
 same_statement(const struct stmt_entry *a, const struct stmt_entry *b)
 {
-	return a == b ||
-		(a->ntypes == b->ntypes && a->row_params == b->row_params &&
-		 strcmp(a->text, b->text) == 0 &&
-		 (a->ntypes == 0 || memcmp(a->types, b->types, sizeof(uint32_t) * (size_t) a->ntypes) == 0));
+	return a->shape == b->shape;
 }
 
 /* The run being built while planning. */
@@ -918,6 +950,22 @@ end_run(struct batch *b, struct run *run)
 		{
 			int			n = run->n - done < capn ? run->n - done : capn;
 			struct chunk *c;
+
+			/* and at most max_stmt_bytes of values (one row at least) */
+			if (b->set.max_stmt_bytes)
+			{
+				size_t		bytes = b->rows[run->first_row + done].bi.params_len;
+
+				for (int k = 1; k < n; k++)
+				{
+					bytes += b->rows[run->first_row + done + k].bi.params_len;
+					if (bytes > b->set.max_stmt_bytes)
+					{
+						n = k;
+						break;
+					}
+				}
+			}
 
 			if (!GROW(b->chunks, b->nchunks, b->chunks_cap))
 				return false;
@@ -1185,6 +1233,62 @@ guard_close(struct batch_text *t, int nrows)
  * cached statement used (NULL: a one-off statement closed after the chunk);
  * *parsed says whether a Parse was sent.
  */
+/*
+ * The cached multi-row statement for chunk c of statement e (NULL: a one-off
+ * one, BATCH_STMT_NAME, closed after use); *parsed when it must be parsed.
+ */
+static struct prep *
+prep_take(struct batch *b, const struct stmt_entry *e, const struct chunk *c, bool *parsed)
+{
+	struct prep *p = prep_find(b, e, c->nrows, c->guarded);
+
+	*parsed = p == NULL;
+	if (!p)
+		p = prep_add(b, e, c->nrows, c->guarded);
+	if (p)
+	{
+		p->used = true;
+		p->last_use = ++b->prep_clock;
+	}
+	return p;
+}
+
+/* Parse of the multi-row `sql`: e's parameter types repeated for each row. */
+static void
+put_parse(struct proto_buf *o, const struct prep *prep, const char *sql,
+		  const struct stmt_entry *e, int nrows)
+{
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, prep ? prep->name : BATCH_STMT_NAME);
+	proto_put_string(o, sql);
+	if (e->ntypes == 0)
+		proto_put_int16(o, 0);
+	else
+	{
+		proto_put_int16(o, (uint16_t) (nrows * e->row_params));
+		for (int r = 0; r < nrows; r++)
+			for (int j = 0; j < e->row_params; j++)
+				proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
+	}
+	proto_end(o);
+}
+
+/* After a chunk's Bind: [Describe] Execute [Close of a one-off statement]. */
+static bool
+send_chunk_tail(struct batch *b, const struct chunk *c, bool one_off)
+{
+	struct proto_buf *o = &b->to_server;
+
+	if (c->describe)
+		build_describe_portal(o);
+	build_execute(o, "");
+	if (one_off)
+		build_close_stmt(o, BATCH_STMT_NAME);
+	b->att_batches++;
+	b->att_rows += (uint64_t) c->nrows;
+	return proto_buf_ok(o);
+}
+
 static bool
 send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
@@ -1201,15 +1305,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	first = &rows[0].bi;
 	P = e->row_params;
 
-	*prep = prep_find(b, e, c->nrows, c->guarded);
-	*parsed = *prep == NULL;
-	if (!*prep)
-		*prep = prep_add(b, e, c->nrows, c->guarded);
-	if (*prep)
-	{
-		(*prep)->used = true;
-		(*prep)->last_use = ++b->prep_clock;
-	}
+	*prep = prep_take(b, e, c, parsed);
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
@@ -1221,19 +1317,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 			guard_close(&b->sql, c->nrows);
 		if (b->sql.failed)
 			return false;
-		proto_begin(o, PQMSG_Parse);
-		proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
-		proto_put_string(o, b->sql.data);
-		if (e->ntypes == 0)
-			proto_put_int16(o, 0);
-		else
-		{
-			proto_put_int16(o, (uint16_t) (c->nrows * P));
-			for (int r = 0; r < c->nrows; r++)
-				for (int j = 0; j < P; j++)
-					proto_put_int32(o, j < e->ntypes ? e->types[j] : 0);
-		}
-		proto_end(o);
+		put_parse(o, *prep, b->sql.data, e, c->nrows);
 	}
 
 	/*
@@ -1276,21 +1360,76 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 		proto_put_bytes(o, rows[r].bi.params, rows[r].bi.params_len);
 	proto_put_bytes(o, first->res, first->res_len);
 	proto_end(o);
-	if (c->describe)
-		build_describe_portal(o);
-	build_execute(o, "");
-	if (!*prep)
-		build_close_stmt(o, BATCH_STMT_NAME);
-	b->att_batches++;
-	b->att_rows += (uint64_t) c->nrows;
-	return proto_buf_ok(o);
+	return send_chunk_tail(b, c, *prep == NULL);
+}
+
+/*
+ * A multi-statement string whose literals go as parameters: a prepared
+ * INSERT ... VALUES ($1, ...), ... of its shape (table, columns, clauses,
+ * column types, rows), parsed and planned once, then Bind with the values.
+ */
+static bool
+send_param_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
+{
+	struct proto_buf *o = &b->to_server;
+	const int	w = b->q_ins.width;
+	struct stmt_entry key = {0};
+	char		num[16];
+
+	/* the shape: never a client's text (those start with INSERT) */
+	batch_text_reset(&b->q_key);
+	batch_text_append(&b->q_key, "\x01", 1);
+	batch_text_append(&b->q_key, b->q_ins.prefix, strlen(b->q_ins.prefix));
+	batch_text_append(&b->q_key, "\x01", 1);
+	batch_text_append(&b->q_key, b->q_ins.tail, strlen(b->q_ins.tail));
+	if (b->q_key.failed)
+		return false;
+	key.text = b->q_key.data;
+	key.types = b->q_types;
+	key.ntypes = w;
+	key.row_params = w;
+	*prep = prep_take(b, &key, c, parsed);
+	if (*parsed)
+	{
+		batch_text_reset(&b->sql);
+		if (c->guarded)
+			guard_open(&b->sql);
+		batch_text_append(&b->sql, b->q_ins.prefix, strlen(b->q_ins.prefix));
+		batch_text_append(&b->sql, "VALUES ", 7);
+		for (int r = 0; r < c->nrows; r++)
+			for (int j = 0; j < w; j++)
+			{
+				snprintf(num, sizeof(num), "%s$%d%s", j ? ", " : (r ? ",(" : "("),
+						 r * w + j + 1, j == w - 1 ? ")" : "");
+				batch_text_append(&b->sql, num, strlen(num));
+			}
+		batch_text_append(&b->sql, b->q_ins.tail, strlen(b->q_ins.tail));
+		if (c->guarded)
+			guard_close(&b->sql, c->nrows);
+		if (b->sql.failed)
+			return false;
+		put_parse(o, *prep, b->sql.data, &key, c->nrows);
+	}
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, (uint16_t) (c->nrows * w));
+	proto_put_bytes(o, b->q_values.data, b->q_values.len);
+	proto_put_int16(o, 0);
+	proto_end(o);
+	return send_chunk_tail(b, c, *prep == NULL);
 }
 
 static bool
-send_simple_chunk(struct batch *b, const struct chunk *c)
+send_simple_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {
 	struct proto_buf *o = &b->to_server;
 
+	if (b->q_param)
+		return send_param_chunk(b, c, prep, parsed);
+	*prep = NULL;
+	*parsed = true;
 	batch_text_reset(&b->sql);
 	if (c->guarded)
 		guard_open(&b->sql);
@@ -1314,13 +1453,7 @@ send_simple_chunk(struct batch *b, const struct chunk *c)
 	proto_put_int16(o, 0);
 	proto_put_int16(o, 0);
 	proto_end(o);
-	if (c->describe)
-		build_describe_portal(o);
-	build_execute(o, "");
-	build_close_stmt(o, BATCH_STMT_NAME);
-	b->att_batches++;
-	b->att_rows += (uint64_t) c->nrows;
-	return proto_buf_ok(o);
+	return send_chunk_tail(b, c, true);
 }
 
 static bool
@@ -1436,6 +1569,7 @@ launch(struct batch *b)
 		b->planning = true;
 		pr = plan_extended(b);
 	}
+	b->loaded = true;
 	if (pr == PLAN_NOMEM)
 		return BATCH_FAILED;
 	if (pr == PLAN_NO)
@@ -1504,7 +1638,8 @@ launch(struct batch *b)
 			struct prep *prep = NULL;
 			bool		parsed = true;
 
-			if (!(c->simple ? send_simple_chunk(b, c) : send_chunk(b, c, &prep, &parsed)))
+			if (!(c->simple ? send_simple_chunk(b, c, &prep, &parsed) :
+				  send_chunk(b, c, &prep, &parsed)))
 				return BATCH_FAILED;
 			if (parsed)
 			{
@@ -1944,11 +2079,26 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
 			rc = BATCH_SQL_REFUSED;
 	}
+	/* one statement: not rewritten when over either cap */
 	if (rc != BATCH_SQL_OK || b->q_n > b->set.max_rows ||
-		b->q_tuples.len + strlen(b->q_ins.prefix) + strlen(b->q_ins.tail) > b->set.max_bytes)
+		b->q_tuples.len + strlen(b->q_ins.prefix) + strlen(b->q_ins.tail) > b->set.max_bytes ||
+		(b->set.max_stmt_bytes && b->q_tuples.len > b->set.max_stmt_bytes))
 	{
 		held_reset(b);
 		return BATCH_FORWARD;
+	}
+	/* its literals as parameters: one prepared statement for every such string */
+	if (b->set.literal_params)
+	{
+		uint32_t   *t = realloc(b->q_types, sizeof(uint32_t) * (size_t) (b->q_ins.width > 0 ? b->q_ins.width : 1));
+
+		if (!t)
+			return BATCH_FAILED;
+		b->q_types = t;
+		rc = batch_sql_literal_params(b->q_tuples.data, b->q_n, b->q_ins.width, t, &b->q_values);
+		if (rc == BATCH_SQL_NOMEM)
+			return BATCH_FAILED;
+		b->q_param = rc == BATCH_SQL_OK;
 	}
 	if (!held_add(b, msg, len))
 		return BATCH_FAILED;
@@ -1987,6 +2137,47 @@ opens_segment(struct batch *b, const uint8_t *msg, size_t len)
 	return false;
 }
 
+/*
+ * The client moved on to other work (a Query or an extended segment that is
+ * not an INSERT batch) while idle: give back the buffers a batch grew (held
+ * segment, plan, replies, statement text), keeping what it knows about
+ * statements and tables.  A client that keeps sending batches keeps them.
+ */
+static void
+batch_trim(struct batch *b)
+{
+	proto_buf_free(&b->held);
+	proto_buf_free(&b->out);
+	proto_buf_free(&b->cap);
+	proto_buf_free(&b->to_server);
+	proto_buf_free(&b->to_client);
+	if (b->pending.len == 0)
+		proto_buf_free(&b->pending);
+	batch_insert_free(&b->q_ins);
+	batch_text_free(&b->q_tuples);
+	batch_text_free(&b->q_values);
+	batch_text_free(&b->q_key);
+	batch_text_free(&b->sql);
+	free(b->msgs);
+	free(b->rows);
+	free(b->chunks);
+	free(b->items);
+	free(b->exp);
+	free(b->cap_rows);
+	b->msgs = NULL;
+	b->rows = NULL;
+	b->chunks = NULL;
+	b->items = NULL;
+	b->exp = NULL;
+	b->cap_rows = NULL;
+	b->nmsgs = b->msgs_cap = b->nrows = b->rows_cap = b->nchunks = b->chunks_cap = 0;
+	b->nitems = b->items_cap = b->nexp = b->exp_cap = b->exp_head = 0;
+	b->cap_nrows = b->cap_rows_cap = 0;
+	b->q_n = 0;
+	b->q_param = false;
+	b->loaded = false;
+}
+
 static enum batch_action
 handle_client(struct batch *b, const uint8_t *msg, size_t len, bool queued)
 {
@@ -2015,6 +2206,8 @@ handle_client(struct batch *b, const uint8_t *msg, size_t len, bool queued)
 					 msg[0] == PQMSG_Describe || msg[0] == PQMSG_Execute ||
 					 msg[0] == PQMSG_Close || msg[0] == PQMSG_Flush)
 				b->state = BS_PASS;
+			if (b->loaded && (msg[0] == PQMSG_Query || b->state == BS_PASS))
+				batch_trim(b);
 			break;
 		case BS_PASS:
 			if (msg[0] == PQMSG_Sync)
@@ -2116,6 +2309,8 @@ batch_new(const struct batch_settings *settings)
 	proto_buf_init(&b->out);
 	proto_buf_init(&b->cap);
 	batch_text_init(&b->q_tuples);
+	batch_text_init(&b->q_values);
+	batch_text_init(&b->q_key);
 	batch_text_init(&b->sql);
 	return b;
 }
@@ -2183,21 +2378,9 @@ batch_free(struct batch *b)
 	tables_clear(b);
 	free(b->stmts);
 	free(b->retired);
-	proto_buf_free(&b->to_server);
-	proto_buf_free(&b->to_client);
+	batch_trim(b);
 	proto_buf_free(&b->pending);
-	proto_buf_free(&b->held);
-	proto_buf_free(&b->out);
-	proto_buf_free(&b->cap);
-	batch_insert_free(&b->q_ins);
-	batch_text_free(&b->q_tuples);
-	batch_text_free(&b->sql);
-	free(b->msgs);
-	free(b->rows);
-	free(b->chunks);
-	free(b->items);
-	free(b->exp);
-	free(b->cap_rows);
+	free(b->q_types);
 	free(b);
 }
 

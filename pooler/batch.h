@@ -122,11 +122,17 @@
 
 struct batch_settings {
 	int			max_rows;		/* rows per multi-row statement (insert_batch_max_rows) */
-	size_t		max_bytes;		/* largest segment held (insert_batch_max_bytes) */
+	size_t		max_bytes;		/* largest segment held (64 MB) */
+	size_t		max_stmt_bytes; /* most bytes of values per multi-row statement
+								 * (insert_batch_max_bytes; 0: no limit) */
 	int			max_statements; /* statement names remembered per client */
 	bool		check_tables;	/* look up statement-level triggers and rules once per
 								 * table before rewriting into it (always, but for
 								 * unit tests of other paths) */
+	bool		literal_params; /* multi-statement strings: send their literals as
+								 * parameters of a prepared multi-row INSERT (see
+								 * batch_sql_literal_params), parsed and planned once
+								 * per shape instead of once per string */
 };
 
 /* Why a rewritten segment was undone and replayed as sent. */

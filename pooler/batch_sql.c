@@ -11,6 +11,7 @@
 #include "batch_sql.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1106,4 +1107,171 @@ batch_sql_build_unnest(const struct batch_insert *ins, const char *const *types,
 	text_puts(out, ")");
 	text_puts(out, ins->tail);
 	return !out->failed;
+}
+
+/* ---- literals as parameters ---- */
+
+/* The type PostgreSQL gives the number literal [p, end) (make_const). */
+static uint32_t
+number_type(const char *p, const char *end)
+{
+	char		buf[32];
+	char	   *stop;
+	long long	v;
+	size_t		n = (size_t) (end - p);
+
+	for (const char *q = p; q < end; q++)
+		if (*q == '.' || *q == 'e' || *q == 'E')
+			return BATCH_OID_NUMERIC;
+	/* up to 9 digits always fit in int4 */
+	if (n - (*p == '-') <= 9)
+		return BATCH_OID_INT4;
+	if (n >= sizeof(buf))
+		return BATCH_OID_NUMERIC;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &stop, 10);
+	if (errno != 0 || *stop != '\0')
+		return BATCH_OID_NUMERIC;
+	return v >= INT_MIN && v <= INT_MAX ? BATCH_OID_INT4 : BATCH_OID_INT8;
+}
+
+static char *
+put_len(char *w, int32_t n)
+{
+	w[0] = (char) ((uint32_t) n >> 24);
+	w[1] = (char) ((uint32_t) n >> 16);
+	w[2] = (char) ((uint32_t) n >> 8);
+	w[3] = (char) n;
+	return w + 4;
+}
+
+/*
+ * One literal at *pp (fast_literal's forms): its type, and its length and
+ * value written at *w (room enough: the literal's own length plus 4).  *type
+ * is UINT32_MAX for NULL.  false: not one we pass as a parameter.
+ */
+static bool
+literal_param(const char **pp, uint32_t *type, char **w)
+{
+	const char *p = *pp,
+			   *end = p;
+	char	   *o = *w;
+
+	if (!fast_literal(&end))
+		return false;
+	*pp = end;
+	if (*p == '\'')
+	{
+		const char *close = end - 1;
+		char	   *start;
+
+		while (*close != '\'')
+			close--;
+		p++;
+		/* backslashes mean something else without standard_conforming_strings */
+		if (memchr(p, '\\', (size_t) (close - p)))
+			return false;
+		start = o + 4;
+		o = start;
+		while (p < close)
+		{
+			const char *q = memchr(p, '\'', (size_t) (close - p));
+			size_t		n = q ? (size_t) (q + 1 - p) : (size_t) (close - p);
+
+			/* '' is one quote: keep the first, skip the second */
+			memcpy(o, p, n);
+			o += n;
+			p += n + (q != NULL);
+		}
+		put_len(start - 4, (int32_t) (o - start));
+		*type = BATCH_OID_UNKNOWN;
+	}
+	else if (*p == 'n' || *p == 'N')
+	{
+		o = put_len(o, -1);
+		*type = UINT32_MAX;
+	}
+	else if (*p == 't' || *p == 'T' || *p == 'f' || *p == 'F')
+	{
+		o = put_len(o, 1);
+		*o++ = (*p == 't' || *p == 'T') ? 't' : 'f';
+		*type = BATCH_OID_BOOL;
+	}
+	else
+	{
+		*type = number_type(p, end);
+		o = put_len(o, (int32_t) (end - p));
+		memcpy(o, p, (size_t) (end - p));
+		o += end - p;
+	}
+	*w = o;
+	return true;
+}
+
+enum batch_sql_result
+batch_sql_literal_params(const char *tuples, int nrows, int width, uint32_t *types,
+						 struct batch_text *values)
+{
+	const char *p = tuples;
+	bool		set[BATCH_LITERAL_MAX_WIDTH] = {false};
+	size_t		room;
+	char	   *w;
+
+	if (width < 1 || width > BATCH_LITERAL_MAX_WIDTH || nrows < 1 ||
+		(long) nrows * width > BATCH_MAX_PARAMS)
+		return BATCH_SQL_REFUSED;
+	/* no value is longer than its literal: room for all, then written in place */
+	room = strlen(tuples) + 4 * (size_t) nrows * (size_t) width;
+	batch_text_reset(values);
+	batch_text_append(values, "", 0);
+	if (values->failed)
+		return BATCH_SQL_NOMEM;
+	if (values->cap < room + 1)
+	{
+		char	   *d = realloc(values->data, room + 1);
+
+		if (!d)
+			return BATCH_SQL_NOMEM;
+		values->data = d;
+		values->cap = room + 1;
+	}
+	w = values->data;
+	for (int r = 0; r < nrows; r++)
+	{
+		if (r > 0 && *p++ != ',')
+			return BATCH_SQL_REFUSED;
+		if (*p++ != '(')
+			return BATCH_SQL_REFUSED;
+		for (int j = 0; j < width; j++)
+		{
+			uint32_t	t = UINT32_MAX;
+
+			while (fast_blank(*p))
+				p++;
+			if (!literal_param(&p, &t, &w))
+				return BATCH_SQL_REFUSED;
+			/* one type per column: the one its literals have (NULL takes it) */
+			if (t != UINT32_MAX)
+			{
+				if (set[j] && types[j] != t)
+					return BATCH_SQL_REFUSED;
+				types[j] = t;
+				set[j] = true;
+			}
+			while (fast_blank(*p))
+				p++;
+			if (*p++ != (j == width - 1 ? ')' : ','))
+				return BATCH_SQL_REFUSED;
+		}
+	}
+	if (*p != '\0')
+		return BATCH_SQL_REFUSED;
+	values->len = (size_t) (w - values->data);
+	values->data[values->len] = '\0';
+	for (int j = 0; j < width; j++)
+		if (!set[j])
+			types[j] = BATCH_OID_UNKNOWN;
+	return BATCH_SQL_OK;
 }

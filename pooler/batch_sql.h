@@ -134,4 +134,31 @@ bool		batch_sql_build_values(const struct batch_insert *ins, int nrows,
 bool		batch_sql_build_unnest(const struct batch_insert *ins,
 								   const char *const *types, struct batch_text *out) BATCH_WUR;
 
+/* Type oids of literal parameters (what PostgreSQL's parser gives them). */
+#define BATCH_OID_UNKNOWN 0		/* a string: typed by its column, as the literal is */
+#define BATCH_OID_BOOL    16
+#define BATCH_OID_INT8    20
+#define BATCH_OID_INT4    23
+#define BATCH_OID_NUMERIC 1700
+/* Most values per tuple passed as parameters (PostgreSQL's column limit). */
+#define BATCH_LITERAL_MAX_WIDTH 1600
+
+/*
+ * The literal tuples of an accepted multi-statement string ("(...),(...)"
+ * as batch_sql_analyze_multi() joined them, nrows tuples of width values) as
+ * parameters of a prepared multi-row INSERT, so that the server parses and
+ * plans it once rather than once per string: types[j] (width entries) is the
+ * type of column j's parameters -- the type PostgreSQL gives its literals
+ * (int4, int8 or numeric for numbers, bool for TRUE/FALSE, unknown for
+ * strings, which the column then types as it types the literal; NULL takes
+ * the column's); `values` gets the Bind message's parameter values (int32
+ * length, then the text; -1 for NULL), row by row.  Refused (the caller keeps
+ * the literals) for anything but the fast path's literal forms, a string
+ * with a backslash (its meaning depends on standard_conforming_strings), a
+ * column whose literals have different types, or over BATCH_MAX_PARAMS.
+ */
+enum batch_sql_result batch_sql_literal_params(const char *tuples, int nrows, int width,
+											   uint32_t *types,
+											   struct batch_text *values) BATCH_WUR;
+
 #endif							/* PGPLUMB_BATCH_SQL_H */

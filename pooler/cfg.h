@@ -124,6 +124,8 @@ struct cfg_user {
 	  "Disconnect clients idle in a transaction longer than this (0 = never).") \
 	X(ignore_startup_parameters, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated startup parameters accepted from clients and not passed on.") \
+	X(insert_batch_max_bytes, INT, CFG_RELOAD, "1048576", 1024, INT_MAX, \
+	  "Most bytes of values one multi-row INSERT written by insert_batching carries; a longer run is split.") \
 	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
 	  "Rows per multi-row INSERT written by insert_batching.") \
 	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \

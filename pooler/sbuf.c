@@ -342,8 +342,9 @@ sbuf_send_held(struct sbuf *sb, const void *data, size_t len)
 	return true;
 }
 
-bool
-sbuf_send(struct sbuf *sb, const void *data, size_t len)
+/* more: more bytes follow at once (MSG_MORE: one segment with them) */
+static bool
+send_or_queue(struct sbuf *sb, const void *data, size_t len, bool more)
 {
 	if (sb->closed || sb->fd < 0)
 		return false;
@@ -360,7 +361,7 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 		ssize_t		n;
 
 		do
-			n = send(sb->fd, data, len, MSG_NOSIGNAL);
+			n = send(sb->fd, data, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return false;
@@ -377,6 +378,18 @@ sbuf_send(struct sbuf *sb, const void *data, size_t len)
 		return false;
 	arm_write(sb);
 	return true;
+}
+
+bool
+sbuf_send(struct sbuf *sb, const void *data, size_t len)
+{
+	return send_or_queue(sb, data, len, false);
+}
+
+bool
+sbuf_send_more(struct sbuf *sb, const void *data, size_t len)
+{
+	return send_or_queue(sb, data, len, true);
 }
 
 static bool send_pending(struct sbuf *sb);

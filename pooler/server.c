@@ -406,6 +406,19 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
 		 off += 1 + proto_get_u32(to_c->data + off + 1))
 		if (to_c->data[off] == PQMSG_ReadyForQuery && off + PROTO_HDR_LEN < to_c->len)
 			note_ready(s, (char) to_c->data[off + PROTO_HDR_LEN]);
+	if (a == BATCH_FORWARD && pkt->type == PQMSG_ReadyForQuery && to_c->len &&
+		batch_to_server(c->batch)->len == 0)
+	{
+		/* the replies of a rewritten segment, then its ReadyForQuery, relayed
+		 * next: one segment for the client, one wake-up */
+		if (!sbuf_send_more(&c->sb, to_c->data, to_c->len))
+		{
+			disconnect_server(s, true, NULL, "could not send");
+			return SBUF_CLOSED;
+		}
+		proto_buf_reset(to_c);
+		return SBUF_FORWARD;
+	}
 	if (!client_batch_output(c, s))
 	{
 		disconnect_server(s, true, NULL, "could not send");

@@ -895,11 +895,14 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		disconnect_client(c, "53200", "out of memory");
 		return false;
 	}
+	/* nothing of the rewriter's (most client messages it holds): what is held */
+	if (msgs->len == 0)
+		return send_held(c, s);
 	if (!tracks_prepared(c->pool))
 	{
 		if (!send_held(c, s))
 			return false;
-		return msgs->len == 0 || sbuf_send_buf(&s->sb, msgs);
+		return sbuf_send_buf(&s->sb, msgs);
 	}
 	if ((ts->ps == NULL && (ts->ps = ps_server_new()) == NULL) ||
 		(tc->ps == NULL && (tc->ps = ps_client_new()) == NULL))

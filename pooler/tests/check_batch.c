@@ -358,6 +358,24 @@ START_TEST(test_select_passes_through)
 }
 END_TEST
 
+/* Two rows bound to "s" whose multi-row statement is already prepared (_2). */
+static void
+reuse_prepared_segment(int r1, int r2)
+{
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[r1])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[r2])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "BES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "2C2CZ");
+}
+
 START_TEST(test_batch_success)
 {
 	const uint8_t *m;
@@ -421,18 +439,18 @@ START_TEST(test_batch_success)
 	srv(m_ready('I'));
 
 	/* A third segment of the same shape reuses the prepared multi-row statement. */
+	reuse_prepared_segment(0, 1);
+
+	/*
+	 * Other work gives back the working buffers (batch_trim); what is known
+	 * about statements stays: the next segment still reuses the prepared one.
+	 */
 	reset_io();
-	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[0])), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[1])), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
-	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-	ck_assert_str_eq(types_of(&sent), "BES");
-	ck_assert_str_eq(body_str(nth(&sent, 0), 1), BATCH_STMT_NAME "_2");
-	srv(m_simple(PQMSG_BindComplete));
-	guard_ok();
-	srv(m_ready('I'));
-	ck_assert_str_eq(types_of(&got), "2C2CZ");
+	ck_assert_int_eq(cli(m_query("SELECT 1")), BATCH_FORWARD);
+	srv(m_complete("SELECT 1"));
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	reuse_prepared_segment(2, 3);
+	ck_assert_uint_eq(batch_stats(b)->segments, 4);
 }
 END_TEST
 
@@ -677,6 +695,71 @@ START_TEST(test_simple_query_string)
 }
 END_TEST
 
+/* literal_params: the literals go as parameters of a statement kept prepared */
+START_TEST(test_simple_query_literal_params)
+{
+	struct batch_settings set = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.literal_params = true};
+	const uint8_t *m;
+
+	batch_free(b);
+	b = batch_new(&set);
+	ck_assert_ptr_nonnull(b);
+	for (int round = 0; round < 2; round++)
+	{
+		reset_io();
+		ck_assert_int_eq(cli(m_query("INSERT INTO t (a, b) VALUES (1, 'x') RETURNING a;"
+									 "INSERT INTO t (a, b) VALUES (-2, NULL) RETURNING a")), BATCH_TAKEN);
+		/* parsed once, then only bound: no Close, the statement stays */
+		ck_assert_str_eq(types_of(&sent), round == 0 ? "PBDEH" : "BDEH");
+		m = nth(&sent, round == 0 ? 1 : 0);
+		ck_assert_str_eq(body_str(m, 0), "");
+		ck_assert_str_eq(body_str(m, 1), "pgplumb_batch_1");
+		if (round == 0)
+		{
+			const uint8_t *t;
+
+			ck_assert_str_eq(body_str(nth(&sent, 0), 0), "pgplumb_batch_1");
+			ck_assert_str_eq(body_str(nth(&sent, 0), 1),
+							 "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4) RETURNING a");
+			/* int4 for the numbers, unknown (typed by the column) for the strings */
+			t = (const uint8_t *) body_str(nth(&sent, 0), 2);
+			ck_assert_uint_eq(proto_get_u16(t), 4);
+			ck_assert_uint_eq(proto_get_u32(t + 2), 23);
+			ck_assert_uint_eq(proto_get_u32(t + 6), 0);
+			ck_assert_uint_eq(proto_get_u32(t + 10), 23);
+			ck_assert_uint_eq(proto_get_u32(t + 14), 0);
+		}
+		/* Bind: no formats, 4 values 1, x, -2, NULL, no result formats */
+		{
+			const uint8_t *v = (const uint8_t *) body_str(m, 2);
+			static const uint8_t want[] = {0, 0, 0, 4, 0, 0, 0, 1, '1', 0, 0, 0, 1, 'x',
+				0, 0, 0, 2, '-', '2', 0xff, 0xff, 0xff, 0xff, 0, 0};
+
+			ck_assert_uint_eq(proto_get_u32(m + 1) + 1, (size_t) (v - m) + sizeof(want));
+			ck_assert_int_eq(memcmp(v, want, sizeof(want)), 0);
+		}
+		reset_io();
+		if (round == 0)
+			srv(m_simple(PQMSG_ParseComplete));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_rowdesc("a"));
+		srv(m_datarow("1"));
+		srv(m_datarow("-2"));
+		srv(m_complete("INSERT 0 2"));
+		ck_assert_str_eq(types_of(&sent), "S");
+		ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+		ck_assert_str_eq(types_of(&got), "TDCTDCZ");
+	}
+	/* a backslash in a string: sent with its literals, as before */
+	reset_io();
+	ck_assert_int_eq(cli(m_query("INSERT INTO t (a, b) VALUES (1, 'x\\y');"
+								 "INSERT INTO t (a, b) VALUES (2, 'z')")), BATCH_TAKEN);
+	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "pgplumb_batch");
+	ck_assert_ptr_nonnull(strstr(body_str(nth(&sent, 0), 1), "VALUES (1, 'x\\y'),(2, 'z')"));
+}
+END_TEST
+
 START_TEST(test_cap_splits_chunks)
 {
 	struct batch_settings s = {.max_rows = 2, .max_bytes = 1 << 20, .max_statements = 16};
@@ -703,6 +786,37 @@ START_TEST(test_cap_splits_chunks)
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "12C2C2C2C2CZ");
 	ck_assert_uint_eq(batch_stats(b)->batches, 3);
+}
+END_TEST
+
+/* insert_batch_max_bytes: a statement carries at most that many bytes of values */
+START_TEST(test_byte_cap_splits_chunks)
+{
+	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.max_stmt_bytes = 20};
+
+	batch_free(b);
+	b = batch_new(&s);
+	/* values of rows 1..4: 10, 9, 10, 10 bytes (4-byte lengths, NULL has none) */
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 4, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEBES");
+	ck_assert(strstr(body_str(nth(&sent, 1), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
+	ck_assert_str_eq(body_str(nth(&sent, 4), 1), body_str(nth(&sent, 1), 0));
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int c = 0; c < 2; c++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		guard_ok();
+	}
+	srv(m_ready('I'));
+	ck_assert_str_eq(types_of(&got), "12C2C2C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->batches, 2);
+	/* a multi-statement string over the cap is one statement: passed through */
+	reset_io();
+	ck_assert_int_eq(cli(m_query("INSERT INTO t VALUES (1, 'aaaaaaaaaa'); INSERT INTO t VALUES (2, 'bbbbbbbbbb')")),
+					 BATCH_FORWARD);
 }
 END_TEST
 
@@ -1118,7 +1232,9 @@ batch_suite(void)
 	tcase_add_test(tc, test_explicit_transaction_savepoint);
 	tcase_add_test(tc, test_explicit_transaction_success_releases);
 	tcase_add_test(tc, test_simple_query_string);
+	tcase_add_test(tc, test_simple_query_literal_params);
 	tcase_add_test(tc, test_cap_splits_chunks);
+	tcase_add_test(tc, test_byte_cap_splits_chunks);
 	tcase_add_test(tc, test_flush_releases_held);
 	tcase_add_test(tc, test_repeated_unnamed_parse);
 	tcase_add_test(tc, test_created_statement_closed_on_fallback);

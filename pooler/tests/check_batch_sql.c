@@ -377,6 +377,69 @@ START_TEST(test_unnest)
 }
 END_TEST
 
+/* Bind values block of batch_sql_literal_params() as "len:text" items, "-" for NULL. */
+static void
+values_str(const struct batch_text *v, char *out, size_t cap)
+{
+	size_t		off = 0,
+				w = 0;
+
+	out[0] = '\0';
+	while (off + 4 <= v->len)
+	{
+		const unsigned char *p = (const unsigned char *) v->data + off;
+		int32_t		n = (int32_t) (((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
+								   ((uint32_t) p[2] << 8) | p[3]);
+
+		off += 4;
+		if (n < 0)
+			w += (size_t) snprintf(out + w, cap - w, "%s-", w ? " " : "");
+		else
+		{
+			w += (size_t) snprintf(out + w, cap - w, "%s%d:%.*s", w ? " " : "", n, n, v->data + off);
+			off += (size_t) n;
+		}
+	}
+	ck_assert_uint_eq(off, v->len);
+}
+
+START_TEST(test_literal_params)
+{
+	struct batch_text v;
+	uint32_t	types[8];
+	char		s[512];
+
+	batch_text_init(&v);
+	/* the types the parser gives: int4 up to its range, then int8, then numeric */
+	ck_assert_int_eq(batch_sql_literal_params("(1, 'a''b', NULL, true, -2147483648, 2147483648, 1.5),"
+											  "(-7, '', NULL, FALSE, 007, -9223372036854775808, 1e3),"
+											  "(2, 'x;y', NULL, NULL, NULL, NULL, -.5)",
+											  3, 7, types, &v), BATCH_SQL_OK);
+	ck_assert_uint_eq(types[0], BATCH_OID_INT4);
+	ck_assert_uint_eq(types[1], BATCH_OID_UNKNOWN);
+	ck_assert_uint_eq(types[2], BATCH_OID_UNKNOWN);
+	ck_assert_uint_eq(types[3], BATCH_OID_BOOL);
+	ck_assert_uint_eq(types[4], BATCH_OID_INT4);
+	ck_assert_uint_eq(types[5], BATCH_OID_INT8);
+	ck_assert_uint_eq(types[6], BATCH_OID_NUMERIC);
+	values_str(&v, s, sizeof(s));
+	ck_assert_str_eq(s, "1:1 3:a'b - 1:t 11:-2147483648 10:2147483648 3:1.5 "
+					 "2:-7 0: - 1:f 3:007 20:-9223372036854775808 3:1e3 "
+					 "1:2 3:x;y - - - - 3:-.5");
+	/* 9223372036854775808 does not fit int8: numeric */
+	ck_assert_int_eq(batch_sql_literal_params("(9223372036854775808)", 1, 1, types, &v), BATCH_SQL_OK);
+	ck_assert_uint_eq(types[0], BATCH_OID_NUMERIC);
+	/* kept as literals: a backslash, a column of two types, int4 and int8, other forms */
+	ck_assert_int_eq(batch_sql_literal_params("('a\\b')", 1, 1, types, &v), BATCH_SQL_REFUSED);
+	ck_assert_int_eq(batch_sql_literal_params("(1),('1')", 2, 1, types, &v), BATCH_SQL_REFUSED);
+	ck_assert_int_eq(batch_sql_literal_params("(1),(3000000000)", 2, 1, types, &v), BATCH_SQL_REFUSED);
+	ck_assert_int_eq(batch_sql_literal_params("(E'x')", 1, 1, types, &v), BATCH_SQL_REFUSED);
+	ck_assert_int_eq(batch_sql_literal_params("(1, 2)", 1, 1, types, &v), BATCH_SQL_REFUSED);
+	ck_assert_int_eq(batch_sql_literal_params("(1),(2)", 1, 1, types, &v), BATCH_SQL_REFUSED);
+	batch_text_free(&v);
+}
+END_TEST
+
 static Suite *
 batch_sql_suite(void)
 {
@@ -392,6 +455,7 @@ batch_sql_suite(void)
 	tcase_add_test(tc, test_rows_cap);
 	tcase_add_test(tc, test_multi_statement);
 	tcase_add_test(tc, test_unnest);
+	tcase_add_test(tc, test_literal_params);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@ controls each message exactly (pipelining, Describe, Flush, formats).
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
+import random
 import socket
 import struct
 import sys
@@ -196,6 +197,28 @@ def seg(sql, values, describe=True, extra=()):
     return ([parse(sql)] + rows(sql, values, describe) + list(extra) + [sync()], 1)
 
 
+def literal_strings(seed, n):
+    """n multi-statement INSERT strings into blit with literals of random forms
+    (a fixed seed: the same strings every run): most columns repeat one kind
+    of literal, so that many strings go as parameters; the others fail or
+    keep their literals."""
+    rnd = random.Random(seed)
+    forms = ["NULL", "TRUE", "false", "0", "-17", "32767", "2147483647", "2147483648",
+             "-2147483648", "9223372036854775808", "1.5", "-.25", "1e3", "5.", "007",
+             "'x'", "'it''s'", "''", "'12'", "'2024-02-29'", "'{\"k\": [1]}'", "'a\\b'"]
+    cols = ["i", "b", "n", "t", "f", "d", "j"]
+    steps = []
+    for k in range(n):
+        cs = rnd.sample(cols, rnd.randint(1, 3))
+        base = [rnd.choice(forms) for _ in cs]
+        rows = ["INSERT INTO blit (id, %s) VALUES (%d, %s)" %
+                (", ".join(cs), 10 * k + r,
+                 ", ".join(b if rnd.random() < 0.85 else rnd.choice(forms) for b in base))
+                for r in range(rnd.randint(2, 4))]
+        steps.append(([query("; ".join(rows))], 1))
+    return steps
+
+
 SCENARIOS = {
     "success_implicit": [seg(INS, vals(range(1, 6)))],
     "success_no_describe": [seg(INS, vals(range(1, 9)), describe=False)],
@@ -301,12 +324,31 @@ SCENARIOS = {
                                   ([query("INSERT INTO bt VALUES (1, 'a'); "
                                           "INSERT INTO bt VALUES (1, 'b')")], 1),
                                   ([query("COMMIT")], 1)],
+    # literals sent as parameters: the types PostgreSQL gives them, NULLs,
+    # quotes, assignment casts (numeric into int rounds, int into text), and
+    # the strings kept as literals (a backslash, a column of mixed types)
+    "simple_multi_literal_types": [
+        ([query("INSERT INTO blit VALUES (1, 7, 9000000000, 1.555, 'it''s', true, '2024-01-02', '{\"a\": 1}');"
+                "INSERT INTO blit VALUES (2, -2147483648, -9223372036854775808, -.5, '', FALSE, NULL, NULL);"
+                "INSERT INTO blit VALUES (3, NULL, 12345678901, 1e2, 'x  y', TRUE, '2024-02-29', '[1, 2]')")], 1),
+        ([query("INSERT INTO blit (id, i, t) VALUES (4, 2.5, 5); INSERT INTO blit (id, i, t) VALUES (5, 3.5, -6)")], 1),
+        ([query("INSERT INTO blit (id, i, t) VALUES (6, 007, 1e3); INSERT INTO blit (id, i, t) VALUES (7, 08, 0.10)")], 1),
+        ([query("INSERT INTO blit (id, t) VALUES (8, 'a\\b'); INSERT INTO blit (id, t) VALUES (9, 'c')")], 1),
+        ([query("INSERT INTO blit (id, t) VALUES (10, 1); INSERT INTO blit (id, t) VALUES (11, 'x')")], 1)],
+    "simple_multi_literal_errors": [
+        ([query("INSERT INTO blit (id, i) VALUES (1, '1'); INSERT INTO blit (id, i) VALUES (2, 'abc')")], 1),
+        ([query("INSERT INTO blit (id, i) VALUES (3, 1); INSERT INTO blit (id, i) VALUES (4, 3000000000)")], 1),
+        ([query("INSERT INTO blit (id, d) VALUES (5, '2024-01-01'); INSERT INTO blit (id, d) VALUES (6, 7)")], 1),
+        ([query("INSERT INTO blit (id, n) VALUES (7, 1); INSERT INTO blit (id, n) VALUES (8, 123456.7)")], 1),
+        ([query("INSERT INTO blit (id, i) VALUES (9, 1); INSERT INTO blit (id, i) VALUES (9, 2)")], 1)],
+    "simple_multi_literal_random": literal_strings(7, 40),
     "simple_multi_mixed_tables": [([query("INSERT INTO bt VALUES (1, 'a'); "
                                           "INSERT INTO bs (k, v) VALUES (1, 'b')")], 1)],
 }
 
 SETUP = """
-DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog;
+DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit;
+CREATE TABLE blit (id int PRIMARY KEY, i int, b bigint, n numeric(6, 2), t text, f boolean, d date, j jsonb);
 CREATE TABLE bt (id int PRIMARY KEY, v text NOT NULL);
 CREATE TABLE bs (id serial PRIMARY KEY, k int UNIQUE, v text);
 CREATE TABLE blog (src text, n bigint);
@@ -331,7 +373,7 @@ CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brul
 """
 
 
-TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog")
+TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit")
 
 
 def table_contents(pg):

@@ -97,6 +97,9 @@ default_pool_size = 2
 insert_batching = on
 logfile = $work/pgplumb-$mode.log
 EOF
+		# transaction pooling: statements of at most 1 kB of values, so the
+		# large scenarios are split by bytes rather than rows
+		if [ $mode = transaction ]; then echo "insert_batch_max_bytes = 1024" >>"$work/pgplumb-$mode.ini"; fi
 		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
 		pids+=($!)
 		ports[$mode]=$port
@@ -144,7 +147,18 @@ if [ -n "${PGPLUMB_POOLER:-}" ]; then
 			'INSERT INTO bover VALUES (1); INSERT INTO bover VALUES (2)'
 	done
 	[ "$(psql -Atc 'SELECT count(*) FROM bover')" = 4 ] || { echo "FAIL: bover rows"; rc=1; }
-	psql -qc 'DROP TABLE bover'
+	# a multi-statement string's literals go as parameters of a prepared
+	# statement (session pooling: the client's session is the server's)
+	psql -qc 'CREATE TABLE blitp (a int, b text)'
+	n=$(psql "host=127.0.0.1 port=${ports[session]} dbname=postgres sslmode=disable" -qAt \
+		-c "INSERT INTO blitp VALUES (1, 'x'); INSERT INTO blitp VALUES (-2, NULL)" \
+		-c "SELECT string_agg(parameter_types::text, ' ') FROM pg_prepared_statements
+			WHERE name LIKE 'pgplumb_batch%' AND statement LIKE '%INTO blitp VALUES (\$1, \$2),(\$3, \$4)%'")
+	echo "literals as parameters: prepared with types $n"
+	[ "$n" = '{integer,text,integer,text}' ] || { echo "FAIL: literals not sent as parameters"; rc=1; }
+	[ "$(psql -Atc "SELECT string_agg(a || ':' || coalesce(b, '-'), ' ' ORDER BY a) FROM blitp")" = '-2:- 1:x' ] ||
+		{ echo "FAIL: blitp rows"; rc=1; }
+	psql -qc 'DROP TABLE bover, blitp'
 	sleep 0.3	# the last clients' counters reach the pool when they are freed
 fi
 for mode in session transaction statement; do

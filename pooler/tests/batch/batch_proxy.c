@@ -148,7 +148,8 @@ serve(int cfd, const char *host, int port)
 	struct side cl = {.fd = cfd},
 				sv = {.fd = -1};
 	struct batch_settings set = {.max_rows = max_rows, .max_bytes = 64u << 20,
-	.max_statements = 256, .check_tables = true};
+	.max_statements = 256, .check_tables = true,
+	.literal_params = true};
 	struct batch *b = batch_new(&set);
 	bool		started = false;	/* server sent its first ReadyForQuery */
 	bool		startup_done = false;	/* client's startup packet relayed */
