@@ -303,7 +303,8 @@ measure() {	# workload(select|tpcb): appends "cfg workload tps us/txn aux-us/txn
 	pm=$(pm_pid)
 	wait_reaped "$pm"
 	r0=$(reaped_ticks "$pm"); a0=$(aux_ticks "$pm")
-	out=$(pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "${args[@]}" "$db" 2>&1)
+	out=$(pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "${args[@]}" "$db" 2>&1) ||
+		{ echo "pgbench failed ($cfg, $1):" >&2; echo "$out" >&2; exit 1; }
 	wait_reaped "$pm"
 	r1=$(reaped_ticks "$pm"); a1=$(aux_ticks "$pm")
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
@@ -323,8 +324,11 @@ for round in $(seq "$ROUNDS"); do
 		read_aux_pids "$(pm_pid)"
 		# warm shared_buffers and the OS cache: -S reads the accounts and
 		# their index, TPC-B also the tables it writes
-		pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$WARMUP" -S "$db" >/dev/null 2>&1
-		pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$WARMUP" "$db" >/dev/null 2>&1
+		for args in -S -b; do
+			[ "$args" = -b ] && args="-b tpcb-like"
+			out=$(pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$WARMUP" $args "$db" 2>&1) ||
+				{ echo "warm-up pgbench $args failed ($cfg):" >&2; echo "$out" >&2; exit 1; }
+		done
 		measure select
 		measure tpcb
 		tail -2 "$work/tps" | awk -v r="$round" -v c="$cfg" '{ v[NR] = $3; u[NR] = $4 }
