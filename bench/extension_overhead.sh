@@ -276,18 +276,15 @@ aux_ticks() {	# postmaster pid: the postmaster's and its live children's own CPU
 }
 # a backend exits after its client disconnects, and is reaped some time
 # later: wait until the postmaster has no child left but its auxiliary
-# processes (aux_pids, read after each restart)
-aux_pids=
+# processes (an exiting child has no command line any more, and does not
+# look like one of them)
+aux_re='postgres: .*(checkpointer|background writer|walwriter|launcher|archiver|logger)'
 wait_reaped() {	# postmaster pid
 	for _ in $(seq 200); do
-		[ "$(ps --ppid "$1" -o pid= | sort -n | xargs)" = "$aux_pids" ] && return 0
+		ps --ppid "$1" -o args= | grep -Evq "$aux_re" || return 0
 		sleep 0.05
 	done
 	echo "backends still running after 10 s" >&2; ps --ppid "$1" -o pid=,stat=,args= >&2; exit 1
-}
-read_aux_pids() {	# postmaster pid
-	aux_pids=$(ps --ppid "$1" -o pid=,args= |
-		awk '/checkpointer|background writer|walwriter|launcher|archiver|logger/ { print $1 }' | sort -n | xargs)
 }
 # every measured run starts from the same state: pgbench's own preparation
 # (vacuum of branches and tellers, empty history; here of every table, as
@@ -321,7 +318,6 @@ for round in $(seq "$ROUNDS"); do
 	for k in 0 1 2; do
 		cfg=${configs[$(((round - 1 + k) % 3))]}
 		restart_with "${preload[$cfg]}"
-		read_aux_pids "$(pm_pid)"
 		# warm shared_buffers and the OS cache: -S reads the accounts and
 		# their index, TPC-B also the tables it writes
 		for args in -S -b; do
