@@ -6,17 +6,38 @@
 # ROUNDS rounds; each round runs the three configurations in a rotated order
 # (none/pgss/pgplumb, pgss/pgplumb/none, ...), restarting the server with a
 # different shared_preload_libraries for each, and runs pgbench -S (select
-# only) and TPC-B for DURATION seconds each.  Reported: the median tps of
-# each configuration and workload, and the ratios of the medians.  pgplumb
-# runs with every setting at its default.
+# only) and TPC-B for DURATION seconds each.  pgplumb runs with every setting
+# at its default.
+#
+# Every configuration is treated alike, so that the state of the database or
+# of the caches does not depend on which configuration ran before:
+#   - after each restart, WARMUP seconds of -S and then of TPC-B (shared
+#     buffers are empty after a restart, and TPC-B also writes tellers,
+#     branches and history, which -S does not read);
+#   - before each measured run, what pgbench itself does without -n (empty
+#     pgbench_history, VACUUM; here of every table), then a CHECKPOINT, so
+#     that no checkpoint lands in a run and the accounts' dead rows and the
+#     history's size do not grow from run to run;
+#   - autovacuum is off while the rounds run (the VACUUM above replaces it),
+#     so that no worker takes one of the 2 CPUs during some runs only.
+# Reported, medians over the rounds and ratios of the medians:
+#   - tps;
+#   - the CPU time (user + system) of pgbench's backends per transaction, read
+#     from the postmaster's cutime/cstime (a backend's CPU time is added to
+#     its parent's when it exits and is reaped): what each configuration
+#     costs the server per transaction, less disturbed than tps by what else
+#     runs on the machine (pgbench's own CPU time is not in it);
+#   - the CPU time of the postmaster and its auxiliary processes (WAL writer,
+#     checkpointer, ...) per transaction.
 #
 # Settings (environment):
 #   DURATION=20   seconds per pgbench run
+#   WARMUP=2      seconds of each warm-up run after a restart
 #   ROUNDS=5      rounds (each runs every configuration once)
 #   SCALE=10      pgbench scale factor
 #   CLIENTS=2     pgbench -c and -j
 #   PROTOCOL=prepared   pgbench -M (simple, extended or prepared)
-# A full run with the defaults takes about 12 minutes on 2 cores.
+# A full run with the defaults takes about 15 minutes on 2 cores.
 #
 #   MODE=callgrind   instead of tps, count the CPU instructions one statement
 #                    costs in each configuration: the server is stopped and
@@ -64,6 +85,7 @@ fi
 # ---- inside the throwaway cluster ----
 MODE=${MODE:-tps}
 DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-5}
 SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-2}
@@ -236,29 +258,97 @@ if [ "$MODE" = callgrind ]; then
 	exit 0
 fi
 
+# ---- MODE=tps ----
+# CPU time of the backends that ran pgbench's connections: they are the
+# postmaster's children that exit during the run, and the kernel adds a
+# child's CPU time to its parent's cutime/cstime when the parent reaps it.
+# Autovacuum is off (see the header), so no other child exits meanwhile.
+# Live auxiliary processes (checkpointer, WAL writer, ...) are read directly.
+tck=$(getconf CLK_TCK)
+pm_pid() { head -1 "$(psql -X -qAt -d postgres -c 'SHOW data_directory')/postmaster.pid"; }
+reaped_ticks() { awk '{ print $16 + $17 }' "/proc/$1/stat"; }	# postmaster pid
+aux_ticks() {	# postmaster pid: the postmaster's and its live children's own CPU
+	local p t=0
+	for p in "$1" $(pgrep -P "$1"); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+# a backend exits after its client disconnects, and is reaped some time
+# later: wait until the postmaster has no child left but its auxiliary
+# processes (an exiting child has no command line any more, and does not
+# look like one of them)
+aux_re='postgres: .*(checkpointer|background writer|walwriter|launcher|archiver|logger)'
+wait_reaped() {	# postmaster pid
+	for _ in $(seq 200); do
+		ps --ppid "$1" -o args= | grep -Evq "$aux_re" || return 0
+		sleep 0.05
+	done
+	echo "backends still running after 10 s" >&2; ps --ppid "$1" -o pid=,stat=,args= >&2; exit 1
+}
+# every measured run starts from the same state: pgbench's own preparation
+# (vacuum of branches and tellers, empty history; here of every table, as
+# autovacuum is off), then a checkpoint, so that no checkpoint's writes land in
+# the run
+prepare_run() {
+	psql -X -q -d "$db" -c "TRUNCATE pgbench_history" -c "VACUUM" -c "CHECKPOINT"
+}
+measure() {	# workload(select|tpcb): appends "cfg workload tps us/txn aux-us/txn"
+	local pm out r0 r1 a0 a1 n tps args=()
+	[ "$1" = select ] && args=(-S)
+	prepare_run
+	pm=$(pm_pid)
+	wait_reaped "$pm"
+	r0=$(reaped_ticks "$pm"); a0=$(aux_ticks "$pm")
+	out=$(pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "${args[@]}" "$db" 2>&1) ||
+		{ echo "pgbench failed ($cfg, $1):" >&2; echo "$out" >&2; exit 1; }
+	wait_reaped "$pm"
+	r1=$(reaped_ticks "$pm"); a1=$(aux_ticks "$pm")
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+	[ -n "$n" ] && [ -n "$tps" ] || { echo "$out" >&2; exit 1; }
+	awk -v c="$cfg" -v w="$1" -v t="$tps" -v n="$n" -v r=$((r1 - r0)) -v a=$((a1 - a0)) -v k="$tck" \
+		'BEGIN { printf "%s %s %s %.2f %.2f\n", c, w, t, r * 1e6 / k / n, a * 1e6 / k / n }' >>"$work/tps"
+}
+psql -X -q -d postgres -c "ALTER SYSTEM SET autovacuum = off"
+echo "fsync=$(psql -X -qAt -d postgres -c 'SHOW fsync')," \
+	"synchronous_commit=$(psql -X -qAt -d postgres -c 'SHOW synchronous_commit')," \
+	"shared_buffers=$(psql -X -qAt -d postgres -c 'SHOW shared_buffers'), autovacuum off; $(uptime)"
 for round in $(seq "$ROUNDS"); do
 	for k in 0 1 2; do
 		cfg=${configs[$(((round - 1 + k) % 3))]}
 		restart_with "${preload[$cfg]}"
-		# warm the caches and the backends' plan caches
-		pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T 2 -S "$db" >/dev/null 2>&1
-		s=$(run_pgbench select -S)
-		t=$(run_pgbench tpcb)
-		echo "$cfg select $s" >>"$work/tps"
-		echo "$cfg tpcb $t" >>"$work/tps"
-		printf 'round %d  %-19s  -S %9.1f tps   TPC-B %8.1f tps\n' "$round" "$cfg" "$s" "$t"
+		# warm shared_buffers and the OS cache: -S reads the accounts and
+		# their index, TPC-B also the tables it writes
+		for args in -S -b; do
+			[ "$args" = -b ] && args="-b tpcb-like"
+			out=$(pgbench -n -M "$PROTOCOL" -c "$CLIENTS" -j "$CLIENTS" -T "$WARMUP" $args "$db" 2>&1) ||
+				{ echo "warm-up pgbench $args failed ($cfg):" >&2; echo "$out" >&2; exit 1; }
+		done
+		measure select
+		measure tpcb
+		tail -2 "$work/tps" | awk -v r="$round" -v c="$cfg" '{ v[NR] = $3; u[NR] = $4 }
+			END { printf "round %d  %-19s  -S %9.1f tps %7.2f us/txn   TPC-B %8.1f tps %7.2f us/txn\n", r, c, v[1], u[1], v[2], u[2] }'
 	done
 done
+psql -X -q -d postgres -c "ALTER SYSTEM RESET autovacuum"
 restart_with ""
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { awk -v c="$1" -v w="$2" '$1 == c && $2 == w { print $3 }' "$work/tps" | median; }
+med() { awk -v c="$1" -v w="$2" -v f="$3" '$1 == c && $2 == w { print $f }' "$work/tps" | median; }
 
+report() {	# field title
+	echo
+	echo "$2"
+	printf '%-10s %12s %12s %12s %12s %12s %14s\n' workload none pgss pgplumb "pgss/none" "pgplumb/none" "pgplumb/pgss"
+	for w in select tpcb; do
+		n=$(med none $w "$1"); p=$(med pg_stat_statements $w "$1"); x=$(med pgplumb $w "$1")
+		awk -v w="$w" -v n="$n" -v p="$p" -v x="$x" 'BEGIN {
+			printf "%-10s %12.2f %12.2f %12.2f %12.3f %12.3f %14.3f\n", (w == "select" ? "-S" : "TPC-B"), n, p, x, p / n, x / n, x / p }'
+	done
+}
+report 3 "median tps of $ROUNDS rounds (pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $DURATION, scale $SCALE)"
+report 4 "median backend CPU time per transaction, microseconds (utime+stime of pgbench's backends / transactions)"
+report 5 "median CPU time of the postmaster and auxiliary processes per transaction, microseconds"
 echo
-echo "median tps of $ROUNDS rounds (pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $DURATION, scale $SCALE)"
-printf '%-10s %12s %12s %12s %12s %12s %14s\n' workload none pgss pgplumb "pgss/none" "pgplumb/none" "pgplumb/pgss"
-for w in select tpcb; do
-	n=$(med none $w); p=$(med pg_stat_statements $w); x=$(med pgplumb $w)
-	awk -v w="$w" -v n="$n" -v p="$p" -v x="$x" 'BEGIN {
-		printf "%-10s %12.1f %12.1f %12.1f %12.3f %12.3f %14.3f\n", (w == "select" ? "-S" : "TPC-B"), n, p, x, p / n, x / n, x / p }'
-done
+echo "end: $(uptime)"

@@ -135,7 +135,7 @@
 /* Saved across clean restarts when pgplumb.save is on */
 #define PP_IU_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pgplumb_index_usage.stat"
 #define PP_IU_FILE_MAGIC	0x70706975	/* "ppiu" */
-#define PP_IU_FILE_VERSION	2
+#define PP_IU_FILE_VERSION	3
 
 /* Column kinds in a seq scan's filter, best first */
 #define PP_IU_COL_EQ		'e'		/* column = constant/parameter */
@@ -173,18 +173,22 @@ typedef struct PPIUCol
 	char		kind;			/* PP_IU_COL_* */
 } PPIUCol;
 
-/* Counters of a statement entry, protected by its stripe's spinlock */
+/*
+ * Counters of a statement entry, protected by its stripe's spinlock.  What
+ * every execution writes comes first and together (fewer cache lines move
+ * between backends running the same statement); the sampled ones follow.
+ */
 typedef struct PPIUCounters
 {
 	int64		executions;		/* executions whose plan had this scan */
+	double		usage;			/* decaying execution count, for eviction */
+	TimestampTz last_seen;
 	int64		sampled;		/* of those, executions with row counts */
 	int64		scanned;		/* sampled executions where the node ran */
 	double		loops;			/* sampled: times the node was (re)started */
 	double		rows;			/* sampled: rows the node returned */
 	double		removed;		/* sampled: rows removed by its filters */
-	double		usage;			/* decaying execution count, for eviction */
 	TimestampTz first_seen;
-	TimestampTz last_seen;
 } PPIUCounters;
 
 /* One (database, statement, relation, scan kind) */

@@ -146,11 +146,21 @@ typedef struct N1Recent
 	int64		end_us;
 } N1Recent;
 
+/*
+ * A backend's N1Recent on a cache line of its own: a backend publishing its
+ * reads must not make its neighbours' lines move between CPUs.
+ */
+typedef union N1RecentSlot
+{
+	N1Recent	r;
+	char		pad[PG_CACHE_LINE_SIZE];
+} N1RecentSlot;
+
 typedef struct N1Shared
 {
 	LWLock	   *lock;
 	int			nrecent;		/* slots in recent[] (MaxBackends) */
-	N1Recent   *recent;
+	N1RecentSlot *recent;	/* cache-line aligned */
 	int			max;
 	int			nentries;
 	int64		dropped;
@@ -337,7 +347,8 @@ n1_shmem_size(void)
 {
 	return add_size(add_size(offsetof(N1Shared, entries),
 							 mul_size(n1_max, sizeof(N1Entry))),
-					mul_size(MaxBackends, sizeof(N1Recent)));
+					add_size(PG_CACHE_LINE_SIZE,
+							 mul_size(MaxBackends, sizeof(N1RecentSlot))));
 }
 
 static void
@@ -362,8 +373,9 @@ n1_shmem_startup(void)
 		n1->last_log = 0;
 		n1->log_suppressed = 0;
 		n1->nrecent = MaxBackends;
-		n1->recent = (N1Recent *) &n1->entries[n1_max];
-		memset(n1->recent, 0, MaxBackends * sizeof(N1Recent));
+		n1->recent = (N1RecentSlot *)
+			TYPEALIGN(PG_CACHE_LINE_SIZE, (uintptr_t) &n1->entries[n1_max]);
+		memset(n1->recent, 0, MaxBackends * sizeof(N1RecentSlot));
 	}
 }
 
@@ -373,7 +385,7 @@ n1_my_recent(void)
 {
 	if (MyBackendId == InvalidBackendId || MyBackendId > n1->nrecent)
 		return NULL;
-	return &n1->recent[MyBackendId - 1];
+	return &n1->recent[MyBackendId - 1].r;
 }
 
 /* Publish a multi-row read of this backend (no lock: only we write it) */
@@ -412,7 +424,7 @@ n1_find_parent(uint64_t scope_id, int64_t before_us, uint64_t *fp, uint64_t *row
 
 	for (int i = 0; i < n1->nrecent; i++)
 	{
-		N1Recent   *r = &n1->recent[i];
+		N1Recent   *r = &n1->recent[i].r;
 		N1Recent	copy;
 		uint32		seq = r->seq;
 

@@ -111,7 +111,7 @@
 
 /* Magic number and layout version of that file */
 #define PP_STMT_FILE_HEADER	0x70707374	/* "ppst" */
-#define PP_STMT_FILE_VERSION	3
+#define PP_STMT_FILE_VERSION	4
 
 /* Clock sweep: largest usage count (2^PP_USAGE_BITS - 1), entries freed
  * per sweep */
@@ -165,19 +165,36 @@ typedef struct PPErrCount
  * The counters of an entry.  Arrays of two are indexed by PP_KIND_PLAN and
  * PP_KIND_EXEC.  Times are in milliseconds.
  */
+typedef struct PPStmtTimes
+{
+	int64		calls;
+	double		total_time;
+	double		min_time;
+	double		max_time;
+	double		mean_time;
+	double		sum_var_time;	/* for Welford's variance */
+} PPStmtTimes;
+
+/*
+ * The counters of an entry.  Every backend that runs the statement writes
+ * them, so each cache line written moves between CPUs when two backends run
+ * the same statement: what an execution always changes comes first and
+ * together (t[PP_KIND_EXEC], rows, shared_blks_hit, last_seen: 72 bytes);
+ * the other counters are written only when what they add is not zero.
+ */
 typedef struct PPStmtCounters
 {
-	int64		calls[2];
-	double		total_time[2];
-	double		min_time[2];
-	double		max_time[2];
-	double		mean_time[2];
-	double		sum_var_time[2];	/* for Welford's variance */
+	PPStmtTimes t[2];			/* by PPStmtKind: planning, execution */
 	int64		rows;
 	int64		shared_blks_hit;
+	TimestampTz last_seen;
+	/* the rest is written only when it changes */
 	int64		shared_blks_read;
 	int64		shared_blks_dirtied;
 	int64		shared_blks_written;
+	int64		wal_records;
+	int64		wal_fpi;
+	uint64		wal_bytes;
 	int64		local_blks_hit;
 	int64		local_blks_read;
 	int64		local_blks_dirtied;
@@ -188,9 +205,6 @@ typedef struct PPStmtCounters
 	double		blk_write_time;
 	double		temp_blk_read_time;
 	double		temp_blk_write_time;
-	int64		wal_records;
-	int64		wal_fpi;
-	uint64		wal_bytes;
 	int64		jit_functions;
 	double		jit_generation_time;
 	int64		jit_inlining_count;
@@ -205,7 +219,6 @@ typedef struct PPStmtCounters
 	PPErrCount	errcodes[PP_ERRCODE_SLOTS];
 	int64		other_errcodes; /* errors whose SQLSTATE found no slot */
 	TimestampTz first_seen;
-	TimestampTz last_seen;
 } PPStmtCounters;
 
 /*
@@ -705,13 +718,13 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 		/* plans, plan times, calls, execution times */
 		for (int kind = PP_KIND_PLAN; kind <= PP_KIND_EXEC; kind++)
 		{
-			values[i++] = Int64GetDatumFast(c->calls[kind]);
-			values[i++] = Float8GetDatumFast(c->total_time[kind]);
-			values[i++] = Float8GetDatumFast(c->min_time[kind]);
-			values[i++] = Float8GetDatumFast(c->max_time[kind]);
-			values[i++] = Float8GetDatumFast(c->mean_time[kind]);
-			values[i++] = Float8GetDatumFast(c->calls[kind] > 1 ?
-											 sqrt(c->sum_var_time[kind] / c->calls[kind]) : 0.0);
+			values[i++] = Int64GetDatumFast(c->t[kind].calls);
+			values[i++] = Float8GetDatumFast(c->t[kind].total_time);
+			values[i++] = Float8GetDatumFast(c->t[kind].min_time);
+			values[i++] = Float8GetDatumFast(c->t[kind].max_time);
+			values[i++] = Float8GetDatumFast(c->t[kind].mean_time);
+			values[i++] = Float8GetDatumFast(c->t[kind].calls > 1 ?
+											 sqrt(c->t[kind].sum_var_time / c->t[kind].calls) : 0.0);
 		}
 		values[i++] = Int64GetDatumFast(c->rows);
 		values[i++] = Int64GetDatumFast(c->shared_blks_hit);
@@ -748,19 +761,19 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 		for (int q = 0; q < lengthof(quantiles); q++)
 		{
 			double		ns = pp_hist_quantile(hist, quantiles[q],
-											  c->min_time[PP_KIND_EXEC] * 1e6,
-											  c->max_time[PP_KIND_EXEC] * 1e6);
+											  c->t[PP_KIND_EXEC].min_time * 1e6,
+											  c->t[PP_KIND_EXEC].max_time * 1e6);
 
 			double		ms = ns / 1e6;
 
-			if (ns < 0 || c->calls[PP_KIND_EXEC] == 0)
+			if (ns < 0 || c->t[PP_KIND_EXEC].calls == 0)
 			{
 				nulls[i++] = true;
 				continue;
 			}
 			/* clamp again in ms: ms -> ns -> ms may round */
-			ms = Max(ms, c->min_time[PP_KIND_EXEC]);
-			ms = Min(ms, c->max_time[PP_KIND_EXEC]);
+			ms = Max(ms, c->t[PP_KIND_EXEC].min_time);
+			ms = Min(ms, c->t[PP_KIND_EXEC].max_time);
 			values[i++] = Float8GetDatumFast(ms);
 		}
 
@@ -1105,6 +1118,10 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 	cached->incarnation = incarnation;
 }
 
+/* Add a delta to a shared counter, without writing it when it is zero */
+#define PP_ADD_NONZERO(counter, delta) \
+	do { if ((delta) != 0) (counter) += (delta); } while (0)
+
 /*
  * Add one event to an entry's counters.  Caller holds the slot's spinlock
  * and knows the entry is the one in the slot.
@@ -1121,26 +1138,26 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 
 	if (kind == PP_KIND_PLAN || kind == PP_KIND_EXEC)
 	{
-		int64		n = ++c->calls[kind];
+		int64		n = ++c->t[kind].calls;
 
-		c->total_time[kind] += time_ms;
+		c->t[kind].total_time += time_ms;
 		if (n == 1)
 		{
-			c->min_time[kind] = time_ms;
-			c->max_time[kind] = time_ms;
-			c->mean_time[kind] = time_ms;
+			c->t[kind].min_time = time_ms;
+			c->t[kind].max_time = time_ms;
+			c->t[kind].mean_time = time_ms;
 		}
 		else
 		{
 			/* Welford's online mean and variance */
-			double		delta = time_ms - c->mean_time[kind];
+			double		delta = time_ms - c->t[kind].mean_time;
 
-			c->mean_time[kind] += delta / n;
-			c->sum_var_time[kind] += delta * (time_ms - c->mean_time[kind]);
-			if (time_ms < c->min_time[kind])
-				c->min_time[kind] = time_ms;
-			if (time_ms > c->max_time[kind])
-				c->max_time[kind] = time_ms;
+			c->t[kind].mean_time += delta / n;
+			c->t[kind].sum_var_time += delta * (time_ms - c->t[kind].mean_time);
+			if (time_ms < c->t[kind].min_time)
+				c->t[kind].min_time = time_ms;
+			if (time_ms > c->t[kind].max_time)
+				c->t[kind].max_time = time_ms;
 		}
 
 		if (kind == PP_KIND_EXEC)
@@ -1150,15 +1167,16 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 		}
 
 		c->shared_blks_hit += bufusage->shared_blks_hit;
-		c->shared_blks_read += bufusage->shared_blks_read;
-		c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
-		c->shared_blks_written += bufusage->shared_blks_written;
-		c->local_blks_hit += bufusage->local_blks_hit;
-		c->local_blks_read += bufusage->local_blks_read;
-		c->local_blks_dirtied += bufusage->local_blks_dirtied;
-		c->local_blks_written += bufusage->local_blks_written;
-		c->temp_blks_read += bufusage->temp_blks_read;
-		c->temp_blks_written += bufusage->temp_blks_written;
+		/* the rest only when not zero (see PPStmtCounters) */
+		PP_ADD_NONZERO(c->shared_blks_read, bufusage->shared_blks_read);
+		PP_ADD_NONZERO(c->shared_blks_dirtied, bufusage->shared_blks_dirtied);
+		PP_ADD_NONZERO(c->shared_blks_written, bufusage->shared_blks_written);
+		PP_ADD_NONZERO(c->local_blks_hit, bufusage->local_blks_hit);
+		PP_ADD_NONZERO(c->local_blks_read, bufusage->local_blks_read);
+		PP_ADD_NONZERO(c->local_blks_dirtied, bufusage->local_blks_dirtied);
+		PP_ADD_NONZERO(c->local_blks_written, bufusage->local_blks_written);
+		PP_ADD_NONZERO(c->temp_blks_read, bufusage->temp_blks_read);
+		PP_ADD_NONZERO(c->temp_blks_written, bufusage->temp_blks_written);
 		/* I/O times are zero unless track_io_timing is on */
 		if (!INSTR_TIME_IS_ZERO(PP_BUF_READ_TIME(bufusage)) ||
 			!INSTR_TIME_IS_ZERO(PP_BUF_WRITE_TIME(bufusage)) ||
@@ -1170,9 +1188,12 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 			c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_read_time);
 			c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bufusage->temp_blk_write_time);
 		}
-		c->wal_records += walusage->wal_records;
-		c->wal_fpi += walusage->wal_fpi;
-		c->wal_bytes += walusage->wal_bytes;
+		if (walusage->wal_records != 0 || walusage->wal_bytes != 0)
+		{
+			c->wal_records += walusage->wal_records;
+			c->wal_fpi += walusage->wal_fpi;
+			c->wal_bytes += walusage->wal_bytes;
+		}
 		if (jitusage)
 		{
 			double		inl = INSTR_TIME_GET_MILLISEC(jitusage->inlining_counter);
@@ -1562,7 +1583,7 @@ pp_stmt_load(void)
 			break;
 		/* a loaded entry starts as if run min(calls, max) times */
 		pp_stmt_usage[entry->slot] =
-			(uint32) Min(buf->counters.calls[PP_KIND_EXEC] + 1, (int64) PP_USAGE_MAX);
+			(uint32) Min(buf->counters.t[PP_KIND_EXEC].calls + 1, (int64) PP_USAGE_MAX);
 		memcpy(&entry->counters, &buf->counters, sizeof(entry->counters));
 		memcpy(entry->hist, buf->hist, sizeof(entry->hist));
 	}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # regress/t/statements_pgss_crosscheck.sh -- pgplumb.statements agrees with
 # pg_stat_statements after a pgbench run: for every statement pgbench ran,
-# calls and rows are equal and total_exec_time agrees within 5 %.
+# calls and rows are equal, total_exec_time agrees within 5 %, and the buffer
+# and WAL counters are equal.
 #
 # Runs TPC-B (simple protocol) and select-only (prepared protocol) with 4
 # clients, so both the simple and the extended query protocol and the
@@ -63,6 +64,25 @@ sums=$(psql_db -c "SELECT round(sum(p.total_exec_time)::numeric, 1), round(sum(s
    AND p.query NOT LIKE '%pgplumb.statements%'")
 echo "sum of total_exec_time (ms): pg_stat_statements|pgplumb|within 5%: $sums"
 [[ "$sums" == *"|t" ]] || { echo "FAIL: total_exec_time sums differ by more than 5 %"; exit 1; }
+
+# Buffer and WAL usage are measured over the same calls by both: every
+# counter equal, for every statement
+differs=() ne=()
+for c in shared_blks_hit shared_blks_read shared_blks_dirtied shared_blks_written \
+	local_blks_hit temp_blks_written wal_records wal_fpi wal_bytes; do
+	differs+=("CASE WHEN p.$c <> s.$c THEN '$c ' || p.$c || ' vs ' || s.$c END")
+	ne+=("p.$c <> s.$c")
+done
+diff=$(psql_db -c "SELECT left(p.query, 50) || ': ' || concat_ws(', ', $(IFS=,; echo "${differs[*]}"))
+  FROM pg_stat_statements p JOIN pgplumb.statements s USING (userid, dbid, queryid, toplevel)
+ WHERE p.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND p.query NOT LIKE '%pgplumb.statements%'
+   AND ($(printf '%s OR ' "${ne[@]}") false)")
+counted=$(psql_db -c "SELECT sum(wal_records) > 0 AND sum(shared_blks_dirtied) > 0 FROM pgplumb.statements
+ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+echo "buffer and WAL counters that differ: ${diff:-none}"
+[ -z "$diff" ] || { echo "FAIL: buffer or WAL counters differ from pg_stat_statements"; exit 1; }
+[ "$counted" = t ] || { echo "FAIL: no WAL records or dirtied blocks counted"; exit 1; }
 
 n=$(grep -c . <<<"$report")
 bad=$(grep -c '|f|' <<<"$report" || true)
