@@ -23,7 +23,7 @@
 #   unnest100    INSERT ... SELECT FROM unnest($1::int[], $2::int[]) of the
 #                same 100 rows, -M prepared (2 array parameters)
 #   single50     50 clients (-j 2) of autocommit single-row INSERTs, direct
-#                (cross-client coalescing is not implemented: n/a)
+#                (coalescing on: the separate section at the end, coalesce_bench)
 #
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
 # NO_RESULTS=1 to only print, COALESCE_ONLY=1 (only the coalescing section,
@@ -386,7 +386,7 @@ o.append("| multi-statement, pgplumb-pooler in transaction pool mode | | | | %s 
 o.append("| COPY of 100 rows (server-side CSV) | %s | | | | |" % f("copy"))
 o.append("| hand-written 100-row INSERT ... VALUES (200 params) | %s | | | | |" % f("values100"))
 o.append("| 100-row INSERT ... SELECT FROM unnest (2 array params) | %s | | | | |" % f("unnest100"))
-o.append("| 50 clients, autocommit single-row INSERT (coalescing: not implemented, n/a) | %s | | | | |" % f("single50"))
+o.append("| 50 clients, autocommit single-row INSERT (direct; coalescing: see the coalescing report below) | %s | | | | |" % f("single50"))
 o.append("")
 o.append("## Ratios of medians")
 o.append("- pipelined: rewrite relay / direct = %s (target >= 2.5); / hand-written VALUES = %s (target >= 0.9); / COPY = %s (target >= 0.4); PgBouncer / direct = %s" % (
