@@ -22,13 +22,18 @@
  * when its entry is created, +1 per execution, at most PP_USAGE_MAX), kept
  * in a compact array beside the slots so that a sweep reads 4 bytes per
  * slot.  When an entry must be created and no slot is free, the clock hand
- * walks the slots: a non-zero count is halved and the entry passed over, an
- * entry at zero is evicted, until a batch of PP_EVICT_BATCH entries is
- * freed.  Every step is O(1) and a sweep never goes round more than
- * PP_USAGE_BITS + 1 times.  A statement run once or twice is evicted after
- * two or three turns of the hand; a statement run thousands of times needs
- * PP_USAGE_BITS turns without a single execution before it can go, and one
- * that runs at least once per turn never goes.
+ * walks the slots: a non-zero count u loses u/16 + 1 and the entry is passed
+ * over, an entry at zero is evicted, until a batch of PP_EVICT_BATCH entries
+ * is freed.  A statement run once or twice is evicted after two or three
+ * turns of the hand; one run thousands of times needs 70 to 140 turns without
+ * a single execution before it can go (with halving it was 16, which a
+ * backend kept off the CPU for a moment on a loaded machine while another
+ * created thousands of distinct statements could miss: its whole history
+ * went), and one that runs at least once per turn never goes.  Every step
+ * is O(1), and a sweep is bounded: after PP_SWEEP_GENTLE_TURNS turns that
+ * have not freed a batch (every entry is in use), counts are halved, so a
+ * sweep never goes round more than PP_SWEEP_GENTLE_TURNS + PP_USAGE_BITS + 1
+ * times.
  *
  * Locking rules:
  * - pp_stmt->lock (one LWLock) protects the hash table, the slots, the free
@@ -1310,6 +1315,9 @@ pp_stmt_entry_remove(PPStmtEntry *entry)
 	hash_search(pp_stmt_hash, &entry->key, HASH_REMOVE, NULL);
 }
 
+/* Turns of the clock hand with the gentle decay before a sweep halves */
+#define PP_SWEEP_GENTLE_TURNS	2
+
 /*
  * Clock sweep (see the file header): free a batch of slots.  Caller holds
  * the lock exclusive.  Executions counted through backends' caches may
@@ -1324,7 +1332,8 @@ pp_stmt_evict(void)
 	int			want = PP_EVICT_BATCH(pp_stmt_max);
 	int			freed = 0;
 	int			steps = 0;
-	int			limit = (PP_USAGE_BITS + 2) * pp_stmt_max;
+	int			gentle = PP_SWEEP_GENTLE_TURNS * pp_stmt_max;
+	int			limit = gentle + (PP_USAGE_BITS + 2) * pp_stmt_max;
 
 	while (freed < want && steps++ < limit)
 	{
@@ -1333,11 +1342,12 @@ pp_stmt_evict(void)
 		if (entry != NULL)
 		{
 			PPStmtSlotLock *sl = &pp_stmt_locks[pp_stmt->hand];
+			uint32	   *usage = &pp_stmt_usage[pp_stmt->hand];
 			bool		remove = false;
 
 			SpinLockAcquire(&sl->s.mutex);
-			if (pp_stmt_usage[pp_stmt->hand] > 0)
-				pp_stmt_usage[pp_stmt->hand] >>= 1;
+			if (*usage > 0)
+				*usage = steps <= gentle ? *usage - (*usage >> 4) - 1 : *usage >> 1;
 			else
 			{
 				sl->s.incarnation = 0;
