@@ -244,8 +244,12 @@ start_pooler_once() {
 	return 1
 }
 
+# The harness's own direct connections to "drivers" carry this
+# application_name, so that the sampler below does not count one that is
+# still exiting when a workload starts.
+HARNESS_APP=pp_drivers_harness
 reset_schema() {
-	psql -X -q -v ON_ERROR_STOP=1 -d drivers -f "$here/schema.sql" >/dev/null
+	PGAPPNAME=$HARNESS_APP psql -X -q -v ON_ERROR_STOP=1 -d drivers -f "$here/schema.sql" >/dev/null
 }
 
 java_built=""
@@ -260,7 +264,7 @@ build_java() {
 # aborted transactions, leaving the TPC-B balances consistent.  Prints a digest.
 pgbench_workload() {
 	local mode=$1 port=$2 out rc failed processed sums
-	pgbench -i -q -s 1 -h "$PGHOST" -p "$PGPORT" pgbench >/dev/null 2>&1 || { echo "pgbench -i failed"; return 1; }
+	PGAPPNAME=$HARNESS_APP pgbench -i -q -s 1 -h "$PGHOST" -p "$PGPORT" pgbench >/dev/null 2>&1 || { echo "pgbench -i failed"; return 1; }
 	sampler_start "$port" pgbench
 	out=$(timeout 30 pgbench -n -h 127.0.0.1 -p "$port" -c 20 -j 2 -T 3 -M "$mode" pgbench 2>&1)
 	rc=$?
@@ -294,7 +298,8 @@ sampler_start() {
 		max=0
 		while :; do
 			n=$(psql -X -At -d postgres -c "SELECT count(*) FROM pg_stat_activity
-				WHERE datname = '$2' AND backend_type = 'client backend'" 2>/dev/null)
+				WHERE datname = '$2' AND backend_type = 'client backend'
+				  AND application_name IS DISTINCT FROM '$HARNESS_APP'" 2>/dev/null)
 			if [ -n "$n" ] && [ "$n" -gt "$max" ]; then max=$n; echo "$max" >"$work/backends.max"; fi
 			sleep 0.2
 		done
