@@ -343,8 +343,12 @@ report() {	# field title
 	printf '%-10s %12s %12s %12s %12s %12s %14s\n' workload none pgss pgplumb "pgss/none" "pgplumb/none" "pgplumb/pgss"
 	for w in select tpcb; do
 		n=$(med none $w "$1"); p=$(med pg_stat_statements $w "$1"); x=$(med pgplumb $w "$1")
-		awk -v w="$w" -v n="$n" -v p="$p" -v x="$x" 'BEGIN {
-			printf "%-10s %12.2f %12.2f %12.2f %12.3f %12.3f %14.3f\n", (w == "select" ? "-S" : "TPC-B"), n, p, x, p / n, x / n, x / p }'
+		# a ratio of a zero median (too little CPU time to count) shows as "-"
+		awk -v w="$w" -v n="$n" -v p="$p" -v x="$x" '
+			function ratio(a, b) { return b > 0 ? sprintf("%.3f", a / b) : "-" }
+			BEGIN {
+			printf "%-10s %12.2f %12.2f %12.2f %12s %12s %14s\n", (w == "select" ? "-S" : "TPC-B"), n, p, x,
+				ratio(p, n), ratio(x, n), ratio(x, p) }'
 	done
 }
 report 3 "median tps of $ROUNDS rounds (pgbench -M $PROTOCOL -c $CLIENTS -j $CLIENTS -T $DURATION, scale $SCALE)"
