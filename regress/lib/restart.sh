@@ -17,3 +17,24 @@ pp_restart() {
 		"$pg_ctl" -D "$pgdata" -l "$logfile" -w -m fast restart >/dev/null
 	fi
 }
+
+# pp_small_max DB MAX: a fresh database DB with the extension, pgplumb.max
+# set to MAX (which needs a restart) and the statistics reset.  On exit (it
+# sets the EXIT trap) pgplumb.max is reset with another restart, DB is
+# dropped and the caller's $work directory, if any, removed.
+pp_small_max() {
+	pp_small_max_db=$1
+	trap pp_small_max_cleanup EXIT
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" || return 1
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.max = $2" || return 1
+	pp_restart || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "CREATE EXTENSION pgplumb" || return 1
+	[ "$(psql -X -qAt -d "$1" -c 'SHOW pgplumb.max')" = "$2" ] || { echo "FAIL: pgplumb.max not applied"; return 1; }
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "SELECT pgplumb.reset()" >/dev/null
+}
+pp_small_max_cleanup() {
+	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.max" >/dev/null 2>&1 || true
+	pp_restart || true
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $pp_small_max_db" >/dev/null 2>&1 || true
+	if [ -n "${work:-}" ]; then rm -rf "$work"; fi
+}

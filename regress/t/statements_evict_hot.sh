@@ -19,20 +19,7 @@ LONG=${LONG:-6000}
 work=$(mktemp -d)
 psql_db() { psql -X -v ON_ERROR_STOP=1 -qAt -d "$db" "$@"; }
 . "$PGPLUMB_TOP/regress/lib/restart.sh"
-cleanup() {
-	psql -X -q -d postgres -c "ALTER SYSTEM RESET pgplumb.max" >/dev/null 2>&1 || true
-	pp_restart || true
-	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.max = 100"
-pp_restart
-psql_db -c "CREATE EXTENSION pgplumb"
-[ "$(psql_db -c 'SHOW pgplumb.max')" = 100 ] || { echo "FAIL: pgplumb.max not applied"; exit 1; }
-psql_db -c "SELECT pgplumb.reset()" >/dev/null
+pp_small_max "$db" 100 || exit 1
 
 # statement number i (distinct query ids up to 100 * 100): two arrays of
 # i % 100 + 1 and i / 100 + 1 elements
