@@ -33,9 +33,18 @@ static int	free_count;
 #define SPARE_OBUF_MAX 4096
 static struct proto_buf *spare_obuf;
 
+/*
+ * The socket whose round (sbuf_process) is running, or NULL: held output is
+ * released at the latest when the round that held it ends.
+ */
+static struct sbuf *round_sb;
+/* A socket other than round_sb on which the running round held output. */
+static struct sbuf *round_held;
+
 static void sbuf_on_read(evutil_socket_t fd, short what, void *arg);
 static void sbuf_on_write(evutil_socket_t fd, short what, void *arg);
 static bool sbuf_process(struct sbuf *sb);
+static bool process_round(struct sbuf *sb);
 
 void
 sbuf_global_init(struct event_base *base, uint32_t pkt_buf, bool keepalive)
@@ -246,6 +255,8 @@ sbuf_close(struct sbuf *sb)
 		sb->fd = -1;
 	}
 	sb->read_on = sb->write_on = false;
+	sb->held = sb->hold_answered = false;
+	sb->hold_round = NULL;
 	if (sb->dst && sb->dst->waiting_src == sb)
 		sb->dst->waiting_src = NULL;
 	if (sb->waiting_src && sb->waiting_src->dst == sb)
@@ -326,25 +337,12 @@ release_held(struct sbuf *sb)
 {
 	sb->held = false;
 	sb->hold_answered = false;
+	sb->hold_round = NULL;
 	return sb->closed || flush_obuf(sb);
 }
 
 bool
-sbuf_send_held(struct sbuf *sb, const void *data, size_t len)
-{
-	if (sb->closed || sb->fd < 0)
-		return false;
-	if (sb->connecting || sb->write_on || (out_waiting(sb) && !sb->held))
-		return sbuf_send(sb, data, len);
-	if (!out_append(sb, data, len))
-		return false;
-	sb->held = true;
-	return true;
-}
-
-/* more: more bytes follow at once (MSG_MORE: one segment with them) */
-static bool
-send_or_queue(struct sbuf *sb, const void *data, size_t len, bool more)
+sbuf_send(struct sbuf *sb, const void *data, size_t len)
 {
 	if (sb->closed || sb->fd < 0)
 		return false;
@@ -361,7 +359,7 @@ send_or_queue(struct sbuf *sb, const void *data, size_t len, bool more)
 		ssize_t		n;
 
 		do
-			n = send(sb->fd, data, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+			n = send(sb->fd, data, len, MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return false;
@@ -381,15 +379,20 @@ send_or_queue(struct sbuf *sb, const void *data, size_t len, bool more)
 }
 
 bool
-sbuf_send(struct sbuf *sb, const void *data, size_t len)
+sbuf_send_held(struct sbuf *sb, const void *data, size_t len)
 {
-	return send_or_queue(sb, data, len, false);
-}
-
-bool
-sbuf_send_more(struct sbuf *sb, const void *data, size_t len)
-{
-	return send_or_queue(sb, data, len, true);
+	if (sb->closed || sb->fd < 0)
+		return false;
+	/* outside a round nobody would release them: no holding */
+	if (round_sb == NULL || sb->connecting || sb->write_on || (out_waiting(sb) && !sb->held))
+		return sbuf_send(sb, data, len);
+	if (!out_append(sb, data, len))
+		return false;
+	sb->held = true;
+	sb->hold_round = round_sb;
+	if (sb != round_sb)
+		round_held = sb;
+	return true;
 }
 
 static bool send_pending(struct sbuf *sb);
@@ -416,6 +419,7 @@ send_with_held(struct sbuf *sb, struct sbuf *dst)
 	msg.msg_iovlen = 2;
 	dst->held = false;
 	dst->hold_answered = false;
+	dst->hold_round = NULL;
 	do
 		n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -568,11 +572,35 @@ after_process(struct sbuf *sb)
 }
 
 /*
- * Decide on every message in the buffer, then forward what was decided.
+ * One round of sb: process_round().  Output this round held on another
+ * socket (the peer, e.g. a reply the pooler made ahead of a relayed
+ * ReadyForQuery) has gone out with the bytes the round forwarded; if none
+ * were, it goes out now, so it never waits for bytes that do not come.
  * Returns false if the owner closed (sb must not be touched).
  */
 static bool
 sbuf_process(struct sbuf *sb)
+{
+	struct sbuf *outer_sb = round_sb,
+			   *outer_held = round_held,
+			   *h;
+	bool		ok;
+
+	round_sb = sb;
+	round_held = NULL;
+	ok = process_round(sb);
+	h = round_held;
+	round_sb = outer_sb;
+	round_held = outer_held;
+	/* a failed socket: its write event reports the failure */
+	if (h && h->held && h->hold_round == sb && !release_held(h))
+		arm_write(h);
+	return ok;
+}
+
+/* Decide on every message in the buffer, then forward what was decided. */
+static bool
+process_round(struct sbuf *sb)
 {
 	struct sbuf_pkt pkt;
 	enum sbuf_ret r;

@@ -410,8 +410,8 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
 		batch_to_server(c->batch)->len == 0)
 	{
 		/* the replies of a rewritten segment, then its ReadyForQuery, relayed
-		 * next: one segment for the client, one wake-up */
-		if (!sbuf_send_more(&c->sb, to_c->data, to_c->len))
+		 * next: one write, one wake-up of the client */
+		if (!sbuf_send_held(&c->sb, to_c->data, to_c->len))
 		{
 			disconnect_server(s, true, NULL, "could not send");
 			return SBUF_CLOSED;

@@ -26,6 +26,8 @@ static int	nseen;
 static int	bad_events;
 static bool full_for_big;		/* ask NEED_FULL for messages > 1000 bytes */
 static bool skip_x;
+static bool hold_on_src;		/* C / N: hold a reply for dst, then forward / skip */
+static bool wait_on_w;			/* W: hold a reply for dst, then pause (SBUF_WAIT) */
 static uint32_t max_avail_seen;
 
 static enum sbuf_ret
@@ -45,6 +47,24 @@ src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 		max_avail_seen = pkt->avail;
 	if (nseen < (int) sizeof(seen_types) - 1)
 		seen_types[nseen++] = (char) pkt->type;
+	if (hold_on_src && (pkt->type == 'C' || pkt->type == 'N'))
+	{
+		/* the pooler's own reply ahead of what follows, held for dst */
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		if (!sbuf_flush_pending(sb))
+			return SBUF_WAIT;
+		ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+		ck_assert(dst.held);
+		return pkt->type == 'N' ? SBUF_SKIP : SBUF_FORWARD;
+	}
+	if (wait_on_w && pkt->type == 'W')
+	{
+		if (!sbuf_flush_pending(sb))
+			return SBUF_WAIT;
+		ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+		return SBUF_WAIT;
+	}
 	if (skip_x && pkt->type == 'X')
 	{
 		if (!sbuf_flush_pending(sb))
@@ -58,6 +78,7 @@ src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 
 static bool answer_on_sync;		/* dst: a Sync it reads promises an answer */
 static bool wait_on_bind;		/* dst: a Bind waits (SBUF_WAIT) */
+static bool hold_on_parse;		/* dst: a Parse is answered (held) and skipped */
 static int	dst_pkts;
 
 static enum sbuf_ret
@@ -68,6 +89,13 @@ dst_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 	if (wait_on_bind && pkt->type == 'B')
 		return SBUF_WAIT;
 	dst_pkts++;
+	if (hold_on_parse && pkt->type == 'P')
+	{
+		if (!sbuf_flush_pending(sb))
+			return SBUF_WAIT;
+		ck_assert(sbuf_send_held(sb, "1\0\0\0\4", 5));
+		return SBUF_SKIP;
+	}
 	if (answer_on_sync && pkt->type == 'S')
 		sbuf_answer_coming(sb);
 	return SBUF_FORWARD;		/* dst has no peer: dropped */
@@ -97,9 +125,12 @@ setup(void)
 	bad_events = 0;
 	full_for_big = false;
 	skip_x = false;
+	hold_on_src = false;
+	wait_on_w = false;
 	max_avail_seen = 0;
 	answer_on_sync = false;
 	wait_on_bind = false;
+	hold_on_parse = false;
 	dst_pkts = 0;
 }
 
@@ -317,7 +348,7 @@ hold_then_parse_sync(uint8_t *out, size_t cap)
 	uint8_t		in[32];
 	size_t		n;
 
-	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	hold_on_parse = true;
 	n = put_msg(in, 'P', "x", 1);
 	n += put_msg(in + n, 'S', "", 0);
 	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
@@ -363,7 +394,6 @@ START_TEST(test_held_output)
 	 * keeps them until it resumes and promises an answer */
 	answer_on_sync = true;
 	wait_on_bind = true;
-	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
 	n = put_msg(in, 'P', "x", 1);
 	n += put_msg(in + n, 'B', "", 0);
 	n += put_msg(in + n, 'S', "", 0);
@@ -378,11 +408,78 @@ START_TEST(test_held_output)
 	ck_assert_int_eq(memcmp(out, "1\0\0\0\0042\0\0\0\4", 10), 0);
 
 	/* 4: sbuf_send() after held bytes: both at once, in order */
-	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	answer_on_sync = true;
+	hold_on_parse = true;
+	n = put_msg(in, 'P', "x", 1);
+	n += put_msg(in + n, 'S', "", 0);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+	ck_assert(dst.held);
 	ck_assert(sbuf_send(&dst, "3\0\0\0\4", 5));
 	ck_assert_uint_eq(drain_out(out, sizeof(out)), 10);
 	ck_assert_int_eq(memcmp(out, "1\0\0\0\0043\0\0\0\4", 10), 0);
 	ck_assert(!dst.held && sbuf_is_empty(&dst));
+
+	/* 5: outside any round nothing would release them: written at once */
+	ck_assert(sbuf_send_held(&dst, "1\0\0\0\4", 5));
+	ck_assert(!dst.held);
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 5);
+	teardown();
+}
+END_TEST
+
+/*
+ * Output held for dst by src's round (the server relaying to the client,
+ * e.g. replies the pooler makes ahead of a relayed ReadyForQuery): it goes
+ * out in the same write as the next message src forwards, and when src's
+ * round forwards nothing after it (skips, pauses, or ends) it is written
+ * when that round ends: it never waits for bytes that do not come.
+ */
+START_TEST(test_held_by_peer_round)
+{
+	uint8_t		in[64],
+				out[256],
+				want[64];
+	size_t		n,
+				w;
+
+	setup();
+	hold_on_src = true;
+	wait_on_w = true;
+	/* 1: held, then the ReadyForQuery forwarded: one run, held bytes first */
+	n = put_msg(in, 'C', "", 0);
+	n += put_msg(in + n, 'Z', "I", 1);
+	w = put_msg(want, '1', "", 0);
+	memcpy(want + w, in, n);
+	w += n;
+	ck_assert_uint_eq(pump(in, n, n, out, w, 50), w);
+	ck_assert_int_eq(memcmp(out, want, w), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+
+	/* 2: held, and the message skipped with nothing after it */
+	n = put_msg(in, 'N', "", 0);
+	ck_assert_uint_eq(pump(in, n, n, out, 5, 50), 5);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\4", 5), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+	/* ...and nothing more comes later */
+	ck_assert_uint_eq(drain_out(out, sizeof(out)), 0);
+
+	/* 3: held, then only the first bytes of the next message arrive */
+	n = put_msg(in, 'N', "", 0);
+	in[n++] = 'Z';
+	ck_assert_uint_eq(pump(in, n, n, out, 6, 50), 5);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\4", 5), 0);
+	ck_assert(!dst.held);
+	/* the rest of it follows, relayed as usual */
+	n = put_msg(in, 'Z', "I", 1);
+	ck_assert_uint_eq(pump(in + 1, n - 1, n - 1, out, n, 50), n);
+	ck_assert_int_eq(memcmp(out, in, n), 0);
+
+	/* 4: held, then src's round pauses */
+	n = put_msg(in, 'W', "", 0);
+	ck_assert_uint_eq(pump(in, n, n, out, 5, 50), 5);
+	ck_assert_int_eq(memcmp(out, "1\0\0\0\4", 5), 0);
+	ck_assert(!dst.held && src.paused);
 	teardown();
 }
 END_TEST
@@ -446,6 +543,7 @@ sbuf_suite(void)
 	tcase_add_test(tc, test_back_pressure);
 	tcase_add_test(tc, test_output_buffer_lazy);
 	tcase_add_test(tc, test_held_output);
+	tcase_add_test(tc, test_held_by_peer_round);
 	suite_add_tcase(s, tc);
 	return s;
 }
