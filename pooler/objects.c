@@ -154,12 +154,6 @@ pool_user(const struct pool *p)
 	return p->user;
 }
 
-int
-pool_mode(const struct pool *p)
-{
-	return p->mode;
-}
-
 /* Re-read the pool's config entries (at creation and after every reload:
  * the cached pointers point into the current struct cfg). */
 static uint64_t

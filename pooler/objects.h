@@ -221,7 +221,11 @@ void		objects_free_closed(void);
 
 /* Pool of (dbname, username); created on first use; NULL only on OOM. */
 struct pool *pool_get(const char *dbname, const char *username, bool is_admin);
-int			pool_mode(const struct pool *p);
+static inline int
+pool_mode(const struct pool *p)
+{
+	return p->mode;
+}
 const struct cfg_database *pool_db(const struct pool *p);
 int			pool_server_count(const struct pool *p);
 /* Serve waiting clients from idle servers; launch connections as needed. */

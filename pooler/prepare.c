@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "list.h"
+#include "varcache.h"
 
 struct ps_stats ps_stats;
 
@@ -27,6 +28,8 @@ struct ps_stmt {
 	bool		dealloc;		/* the text is DEALLOCATE name|ALL */
 	char		dealloc_name[64];	/* its name ("" = ALL) */
 	char		name[32];		/* PGPLUMB_<id> */
+	uint32_t	name_len;		/* strlen(name) */
+	bool		maybe_set;		/* varcache_sql_maybe_set() of the text */
 	uint8_t		body[];
 };
 
@@ -161,7 +164,9 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 	st->hash = h;
 	st->id = stmt_next_id++;
 	st->refcount = 1;
-	snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu", (unsigned long long) st->id);
+	st->name_len = (uint32_t) snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu",
+									   (unsigned long long) st->id);
+	st->maybe_set = varcache_sql_maybe_set((const char *) body, text_len);
 	if (nparams == 0)
 		st->dealloc = ps_query_is_deallocate((const char *) body, text_len, st->dealloc_name,
 											 sizeof(st->dealloc_name));
@@ -176,6 +181,13 @@ const char *
 ps_stmt_text(const struct ps_stmt *st)
 {
 	return (const char *) st->body;
+}
+
+bool
+ps_stmt_maybe_set(const struct ps_stmt *st, uint32_t *text_len)
+{
+	*text_len = st->text_len;
+	return st->maybe_set;
 }
 
 const char *
@@ -887,6 +899,26 @@ ensure_prepared(struct ps_server *sv, struct ps_stmt *st, int max_prepared,
 
 /* ---- client messages ---- */
 
+/*
+ * stmt_get() for a client's Parse named `nlen` bytes long.  A driver that
+ * sends every query as an unnamed Parse (node-postgres, pgbench -M extended)
+ * mostly repeats the text it sent last: then the client's unnamed statement
+ * is the one, without hashing the text or searching the table.
+ */
+static struct ps_stmt *
+parse_stmt(struct ps_client *cl, uint32_t nlen, const uint8_t *body, uint32_t len, bool *bad)
+{
+	struct ps_stmt *st = cl->unnamed;
+
+	if (nlen == 0 && st && st->body_len == len && memcmp(st->body, body, len) == 0)
+	{
+		*bad = false;
+		stmt_ref(st);
+		return st;
+	}
+	return stmt_get(body, len, bad);
+}
+
 /* A string at body[*pos], its length in *len; false if unterminated. */
 static bool
 take_string(const uint8_t *body, uint32_t blen, uint32_t *pos, const char **s, uint32_t *len)
@@ -930,7 +962,7 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 
 	if (!take_string(body, blen, &pos, &name, &nlen))
 		return PS_BAD;
-	st = stmt_get(body + pos, blen - pos, &bad);
+	st = parse_stmt(cl, nlen, body + pos, blen - pos, &bad);
 	if (st == NULL)
 		return bad ? PS_BAD : PS_NOMEM;
 	proto_buf_reset(out);
@@ -1036,11 +1068,28 @@ bind_known(struct ps_client *cl, struct ps_server *sv, struct ps_stmt *st,
 		r = PS_NOMEM;
 	else
 	{
-		proto_begin(out, PQMSG_Bind);
-		proto_put_bytes(out, portal, plen + 1);
-		proto_put_string(out, st->name);
+		/* the client's Bind with our name for the statement: header,
+		 * portal and name in one piece when the portal name is short */
+		uint8_t		head[PROTO_HDR_LEN + 64 + sizeof(st->name)];
+		size_t		h = PROTO_HDR_LEN;
+
+		head[0] = PQMSG_Bind;
+		proto_put_u32(head + 1, 4 + plen + 1 + st->name_len + 1 + rlen);
+		if (plen < 64)
+		{
+			memcpy(head + h, portal, plen + 1);
+			h += plen + 1;
+		}
+		else
+		{
+			proto_put_bytes(out, head, h);
+			proto_put_bytes(out, portal, plen + 1);
+			h = 0;
+		}
+		memcpy(head + h, st->name, st->name_len + 1);
+		h += st->name_len + 1;
+		proto_put_bytes(out, head, h);
 		proto_put_bytes(out, rest, rlen);
-		proto_end(out);
 		if (plen == 0 && !sv->skipping)
 		{
 			stmt_unref(sv->unnamed_portal);
@@ -1141,7 +1190,7 @@ ps_client_unlinked(struct ps_client *cl, const uint8_t *msg, uint32_t total)
 	}
 	if (msg[0] != PQMSG_Parse || !take_string(body, blen, &pos, &name, &nlen))
 		return PS_BAD;
-	st = stmt_get(body + pos, blen - pos, &bad);
+	st = parse_stmt(cl, nlen, body + pos, blen - pos, &bad);
 	if (st == NULL)
 		return bad ? PS_BAD : PS_NOMEM;
 	if (!client_store(cl, name, nlen, st))

@@ -176,6 +176,9 @@ enum ps_reply ps_server_reply(struct ps_server *sv, uint8_t type);
 const struct ps_stmt *ps_server_current_stmt(const struct ps_server *sv);
 /* Query text of a statement (NUL-terminated). */
 const char *ps_stmt_text(const struct ps_stmt *st);
+/* Whether the text may change session parameters (varcache_sql_maybe_set,
+ * worked out once per statement); its length in *text_len. */
+bool		ps_stmt_maybe_set(const struct ps_stmt *st, uint32_t *text_len);
 /*
  * The Parse body (query\0 int16 n int32 types[n]) of the client's statement
  * `name` ("" = unnamed), or NULL if the client has none by that name.

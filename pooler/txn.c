@@ -423,6 +423,10 @@ build_refusal(struct proto_buf *b, const char *what, const char *hint, int mode)
 static enum sbuf_ret
 client_fail(struct client *c, enum ps_result r);
 
+/* The replies the pooler gives for a Parse or Close it answers itself. */
+static const uint8_t parse_complete[PROTO_HDR_LEN] = {PQMSG_ParseComplete, 0, 0, 0, 4};
+static const uint8_t close_complete[PROTO_HDR_LEN] = {PQMSG_CloseComplete, 0, 0, 0, 4};
+
 enum sbuf_ret
 txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 {
@@ -470,11 +474,9 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 	if (r != PS_PASS)
 		return client_fail(c, r);
 	tc->local_batch = true;
-	proto_buf_reset(&scratch);
-	proto_begin(&scratch, pkt->type == PQMSG_Parse ? PQMSG_ParseComplete : PQMSG_CloseComplete);
-	proto_end(&scratch);
 	/* goes out with the server's first reply when a Sync follows (sbuf.h) */
-	ok = sbuf_send_held_buf(&c->sb, &scratch);
+	ok = sbuf_send_held(&c->sb, pkt->type == PQMSG_Parse ? parse_complete : close_complete,
+						sizeof(parse_complete));
 	if (!ok)
 	{
 		disconnect_client(c, NULL, "could not send to client");
@@ -680,6 +682,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 				replaced = false;
 	const char *sql = NULL;
 	size_t		sql_len = 0;
+	bool		maybe_set = false;
 
 	if (tc == NULL || t == PQMSG_Terminate)
 		return SBUF_FORWARD;
@@ -813,8 +816,16 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		if (t == PQMSG_Execute && ts->ps && ps_server_portal_stmt(ts->ps) &&
 			pkt->total > PROTO_HDR_LEN && pkt->data[PROTO_HDR_LEN] == '\0')
 		{
-			sql = ps_stmt_text(ps_server_portal_stmt(ts->ps));
-			sql_len = strlen(sql);
+			/* the statement knows whether its text may be a SET */
+			const struct ps_stmt *st = ps_server_portal_stmt(ts->ps);
+			uint32_t	tlen;
+
+			if (ps_stmt_maybe_set(st, &tlen))
+			{
+				sql = ps_stmt_text(st);
+				sql_len = tlen;
+				maybe_set = true;
+			}
 		}
 		r = ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
 							  cfg->max_prepared_statements, &ps_out);
@@ -839,7 +850,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		}
 	}
 
-	if (sql && varcache_sql_maybe_set(sql, sql_len))
+	if (sql && (maybe_set || varcache_sql_maybe_set(sql, sql_len)))
 	{
 		if (!varclient_note_sql(&tc->vars, sql, sql_len))
 			log_warning("%s out of memory: session parameters of a statement not tracked",
