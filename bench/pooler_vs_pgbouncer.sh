@@ -400,7 +400,7 @@ if [ "$IDLE_CLIENTS" -gt 0 ]; then
 fi
 # --- instructions per relayed transaction (callgrind: deterministic, unlike tps) -------------
 # Each pooler runs under callgrind twice, relaying CG_TX1 and CG_TX2 pgbench -S transactions
-# from one client; (I2 - I1) / (CG_TX2 - CG_TX1) cancels start-up, login and shutdown.
+# (-M PROTOCOL) from one client; (I2 - I1) / (CG_TX2 - CG_TX1) cancels start-up, login and shutdown.
 declare -A INSN
 if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
 	CG_TX1=${CG_TX1:-1000}
@@ -421,7 +421,7 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
 			PIDS+=($cgpid)
 			disown $cgpid
 			if wait_port "$cg_port"; then
-				PGPASSWORD=$PG_PASSWORD pgbench -n -S -c 1 -t "$n" -h 127.0.0.1 -p "$cg_port" \
+				PGPASSWORD=$PG_PASSWORD pgbench -n -S -M "$PROTOCOL" -c 1 -t "$n" -h 127.0.0.1 -p "$cg_port" \
 					-U "$PG_USER" "$DB" >/dev/null 2>&1 || log "callgrind pgbench failed on $s"
 			fi
 			lp=$(listener_pid "$cg_port")
@@ -632,7 +632,7 @@ if E.get("SYSC_SUMMARY", "").strip():
                        f"{main['epoll_ctl']:.2f} | {other:.2f} | {tot:.2f} |")
 if E.get("INSN_SUMMARY", "").strip():
     insn = dict(l.split() for l in E["INSN_SUMMARY"].splitlines() if l.strip())
-    out.append("\n## CPU instructions per relayed transaction (callgrind, pgbench -S, 1 client)\n")
+    out.append(f"\n## CPU instructions per relayed transaction (callgrind, pgbench -S -M {E.get('PROTOCOL', 'simple')}, 1 client)\n")
     out.append(f"Deterministic: (instructions for {E.get('CG_TX2')} transactions − for {E.get('CG_TX1')}) / difference, "
                "whole pooler process, user space.\n")
     out.append("| system | instructions per transaction |")

@@ -359,6 +359,39 @@ START_TEST(test_unnamed_reuse)
 }
 END_TEST
 
+/* The unnamed statement re-parsed while no server is linked: the same body
+ * keeps it; the same text with other parameter types is another statement,
+ * and the next Bind names that one. */
+START_TEST(test_unnamed_reparse_unlinked)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	char		first[32];
+
+	mk_parse("", "select $1", 1);
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
+	ck_assert_uint_eq(ps_stats.stmts, 1);
+	mk_bind("", "");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);	/* Parse injected, then the Bind */
+	ck_assert_int_eq(m[1].type, PQMSG_Bind);
+	snprintf(first, sizeof(first), "%s", str_at(&m[1], 1));
+
+	mk_parse("", "select $1", 0);		/* same text, no types */
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
+	ck_assert_uint_eq(ps_stats.stmts, 2);
+	mk_bind("", "");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[1].type, PQMSG_Bind);
+	ck_assert_str_ne(str_at(&m[1], 1), first);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+END_TEST
+
 START_TEST(test_lru_eviction)
 {
 	struct ps_client *cl = ps_client_new();
@@ -901,6 +934,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_describe_statement);
 	tcase_add_test(tc, test_close_keeps_server_statement);
 	tcase_add_test(tc, test_unnamed_reuse);
+	tcase_add_test(tc, test_unnamed_reparse_unlinked);
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_error_undoes_names);
