@@ -683,6 +683,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	const char *sql = NULL;
 	size_t		sql_len = 0;
 	bool		maybe_set = false;
+	bool		in_ps_out = false;	/* the replacement is in ps_out */
 
 	if (tc == NULL || t == PQMSG_Terminate)
 		return SBUF_FORWARD;
@@ -830,10 +831,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		r = ps_client_message(tc->ps, ts->ps, pkt->data, pkt->total,
 							  cfg->max_prepared_statements, &ps_out);
 		if (r == PS_REPLACED)
-		{
-			proto_put_bytes(&scratch, ps_out.data, ps_out.len);
-			replaced = true;
-		}
+			replaced = in_ps_out = true;	/* held below, after scratch */
 		else if (r != PS_PASS)
 			return client_fail(c, r);
 	}
@@ -869,7 +867,9 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			return client_fail(c, PS_NOMEM);
 		if (scratch.len > 0)
 			proto_put_bytes(tc->out, scratch.data, scratch.len);
-		if (!replaced)
+		if (in_ps_out)
+			proto_put_bytes(tc->out, ps_out.data, ps_out.len);
+		else if (!replaced)
 			proto_put_bytes(tc->out, pkt->data, pkt->total);
 		if (!proto_buf_ok(tc->out))
 			return client_fail(c, PS_NOMEM);
