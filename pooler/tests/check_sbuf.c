@@ -355,6 +355,27 @@ hold_then_parse_sync(uint8_t *out, size_t cap)
 	return drain_out(out, cap);
 }
 
+/* src relays `type` and a ReadyForQuery: what dst's peer reads is the held
+ * ParseComplete first, then both, and nothing stays held. */
+static void
+relay_after_held(char type)
+{
+	uint8_t		in[32],
+				want[64],
+				out[64];
+	size_t		n,
+				w;
+
+	n = put_msg(in, type, "", 0);
+	n += put_msg(in + n, 'Z', "I", 1);
+	w = put_msg(want, '1', "", 0);
+	memcpy(want + w, in, n);
+	w += n;
+	ck_assert_uint_eq(pump(in, n, n, out, w, 50), w);
+	ck_assert_int_eq(memcmp(out, want, w), 0);
+	ck_assert(!dst.held && sbuf_is_empty(&dst));
+}
+
 /*
  * Held output (sbuf_send_held): it waits while dst's own round promised an
  * answer, then leaves ahead of the forwarded bytes; a round without such a
@@ -363,10 +384,8 @@ hold_then_parse_sync(uint8_t *out, size_t cap)
 START_TEST(test_held_output)
 {
 	uint8_t		in[64],
-				out[256],
-				want[128];
-	size_t		n,
-				w;
+				out[256];
+	size_t		n;
 
 	setup();
 	/* 1: dst reads P + S (the Sync promises an answer): '1' is held... */
@@ -375,14 +394,7 @@ START_TEST(test_held_output)
 	ck_assert_int_eq(dst_pkts, 2);
 	ck_assert(dst.held);
 	/* ...until src forwards the answer: held bytes first, same order */
-	n = put_msg(in, '2', "", 0);
-	n += put_msg(in + n, 'Z', "I", 1);
-	w = put_msg(want, '1', "", 0);
-	memcpy(want + w, in, n);
-	w += n;
-	ck_assert_uint_eq(pump(in, n, n, out, w, 50), w);
-	ck_assert_int_eq(memcmp(out, want, w), 0);
-	ck_assert(!dst.held && sbuf_is_empty(&dst));
+	relay_after_held('2');
 
 	/* 2: a round without a promise writes held bytes when it ends */
 	answer_on_sync = false;
@@ -438,23 +450,14 @@ END_TEST
 START_TEST(test_held_by_peer_round)
 {
 	uint8_t		in[64],
-				out[256],
-				want[64];
-	size_t		n,
-				w;
+				out[256];
+	size_t		n;
 
 	setup();
 	hold_on_src = true;
 	wait_on_w = true;
 	/* 1: held, then the ReadyForQuery forwarded: one run, held bytes first */
-	n = put_msg(in, 'C', "", 0);
-	n += put_msg(in + n, 'Z', "I", 1);
-	w = put_msg(want, '1', "", 0);
-	memcpy(want + w, in, n);
-	w += n;
-	ck_assert_uint_eq(pump(in, n, n, out, w, 50), w);
-	ck_assert_int_eq(memcmp(out, want, w), 0);
-	ck_assert(!dst.held && sbuf_is_empty(&dst));
+	relay_after_held('C');
 
 	/* 2: held, and the message skipped with nothing after it */
 	n = put_msg(in, 'N', "", 0);
