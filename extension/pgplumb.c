@@ -58,6 +58,7 @@
 #include "optimizer/planner.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -200,6 +201,10 @@ static void pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
 static uint64 pp_text_hash(const char *query_string, int stmt_location,
 						   int stmt_len);
 static void pp_remember_utility_queryid(Query *query, const char *query_string);
+static inline void pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
+									 const BufferUsage *start);
+static inline void pp_walusage_accum(WalUsage *dst, const WalUsage *now,
+									 const WalUsage *start);
 static inline void pp_exec_start(PPExecUsage *start);
 static inline void pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start);
 static bool pp_finish_runs(QueryDesc *queryDesc);
@@ -401,8 +406,8 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
 		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
-		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		pp_bufusage_accum(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		pp_walusage_accum(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(planner_done, parse, query_string, &usage);
 	}
 
@@ -499,19 +504,33 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 }
 
 /*
- * ExecutorFinish hook: all we need to do is track nesting depth
+ * ExecutorFinish hook: track nesting depth (AFTER triggers and
+ * data-modifying CTEs run statements of their own here), measure, and
+ * report errors.
  */
 static void
 pp_ExecutorFinish(QueryDesc *queryDesc)
 {
 	int			level = pp_nesting_level;
 	MemoryContext cxt = CurrentMemoryContext;
-	PPExecRecord *rec = NULL;
+	PPExecRecord *rec;
 	PPExecUsage start;
 
-	/* nothing to run here: not worth two clock reads (see pp_finish_runs) */
-	if (pp_nexecs > 0 && pp_finish_runs(queryDesc))
-		rec = pp_exec_find(queryDesc);
+	/*
+	 * Nothing to run (see pp_finish_runs): no statement can be nested in
+	 * this call and no error can come out of it, so neither the nesting
+	 * level nor an error handler is needed, nor two clock reads.
+	 */
+	if (!pp_finish_runs(queryDesc))
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
+
+	rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
 	if (rec)
 		pp_exec_start(&start);
 
@@ -580,6 +599,7 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	int			level = pp_nesting_level;
 	uint64		queryid = 0;
+	uint64		saved_queryid = pstmt->queryId;
 	bool		measure = false;
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
@@ -640,6 +660,7 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_CATCH();
 	{
 		pp_nesting_level = level;
+		pstmt->queryId = saved_queryid;
 		if (measure)
 			pp_report_error(PP_ERROR_IN_UTILITY, queryid, level == 0,
 							queryString, pstmt->stmt_location,
@@ -648,6 +669,13 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 	pp_nesting_level = level;
+
+	/*
+	 * Give the statement its query id back: a prepared utility statement
+	 * (pgbench -M prepared sends BEGIN and END so) keeps its PlannedStmt,
+	 * and its next execution then needs no look-up by text.
+	 */
+	pstmt->queryId = saved_queryid;
 
 	if (measure)
 	{
@@ -664,13 +692,50 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   qc->commandTag == CMDTAG_SELECT ||
 				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
 			usage.rows = qc->nprocessed;
-		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		pp_bufusage_accum(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		pp_walusage_accum(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
 	}
 }
 
 /*---- Execution measures (see file header) ----*/
+
+/*
+ * dst += now - start, as BufferUsageAccumDiff does.  The block I/O times
+ * only move while track_io_timing is on: when it is off, only the block
+ * counters are added, without a call and without the normalization of four
+ * time differences.  (A statement that turns track_io_timing on while it
+ * runs misses the I/O times of that run.)
+ */
+static inline void
+pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
+				  const BufferUsage *start)
+{
+	if (track_io_timing)
+	{
+		BufferUsageAccumDiff(dst, now, start);
+		return;
+	}
+	dst->shared_blks_hit += now->shared_blks_hit - start->shared_blks_hit;
+	dst->shared_blks_read += now->shared_blks_read - start->shared_blks_read;
+	dst->shared_blks_dirtied += now->shared_blks_dirtied - start->shared_blks_dirtied;
+	dst->shared_blks_written += now->shared_blks_written - start->shared_blks_written;
+	dst->local_blks_hit += now->local_blks_hit - start->local_blks_hit;
+	dst->local_blks_read += now->local_blks_read - start->local_blks_read;
+	dst->local_blks_dirtied += now->local_blks_dirtied - start->local_blks_dirtied;
+	dst->local_blks_written += now->local_blks_written - start->local_blks_written;
+	dst->temp_blks_read += now->temp_blks_read - start->temp_blks_read;
+	dst->temp_blks_written += now->temp_blks_written - start->temp_blks_written;
+}
+
+/* dst += now - start, as WalUsageAccumDiff does, inline */
+static inline void
+pp_walusage_accum(WalUsage *dst, const WalUsage *now, const WalUsage *start)
+{
+	dst->wal_records += now->wal_records - start->wal_records;
+	dst->wal_fpi += now->wal_fpi - start->wal_fpi;
+	dst->wal_bytes += now->wal_bytes - start->wal_bytes;
+}
 
 /* Start of one ExecutorRun or ExecutorFinish call */
 static inline void
@@ -689,8 +754,8 @@ pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start)
 
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_ACCUM_DIFF(rec->usage.elapsed, now, start->elapsed);
-	BufferUsageAccumDiff(&rec->usage.bufusage, &pgBufferUsage, &start->bufusage);
-	WalUsageAccumDiff(&rec->usage.walusage, &pgWalUsage, &start->walusage);
+	pp_bufusage_accum(&rec->usage.bufusage, &pgBufferUsage, &start->bufusage);
+	pp_walusage_accum(&rec->usage.walusage, &pgWalUsage, &start->walusage);
 }
 
 /*

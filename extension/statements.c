@@ -1123,10 +1123,6 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 	cached->incarnation = incarnation;
 }
 
-/* Add a delta to a shared counter, without writing it when it is zero */
-#define PP_ADD_NONZERO(counter, delta) \
-	do { if ((delta) != 0) (counter) += (delta); } while (0)
-
 /*
  * Add one event to an entry's counters.  Caller holds the slot's spinlock
  * and knows the entry is the one in the slot.
@@ -1172,16 +1168,25 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 		}
 
 		c->shared_blks_hit += bufusage->shared_blks_hit;
-		/* the rest only when not zero (see PPStmtCounters) */
-		PP_ADD_NONZERO(c->shared_blks_read, bufusage->shared_blks_read);
-		PP_ADD_NONZERO(c->shared_blks_dirtied, bufusage->shared_blks_dirtied);
-		PP_ADD_NONZERO(c->shared_blks_written, bufusage->shared_blks_written);
-		PP_ADD_NONZERO(c->local_blks_hit, bufusage->local_blks_hit);
-		PP_ADD_NONZERO(c->local_blks_read, bufusage->local_blks_read);
-		PP_ADD_NONZERO(c->local_blks_dirtied, bufusage->local_blks_dirtied);
-		PP_ADD_NONZERO(c->local_blks_written, bufusage->local_blks_written);
-		PP_ADD_NONZERO(c->temp_blks_read, bufusage->temp_blks_read);
-		PP_ADD_NONZERO(c->temp_blks_written, bufusage->temp_blks_written);
+		/* the rest only when not zero (see PPStmtCounters), a group at once */
+		if ((bufusage->shared_blks_read | bufusage->shared_blks_dirtied |
+			 bufusage->shared_blks_written) != 0)
+		{
+			c->shared_blks_read += bufusage->shared_blks_read;
+			c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
+			c->shared_blks_written += bufusage->shared_blks_written;
+		}
+		if ((bufusage->local_blks_hit | bufusage->local_blks_read |
+			 bufusage->local_blks_dirtied | bufusage->local_blks_written |
+			 bufusage->temp_blks_read | bufusage->temp_blks_written) != 0)
+		{
+			c->local_blks_hit += bufusage->local_blks_hit;
+			c->local_blks_read += bufusage->local_blks_read;
+			c->local_blks_dirtied += bufusage->local_blks_dirtied;
+			c->local_blks_written += bufusage->local_blks_written;
+			c->temp_blks_read += bufusage->temp_blks_read;
+			c->temp_blks_written += bufusage->temp_blks_written;
+		}
 		/* I/O times are zero unless track_io_timing is on */
 		if (!INSTR_TIME_IS_ZERO(PP_BUF_READ_TIME(bufusage)) ||
 			!INSTR_TIME_IS_ZERO(PP_BUF_WRITE_TIME(bufusage)) ||
