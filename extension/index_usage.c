@@ -343,6 +343,10 @@ typedef struct PPIUPlan
 /*---- Local variables ----*/
 
 static PPIUCacheSlot pp_iu_cache[PP_IU_CACHE_SLOTS];
+
+/* Executions left before the next sampled one, drawn at pp_iu_skip_rate */
+static int64 pp_iu_skip = -1;
+static double pp_iu_skip_rate = -1.0;
 static PPIUPlan pp_iu_plans[PP_IU_PLANS];
 static uint64 pp_iu_queries[PP_IU_QUERY_SLOTS];
 
@@ -550,11 +554,21 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	uint64	   *slot;
 
-	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		pp_iu_sample_rate <= 0.0)
+	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;
 
 	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
+
+	/* the usual case: a statement seen before, inside a gap between samples */
+	if (*slot == queryDesc->plannedstmt->queryId && pp_iu_skip > 0 &&
+		pp_iu_skip_rate == pp_iu_sample_rate)
+	{
+		pp_iu_skip--;
+		return;
+	}
+
+	if (pp_iu_sample_rate <= 0.0)
+		return;
 	if (pp_iu_sample_rate >= 1.0 ||
 		*slot != queryDesc->plannedstmt->queryId ||
 		pp_iu_sample_next())
@@ -573,30 +587,27 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 static bool
 pp_iu_sample_next(void)
 {
-	static int64 skip = -1;
-	static double skip_rate = -1.0;
-
-	if (skip_rate != pp_iu_sample_rate)
+	if (pp_iu_skip_rate != pp_iu_sample_rate)
 	{
-		skip_rate = pp_iu_sample_rate;
-		skip = -1;
+		pp_iu_skip_rate = pp_iu_sample_rate;
+		pp_iu_skip = -1;
 	}
-	if (skip > 0)
+	if (pp_iu_skip > 0)
 	{
-		skip--;
+		pp_iu_skip--;
 		return false;
 	}
-	if (skip == 0)
+	if (pp_iu_skip == 0)
 	{
 		/* this one is sampled; draw the gap to the next one */
 		double		u = pg_prng_double(&pg_global_prng_state);
 
-		skip = (int64) floor(log(1.0 - u) / log(1.0 - pp_iu_sample_rate));
+		pp_iu_skip = (int64) floor(log(1.0 - u) / log(1.0 - pp_iu_sample_rate));
 		return true;
 	}
 	/* first call with this rate: start somewhere in the first gap */
-	skip = (int64) floor(log(1.0 - pg_prng_double(&pg_global_prng_state)) /
-						 log(1.0 - pp_iu_sample_rate));
+	pp_iu_skip = (int64) floor(log(1.0 - pg_prng_double(&pg_global_prng_state)) /
+							   log(1.0 - pp_iu_sample_rate));
 	return pp_iu_sample_next();
 }
 

@@ -210,7 +210,7 @@ static inline void pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start);
 static bool pp_finish_runs(QueryDesc *queryDesc);
 static PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
-static void pp_exec_pop(PPExecRecord *rec);
+static inline void pp_exec_pop(PPExecRecord *rec);
 static void pp_xact_callback(XactEvent event, void *arg);
 
 /*
@@ -569,8 +569,10 @@ pp_ExecutorEnd(QueryDesc *queryDesc)
 {
 	PPExecRecord *rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
 
-	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
-		pp_enabled(pp_nesting_level))
+	/* a record is only ever pushed for a tracked execution */
+	if (rec != NULL ||
+		(queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+		 pp_enabled(pp_nesting_level)))
 	{
 		pp_exec_usage = rec ? &rec->usage : NULL;
 		for (int i = 0; i < pp_n_executor_end_cbs; i++)
@@ -797,18 +799,16 @@ pp_exec_find(QueryDesc *queryDesc)
 }
 
 /*
- * ExecutorStart succeeded: give a tracked execution a record, if there is
- * room.  An abandoned record with the same QueryDesc pointer goes first.
+ * ExecutorStart of a tracked execution succeeded: give it a record, if
+ * there is room.  An abandoned record with the same QueryDesc pointer goes
+ * first.
  */
 static void
 pp_exec_push(QueryDesc *queryDesc)
 {
 	PPExecRecord *rec;
 
-	if (queryDesc->plannedstmt->queryId == UINT64CONST(0) ||
-		!pp_enabled(pp_nesting_level))
-		return;
-	while ((rec = pp_exec_find(queryDesc)) != NULL)
+	while (pp_nexecs > 0 && (rec = pp_exec_find(queryDesc)) != NULL)
 		pp_exec_pop(rec);
 	if (pp_nexecs == PP_EXEC_MAX)
 	{
@@ -831,12 +831,17 @@ pp_exec_push(QueryDesc *queryDesc)
 }
 
 /* Drop a record; free the top of the stack of dropped records */
-static void
+static inline void
 pp_exec_pop(PPExecRecord *rec)
 {
 	rec->queryDesc = NULL;
-	while (pp_nexecs > 0 && pp_execs[pp_nexecs - 1].queryDesc == NULL)
+	if (rec == &pp_execs[pp_nexecs - 1])
+	{
+		/* the newest, as usual */
 		pp_nexecs--;
+		while (pp_nexecs > 0 && pp_execs[pp_nexecs - 1].queryDesc == NULL)
+			pp_nexecs--;
+	}
 }
 
 /* A transaction aborted: every execution still open was abandoned */

@@ -366,6 +366,11 @@ static void pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 						  const WalUsage *walusage,
 						  const JitInstrumentation *jitusage,
 						  const ErrorData *edata, PPStmtCached *cached);
+static inline bool pp_stmt_count_cached(uint64 queryid, bool toplevel,
+										double time_ms, uint64 rows,
+										const BufferUsage *bufusage,
+										const WalUsage *walusage,
+										const JitInstrumentation *jitusage);
 static void pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
 								 double time_ms, uint64 rows,
 								 const BufferUsage *bufusage,
@@ -585,6 +590,11 @@ pp_stmt_executor_end(QueryDesc *queryDesc)
 	else
 		return;
 
+	if (pp_stmt_count_cached(queryDesc->plannedstmt->queryId,
+							 pp_nesting_level == 0, time_ms,
+							 PP_ES_ROWS(estate), bufusage, walusage,
+							 estate->es_jit ? &estate->es_jit->instr : NULL))
+		return;
 	pp_stmt_store(queryDesc->plannedstmt->queryId, pp_nesting_level == 0,
 				  queryDesc->sourceText,
 				  queryDesc->plannedstmt->stmt_location,
@@ -625,6 +635,10 @@ pp_stmt_utility_done(PlannedStmt *pstmt, const char *query_string,
 {
 	if (!pp_stmt_track_utility)
 		return;
+	if (pp_stmt_count_cached(queryid, pp_nesting_level == 0,
+							 usage->elapsed_ms, usage->rows, &usage->bufusage,
+							 &usage->walusage, NULL))
+		return;
 	pp_stmt_store(queryid, pp_nesting_level == 0, query_string,
 				  pstmt->stmt_location, pstmt->stmt_len, PP_KIND_EXEC,
 				  usage->elapsed_ms, usage->rows, &usage->bufusage,
@@ -648,6 +662,46 @@ pp_stmt_statement_error(PPErrorSite site, const PPStatementRef *stmt,
 				  stmt->query_string ? stmt->stmt_location : 0,
 				  stmt->query_string ? stmt->stmt_len : 0,
 				  PP_KIND_NONE, 0, 0, NULL, NULL, NULL, NULL, edata);
+}
+
+/*
+ * The hot path of an execution (see the locking rules): count it into the
+ * entry this backend has cached for the key, if that entry is still there.
+ * Returns false, having counted nothing, otherwise; pp_stmt_store then
+ * looks the entry up.
+ */
+static inline bool
+pp_stmt_count_cached(uint64 queryid, bool toplevel, double time_ms,
+					 uint64 rows, const BufferUsage *bufusage,
+					 const WalUsage *walusage,
+					 const JitInstrumentation *jitusage)
+{
+	PPStmtKey	key;
+	PPStmtCached *cached;
+	PPStmtSlotLock *sl;
+	bool		counted = false;
+
+	memset(&key, 0, sizeof(key));
+	key.userid = GetUserId();
+	key.dbid = MyDatabaseId;
+	key.queryid = queryid;
+	key.toplevel = toplevel;
+	cached = &pp_stmt_cache[pp_stmt_key_hash(&key) & (PP_STMT_CACHE_SIZE - 1)];
+	if (cached->incarnation == 0 || queryid == UINT64CONST(0) ||
+		memcmp(&cached->key, &key, sizeof(PPStmtKey)) != 0)
+		return false;
+
+	sl = &pp_stmt_locks[cached->slot];
+	SpinLockAcquire(&sl->s.mutex);
+	if (sl->s.incarnation == cached->incarnation)
+	{
+		pp_stmt_count_locked(pp_stmt_slots[cached->slot], PP_KIND_EXEC,
+							 time_ms, rows, bufusage, walusage, jitusage,
+							 NULL);
+		counted = true;
+	}
+	SpinLockRelease(&sl->s.mutex);
+	return counted;
 }
 
 /*---- SQL functions ----*/
