@@ -358,7 +358,7 @@ static HTAB *pp_iu_rels = NULL;
 
 static bool pp_iu_track = true;
 static int	pp_iu_max = 5000;
-static double pp_iu_sample_rate = 0.1;
+static double pp_iu_sample_rate = 0.01;
 static int	pp_iu_advice_min_rows = 10000;
 static double pp_iu_advice_min_ratio = 20.0;
 
@@ -442,7 +442,7 @@ pp_iu_define_settings(void)
 							 "Fraction of tracked statements whose plan nodes count rows for pgplumb.index_usage and pgplumb.table_scans.",
 							 "A statement's first execution in a session always counts rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
 							 &pp_iu_sample_rate,
-							 0.1,
+							 0.01,
 							 0.0,
 							 1.0,
 							 PGC_SUSET,

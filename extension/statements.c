@@ -371,7 +371,8 @@ static inline bool pp_stmt_count_cached(uint64 queryid, bool toplevel,
 										const BufferUsage *bufusage,
 										const WalUsage *walusage,
 										const JitInstrumentation *jitusage);
-static void pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
+static pg_attribute_always_inline void
+			pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
 								 double time_ms, uint64 rows,
 								 const BufferUsage *bufusage,
 								 const WalUsage *walusage,
@@ -1180,8 +1181,9 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 /*
  * Add one event to an entry's counters.  Caller holds the slot's spinlock
  * and knows the entry is the one in the slot.
+ * Inline: it runs for every statement.
  */
-static void
+static pg_attribute_always_inline void
 pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 					 uint64 rows, const BufferUsage *bufusage,
 					 const WalUsage *walusage,
