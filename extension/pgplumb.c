@@ -673,9 +673,10 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	pp_nesting_level = level;
 
 	/*
-	 * Give the statement its query id back: a prepared utility statement
-	 * (pgbench -M prepared sends BEGIN and END so) keeps its PlannedStmt,
-	 * and its next execution then needs no look-up by text.
+	 * Give the statement its query id back: the PlannedStmt of a prepared
+	 * utility statement is kept and executed again, and must not stay
+	 * changed.  (PostgreSQL 15 leaves a utility PlannedStmt's query id at 0
+	 * anyway: pp_utility_queryid then finds it by text.)
 	 */
 	pstmt->queryId = saved_queryid;
 
