@@ -379,7 +379,8 @@ static void pp_iu_executor_end(QueryDesc *queryDesc);
 static bool pp_iu_sample_next(void);
 static inline PPIUCacheSlot *pp_iu_cache_slot(const PPIUKey *key);
 static inline slock_t *pp_iu_stripe(const PPIUKey *key);
-static bool pp_iu_plan_count(QueryDesc *queryDesc);
+static inline PPIUPlan *pp_iu_plan_find(const PlannedStmt *pstmt);
+static int	pp_iu_plan_count(const PPIUPlan *plan);
 static void pp_iu_plan_remember(QueryDesc *queryDesc, const PPIUWalk *w);
 static void pp_iu_plan_forget(void *arg);
 static bool pp_iu_walker(PlanState *ps, void *context);
@@ -622,6 +623,8 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 {
 	PPIUWalk	w;
 	PPIUScan	local[PP_IU_LOCAL_SCANS];
+	PPIUPlan   *plan = NULL;
+	int			ncounted = 0;
 
 	if (!pp_iu_track || pp_iu == NULL || queryDesc->planstate == NULL ||
 		queryDesc->estate == NULL || !IsTransactionState() ||
@@ -629,8 +632,19 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 		return;
 
 	/* a cached plan without row counts: its remembered scans */
-	if (queryDesc->instrument_options == 0 && pp_iu_plan_count(queryDesc))
-		return;
+	if (queryDesc->instrument_options == 0 &&
+		(plan = pp_iu_plan_find(queryDesc->plannedstmt)) != NULL)
+	{
+		ncounted = pp_iu_plan_count(plan);
+		if (ncounted == plan->nscans)
+			return;
+
+		/*
+		 * An entry was removed (eviction, reset): the scans not counted yet
+		 * go the long way, which creates the entry again and refreshes the
+		 * plan's slot.
+		 */
+	}
 
 	memset(&w, 0, sizeof(w));
 	w.estate = queryDesc->estate;
@@ -639,6 +653,12 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 	w.maxscans = PP_IU_LOCAL_SCANS;
 
 	pp_iu_walker(queryDesc->planstate, &w);
+
+	for (int j = 0; j < w.nscans; j++)
+		for (int k = 0; k < ncounted; k++)
+			if (memcmp(&w.scans[j].key, &plan->scans[k].key,
+					   sizeof(PPIUKey)) == 0)
+				w.scans[j].done = true;
 
 	if (w.nscans > 0)
 		pp_iu_store(&w);
@@ -673,25 +693,20 @@ pp_iu_plan_find(const PlannedStmt *pstmt)
 
 /*
  * Count an execution of a plan in the plan cache into the entries of its
- * scans.  Returns false, having counted nothing, when the plan is not in
- * the cache or one of its entries is gone: the caller then walks the plan.
+ * scans, in order, until one of them is gone.  Returns how many were
+ * counted: all of them, unless an entry was evicted or reset since.
  */
-static bool
-pp_iu_plan_count(QueryDesc *queryDesc)
+static int
+pp_iu_plan_count(const PPIUPlan *plan)
 {
-	PPIUPlan   *plan = pp_iu_plan_find(queryDesc->plannedstmt);
-	TimestampTz now;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
 	PPIUScan	unsampled;
 	int			i;
 
-	if (plan == NULL)
-		return false;
-
-	now = GetCurrentStatementStartTimestamp();
 	unsampled.sampled = false;
 	for (i = 0; i < plan->nscans; i++)
 	{
-		PPIUPlanScan *ps = &plan->scans[i];
+		const PPIUPlanScan *ps = &plan->scans[i];
 		bool		there;
 
 		SpinLockAcquire(ps->stripe);
@@ -702,35 +717,7 @@ pp_iu_plan_count(QueryDesc *queryDesc)
 		if (!there)
 			break;
 	}
-	if (i == plan->nscans)
-		return true;
-
-	/*
-	 * An entry was removed (eviction, reset): count the scans not counted
-	 * yet the long way, which creates the entry again and refreshes the
-	 * plan's slot.
-	 */
-	{
-		PPIUWalk	w;
-		PPIUScan	local[PP_IU_LOCAL_SCANS];
-
-		memset(&w, 0, sizeof(w));
-		w.estate = queryDesc->estate;
-		w.queryid = queryDesc->plannedstmt->queryId;
-		w.scans = local;
-		w.maxscans = PP_IU_LOCAL_SCANS;
-		pp_iu_walker(queryDesc->planstate, &w);
-		for (int j = 0; j < w.nscans; j++)
-			for (int k = 0; k < i; k++)
-				if (memcmp(&w.scans[j].key, &plan->scans[k].key,
-						   sizeof(PPIUKey)) == 0)
-					w.scans[j].done = true;
-		pp_iu_store(&w);
-		pp_iu_plan_remember(queryDesc, &w);
-		if (w.scans != local)
-			pfree(w.scans);
-	}
-	return true;
+	return i;
 }
 
 /*
