@@ -205,8 +205,13 @@ static inline void pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
 									 const BufferUsage *start);
 static inline void pp_walusage_accum(WalUsage *dst, const WalUsage *now,
 									 const WalUsage *start);
-static inline void pp_exec_start(PPExecUsage *start);
-static inline void pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start);
+static inline void pp_bufusage_diff(BufferUsage *dst, const BufferUsage *now,
+									const BufferUsage *start);
+static inline void pp_walusage_diff(WalUsage *dst, const WalUsage *now,
+									const WalUsage *start);
+static pg_attribute_always_inline void pp_exec_start(PPExecUsage *start);
+static pg_attribute_always_inline void pp_exec_stop(PPExecRecord *rec,
+													   const PPExecUsage *start);
 static bool pp_finish_runs(QueryDesc *queryDesc);
 static PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
@@ -400,14 +405,15 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (measure)
 	{
-		PPUsage		usage = {0};
+		PPUsage		usage;
 		instr_time	duration;
 
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
 		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
-		pp_bufusage_accum(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		pp_walusage_accum(&usage.walusage, &pgWalUsage, &walusage_start);
+		usage.rows = 0;
+		pp_bufusage_diff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		pp_walusage_diff(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(planner_done, parse, query_string, &usage);
 	}
 
@@ -682,7 +688,7 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (measure)
 	{
-		PPUsage		usage = {0};
+		PPUsage		usage;
 		instr_time	duration;
 
 		INSTR_TIME_SET_CURRENT(duration);
@@ -690,13 +696,14 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
 
 		/* Rows only for the commands that report a meaningful count */
+		usage.rows = 0;
 		if (qc && (qc->commandTag == CMDTAG_COPY ||
 				   qc->commandTag == CMDTAG_FETCH ||
 				   qc->commandTag == CMDTAG_SELECT ||
 				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
 			usage.rows = qc->nprocessed;
-		pp_bufusage_accum(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		pp_walusage_accum(&usage.walusage, &pgWalUsage, &walusage_start);
+		pp_bufusage_diff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		pp_walusage_diff(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
 	}
 }
@@ -731,6 +738,45 @@ pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
 	dst->temp_blks_written += now->temp_blks_written - start->temp_blks_written;
 }
 
+/*
+ * dst = now - start, for a measure of its own (planner, utility statement);
+ * see pp_bufusage_accum.  The block I/O times follow temp_blks_written in
+ * every supported version's BufferUsage.
+ */
+static inline void
+pp_bufusage_diff(BufferUsage *dst, const BufferUsage *now,
+				 const BufferUsage *start)
+{
+	if (track_io_timing)
+	{
+		memset(dst, 0, sizeof(BufferUsage));
+		BufferUsageAccumDiff(dst, now, start);
+		return;
+	}
+	dst->shared_blks_hit = now->shared_blks_hit - start->shared_blks_hit;
+	dst->shared_blks_read = now->shared_blks_read - start->shared_blks_read;
+	dst->shared_blks_dirtied = now->shared_blks_dirtied - start->shared_blks_dirtied;
+	dst->shared_blks_written = now->shared_blks_written - start->shared_blks_written;
+	dst->local_blks_hit = now->local_blks_hit - start->local_blks_hit;
+	dst->local_blks_read = now->local_blks_read - start->local_blks_read;
+	dst->local_blks_dirtied = now->local_blks_dirtied - start->local_blks_dirtied;
+	dst->local_blks_written = now->local_blks_written - start->local_blks_written;
+	dst->temp_blks_read = now->temp_blks_read - start->temp_blks_read;
+	dst->temp_blks_written = now->temp_blks_written - start->temp_blks_written;
+	memset(&dst->temp_blks_written + 1, 0,
+		   sizeof(BufferUsage) - offsetof(BufferUsage, temp_blks_written) -
+		   sizeof(dst->temp_blks_written));
+}
+
+/* dst = now - start, for WAL usage */
+static inline void
+pp_walusage_diff(WalUsage *dst, const WalUsage *now, const WalUsage *start)
+{
+	dst->wal_records = now->wal_records - start->wal_records;
+	dst->wal_fpi = now->wal_fpi - start->wal_fpi;
+	dst->wal_bytes = now->wal_bytes - start->wal_bytes;
+}
+
 /* dst += now - start, as WalUsageAccumDiff does, inline */
 static inline void
 pp_walusage_accum(WalUsage *dst, const WalUsage *now, const WalUsage *start)
@@ -741,7 +787,7 @@ pp_walusage_accum(WalUsage *dst, const WalUsage *now, const WalUsage *start)
 }
 
 /* Start of one ExecutorRun or ExecutorFinish call */
-static inline void
+static pg_attribute_always_inline void
 pp_exec_start(PPExecUsage *start)
 {
 	start->bufusage = pgBufferUsage;
@@ -750,7 +796,7 @@ pp_exec_start(PPExecUsage *start)
 }
 
 /* End of that call: add what it took to the execution's record */
-static inline void
+static pg_attribute_always_inline void
 pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start)
 {
 	instr_time	now;
