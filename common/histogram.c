@@ -2,29 +2,13 @@
  * histogram.c
  *		Log-linear latency histogram: bucket arithmetic and quantiles.
  *
- * See histogram.h for the bucket layout.  The bucket of a value is found
- * with one count-leading-zeros and two shifts, so counting a duration costs
- * a few instructions and no floating point.
+ * See histogram.h for the bucket layout.  Counting a duration
+ * (pp_hist_bucket, pp_hist_add) is inline in histogram.h: it runs for
+ * every statement.
  */
 #include "histogram.h"
 
 #include <math.h>
-
-int
-pp_hist_bucket(uint64_t ns)
-{
-	int			e;
-	int			sub;
-
-	if (ns < (UINT64_C(1) << PP_HIST_MIN_EXP))
-		return 0;
-	e = 63 - __builtin_clzll(ns);	/* floor(log2(ns)) */
-	if (e >= PP_HIST_MAX_EXP)
-		return PP_HIST_OVERFLOW;
-	/* the PP_HIST_SUB_BITS bits just below the leading one */
-	sub = (int) ((ns >> (e - PP_HIST_SUB_BITS)) & (PP_HIST_SUB - 1));
-	return 1 + (e - PP_HIST_MIN_EXP) * PP_HIST_SUB + sub;
-}
 
 double
 pp_hist_lower(int bucket)
@@ -51,19 +35,6 @@ pp_hist_upper(int bucket)
 		return ldexp(1.0, PP_HIST_MAX_EXP + 1);
 	return pp_hist_lower(bucket) +
 		ldexp(1.0, PP_HIST_MIN_EXP + (bucket - 1) / PP_HIST_SUB - PP_HIST_SUB_BITS);
-}
-
-void
-pp_hist_add(uint32_t *counts, uint64_t ns)
-{
-	int			b = pp_hist_bucket(ns);
-
-	if (counts[b] == UINT32_MAX)
-	{
-		for (int i = 0; i < PP_HIST_NBUCKETS; i++)
-			counts[i] = counts[i] / 2 + (counts[i] & 1);
-	}
-	counts[b]++;
 }
 
 uint64_t

@@ -26,8 +26,26 @@
 #define PP_HIST_NBUCKETS	(1 + PP_HIST_OCTAVES * PP_HIST_SUB + 1)
 #define PP_HIST_OVERFLOW	(PP_HIST_NBUCKETS - 1)
 
-/* Index of the bucket that holds a duration of ns nanoseconds */
-extern int	pp_hist_bucket(uint64_t ns);
+/*
+ * Index of the bucket that holds a duration of ns nanoseconds: one
+ * count-leading-zeros and two shifts, no floating point.  Inline, as
+ * pp_hist_add: they run for every statement.
+ */
+static inline int
+pp_hist_bucket(uint64_t ns)
+{
+	int			e;
+	int			sub;
+
+	if (ns < (UINT64_C(1) << PP_HIST_MIN_EXP))
+		return 0;
+	e = 63 - __builtin_clzll(ns);	/* floor(log2(ns)) */
+	if (e >= PP_HIST_MAX_EXP)
+		return PP_HIST_OVERFLOW;
+	/* the PP_HIST_SUB_BITS bits just below the leading one */
+	sub = (int) ((ns >> (e - PP_HIST_SUB_BITS)) & (PP_HIST_SUB - 1));
+	return 1 + (e - PP_HIST_MIN_EXP) * PP_HIST_SUB + sub;
+}
 
 /* Bounds of a bucket, in nanoseconds: [lower, upper).  The last bucket's
  * upper bound is reported as its lower bound times 2. */
@@ -39,7 +57,18 @@ extern double pp_hist_upper(int bucket);
  * halved first (rounding up, so a non-empty bucket stays non-empty): the
  * shape of the distribution, which is all percentiles need, is kept.
  */
-extern void pp_hist_add(uint32_t *counts, uint64_t ns);
+static inline void
+pp_hist_add(uint32_t *counts, uint64_t ns)
+{
+	int			b = pp_hist_bucket(ns);
+
+	if (counts[b] == UINT32_MAX)
+	{
+		for (int i = 0; i < PP_HIST_NBUCKETS; i++)
+			counts[i] = counts[i] / 2 + (counts[i] & 1);
+	}
+	counts[b]++;
+}
 
 /* Sum of all counters */
 extern uint64_t pp_hist_total(const uint32_t *counts);

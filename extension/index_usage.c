@@ -278,6 +278,7 @@ typedef struct PPIUWalk
 	PPIUScan   *scans;
 	int			nscans;
 	int			maxscans;
+	bool		uncacheable;	/* the scans may differ between executions */
 	/* a Sort found directly above this seq scan node, and its columns */
 	PlanState  *sort_scan;
 	int16		nsort;
@@ -306,9 +307,47 @@ typedef struct PPIUCacheSlot
  */
 #define PP_IU_QUERY_SLOTS	256
 
+/*
+ * A backend-local cache of the scans of cached plans (prepared statements,
+ * PL/pgSQL), so that an execution without row counts needs neither the
+ * walk of its plan state tree nor a lookup per scan: the set of scans
+ * depends on the plan only (plans with run-time partition pruning are not
+ * cached), and a plan in the cache is one whose memory is still there.
+ * When a plan's memory context (a "CachedPlan" context) is reset or
+ * deleted, a callback registered in that context empties the plan's slot.
+ * Two-way set associative by PlannedStmt pointer; a slot is only ever
+ * given to a plan while it is free, so each plan registers at most one
+ * callback.
+ * Each scan keeps the shared entry it counts into and that entry's
+ * incarnation: any other incarnation (eviction, reset) sends the
+ * execution back to the walk.
+ */
+#define PP_IU_PLANS			128	/* slots, a power of 2 */
+#define PP_IU_PLAN_SCANS	4	/* plans with more scans are not cached */
+
+typedef struct PPIUPlanScan
+{
+	PPIUEntry  *entry;
+	uint64		incarnation;
+	slock_t    *stripe;
+	PPIUKey		key;
+} PPIUPlanScan;
+
+typedef struct PPIUPlan
+{
+	const PlannedStmt *pstmt;	/* NULL: free slot */
+	int			nscans;
+	PPIUPlanScan scans[PP_IU_PLAN_SCANS];
+} PPIUPlan;
+
 /*---- Local variables ----*/
 
 static PPIUCacheSlot pp_iu_cache[PP_IU_CACHE_SLOTS];
+
+/* Executions left before the next sampled one, drawn at pp_iu_skip_rate */
+static int64 pp_iu_skip = -1;
+static double pp_iu_skip_rate = -1.0;
+static PPIUPlan pp_iu_plans[PP_IU_PLANS];
 static uint64 pp_iu_queries[PP_IU_QUERY_SLOTS];
 
 static PPIUShared *pp_iu = NULL;
@@ -319,7 +358,7 @@ static HTAB *pp_iu_rels = NULL;
 
 static bool pp_iu_track = true;
 static int	pp_iu_max = 5000;
-static double pp_iu_sample_rate = 0.1;
+static double pp_iu_sample_rate = 0.01;
 static int	pp_iu_advice_min_rows = 10000;
 static double pp_iu_advice_min_ratio = 20.0;
 
@@ -338,6 +377,12 @@ static void pp_iu_executor_start(QueryDesc *queryDesc, int eflags);
 static void pp_iu_executor_end(QueryDesc *queryDesc);
 
 static bool pp_iu_sample_next(void);
+static inline PPIUCacheSlot *pp_iu_cache_slot(const PPIUKey *key);
+static inline slock_t *pp_iu_stripe(const PPIUKey *key);
+static inline PPIUPlan *pp_iu_plan_find(const PlannedStmt *pstmt);
+static int	pp_iu_plan_count(const PPIUPlan *plan);
+static void pp_iu_plan_remember(QueryDesc *queryDesc, const PPIUWalk *w);
+static void pp_iu_plan_forget(void *arg);
 static bool pp_iu_walker(PlanState *ps, void *context);
 static void pp_iu_note_scan(PPIUWalk *w, PlanState *ps, Oid relid,
 							PPIUScanKind kind);
@@ -398,7 +443,7 @@ pp_iu_define_settings(void)
 							 "Fraction of tracked statements whose plan nodes count rows for pgplumb.index_usage and pgplumb.table_scans.",
 							 "A statement's first execution in a session always counts rows. Other executions are counted but carry no row counts; the views scale the sampled row counts and mark them as estimates.",
 							 &pp_iu_sample_rate,
-							 0.1,
+							 0.01,
 							 0.0,
 							 1.0,
 							 PGC_SUSET,
@@ -510,11 +555,21 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	uint64	   *slot;
 
-	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		pp_iu_sample_rate <= 0.0)
+	if (!pp_iu_track || pp_iu == NULL || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;
 
 	slot = pp_iu_query_slot(queryDesc->plannedstmt->queryId);
+
+	/* the usual case: a statement seen before, inside a gap between samples */
+	if (*slot == queryDesc->plannedstmt->queryId && pp_iu_skip > 0 &&
+		pp_iu_skip_rate == pp_iu_sample_rate)
+	{
+		pp_iu_skip--;
+		return;
+	}
+
+	if (pp_iu_sample_rate <= 0.0)
+		return;
 	if (pp_iu_sample_rate >= 1.0 ||
 		*slot != queryDesc->plannedstmt->queryId ||
 		pp_iu_sample_next())
@@ -533,30 +588,27 @@ pp_iu_executor_start(QueryDesc *queryDesc, int eflags)
 static bool
 pp_iu_sample_next(void)
 {
-	static int64 skip = -1;
-	static double skip_rate = -1.0;
-
-	if (skip_rate != pp_iu_sample_rate)
+	if (pp_iu_skip_rate != pp_iu_sample_rate)
 	{
-		skip_rate = pp_iu_sample_rate;
-		skip = -1;
+		pp_iu_skip_rate = pp_iu_sample_rate;
+		pp_iu_skip = -1;
 	}
-	if (skip > 0)
+	if (pp_iu_skip > 0)
 	{
-		skip--;
+		pp_iu_skip--;
 		return false;
 	}
-	if (skip == 0)
+	if (pp_iu_skip == 0)
 	{
 		/* this one is sampled; draw the gap to the next one */
 		double		u = pg_prng_double(&pg_global_prng_state);
 
-		skip = (int64) floor(log(1.0 - u) / log(1.0 - pp_iu_sample_rate));
+		pp_iu_skip = (int64) floor(log(1.0 - u) / log(1.0 - pp_iu_sample_rate));
 		return true;
 	}
 	/* first call with this rate: start somewhere in the first gap */
-	skip = (int64) floor(log(1.0 - pg_prng_double(&pg_global_prng_state)) /
-						 log(1.0 - pp_iu_sample_rate));
+	pp_iu_skip = (int64) floor(log(1.0 - pg_prng_double(&pg_global_prng_state)) /
+							   log(1.0 - pp_iu_sample_rate));
 	return pp_iu_sample_next();
 }
 
@@ -571,11 +623,28 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 {
 	PPIUWalk	w;
 	PPIUScan	local[PP_IU_LOCAL_SCANS];
+	PPIUPlan   *plan = NULL;
+	int			ncounted = 0;
 
 	if (!pp_iu_track || pp_iu == NULL || queryDesc->planstate == NULL ||
 		queryDesc->estate == NULL || !IsTransactionState() ||
 		(queryDesc->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;
+
+	/* a cached plan without row counts: its remembered scans */
+	if (queryDesc->instrument_options == 0 &&
+		(plan = pp_iu_plan_find(queryDesc->plannedstmt)) != NULL)
+	{
+		ncounted = pp_iu_plan_count(plan);
+		if (ncounted == plan->nscans)
+			return;
+
+		/*
+		 * An entry was removed (eviction, reset): the scans not counted yet
+		 * go the long way, which creates the entry again and refreshes the
+		 * plan's slot.
+		 */
+	}
 
 	memset(&w, 0, sizeof(w));
 	w.estate = queryDesc->estate;
@@ -585,11 +654,135 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 
 	pp_iu_walker(queryDesc->planstate, &w);
 
+	for (int j = 0; j < w.nscans; j++)
+		for (int k = 0; k < ncounted; k++)
+			if (memcmp(&w.scans[j].key, &plan->scans[k].key,
+					   sizeof(PPIUKey)) == 0)
+				w.scans[j].done = true;
+
 	if (w.nscans > 0)
 		pp_iu_store(&w);
 
+	pp_iu_plan_remember(queryDesc, &w);
+
 	if (w.scans != local)
 		pfree(w.scans);
+}
+
+/* The first of the two slots of pp_iu_plans where a plan may be */
+static inline PPIUPlan *
+pp_iu_plan_set(const PlannedStmt *pstmt)
+{
+	uint64		h = (uint64) (uintptr_t) pstmt * UINT64CONST(0x9E3779B97F4A7C15);
+
+	return &pp_iu_plans[(h >> 32) & (PP_IU_PLANS - 2)];
+}
+
+/* The slot of a plan in pp_iu_plans, or NULL */
+static inline PPIUPlan *
+pp_iu_plan_find(const PlannedStmt *pstmt)
+{
+	PPIUPlan   *set = pp_iu_plan_set(pstmt);
+
+	if (set[0].pstmt == pstmt)
+		return &set[0];
+	if (set[1].pstmt == pstmt)
+		return &set[1];
+	return NULL;
+}
+
+/*
+ * Count an execution of a plan in the plan cache into the entries of its
+ * scans, in order, until one of them is gone.  Returns how many were
+ * counted: all of them, unless an entry was evicted or reset since.
+ */
+static int
+pp_iu_plan_count(const PPIUPlan *plan)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	PPIUScan	unsampled;
+	int			i;
+
+	unsampled.sampled = false;
+	for (i = 0; i < plan->nscans; i++)
+	{
+		const PPIUPlanScan *ps = &plan->scans[i];
+		bool		there;
+
+		SpinLockAcquire(ps->stripe);
+		there = pg_atomic_read_u64(&ps->entry->incarnation) == ps->incarnation;
+		if (there)
+			pp_iu_count_locked(ps->entry, &unsampled, now);
+		SpinLockRelease(ps->stripe);
+		if (!there)
+			break;
+	}
+	return i;
+}
+
+/*
+ * After a walk: give the plan a slot of the plan cache if it is a cached
+ * plan whose scans cannot change, the slot is free, and each scan has an
+ * entry in this backend's entry cache (pp_iu_store just counted them); or
+ * refresh the entries of a plan that has its slot already.
+ */
+static void
+pp_iu_plan_remember(QueryDesc *queryDesc, const PPIUWalk *w)
+{
+	const PlannedStmt *pstmt = queryDesc->plannedstmt;
+	PPIUPlan   *plan = pp_iu_plan_find(pstmt);
+	PPIUPlanScan scans[PP_IU_PLAN_SCANS];
+	MemoryContext cxt;
+
+	if (w->uncacheable || w->nscans > PP_IU_PLAN_SCANS)
+		return;
+	if (plan == NULL)
+	{
+		/* a free slot of the two, or nothing */
+		plan = pp_iu_plan_set(pstmt);
+		if (plan->pstmt != NULL && (++plan)->pstmt != NULL)
+			return;
+	}
+
+	for (int i = 0; i < w->nscans; i++)
+	{
+		PPIUCacheSlot *slot = pp_iu_cache_slot(&w->scans[i].key);
+
+		if (slot->entry == NULL ||
+			memcmp(&slot->key, &w->scans[i].key, sizeof(PPIUKey)) != 0)
+			return;
+		scans[i].entry = slot->entry;
+		scans[i].incarnation = slot->incarnation;
+		scans[i].stripe = pp_iu_stripe(&slot->key);
+		scans[i].key = slot->key;
+	}
+
+	if (plan->pstmt == NULL)
+	{
+		MemoryContextCallback *cb;
+
+		/* only plans kept by the plan cache live long enough to pay */
+		cxt = GetMemoryChunkContext((void *) pstmt);
+		if (strcmp(cxt->name, "CachedPlan") != 0)
+			return;
+		cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+		cb->func = pp_iu_plan_forget;
+		cb->arg = (void *) pstmt;
+		MemoryContextRegisterResetCallback(cxt, cb);
+		plan->pstmt = pstmt;
+	}
+	plan->nscans = w->nscans;
+	memcpy(plan->scans, scans, sizeof(PPIUPlanScan) * w->nscans);
+}
+
+/* A cached plan's memory goes: empty its slot */
+static void
+pp_iu_plan_forget(void *arg)
+{
+	PPIUPlan   *plan = pp_iu_plan_find((const PlannedStmt *) arg);
+
+	if (plan != NULL)
+		plan->pstmt = NULL;
 }
 
 /*
@@ -621,6 +814,15 @@ pp_iu_walker(PlanState *ps, void *context)
 		case T_Sort:
 		case T_IncrementalSort:
 			pp_iu_note_sort(w, ps);
+			break;
+		case T_Append:
+			/* run-time pruning: the scans depend on the parameters */
+			if (((Append *) plan)->part_prune_info != NULL)
+				w->uncacheable = true;
+			break;
+		case T_MergeAppend:
+			if (((MergeAppend *) plan)->part_prune_info != NULL)
+				w->uncacheable = true;
 			break;
 		default:
 			break;
@@ -961,7 +1163,11 @@ pp_iu_store(PPIUWalk *w)
 	for (int i = 0; i < w->nscans; i++)
 	{
 		PPIUScan   *s = &w->scans[i];
-		PPIUCacheSlot *slot = pp_iu_cache_slot(&s->key);
+		PPIUCacheSlot *slot;
+
+		if (s->done)
+			continue;			/* counted already (pp_iu_plan_count) */
+		slot = pp_iu_cache_slot(&s->key);
 
 		if (slot->entry != NULL &&
 			memcmp(&slot->key, &s->key, sizeof(PPIUKey)) == 0)

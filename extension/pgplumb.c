@@ -58,6 +58,7 @@
 #include "optimizer/planner.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -200,12 +201,21 @@ static void pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
 static uint64 pp_text_hash(const char *query_string, int stmt_location,
 						   int stmt_len);
 static void pp_remember_utility_queryid(Query *query, const char *query_string);
-static inline void pp_exec_start(PPExecUsage *start);
-static inline void pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start);
+static inline void pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
+									 const BufferUsage *start);
+static inline void pp_walusage_accum(WalUsage *dst, const WalUsage *now,
+									 const WalUsage *start);
+static inline void pp_bufusage_diff(BufferUsage *dst, const BufferUsage *now,
+									const BufferUsage *start);
+static inline void pp_walusage_diff(WalUsage *dst, const WalUsage *now,
+									const WalUsage *start);
+static pg_attribute_always_inline void pp_exec_start(PPExecUsage *start);
+static pg_attribute_always_inline void pp_exec_stop(PPExecRecord *rec,
+													   const PPExecUsage *start);
 static bool pp_finish_runs(QueryDesc *queryDesc);
 static PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
-static void pp_exec_pop(PPExecRecord *rec);
+static inline void pp_exec_pop(PPExecRecord *rec);
 static void pp_xact_callback(XactEvent event, void *arg);
 
 /*
@@ -395,14 +405,15 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (measure)
 	{
-		PPUsage		usage = {0};
+		PPUsage		usage;
 		instr_time	duration;
 
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
 		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
-		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		usage.rows = 0;
+		pp_bufusage_diff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		pp_walusage_diff(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(planner_done, parse, query_string, &usage);
 	}
 
@@ -499,19 +510,33 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 }
 
 /*
- * ExecutorFinish hook: all we need to do is track nesting depth
+ * ExecutorFinish hook: track nesting depth (AFTER triggers and
+ * data-modifying CTEs run statements of their own here), measure, and
+ * report errors.
  */
 static void
 pp_ExecutorFinish(QueryDesc *queryDesc)
 {
 	int			level = pp_nesting_level;
 	MemoryContext cxt = CurrentMemoryContext;
-	PPExecRecord *rec = NULL;
+	PPExecRecord *rec;
 	PPExecUsage start;
 
-	/* nothing to run here: not worth two clock reads (see pp_finish_runs) */
-	if (pp_nexecs > 0 && pp_finish_runs(queryDesc))
-		rec = pp_exec_find(queryDesc);
+	/*
+	 * Nothing to run (see pp_finish_runs): no statement can be nested in
+	 * this call and no error can come out of it, so neither the nesting
+	 * level nor an error handler is needed, nor two clock reads.
+	 */
+	if (!pp_finish_runs(queryDesc))
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
+
+	rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
 	if (rec)
 		pp_exec_start(&start);
 
@@ -550,8 +575,10 @@ pp_ExecutorEnd(QueryDesc *queryDesc)
 {
 	PPExecRecord *rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
 
-	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
-		pp_enabled(pp_nesting_level))
+	/* a record is only ever pushed for a tracked execution */
+	if (rec != NULL ||
+		(queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
+		 pp_enabled(pp_nesting_level)))
 	{
 		pp_exec_usage = rec ? &rec->usage : NULL;
 		for (int i = 0; i < pp_n_executor_end_cbs; i++)
@@ -580,6 +607,7 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	int			level = pp_nesting_level;
 	uint64		queryid = 0;
+	uint64		saved_queryid = pstmt->queryId;
 	bool		measure = false;
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
@@ -640,6 +668,7 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_CATCH();
 	{
 		pp_nesting_level = level;
+		pstmt->queryId = saved_queryid;
 		if (measure)
 			pp_report_error(PP_ERROR_IN_UTILITY, queryid, level == 0,
 							queryString, pstmt->stmt_location,
@@ -649,9 +678,17 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 	pp_nesting_level = level;
 
+	/*
+	 * Give the statement its query id back: the PlannedStmt of a prepared
+	 * utility statement is kept and executed again, and must not stay
+	 * changed.  (PostgreSQL 15 leaves a utility PlannedStmt's query id at 0
+	 * anyway: pp_utility_queryid then finds it by text.)
+	 */
+	pstmt->queryId = saved_queryid;
+
 	if (measure)
 	{
-		PPUsage		usage = {0};
+		PPUsage		usage;
 		instr_time	duration;
 
 		INSTR_TIME_SET_CURRENT(duration);
@@ -659,21 +696,98 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
 
 		/* Rows only for the commands that report a meaningful count */
+		usage.rows = 0;
 		if (qc && (qc->commandTag == CMDTAG_COPY ||
 				   qc->commandTag == CMDTAG_FETCH ||
 				   qc->commandTag == CMDTAG_SELECT ||
 				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
 			usage.rows = qc->nprocessed;
-		BufferUsageAccumDiff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		WalUsageAccumDiff(&usage.walusage, &pgWalUsage, &walusage_start);
+		pp_bufusage_diff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
+		pp_walusage_diff(&usage.walusage, &pgWalUsage, &walusage_start);
 		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
 	}
 }
 
 /*---- Execution measures (see file header) ----*/
 
-/* Start of one ExecutorRun or ExecutorFinish call */
+/*
+ * dst += now - start, as BufferUsageAccumDiff does.  The block I/O times
+ * only move while track_io_timing is on: when it is off, only the block
+ * counters are added, without a call and without the normalization of four
+ * time differences.  (A statement that turns track_io_timing on while it
+ * runs misses the I/O times of that run.)
+ */
 static inline void
+pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
+				  const BufferUsage *start)
+{
+	if (track_io_timing)
+	{
+		BufferUsageAccumDiff(dst, now, start);
+		return;
+	}
+	dst->shared_blks_hit += now->shared_blks_hit - start->shared_blks_hit;
+	dst->shared_blks_read += now->shared_blks_read - start->shared_blks_read;
+	dst->shared_blks_dirtied += now->shared_blks_dirtied - start->shared_blks_dirtied;
+	dst->shared_blks_written += now->shared_blks_written - start->shared_blks_written;
+	dst->local_blks_hit += now->local_blks_hit - start->local_blks_hit;
+	dst->local_blks_read += now->local_blks_read - start->local_blks_read;
+	dst->local_blks_dirtied += now->local_blks_dirtied - start->local_blks_dirtied;
+	dst->local_blks_written += now->local_blks_written - start->local_blks_written;
+	dst->temp_blks_read += now->temp_blks_read - start->temp_blks_read;
+	dst->temp_blks_written += now->temp_blks_written - start->temp_blks_written;
+}
+
+/*
+ * dst = now - start, for a measure of its own (planner, utility statement);
+ * see pp_bufusage_accum.  The block I/O times follow temp_blks_written in
+ * every supported version's BufferUsage.
+ */
+static inline void
+pp_bufusage_diff(BufferUsage *dst, const BufferUsage *now,
+				 const BufferUsage *start)
+{
+	if (track_io_timing)
+	{
+		memset(dst, 0, sizeof(BufferUsage));
+		BufferUsageAccumDiff(dst, now, start);
+		return;
+	}
+	dst->shared_blks_hit = now->shared_blks_hit - start->shared_blks_hit;
+	dst->shared_blks_read = now->shared_blks_read - start->shared_blks_read;
+	dst->shared_blks_dirtied = now->shared_blks_dirtied - start->shared_blks_dirtied;
+	dst->shared_blks_written = now->shared_blks_written - start->shared_blks_written;
+	dst->local_blks_hit = now->local_blks_hit - start->local_blks_hit;
+	dst->local_blks_read = now->local_blks_read - start->local_blks_read;
+	dst->local_blks_dirtied = now->local_blks_dirtied - start->local_blks_dirtied;
+	dst->local_blks_written = now->local_blks_written - start->local_blks_written;
+	dst->temp_blks_read = now->temp_blks_read - start->temp_blks_read;
+	dst->temp_blks_written = now->temp_blks_written - start->temp_blks_written;
+	memset(&dst->temp_blks_written + 1, 0,
+		   sizeof(BufferUsage) - offsetof(BufferUsage, temp_blks_written) -
+		   sizeof(dst->temp_blks_written));
+}
+
+/* dst = now - start, for WAL usage */
+static inline void
+pp_walusage_diff(WalUsage *dst, const WalUsage *now, const WalUsage *start)
+{
+	dst->wal_records = now->wal_records - start->wal_records;
+	dst->wal_fpi = now->wal_fpi - start->wal_fpi;
+	dst->wal_bytes = now->wal_bytes - start->wal_bytes;
+}
+
+/* dst += now - start, as WalUsageAccumDiff does, inline */
+static inline void
+pp_walusage_accum(WalUsage *dst, const WalUsage *now, const WalUsage *start)
+{
+	dst->wal_records += now->wal_records - start->wal_records;
+	dst->wal_fpi += now->wal_fpi - start->wal_fpi;
+	dst->wal_bytes += now->wal_bytes - start->wal_bytes;
+}
+
+/* Start of one ExecutorRun or ExecutorFinish call */
+static pg_attribute_always_inline void
 pp_exec_start(PPExecUsage *start)
 {
 	start->bufusage = pgBufferUsage;
@@ -682,15 +796,15 @@ pp_exec_start(PPExecUsage *start)
 }
 
 /* End of that call: add what it took to the execution's record */
-static inline void
+static pg_attribute_always_inline void
 pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start)
 {
 	instr_time	now;
 
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_ACCUM_DIFF(rec->usage.elapsed, now, start->elapsed);
-	BufferUsageAccumDiff(&rec->usage.bufusage, &pgBufferUsage, &start->bufusage);
-	WalUsageAccumDiff(&rec->usage.walusage, &pgWalUsage, &start->walusage);
+	pp_bufusage_accum(&rec->usage.bufusage, &pgBufferUsage, &start->bufusage);
+	pp_walusage_accum(&rec->usage.walusage, &pgWalUsage, &start->walusage);
 }
 
 /*
@@ -732,18 +846,16 @@ pp_exec_find(QueryDesc *queryDesc)
 }
 
 /*
- * ExecutorStart succeeded: give a tracked execution a record, if there is
- * room.  An abandoned record with the same QueryDesc pointer goes first.
+ * ExecutorStart of a tracked execution succeeded: give it a record, if
+ * there is room.  An abandoned record with the same QueryDesc pointer goes
+ * first.
  */
 static void
 pp_exec_push(QueryDesc *queryDesc)
 {
 	PPExecRecord *rec;
 
-	if (queryDesc->plannedstmt->queryId == UINT64CONST(0) ||
-		!pp_enabled(pp_nesting_level))
-		return;
-	while ((rec = pp_exec_find(queryDesc)) != NULL)
+	while (pp_nexecs > 0 && (rec = pp_exec_find(queryDesc)) != NULL)
 		pp_exec_pop(rec);
 	if (pp_nexecs == PP_EXEC_MAX)
 	{
@@ -766,12 +878,17 @@ pp_exec_push(QueryDesc *queryDesc)
 }
 
 /* Drop a record; free the top of the stack of dropped records */
-static void
+static inline void
 pp_exec_pop(PPExecRecord *rec)
 {
 	rec->queryDesc = NULL;
-	while (pp_nexecs > 0 && pp_execs[pp_nexecs - 1].queryDesc == NULL)
+	if (rec == &pp_execs[pp_nexecs - 1])
+	{
+		/* the newest, as usual */
 		pp_nexecs--;
+		while (pp_nexecs > 0 && pp_execs[pp_nexecs - 1].queryDesc == NULL)
+			pp_nexecs--;
+	}
 }
 
 /* A transaction aborted: every execution still open was abandoned */

@@ -366,7 +366,13 @@ static void pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 						  const WalUsage *walusage,
 						  const JitInstrumentation *jitusage,
 						  const ErrorData *edata, PPStmtCached *cached);
-static void pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
+static inline bool pp_stmt_count_cached(uint64 queryid, bool toplevel,
+										double time_ms, uint64 rows,
+										const BufferUsage *bufusage,
+										const WalUsage *walusage,
+										const JitInstrumentation *jitusage);
+static pg_attribute_always_inline void
+			pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
 								 double time_ms, uint64 rows,
 								 const BufferUsage *bufusage,
 								 const WalUsage *walusage,
@@ -585,6 +591,11 @@ pp_stmt_executor_end(QueryDesc *queryDesc)
 	else
 		return;
 
+	if (pp_stmt_count_cached(queryDesc->plannedstmt->queryId,
+							 pp_nesting_level == 0, time_ms,
+							 PP_ES_ROWS(estate), bufusage, walusage,
+							 estate->es_jit ? &estate->es_jit->instr : NULL))
+		return;
 	pp_stmt_store(queryDesc->plannedstmt->queryId, pp_nesting_level == 0,
 				  queryDesc->sourceText,
 				  queryDesc->plannedstmt->stmt_location,
@@ -625,6 +636,10 @@ pp_stmt_utility_done(PlannedStmt *pstmt, const char *query_string,
 {
 	if (!pp_stmt_track_utility)
 		return;
+	if (pp_stmt_count_cached(queryid, pp_nesting_level == 0,
+							 usage->elapsed_ms, usage->rows, &usage->bufusage,
+							 &usage->walusage, NULL))
+		return;
 	pp_stmt_store(queryid, pp_nesting_level == 0, query_string,
 				  pstmt->stmt_location, pstmt->stmt_len, PP_KIND_EXEC,
 				  usage->elapsed_ms, usage->rows, &usage->bufusage,
@@ -648,6 +663,46 @@ pp_stmt_statement_error(PPErrorSite site, const PPStatementRef *stmt,
 				  stmt->query_string ? stmt->stmt_location : 0,
 				  stmt->query_string ? stmt->stmt_len : 0,
 				  PP_KIND_NONE, 0, 0, NULL, NULL, NULL, NULL, edata);
+}
+
+/*
+ * The hot path of an execution (see the locking rules): count it into the
+ * entry this backend has cached for the key, if that entry is still there.
+ * Returns false, having counted nothing, otherwise; pp_stmt_store then
+ * looks the entry up.
+ */
+static inline bool
+pp_stmt_count_cached(uint64 queryid, bool toplevel, double time_ms,
+					 uint64 rows, const BufferUsage *bufusage,
+					 const WalUsage *walusage,
+					 const JitInstrumentation *jitusage)
+{
+	PPStmtKey	key;
+	PPStmtCached *cached;
+	PPStmtSlotLock *sl;
+	bool		counted = false;
+
+	memset(&key, 0, sizeof(key));
+	key.userid = GetUserId();
+	key.dbid = MyDatabaseId;
+	key.queryid = queryid;
+	key.toplevel = toplevel;
+	cached = &pp_stmt_cache[pp_stmt_key_hash(&key) & (PP_STMT_CACHE_SIZE - 1)];
+	if (cached->incarnation == 0 || queryid == UINT64CONST(0) ||
+		memcmp(&cached->key, &key, sizeof(PPStmtKey)) != 0)
+		return false;
+
+	sl = &pp_stmt_locks[cached->slot];
+	SpinLockAcquire(&sl->s.mutex);
+	if (sl->s.incarnation == cached->incarnation)
+	{
+		pp_stmt_count_locked(pp_stmt_slots[cached->slot], PP_KIND_EXEC,
+							 time_ms, rows, bufusage, walusage, jitusage,
+							 NULL);
+		counted = true;
+	}
+	SpinLockRelease(&sl->s.mutex);
+	return counted;
 }
 
 /*---- SQL functions ----*/
@@ -1123,15 +1178,12 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 	cached->incarnation = incarnation;
 }
 
-/* Add a delta to a shared counter, without writing it when it is zero */
-#define PP_ADD_NONZERO(counter, delta) \
-	do { if ((delta) != 0) (counter) += (delta); } while (0)
-
 /*
  * Add one event to an entry's counters.  Caller holds the slot's spinlock
  * and knows the entry is the one in the slot.
+ * Inline: it runs for every statement.
  */
-static void
+static pg_attribute_always_inline void
 pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 					 uint64 rows, const BufferUsage *bufusage,
 					 const WalUsage *walusage,
@@ -1172,16 +1224,25 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 		}
 
 		c->shared_blks_hit += bufusage->shared_blks_hit;
-		/* the rest only when not zero (see PPStmtCounters) */
-		PP_ADD_NONZERO(c->shared_blks_read, bufusage->shared_blks_read);
-		PP_ADD_NONZERO(c->shared_blks_dirtied, bufusage->shared_blks_dirtied);
-		PP_ADD_NONZERO(c->shared_blks_written, bufusage->shared_blks_written);
-		PP_ADD_NONZERO(c->local_blks_hit, bufusage->local_blks_hit);
-		PP_ADD_NONZERO(c->local_blks_read, bufusage->local_blks_read);
-		PP_ADD_NONZERO(c->local_blks_dirtied, bufusage->local_blks_dirtied);
-		PP_ADD_NONZERO(c->local_blks_written, bufusage->local_blks_written);
-		PP_ADD_NONZERO(c->temp_blks_read, bufusage->temp_blks_read);
-		PP_ADD_NONZERO(c->temp_blks_written, bufusage->temp_blks_written);
+		/* the rest only when not zero (see PPStmtCounters), a group at once */
+		if ((bufusage->shared_blks_read | bufusage->shared_blks_dirtied |
+			 bufusage->shared_blks_written) != 0)
+		{
+			c->shared_blks_read += bufusage->shared_blks_read;
+			c->shared_blks_dirtied += bufusage->shared_blks_dirtied;
+			c->shared_blks_written += bufusage->shared_blks_written;
+		}
+		if ((bufusage->local_blks_hit | bufusage->local_blks_read |
+			 bufusage->local_blks_dirtied | bufusage->local_blks_written |
+			 bufusage->temp_blks_read | bufusage->temp_blks_written) != 0)
+		{
+			c->local_blks_hit += bufusage->local_blks_hit;
+			c->local_blks_read += bufusage->local_blks_read;
+			c->local_blks_dirtied += bufusage->local_blks_dirtied;
+			c->local_blks_written += bufusage->local_blks_written;
+			c->temp_blks_read += bufusage->temp_blks_read;
+			c->temp_blks_written += bufusage->temp_blks_written;
+		}
 		/* I/O times are zero unless track_io_timing is on */
 		if (!INSTR_TIME_IS_ZERO(PP_BUF_READ_TIME(bufusage)) ||
 			!INSTR_TIME_IS_ZERO(PP_BUF_WRITE_TIME(bufusage)) ||
