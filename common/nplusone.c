@@ -29,6 +29,9 @@
  *
  * A unit of work ends when the caller says so (unit_id changes, e.g. at
  * the end of a transaction block) or after idle_us without statements.
+ * After idle time every run ends; at a unit change only the runs that
+ * repeated inside the unit do: one that ran once in it may go on in the
+ * next units, a loop that commits every iteration (see n1__unit_end).
  * Independent requests that reuse one connection are told from loops by
  * their rhythm: their gaps are the client's idle time between requests,
  * long and irregular, while a loop's gaps are short (an odd long one when
@@ -118,6 +121,7 @@ n1_config_default(n1_config *cfg)
 	cfg->pipeline_gap_us = 10;
 	cfg->independent_spread = 1.35;
 	cfg->parent_min_rows = 2;
+	cfg->span_units = 1;
 	cfg->report_rejected = 0;
 }
 
@@ -499,6 +503,26 @@ n1__flush(n1_detector *det, n1_scope *s)
 	s->nevents = 0;
 }
 
+/*
+ * The scope's unit of work ended (a transaction block ended and another
+ * statement came).  A run that repeated inside that unit is judged now, as
+ * that unit's loop; a run that ran once in it stays open, to go on in the
+ * next unit: the loop of an application that commits every iteration
+ * (peewee, a save() or a handler per item, each in its own transaction).
+ * Such a run spans units, so it is judged as one outside of a transaction:
+ * it needs a parent, or, for a write loop, no other statement repeating
+ * along with it (requests in transactions one after the other on a pooled
+ * connection, pgbench's TPC-B).  Parent candidates are kept.
+ */
+static void
+n1__unit_end(n1_detector *det, n1_scope *s)
+{
+	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
+		if (s->run_fp[i] != 0 && s->runs[i].unit_seq == s->unit_seq &&
+			s->runs[i].unit_count >= 2)
+			n1__close_run(det, s, i);
+}
+
 /* Largest gap that keeps run r going */
 static inline int64_t
 n1__allowed_gap(const n1_config *cfg, const n1_run *r)
@@ -601,6 +625,8 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 	r->fp = ev->fingerprint;
 	r->kind = ev->kind;
 	r->in_xact = ev->unit_id != 0;
+	r->unit_seq = s->unit_seq;
+	r->nunits = 1;
 	r->first_start = ev->start_us;
 	r->first_rows = ev->rows;
 	r->gap_min = INT64_MAX;
@@ -618,13 +644,22 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 }
 
 static void
-n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
+n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev, uint32_t unit_seq)
 {
 	int64_t		exec = ev->end_us - ev->start_us;
 	uint32_t	nd;
 
 	if (exec < 0)
 		exec = 0;
+	if (r->unit_seq != unit_seq)
+	{
+		/* the run goes on in another unit: no longer one transaction's */
+		r->unit_seq = unit_seq;
+		r->unit_count = 0;
+		r->nunits++;
+		r->in_xact = 0;
+	}
+	r->unit_count++;
 	if (r->count > 0)
 	{
 		int64_t		gap = ev->start_us - r->last_end;
@@ -706,9 +741,13 @@ n1_feed(n1_detector *det, const n1_event *ev)
 
 		if (gap < 0)
 			gap = 0;
-		if (s->unit_id != ev->unit_id || gap > cfg->idle_us)
+		if (gap > cfg->idle_us || (s->unit_id != ev->unit_id && !cfg->span_units))
 			n1__flush(det, s);
+		else if (s->unit_id != ev->unit_id)
+			n1__unit_end(det, s);
 	}
+	if (s->unit_id != ev->unit_id)
+		s->unit_seq++;
 	s->unit_id = ev->unit_id;
 
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
@@ -738,7 +777,7 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	}
 	if (slot < 0)
 		slot = n1__open_run(det, s, ev);
-	n1__add(cfg, &s->runs[slot], ev);
+	n1__add(cfg, &s->runs[slot], ev, s->unit_seq);
 	s->last_slot = slot;
 
 	/* a multi-row read may feed a loop that starts next */

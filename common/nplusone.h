@@ -93,6 +93,11 @@ typedef struct n1_config
 									 * ratio q90 / q10 exceeds this is independent requests
 									 * (1.35) */
 	uint64_t	parent_min_rows;	/* rows for a statement to be a parent (2) */
+	int			span_units;		/* a statement that runs once per unit of
+								 * work, unit after unit, keeps its run
+								 * going (a loop whose iterations each
+								 * commit); 0: every unit change ends all
+								 * runs */
 	int			report_rejected;	/* also report runs of at least 3
 									 * iterations that are not loops, with
 									 * cls N1_CLASS_NONE (for debugging) */
@@ -165,9 +170,12 @@ typedef struct n1_run
 	uint32_t	ndistinct;
 	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
 	n1_kind		kind;
-	uint8_t		in_xact;		/* ran inside a transaction block */
+	uint8_t		in_xact;		/* ran inside one transaction block */
 	uint8_t		interleaved;	/* another statement repeated as often,
 								 * interleaved with it (set at close) */
+	uint32_t	nunits;			/* units of work it spans */
+	uint32_t	unit_count;		/* iterations in its latest unit */
+	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
 	int64_t		first_start;
 	int64_t		last_end;
 	int64_t		exec_sum;
@@ -184,6 +192,7 @@ typedef struct n1_scope
 {
 	uint64_t	scope_id;
 	uint64_t	unit_id;
+	uint32_t	unit_seq;		/* bumped at every change of unit_id */
 	uint64_t	last_used;		/* detector tick, for LRU replacement */
 	int64_t		last_end;		/* end of the scope's latest statement */
 	uint32_t	nevents;

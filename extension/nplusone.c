@@ -203,6 +203,7 @@ static double n1_max_rows_per_call = 2.0;
 static int	n1_max_gap_ms = 100;
 static int	n1_idle_gap_ms = 10;
 static int	n1_pipeline_gap_us = 10;
+static bool n1_span_xacts = true;
 static bool n1_log = false;
 static char *n1_client_id = NULL;
 
@@ -226,6 +227,7 @@ static void n1_exit(int code, Datum arg);
 static void n1_client_id_assign(const char *newval, void *extra);
 static void n1_settings_int_assign(int newval, void *extra);
 static void n1_settings_real_assign(double newval, void *extra);
+static void n1_settings_bool_assign(bool newval, void *extra);
 
 const PPCollector pp_nplusone_collector = {
 	.name = "nplusone",
@@ -289,6 +291,12 @@ n1_define_settings(void)
 							NULL,
 							&n1_pipeline_gap_us, 10, 0, 1000000, PGC_SUSET, 0,
 							NULL, n1_settings_int_assign, NULL);
+	DefineCustomBoolVariable("pgplumb.n_plus_one_span_transactions",
+							 "Finds loops whose iterations each run in their own transaction.",
+							 "A statement that runs once per transaction, transaction after "
+							 "transaction, is one loop; off: every transaction end ends all loops.",
+							 &n1_span_xacts, true, PGC_SUSET, 0,
+							 NULL, n1_settings_bool_assign, NULL);
 	DefineCustomBoolVariable("pgplumb.n_plus_one_log",
 							 "Logs a line when a new N+1 pattern is found (at most one per second).",
 							 NULL,
@@ -321,6 +329,12 @@ n1_settings_real_assign(double newval, void *extra)
 	n1_config_valid = false;
 }
 
+static void
+n1_settings_bool_assign(bool newval, void *extra)
+{
+	n1_config_valid = false;
+}
+
 /* The detector configuration from the settings */
 static void
 n1_make_config(n1_config *cfg)
@@ -336,6 +350,7 @@ n1_make_config(n1_config *cfg)
 	cfg->min_gap_slack_us = cfg->max_gap_us / 2;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
+	cfg->span_units = n1_span_xacts ? 1 : 0;
 	/* n1_report drops them unless DEBUG1 is interesting */
 	cfg->report_rejected = 1;
 }

@@ -529,6 +529,57 @@ def _pgbench_n():
     pgbench("-f", script, "-M", "prepared", "-c", "1", "-t", "300")
 
 
+# Look-alikes added with the rule that lets a loop span transactions (a
+# statement that runs once per transaction, transaction after transaction):
+# requests that each run in their own transaction are still not loops.
+@scenario("pgbench_tpcb_transactions")
+def _pgbench_tpcb():
+    # pgbench's own TPC-B: BEGIN, 3 UPDATEs, a SELECT, an INSERT, END
+    pgbench("-M", "prepared", "-c", "1", "-t", "300")
+
+
+@scenario("web_requests_each_in_transaction")
+def _web_xacts():
+    rng = random.Random(12)
+    with connect() as c:
+        cur = c.cursor()
+        for _ in range(60):
+            uid = rng.randint(1, 2000)
+            with c.transaction():
+                cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+                cur.fetchall()
+                cur.execute("SELECT id, total FROM orders WHERE user_id = %s ORDER BY id", (uid,))
+                cur.fetchall()
+                cur.execute("INSERT INTO events (kind, payload) VALUES (%s, %s)", ("view", str(uid)))
+
+
+@scenario("job_queue_worker_transactions", ignore={"redundant"})
+def _queue():
+    # a worker takes the next job, one transaction per job
+    with connect() as c:
+        c.execute("UPDATE jobs SET state = 'queued' WHERE id <= 40")
+        cur = c.cursor()
+        while True:
+            with c.transaction():
+                cur.execute("SELECT id FROM jobs WHERE state = %s ORDER BY id LIMIT 1 "
+                            "FOR UPDATE SKIP LOCKED", ("queued",))
+                row = cur.fetchone()
+                if row is None:
+                    break
+                cur.execute("UPDATE jobs SET state = %s WHERE id = %s", ("done", row[0]))
+
+
+@scenario("ids_from_payload_one_transaction_each", ignore={"n_plus_one"})
+def _payload_xacts():
+    # like ids_from_payload_no_parent_autocommit, each lookup in a transaction
+    with connect() as c:
+        cur = c.cursor()
+        for uid in (17, 4, 99, 1203, 54, 8, 777, 31):
+            with c.transaction():
+                cur.execute("SELECT id, email FROM users WHERE id = %s", (uid,))
+                cur.fetchall()
+
+
 @scenario("steady_rate_keyed_lookups")
 def _steady():
     # one client, one keyed lookup every 5 ms (a service polling by key)
