@@ -833,7 +833,9 @@ HELDOUT_LABELS = {
     ("pg", "polling"): {},
 }
 HELDOUT_IGNORE = {("pg", "polling"): {"redundant"}}
-HELDOUT_QUICK = set()
+# run by make check too: loops that commit every iteration, and a look-alike
+HELDOUT_QUICK = {("peewee", "lazy"), ("peewee", "atomic_save_loop"), ("pony", "session_per_item"),
+                 ("django2", "atomic_per_item"), ("kysely", "txn_per_item"), ("pony", "lazy")}
 
 
 def heldout_scenario(lib, case):
