@@ -915,6 +915,24 @@ n1_utility_done(PlannedStmt *pstmt, const char *query_string, uint64 queryid,
 	n1_feed(n1_det, &ev);
 }
 
+/*
+ * Does a SELECT read anything?  One with no FROM (SELECT 1, a pool's
+ * health check or reset such as SELECT pg_advisory_unlock_all()) has only
+ * the planner's RTE_RESULT: it is no loop, nothing to batch or cache.
+ */
+static inline bool
+n1_reads_table(List *rtable)
+{
+	ListCell   *lc;
+
+	foreach(lc, rtable)
+	{
+		if (((RangeTblEntry *) lfirst(lc))->rtekind != RTE_RESULT)
+			return true;
+	}
+	return false;
+}
+
 static void
 n1_executor_end(QueryDesc *queryDesc)
 {
@@ -938,7 +956,7 @@ n1_executor_end(QueryDesc *queryDesc)
 	switch (queryDesc->operation)
 	{
 		case CMD_SELECT:
-			ev.kind = ps->rtable != NIL ? N1_KIND_READ : N1_KIND_OTHER;
+			ev.kind = n1_reads_table(ps->rtable) ? N1_KIND_READ : N1_KIND_OTHER;
 			break;
 		case CMD_INSERT:
 		case CMD_UPDATE:
