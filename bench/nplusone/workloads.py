@@ -831,6 +831,16 @@ HELDOUT_LABELS = {
     ("pg", "pool_promise_all"): {N1A: 1},
     ("pg", "any_batch"): {},
     ("pg", "polling"): {},
+    # second round, written and labeled after the transaction-spanning rule
+    ("mikro", "lazy"): {N1A: 1},
+    ("mikro", "populate_joined"): {},
+    ("mikro", "populate_select_in"): {},
+    ("mikro", "nested"): {N1C: 1, N1A: 1},
+    ("mikro", "flush_per_item"): {WLP: 1},
+    ("mikro", "create_per_item"): {WLA: 1},
+    ("mikro", "create_one_flush"): {},
+    ("sequelize2", "txn_per_item"): {N1A: 1, WLA: 1},
+    ("sequelize2", "find_all_in"): {},
 }
 HELDOUT_IGNORE = {("pg", "polling"): {"redundant"}}
 # run by make check too: loops that commit every iteration, and a look-alike
@@ -839,7 +849,7 @@ HELDOUT_QUICK = {("peewee", "lazy"), ("peewee", "atomic_save_loop"), ("pony", "s
 
 
 def heldout_scenario(lib, case):
-    if lib in ("kysely", "drizzle", "pgp", "pg"):
+    if lib in ("kysely", "drizzle", "pgp", "pg", "mikro", "sequelize2"):
         cmd = ["node", os.path.join(ORM_DIR, "heldout_node.js"), lib, case]
     else:
         cmd = ["/usr/bin/python3", os.path.join(ORM_DIR, "heldout_py.py"), lib, case]

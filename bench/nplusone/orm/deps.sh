@@ -5,7 +5,7 @@
 # DEB_PACKAGES).  Exit status 1, with the reason, when something is missing.
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
-for m in sequelize typeorm objection knex pg kysely drizzle-orm pg-promise; do
+for m in sequelize typeorm objection knex pg kysely drizzle-orm pg-promise @mikro-orm/postgresql; do
 	if [ ! -d "$here/node_modules/$m" ]; then
 		echo "orm/deps.sh: installing the Node ORMs (npm ci)" >&2
 		(cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2) || { echo "orm/deps.sh: npm ci failed" >&2; rc=1; }

@@ -16,7 +16,7 @@ const conn = {
   options: '-c search_path=n1c',
 };
 // rows of their own for every (library, case)
-const BASE = { kysely: 2200, drizzle: 2400, pgp: 2600, pg: 2800 }[lib];
+const BASE = { kysely: 2200, drizzle: 2400, pgp: 2600, pg: 2800, mikro: 3000, sequelize2: 3200 }[lib];
 const off = (k) => BASE + 20 * k;
 const { Pool, Client } = require('pg');
 
@@ -169,6 +169,98 @@ async function pg() {
   await pool.end();
 }
 
-const libs = { kysely, drizzle, pgp, pg };
+async function mikro() {
+  const { MikroORM, EntitySchema, wrap } = require('@mikro-orm/postgresql');
+  const Author = new EntitySchema({ name: 'Author', tableName: 'authors', properties: {
+    id: { type: 'number', primary: true }, name: { type: 'string' },
+    country: { type: 'string', nullable: true } } });
+  const Post = new EntitySchema({ name: 'Post', tableName: 'posts', properties: {
+    id: { type: 'number', primary: true },
+    author: { kind: 'm:1', entity: 'Author', fieldName: 'author_id' },
+    category_id: { type: 'number' }, title: { type: 'string' },
+    comments: { kind: '1:m', entity: 'Comment', mappedBy: 'post' } } });
+  const Comment = new EntitySchema({ name: 'Comment', tableName: 'comments', properties: {
+    id: { type: 'number', primary: true },
+    post: { kind: 'm:1', entity: 'Post', fieldName: 'post_id' },
+    author: { kind: 'm:1', entity: 'Author', fieldName: 'author_id' },
+    body: { type: 'string' } } });
+  const Audit = new EntitySchema({ name: 'Audit', tableName: 'audit', properties: {
+    id: { type: 'number', primary: true, autoincrement: true },
+    post_id: { type: 'number' }, note: { type: 'string' } } });
+  const orm = await MikroORM.init({ entities: [Author, Post, Comment, Audit], schema: 'n1c',
+    dbName: conn.database, host: conn.host, port: conn.port, user: conn.user,
+    password: conn.password, debug: false, pool: { min: 1, max: 10 } });
+  const em = orm.em.fork();
+  const page = (k, n, opts = {}) => em.find(Post, {}, { orderBy: { id: 'asc' }, limit: n, offset: off(k), ...opts });
+  switch (kase) {
+    case 'lazy':
+      for (const p of await page(0, 20)) await wrap(p.author).init();
+      break;
+    case 'populate_joined':
+      await page(0, 20, { populate: ['author'], strategy: 'joined' });
+      break;
+    case 'populate_select_in':
+      await page(1, 20, { populate: ['author'], strategy: 'select-in' });
+      break;
+    case 'nested':
+      for (const p of await page(2, 6)) {
+        await p.comments.init();
+        for (const c of p.comments) await wrap(c.author).init();
+      }
+      break;
+    case 'flush_per_item':
+      // each flush is its own transaction
+      for (const p of await page(3, 12)) {
+        p.title = `${p.title}!`;
+        await em.flush();
+      }
+      break;
+    case 'create_per_item':
+      for (const p of await page(4, 15)) {
+        em.create(Audit, { post_id: p.id, note: 'seen' });
+        await em.flush();
+      }
+      break;
+    case 'create_one_flush':
+      for (const p of await page(4, 15)) em.create(Audit, { post_id: p.id, note: 'seen' });
+      await em.flush();
+      break;
+    default: throw new Error(`unknown case ${kase}`);
+  }
+  await orm.close();
+}
+
+async function sequelize2() {
+  const { Sequelize, DataTypes } = require('sequelize');
+  const db = new Sequelize(conn.database, conn.user, conn.password, {
+    host: conn.host, port: conn.port, dialect: 'postgres', logging: false,
+    dialectOptions: { options: conn.options } });
+  const opts = (table) => ({ tableName: table, timestamps: false });
+  const Author = db.define('Author', { id: { type: DataTypes.INTEGER, primaryKey: true },
+    name: DataTypes.TEXT, country: DataTypes.TEXT }, opts('authors'));
+  const Post = db.define('Post', { id: { type: DataTypes.INTEGER, primaryKey: true },
+    author_id: DataTypes.INTEGER, category_id: DataTypes.INTEGER, title: DataTypes.TEXT }, opts('posts'));
+  const Audit = db.define('Audit', { id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+    post_id: DataTypes.INTEGER, note: DataTypes.TEXT }, opts('audit'));
+  const posts = await Post.findAll({ order: [['id', 'ASC']], limit: 12, offset: off(0) });
+  switch (kase) {
+    case 'txn_per_item':
+      // a handler per item in a managed transaction: read the author, log it
+      for (const p of posts) {
+        await db.transaction(async (transaction) => {
+          await Author.findByPk(p.author_id, { transaction });
+          await Audit.create({ post_id: p.id, note: 'seen' }, { transaction });
+        });
+      }
+      break;
+    case 'find_all_in':
+      await Author.findAll({ where: { id: posts.map((p) => p.author_id) } });
+      break;
+    default: throw new Error(`unknown case ${kase}`);
+  }
+  await db.close();
+}
+
+const libs = { kysely, drizzle, pgp, pg, mikro, sequelize2 };
 if (!libs[lib]) { console.error(`unknown library ${lib}`); process.exit(2); }
 libs[lib]().catch((e) => { console.error(e); process.exit(1); });
