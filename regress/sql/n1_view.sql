@@ -159,3 +159,24 @@ SELECT pg_advisory_unlock_all();
 SELECT pg_advisory_unlock_all();
 SELECT pg_advisory_unlock_all();
 SELECT count(*) FROM pgplumb.n_plus_one;
+
+-- MN+1: two child statements per iteration, one row per parent in
+-- n_plus_one_by_parent
+SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
+SELECT id, author_id FROM n1_posts WHERE id <= 5 ORDER BY id;
+SELECT name FROM n1_authors WHERE id = 2;
+SELECT count(*) FROM n1_comments WHERE post_id = 1;
+SELECT name FROM n1_authors WHERE id = 3;
+SELECT count(*) FROM n1_comments WHERE post_id = 2;
+SELECT name FROM n1_authors WHERE id = 4;
+SELECT count(*) FROM n1_comments WHERE post_id = 3;
+SELECT name FROM n1_authors WHERE id = 5;
+SELECT count(*) FROM n1_comments WHERE post_id = 4;
+SELECT name FROM n1_authors WHERE id = 6;
+SELECT count(*) FROM n1_comments WHERE post_id = 5;
+-- (children are ordered by saving, which depends on timing: sorted here)
+SELECT parent_query, children, kinds,
+       (SELECT array_agg(q ORDER BY q COLLATE "C") FROM unnest(child_queries) q) AS child_queries,
+       loops, child_executions, est_saved_time >= 0 AS saved_time
+  FROM pgplumb.n_plus_one_by_parent;
+SELECT count(*) FROM pgplumb.n_plus_one;
