@@ -7,14 +7,8 @@
 // Usage: node heldout_node.js LIB CASE
 // Connection settings come from the libpq environment.
 const [lib, kase] = process.argv.slice(2);
-const conn = {
-  host: process.env.PGHOST || 'localhost',
-  port: Number(process.env.PGPORT || 5432),
-  user: process.env.PGUSER,
-  password: process.env.PGPASSWORD,
-  database: process.env.PGDATABASE,
-  options: '-c search_path=n1c',
-};
+const pgenv = require('./pgenv');
+const conn = { ...pgenv.conn, options: pgenv.SEARCH_PATH };
 // rows of their own for every (library, case)
 const BASE = { kysely: 2200, drizzle: 2400, pgp: 2600, pg: 2800, mikro: 3000, sequelize2: 3200 }[lib];
 const off = (k) => BASE + 20 * k;

@@ -9,14 +9,10 @@ Usage: heldout_py.py ORM CASE   (see CASES below)
 Connection settings come from the libpq environment.
 """
 import asyncio
-import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ENV = dict(host=os.environ.get("PGHOST", "localhost"), port=os.environ.get("PGPORT", "5432"),
-           user=os.environ.get("PGUSER", ""), password=os.environ.get("PGPASSWORD", ""),
-           dbname=os.environ.get("PGDATABASE", ""))
-SEARCH_PATH = "-c search_path=n1c"
+from orm_env import ENV, SEARCH_PATH, django_setup, sqlalchemy_models, sqlalchemy_url
+
 ORM, CASE = sys.argv[1], sys.argv[2]
 # rows of their own for every (ORM, case): 20 consecutive posts have 20
 # distinct authors (author_id = 1 + id % 500)
@@ -29,7 +25,6 @@ def offset(k):
 
 def peewee():
     import peewee as pw
-    from playhouse.postgres_ext import PostgresqlExtDatabase  # noqa: F401 (same driver)
 
     db = pw.PostgresqlDatabase(ENV["dbname"], user=ENV["user"], password=ENV["password"],
                                host=ENV["host"], port=ENV["port"], options=SEARCH_PATH)
@@ -191,41 +186,11 @@ def asyncpg_():
 
 
 def sqlalchemy2():
-    from sqlalchemy import BigInteger, ForeignKey, Integer, Text, create_engine, select, update
-    from sqlalchemy.orm import Session, declarative_base, relationship, selectinload
-    from sqlalchemy import Column
+    from sqlalchemy import create_engine, select, update
+    from sqlalchemy.orm import Session, selectinload
 
-    Base = declarative_base()
-
-    class Author(Base):
-        __tablename__ = "authors"
-        id = Column(Integer, primary_key=True)
-        name = Column(Text)
-        country = Column(Text)
-
-    class Post(Base):
-        __tablename__ = "posts"
-        id = Column(Integer, primary_key=True)
-        author_id = Column(Integer, ForeignKey("authors.id"))
-        category_id = Column(Integer)
-        title = Column(Text)
-        author = relationship(Author)
-        comments = relationship("Comment", order_by="Comment.id")
-
-    class Comment(Base):
-        __tablename__ = "comments"
-        id = Column(Integer, primary_key=True)
-        post_id = Column(Integer, ForeignKey("posts.id"))
-        author_id = Column(Integer, ForeignKey("authors.id"))
-        body = Column(Text)
-
-    class Audit(Base):
-        __tablename__ = "audit"
-        id = Column(BigInteger, primary_key=True)
-        post_id = Column(Integer)
-        note = Column(Text)
-
-    url = "postgresql+psycopg2://{user}:{password}@{host}:{port}/{dbname}".format(**ENV)
+    Author, Post, Comment, Audit = sqlalchemy_models()
+    url = sqlalchemy_url()
     engine = create_engine(url, connect_args={"options": SEARCH_PATH}, future=True)
 
     def page(k, n):
@@ -265,18 +230,7 @@ def sqlalchemy2():
 
 
 def django2():
-    import django as dj
-    from django.conf import settings
-
-    sys.path.insert(0, HERE)
-    settings.configure(
-        INSTALLED_APPS=["django_n1"], USE_TZ=True,
-        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-        DATABASES={"default": {
-            "ENGINE": "django.db.backends.postgresql", "NAME": ENV["dbname"],
-            "USER": ENV["user"], "PASSWORD": ENV["password"], "HOST": ENV["host"],
-            "PORT": ENV["port"], "OPTIONS": {"options": SEARCH_PATH}}})
-    dj.setup()
+    django_setup()
     from django.db import transaction
     from django.db.models import Prefetch
     from django_n1.models import Author, Comment, Post
