@@ -523,11 +523,22 @@ n1__unit_end(n1_detector *det, n1_scope *s)
 			n1__close_run(det, s, i);
 }
 
-/* Largest gap that keeps run r going */
+/* Largest gap that keeps run r of scope s going */
 static inline int64_t
-n1__allowed_gap(const n1_config *cfg, const n1_run *r)
+n1__allowed_gap(const n1_config *cfg, const n1_scope *s, const n1_run *r)
 {
 	int64_t		allowed = cfg->max_gap_us;
+
+	/*
+	 * A fast loop that has not yet gone through its parent's rows, with no
+	 * other multi-row read since it began, is the same loop after a stall
+	 * (a client paused by the machine or its own runtime): only a pause of
+	 * several max_gap_us ends it.
+	 */
+	if (r->count >= (uint32_t) cfg->min_repeats && r->parent_fp[0] != 0 &&
+		r->parent_rows[0] > r->count && r->cand_seq == s->cand_seq &&
+		r->gap_sum <= (int64_t) (r->count - 1) * cfg->burst_min_gap_us)
+		return 4 * cfg->max_gap_us;
 
 	/*
 	 * A long run is a loop: only a pause of several max_gap_us ends it (the
@@ -626,6 +637,7 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 	r->kind = ev->kind;
 	r->in_xact = ev->unit_id != 0;
 	r->unit_seq = s->unit_seq;
+	r->cand_seq = s->cand_seq;
 	r->nunits = 1;
 	r->first_start = ev->start_us;
 	r->first_rows = ev->rows;
@@ -712,6 +724,7 @@ n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev, uint32_t unit_seq)
 static void
 n1__push_candidate(n1_scope *s, const n1_event *ev)
 {
+	s->cand_seq++;
 	if (s->cand_fp[0] != ev->fingerprint)
 	{
 		memmove(&s->cand_fp[1], &s->cand_fp[0],
@@ -770,7 +783,7 @@ n1_feed(n1_detector *det, const n1_event *ev)
 				break;
 			}
 	if (slot >= 0 &&
-		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, &s->runs[slot]))
+		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, s, &s->runs[slot]))
 	{
 		n1__close_run(det, s, slot);
 		slot = -1;
@@ -793,7 +806,7 @@ n1_feed(n1_detector *det, const n1_event *ev)
 		int			i = (int) (s->nevents % N1_MAX_RUNS);
 
 		if (i != slot && s->run_fp[i] != 0 &&
-			ev->end_us - s->runs[i].last_end > n1__allowed_gap(cfg, &s->runs[i]))
+			ev->end_us - s->runs[i].last_end > n1__allowed_gap(cfg, s, &s->runs[i]))
 			n1__close_run(det, s, i);
 	}
 

@@ -176,6 +176,7 @@ typedef struct n1_run
 	uint32_t	nunits;			/* units of work it spans */
 	uint32_t	unit_count;		/* iterations in its latest unit */
 	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
+	uint32_t	cand_seq;		/* n1_scope.cand_seq when it began */
 	int64_t		first_start;
 	int64_t		last_end;
 	int64_t		exec_sum;
@@ -201,6 +202,7 @@ typedef struct n1_scope
 	int			last_slot;		/* run slot of the latest event */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
 	n1_run		runs[N1_MAX_RUNS];
+	uint32_t	cand_seq;		/* bumped at every multi-row read */
 	/* recent multi-row reads, newest first */
 	uint64_t	cand_fp[N1_MAX_PARENTS];
 	uint64_t	cand_rows[N1_MAX_PARENTS];

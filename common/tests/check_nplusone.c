@@ -450,6 +450,42 @@ START_TEST(test_rhythm_break)
 }
 END_TEST
 
+/*
+ * A fast loop stalled for 200 ms before it went through its parent's rows,
+ * with no other multi-row read in between, is still one loop; the same
+ * stall after a loop that used up its parent's rows ends it.
+ */
+START_TEST(test_stall_inside_loop)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 20);
+	for (int i = 0; i < 20; i++)
+		READ(t, i == 8 ? 200000 : 150, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_uint_eq(t->out.f[0].repeats, 20);
+	trace_free(t);
+
+	t = trace_new(NULL, 4);
+	READ(t, 100, FP_POSTS, 1, 8);
+	for (int i = 0; i < 16; i++)
+		READ(t, i == 8 ? 200000 : 150, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	trace_free(t);
+
+	/* lookups 20-60 ms apart are no fast loop: a stall still cuts them */
+	t = trace_new(NULL, 4);
+	READ(t, 100, FP_POSTS, 1, 100);
+	for (int i = 0; i < 12; i++)
+		READ(t, i == 6 ? 300000 : 20000 + (i % 3) * 20000, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	trace_free(t);
+}
+END_TEST
+
 /* Descheduling spikes (15 ms) inside a long fast loop do not cut it */
 START_TEST(test_spikes_do_not_cut)
 {
@@ -1035,6 +1071,7 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_slow_loop_after_fast_statements);
 	tcase_add_test(tc, test_unit_change);
 	tcase_add_test(tc, test_loop_across_transactions);
+	tcase_add_test(tc, test_stall_inside_loop);
 	tcase_add_test(tc, test_transactions_not_a_loop);
 	tcase_add_test(tc, test_nested_loops);
 	tcase_add_test(tc, test_interleaved_children);
