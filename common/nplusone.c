@@ -349,7 +349,9 @@ n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered,
  * Pick the parent of run r; returns its index in r->parent_fp or -1.  A
  * candidate that ran about as often as r itself is no parent: it repeats
  * along with r (a sibling in the same loop, or another statement of the
- * same repeated request).
+ * same repeated request).  That is its open run's count, or, when its run
+ * was cut meanwhile, how often it ran again since r began: at least once
+ * every other iteration of r.
  */
 static int
 n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
@@ -363,7 +365,8 @@ n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
 		uint32_t	c;
 
 		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n], &c);
-		ok[n] = c < 2 || c + 1 < r->count;
+		ok[n] = (c < 2 || c + 1 < r->count) &&
+			(uint64_t) r->parent_reruns[n] * 2 < r->count;
 	}
 	for (int i = 0; i < n; i++)
 		if (ok[i] && eff[i] == r->count)
@@ -378,10 +381,17 @@ n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
 	return -1;
 }
 
-/* Does another statement repeat as often as run r, interleaved with it? */
+/*
+ * Does another statement repeat as often as run r, interleaved with it?
+ * Either one whose open run overlaps r with half as many iterations or
+ * more, or one that came right before most of r's iterations (its own run
+ * may have been cut meanwhile).
+ */
 static int
 n1__interleaved(const n1_scope *s, const n1_run *r)
 {
+	if ((uint64_t) r->same_prev * 2 >= r->count)
+		return 1;
 	for (int i = 0; i < N1_MAX_RUNS; i++)
 	{
 		const n1_run *o = &s->runs[i];
@@ -725,6 +735,17 @@ static void
 n1__push_candidate(n1_scope *s, const n1_event *ev)
 {
 	s->cand_seq++;
+	/* the runs this statement may be the parent of: it ran again */
+	for (int i = 0; i < N1_MAX_RUNS; i++)
+	{
+		n1_run	   *r = &s->runs[i];
+
+		if (s->run_fp[i] == 0 || r->fp == ev->fingerprint)
+			continue;
+		for (int j = 0; j < N1_MAX_PARENTS && r->parent_fp[j] != 0; j++)
+			if (r->parent_fp[j] == ev->fingerprint)
+				r->parent_reruns[j]++;
+	}
 	if (s->cand_fp[0] != ev->fingerprint)
 	{
 		memmove(&s->cand_fp[1], &s->cand_fp[0],
@@ -790,6 +811,13 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	}
 	if (slot < 0)
 		slot = n1__open_run(det, s, ev);
+	{
+		n1_run	   *r = &s->runs[slot];
+
+		if (s->prev_fp != ev->fingerprint && r->count > 0 && s->prev_fp == r->prev_fp)
+			r->same_prev++;
+		r->prev_fp = s->prev_fp;
+	}
 	n1__add(cfg, &s->runs[slot], ev, s->unit_seq);
 	s->last_slot = slot;
 
@@ -809,6 +837,8 @@ n1_feed(n1_detector *det, const n1_event *ev)
 			ev->end_us - s->runs[i].last_end > n1__allowed_gap(cfg, s, &s->runs[i]))
 			n1__close_run(det, s, i);
 	}
+
+	s->prev_fp = ev->fingerprint;
 
 done:
 	if (ev->end_us > s->last_end || s->nevents == 0)

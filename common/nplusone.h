@@ -177,6 +177,10 @@ typedef struct n1_run
 	uint32_t	unit_count;		/* iterations in its latest unit */
 	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
 	uint32_t	cand_seq;		/* n1_scope.cand_seq when it began */
+	uint32_t	same_prev;		/* iterations that came right after the same
+								 * other statement as the iteration before */
+	uint64_t	prev_fp;		/* statement right before its latest
+								 * iteration */
 	int64_t		first_start;
 	int64_t		last_end;
 	int64_t		exec_sum;
@@ -187,6 +191,8 @@ typedef struct n1_run
 	uint64_t	distinct[N1_MAX_DISTINCT];
 	uint64_t	parent_fp[N1_MAX_PARENTS];	/* newest first; 0 = none */
 	uint64_t	parent_rows[N1_MAX_PARENTS];
+	uint32_t	parent_reruns[N1_MAX_PARENTS];	/* times each ran again
+												 * while this run went on */
 } n1_run;
 
 typedef struct n1_scope
@@ -203,6 +209,7 @@ typedef struct n1_scope
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
 	n1_run		runs[N1_MAX_RUNS];
 	uint32_t	cand_seq;		/* bumped at every multi-row read */
+	uint64_t	prev_fp;		/* the latest statement fed */
 	/* recent multi-row reads, newest first */
 	uint64_t	cand_fp[N1_MAX_PARENTS];
 	uint64_t	cand_rows[N1_MAX_PARENTS];

@@ -821,6 +821,36 @@ START_TEST(test_requests_back_to_back)
 }
 END_TEST
 
+/*
+ * The same requests on a loaded client: stalls of 40-90 ms between any two
+ * statements may cut one statement's run and not another's.  The list read
+ * that runs again in every request is still no parent of the INSERT.
+ */
+START_TEST(test_requests_with_stalls)
+{
+	for (uint64_t seed = 1; seed <= 40; seed++)
+	{
+		trace	   *t = trace_new(NULL, 4);
+		uint64_t	st = seed;
+
+#define STALL(st) (rnd(st) % 5 == 0 ? 40000 + (int64_t) (rnd(st) % 50000) : 60)
+		for (int i = 0; i < 80; i++)
+		{
+			uint64_t	u = rnd(&st);
+
+			READ(t, STALL(&st), FP_USER, u, 1);
+			READ(t, STALL(&st), FP_COMMENTS, u, 2 + rnd(&st) % 4);
+			WRITE(t, STALL(&st), FP_INSERT, rnd(&st), 1);
+		}
+#undef STALL
+		n1_flush_all(t->det);
+		ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+		ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+		trace_free(t);
+	}
+}
+END_TEST
+
 /* Statements of kind OTHER and fingerprint 0 are never loops */
 START_TEST(test_other_ignored)
 {
@@ -1072,6 +1102,7 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_unit_change);
 	tcase_add_test(tc, test_loop_across_transactions);
 	tcase_add_test(tc, test_stall_inside_loop);
+	tcase_add_test(tc, test_requests_with_stalls);
 	tcase_add_test(tc, test_transactions_not_a_loop);
 	tcase_add_test(tc, test_nested_loops);
 	tcase_add_test(tc, test_interleaved_children);
