@@ -174,6 +174,17 @@ typedef struct N1Shared
 
 static N1Shared *n1 = NULL;
 static n1_detector *n1_det = NULL;
+
+/*
+ * The detector's memory (n1_detector_size(N1_SCOPES), about 60 kB), taken
+ * when the library is loaded: in the postmaster with shared_preload_libraries,
+ * so that every backend inherits it.  Taken at a backend's first statement
+ * instead, it landed on top of that statement's executor memory; freeing that
+ * memory then left a hole below it in the heap, and every later statement's
+ * executor allocations went through malloc's slow paths (about 350
+ * instructions per pgbench -S transaction).
+ */
+static void *n1_det_mem = NULL;
 static N1Shape *n1_cache = NULL;
 static uint64 n1_cache_tick = 0;
 
@@ -308,6 +319,9 @@ n1_define_settings(void)
 							   "server connection.",
 							   &n1_client_id, "", PGC_USERSET, 0,
 							   NULL, n1_client_id_assign, NULL);
+	if (n1_det_mem == NULL)
+		n1_det_mem = MemoryContextAlloc(TopMemoryContext,
+										n1_detector_size(N1_SCOPES));
 }
 
 static void
@@ -872,9 +886,7 @@ n1_setup_detector(void)
 	n1_make_config(&cfg);
 	if (n1_det == NULL)
 	{
-		n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
-													 n1_detector_size(N1_SCOPES)),
-								  N1_SCOPES, &cfg, n1_report, NULL);
+		n1_det = n1_detector_init(n1_det_mem, N1_SCOPES, &cfg, n1_report, NULL);
 		n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
 		before_shmem_exit(n1_exit, (Datum) 0);
 	}
