@@ -34,7 +34,10 @@ DEB_PACKAGES = \
 	postgresql-server-dev-15 \
 	procps \
 	python3 \
+	python3-asyncpg \
 	python3-django \
+	python3-peewee \
+	python3-pony \
 	python3-psycopg \
 	python3-psycopg2 \
 	python3-sqlalchemy

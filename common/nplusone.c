@@ -29,6 +29,9 @@
  *
  * A unit of work ends when the caller says so (unit_id changes, e.g. at
  * the end of a transaction block) or after idle_us without statements.
+ * After idle time every run ends; at a unit change only the runs that
+ * repeated inside the unit do: one that ran once in it may go on in the
+ * next units, a loop that commits every iteration (see n1__unit_end).
  * Independent requests that reuse one connection are told from loops by
  * their rhythm: their gaps are the client's idle time between requests,
  * long and irregular, while a loop's gaps are short (an odd long one when
@@ -118,6 +121,7 @@ n1_config_default(n1_config *cfg)
 	cfg->pipeline_gap_us = 10;
 	cfg->independent_spread = 1.35;
 	cfg->parent_min_rows = 2;
+	cfg->span_units = 1;
 	cfg->report_rejected = 0;
 }
 
@@ -345,7 +349,9 @@ n1__effective_rows(const n1_scope *s, uint64_t fp, uint64_t remembered,
  * Pick the parent of run r; returns its index in r->parent_fp or -1.  A
  * candidate that ran about as often as r itself is no parent: it repeats
  * along with r (a sibling in the same loop, or another statement of the
- * same repeated request).
+ * same repeated request).  That is its open run's count, or, when its run
+ * was cut meanwhile, how often it ran again since r began: at least once
+ * every other iteration of r.
  */
 static int
 n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
@@ -359,7 +365,8 @@ n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
 		uint32_t	c;
 
 		eff[n] = n1__effective_rows(s, r->parent_fp[n], r->parent_rows[n], &c);
-		ok[n] = c < 2 || c + 1 < r->count;
+		ok[n] = (c < 2 || c + 1 < r->count) &&
+			(uint64_t) r->parent_reruns[n] * 2 < r->count;
 	}
 	for (int i = 0; i < n; i++)
 		if (ok[i] && eff[i] == r->count)
@@ -374,10 +381,17 @@ n1__pick_parent(const n1_scope *s, const n1_run *r, uint64_t *rows_out)
 	return -1;
 }
 
-/* Does another statement repeat as often as run r, interleaved with it? */
+/*
+ * Does another statement repeat as often as run r, interleaved with it?
+ * Either one whose open run overlaps r with half as many iterations or
+ * more, or one that came right before most of r's iterations (its own run
+ * may have been cut meanwhile).
+ */
 static int
 n1__interleaved(const n1_scope *s, const n1_run *r)
 {
+	if ((uint64_t) r->same_prev * 2 >= r->count)
+		return 1;
 	for (int i = 0; i < N1_MAX_RUNS; i++)
 	{
 		const n1_run *o = &s->runs[i];
@@ -499,11 +513,42 @@ n1__flush(n1_detector *det, n1_scope *s)
 	s->nevents = 0;
 }
 
-/* Largest gap that keeps run r going */
+/*
+ * The scope's unit of work ended (a transaction block ended and another
+ * statement came).  A run that repeated inside that unit is judged now, as
+ * that unit's loop; a run that ran once in it stays open, to go on in the
+ * next unit: the loop of an application that commits every iteration
+ * (peewee, a save() or a handler per item, each in its own transaction).
+ * Such a run spans units, so it is judged as one outside of a transaction:
+ * it needs a parent, or, for a write loop, no other statement repeating
+ * along with it (requests in transactions one after the other on a pooled
+ * connection, pgbench's TPC-B).  Parent candidates are kept.
+ */
+static void
+n1__unit_end(n1_detector *det, n1_scope *s)
+{
+	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
+		if (s->run_fp[i] != 0 && s->runs[i].unit_seq == s->unit_seq &&
+			s->runs[i].unit_count >= 2)
+			n1__close_run(det, s, i);
+}
+
+/* Largest gap that keeps run r of scope s going */
 static inline int64_t
-n1__allowed_gap(const n1_config *cfg, const n1_run *r)
+n1__allowed_gap(const n1_config *cfg, const n1_scope *s, const n1_run *r)
 {
 	int64_t		allowed = cfg->max_gap_us;
+
+	/*
+	 * A fast loop that has not yet gone through its parent's rows, with no
+	 * other multi-row read since it began, is the same loop after a stall
+	 * (a client paused by the machine or its own runtime): only a pause of
+	 * several max_gap_us ends it.
+	 */
+	if (r->count >= (uint32_t) cfg->min_repeats && r->parent_fp[0] != 0 &&
+		r->parent_rows[0] > r->count && r->cand_seq == s->cand_seq &&
+		r->gap_sum <= (int64_t) (r->count - 1) * cfg->burst_min_gap_us)
+		return 4 * cfg->max_gap_us;
 
 	/*
 	 * A long run is a loop: only a pause of several max_gap_us ends it (the
@@ -601,6 +646,9 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 	r->fp = ev->fingerprint;
 	r->kind = ev->kind;
 	r->in_xact = ev->unit_id != 0;
+	r->unit_seq = s->unit_seq;
+	r->cand_seq = s->cand_seq;
+	r->nunits = 1;
 	r->first_start = ev->start_us;
 	r->first_rows = ev->rows;
 	r->gap_min = INT64_MAX;
@@ -618,13 +666,22 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 }
 
 static void
-n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
+n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev, uint32_t unit_seq)
 {
 	int64_t		exec = ev->end_us - ev->start_us;
 	uint32_t	nd;
 
 	if (exec < 0)
 		exec = 0;
+	if (r->unit_seq != unit_seq)
+	{
+		/* the run goes on in another unit: no longer one transaction's */
+		r->unit_seq = unit_seq;
+		r->unit_count = 0;
+		r->nunits++;
+		r->in_xact = 0;
+	}
+	r->unit_count++;
 	if (r->count > 0)
 	{
 		int64_t		gap = ev->start_us - r->last_end;
@@ -677,6 +734,18 @@ n1__add(const n1_config *cfg, n1_run *r, const n1_event *ev)
 static void
 n1__push_candidate(n1_scope *s, const n1_event *ev)
 {
+	s->cand_seq++;
+	/* the runs this statement may be the parent of: it ran again */
+	for (int i = 0; i < N1_MAX_RUNS; i++)
+	{
+		n1_run	   *r = &s->runs[i];
+
+		if (s->run_fp[i] == 0 || r->fp == ev->fingerprint)
+			continue;
+		for (int j = 0; j < N1_MAX_PARENTS && r->parent_fp[j] != 0; j++)
+			if (r->parent_fp[j] == ev->fingerprint)
+				r->parent_reruns[j]++;
+	}
 	if (s->cand_fp[0] != ev->fingerprint)
 	{
 		memmove(&s->cand_fp[1], &s->cand_fp[0],
@@ -706,9 +775,13 @@ n1_feed(n1_detector *det, const n1_event *ev)
 
 		if (gap < 0)
 			gap = 0;
-		if (s->unit_id != ev->unit_id || gap > cfg->idle_us)
+		if (gap > cfg->idle_us || (s->unit_id != ev->unit_id && !cfg->span_units))
 			n1__flush(det, s);
+		else if (s->unit_id != ev->unit_id)
+			n1__unit_end(det, s);
 	}
+	if (s->unit_id != ev->unit_id)
+		s->unit_seq++;
 	s->unit_id = ev->unit_id;
 
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
@@ -731,14 +804,21 @@ n1_feed(n1_detector *det, const n1_event *ev)
 				break;
 			}
 	if (slot >= 0 &&
-		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, &s->runs[slot]))
+		ev->start_us - s->runs[slot].last_end > n1__allowed_gap(cfg, s, &s->runs[slot]))
 	{
 		n1__close_run(det, s, slot);
 		slot = -1;
 	}
 	if (slot < 0)
 		slot = n1__open_run(det, s, ev);
-	n1__add(cfg, &s->runs[slot], ev);
+	{
+		n1_run	   *r = &s->runs[slot];
+
+		if (s->prev_fp != ev->fingerprint && r->count > 0 && s->prev_fp == r->prev_fp)
+			r->same_prev++;
+		r->prev_fp = s->prev_fp;
+	}
+	n1__add(cfg, &s->runs[slot], ev, s->unit_seq);
 	s->last_slot = slot;
 
 	/* a multi-row read may feed a loop that starts next */
@@ -754,9 +834,11 @@ n1_feed(n1_detector *det, const n1_event *ev)
 		int			i = (int) (s->nevents % N1_MAX_RUNS);
 
 		if (i != slot && s->run_fp[i] != 0 &&
-			ev->end_us - s->runs[i].last_end > n1__allowed_gap(cfg, &s->runs[i]))
+			ev->end_us - s->runs[i].last_end > n1__allowed_gap(cfg, s, &s->runs[i]))
 			n1__close_run(det, s, i);
 	}
+
+	s->prev_fp = ev->fingerprint;
 
 done:
 	if (ev->end_us > s->last_end || s->nevents == 0)

@@ -93,6 +93,11 @@ typedef struct n1_config
 									 * ratio q90 / q10 exceeds this is independent requests
 									 * (1.35) */
 	uint64_t	parent_min_rows;	/* rows for a statement to be a parent (2) */
+	int			span_units;		/* a statement that runs once per unit of
+								 * work, unit after unit, keeps its run
+								 * going (a loop whose iterations each
+								 * commit); 0: every unit change ends all
+								 * runs */
 	int			report_rejected;	/* also report runs of at least 3
 									 * iterations that are not loops, with
 									 * cls N1_CLASS_NONE (for debugging) */
@@ -165,9 +170,17 @@ typedef struct n1_run
 	uint32_t	ndistinct;
 	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
 	n1_kind		kind;
-	uint8_t		in_xact;		/* ran inside a transaction block */
+	uint8_t		in_xact;		/* ran inside one transaction block */
 	uint8_t		interleaved;	/* another statement repeated as often,
 								 * interleaved with it (set at close) */
+	uint32_t	nunits;			/* units of work it spans */
+	uint32_t	unit_count;		/* iterations in its latest unit */
+	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
+	uint32_t	cand_seq;		/* n1_scope.cand_seq when it began */
+	uint32_t	same_prev;		/* iterations that came right after the same
+								 * other statement as the iteration before */
+	uint64_t	prev_fp;		/* statement right before its latest
+								 * iteration */
 	int64_t		first_start;
 	int64_t		last_end;
 	int64_t		exec_sum;
@@ -178,12 +191,15 @@ typedef struct n1_run
 	uint64_t	distinct[N1_MAX_DISTINCT];
 	uint64_t	parent_fp[N1_MAX_PARENTS];	/* newest first; 0 = none */
 	uint64_t	parent_rows[N1_MAX_PARENTS];
+	uint32_t	parent_reruns[N1_MAX_PARENTS];	/* times each ran again
+												 * while this run went on */
 } n1_run;
 
 typedef struct n1_scope
 {
 	uint64_t	scope_id;
 	uint64_t	unit_id;
+	uint32_t	unit_seq;		/* bumped at every change of unit_id */
 	uint64_t	last_used;		/* detector tick, for LRU replacement */
 	int64_t		last_end;		/* end of the scope's latest statement */
 	uint32_t	nevents;
@@ -192,6 +208,8 @@ typedef struct n1_scope
 	int			last_slot;		/* run slot of the latest event */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
 	n1_run		runs[N1_MAX_RUNS];
+	uint32_t	cand_seq;		/* bumped at every multi-row read */
+	uint64_t	prev_fp;		/* the latest statement fed */
 	/* recent multi-row reads, newest first */
 	uint64_t	cand_fp[N1_MAX_PARENTS];
 	uint64_t	cand_rows[N1_MAX_PARENTS];

@@ -174,6 +174,17 @@ typedef struct N1Shared
 
 static N1Shared *n1 = NULL;
 static n1_detector *n1_det = NULL;
+
+/*
+ * The detector's memory (n1_detector_size(N1_SCOPES), about 60 kB), taken
+ * when the library is loaded: in the postmaster with shared_preload_libraries,
+ * so that every backend inherits it.  Taken at a backend's first statement
+ * instead, it landed on top of that statement's executor memory; freeing that
+ * memory then left a hole below it in the heap, and every later statement's
+ * executor allocations went through malloc's slow paths (about 350
+ * instructions per pgbench -S transaction).
+ */
+static void *n1_det_mem = NULL;
 static N1Shape *n1_cache = NULL;
 static uint64 n1_cache_tick = 0;
 
@@ -203,6 +214,7 @@ static double n1_max_rows_per_call = 2.0;
 static int	n1_max_gap_ms = 100;
 static int	n1_idle_gap_ms = 10;
 static int	n1_pipeline_gap_us = 10;
+static bool n1_span_xacts = true;
 static bool n1_log = false;
 static char *n1_client_id = NULL;
 
@@ -226,6 +238,7 @@ static void n1_exit(int code, Datum arg);
 static void n1_client_id_assign(const char *newval, void *extra);
 static void n1_settings_int_assign(int newval, void *extra);
 static void n1_settings_real_assign(double newval, void *extra);
+static void n1_settings_bool_assign(bool newval, void *extra);
 
 const PPCollector pp_nplusone_collector = {
 	.name = "nplusone",
@@ -289,6 +302,12 @@ n1_define_settings(void)
 							NULL,
 							&n1_pipeline_gap_us, 10, 0, 1000000, PGC_SUSET, 0,
 							NULL, n1_settings_int_assign, NULL);
+	DefineCustomBoolVariable("pgplumb.n_plus_one_span_transactions",
+							 "Finds loops whose iterations each run in their own transaction.",
+							 "A statement that runs once per transaction, transaction after "
+							 "transaction, is one loop; off: every transaction end ends all loops.",
+							 &n1_span_xacts, true, PGC_SUSET, 0,
+							 NULL, n1_settings_bool_assign, NULL);
 	DefineCustomBoolVariable("pgplumb.n_plus_one_log",
 							 "Logs a line when a new N+1 pattern is found (at most one per second).",
 							 NULL,
@@ -300,6 +319,9 @@ n1_define_settings(void)
 							   "server connection.",
 							   &n1_client_id, "", PGC_USERSET, 0,
 							   NULL, n1_client_id_assign, NULL);
+	if (n1_det_mem == NULL)
+		n1_det_mem = MemoryContextAlloc(TopMemoryContext,
+										n1_detector_size(N1_SCOPES));
 }
 
 static void
@@ -321,6 +343,12 @@ n1_settings_real_assign(double newval, void *extra)
 	n1_config_valid = false;
 }
 
+static void
+n1_settings_bool_assign(bool newval, void *extra)
+{
+	n1_config_valid = false;
+}
+
 /* The detector configuration from the settings */
 static void
 n1_make_config(n1_config *cfg)
@@ -336,6 +364,7 @@ n1_make_config(n1_config *cfg)
 	cfg->min_gap_slack_us = cfg->max_gap_us / 2;
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
+	cfg->span_units = n1_span_xacts ? 1 : 0;
 	/* n1_report drops them unless DEBUG1 is interesting */
 	cfg->report_rejected = 1;
 }
@@ -857,9 +886,7 @@ n1_setup_detector(void)
 	n1_make_config(&cfg);
 	if (n1_det == NULL)
 	{
-		n1_det = n1_detector_init(MemoryContextAlloc(TopMemoryContext,
-													 n1_detector_size(N1_SCOPES)),
-								  N1_SCOPES, &cfg, n1_report, NULL);
+		n1_det = n1_detector_init(n1_det_mem, N1_SCOPES, &cfg, n1_report, NULL);
 		n1_detector_set_parent_lookup(n1_det, n1_find_parent, NULL);
 		before_shmem_exit(n1_exit, (Datum) 0);
 	}
@@ -900,6 +927,24 @@ n1_utility_done(PlannedStmt *pstmt, const char *query_string, uint64 queryid,
 	n1_feed(n1_det, &ev);
 }
 
+/*
+ * Does a SELECT read anything?  One with no FROM (SELECT 1, a pool's
+ * health check or reset such as SELECT pg_advisory_unlock_all()) has only
+ * the planner's RTE_RESULT: it is no loop, nothing to batch or cache.
+ */
+static inline bool
+n1_reads_table(List *rtable)
+{
+	ListCell   *lc;
+
+	foreach(lc, rtable)
+	{
+		if (((RangeTblEntry *) lfirst(lc))->rtekind != RTE_RESULT)
+			return true;
+	}
+	return false;
+}
+
 static void
 n1_executor_end(QueryDesc *queryDesc)
 {
@@ -923,7 +968,7 @@ n1_executor_end(QueryDesc *queryDesc)
 	switch (queryDesc->operation)
 	{
 		case CMD_SELECT:
-			ev.kind = ps->rtable != NIL ? N1_KIND_READ : N1_KIND_OTHER;
+			ev.kind = n1_reads_table(ps->rtable) ? N1_KIND_READ : N1_KIND_OTHER;
 			break;
 		case CMD_INSERT:
 		case CMD_UPDATE:

@@ -566,6 +566,24 @@ RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'pgplumb_reset_n_plus_one'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+-- MN+1: one row per parent query with the loops it fed (several child
+-- statements per iteration, read or write), biggest saving first.
+CREATE VIEW n_plus_one_by_parent AS
+  SELECT userid, dbid, parent_queryid, min(parent_query) AS parent_query,
+         count(*) AS children,
+         array_agg(kind ORDER BY est_saved_time DESC, child_queryid) AS kinds,
+         array_agg(child_queryid ORDER BY est_saved_time DESC, child_queryid) AS child_queryids,
+         array_agg(child_query ORDER BY est_saved_time DESC, child_queryid) AS child_queries,
+         max(loops) AS loops,
+         sum(total_repeats) AS child_executions,
+         sum(child_exec_time) AS child_exec_time,
+         sum(est_saved_time) AS est_saved_time,
+         min(first_seen) AS first_seen, max(last_seen) AS last_seen
+    FROM n_plus_one
+   WHERE parent_queryid IS NOT NULL AND kind <> 'redundant'
+   GROUP BY userid, dbid, parent_queryid;
+
 REVOKE ALL ON FUNCTION reset_n_plus_one() FROM PUBLIC;
 GRANT SELECT ON n_plus_one TO PUBLIC;
+GRANT SELECT ON n_plus_one_by_parent TO PUBLIC;
 -- ==== end n_plus_one ====

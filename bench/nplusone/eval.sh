@@ -6,15 +6,19 @@
 # Usage: bench/nplusone/eval.sh [--quick] [--rounds N] [workloads.py options]
 #   --rounds N   run the whole corpus N times (default 1); each round prints
 #                its table, the last lines sum all rounds.
+#   --set NAME=VALUE  a server setting for the run (e.g.
+#                pgplumb.n_plus_one_span_transactions=off); may be repeated.
 # The server is made by pg_virtualenv -t (as regress/run_extension.sh does)
 # and dropped on exit; nothing else is left running.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=1
 args=()
+sets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 		--rounds) rounds=$2; shift 2;;
+		--set) sets+=(-o "$2"); shift 2;;
 		*) args+=("$1"); shift;;
 	esac
 done
@@ -24,13 +28,14 @@ done
 pp_stage=$top/build/stage-n1eval
 pp_stage_extension
 pp_venv_opts pgplumb
+pp_venv+=("${sets[@]}")
 
-export N1_ROUNDS=$rounds N1_ARGS="${args[*]:-}" N1_TOP=$top
+export N1_SETS="${sets[*]:-}" N1_ROUNDS=$rounds N1_ARGS="${args[*]:-}" N1_TOP=$top
 pp_run_virtualenv bash -c '
 		set -eu
 		createdb n1_eval
 		export PGDATABASE=n1_eval
-		echo "corpus: $N1_TOP/bench/nplusone/workloads.py $N1_ARGS, $N1_ROUNDS round(s), PostgreSQL $PGVERSION, $(nproc) cores, load $(cut -d" " -f1 /proc/loadavg)"
+		echo "corpus: $N1_TOP/bench/nplusone/workloads.py $N1_ARGS, $N1_ROUNDS round(s), settings: ${N1_SETS:-defaults}, PostgreSQL $PGVERSION, $(nproc) cores, load $(cut -d" " -f1 /proc/loadavg)"
 		rm -f /tmp/n1eval.$$
 		for r in $(seq 1 "$N1_ROUNDS"); do
 			echo "== round $r"

@@ -450,6 +450,42 @@ START_TEST(test_rhythm_break)
 }
 END_TEST
 
+/*
+ * A fast loop stalled for 200 ms before it went through its parent's rows,
+ * with no other multi-row read in between, is still one loop; the same
+ * stall after a loop that used up its parent's rows ends it.
+ */
+START_TEST(test_stall_inside_loop)
+{
+	trace	   *t = trace_new(NULL, 4);
+
+	READ(t, 100, FP_POSTS, 1, 20);
+	for (int i = 0; i < 20; i++)
+		READ(t, i == 8 ? 200000 : 150, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
+	ck_assert_uint_eq(t->out.f[0].repeats, 20);
+	trace_free(t);
+
+	t = trace_new(NULL, 4);
+	READ(t, 100, FP_POSTS, 1, 8);
+	for (int i = 0; i < 16; i++)
+		READ(t, i == 8 ? 200000 : 150, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	trace_free(t);
+
+	/* lookups 20-60 ms apart are no fast loop: a stall still cuts them */
+	t = trace_new(NULL, 4);
+	READ(t, 100, FP_POSTS, 1, 100);
+	for (int i = 0; i < 12; i++)
+		READ(t, i == 6 ? 300000 : 20000 + (i % 3) * 20000, FP_AUTHOR, 1000 + i, 1);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	trace_free(t);
+}
+END_TEST
+
 /* Descheduling spikes (15 ms) inside a long fast loop do not cut it */
 START_TEST(test_spikes_do_not_cut)
 {
@@ -528,6 +564,116 @@ START_TEST(test_unit_change)
 	ck_assert_int_eq(t->out.n, 1);
 	n1_flush_all(t->det);
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
+	trace_free(t);
+}
+END_TEST
+
+/*
+ * A loop whose iterations each run in their own transaction (peewee
+ * commits every statement; a save() or a handler per item in a
+ * transaction): one loop across the units, with the parent read before.
+ */
+START_TEST(test_loop_across_transactions)
+{
+	trace	   *t = trace_new(NULL, 4);
+	const n1_finding *f;
+
+	t->unit = 100;
+	READ(t, 300, FP_POSTS, 1, 12);
+	for (int i = 0; i < 12; i++)
+	{
+		t->unit = 200 + i;
+		READ(t, 150, FP_AUTHOR, 1000 + i, 1);
+		t->unit = 300 + i;
+		WRITE(t, 150, FP_INSERT, 2000 + i, 1);
+	}
+	n1_flush_all(t->det);
+	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->repeats, 12);
+	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
+	f = find(t, N1_CLASS_WRITE_LOOP, FP_INSERT);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->repeats, 12);
+	ck_assert_int_eq(t->out.n, 2);
+	trace_free(t);
+
+	/* Pony: read each item in autocommit, write it in a transaction */
+	t = trace_new(NULL, 4);
+	READ(t, 300, FP_POSTS, 1, 10);
+	for (int i = 0; i < 10; i++)
+	{
+		t->unit = 0;
+		READ(t, 150, FP_AUTHOR, 1000 + i, 1);
+		t->unit = 400 + i;
+		WRITE(t, 150, FP_INSERT, 2000 + i, 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
+	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, FP_INSERT), 1);
+	trace_free(t);
+
+	/* with span_units off, every transaction ends the runs: nothing */
+	{
+		n1_config	cfg;
+
+		n1_config_default(&cfg);
+		cfg.span_units = 0;
+		t = trace_new(&cfg, 4);
+		t->unit = 100;
+		READ(t, 300, FP_POSTS, 1, 12);
+		for (int i = 0; i < 12; i++)
+		{
+			t->unit = 200 + i;
+			READ(t, 150, FP_AUTHOR, 1000 + i, 1);
+		}
+		n1_flush_all(t->det);
+		ck_assert_int_eq(t->out.n, 0);
+		trace_free(t);
+	}
+}
+END_TEST
+
+/*
+ * Spanning transactions does not make independent requests a loop: one
+ * lookup per transaction with no parent (pgbench -S in BEGIN/END), and
+ * pgbench's TPC-B transactions one after the other.  A loop inside one
+ * transaction is still reported when that transaction ends, even though
+ * the next transaction runs the same statement.
+ */
+START_TEST(test_transactions_not_a_loop)
+{
+	trace	   *t = trace_new(NULL, 4);
+	uint64_t	st = 3;
+
+	for (int i = 0; i < 200; i++)
+	{
+		t->unit = 10 + i;
+		READ(t, 40 + (int64_t) (rnd(&st) % 30), FP_USER, rnd(&st), 1);
+	}
+	for (int i = 0; i < 200; i++)
+	{
+		uint64_t	aid = rnd(&st);
+
+		t->unit = 1000 + i;
+		WRITE(t, 40, FP_INSERT, aid, 1);
+		READ(t, 30, FP_USER, aid, 1);
+		WRITE(t, 30, FP_OTHER, rnd(&st) % 10, 1);
+		WRITE(t, 30, FP_BATCH, rnd(&st), 1);
+		WRITE(t, 30, FP_POLL, rnd(&st), 1);
+	}
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 0);
+
+	t->unit = 5000;
+	for (int i = 0; i < 7; i++)
+		READ(t, 120, FP_AUTHOR, 3000 + i, 1);
+	t->unit = 5001;
+	READ(t, 120, FP_AUTHOR, 4000, 1);
+	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
+	ck_assert_uint_eq(find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR)->repeats, 7);
+	n1_flush_all(t->det);
+	ck_assert_int_eq(t->out.n, 1);
 	trace_free(t);
 }
 END_TEST
@@ -672,6 +818,36 @@ START_TEST(test_requests_back_to_back)
 	n1_flush_all(t->det);
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 3);
 	trace_free(t);
+}
+END_TEST
+
+/*
+ * The same requests on a loaded client: stalls of 40-90 ms between any two
+ * statements may cut one statement's run and not another's.  The list read
+ * that runs again in every request is still no parent of the INSERT.
+ */
+START_TEST(test_requests_with_stalls)
+{
+	for (uint64_t seed = 1; seed <= 40; seed++)
+	{
+		trace	   *t = trace_new(NULL, 4);
+		uint64_t	st = seed;
+
+#define STALL(st) (rnd(st) % 5 == 0 ? 40000 + (int64_t) (rnd(st) % 50000) : 60)
+		for (int i = 0; i < 80; i++)
+		{
+			uint64_t	u = rnd(&st);
+
+			READ(t, STALL(&st), FP_USER, u, 1);
+			READ(t, STALL(&st), FP_COMMENTS, u, 2 + rnd(&st) % 4);
+			WRITE(t, STALL(&st), FP_INSERT, rnd(&st), 1);
+		}
+#undef STALL
+		n1_flush_all(t->det);
+		ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
+		ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
+		trace_free(t);
+	}
 }
 END_TEST
 
@@ -924,6 +1100,10 @@ nplusone_suite(void)
 	tcase_add_test(tc, test_independent_requests_single_rows);
 	tcase_add_test(tc, test_slow_loop_after_fast_statements);
 	tcase_add_test(tc, test_unit_change);
+	tcase_add_test(tc, test_loop_across_transactions);
+	tcase_add_test(tc, test_stall_inside_loop);
+	tcase_add_test(tc, test_requests_with_stalls);
+	tcase_add_test(tc, test_transactions_not_a_loop);
 	tcase_add_test(tc, test_nested_loops);
 	tcase_add_test(tc, test_interleaved_children);
 	tcase_add_test(tc, test_no_parent);

@@ -123,3 +123,60 @@ SELECT name FROM n1_authors WHERE id = 5;
 SELECT name FROM n1_authors WHERE id = 6;
 COMMIT;
 SELECT kind, total_repeats FROM pgplumb.n_plus_one;
+
+-- A loop whose iterations each run in their own transaction (an ORM that
+-- commits every statement, a save() per row in a transaction) is one loop,
+-- with the parent read before it
+SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
+SELECT id, author_id FROM n1_posts WHERE id <= 6 ORDER BY id;
+BEGIN; SELECT name FROM n1_authors WHERE id = 2; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 3; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 4; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 5; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 6; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 7; COMMIT;
+SELECT kind, parent_query, child_query, loops, total_repeats FROM pgplumb.n_plus_one;
+
+-- ... unless pgplumb.n_plus_one_span_transactions is off
+SET pgplumb.n_plus_one_span_transactions = off;
+SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
+SELECT id, author_id FROM n1_posts WHERE id <= 6 ORDER BY id;
+BEGIN; SELECT name FROM n1_authors WHERE id = 2; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 3; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 4; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 5; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 6; COMMIT;
+BEGIN; SELECT name FROM n1_authors WHERE id = 7; COMMIT;
+SELECT count(*) FROM pgplumb.n_plus_one;
+RESET pgplumb.n_plus_one_span_transactions;
+
+-- A SELECT that reads no table (a pool's health check or reset) is no loop
+SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
+SELECT pg_advisory_unlock_all();
+SELECT pg_advisory_unlock_all();
+SELECT pg_advisory_unlock_all();
+SELECT pg_advisory_unlock_all();
+SELECT pg_advisory_unlock_all();
+SELECT pg_advisory_unlock_all();
+SELECT count(*) FROM pgplumb.n_plus_one;
+
+-- MN+1: two child statements per iteration, one row per parent in
+-- n_plus_one_by_parent
+SELECT pgplumb.reset_n_plus_one() IS NOT NULL AS t;
+SELECT id, author_id FROM n1_posts WHERE id <= 5 ORDER BY id;
+SELECT name FROM n1_authors WHERE id = 2;
+SELECT count(*) FROM n1_comments WHERE post_id = 1;
+SELECT name FROM n1_authors WHERE id = 3;
+SELECT count(*) FROM n1_comments WHERE post_id = 2;
+SELECT name FROM n1_authors WHERE id = 4;
+SELECT count(*) FROM n1_comments WHERE post_id = 3;
+SELECT name FROM n1_authors WHERE id = 5;
+SELECT count(*) FROM n1_comments WHERE post_id = 4;
+SELECT name FROM n1_authors WHERE id = 6;
+SELECT count(*) FROM n1_comments WHERE post_id = 5;
+-- (children are ordered by saving, which depends on timing: sorted here)
+SELECT parent_query, children, kinds,
+       (SELECT array_agg(q ORDER BY q COLLATE "C") FROM unnest(child_queries) q) AS child_queries,
+       loops, child_executions, est_saved_time >= 0 AS saved_time
+  FROM pgplumb.n_plus_one_by_parent;
+SELECT count(*) FROM pgplumb.n_plus_one;

@@ -2,11 +2,13 @@
 # regress/t/n1_corpus.sh -- N+1 detection on the quick part of the labeled
 # corpus (bench/nplusone/workloads.py --quick), run for real against the
 # test server, a few workloads from real ORMs (Django, SQLAlchemy, Sequelize,
-# TypeORM, Objection) included: true loops of 5, 6, 50 and 1000 iterations, nested and
-# interleaved loops, write loops, redundant lookups, and look-alikes (= ANY
-# batches, pagination, cursors, pipelines, executemany, multi-statement
-# strings, polling, independent requests, pgbench -S, several concurrent
-# clients).
+# TypeORM, Objection) and 6 held-out ones (peewee, Pony, Django, Kysely: loops
+# whose iterations each run in their own transaction) included: true loops of
+# 5, 6, 50 and 1000 iterations, nested and interleaved loops, write loops,
+# redundant lookups, and look-alikes (= ANY batches, pagination, cursors,
+# pipelines, executemany, multi-statement strings, polling, independent
+# requests, pgbench -S and TPC-B, requests each in a transaction, several
+# concurrent clients).
 # Fails if n_plus_one precision < 0.98 or recall < 0.95.
 #
 # The corpus's timing-based look-alikes make it sensitive to a badly

@@ -19,14 +19,7 @@
 // Connection settings come from the libpq environment (PGHOST, PGPORT,
 // PGUSER, PGPASSWORD, PGDATABASE); the schema is put on the search_path.
 const [orm, kase] = process.argv.slice(2);
-const conn = {
-  host: process.env.PGHOST || 'localhost',
-  port: Number(process.env.PGPORT || 5432),
-  user: process.env.PGUSER,
-  password: process.env.PGPASSWORD,
-  database: process.env.PGDATABASE,
-};
-const SEARCH_PATH = '-c search_path=n1c';
+const { conn, SEARCH_PATH } = require('./pgenv');
 // different rows for every case, so that no two cases look alike
 const OFFSET = { lazy: 100, eager: 100, nested: 200, nested_eager: 200, lazy_txn: 300,
   write_loop: 400, write_batch: 400, save_loop: 500, concurrent: 1000 }[kase];

@@ -20,33 +20,18 @@ Usage: python_orms.py ORM CASE
 Connection settings come from the libpq environment (PGHOST, PGPORT, PGUSER,
 PGPASSWORD, PGDATABASE); the schema is put on the search_path.
 """
-import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from orm_env import django_setup, sqlalchemy_models, sqlalchemy_url, SEARCH_PATH
+
 ORM, CASE = sys.argv[1], sys.argv[2]
 OFFSET = {"lazy": 600, "eager": 600, "prefetch": 600, "nested": 700, "nested_eager": 700,
           "lazy_txn": 800, "write_loop": 900, "write_batch": 900, "save_loop": 1000,
           "iterator": 1100}[CASE]
-ENV = dict(host=os.environ.get("PGHOST", "localhost"), port=os.environ.get("PGPORT", "5432"),
-           user=os.environ.get("PGUSER", ""), password=os.environ.get("PGPASSWORD", ""),
-           dbname=os.environ.get("PGDATABASE", ""))
-SEARCH_PATH = "-c search_path=n1c"
 
 
 def django():
-    import django as dj
-    from django.conf import settings
-
-    sys.path.insert(0, HERE)
-    settings.configure(
-        INSTALLED_APPS=["django_n1"], USE_TZ=True,
-        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-        DATABASES={"default": {
-            "ENGINE": "django.db.backends.postgresql", "NAME": ENV["dbname"],
-            "USER": ENV["user"], "PASSWORD": ENV["password"], "HOST": ENV["host"],
-            "PORT": ENV["port"], "OPTIONS": {"options": SEARCH_PATH}}})
-    dj.setup()
+    django_setup()
     from django.db import transaction
     from django_n1.models import Audit, Post
 
@@ -90,42 +75,11 @@ def django():
 
 
 def sqlalchemy(autocommit):
-    from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, create_engine
-    from sqlalchemy.orm import (Session, declarative_base, joinedload, relationship,
-                                selectinload)
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session, joinedload, selectinload
 
-    Base = declarative_base()
-
-    class Author(Base):
-        __tablename__ = "authors"
-        id = Column(Integer, primary_key=True)
-        name = Column(Text)
-        country = Column(Text)
-
-    class Post(Base):
-        __tablename__ = "posts"
-        id = Column(Integer, primary_key=True)
-        author_id = Column(Integer, ForeignKey("authors.id"))
-        category_id = Column(Integer)
-        title = Column(Text)
-        author = relationship(Author)
-        comments = relationship("Comment", order_by="Comment.id")
-
-    class Comment(Base):
-        __tablename__ = "comments"
-        id = Column(Integer, primary_key=True)
-        post_id = Column(Integer, ForeignKey("posts.id"))
-        author_id = Column(Integer, ForeignKey("authors.id"))
-        body = Column(Text)
-        author = relationship(Author)
-
-    class Audit(Base):
-        __tablename__ = "audit"
-        id = Column(BigInteger, primary_key=True)
-        post_id = Column(Integer)
-        note = Column(Text)
-
-    url = "postgresql+psycopg2://{user}:{password}@{host}:{port}/{dbname}".format(**ENV)
+    Author, Post, Comment, Audit = sqlalchemy_models()
+    url = sqlalchemy_url()
     kw = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     engine = create_engine(url, connect_args={"options": SEARCH_PATH}, future=True, **kw)
 
