@@ -586,7 +586,7 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
 	/* bytes already relayed must reach the server before the rewriter's */
-	if (batch_wants(c->batch, pkt->data, pkt->total) && sbuf_has_pending(&c->sb) &&
+	if (sbuf_has_pending(&c->sb) && batch_wants(c->batch, pkt->data, pkt->total) &&
 		!sbuf_flush_pending(&c->sb))
 		return c->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
 	a = batch_client_message(c->batch, pkt->data, pkt->total);
