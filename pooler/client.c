@@ -490,7 +490,9 @@ client_batch_output(struct client *c, struct server *s)
 			   *to_c = batch_to_client(c->batch);
 	bool		ok = true;
 
-	if (to_s->len == 0 && to_c->len == 0 && pool_mode(c->pool) == CFG_POOL_SESSION)
+	/* most messages of a held segment: nothing to send, nothing held by txn.c */
+	if (to_s->len == 0 && to_c->len == 0 &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c)))
 		return true;
 	/* transaction pooling: through the prepared-statement mapping (txn.c) */
 	if (pool_mode(c->pool) != CFG_POOL_SESSION)
