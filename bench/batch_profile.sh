@@ -9,8 +9,11 @@
 # transaction ((I(3N) - I(N)) / 2N, valgrind --tool=callgrind), split by
 # function for the top entries.
 #
-# Knobs: N=500, CALLGRIND=0|1, TARGETS="relay session transaction",
-# WORKLOADS="pipe multi", POOLER_BIN (default pooler/pgplumb-pooler).
+# Knobs: N=500, CALLGRIND=0|1, TARGETS="relay session transaction" (also
+# transaction-coalescing: insert_coalescing = 1), WORKLOADS="pipe multi" (also
+# single: 20 clients of autocommit single-row INSERTs, N each, figures per
+# row), POOLER_BIN (default pooler/pgplumb-pooler), KEEP=<dir> keeps the
+# callgrind files and a strace of 3 transactions.
 set -euo pipefail
 [ -n "${TRACE:-}" ] && set -x
 
@@ -41,6 +44,7 @@ ROW="INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')"
 HEAD=$'\\set a random(1, 1000000)\n\\set b random(1, 1000000)'
 { echo "$HEAD"; echo '\startpipeline'; for _ in $(seq 100); do echo "$ROW;"; done; echo '\endpipeline'; } >"$WORK/pipe.sql"
 { echo "$HEAD"; for i in $(seq 100); do if [ "$i" -lt 100 ]; then echo "$ROW \\;"; else echo "$ROW;"; fi; done; } >"$WORK/multi.sql"
+{ echo "$HEAD"; echo "$ROW;"; } >"$WORK/single.sql"
 cp "$POOLER_BIN" "$WORK/pgplumb-pooler"
 chown -R postgres: "$WORK"
 
@@ -66,11 +70,13 @@ listen_port = $PORT
 unix_socket_dir =
 auth_type = md5
 auth_file = $WORK/userlist.txt
-pool_mode = $target
+pool_mode = ${target%-coalescing}
+${COAL_INI:-}
 default_pool_size = 2
 logfile = $WORK/p.log
 insert_batching = 1
 INI
+		[ "$target" = transaction-coalescing ] && echo "insert_coalescing = 1" >>"$WORK/p.ini"
 		chown postgres: "$WORK/p.ini"
 		runuser -u postgres -- "$@" "$WORK/pgplumb-pooler" "$WORK/p.ini" 2>>"$WORK/p.stderr" &
 	fi
@@ -82,10 +88,11 @@ proxy_pid() {	# the proxy process itself (not runuser)
 	p=$(pgrep -P "$PID" | head -1)
 	if [ -n "$p" ] && [ "$(cat "/proc/$PID/comm")" = runuser ]; then echo "$p"; else echo "$PID"; fi
 }
-run() {	# $1 workload, $2 transactions
-	local m=prepared
+run() {	# $1 workload, $2 transactions (single: per client, 20 clients)
+	local m=prepared c=1
 	[ "$1" = multi ] && m=simple
-	pgbench -n -h 127.0.0.1 -p "$PORT" -M $m -c 1 -j 1 -t "$2" -f "$WORK/$1.sql" postgres >/dev/null
+	[ "$1" = single ] && c=20
+	pgbench -n -h 127.0.0.1 -p "$PORT" -M $m -c $c -j $((c > 1 ? 2 : 1)) -t "$2" -f "$WORK/$1.sql" postgres >/dev/null
 }
 
 echo "| target | workload | syscalls/txn | top syscalls per txn | instructions/txn |" >"$WORK/report.md"

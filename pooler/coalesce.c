@@ -801,11 +801,13 @@ send_as_client(struct client *c, struct server *s, const struct proto_buf *b)
 	while (off < b->len)
 	{
 		uint32_t	total = 1 + proto_get_u32(b->data + off + 1);
+		/* avail: the rest of b, so that txn.c holds the messages (prepared
+		 * statements mapped) and sends them in one write after the last */
 		struct sbuf_pkt pkt = {
 			.type = b->data[off],
 			.total = total,
 			.data = b->data + off,
-			.avail = total,
+			.avail = (uint32_t) (b->len - off),
 		};
 		bool		was_busy = s->expect_rfq > 0 || s->ext_open;
 		enum sbuf_ret r = txn_client_packet(c, s, &pkt, was_busy);
@@ -985,7 +987,13 @@ entry_answered(struct coal_group *g, int k)
 static void
 send_to(const struct coal_group *g, struct coal_entry *e, const void *data, size_t len)
 {
-	if (e->c == NULL || sbuf_send(&e->c->sb, data, len))
+	/*
+	 * The linked client's replies always end with the server's final
+	 * ReadyForQuery, relayed at the end of the flight (SBUF_FORWARD): they
+	 * wait for it in the kernel (MSG_MORE) and go in one segment with it.
+	 */
+	if (e->c == NULL || (e == g->lead ? sbuf_send_more(&e->c->sb, data, len) :
+						 sbuf_send(&e->c->sb, data, len)))
 		return;
 	if (e == g->lead)
 		log_debug("%s insert_coalescing: could not send to client", client_ident(e->c));
