@@ -115,7 +115,8 @@ for t in $TARGETS; do
 			kill -INT "$SPID"; wait "$SPID" || true
 		fi
 		stop
-		sc=$(awk -v n="$N" '/^[ 0-9.]+[0-9]+ +[a-z_0-9]+$/ || NF >= 5 && $NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ {c[$NF] += $4} END {
+		tx=$N; [ "$w" = single ] && tx=$((20 * N))	# figures per row there
+		sc=$(awk -v n="$tx" '/^[ 0-9.]+[0-9]+ +[a-z_0-9]+$/ || NF >= 5 && $NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ {c[$NF] += $4} END {
 			for (k in c) if (k != "total") { t += c[k]; if (c[k] / n >= 0.05) s = s sprintf("%s %.1f, ", k, c[k] / n) } printf "%.1f|%s", t / n, s }' "$WORK/strace.out")
 		ins=""
 		if [ "$CALLGRIND" = 1 ]; then
@@ -128,7 +129,7 @@ for t in $TARGETS; do
 			total() { local f; for f in "$WORK"/cg."$1".*; do callgrind_annotate "$f" 2>/dev/null |
 				awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}'; done | awk '{s += $1} END {print s}'; }
 			i1=$(total "$N"); i3=$(total $((3 * N)))
-			ins=$(( (i3 - i1) / (2 * N) ))
+			ins=$(( (i3 - i1) / (2 * tx) ))
 			big=$(ls -S "$WORK"/cg.$((3 * N)).* | head -1)
 			{ echo; echo "### $t $w (the 3N run's busiest process, top functions, inclusive of nothing)"; echo '```'
 			  callgrind_annotate "$big" 2>/dev/null | sed -n "/file:function/,\$p" | head -25 || true; echo '```'; } >>"$WORK/functions.md"
