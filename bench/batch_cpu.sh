@@ -45,12 +45,7 @@ export TICK; TICK=$(getconf CLK_TCK)
 psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
 echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
 
-ROW="INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')"
-HEAD=$'\\set a random(1, 1000000)\n\\set b random(1, 1000000)'
-{ echo "$HEAD"; echo '\startpipeline'; for _ in $(seq 100); do echo "$ROW;"; done; echo '\endpipeline'; } >"$WORK/pipe.sql"
-{ echo "$HEAD"; for i in $(seq 100); do if [ "$i" -lt 100 ]; then echo "$ROW \\;"; else echo "$ROW;"; fi; done; } >"$WORK/multi.sql"
-{ echo "$HEAD"; printf 'INSERT INTO bi (a, b, c) VALUES '
-  for i in $(seq 100); do printf "(:a, :b, 'payload')"; [ "$i" -lt 100 ] && printf ', '; done; echo ';'; } >"$WORK/values100.sql"
+bench_batch_scripts "$WORK"
 seq 1 100 | awk '{print $1 "," $1+4000 ",payload"}' >"$WORK/rows100.csv"
 chmod 644 "$WORK"/*
 echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/copy.sql"
