@@ -13,7 +13,8 @@
 # transaction-coalescing: insert_coalescing = 1), WORKLOADS="pipe multi" (also
 # single: 20 clients of autocommit single-row INSERTs, N each, figures per
 # row), POOLER_BIN (default pooler/pgplumb-pooler), KEEP=<dir> keeps the
-# callgrind files and a strace of 3 transactions.
+# callgrind files and a strace of 3 transactions, PERF=1 logs perf stat's
+# task-clock and context switches of the proxy per transaction (N more).
 set -euo pipefail
 [ -n "${TRACE:-}" ] && set -x
 
@@ -98,6 +99,7 @@ for t in $TARGETS; do
 	for w in $WORKLOADS; do
 		# 20 clients on a session pool of 2 would wait for a server
 		[ "$w" = single ] && [ "$t" = session ] && continue
+		tx=$N; [ "$w" = single ] && tx=$((20 * N))	# figures per row there
 		run_s=""
 		start "$t"
 		run "$w" 20
@@ -106,6 +108,14 @@ for t in $TARGETS; do
 		sleep 1
 		run "$w" "$N"
 		kill -INT "$SPID"; wait "$SPID" || true
+		if [ -n "${PERF:-}" ]; then	# perf stat of the proxy over N more transactions
+			perf stat -e task-clock,context-switches,cpu-migrations -p "$(proxy_pid)" -o "$WORK/perf.out" &
+			SPID=$!
+			sleep 0.5
+			run "$w" "$N"
+			kill -INT "$SPID"; wait "$SPID" || true
+			log "$t $w perf: $(awk -v n="$tx" '/task-clock|context-switches|cpu-migrations/ {gsub(",", "", $1); if ($2 == "msec") printf "CPU %.1f us/txn, ", $1 * 1000 / n; else printf "%s %.2f/txn, ", $2, $1 / n}' "$WORK/perf.out")"
+		fi
 		if [ -n "${KEEP:-}" ]; then	# and the sequence of 3 transactions
 			cp "$WORK/strace.out" "$KEEP/strace.$t.$w"
 			strace -f -tt -T -e trace=read,write,sendto,recvfrom,poll,epoll_wait -o "$KEEP/seq.$t.$w" -p "$(proxy_pid)" 2>/dev/null &
@@ -115,7 +125,6 @@ for t in $TARGETS; do
 			kill -INT "$SPID"; wait "$SPID" || true
 		fi
 		stop
-		tx=$N; [ "$w" = single ] && tx=$((20 * N))	# figures per row there
 		sc=$(awk -v n="$tx" '/^[ 0-9.]+[0-9]+ +[a-z_0-9]+$/ || NF >= 5 && $NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ {c[$NF] += $4} END {
 			for (k in c) if (k != "total") { t += c[k]; if (c[k] / n >= 0.05) s = s sprintf("%s %.1f, ", k, c[k] / n) } printf "%.1f|%s", t / n, s }' "$WORK/strace.out")
 		ins=""
