@@ -118,7 +118,7 @@ for t in $TARGETS; do
 		fi
 		if [ -n "${KEEP:-}" ]; then	# and the sequence of 3 transactions
 			cp "$WORK/strace.out" "$KEEP/strace.$t.$w"
-			strace -f -tt -T -e trace=read,write,sendto,recvfrom,poll,epoll_wait -o "$KEEP/seq.$t.$w" -p "$(proxy_pid)" 2>/dev/null &
+			strace -f -tt -T -e trace=read,write,writev,sendto,sendmsg,recvfrom,poll,epoll_wait -o "$KEEP/seq.$t.$w" -p "$(proxy_pid)" 2>/dev/null &
 			SPID=$!
 			sleep 1
 			run "$w" 3
