@@ -13,7 +13,8 @@
 # multi (the same as one multi-statement Query, -M simple), direct and through
 # pgplumb-pooler with insert_batching = 1 in session and transaction pool mode.
 #
-# Knobs: N=2000 ROUNDS=5, RESULTS_DIR, NO_RESULTS=1 to only print.
+# Knobs: N=2000 ROUNDS=5, RESULTS_DIR, NO_RESULTS=1 to only print, ONLY=<regex
+# of script/mode> for a subset (the ratio lines need every anchor).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,7 @@ export N=${N:-2000} ROUNDS=${ROUNDS:-5} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/r
 
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
+	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
 	BENCH_CMD="$0 $*"
 	bench_enter_cluster "$0" --inside
 fi
@@ -43,12 +45,7 @@ export TICK; TICK=$(getconf CLK_TCK)
 psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
 echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
 
-ROW="INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')"
-HEAD=$'\\set a random(1, 1000000)\n\\set b random(1, 1000000)'
-{ echo "$HEAD"; echo '\startpipeline'; for _ in $(seq 100); do echo "$ROW;"; done; echo '\endpipeline'; } >"$WORK/pipe.sql"
-{ echo "$HEAD"; for i in $(seq 100); do if [ "$i" -lt 100 ]; then echo "$ROW \\;"; else echo "$ROW;"; fi; done; } >"$WORK/multi.sql"
-{ echo "$HEAD"; printf 'INSERT INTO bi (a, b, c) VALUES '
-  for i in $(seq 100); do printf "(:a, :b, 'payload')"; [ "$i" -lt 100 ] && printf ', '; done; echo ';'; } >"$WORK/values100.sql"
+bench_batch_scripts "$WORK"
 seq 1 100 | awk '{print $1 "," $1+4000 ",payload"}' >"$WORK/rows100.csv"
 chmod 644 "$WORK"/*
 echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/copy.sql"
@@ -84,20 +81,43 @@ echo "round,point,server_us,pooler_us,pgbench_us" >"$CSV"
 POINTS=("values100|direct|prepared" "copy|direct|simple" "pipe|direct|prepared"
 	"pipe|session|prepared" "pipe|transaction|prepared" "multi|direct|simple"
 	"multi|session|simple" "multi|transaction|simple")
+# the standalone rewrite relay (pooler/tests/batch/batch_proxy, the same
+# batch.c over blocking sockets): its CPU is what its child reports
+[ -x "$ROOT/pooler/build/batch/batch_proxy" ] && POINTS+=("pipe|relay|prepared" "multi|relay|simple")
+# ONLY=<extended regex>: only the points (script/mode) that match, to compare while developing
+if [ -n "${ONLY:-}" ]; then
+	kept=()
+	for p in "${POINTS[@]}"; do IFS='|' read -r a b _ <<<"$p"; [[ $a/$b =~ ^($ONLY)$ ]] && kept+=("$p"); done
+	POINTS=("${kept[@]}")
+fi
 for r in $(seq 1 "$ROUNDS"); do
 	for p in "${POINTS[@]}"; do
 		IFS='|' read -r script mode qm <<<"$p"
 		port=$PG_PORT
 		psql -XqAtc "TRUNCATE bi"
-		if [ "$mode" != direct ]; then start_pooler "$mode"; port=$PORT; fi
+		if [ "$mode" = relay ]; then
+			: >"$WORK/relay.stats"
+			"$ROOT/pooler/build/batch/batch_proxy" "$PORT" 127.0.0.1 "$PG_PORT" 1000 "$WORK/relay.stats" &
+			PID=$!
+			port=$PORT
+			for _ in $(seq 50); do
+				psql -XAtc 'select 1' -h 127.0.0.1 -p "$PORT" -d postgres >/dev/null 2>&1 && break
+				sleep 0.1
+			done
+		elif [ "$mode" != direct ]; then start_pooler "$mode"; port=$PORT; fi
 		sleep 0.3
 		a=$(reaped)
 		/usr/bin/time -f "%U %S" -o "$WORK/time" pgbench -n -h 127.0.0.1 -p "$port" -M "$qm" \
 			-t "$N" -f "$WORK/$script.sql" postgres >"$WORK/pgbench.out" 2>&1 ||
 			{ cat "$WORK/pgbench.out" >&2; exit 1; }
 		pooler=0
-		if [ -n "$PID" ]; then
-			pooler=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+		if [ "$mode" = relay ]; then
+			sleep 0.3	# the child writes its counters (CPU seconds last) at disconnection
+			pooler=$(tail -n 1 "$WORK/relay.stats" | awk -v t="$TICK" '{print $NF * t}')
+			kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+		elif [ -n "$PID" ]; then
+			# run time in ns (schedstat: exact, where /proc/PID/stat counts ticks)
+			pooler=$(awk -v t="$TICK" '{print $1 * t / 1e9}' "/proc/$PID/schedstat")
 			kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 		fi
 		sleep 0.5	# the backends exit and are reaped
@@ -122,6 +142,7 @@ pts = list(dict.fromkeys(r["point"] for r in rows))
 med = {p: {k: statistics.median(float(r[k]) for r in rows if r["point"] == p)
            for k in ("server_us", "pooler_us", "pgbench_us")} for p in pts}
 tot = {p: sum(med[p].values()) for p in pts}
+ratio = lambda a, b: "%.2f" % (tot[a] / tot[b]) if a in tot and b in tot else "n/a"
 o = ["# batch_cpu: CPU time per 100 rows inserted, median of %s rounds (alternating)\n" % E["ROUNDS"],
      "pgbench -n -t %s transactions of 100 rows per run, 1 client; server CPU reaped by the "
      "postmaster, pooler CPU from /proc, pgbench CPU from time(1), in microseconds per "
@@ -132,12 +153,14 @@ for p in pts:
     o.append("| %s | %.0f | %.0f | %.0f | %.0f |" % (p, m["server_us"], m["pooler_us"], m["pgbench_us"], tot[p]))
 o.append("\n## Rows per CPU-second, ratios (total CPU of the anchor / total CPU of the point)")
 for s in ("pipe", "multi"):
-    for mode in ("session", "transaction"):
+    for mode in ("session", "transaction", "relay"):
         p = "%s/%s" % (s, mode)
-        o.append("- %s: / %s direct = %.2f (target >= 2.5); / hand-written VALUES = %.2f (target >= 0.9); / COPY = %.2f (target >= 0.4)" % (
-            p, s, tot["%s/direct" % s] / tot[p], tot["values100/direct"] / tot[p], tot["copy/direct"] / tot[p]))
-o.append("- anchors: values100 / pipe direct = %.2f; COPY / values100 = %.2f" % (
-    tot["pipe/direct"] / tot["values100/direct"], tot["values100/direct"] / tot["copy/direct"]))
+        if p not in tot:
+            continue
+        o.append("- %s: / %s direct = %s (target >= 2.5); / hand-written VALUES = %s (target >= 0.9); / COPY = %s (target >= 0.4)" % (
+            p, s, ratio("%s/direct" % s, p), ratio("values100/direct", p), ratio("copy/direct", p)))
+o.append("- anchors: values100 / pipe direct = %s; COPY / values100 = %s" % (
+    ratio("pipe/direct", "values100/direct"), ratio("values100/direct", "copy/direct")))
 print("\n".join(o))
 PY
 bench_write_report batch_cpu "N=$N ROUNDS=$ROUNDS"

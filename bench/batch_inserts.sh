@@ -26,7 +26,8 @@
 #                (coalescing on: the separate section at the end, coalesce_bench)
 #
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
-# NO_RESULTS=1 to only print, COALESCE_ONLY=1 (only the coalescing section,
+# NO_RESULTS=1 to only print, ONLY=<regex of point names> (a subset, to
+# compare while developing), COALESCE_ONLY=1 (only the coalescing section,
 # see coalesce_bench), COALESCE_DELAY (its insert_coalesce_delay, 1ms).
 # Takes about ROUNDS * 14 * (DURATION + 2) s, plus ROUNDS * 3 * (DURATION + 2) s
 # for the coalescing section.
@@ -325,6 +326,13 @@ POINTS=(
 	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100"
 	"pipe/pgplumb-txn|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|txn"
 	"multi/pgplumb-txn|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100|txn")
+# ONLY=<extended regex>: keep only the points whose name matches (quick
+# paired comparisons while developing; recorded results use every point)
+if [ -n "${ONLY:-}" ]; then
+	kept=()
+	for p in "${POINTS[@]}"; do [[ ${p%%|*} =~ ^($ONLY)$ ]] && kept+=("$p"); done
+	POINTS=("${kept[@]}")
+fi
 
 CSV="$WORK/rounds.csv"
 echo "round,point,tps,rows_per_s" >"$CSV"
@@ -412,4 +420,4 @@ EOF
 bench_write_report batch_inserts "DURATION=$DURATION ROUNDS=$ROUNDS"
 [ -n "${NO_RESULTS:-}" ] || cp "$CSV" "$RESULTS_DIR/batch_inserts-$RESULT_STAMP.csv"
 # cross-client coalescing: its own rounds and report (see coalesce_bench)
-coalesce_bench
+[ -n "${ONLY:-}" ] || coalesce_bench

@@ -734,7 +734,7 @@ done:
  * it give up, and the scan decides.
  */
 
-static bool
+static inline bool
 fast_is_ident(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -748,7 +748,7 @@ fast_blank(char c)
 }
 
 /* One literal at *p; advances past it.  false if not a literal we accept. */
-static bool
+static inline __attribute__((always_inline)) bool
 fast_literal(const char **pp)
 {
 	const char *p = *pp;

@@ -490,7 +490,9 @@ client_batch_output(struct client *c, struct server *s)
 			   *to_c = batch_to_client(c->batch);
 	bool		ok = true;
 
-	if (to_s->len == 0 && to_c->len == 0 && pool_mode(c->pool) == CFG_POOL_SESSION)
+	/* most messages of a held segment: nothing to send, nothing held by txn.c */
+	if (to_s->len == 0 && to_c->len == 0 &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c)))
 		return true;
 	/* transaction pooling: through the prepared-statement mapping (txn.c) */
 	if (pool_mode(c->pool) != CFG_POOL_SESSION)
@@ -586,7 +588,7 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
 	/* bytes already relayed must reach the server before the rewriter's */
-	if (batch_wants(c->batch, pkt->data, pkt->total) && sbuf_has_pending(&c->sb) &&
+	if (sbuf_has_pending(&c->sb) && batch_wants(c->batch, pkt->data, pkt->total) &&
 		!sbuf_flush_pending(&c->sb))
 		return c->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
 	a = batch_client_message(c->batch, pkt->data, pkt->total);

@@ -436,6 +436,12 @@ coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *o
 	return ok && proto_buf_ok(out);
 }
 
+size_t
+coal_req_value_bytes(const struct coal_req *r)
+{
+	return r->kind == COAL_SIMPLE ? strlen(r->ins->tuple) : r->values_len;
+}
+
 bool
 coal_build_single(const struct coal_req *r, struct proto_buf *out)
 {
@@ -531,6 +537,7 @@ struct coal_group {
 								 * coalesce_client_gone) */
 	int			n;
 	int			cap;			/* rows that fit one statement */
+	size_t		bytes;			/* bytes of values held (coal_req_value_bytes) */
 	struct event *timer;
 	enum phase phase;
 	int			idx;			/* PH_REPLAY: replies belong to order(idx) */
@@ -683,6 +690,7 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 	struct coal_entry *e;
 	struct coal_group *g;
 	struct coal_table *tab;
+	size_t		vb;
 	int			rc;
 
 	if (c->is_admin || c->link || pool_mode(c->pool) != CFG_POOL_TRANSACTION ||
@@ -709,6 +717,14 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		if (g->pool == c->pool && g->n > 0 && coal_req_same_group(&g->e[0]->req, &e->req) &&
 			txn_clients_same_vars(g->e[0]->c, c))
 			break;
+	/* insert_batch_max_bytes: a group this row would take past it goes now */
+	vb = coal_req_value_bytes(&e->req);
+	if (g != NULL && g->bytes + vb > (size_t) cfg->insert_batch_max_bytes)
+	{
+		group_unlink_open(g);
+		group_kick(g);
+		g = NULL;
+	}
 	if (g == NULL)
 	{
 		g = calloc(1, sizeof(*g));
@@ -749,6 +765,7 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 	e->skip_left = e->req.nmsgs - 1;
 	e->final_held = true;
 	g->e[g->n++] = e;
+	g->bytes += vb;
 	c->coal = e;
 	if (g->n >= g->cap)
 	{
@@ -784,11 +801,13 @@ send_as_client(struct client *c, struct server *s, const struct proto_buf *b)
 	while (off < b->len)
 	{
 		uint32_t	total = 1 + proto_get_u32(b->data + off + 1);
+		/* avail: the rest of b, so that txn.c holds the messages (prepared
+		 * statements mapped) and sends them in one write after the last */
 		struct sbuf_pkt pkt = {
 			.type = b->data[off],
 			.total = total,
 			.data = b->data + off,
-			.avail = total,
+			.avail = (uint32_t) (b->len - off),
 		};
 		bool		was_busy = s->expect_rfq > 0 || s->ext_open;
 		enum sbuf_ret r = txn_client_packet(c, s, &pkt, was_busy);
@@ -968,7 +987,13 @@ entry_answered(struct coal_group *g, int k)
 static void
 send_to(const struct coal_group *g, struct coal_entry *e, const void *data, size_t len)
 {
-	if (e->c == NULL || sbuf_send(&e->c->sb, data, len))
+	/*
+	 * The linked client's replies always end with the server's final
+	 * ReadyForQuery, relayed at the end of the flight (SBUF_FORWARD): they
+	 * wait for it (sbuf_send_more) and go in one segment with it.
+	 */
+	if (e->c == NULL || (e == g->lead ? sbuf_send_more(&e->c->sb, data, len) :
+						 sbuf_send(&e->c->sb, data, len)))
 		return;
 	if (e == g->lead)
 		log_debug("%s insert_coalescing: could not send to client", client_ident(e->c));

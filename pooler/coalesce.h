@@ -1,7 +1,8 @@
 /*
  * coalesce.h -- insert_coalescing: autocommit single-row INSERTs of
  * different clients of one pool, into the same table and column list, are
- * held for up to insert_coalesce_delay (or insert_batch_max_rows rows) and
+ * held for up to insert_coalesce_delay (or insert_batch_max_rows rows, or
+ * insert_batch_max_bytes bytes of values) and
  * run as one multi-row INSERT on one server connection, in its own implicit
  * transaction (one Sync).  Each client is answered only once that
  * transaction has committed, with exactly the replies PostgreSQL would have
@@ -100,6 +101,13 @@ void		coal_req_free(struct coal_req *r);
  * the extended protocol the same statement and parameter count.
  */
 bool		coal_req_same_group(const struct coal_req *a, const struct coal_req *b);
+
+/*
+ * Bytes of values r adds to a merged statement, as insert_batch_max_bytes
+ * counts them: its Bind parameter data (length words included), or for a
+ * simple Query the text of its literal tuple.
+ */
+size_t		coal_req_value_bytes(const struct coal_req *r);
 
 /* Append the merged request for reqs[0..n) (all of one group). */
 bool		coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *out);

@@ -645,6 +645,12 @@ holds(const struct txn_client *tc)
 	return tc->out && tc->out->len > 0;
 }
 
+bool
+txn_client_holds(const struct client *c)
+{
+	return c->txn != NULL && holds(c->txn);
+}
+
 static bool
 send_held(struct client *c, struct server *s)
 {

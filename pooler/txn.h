@@ -58,6 +58,8 @@ enum sbuf_ret txn_client_packet(struct client *c, struct server *s, struct sbuf_
  * matched), after what is held.  false: a connection was closed.
  */
 bool		txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs) PP_WUR;
+/* Does txn.c hold bytes of the client's not yet sent to its server? */
+bool		txn_client_holds(const struct client *c);
 
 /*
  * A reply from server s linked to a client, before the relay's own

@@ -32,3 +32,18 @@ bench_write_report() {
 	} >"$RESULTS_DIR/$name-$RESULT_STAMP.md"
 	log "wrote $RESULTS_DIR/$name-$RESULT_STAMP.md"
 }
+
+# The pgbench scripts of the batch benchmarks, written into directory $1,
+# each loading rows into bi (a, b, c): pipe.sql (100 single-row INSERTs in
+# one pipeline), multi.sql (the same as one multi-statement Query), single.sql
+# (one autocommit single-row INSERT) and values100.sql (one hand-written
+# 100-row INSERT).
+bench_batch_scripts() {
+	local row="INSERT INTO bi (a, b, c) VALUES (:a, :b, 'payload')" i
+	local head=$'\\set a random(1, 1000000)\n\\set b random(1, 1000000)'
+	{ echo "$head"; echo '\startpipeline'; for _ in $(seq 100); do echo "$row;"; done; echo '\endpipeline'; } >"$1/pipe.sql"
+	{ echo "$head"; for i in $(seq 100); do if [ "$i" -lt 100 ]; then echo "$row \\;"; else echo "$row;"; fi; done; } >"$1/multi.sql"
+	{ echo "$head"; echo "$row;"; } >"$1/single.sql"
+	{ echo "$head"; printf 'INSERT INTO bi (a, b, c) VALUES '
+	  for i in $(seq 100); do printf "(:a, :b, 'payload')"; [ "$i" -lt 100 ] && printf ', '; done; echo ';'; } >"$1/values100.sql"
+}

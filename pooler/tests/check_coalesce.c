@@ -457,6 +457,25 @@ START_TEST(test_replay_with_describe)
 }
 END_TEST
 
+START_TEST(test_value_bytes)
+{
+	static const char *const vals[] = {"123", NULL};
+	struct proto_buf b;
+	struct coal_req r;
+
+	ck_assert_int_eq(parse_query("INSERT INTO t (a, b) VALUES (1, 'x')", &r), 1);
+	ck_assert_uint_eq(coal_req_value_bytes(&r), strlen("(1, 'x')"));
+	coal_req_free(&r);
+	proto_buf_init(&b);
+	ext_insert(&b, "insert into t (a, b) values ($1, $2)", true, "", 2, vals);
+	ck_assert_int_eq(parse_buf(&b, &r), 1);
+	/* two length words, "123", no bytes for the NULL */
+	ck_assert_uint_eq(coal_req_value_bytes(&r), 4 + 3 + 4);
+	coal_req_free(&r);
+	proto_buf_free(&b);
+}
+END_TEST
+
 static Suite *
 coalesce_suite(void)
 {
@@ -472,6 +491,7 @@ coalesce_suite(void)
 	tcase_add_test(tc, test_build_merged_simple);
 	tcase_add_test(tc, test_build_merged_extended);
 	tcase_add_test(tc, test_replay_with_describe);
+	tcase_add_test(tc, test_value_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
