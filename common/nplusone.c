@@ -58,26 +58,7 @@
 
 /*---- hashing ----*/
 
-#define N1__M1 UINT64_C(0x9e3779b97f4a7c15)
-#define N1__M2 UINT64_C(0xbf58476d1ce4e5b9)
-#define N1__M3 UINT64_C(0x94d049bb133111eb)
-
-static inline uint64_t
-n1__mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= N1__M2;
-	x ^= x >> 27;
-	x *= N1__M3;
-	x ^= x >> 31;
-	return x;
-}
-
-uint64_t
-n1_hash_combine(uint64_t h, uint64_t v)
-{
-	return n1__mix(h ^ (v + N1__M1 + (h << 6) + (h >> 2)));
-}
+/* N1__M1, n1__mix and n1_hash_combine are in nplusone.h (inline) */
 
 uint64_t
 n1_hash_bytes(const void *data, size_t len, uint64_t seed)
