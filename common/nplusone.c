@@ -508,6 +508,9 @@ n1__flush(n1_detector *det, n1_scope *s)
 static void
 n1__unit_end(n1_detector *det, n1_scope *s)
 {
+	/* no run repeated in this unit (most transactions): nothing to judge */
+	if (!s->unit_repeats)
+		return;
 	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
 		if (s->run_fp[i] != 0 && s->runs[i].unit_seq == s->unit_seq &&
 			s->runs[i].unit_count >= 2)
@@ -762,7 +765,10 @@ n1_feed(n1_detector *det, const n1_event *ev)
 			n1__unit_end(det, s);
 	}
 	if (s->unit_id != ev->unit_id)
+	{
 		s->unit_seq++;
+		s->unit_repeats = 0;
+	}
 	s->unit_id = ev->unit_id;
 
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
@@ -800,6 +806,8 @@ n1_feed(n1_detector *det, const n1_event *ev)
 		r->prev_fp = s->prev_fp;
 	}
 	n1__add(cfg, &s->runs[slot], ev, s->unit_seq);
+	if (s->runs[slot].unit_count >= 2)
+		s->unit_repeats = 1;
 	s->last_slot = slot;
 
 	/* a multi-row read may feed a loop that starts next */

@@ -200,6 +200,7 @@ typedef struct n1_scope
 	uint64_t	scope_id;
 	uint64_t	unit_id;
 	uint32_t	unit_seq;		/* bumped at every change of unit_id */
+	int			unit_repeats;	/* 0: no run has 2 iterations in this unit */
 	uint64_t	last_used;		/* detector tick, for LRU replacement */
 	int64_t		last_end;		/* end of the scope's latest statement */
 	uint32_t	nevents;
