@@ -58,26 +58,7 @@
 
 /*---- hashing ----*/
 
-#define N1__M1 UINT64_C(0x9e3779b97f4a7c15)
-#define N1__M2 UINT64_C(0xbf58476d1ce4e5b9)
-#define N1__M3 UINT64_C(0x94d049bb133111eb)
-
-static inline uint64_t
-n1__mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= N1__M2;
-	x ^= x >> 27;
-	x *= N1__M3;
-	x ^= x >> 31;
-	return x;
-}
-
-uint64_t
-n1_hash_combine(uint64_t h, uint64_t v)
-{
-	return n1__mix(h ^ (v + N1__M1 + (h << 6) + (h >> 2)));
-}
+/* N1__M1, n1__mix and n1_hash_combine are in nplusone.h (inline) */
 
 uint64_t
 n1_hash_bytes(const void *data, size_t len, uint64_t seed)
@@ -527,6 +508,9 @@ n1__flush(n1_detector *det, n1_scope *s)
 static void
 n1__unit_end(n1_detector *det, n1_scope *s)
 {
+	/* no run repeated in this unit (most transactions): nothing to judge */
+	if (!s->unit_repeats)
+		return;
 	for (int i = 0; i < N1_MAX_RUNS && s->nruns > 0; i++)
 		if (s->run_fp[i] != 0 && s->runs[i].unit_seq == s->unit_seq &&
 			s->runs[i].unit_count >= 2)
@@ -781,7 +765,10 @@ n1_feed(n1_detector *det, const n1_event *ev)
 			n1__unit_end(det, s);
 	}
 	if (s->unit_id != ev->unit_id)
+	{
 		s->unit_seq++;
+		s->unit_repeats = 0;
+	}
 	s->unit_id = ev->unit_id;
 
 	if (ev->kind == N1_KIND_OTHER || ev->fingerprint == 0)
@@ -819,6 +806,8 @@ n1_feed(n1_detector *det, const n1_event *ev)
 		r->prev_fp = s->prev_fp;
 	}
 	n1__add(cfg, &s->runs[slot], ev, s->unit_seq);
+	if (s->runs[slot].unit_count >= 2)
+		s->unit_repeats = 1;
 	s->last_slot = slot;
 
 	/* a multi-row read may feed a loop that starts next */

@@ -200,6 +200,7 @@ typedef struct n1_scope
 	uint64_t	scope_id;
 	uint64_t	unit_id;
 	uint32_t	unit_seq;		/* bumped at every change of unit_id */
+	int			unit_repeats;	/* 0: no run has 2 iterations in this unit */
 	uint64_t	last_used;		/* detector tick, for LRU replacement */
 	int64_t		last_end;		/* end of the scope's latest statement */
 	uint32_t	nevents;
@@ -284,6 +285,31 @@ extern const char *n1_reject_name(n1_reject r);
 
 /* Hashing helpers for parameter values */
 extern uint64_t n1_hash_bytes(const void *data, size_t len, uint64_t seed);
-extern uint64_t n1_hash_combine(uint64_t h, uint64_t v);
+
+#define N1__M1 UINT64_C(0x9e3779b97f4a7c15)
+#define N1__M2 UINT64_C(0xbf58476d1ce4e5b9)
+#define N1__M3 UINT64_C(0x94d049bb133111eb)
+
+/* A 64-bit finalizer (splitmix64's) */
+static inline uint64_t
+n1__mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= N1__M2;
+	x ^= x >> 27;
+	x *= N1__M3;
+	x ^= x >> 31;
+	return x;
+}
+
+/*
+ * h combined with v.  Inline: the extension calls it for every bound
+ * parameter of every statement.
+ */
+static inline uint64_t
+n1_hash_combine(uint64_t h, uint64_t v)
+{
+	return n1__mix(h ^ (v + N1__M1 + (h << 6) + (h >> 2)));
+}
 
 #endif							/* PGPLUMB_NPLUSONE_H */

@@ -609,10 +609,13 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	uint64		queryid = 0;
 	uint64		saved_queryid = pstmt->queryId;
 	bool		measure = false;
+	uint32		wanted = 0;		/* bit i: pp_collectors[i] wants it */
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
 	BufferUsage bufusage_start;
 	WalUsage	walusage_start;
+
+	StaticAssertStmt(lengthof(pp_collectors) <= 32, "one bit per collector");
 
 	/* EXECUTE and friends: no nesting level, no measurement of their own */
 	if (PP_TRANSPARENT_UTILITY(pstmt->utilityStmt))
@@ -636,7 +639,8 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			for (int i = 0; i < lengthof(pp_collectors); i++)
 				if (pp_collectors[i]->utility_wanted &&
 					pp_collectors[i]->utility_wanted(pstmt, queryid))
-					measure = true;
+					wanted |= UINT32_C(1) << i;
+			measure = wanted != 0;
 		}
 	}
 
@@ -704,7 +708,11 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			usage.rows = qc->nprocessed;
 		pp_bufusage_diff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
 		pp_walusage_diff(&usage.walusage, &pgWalUsage, &walusage_start);
-		PP_CALL_COLLECTORS(utility_done, pstmt, queryString, queryid, &usage);
+		/* only the collectors that wanted it (BEGIN/COMMIT: not N+1's) */
+		for (int i = 0; i < lengthof(pp_collectors); i++)
+			if ((wanted & (UINT32_C(1) << i)) && pp_collectors[i]->utility_done)
+				pp_collectors[i]->utility_done(pstmt, queryString, queryid,
+											   &usage);
 	}
 }
 

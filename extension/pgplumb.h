@@ -119,7 +119,8 @@ typedef struct PPCollector
 	/*
 	 * Utility statements (not EXECUTE, PREPARE or DEALLOCATE, whose cost is
 	 * charged to the prepared statement): if any collector's utility_wanted
-	 * returns true, pgplumb.c measures the statement and calls utility_done.
+	 * returns true, pgplumb.c measures the statement and calls utility_done
+	 * of each collector whose utility_wanted returned true (and only those).
 	 * queryid is the statement's own query id (see pp_utility_queryid).
 	 */
 	bool		(*utility_wanted) (PlannedStmt *pstmt, uint64 queryid);

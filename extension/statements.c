@@ -310,10 +310,15 @@ static PPStmtCached pp_stmt_cache[PP_STMT_CACHE_SIZE];
 
 /* A cheap hash of a key, for the backend-local tables */
 static inline uint32
+pp_stmt_hash_of(uint64 queryid, Oid userid, bool toplevel)
+{
+	return (uint32) (queryid ^ (queryid >> 32) ^ userid ^ toplevel);
+}
+
+static inline uint32
 pp_stmt_key_hash(const PPStmtKey *key)
 {
-	return (uint32) (key->queryid ^ (key->queryid >> 32) ^ key->userid ^
-					 key->toplevel);
+	return pp_stmt_hash_of(key->queryid, key->userid, key->toplevel);
 }
 
 /* Keys this backend found in the table, valid for pp_stmt_seen_generation */
@@ -677,19 +682,21 @@ pp_stmt_count_cached(uint64 queryid, bool toplevel, double time_ms,
 					 const WalUsage *walusage,
 					 const JitInstrumentation *jitusage)
 {
-	PPStmtKey	key;
+	Oid			userid = GetUserId();
 	PPStmtCached *cached;
 	PPStmtSlotLock *sl;
 	bool		counted = false;
 
-	memset(&key, 0, sizeof(key));
-	key.userid = GetUserId();
-	key.dbid = MyDatabaseId;
-	key.queryid = queryid;
-	key.toplevel = toplevel;
-	cached = &pp_stmt_cache[pp_stmt_key_hash(&key) & (PP_STMT_CACHE_SIZE - 1)];
+	/*
+	 * The key's fields compared one by one, not a key built on the stack and
+	 * memcmp'd: no stack canary to set and check in this function, which
+	 * runs for every statement.
+	 */
+	cached = &pp_stmt_cache[pp_stmt_hash_of(queryid, userid, toplevel) &
+							(PP_STMT_CACHE_SIZE - 1)];
 	if (cached->incarnation == 0 || queryid == UINT64CONST(0) ||
-		memcmp(&cached->key, &key, sizeof(PPStmtKey)) != 0)
+		cached->key.queryid != queryid || cached->key.userid != userid ||
+		cached->key.dbid != MyDatabaseId || cached->key.toplevel != toplevel)
 		return false;
 
 	sl = &pp_stmt_locks[cached->slot];
