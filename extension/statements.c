@@ -31,9 +31,9 @@
  * created thousands of distinct statements could miss: its whole history
  * went), and one that runs at least once per turn never goes.  Every step
  * is O(1), and a sweep is bounded: after PP_SWEEP_GENTLE_TURNS turns that
- * have not freed a batch (every entry is in use), counts are halved, so a
- * sweep never goes round more than PP_SWEEP_GENTLE_TURNS + PP_USAGE_BITS + 1
- * times.
+ * have not freed a batch (every entry is in use), counts are halved once a
+ * whole turn has brought none to zero, so a sweep never goes round more
+ * than PP_SWEEP_GENTLE_TURNS + PP_USAGE_BITS + 2 times.
  *
  * Locking rules:
  * - pp_stmt->lock (one LWLock) protects the hash table, the slots, the free
@@ -1401,7 +1401,9 @@ pp_stmt_evict(void)
 	int			freed = 0;
 	int			steps = 0;
 	int			gentle = PP_SWEEP_GENTLE_TURNS * pp_stmt_max;
-	int			limit = gentle + (PP_USAGE_BITS + 2) * pp_stmt_max;
+	int			limit = gentle + (PP_USAGE_BITS + 3) * pp_stmt_max;
+	int			zeroed = -pp_stmt_max;	/* last step that brought a count
+										 * to zero */
 
 	while (freed < want && steps++ < limit)
 	{
@@ -1414,8 +1416,22 @@ pp_stmt_evict(void)
 			bool		remove = false;
 
 			SpinLockAcquire(&sl->s.mutex);
-			if (*usage > 0)
-				*usage = steps <= gentle ? *usage - (*usage >> 4) - 1 : *usage >> 1;
+			/*
+			 * Gentle for the first turns, and for one turn after a count
+			 * reached zero: that entry goes when the hand comes back to it.
+			 * Otherwise the slot the sweep started from, the first one
+			 * visited a third time, was halved just before the entries
+			 * zeroed behind it were freed (a cohort of statements run once
+			 * halved the same entry once per cohort).
+			 */
+			if (*usage > 0 && (steps <= gentle || steps - zeroed <= pp_stmt_max))
+			{
+				*usage -= (*usage >> 4) + 1;
+				if (*usage == 0)
+					zeroed = steps;
+			}
+			else if (*usage > 0)
+				*usage >>= 1;
 			else
 			{
 				sl->s.incarnation = 0;
