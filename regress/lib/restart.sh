@@ -38,3 +38,16 @@ pp_small_max_cleanup() {
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $pp_small_max_db" >/dev/null 2>&1 || true
 	if [ -n "${work:-}" ]; then rm -rf "$work"; fi
 }
+
+# pp_distinct_selects FIRST COUNT: COUNT statements of distinct shapes (distinct
+# query ids, up to 100 * 100), number i = FIRST.. having two arrays of
+# i % 100 + 1 and i / 100 + 1 elements.
+pp_distinct_selects() {
+	awk -v first="$1" -v n="$2" 'BEGIN {
+		for (i = first; i < first + n; i++) {
+			a = "1"; for (k = 0; k < i % 100; k++) a = a ",1";
+			b = "2"; for (k = 0; k < int(i / 100); k++) b = b ",2";
+			printf "SELECT ARRAY[%s] AS a, ARRAY[%s] AS b;\n", a, b
+		}
+	}'
+}

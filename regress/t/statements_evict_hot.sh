@@ -21,19 +21,8 @@ psql_db() { psql -X -v ON_ERROR_STOP=1 -qAt -d "$db" "$@"; }
 . "$PGPLUMB_TOP/regress/lib/restart.sh"
 pp_small_max "$db" 100 || exit 1
 
-# statement number i (distinct query ids up to 100 * 100): two arrays of
-# i % 100 + 1 and i / 100 + 1 elements
-shapes() {	# first count
-	awk -v first="$1" -v n="$2" 'BEGIN {
-		for (i = first; i < first + n; i++) {
-			a = "1"; for (k = 0; k < i % 100; k++) a = a ",1";
-			b = "2"; for (k = 0; k < int(i / 100); k++) b = b ",2";
-			printf "SELECT ARRAY[%s] AS a, ARRAY[%s] AS b;\n", a, b
-		}
-	}'
-}
-shapes 0 "$BURST" >"$work/burst.sql"
-shapes "$BURST" "$LONG" >"$work/long.sql"
+pp_distinct_selects 0 "$BURST" >"$work/burst.sql"
+pp_distinct_selects "$BURST" "$LONG" >"$work/long.sql"
 echo "SELECT 42 AS pp_evict_hot;" >"$work/hot.sql"
 
 pgbench -n -c 1 -t "$HOT" -f "$work/hot.sql" "$db" >"$work/hot.out" 2>&1

@@ -34,13 +34,7 @@ psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.save = of
 	-c "ALTER SYSTEM SET pgplumb.track_utility = off" -c "SELECT pg_reload_conf()" >/dev/null
 pp_restart
 
-awk -v n="$BURST" 'BEGIN {
-	for (i = 0; i < n; i++) {
-		a = "1"; for (k = 0; k < i % 100; k++) a = a ",1";
-		b = "2"; for (k = 0; k < int(i / 100); k++) b = b ",2";
-		printf "SELECT ARRAY[%s] AS a, ARRAY[%s] AS b;\n", a, b
-	}
-}' >"$work/burst.sql"
+pp_distinct_selects 0 "$BURST" >"$work/burst.sql"
 echo "SELECT 42 AS pp_evict_start;" >"$work/hot.sql"
 
 hot_calls() { psql_db -c "SELECT coalesce(sum(calls), 0) FROM pgplumb.statements WHERE query LIKE '%pp_evict_start%'"; }
