@@ -372,10 +372,12 @@ static void pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 						  const JitInstrumentation *jitusage,
 						  const ErrorData *edata, PPStmtCached *cached);
 static inline bool pp_stmt_count_cached(uint64 queryid, bool toplevel,
-										double time_ms, uint64 rows,
+										PPStmtKind kind, double time_ms,
+										uint64 rows,
 										const BufferUsage *bufusage,
 										const WalUsage *walusage,
-										const JitInstrumentation *jitusage);
+										const JitInstrumentation *jitusage,
+										const ErrorData *edata);
 static pg_attribute_always_inline void
 			pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind,
 								 double time_ms, uint64 rows,
@@ -597,9 +599,10 @@ pp_stmt_executor_end(QueryDesc *queryDesc)
 		return;
 
 	if (pp_stmt_count_cached(queryDesc->plannedstmt->queryId,
-							 pp_nesting_level == 0, time_ms,
+							 pp_nesting_level == 0, PP_KIND_EXEC, time_ms,
 							 PP_ES_ROWS(estate), bufusage, walusage,
-							 estate->es_jit ? &estate->es_jit->instr : NULL))
+							 estate->es_jit ? &estate->es_jit->instr : NULL,
+							 NULL))
 		return;
 	pp_stmt_store(queryDesc->plannedstmt->queryId, pp_nesting_level == 0,
 				  queryDesc->sourceText,
@@ -641,9 +644,9 @@ pp_stmt_utility_done(PlannedStmt *pstmt, const char *query_string,
 {
 	if (!pp_stmt_track_utility)
 		return;
-	if (pp_stmt_count_cached(queryid, pp_nesting_level == 0,
+	if (pp_stmt_count_cached(queryid, pp_nesting_level == 0, PP_KIND_EXEC,
 							 usage->elapsed_ms, usage->rows, &usage->bufusage,
-							 &usage->walusage, NULL))
+							 &usage->walusage, NULL, NULL))
 		return;
 	pp_stmt_store(queryid, pp_nesting_level == 0, query_string,
 				  pstmt->stmt_location, pstmt->stmt_len, PP_KIND_EXEC,
@@ -671,16 +674,19 @@ pp_stmt_statement_error(PPErrorSite site, const PPStatementRef *stmt,
 }
 
 /*
- * The hot path of an execution (see the locking rules): count it into the
- * entry this backend has cached for the key, if that entry is still there.
- * Returns false, having counted nothing, otherwise; pp_stmt_store then
- * looks the entry up.
+ * The hot path (see the locking rules): count an event (an execution, a
+ * planning, an error) into the entry this backend has cached for the key,
+ * if that entry is still there.  Returns false, having counted nothing,
+ * otherwise (and forgets a cached entry that was removed since);
+ * pp_stmt_store then looks the entry up.
  */
 static inline bool
-pp_stmt_count_cached(uint64 queryid, bool toplevel, double time_ms,
-					 uint64 rows, const BufferUsage *bufusage,
+pp_stmt_count_cached(uint64 queryid, bool toplevel, PPStmtKind kind,
+					 double time_ms, uint64 rows,
+					 const BufferUsage *bufusage,
 					 const WalUsage *walusage,
-					 const JitInstrumentation *jitusage)
+					 const JitInstrumentation *jitusage,
+					 const ErrorData *edata)
 {
 	Oid			userid = GetUserId();
 	PPStmtCached *cached;
@@ -703,12 +709,13 @@ pp_stmt_count_cached(uint64 queryid, bool toplevel, double time_ms,
 	SpinLockAcquire(&sl->s.mutex);
 	if (sl->s.incarnation == cached->incarnation)
 	{
-		pp_stmt_count_locked(pp_stmt_slots[cached->slot], PP_KIND_EXEC,
-							 time_ms, rows, bufusage, walusage, jitusage,
-							 NULL);
+		pp_stmt_count_locked(pp_stmt_slots[cached->slot], kind, time_ms,
+							 rows, bufusage, walusage, jitusage, edata);
 		counted = true;
 	}
 	SpinLockRelease(&sl->s.mutex);
+	if (!counted)
+		cached->incarnation = 0;	/* removed since: look it up again */
 	return counted;
 }
 
@@ -1100,23 +1107,11 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 		return;
 
 	/* Hot path: an entry this backend has cached, if it is still there */
+	if ((kind != PP_KIND_NONE || edata) &&
+		pp_stmt_count_cached(queryid, toplevel, kind, time_ms, rows, bufusage,
+							 walusage, jitusage, edata))
+		return;
 	cached = &pp_stmt_cache[pp_stmt_key_hash(&key) & (PP_STMT_CACHE_SIZE - 1)];
-	if ((kind != PP_KIND_NONE || edata) && cached->incarnation != 0 &&
-		memcmp(&cached->key, &key, sizeof(PPStmtKey)) == 0)
-	{
-		PPStmtSlotLock *sl = &pp_stmt_locks[cached->slot];
-
-		SpinLockAcquire(&sl->s.mutex);
-		if (sl->s.incarnation == cached->incarnation)
-		{
-			pp_stmt_count_locked(pp_stmt_slots[cached->slot], kind, time_ms,
-								 rows, bufusage, walusage, jitusage, edata);
-			SpinLockRelease(&sl->s.mutex);
-			return;
-		}
-		SpinLockRelease(&sl->s.mutex);
-		cached->incarnation = 0;	/* removed since: look it up again */
-	}
 
 	/* The entry exists */
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
