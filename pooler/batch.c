@@ -1229,11 +1229,6 @@ guard_close(struct batch_text *t, int nrows)
 }
 
 /*
- * Append the messages of one chunk of an extended segment.  *prep is the
- * cached statement used (NULL: a one-off statement closed after the chunk);
- * *parsed says whether a Parse was sent.
- */
-/*
  * The cached multi-row statement for chunk c of statement e (NULL: a one-off
  * one, BATCH_STMT_NAME, closed after use); *parsed when it must be parsed.
  */
@@ -1289,6 +1284,11 @@ send_chunk_tail(struct batch *b, const struct chunk *c, bool one_off)
 	return proto_buf_ok(o);
 }
 
+/*
+ * Append the messages of one chunk of an extended segment.  *prep is the
+ * cached statement used (NULL: a one-off statement closed after the chunk);
+ * *parsed says whether a Parse was sent.
+ */
 static bool
 send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *parsed)
 {

@@ -9,6 +9,7 @@
  * parameter numbers.  The two are cross-checked: a disagreement refuses.
  */
 #include "batch_sql.h"
+#include "proto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1137,13 +1138,11 @@ number_type(const char *p, const char *end)
 	return v >= INT_MIN && v <= INT_MAX ? BATCH_OID_INT4 : BATCH_OID_INT8;
 }
 
+/* A Bind parameter's length word (big-endian int32, -1 for NULL) at w */
 static char *
 put_len(char *w, int32_t n)
 {
-	w[0] = (char) ((uint32_t) n >> 24);
-	w[1] = (char) ((uint32_t) n >> 16);
-	w[2] = (char) ((uint32_t) n >> 8);
-	w[3] = (char) n;
+	proto_put_u32((uint8_t *) w, (uint32_t) n);
 	return w + 4;
 }
 

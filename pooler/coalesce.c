@@ -990,9 +990,9 @@ send_to(const struct coal_group *g, struct coal_entry *e, const void *data, size
 	/*
 	 * The linked client's replies always end with the server's final
 	 * ReadyForQuery, relayed at the end of the flight (SBUF_FORWARD): they
-	 * wait for it (sbuf_send_more) and go in one segment with it.
+	 * wait for it (sbuf_send_held) and go in one segment with it.
 	 */
-	if (e->c == NULL || (e == g->lead ? sbuf_send_more(&e->c->sb, data, len) :
+	if (e->c == NULL || (e == g->lead ? sbuf_send_held(&e->c->sb, data, len) :
 						 sbuf_send(&e->c->sb, data, len)))
 		return;
 	if (e == g->lead)

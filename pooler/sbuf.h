@@ -161,12 +161,6 @@ sbuf_answer_coming(struct sbuf *sb)
 	if (sb->held)
 		sb->hold_answered = true;
 }
-/* The name sbuf_send_held had while it was a separate MSG_MORE send. */
-static inline bool PP_WUR
-sbuf_send_more(struct sbuf *sb, const void *data, size_t len)
-{
-	return sbuf_send_held(sb, data, len);
-}
 static inline bool PP_WUR
 sbuf_send_held_buf(struct sbuf *sb, const struct proto_buf *b)
 {
