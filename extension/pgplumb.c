@@ -748,22 +748,41 @@ pp_bufusage_accum(BufferUsage *dst, const BufferUsage *now,
 
 /*
  * dst = now - start, for a measure of its own (planner, utility statement);
- * see pp_bufusage_accum.
+ * see pp_bufusage_accum.  The block I/O times follow temp_blks_written in
+ * every supported version's BufferUsage.
  */
 static inline void
 pp_bufusage_diff(BufferUsage *dst, const BufferUsage *now,
 				 const BufferUsage *start)
 {
-	memset(dst, 0, sizeof(BufferUsage));
-	pp_bufusage_accum(dst, now, start);
+	if (track_io_timing)
+	{
+		memset(dst, 0, sizeof(BufferUsage));
+		BufferUsageAccumDiff(dst, now, start);
+		return;
+	}
+	dst->shared_blks_hit = now->shared_blks_hit - start->shared_blks_hit;
+	dst->shared_blks_read = now->shared_blks_read - start->shared_blks_read;
+	dst->shared_blks_dirtied = now->shared_blks_dirtied - start->shared_blks_dirtied;
+	dst->shared_blks_written = now->shared_blks_written - start->shared_blks_written;
+	dst->local_blks_hit = now->local_blks_hit - start->local_blks_hit;
+	dst->local_blks_read = now->local_blks_read - start->local_blks_read;
+	dst->local_blks_dirtied = now->local_blks_dirtied - start->local_blks_dirtied;
+	dst->local_blks_written = now->local_blks_written - start->local_blks_written;
+	dst->temp_blks_read = now->temp_blks_read - start->temp_blks_read;
+	dst->temp_blks_written = now->temp_blks_written - start->temp_blks_written;
+	memset(&dst->temp_blks_written + 1, 0,
+		   sizeof(BufferUsage) - offsetof(BufferUsage, temp_blks_written) -
+		   sizeof(dst->temp_blks_written));
 }
 
 /* dst = now - start, for WAL usage */
 static inline void
 pp_walusage_diff(WalUsage *dst, const WalUsage *now, const WalUsage *start)
 {
-	memset(dst, 0, sizeof(WalUsage));
-	pp_walusage_accum(dst, now, start);
+	dst->wal_records = now->wal_records - start->wal_records;
+	dst->wal_fpi = now->wal_fpi - start->wal_fpi;
+	dst->wal_bytes = now->wal_bytes - start->wal_bytes;
 }
 
 /* dst += now - start, as WalUsageAccumDiff does, inline */
