@@ -279,6 +279,23 @@ n1_detector_size(int nscopes)
 	return sizeof(n1_detector) + (size_t) nscopes * sizeof(n1_scope);
 }
 
+/* Set the configuration and what n1_feed_settled derives from it */
+static void
+n1__set_config(n1_detector *det, const n1_config *cfg)
+{
+	det->cfg = *cfg;
+
+	/*
+	 * From 4 * min_repeats iterations on, a run without a parent candidate
+	 * ends only after a gap of 4 * max_gap_us (n1__allowed_gap); a gap
+	 * ends no run below min(max_gap_us, min_gap_slack_us).
+	 */
+	det->settle_at = cfg->min_repeats > 0 ? 4 * (uint32_t) cfg->min_repeats : 4;
+	det->settled_gap_us = 4 * cfg->max_gap_us;
+	det->min_allowed_gap_us = cfg->max_gap_us < cfg->min_gap_slack_us ?
+		cfg->max_gap_us : cfg->min_gap_slack_us;
+}
+
 n1_detector *
 n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
 				 n1_report_fn report, void *report_arg)
@@ -286,7 +303,7 @@ n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
 	n1_detector *det = mem;
 
 	memset(det, 0, n1_detector_size(nscopes));
-	det->cfg = *cfg;
+	n1__set_config(det, cfg);
 	det->report = report;
 	det->report_arg = report_arg;
 	det->nscopes = nscopes;
@@ -297,7 +314,7 @@ n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
 void
 n1_detector_configure(n1_detector *det, const n1_config *cfg)
 {
-	det->cfg = *cfg;
+	n1__set_config(det, cfg);
 }
 
 void
@@ -397,9 +414,13 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 	n1_reject	why;
 	n1_class	cls;
 
-	/* the common case, a statement that did not repeat: nothing to do */
-	if (r->count < (uint32_t) det->cfg.min_repeats &&
-		(!det->cfg.report_rejected || r->count < 3))
+	/*
+	 * The common cases: a statement that did not repeat, or a run that
+	 * settled (its verdict is known, its statistics are no longer kept)
+	 */
+	if (r->settled ||
+		(r->count < (uint32_t) det->cfg.min_repeats &&
+		 (!det->cfg.report_rejected || r->count < 3)))
 	{
 		det->stats.runs_closed++;
 		det->stats.findings[N1_CLASS_NONE]++;
@@ -645,6 +666,7 @@ n1__open_run(n1_detector *det, n1_scope *s, const n1_event *ev)
 		j++;
 	}
 	s->run_fp[slot] = ev->fingerprint;
+	s->run_hint[ev->fingerprint % N1_RUN_HINTS] = (uint8_t) slot;
 	s->nruns++;
 	return slot;
 }
@@ -741,6 +763,48 @@ n1__push_candidate(n1_scope *s, const n1_event *ev)
 	s->cand_rows[0] = ev->rows;
 }
 
+/*
+ * Can run r no longer be reported, whatever comes next?  Its verdict at
+ * close (n1__judge_run, n1_classify) is then "not a loop" for good:
+ *   - it has no parent in the scope: the candidates are taken when the run
+ *     opens, so it never gets one;
+ *   - it is outside of one transaction, which it never becomes again;
+ *   - it had at least 2 distinct parameter values: never redundant;
+ *   - a read: no parent elsewhere (find_parent) has as many rows as it
+ *     has iterations; that parent must have finished before the run
+ *     began, so it is known by now, and the iterations only grow;
+ *   - a write: most iterations came right after the same other statement
+ *     (interleaved: the requests of pgbench's TPC-B).  That may change
+ *     later: a loop of the same statement that starts right after them
+ *     goes on the settled run and is no loop, as a read loop right after
+ *     the same read's independent requests already was.  (Before runs
+ *     settled, it was reported when it was longer than those requests,
+ *     with their iterations counted in.)
+ * Asked when the run reaches settle_at iterations, then at every power of
+ * 2, so that find_parent is rarely called.  Never with report_rejected,
+ * which reports such runs with their statistics.
+ */
+static int
+n1__settles(const n1_detector *det, const n1_scope *s, const n1_run *r)
+{
+	uint64_t	fp,
+				rows;
+
+	if (det->cfg.report_rejected || r->in_xact || r->parent_fp[0] != 0 ||
+		r->ndistinct < 2)
+		return 0;
+	if (r->kind == N1_KIND_WRITE)
+		return (uint64_t) r->same_prev * 2 >= r->count;
+	if (r->kind != N1_KIND_READ)
+		return 0;
+	if (det->find_parent &&
+		det->find_parent(s->scope_id, r->first_start, &fp, &rows,
+						 det->find_parent_arg) &&
+		rows >= det->cfg.parent_min_rows && rows >= r->count)
+		return 0;
+	return 1;
+}
+
 void
 n1_feed(n1_detector *det, const n1_event *ev)
 {
@@ -783,11 +847,14 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	/* most often the statement repeats the latest one (a loop) */
 	if (s->run_fp[s->last_slot] == ev->fingerprint)
 		slot = s->last_slot;
+	else if (s->run_fp[s->run_hint[ev->fingerprint % N1_RUN_HINTS]] == ev->fingerprint)
+		slot = s->run_hint[ev->fingerprint % N1_RUN_HINTS];
 	else
 		for (int i = 0; i < N1_MAX_RUNS; i++)
 			if (s->run_fp[i] == ev->fingerprint)
 			{
 				slot = i;
+				s->run_hint[ev->fingerprint % N1_RUN_HINTS] = (uint8_t) i;
 				break;
 			}
 	if (slot >= 0 &&
@@ -809,6 +876,13 @@ n1_feed(n1_detector *det, const n1_event *ev)
 	if (s->runs[slot].unit_count >= 2)
 		s->unit_repeats = 1;
 	s->last_slot = slot;
+	{
+		n1_run	   *r = &s->runs[slot];
+
+		if (!r->settled && r->count >= det->settle_at &&
+			(r->count == det->settle_at || (r->count & (r->count - 1)) == 0))
+			r->settled = (uint8_t) n1__settles(det, s, r);
+	}
 
 	/* a multi-row read may feed a loop that starts next */
 	if (ev->kind == N1_KIND_READ && ev->rows >= cfg->parent_min_rows)

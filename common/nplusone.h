@@ -32,6 +32,8 @@
 #define N1_MAX_RUNS 16
 #define N1_MAX_DISTINCT 8
 #define N1_MAX_PARENTS 4
+/* Slots of the per-scope index from a fingerprint to its run's slot */
+#define N1_RUN_HINTS 64
 /* Gap histogram per run: quarter-octave buckets from 1 us to about 2^28 us */
 #define N1_GAP_BUCKETS 112
 
@@ -173,6 +175,10 @@ typedef struct n1_run
 	uint8_t		in_xact;		/* ran inside one transaction block */
 	uint8_t		interleaved;	/* another statement repeated as often,
 								 * interleaved with it (set at close) */
+	uint8_t		settled;		/* can no longer be reported: from now on
+								 * n1_feed_settled keeps only what the
+								 * other runs and the closing rules read
+								 * (see n1__settles) */
 	uint32_t	nunits;			/* units of work it spans */
 	uint32_t	unit_count;		/* iterations in its latest unit */
 	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
@@ -208,6 +214,9 @@ typedef struct n1_scope
 	int			nruns;
 	int			last_slot;		/* run slot of the latest event */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
+	uint8_t		run_hint[N1_RUN_HINTS];	/* fp % N1_RUN_HINTS -> a slot
+										 * that held fp lately (check
+										 * run_fp) */
 	n1_run		runs[N1_MAX_RUNS];
 	uint32_t	cand_seq;		/* bumped at every multi-row read */
 	uint64_t	prev_fp;		/* the latest statement fed */
@@ -231,6 +240,11 @@ typedef struct n1_detector
 	void	   *report_arg;
 	n1_parent_fn find_parent;	/* NULL: parents only from the own scope */
 	void	   *find_parent_arg;
+	/* derived from cfg by n1_detector_init and n1_detector_configure */
+	uint32_t	settle_at;		/* iterations before a run may settle */
+	int64_t		settled_gap_us; /* gap that ends a run of settle_at
+								 * iterations or more */
+	int64_t		min_allowed_gap_us; /* no gap below this ends a run */
 	uint64_t	tick;
 	int			nscopes;
 	int			last_scope;		/* index of the latest scope used, or -1 */
@@ -282,6 +296,93 @@ extern n1_class n1_classify(const n1_config *cfg, const n1_run *run,
 
 extern const char *n1_class_name(n1_class cls);
 extern const char *n1_reject_name(n1_reject r);
+
+/*
+ * The quick path, for the bulk of the statements of a busy connection
+ * (pgbench -S, TPC-B, requests on a pooled connection): a statement whose
+ * run in the scope has settled, i.e. can no longer be reported (it has no
+ * parent and runs outside of one transaction, see n1__settles), and that
+ * changes nothing else the detector watches.  Only the counts that other
+ * runs and the closing rules read are kept up to date.
+ *
+ * Returns the run's iteration count when it took the statement, or 0: then
+ * the caller must feed the full event to n1_feed.  Only what the event's
+ * other fields (parameters, kind, pipelining) would change is left out, so
+ * the caller may compute them only when this returns 0.
+ */
+static inline uint32_t
+n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
+				uint64_t fp, int64_t start_us, int64_t end_us, uint64_t rows)
+{
+	n1_scope   *s;
+	n1_run	   *r;
+	int			slot,
+				rr;
+	uint32_t	unit_seq,
+				same_prev,
+				count;
+
+	if (det->last_scope < 0 || fp == 0)
+		return 0;
+	s = &det->scopes[det->last_scope];
+	if (s->scope_id != scope_id || !s->in_use)
+		return 0;
+	slot = s->run_hint[fp % N1_RUN_HINTS];
+	if (s->run_fp[slot] != fp)
+		return 0;
+	r = &s->runs[slot];
+
+	/* what n1_feed would do beyond extending the run: leave it to n1_feed */
+	if (!r->settled ||
+		start_us - s->last_end > det->cfg.idle_us ||
+		start_us - r->last_end > det->settled_gap_us ||
+		(r->kind == N1_KIND_READ && rows >= det->cfg.parent_min_rows))
+		return 0;
+	unit_seq = s->unit_seq;
+	if (unit_id != s->unit_id)
+	{
+		if (s->unit_repeats || !det->cfg.span_units)
+			return 0;
+		unit_seq++;
+	}
+	same_prev = r->same_prev + (s->prev_fp != fp && s->prev_fp == r->prev_fp);
+	count = r->count + 1;
+	rr = (int) (s->nevents % N1_MAX_RUNS);
+	if (rr != slot && s->run_fp[rr] != 0 &&
+		end_us - s->runs[rr].last_end > det->min_allowed_gap_us)
+		return 0;
+
+	/* as n1_feed would, for the fields that still matter */
+	if (unit_id != s->unit_id)
+	{
+		s->unit_id = unit_id;
+		s->unit_seq = unit_seq;
+		s->unit_repeats = 0;
+	}
+	if (r->unit_seq != unit_seq)
+	{
+		r->unit_seq = unit_seq;
+		r->unit_count = 0;
+		r->nunits++;
+		r->in_xact = 0;
+	}
+	if (++r->unit_count >= 2)
+		s->unit_repeats = 1;
+	r->same_prev = same_prev;
+	r->prev_fp = s->prev_fp;
+	r->count = count;
+	r->rows += rows;
+	if (end_us > r->last_end)
+		r->last_end = end_us;
+	s->last_slot = slot;
+	s->prev_fp = fp;
+	if (end_us > s->last_end)
+		s->last_end = end_us;
+	s->nevents++;
+	s->last_used = ++det->tick;
+	det->stats.events++;
+	return count;
+}
 
 /* Hashing helpers for parameter values */
 extern uint64_t n1_hash_bytes(const void *data, size_t len, uint64_t seed);

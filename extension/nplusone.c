@@ -365,8 +365,13 @@ n1_make_config(n1_config *cfg)
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
 	cfg->span_units = n1_span_xacts ? 1 : 0;
-	/* n1_report drops them unless DEBUG1 is interesting */
-	cfg->report_rejected = 1;
+	/*
+	 * Runs that are not loops go to n1_report, for a DEBUG1 line, only when
+	 * DEBUG1 is logged: reporting them keeps runs from settling (the quick
+	 * path of n1_feed_settled).  n1_feed_statement follows changes of the
+	 * log levels.
+	 */
+	cfg->report_rejected = message_level_is_interesting(DEBUG1) ? 1 : 0;
 }
 
 /*---- shared memory ----*/
@@ -945,14 +950,61 @@ n1_reads_table(List *rtable)
 	return false;
 }
 
+/*
+ * The full event of a statement that n1_feed_settled did not take: its
+ * kind, the hash of its parameters, whether it was pipelined; keep its
+ * shape in the cache, and publish a multi-row read for the other backends.
+ */
+static pg_noinline void
+n1_feed_statement(QueryDesc *queryDesc, n1_event *ev, bool in_block)
+{
+	ParamListInfo params = queryDesc->params;
+	PlannedStmt *ps = queryDesc->plannedstmt;
+
+	if (unlikely(n1_det->cfg.report_rejected != (message_level_is_interesting(DEBUG1) ? 1 : 0)))
+		n1_setup_detector();
+
+	switch (queryDesc->operation)
+	{
+		case CMD_SELECT:
+			ev->kind = n1_reads_table(ps->rtable) ? N1_KIND_READ : N1_KIND_OTHER;
+			break;
+		case CMD_INSERT:
+		case CMD_UPDATE:
+		case CMD_DELETE:
+#if PG_VERSION_NUM >= 150000
+		case CMD_MERGE:
+#endif
+			ev->kind = N1_KIND_WRITE;
+			break;
+		default:
+			ev->kind = N1_KIND_OTHER;
+			break;
+	}
+	ev->params_hash = n1_last_parse_qid == ps->queryId ? n1_last_parse_hash : 0;
+	if (params && params->numParams > 0 && params->paramFetch == NULL)
+	{
+		for (int i = 0; i < params->numParams; i++)
+			ev->params_hash = n1_hash_param(&params->params[i], ev->params_hash);
+	}
+
+	/* keep the shape of a repeating statement in the cache */
+	(void) n1_cache_lookup(ev->fingerprint);
+
+	/* a read that may feed a loop on another connection */
+	if (ev->kind == N1_KIND_READ && ev->rows >= 2 && !in_block)
+		n1_publish_read(ev->fingerprint, ev->rows, ev->end_us);
+
+	n1_feed(n1_det, ev);
+}
+
 static void
 n1_executor_end(QueryDesc *queryDesc)
 {
 	n1_event	ev;
-	ParamListInfo params = queryDesc->params;
-	PlannedStmt *ps = queryDesc->plannedstmt;
 	bool		in_block;
 	TimestampTz xs;
+	uint32		n;
 
 	if (!n1_enabled || pp_nesting_level > 0 || n1 == NULL || IsParallelWorker())
 		return;
@@ -962,36 +1014,10 @@ n1_executor_end(QueryDesc *queryDesc)
 
 	in_block = IsTransactionBlock();
 	xs = GetCurrentTransactionStartTimestamp();
-	ev.scope_id = n1_scope_key_valid ? n1_scope_key : n1_current_scope();
+	ev.scope_id = likely(n1_scope_key_valid) ? n1_scope_key : n1_current_scope();
 	ev.unit_id = in_block ? (uint64) xs : 0;
-	ev.fingerprint = ps->queryId;
-	switch (queryDesc->operation)
-	{
-		case CMD_SELECT:
-			ev.kind = n1_reads_table(ps->rtable) ? N1_KIND_READ : N1_KIND_OTHER;
-			break;
-		case CMD_INSERT:
-		case CMD_UPDATE:
-		case CMD_DELETE:
-#if PG_VERSION_NUM >= 150000
-		case CMD_MERGE:
-#endif
-			ev.kind = N1_KIND_WRITE;
-			break;
-		default:
-			ev.kind = N1_KIND_OTHER;
-			break;
-	}
-	ev.params_hash = n1_last_parse_qid == ps->queryId ? n1_last_parse_hash : 0;
-	if (params && params->numParams > 0 && params->paramFetch == NULL)
-	{
-		for (int i = 0; i < params->numParams; i++)
-			ev.params_hash = n1_hash_param(&params->params[i], ev.params_hash);
-	}
+	ev.fingerprint = queryDesc->plannedstmt->queryId;
 	ev.rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
-
-	/* keep the shape of a repeating statement in the cache */
-	(void) n1_cache_lookup(ev.fingerprint);
 	ev.start_us = (int64) GetCurrentStatementStartTimestamp();
 
 	/*
@@ -1021,11 +1047,23 @@ n1_executor_end(QueryDesc *queryDesc)
 	n1_last_xact_start = xs;
 	n1_last_stmt_start = (TimestampTz) ev.start_us;
 
-	/* a read that may feed a loop on another connection */
-	if (ev.kind == N1_KIND_READ && ev.rows >= 2 && !in_block)
-		n1_publish_read(ev.fingerprint, ev.rows, ev.end_us);
-
-	n1_feed(n1_det, &ev);
+	/*
+	 * Most statements of a busy connection only extend a run that can no
+	 * longer be a loop (pgbench, independent requests): the detector takes
+	 * them without their kind or parameters.  A read of several rows is
+	 * never one of them (it may be a parent, here or on another
+	 * connection).  The shape of such a statement is kept in the cache
+	 * every 16 iterations.
+	 */
+	if (ev.rows < 2 &&
+		(n = n1_feed_settled(n1_det, ev.scope_id, ev.unit_id, ev.fingerprint,
+							 ev.start_us, ev.end_us, ev.rows)) != 0)
+	{
+		if ((n & 15) == 0)
+			(void) n1_cache_lookup(ev.fingerprint);
+		return;
+	}
+	n1_feed_statement(queryDesc, &ev, in_block);
 }
 
 /* Report the loops still open in this backend when it exits */
