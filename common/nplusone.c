@@ -294,6 +294,8 @@ n1__set_config(n1_detector *det, const n1_config *cfg)
 	det->settled_gap_us = 4 * cfg->max_gap_us;
 	det->min_allowed_gap_us = cfg->max_gap_us < cfg->min_gap_slack_us ?
 		cfg->max_gap_us : cfg->min_gap_slack_us;
+	det->quick_gap_us = cfg->idle_us < det->settled_gap_us ?
+		cfg->idle_us : det->settled_gap_us;
 }
 
 n1_detector *
@@ -782,7 +784,8 @@ n1__push_candidate(n1_scope *s, const n1_event *ev)
  *     with their iterations counted in.)
  * Asked when the run reaches settle_at iterations, then at every power of
  * 2, so that find_parent is rarely called.  Never with report_rejected,
- * which reports such runs with their statistics.
+ * which reports such runs with their statistics, nor without span_units
+ * (every unit change ends the runs then).
  */
 static int
 n1__settles(const n1_detector *det, const n1_scope *s, const n1_run *r)
@@ -790,8 +793,8 @@ n1__settles(const n1_detector *det, const n1_scope *s, const n1_run *r)
 	uint64_t	fp,
 				rows;
 
-	if (det->cfg.report_rejected || r->in_xact || r->parent_fp[0] != 0 ||
-		r->ndistinct < 2)
+	if (det->cfg.report_rejected || !det->cfg.span_units || r->in_xact ||
+		r->parent_fp[0] != 0 || r->ndistinct < 2)
 		return 0;
 	if (r->kind == N1_KIND_WRITE)
 		return (uint64_t) r->same_prev * 2 >= r->count;

@@ -245,6 +245,7 @@ typedef struct n1_detector
 	int64_t		settled_gap_us; /* gap that ends a run of settle_at
 								 * iterations or more */
 	int64_t		min_allowed_gap_us; /* no gap below this ends a run */
+	int64_t		quick_gap_us;	/* min(idle_us, settled_gap_us) */
 	uint64_t	tick;
 	int			nscopes;
 	int			last_scope;		/* index of the latest scope used, or -1 */
@@ -318,59 +319,52 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	n1_run	   *r;
 	int			slot,
 				rr;
-	uint32_t	unit_seq,
-				same_prev,
-				count;
 
-	if (det->last_scope < 0 || fp == 0)
+	if (det->last_scope < 0)
 		return 0;
 	s = &det->scopes[det->last_scope];
-	if (s->scope_id != scope_id || !s->in_use)
-		return 0;
 	slot = s->run_hint[fp % N1_RUN_HINTS];
-	if (s->run_fp[slot] != fp)
+	if (s->scope_id != scope_id || s->run_fp[slot] != fp || fp == 0)
 		return 0;
 	r = &s->runs[slot];
 
-	/* what n1_feed would do beyond extending the run: leave it to n1_feed */
-	if (!r->settled ||
-		start_us - s->last_end > det->cfg.idle_us ||
-		start_us - r->last_end > det->settled_gap_us ||
-		(r->kind == N1_KIND_READ && rows >= det->cfg.parent_min_rows))
+	/*
+	 * What n1_feed would do beyond extending the run is left to it: end the
+	 * run or the unit of work, take a parent candidate, end another run
+	 * (round robin).  A settled run's last_end is not after the scope's, so
+	 * one gap below quick_gap_us (the smaller of idle_us and the gap that
+	 * ends a settled run) is below both.
+	 */
+	if (!r->settled || start_us - r->last_end > det->quick_gap_us ||
+		(unit_id != s->unit_id && (s->unit_repeats || !det->cfg.span_units)) ||
+		(rows >= det->cfg.parent_min_rows && r->kind == N1_KIND_READ))
 		return 0;
-	unit_seq = s->unit_seq;
-	if (unit_id != s->unit_id)
-	{
-		if (s->unit_repeats || !det->cfg.span_units)
-			return 0;
-		unit_seq++;
-	}
-	same_prev = r->same_prev + (s->prev_fp != fp && s->prev_fp == r->prev_fp);
-	count = r->count + 1;
 	rr = (int) (s->nevents % N1_MAX_RUNS);
 	if (rr != slot && s->run_fp[rr] != 0 &&
 		end_us - s->runs[rr].last_end > det->min_allowed_gap_us)
 		return 0;
 
-	/* as n1_feed would, for the fields that still matter */
+	/*
+	 * As n1_feed would, for what the closing rules and the other runs read
+	 * (not the run's own statistics, nor which statement came before it)
+	 */
 	if (unit_id != s->unit_id)
 	{
 		s->unit_id = unit_id;
-		s->unit_seq = unit_seq;
+		s->unit_seq++;
 		s->unit_repeats = 0;
 	}
-	if (r->unit_seq != unit_seq)
+	if (r->unit_seq != s->unit_seq)
 	{
-		r->unit_seq = unit_seq;
-		r->unit_count = 0;
-		r->nunits++;
-		r->in_xact = 0;
+		r->unit_seq = s->unit_seq;
+		r->unit_count = 1;
 	}
-	if (++r->unit_count >= 2)
+	else
+	{
+		r->unit_count++;
 		s->unit_repeats = 1;
-	r->same_prev = same_prev;
-	r->prev_fp = s->prev_fp;
-	r->count = count;
+	}
+	r->count++;
 	r->rows += rows;
 	if (end_us > r->last_end)
 		r->last_end = end_us;
@@ -381,7 +375,7 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	s->nevents++;
 	s->last_used = ++det->tick;
 	det->stats.events++;
-	return count;
+	return r->count;
 }
 
 /* Hashing helpers for parameter values */

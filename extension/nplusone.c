@@ -328,6 +328,7 @@ static void
 n1_client_id_assign(const char *newval, void *extra)
 {
 	n1_scope_key_valid = false;
+	n1_config_valid = false;
 }
 
 /* A detector setting changed: rebuild the configuration before next use */
@@ -882,7 +883,8 @@ n1_current_scope(void)
 	return n1_scope_key;
 }
 
-/* Make the backend's detector, or configure it again after a settings change */
+/* Make the backend's detector, or configure it again after a settings change;
+ * recompute the scope key (pgplumb.client_id) */
 static void
 n1_setup_detector(void)
 {
@@ -897,6 +899,7 @@ n1_setup_detector(void)
 	}
 	else
 		n1_detector_configure(n1_det, &cfg);
+	(void) n1_current_scope();
 	n1_config_valid = true;
 }
 
@@ -904,9 +907,9 @@ n1_setup_detector(void)
 static bool
 n1_utility_wanted(PlannedStmt *pstmt, uint64 queryid)
 {
-	return n1_enabled && n1 != NULL && pp_nesting_level == 0 &&
-		pstmt->utilityStmt != NULL && IsA(pstmt->utilityStmt, FetchStmt) &&
-		!((FetchStmt *) pstmt->utilityStmt)->ismove;
+	return pstmt->utilityStmt != NULL && IsA(pstmt->utilityStmt, FetchStmt) &&
+		!((FetchStmt *) pstmt->utilityStmt)->ismove &&
+		n1_enabled && n1 != NULL && pp_nesting_level == 0;
 }
 
 static void
@@ -952,22 +955,31 @@ n1_reads_table(List *rtable)
 
 /*
  * The full event of a statement that n1_feed_settled did not take: its
- * kind, the hash of its parameters, whether it was pipelined; keep its
- * shape in the cache, and publish a multi-row read for the other backends.
+ * kind and the hash of its parameters; keep its shape in the cache, and
+ * publish a multi-row read for the other backends.
  */
 static pg_noinline void
-n1_feed_statement(QueryDesc *queryDesc, n1_event *ev, bool in_block)
+n1_feed_statement(QueryDesc *queryDesc, uint64 unit_id, int64 start_us,
+				  int64 end_us, uint64 rows, bool pipelined)
 {
 	ParamListInfo params = queryDesc->params;
 	PlannedStmt *ps = queryDesc->plannedstmt;
+	n1_event	ev;
 
 	if (unlikely(n1_det->cfg.report_rejected != (message_level_is_interesting(DEBUG1) ? 1 : 0)))
 		n1_setup_detector();
 
+	ev.scope_id = n1_scope_key;
+	ev.unit_id = unit_id;
+	ev.fingerprint = ps->queryId;
+	ev.start_us = start_us;
+	ev.end_us = end_us;
+	ev.rows = rows;
+	ev.pipelined = pipelined;
 	switch (queryDesc->operation)
 	{
 		case CMD_SELECT:
-			ev->kind = n1_reads_table(ps->rtable) ? N1_KIND_READ : N1_KIND_OTHER;
+			ev.kind = n1_reads_table(ps->rtable) ? N1_KIND_READ : N1_KIND_OTHER;
 			break;
 		case CMD_INSERT:
 		case CMD_UPDATE:
@@ -975,50 +987,56 @@ n1_feed_statement(QueryDesc *queryDesc, n1_event *ev, bool in_block)
 #if PG_VERSION_NUM >= 150000
 		case CMD_MERGE:
 #endif
-			ev->kind = N1_KIND_WRITE;
+			ev.kind = N1_KIND_WRITE;
 			break;
 		default:
-			ev->kind = N1_KIND_OTHER;
+			ev.kind = N1_KIND_OTHER;
 			break;
 	}
-	ev->params_hash = n1_last_parse_qid == ps->queryId ? n1_last_parse_hash : 0;
+	ev.params_hash = n1_last_parse_qid == ps->queryId ? n1_last_parse_hash : 0;
 	if (params && params->numParams > 0 && params->paramFetch == NULL)
 	{
 		for (int i = 0; i < params->numParams; i++)
-			ev->params_hash = n1_hash_param(&params->params[i], ev->params_hash);
+			ev.params_hash = n1_hash_param(&params->params[i], ev.params_hash);
 	}
 
 	/* keep the shape of a repeating statement in the cache */
-	(void) n1_cache_lookup(ev->fingerprint);
+	(void) n1_cache_lookup(ev.fingerprint);
 
 	/* a read that may feed a loop on another connection */
-	if (ev->kind == N1_KIND_READ && ev->rows >= 2 && !in_block)
-		n1_publish_read(ev->fingerprint, ev->rows, ev->end_us);
+	if (ev.kind == N1_KIND_READ && ev.rows >= 2 && unit_id == 0)
+		n1_publish_read(ev.fingerprint, ev.rows, ev.end_us);
 
-	n1_feed(n1_det, ev);
+	n1_feed(n1_det, &ev);
 }
 
 static void
 n1_executor_end(QueryDesc *queryDesc)
 {
-	n1_event	ev;
 	bool		in_block;
-	TimestampTz xs;
+	TimestampTz xs,
+				prev_xs,
+				prev_start;
+	uint64		unit_id,
+				rows,
+				queryid;
+	int64		start_us,
+				end_us;
 	uint32		n;
 
 	if (!n1_enabled || pp_nesting_level > 0 || n1 == NULL || IsParallelWorker())
 		return;
 
-	if (unlikely(!n1_config_valid || n1_det == NULL))
+	/* after a change of the settings or of pgplumb.client_id */
+	if (unlikely(!n1_config_valid))
 		n1_setup_detector();
 
 	in_block = IsTransactionBlock();
 	xs = GetCurrentTransactionStartTimestamp();
-	ev.scope_id = likely(n1_scope_key_valid) ? n1_scope_key : n1_current_scope();
-	ev.unit_id = in_block ? (uint64) xs : 0;
-	ev.fingerprint = queryDesc->plannedstmt->queryId;
-	ev.rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
-	ev.start_us = (int64) GetCurrentStatementStartTimestamp();
+	unit_id = in_block ? (uint64) xs : 0;
+	queryid = queryDesc->plannedstmt->queryId;
+	rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
+	start_us = (int64) GetCurrentStatementStartTimestamp();
 
 	/*
 	 * The end: the statement's start plus the executor time pgplumb.c
@@ -1027,25 +1045,17 @@ n1_executor_end(QueryDesc *queryDesc)
 	 * never shorter.
 	 */
 	if (likely(pp_exec_usage != NULL))
-		ev.end_us = ev.start_us + (int64) INSTR_TIME_GET_MICROSEC(pp_exec_usage->elapsed);
+		end_us = start_us + (int64) INSTR_TIME_GET_MICROSEC(pp_exec_usage->elapsed);
 	else
 	{
-		ev.end_us = (int64) GetCurrentTimestamp();
-		if (ev.start_us > ev.end_us)
-			ev.start_us = ev.end_us;
+		end_us = (int64) GetCurrentTimestamp();
+		if (start_us > end_us)
+			start_us = end_us;
 	}
-
-	/*
-	 * A statement that started with the same statement timestamp as the
-	 * previous one came in the same message (a multi-statement string); one
-	 * that runs, outside of a transaction block, in the same transaction as
-	 * the previous one was sent with it (an extended-protocol pipeline with
-	 * no Sync in between).
-	 */
-	ev.pipelined = (TimestampTz) ev.start_us == n1_last_stmt_start ||
-		(!in_block && xs == n1_last_xact_start);
+	prev_xs = n1_last_xact_start;
+	prev_start = n1_last_stmt_start;
 	n1_last_xact_start = xs;
-	n1_last_stmt_start = (TimestampTz) ev.start_us;
+	n1_last_stmt_start = (TimestampTz) start_us;
 
 	/*
 	 * Most statements of a busy connection only extend a run that can no
@@ -1055,15 +1065,25 @@ n1_executor_end(QueryDesc *queryDesc)
 	 * connection).  The shape of such a statement is kept in the cache
 	 * every 16 iterations.
 	 */
-	if (ev.rows < 2 &&
-		(n = n1_feed_settled(n1_det, ev.scope_id, ev.unit_id, ev.fingerprint,
-							 ev.start_us, ev.end_us, ev.rows)) != 0)
+	if (rows < 2 &&
+		(n = n1_feed_settled(n1_det, n1_scope_key, unit_id, queryid,
+							 start_us, end_us, rows)) != 0)
 	{
 		if ((n & 15) == 0)
-			(void) n1_cache_lookup(ev.fingerprint);
+			(void) n1_cache_lookup(queryid);
 		return;
 	}
-	n1_feed_statement(queryDesc, &ev, in_block);
+
+	/*
+	 * A statement that started with the same statement timestamp as the
+	 * previous one came in the same message (a multi-statement string); one
+	 * that runs, outside of a transaction block, in the same transaction as
+	 * the previous one was sent with it (an extended-protocol pipeline with
+	 * no Sync in between).
+	 */
+	n1_feed_statement(queryDesc, unit_id, start_us, end_us, rows,
+					  (TimestampTz) start_us == prev_start ||
+					  (!in_block && xs == prev_xs));
 }
 
 /* Report the loops still open in this backend when it exits */
