@@ -309,7 +309,7 @@ n1_detector_init(void *mem, int nscopes, const n1_config *cfg,
 	det->report = report;
 	det->report_arg = report_arg;
 	det->nscopes = nscopes;
-	det->last_scope = -1;
+	det->last_scope = NULL;
 	return det;
 }
 
@@ -585,9 +585,8 @@ n1__scope(n1_detector *det, uint64_t scope_id)
 	n1_scope   *victim = NULL;
 
 	/* most events come from the same client as the previous one */
-	if (det->last_scope >= 0 && det->scopes[det->last_scope].in_use &&
-		det->scopes[det->last_scope].scope_id == scope_id)
-		return &det->scopes[det->last_scope];
+	if (det->last_scope != NULL && det->last_scope->scope_id == scope_id)
+		return det->last_scope;
 
 	start = (int) (n1__mix(scope_id) % (uint64_t) det->nscopes);
 	for (int k = 0; k < nprobe; k++)
@@ -596,7 +595,7 @@ n1__scope(n1_detector *det, uint64_t scope_id)
 
 		if (s->in_use && s->scope_id == scope_id)
 		{
-			det->last_scope = (int) (s - det->scopes);
+			det->last_scope = s;
 			return s;
 		}
 		if (!s->in_use)
@@ -616,7 +615,7 @@ n1__scope(n1_detector *det, uint64_t scope_id)
 	memset(victim, 0, sizeof(*victim));
 	victim->in_use = 1;
 	victim->scope_id = scope_id;
-	det->last_scope = (int) (victim - det->scopes);
+	det->last_scope = victim;
 	return victim;
 }
 

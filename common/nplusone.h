@@ -248,7 +248,8 @@ typedef struct n1_detector
 	int64_t		quick_gap_us;	/* min(idle_us, settled_gap_us) */
 	uint64_t	tick;
 	int			nscopes;
-	int			last_scope;		/* index of the latest scope used, or -1 */
+	n1_scope   *last_scope;		/* the latest scope used (in_use), or
+									 * NULL */
 	n1_stats	stats;
 	n1_scope	scopes[];		/* nscopes of them */
 } n1_detector;
@@ -315,16 +316,16 @@ static inline uint32_t
 n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 				uint64_t fp, int64_t start_us, int64_t end_us, uint64_t rows)
 {
-	n1_scope   *s;
+	n1_scope   *s = det->last_scope;
 	n1_run	   *r;
-	int			slot,
-				rr;
+	const n1_run *o;
+	unsigned	slot;
+	uint32_t	nevents;
 
-	if (det->last_scope < 0)
+	if (s == NULL || s->scope_id != scope_id)
 		return 0;
-	s = &det->scopes[det->last_scope];
 	slot = s->run_hint[fp % N1_RUN_HINTS];
-	if (s->scope_id != scope_id || s->run_fp[slot] != fp || fp == 0)
+	if (s->run_fp[slot] != fp || fp == 0)
 		return 0;
 	r = &s->runs[slot];
 
@@ -336,12 +337,12 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	 * ends a settled run) is below both.
 	 */
 	if (!r->settled || start_us - r->last_end > det->quick_gap_us ||
-		(unit_id != s->unit_id && (s->unit_repeats || !det->cfg.span_units)) ||
 		(rows >= det->cfg.parent_min_rows && r->kind == N1_KIND_READ))
 		return 0;
-	rr = (int) (s->nevents % N1_MAX_RUNS);
-	if (rr != slot && s->run_fp[rr] != 0 &&
-		end_us - s->runs[rr].last_end > det->min_allowed_gap_us)
+	nevents = s->nevents;
+	o = &s->runs[nevents % N1_MAX_RUNS];
+	if (o != r && s->run_fp[nevents % N1_MAX_RUNS] != 0 &&
+		end_us - o->last_end > det->min_allowed_gap_us)
 		return 0;
 
 	/*
@@ -350,9 +351,10 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	 */
 	if (unit_id != s->unit_id)
 	{
+		if (s->unit_repeats || !det->cfg.span_units)
+			return 0;
 		s->unit_id = unit_id;
 		s->unit_seq++;
-		s->unit_repeats = 0;
 	}
 	if (r->unit_seq != s->unit_seq)
 	{
@@ -364,18 +366,17 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 		r->unit_count++;
 		s->unit_repeats = 1;
 	}
-	r->count++;
 	r->rows += rows;
 	if (end_us > r->last_end)
 		r->last_end = end_us;
-	s->last_slot = slot;
-	s->prev_fp = fp;
 	if (end_us > s->last_end)
 		s->last_end = end_us;
-	s->nevents++;
+	s->last_slot = (int) slot;
+	s->prev_fp = fp;
+	s->nevents = nevents + 1;
 	s->last_used = ++det->tick;
 	det->stats.events++;
-	return r->count;
+	return ++r->count;
 }
 
 /* Hashing helpers for parameter values */

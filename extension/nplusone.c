@@ -50,6 +50,7 @@
 #include "storage/ipc.h"
 #include "storage/backendid.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -192,13 +193,16 @@ static uint64 n1_cache_tick = 0;
 static uint64 n1_last_parse_qid = 0;
 static uint64 n1_last_parse_hash = 0;
 
-/* transaction start of the previous statement, to spot pipelines */
-static TimestampTz n1_last_xact_start = 0;
+/* transaction (local id) of the previous statement, to spot pipelines */
+static LocalTransactionId n1_last_lxid = InvalidLocalTransactionId;
 static TimestampTz n1_last_stmt_start = 0;
 
 /* the detector's configuration matches the settings (cleared by their
  * assign hooks) */
 static bool n1_config_valid = false;
+
+/* ... and this backend feeds the detector (set with n1_config_valid) */
+static bool n1_active = false;
 
 /* scope key of this backend, recomputed when client_id changes */
 static uint64 n1_scope_key = 0;
@@ -261,7 +265,7 @@ n1_define_settings(void)
 							 "Detects N+1 query loops.",
 							 NULL,
 							 &n1_enabled, true, PGC_SUSET, 0,
-							 NULL, NULL, NULL);
+							 NULL, n1_settings_bool_assign, NULL);
 	DefineCustomIntVariable("pgplumb.n_plus_one_max",
 							"Maximum number of N+1 findings kept.",
 							NULL,
@@ -890,6 +894,10 @@ n1_setup_detector(void)
 {
 	n1_config	cfg;
 
+	n1_config_valid = true;
+	n1_active = n1_enabled && n1 != NULL && n1_det_mem != NULL && !IsParallelWorker();
+	if (!n1_active)
+		return;
 	n1_make_config(&cfg);
 	if (n1_det == NULL)
 	{
@@ -900,7 +908,6 @@ n1_setup_detector(void)
 	else
 		n1_detector_configure(n1_det, &cfg);
 	(void) n1_current_scope();
-	n1_config_valid = true;
 }
 
 /* FETCH from a cursor (not MOVE): its rows may feed a loop */
@@ -921,17 +928,20 @@ n1_utility_done(PlannedStmt *pstmt, const char *query_string, uint64 queryid,
 
 	if (!n1_utility_wanted(pstmt, queryid) || queryid == 0)
 		return;
-	if (unlikely(!n1_config_valid || n1_det == NULL))
+	if (unlikely(!n1_config_valid))
 		n1_setup_detector();
+	if (!n1_active)
+		return;
 	in_block = IsTransactionBlock();
 	memset(&ev, 0, sizeof(ev));
-	ev.scope_id = n1_scope_key_valid ? n1_scope_key : n1_current_scope();
-	ev.unit_id = in_block ? (uint64) GetCurrentTransactionStartTimestamp() : 0;
+	ev.scope_id = n1_scope_key;
+	ev.unit_id = in_block ? (uint64) MyProc->lxid : 0;
 	ev.fingerprint = queryid;
 	ev.kind = N1_KIND_FETCH;
 	ev.rows = usage->rows;
-	ev.end_us = (int64) GetCurrentTimestamp();
-	ev.start_us = ev.end_us - (int64) (usage->elapsed_ms * 1000.0);
+	/* as for executor_end: the statement's start plus its elapsed time */
+	ev.start_us = (int64) GetCurrentStatementStartTimestamp();
+	ev.end_us = ev.start_us + (int64) (usage->elapsed_ms * 1000.0);
 	n1_feed(n1_det, &ev);
 }
 
@@ -1014,9 +1024,9 @@ static void
 n1_executor_end(QueryDesc *queryDesc)
 {
 	bool		in_block;
-	TimestampTz xs,
-				prev_xs,
-				prev_start;
+	LocalTransactionId lxid,
+				prev_lxid;
+	TimestampTz prev_start;
 	uint64		unit_id,
 				rows,
 				queryid;
@@ -1024,16 +1034,16 @@ n1_executor_end(QueryDesc *queryDesc)
 				end_us;
 	uint32		n;
 
-	if (!n1_enabled || pp_nesting_level > 0 || n1 == NULL || IsParallelWorker())
-		return;
-
 	/* after a change of the settings or of pgplumb.client_id */
 	if (unlikely(!n1_config_valid))
 		n1_setup_detector();
+	if (!n1_active || pp_nesting_level > 0)
+		return;
 
+	/* the unit of work: the transaction block (its local id), or none */
 	in_block = IsTransactionBlock();
-	xs = GetCurrentTransactionStartTimestamp();
-	unit_id = in_block ? (uint64) xs : 0;
+	lxid = MyProc->lxid;
+	unit_id = in_block ? (uint64) lxid : 0;
 	queryid = queryDesc->plannedstmt->queryId;
 	rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
 	start_us = (int64) GetCurrentStatementStartTimestamp();
@@ -1052,9 +1062,9 @@ n1_executor_end(QueryDesc *queryDesc)
 		if (start_us > end_us)
 			start_us = end_us;
 	}
-	prev_xs = n1_last_xact_start;
+	prev_lxid = n1_last_lxid;
 	prev_start = n1_last_stmt_start;
-	n1_last_xact_start = xs;
+	n1_last_lxid = lxid;
 	n1_last_stmt_start = (TimestampTz) start_us;
 
 	/*
@@ -1083,7 +1093,7 @@ n1_executor_end(QueryDesc *queryDesc)
 	 */
 	n1_feed_statement(queryDesc, unit_id, start_us, end_us, rows,
 					  (TimestampTz) start_us == prev_start ||
-					  (!in_block && xs == prev_xs));
+					  (!in_block && lxid == prev_lxid));
 }
 
 /* Report the loops still open in this backend when it exits */
