@@ -319,8 +319,12 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	n1_scope   *s = det->last_scope;
 	n1_run	   *r;
 	const n1_run *o;
-	unsigned	slot;
-	uint32_t	nevents;
+	unsigned	slot,
+				rr;
+	uint32_t	nevents,
+				unit_seq,
+				count;
+	int64_t		last_end;
 
 	if (s == NULL || s->scope_id != scope_id)
 		return 0;
@@ -328,6 +332,7 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	if (s->run_fp[slot] != fp || fp == 0)
 		return 0;
 	r = &s->runs[slot];
+	last_end = r->last_end;
 
 	/*
 	 * What n1_feed would do beyond extending the run is left to it: end the
@@ -336,29 +341,32 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	 * one gap below quick_gap_us (the smaller of idle_us and the gap that
 	 * ends a settled run) is below both.
 	 */
-	if (!r->settled || start_us - r->last_end > det->quick_gap_us ||
+	if (!r->settled || start_us - last_end > det->quick_gap_us ||
 		(rows >= det->cfg.parent_min_rows && r->kind == N1_KIND_READ))
 		return 0;
 	nevents = s->nevents;
-	o = &s->runs[nevents % N1_MAX_RUNS];
-	if (o != r && s->run_fp[nevents % N1_MAX_RUNS] != 0 &&
+	rr = nevents % N1_MAX_RUNS;
+	o = &s->runs[rr];
+	if (rr != slot && s->run_fp[rr] != 0 &&
 		end_us - o->last_end > det->min_allowed_gap_us)
 		return 0;
-
-	/*
-	 * As n1_feed would, for what the closing rules and the other runs read
-	 * (not the run's own statistics, nor which statement came before it)
-	 */
+	unit_seq = s->unit_seq;
 	if (unit_id != s->unit_id)
 	{
 		if (s->unit_repeats || !det->cfg.span_units)
 			return 0;
 		s->unit_id = unit_id;
-		s->unit_seq++;
+		s->unit_seq = ++unit_seq;
 	}
-	if (r->unit_seq != s->unit_seq)
+
+	/*
+	 * As n1_feed would, for what the closing rules and the other runs read
+	 * (not the run's own statistics, nor which statement came before it)
+	 */
+	count = r->count + 1;
+	if (r->unit_seq != unit_seq)
 	{
-		r->unit_seq = s->unit_seq;
+		r->unit_seq = unit_seq;
 		r->unit_count = 1;
 	}
 	else
@@ -366,8 +374,9 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 		r->unit_count++;
 		s->unit_repeats = 1;
 	}
+	r->count = count;
 	r->rows += rows;
-	if (end_us > r->last_end)
+	if (end_us > last_end)
 		r->last_end = end_us;
 	if (end_us > s->last_end)
 		s->last_end = end_us;
@@ -376,7 +385,7 @@ n1_feed_settled(n1_detector *det, uint64_t scope_id, uint64_t unit_id,
 	s->nevents = nevents + 1;
 	s->last_used = ++det->tick;
 	det->stats.events++;
-	return ++r->count;
+	return count;
 }
 
 /* Hashing helpers for parameter values */

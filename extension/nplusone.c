@@ -1042,11 +1042,11 @@ n1_executor_end(QueryDesc *queryDesc)
 
 	/* the unit of work: the transaction block (its local id), or none */
 	in_block = IsTransactionBlock();
+	start_us = (int64) GetCurrentStatementStartTimestamp();
 	lxid = MyProc->lxid;
 	unit_id = in_block ? (uint64) lxid : 0;
 	queryid = queryDesc->plannedstmt->queryId;
 	rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
-	start_us = (int64) GetCurrentStatementStartTimestamp();
 
 	/*
 	 * The end: the statement's start plus the executor time pgplumb.c
