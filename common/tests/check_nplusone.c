@@ -132,6 +132,17 @@ find(const trace *t, n1_class cls, uint64_t child)
 	return NULL;
 }
 
+/* The finding of class cls for child: there must be one, of that many repeats */
+static const n1_finding *
+expect_loop(const trace *t, n1_class cls, uint64_t child, uint32_t repeats)
+{
+	const n1_finding *f = find(t, cls, child);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->repeats, repeats);
+	return f;
+}
+
 /* deterministic pseudo-random numbers */
 static uint64_t
 rnd(uint64_t *state)
@@ -602,13 +613,9 @@ START_TEST(test_loop_across_transactions)
 		WRITE(t, 150, FP_INSERT, 2000 + i, 1);
 	}
 	n1_flush_all(t->det);
-	f = find(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(f->repeats, 12);
+	f = expect_loop(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR, 12);
 	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
-	f = find(t, N1_CLASS_WRITE_LOOP, FP_INSERT);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(f->repeats, 12);
+	expect_loop(t, N1_CLASS_WRITE_LOOP, FP_INSERT, 12);
 	ck_assert_int_eq(t->out.n, 2);
 	trace_free(t);
 
@@ -737,13 +744,9 @@ START_TEST(test_settled_runs)
 		WRITE(t, 60, FP_INSERT, 6000 + i, 1);
 	t->unit = 0;
 	n1_flush_all(t->det);
-	f = find(t, N1_CLASS_N_PLUS_ONE, FP_USER);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(f->repeats, 8);
+	f = expect_loop(t, N1_CLASS_N_PLUS_ONE, FP_USER, 8);
 	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
-	f = find(t, N1_CLASS_WRITE_LOOP, FP_INSERT);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(f->repeats, 6);
+	expect_loop(t, N1_CLASS_WRITE_LOOP, FP_INSERT, 6);
 	ck_assert_int_eq(t->out.n, 2);
 	trace_free(t);
 
@@ -767,9 +770,7 @@ START_TEST(test_settled_runs)
 		WRITE(t, i == 0 ? 500000 : 60, FP_HISTORY, 8000 + i, 1);
 	t->unit = 503;
 	tpcb_txn(t, 503, &st);
-	f = find(t, N1_CLASS_WRITE_LOOP, FP_HISTORY);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(f->repeats, 10);
+	expect_loop(t, N1_CLASS_WRITE_LOOP, FP_HISTORY, 10);
 	ck_assert_int_eq(t->out.n, 1);
 	trace_free(t);
 }
