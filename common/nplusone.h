@@ -16,7 +16,10 @@
  *
  * Memory: fixed at n1_detector_init; nothing is allocated per event.  Each
  * event costs a lookup in a small table of scopes and a scan of at most
- * N1_MAX_RUNS run slots of the scope.
+ * N1_MAX_RUNS run slots of the scope.  A run that can no longer be reported
+ * settles; the caller may first offer a statement to n1_feed_settled, which
+ * extends such a run with a few compares and stores, and build the full
+ * event for n1_feed only when it declines.
  *
  * Naming: public names start with n1_ / N1_; internal ones in nplusone.c
  * with n1__.
