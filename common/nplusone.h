@@ -166,14 +166,13 @@ typedef int (*n1_parent_fn) (uint64_t scope_id, int64_t before_us,
 /* Per-run state; opaque to callers but sized here for static allocation */
 typedef struct n1_run
 {
+	/* first, together: what n1_feed_settled reads and writes */
 	uint64_t	fp;
 	uint64_t	rows;
-	uint64_t	max_rows;
-	uint64_t	first_rows;
+	int64_t		last_end;
 	uint32_t	count;
-	uint32_t	same_rows;		/* calls that returned first_rows rows */
-	uint32_t	ndistinct;
-	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
+	uint32_t	unit_count;		/* iterations in its latest unit */
+	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
 	n1_kind		kind;
 	uint8_t		in_xact;		/* ran inside one transaction block */
 	uint8_t		interleaved;	/* another statement repeated as often,
@@ -182,16 +181,18 @@ typedef struct n1_run
 								 * n1_feed_settled keeps only what the
 								 * other runs and the closing rules read
 								 * (see n1__settles) */
+	uint64_t	max_rows;
+	uint64_t	first_rows;
+	uint32_t	same_rows;		/* calls that returned first_rows rows */
+	uint32_t	ndistinct;
+	uint32_t	npipelined;		/* gaps below pipeline_gap_us */
 	uint32_t	nunits;			/* units of work it spans */
-	uint32_t	unit_count;		/* iterations in its latest unit */
-	uint32_t	unit_seq;		/* its latest unit (n1_scope.unit_seq) */
 	uint32_t	cand_seq;		/* n1_scope.cand_seq when it began */
 	uint32_t	same_prev;		/* iterations that came right after the same
 								 * other statement as the iteration before */
 	uint64_t	prev_fp;		/* statement right before its latest
 								 * iteration */
 	int64_t		first_start;
-	int64_t		last_end;
 	int64_t		exec_sum;
 	int64_t		exec_max;
 	int64_t		gap_sum;
@@ -216,13 +217,13 @@ typedef struct n1_scope
 	int			in_use;
 	int			nruns;
 	int			last_slot;		/* run slot of the latest event */
+	uint64_t	prev_fp;		/* the latest statement fed */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
 	uint8_t		run_hint[N1_RUN_HINTS];	/* fp % N1_RUN_HINTS -> a slot
 										 * that held fp lately (check
 										 * run_fp) */
 	n1_run		runs[N1_MAX_RUNS];
 	uint32_t	cand_seq;		/* bumped at every multi-row read */
-	uint64_t	prev_fp;		/* the latest statement fed */
 	/* recent multi-row reads, newest first */
 	uint64_t	cand_fp[N1_MAX_PARENTS];
 	uint64_t	cand_rows[N1_MAX_PARENTS];
