@@ -116,6 +116,10 @@ static int	pp_n_executor_started_cbs = 0;
 static PPQueryDescCb pp_executor_end_cbs[lengthof(pp_collectors)];
 static int	pp_n_executor_end_cbs = 0;
 
+/* ... and the collectors that have utility_wanted */
+static const PPCollector *pp_utility_collectors[lengthof(pp_collectors)];
+static int	pp_n_utility_collectors = 0;
+
 /* Is any collector interested in errors? */
 #define PP_WANTS_ERRORS() (pp_error_callbacks > 0)
 
@@ -319,6 +323,8 @@ _PG_init(void)
 		if (pp_collectors[i]->executor_end)
 			pp_executor_end_cbs[pp_n_executor_end_cbs++] =
 				pp_collectors[i]->executor_end;
+		if (pp_collectors[i]->utility_wanted)
+			pp_utility_collectors[pp_n_utility_collectors++] = pp_collectors[i];
 	}
 
 	MarkGUCPrefixReserved("pgplumb");
@@ -750,7 +756,7 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	uint64		saved_queryid = pstmt->queryId;
 	bool		measure = false;
 	bool		no_usage = false;	/* no buffer or WAL usage to measure */
-	uint32		wanted = 0;		/* bit i: pp_collectors[i] wants it */
+	uint32		wanted = 0;		/* bit i: pp_utility_collectors[i] wants it */
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
 	BufferUsage bufusage_start;
@@ -771,9 +777,8 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		queryid = pp_utility_queryid(pstmt, queryString);
 		if (queryid != UINT64CONST(0))
 		{
-			for (int i = 0; i < lengthof(pp_collectors); i++)
-				if (pp_collectors[i]->utility_wanted &&
-					pp_collectors[i]->utility_wanted(pstmt, queryid))
+			for (int i = 0; i < pp_n_utility_collectors; i++)
+				if (pp_utility_collectors[i]->utility_wanted(pstmt, queryid))
 					wanted |= UINT32_C(1) << i;
 			measure = wanted != 0;
 		}
@@ -866,10 +871,11 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			pp_walusage_diff(&usage->walusage, &pgWalUsage, &walusage_start);
 		}
 		/* only the collectors that wanted it (BEGIN/COMMIT: not N+1's) */
-		for (int i = 0; i < lengthof(pp_collectors); i++)
-			if ((wanted & (UINT32_C(1) << i)) && pp_collectors[i]->utility_done)
-				pp_collectors[i]->utility_done(pstmt, queryString, queryid,
-											   usage);
+		for (int i = 0; i < pp_n_utility_collectors; i++)
+			if ((wanted & (UINT32_C(1) << i)) &&
+				pp_utility_collectors[i]->utility_done)
+				pp_utility_collectors[i]->utility_done(pstmt, queryString,
+													   queryid, usage);
 	}
 }
 
