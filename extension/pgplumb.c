@@ -185,6 +185,7 @@ static const struct config_enum_entry pp_track_options[] = {
 };
 
 int			pp_track = PP_TRACK_TOP;
+int			pp_track_max_level = 0;
 
 /*---- Local variables ----*/
 
@@ -229,6 +230,7 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 void		_PG_init(void);
 
+static void pp_track_assign(int newval, void *extra);
 static void pp_shmem_request(void);
 static void pp_shmem_startup(void);
 static void pp_post_parse_analyze(ParseState *pstate, Query *query,
@@ -306,7 +308,7 @@ _PG_init(void)
 							 pp_track_options,
 							 PGC_SUSET,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, pp_track_assign, NULL);
 
 	PP_CALL_COLLECTORS(define_settings);
 
@@ -350,6 +352,14 @@ _PG_init(void)
 
 	RegisterXactCallback(pp_xact_callback, NULL);
 	RegisterSubXactCallback(pp_subxact_callback, NULL);
+}
+
+/* pgplumb.track changed: the deepest level it tracks (see pp_enabled) */
+static void
+pp_track_assign(int newval, void *extra)
+{
+	pp_track_max_level = newval == PP_TRACK_ALL ? INT_MAX :
+		newval == PP_TRACK_TOP ? 0 : -1;
 }
 
 /*
