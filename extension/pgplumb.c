@@ -784,7 +784,8 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (pp_enabled(level))
 	{
-		queryid = pp_utility_queryid(pstmt, queryString);
+		queryid = saved_queryid != UINT64CONST(0) ? saved_queryid :
+			pp_utility_queryid(pstmt, queryString);
 		if (queryid != UINT64CONST(0))
 		{
 			for (int i = 0; i < pp_n_utility_collectors; i++)
