@@ -31,10 +31,10 @@
  * to the collectors and reset both nesting levels to 0.  A subtransaction
  * that started inside the frame and aborts (an exception block in a
  * function) does not end the frame.  Nested calls, a top level call while a
- * frame is active (a statement run from inside ExecutorStart) and CALL and
- * DO (a procedure may roll back a transaction itself, without an error)
- * keep PG_TRY/PG_CATCH, which restores the level and reports the error on
- * the spot.  If the error stack was emptied before the abort (a caller
+ * frame is active (a statement run from inside ExecutorStart) and the
+ * utility statements other than transaction statements, SET and SHOW (see
+ * pp_utility_frame_ok) keep PG_TRY/PG_CATCH, which restores the level and
+ * reports the error on the spot.  If the error stack was emptied before the abort (a caller
  * that copies and flushes the error first), the error is not counted.
  *
  * EXECUTE, PREPARE and DEALLOCATE do not count as a nesting level, so the
@@ -274,6 +274,7 @@ static inline PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
 static inline void pp_exec_pop(PPExecRecord *rec);
 static inline bool pp_utility_uses_no_buffers(Node *stmt);
+static inline bool pp_utility_frame_ok(Node *stmt);
 static void pp_xact_callback(XactEvent event, void *arg);
 static void pp_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
@@ -814,12 +815,13 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 
 	/*
-	 * The top frame (see file header), unless the statement's query id,
-	 * zeroed above, has to be given back on error, or the statement may end
-	 * a transaction without an error (a procedure's COMMIT or ROLLBACK).
+	 * The top frame (see file header) for the statements that are run often
+	 * and are known to abort the transaction they fail in (see
+	 * pp_utility_frame_ok), unless the statement's query id, zeroed above,
+	 * has to be given back on error.
 	 */
 	if (PP_TOP_FRAME_FREE() && pstmt->queryId == saved_queryid &&
-		!IsA(pstmt->utilityStmt, CallStmt) && !IsA(pstmt->utilityStmt, DoStmt))
+		pp_utility_frame_ok(pstmt->utilityStmt))
 	{
 		pp_top_enter(PP_ERROR_IN_UTILITY, measure ? queryid : 0, queryString,
 					 pstmt->stmt_location, pstmt->stmt_len);
@@ -888,6 +890,24 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				pp_utility_collectors[i]->utility_done(pstmt, queryString,
 													   queryid, usage);
 	}
+}
+
+/*
+ * Can this utility statement run in the top frame, i.e. does an error that
+ * leaves it always abort a transaction or subtransaction it started in?
+ * Transaction statements (not in a transaction block that failed already:
+ * ROLLBACK TO a savepoint that does not exist, in such a block, raises an
+ * error and aborts nothing), SET and SHOW.  Not the others: some commit
+ * and start transactions of their own (VACUUM, CREATE INDEX CONCURRENTLY,
+ * ...), an error between the two aborts nothing; CALL and DO may roll back
+ * without an error.
+ */
+static inline bool
+pp_utility_frame_ok(Node *stmt)
+{
+	if (IsA(stmt, TransactionStmt))
+		return !IsAbortedTransactionBlockState();
+	return IsA(stmt, VariableSetStmt) || IsA(stmt, VariableShowStmt);
 }
 
 /*

@@ -88,6 +88,14 @@ COMMIT;
 SELECT 10 / v AS in_xact FROM pp_err_t WHERE id = 2;
 -- a transaction statement that fails
 SAVEPOINT pp_outside;
+-- ... and one that fails in a block that failed already (which aborts
+-- nothing more): the statements after it are counted again
+BEGIN;
+SELECT 10 / v AS in_aborted FROM pp_err_t WHERE id = 1 AND v IS NOT NULL;
+ROLLBACK TO SAVEPOINT pp_nope;
+ROLLBACK;
+SELECT 10 / v AS in_aborted FROM pp_err_t WHERE id = 2 AND v IS NOT NULL;
+SELECT 10 / v AS in_aborted FROM pp_err_t WHERE id = 2 AND v IS NOT NULL;
 -- an error raised in ExecutorStart (the permission check), with the role
 -- that ran the statement
 CREATE ROLE pp_err_role;
@@ -108,7 +116,7 @@ CALL pp_rollback_p();
 CALL pp_rollback_p();
 SELECT query, toplevel, calls, errors, r.rolname
   FROM pgplumb.statements s JOIN pg_roles r ON r.oid = s.userid
- WHERE query ~ '(in_xact|in_savepoint|denied|caught|pp_rollback_p|CREATE TABLE|pp_outside)'
+ WHERE query ~ '(in_xact|in_savepoint|in_aborted|pp_nope|denied|caught|pp_rollback_p|CREATE TABLE|pp_outside)'
  ORDER BY query COLLATE "C";
 SELECT s.query, e.sqlstate, e.count
   FROM pgplumb.statement_errors() e
