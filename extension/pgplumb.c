@@ -567,10 +567,28 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		pp_executor_started_cbs[i] (queryDesc);
 }
 
+/* ExecutorRun (run) or ExecutorFinish: call the next hook or the standard one */
+static pg_attribute_always_inline void
+pp_next_executor(QueryDesc *queryDesc, bool run, ScanDirection direction,
+				 uint64 count, bool execute_once)
+{
+	if (!run)
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	else if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
 /*
- * ExecutorRun or ExecutorFinish (run == false) of any statement that cannot
- * use the top frame: one nesting level deeper while it runs, and its error
- * reported on the spot.
+ * ExecutorRun or ExecutorFinish of any statement that cannot use the top
+ * frame: one nesting level deeper while it runs, and its error reported on
+ * the spot.
  */
 static pg_noinline void
 pp_executor_guarded(QueryDesc *queryDesc, bool run, ScanDirection direction,
@@ -582,17 +600,7 @@ pp_executor_guarded(QueryDesc *queryDesc, bool run, ScanDirection direction,
 	pp_nesting_level++;
 	PG_TRY();
 	{
-		if (!run)
-		{
-			if (prev_ExecutorFinish)
-				prev_ExecutorFinish(queryDesc);
-			else
-				standard_ExecutorFinish(queryDesc);
-		}
-		else if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		pp_next_executor(queryDesc, run, direction, count, execute_once);
 	}
 	PG_CATCH();
 	{
@@ -610,31 +618,13 @@ pp_executor_guarded(QueryDesc *queryDesc, bool run, ScanDirection direction,
 	pp_nesting_level = level;
 }
 
-/* Enter the top frame for the ExecutorRun or ExecutorFinish of queryDesc */
-static pg_attribute_always_inline void
-pp_top_enter_executor(QueryDesc *queryDesc)
-{
-	PlannedStmt *pstmt = queryDesc->plannedstmt;
-
-	pp_top_enter(PP_ERROR_IN_EXECUTOR, pstmt->queryId, queryDesc->sourceText,
-				 pstmt->stmt_location, pstmt->stmt_len);
-	pp_nesting_level = 1;
-}
-
-/* Leave it */
-static pg_attribute_always_inline void
-pp_top_leave_executor(void)
-{
-	pp_nesting_level = 0;
-	pp_top.active = false;
-}
-
 /*
- * ExecutorRun hook: track nesting depth and measure
+ * ExecutorRun or ExecutorFinish, measured: one nesting level deeper while
+ * it runs, in the top frame if it is free
  */
-static void
-pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			   bool execute_once)
+static pg_attribute_always_inline void
+pp_executor_measured(QueryDesc *queryDesc, bool run, ScanDirection direction,
+					 uint64 count, bool execute_once)
 {
 	PPExecRecord *rec = pp_exec_find(queryDesc);
 	PPExecUsage start;
@@ -644,18 +634,31 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 	if (PP_TOP_FRAME_FREE())
 	{
-		pp_top_enter_executor(queryDesc);
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-		pp_top_leave_executor();
+		PlannedStmt *pstmt = queryDesc->plannedstmt;
+
+		pp_top_enter(PP_ERROR_IN_EXECUTOR, pstmt->queryId,
+					 queryDesc->sourceText, pstmt->stmt_location,
+					 pstmt->stmt_len);
+		pp_nesting_level = 1;
+		pp_next_executor(queryDesc, run, direction, count, execute_once);
+		pp_nesting_level = 0;
+		pp_top.active = false;
 	}
 	else
-		pp_executor_guarded(queryDesc, true, direction, count, execute_once);
+		pp_executor_guarded(queryDesc, run, direction, count, execute_once);
 
 	if (rec)
 		pp_exec_stop(rec, &start);
+}
+
+/*
+ * ExecutorRun hook: track nesting depth and measure
+ */
+static void
+pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			   bool execute_once)
+{
+	pp_executor_measured(queryDesc, true, direction, count, execute_once);
 }
 
 /*
@@ -672,41 +675,16 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 	 * level nor an error handler is needed, nor two clock reads.
 	 */
 	if (!pp_finish_runs(queryDesc))
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-		return;
-	}
-	pp_ExecutorFinish_runs(queryDesc);
+		pp_next_executor(queryDesc, false, NoMovementScanDirection, 0, false);
+	else
+		pp_ExecutorFinish_runs(queryDesc);
 }
 
 /* ExecutorFinish that can run something (out of line: the rarer case) */
 static pg_noinline void
 pp_ExecutorFinish_runs(QueryDesc *queryDesc)
 {
-	PPExecRecord *rec = pp_exec_find(queryDesc);
-	PPExecUsage start;
-
-	if (rec)
-		pp_exec_start(&start);
-
-	if (PP_TOP_FRAME_FREE())
-	{
-		pp_top_enter_executor(queryDesc);
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-		pp_top_leave_executor();
-	}
-	else
-		pp_executor_guarded(queryDesc, false, NoMovementScanDirection, 0,
-							false);
-
-	if (rec)
-		pp_exec_stop(rec, &start);
+	pp_executor_measured(queryDesc, false, NoMovementScanDirection, 0, false);
 }
 
 /*
