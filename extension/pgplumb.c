@@ -21,8 +21,8 @@
  *
  * Errors and the nesting level, without an error handler per call: a
  * statement at the top (pp_nesting_level and pp_plan_nesting_level 0) runs
- * its ExecutorStart, ExecutorRun, ExecutorFinish or ProcessUtility call
- * without PG_TRY.  The call is noted in pp_top (the "top frame") instead:
+ * its planner, ExecutorStart, ExecutorRun, ExecutorFinish or ProcessUtility
+ * call without PG_TRY.  The call is noted in pp_top (the "top frame") instead:
  * the statement, and the transaction nesting level it started at.  An
  * ERROR that leaves a top frame leaves the frame marked active; whatever
  * catches it must then abort the transaction or subtransaction the frame
@@ -426,6 +426,48 @@ pp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	PP_CALL_COLLECTORS(post_parse_analyze, pstate, query, jstate);
 }
 
+/* Planner: call the next hook or the standard planner */
+static pg_attribute_always_inline PlannedStmt *
+pp_next_planner(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams)
+{
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions,
+								 boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
+/*
+ * Planning that cannot use the top frame: one planner nesting level deeper
+ * while it runs, and its error reported on the spot if tracked.
+ */
+static pg_noinline PlannedStmt *
+pp_planner_guarded(Query *parse, const char *query_string, int cursorOptions,
+				   ParamListInfo boundParams, bool tracked)
+{
+	PlannedStmt *result;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pp_plan_nesting_level++;
+	PG_TRY();
+	{
+		result = pp_next_planner(parse, query_string, cursorOptions,
+								 boundParams);
+	}
+	PG_CATCH();
+	{
+		pp_plan_nesting_level--;
+		if (tracked)
+			pp_report_error(PP_ERROR_IN_PLANNER, parse->queryId,
+							pp_nesting_level == 0, query_string,
+							parse->stmt_location, parse->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_plan_nesting_level--;
+	return result;
+}
+
 /*
  * Planner hook: track planner nesting, measure planning for the collectors
  * that want it, and report errors raised while planning.
@@ -438,7 +480,6 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 	bool		tracked = parse->queryId != UINT64CONST(0) && query_string &&
 		pp_enabled(pp_nesting_level + pp_plan_nesting_level);
 	bool		measure = false;
-	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
 	BufferUsage bufusage_start;
 	WalUsage	walusage_start;
@@ -457,27 +498,20 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
-	pp_plan_nesting_level++;
-	PG_TRY();
+	if (PP_TOP_FRAME_FREE())
 	{
-		if (prev_planner_hook)
-			result = prev_planner_hook(parse, query_string, cursorOptions,
-									   boundParams);
-		else
-			result = standard_planner(parse, query_string, cursorOptions,
-									  boundParams);
+		pp_top_enter(PP_ERROR_IN_PLANNER,
+					 tracked ? parse->queryId : UINT64CONST(0), query_string,
+					 parse->stmt_location, parse->stmt_len);
+		pp_plan_nesting_level = 1;
+		result = pp_next_planner(parse, query_string, cursorOptions,
+								 boundParams);
+		pp_plan_nesting_level = 0;
+		pp_top.active = false;
 	}
-	PG_CATCH();
-	{
-		pp_plan_nesting_level--;
-		if (tracked)
-			pp_report_error(PP_ERROR_IN_PLANNER, parse->queryId,
-							pp_nesting_level == 0, query_string,
-							parse->stmt_location, parse->stmt_len, cxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	pp_plan_nesting_level--;
+	else
+		result = pp_planner_guarded(parse, query_string, cursorOptions,
+									boundParams, tracked);
 
 	if (measure)
 	{
