@@ -375,6 +375,8 @@ static void pp_iu_shmem_request(void);
 static void pp_iu_shmem_startup(void);
 static void pp_iu_executor_start(QueryDesc *queryDesc, int eflags);
 static void pp_iu_executor_end(QueryDesc *queryDesc);
+static void pp_iu_executor_end_walk(QueryDesc *queryDesc, const PPIUPlan *plan,
+									int ncounted);
 
 static bool pp_iu_sample_next(void);
 static inline PPIUCacheSlot *pp_iu_cache_slot(const PPIUKey *key);
@@ -621,8 +623,6 @@ pp_iu_sample_next(void)
 static void
 pp_iu_executor_end(QueryDesc *queryDesc)
 {
-	PPIUWalk	w;
-	PPIUScan	local[PP_IU_LOCAL_SCANS];
 	PPIUPlan   *plan = NULL;
 	int			ncounted = 0;
 
@@ -645,6 +645,20 @@ pp_iu_executor_end(QueryDesc *queryDesc)
 		 * plan's slot.
 		 */
 	}
+	pp_iu_executor_end_walk(queryDesc, plan, ncounted);
+}
+
+/*
+ * The long way of pp_iu_executor_end, out of line so that the cached plan
+ * path needs no room for a walk: walk the plan state tree, count the scans
+ * not counted yet (the first ncounted of plan's were), remember the plan.
+ */
+static pg_noinline void
+pp_iu_executor_end_walk(QueryDesc *queryDesc, const PPIUPlan *plan,
+						int ncounted)
+{
+	PPIUWalk	w;
+	PPIUScan	local[PP_IU_LOCAL_SCANS];
 
 	memset(&w, 0, sizeof(w));
 	w.estate = queryDesc->estate;

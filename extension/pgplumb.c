@@ -9,15 +9,33 @@
  * Each hook saves the previous hook, calls it (or the standard_ function)
  * and tells every collector in pp_collectors[] what happened; collectors
  * never install hooks of their own.  Nesting of executor and utility calls
- * is tracked here with PG_TRY/PG_CATCH so that a collector can tell top
- * level statements from nested ones (pp_nesting_level, and
- * pp_plan_nesting_level for planner calls).
+ * is tracked here so that a collector can tell top level statements from
+ * nested ones (pp_nesting_level, and pp_plan_nesting_level for planner
+ * calls).
  *
  * Timing around the planner and utility statements is done here, once, for
  * every collector that asks for it (planner_wanted, utility_wanted).  An
  * ERROR raised by a tracked statement in the planner, the executor or a
- * utility command is caught on its way out, copied, handed to the
- * collectors' statement_error callbacks and re-thrown unchanged.
+ * utility command is copied, handed to the collectors' statement_error
+ * callbacks and left to propagate unchanged.
+ *
+ * Errors and the nesting level, without an error handler per call: a
+ * statement at the top (pp_nesting_level and pp_plan_nesting_level 0) runs
+ * its planner, ExecutorStart, ExecutorRun, ExecutorFinish or ProcessUtility
+ * call without PG_TRY.  The call is noted in pp_top (the "top frame") instead:
+ * the statement, and the transaction nesting level it started at.  An
+ * ERROR that leaves a top frame leaves the frame marked active; whatever
+ * catches it must then abort the transaction or subtransaction the frame
+ * ran in (PostgresMain does, with the error still on the error stack), and
+ * pgplumb's xact/subxact callbacks see the active frame: they hand the error
+ * to the collectors and reset both nesting levels to 0.  A subtransaction
+ * that started inside the frame and aborts (an exception block in a
+ * function) does not end the frame.  Nested calls, a top level call while a
+ * frame is active (a statement run from inside ExecutorStart) and the
+ * utility statements other than transaction statements, SET and SHOW (see
+ * pp_utility_frame_ok) keep PG_TRY/PG_CATCH, which restores the level and
+ * reports the error on the spot.  If the error stack was emptied before the abort (a caller
+ * that copies and flushes the error first), the error is not counted.
  *
  * EXECUTE, PREPARE and DEALLOCATE do not count as a nesting level, so the
  * execution of a prepared statement is charged to that statement at the
@@ -98,6 +116,10 @@ static int	pp_n_executor_started_cbs = 0;
 static PPQueryDescCb pp_executor_end_cbs[lengthof(pp_collectors)];
 static int	pp_n_executor_end_cbs = 0;
 
+/* ... and the collectors that have utility_wanted */
+static const PPCollector *pp_utility_collectors[lengthof(pp_collectors)];
+static int	pp_n_utility_collectors = 0;
+
 /* Is any collector interested in errors? */
 #define PP_WANTS_ERRORS() (pp_error_callbacks > 0)
 
@@ -129,6 +151,22 @@ typedef struct PPExecRecord
 	PPExecUsage usage;
 } PPExecRecord;
 
+/* The top frame (see file header) */
+typedef struct PPTopFrame
+{
+	bool		active;			/* a top level call is running */
+	PPErrorSite site;
+	int			subxact_depth;	/* pp_subxact_depth when it started */
+	uint64		queryid;		/* 0: no error to report */
+	const char *query_string;
+	int			stmt_location;
+	int			stmt_len;
+} PPTopFrame;
+
+/* Can the next top level call use the top frame? */
+#define PP_TOP_FRAME_FREE() \
+	(pp_nesting_level == 0 && pp_plan_nesting_level == 0 && !pp_top.active)
+
 /* A short utility statement text and its query id */
 typedef struct PPUtilityLast
 {
@@ -147,11 +185,18 @@ static const struct config_enum_entry pp_track_options[] = {
 };
 
 int			pp_track = PP_TRACK_TOP;
+int			pp_track_max_level = 0;
 
 /*---- Local variables ----*/
 
 int			pp_nesting_level = 0;
 int			pp_plan_nesting_level = 0;
+
+/* The top level call running without PG_TRY, if any (see file header) */
+static PPTopFrame pp_top;
+
+/* Subtransactions open in the current transaction (xact callbacks) */
+static int	pp_subxact_depth = 0;
 
 /* Number of collectors with a statement_error callback */
 static int	pp_error_callbacks = 0;
@@ -160,6 +205,12 @@ static int	pp_error_callbacks = 0;
 static PPExecRecord pp_execs[PP_EXEC_MAX];
 static int	pp_nexecs = 0;
 const PPExecUsage *pp_exec_usage = NULL;
+
+/*
+ * The measures of a utility statement without buffer or WAL usage
+ * (pp_utility_uses_no_buffers): those stay zero.
+ */
+static PPUsage pp_no_usage;
 
 /* Backend-local map of utility statement texts to query ids */
 static HTAB *pp_utility_ids = NULL;
@@ -179,6 +230,7 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 void		_PG_init(void);
 
+static void pp_track_assign(int newval, void *extra);
 static void pp_shmem_request(void);
 static void pp_shmem_startup(void);
 static void pp_post_parse_analyze(ParseState *pstate, Query *query,
@@ -189,6 +241,7 @@ static void pp_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 						   uint64 count, bool execute_once);
 static void pp_ExecutorFinish(QueryDesc *queryDesc);
+static void pp_ExecutorFinish_runs(QueryDesc *queryDesc);
 static void pp_ExecutorEnd(QueryDesc *queryDesc);
 static void pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							  bool readOnlyTree,
@@ -198,6 +251,10 @@ static void pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 static void pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
 							const char *query_string, int stmt_location,
 							int stmt_len, MemoryContext cxt);
+static void pp_error_to_collectors(PPErrorSite site, uint64 queryid,
+								   bool toplevel, const char *query_string,
+								   int stmt_location, int stmt_len,
+								   const ErrorData *edata);
 static uint64 pp_text_hash(const char *query_string, int stmt_location,
 						   int stmt_len);
 static void pp_remember_utility_queryid(Query *query, const char *query_string);
@@ -212,11 +269,19 @@ static inline void pp_walusage_diff(WalUsage *dst, const WalUsage *now,
 static pg_attribute_always_inline void pp_exec_start(PPExecUsage *start);
 static pg_attribute_always_inline void pp_exec_stop(PPExecRecord *rec,
 													   const PPExecUsage *start);
-static bool pp_finish_runs(QueryDesc *queryDesc);
-static PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
+static inline bool pp_finish_runs(QueryDesc *queryDesc);
+static inline PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
 static inline void pp_exec_pop(PPExecRecord *rec);
+static inline bool pp_utility_uses_no_buffers(Node *stmt);
+static inline bool pp_utility_frame_ok(Node *stmt);
 static void pp_xact_callback(XactEvent event, void *arg);
+static void pp_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
+static inline void pp_top_enter(PPErrorSite site, uint64 queryid,
+								const char *query_string, int stmt_location,
+								int stmt_len);
+static void pp_top_abandoned(void);
 
 /*
  * Module load callback
@@ -244,7 +309,7 @@ _PG_init(void)
 							 pp_track_options,
 							 PGC_SUSET,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, pp_track_assign, NULL);
 
 	PP_CALL_COLLECTORS(define_settings);
 
@@ -261,6 +326,8 @@ _PG_init(void)
 		if (pp_collectors[i]->executor_end)
 			pp_executor_end_cbs[pp_n_executor_end_cbs++] =
 				pp_collectors[i]->executor_end;
+		if (pp_collectors[i]->utility_wanted)
+			pp_utility_collectors[pp_n_utility_collectors++] = pp_collectors[i];
 	}
 
 	MarkGUCPrefixReserved("pgplumb");
@@ -285,6 +352,15 @@ _PG_init(void)
 	ProcessUtility_hook = pp_ProcessUtility;
 
 	RegisterXactCallback(pp_xact_callback, NULL);
+	RegisterSubXactCallback(pp_subxact_callback, NULL);
+}
+
+/* pgplumb.track changed: the deepest level it tracks (see pp_enabled) */
+static void
+pp_track_assign(int newval, void *extra)
+{
+	pp_track_max_level = newval == PP_TRACK_ALL ? INT_MAX :
+		newval == PP_TRACK_TOP ? 0 : -1;
 }
 
 /*
@@ -350,6 +426,48 @@ pp_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	PP_CALL_COLLECTORS(post_parse_analyze, pstate, query, jstate);
 }
 
+/* Planner: call the next hook or the standard planner */
+static pg_attribute_always_inline PlannedStmt *
+pp_next_planner(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams)
+{
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions,
+								 boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
+/*
+ * Planning that cannot use the top frame: one planner nesting level deeper
+ * while it runs, and its error reported on the spot if tracked.
+ */
+static pg_noinline PlannedStmt *
+pp_planner_guarded(Query *parse, const char *query_string, int cursorOptions,
+				   ParamListInfo boundParams, bool tracked)
+{
+	PlannedStmt *result;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pp_plan_nesting_level++;
+	PG_TRY();
+	{
+		result = pp_next_planner(parse, query_string, cursorOptions,
+								 boundParams);
+	}
+	PG_CATCH();
+	{
+		pp_plan_nesting_level--;
+		if (tracked)
+			pp_report_error(PP_ERROR_IN_PLANNER, parse->queryId,
+							pp_nesting_level == 0, query_string,
+							parse->stmt_location, parse->stmt_len, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pp_plan_nesting_level--;
+	return result;
+}
+
 /*
  * Planner hook: track planner nesting, measure planning for the collectors
  * that want it, and report errors raised while planning.
@@ -362,7 +480,6 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 	bool		tracked = parse->queryId != UINT64CONST(0) && query_string &&
 		pp_enabled(pp_nesting_level + pp_plan_nesting_level);
 	bool		measure = false;
-	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
 	BufferUsage bufusage_start;
 	WalUsage	walusage_start;
@@ -381,27 +498,20 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
-	pp_plan_nesting_level++;
-	PG_TRY();
+	if (PP_TOP_FRAME_FREE())
 	{
-		if (prev_planner_hook)
-			result = prev_planner_hook(parse, query_string, cursorOptions,
-									   boundParams);
-		else
-			result = standard_planner(parse, query_string, cursorOptions,
-									  boundParams);
+		pp_top_enter(PP_ERROR_IN_PLANNER,
+					 tracked ? parse->queryId : UINT64CONST(0), query_string,
+					 parse->stmt_location, parse->stmt_len);
+		pp_plan_nesting_level = 1;
+		result = pp_next_planner(parse, query_string, cursorOptions,
+								 boundParams);
+		pp_plan_nesting_level = 0;
+		pp_top.active = false;
 	}
-	PG_CATCH();
-	{
-		pp_plan_nesting_level--;
-		if (tracked)
-			pp_report_error(PP_ERROR_IN_PLANNER, parse->queryId,
-							pp_nesting_level == 0, query_string,
-							parse->stmt_location, parse->stmt_len, cxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	pp_plan_nesting_level--;
+	else
+		result = pp_planner_guarded(parse, query_string, cursorOptions,
+									boundParams, tracked);
 
 	if (measure)
 	{
@@ -421,35 +531,29 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 }
 
 /*
- * ExecutorStart hook: collectors may ask for instrumentation before the
- * plan state tree is built.
+ * ExecutorStart: call the next hook or the standard function
  */
-static void
-pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
+static pg_attribute_always_inline void
+pp_next_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	bool		tracked = queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
-		pp_enabled(pp_nesting_level);
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
+ * ExecutorStart of a tracked statement that cannot use the top frame:
+ * report its error on the spot.
+ */
+static pg_noinline void
+pp_ExecutorStart_guarded(QueryDesc *queryDesc, int eflags)
+{
 	MemoryContext cxt = CurrentMemoryContext;
-
-	if (tracked)
-		for (int i = 0; i < pp_n_executor_start_cbs; i++)
-			pp_executor_start_cbs[i] (queryDesc, eflags);
-
-	if (!tracked)
-	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(queryDesc, eflags);
-		else
-			standard_ExecutorStart(queryDesc, eflags);
-		return;
-	}
 
 	PG_TRY();
 	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(queryDesc, eflags);
-		else
-			standard_ExecutorStart(queryDesc, eflags);
+		pp_next_ExecutorStart(queryDesc, eflags);
 	}
 	PG_CATCH();
 	{
@@ -461,34 +565,76 @@ pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+}
+
+/*
+ * ExecutorStart hook: collectors may ask for instrumentation before the
+ * plan state tree is built.
+ */
+static void
+pp_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+
+	if (pstmt->queryId == UINT64CONST(0) || !pp_enabled(pp_nesting_level))
+	{
+		pp_next_ExecutorStart(queryDesc, eflags);
+		return;
+	}
+
+	for (int i = 0; i < pp_n_executor_start_cbs; i++)
+		pp_executor_start_cbs[i] (queryDesc, eflags);
+
+	if (PP_TOP_FRAME_FREE())
+	{
+		pp_top_enter(PP_ERROR_IN_EXECUTOR, pstmt->queryId,
+					 queryDesc->sourceText, pstmt->stmt_location,
+					 pstmt->stmt_len);
+		pp_next_ExecutorStart(queryDesc, eflags);
+		pp_top.active = false;
+	}
+	else
+		pp_ExecutorStart_guarded(queryDesc, eflags);
 
 	pp_exec_push(queryDesc);
 	for (int i = 0; i < pp_n_executor_started_cbs; i++)
 		pp_executor_started_cbs[i] (queryDesc);
 }
 
+/* ExecutorRun (run) or ExecutorFinish: call the next hook or the standard one */
+static pg_attribute_always_inline void
+pp_next_executor(QueryDesc *queryDesc, bool run, ScanDirection direction,
+				 uint64 count, bool execute_once)
+{
+	if (!run)
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	else if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
 /*
- * ExecutorRun hook: all we need to do is track nesting depth
+ * ExecutorRun or ExecutorFinish of any statement that cannot use the top
+ * frame: one nesting level deeper while it runs, and its error reported on
+ * the spot.
  */
-static void
-pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			   bool execute_once)
+static pg_noinline void
+pp_executor_guarded(QueryDesc *queryDesc, bool run, ScanDirection direction,
+					uint64 count, bool execute_once)
 {
 	int			level = pp_nesting_level;
 	MemoryContext cxt = CurrentMemoryContext;
-	PPExecRecord *rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
-	PPExecUsage start;
-
-	if (rec)
-		pp_exec_start(&start);
 
 	pp_nesting_level++;
 	PG_TRY();
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		pp_next_executor(queryDesc, run, direction, count, execute_once);
 	}
 	PG_CATCH();
 	{
@@ -504,9 +650,49 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_END_TRY();
 	pp_nesting_level = level;
+}
+
+/*
+ * ExecutorRun or ExecutorFinish, measured: one nesting level deeper while
+ * it runs, in the top frame if it is free
+ */
+static pg_attribute_always_inline void
+pp_executor_measured(QueryDesc *queryDesc, bool run, ScanDirection direction,
+					 uint64 count, bool execute_once)
+{
+	PPExecRecord *rec = pp_exec_find(queryDesc);
+	PPExecUsage start;
+
+	if (rec)
+		pp_exec_start(&start);
+
+	if (PP_TOP_FRAME_FREE())
+	{
+		PlannedStmt *pstmt = queryDesc->plannedstmt;
+
+		pp_top_enter(PP_ERROR_IN_EXECUTOR, pstmt->queryId,
+					 queryDesc->sourceText, pstmt->stmt_location,
+					 pstmt->stmt_len);
+		pp_nesting_level = 1;
+		pp_next_executor(queryDesc, run, direction, count, execute_once);
+		pp_nesting_level = 0;
+		pp_top.active = false;
+	}
+	else
+		pp_executor_guarded(queryDesc, run, direction, count, execute_once);
 
 	if (rec)
 		pp_exec_stop(rec, &start);
+}
+
+/*
+ * ExecutorRun hook: track nesting depth and measure
+ */
+static void
+pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			   bool execute_once)
+{
+	pp_executor_measured(queryDesc, true, direction, count, execute_once);
 }
 
 /*
@@ -517,54 +703,22 @@ pp_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 static void
 pp_ExecutorFinish(QueryDesc *queryDesc)
 {
-	int			level = pp_nesting_level;
-	MemoryContext cxt = CurrentMemoryContext;
-	PPExecRecord *rec;
-	PPExecUsage start;
-
 	/*
 	 * Nothing to run (see pp_finish_runs): no statement can be nested in
 	 * this call and no error can come out of it, so neither the nesting
 	 * level nor an error handler is needed, nor two clock reads.
 	 */
 	if (!pp_finish_runs(queryDesc))
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-		return;
-	}
+		pp_next_executor(queryDesc, false, NoMovementScanDirection, 0, false);
+	else
+		pp_ExecutorFinish_runs(queryDesc);
+}
 
-	rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
-	if (rec)
-		pp_exec_start(&start);
-
-	pp_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_CATCH();
-	{
-		pp_nesting_level = level;
-		if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
-			pp_enabled(level))
-			pp_report_error(PP_ERROR_IN_EXECUTOR,
-							queryDesc->plannedstmt->queryId, level == 0,
-							queryDesc->sourceText,
-							queryDesc->plannedstmt->stmt_location,
-							queryDesc->plannedstmt->stmt_len, cxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	pp_nesting_level = level;
-
-	if (rec)
-		pp_exec_stop(rec, &start);
+/* ExecutorFinish that can run something (out of line: the rarer case) */
+static pg_noinline void
+pp_ExecutorFinish_runs(QueryDesc *queryDesc)
+{
+	pp_executor_measured(queryDesc, false, NoMovementScanDirection, 0, false);
 }
 
 /*
@@ -573,7 +727,7 @@ pp_ExecutorFinish(QueryDesc *queryDesc)
 static void
 pp_ExecutorEnd(QueryDesc *queryDesc)
 {
-	PPExecRecord *rec = pp_nexecs > 0 ? pp_exec_find(queryDesc) : NULL;
+	PPExecRecord *rec = pp_exec_find(queryDesc);
 
 	/* a record is only ever pushed for a tracked execution */
 	if (rec != NULL ||
@@ -594,6 +748,21 @@ pp_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/* ProcessUtility: call the next hook or the standard function */
+static pg_attribute_always_inline void
+pp_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree,
+							context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree,
+								context, params, queryEnv, dest, qc);
+}
+
 /*
  * ProcessUtility hook: track nesting depth, measure utility statements for
  * the collectors that want them, and report their errors.
@@ -609,7 +778,8 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	uint64		queryid = 0;
 	uint64		saved_queryid = pstmt->queryId;
 	bool		measure = false;
-	uint32		wanted = 0;		/* bit i: pp_collectors[i] wants it */
+	bool		no_usage = false;	/* no buffer or WAL usage to measure */
+	uint32		wanted = 0;		/* bit i: pp_utility_collectors[i] wants it */
 	MemoryContext cxt = CurrentMemoryContext;
 	instr_time	start;
 	BufferUsage bufusage_start;
@@ -620,25 +790,19 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	/* EXECUTE and friends: no nesting level, no measurement of their own */
 	if (PP_TRANSPARENT_UTILITY(pstmt->utilityStmt))
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree,
-								context, params, queryEnv,
-								dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree,
-									context, params, queryEnv,
-									dest, qc);
+		pp_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							   params, queryEnv, dest, qc);
 		return;
 	}
 
 	if (pp_enabled(level))
 	{
-		queryid = pp_utility_queryid(pstmt, queryString);
+		queryid = saved_queryid != UINT64CONST(0) ? saved_queryid :
+			pp_utility_queryid(pstmt, queryString);
 		if (queryid != UINT64CONST(0))
 		{
-			for (int i = 0; i < lengthof(pp_collectors); i++)
-				if (pp_collectors[i]->utility_wanted &&
-					pp_collectors[i]->utility_wanted(pstmt, queryid))
+			for (int i = 0; i < pp_n_utility_collectors; i++)
+				if (pp_utility_collectors[i]->utility_wanted(pstmt, queryid))
 					wanted |= UINT32_C(1) << i;
 			measure = wanted != 0;
 		}
@@ -649,38 +813,57 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		/*
 		 * The statement is measured here as a whole: an optimizable statement
 		 * inside it (EXPLAIN ANALYZE, CREATE TABLE AS, ...) must not also be
-		 * counted by the executor hooks.
+		 * counted by the executor hooks.  (A transaction statement has none:
+		 * its query id stays.)
 		 */
-		pstmt->queryId = UINT64CONST(0);
-		bufusage_start = pgBufferUsage;
-		walusage_start = pgWalUsage;
+		no_usage = pp_utility_uses_no_buffers(pstmt->utilityStmt);
+		if (!no_usage)
+		{
+			pstmt->queryId = UINT64CONST(0);
+			bufusage_start = pgBufferUsage;
+			walusage_start = pgWalUsage;
+		}
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
-	pp_nesting_level++;
-	PG_TRY();
+	/*
+	 * The top frame (see file header) for the statements that are run often
+	 * and are known to abort the transaction they fail in (see
+	 * pp_utility_frame_ok), unless the statement's query id, zeroed above,
+	 * has to be given back on error.
+	 */
+	if (PP_TOP_FRAME_FREE() && pstmt->queryId == saved_queryid &&
+		pp_utility_frame_ok(pstmt->utilityStmt))
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree,
-								context, params, queryEnv,
-								dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree,
-									context, params, queryEnv,
-									dest, qc);
+		pp_top_enter(PP_ERROR_IN_UTILITY, measure ? queryid : 0, queryString,
+					 pstmt->stmt_location, pstmt->stmt_len);
+		pp_nesting_level = 1;
+		pp_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							   params, queryEnv, dest, qc);
+		pp_nesting_level = 0;
+		pp_top.active = false;
 	}
-	PG_CATCH();
+	else
 	{
+		pp_nesting_level++;
+		PG_TRY();
+		{
+			pp_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								   params, queryEnv, dest, qc);
+		}
+		PG_CATCH();
+		{
+			pp_nesting_level = level;
+			pstmt->queryId = saved_queryid;
+			if (measure)
+				pp_report_error(PP_ERROR_IN_UTILITY, queryid, level == 0,
+								queryString, pstmt->stmt_location,
+								pstmt->stmt_len, cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		pp_nesting_level = level;
-		pstmt->queryId = saved_queryid;
-		if (measure)
-			pp_report_error(PP_ERROR_IN_UTILITY, queryid, level == 0,
-							queryString, pstmt->stmt_location,
-							pstmt->stmt_len, cxt);
-		PG_RE_THROW();
 	}
-	PG_END_TRY();
-	pp_nesting_level = level;
 
 	/*
 	 * Give the statement its query id back: the PlannedStmt of a prepared
@@ -692,28 +875,66 @@ pp_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (measure)
 	{
-		PPUsage		usage;
+		PPUsage		local_usage;
+		PPUsage    *usage = no_usage ? &pp_no_usage : &local_usage;
 		instr_time	duration;
 
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
-		usage.elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
+		usage->elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
 
 		/* Rows only for the commands that report a meaningful count */
-		usage.rows = 0;
+		usage->rows = 0;
 		if (qc && (qc->commandTag == CMDTAG_COPY ||
 				   qc->commandTag == CMDTAG_FETCH ||
 				   qc->commandTag == CMDTAG_SELECT ||
 				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
-			usage.rows = qc->nprocessed;
-		pp_bufusage_diff(&usage.bufusage, &pgBufferUsage, &bufusage_start);
-		pp_walusage_diff(&usage.walusage, &pgWalUsage, &walusage_start);
+			usage->rows = qc->nprocessed;
+		if (!no_usage)
+		{
+			pp_bufusage_diff(&usage->bufusage, &pgBufferUsage, &bufusage_start);
+			pp_walusage_diff(&usage->walusage, &pgWalUsage, &walusage_start);
+		}
 		/* only the collectors that wanted it (BEGIN/COMMIT: not N+1's) */
-		for (int i = 0; i < lengthof(pp_collectors); i++)
-			if ((wanted & (UINT32_C(1) << i)) && pp_collectors[i]->utility_done)
-				pp_collectors[i]->utility_done(pstmt, queryString, queryid,
-											   &usage);
+		for (int i = 0; i < pp_n_utility_collectors; i++)
+			if ((wanted & (UINT32_C(1) << i)) &&
+				pp_utility_collectors[i]->utility_done)
+				pp_utility_collectors[i]->utility_done(pstmt, queryString,
+													   queryid, usage);
 	}
+}
+
+/*
+ * Can this utility statement run in the top frame, i.e. does an error that
+ * leaves it always abort a transaction or subtransaction it started in?
+ * Transaction statements (not in a transaction block that failed already:
+ * ROLLBACK TO a savepoint that does not exist, in such a block, raises an
+ * error and aborts nothing), SET and SHOW.  Not the others: some commit
+ * and start transactions of their own (VACUUM, CREATE INDEX CONCURRENTLY,
+ * ...), an error between the two aborts nothing; CALL and DO may roll back
+ * without an error.
+ */
+static inline bool
+pp_utility_frame_ok(Node *stmt)
+{
+	if (IsA(stmt, TransactionStmt))
+		return !IsAbortedTransactionBlockState();
+	return IsA(stmt, VariableSetStmt) || IsA(stmt, VariableShowStmt);
+}
+
+/*
+ * Does this utility statement never touch a buffer or write WAL inside
+ * ProcessUtility?  BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK TO
+ * and PREPARE TRANSACTION only change the transaction block's state there;
+ * the commit or abort itself happens after ProcessUtility returns.  (COMMIT
+ * PREPARED and ROLLBACK PREPARED finish a transaction inside it.)
+ */
+static inline bool
+pp_utility_uses_no_buffers(Node *stmt)
+{
+	return IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind != TRANS_STMT_COMMIT_PREPARED &&
+		((TransactionStmt *) stmt)->kind != TRANS_STMT_ROLLBACK_PREPARED;
 }
 
 /*---- Execution measures (see file header) ----*/
@@ -822,7 +1043,7 @@ pp_exec_stop(PPExecRecord *rec, const PPExecUsage *start)
  * some (ri_TrigDesc).  A SELECT without modifying CTEs never has either
  * (standard_ExecutorStart forces EXEC_FLAG_SKIP_TRIGGERS for it).
  */
-static bool
+static inline bool
 pp_finish_runs(QueryDesc *queryDesc)
 {
 	EState	   *estate = queryDesc->estate;
@@ -844,13 +1065,24 @@ pp_finish_runs(QueryDesc *queryDesc)
 }
 
 /* The record of an open execution, newest first */
-static PPExecRecord *
-pp_exec_find(QueryDesc *queryDesc)
+static pg_noinline PPExecRecord *
+pp_exec_find_older(QueryDesc *queryDesc)
 {
-	for (int i = pp_nexecs - 1; i >= 0; i--)
+	for (int i = pp_nexecs - 2; i >= 0; i--)
 		if (pp_execs[i].queryDesc == queryDesc)
 			return &pp_execs[i];
 	return NULL;
+}
+
+/* ... the newest, as usual, without a loop */
+static inline PPExecRecord *
+pp_exec_find(QueryDesc *queryDesc)
+{
+	if (pp_nexecs == 0)
+		return NULL;
+	if (pp_execs[pp_nexecs - 1].queryDesc == queryDesc)
+		return &pp_execs[pp_nexecs - 1];
+	return pp_exec_find_older(queryDesc);
 }
 
 /*
@@ -899,12 +1131,108 @@ pp_exec_pop(PPExecRecord *rec)
 	}
 }
 
-/* A transaction aborted: every execution still open was abandoned */
+/*
+ * A transaction aborted: every execution still open was abandoned, and so
+ * was the top frame if it is active (see file header).
+ */
 static void
 pp_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		if (pp_top.active)
+			pp_top_abandoned();
 		pp_nexecs = 0;
+	}
+	pp_subxact_depth = 0;
+}
+
+/*
+ * A subtransaction aborted: the top frame was abandoned if it started in
+ * this subtransaction, not if it started in a parent (the subtransaction
+ * then ran inside it, e.g. an exception block of a function).
+ */
+static void
+pp_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			pp_subxact_depth++;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			if (pp_top.active && pp_top.subxact_depth >= pp_subxact_depth)
+				pp_top_abandoned();
+			/* FALLTHROUGH */
+		case SUBXACT_EVENT_COMMIT_SUB:
+			if (pp_subxact_depth > 0)
+				pp_subxact_depth--;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Note a top level call in the top frame (see file header) */
+static inline void
+pp_top_enter(PPErrorSite site, uint64 queryid, const char *query_string,
+			 int stmt_location, int stmt_len)
+{
+	pp_top.active = true;
+	pp_top.site = site;
+	pp_top.subxact_depth = pp_subxact_depth;
+	pp_top.queryid = queryid;
+	pp_top.query_string = query_string;
+	pp_top.stmt_location = stmt_location;
+	pp_top.stmt_len = stmt_len;
+}
+
+/*
+ * The call in the top frame was left by an error, and the (sub)transaction
+ * it ran in is aborting: back to the top level, and the error, if still on
+ * the error stack, to the collectors.  No error while exiting (FATAL).
+ */
+static void
+pp_top_abandoned(void)
+{
+	PPTopFrame	top = pp_top;
+	MemoryContext cxt = CurrentMemoryContext;
+	uint32		holdoff = InterruptHoldoffCount;
+	uint32		cancel_holdoff = QueryCancelHoldoffCount;
+	ErrorData  *volatile edata = NULL;
+
+	pp_top.active = false;
+	pp_nesting_level = 0;
+	pp_plan_nesting_level = 0;
+	if (top.queryid == UINT64CONST(0) || !pp_enabled(0) ||
+		proc_exit_inprogress || !PP_WANTS_ERRORS())
+		return;
+
+	/*
+	 * CopyErrorData raises an error of its own when the stack is empty (a
+	 * caller copied and flushed the error before aborting): then there is
+	 * nothing to count, and that error is dropped here.
+	 */
+	PG_TRY();
+	{
+		edata = CopyErrorData();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		InterruptHoldoffCount = holdoff;
+		QueryCancelHoldoffCount = cancel_holdoff;
+		edata = NULL;
+	}
+	PG_END_TRY();
+	if (edata == NULL)
+		return;
+
+	pp_error_to_collectors(top.site, top.queryid, true, top.query_string,
+						   top.stmt_location, top.stmt_len, edata);
+	FreeErrorData(edata);
 }
 
 /*
@@ -921,13 +1249,25 @@ pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
 {
 	MemoryContext ecxt;
 	ErrorData  *edata;
-	PPStatementRef ref;
 
 	if (!PP_WANTS_ERRORS() || queryid == UINT64CONST(0))
 		return;
 
 	ecxt = MemoryContextSwitchTo(cxt);
 	edata = CopyErrorData();
+	pp_error_to_collectors(site, queryid, toplevel, query_string,
+						   stmt_location, stmt_len, edata);
+	FreeErrorData(edata);
+	MemoryContextSwitchTo(ecxt);
+}
+
+/* Hand a copy of an error to the collectors' statement_error callbacks */
+static void
+pp_error_to_collectors(PPErrorSite site, uint64 queryid, bool toplevel,
+					   const char *query_string, int stmt_location,
+					   int stmt_len, const ErrorData *edata)
+{
+	PPStatementRef ref;
 
 	ref.queryid = queryid;
 	ref.toplevel = toplevel;
@@ -935,9 +1275,6 @@ pp_report_error(PPErrorSite site, uint64 queryid, bool toplevel,
 	ref.stmt_location = stmt_location;
 	ref.stmt_len = stmt_len;
 	PP_CALL_COLLECTORS(statement_error, site, &ref, edata);
-
-	FreeErrorData(edata);
-	MemoryContextSwitchTo(ecxt);
 }
 
 /*

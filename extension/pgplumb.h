@@ -180,11 +180,15 @@ extern int	pp_plan_nesting_level;
  */
 extern uint64 pp_utility_queryid(PlannedStmt *pstmt, const char *query_string);
 
+/*
+ * Deepest nesting level tracked, kept by pgplumb.track's assign hook: -1
+ * (none), 0 (top) or INT_MAX (all)
+ */
+extern int	pp_track_max_level;
+
 /* Is a statement at the current nesting level tracked? */
 #define pp_enabled(level) \
-	(!IsParallelWorker() && \
-	 (pp_track == PP_TRACK_ALL || \
-	  (pp_track == PP_TRACK_TOP && (level) == 0)))
+	((level) <= pp_track_max_level && !IsParallelWorker())
 
 /* Raise an error unless pgplumb's shared memory is there */
 extern void pp_require_shmem(bool attached);

@@ -69,5 +69,62 @@ SET pgplumb.track = 'top';
 SELECT query, toplevel, calls, errors FROM pgplumb.statements
  WHERE query LIKE '%v - v%' ORDER BY query COLLATE "C";
 
+-- Errors at the top level inside a transaction block and inside a
+-- savepoint: each counted once, and the statements after them are counted
+-- as top level statements again
+SELECT pgplumb.reset() IS NOT NULL AS t;
+BEGIN;
+SELECT 10 / v AS in_xact FROM pp_err_t WHERE id = 1;
+ROLLBACK;
+BEGIN;
+SAVEPOINT pp_s1;
+SELECT 10 / v AS in_savepoint FROM pp_err_t WHERE id = 1 AND v < 100;
+ROLLBACK TO SAVEPOINT pp_s1;
+SELECT 10 / v AS in_savepoint FROM pp_err_t WHERE id = 2 AND v < 100;
+SAVEPOINT pp_s2;
+CREATE TABLE pp_err_t (id int);
+ROLLBACK TO SAVEPOINT pp_s2;
+COMMIT;
+SELECT 10 / v AS in_xact FROM pp_err_t WHERE id = 2;
+-- a transaction statement that fails
+SAVEPOINT pp_outside;
+-- ... and one that fails in a block that failed already (which aborts
+-- nothing more): the statements after it are counted again
+BEGIN;
+SELECT 10 / v AS in_aborted FROM pp_err_t WHERE id = 1 AND v IS NOT NULL;
+ROLLBACK TO SAVEPOINT pp_nope;
+ROLLBACK;
+SELECT 10 / v AS in_aborted FROM pp_err_t WHERE id = 2 AND v IS NOT NULL;
+SELECT 10 / v AS in_aborted FROM pp_err_t WHERE id = 2 AND v IS NOT NULL;
+-- an error raised in ExecutorStart (the permission check), with the role
+-- that ran the statement
+CREATE ROLE pp_err_role;
+SET ROLE pp_err_role;
+SELECT v AS denied FROM pp_err_t;
+RESET ROLE;
+-- an error caught inside a function called by a top level statement is no
+-- error of that statement
+CREATE FUNCTION pp_catch_f() RETURNS int LANGUAGE plpgsql AS
+$$ BEGIN RETURN (SELECT 1 / (v - v) FROM pp_err_t WHERE id = 2);
+EXCEPTION WHEN division_by_zero THEN RETURN -1; END $$;
+SELECT pp_catch_f() AS caught;
+SELECT pp_catch_f() AS caught;
+-- a procedure that rolls its transaction back raised no error
+CREATE PROCEDURE pp_rollback_p() LANGUAGE plpgsql AS
+$$ BEGIN INSERT INTO pp_err_t VALUES (3, 3); ROLLBACK; END $$;
+CALL pp_rollback_p();
+CALL pp_rollback_p();
+SELECT query, toplevel, calls, errors, r.rolname
+  FROM pgplumb.statements s JOIN pg_roles r ON r.oid = s.userid
+ WHERE query ~ '(in_xact|in_savepoint|in_aborted|pp_nope|denied|caught|pp_rollback_p|CREATE TABLE|pp_outside)'
+ ORDER BY query COLLATE "C";
+SELECT s.query, e.sqlstate, e.count
+  FROM pgplumb.statement_errors() e
+  JOIN pgplumb.statements s USING (userid, dbid, toplevel, queryid)
+ ORDER BY s.query COLLATE "C", e.sqlstate COLLATE "C";
+
+DROP PROCEDURE pp_rollback_p();
+DROP FUNCTION pp_catch_f();
+DROP ROLE pp_err_role;
 DROP FUNCTION pp_err_f();
 DROP TABLE pp_err_t;
