@@ -77,6 +77,7 @@ struct cfg_database {
 	int64_t server_lifetime; /* -1: server_lifetime */
 	int insert_batching;	/* -1: insert_batching, else 0 / 1 */
 	int insert_batch_max_rows; /* -1: insert_batch_max_rows */
+	int insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
 	int line;		/* line of the entry in its file, for messages */
 };
 
@@ -286,6 +287,7 @@ int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const 
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
+int cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);
