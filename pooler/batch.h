@@ -125,6 +125,10 @@ struct batch_settings {
 	size_t		max_bytes;		/* largest segment held (64 MB) */
 	size_t		max_stmt_bytes; /* most bytes of values per multi-row statement
 								 * (insert_batch_max_bytes; 0: no limit) */
+	int			stream_rows;	/* > 0: a run is cut into statements of at most this
+								 * many rows, each followed by a Flush, and each one's
+								 * replies go to the client as soon as its
+								 * CommandComplete checks out (insert_batch_stream_rows) */
 	int			max_statements; /* statement names remembered per client */
 	bool		check_tables;	/* look up statement-level triggers and rules once per
 								 * table before rewriting into it (always, but for

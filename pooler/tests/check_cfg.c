@@ -248,12 +248,13 @@ START_TEST(test_database_batching_overrides)
 	struct cfg *c = load_ok(
 		"[databases]\n"
 		"off = host=127.0.0.1 insert_batching=off\n"
-		"on = host=127.0.0.1 insert_batching=on insert_batch_max_rows=50 insert_batch_max_bytes=4096\n"
+		"on = host=127.0.0.1 insert_batching=on insert_batch_max_rows=50 insert_batch_max_bytes=4096 insert_batch_stream_rows=0\n"
 		"plain = host=127.0.0.1\n"
 		"[pgbouncer]\n"
 		"insert_batching = on\n"
 		"insert_batch_max_rows = 200\n"
 		"insert_batch_max_bytes = 65536\n"
+		"insert_batch_stream_rows = 25\n"
 		"auth_type = trust\n");
 
 	ck_assert(!cfg_insert_batching_for(c, cfg_find_database(c, "off")));
@@ -265,6 +266,9 @@ START_TEST(test_database_batching_overrides)
 	ck_assert_int_eq(cfg_insert_batch_max_bytes_for(c, cfg_find_database(c, "on")), 4096);
 	ck_assert_int_eq(cfg_insert_batch_max_bytes_for(c, cfg_find_database(c, "off")), 65536);
 	ck_assert_int_eq(cfg_insert_batch_max_bytes_for(c, NULL), 65536);
+	/* 0 in [databases] turns streaming off for that entry */
+	ck_assert_int_eq(cfg_insert_batch_stream_rows_for(c, cfg_find_database(c, "on")), 0);
+	ck_assert_int_eq(cfg_insert_batch_stream_rows_for(c, cfg_find_database(c, "off")), 25);
 	ck_assert(cfg_insert_batching_for(c, NULL));
 	cfg_free(c);
 
