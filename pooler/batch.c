@@ -1663,8 +1663,9 @@ launch(struct batch *b)
 				!expect(b, EXP_CAP_EXEC, it->index, -1) ||
 				(!prep && !expect(b, EXP_SWALLOW1, it->index, -1)))
 				return BATCH_FAILED;
-			/* streaming: the server sends this chunk's replies at once */
-			if (b->set.stream_rows > 0 && i < b->nitems - 1)
+			/* streaming: the server sends this chunk's replies at once
+			 * (the last one's come with the Sync or Flush below) */
+			if (b->set.stream_rows > 0 && it->index < b->nchunks - 1)
 			{
 				proto_begin(&b->to_server, PQMSG_Flush);
 				proto_end(&b->to_server);
@@ -1986,9 +1987,14 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			/* RETURNING rows may differ in a replay (serial ids): not streamed */
 			if (b->chunks[x->chunk].returning)
 				b->stream_hold = true;
-			if (b->set.stream_rows > 0 && !b->doomed && !b->stream_hold && b->out.len > 0)
+			/*
+			 * What PostgreSQL would have sent so far: the client may read it
+			 * while the server runs the next statement.  The last statement's
+			 * replies wait for the ReadyForQuery (one send, one wake-up).
+			 */
+			if (b->set.stream_rows > 0 && !b->doomed && !b->stream_hold && b->out.len > 0 &&
+				x->chunk < b->nchunks - 1)
 			{
-				/* what PostgreSQL would have sent so far: the client may read it */
 				proto_put_bytes(&b->to_client, b->out.data, b->out.len);
 				proto_put_bytes(&b->streamed, b->out.data, b->out.len);
 				proto_buf_reset(&b->out);
