@@ -12,7 +12,7 @@
 # of 100 rows), pipe (100 single-row INSERTs in a pipeline, -M prepared) and
 # multi (the same as one multi-statement Query, -M simple), direct and through
 # pgplumb-pooler with insert_batching = 1 in session and transaction pool mode;
-# pipe/session-stream: session mode with insert_batch_stream_rows = STREAM_ROWS (25).
+# pipe/session-stream: session mode with insert_batch_stream_rows = STREAM_ROWS (75).
 #
 # Knobs: N=2000 ROUNDS=5, RESULTS_DIR, NO_RESULTS=1 to only print, ONLY=<regex
 # of script/mode> for a subset (the ratio lines need every anchor).
@@ -21,7 +21,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib/batch_common.sh"
 export N=${N:-2000} ROUNDS=${ROUNDS:-5} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
-export STREAM_ROWS=${STREAM_ROWS:-25}
+export STREAM_ROWS=${STREAM_ROWS:-75}
 
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null

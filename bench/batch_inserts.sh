@@ -26,7 +26,7 @@
 #                (coalescing on: the separate section at the end, coalesce_bench)
 #
 #   pipe/pgplumb-stream  pgplumb-pooler, session mode, database "stream":
-#                insert_batch_stream_rows = STREAM_ROWS (25) for that entry
+#                insert_batch_stream_rows = STREAM_ROWS (75) for that entry
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
 # NO_RESULTS=1 to only print, ONLY=<regex of point names> (a subset, to
 # compare while developing), COALESCE_ONLY=1 (only the coalescing section,
@@ -40,7 +40,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
-STREAM_ROWS=${STREAM_ROWS:-25}
+STREAM_ROWS=${STREAM_ROWS:-75}
 
 if [ "${1:-}" != "--inside" ]; then
 	for cmd in pg_virtualenv pgbench psql python3 runuser pgbouncer; do

@@ -32,6 +32,14 @@
  * verbatim, their replies passed straight through: the client sees exactly
  * PostgreSQL's own replies and errors, at the row where they occur.
  *
+ * With settings.stream_rows (insert_batch_stream_rows) the multi-row
+ * statements are followed by a Flush each, and once a statement's reply
+ * checks out the replies kept so far go to the client at once (not those of
+ * a RETURNING statement, nor any once a Notice, ParameterStatus or a relayed
+ * statement's result came: a replay could give other bytes).  A replay's
+ * first replies must then equal the bytes streamed and are dropped; if they
+ * differ the batch fails (BATCH_FAILED: the caller closes both sides).
+ *
  * While an attempt is in flight, messages the client sends are queued and
  * handled after it.  A segment is only held when no earlier reply is
  * outstanding, so the transaction status it starts in is known.

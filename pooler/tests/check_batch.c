@@ -827,13 +827,20 @@ END_TEST
  * dropped, and the rest relayed.
  */
 static void
-stream_batch_until_error(void)
+stream_restart(void)
 {
 	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
 	.stream_rows = 2};
 
 	batch_free(b);
 	b = batch_new(&s);
+	ck_assert_ptr_nonnull(b);
+}
+
+static void
+stream_batch_until_error(void)
+{
+	stream_restart();
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 5, false);
 	ck_assert_str_eq(types_of(&sent), "PPBEHBEHPBES");
 	reset_io();
@@ -890,12 +897,9 @@ END_TEST
 /* A NOTICE during the attempt stops streaming: a replay would place it elsewhere. */
 START_TEST(test_stream_held_after_notice)
 {
-	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
-	.stream_rows = 2};
 	struct proto_buf notice;
 
-	batch_free(b);
-	b = batch_new(&s);
+	stream_restart();
 	proto_buf_init(&notice);
 	proto_build_error(&notice, PQMSG_NoticeResponse, "NOTICE", "00000", "row 1", NULL, NULL);
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 4, false);
