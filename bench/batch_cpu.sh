@@ -11,7 +11,8 @@
 # Points: values100 (one hand-written 100-row INSERT, -M prepared), copy (COPY
 # of 100 rows), pipe (100 single-row INSERTs in a pipeline, -M prepared) and
 # multi (the same as one multi-statement Query, -M simple), direct and through
-# pgplumb-pooler with insert_batching = 1 in session and transaction pool mode.
+# pgplumb-pooler with insert_batching = 1 in session and transaction pool mode;
+# pipe/session-stream: session mode with insert_batch_stream_rows = STREAM_ROWS (75).
 #
 # Knobs: N=2000 ROUNDS=5, RESULTS_DIR, NO_RESULTS=1 to only print, ONLY=<regex
 # of script/mode> for a subset (the ratio lines need every anchor).
@@ -20,6 +21,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib/batch_common.sh"
 export N=${N:-2000} ROUNDS=${ROUNDS:-5} RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+export STREAM_ROWS=${STREAM_ROWS:-75}
 
 if [ "${1:-}" != "--inside" ]; then
 	[ -x "$ROOT/pooler/pgplumb-pooler" ] || make -s -C "$ROOT/pooler" >/dev/null
@@ -52,7 +54,7 @@ echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/cop
 
 reaped() { awk '{print $16 + $17}' "/proc/$PM/stat"; }	# cutime + cstime, ticks
 
-start_pooler() {	# $1 pool mode
+start_pooler() {	# $1 pool mode (session-stream: session, insert_batch_stream_rows)
 	cat >"$WORK/pgplumb.ini" <<INI
 [databases]
 postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
@@ -62,10 +64,11 @@ listen_port = $PORT
 unix_socket_dir =
 auth_type = md5
 auth_file = $WORK/userlist.txt
-pool_mode = $1
+pool_mode = ${1%-stream}
 default_pool_size = 2
 insert_batching = 1
 logfile = $WORK/pgplumb.log
+insert_batch_stream_rows = $([ "$1" = session-stream ] && echo "$STREAM_ROWS" || echo 0)
 INI
 	"$ROOT/pooler/pgplumb-pooler" "$WORK/pgplumb.ini" &
 	PID=$!
@@ -80,7 +83,7 @@ CSV="$WORK/rounds.csv"
 echo "round,point,server_us,pooler_us,pgbench_us" >"$CSV"
 POINTS=("values100|direct|prepared" "copy|direct|simple" "pipe|direct|prepared"
 	"pipe|session|prepared" "pipe|transaction|prepared" "multi|direct|simple"
-	"multi|session|simple" "multi|transaction|simple")
+	"multi|session|simple" "multi|transaction|simple" "pipe|session-stream|prepared")
 # the standalone rewrite relay (pooler/tests/batch/batch_proxy, the same
 # batch.c over blocking sockets): its CPU is what its child reports
 [ -x "$ROOT/pooler/build/batch/batch_proxy" ] && POINTS+=("pipe|relay|prepared" "multi|relay|simple")
@@ -153,7 +156,7 @@ for p in pts:
     o.append("| %s | %.0f | %.0f | %.0f | %.0f |" % (p, m["server_us"], m["pooler_us"], m["pgbench_us"], tot[p]))
 o.append("\n## Rows per CPU-second, ratios (total CPU of the anchor / total CPU of the point)")
 for s in ("pipe", "multi"):
-    for mode in ("session", "transaction", "relay"):
+    for mode in ("session", "transaction", "relay", "session-stream"):
         p = "%s/%s" % (s, mode)
         if p not in tot:
             continue

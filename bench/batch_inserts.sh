@@ -25,11 +25,13 @@
 #   single50     50 clients (-j 2) of autocommit single-row INSERTs, direct
 #                (coalescing on: the separate section at the end, coalesce_bench)
 #
+#   pipe/pgplumb-stream  pgplumb-pooler, session mode, database "stream":
+#                insert_batch_stream_rows = STREAM_ROWS (75) for that entry
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
 # NO_RESULTS=1 to only print, ONLY=<regex of point names> (a subset, to
 # compare while developing), COALESCE_ONLY=1 (only the coalescing section,
 # see coalesce_bench), COALESCE_DELAY (its insert_coalesce_delay, 1ms).
-# Takes about ROUNDS * 14 * (DURATION + 2) s, plus ROUNDS * 3 * (DURATION + 2) s
+# Takes about ROUNDS * 15 * (DURATION + 2) s, plus ROUNDS * 3 * (DURATION + 2) s
 # for the coalescing section.
 set -euo pipefail
 
@@ -38,13 +40,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+STREAM_ROWS=${STREAM_ROWS:-75}
 
 if [ "${1:-}" != "--inside" ]; then
 	for cmd in pg_virtualenv pgbench psql python3 runuser pgbouncer; do
 		command -v "$cmd" >/dev/null || { echo "missing $cmd" >&2; exit 1; }
 	done
 	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
-	export DURATION ROUNDS RESULTS_DIR
+	export DURATION ROUNDS RESULTS_DIR STREAM_ROWS
 	BENCH_CMD="$0 $*"
 	bench_enter_cluster timeout 3600 "$0" --inside
 fi
@@ -77,6 +80,7 @@ write_ini() {	# $1 section, $2 port, $3 file, $4 extra settings
 [databases]
 $DB = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD
 txn = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD pool_mode=transaction
+$([ "$1" = pgplumb ] && echo "stream = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD insert_batch_stream_rows=$STREAM_ROWS")
 [$1]
 listen_addr = 127.0.0.1
 listen_port = $2
@@ -325,7 +329,8 @@ POINTS=(
 [ -n "$PLUMB_BIN" ] && POINTS+=("pipe/pgplumb-pooler|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100"
 	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100"
 	"pipe/pgplumb-txn|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|txn"
-	"multi/pgplumb-txn|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100|txn")
+	"multi/pgplumb-txn|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100|txn"
+	"pipe/pgplumb-stream|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|stream")
 # ONLY=<extended regex>: keep only the points whose name matches (quick
 # paired comparisons while developing; recorded results use every point)
 if [ -n "${ONLY:-}" ]; then
@@ -391,6 +396,7 @@ o.append("| same 100 INSERTs as one multi-statement Query | %s | %s | %s | %s | 
     ratio("multi/rewrite-relay", "multi/direct")))
 o.append("| pipelined, pgplumb-pooler in transaction pool mode | | | | %s | |" % f("pipe/pgplumb-txn"))
 o.append("| multi-statement, pgplumb-pooler in transaction pool mode | | | | %s | |" % f("multi/pgplumb-txn"))
+o.append("| pipelined, pgplumb-pooler session mode, insert_batch_stream_rows = %s (database \"stream\") | | | | %s | |" % (E["STREAM_ROWS"], f("pipe/pgplumb-stream")))
 o.append("| COPY of 100 rows (server-side CSV) | %s | | | | |" % f("copy"))
 o.append("| hand-written 100-row INSERT ... VALUES (200 params) | %s | | | | |" % f("values100"))
 o.append("| 100-row INSERT ... SELECT FROM unnest (2 array params) | %s | | | | |" % f("unnest100"))
@@ -411,6 +417,9 @@ o.append("- pgplumb-pooler, transaction pool mode (insert_batching = 1): pipelin
     ratio("pipe/pgplumb-txn", "pipe/direct"), ratio("pipe/pgplumb-txn", "values100"),
     ratio("pipe/pgplumb-txn", "copy"), ratio("multi/pgplumb-txn", "multi/direct"),
     ratio("multi/pgplumb-txn", "values100"), ratio("multi/pgplumb-txn", "copy")))
+o.append("- pgplumb-pooler, streamed (insert_batch_stream_rows = %s): pipelined / direct = %s, / hand-written VALUES = %s, / COPY = %s, / not streamed = %s" % (
+    E["STREAM_ROWS"], ratio("pipe/pgplumb-stream", "pipe/direct"), ratio("pipe/pgplumb-stream", "values100"),
+    ratio("pipe/pgplumb-stream", "copy"), ratio("pipe/pgplumb-stream", "pipe/pgplumb-pooler")))
 o.append("- anchors: direct pipelined / hand-written VALUES = %s; hand-written VALUES / COPY = %s" % (
     ratio("pipe/direct", "values100"), ratio("values100", "copy")))
 o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES = %s" % ratio("unnest100", "values100"))

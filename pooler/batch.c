@@ -204,6 +204,12 @@ struct batch {
 	uint64_t	att_rows;		/* rows they carry */
 	bool		error_seen;
 	struct proto_buf out;		/* replies for the client if the attempt succeeds */
+	struct proto_buf streamed;	/* stream_rows: replies of the attempt already sent to
+								 * the client; a replay's first replies must equal them
+								 * and are dropped */
+	size_t		stream_pos;		/* replay: bytes of `streamed` matched so far */
+	bool		stream_hold;	/* a Notice or ParameterStatus came: stop streaming
+								 * (a replay would interleave it differently) */
 	struct proto_buf cap;		/* captured replies of the current chunk */
 	size_t		cap_desc_len;
 	size_t	   *cap_rows;		/* offsets of captured DataRows in cap */
@@ -921,7 +927,9 @@ end_run(struct batch *b, struct run *run)
 	}
 	else if (run->n >= 2)
 	{
-		int			capn = batch_sql_rows_cap(run->e->row_params, b->set.max_rows);
+		int			capn = batch_sql_rows_cap(run->e->row_params,
+											  b->set.stream_rows > 0 && b->set.stream_rows < b->set.max_rows ?
+											  b->set.stream_rows : b->set.max_rows);
 
 		table_key(&run->e->ins, &b->sql);
 		if (b->sql.failed)
@@ -1584,6 +1592,9 @@ launch(struct batch *b)
 	b->doomed = b->error_seen = false;
 	b->doom_reason = BATCH_FB_ROWS;
 	b->att_batches = b->att_rows = 0;
+	proto_buf_reset(&b->streamed);
+	b->stream_pos = 0;
+	b->stream_hold = false;
 	proto_buf_reset(&b->out);
 	proto_buf_reset(&b->cap);
 	b->cap_nrows = 0;
@@ -1652,6 +1663,13 @@ launch(struct batch *b)
 				!expect(b, EXP_CAP_EXEC, it->index, -1) ||
 				(!prep && !expect(b, EXP_SWALLOW1, it->index, -1)))
 				return BATCH_FAILED;
+			/* streaming: the server sends this chunk's replies at once
+			 * (the last one's come with the Sync or Flush below) */
+			if (b->set.stream_rows > 0 && it->index < b->nchunks - 1)
+			{
+				proto_begin(&b->to_server, PQMSG_Flush);
+				proto_end(&b->to_server);
+			}
 		}
 	}
 	/*
@@ -1858,6 +1876,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 	}
 	if (t == PQMSG_NoticeResponse || t == PQMSG_ParameterStatus)
 	{
+		b->stream_hold = true;
 		send_raw(&b->out, msg, len);
 		return BATCH_TAKEN;
 	}
@@ -1886,6 +1905,8 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			b->exp_head++;
 			break;
 		case EXP_PASS_EXEC:
+			/* another statement's result may differ in a replay: hold */
+			b->stream_hold = true;
 			if (t == PQMSG_CopyInResponse || t == PQMSG_CopyOutResponse ||
 				t == PQMSG_CopyBothResponse || t == PQMSG_ReadyForQuery)
 				return BATCH_FAILED;
@@ -1963,9 +1984,24 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			else if (!finish_chunk(b, &b->chunks[x->chunk], msg, len))
 				return BATCH_FAILED;
 			b->exp_head++;
+			/* RETURNING rows may differ in a replay (serial ids): not streamed */
+			if (b->chunks[x->chunk].returning)
+				b->stream_hold = true;
+			/*
+			 * What PostgreSQL would have sent so far: the client may read it
+			 * while the server runs the next statement.  The last statement's
+			 * replies wait for the ReadyForQuery (one send, one wake-up).
+			 */
+			if (b->set.stream_rows > 0 && !b->doomed && !b->stream_hold && b->out.len > 0 &&
+				x->chunk < b->nchunks - 1)
+			{
+				proto_put_bytes(&b->to_client, b->out.data, b->out.len);
+				proto_put_bytes(&b->streamed, b->out.data, b->out.len);
+				proto_buf_reset(&b->out);
+			}
 			break;
 	}
-	if (!proto_buf_ok(&b->out) || !proto_buf_ok(&b->cap))
+	if (!proto_buf_ok(&b->out) || !proto_buf_ok(&b->cap) || !proto_buf_ok(&b->streamed))
 		return BATCH_FAILED;
 	if (b->exp_head == b->nexp)
 	{
@@ -2148,6 +2184,7 @@ batch_trim(struct batch *b)
 {
 	proto_buf_free(&b->held);
 	proto_buf_free(&b->out);
+	proto_buf_free(&b->streamed);
 	proto_buf_free(&b->cap);
 	proto_buf_free(&b->to_server);
 	proto_buf_free(&b->to_client);
@@ -2307,6 +2344,7 @@ batch_new(const struct batch_settings *settings)
 	proto_buf_init(&b->pending);
 	proto_buf_init(&b->held);
 	proto_buf_init(&b->out);
+	proto_buf_init(&b->streamed);
 	proto_buf_init(&b->cap);
 	batch_text_init(&b->q_tuples);
 	batch_text_init(&b->q_values);
@@ -2425,6 +2463,24 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 			break;
 		default:
 			/* IDLE, PASS, COLLECT, WAIT, REPLAY: the reply goes to the client. */
+			if (b->state == BS_REPLAY && b->stream_pos < b->streamed.len &&
+				msg[0] != PQMSG_NotificationResponse)
+			{
+				/*
+				 * The client already has the replies the attempt streamed: the
+				 * replay's must be the same bytes (else what it was told no
+				 * longer holds, e.g. a row another session inserted since).
+				 */
+				if (len > b->streamed.len - b->stream_pos ||
+					memcmp(msg, b->streamed.data + b->stream_pos, len) != 0)
+					a = BATCH_FAILED;
+				else
+				{
+					b->stream_pos += len;
+					a = BATCH_TAKEN;
+				}
+				break;
+			}
 			if (msg[0] == PQMSG_ErrorResponse)
 				b->unit_error = true;
 			if (msg[0] != PQMSG_ReadyForQuery)
@@ -2437,6 +2493,8 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 			b->unit_error = false;
 			if (b->state == BS_REPLAY)
 			{
+				proto_buf_reset(&b->streamed);
+				b->stream_pos = 0;
 				held_reset(b);
 				b->state = BS_IDLE;
 				if (!process_pending(b))

@@ -32,6 +32,14 @@
  * verbatim, their replies passed straight through: the client sees exactly
  * PostgreSQL's own replies and errors, at the row where they occur.
  *
+ * With settings.stream_rows (insert_batch_stream_rows) the multi-row
+ * statements are followed by a Flush each, and once a statement's reply
+ * checks out the replies kept so far go to the client at once (not those of
+ * a RETURNING statement, nor any once a Notice, ParameterStatus or a relayed
+ * statement's result came: a replay could give other bytes).  A replay's
+ * first replies must then equal the bytes streamed and are dropped; if they
+ * differ the batch fails (BATCH_FAILED: the caller closes both sides).
+ *
  * While an attempt is in flight, messages the client sends are queued and
  * handled after it.  A segment is only held when no earlier reply is
  * outstanding, so the transaction status it starts in is known.
@@ -125,6 +133,10 @@ struct batch_settings {
 	size_t		max_bytes;		/* largest segment held (64 MB) */
 	size_t		max_stmt_bytes; /* most bytes of values per multi-row statement
 								 * (insert_batch_max_bytes; 0: no limit) */
+	int			stream_rows;	/* > 0: a run is cut into statements of at most this
+								 * many rows, each followed by a Flush, and each one's
+								 * replies go to the client as soon as its
+								 * CommandComplete checks out (insert_batch_stream_rows) */
 	int			max_statements; /* statement names remembered per client */
 	bool		check_tables;	/* look up statement-level triggers and rules once per
 								 * table before rewriting into it (always, but for

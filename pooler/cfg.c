@@ -83,7 +83,9 @@ static const struct cfg_key cfg_db_keys[] = {
 	{"datestyle", CFG_T_STR, DOFF(datestyle), 0, 0},
 	{"dbname", CFG_T_STR, DOFF(dbname), 0, 0},
 	{"host", CFG_T_STR, DOFF(host), 0, 0},
+	{"insert_batch_max_bytes", CFG_T_INT, DOFF(insert_batch_max_bytes), 1024, IMAX},
 	{"insert_batch_max_rows", CFG_T_INT, DOFF(insert_batch_max_rows), 1, 65535},
+	{"insert_batch_stream_rows", CFG_T_INT, DOFF(insert_batch_stream_rows), 0, 65535},
 	{"insert_batching", CFG_T_DB_BOOL, DOFF(insert_batching), 0, 0},
 	{"max_db_connections", CFG_T_INT, DOFF(max_db_connections), 0, IMAX},
 	{"min_pool_size", CFG_T_INT, DOFF(min_pool_size), 0, IMAX},
@@ -678,6 +680,8 @@ static void init_database(struct cfg_database *d)
 	d->server_lifetime = -1;
 	d->insert_batching = -1;
 	d->insert_batch_max_rows = -1;
+	d->insert_batch_max_bytes = -1;
+	d->insert_batch_stream_rows = -1;
 }
 
 static PP_WUR int add_database(struct load_ctx *ctx, const char *name, const char *connstr)
@@ -1012,6 +1016,17 @@ bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db)
 int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db)
 {
 	return db && db->insert_batch_max_rows > 0 ? db->insert_batch_max_rows : c->insert_batch_max_rows;
+}
+
+int cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_batch_max_bytes > 0 ? db->insert_batch_max_bytes : c->insert_batch_max_bytes;
+}
+
+int cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_batch_stream_rows >= 0 ? db->insert_batch_stream_rows
+		: c->insert_batch_stream_rows;
 }
 
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u)

@@ -77,6 +77,8 @@ struct cfg_database {
 	int64_t server_lifetime; /* -1: server_lifetime */
 	int insert_batching;	/* -1: insert_batching, else 0 / 1 */
 	int insert_batch_max_rows; /* -1: insert_batch_max_rows */
+	int insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
+	int insert_batch_stream_rows; /* -1: insert_batch_stream_rows */
 	int line;		/* line of the entry in its file, for messages */
 };
 
@@ -128,6 +130,8 @@ struct cfg_user {
 	  "Most bytes of values one multi-row INSERT written by insert_batching carries; a longer run is split.") \
 	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
 	  "Rows per multi-row INSERT written by insert_batching.") \
+	X(insert_batch_stream_rows, INT, CFG_RELOAD, "0", 0, 65535, \
+	  "insert_batching: rows per multi-row INSERT when a run is streamed (each statement's replies sent to the client as soon as it completes); 0: off.") \
 	X(insert_batching, BOOL, CFG_RELOAD, "0", 0, 0, \
 	  "Rewrite pipelined single-row INSERT batches and multi-statement INSERT strings into multi-row INSERTs.") \
 	X(insert_coalesce_delay, TIME, CFG_RELOAD, "1ms", 0, 0, \
@@ -286,6 +290,8 @@ int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const 
 int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
+int cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
+int cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);

@@ -719,7 +719,7 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 			break;
 	/* insert_batch_max_bytes: a group this row would take past it goes now */
 	vb = coal_req_value_bytes(&e->req);
-	if (g != NULL && g->bytes + vb > (size_t) cfg->insert_batch_max_bytes)
+	if (g != NULL && g->bytes + vb > (size_t) cfg_insert_batch_max_bytes_for(cfg, pool_db(c->pool)))
 	{
 		group_unlink_open(g);
 		group_kick(g);
@@ -735,7 +735,8 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		}
 		g->pool = c->pool;
 		g->tab = tab;
-		g->cap = batch_sql_rows_cap(e->req.nparams, cfg->insert_batch_max_rows);
+		g->cap = batch_sql_rows_cap(e->req.nparams,
+									 cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)));
 		g->e = calloc((size_t) g->cap, sizeof(*g->e));
 		g->timer = evtimer_new(pooler_base, group_timer, g);
 		if (g->e == NULL || g->timer == NULL)

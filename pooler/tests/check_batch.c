@@ -820,6 +820,104 @@ START_TEST(test_byte_cap_splits_chunks)
 }
 END_TEST
 
+/*
+ * insert_batch_stream_rows: statements of 2 rows, a Flush after each but the
+ * last, each one's replies to the client as soon as they check out; on an
+ * error in the last one the replay's replies the client already has are
+ * dropped, and the rest relayed.
+ */
+static void
+stream_restart(void)
+{
+	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	.stream_rows = 2};
+
+	batch_free(b);
+	b = batch_new(&s);
+	ck_assert_ptr_nonnull(b);
+}
+
+static void
+stream_batch_until_error(void)
+{
+	stream_restart();
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 5, false);
+	ck_assert_str_eq(types_of(&sent), "PPBEHBEHPBES");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(m_datarow("0")), BATCH_TAKEN);
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_complete("SELECT 1")), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&got), "12C2C");
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&got), "12C2C2C2C");
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
+					 BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
+	/* the replay: Parse and rows 1..4 already answered */
+	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_TAKEN);
+	for (int i = 0; i < 3; i++)
+	{
+		ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_TAKEN);
+		ck_assert_int_eq(srv(m_complete("INSERT 0 1")), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_TAKEN);
+}
+
+START_TEST(test_stream_replies_per_statement)
+{
+	stream_batch_until_error();
+	ck_assert_int_eq(srv(m_complete("INSERT 0 1")), BATCH_TAKEN);
+	ck_assert_int_eq(srv(m_simple(PQMSG_BindComplete)), BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
+					 BATCH_FORWARD);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2C2C2C2EZ");
+	ck_assert(!batch_busy(b));
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
+}
+END_TEST
+
+/* A replay that contradicts what the client was already told: close both. */
+START_TEST(test_stream_replay_differs)
+{
+	stream_batch_until_error();
+	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
+					 BATCH_FAILED);
+}
+END_TEST
+
+/* A NOTICE during the attempt stops streaming: a replay would place it elsewhere. */
+START_TEST(test_stream_held_after_notice)
+{
+	struct proto_buf notice;
+
+	stream_restart();
+	proto_buf_init(&notice);
+	proto_build_error(&notice, PQMSG_NoticeResponse, "NOTICE", "00000", "row 1", NULL, NULL);
+	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 4, false);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(notice.data), BATCH_TAKEN);
+	guard_ok();
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_uint_eq(got.len, 0);
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "1N2C2C2C2CZ");
+	proto_buf_free(&notice);
+}
+END_TEST
+
 START_TEST(test_flush_releases_held)
 {
 	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
@@ -1244,6 +1342,9 @@ batch_suite(void)
 	tcase_add_test(tc, test_table_check);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
+	tcase_add_test(tc, test_stream_replies_per_statement);
+	tcase_add_test(tc, test_stream_replay_differs);
+	tcase_add_test(tc, test_stream_held_after_notice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -248,11 +248,13 @@ START_TEST(test_database_batching_overrides)
 	struct cfg *c = load_ok(
 		"[databases]\n"
 		"off = host=127.0.0.1 insert_batching=off\n"
-		"on = host=127.0.0.1 insert_batching=on insert_batch_max_rows=50\n"
+		"on = host=127.0.0.1 insert_batching=on insert_batch_max_rows=50 insert_batch_max_bytes=4096 insert_batch_stream_rows=0\n"
 		"plain = host=127.0.0.1\n"
 		"[pgbouncer]\n"
 		"insert_batching = on\n"
 		"insert_batch_max_rows = 200\n"
+		"insert_batch_max_bytes = 65536\n"
+		"insert_batch_stream_rows = 25\n"
 		"auth_type = trust\n");
 
 	ck_assert(!cfg_insert_batching_for(c, cfg_find_database(c, "off")));
@@ -261,6 +263,12 @@ START_TEST(test_database_batching_overrides)
 	ck_assert_int_eq(cfg_insert_batch_max_rows_for(c, cfg_find_database(c, "on")), 50);
 	ck_assert(cfg_insert_batching_for(c, cfg_find_database(c, "plain")));
 	ck_assert_int_eq(cfg_insert_batch_max_rows_for(c, cfg_find_database(c, "plain")), 200);
+	ck_assert_int_eq(cfg_insert_batch_max_bytes_for(c, cfg_find_database(c, "on")), 4096);
+	ck_assert_int_eq(cfg_insert_batch_max_bytes_for(c, cfg_find_database(c, "off")), 65536);
+	ck_assert_int_eq(cfg_insert_batch_max_bytes_for(c, NULL), 65536);
+	/* 0 in [databases] turns streaming off for that entry */
+	ck_assert_int_eq(cfg_insert_batch_stream_rows_for(c, cfg_find_database(c, "on")), 0);
+	ck_assert_int_eq(cfg_insert_batch_stream_rows_for(c, cfg_find_database(c, "off")), 25);
 	ck_assert(cfg_insert_batching_for(c, NULL));
 	cfg_free(c);
 
@@ -269,6 +277,10 @@ START_TEST(test_database_batching_overrides)
 	ck_assert(cfg_insert_batching_for(c, cfg_find_database(c, "on")));
 	ck_assert(!cfg_insert_batching_for(c, NULL));
 	cfg_free(c);
+
+	/* the same lower bound as the main setting */
+	load_fail("[databases]\nsmall = host=127.0.0.1 insert_batch_max_bytes=1000\n"
+			  "[pgbouncer]\nauth_type = trust\n", "insert_batch_max_bytes", NULL);
 }
 END_TEST
 

@@ -13,6 +13,10 @@ controls each message exactly (pipelining, Describe, Flush, formats).
 
     batch_diff.py [--list] [--only NAME] [--implicit-only] HOST:PORT HOST:PORT ...
 --implicit-only skips the scenarios with a transaction block (statement pooling).
+    batch_diff.py --stream-check DIRECT TARGET [SECONDS]
+checks that TARGET (insert_batch_stream_rows <= 3) sends the replies of a
+run's first statements before a later row of the run completes (waiting at
+most SECONDS, 10, for them).
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
@@ -344,10 +348,34 @@ SCENARIOS = {
     "simple_multi_literal_random": literal_strings(7, 40),
     "simple_multi_mixed_tables": [([query("INSERT INTO bt VALUES (1, 'a'); "
                                           "INSERT INTO bs (k, v) VALUES (1, 'b')")], 1)],
+    # ten rows: with insert_batch_stream_rows 2 or 3 the run is several
+    # statements whose replies reach the client one by one; an error in the
+    # first, a middle and the last of them, inside BEGIN too
+    "stream_error_first_chunk": [seg(INS, vals([1, 2, 1] + list(range(4, 11))), describe=False)],
+    "stream_error_middle_chunk": [seg(INS, vals(list(range(1, 7)) + [2, 8, 9, 10]))],
+    "stream_error_last_chunk": [seg(INS, vals(list(range(1, 10)) + [3]), describe=False)],
+    "stream_explicit_commit": [([query("BEGIN")], 1), seg(INS, vals(range(1, 11))),
+                               seg(INS, vals(range(11, 21)), describe=False), ([query("COMMIT")], 1)],
+    "stream_explicit_error_middle": [([query("BEGIN")], 1), seg(INS, vals(range(1, 4))),
+                                     seg(INS, vals([4, 5, 6, 7, 8, 5, 9, 10, 11, 12])),
+                                     ([query("COMMIT")], 1)],
+    "stream_explicit_error_last_then_rollback": [([query("BEGIN")], 1),
+                                                 seg(INS, vals(list(range(1, 10)) + [1])),
+                                                 ([query("ROLLBACK")], 1), seg(INS, vals([1, 2, 3]))],
+    # the unique check deferred to COMMIT: every row's reply was sent, then
+    # the commit at Sync fails
+    "stream_deferred_unique_fails_at_commit": [seg(INS.replace("bt", "bdef"), vals(list(range(1, 10)) + [4]))],
+    # RETURNING rows are not streamed (a replay may return other values, e.g.
+    # serial ids); a SELECT between two runs stops streaming for the same reason
+    "stream_returning_error_last": [seg(INS_RET, vals([1, 2, 3, 4, 5, 6, 3]))],
+    "stream_select_between_error": [([parse(INS)] + rows(INS, vals(range(1, 6))) +
+                                     [parse("SELECT count(*) FROM bt"), bind([]), execute(), parse(INS)] +
+                                     rows(INS, vals([6, 7, 8, 9, 3])) + [sync()], 1)],
 }
 
 SETUP = """
-DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit;
+DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef;
+CREATE TABLE bdef (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, v text);
 CREATE TABLE blit (id int PRIMARY KEY, i int, b bigint, n numeric(6, 2), t text, f boolean, d date, j jsonb);
 CREATE TABLE bt (id int PRIMARY KEY, v text NOT NULL);
 CREATE TABLE bs (id serial PRIMARY KEY, k int UNIQUE, v text);
@@ -373,7 +401,7 @@ CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brul
 """
 
 
-TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit")
+TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef")
 
 
 def table_contents(pg):
@@ -403,6 +431,47 @@ def first_diff(a, b):
     return min(len(a), len(b)), a[len(b):len(b) + 1], b[len(a):len(a) + 1]
 
 
+def stream_check(direct, target, wait=10.0):
+    """insert_batch_stream_rows: the replies of a run's first statements reach
+    the client while a later row of the same pipeline still waits.  Another
+    session holds an uncommitted row with key 10; the pipeline inserts 1..10.
+    Row 10 blocks until that session rolls back, so the replies of rows 1..3
+    can only arrive before then if they were streamed (else the read times
+    out).  Returns an error text or None."""
+    host, port = direct.rsplit(":", 1)
+    admin = psycopg.connect(host=host, port=port, sslmode="disable", autocommit=True)
+    admin.execute("DROP TABLE IF EXISTS bstream; CREATE TABLE bstream (id int PRIMARY KEY, v text)")
+    blocker = psycopg.connect(host=host, port=port, sslmode="disable")
+    blocker.execute("INSERT INTO bstream VALUES (10, 'blocker')")
+    ins = INS.replace("bt", "bstream")
+    c = Conn(target)
+    err = None
+    try:
+        c.send([parse(ins)] + rows(ins, vals(range(1, 11)), describe=False) + [sync()])
+        c.sock.settimeout(wait)
+        seen = []
+        try:
+            while sum(1 for t, _ in seen if t == "C") < 3:
+                seen.append(c._read_msg())
+        except socket.timeout:
+            err = "no reply of rows 1..3 while row 10 waited (%d messages): not streamed" % len(seen)
+        blocker.rollback()
+        c.sock.settimeout(TIMEOUT)
+        rest = c.until_ready(1)
+        tags = [x[1] for x in [decode(t, b) for t, b in seen] + rest if x[0] == "C"]
+        if err is None and (tags != ["INSERT 0 1"] * 10 or rest[-1] != ("Z", "I")):
+            err = "replies after the wait: %r" % (rest,)
+        n = admin.execute("SELECT count(*), min(v) FROM bstream").fetchone()
+        if err is None and n != (10, "x1"):
+            err = "table after the streamed run: %r" % (n,)
+    finally:
+        c.close()
+        blocker.close()
+        admin.execute("DROP TABLE bstream")
+        admin.close()
+    return err
+
+
 def main(argv):
     only = None
     implicit_only = False
@@ -412,6 +481,10 @@ def main(argv):
         if argv[i] == "--list":
             print("\n".join(SCENARIOS))
             return 0
+        if argv[i] == "--stream-check":
+            err = stream_check(argv[i + 1], argv[i + 2], *map(float, argv[i + 3:i + 4]))
+            print("stream check %s: %s" % (argv[i + 2], err or "replies streamed before the run ended"))
+            return 1 if err else 0
         if argv[i] == "--implicit-only":
             implicit_only = True
             i += 1

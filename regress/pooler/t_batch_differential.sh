@@ -79,12 +79,23 @@ targets=("127.0.0.1:$pgport" "127.0.0.1:$bport" "127.0.0.1:$rport")
 if [ -n "${PGPLUMB_POOLER:-}" ]; then
 	# session pooling, and transaction pooling with 2 server connections
 	# (statements re-prepared on whichever server the client gets)
-	for mode in session transaction statement; do
+	# s-stream / t-stream: session / transaction pooling with runs streamed
+	# (insert_batch_stream_rows 2, global; 3, a [databases] key)
+	for mode in session transaction statement s-stream t-stream; do
 		port=$(free_port)
+		# transaction pooling: statements of at most 1 kB of values (a
+		# [databases] key), so the large scenarios are split by bytes rather
+		# than rows (checked below against session pooling)
+		dbextra= extra= pm=$mode
+		case $mode in
+			transaction) dbextra=" insert_batch_max_bytes=1024" ;;
+			s-stream) extra="insert_batch_stream_rows = 2" pm=session ;;
+			t-stream) dbextra=" insert_batch_stream_rows=3" pm=transaction ;;
+		esac
 		cat >"$work/pgplumb-$mode.ini" <<EOF
 [databases]
 nobatch = host=127.0.0.1 port=$pgport dbname=postgres user=postgres password=$PGPASSWORD insert_batching=off
-* = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD
+* = host=127.0.0.1 port=$pgport user=postgres password=$PGPASSWORD$dbextra
 [pgplumb]
 listen_addr = 127.0.0.1
 listen_port = $port
@@ -92,14 +103,12 @@ admin_users = postgres
 auth_type = trust
 auth_file = $work/userlist.txt
 unix_socket_dir =
-pool_mode = $mode
+pool_mode = $pm
 default_pool_size = 2
 insert_batching = on
 logfile = $work/pgplumb-$mode.log
+$extra
 EOF
-		# transaction pooling: statements of at most 1 kB of values, so the
-		# large scenarios are split by bytes rather than rows
-		if [ $mode = transaction ]; then echo "insert_batch_max_bytes = 1024" >>"$work/pgplumb-$mode.ini"; fi
 		"$PGPLUMB_POOLER" "$work/pgplumb-$mode.ini" &
 		pids+=($!)
 		ports[$mode]=$port
@@ -125,7 +134,18 @@ if [ -n "${stport:-}" ]; then
 	/usr/bin/python3 regress/pooler/batch_diff.py --implicit-only ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} \
 		"${targets[0]}" "127.0.0.1:$stport" || rc=1
 fi
-for mode in session transaction statement; do
+if [ -n "${PGPLUMB_POOLER:-}" ] && [ -z "${BATCH_DIFF_ONLY:-}" ]; then
+	# the streamed targets answer a run's first rows before its last one
+	# completes; session pooling without streaming must not (the check can fail)
+	for mode in s-stream t-stream; do
+		/usr/bin/python3 regress/pooler/batch_diff.py --stream-check "${targets[0]}" "127.0.0.1:${ports[$mode]}" || rc=1
+	done
+	if /usr/bin/python3 regress/pooler/batch_diff.py --stream-check "${targets[0]}" "127.0.0.1:${ports[session]}" 2; then
+		echo "FAIL: the stream check passed without insert_batch_stream_rows"
+		rc=1
+	fi
+fi
+for mode in session transaction statement s-stream t-stream; do
 	if [ $rc -ne 0 ] && [ -f "$work/pgplumb-$mode.log" ]; then
 		echo "--- pgplumb-pooler ($mode) log (last 20 lines)"
 		tail -n 20 "$work/pgplumb-$mode.log"
@@ -161,11 +181,20 @@ if [ -n "${PGPLUMB_POOLER:-}" ]; then
 	psql -qc 'DROP TABLE bover, blitp'
 	sleep 0.3	# the last clients' counters reach the pool when they are freed
 fi
-for mode in session transaction statement; do
+declare -A extra
+for mode in session transaction statement s-stream t-stream; do
 	[ -n "${PGPLUMB_POOLER:-}" ] || break
 	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb-$mode.log" |
 		awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}')
 	echo "pgplumb-pooler ($mode): $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
+	# statements beyond one per segment: more when runs are split by bytes
+	extra[$mode]=$((pb - ps))
+	if [ $mode != session ] && [ $mode != statement ] && [ -z "${BATCH_DIFF_ONLY:-}" ] &&
+		[ "${extra[$mode]}" -le "${extra[session]}" ]; then
+		echo "FAIL: $mode: insert_batch_max_bytes or insert_batch_stream_rows did not split runs" \
+			"(${extra[$mode]} statements beyond one per segment, session pooling ${extra[session]})"
+		rc=1
+	fi
 	if [ -z "${BATCH_DIFF_ONLY:-}" ] && { [ "$ps" -lt 10 ] || [ "$pf" -lt 5 ]; }; then
 		echo "FAIL: pgplumb-pooler ($mode) did not rewrite (or did not fall back) as often as the scenarios require"
 		rc=1
