@@ -6,6 +6,7 @@
 #   make demo       throwaway PostgreSQL + extension + pooler, sample app, reports
 #   make bench      run the benchmarks in bench/ (minutes; see bench/README.md)
 #   make deps       install missing Debian packages (a no-op when all are there)
+#   make format     reformat the C sources (pgindent style, regress/format.sh)
 #   make clean
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
@@ -26,6 +27,7 @@ DEB_PACKAGES = \
 	libprotobuf-c-dev \
 	libssl-dev \
 	make \
+	pg-bsd-indent \
 	pgbouncer \
 	pkg-config \
 	postgresql-15 \
@@ -76,7 +78,7 @@ deps:
 	fi
 
 # Every suite runs even if an earlier one failed; the last line sums them up.
-CHECK_SUITES = check-common check-extension check-pooler-units check-pooler-e2e check-batching check-drivers
+CHECK_SUITES = check-format check-common check-extension check-pooler-units check-pooler-e2e check-batching check-drivers
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -89,6 +91,13 @@ check: deps
 	echo; [ -z "$$failed_names" ] || echo "failed suites:$$failed_names"; \
 	echo "suites: $$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
+
+# The C sources must be as the formatter leaves them (STYLE.md practice 8).
+check-format:
+	regress/format.sh check
+
+format:
+	regress/format.sh fix
 
 check-common:
 	$(MAKE) -C common check
@@ -128,4 +137,4 @@ clean:
 	@if [ -f pooler/Makefile ]; then $(MAKE) -C pooler clean; fi
 	rm -rf build regress/results regress/regression.diffs regress/regression.out
 
-.PHONY: all common extension pooler install deps check $(CHECK_SUITES) demo bench clean
+.PHONY: all common extension pooler install deps format check $(CHECK_SUITES) demo bench clean
