@@ -73,6 +73,39 @@
  *   evicted just now is re-created at execution with its text as sent
  *   rather than normalized.
  *
+ * Shards (pgplumb.shard_counters, off by default): with it on, the hot path
+ * above does not write the shared entry.  Each backend has
+ * PP_SHARDS_PER_BACKEND shards in shared memory (PPStmtShard, each on cache
+ * lines of its own, indexed by backend id), and counts an execution into
+ * the shard it has taken for the cached entry, with no lock: only it writes
+ * its shards.  The entry is still checked first: its incarnation is read
+ * without the spinlock, and a removed entry sends the call to the locked
+ * path, which looks the key up again.  Planning, errors and calls counted
+ * through the lookup take the locked path as before.
+ * - A shard is folded into its entry (under the entry's slot spinlock; its
+ *   calls are added to the usage count) every PP_SHARD_FOLD_CALLS calls,
+ *   when a call comes PP_SHARD_FOLD_USEC after its first unfolded one,
+ *   when the backend takes the shard for another entry (least recently
+ *   used first) and at backend exit.  A shard of an entry that is gone
+ *   (evicted, reset) is emptied, not folded.
+ * - The owner bumps the shard's changecount before and after each change
+ *   (odd meanwhile).  Readers (the view, statement_histogram) hold the
+ *   entry's slot spinlock, so no shard is folded meanwhile, and add the
+ *   copy of each shard of the same slot and incarnation, taken between two
+ *   equal even changecounts.  Calls are thus in the entry or in one shard,
+ *   never in both and never in neither: calls and rows stay exact.  Which
+ *   shards serve which slot is read once per call of the reader (a hint;
+ *   a shard taken for an entry after that holds only calls made since).
+ * - Merging uses the pairwise mean and variance of Chan et al. for
+ *   mean/stddev, min of mins and max of maxes, sums for the rest, the
+ *   shard's bucket range for the histogram.
+ * - Eviction keeps entries a shard holds calls of from the last
+ *   2 * PP_SHARD_FOLD_USEC (usage counts of a running statement grow only
+ *   when its shard is folded).  A shard that starts counting into an entry
+ *   at the moment it is evicted may lose those first calls.
+ * - The postmaster saves at shutdown after every backend has exited, i.e.
+ *   after each folded its shards.
+ *
  * Persistence: with pgplumb.save on, the postmaster writes every entry to
  * pg_stat/pgplumb_statements.stat at a clean shutdown and reads the file
  * back (then removes it) when shared memory is created again.
@@ -144,6 +177,13 @@
 #define PP_SHARDS_PER_BACKEND	8
 #define PP_SHARD_FOLD_CALLS		64
 #define PP_SHARD_FOLD_USEC		1000000
+
+/* This backend's index among MaxBackends (out of range: not a backend) */
+#if PG_VERSION_NUM >= 170000
+#define PP_MY_BACKEND_INDEX		((int) MyProcNumber)
+#else
+#define PP_MY_BACKEND_INDEX		(MyBackendId - 1)
+#endif
 
 /* Number of output columns of pgplumb._statements() */
 #define PP_STATEMENTS_COLS	52
@@ -867,9 +907,9 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 	c = palloc(sizeof(PPStmtCounters));
 	hist = palloc(sizeof(uint32) * PP_HIST_NBUCKETS);
 	copy = palloc(sizeof(PPStmtShard));
+	map = pp_stmt_shard_map();
 
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
-	map = pp_stmt_shard_map();
 	hash_seq_init(&hash_seq, pp_stmt_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
 	{
@@ -1056,8 +1096,8 @@ pgplumb_statement_histogram(PG_FUNCTION_ARGS)
 	hist = palloc(sizeof(uint32) * PP_HIST_NBUCKETS);
 	c = palloc0(sizeof(PPStmtCounters));
 	copy = palloc(sizeof(PPStmtShard));
-	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	map = pp_stmt_shard_map();
+	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	hash_seq_init(&hash_seq, pp_stmt_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
 	{
@@ -1506,9 +1546,9 @@ pp_stmt_my_shards(void)
 	if (pp_my_shard_base < 0 && !pp_my_shards_tried)
 	{
 		pp_my_shards_tried = true;
-		if (MyBackendId < 1 || MyBackendId > MaxBackends)
+		if (PP_MY_BACKEND_INDEX < 0 || PP_MY_BACKEND_INDEX >= MaxBackends)
 			return false;
-		pp_my_shard_base = (MyBackendId - 1) * PP_SHARDS_PER_BACKEND;
+		pp_my_shard_base = PP_MY_BACKEND_INDEX * PP_SHARDS_PER_BACKEND;
 		for (int k = 0; k < PP_SHARDS_PER_BACKEND; k++)
 			pp_stmt_shard_fold(pp_my_shard(k));
 		before_shmem_exit(pp_stmt_shards_exit, (Datum) 0);
