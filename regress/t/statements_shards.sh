@@ -17,6 +17,8 @@
 #      statements (pgplumb.max = 100) or kept: afterwards its calls are
 #      either the calls after the burst or all of them, nothing else;
 #   4. calls survive a clean restart (pgplumb.save).
+# Also: errors (counted through the locked path) of a statement whose
+# executions a shard counts, by SQLSTATE.
 set -euo pipefail
 db=pp_t_shards
 work=$(mktemp -d)
@@ -95,6 +97,7 @@ wait_held() {	# wait until this script's holder session holds $1 advisory locks
 	echo "FAIL: the holder session did not get its locks"; exit 1
 }
 coproc HOLDER { psql -X -qAt -d "$db"; }
+holder_pid=$HOLDER_PID	# bash unsets HOLDER_PID when the coprocess ends
 echo "SELECT pg_advisory_lock(1), pg_advisory_lock(2);" >&"${HOLDER[1]}"
 wait_held 2
 psql_db -c "SELECT pgplumb.reset()" >/dev/null
@@ -110,7 +113,7 @@ live_after=$(calls)
 echo "SELECT pg_advisory_unlock(2);" >&"${HOLDER[1]}"
 wait "$a_pid"
 exec {HOLDER[1]}>&-
-wait "$HOLDER_PID" || true
+wait "$holder_pid" || true
 after_exit=$(calls)
 echo "probe: 20 calls held by a live backend: calls $live, histogram count $hist; after reset $after_reset;" \
 	"5 more calls: $live_after; after the backend's exit: $after_exit"
@@ -119,6 +122,19 @@ echo "probe: 20 calls held by a live backend: calls $live, histogram count $hist
 [ "$after_reset" = 0 ] || { echo "FAIL: reset left calls held in a shard"; exit 1; }
 [ "$live_after" = 5 ] || { echo "FAIL: calls after a reset not counted from zero"; exit 1; }
 [ "$after_exit" = 5 ] || { echo "FAIL: calls changed at the backend's exit"; exit 1; }
+
+# ---- errors of a statement a shard counts into (the locked path) ----
+{
+	for i in 1 2 3 4 5; do echo "SELECT 10 / $i AS pp_shard_div;"; done
+	for _ in 1 2 3; do echo "SELECT 10 / 0 AS pp_shard_div;"; done
+	echo "SELECT 10 / 7 AS pp_shard_div;"
+} >"$work/div.sql"
+psql -X -q -d "$db" -f "$work/div.sql" >/dev/null 2>&1 || true
+div=$(psql_db -c "SELECT s.calls, s.errors, e.sqlstate, e.count FROM pgplumb.statements s
+                  JOIN pgplumb.statement_errors(s.queryid) e USING (queryid)
+                  WHERE s.query LIKE '%pp_shard_div%'")
+echo "6 good divisions and 3 by zero: calls|errors|sqlstate|count: $div"
+[ "$div" = "6|3|22012|3" ] || { echo "FAIL: errors or calls wrong with shards"; exit 1; }
 
 # ---- 3. eviction of an entry a shard counts into ----
 psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET pgplumb.max = 100"
@@ -131,6 +147,7 @@ pp_distinct_selects 0 3000 >"$work/burst.sql"
 	for _ in $(seq 5); do echo "$probe;"; done
 } >"$work/a.sql"
 coproc HOLDER { psql -X -qAt -d "$db"; }
+holder_pid=$HOLDER_PID	# bash unsets HOLDER_PID when the coprocess ends
 echo "SELECT pg_advisory_lock(1);" >&"${HOLDER[1]}"
 wait_held 1
 psql_db -f "$work/a.sql" >/dev/null &
@@ -141,7 +158,7 @@ evictions=$(psql_db -c "SELECT evictions FROM pgplumb.info")
 echo "SELECT pg_advisory_unlock(1);" >&"${HOLDER[1]}"
 wait "$a_pid"
 exec {HOLDER[1]}>&-
-wait "$HOLDER_PID" || true
+wait "$holder_pid" || true
 evicted=$(calls)
 echo "probe: 10 calls, a burst of 3000 distinct statements ($evictions evictions), 5 calls: calls $evicted"
 [ "$evictions" -gt 0 ] || { echo "FAIL: the burst evicted nothing"; exit 1; }
