@@ -175,7 +175,7 @@
  * comes this long (microseconds) after the first call not folded yet.
  */
 #define PP_SHARDS_PER_BACKEND	8
-#define PP_SHARD_FOLD_CALLS		64
+#define PP_SHARD_FOLD_CALLS		256
 #define PP_SHARD_FOLD_USEC		1000000
 
 /* This backend's index among MaxBackends (out of range: not a backend) */
@@ -385,7 +385,8 @@ static PPStmtCached pp_stmt_cache[PP_STMT_CACHE_SIZE];
  * is off); this backend's own (NULL until first used, or when it has none);
  * for each of its own, 1 + the cache line that counts into it (0: none) and
  * when it was last used, to reuse the least recently used.  pp_stmt_pinned:
- * the eviction's scratch array, allocated before the lock is taken.
+ * the eviction's scratch array (one flag per slot, in shared memory after
+ * the shards; used under the lock exclusive).
  */
 static char *pp_stmt_shards = NULL;
 static int	pp_stmt_nshards = 0;
@@ -588,13 +589,15 @@ pp_stmt_define_settings(void)
 							 NULL, NULL, NULL);
 }
 
-/* Bytes of the shards: PP_SHARDS_PER_BACKEND per backend, aligned */
+/* Bytes of the shards (PP_SHARDS_PER_BACKEND per backend, aligned) and of
+ * pp_stmt_pinned */
 static Size
 pp_stmt_shards_size(void)
 {
-	return add_size(PG_CACHE_LINE_SIZE,
-					mul_size(mul_size(MaxBackends, PP_SHARDS_PER_BACKEND),
-							 PP_SHARD_STRIDE));
+	return add_size(add_size(PG_CACHE_LINE_SIZE,
+							 mul_size(mul_size(MaxBackends, PP_SHARDS_PER_BACKEND),
+									  PP_SHARD_STRIDE)),
+					mul_size(pp_stmt_max, sizeof(bool)));
 }
 
 /* Bytes of one hash table entry, text included */
@@ -687,6 +690,8 @@ pp_stmt_shmem_startup(void)
 							  pp_stmt_shards_size(), &found_slots);
 		pp_stmt_nshards = MaxBackends * PP_SHARDS_PER_BACKEND;
 		pp_stmt_shards = (char *) TYPEALIGN(PG_CACHE_LINE_SIZE, raw);
+		pp_stmt_pinned = (bool *) (pp_stmt_shards +
+								   (Size) pp_stmt_nshards * PP_SHARD_STRIDE);
 		if (!found_slots)
 			memset(raw, 0, pp_stmt_shards_size());	/* every shard unused */
 	}
@@ -1316,11 +1321,6 @@ pp_stmt_store(uint64 queryid, bool toplevel, const char *query_string,
 		query_len = pg_mbcliplen(query, query_len,
 								 pgstat_track_activity_query_size - 1);
 
-	/* the eviction's scratch array, allocated before the lock is taken */
-	if (pp_stmt_shards != NULL && pp_stmt_pinned == NULL)
-		pp_stmt_pinned = MemoryContextAlloc(TopMemoryContext,
-											sizeof(bool) * pp_stmt_max);
-
 	LWLockAcquire(pp_stmt->lock, LW_EXCLUSIVE);
 	entry = hash_search(pp_stmt_hash, &key, HASH_FIND, NULL);
 	if (!entry)
@@ -1424,14 +1424,11 @@ pp_stmt_add(PPStmtCounters *c, uint32 *hist, int *range, PPStmtKind kind,
 
 		if (kind == PP_KIND_EXEC)
 		{
-			uint64		ns = (uint64) (time_ms * 1e6);
+			int			b = pp_hist_add(hist, (uint64) (time_ms * 1e6));
 
 			c->rows += rows;
-			pp_hist_add(hist, ns);
 			if (range)
 			{
-				int			b = pp_hist_bucket(ns);
-
 				range[0] = Min(range[0], b);
 				range[1] = Max(range[1], b);
 			}
@@ -1900,7 +1897,7 @@ pp_stmt_evict(void)
 	 * this, can still lose the calls it counts before it sees the entry
 	 * gone.
 	 */
-	if (pp_stmt_shards != NULL && pp_stmt_pinned != NULL)
+	if (pp_stmt_shards != NULL)
 	{
 		TimestampTz recent = GetCurrentTimestamp() - 2 * PP_SHARD_FOLD_USEC;
 
