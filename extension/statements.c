@@ -382,8 +382,8 @@ static PPStmtCached pp_stmt_cache[PP_STMT_CACHE_SIZE];
 
 /*
  * Shards: every backend's, in shared memory (NULL when pgplumb.shard_counters
- * is off); this backend's own (NULL until first used, or when it has none);
- * for each of its own, 1 + the cache line that counts into it (0: none) and
+ * is off); the index of this backend's first (-1 until first used, or when
+ * it has none); for each of its own, 1 + the cache line that counts into it (0: none) and
  * when it was last used, to reuse the least recently used.  pp_stmt_pinned:
  * the eviction's scratch array (one flag per slot, in shared memory after
  * the shards; used under the lock exclusive).
