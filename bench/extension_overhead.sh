@@ -69,7 +69,9 @@
 #                    pg_stat_statements pgplumb statements) and
 #                    CALLGRIND_WORKLOADS (select tpcb) pick what to run;
 #                    a configuration not run shows as 0 (both callgrind
-#                    modes).  CALLGRIND_KEEP=/path keeps each run's profiles
+#                    modes).  CALLGRIND_PGPLUMB_OPTS adds server options
+#                    to the pgplumb runs (e.g. "-c pgplumb.shard_counters=on").
+#                    CALLGRIND_KEEP=/path keeps each run's profiles
 #                    in /path.<library><options>.<workload>.<count>.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -162,6 +164,8 @@ cg_table() {
 				opts=(-c pgplumb.track_indexes=off -c pgplumb.n_plus_one=off); lib=pgplumb
 			else
 				opts=(); lib=${preload[$cfg]}
+				# CALLGRIND_PGPLUMB_OPTS: more options for the pgplumb runs
+				if [ $cfg = pgplumb ]; then read -r -a opts <<<"${CALLGRIND_PGPLUMB_OPTS:-}"; fi
 			fi
 			lo=$("$count" "$lib" $w "$n" "${opts[@]}")
 			hi=$("$count" "$lib" $w $((3 * n)) "${opts[@]}")

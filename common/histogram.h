@@ -53,11 +53,12 @@ extern double pp_hist_lower(int bucket);
 extern double pp_hist_upper(int bucket);
 
 /*
- * Count one duration.  When a counter would overflow, every counter is
- * halved first (rounding up, so a non-empty bucket stays non-empty): the
- * shape of the distribution, which is all percentiles need, is kept.
+ * Count one duration; returns its bucket.  When a counter would overflow,
+ * every counter is halved first (rounding up, so a non-empty bucket stays
+ * non-empty): the shape of the distribution, which is all percentiles
+ * need, is kept.
  */
-static inline void
+static inline int
 pp_hist_add(uint32_t *counts, uint64_t ns)
 {
 	int			b = pp_hist_bucket(ns);
@@ -68,6 +69,7 @@ pp_hist_add(uint32_t *counts, uint64_t ns)
 			counts[i] = counts[i] / 2 + (counts[i] & 1);
 	}
 	counts[b]++;
+	return b;
 }
 
 /* Sum of all counters */

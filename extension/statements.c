@@ -73,6 +73,39 @@
  *   evicted just now is re-created at execution with its text as sent
  *   rather than normalized.
  *
+ * Shards (pgplumb.shard_counters, off by default): with it on, the hot path
+ * above does not write the shared entry.  Each backend has
+ * PP_SHARDS_PER_BACKEND shards in shared memory (PPStmtShard, each on cache
+ * lines of its own, indexed by backend id), and counts an execution into
+ * the shard it has taken for the cached entry, with no lock: only it writes
+ * its shards.  The entry is still checked first: its incarnation is read
+ * without the spinlock, and a removed entry sends the call to the locked
+ * path, which looks the key up again.  Planning, errors and calls counted
+ * through the lookup take the locked path as before.
+ * - A shard is folded into its entry (under the entry's slot spinlock; its
+ *   calls are added to the usage count) every PP_SHARD_FOLD_CALLS calls,
+ *   when a call comes PP_SHARD_FOLD_USEC after its first unfolded one,
+ *   when the backend takes the shard for another entry (least recently
+ *   used first) and at backend exit.  A shard of an entry that is gone
+ *   (evicted, reset) is emptied, not folded.
+ * - The owner bumps the shard's changecount before and after each change
+ *   (odd meanwhile).  Readers (the view, statement_histogram) hold the
+ *   entry's slot spinlock, so no shard is folded meanwhile, and add the
+ *   copy of each shard of the same slot and incarnation, taken between two
+ *   equal even changecounts.  Calls are thus in the entry or in one shard,
+ *   never in both and never in neither: calls and rows stay exact.  Which
+ *   shards serve which slot is read once per call of the reader (a hint;
+ *   a shard taken for an entry after that holds only calls made since).
+ * - Merging uses the pairwise mean and variance of Chan et al. for
+ *   mean/stddev, min of mins and max of maxes, sums for the rest, the
+ *   shard's bucket range for the histogram.
+ * - Eviction keeps entries a shard holds calls of from the last
+ *   2 * PP_SHARD_FOLD_USEC (usage counts of a running statement grow only
+ *   when its shard is folded).  A shard that starts counting into an entry
+ *   at the moment it is evicted may lose those first calls.
+ * - The postmaster saves at shutdown after every backend has exited, i.e.
+ *   after each folded its shards.
+ *
  * Persistence: with pgplumb.save on, the postmaster writes every entry to
  * pg_stat/pgplumb_statements.stat at a clean shutdown and reads the file
  * back (then removes it) when shared memory is created again.
@@ -135,6 +168,22 @@
 
 /* Untranslated message of a statement timeout (see ProcessInterrupts) */
 #define PP_STATEMENT_TIMEOUT_MSG "canceling statement due to statement timeout"
+
+/*
+ * Per-backend shards (pgplumb.shard_counters): shards per backend, and when
+ * a shard is folded into its entry: after this many calls, or when a call
+ * comes this long (microseconds) after the first call not folded yet.
+ */
+#define PP_SHARDS_PER_BACKEND	8
+#define PP_SHARD_FOLD_CALLS		256
+#define PP_SHARD_FOLD_USEC		1000000
+
+/* This backend's index among MaxBackends (out of range: not a backend) */
+#if PG_VERSION_NUM >= 170000
+#define PP_MY_BACKEND_INDEX		((int) MyProcNumber)
+#else
+#define PP_MY_BACKEND_INDEX		(MyBackendId - 1)
+#endif
 
 /* Number of output columns of pgplumb._statements() */
 #define PP_STATEMENTS_COLS	52
@@ -263,8 +312,31 @@ typedef struct PPStmtCached
 {
 	PPStmtKey	key;
 	int			slot;
+	int			shard;			/* 1 + this backend's shard counting into
+								 * the entry, 0: none */
 	uint64		incarnation;	/* 0: unused */
 } PPStmtCached;
+
+/*
+ * A per-backend shard (see "Shards" in the locking rules): executions of
+ * one entry counted by one backend and not folded into the entry yet.  Only
+ * the owning backend writes it; changecount is odd while it does, so that a
+ * reader can take a consistent copy.  Each shard starts on a cache line of
+ * its own (PP_SHARD_STRIDE).
+ */
+typedef struct PPStmtShard
+{
+	uint32		changecount;
+	int			slot;			/* the entry's slot */
+	uint64		incarnation;	/* the entry's incarnation; 0: unused */
+	int			hist_lo;		/* buckets hist_lo..hist_hi may be non-zero */
+	int			hist_hi;
+	TimestampTz since;			/* start of the first call not folded */
+	PPStmtCounters counters;	/* executions only: no errors, no planning */
+	uint32		hist[PP_HIST_NBUCKETS];
+} PPStmtShard;
+
+#define PP_SHARD_STRIDE		CACHELINEALIGN(sizeof(PPStmtShard))
 
 /* Global shared state */
 typedef struct PPStmtShared
@@ -308,6 +380,35 @@ static HTAB *pp_stmt_hash = NULL;
 /* This backend's cache of entries (see the locking rules) */
 static PPStmtCached pp_stmt_cache[PP_STMT_CACHE_SIZE];
 
+/*
+ * Shards: every backend's, in shared memory (NULL when pgplumb.shard_counters
+ * is off); the index of this backend's first (-1 until first used, or when
+ * it has none); for each of its own, 1 + the cache line that counts into it (0: none) and
+ * when it was last used, to reuse the least recently used.  pp_stmt_pinned:
+ * the eviction's scratch array (one flag per slot, in shared memory after
+ * the shards; used under the lock exclusive).
+ */
+static char *pp_stmt_shards = NULL;
+static int	pp_stmt_nshards = 0;
+static int	pp_my_shard_base = -1;	/* first shard of this backend's */
+static bool pp_my_shards_tried = false;
+static int	pp_my_shard_cache[PP_SHARDS_PER_BACKEND];
+static uint64 pp_my_shard_used[PP_SHARDS_PER_BACKEND];
+static uint64 pp_my_shard_tick = 0;
+static bool *pp_stmt_pinned = NULL;
+
+static inline PPStmtShard *
+pp_stmt_shard(int i)
+{
+	return (PPStmtShard *) (pp_stmt_shards + (Size) i * PP_SHARD_STRIDE);
+}
+
+static inline PPStmtShard *
+pp_my_shard(int k)
+{
+	return pp_stmt_shard(pp_my_shard_base + k);
+}
+
 /* A cheap hash of a key, for the backend-local tables */
 static inline uint32
 pp_stmt_hash_of(uint64 queryid, Oid userid, bool toplevel)
@@ -331,6 +432,7 @@ static int	pp_stmt_max = 5000;
 static bool pp_stmt_track_utility = true;
 static bool pp_stmt_track_planning = false;
 static bool pp_stmt_save = true;
+static bool pp_stmt_shard_counters = false;
 
 /*---- Function declarations ----*/
 
@@ -359,6 +461,7 @@ static void pp_stmt_statement_error(PPErrorSite site,
 									const ErrorData *edata);
 
 static Size pp_stmt_entry_size(void);
+static Size pp_stmt_shards_size(void);
 static void pp_stmt_store(uint64 queryid, bool toplevel,
 						  const char *query_string, int stmt_location,
 						  int stmt_len, PPStmtKind kind, double time_ms,
@@ -385,6 +488,26 @@ static pg_attribute_always_inline void
 								 const WalUsage *walusage,
 								 const JitInstrumentation *jitusage,
 								 const ErrorData *edata);
+static pg_attribute_always_inline void
+			pp_stmt_add(PPStmtCounters *c, uint32 *hist, int *range,
+						PPStmtKind kind, double time_ms, uint64 rows,
+						const BufferUsage *bufusage,
+						const WalUsage *walusage,
+						const JitInstrumentation *jitusage,
+						const ErrorData *edata);
+static bool pp_stmt_count_shard(PPStmtCached *cached, double time_ms,
+								uint64 rows, const BufferUsage *bufusage,
+								const WalUsage *walusage,
+								const JitInstrumentation *jitusage);
+static void pp_stmt_shard_fold(PPStmtShard *sh);
+static void pp_stmt_shards_exit(int code, Datum arg);
+static void pp_stmt_merge(PPStmtCounters *dst, uint32 *dhist,
+						  const PPStmtCounters *src, const uint32 *shist,
+						  int lo, int hi);
+static int *pp_stmt_shard_map(void);
+static void pp_stmt_shard_collect(const int *map, const PPStmtEntry *entry,
+								  PPStmtCounters *c, uint32 *hist,
+								  PPStmtShard *copy);
 static PPStmtEntry *pp_stmt_entry_alloc(const PPStmtKey *key,
 										const char *query, int query_len,
 										int encoding);
@@ -447,6 +570,15 @@ pp_stmt_define_settings(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("pgplumb.shard_counters",
+							 "Counts executions into per-backend shards folded into the shared entries now and then.",
+							 "Experimental: spares the shared entries' cache lines on every execution.",
+							 &pp_stmt_shard_counters,
+							 false,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("pgplumb.save",
 							 "Save pgplumb statement statistics across server shutdowns.",
 							 NULL,
@@ -455,6 +587,17 @@ pp_stmt_define_settings(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+}
+
+/* Bytes of the shards (PP_SHARDS_PER_BACKEND per backend, aligned) and of
+ * pp_stmt_pinned */
+static Size
+pp_stmt_shards_size(void)
+{
+	return add_size(add_size(PG_CACHE_LINE_SIZE,
+							 mul_size(mul_size(MaxBackends, PP_SHARDS_PER_BACKEND),
+									  PP_SHARD_STRIDE)),
+					mul_size(pp_stmt_max, sizeof(bool)));
 }
 
 /* Bytes of one hash table entry, text included */
@@ -476,6 +619,8 @@ pp_stmt_shmem_size(void)
 	size = add_size(size, MAXALIGN(mul_size(pp_stmt_max, sizeof(uint32))));
 	size = add_size(size, mul_size(pp_stmt_max + 1, sizeof(PPStmtSlotLock)));
 	size = add_size(size, hash_estimate_size(pp_stmt_max, pp_stmt_entry_size()));
+	if (pp_stmt_shard_counters)
+		size = add_size(size, pp_stmt_shards_size());
 	return size;
 }
 
@@ -535,6 +680,20 @@ pp_stmt_shmem_startup(void)
 			SpinLockInit(&pp_stmt_locks[i].s.mutex);
 			pp_stmt_locks[i].s.incarnation = 0;
 		}
+	}
+
+	if (pp_stmt_shard_counters)
+	{
+		char	   *raw;
+
+		raw = ShmemInitStruct("pgplumb statement shards",
+							  pp_stmt_shards_size(), &found_slots);
+		pp_stmt_nshards = MaxBackends * PP_SHARDS_PER_BACKEND;
+		pp_stmt_shards = (char *) TYPEALIGN(PG_CACHE_LINE_SIZE, raw);
+		pp_stmt_pinned = (bool *) (pp_stmt_shards +
+								   (Size) pp_stmt_nshards * PP_SHARD_STRIDE);
+		if (!found_slots)
+			memset(raw, 0, pp_stmt_shards_size());	/* every shard unused */
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -705,6 +864,11 @@ pp_stmt_count_cached(uint64 queryid, bool toplevel, PPStmtKind kind,
 		cached->key.dbid != MyDatabaseId || cached->key.toplevel != toplevel)
 		return false;
 
+	if (pp_stmt_shards != NULL && kind == PP_KIND_EXEC && edata == NULL &&
+		pp_stmt_count_shard(cached, time_ms, rows, bufusage, walusage,
+							jitusage))
+		return true;
+
 	sl = &pp_stmt_locks[cached->slot];
 	SpinLockAcquire(&sl->s.mutex);
 	if (sl->s.incarnation == cached->incarnation)
@@ -715,7 +879,10 @@ pp_stmt_count_cached(uint64 queryid, bool toplevel, PPStmtKind kind,
 	}
 	SpinLockRelease(&sl->s.mutex);
 	if (!counted)
+	{
 		cached->incarnation = 0;	/* removed since: look it up again */
+		cached->shard = 0;
+	}
 	return counted;
 }
 
@@ -735,6 +902,8 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 	PPStmtEntry *entry;
 	PPStmtCounters *c;
 	uint32	   *hist;
+	int		   *map;
+	PPStmtShard *copy;
 
 	pp_require_shmem(pp_stmt != NULL);
 	InitMaterializedSRF(fcinfo, 0);
@@ -742,6 +911,8 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 	is_allowed_role = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
 	c = palloc(sizeof(PPStmtCounters));
 	hist = palloc(sizeof(uint32) * PP_HIST_NBUCKETS);
+	copy = palloc(sizeof(PPStmtShard));
+	map = pp_stmt_shard_map();
 
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	hash_seq_init(&hash_seq, pp_stmt_hash);
@@ -759,6 +930,7 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 		SpinLockAcquire(&pp_stmt_locks[entry->slot].s.mutex);
 		memcpy(c, &entry->counters, sizeof(PPStmtCounters));
 		memcpy(hist, entry->hist, sizeof(uint32) * PP_HIST_NBUCKETS);
+		pp_stmt_shard_collect(map, entry, c, hist, copy);
 		SpinLockRelease(&pp_stmt_locks[entry->slot].s.mutex);
 
 		values[i++] = ObjectIdGetDatum(entry->key.userid);
@@ -915,6 +1087,10 @@ pgplumb_statement_histogram(PG_FUNCTION_ARGS)
 	Oid			dbid = PG_GETARG_OID(2);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	uint64	   *sum;
+	uint32	   *hist;
+	PPStmtCounters *c;
+	int		   *map;
+	PPStmtShard *copy;
 	HASH_SEQ_STATUS hash_seq;
 	PPStmtEntry *entry;
 
@@ -922,6 +1098,10 @@ pgplumb_statement_histogram(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	sum = palloc0(sizeof(uint64) * PP_HIST_NBUCKETS);
+	hist = palloc(sizeof(uint32) * PP_HIST_NBUCKETS);
+	c = palloc0(sizeof(PPStmtCounters));
+	copy = palloc(sizeof(PPStmtShard));
+	map = pp_stmt_shard_map();
 	LWLockAcquire(pp_stmt->lock, LW_SHARED);
 	hash_seq_init(&hash_seq, pp_stmt_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
@@ -931,9 +1111,11 @@ pgplumb_statement_histogram(PG_FUNCTION_ARGS)
 			(dbid != InvalidOid && entry->key.dbid != dbid))
 			continue;
 		SpinLockAcquire(&pp_stmt_locks[entry->slot].s.mutex);
-		for (int b = 0; b < PP_HIST_NBUCKETS; b++)
-			sum[b] += entry->hist[b];
+		memcpy(hist, entry->hist, sizeof(uint32) * PP_HIST_NBUCKETS);
+		pp_stmt_shard_collect(map, entry, c, hist, copy);
 		SpinLockRelease(&pp_stmt_locks[entry->slot].s.mutex);
+		for (int b = 0; b < PP_HIST_NBUCKETS; b++)
+			sum[b] += hist[b];
 	}
 	LWLockRelease(pp_stmt->lock);
 
@@ -1177,6 +1359,7 @@ pp_stmt_count(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 
 	cached->key = entry->key;
 	cached->slot = entry->slot;
+	cached->shard = 0;
 	cached->incarnation = incarnation;
 }
 
@@ -1195,6 +1378,26 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 	PPStmtCounters *c = &entry->counters;
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 
+	pp_stmt_add(c, entry->hist, NULL, kind, time_ms, rows, bufusage, walusage,
+				jitusage, edata);
+	if (c->first_seen == 0)
+		c->first_seen = now;
+	c->last_seen = now;
+	if (pp_stmt_usage[entry->slot] < PP_USAGE_MAX)
+		pp_stmt_usage[entry->slot]++;
+}
+
+/*
+ * Add one event to counters c and histogram hist (an entry's or a shard's).
+ * range, if not NULL, is the range of buckets that may be non-zero, widened
+ * here to the bucket counted.
+ */
+static pg_attribute_always_inline void
+pp_stmt_add(PPStmtCounters *c, uint32 *hist, int *range, PPStmtKind kind,
+			double time_ms, uint64 rows, const BufferUsage *bufusage,
+			const WalUsage *walusage, const JitInstrumentation *jitusage,
+			const ErrorData *edata)
+{
 	if (kind == PP_KIND_PLAN || kind == PP_KIND_EXEC)
 	{
 		int64		n = ++c->t[kind].calls;
@@ -1221,8 +1424,14 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 
 		if (kind == PP_KIND_EXEC)
 		{
+			int			b = pp_hist_add(hist, (uint64) (time_ms * 1e6));
+
 			c->rows += rows;
-			pp_hist_add(entry->hist, (uint64) (time_ms * 1e6));
+			if (range)
+			{
+				range[0] = Min(range[0], b);
+				range[1] = Max(range[1], b);
+			}
 		}
 
 		c->shared_blks_hit += bufusage->shared_blks_hit;
@@ -1308,12 +1517,288 @@ pp_stmt_count_locked(PPStmtEntry *entry, PPStmtKind kind, double time_ms,
 		if (s == PP_ERRCODE_SLOTS)
 			c->other_errcodes++;
 	}
+}
 
-	if (c->first_seen == 0)
-		c->first_seen = now;
-	c->last_seen = now;
-	if (pp_stmt_usage[entry->slot] < PP_USAGE_MAX)
-		pp_stmt_usage[entry->slot]++;
+/*---- Shards ----*/
+
+/* Start (begin = true) or end a change of a shard, for readers' copies */
+static inline void
+pp_stmt_shard_change(PPStmtShard *sh, bool begin)
+{
+	if (!begin)
+		pg_write_barrier();
+	sh->changecount++;
+	if (begin)
+		pg_write_barrier();
+}
+
+/*
+ * Attach this backend's shards on first use; false if it has none (not a
+ * regular backend).  Shards left by an earlier backend with the same id are
+ * folded first.
+ */
+static bool
+pp_stmt_my_shards(void)
+{
+	if (pp_my_shard_base < 0 && !pp_my_shards_tried)
+	{
+		pp_my_shards_tried = true;
+		if (PP_MY_BACKEND_INDEX < 0 || PP_MY_BACKEND_INDEX >= MaxBackends)
+			return false;
+		pp_my_shard_base = PP_MY_BACKEND_INDEX * PP_SHARDS_PER_BACKEND;
+		for (int k = 0; k < PP_SHARDS_PER_BACKEND; k++)
+			pp_stmt_shard_fold(pp_my_shard(k));
+		before_shmem_exit(pp_stmt_shards_exit, (Datum) 0);
+	}
+	return pp_my_shard_base >= 0;
+}
+
+/*
+ * The hot path with shards: count an execution into this backend's shard
+ * for the cached entry, with no lock and no write to a line that other
+ * backends write.  Returns false, having counted nothing, if the entry is
+ * gone or this backend has no shards: the caller takes the locked path.
+ */
+static bool
+pp_stmt_count_shard(PPStmtCached *cached, double time_ms, uint64 rows,
+					const BufferUsage *bufusage, const WalUsage *walusage,
+					const JitInstrumentation *jitusage)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	PPStmtShard *sh;
+	int			k;
+
+	/* still there? (read without the spinlock; see "Shards") */
+	if (((volatile PPStmtSlotLock *) &pp_stmt_locks[cached->slot])->s.incarnation !=
+		cached->incarnation)
+		return false;
+
+	if (cached->shard == 0)
+	{
+		int			old;
+
+		if (!pp_stmt_my_shards())
+			return false;
+		/* reuse the least recently used shard */
+		k = 0;
+		for (int j = 1; j < PP_SHARDS_PER_BACKEND; j++)
+			if (pp_my_shard_used[j] < pp_my_shard_used[k])
+				k = j;
+		sh = pp_my_shard(k);
+		pp_stmt_shard_fold(sh);
+		old = pp_my_shard_cache[k] - 1;
+		if (old >= 0 && pp_stmt_cache[old].shard == k + 1)
+			pp_stmt_cache[old].shard = 0;
+		pp_stmt_shard_change(sh, true);
+		sh->slot = cached->slot;
+		sh->incarnation = cached->incarnation;
+		pp_stmt_shard_change(sh, false);
+		pp_my_shard_cache[k] = (int) (cached - pp_stmt_cache) + 1;
+		cached->shard = k + 1;
+	}
+	k = cached->shard - 1;
+	sh = pp_my_shard(k);
+	pp_my_shard_used[k] = ++pp_my_shard_tick;
+
+	pp_stmt_shard_change(sh, true);
+	pp_stmt_add(&sh->counters, sh->hist, &sh->hist_lo, PP_KIND_EXEC, time_ms,
+				rows, bufusage, walusage, jitusage, NULL);
+	if (sh->since == 0)
+		sh->since = now;
+	sh->counters.last_seen = now;
+	pp_stmt_shard_change(sh, false);
+
+	if (sh->counters.t[PP_KIND_EXEC].calls >= PP_SHARD_FOLD_CALLS ||
+		now - sh->since >= PP_SHARD_FOLD_USEC)
+		pp_stmt_shard_fold(sh);
+	return true;
+}
+
+/*
+ * Fold one of this backend's shards into its entry, if the entry is still
+ * there (else its counts go with the entry), and empty it.  The entry's
+ * usage count grows by the calls folded.
+ */
+static void
+pp_stmt_shard_fold(PPStmtShard *sh)
+{
+	PPStmtSlotLock *sl;
+
+	if (sh->incarnation == 0)
+		return;
+	sl = &pp_stmt_locks[sh->slot];
+	SpinLockAcquire(&sl->s.mutex);
+	if (sl->s.incarnation == sh->incarnation &&
+		sh->counters.t[PP_KIND_EXEC].calls > 0)
+	{
+		PPStmtEntry *entry = pp_stmt_slots[sh->slot];
+		uint32	   *usage = &pp_stmt_usage[sh->slot];
+
+		pp_stmt_merge(&entry->counters, entry->hist, &sh->counters, sh->hist,
+					  sh->hist_lo, sh->hist_hi);
+		*usage = (uint32) Min((int64) *usage + sh->counters.t[PP_KIND_EXEC].calls,
+							  (int64) PP_USAGE_MAX);
+	}
+	pp_stmt_shard_change(sh, true);
+	memset(&sh->counters, 0, sizeof(sh->counters));
+	if (sh->hist_lo <= sh->hist_hi)
+		memset(&sh->hist[sh->hist_lo], 0,
+			   (sh->hist_hi - sh->hist_lo + 1) * sizeof(uint32));
+	sh->hist_lo = PP_HIST_NBUCKETS;
+	sh->hist_hi = -1;
+	sh->since = 0;
+	pp_stmt_shard_change(sh, false);
+	SpinLockRelease(&sl->s.mutex);
+}
+
+/*
+ * Backend exit: fold this backend's shards, so no count stays behind, and
+ * mark them unused
+ */
+static void
+pp_stmt_shards_exit(int code, Datum arg)
+{
+	for (int k = 0; k < PP_SHARDS_PER_BACKEND; k++)
+	{
+		PPStmtShard *sh = pp_my_shard(k);
+
+		pp_stmt_shard_fold(sh);
+		pp_stmt_shard_change(sh, true);
+		sh->incarnation = 0;
+		pp_stmt_shard_change(sh, false);
+	}
+}
+
+/* Add the times of src to dst (Chan et al.'s pairwise mean and variance) */
+static void
+pp_stmt_times_merge(PPStmtTimes *dst, const PPStmtTimes *src)
+{
+	double		n1 = (double) dst->calls;
+	double		n2 = (double) src->calls;
+	double		delta;
+
+	if (src->calls == 0)
+		return;
+	if (dst->calls == 0)
+	{
+		*dst = *src;
+		return;
+	}
+	delta = src->mean_time - dst->mean_time;
+	dst->mean_time += delta * n2 / (n1 + n2);
+	dst->sum_var_time += src->sum_var_time + delta * delta * n1 * n2 / (n1 + n2);
+	dst->calls += src->calls;
+	dst->total_time += src->total_time;
+	dst->min_time = Min(dst->min_time, src->min_time);
+	dst->max_time = Max(dst->max_time, src->max_time);
+}
+
+/*
+ * Add a shard's counters and histogram buckets lo..hi to an entry's (or to
+ * a reader's copy of them).  Shards count executions only: no planning, no
+ * errors, no first_seen.
+ */
+static void
+pp_stmt_merge(PPStmtCounters *dst, uint32 *dhist, const PPStmtCounters *src,
+			  const uint32 *shist, int lo, int hi)
+{
+	pp_stmt_times_merge(&dst->t[PP_KIND_EXEC], &src->t[PP_KIND_EXEC]);
+	dst->rows += src->rows;
+	dst->shared_blks_hit += src->shared_blks_hit;
+	dst->last_seen = Max(dst->last_seen, src->last_seen);
+	dst->shared_blks_read += src->shared_blks_read;
+	dst->shared_blks_dirtied += src->shared_blks_dirtied;
+	dst->shared_blks_written += src->shared_blks_written;
+	dst->wal_records += src->wal_records;
+	dst->wal_fpi += src->wal_fpi;
+	dst->wal_bytes += src->wal_bytes;
+	dst->local_blks_hit += src->local_blks_hit;
+	dst->local_blks_read += src->local_blks_read;
+	dst->local_blks_dirtied += src->local_blks_dirtied;
+	dst->local_blks_written += src->local_blks_written;
+	dst->temp_blks_read += src->temp_blks_read;
+	dst->temp_blks_written += src->temp_blks_written;
+	dst->blk_read_time += src->blk_read_time;
+	dst->blk_write_time += src->blk_write_time;
+	dst->temp_blk_read_time += src->temp_blk_read_time;
+	dst->temp_blk_write_time += src->temp_blk_write_time;
+	dst->jit_functions += src->jit_functions;
+	dst->jit_generation_time += src->jit_generation_time;
+	dst->jit_inlining_count += src->jit_inlining_count;
+	dst->jit_inlining_time += src->jit_inlining_time;
+	dst->jit_optimization_count += src->jit_optimization_count;
+	dst->jit_optimization_time += src->jit_optimization_time;
+	dst->jit_emission_count += src->jit_emission_count;
+	dst->jit_emission_time += src->jit_emission_time;
+	for (int b = lo; b <= hi; b++)
+		dhist[b] = (uint32) Min((uint64) dhist[b] + shist[b], (uint64) PG_UINT32_MAX);
+}
+
+/*
+ * For readers: which shards count into which slot, as a palloc'd array of
+ * pp_stmt_max heads followed by one link per shard (-1 ends a list).  Read
+ * without locks, so only a hint: pp_stmt_shard_collect checks each shard.
+ * A shard that starts counting into an entry after this holds only calls
+ * made while the reader runs.
+ */
+static int *
+pp_stmt_shard_map(void)
+{
+	int		   *map;
+
+	if (pp_stmt_shards == NULL)
+		return NULL;
+	map = palloc(sizeof(int) * (pp_stmt_max + pp_stmt_nshards));
+	for (int i = 0; i < pp_stmt_max; i++)
+		map[i] = -1;
+	for (int i = 0; i < pp_stmt_nshards; i++)
+	{
+		volatile PPStmtShard *sh = pp_stmt_shard(i);
+		int			slot = sh->slot;
+
+		map[pp_stmt_max + i] = -1;
+		if (sh->incarnation != 0 && slot >= 0 && slot < pp_stmt_max)
+		{
+			map[pp_stmt_max + i] = map[slot];
+			map[slot] = i;
+		}
+	}
+	return map;
+}
+
+/*
+ * Add to c and hist the counts that backends' shards hold for an entry.
+ * Caller holds the entry's slot spinlock (no shard is folded meanwhile) and
+ * got map from pp_stmt_shard_map; copy is scratch space for one shard.
+ */
+static void
+pp_stmt_shard_collect(const int *map, const PPStmtEntry *entry,
+					  PPStmtCounters *c, uint32 *hist, PPStmtShard *copy)
+{
+	uint64		incarnation = pp_stmt_locks[entry->slot].s.incarnation;
+
+	if (map == NULL)
+		return;
+	for (int i = map[entry->slot]; i >= 0; i = map[pp_stmt_max + i])
+	{
+		volatile PPStmtShard *sh = pp_stmt_shard(i);
+
+		/* a consistent copy: no change began or ended meanwhile */
+		for (;;)
+		{
+			uint32		before = sh->changecount;
+
+			pg_read_barrier();
+			memcpy(copy, (PPStmtShard *) sh, sizeof(PPStmtShard));
+			pg_read_barrier();
+			if (before % 2 == 0 && before == sh->changecount)
+				break;
+			SPIN_DELAY();
+		}
+		if (copy->incarnation == incarnation && copy->slot == entry->slot)
+			pp_stmt_merge(c, hist, &copy->counters, copy->hist,
+						  copy->hist_lo, copy->hist_hi);
+	}
 }
 
 /*
@@ -1399,6 +1884,35 @@ pp_stmt_evict(void)
 	int			limit = gentle + (PP_USAGE_BITS + 3) * pp_stmt_max;
 	int			zeroed = -pp_stmt_max;	/* last step that brought a count
 										 * to zero */
+	bool	   *pinned = NULL;
+
+	/*
+	 * Entries a backend's shard holds recent calls of are not evicted: the
+	 * shard's counts would be lost (a hot statement's shard holds calls
+	 * that have not raised the usage count yet; it is folded at least every
+	 * PP_SHARD_FOLD_USEC while the statement runs).  Calls older than twice
+	 * that, in the shard of a backend that has been idle since, do not keep
+	 * an entry: idle backends must not keep entries forever.  Read without
+	 * locks: a shard that starts counting into an entry just now, after
+	 * this, can still lose the calls it counts before it sees the entry
+	 * gone.
+	 */
+	if (pp_stmt_shards != NULL)
+	{
+		TimestampTz recent = GetCurrentTimestamp() - 2 * PP_SHARD_FOLD_USEC;
+
+		pinned = pp_stmt_pinned;
+		memset(pinned, 0, sizeof(bool) * pp_stmt_max);
+		for (int i = 0; i < pp_stmt_nshards; i++)
+		{
+			volatile PPStmtShard *sh = pp_stmt_shard(i);
+			int			slot = sh->slot;
+
+			if (sh->incarnation != 0 && slot >= 0 && slot < pp_stmt_max &&
+				sh->counters.t[PP_KIND_EXEC].calls > 0 && sh->since >= recent)
+				pinned[slot] = true;
+		}
+	}
 
 	while (freed < want && steps++ < limit)
 	{
@@ -1427,6 +1941,8 @@ pp_stmt_evict(void)
 			}
 			else if (*usage > 0)
 				*usage >>= 1;
+			else if (pinned && pinned[pp_stmt->hand])
+				 /* keep (see above) */ ;
 			else
 			{
 				sl->s.incarnation = 0;

@@ -50,9 +50,18 @@ check p50 "$p50" "$(truth 50)"
 check p95 "$p95" "$(truth 95)"
 check p99 "$p99" "$(truth 99)"
 check p999 "$p999" "$(truth 100)"
-# and the true values are where the requested sleeps put them
-check p50_vs_requested "$(truth 50)" 40
-check p95_vs_requested "$(truth 95)" 80
+# and the true values are where the requested sleeps put them: a sleep may
+# overshoot on a loaded machine (an 80 ms sleep took 95 ms at load 8), so
+# up to 25 % more, never less
+near_requested() {	# name true requested
+	if awk -v m="$2" -v t="$3" 'BEGIN { exit !(m >= 0.95 * t && m <= 1.25 * t) }'; then
+		printf 'ok   %-4s = %8.3f ms (requested %8.3f ms)\n' "$1" "$2" "$3"
+	else
+		printf 'FAIL %-4s = %8.3f ms, requested %8.3f ms: not within -5 %%..+25 %%\n' "$1" "$2" "$3"; fail=1
+	fi
+}
+near_requested p50_vs_requested "$(truth 50)" 40
+near_requested p95_vs_requested "$(truth 95)" 80
 
 # The histogram function returns the 100 samples, each in a bucket that
 # holds one of the true durations.  pgplumb and pg_stat_statements time a
