@@ -822,7 +822,8 @@ ps_rename_in_reply(const uint8_t *msg, uint32_t total, const char *from, const c
 	while (pos < total - 1)
 	{
 		const uint8_t *v = msg + pos + 1;
-		const uint8_t *nul = memchr(v, '\0', total - 1 - (pos + 1) + 1);
+		/* the last byte is the list's terminator, never a value's */
+		const uint8_t *nul = memchr(v, '\0', total - 1 - (pos + 1));
 		size_t		vlen;
 		int64_t		at;
 
