@@ -960,6 +960,22 @@ out_field(char code)
 	return NULL;
 }
 
+/* The M field of the reply in msg as ps_reply_rename() gives it to the
+ * client (it must change). */
+static const char *
+renamed_message(const struct ps_server *sv)
+{
+	struct proto_buf e;				/* a copy, as the relay's buffer would be */
+	bool		ok;
+
+	proto_buf_init(&e);
+	proto_put_bytes(&e, msg.data, msg.len);
+	ok = ps_reply_rename(sv, e.data, (uint32_t) e.len, &out);
+	proto_buf_free(&e);
+	ck_assert(ok);
+	return out_field('M');
+}
+
 START_TEST(test_rename_in_reply)
 {
 	/* message and detail, twice in one field, lengths changing both ways */
@@ -1018,16 +1034,8 @@ START_TEST(test_reply_rename_follows_requests)
 	ck_assert(ps_reply_renames(sv));
 	snprintf(err, sizeof(err), "bind message supplies 1 parameters, but prepared statement \"%s\" requires 0", sname);
 	mk_error(PQMSG_ErrorResponse, err, NULL);
-	{
-		struct proto_buf e;
-
-		proto_buf_init(&e);
-		proto_put_bytes(&e, msg.data, msg.len);
-		ck_assert(ps_reply_rename(sv, e.data, (uint32_t) e.len, &out));
-		ck_assert_str_eq(out_field('M'),
-						 "bind message supplies 1 parameters, but prepared statement \"mine\" requires 0");
-		proto_buf_free(&e);
-	}
+	ck_assert_str_eq(renamed_message(sv),
+					 "bind message supplies 1 parameters, but prepared statement \"mine\" requires 0");
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
 	/* the Execute was skipped: only the Sync is left, and it maps nothing */
 	ck_assert_uint_eq(ps_server_outstanding(sv), 1);
@@ -1043,17 +1051,8 @@ START_TEST(test_reply_rename_follows_requests)
 	ck_assert_uint_eq(m[0].len, 1 + strlen(err) + 1 + 12);
 	snprintf(err, sizeof(err), "prepared statement \"%s%s\" does not exist", PS_NAME_PREFIX, sname);
 	mk_error(PQMSG_ErrorResponse, err, NULL);
-	{
-		struct proto_buf e;
-		char		want[96];
-
-		proto_buf_init(&e);
-		proto_put_bytes(&e, msg.data, msg.len);
-		ck_assert(ps_reply_rename(sv, e.data, (uint32_t) e.len, &out));
-		snprintf(want, sizeof(want), "prepared statement \"%s\" does not exist", sname);
-		ck_assert_str_eq(out_field('M'), want);
-		proto_buf_free(&e);
-	}
+	snprintf(err, sizeof(err), "prepared statement \"%s\" does not exist", sname);
+	ck_assert_str_eq(renamed_message(sv), err);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
 	/* Describe of one too; other unknown names pass as they are */
 	mk_describe_close(PQMSG_Describe, 'S', "PGPLUMB_12");

@@ -11,21 +11,10 @@ default_pool_size = 1"
 
 out=$(/usr/bin/python3 - "$POOLER_PORT" "$PG_SERVER_PORT" <<'PY'
 import struct, sys
-from pgwire import Conn
+from pgwire import Conn, parse, bind, execute, describe, sync
 
 pooler, direct = int(sys.argv[1]), int(sys.argv[2])
 
-def s(x): return x.encode() + b"\0"
-def parse(c, name, sql, types=()):
-    c.msg(b"P", s(name) + s(sql) + struct.pack("!h", len(types)) + b"".join(struct.pack("!i", t) for t in types))
-def bind(c, stmt, *params, portal=""):
-    body = s(portal) + s(stmt) + struct.pack("!h", 0) + struct.pack("!h", len(params))
-    for p in params:
-        body += struct.pack("!i", len(p)) + p.encode()
-    c.msg(b"B", body + struct.pack("!h", 0))
-def execute(c, portal=""): c.msg(b"E", s(portal) + struct.pack("!i", 0))
-def describe(c, kind, name): c.msg(b"D", kind + s(name))
-def sync(c): c.msg(b"S")
 
 def login(port):
     c = Conn(port); c.startup(); c.read_until(); return c
