@@ -659,8 +659,11 @@ queue_pop(struct ps_server *sv)
 	{
 		stmt_unref(rq->map_stmt);
 		rq->map_stmt = NULL;
-		free(rq->map_heap);
-		rq->map_heap = NULL;
+		if (rq->map_heap)
+		{
+			free(rq->map_heap);
+			rq->map_heap = NULL;
+		}
 		rq->mapped = false;
 	}
 	if (rq->cl)
@@ -740,7 +743,7 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
  * (none for the unnamed statement); malloc only for names of 24 bytes or
  * more.
  */
-static bool
+static inline bool
 rq_map(struct ps_rq *rq, struct ps_stmt *st, const char *name, uint32_t nlen)
 {
 	char	   *dst = rq->map_inl;
@@ -760,7 +763,7 @@ rq_map(struct ps_rq *rq, struct ps_stmt *st, const char *name, uint32_t nlen)
 /* Map every request queued since the queue was `from` long that can fail
  * with the statement's server-side name in the message: the client's
  * Parse, our Parse before a Bind/Describe, the Bind/Describe itself. */
-static bool
+static inline bool
 map_new_requests(struct ps_server *sv, uint32_t from, struct ps_stmt *st,
 				 const char *name, uint32_t nlen)
 {

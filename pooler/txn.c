@@ -1125,7 +1125,11 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 			disconnect_client(c, NULL, "could not send to client");
 			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
 		}
-		txn_server_after(s, pkt, SBUF_SKIP);
+		/* what txn_server_after() does for these (kept out of here so
+		 * that it stays inlined in the relay) */
+		(void) ps_server_reply(ts->ps, t);
+		if (t == PQMSG_ErrorResponse)
+			varclient_note_error(&c->txn->vars);
 		return SBUF_SKIP;
 	}
 	if (ts->ps && ps_reply_is_special(ts->ps, t))
