@@ -445,6 +445,15 @@ struct ps_rq {
 	struct ps_stmt *undo_prev;
 	char	   *undo_name;		/* malloc'd; NULL for the unnamed statement */
 	uint32_t	undo_nlen;
+	/* A request that names a statement on the server under another name
+	 * than the client's (see ps_reply_rename): the server-side name is
+	 * map_stmt's, or PS_NAME_PREFIX + the client's name when map_stmt is
+	 * NULL; the client's name is map_inl (short) or map_heap. */
+	bool		mapped;
+	struct ps_stmt *map_stmt;	/* referenced, or NULL */
+	uint32_t	map_nlen;
+	char	   *map_heap;		/* malloc'd when map_nlen >= sizeof(map_inl) */
+	char		map_inl[24];
 };
 
 struct ps_server {
@@ -614,6 +623,9 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 	rq->undo_prev = NULL;
 	rq->undo_name = NULL;
 	rq->undo_nlen = 0;
+	rq->mapped = false;
+	rq->map_stmt = NULL;
+	rq->map_heap = NULL;
 	if (st)
 		stmt_ref(st);
 	sv->qlen++;
@@ -643,6 +655,17 @@ queue_pop(struct ps_server *sv)
 	rq->undo_prev = NULL;
 	free(rq->undo_name);
 	rq->undo_name = NULL;
+	if (rq->mapped)
+	{
+		stmt_unref(rq->map_stmt);
+		rq->map_stmt = NULL;
+		if (rq->map_heap)
+		{
+			free(rq->map_heap);
+			rq->map_heap = NULL;
+		}
+		rq->mapped = false;
+	}
 	if (rq->cl)
 	{
 		struct ps_client *cl = rq->cl;
@@ -710,6 +733,152 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 		default:
 			break;
 	}
+}
+
+/* ---- statement names in replies ---- */
+
+/*
+ * Record in rq that the server knows the client's statement `name` as
+ * st's name (st NULL: as PS_NAME_PREFIX + name).  Costs a copy of the name
+ * (none for the unnamed statement); malloc only for names of 24 bytes or
+ * more.
+ */
+static inline bool
+rq_map(struct ps_rq *rq, struct ps_stmt *st, const char *name, uint32_t nlen)
+{
+	char	   *dst = rq->map_inl;
+
+	if (nlen >= sizeof(rq->map_inl) && (dst = rq->map_heap = malloc(nlen + 1)) == NULL)
+		return false;
+	memcpy(dst, name, nlen);
+	dst[nlen] = '\0';
+	rq->map_nlen = nlen;
+	rq->map_stmt = st;
+	if (st)
+		stmt_ref(st);
+	rq->mapped = true;
+	return true;
+}
+
+/* Map every request queued since the queue was `from` long that can fail
+ * with the statement's server-side name in the message: the client's
+ * Parse, our Parse before a Bind/Describe, the Bind/Describe itself. */
+static inline bool
+map_new_requests(struct ps_server *sv, uint32_t from, struct ps_stmt *st,
+				 const char *name, uint32_t nlen)
+{
+	for (uint32_t i = from; i < sv->qlen; i++)
+	{
+		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+
+		if (rq->kind != RQ_CLOSE_EVICT && !rq->mapped && !rq_map(rq, st, name, nlen))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * True if `name` is in the pooler's namespace, PS_NAME_PREFIX and digits:
+ * a client statement of that name that the pooler does not know must not
+ * reach the server as it is, where it would be another client's statement.
+ */
+static bool
+pooler_name(const char *name, uint32_t nlen)
+{
+	uint32_t	plen = sizeof(PS_NAME_PREFIX) - 1;
+
+	if (nlen <= plen || memcmp(name, PS_NAME_PREFIX, plen) != 0)
+		return false;
+	for (uint32_t i = plen; i < nlen; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
+}
+
+/* Search `hay` for `statement "<from>"`; the offset of `from` or -1. */
+static int64_t
+find_stmt_name(const uint8_t *hay, size_t hlen, const char *from, size_t flen)
+{
+	static const char lead[] = "statement \"";
+	size_t		llen = sizeof(lead) - 1;
+
+	for (size_t i = 0; i + llen + flen + 1 <= hlen; i++)
+		if (hay[i] == 's' && memcmp(hay + i, lead, llen) == 0 &&
+			memcmp(hay + i + llen, from, flen) == 0 && hay[i + llen + flen] == '"')
+			return (int64_t) (i + llen);
+	return -1;
+}
+
+bool
+ps_rename_in_reply(const uint8_t *msg, uint32_t total, const char *from, const char *to,
+				   struct proto_buf *out)
+{
+	size_t		flen = strlen(from),
+				tlen = strlen(to);
+	uint32_t	pos = PROTO_HDR_LEN;
+	bool		changed = false;
+
+	if (total < PROTO_HDR_LEN + 1 || msg[total - 1] != '\0')
+		return false;
+	proto_buf_reset(out);
+	proto_begin(out, msg[0]);
+	while (pos < total - 1)
+	{
+		const uint8_t *v = msg + pos + 1;
+		/* the last byte is the list's terminator, never a value's */
+		const uint8_t *nul = memchr(v, '\0', total - 1 - (pos + 1));
+		size_t		vlen;
+		int64_t		at;
+
+		if (nul == NULL)
+			return false;
+		vlen = (size_t) (nul - v);
+		proto_put_byte(out, msg[pos]);
+		while ((at = find_stmt_name(v, vlen, from, flen)) >= 0)
+		{
+			proto_put_bytes(out, v, (size_t) at);
+			proto_put_bytes(out, to, tlen);
+			v += at + (int64_t) flen;
+			vlen -= (size_t) at + flen;
+			changed = true;
+		}
+		proto_put_bytes(out, v, vlen + 1);
+		pos = (uint32_t) (nul - msg) + 1;
+	}
+	proto_put_byte(out, '\0');
+	proto_end(out);
+	return changed && proto_buf_ok(out);
+}
+
+bool
+ps_reply_renames(const struct ps_server *sv)
+{
+	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
+
+	return rq && rq->mapped;
+}
+
+bool
+ps_reply_rename(const struct ps_server *sv, const uint8_t *msg, uint32_t total,
+				struct proto_buf *out)
+{
+	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
+	char		foreign[sizeof(PS_NAME_PREFIX) + 64];
+	const char *from;
+
+	if (rq == NULL || !rq->mapped)
+		return false;
+	if (rq->map_stmt)
+		from = rq->map_stmt->name;
+	else if (rq->map_nlen < 64)
+	{
+		snprintf(foreign, sizeof(foreign), "%s%s", PS_NAME_PREFIX,
+				 rq->map_heap ? rq->map_heap : rq->map_inl);
+		from = foreign;
+	}
+	else
+		return false;			/* never foreign: pooler names are short */
+	return ps_rename_in_reply(msg, total, from, rq->map_heap ? rq->map_heap : rq->map_inl, out);
 }
 
 /* ---- undoing client map changes the server did not make ---- */
@@ -1001,6 +1170,8 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 		if (e == NULL || !queue_push(sv, RQ_PARSE, st))
 			goto nomem;
 		queue_tail(sv)->gen = e->gen;
+		if (!rq_map(queue_tail(sv), st, name, nlen))
+			goto nomem;
 	}
 	if (!attach_undo(sv, cl, name, nlen, prev))
 		return PS_NOMEM;
@@ -1008,6 +1179,81 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 nomem:
 	stmt_unref(prev);
 	return PS_NOMEM;
+}
+
+/*
+ * Bind (portal, rest: what follows the statement name) or Describe of
+ * statement `sname` (slen bytes, not NUL-terminated) into out.
+ */
+static void
+build_named(struct proto_buf *out, uint8_t type, const char *portal, uint32_t plen,
+			const char *sname, uint32_t slen, const uint8_t *rest, uint32_t rlen)
+{
+	/* header, portal and name in one piece when the names are short */
+	uint8_t		head[PROTO_HDR_LEN + 64 + 64];
+	size_t		h = PROTO_HDR_LEN;
+
+	head[0] = type;
+	if (type == PQMSG_Describe)
+	{
+		proto_put_u32(head + 1, 4 + 1 + slen + 1);
+		head[h++] = 'S';
+	}
+	else
+	{
+		proto_put_u32(head + 1, 4 + plen + 1 + slen + 1 + rlen);
+		if (plen < 64)
+		{
+			memcpy(head + h, portal, plen + 1);
+			h += plen + 1;
+		}
+		else
+		{
+			proto_put_bytes(out, head, h);
+			proto_put_bytes(out, portal, plen + 1);
+			h = 0;
+		}
+	}
+	if (slen < 63)
+	{
+		memcpy(head + h, sname, slen);
+		head[h + slen] = '\0';
+		h += slen + 1;
+		proto_put_bytes(out, head, h);
+	}
+	else
+	{
+		proto_put_bytes(out, head, h);
+		proto_put_bytes(out, sname, slen);
+		proto_put_byte(out, '\0');
+	}
+	proto_put_bytes(out, rest, rlen);
+}
+
+/*
+ * A Bind or Describe of a statement the client does not have, named like
+ * one of the pooler's (PGPLUMB_<n>): it goes to the server as
+ * PGPLUMB_PGPLUMB_<n>, which no client statement is called on the server,
+ * so that the server says 26000 and the reply names the client's name.
+ */
+static enum ps_result
+foreign_request(struct ps_server *sv, uint8_t type, const char *portal, uint32_t plen,
+				const char *name, uint32_t nlen, const uint8_t *rest, uint32_t rlen,
+				struct proto_buf *out)
+{
+	char		sname[sizeof(PS_NAME_PREFIX) + 64];
+	uint32_t	from = sv->qlen;
+	int			slen;
+
+	if (nlen >= 64)
+		return push_forwarded(sv, RQ_EXT, NULL);	/* no pooler name is that long */
+	slen = snprintf(sname, sizeof(sname), "%s%.*s", PS_NAME_PREFIX, (int) nlen, name);
+	proto_buf_reset(out);
+	build_named(out, type, portal, plen, sname, (uint32_t) slen, rest, rlen);
+	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS ||
+		!map_new_requests(sv, from, NULL, name, nlen))
+		return PS_NOMEM;
+	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 }
 
 static enum ps_result bind_known(struct ps_client *cl, struct ps_server *sv,
@@ -1032,6 +1278,9 @@ client_bind(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, uin
 		!take_string(body, blen, &pos, &name, &nlen))
 		return PS_BAD;
 	st = client_lookup(cl, name, nlen);
+	if (st == NULL && pooler_name(name, nlen))
+		return foreign_request(sv, PQMSG_Bind, portal, plen, name, nlen, body + pos,
+							   blen - pos, out);
 	if (st == NULL)
 	{
 		/* unknown to us: the server says 26000 in its own words */
@@ -1048,6 +1297,7 @@ bind_known(struct ps_client *cl, struct ps_server *sv, struct ps_stmt *st,
 		   const uint8_t *rest, uint32_t rlen, int max_prepared, struct proto_buf *out)
 {
 	enum ps_result r = PS_REPLACED;
+	uint32_t	from = sv->qlen;
 
 	/* the client's map may drop its reference below (DEALLOCATE) */
 	stmt_ref(st);
@@ -1068,35 +1318,16 @@ bind_known(struct ps_client *cl, struct ps_server *sv, struct ps_stmt *st,
 		r = PS_NOMEM;
 	else
 	{
-		/* the client's Bind with our name for the statement: header,
-		 * portal and name in one piece when the portal name is short */
-		uint8_t		head[PROTO_HDR_LEN + 64 + sizeof(st->name)];
-		size_t		h = PROTO_HDR_LEN;
-
-		head[0] = PQMSG_Bind;
-		proto_put_u32(head + 1, 4 + plen + 1 + st->name_len + 1 + rlen);
-		if (plen < 64)
-		{
-			memcpy(head + h, portal, plen + 1);
-			h += plen + 1;
-		}
-		else
-		{
-			proto_put_bytes(out, head, h);
-			proto_put_bytes(out, portal, plen + 1);
-			h = 0;
-		}
-		memcpy(head + h, st->name, st->name_len + 1);
-		h += st->name_len + 1;
-		proto_put_bytes(out, head, h);
-		proto_put_bytes(out, rest, rlen);
+		/* the client's Bind with our name for the statement */
+		build_named(out, PQMSG_Bind, portal, plen, st->name, st->name_len, rest, rlen);
 		if (plen == 0 && !sv->skipping)
 		{
 			stmt_unref(sv->unnamed_portal);
 			sv->unnamed_portal = st;
 			stmt_ref(st);
 		}
-		if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS || !proto_buf_ok(out))
+		if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS || !proto_buf_ok(out) ||
+			!map_new_requests(sv, from, st, name, nlen))
 			r = PS_NOMEM;
 	}
 	stmt_unref(st);
@@ -1108,7 +1339,8 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 				int max_prepared, struct proto_buf *out)
 {
 	uint32_t	pos = 1,
-				nlen;
+				nlen,
+				from;
 	const char *name;
 	struct ps_stmt *st;
 
@@ -1117,16 +1349,17 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 	if (body[0] != 'S')
 		return push_forwarded(sv, RQ_EXT, NULL);	/* a portal */
 	st = client_lookup(cl, name, nlen);
+	if (st == NULL && pooler_name(name, nlen))
+		return foreign_request(sv, PQMSG_Describe, NULL, 0, name, nlen, NULL, 0, out);
 	if (st == NULL)
 		return push_forwarded(sv, RQ_EXT, NULL);
 	proto_buf_reset(out);
+	from = sv->qlen;
 	if (!ensure_prepared(sv, st, max_prepared, out))
 		return PS_NOMEM;
-	proto_begin(out, PQMSG_Describe);
-	proto_put_byte(out, 'S');
-	proto_put_string(out, st->name);
-	proto_end(out);
-	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS)
+	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
+	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS ||
+		!map_new_requests(sv, from, st, name, nlen))
 		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 }

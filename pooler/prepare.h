@@ -187,6 +187,33 @@ const uint8_t *ps_client_stmt_body(struct ps_client *cl, const char *name, uint3
 /* Server-side name, "PGPLUMB_<id>". */
 const char *ps_stmt_name(const struct ps_stmt *st);
 
+/*
+ * Statement names in replies.  The server names a statement in some error
+ * texts (Bind: "bind message supplies 1 parameters, but prepared statement
+ * \"PGPLUMB_7\" requires 0"; Parse: "prepared statement \"...\" already
+ * exists"; Describe/Bind: "... does not exist").  Each queued Parse, Bind and
+ * Describe of a client statement records the client's name, and an
+ * ErrorResponse or NoticeResponse that answers it has `statement "<server
+ * name>"` turned back into `statement "<client name>"` in every field, as a
+ * direct connection would have said it.  Only these two reply types ask
+ * (ps_reply_renames), so rows and completions cost nothing more.  A Bind or
+ * Describe of a statement the client does not have whose name looks like a
+ * pooler name (PGPLUMB_<digits>) goes to the server as PGPLUMB_<its name>,
+ * so that it cannot reach another client's statement.
+ */
+/* True if the reply now arriving answers a request whose statement the
+ * server knows by another name. */
+bool		ps_reply_renames(const struct ps_server *sv);
+/* For that reply (`msg`, `total` bytes): true if `out` was reset and holds
+ * the message with the client's name; false if no field names the
+ * statement (forward it as it is). */
+bool		ps_reply_rename(const struct ps_server *sv, const uint8_t *msg, uint32_t total,
+							struct proto_buf *out);
+/* The same for given names: every `statement "<from>"` in the fields of an
+ * ErrorResponse/NoticeResponse becomes `statement "<to>"` (for tests). */
+bool		ps_rename_in_reply(const uint8_t *msg, uint32_t total, const char *from,
+							   const char *to, struct proto_buf *out);
+
 /* The command tag the pooler answers a DEALLOCATE with, for a queued
  * PS_REPLY_AS_DEALLOCATE ("DEALLOCATE" or "DEALLOCATE ALL"). */
 const char *ps_dealloc_tag(const struct ps_server *sv);

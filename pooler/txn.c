@@ -1106,6 +1106,32 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 		*done = true;
 		return sync_reply(s, ts, pkt);
 	}
+	if ((t == PQMSG_ErrorResponse || t == PQMSG_NoticeResponse) && ts->ps &&
+		ps_reply_renames(ts->ps) && c->batch == NULL && c->coal == NULL)
+	{
+		/* it may name the statement by our name: the client's instead */
+		*done = true;
+		if (!sbuf_pkt_complete(pkt))
+			return SBUF_NEED_FULL;
+		if (!ps_reply_rename(ts->ps, pkt->data, pkt->total, &scratch))
+		{
+			*done = false;
+			return SBUF_FORWARD;
+		}
+		if (sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
+			return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+		if (!sbuf_send_buf(&c->sb, &scratch))
+		{
+			disconnect_client(c, NULL, "could not send to client");
+			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
+		}
+		/* what txn_server_after() does for these (kept out of here so
+		 * that it stays inlined in the relay) */
+		(void) ps_server_reply(ts->ps, t);
+		if (t == PQMSG_ErrorResponse)
+			varclient_note_error(&c->txn->vars);
+		return SBUF_SKIP;
+	}
 	if (ts->ps && ps_reply_is_special(ts->ps, t))
 	{
 		*done = true;

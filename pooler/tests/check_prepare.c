@@ -922,6 +922,155 @@ START_TEST(test_many_statements_and_pipeline)
 }
 END_TEST
 
+/* An ErrorResponse/NoticeResponse with the given M and D fields. */
+static void
+mk_error(uint8_t type, const char *m, const char *d)
+{
+	proto_buf_reset(&msg);
+	proto_begin(&msg, type);
+	proto_put_byte(&msg, 'C');
+	proto_put_string(&msg, "08P01");
+	proto_put_byte(&msg, 'M');
+	proto_put_string(&msg, m);
+	if (d)
+	{
+		proto_put_byte(&msg, 'D');
+		proto_put_string(&msg, d);
+	}
+	proto_put_byte(&msg, 0);
+	proto_end(&msg);
+}
+
+/* Field `code` of the message in out, or NULL. */
+static const char *
+out_field(char code)
+{
+	struct wire_msg m[2];
+	uint32_t	pos = 0;
+
+	ck_assert_int_eq(split(&out, m, 2), 1);
+	while (pos < m[0].len && m[0].body[pos] != 0)
+	{
+		const char *v = (const char *) m[0].body + pos + 1;
+
+		if (m[0].body[pos] == (uint8_t) code)
+			return v;
+		pos += 1 + (uint32_t) strlen(v) + 1;
+	}
+	return NULL;
+}
+
+/* The M field of the reply in msg as ps_reply_rename() gives it to the
+ * client (it must change). */
+static const char *
+renamed_message(const struct ps_server *sv)
+{
+	struct proto_buf e;				/* a copy, as the relay's buffer would be */
+	bool		ok;
+
+	proto_buf_init(&e);
+	proto_put_bytes(&e, msg.data, msg.len);
+	ok = ps_reply_rename(sv, e.data, (uint32_t) e.len, &out);
+	proto_buf_free(&e);
+	ck_assert(ok);
+	return out_field('M');
+}
+
+START_TEST(test_rename_in_reply)
+{
+	/* message and detail, twice in one field, lengths changing both ways */
+	mk_error(PQMSG_ErrorResponse,
+			 "bind message supplies 1 parameters, but prepared statement \"PGPLUMB_7\" requires 0",
+			 "statement \"PGPLUMB_7\" and statement \"PGPLUMB_7\"");
+	ck_assert(ps_rename_in_reply(msg.data, (uint32_t) msg.len, "PGPLUMB_7", "", &out));
+	ck_assert_int_eq(out.data[0], PQMSG_ErrorResponse);
+	ck_assert_str_eq(out_field('C'), "08P01");
+	ck_assert_str_eq(out_field('M'),
+					 "bind message supplies 1 parameters, but prepared statement \"\" requires 0");
+	ck_assert_str_eq(out_field('D'), "statement \"\" and statement \"\"");
+	ck_assert(ps_rename_in_reply(msg.data, (uint32_t) msg.len, "PGPLUMB_7",
+								 "a_much_longer_client_name", &out));
+	ck_assert_str_eq(out_field('D'),
+					 "statement \"a_much_longer_client_name\" and statement \"a_much_longer_client_name\"");
+	/* a notice too */
+	mk_error(PQMSG_NoticeResponse, "prepared statement \"PGPLUMB_7\" does not exist", NULL);
+	ck_assert(ps_rename_in_reply(msg.data, (uint32_t) msg.len, "PGPLUMB_7", "s1", &out));
+	ck_assert_int_eq(out.data[0], PQMSG_NoticeResponse);
+	ck_assert_str_eq(out_field('M'), "prepared statement \"s1\" does not exist");
+	ck_assert_ptr_null(out_field('D'));
+	/* not the name: a longer one, another prefix, no closing quote, a value */
+	mk_error(PQMSG_ErrorResponse, "prepared statement \"PGPLUMB_77\" x \"PGPLUMB_7",
+			 "invalid input syntax for type integer: \"PGPLUMB_7\"");
+	ck_assert(!ps_rename_in_reply(msg.data, (uint32_t) msg.len, "PGPLUMB_7", "s1", &out));
+	/* malformed: no terminator */
+	mk_error(PQMSG_ErrorResponse, "prepared statement \"PGPLUMB_7\"", NULL);
+	ck_assert(!ps_rename_in_reply(msg.data, (uint32_t) msg.len - 1, "PGPLUMB_7", "s1", &out));
+}
+END_TEST
+
+/* Replies to which request get the client's name. */
+START_TEST(test_reply_rename_follows_requests)
+{
+	struct ps_client *a = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	char		sname[32],
+				err[128];
+
+	/* Parse: an error names the client's statement */
+	mk_parse("mine", "select 1", 0);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	snprintf(sname, sizeof(sname), "%s", str_at(&m[0], 0));
+	ck_assert(ps_reply_renames(sv));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	/* Bind, then Execute: the Bind's reply is mapped, Execute's is not */
+	mk_bind("", "mine");
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_REPLACED);
+	mk_simple(PQMSG_Execute);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_PASS);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_PASS);
+	ck_assert(ps_reply_renames(sv));
+	snprintf(err, sizeof(err), "bind message supplies 1 parameters, but prepared statement \"%s\" requires 0", sname);
+	mk_error(PQMSG_ErrorResponse, err, NULL);
+	ck_assert_str_eq(renamed_message(sv),
+					 "bind message supplies 1 parameters, but prepared statement \"mine\" requires 0");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	/* the Execute was skipped: only the Sync is left, and it maps nothing */
+	ck_assert_uint_eq(ps_server_outstanding(sv), 1);
+	ck_assert(!ps_reply_renames(sv));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* an unknown name in the pooler's namespace is sent as PGPLUMB_<it> */
+	mk_bind("", sname);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	snprintf(err, sizeof(err), "%s%s", PS_NAME_PREFIX, sname);
+	ck_assert_str_eq(str_at(&m[0], 1), err);
+	ck_assert_uint_eq(m[0].len, 1 + strlen(err) + 1 + 12);
+	snprintf(err, sizeof(err), "prepared statement \"%s%s\" does not exist", PS_NAME_PREFIX, sname);
+	mk_error(PQMSG_ErrorResponse, err, NULL);
+	snprintf(err, sizeof(err), "prepared statement \"%s\" does not exist", sname);
+	ck_assert_str_eq(renamed_message(sv), err);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	/* Describe of one too; other unknown names pass as they are */
+	mk_describe_close(PQMSG_Describe, 'S', "PGPLUMB_12");
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].body[0], 'S');
+	ck_assert_str_eq(str_at(&m[0], 0) + 1, PS_NAME_PREFIX "PGPLUMB_12");
+	mk_describe_close(PQMSG_Describe, 'S', "PGPLUMB_x");
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_PASS);
+	mk_bind("", "nosuch");
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_PASS);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(a, sv, 200), PS_PASS);
+	ps_client_free(a);
+	ps_server_free(sv);
+}
+END_TEST
+
 static Suite *
 prepare_suite(void)
 {
@@ -948,6 +1097,8 @@ prepare_suite(void)
 	tcase_add_test(tc, test_deallocate_extended);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_many_statements_and_pipeline);
+	tcase_add_test(tc, test_rename_in_reply);
+	tcase_add_test(tc, test_reply_rename_follows_requests);
 	suite_add_tcase(s, tc);
 	return s;
 }

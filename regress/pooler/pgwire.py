@@ -76,3 +76,37 @@ def first_error(msgs):
         if t == b"E":
             return fields(p)
     return None
+
+
+# Extended-protocol messages, as the scenarios send them.
+def cstr(x):
+    return x.encode() + b"\0"
+
+
+def parse(c, name, sql, types=()):
+    c.msg(b"P", cstr(name) + cstr(sql) + struct.pack("!h", len(types)) +
+          b"".join(struct.pack("!i", t) for t in types))
+
+
+def bind(c, stmt, *params, portal=""):
+    """Bind text parameters to `stmt` (text results)."""
+    body = cstr(portal) + cstr(stmt) + struct.pack("!h", 0) + struct.pack("!h", len(params))
+    for p in params:
+        body += struct.pack("!i", len(p)) + p.encode()
+    c.msg(b"B", body + struct.pack("!h", 0))
+
+
+def execute(c, portal=""):
+    c.msg(b"E", cstr(portal) + struct.pack("!i", 0))
+
+
+def describe(c, kind, name):
+    c.msg(b"D", kind + cstr(name))
+
+
+def close(c, kind, name):
+    c.msg(b"C", kind + cstr(name))
+
+
+def sync(c):
+    c.msg(b"S")

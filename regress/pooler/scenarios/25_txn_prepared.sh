@@ -18,22 +18,10 @@ assert_ge "$tx" 50 "pgbench -M prepared through transaction pooling"
 # raw protocol: what the client sees, message by message
 out=$(/usr/bin/python3 - "$POOLER_PORT" "$PG_SERVER_PORT" <<'PY'
 import struct, sys, time
-from pgwire import Conn, fields
+from pgwire import Conn, fields, parse, bind, execute, describe, close, sync
 
 port = int(sys.argv[1])
 
-def s(x): return x.encode() + b"\0"
-def parse(c, name, sql, types=()):
-    c.msg(b"P", s(name) + s(sql) + struct.pack("!h", len(types)) + b"".join(struct.pack("!i", t) for t in types))
-def bind(c, stmt, *params, portal=""):
-    body = s(portal) + s(stmt) + struct.pack("!h", 0) + struct.pack("!h", len(params))
-    for p in params:
-        body += struct.pack("!i", len(p)) + p.encode()
-    c.msg(b"B", body + struct.pack("!h", 0))
-def execute(c, portal=""): c.msg(b"E", s(portal) + struct.pack("!i", 0))
-def describe(c, kind, name): c.msg(b"D", kind + s(name))
-def close(c, kind, name): c.msg(b"C", kind + s(name))
-def sync(c): c.msg(b"S")
 
 def login():
     c = Conn(port); c.startup(); c.read_until(); return c
