@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define PP_HIST_SUB_BITS	5
-#define PP_HIST_SUB			(1 << PP_HIST_SUB_BITS)	/* sub-buckets per octave */
+#define PP_HIST_SUB			(1 << PP_HIST_SUB_BITS) /* sub-buckets per octave */
 #define PP_HIST_MIN_EXP		9	/* first octave starts at 2^9 ns = 512 ns */
 #define PP_HIST_MAX_EXP		42	/* last octave ends at 2^42 ns = 73.3 min */
 #define PP_HIST_OCTAVES		(PP_HIST_MAX_EXP - PP_HIST_MIN_EXP)

@@ -255,14 +255,14 @@ n1_classify(const n1_config *cfg, const n1_run *run, uint64_t parent_rows,
 	/*
 	 * A has-many loop (the comments of each post) returns a few rows per
 	 * call.  Accept it when a parent with more rows than any call fed it,
-	 * unless every call but the last returned the same number of rows as
-	 * the parent: that is the shape of pages fetched one after another.
+	 * unless every call but the last returned the same number of rows as the
+	 * parent: that is the shape of pages fetched one after another.
 	 */
 	if (run->kind == N1_KIND_READ && parent_rows > 0 &&
 		avg_rows <= cfg->has_many_max_rows)
 	{
 		int			page_shaped = run->same_rows + 1 >= n &&
-			run->first_rows == parent_rows;
+		run->first_rows == parent_rows;
 
 		if (!page_shaped)
 			return N1_CLASS_N_PLUS_ONE;
@@ -287,8 +287,8 @@ n1__set_config(n1_detector *det, const n1_config *cfg)
 
 	/*
 	 * From 4 * min_repeats iterations on, a run without a parent candidate
-	 * ends only after a gap of 4 * max_gap_us (n1__allowed_gap); a gap
-	 * ends no run below min(max_gap_us, min_gap_slack_us).
+	 * ends only after a gap of 4 * max_gap_us (n1__allowed_gap); a gap ends
+	 * no run below min(max_gap_us, min_gap_slack_us).
 	 */
 	det->settle_at = cfg->min_repeats > 0 ? 4 * (uint32_t) cfg->min_repeats : 4;
 	det->settled_gap_us = 4 * cfg->max_gap_us;
@@ -435,18 +435,20 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 		r->interleaved = (uint8_t) n1__interleaved(s, r);
 
 		/*
-		 * A loop whose statements alone ran in this scope may have its
-		 * parent in another one: an application's connection pool sends a
-		 * request's statements to whichever connection is free.  Only the
-		 * caller knows the other scopes.
+		 * A loop whose statements alone ran in this scope may have its parent
+		 * in another one: an application's connection pool sends a request's
+		 * statements to whichever connection is free.  Only the caller knows
+		 * the other scopes.
 		 */
 		if (!r->interleaved && det->find_parent &&
 			r->count >= (uint32_t) det->cfg.min_repeats && r->ndistinct >= 2 &&
 			det->find_parent(s->scope_id, r->first_start, &parent_fp, &parent_rows,
 							 det->find_parent_arg) &&
 			(parent_rows < det->cfg.parent_min_rows || parent_rows < r->count))
-			parent_fp = parent_rows = 0;	/* too few rows to have fed this loop */
+			parent_fp = parent_rows = 0;	/* too few rows to have fed this
+											 * loop */
 	}
+
 	/*
 	 * A parent elsewhere with as many rows as the loop's iterations explains
 	 * a loop slowed down by its neighbours on the pool as well as one here.
@@ -482,10 +484,10 @@ n1__judge_run(n1_detector *det, n1_scope *s, int i)
 
 			/*
 			 * One batched statement still does the work of one call and the
-			 * per-row work, but not the per-statement overhead and round
-			 * trip of the other calls.  Take the longest call as the cost of
-			 * the batch and the shortest gap as the pure round trip (the
-			 * other gaps also hold application work, which stays).
+			 * per-row work, but not the per-statement overhead and round trip
+			 * of the other calls.  Take the longest call as the cost of the
+			 * batch and the shortest gap as the pure round trip (the other
+			 * gaps also hold application work, which stays).
 			 */
 			f.saved_us = (r->exec_sum - r->exec_max) +
 				(int64_t) (r->count - 1) * f.min_gap_us;
@@ -548,8 +550,8 @@ n1__allowed_gap(const n1_config *cfg, const n1_scope *s, const n1_run *r)
 
 	/*
 	 * A fast loop that has not yet gone through its parent's rows, with no
-	 * other multi-row read since it began, is the same loop after a stall
-	 * (a client paused by the machine or its own runtime): only a pause of
+	 * other multi-row read since it began, is the same loop after a stall (a
+	 * client paused by the machine or its own runtime): only a pause of
 	 * several max_gap_us ends it.
 	 */
 	if (r->count >= (uint32_t) cfg->min_repeats && r->parent_fp[0] != 0 &&
@@ -568,7 +570,7 @@ n1__allowed_gap(const n1_config *cfg, const n1_scope *s, const n1_run *r)
 		double		mean = (double) r->gap_sum / (r->count - 1);
 		double		rel = cfg->gap_factor * mean;
 		int64_t		rel_us = rel > (double) cfg->min_gap_slack_us ?
-			(int64_t) rel : cfg->min_gap_slack_us;
+		(int64_t) rel : cfg->min_gap_slack_us;
 
 		if (rel_us < allowed)
 			allowed = rel_us;
@@ -891,9 +893,9 @@ n1_feed(n1_detector *det, const n1_event *ev)
 		n1__push_candidate(s, ev);
 
 	/*
-	 * Close one other run per event, round robin, when its rhythm is
-	 * broken, so that a finished loop is reported without waiting for its
-	 * statement to come back.
+	 * Close one other run per event, round robin, when its rhythm is broken,
+	 * so that a finished loop is reported without waiting for its statement
+	 * to come back.
 	 */
 	{
 		int			i = (int) (s->nevents % N1_MAX_RUNS);

@@ -66,8 +66,8 @@ typedef enum n1_reject
 	N1_REJECT_MANY_ROWS,		/* many rows per call: pagination, chunks */
 	N1_REJECT_FEW_DISTINCT,		/* 2 <= D < min_distinct */
 	N1_REJECT_INDEPENDENT,		/* iterations far apart, at irregular
-								 * intervals: independent requests that
-								 * reuse one connection */
+								 * intervals: independent requests that reuse
+								 * one connection */
 	N1_REJECT_NO_PARENT			/* outside of a transaction and with no
 								 * parent: a read loop, or a write loop
 								 * interleaved with other repeating
@@ -93,19 +93,18 @@ typedef struct n1_config
 	int64_t		burst_min_gap_us;	/* loops whose median gap is longer than
 									 * this must be regular (10 ms) */
 	int64_t		pipeline_gap_us;	/* gaps below this are pipelined (10 us) */
-	double		independent_spread;	/* a run whose median gap exceeds
-									 * burst_min_gap_us and whose gaps'
-									 * ratio q90 / q10 exceeds this is independent requests
-									 * (1.35) */
+	double		independent_spread; /* a run whose median gap exceeds
+									 * burst_min_gap_us and whose gaps' ratio
+									 * q90 / q10 exceeds this is independent
+									 * requests (1.35) */
 	uint64_t	parent_min_rows;	/* rows for a statement to be a parent (2) */
 	int			span_units;		/* a statement that runs once per unit of
-								 * work, unit after unit, keeps its run
-								 * going (a loop whose iterations each
-								 * commit); 0: every unit change ends all
-								 * runs */
+								 * work, unit after unit, keeps its run going
+								 * (a loop whose iterations each commit); 0:
+								 * every unit change ends all runs */
 	int			report_rejected;	/* also report runs of at least 3
-									 * iterations that are not loops, with
-									 * cls N1_CLASS_NONE (for debugging) */
+									 * iterations that are not loops, with cls
+									 * N1_CLASS_NONE (for debugging) */
 } n1_config;
 
 typedef struct n1_event
@@ -113,8 +112,8 @@ typedef struct n1_event
 	uint64_t	scope_id;		/* client identity: backend, client_id, ... */
 	uint64_t	unit_id;		/* unit of work inside the scope; a change
 								 * ends every loop of the scope; 0 for
-								 * statements outside of a transaction
-								 * block (autocommit) */
+								 * statements outside of a transaction block
+								 * (autocommit) */
 	uint64_t	fingerprint;	/* statement shape (queryid); 0 = untracked */
 	uint64_t	params_hash;	/* hash of the parameter values */
 	int64_t		start_us;		/* when the statement started */
@@ -178,9 +177,9 @@ typedef struct n1_run
 	uint8_t		interleaved;	/* another statement repeated as often,
 								 * interleaved with it (set at close) */
 	uint8_t		settled;		/* can no longer be reported: from now on
-								 * n1_feed_settled keeps only what the
-								 * other runs and the closing rules read
-								 * (see n1__settles) */
+								 * n1_feed_settled keeps only what the other
+								 * runs and the closing rules read (see
+								 * n1__settles) */
 	uint64_t	max_rows;
 	uint64_t	first_rows;
 	uint32_t	same_rows;		/* calls that returned first_rows rows */
@@ -190,8 +189,7 @@ typedef struct n1_run
 	uint32_t	cand_seq;		/* n1_scope.cand_seq when it began */
 	uint32_t	same_prev;		/* iterations that came right after the same
 								 * other statement as the iteration before */
-	uint64_t	prev_fp;		/* statement right before its latest
-								 * iteration */
+	uint64_t	prev_fp;		/* statement right before its latest iteration */
 	int64_t		first_start;
 	int64_t		exec_sum;
 	int64_t		exec_max;
@@ -201,8 +199,8 @@ typedef struct n1_run
 	uint64_t	distinct[N1_MAX_DISTINCT];
 	uint64_t	parent_fp[N1_MAX_PARENTS];	/* newest first; 0 = none */
 	uint64_t	parent_rows[N1_MAX_PARENTS];
-	uint32_t	parent_reruns[N1_MAX_PARENTS];	/* times each ran again
-												 * while this run went on */
+	uint32_t	parent_reruns[N1_MAX_PARENTS];	/* times each ran again while
+												 * this run went on */
 } n1_run;
 
 typedef struct n1_scope
@@ -219,9 +217,8 @@ typedef struct n1_scope
 	int			last_slot;		/* run slot of the latest event */
 	uint64_t	prev_fp;		/* the latest statement fed */
 	uint64_t	run_fp[N1_MAX_RUNS];	/* 0 = free slot */
-	uint8_t		run_hint[N1_RUN_HINTS];	/* fp % N1_RUN_HINTS -> a slot
-										 * that held fp lately (check
-										 * run_fp) */
+	uint8_t		run_hint[N1_RUN_HINTS]; /* fp % N1_RUN_HINTS -> a slot that
+										 * held fp lately (check run_fp) */
 	n1_run		runs[N1_MAX_RUNS];
 	uint32_t	cand_seq;		/* bumped at every multi-row read */
 	/* recent multi-row reads, newest first */
@@ -246,14 +243,13 @@ typedef struct n1_detector
 	void	   *find_parent_arg;
 	/* derived from cfg by n1_detector_init and n1_detector_configure */
 	uint32_t	settle_at;		/* iterations before a run may settle */
-	int64_t		settled_gap_us; /* gap that ends a run of settle_at
-								 * iterations or more */
+	int64_t		settled_gap_us; /* gap that ends a run of settle_at iterations
+								 * or more */
 	int64_t		min_allowed_gap_us; /* no gap below this ends a run */
 	int64_t		quick_gap_us;	/* min(idle_us, settled_gap_us) */
 	uint64_t	tick;
 	int			nscopes;
-	n1_scope   *last_scope;		/* the latest scope used (in_use), or
-									 * NULL */
+	n1_scope   *last_scope;		/* the latest scope used (in_use), or NULL */
 	n1_stats	stats;
 	n1_scope	scopes[];		/* nscopes of them */
 } n1_detector;

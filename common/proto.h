@@ -85,7 +85,8 @@
 #define PROTO_FIELD_HINT           'H'
 
 /* Result of looking for a message boundary. */
-enum proto_frame {
+enum proto_frame
+{
 	PROTO_FRAME_BAD = -1,		/* length field impossible or over the limit */
 	PROTO_FRAME_SHORT = 0,		/* not enough bytes for a header yet */
 	PROTO_FRAME_OK = 1			/* *type and *len are set */
@@ -133,7 +134,8 @@ proto_put_u32(uint8_t *p, uint32_t v)
  * Reading a message body.  Every getter returns a zero value and sets
  * r->failed when the body is too short or a string is not terminated.
  */
-struct proto_reader {
+struct proto_reader
+{
 	const uint8_t *pos;
 	const uint8_t *end;
 	bool		failed;
@@ -143,8 +145,10 @@ void		proto_reader_init(struct proto_reader *r, const uint8_t *body, size_t len)
 uint8_t		proto_read_byte(struct proto_reader *r);
 uint16_t	proto_read_u16(struct proto_reader *r);
 uint32_t	proto_read_u32(struct proto_reader *r);
+
 /* NUL-terminated string inside the body; NULL on failure. */
 const char *proto_read_string(struct proto_reader *r);
+
 /* n raw bytes; NULL on failure. */
 const uint8_t *proto_read_bytes(struct proto_reader *r, size_t n);
 size_t		proto_reader_left(const struct proto_reader *r);
@@ -169,7 +173,8 @@ const char *proto_error_field(const uint8_t *body, size_t len, char code);
  * never fails midway: on allocation failure `failed` is set, further puts are
  * ignored, and the caller checks proto_buf_ok() once at the end.
  */
-struct proto_buf {
+struct proto_buf
+{
 	uint8_t    *data;
 	size_t		len;
 	size_t		cap;
@@ -188,6 +193,7 @@ proto_buf_ok(const struct proto_buf *b)
 
 /* Start a typed message; proto_end() fills in its length. */
 void		proto_begin(struct proto_buf *b, uint8_t type);
+
 /* Start an untyped startup-phase packet. */
 void		proto_begin_startup(struct proto_buf *b);
 void		proto_end(struct proto_buf *b);
@@ -196,6 +202,7 @@ void		proto_put_byte(struct proto_buf *b, uint8_t v);
 void		proto_put_int16(struct proto_buf *b, uint16_t v);
 void		proto_put_int32(struct proto_buf *b, uint32_t v);
 void		proto_put_bytes(struct proto_buf *b, const void *p, size_t n);
+
 /* Appends s and its terminating NUL. */
 void		proto_put_string(struct proto_buf *b, const char *s);
 
@@ -224,6 +231,7 @@ void		proto_build_error(struct proto_buf *b, uint8_t type, const char *severity,
 /* RowDescription of text columns; types may be NULL (all text, oid 25). */
 void		proto_build_row_description(struct proto_buf *b, int ncols,
 										const char *const *names, const uint32_t *types);
+
 /* DataRow of text values; a NULL entry is SQL NULL. */
 void		proto_build_data_row(struct proto_buf *b, int ncols, const char *const *values);
 

@@ -138,9 +138,9 @@
 #define PP_IU_FILE_VERSION	3
 
 /* Column kinds in a seq scan's filter, best first */
-#define PP_IU_COL_EQ		'e'		/* column = constant/parameter */
-#define PP_IU_COL_RANGE		'r'		/* column <, <=, >, >= constant */
-#define PP_IU_COL_OTHER		'o'		/* any other use in the filter */
+#define PP_IU_COL_EQ		'e' /* column = constant/parameter */
+#define PP_IU_COL_RANGE		'r' /* column <, <=, >, >= constant */
+#define PP_IU_COL_OTHER		'o' /* any other use in the filter */
 
 /*---- Types ----*/
 
@@ -322,7 +322,7 @@ typedef struct PPIUCacheSlot
  * incarnation: any other incarnation (eviction, reset) sends the
  * execution back to the walk.
  */
-#define PP_IU_PLANS			128	/* slots, a power of 2 */
+#define PP_IU_PLANS			128 /* slots, a power of 2 */
 #define PP_IU_PLAN_SCANS	4	/* plans with more scans are not cached */
 
 typedef struct PPIUPlanScan
@@ -1142,7 +1142,7 @@ static inline uint64
 pp_iu_key_hash(const PPIUKey *key)
 {
 	uint64		h = key->queryid ^ ((uint64) key->relid * UINT64CONST(0x9E3779B97F4A7C15)) ^
-		(uint64) key->kind;
+	(uint64) key->kind;
 
 	return h ^ (h >> 29);
 }

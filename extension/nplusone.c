@@ -161,7 +161,7 @@ typedef struct N1Shared
 {
 	LWLock	   *lock;
 	int			nrecent;		/* slots in recent[] (MaxBackends) */
-	N1RecentSlot *recent;	/* cache-line aligned */
+	N1RecentSlot *recent;		/* cache-line aligned */
 	int			max;
 	int			nentries;
 	int64		dropped;
@@ -370,11 +370,12 @@ n1_make_config(n1_config *cfg)
 	cfg->burst_min_gap_us = (int64) n1_idle_gap_ms * 1000;
 	cfg->pipeline_gap_us = n1_pipeline_gap_us;
 	cfg->span_units = n1_span_xacts ? 1 : 0;
+
 	/*
 	 * Runs that are not loops go to n1_report, for a DEBUG1 line, only when
 	 * DEBUG1 is logged: reporting them keeps runs from settling (the quick
-	 * path of n1_feed_settled).  n1_feed_statement follows changes of the
-	 * log levels.
+	 * path of n1_feed_settled).  n1_feed_statement follows changes of the log
+	 * levels.
 	 */
 	cfg->report_rejected = message_level_is_interesting(DEBUG1) ? 1 : 0;
 }
@@ -1070,10 +1071,9 @@ n1_executor_end(QueryDesc *queryDesc)
 	/*
 	 * Most statements of a busy connection only extend a run that can no
 	 * longer be a loop (pgbench, independent requests): the detector takes
-	 * them without their kind or parameters.  A read of several rows is
-	 * never one of them (it may be a parent, here or on another
-	 * connection).  The shape of such a statement is kept in the cache
-	 * every 16 iterations.
+	 * them without their kind or parameters.  A read of several rows is never
+	 * one of them (it may be a parent, here or on another connection).  The
+	 * shape of such a statement is kept in the cache every 16 iterations.
 	 */
 	if (rows < 2 &&
 		(n = n1_feed_settled(n1_det, n1_scope_key, unit_id, queryid,

@@ -172,7 +172,7 @@ typedef struct PPUtilityLast
 {
 	int			len;			/* bytes of text; 0: unused */
 	uint64		queryid;
-	char		text[PP_UTILITY_LAST_TEXT];
+	char text[	PP_UTILITY_LAST_TEXT];
 } PPUtilityLast;
 
 /*---- GUC variables ----*/
@@ -268,7 +268,7 @@ static inline void pp_walusage_diff(WalUsage *dst, const WalUsage *now,
 									const WalUsage *start);
 static pg_attribute_always_inline void pp_exec_start(PPExecUsage *start);
 static pg_attribute_always_inline void pp_exec_stop(PPExecRecord *rec,
-													   const PPExecUsage *start);
+													const PPExecUsage *start);
 static inline bool pp_finish_runs(QueryDesc *queryDesc);
 static inline PPExecRecord *pp_exec_find(QueryDesc *queryDesc);
 static void pp_exec_push(QueryDesc *queryDesc);
@@ -291,8 +291,8 @@ _PG_init(void)
 {
 	/*
 	 * Shared memory can only be set up when loaded from
-	 * shared_preload_libraries.  Otherwise do nothing: the SQL functions
-	 * then report that the library must be preloaded.
+	 * shared_preload_libraries.  Otherwise do nothing: the SQL functions then
+	 * report that the library must be preloaded.
 	 */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -478,7 +478,7 @@ pp_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	PlannedStmt *result;
 	bool		tracked = parse->queryId != UINT64CONST(0) && query_string &&
-		pp_enabled(pp_nesting_level + pp_plan_nesting_level);
+	pp_enabled(pp_nesting_level + pp_plan_nesting_level);
 	bool		measure = false;
 	instr_time	start;
 	BufferUsage bufusage_start;
@@ -704,9 +704,9 @@ static void
 pp_ExecutorFinish(QueryDesc *queryDesc)
 {
 	/*
-	 * Nothing to run (see pp_finish_runs): no statement can be nested in
-	 * this call and no error can come out of it, so neither the nesting
-	 * level nor an error handler is needed, nor two clock reads.
+	 * Nothing to run (see pp_finish_runs): no statement can be nested in this
+	 * call and no error can come out of it, so neither the nesting level nor
+	 * an error handler is needed, nor two clock reads.
 	 */
 	if (!pp_finish_runs(queryDesc))
 		pp_next_executor(queryDesc, false, NoMovementScanDirection, 0, false);
@@ -1057,10 +1057,10 @@ pp_finish_runs(QueryDesc *queryDesc)
 		return true;
 	foreach(lc, estate->es_opened_result_relations)
 		if (((ResultRelInfo *) lfirst(lc))->ri_TrigDesc != NULL)
-			return true;
+		return true;
 	foreach(lc, estate->es_tuple_routing_result_relations)
 		if (((ResultRelInfo *) lfirst(lc))->ri_TrigDesc != NULL)
-			return true;
+		return true;
 	return false;
 }
 
@@ -1342,8 +1342,9 @@ pp_utility_queryid(PlannedStmt *pstmt, const char *query_string)
 	 * same text has the same query id, no hashing needed.
 	 */
 	text = query_string + Max(pstmt->stmt_location, 0);
+
 	len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(text);
-	last = &pp_utility_last[(len ^ (unsigned char) text[0]) % PP_UTILITY_LAST];
+	last = &pp_utility_last[(len ^ (unsigned char) text[0]) %PP_UTILITY_LAST];
 	if (len > 0 && len == last->len && memcmp(text, last->text, len) == 0)
 		return last->queryid;
 

@@ -94,9 +94,8 @@ typedef struct PPCollector
 	void		(*executor_start) (QueryDesc *queryDesc, int eflags);
 
 	/*
-	 * ExecutorEnd, before standard_ExecutorEnd, while the plan state tree
-	 * and its instrumentation still exist.  Called only for tracked
-	 * statements.
+	 * ExecutorEnd, before standard_ExecutorEnd, while the plan state tree and
+	 * its instrumentation still exist.  Called only for tracked statements.
 	 */
 	void		(*executor_end) (QueryDesc *queryDesc);
 

@@ -288,7 +288,7 @@ typedef struct PPStmtEntry
 	int			encoding;		/* encoding of query */
 	int			query_len;		/* bytes in query, without the NUL */
 	PPStmtCounters counters;
-	uint32		hist[PP_HIST_NBUCKETS];	/* execution times */
+	uint32		hist[PP_HIST_NBUCKETS]; /* execution times */
 	char		query[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
 } PPStmtEntry;
 
@@ -312,8 +312,8 @@ typedef struct PPStmtCached
 {
 	PPStmtKey	key;
 	int			slot;
-	int			shard;			/* 1 + this backend's shard counting into
-								 * the entry, 0: none */
+	int			shard;			/* 1 + this backend's shard counting into the
+								 * entry, 0: none */
 	uint64		incarnation;	/* 0: unused */
 } PPStmtCached;
 
@@ -347,8 +347,8 @@ typedef struct PPStmtShared
 	int64		eviction_runs;	/* clock sweeps run */
 	TimestampTz stats_reset;	/* last full reset */
 	pg_atomic_uint64 generation;	/* +1 whenever entries are removed */
-	uint64		incarnations;	/* last incarnation handed out; under the
-								 * lock exclusive */
+	uint64		incarnations;	/* last incarnation handed out; under the lock
+								 * exclusive */
 	int			hand;			/* clock hand, a slot number */
 	int			nfree;			/* free slot numbers in free_slots */
 	int			free_slots[FLEXIBLE_ARRAY_MEMBER];
@@ -372,8 +372,8 @@ typedef struct PPStmtFileHeader
 
 static PPStmtShared *pp_stmt = NULL;
 static PPStmtEntry **pp_stmt_slots = NULL;	/* entry in each slot, or NULL */
-static uint32 *pp_stmt_usage = NULL;	/* usage count of each slot; under
-										 * the slot's spinlock */
+static uint32 *pp_stmt_usage = NULL;	/* usage count of each slot; under the
+										 * slot's spinlock */
 static PPStmtSlotLock *pp_stmt_locks = NULL;	/* one per slot */
 static HTAB *pp_stmt_hash = NULL;
 
@@ -854,8 +854,8 @@ pp_stmt_count_cached(uint64 queryid, bool toplevel, PPStmtKind kind,
 
 	/*
 	 * The key's fields compared one by one, not a key built on the stack and
-	 * memcmp'd: no stack canary to set and check in this function, which
-	 * runs for every statement.
+	 * memcmp'd: no stack canary to set and check in this function, which runs
+	 * for every statement.
 	 */
 	cached = &pp_stmt_cache[pp_stmt_hash_of(queryid, userid, toplevel) &
 							(PP_STMT_CACHE_SIZE - 1)];
@@ -946,7 +946,7 @@ pgplumb_statements(PG_FUNCTION_ARGS)
 													entry->encoding);
 
 				values[i++] = CStringGetTextDatum(text);
-				if (text != entry->query)
+				if (text !=entry->query)
 					pfree(text);
 			}
 			else
@@ -1882,20 +1882,19 @@ pp_stmt_evict(void)
 	int			steps = 0;
 	int			gentle = PP_SWEEP_GENTLE_TURNS * pp_stmt_max;
 	int			limit = gentle + (PP_USAGE_BITS + 3) * pp_stmt_max;
-	int			zeroed = -pp_stmt_max;	/* last step that brought a count
-										 * to zero */
+	int			zeroed = -pp_stmt_max;	/* last step that brought a count to
+										 * zero */
 	bool	   *pinned = NULL;
 
 	/*
 	 * Entries a backend's shard holds recent calls of are not evicted: the
-	 * shard's counts would be lost (a hot statement's shard holds calls
-	 * that have not raised the usage count yet; it is folded at least every
+	 * shard's counts would be lost (a hot statement's shard holds calls that
+	 * have not raised the usage count yet; it is folded at least every
 	 * PP_SHARD_FOLD_USEC while the statement runs).  Calls older than twice
 	 * that, in the shard of a backend that has been idle since, do not keep
 	 * an entry: idle backends must not keep entries forever.  Read without
-	 * locks: a shard that starts counting into an entry just now, after
-	 * this, can still lose the calls it counts before it sees the entry
-	 * gone.
+	 * locks: a shard that starts counting into an entry just now, after this,
+	 * can still lose the calls it counts before it sees the entry gone.
 	 */
 	if (pp_stmt_shards != NULL)
 	{
@@ -1925,13 +1924,14 @@ pp_stmt_evict(void)
 			bool		remove = false;
 
 			SpinLockAcquire(&sl->s.mutex);
+
 			/*
 			 * Gentle for the first turns, and for one turn after a count
 			 * reached zero: that entry goes when the hand comes back to it.
 			 * Otherwise the slot the sweep started from, the first one
-			 * visited a third time, was halved just before the entries
-			 * zeroed behind it were freed (a cohort of statements run once
-			 * halved the same entry once per cohort).
+			 * visited a third time, was halved just before the entries zeroed
+			 * behind it were freed (a cohort of statements run once halved
+			 * the same entry once per cohort).
 			 */
 			if (*usage > 0 && (steps <= gentle || steps - zeroed <= pp_stmt_max))
 			{

@@ -27,7 +27,7 @@ static int	pp_cmp_locations(const void *a, const void *b);
 /*
  * See statements.h.
  */
-char *
+char	   *
 pp_stmt_normalize(JumbleState *jstate, const char *query, int query_loc,
 				  int *query_len_p)
 {

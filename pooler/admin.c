@@ -28,7 +28,8 @@ static int	admin_waiting;
 #endif
 
 /* A result being built: header once, then rows. */
-struct result {
+struct result
+{
 	struct proto_buf b;
 	int			ncols;
 	int			nrows;
@@ -51,7 +52,8 @@ result_row(struct result *r, const char *const *values)
 }
 
 /* Per-row value scratch space. */
-struct rowbuf {
+struct rowbuf
+{
 	char		v[ADMIN_MAX_COLS][256];
 	const char *p[ADMIN_MAX_COLS];
 	int			n;
@@ -892,7 +894,8 @@ show_coalescing(struct client *c, const char *arg)
 	return result_end(c, &r, "SHOW");
 }
 
-struct admin_cmd {
+struct admin_cmd
+{
 	const char *word1;
 	const char *word2;			/* NULL: command takes an optional argument */
 	bool		needs_admin;	/* stats_users may not run it */

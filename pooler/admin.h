@@ -14,6 +14,7 @@ enum sbuf_ret admin_handle_query(struct client *c, const uint8_t *body, uint32_t
 /* A PAUSE is answered once the paused pools hold no server connections;
  * called whenever a server connection closes. */
 void		admin_pause_check(void);
+
 /* An admin client waiting for its PAUSE went away. */
 void		admin_pause_forget(struct client *c);
 

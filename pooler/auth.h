@@ -40,16 +40,20 @@
 #define AUTH_OUT_MAX 640
 
 /* One message payload to send (without type byte and length). */
-struct auth_out {
+struct auth_out
+{
 	unsigned char data[AUTH_OUT_MAX];
-	size_t len;		/* 0 = nothing to send */
+	size_t		len;			/* 0 = nothing to send */
 };
 
-enum auth_status {
-	AUTH_CONTINUE = 0,	/* send `out` if len > 0, then wait for the next message */
-	AUTH_OK,		/* done, authenticated (see each function for `out`) */
-	AUTH_FAIL,		/* wrong password / cannot authenticate */
-	AUTH_PROTOCOL_ERROR,	/* malformed or unexpected message */
+enum auth_status
+{
+	AUTH_CONTINUE = 0,			/* send `out` if len > 0, then wait for the
+								 * next message */
+	AUTH_OK,					/* done, authenticated (see each function for
+								 * `out`) */
+	AUTH_FAIL,					/* wrong password / cannot authenticate */
+	AUTH_PROTOCOL_ERROR,		/* malformed or unexpected message */
 };
 
 /* ---- towards clients ------------------------------------------------- */
@@ -67,7 +71,7 @@ struct auth_server;
  * unknown user is acceptable).  Returns NULL only when out of memory.
  */
 struct auth_server *auth_server_new(int auth_type, const char *user, const char *secret,
-				    int scram_iterations);
+									int scram_iterations);
 
 /*
  * First step.  AUTH_CONTINUE: send an 'R' message with payload `out`, read
@@ -86,7 +90,7 @@ enum auth_status auth_server_start(struct auth_server *a, struct auth_out *out) 
  * AUTH_PROTOCOL_ERROR: send ErrorResponse 08P01 and close.
  */
 enum auth_status auth_server_step(struct auth_server *a, const unsigned char *in, size_t len,
-				  struct auth_out *out) PP_WUR;
+								  struct auth_out *out) PP_WUR;
 
 /* The mechanism actually used ("trust", "md5", "SCRAM-SHA-256", ...). */
 const char *auth_server_method(const struct auth_server *a);
@@ -94,9 +98,9 @@ const char *auth_server_method(const struct auth_server *a);
 /* After AUTH_OK of a SCRAM exchange against a stored SCRAM secret: copies
  * the client's ClientKey into key (for SCRAM pass-through to the server)
  * and returns true; false otherwise. */
-bool auth_server_client_key(const struct auth_server *a, unsigned char key[32]);
+bool		auth_server_client_key(const struct auth_server *a, unsigned char key[32]);
 
-void auth_server_free(struct auth_server *a);
+void		auth_server_free(struct auth_server *a);
 
 /* ---- towards servers ------------------------------------------------- */
 
@@ -109,8 +113,8 @@ struct auth_client;
  * verify the server, or NULL).  Returns NULL only when out of memory.
  */
 struct auth_client *auth_client_new(const char *user, const char *password,
-				    const unsigned char *client_key,
-				    const unsigned char *server_key);
+									const unsigned char *client_key,
+									const unsigned char *server_key);
 
 /*
  * Feed the payload of each 'R' message the server sends during login.
@@ -124,19 +128,20 @@ struct auth_client *auth_client_new(const char *user, const char *password,
  * AUTH_PROTOCOL_ERROR: malformed message.
  */
 enum auth_status auth_client_step(struct auth_client *a, const unsigned char *in, size_t len,
-				  struct auth_out *out) PP_WUR;
+								  struct auth_out *out) PP_WUR;
 
 /* Why the last step failed (static or internal text, never a secret). */
 const char *auth_client_error(const struct auth_client *a);
 
-void auth_client_free(struct auth_client *a);
+void		auth_client_free(struct auth_client *a);
 
 /* ---- md5 helpers ----------------------------------------------------- */
 
 /* out = "md5" + hex(md5(password || user)), NUL-terminated (36 bytes). 0/-1. */
-int auth_md5_secret(const char *user, const char *password, char out[36]) PP_WUR;
+int			auth_md5_secret(const char *user, const char *password, char out[36]) PP_WUR;
+
 /* out = "md5" + hex(md5(hex-part-of-md5secret || salt)): the PasswordMessage
  * for an md5 request, from an md5 secret. 0/-1. */
-int auth_md5_response(const char *md5_secret, const unsigned char salt[4], char out[36]) PP_WUR;
+int			auth_md5_response(const char *md5_secret, const unsigned char salt[4], char out[36]) PP_WUR;
 
-#endif /* PGPLUMB_POOLER_AUTH_H */
+#endif							/* PGPLUMB_POOLER_AUTH_H */

@@ -25,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum batch_state {
+enum batch_state
+{
 	BS_IDLE,
 	BS_PASS,
 	BS_COLLECT,
@@ -43,14 +44,16 @@ enum batch_state {
  */
 #define BATCH_FALLBACK_LIMIT 3
 
-enum stmt_kind {
+enum stmt_kind
+{
 	STMT_INSERT,				/* rewritable single-row INSERT */
 	STMT_SAFE,					/* other statement an attempt may run twice */
 	STMT_UNSAFE					/* a segment holding it is never rewritten */
 };
 
 /* A statement the client prepared (by name; "" is the unnamed one). */
-struct stmt_entry {
+struct stmt_entry
+{
 	char	   *name;
 	char	   *text;
 	uint32_t   *types;
@@ -58,15 +61,18 @@ struct stmt_entry {
 	enum stmt_kind kind;
 	struct batch_insert ins;	/* when kind == STMT_INSERT */
 	int			row_params;		/* parameters one Bind must carry */
-	int			fallbacks;		/* attempts undone in a row (BATCH_FALLBACK_LIMIT) */
-	uint64_t	unit;			/* 0: trusted; else the unit whose ReadyForQuery settles it */
+	int			fallbacks;		/* attempts undone in a row
+								 * (BATCH_FALLBACK_LIMIT) */
+	uint64_t	unit;			/* 0: trusted; else the unit whose
+								 * ReadyForQuery settles it */
 	uint64_t	shape;			/* equal for entries of equal text and types */
 	bool		in_attempt;		/* parsed by the running attempt */
 	bool		created;		/* ... and the server said ParseComplete */
 };
 
 /* A held client message, by offset into `held`. */
-struct msgrec {
+struct msgrec
+{
 	uint8_t		type;
 	size_t		off;
 	size_t		len;
@@ -74,7 +80,8 @@ struct msgrec {
 
 
 /* Decoded Bind. */
-struct bind_info {
+struct bind_info
+{
 	const char *portal;
 	const char *stmt;
 	int			nfmt;
@@ -87,7 +94,8 @@ struct bind_info {
 };
 
 /* One original execution folded into a chunk. */
-struct row {
+struct row
+{
 	int			parse_idx;		/* repeated identical Parse before it, or -1 */
 	int			bind_idx;
 	int			desc_idx;		/* Describe portal, or -1 */
@@ -96,25 +104,31 @@ struct row {
 };
 
 /* One multi-row statement. */
-struct chunk {
-	struct stmt_entry *e;		/* its statement (kept alive during the attempt) */
+struct chunk
+{
+	struct stmt_entry *e;		/* its statement (kept alive during the
+								 * attempt) */
 	int			first_row;
 	int			nrows;
 	bool		describe;		/* some row had a Describe portal */
 	bool		returning;		/* has RETURNING */
-	bool		exact;			/* its row count cannot differ: no ON CONFLICT, and a
-								 * plain table without BEFORE/INSTEAD OF row triggers */
-	bool		guarded;		/* wrapped in the row-count guard (neither of those) */
+	bool		exact;			/* its row count cannot differ: no ON
+								 * CONFLICT, and a plain table without
+								 * BEFORE/INSTEAD OF row triggers */
+	bool		guarded;		/* wrapped in the row-count guard (neither of
+								 * those) */
 	bool		simple;			/* from a simple-protocol Query */
 };
 
 /* What to send for the held segment, in order. */
-struct item {
+struct item
+{
 	bool		is_chunk;
 	int			index;			/* message index or chunk index */
 };
 
-enum exp_kind {
+enum exp_kind
+{
 	EXP_PASS1,					/* one reply kept for the client */
 	EXP_PASS_EXEC,				/* DataRow* then CommandComplete etc., kept */
 	EXP_SWALLOW1,				/* one reply to our own message, dropped */
@@ -124,7 +138,8 @@ enum exp_kind {
 	EXP_CATALOG					/* DataRow + CommandComplete of a table check */
 };
 
-struct expect {
+struct expect
+{
 	enum exp_kind kind;
 	int			chunk;
 	int			created;		/* stmt entry created by this Parse, or -1 */
@@ -139,7 +154,8 @@ struct expect {
 #define BATCH_TABLES_MAX 32
 
 
-struct prep {
+struct prep
+{
 	char	   *text;			/* the client's single-row INSERT */
 	uint32_t   *types;
 	int			ntypes;
@@ -152,14 +168,17 @@ struct prep {
 	uint64_t	last_use;
 };
 
-struct batch {
+struct batch
+{
 	struct batch_settings set;
 	enum batch_state state;
 	enum batch_state after_swallow; /* REPLAY or IDLE */
 	char		status;			/* last ReadyForQuery status the client saw */
-	uint64_t	units_sent;		/* client units (Sync, Query, FunctionCall) sent */
+	uint64_t	units_sent;		/* client units (Sync, Query, FunctionCall)
+								 * sent */
 	uint64_t	units_done;		/* their ReadyForQuery received */
-	bool		unit_error;		/* an ErrorResponse since the last ReadyForQuery */
+	bool		unit_error;		/* an ErrorResponse since the last
+								 * ReadyForQuery */
 	bool		failed;
 
 	struct proto_buf to_server;
@@ -171,11 +190,13 @@ struct batch {
 	struct msgrec *msgs;
 	int			nmsgs,
 				msgs_cap;
-	bool		held_query;		/* a simple Query rather than extended messages */
+	bool		held_query;		/* a simple Query rather than extended
+								 * messages */
 	struct batch_insert q_ins;	/* held_query: its analysis */
 	struct batch_text q_tuples;
 	int			q_n;
-	bool		q_param;		/* its literals go as parameters (q_types, q_values) */
+	bool		q_param;		/* its literals go as parameters (q_types,
+								 * q_values) */
 	uint32_t   *q_types;		/* one per column */
 	struct batch_text q_values; /* Bind parameter values, row by row */
 	struct batch_text q_key;	/* the cache key of its prepared shape */
@@ -197,19 +218,22 @@ struct batch {
 				exp_cap,
 				exp_head;
 	bool		savepoint;
-	bool		optimistic;		/* Sync sent with the segment (every chunk guarded) */
+	bool		optimistic;		/* Sync sent with the segment (every chunk
+								 * guarded) */
 	bool		doomed;			/* a row count did not match ... */
 	enum batch_fallback doom_reason;	/* ... or why else it is undone */
 	uint64_t	att_batches;	/* multi-row statements of the attempt */
 	uint64_t	att_rows;		/* rows they carry */
 	bool		error_seen;
-	struct proto_buf out;		/* replies for the client if the attempt succeeds */
-	struct proto_buf streamed;	/* stream_rows: replies of the attempt already sent to
-								 * the client; a replay's first replies must equal them
-								 * and are dropped */
+	struct proto_buf out;		/* replies for the client if the attempt
+								 * succeeds */
+	struct proto_buf streamed;	/* stream_rows: replies of the attempt already
+								 * sent to the client; a replay's first
+								 * replies must equal them and are dropped */
 	size_t		stream_pos;		/* replay: bytes of `streamed` matched so far */
-	bool		stream_hold;	/* a Notice or ParameterStatus came: stop streaming
-								 * (a replay would interleave it differently) */
+	bool		stream_hold;	/* a Notice or ParameterStatus came: stop
+								 * streaming (a replay would interleave it
+								 * differently) */
 	struct proto_buf cap;		/* captured replies of the current chunk */
 	size_t		cap_desc_len;
 	size_t	   *cap_rows;		/* offsets of captured DataRows in cap */
@@ -223,8 +247,13 @@ struct batch {
 	int			nstmts;
 	int			stmt_hint;		/* index of the last one found */
 	uint64_t	shape_seq;
-	bool		loaded;			/* working buffers allocated since the last trim */
-	/* entries replaced while a plan may point at them, freed after the attempt */
+	bool		loaded;			/* working buffers allocated since the last
+								 * trim */
+
+	/*
+	 * entries replaced while a plan may point at them, freed after the
+	 * attempt
+	 */
 	struct stmt_entry **retired;
 	int			nretired,
 				retired_cap;
@@ -245,7 +274,8 @@ struct batch {
 	 */
 	char	   *tables_ok[BATCH_TABLES_MAX];
 	int			ntables_ok;
-	char	   *tables_exact[BATCH_TABLES_MAX];	/* ok ones that cannot skip a row */
+	char	   *tables_exact[BATCH_TABLES_MAX]; /* ok ones that cannot skip a
+												 * row */
 	int			ntables_exact;
 	char	   *tables_bad[BATCH_TABLES_MAX];
 	int			ntables_bad;
@@ -370,7 +400,8 @@ stmt_clear(struct batch *b)
 }
 
 /* Decoded Parse. */
-struct parse_info {
+struct parse_info
+{
 	const char *name;
 	const char *text;
 	int			ntypes;
@@ -414,7 +445,10 @@ stmt_note_parse(struct batch *b, const struct parse_info *p, uint64_t unit)
 
 	if (i >= 0 && strcmp(b->stmts[i]->text, p->text) == 0 && same_types(b->stmts[i], p))
 	{
-		/* Same statement again (the unnamed one re-parsed): keep the analysis. */
+		/*
+		 * Same statement again (the unnamed one re-parsed): keep the
+		 * analysis.
+		 */
 		e = b->stmts[i];
 		if (unit != 0)
 			e->unit = unit;
@@ -432,7 +466,7 @@ stmt_note_parse(struct batch *b, const struct parse_info *p, uint64_t unit)
 	e->ntypes = p->ntypes;
 	if (p->ntypes)
 		e->types = malloc(sizeof(uint32_t) * (size_t) p->ntypes);
-	if (!e->name || !e->text || (p->ntypes && !e->types))
+	if (!e->name || !e->text ||(p->ntypes && !e->types))
 	{
 		stmt_free(e);
 		return NULL;
@@ -568,7 +602,7 @@ prep_add(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
 	p->text = strdup(e->text);
 	if (e->ntypes)
 		p->types = malloc(sizeof(uint32_t) * (size_t) e->ntypes);
-	if (!p->text || (e->ntypes && !p->types))
+	if (!p->text ||(e->ntypes && !p->types))
 	{
 		prep_free(p);
 		return NULL;
@@ -902,7 +936,8 @@ same_statement(const struct stmt_entry *a, const struct stmt_entry *b)
 }
 
 /* The run being built while planning. */
-struct run {
+struct run
+{
 	struct stmt_entry *e;
 	int			first_row;		/* in b->rows */
 	int			n;
@@ -1004,7 +1039,8 @@ end_run(struct batch *b, struct run *run)
 }
 
 /* Plan results. */
-enum plan_result {
+enum plan_result
+{
 	PLAN_OK,
 	PLAN_NO,					/* send the segment unchanged */
 	PLAN_NOMEM
@@ -1035,7 +1071,7 @@ plan_extended(struct batch *b)
 			case PQMSG_Parse:
 				{
 					struct parse_info p;
-					struct row row;
+					struct row	row;
 					struct stmt_entry *e = NULL;
 					struct bind_info bi;
 					bool		seen = false;
@@ -1043,6 +1079,7 @@ plan_extended(struct batch *b)
 
 					if (!decode_parse(m, len, &p))
 						goto out;
+
 					/*
 					 * A Parse replacing the unnamed statement after a Bind to
 					 * it: were the attempt undone, the replay's Bind must see
@@ -1057,7 +1094,11 @@ plan_extended(struct batch *b)
 						if (strcmp(parsed[k], p.name) == 0)
 							seen = true;
 					k = stmt_find(b, p.name);
-					/* A repeated identical Parse right before the next row of the run. */
+
+					/*
+					 * A repeated identical Parse right before the next row of
+					 * the run.
+					 */
 					if (seen && run.e && k >= 0 && b->stmts[k] == run.e &&
 						strcmp(run.e->text, p.text) == 0 && same_types(run.e, &p) &&
 						row_at(b, i + 1, &row, &e, &bi) && e == run.e &&
@@ -1116,7 +1157,11 @@ plan_extended(struct batch *b)
 					}
 					if (!end_run(b, &run))
 						goto nomem;
-					/* A Bind we do not rewrite must still be to a known safe statement. */
+
+					/*
+					 * A Bind we do not rewrite must still be to a known safe
+					 * statement.
+					 */
 					if (!decode_bind(m, len, &bi))
 						goto out;
 					unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
@@ -1663,8 +1708,11 @@ launch(struct batch *b)
 				!expect(b, EXP_CAP_EXEC, it->index, -1) ||
 				(!prep && !expect(b, EXP_SWALLOW1, it->index, -1)))
 				return BATCH_FAILED;
-			/* streaming: the server sends this chunk's replies at once
-			 * (the last one's come with the Sync or Flush below) */
+
+			/*
+			 * streaming: the server sends this chunk's replies at once (the
+			 * last one's come with the Sync or Flush below)
+			 */
 			if (b->set.stream_rows > 0 && it->index < b->nchunks - 1)
 			{
 				proto_begin(&b->to_server, PQMSG_Flush);
@@ -1672,6 +1720,7 @@ launch(struct batch *b)
 			}
 		}
 	}
+
 	/*
 	 * When every chunk is guarded or cannot report another row count, any
 	 * surprise is an error: in an implicit transaction it fails the
@@ -1725,6 +1774,7 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 						  "; RELEASE SAVEPOINT " BATCH_SAVEPOINT_NAME);
 		b->zleft++;
 	}
+
 	/*
 	 * Prepared statements are not transactional: close ours (the error may
 	 * have skipped its Close) and those of the client's the attempt created.
@@ -1942,7 +1992,10 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		case EXP_CATALOG:
 			if (t == PQMSG_DataRow)
 			{
-				/* two boolean columns: count 2, then length 1 and 't' or 'f' each */
+				/*
+				 * two boolean columns: count 2, then length 1 and 't' or 'f'
+				 * each
+				 */
 				b->cat_value = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 6] == 't';
 				b->cat_exact = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 11] == 'f';
 				break;
@@ -1984,9 +2037,14 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			else if (!finish_chunk(b, &b->chunks[x->chunk], msg, len))
 				return BATCH_FAILED;
 			b->exp_head++;
-			/* RETURNING rows may differ in a replay (serial ids): not streamed */
+
+			/*
+			 * RETURNING rows may differ in a replay (serial ids): not
+			 * streamed
+			 */
 			if (b->chunks[x->chunk].returning)
 				b->stream_hold = true;
+
 			/*
 			 * What PostgreSQL would have sent so far: the client may read it
 			 * while the server runs the next statement.  The last statement's
@@ -2069,9 +2127,12 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 				b->after_swallow = BS_IDLE;
 				return BATCH_TAKEN;
 			}
-			/* the caller relays this ReadyForQuery after the replies: the
+
+			/*
+			 * the caller relays this ReadyForQuery after the replies: the
 			 * transaction ended as the client sees it (transaction pooling
-			 * may release the server) */
+			 * may release the server)
+			 */
 			b->state = BS_IDLE;
 			return process_pending(b) ? BATCH_FORWARD : BATCH_FAILED;
 		default:
@@ -2123,7 +2184,11 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 		held_reset(b);
 		return BATCH_FORWARD;
 	}
-	/* its literals as parameters: one prepared statement for every such string */
+
+	/*
+	 * its literals as parameters: one prepared statement for every such
+	 * string
+	 */
 	if (b->set.literal_params)
 	{
 		uint32_t   *t = realloc(b->q_types, sizeof(uint32_t) * (size_t) (b->q_ins.width > 0 ? b->q_ins.width : 1));
@@ -2394,7 +2459,8 @@ batch_peek(const uint8_t *msg, size_t avail, size_t total)
 		return batch_sql_maybe_insert(t, (size_t) ((const char *) end - t)) ?
 			BATCH_PEEK_MAYBE : BATCH_PEEK_NO;
 	if (avail == total)
-		return BATCH_PEEK_NO;	/* no terminator: malformed, the server says so */
+		return BATCH_PEEK_NO;	/* no terminator: malformed, the server says
+								 * so */
 	/* cut short: decide on a first word that is already visible */
 	n = avail - off;
 	while (n > 0 && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
@@ -2462,14 +2528,19 @@ batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 			}
 			break;
 		default:
-			/* IDLE, PASS, COLLECT, WAIT, REPLAY: the reply goes to the client. */
+
+			/*
+			 * IDLE, PASS, COLLECT, WAIT, REPLAY: the reply goes to the
+			 * client.
+			 */
 			if (b->state == BS_REPLAY && b->stream_pos < b->streamed.len &&
 				msg[0] != PQMSG_NotificationResponse)
 			{
 				/*
-				 * The client already has the replies the attempt streamed: the
-				 * replay's must be the same bytes (else what it was told no
-				 * longer holds, e.g. a row another session inserted since).
+				 * The client already has the replies the attempt streamed:
+				 * the replay's must be the same bytes (else what it was told
+				 * no longer holds, e.g. a row another session inserted
+				 * since).
 				 */
 				if (len > b->streamed.len - b->stream_pos ||
 					memcmp(msg, b->streamed.data + b->stream_pos, len) != 0)

@@ -128,37 +128,47 @@
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
 	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0)"
 
-struct batch_settings {
-	int			max_rows;		/* rows per multi-row statement (insert_batch_max_rows) */
+struct batch_settings
+{
+	int			max_rows;		/* rows per multi-row statement
+								 * (insert_batch_max_rows) */
 	size_t		max_bytes;		/* largest segment held (64 MB) */
-	size_t		max_stmt_bytes; /* most bytes of values per multi-row statement
-								 * (insert_batch_max_bytes; 0: no limit) */
-	int			stream_rows;	/* > 0: a run is cut into statements of at most this
-								 * many rows, each followed by a Flush, and each one's
-								 * replies go to the client as soon as its
-								 * CommandComplete checks out (insert_batch_stream_rows) */
+	size_t		max_stmt_bytes; /* most bytes of values per multi-row
+								 * statement (insert_batch_max_bytes; 0: no
+								 * limit) */
+	int			stream_rows;	/* > 0: a run is cut into statements of at
+								 * most this many rows, each followed by a
+								 * Flush, and each one's replies go to the
+								 * client as soon as its CommandComplete
+								 * checks out (insert_batch_stream_rows) */
 	int			max_statements; /* statement names remembered per client */
-	bool		check_tables;	/* look up statement-level triggers and rules once per
-								 * table before rewriting into it (always, but for
-								 * unit tests of other paths) */
-	bool		literal_params; /* multi-statement strings: send their literals as
-								 * parameters of a prepared multi-row INSERT (see
-								 * batch_sql_literal_params), parsed and planned once
-								 * per shape instead of once per string */
+	bool		check_tables;	/* look up statement-level triggers and rules
+								 * once per table before rewriting into it
+								 * (always, but for unit tests of other paths) */
+	bool		literal_params; /* multi-statement strings: send their
+								 * literals as parameters of a prepared
+								 * multi-row INSERT (see
+								 * batch_sql_literal_params), parsed and
+								 * planned once per shape instead of once per
+								 * string */
 };
 
 /* Why a rewritten segment was undone and replayed as sent. */
-enum batch_fallback {
-	BATCH_FB_ERROR,				/* an error (duplicate key, NOT NULL, bad input...) */
-	BATCH_FB_ROWS,				/* a row count differed (ON CONFLICT DO NOTHING, a
-								 * trigger skipping rows) */
-	BATCH_FB_TABLE,				/* the table has a statement-level INSERT trigger, a
-								 * transition table or an INSERT rule */
+enum batch_fallback
+{
+	BATCH_FB_ERROR,				/* an error (duplicate key, NOT NULL, bad
+								 * input...) */
+	BATCH_FB_ROWS,				/* a row count differed (ON CONFLICT DO
+								 * NOTHING, a trigger skipping rows) */
+	BATCH_FB_TABLE,				/* the table has a statement-level INSERT
+								 * trigger, a transition table or an INSERT
+								 * rule */
 	BATCH_FB_NREASONS
 };
 
 /* Counters for SHOW BATCHING. */
-struct batch_stats {
+struct batch_stats
+{
 	uint64_t	batches;		/* multi-row statements of rewritten segments */
 	uint64_t	rows;			/* rows carried by them */
 	uint64_t	segments;		/* segments or queries rewritten successfully */
@@ -169,10 +179,13 @@ struct batch_stats {
 /* Add `from` to `to` (per-database totals). */
 void		batch_stats_add(struct batch_stats *to, const struct batch_stats *from);
 
-enum batch_action {
-	BATCH_FORWARD = 0,			/* not taken: the caller relays the message itself */
+enum batch_action
+{
+	BATCH_FORWARD = 0,			/* not taken: the caller relays the message
+								 * itself */
 	BATCH_TAKEN = 1,			/* taken: the caller sends the output buffers */
-	BATCH_FAILED = -1			/* out of memory or an impossible reply: close both sides */
+	BATCH_FAILED = -1			/* out of memory or an impossible reply: close
+								 * both sides */
 };
 
 struct batch;
@@ -198,10 +211,12 @@ void		batch_join(struct batch *b, int outstanding, bool in_segment, char status)
  * msg holds the first `avail` bytes of a message of `total` bytes, header
  * included.  Every other message type is BATCH_PEEK_NO at once.
  */
-enum batch_peek {
+enum batch_peek
+{
 	BATCH_PEEK_NO,				/* not an INSERT candidate */
 	BATCH_PEEK_MAYBE,			/* an INSERT candidate (the analysis decides) */
-	BATCH_PEEK_MORE				/* the bytes seen do not tell: ask with all of it */
+	BATCH_PEEK_MORE				/* the bytes seen do not tell: ask with all of
+								 * it */
 };
 enum batch_peek batch_peek(const uint8_t *msg, size_t avail, size_t total);
 

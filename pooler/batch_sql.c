@@ -139,7 +139,8 @@ batch_sql_maybe_insert(const char *sql, size_t len)
 /* ---- analysis ---- */
 
 /* Parsed text shared by the statements of one string. */
-struct sql_parsed {
+struct sql_parsed
+{
 	const char *sql;
 	size_t		sqllen;
 	PgQueryProtobufParseResult pres;
@@ -202,17 +203,17 @@ is_space(char c)
 }
 
 static bool
-is_comment_token(const PgQuery__ScanToken *t)
+is_comment_token(const PgQuery__ScanToken * t)
 {
 	return t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT;
 }
 
 /* Checks on the tree; NULL if the shape is accepted, else the reason. */
 static const char *
-check_tree(const PgQuery__InsertStmt *ins, int *width, int *nparamrefs)
+check_tree(const PgQuery__InsertStmt * ins, int *width, int *nparamrefs)
 {
-	const PgQuery__SelectStmt *sel;
-	const PgQuery__List *row;
+	const		PgQuery__SelectStmt *sel;
+	const		PgQuery__List *row;
 
 	if (ins->with_clause)
 		return "WITH clause";
@@ -243,7 +244,7 @@ check_tree(const PgQuery__InsertStmt *ins, int *width, int *nparamrefs)
 	*nparamrefs = 0;
 	for (size_t i = 0; i < row->n_items; i++)
 	{
-		const PgQuery__Node *v = row->items[i];
+		const		PgQuery__Node *v = row->items[i];
 
 		if (v->node_case == PG_QUERY__NODE__NODE_PARAM_REF)
 			(*nparamrefs)++;
@@ -255,7 +256,7 @@ check_tree(const PgQuery__InsertStmt *ins, int *width, int *nparamrefs)
 	*width = (int) row->n_items;
 	for (size_t i = 0; i < ins->n_returning_list; i++)
 	{
-		const PgQuery__Node *n = ins->returning_list[i];
+		const		PgQuery__Node *n = ins->returning_list[i];
 
 		if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val ||
 			n->res_target->val->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
@@ -268,10 +269,10 @@ check_tree(const PgQuery__InsertStmt *ins, int *width, int *nparamrefs)
  * Analyze the statement raw of p into out.  0 ok, 1 refused, -1 no memory.
  */
 static int
-analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt *raw,
+analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt * raw,
 			struct batch_insert *out, const char **reason)
 {
-	const PgQuery__InsertStmt *ins;
+	const		PgQuery__InsertStmt *ins;
 	size_t		start = (size_t) raw->stmt_location;
 	size_t		end = raw->stmt_len ? start + (size_t) raw->stmt_len : p->sqllen;
 	size_t		values_at = 0,
@@ -306,7 +307,7 @@ analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt *raw,
 	/* Locate VALUES ( ... ) among the statement's tokens. */
 	for (k = 0; k < p->scan->n_tokens; k++)
 	{
-		const PgQuery__ScanToken *t = p->scan->tokens[k];
+		const		PgQuery__ScanToken *t = p->scan->tokens[k];
 
 		if ((size_t) t->start < start || is_comment_token(t))
 			continue;
@@ -333,7 +334,7 @@ analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt *raw,
 	lparen = (size_t) p->scan->tokens[k]->start;
 	for (; k < p->scan->n_tokens; k++)
 	{
-		const PgQuery__ScanToken *t = p->scan->tokens[k];
+		const		PgQuery__ScanToken *t = p->scan->tokens[k];
 
 		if ((size_t) t->start >= end)
 			break;
@@ -358,7 +359,7 @@ analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt *raw,
 	 */
 	for (k = 0; k < p->scan->n_tokens; k++)
 	{
-		const PgQuery__ScanToken *t = p->scan->tokens[k];
+		const		PgQuery__ScanToken *t = p->scan->tokens[k];
 		size_t		ts = (size_t) t->start;
 
 		if (ts < start)
@@ -409,7 +410,7 @@ analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt *raw,
 	}
 	for (k = 0; k < p->scan->n_tokens; k++)
 	{
-		const PgQuery__ScanToken *t = p->scan->tokens[k];
+		const		PgQuery__ScanToken *t = p->scan->tokens[k];
 		size_t		ts = (size_t) t->start;
 		long		n;
 
@@ -506,7 +507,7 @@ is_literal_token(PgQuery__Token t)
  * number of values, or -1.
  */
 static int
-literal_tuple(PgQuery__ScanToken **tok, const int *ix, int from, int to)
+literal_tuple(PgQuery__ScanToken * *tok, const int *ix, int from, int to)
 {
 	int			n = 0;
 	int			i = from;
@@ -539,7 +540,7 @@ literal_tuple(PgQuery__ScanToken **tok, const int *ix, int from, int to)
 }
 
 static bool
-same_token_text(const char *sql, const PgQuery__ScanToken *a, const PgQuery__ScanToken *b)
+same_token_text(const char *sql, const PgQuery__ScanToken * a, const PgQuery__ScanToken * b)
 {
 	return a->token == b->token && a->end - a->start == b->end - b->start &&
 		memcmp(sql + a->start, sql + b->start, (size_t) (a->end - a->start)) == 0;
@@ -553,11 +554,13 @@ analyze_multi_scan(const char *sql, struct batch_insert *out,
 	PgQuery__ScanResult *scan = NULL;
 	PgQuery__ScanToken **tok;
 	int		   *ix = NULL;		/* indexes of the non-comment tokens */
-	int		   *bounds = NULL;	/* statement k is ix[bounds[k] .. bounds[k+1]-1) + ';' */
+	int		   *bounds = NULL;	/* statement k is ix[bounds[k] ..
+								 * bounds[k+1]-1) + ';' */
 	int			nix = 0,
 				nst = 0,
 				depth = 0;
-	int			v1 = -1,		/* first statement: VALUES, '(' and ')' positions in ix */
+	int			v1 = -1,		/* first statement: VALUES, '(' and ')'
+								 * positions in ix */
 				r1 = -1;
 	char	   *first = NULL;
 	int			rc = 1;
@@ -749,7 +752,8 @@ fast_blank(char c)
 }
 
 /* One literal at *p; advances past it.  false if not a literal we accept. */
-static inline __attribute__((always_inline)) bool
+static inline __attribute__((always_inline))
+bool
 fast_literal(const char **pp)
 {
 	const char *p = *pp;
@@ -936,7 +940,7 @@ fast_remember(const struct batch_insert *ins)
 	fast_cache.relname = dup_opt(ins->relname);
 	if (!fast_cache.prefix || !fast_cache.tail || !fast_cache.relname ||
 		(ins->schemaname && !fast_cache.schemaname))
-		batch_insert_free(&fast_cache);	/* no cache: parse next time */
+		batch_insert_free(&fast_cache); /* no cache: parse next time */
 	batch_insert_free(&old);
 }
 
@@ -1221,7 +1225,11 @@ batch_sql_literal_params(const char *tuples, int nrows, int width, uint32_t *typ
 	if (width < 1 || width > BATCH_LITERAL_MAX_WIDTH || nrows < 1 ||
 		(long) nrows * width > BATCH_MAX_PARAMS)
 		return BATCH_SQL_REFUSED;
-	/* no value is longer than its literal: room for all, then written in place */
+
+	/*
+	 * no value is longer than its literal: room for all, then written in
+	 * place
+	 */
 	room = strlen(tuples) + 4 * (size_t) nrows * (size_t) width;
 	batch_text_reset(values);
 	batch_text_append(values, "", 0);

@@ -32,24 +32,28 @@
 /* PostgreSQL's Bind message counts parameters in 16 bits. */
 #define BATCH_MAX_PARAMS 65535
 
-enum batch_conflict {
+enum batch_conflict
+{
 	BATCH_CONFLICT_NONE = 0,	/* no ON CONFLICT clause */
 	BATCH_CONFLICT_NOTHING,		/* ON CONFLICT ... DO NOTHING */
 	BATCH_CONFLICT_UPDATE		/* ON CONFLICT ... DO UPDATE */
 };
 
 /* One $n inside the VALUES tuple, as an offset into batch_insert.tuple. */
-struct batch_param_ref {
+struct batch_param_ref
+{
 	uint32_t	off;			/* first byte of "$n" in tuple */
 	uint32_t	len;			/* bytes of "$n" */
 	int			number;			/* n */
 };
 
 /* A statement accepted by batch_sql_analyze(). */
-struct batch_insert {
+struct batch_insert
+{
 	char	   *prefix;			/* text before the VALUES keyword */
 	char	   *tuple;			/* "( ... )": the single VALUES tuple */
-	char	   *tail;			/* text after the tuple (ON CONFLICT, RETURNING) */
+	char	   *tail;			/* text after the tuple (ON CONFLICT,
+								 * RETURNING) */
 	struct batch_param_ref *params; /* $n occurrences in tuple, in text order */
 	int			nparams;		/* entries in params */
 	int			max_param;		/* highest n of any $n (0 if none) */
@@ -61,7 +65,8 @@ struct batch_insert {
 };
 
 /* Growable text; `failed` is set (and further appends ignored) on ENOMEM. */
-struct batch_text {
+struct batch_text
+{
 	char	   *data;			/* NUL-terminated when len > 0 */
 	size_t		len;
 	size_t		cap;
@@ -74,7 +79,8 @@ void		batch_text_reset(struct batch_text *t);
 void		batch_text_append(struct batch_text *t, const char *s, size_t n);
 
 /* Results of analysis. */
-enum batch_sql_result {
+enum batch_sql_result
+{
 	BATCH_SQL_OK = 0,			/* accepted; *out filled */
 	BATCH_SQL_REFUSED = 1,		/* not rewritable; *reason says why */
 	BATCH_SQL_NOMEM = -1		/* out of memory */
@@ -135,7 +141,8 @@ bool		batch_sql_build_unnest(const struct batch_insert *ins,
 								   const char *const *types, struct batch_text *out) BATCH_WUR;
 
 /* Type oids of literal parameters (what PostgreSQL's parser gives them). */
-#define BATCH_OID_UNKNOWN 0		/* a string: typed by its column, as the literal is */
+#define BATCH_OID_UNKNOWN 0		/* a string: typed by its column, as the
+								 * literal is */
 #define BATCH_OID_BOOL    16
 #define BATCH_OID_INT8    20
 #define BATCH_OID_INT4    23

@@ -40,55 +40,70 @@
 /* Longest value text SHOW CONFIG produces (longer values are truncated). */
 #define CFG_SHOW_VALUE_MAX 256
 
-enum cfg_pool_mode {
+enum cfg_pool_mode
+{
 	CFG_POOL_SESSION = 0,
 	CFG_POOL_TRANSACTION,
 	CFG_POOL_STATEMENT,
 };
 
-enum cfg_auth_type {
-	CFG_AUTH_ANY = 0,	/* no password asked; the forced user of the db entry is used */
-	CFG_AUTH_TRUST,		/* no password asked; user must exist in auth_file if one is set */
-	CFG_AUTH_PLAIN,		/* cleartext password (tests only) */
-	CFG_AUTH_MD5,		/* md5; SCRAM secret in auth_file upgrades to scram-sha-256 */
-	CFG_AUTH_SCRAM,		/* scram-sha-256 */
+enum cfg_auth_type
+{
+	CFG_AUTH_ANY = 0,			/* no password asked; the forced user of the
+								 * db entry is used */
+	CFG_AUTH_TRUST,				/* no password asked; user must exist in
+								 * auth_file if one is set */
+	CFG_AUTH_PLAIN,				/* cleartext password (tests only) */
+	CFG_AUTH_MD5,				/* md5; SCRAM secret in auth_file upgrades to
+								 * scram-sha-256 */
+	CFG_AUTH_SCRAM,				/* scram-sha-256 */
 };
 
 /* One [databases] entry.  Integer fields are -1 when not given in the entry:
  * use the cfg_db_*() helpers below to get the effective value. */
-struct cfg_database {
-	char *name;		/* key in [databases]; "*" for the fallback entry */
-	char *host;		/* NULL: unix socket in the default dir; may start with '/' */
-	int port;		/* 5432 when not given */
-	char *dbname;		/* NULL: same as name (for "*": the client's database) */
-	char *user;		/* forced server user, or NULL: the client's user */
-	char *password;		/* NULL: from auth_file for that user */
-	char *auth_user;	/* NULL unless given (auth_query not implemented yet) */
-	char *connect_query;	/* NULL or a query run on every new server connection */
-	char *client_encoding;	/* startup parameters sent to the server, NULL if not set */
-	char *datestyle;
-	char *timezone;
-	char *application_name;
-	int pool_size;		/* -1: default_pool_size */
-	int min_pool_size;	/* -1: min_pool_size */
-	int reserve_pool;	/* -1: reserve_pool_size ("reserve_pool_size" also accepted) */
-	int max_db_connections;	/* -1: max_db_connections */
-	int pool_mode;		/* -1 or enum cfg_pool_mode */
-	int64_t server_lifetime; /* -1: server_lifetime */
-	int insert_batching;	/* -1: insert_batching, else 0 / 1 */
-	int insert_batch_max_rows; /* -1: insert_batch_max_rows */
-	int insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
-	int insert_batch_stream_rows; /* -1: insert_batch_stream_rows */
-	int line;		/* line of the entry in its file, for messages */
+struct cfg_database
+{
+	char	   *name;			/* key in [databases]; "*" for the fallback
+								 * entry */
+	char	   *host;			/* NULL: unix socket in the default dir; may
+								 * start with '/' */
+	int			port;			/* 5432 when not given */
+	char	   *dbname;			/* NULL: same as name (for "*": the client's
+								 * database) */
+	char	   *user;			/* forced server user, or NULL: the client's
+								 * user */
+	char	   *password;		/* NULL: from auth_file for that user */
+	char	   *auth_user;		/* NULL unless given (auth_query not
+								 * implemented yet) */
+	char	   *connect_query;	/* NULL or a query run on every new server
+								 * connection */
+	char	   *client_encoding;	/* startup parameters sent to the server,
+									 * NULL if not set */
+	char	   *datestyle;
+	char	   *timezone;
+	char	   *application_name;
+	int			pool_size;		/* -1: default_pool_size */
+	int			min_pool_size;	/* -1: min_pool_size */
+	int			reserve_pool;	/* -1: reserve_pool_size ("reserve_pool_size"
+								 * also accepted) */
+	int			max_db_connections; /* -1: max_db_connections */
+	int			pool_mode;		/* -1 or enum cfg_pool_mode */
+	int64_t		server_lifetime;	/* -1: server_lifetime */
+	int			insert_batching;	/* -1: insert_batching, else 0 / 1 */
+	int			insert_batch_max_rows;	/* -1: insert_batch_max_rows */
+	int			insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
+	int			insert_batch_stream_rows;	/* -1: insert_batch_stream_rows */
+	int			line;			/* line of the entry in its file, for messages */
 };
 
 /* One [users] entry (per-user overrides); -1 = not given. */
-struct cfg_user {
-	char *name;
-	int pool_mode;		/* -1 or enum cfg_pool_mode */
-	int pool_size;		/* -1: database / default_pool_size */
-	int reserve_pool_size;	/* -1: database / reserve_pool_size */
-	int max_user_connections; /* -1: max_user_connections */
+struct cfg_user
+{
+	char	   *name;
+	int			pool_mode;		/* -1 or enum cfg_pool_mode */
+	int			pool_size;		/* -1: database / default_pool_size */
+	int			reserve_pool_size;	/* -1: database / reserve_pool_size */
+	int			max_user_connections;	/* -1: max_user_connections */
 };
 
 /*
@@ -232,25 +247,26 @@ struct cfg_user {
 
 /* The whole configuration.  Main-section settings are named exactly as in
  * the file.  Strings are never NULL (empty string when unset). */
-struct cfg {
+struct cfg
+{
 	/* main section: one field per row of CFG_SETTINGS */
 	CFG_SETTINGS(CFG_FIELD)
 
 	/* [databases] in file order; the "*" entry is not in this array */
 	struct cfg_database *databases;
-	size_t n_databases;
+	size_t		n_databases;
 	struct cfg_database *fallback_db;	/* the "*" entry, or NULL */
 	/* [users] in file order */
 	struct cfg_user *users;
-	size_t n_users;
+	size_t		n_users;
 
-	char *config_file;		/* path given to cfg_load() */
+	char	   *config_file;	/* path given to cfg_load() */
 };
 
 /* Log hook for warnings (unknown settings, ignored changes on reload).
  * Messages never contain passwords.  Default: "WARNING <msg>\n" to stderr. */
-typedef void (*cfg_log_fn)(void *arg, const char *msg);
-void cfg_set_log_hook(cfg_log_fn fn, void *arg);
+typedef void (*cfg_log_fn) (void *arg, const char *msg);
+void		cfg_set_log_hook(cfg_log_fn fn, void *arg);
 
 /*
  * Read and validate the file at `path` (including %include'd files).
@@ -260,7 +276,7 @@ void cfg_set_log_hook(cfg_log_fn fn, void *arg);
  * message naming file, line and setting into errbuf (size errlen; always
  * NUL-terminated; CFG_ERRBUF_SIZE is enough).
  */
-int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen) PP_WUR;
+int			cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen) PP_WUR;
 
 /*
  * Same as cfg_load() into a new struct, then settings that cannot change at
@@ -271,32 +287,33 @@ int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen) PP
  * the caller keeps `old` in force and should log errbuf.  `old` is never
  * modified or freed.
  */
-int cfg_reload(const struct cfg *old, const char *path, struct cfg **out,
-	       char *errbuf, size_t errlen) PP_WUR;
+int			cfg_reload(const struct cfg *old, const char *path, struct cfg **out,
+					   char *errbuf, size_t errlen) PP_WUR;
 
 /* Free everything; NULL is fine. */
-void cfg_free(struct cfg *c);
+void		cfg_free(struct cfg *c);
 
 /* The [databases] entry named `name`, else the "*" fallback entry, else NULL.
  * For the fallback the caller uses the client's database name as dbname
  * when entry->dbname is NULL. */
 const struct cfg_database *cfg_find_database(const struct cfg *c, const char *name);
+
 /* The [users] entry named `name`, or NULL. */
 const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
 
 /* Effective values: user entry over database entry over main section.
  * `db` and `u` may be NULL. */
-int cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
-int cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
-bool cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
-int cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
-int cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
-int cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
-int cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
-int cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
-int cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);
-int cfg_max_user_connections_for(const struct cfg *c, const struct cfg_user *u);
-int64_t cfg_server_lifetime_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_pool_mode_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
+int			cfg_pool_size_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
+bool		cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
+int			cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_max_user_connections_for(const struct cfg *c, const struct cfg_user *u);
+int64_t		cfg_server_lifetime_for(const struct cfg *c, const struct cfg_database *db);
 
 /* Names for enums, as written in the file ("transaction", "scram-sha-256"). */
 const char *cfg_pool_mode_name(int mode);
@@ -305,27 +322,30 @@ const char *cfg_auth_type_name(int type);
 /* True if `name` is in the comma-separated list `list` (spaces ignored;
  * "*" in the list matches everything).  For admin_users, stats_users,
  * ignore_startup_parameters. */
-bool cfg_list_contains(const char *list, const char *name);
+bool		cfg_list_contains(const char *list, const char *name);
 
 /* SHOW CONFIG: one row per main-section setting, alphabetical, columns as
  * PgBouncer's (key, value, default, changeable). */
-struct cfg_show_row {
+struct cfg_show_row
+{
 	const char *key;			/* static string */
-	char value[CFG_SHOW_VALUE_MAX];		/* current value as text */
-	char default_value[CFG_SHOW_VALUE_MAX];
-	bool changeable;			/* true if RELOAD applies it */
+	char		value[CFG_SHOW_VALUE_MAX];	/* current value as text */
+	char		default_value[CFG_SHOW_VALUE_MAX];
+	bool		changeable;		/* true if RELOAD applies it */
 };
+
 /* Number of rows. */
-size_t cfg_show_count(void);
+size_t		cfg_show_count(void);
+
 /* Fill *row for row i (0-based).  Returns false if i >= cfg_show_count(). */
-bool cfg_show_row(const struct cfg *c, size_t i, struct cfg_show_row *row);
+bool		cfg_show_row(const struct cfg *c, size_t i, struct cfg_show_row *row);
 
 /* Print the settings reference (markdown table generated from the table)
  * to `f`; used by `pgplumb-pooler --describe-config` and the README test. */
-void cfg_describe_markdown(FILE *f);
+void		cfg_describe_markdown(FILE *f);
 
 /* Parse a time value as in the file ("15", "0.5", "250ms", "2min") into
  * microseconds.  Returns 0, or -1 if invalid/negative/overflowing. */
-int cfg_parse_time(const char *s, int64_t *usec) PP_WUR;
+int			cfg_parse_time(const char *s, int64_t *usec) PP_WUR;
 
-#endif /* PGPLUMB_POOLER_CFG_H */
+#endif							/* PGPLUMB_POOLER_CFG_H */

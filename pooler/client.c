@@ -74,14 +74,18 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, bool is_unix)
 		return;
 	}
 	janitor_client_update(c);
-	/* the startup packet usually came with the connection: read it now
-	 * rather than after another trip through the event loop */
+
+	/*
+	 * the startup packet usually came with the connection: read it now rather
+	 * than after another trip through the event loop
+	 */
 	sbuf_try_read(&c->sb);
 }
 
 /* ---- login ---- */
 
-struct startup_ctx {
+struct startup_ctx
+{
 	struct client *c;
 	char		bad[NAME_MAX_LEN];
 	bool		pq_options;
@@ -220,8 +224,11 @@ login_ok(struct client *c)
 	free(c->login);				/* the pool has the names */
 	c->login = NULL;
 	p->login_count++;
-	/* AuthenticationOk and, when the pool knows its welcome, the welcome:
-	 * one write */
+
+	/*
+	 * AuthenticationOk and, when the pool knows its welcome, the welcome: one
+	 * write
+	 */
 	b = login_buf();
 	proto_build_auth(b, PROTO_AUTH_OK, NULL, 0);
 	if (c->is_admin || p->have_welcome)
@@ -242,8 +249,11 @@ login_ok(struct client *c)
 			pool_prewarm(p);
 		return SBUF_SKIP;
 	}
-	/* The first client of a pool waits for a server login to learn the
-	 * ParameterStatus values it must be told. */
+
+	/*
+	 * The first client of a pool waits for a server login to learn the
+	 * ParameterStatus values it must be told.
+	 */
 	if (pool_login_failing(c))
 		return SBUF_CLOSED;
 	change_client_state(c, CL_WAITING_LOGIN);
@@ -510,8 +520,10 @@ client_batch_output(struct client *c, struct server *s)
 static bool
 client_batching(struct client *c)
 {
-	/* outside session pooling its statements need the prepared-statement
-	 * mapping (max_prepared_statements > 0) to follow the client */
+	/*
+	 * outside session pooling its statements need the prepared-statement
+	 * mapping (max_prepared_statements > 0) to follow the client
+	 */
 	return cfg_insert_batching_for(cfg, pool_db(c->pool)) &&
 		(pool_mode(c->pool) == CFG_POOL_SESSION || cfg->max_prepared_statements > 0);
 }
@@ -645,8 +657,11 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		{
 			if (c->state == CL_JUSTFREE)
 				return SBUF_CLOSED;
-			/* a client waiting for a server sends nothing more as a rule:
-			 * keep its read event registered (no epoll_ctl pair per wait) */
+
+			/*
+			 * a client waiting for a server sends nothing more as a rule:
+			 * keep its read event registered (no epoll_ctl pair per wait)
+			 */
 			sbuf_pause_lazy(&c->sb);
 			return SBUF_WAIT;
 		}

@@ -20,7 +20,8 @@ struct coalesce_stats coalesce_stats;
  * prepared INSERT is parsed once; simple queries carry their literals and
  * are analysed each time.
  */
-struct coal_ana {
+struct coal_ana
+{
 	int			refs;
 	bool		ok;				/* accepted by batch_sql_analyze */
 	uint64_t	hash;
@@ -103,7 +104,8 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 
 /* ---- recognising a held request ---- */
 
-struct msg {
+struct msg
+{
 	uint8_t		type;
 	const uint8_t *body;
 	uint32_t	len;
@@ -486,7 +488,8 @@ coal_build_success(const struct coal_req *r, struct proto_buf *out)
 
 /* ---- the pooler side ---- */
 
-enum entry_state {
+enum entry_state
+{
 	CE_HELD = 0,				/* waiting in its group */
 	CE_GO,						/* leader: take a server and send */
 	CE_FLIGHT,					/* leader: the group's requests are out */
@@ -495,51 +498,59 @@ enum entry_state {
 
 struct coal_group;
 
-struct coal_entry {
+struct coal_entry
+{
 	struct client *c;			/* NULL once the client is gone */
 	struct coal_group *g;		/* NULL once the group is finished */
 	struct coal_req req;
 	enum entry_state st;
-	int			skip_left;		/* client messages to consume before the final one */
-	bool		final_held;		/* its final message (Query/Sync) is not consumed yet */
+	int			skip_left;		/* client messages to consume before the final
+								 * one */
+	bool		final_held;		/* its final message (Query/Sync) is not
+								 * consumed yet */
 };
 
 /* Per pool and table: may the table take multi-row INSERTs? */
-enum table_state {
+enum table_state
+{
 	TAB_UNKNOWN = 0,
 	TAB_OK,
 	TAB_BAD
 };
 
-struct coal_table {
+struct coal_table
+{
 	struct coal_table *next;
 	struct pool *pool;
 	enum table_state st;
 	int			inflight;		/* groups flushed and not finished */
-	char		dbname[NAME_MAX_LEN];	/* with pool: a freed pool's address may come back */
+	char		dbname[NAME_MAX_LEN];	/* with pool: a freed pool's address
+										 * may come back */
 	char		prefix[];		/* "INSERT INTO rel (cols) " as written */
 };
 
-enum phase {
+enum phase
+{
 	PH_CHECK = 0,				/* BATCH_CATALOG_SQL for a table seen first */
 	PH_MERGED,					/* the multi-row INSERT */
 	PH_REPLAY					/* each request on its own */
 };
 
-struct coal_group {
+struct coal_group
+{
 	struct coal_group *next;	/* on open_groups while open */
 	bool		open;
 	struct pool *pool;
 	struct coal_table *tab;
 	struct coal_entry **e;		/* e[0] takes the server; NULL once answered */
-	struct coal_entry *lead;	/* in flight: the entry of the client linked to the
-								 * server (e[0], unless it left: see
+	struct coal_entry *lead;	/* in flight: the entry of the client linked
+								 * to the server (e[0], unless it left: see
 								 * coalesce_client_gone) */
 	int			n;
 	int			cap;			/* rows that fit one statement */
 	size_t		bytes;			/* bytes of values held (coal_req_value_bytes) */
 	struct event *timer;
-	enum phase phase;
+	enum phase	phase;
 	int			idx;			/* PH_REPLAY: replies belong to order(idx) */
 	bool		err;			/* an ErrorResponse came in this phase */
 	bool		count_ok;		/* merged CommandComplete counted every row */
@@ -736,7 +747,7 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		g->pool = c->pool;
 		g->tab = tab;
 		g->cap = batch_sql_rows_cap(e->req.nparams,
-									 cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)));
+									cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)));
 		g->e = calloc((size_t) g->cap, sizeof(*g->e));
 		g->timer = evtimer_new(pooler_base, group_timer, g);
 		if (g->e == NULL || g->timer == NULL)
@@ -802,8 +813,11 @@ send_as_client(struct client *c, struct server *s, const struct proto_buf *b)
 	while (off < b->len)
 	{
 		uint32_t	total = 1 + proto_get_u32(b->data + off + 1);
-		/* avail: the rest of b, so that txn.c holds the messages (prepared
-		 * statements mapped) and sends them in one write after the last */
+
+		/*
+		 * avail: the rest of b, so that txn.c holds the messages (prepared
+		 * statements mapped) and sends them in one write after the last
+		 */
 		struct sbuf_pkt pkt = {
 			.type = b->data[off],
 			.total = total,
@@ -1097,8 +1111,10 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 				}
 				if (g->idx == g->n - 1)
 				{
-					/* the last reply of the flight: the linked client's
-					 * ReadyForQuery (its own, or the one it was owed) */
+					/*
+					 * the last reply of the flight: the linked client's
+					 * ReadyForQuery (its own, or the one it was owed)
+					 */
 					group_finish(g);
 					return SBUF_FORWARD;
 				}
@@ -1189,8 +1205,11 @@ coalesce_client_gone(struct client *c)
 		e->c = NULL;
 		if (e != g->lead)
 			return;
-		/* the linked one: another held client takes over the server and
-		 * will get the server's last ReadyForQuery as its own */
+
+		/*
+		 * the linked one: another held client takes over the server and will
+		 * get the server's last ReadyForQuery as its own
+		 */
 		for (i = 0; i < g->n && heir == NULL; i++)
 			if (g->e[i] && g->e[i] != e && g->e[i]->c)
 				heir = g->e[i];
@@ -1204,10 +1223,11 @@ coalesce_client_gone(struct client *c)
 					  client_ident(heir->c), server_ident(srv));
 			return;
 		}
+
 		/*
 		 * The server connection is lost (or nobody is left to take it):
-		 * whether the merged INSERT committed is unknown, so the others
-		 * are closed as a direct connection would be.
+		 * whether the merged INSERT committed is unknown, so the others are
+		 * closed as a direct connection would be.
 		 */
 		for (i = 0; i < g->n; i++)
 			if (g->e[i] && g->e[i] != e)

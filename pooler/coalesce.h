@@ -46,7 +46,8 @@
 #define COAL_STMT_NAME "pgplumb_coalesce"
 
 /* Counters (process-wide) for the admin console. */
-struct coalesce_stats {
+struct coalesce_stats
+{
 	uint64_t	rows;			/* rows committed through merged statements */
 	uint64_t	statements;		/* merged statements committed */
 	uint64_t	fallbacks;		/* merged statements undone and replayed */
@@ -55,7 +56,8 @@ struct coalesce_stats {
 
 extern struct coalesce_stats coalesce_stats;
 
-enum coal_kind {
+enum coal_kind
+{
 	COAL_SIMPLE = 0,			/* Query with literal values */
 	COAL_EXTENDED				/* [Parse] Bind [Describe] Execute Sync */
 };
@@ -63,11 +65,15 @@ enum coal_kind {
 struct coal_ana;
 
 /* One held INSERT, owning copies of what it needs. */
-struct coal_req {
+struct coal_req
+{
 	enum coal_kind kind;
-	int			nmsgs;			/* client messages it spans (last = Query/Sync) */
-	bool		has_parse;		/* the client sent the Parse (owed ParseComplete) */
-	bool		has_describe;	/* the client sent Describe portal (owed NoData) */
+	int			nmsgs;			/* client messages it spans (last =
+								 * Query/Sync) */
+	bool		has_parse;		/* the client sent the Parse (owed
+								 * ParseComplete) */
+	bool		has_describe;	/* the client sent Describe portal (owed
+								 * NoData) */
 	char	   *sql;			/* statement text */
 	uint8_t    *parse_body;		/* extended: query\0 int16 n int32 types[n] */
 	uint32_t	parse_len;
@@ -111,8 +117,10 @@ size_t		coal_req_value_bytes(const struct coal_req *r);
 
 /* Append the merged request for reqs[0..n) (all of one group). */
 bool		coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *out);
+
 /* Append one request on its own (replay), as self-contained messages. */
 bool		coal_build_single(const struct coal_req *r, struct proto_buf *out);
+
 /* Append the replies a client is owed after a committed merge, without
  * the final ReadyForQuery. */
 void		coal_build_success(const struct coal_req *r, struct proto_buf *out);

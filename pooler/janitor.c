@@ -38,7 +38,7 @@ static struct event *
 timer_get(event_callback_fn cb, void *arg)
 {
 	struct event *ev = timer_free_count > 0 ? timer_free_list[--timer_free_count]
-		: malloc(event_get_struct_event_size());
+	: malloc(event_get_struct_event_size());
 
 	if (ev == NULL || evtimer_assign(ev, pooler_base, cb, arg) < 0)
 	{

@@ -14,11 +14,13 @@
 /* Recompute the client's nearest deadline; arm it if earlier than armed. */
 void		janitor_client_update(struct client *c);
 void		janitor_server_update(struct server *s);
+
 /* Wake the pool at `at` (retry a failed login, refill min_pool_size). */
 void		janitor_pool_at(struct pool *p, int64_t at);
 
 /* Give an object's timer back (disconnect); *evp becomes NULL. */
 void		janitor_timer_put(struct event **evp);
+
 /* Free the spare timers (exit). */
 void		janitor_cleanup(void);
 
@@ -40,6 +42,7 @@ void		janitor_stats_stop(void);
  * everything at once.
  */
 void		janitor_start_shutdown(const char *why, bool wait_for_clients);
+
 /* Called whenever a client or server closes during shutdown. */
 void		janitor_shutdown_check(void);
 

@@ -7,13 +7,15 @@
 
 #include <stddef.h>
 
-struct list_node {
+struct list_node
+{
 	struct list_node *next;
 	struct list_node *prev;
 };
 
 /* A list head; count is kept so SHOW POOLS and limits are O(1). */
-struct list {
+struct list
+{
 	struct list_node head;
 	int			count;
 };

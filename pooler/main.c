@@ -180,7 +180,10 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	{
-		/* one fd per client and server: raise the soft limit as far as allowed */
+		/*
+		 * one fd per client and server: raise the soft limit as far as
+		 * allowed
+		 */
 		struct rlimit rl;
 
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)

@@ -200,7 +200,8 @@ pool_refresh(struct pool *p)
 		log_info("%s/%s: database entry changed, reconnecting its servers", p->dbname, p->username);
 		pool_reconnect(p, "database entry changed on reload");
 		if (pool_server_count(p) == 0)
-			p->have_welcome = false;	/* the next login brings the new values */
+			p->have_welcome = false;	/* the next login brings the new
+										 * values */
 	}
 	p->conn_hash = h;
 }
@@ -251,7 +252,7 @@ static struct server *
 pick_idle_server(struct pool *p)
 {
 	struct list_node *n = cfg->server_round_robin ? list_first(&p->idle_server_list)
-		: list_last(&p->idle_server_list);
+	: list_last(&p->idle_server_list);
 
 	return list_entry(n, struct server, node);
 }
@@ -468,7 +469,7 @@ pool_activate(struct pool *p)
 		struct list_node *n,
 				   *t;
 		int			want = p->waiting_client_list.count - p->new_server_list.count -
-			p->tested_server_list.count - p->used_server_list.count;
+		p->tested_server_list.count - p->used_server_list.count;
 
 		list_for_each_safe(n, t, &p->waiting_client_list)
 		{
@@ -935,8 +936,10 @@ disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 	}
 	if (s->state == SV_ACTIVE && s->login_done && (s->expect_rfq > 0 || s->ext_open) && s->be_pid)
 	{
-		/* Closing the socket alone leaves the query running until the
-		 * backend next writes; cancel it so the work stops now. */
+		/*
+		 * Closing the socket alone leaves the query running until the backend
+		 * next writes; cancel it so the work stops now.
+		 */
 		launch_cancel(s);
 	}
 	if (s->state == SV_IDLE || s->state == SV_ACTIVE || s->state == SV_USED ||

@@ -38,32 +38,42 @@ struct txn_client;
 struct txn_server;
 struct coal_entry;
 
-enum client_state {
+enum client_state
+{
 	CL_FREE = 0,				/* on no list: being set up */
-	CL_JUSTFREE,				/* justfree_client_list: closed, freed at loop end */
+	CL_JUSTFREE,				/* justfree_client_list: closed, freed at loop
+								 * end */
 	CL_LOGIN,					/* login_client_list: startup packet and auth */
-	CL_WAITING_LOGIN,			/* pool->waiting_login_list: authenticated, waits
-								 * for the pool's first server login (welcome) */
-	CL_WAITING,					/* pool->waiting_client_list: wants a server (FIFO) */
+	CL_WAITING_LOGIN,			/* pool->waiting_login_list: authenticated,
+								 * waits for the pool's first server login
+								 * (welcome) */
+	CL_WAITING,					/* pool->waiting_client_list: wants a server
+								 * (FIFO) */
 	CL_ACTIVE					/* pool->active_client_list: idle or linked */
 };
 
-enum server_state {
+enum server_state
+{
 	SV_FREE = 0,				/* on no list: being set up */
-	SV_JUSTFREE,				/* justfree_server_list: closed, freed at loop end */
-	SV_LOGIN,					/* pool->new_server_list: connecting, logging in */
+	SV_JUSTFREE,				/* justfree_server_list: closed, freed at loop
+								 * end */
+	SV_LOGIN,					/* pool->new_server_list: connecting, logging
+								 * in */
 	SV_IDLE,					/* pool->idle_server_list: ready, unlinked */
-	SV_ACTIVE,					/* pool->active_server_list: linked to a client */
+	SV_ACTIVE,					/* pool->active_server_list: linked to a
+								 * client */
 	SV_USED,					/* pool->used_server_list: released, running
 								 * server_reset_query */
-	SV_TESTED,					/* pool->tested_server_list: idle too long, running
-								 * server_check_query before reuse */
-	SV_CANCEL					/* cancel_server_list: carries one CancelRequest */
+	SV_TESTED,					/* pool->tested_server_list: idle too long,
+								 * running server_check_query before reuse */
+	SV_CANCEL					/* cancel_server_list: carries one
+								 * CancelRequest */
 };
 
 /* What a client needs only while it logs in (freed once it joins a pool,
  * whose names it uses from then on). */
-struct client_login {
+struct client_login
+{
 	char		dbname[NAME_MAX_LEN];
 	char		username[NAME_MAX_LEN];
 };
@@ -74,16 +84,18 @@ struct client_login {
  * everything else (login names, auth state, transaction-mode state, buffers,
  * timers) is allocated only while in use.
  */
-struct client {
+struct client
+{
 	struct list_node node;
 	struct sbuf sb;
 	struct pool *pool;
 	struct server *link;		/* linked server while SV_ACTIVE */
-	struct client_login *login;	/* names while logging in, else NULL */
+	struct client_login *login; /* names while logging in, else NULL */
 	char	   *appname;		/* malloc'd, NULL if the client sent none */
 	struct client *hash_next;
 	struct auth_server *auth;
-	struct txn_client *txn;		/* session parameters, prepared statements (txn.c) */
+	struct txn_client *txn;		/* session parameters, prepared statements
+								 * (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
 	struct coal_entry *coal;	/* insert_coalescing: its held INSERT, or NULL */
 	struct event *timer;		/* allocated while a deadline is armed */
@@ -102,13 +114,14 @@ struct client {
 	bool		is_admin;
 	bool		admin_full;		/* admin_users (not only stats_users) */
 	bool		got_startup;
-	bool		shutdown_close;	/* close as soon as out of a transaction */
+	bool		shutdown_close; /* close as soon as out of a transaction */
 	bool		admin_wait;		/* admin client waiting for its PAUSE */
 	bool		in_hash;
 	bool		reserve_ok;		/* waited reserve_pool_timeout already */
 };
 
-struct server {
+struct server
+{
 	struct list_node node;
 	enum server_state state;
 	struct sbuf sb;
@@ -124,15 +137,17 @@ struct server {
 	bool		ext_open;		/* extended-protocol messages since last Sync */
 	char		txn_status;		/* last ReadyForQuery status: I, T, E */
 	bool		login_done;
-	bool		connect_query_sent;	/* connect_query running during login */
-	bool		fresh;			/* not used by a client since login or last check */
+	bool		connect_query_sent; /* connect_query running during login */
+	bool		fresh;			/* not used by a client since login or last
+								 * check */
 	bool		close_needed;	/* close instead of reuse at next release */
 	bool		cancel_sent;	/* query_timeout cancel outstanding */
 	bool		cancel_worked;	/* the server answered it with 57014 */
 	int64_t		cancel_time;
 
 	struct auth_client *auth;
-	struct txn_server *txn;		/* session parameters, prepared statements (txn.c) */
+	struct txn_server *txn;		/* session parameters, prepared statements
+								 * (txn.c) */
 	struct proto_buf login_params;	/* ParameterStatus seen during login */
 
 	int64_t		connect_time;
@@ -147,7 +162,8 @@ struct server {
 	int64_t		timer_at;
 };
 
-struct pool_stats {
+struct pool_stats
+{
 	uint64_t	xact_count;
 	uint64_t	query_count;
 	uint64_t	bytes_recv;		/* from clients */
@@ -157,7 +173,8 @@ struct pool_stats {
 	uint64_t	wait_time;		/* us clients waited for a server */
 };
 
-struct pool {
+struct pool
+{
 	struct list_node node;		/* on pool_list */
 	char		dbname[NAME_MAX_LEN];	/* name the clients use */
 	char		username[NAME_MAX_LEN];
@@ -188,18 +205,22 @@ struct pool {
 	char		last_login_error[256];
 	char		last_login_sqlstate[6];
 
-	/* statistics (SHOW STATS): totals, the totals at the last stats_period
-	 * tick, and the averages computed then */
+	/*
+	 * statistics (SHOW STATS): totals, the totals at the last stats_period
+	 * tick, and the averages computed then
+	 */
 	struct pool_stats stats;
 	struct pool_stats stats_prev;
 	struct pool_stats stats_avg;
-	struct batch_stats batch_stats;	/* insert_batching of clients gone (SHOW BATCHING) */
+	struct batch_stats batch_stats; /* insert_batching of clients gone (SHOW
+									 * BATCHING) */
 	uint64_t	login_count;
 	int64_t		maxwait_start;
 
 	struct event timer;
 	int64_t		timer_at;
-	int64_t		empty_since;	/* no clients, no servers since (auto-databases) */
+	int64_t		empty_since;	/* no clients, no servers since
+								 * (auto-databases) */
 };
 
 /* Global state (objects.c). */
@@ -211,11 +232,13 @@ extern struct list login_client_list;
 extern struct list cancel_server_list;
 extern int	client_count;		/* every client object not yet freed */
 extern bool pooler_shutting_down;
-extern bool pooler_shutdown_wait_clients;	/* SIGTERM: serve clients until they leave */
+extern bool pooler_shutdown_wait_clients;	/* SIGTERM: serve clients until
+											 * they leave */
 extern bool pooler_paused;
 
 void		objects_init(struct event_base *base);
 void		objects_cleanup(void);
+
 /* Free everything on the just-free lists (end of a loop turn). */
 void		objects_free_closed(void);
 
@@ -228,10 +251,13 @@ pool_mode(const struct pool *p)
 }
 const struct cfg_database *pool_db(const struct pool *p);
 int			pool_server_count(const struct pool *p);
+
 /* Serve waiting clients from idle servers; launch connections as needed. */
 void		pool_activate(struct pool *p);
+
 /* Free an auto-database pool empty for autodb_idle_timeout; true if freed. */
 bool		pool_free_if_idle(struct pool *p);
+
 /* Open connections up to min_pool_size. */
 void		pool_prewarm(struct pool *p);
 
@@ -246,11 +272,14 @@ struct server *server_new(struct pool *p);
  * queues the client FIFO and starts a connection if the limits allow (false).
  */
 bool		find_server(struct client *c);
+
 /* Fail fast (and close the client) while the pool's logins are failing
  * within server_login_retry; true if the client was closed. */
 bool		pool_login_failing(struct client *c);
+
 /* The client is done with its server (transaction end / disconnect). */
 void		release_server(struct server *s);
+
 /* Link/unlink a pair. */
 void		link_pair(struct client *c, struct server *s);
 void		unlink_pair(struct client *c, struct server *s);
@@ -262,6 +291,7 @@ void		unlink_pair(struct client *c, struct server *s);
  */
 void		disconnect_client(struct client *c, const char *sqlstate, const char *fmt,...)
 			PP_PRINTF(3, 4);
+
 /* Close a server; a linked client gets `sqlstate`/message and is closed. */
 void		disconnect_server(struct server *s, bool notify_client, const char *sqlstate,
 							  const char *fmt,...) PP_PRINTF(4, 5);
@@ -273,6 +303,7 @@ bool		client_send_error(struct client *c, const char *sqlstate, const char *msg,
 /* Cancel keys: O(1) lookup of the client holding a pooler-issued key. */
 void		cancel_key_assign(struct client *c);
 struct client *cancel_key_find(uint32_t pid, uint32_t key);
+
 /* Send a CancelRequest for what `s` is running (new connection). */
 void		launch_cancel(struct server *s);
 
@@ -281,8 +312,10 @@ int			pool_server_addr(struct pool *p, struct sockaddr_storage *ss, socklen_t *l
 
 /* Close the pool's idle servers now and the busy ones when released. */
 void		pool_reconnect(struct pool *p, const char *why);
+
 /* Drop every pool's servers and clients of database `dbname` (KILL). */
 void		kill_database(const char *dbname);
+
 /* After reload: re-read per-pool settings, mark servers for reconnect. */
 void		objects_reload(void);
 

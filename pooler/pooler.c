@@ -21,7 +21,8 @@
 
 #define MAX_LISTENERS 16
 
-struct listener {
+struct listener
+{
 	int			fd;
 	bool		is_unix;
 	char		path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
@@ -212,6 +213,7 @@ pooler_reload(void)
 		cfg_free(newcfg);
 		return -1;
 	}
+
 	/*
 	 * Nothing keeps pointers into the old config across loop turns (pools
 	 * look their database entry up by name each time), so it can go now.

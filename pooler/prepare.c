@@ -18,7 +18,8 @@ struct ps_stats ps_stats;
 
 /* ---- statements (process-wide, deduplicated) ---- */
 
-struct ps_stmt {
+struct ps_stmt
+{
 	struct ps_stmt *hnext;		/* chain of the global table */
 	uint64_t	hash;
 	uint64_t	id;
@@ -219,7 +220,8 @@ ps_global_cleanup(void)
 
 /* ---- client maps: name -> statement ---- */
 
-struct ps_centry {
+struct ps_centry
+{
 	struct ps_centry *next;
 	struct ps_stmt *stmt;
 	uint64_t	hash;
@@ -227,16 +229,17 @@ struct ps_centry {
 	char		name[];
 };
 
-struct ps_client {
+struct ps_client
+{
 	struct ps_centry **tab;
 	uint32_t	size;			/* power of two or 0 */
 	uint32_t	count;
 	struct ps_stmt *unnamed;
 	struct ps_server *linked;	/* the server whose queued requests may undo
 								 * changes to this map (see undo_map) */
-	uint32_t	nrq;			/* queued requests of `linked` that point here;
-								 * at 0 the link is dropped, so that `linked`
-								 * never outlives its server */
+	uint32_t	nrq;			/* queued requests of `linked` that point
+								 * here; at 0 the link is dropped, so that
+								 * `linked` never outlives its server */
 };
 
 static void unlink_client(struct ps_client *cl);
@@ -359,8 +362,10 @@ client_store(struct ps_client *cl, const char *name, uint32_t len, struct ps_stm
 	pp = client_slot(cl, name, len, h);
 	if (pp)
 	{
-		/* PostgreSQL would say 42P05; a driver re-preparing a name it
-		 * believes gone (e.g. after a failed Parse) gets the new text. */
+		/*
+		 * PostgreSQL would say 42P05; a driver re-preparing a name it
+		 * believes gone (e.g. after a failed Parse) gets the new text.
+		 */
 		stmt_unref((*pp)->stmt);
 		(*pp)->stmt = st;
 		return true;
@@ -404,12 +409,14 @@ client_forget(struct ps_client *cl, const char *name, uint32_t len)
 
 /* ---- server caches ---- */
 
-enum sentry_state {
+enum sentry_state
+{
 	SE_PENDING,					/* Parse sent, ParseComplete not seen yet */
 	SE_READY
 };
 
-struct ps_sentry {
+struct ps_sentry
+{
 	struct ps_sentry *hnext;
 	struct list_node lru;		/* head = least recently used */
 	struct ps_stmt *stmt;
@@ -418,13 +425,16 @@ struct ps_sentry {
 };
 
 /* Kinds of queued requests. */
-enum rq_kind {
+enum rq_kind
+{
 	RQ_EXT,						/* extended request forwarded (Bind, Describe,
 								 * Execute, Close of a portal, ...) */
 	RQ_PARSE,					/* client's Parse, renamed: '1' makes it READY */
-	RQ_PARSE_INJECTED,			/* our Parse before a Bind/Describe: swallow '1' */
+	RQ_PARSE_INJECTED,			/* our Parse before a Bind/Describe: swallow
+								 * '1' */
 	RQ_PARSE_NOP,				/* portal Close standing for a Parse */
-	RQ_CLOSE_EVICT,				/* our Close of an evicted statement: swallow '3' */
+	RQ_CLOSE_EVICT,				/* our Close of an evicted statement: swallow
+								 * '3' */
 	RQ_SYNC,					/* Sync: 'Z' */
 	RQ_QUERY,					/* Query / FunctionCall: everything up to 'Z' */
 	RQ_QUERY_INJECTED,			/* our Query: swallow everything up to 'Z' */
@@ -432,23 +442,30 @@ enum rq_kind {
 	RQ_EXECUTE					/* Execute, with the portal's statement */
 };
 
-struct ps_rq {
+struct ps_rq
+{
 	uint8_t		kind;
 	bool		dealloc_all;	/* RQ_QUERY_DEALLOC: tag "DEALLOCATE ALL" */
 	uint32_t	gen;			/* RQ_PARSE*: the cache entry it made */
 	struct ps_stmt *stmt;		/* referenced, or NULL */
-	/* A client's Parse or Close changed its map when it was sent: if the
+
+	/*
+	 * A client's Parse or Close changed its map when it was sent: if the
 	 * server ignores or fails the request, the name goes back to undo_prev
-	 * (referenced, NULL = no statement).  cl is NULL when there is nothing
-	 * to undo or the client is gone. */
+	 * (referenced, NULL = no statement).  cl is NULL when there is nothing to
+	 * undo or the client is gone.
+	 */
 	struct ps_client *cl;
 	struct ps_stmt *undo_prev;
 	char	   *undo_name;		/* malloc'd; NULL for the unnamed statement */
 	uint32_t	undo_nlen;
-	/* A request that names a statement on the server under another name
-	 * than the client's (see ps_reply_rename): the server-side name is
-	 * map_stmt's, or PS_NAME_PREFIX + the client's name when map_stmt is
-	 * NULL; the client's name is map_inl (short) or map_heap. */
+
+	/*
+	 * A request that names a statement on the server under another name than
+	 * the client's (see ps_reply_rename): the server-side name is map_stmt's,
+	 * or PS_NAME_PREFIX + the client's name when map_stmt is NULL; the
+	 * client's name is map_inl (short) or map_heap.
+	 */
 	bool		mapped;
 	struct ps_stmt *map_stmt;	/* referenced, or NULL */
 	uint32_t	map_nlen;
@@ -456,7 +473,8 @@ struct ps_rq {
 	char		map_inl[24];
 };
 
-struct ps_server {
+struct ps_server
+{
 	struct ps_sentry **tab;
 	uint32_t	size;			/* power of two or 0 */
 	uint32_t	count;
@@ -467,11 +485,13 @@ struct ps_server {
 	uint32_t	qcap;			/* power of two or 0 */
 	uint32_t	qhead;
 	uint32_t	qlen;
-	uint32_t	untracked_z;	/* simple queries sent while nothing was queued:
-								 * their replies come first and pass as they are */
-	bool		skipping;		/* an error: requests up to the next Sync are ignored */
+	uint32_t	untracked_z;	/* simple queries sent while nothing was
+								 * queued: their replies come first and pass
+								 * as they are */
+	bool		skipping;		/* an error: requests up to the next Sync are
+								 * ignored */
 	bool		last_dealloc_all;
-	struct ps_stmt *unnamed_portal;	/* statement of the last Bind to portal "" */
+	struct ps_stmt *unnamed_portal; /* statement of the last Bind to portal "" */
 };
 
 struct ps_server *
@@ -825,6 +845,7 @@ ps_rename_in_reply(const uint8_t *msg, uint32_t total, const char *from, const c
 	while (pos < total - 1)
 	{
 		const uint8_t *v = msg + pos + 1;
+
 		/* the last byte is the list's terminator, never a value's */
 		const uint8_t *nul = memchr(v, '\0', total - 1 - (pos + 1));
 		size_t		vlen;
@@ -1246,7 +1267,8 @@ foreign_request(struct ps_server *sv, uint8_t type, const char *portal, uint32_t
 	int			slen;
 
 	if (nlen >= 64)
-		return push_forwarded(sv, RQ_EXT, NULL);	/* no pooler name is that long */
+		return push_forwarded(sv, RQ_EXT, NULL);	/* no pooler name is that
+													 * long */
 	slen = snprintf(sname, sizeof(sname), "%s%.*s", PS_NAME_PREFIX, (int) nlen, name);
 	proto_buf_reset(out);
 	build_named(out, type, portal, plen, sname, (uint32_t) slen, rest, rlen);
@@ -1377,9 +1399,12 @@ client_close(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 		return PS_BAD;
 	if (body[0] != 'S')
 		return push_forwarded(sv, RQ_EXT, NULL);	/* a portal */
-	/* The statement stays cached on the server for other clients; the
-	 * client gets the CloseComplete of a no-op portal Close.  Ignored after
-	 * an error, it leaves the name as it is. */
+
+	/*
+	 * The statement stays cached on the server for other clients; the client
+	 * gets the CloseComplete of a no-op portal Close.  Ignored after an
+	 * error, it leaves the name as it is.
+	 */
 	proto_buf_reset(out);
 	build_nop_close(out);
 	if (sv->skipping)
@@ -1468,8 +1493,10 @@ ps_client_message(struct ps_client *cl, struct ps_server *sv, const uint8_t *msg
 		case PQMSG_FunctionCall:
 			if (sv->qlen == 0 && !sv->skipping)
 			{
-				/* nothing queued before it: a count is enough (simple-query
-				 * traffic never touches the queue) */
+				/*
+				 * nothing queued before it: a count is enough (simple-query
+				 * traffic never touches the queue)
+				 */
 				sv->untracked_z++;
 				return PS_PASS;
 			}
@@ -1688,8 +1715,11 @@ error_skip(struct ps_server *sv)
 
 	while (n < sv->qlen && sv->q[(sv->qhead + n) & (sv->qcap - 1)].kind != RQ_SYNC)
 		n++;
-	/* map changes are undone newest first, so each name ends up as it was
-	 * before the first of them */
+
+	/*
+	 * map changes are undone newest first, so each name ends up as it was
+	 * before the first of them
+	 */
 	for (uint32_t i = n; i-- > 0;)
 		undo_map(&sv->q[(sv->qhead + i) & (sv->qcap - 1)], i == 0);
 	while (n-- > 0)
@@ -1739,7 +1769,8 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 	}
 	/* an extended-protocol request */
 	if (!is_final_ext(type))
-		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY, ... */
+		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY,
+									 * ... */
 	if (type == PQMSG_ErrorResponse)
 	{
 		error_skip(sv);

@@ -67,7 +67,8 @@ struct ps_client;
 struct ps_server;
 
 /* What happens to a client message. */
-enum ps_result {
+enum ps_result
+{
 	PS_PASS = 0,				/* forward the message unchanged */
 	PS_REPLACED,				/* send `out` to the server instead */
 	PS_BAD,						/* malformed message: close the client (08P01) */
@@ -75,19 +76,22 @@ enum ps_result {
 };
 
 /* What happens to a server reply. */
-enum ps_reply {
+enum ps_reply
+{
 	PS_REPLY_FORWARD = 0,		/* forward it unchanged */
 	PS_REPLY_SWALLOW,			/* the pooler asked for it: drop it */
-	PS_REPLY_AS_PARSE_COMPLETE,	/* a CloseComplete standing for a ParseComplete */
+	PS_REPLY_AS_PARSE_COMPLETE, /* a CloseComplete standing for a
+								 * ParseComplete */
 	PS_REPLY_AS_DEALLOCATE		/* EmptyQueryResponse standing for the
 								 * CommandComplete of a DEALLOCATE */
 };
 
 /* Counters for SHOW and tests (process-wide). */
-struct ps_stats {
+struct ps_stats
+{
 	uint64_t	stmts;			/* statements alive now */
 	uint64_t	server_parses;	/* Parse messages sent to servers */
-	uint64_t	parses_skipped;	/* client Parses the server already had */
+	uint64_t	parses_skipped; /* client Parses the server already had */
 	uint64_t	parses_injected;	/* Parses added before a Bind/Describe */
 	uint64_t	evictions;		/* Close sent for LRU eviction */
 };
@@ -99,18 +103,23 @@ void		ps_global_cleanup(void);
 
 struct ps_client *ps_client_new(void);
 void		ps_client_free(struct ps_client *cl);
+
 /* Number of named statements the client has (unnamed not counted). */
 uint32_t	ps_client_count(const struct ps_client *cl);
 
 struct ps_server *ps_server_new(void);
 void		ps_server_free(struct ps_server *sv);
+
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);
 uint32_t	ps_server_outstanding(const struct ps_server *sv);
+
 /* The client dropped every statement name (DISCARD ALL). */
 void		ps_client_forget_all(struct ps_client *cl);
+
 /* The statement of the unnamed portal (the last Bind to portal ""), or NULL. */
 const struct ps_stmt *ps_server_portal_stmt(const struct ps_server *sv);
+
 /* The server dropped every prepared statement (DISCARD ALL, DEALLOCATE ALL). */
 void		ps_server_forget_all(struct ps_server *sv);
 
@@ -174,16 +183,20 @@ enum ps_reply ps_server_reply(struct ps_server *sv, uint8_t type);
 /* The statement of the request the next reply belongs to (the Bind's, for
  * an Execute of the unnamed portal), or NULL. */
 const struct ps_stmt *ps_server_current_stmt(const struct ps_server *sv);
+
 /* Query text of a statement (NUL-terminated). */
 const char *ps_stmt_text(const struct ps_stmt *st);
+
 /* Whether the text may change session parameters (varcache_sql_maybe_set,
  * worked out once per statement); its length in *text_len. */
 bool		ps_stmt_maybe_set(const struct ps_stmt *st, uint32_t *text_len);
+
 /*
  * The Parse body (query\0 int16 n int32 types[n]) of the client's statement
  * `name` ("" = unnamed), or NULL if the client has none by that name.
  */
 const uint8_t *ps_client_stmt_body(struct ps_client *cl, const char *name, uint32_t *len);
+
 /* Server-side name, "PGPLUMB_<id>". */
 const char *ps_stmt_name(const struct ps_stmt *st);
 
@@ -204,11 +217,13 @@ const char *ps_stmt_name(const struct ps_stmt *st);
 /* True if the reply now arriving answers a request whose statement the
  * server knows by another name. */
 bool		ps_reply_renames(const struct ps_server *sv);
+
 /* For that reply (`msg`, `total` bytes): true if `out` was reset and holds
  * the message with the client's name; false if no field names the
  * statement (forward it as it is). */
 bool		ps_reply_rename(const struct ps_server *sv, const uint8_t *msg, uint32_t total,
 							struct proto_buf *out);
+
 /* The same for given names: every `statement "<from>"` in the fields of an
  * ErrorResponse/NoticeResponse becomes `statement "<to>"` (for tests). */
 bool		ps_rename_in_reply(const uint8_t *msg, uint32_t total, const char *from,

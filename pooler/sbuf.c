@@ -16,7 +16,8 @@
 /* Keep at most this many spare standard-size buffers. */
 #define SBUF_FREELIST_MAX 1024
 
-struct free_buf {
+struct free_buf
+{
 	struct free_buf *next;
 };
 
@@ -38,6 +39,7 @@ static struct proto_buf *spare_obuf;
  * released at the latest when the round that held it ends.
  */
 static struct sbuf *round_sb;
+
 /* A socket other than round_sb on which the running round held output. */
 static struct sbuf *round_held;
 
@@ -423,8 +425,11 @@ send_with_held(struct sbuf *sb, struct sbuf *dst)
 	do
 		n = sendmsg(dst->fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	/* nothing written (a full socket, or a failed one: its write event
-	 * reports the failure when it writes the held bytes) */
+
+	/*
+	 * nothing written (a full socket, or a failed one: its write event
+	 * reports the failure when it writes the held bytes)
+	 */
 	if (n < 0)
 		n = 0;
 	dst->bytes_sent += (uint64_t) n;
@@ -704,9 +709,12 @@ out:
 		return false;
 	if (sb->closed)
 		return false;
-	/* held bytes wait for an answer only if one is certain to come; a round
+
+	/*
+	 * held bytes wait for an answer only if one is certain to come; a round
 	 * the owner paused (e.g. the client waits for a server) goes on when it
-	 * resumes */
+	 * resumes
+	 */
 	if (sb->held && !sb->hold_answered && !sb->paused && !release_held(sb))
 	{
 		sb->cb(sb, SBUF_EV_SEND_FAILED, NULL);
@@ -848,8 +856,10 @@ sbuf_continue(struct sbuf *sb)
 	sb->lazy_pause = false;
 	if (sb->ilen == sb->isent && sb->pkt_left == 0 && !sb->want_flushed && !sb->blocked)
 	{
-		/* nothing buffered to decide on (a server released after its
-		 * ReadyForQuery): just listen again, no extra callback */
+		/*
+		 * nothing buffered to decide on (a server released after its
+		 * ReadyForQuery): just listen again, no extra callback
+		 */
 		update_read(sb);
 		return;
 	}

@@ -33,7 +33,8 @@
 
 struct sbuf;
 
-enum sbuf_event {
+enum sbuf_event
+{
 	SBUF_EV_PKT,				/* a message header is available: decide */
 	SBUF_EV_RECV_FAILED,		/* EOF or read error */
 	SBUF_EV_SEND_FAILED,		/* write error on this socket */
@@ -43,7 +44,8 @@ enum sbuf_event {
 	SBUF_EV_FLUSHED				/* after SBUF_FORWARD_LAST: all forwarded */
 };
 
-enum sbuf_ret {
+enum sbuf_ret
+{
 	SBUF_FORWARD,				/* forward this whole message to dst */
 	SBUF_FORWARD_LAST,			/* forward it, stop, report SBUF_EV_FLUSHED */
 	SBUF_SKIP,					/* consumed (message must be complete) */
@@ -54,7 +56,8 @@ enum sbuf_ret {
 };
 
 /* The message being decided (SBUF_EV_PKT). */
-struct sbuf_pkt {
+struct sbuf_pkt
+{
 	uint8_t		type;			/* 0 for untyped startup-phase packets */
 	uint32_t	total;			/* bytes of the whole message incl. header */
 	const uint8_t *data;		/* message start (header included) */
@@ -71,9 +74,11 @@ sbuf_pkt_complete(const struct sbuf_pkt *p)
 typedef enum sbuf_ret (*sbuf_cb_fn) (struct sbuf *sb, enum sbuf_event ev,
 									 struct sbuf_pkt *pkt);
 
-struct sbuf {
+struct sbuf
+{
 	struct event ev_read;
-	struct event *ev_write;		/* allocated on first need (connect, full socket) */
+	struct event *ev_write;		/* allocated on first need (connect, full
+								 * socket) */
 	struct sbuf *dst;			/* where forwarded bytes go (peer), or NULL */
 	struct sbuf *waiting_src;	/* a source blocked on this socket draining */
 	uint8_t    *ibuf;
@@ -101,9 +106,11 @@ struct sbuf {
 	bool		blocked;		/* pending bytes wait for dst to drain */
 	bool		startup;		/* untyped startup-phase framing */
 	bool		closed;
-	bool		wakeup;			/* ev_read activated by sbuf_continue(), not by data */
-	bool		lazy_pause;		/* this pause keeps ev_read added until data comes
-								 * (saves two epoll_ctl per pause; see sbuf_pause_lazy) */
+	bool		wakeup;			/* ev_read activated by sbuf_continue(), not
+								 * by data */
+	bool		lazy_pause;		/* this pause keeps ev_read added until data
+								 * comes (saves two epoll_ctl per pause; see
+								 * sbuf_pause_lazy) */
 	bool		pkt_drop;		/* the rest of the current message is dropped */
 	bool		held;			/* obuf waits to go out with the next bytes
 								 * forwarded into this socket (sbuf_send_held) */
@@ -119,13 +126,17 @@ void		sbuf_global_init(struct event_base *base, uint32_t pkt_buf, bool keepalive
 void		sbuf_global_cleanup(void);
 
 void		sbuf_init(struct sbuf *sb, sbuf_cb_fn cb, void *owner);
+
 /* Take an accepted, connected, non-blocking socket; starts reading. */
 int			sbuf_accept(struct sbuf *sb, int fd, bool is_unix) PP_WUR;
+
 /* Read now, as if the socket had said it is readable (nothing happens if
  * it has no data yet). */
 void		sbuf_try_read(struct sbuf *sb);
+
 /* Start a non-blocking connect; SBUF_EV_CONNECT_OK/FAILED follows. */
 int			sbuf_connect(struct sbuf *sb, const struct sockaddr *sa, socklen_t salen) PP_WUR;
+
 /* Close the socket and drop buffers; never calls back. */
 void		sbuf_close(struct sbuf *sb);
 
@@ -183,8 +194,10 @@ bool		sbuf_flush_pending(struct sbuf *sb);
 
 /* Resume processing after SBUF_WAIT / FORWARD_LAST (runs from the loop). */
 void		sbuf_continue(struct sbuf *sb);
+
 /* Stop reading (e.g. for PAUSE) without dropping buffered data. */
 void		sbuf_pause(struct sbuf *sb);
+
 /*
  * The owner is about to return SBUF_WAIT and expects to sbuf_continue() soon
  * while the peer sends nothing meanwhile (a held request awaiting its

@@ -241,7 +241,10 @@ login_packet(struct server *s, struct sbuf_pkt *pkt)
 			}
 			if (!p->have_welcome)
 			{
-				/* the first login of the pool: its values are what clients are told */
+				/*
+				 * the first login of the pool: its values are what clients
+				 * are told
+				 */
 				struct proto_buf tmp = p->welcome;
 
 				p->welcome = s->login_params;
@@ -409,8 +412,10 @@ batch_reply(struct server *s, struct sbuf_pkt *pkt)
 	if (a == BATCH_FORWARD && pkt->type == PQMSG_ReadyForQuery && to_c->len &&
 		batch_to_server(c->batch)->len == 0)
 	{
-		/* the replies of a rewritten segment, then its ReadyForQuery, relayed
-		 * next: one write, one wake-up of the client */
+		/*
+		 * the replies of a rewritten segment, then its ReadyForQuery, relayed
+		 * next: one write, one wake-up of the client
+		 */
 		if (!sbuf_send_held(&c->sb, to_c->data, to_c->len))
 		{
 			disconnect_server(s, true, NULL, "could not send");
@@ -455,7 +460,11 @@ relay_packet(struct server *s, struct sbuf_pkt *pkt)
 		if (r != SBUF_FORWARD)
 			return r;
 	}
-	/* between segments only ReadyForQuery and ErrorResponse are the rewriter's concern */
+
+	/*
+	 * between segments only ReadyForQuery and ErrorResponse are the
+	 * rewriter's concern
+	 */
 	if (s->link && s->link->batch &&
 		(batch_busy(s->link->batch) || pkt->type == PQMSG_ReadyForQuery ||
 		 pkt->type == PQMSG_ErrorResponse))
@@ -490,8 +499,11 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	/* a reply txn translated (ParseComplete) may be the coalescer's */
 	if (done && r == SBUF_FORWARD && s->link && s->link->coal)
 		return coalesce_reply(s, pkt);
-	/* a reply txn.c rewrote for the client (ParseComplete standing for a
-	 * skipped Parse) is the rewriter's to see too */
+
+	/*
+	 * a reply txn.c rewrote for the client (ParseComplete standing for a
+	 * skipped Parse) is the rewriter's to see too
+	 */
 	if (done && r == SBUF_FORWARD && s->link && s->link->batch)
 		return batch_reply(s, pkt);
 	if (done)

@@ -10,6 +10,7 @@
 
 /* Resolve, connect and start the login; the server goes to SV_LOGIN. */
 int			server_connect(struct server *s) PP_WUR;
+
 /* Send server_reset_query (SV_USED) or server_check_query (SV_TESTED);
  * the server returns to SV_IDLE when it answers with ReadyForQuery idle. */
 int			server_send_query(struct server *s, const char *sql) PP_WUR;

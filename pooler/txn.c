@@ -16,7 +16,8 @@
 #include "prepare.h"
 #include "varcache.h"
 
-struct txn_client {
+struct txn_client
+{
 	uint64_t	serial;			/* unique per client (pointers get reused) */
 	struct varclient vars;
 	struct varcache *startup;	/* tracked startup values, until the welcome */
@@ -26,7 +27,8 @@ struct txn_client {
 								 * NULL: only while something is held */
 };
 
-struct txn_server {
+struct txn_server
+{
 	struct varcache vars;		/* what the server connection has */
 	struct ps_server *ps;
 	uint64_t	synced_serial;	/* client the values were last checked for */
@@ -34,14 +36,17 @@ struct txn_server {
 								 * (track_client_id), 0 = none or unknown */
 	uint32_t	synced_cgen;
 	uint32_t	synced_sgen;
-	int			sync_pending;	/* our sync queries without their ReadyForQuery */
+	int			sync_pending;	/* our sync queries without their
+								 * ReadyForQuery */
 	bool		last_commit;	/* last CommandComplete was COMMIT */
 };
 
 static uint64_t next_serial = 1;
+
 /* Reused for every message the pooler builds (single-threaded). */
 static struct proto_buf scratch;
 static struct proto_buf ps_out;
+
 /* A drained held buffer kept for the next client that holds something. */
 static struct proto_buf *held_spare;
 
@@ -50,7 +55,8 @@ static struct proto_buf *held_spare;
  * startup parameters (interned: one pointer to compare), so the next login
  * is usually a copy of it, not another pass over every ParameterStatus.
  */
-static struct {
+static struct
+{
 	const struct pool *pool;
 	struct proto_buf from;		/* the pool's welcome it was built from */
 	struct varcache startup;	/* the client's startup values */
@@ -279,8 +285,11 @@ txn_client_welcome(struct client *c, struct proto_buf *b)
 			proto_put_bytes(b, w->data + pos, 1 + len);
 		pos += 1 + len;
 	}
-	/* tracked values the server does not report (search_path=... given at
-	 * startup) still follow the client */
+
+	/*
+	 * tracked values the server does not report (search_path=... given at
+	 * startup) still follow the client
+	 */
 	for (int i = 0; tc->startup && i < VAR_MAX; i++)
 		if (varcache_get(tc->startup, i) && varcache_get(&tc->vars.reset, i) == NULL &&
 			varcache_set(&tc->vars.reset, i, varcache_get(tc->startup, i), false) < 0)
@@ -421,7 +430,7 @@ build_refusal(struct proto_buf *b, const char *what, const char *hint, int mode)
 /* ---- client messages ---- */
 
 static enum sbuf_ret
-client_fail(struct client *c, enum ps_result r);
+			client_fail(struct client *c, enum ps_result r);
 
 /* The replies the pooler gives for a Parse or Close it answers itself. */
 static const uint8_t parse_complete[PROTO_HDR_LEN] = {PQMSG_ParseComplete, 0, 0, 0, 4};
@@ -563,7 +572,7 @@ sync_needed(struct txn_client *tc, struct txn_server *ts)
 	return false;
 }
 
-#define LOWER(ch) ((uint8_t) ((ch) | 0x20))	/* ASCII letters only */
+#define LOWER(ch) ((uint8_t) ((ch) | 0x20)) /* ASCII letters only */
 #define IS_BLANK(ch) ((ch) == ' ' || (ch) == '\n' || (ch) == '\t' || (ch) == '\r')
 
 /*
@@ -701,8 +710,10 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	}
 	if (!was_busy && (ts->ps != NULL) != tracking)
 	{
-		/* the pool mode or max_prepared_statements changed (reload): start
-		 * or stop matching replies only while nothing is outstanding */
+		/*
+		 * the pool mode or max_prepared_statements changed (reload): start or
+		 * stop matching replies only while nothing is outstanding
+		 */
 		ps_server_free(ts->ps);
 		ts->ps = tracking ? ps_server_new() : NULL;
 		if (tracking && ts->ps == NULL)
@@ -1043,8 +1054,11 @@ txn_server_reset_sent(struct server *s, const char *query)
 		ts->id_serial = 0;		/* whatever the query is, the id may be gone */
 	if (ts == NULL || !has_words(query, query + strlen(query), "all"))
 		return;
-	/* DISCARD ALL / RESET ALL: what the server does not report goes back to
-	 * its defaults (the rest comes as ParameterStatus) */
+
+	/*
+	 * DISCARD ALL / RESET ALL: what the server does not report goes back to
+	 * its defaults (the rest comes as ParameterStatus)
+	 */
 	for (int i = 0; i < VAR_MAX; i++)
 		if (!varcache_is_reported(i) && varcache_set(&ts->vars, i, NULL, false) < 0)
 			log_warning("%s out of memory", server_ident(s));
@@ -1125,8 +1139,11 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 			disconnect_client(c, NULL, "could not send to client");
 			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
 		}
-		/* what txn_server_after() does for these (kept out of here so
-		 * that it stays inlined in the relay) */
+
+		/*
+		 * what txn_server_after() does for these (kept out of here so that it
+		 * stays inlined in the relay)
+		 */
 		(void) ps_server_reply(ts->ps, t);
 		if (t == PQMSG_ErrorResponse)
 			varclient_note_error(&c->txn->vars);
@@ -1206,7 +1223,8 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 	if (pkt->type == PQMSG_DataRow || ts == NULL || c == NULL || c->txn == NULL)
 		return;
 	if (r != SBUF_FORWARD && r != SBUF_FORWARD_LAST && r != SBUF_SKIP)
-		return;					/* NEED_FULL / WAIT: it comes again; CLOSED: gone */
+		return;					/* NEED_FULL / WAIT: it comes again; CLOSED:
+								 * gone */
 	if (ts->ps)
 		(void) ps_server_reply(ts->ps, pkt->type);
 	switch (pkt->type)

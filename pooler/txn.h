@@ -25,6 +25,7 @@
 
 /* Settings changed (start, reload). */
 void		txn_configure(void);
+
 /* Free process-wide state (exit). */
 void		txn_cleanup(void);
 
@@ -32,6 +33,7 @@ void		txn_cleanup(void);
  * session parameter), false if it is not ours to judge.  Out of memory
  * returns true and leaves the value untracked. */
 bool		txn_client_startup_param(struct client *c, const char *name, const char *value);
+
 /*
  * Append the ParameterStatus messages a client gets at login: the pool's
  * (its first server login), with the client's own startup values for the
@@ -52,12 +54,14 @@ enum sbuf_ret txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
  * work_packet.  Returns the relay's decision (SBUF_FORWARD to go on). */
 enum sbuf_ret txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt,
 								bool was_busy);
+
 /*
  * insert_batching outside session pooling: send the rewriter's messages for
  * the server as the client's own (prepared-statement names mapped, replies
  * matched), after what is held.  false: a connection was closed.
  */
 bool		txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs) PP_WUR;
+
 /* Does txn.c hold bytes of the client's not yet sent to its server? */
 bool		txn_client_holds(const struct client *c);
 
@@ -67,12 +71,14 @@ bool		txn_client_holds(const struct client *c);
  * goes on with the reply and tells txn_server_after() what it decided.
  */
 enum sbuf_ret txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done);
+
 /* The relay decided `r` about the reply txn_server_packet() let through. */
 void		txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r);
 
 /* A ParameterStatus or CommandComplete of a server nobody uses (login,
  * server_reset_query, health check): recorded as the server's values. */
 enum sbuf_ret txn_server_unlinked_packet(struct server *s, struct sbuf_pkt *pkt);
+
 /* The server is about to run server_reset_query. */
 void		txn_server_reset_sent(struct server *s, const char *query);
 
@@ -81,6 +87,7 @@ void		txn_server_reset_sent(struct server *s, const char *query);
  * statement `name` the client prepared without a server, or NULL.
  */
 const uint8_t *txn_client_stmt_body(struct client *c, const char *name, uint32_t *len);
+
 /* insert_coalescing: do two clients have the same session parameters? */
 bool		txn_clients_same_vars(const struct client *a, const struct client *b);
 
@@ -89,6 +96,7 @@ void		txn_server_free(struct server *s);
 
 /* Requests of the server still waiting for replies in the matching queue. */
 uint32_t	txn_server_outstanding(const struct server *s);
+
 /* ReadyForQuery replies owed to the pooler's own sync queries (counted in expect_rfq). */
 int			txn_server_syncs_pending(const struct server *s);
 

@@ -17,20 +17,24 @@
 
 #include "scram.h"
 
-struct userlist_entry {
-	char *user;
-	char *secret;
-	size_t order;		/* line order, so that the last duplicate wins */
-};
-
-struct userlist {
-	struct userlist_entry *e;
-	size_t n;
-};
-
-static void wipe_free(char *s)
+struct userlist_entry
 {
-	if (s) {
+	char	   *user;
+	char	   *secret;
+	size_t		order;			/* line order, so that the last duplicate wins */
+};
+
+struct userlist
+{
+	struct userlist_entry *e;
+	size_t		n;
+};
+
+static void
+wipe_free(char *s)
+{
+	if (s)
+	{
 		volatile char *p = s;
 
 		while (*p)
@@ -39,11 +43,13 @@ static void wipe_free(char *s)
 	}
 }
 
-void userlist_free(struct userlist *ul)
+void
+userlist_free(struct userlist *ul)
 {
 	if (!ul)
 		return;
-	for (size_t i = 0; i < ul->n; i++) {
+	for (size_t i = 0; i < ul->n; i++)
+	{
 		free(ul->e[i].user);
 		wipe_free(ul->e[i].secret);
 	}
@@ -53,14 +59,17 @@ void userlist_free(struct userlist *ul)
 
 /* Read one quoted field at *pp; returns a malloc'd string or NULL
  * (*bad set when the syntax is wrong, not set when out of memory). */
-static char *quoted_field(const char **pp, bool *bad)
+static char *
+quoted_field(const char **pp, bool *bad)
 {
 	const char *p = *pp;
-	char *out, *o;
+	char	   *out,
+			   *o;
 
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (*p != '"') {
+	if (*p != '"')
+	{
 		*bad = true;
 		return NULL;
 	}
@@ -69,14 +78,18 @@ static char *quoted_field(const char **pp, bool *bad)
 	if (!out)
 		return NULL;
 	o = out;
-	for (;;) {
-		if (*p == '\0' || *p == '\n') {
+	for (;;)
+	{
+		if (*p == '\0' || *p == '\n')
+		{
 			free(out);
 			*bad = true;
 			return NULL;
 		}
-		if (*p == '"') {
-			if (p[1] == '"') {
+		if (*p == '"')
+		{
+			if (p[1] == '"')
+			{
 				*o++ = '"';
 				p += 2;
 				continue;
@@ -91,31 +104,38 @@ static char *quoted_field(const char **pp, bool *bad)
 	return out;
 }
 
-static int cmp_entry(const void *a, const void *b)
+static int
+cmp_entry(const void *a, const void *b)
 {
-	const struct userlist_entry *x = a, *y = b;
-	int c = strcmp(x->user, y->user);
+	const struct userlist_entry *x = a,
+			   *y = b;
+	int			c = strcmp(x->user, y->user);
 
 	if (c)
 		return c;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-int userlist_load_string(const char *text, const char *name, struct userlist **out,
-			 char *errbuf, size_t errlen)
+int
+userlist_load_string(const char *text, const char *name, struct userlist **out,
+					 char *errbuf, size_t errlen)
 {
 	struct userlist *ul = calloc(1, sizeof *ul);
-	size_t cap = 0, lineno = 0;
+	size_t		cap = 0,
+				lineno = 0;
 	const char *line = text;
 
 	if (errlen)
 		errbuf[0] = '\0';
 	if (!ul)
 		goto oom;
-	while (line && *line) {
-		const char *p = line, *next = strchr(line, '\n');
-		bool bad = false;
-		char *user, *secret;
+	while (line && *line)
+	{
+		const char *p = line,
+				   *next = strchr(line, '\n');
+		bool		bad = false;
+		char	   *user,
+				   *secret;
 
 		lineno++;
 		line = next ? next + 1 : NULL;
@@ -127,27 +147,31 @@ int userlist_load_string(const char *text, const char *name, struct userlist **o
 		if (!user && !bad)
 			goto oom;
 		secret = user ? quoted_field(&p, &bad) : NULL;
-		if (!secret) {
+		if (!secret)
+		{
 			free(user);
 			if (!bad)
 				goto oom;
 			snprintf(errbuf, errlen, "%s:%zu: expected \"user\" \"secret\" in double quotes",
-				 name, lineno);
+					 name, lineno);
 			userlist_free(ul);
 			return -1;
 		}
-		if (user[0] == '\0') {
+		if (user[0] == '\0')
+		{
 			free(user);
 			wipe_free(secret);
 			snprintf(errbuf, errlen, "%s:%zu: empty user name", name, lineno);
 			userlist_free(ul);
 			return -1;
 		}
-		if (ul->n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
+		if (ul->n == cap)
+		{
+			size_t		ncap = cap ? cap * 2 : 16;
 			struct userlist_entry *ne = realloc(ul->e, ncap * sizeof *ne);
 
-			if (!ne) {
+			if (!ne)
+			{
 				free(user);
 				wipe_free(secret);
 				goto oom;
@@ -161,12 +185,15 @@ int userlist_load_string(const char *text, const char *name, struct userlist **o
 		ul->n++;
 	}
 	/* sort by (user, order); keep only the last line of each user */
-	if (ul->n > 1) {
-		size_t w = 0;
+	if (ul->n > 1)
+	{
+		size_t		w = 0;
 
 		qsort(ul->e, ul->n, sizeof *ul->e, cmp_entry);
-		for (size_t i = 0; i < ul->n; i++) {
-			if (i + 1 < ul->n && strcmp(ul->e[i].user, ul->e[i + 1].user) == 0) {
+		for (size_t i = 0; i < ul->n; i++)
+		{
+			if (i + 1 < ul->n && strcmp(ul->e[i].user, ul->e[i + 1].user) == 0)
+			{
 				free(ul->e[i].user);
 				wipe_free(ul->e[i].secret);
 				continue;
@@ -183,23 +210,26 @@ oom:
 	return -1;
 }
 
-int userlist_load(const char *path, struct userlist **out, char *errbuf, size_t errlen)
+int
+userlist_load(const char *path, struct userlist **out, char *errbuf, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
+	FILE	   *f = fopen(path, "r");
+	char	   *text = NULL;
+	size_t		len = 0;
+	int			rc;
 
-	if (!f) {
+	if (!f)
+	{
 		snprintf(errbuf, errlen, "could not open auth_file \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
 	{
-		FILE *m = open_memstream(&text, &len);
-		char buf[4096];
-		size_t n;
+		FILE	   *m = open_memstream(&text, &len);
+		char		buf[4096];
+		size_t		n;
 
-		if (!m) {
+		if (!m)
+		{
 			fclose(f);
 			snprintf(errbuf, errlen, "%s: out of memory", path);
 			return -1;
@@ -209,7 +239,8 @@ int userlist_load(const char *path, struct userlist **out, char *errbuf, size_t 
 		fclose(m);
 		memset(buf, 0, sizeof buf);
 	}
-	if (ferror(f)) {
+	if (ferror(f))
+	{
 		fclose(f);
 		free(text);
 		snprintf(errbuf, errlen, "could not read auth_file \"%s\"", path);
@@ -217,23 +248,27 @@ int userlist_load(const char *path, struct userlist **out, char *errbuf, size_t 
 	}
 	fclose(f);
 	rc = userlist_load_string(text ? text : "", path, out, errbuf, errlen);
-	if (text) {
+	if (text)
+	{
 		memset(text, 0, len);
 		free(text);
 	}
 	return rc;
 }
 
-const char *userlist_find(const struct userlist *ul, const char *user)
+const char *
+userlist_find(const struct userlist *ul, const char *user)
 {
-	size_t lo = 0, hi;
+	size_t		lo = 0,
+				hi;
 
 	if (!ul)
 		return NULL;
 	hi = ul->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(user, ul->e[mid].user);
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+		int			c = strcmp(user, ul->e[mid].user);
 
 		if (c == 0)
 			return ul->e[mid].secret;
@@ -245,17 +280,20 @@ const char *userlist_find(const struct userlist *ul, const char *user)
 	return NULL;
 }
 
-size_t userlist_count(const struct userlist *ul)
+size_t
+userlist_count(const struct userlist *ul)
 {
 	return ul ? ul->n : 0;
 }
 
-enum userlist_secret_kind userlist_secret_kind(const char *secret)
+enum userlist_secret_kind
+userlist_secret_kind(const char *secret)
 {
 	struct scram_secret s;
 
-	if (strlen(secret) == 35 && strncmp(secret, "md5", 3) == 0) {
-		bool hex = true;
+	if (strlen(secret) == 35 && strncmp(secret, "md5", 3) == 0)
+	{
+		bool		hex = true;
 
 		for (int i = 3; i < 35; i++)
 			if (!isxdigit((unsigned char) secret[i]) || isupper((unsigned char) secret[i]))

@@ -16,7 +16,8 @@
 #define USEC_PER_SEC  1000000LL
 #define USEC_PER_MSEC 1000LL
 
-enum log_level {
+enum log_level
+{
 	LOG_LVL_FATAL = 0,
 	LOG_LVL_ERROR,
 	LOG_LVL_WARNING,
@@ -31,6 +32,7 @@ extern int	log_verbosity;
 /* Send log lines to `path` (appended) instead of stderr; NULL = stderr. */
 int			log_open_file(const char *path) PP_WUR;
 void		log_close_file(void);
+
 /* The process id changed (daemon()): refresh the cached log prefix. */
 void		log_after_fork(void);
 
@@ -46,6 +48,7 @@ _Noreturn void die(const char *fmt,...) PP_PRINTF(1, 2);
 /* Monotonic microseconds, cached per loop iteration by now_update(). */
 int64_t		now_usec(void);
 void		now_update(void);
+
 /* Wall-clock time as "YYYY-MM-DD HH:MM:SS" for SHOW CLIENTS/SERVERS. */
 void		format_wall_time(int64_t mono_usec, char *buf, int len);
 

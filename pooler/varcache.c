@@ -138,7 +138,8 @@ varcache_is_reported(int slot)
 
 /* ---- interned values ---- */
 
-struct var_str {
+struct var_str
+{
 	struct var_str *next;		/* chain of the intern table */
 	uint32_t	refs;
 	uint32_t	hash;
@@ -228,7 +229,8 @@ varcache_interned(void)
  * parameters hold one pointer each.  Trailing defaults are not stored: a
  * set's `n` is its last non-default slot + 1, and all-defaults is NULL.
  */
-struct varset {
+struct varset
+{
 	struct varset *next;		/* chain of the set table */
 	uint32_t	refs;
 	uint32_t	hash;
@@ -377,7 +379,7 @@ varcache_get_sql(const struct varcache *vc, int slot)
 static int
 set_interned(struct varcache *vc, int slot, const struct var_str *v)
 {
-	var_values vals;
+	var_values	vals;
 
 	if (slot_value(vc, slot) == v)
 		return 0;
@@ -543,7 +545,7 @@ varcache_build_sync(const struct varcache *client, struct varcache *server, stru
 	if (!proto_buf_ok(out))
 		return -1;
 	{
-		var_values vals;
+		var_values	vals;
 
 		unpack(server, vals);
 		for (int i = 0; i < slot_count; i++)
@@ -805,7 +807,7 @@ note_statement(struct varclient *vc, const char *p, const char *end)
 	if (!take_word(&p, end, "set"))
 		return true;
 	if (take_word(&p, end, "local"))
-		return true;				/* ends with the transaction */
+		return true;			/* ends with the transaction */
 	(void) take_word(&p, end, "session");
 	if (take_word(&p, end, "schema"))
 		slot = varcache_slot("search_path");
@@ -813,8 +815,10 @@ note_statement(struct varclient *vc, const char *p, const char *end)
 	{
 		const char *save = p;
 
-		/* SET SESSION AUTHORIZATION, SET SESSION CHARACTERISTICS, SET ROLE,
-		 * SET TRANSACTION, SET CONSTRAINTS, SET TIME ZONE: not tracked here */
+		/*
+		 * SET SESSION AUTHORIZATION, SET SESSION CHARACTERISTICS, SET ROLE,
+		 * SET TRANSACTION, SET CONSTRAINTS, SET TIME ZONE: not tracked here
+		 */
 		if (take_word(&p, end, "authorization") || take_word(&p, end, "characteristics"))
 			return true;
 		p = save;
@@ -916,7 +920,7 @@ varclient_note_status(struct varclient *vc, struct varcache *server, int slot, c
 static int
 apply_changes(struct varclient *vc, struct varcache *server, struct var_change *ch, int n)
 {
-	var_values cur,
+	var_values	cur,
 				sv,
 				reset;
 
@@ -927,9 +931,11 @@ apply_changes(struct varclient *vc, struct varcache *server, struct var_change *
 	{
 		if (ch[i].slot < 0)
 		{
-			/* RESET ALL: the client's startup values; the server is back at
+			/*
+			 * RESET ALL: the client's startup values; the server is back at
 			 * its defaults for what it does not report (ParameterStatus told
-			 * us the rest) */
+			 * us the rest)
+			 */
 			for (int s = 0; s < VAR_MAX; s++)
 			{
 				cur[s] = reset[s];

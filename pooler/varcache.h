@@ -50,7 +50,8 @@
 #define VAR_PENDING_MAX 16		/* changes remembered per query / transaction */
 
 /* Built-in slots. */
-enum {
+enum
+{
 	VAR_CLIENT_ENCODING = 0,
 	VAR_DATESTYLE,
 	VAR_TIMEZONE,
@@ -62,33 +63,41 @@ enum {
 
 /* An interned value: text plus its kind; NULL stands for the default. */
 struct var_str;
+
 /* An interned, immutable set of values (one per slot); NULL = all defaults. */
 struct varset;
 
-struct varcache {
+struct varcache
+{
 	const struct varset *set;	/* a reference */
 	uint32_t	gen;			/* changes whenever a value does */
 };
 
 /* One change made by a statement. */
-struct var_change {
-	int8_t		slot;			/* -1 = every parameter (RESET ALL / DISCARD ALL) */
+struct var_change
+{
+	int8_t		slot;			/* -1 = every parameter (RESET ALL / DISCARD
+								 * ALL) */
 	const struct var_str *sql;	/* SET text, or NULL for RESET (a reference) */
 };
 
 /* Changes not yet known to stick (allocated at a client's first SET). */
-struct var_pending {
-	struct var_change pend[VAR_PENDING_MAX];	/* since the last ReadyForQuery */
+struct var_pending
+{
+	struct var_change pend[VAR_PENDING_MAX];	/* since the last
+												 * ReadyForQuery */
 	int			npend;
 	bool		pend_overflow;	/* more changes than fit: values unknown */
 	bool		pend_error;		/* an ErrorResponse came after them */
-	struct var_change txn[VAR_PENDING_MAX];	/* inside the open transaction block */
+	struct var_change txn[VAR_PENDING_MAX]; /* inside the open transaction
+											 * block */
 	int			ntxn;
 	bool		txn_overflow;
 };
 
 /* A client's parameters. */
-struct varclient {
+struct varclient
+{
 	struct varcache cur;		/* what the client has */
 	struct varcache reset;		/* what RESET ALL brings back (startup values) */
 	struct var_pending *p;		/* NULL until the client sends a SET or RESET */
@@ -102,13 +111,17 @@ struct varclient {
  * being tracked.  Returns the number of names that did not fit (VAR_MAX).
  */
 int			varcache_configure(const char *extra);
+
 /* Slot of a tracked parameter (case-insensitive), or -1. */
 int			varcache_slot(const char *name);
+
 /* The slot's name is tracked now (track_extra_parameters may drop one). */
 bool		varcache_tracked(int slot);
+
 /* Name of a slot as the pooler writes it. */
 const char *varcache_name(int slot);
 int			varcache_count(void);
+
 /* The server reports this parameter (it sent a ParameterStatus for it). */
 void		varcache_mark_reported(int slot);
 bool		varcache_is_reported(int slot);
@@ -116,18 +129,22 @@ bool		varcache_is_reported(int slot);
 /* Value of a slot (NULL = default), and whether it is SET text. */
 const char *varcache_get(const struct varcache *vc, int slot);
 bool		varcache_get_sql(const struct varcache *vc, int slot);
+
 /* Distinct interned values, and distinct sets of values, alive (for tests). */
 uint32_t	varcache_interned(void);
 uint32_t	varcache_sets(void);
 
 void		varcache_init(struct varcache *vc);
 void		varcache_free(struct varcache *vc);
+
 /* Set a slot; value NULL = default.  Returns 1 if it changed, 0 if not,
  * -1 out of memory (the old value stays). */
 int			varcache_set(struct varcache *vc, int slot, const char *value, bool sql) PP_WUR;
+
 /* dst := src. */
 int			varcache_copy(struct varcache *dst, const struct varcache *src) PP_WUR;
 bool		varcache_equal_slot(const struct varcache *a, const struct varcache *b, int slot);
+
 /* Every value equal (the same interned set). */
 bool		varcache_same(const struct varcache *a, const struct varcache *b);
 
@@ -143,9 +160,11 @@ int			varcache_build_sync(const struct varcache *client, struct varcache *server
 
 void		varclient_init(struct varclient *vc);
 void		varclient_free(struct varclient *vc);
+
 /* Changes waiting for their ReadyForQuery, and for COMMIT. */
 int			varclient_npending(const struct varclient *vc);
 int			varclient_ntxn(const struct varclient *vc);
+
 /* Text of pending change i (NULL for a RESET). */
 const char *varclient_pending_sql(const struct varclient *vc, int i);
 bool		varclient_pending_overflow(const struct varclient *vc);
@@ -157,6 +176,7 @@ bool		varclient_pending_overflow(const struct varclient *vc);
  * out of memory (then the values are marked unknown).
  */
 bool		varclient_note_sql(struct varclient *vc, const char *sql, size_t len) PP_WUR;
+
 /* True if the text may be a statement varclient_note_sql() acts on (a cheap
  * look at its first word, for the hot path). */
 bool		varcache_sql_maybe_set(const char *sql, size_t len);

@@ -33,6 +33,7 @@ START_TEST(test_bucket_bounds_and_error)
 					  (unsigned long long) ns);
 	}
 }
+
 END_TEST
 
 /* Buckets tile the axis: each one starts where the previous one ends. */
@@ -48,6 +49,7 @@ START_TEST(test_buckets_contiguous)
 	for (int b = 1; b < PP_HIST_NBUCKETS; b++)
 		ck_assert_int_eq(pp_hist_bucket((uint64_t) pp_hist_lower(b)), b);
 }
+
 END_TEST
 
 static int
@@ -93,6 +95,7 @@ START_TEST(test_quantiles_vs_exact)
 	}
 	free(h);
 }
+
 END_TEST
 
 /* A few distinct durations (as pg_sleep would give) come out within 5 %. */
@@ -114,6 +117,7 @@ START_TEST(test_quantiles_discrete)
 	ck_assert_double_eq(pp_hist_quantile(h, 1.0, 1e7, 2e8), 2e8);
 	free(h);
 }
+
 END_TEST
 
 START_TEST(test_empty_and_total)
@@ -130,6 +134,7 @@ START_TEST(test_empty_and_total)
 	ck_assert_double_eq(pp_hist_quantile(h, 1.0, 100, 3 * 3600e9), 3 * 3600e9);
 	free(h);
 }
+
 END_TEST
 
 /* A counter about to overflow halves the whole histogram, keeping shape. */
@@ -146,6 +151,7 @@ START_TEST(test_overflow_halves)
 	ck_assert_uint_eq(h[b2], 501);
 	free(h);
 }
+
 END_TEST
 
 static Suite *

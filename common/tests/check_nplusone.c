@@ -181,6 +181,7 @@ START_TEST(test_classic_n_plus_one)
 	ck_assert_int_eq(f->kind, N1_KIND_READ);
 	trace_free(t);
 }
+
 END_TEST
 
 /* Loop lengths around and far above the threshold */
@@ -205,6 +206,7 @@ START_TEST(test_loop_lengths)
 		trace_free(t);
 	}
 }
+
 END_TEST
 
 /* The threshold is a setting */
@@ -221,6 +223,7 @@ START_TEST(test_min_repeats_setting)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
 	trace_free(t);
 }
+
 END_TEST
 
 START_TEST(test_redundant)
@@ -235,6 +238,7 @@ START_TEST(test_redundant)
 	ck_assert_uint_eq(t->out.f[0].distinct, 1);
 	trace_free(t);
 }
+
 END_TEST
 
 START_TEST(test_write_loop)
@@ -253,6 +257,7 @@ START_TEST(test_write_loop)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* one = ANY($1) batch after the parent: a single call, many rows */
@@ -267,6 +272,7 @@ START_TEST(test_any_batch_not_reported)
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* chunked preload: = ANY with 100 ids per call, 10 calls */
@@ -281,6 +287,7 @@ START_TEST(test_chunked_batches_not_reported)
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* keyset pagination: pages of 100, then of 5 with a 5-row first page */
@@ -302,6 +309,7 @@ START_TEST(test_pagination_not_reported)
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* has-many: the comments of each post, 0..6 rows per call */
@@ -319,6 +327,7 @@ START_TEST(test_has_many_loop)
 	ck_assert_uint_eq(f->parent_fp, FP_POSTS);
 	trace_free(t);
 }
+
 END_TEST
 
 /* without a parent, several rows per call is not an N+1 */
@@ -332,6 +341,7 @@ START_TEST(test_many_rows_without_parent)
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* polling: same parameters; at most redundant, never n_plus_one */
@@ -348,6 +358,7 @@ START_TEST(test_polling)
 	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* pipelined batch: the next iteration was already waiting */
@@ -372,6 +383,7 @@ START_TEST(test_pipelined_not_reported)
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
 }
+
 END_TEST
 
 
@@ -399,6 +411,7 @@ START_TEST(test_independent_requests)
 	ck_assert_int_eq(count_class(t, N1_CLASS_WRITE_LOOP, 0), 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* Two clients' loops of the same statement, interleaved */
@@ -441,6 +454,7 @@ START_TEST(test_several_clients)
 	ck_assert_uint_ne(t->out.f[0].scope_id, t->out.f[1].scope_id);
 	trace_free(t);
 }
+
 END_TEST
 
 /* The same loop twice, a second apart: two loops, not one */
@@ -457,6 +471,7 @@ START_TEST(test_idle_splits_loops)
 	ck_assert_uint_eq(t->out.f[1].repeats, 8);
 	trace_free(t);
 }
+
 END_TEST
 
 /* A pause far longer than the loop's rhythm ends the loop */
@@ -473,6 +488,7 @@ START_TEST(test_rhythm_break)
 	ck_assert_uint_eq(t->out.f[1].repeats, 6);
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -509,6 +525,7 @@ START_TEST(test_stall_inside_loop)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
 	trace_free(t);
 }
+
 END_TEST
 
 /* Descheduling spikes (15 ms) inside a long fast loop do not cut it */
@@ -524,6 +541,7 @@ START_TEST(test_spikes_do_not_cut)
 	ck_assert_uint_eq(t->out.f[0].repeats, 1000);
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -544,6 +562,7 @@ START_TEST(test_independent_requests_single_rows)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* A slow loop after fast statements: regular, so still a loop */
@@ -560,6 +579,7 @@ START_TEST(test_slow_loop_after_fast_statements)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
 	trace_free(t);
 }
+
 END_TEST
 
 /* A slow loop (20 ms of application work per item) is still one loop */
@@ -575,6 +595,7 @@ START_TEST(test_slow_regular_loop)
 	ck_assert_uint_eq(t->out.f[0].repeats, 15);
 	trace_free(t);
 }
+
 END_TEST
 
 /* A transaction end (unit change) ends the loop */
@@ -591,6 +612,7 @@ START_TEST(test_unit_change)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 2);
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -653,6 +675,7 @@ START_TEST(test_loop_across_transactions)
 		trace_free(t);
 	}
 }
+
 END_TEST
 
 /*
@@ -697,6 +720,7 @@ START_TEST(test_transactions_not_a_loop)
 	ck_assert_int_eq(t->out.n, 1);
 	trace_free(t);
 }
+
 END_TEST
 
 /* pgbench's TPC-B transaction: 4 writes and a read, each once */
@@ -752,9 +776,9 @@ START_TEST(test_settled_runs)
 
 	/*
 	 * TPC-B, then a loop of its INSERT with no pause: the loop goes on the
-	 * settled run of the INSERT and is not reported (before runs settled,
-	 * the whole run, transactions included, was reported when the loop was
-	 * longer than the transactions before it); after a pause it is
+	 * settled run of the INSERT and is not reported (before runs settled, the
+	 * whole run, transactions included, was reported when the loop was longer
+	 * than the transactions before it); after a pause it is
 	 */
 	t = trace_new(NULL, 4);
 	for (int i = 0; i < 100; i++)
@@ -774,6 +798,7 @@ START_TEST(test_settled_runs)
 	ck_assert_int_eq(t->out.n, 1);
 	trace_free(t);
 }
+
 END_TEST
 
 /* Order of findings by the start of their loop, then child, then class */
@@ -799,35 +824,35 @@ random_stretch(trace *t, uint64_t *st, uint64_t *unit)
 
 	switch (rnd(st) % 9)
 	{
-		case 0:				/* a parent and its loop */
+		case 0:					/* a parent and its loop */
 			t->unit = rnd(st) % 2 ? 0 : ++*unit;
 			READ(t, 300, FP_POSTS, rnd(st), (uint64_t) n);
 			for (int i = 0; i < n; i++)
 				READ(t, gap, FP_AUTHOR, rnd(st), 1);
 			break;
-		case 1:				/* pgbench -S */
+		case 1:					/* pgbench -S */
 			t->unit = 0;
 			for (int i = 0; i < 5 * n; i++)
 				READ(t, gap, FP_USER, rnd(st), 1);
 			break;
-		case 2:				/* TPC-B */
+		case 2:					/* TPC-B */
 			for (int i = 0; i < n; i++)
 				tpcb_txn(t, ++*unit, st);
 			break;
-		case 3:				/* a write loop, in a transaction or not */
+		case 3:					/* a write loop, in a transaction or not */
 			t->unit = rnd(st) % 2 ? 0 : ++*unit;
 			for (int i = 0; i < n; i++)
 				WRITE(t, gap, FP_INSERT, rnd(st), 1);
 			break;
-		case 4:				/* polling */
+		case 4:					/* polling */
 			t->unit = 0;
 			for (int i = 0; i < n; i++)
 				READ(t, 2000 + gap, FP_POLL, 7, 1);
 			break;
-		case 5:				/* idle, or a pause that breaks rhythms */
+		case 5:					/* idle, or a pause that breaks rhythms */
 			t->now += rnd(st) % 2 ? 2000000 : 20000 + (int64_t) (rnd(st) % 300000);
 			break;
-		case 6:				/* lookups that commit one by one */
+		case 6:					/* lookups that commit one by one */
 			for (int i = 0; i < n; i++)
 			{
 				t->unit = ++*unit;
@@ -836,10 +861,10 @@ random_stretch(trace *t, uint64_t *st, uint64_t *unit)
 				WRITE(t, gap, FP_HISTORY, rnd(st), 1);
 			}
 			break;
-		case 7:				/* another client */
+		case 7:					/* another client */
 			t->scope = 1 + rnd(st) % 3;
 			break;
-		default:			/* pipelined writes */
+		default:				/* pipelined writes */
 			t->pipelined = 1;
 			for (int i = 0; i < n; i++)
 				WRITE(t, 3, FP_BATCH, rnd(st), 1);
@@ -868,6 +893,7 @@ START_TEST(test_settled_same_findings)
 					sb = seed,
 					ua = 0,
 					ub = 0;
+
 		n1_config_default(&cfg);
 		a = trace_new(&cfg, 4);
 		cfg.report_rejected = 1;
@@ -901,6 +927,7 @@ START_TEST(test_settled_same_findings)
 		trace_free(b);
 	}
 }
+
 END_TEST
 
 /* posts -> comments of each post -> author of each comment */
@@ -929,6 +956,7 @@ START_TEST(test_nested_loops)
 	ck_assert_uint_eq(fa->parent_fp, FP_COMMENTS);
 	trace_free(t);
 }
+
 END_TEST
 
 /* posts -> author and category of each post (interleaved children) */
@@ -956,6 +984,7 @@ START_TEST(test_interleaved_children)
 	ck_assert_ptr_nonnull(find(t, N1_CLASS_N_PLUS_ONE, FP_COMMENTS));
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -983,6 +1012,7 @@ START_TEST(test_no_parent)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -1007,6 +1037,7 @@ START_TEST(test_pgbench_select_only)
 	ck_assert_str_eq(n1_reject_name(t->out.f[0].reject), "no_parent");
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -1044,6 +1075,7 @@ START_TEST(test_requests_back_to_back)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 3);
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -1074,6 +1106,7 @@ START_TEST(test_requests_with_stalls)
 		trace_free(t);
 	}
 }
+
 END_TEST
 
 /* Statements of kind OTHER and fingerprint 0 are never loops */
@@ -1089,6 +1122,7 @@ START_TEST(test_other_ignored)
 	ck_assert_int_eq(t->out.n, 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /* Memory stays bounded: many shapes, many scopes */
@@ -1111,6 +1145,7 @@ START_TEST(test_bounded)
 	n1_flush_all(t->det);
 	trace_free(t);
 }
+
 END_TEST
 
 /* A finished loop is reported before the scope ends (round-robin sweep) */
@@ -1124,6 +1159,7 @@ START_TEST(test_reported_without_flush)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, FP_AUTHOR), 1);
 	trace_free(t);
 }
+
 END_TEST
 
 START_TEST(test_classify_reasons)
@@ -1185,6 +1221,7 @@ START_TEST(test_classify_reasons)
 	ck_assert_int_eq(why, N1_REJECT_FEW_DISTINCT);
 	ck_assert_str_eq(n1_class_name(N1_CLASS_WRITE_LOOP), "write_loop");
 }
+
 END_TEST
 
 START_TEST(test_hash)
@@ -1198,6 +1235,7 @@ START_TEST(test_hash)
 	ck_assert_uint_ne(n1_hash_bytes(a, 3, 0), n1_hash_bytes(a, 3, 1));
 	ck_assert_uint_ne(n1_hash_combine(1, 2), n1_hash_combine(2, 1));
 }
+
 END_TEST
 
 /* A parent lookup standing for the other connections of a pool */
@@ -1256,9 +1294,9 @@ START_TEST(test_parent_elsewhere)
 	ck_assert_int_eq(remote_calls, 0);
 
 	/*
-	 * a stream longer than the other connection's read has rows (pgbench
-	 * -S right after some other client's 10-row read): that read cannot
-	 * have fed it
+	 * a stream longer than the other connection's read has rows (pgbench -S
+	 * right after some other client's 10-row read): that read cannot have fed
+	 * it
 	 */
 	t->out.n = 0;
 	remote_calls = 0;
@@ -1269,6 +1307,7 @@ START_TEST(test_parent_elsewhere)
 	ck_assert_int_eq(count_class(t, N1_CLASS_N_PLUS_ONE, 0), 0);
 	trace_free(t);
 }
+
 END_TEST
 
 /*
@@ -1296,6 +1335,7 @@ START_TEST(test_cursor_fetch_parent)
 	ck_assert_int_eq(f->repeats, 60);
 	trace_free(t);
 }
+
 END_TEST
 
 static Suite *

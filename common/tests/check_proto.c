@@ -28,6 +28,7 @@ START_TEST(test_peek_header)
 	msg[4] = 9;
 	ck_assert_int_eq(proto_peek_header(msg, sizeof(msg), 0, &type, &len), PROTO_FRAME_BAD);
 }
+
 END_TEST
 
 START_TEST(test_peek_startup)
@@ -66,6 +67,7 @@ START_TEST(test_peek_startup)
 	}
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 struct seen
@@ -114,6 +116,7 @@ START_TEST(test_startup_params)
 	}
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 START_TEST(test_error_build_and_fields)
@@ -140,6 +143,7 @@ START_TEST(test_error_build_and_fields)
 	ck_assert_ptr_null(proto_error_field(b.data + 5, 12, PROTO_FIELD_MESSAGE));
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 START_TEST(test_reader_bounds)
@@ -160,6 +164,7 @@ START_TEST(test_reader_bounds)
 	ck_assert_ptr_null(proto_read_string(&r));
 	ck_assert(r.failed);
 }
+
 END_TEST
 
 START_TEST(test_rows_and_concat)
@@ -213,6 +218,7 @@ START_TEST(test_rows_and_concat)
 	}
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 static Suite *

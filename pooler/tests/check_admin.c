@@ -34,7 +34,8 @@ setup(void)
 		  "admin_users = admin\nstats_users = watcher\ndefault_pool_size = 3\n", f);
 	fclose(f);
 	ck_assert_int_eq(cfg_load(ini_path, &cfg, err, sizeof(err)), 0);
-	unlink(ini_path);			/* loaded: nothing is left behind even if a check fails */
+	unlink(ini_path);			/* loaded: nothing is left behind even if a
+								 * check fails */
 	base = event_base_new();
 	objects_init(base);
 	sbuf_global_init(base, 0, false);
@@ -152,7 +153,7 @@ START_TEST(test_show_commands)
 
 	n = run("SHOW DATABASES", buf, sizeof(buf), types, sizeof(types));
 	ck_assert(find_value(buf, n, "appdb", 5, val, sizeof(val)));
-	ck_assert_str_eq(val, "7");		/* per-database pool_size */
+	ck_assert_str_eq(val, "7"); /* per-database pool_size */
 
 	n = run("SHOW CONFIG", buf, sizeof(buf), types, sizeof(types));
 	ck_assert(find_value(buf, n, "default_pool_size", 1, val, sizeof(val)));
@@ -161,6 +162,7 @@ START_TEST(test_show_commands)
 	ck_assert_str_eq(val, "admin");
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_errors_and_rights)
@@ -195,6 +197,7 @@ START_TEST(test_errors_and_rights)
 	ck_assert(!pooler_paused);
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_pause_resume)
@@ -213,6 +216,7 @@ START_TEST(test_pause_resume)
 	ck_assert(!pooler_paused);
 	teardown();
 }
+
 END_TEST
 
 static Suite *

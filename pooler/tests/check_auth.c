@@ -20,7 +20,8 @@
 
 START_TEST(test_md5_helpers)
 {
-	char s[36], r[36];
+	char		s[36],
+				r[36];
 	static const unsigned char salt[4] = {1, 2, 3, 4};
 
 	ck_assert_int_eq(auth_md5_secret("postgres", "secret", s), 0);
@@ -29,6 +30,7 @@ START_TEST(test_md5_helpers)
 	ck_assert_str_eq(r, "md5bb41a296aab6baccb36ff243a562abff");
 	ck_assert_int_eq(auth_md5_response("notmd5", salt, r), -1);
 }
+
 END_TEST
 
 /* The pooler's own MD5 agrees with OpenSSL's for every length around the
@@ -36,11 +38,15 @@ END_TEST
  * auth_md5_secret computes). */
 START_TEST(test_md5_against_openssl)
 {
-	char pw[300], user[8] = "u", s[36], want[33];
+	char		pw[300],
+				user[8] = "u",
+				s[36],
+				want[33];
 	unsigned char d[16];
 	unsigned int dlen;
 
-	for (int n = 0; n < 260; n++) {
+	for (int n = 0; n < 260; n++)
+	{
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 		for (int i = 0; i < n; i++)
@@ -57,27 +63,34 @@ START_TEST(test_md5_against_openssl)
 		ck_assert_msg(strcmp(s + 3, want) == 0, "length %d: %s vs %s", n, s + 3, want);
 	}
 }
+
 END_TEST
 
 /* Outcome of one login: what the server side said, and whether the client
  * side reached AuthenticationOk. */
-struct outcome {
+struct outcome
+{
 	enum auth_status server;
 	enum auth_status client;
-	int round_trips;
+	int			round_trips;
 };
 
-static struct outcome login(struct auth_server *s, struct auth_client *c)
+static struct outcome
+login(struct auth_server *s, struct auth_client *c)
 {
-	struct auth_out so, co;
+	struct auth_out so,
+				co;
 	struct outcome o = {AUTH_PROTOCOL_ERROR, AUTH_CONTINUE, 0};
-	enum auth_status ss = auth_server_start(s, &so), cs;
+	enum auth_status ss = auth_server_start(s, &so),
+				cs;
 	static const unsigned char ok[4] = {0, 0, 0, 0};
 
-	while (ss == AUTH_CONTINUE && o.round_trips < 10) {
+	while (ss == AUTH_CONTINUE && o.round_trips < 10)
+	{
 		o.round_trips++;
 		cs = auth_client_step(c, so.data, so.len, &co);
-		if (cs != AUTH_CONTINUE) {
+		if (cs != AUTH_CONTINUE)
+		{
 			o.client = cs;
 			o.server = AUTH_CONTINUE;
 			return o;
@@ -88,9 +101,11 @@ static struct outcome login(struct auth_server *s, struct auth_client *c)
 	o.server = ss;
 	if (ss != AUTH_OK)
 		return o;
-	if (so.len > 0) {
+	if (so.len > 0)
+	{
 		cs = auth_client_step(c, so.data, so.len, &co);
-		if (cs != AUTH_CONTINUE) {
+		if (cs != AUTH_CONTINUE)
+		{
 			o.client = cs;
 			return o;
 		}
@@ -100,8 +115,9 @@ static struct outcome login(struct auth_server *s, struct auth_client *c)
 	return o;
 }
 
-static struct outcome try_login_as(const char *user, int auth_type, const char *stored,
-				   const char *client_pw)
+static struct outcome
+try_login_as(const char *user, int auth_type, const char *stored,
+			 const char *client_pw)
 {
 	struct auth_server *s = auth_server_new(auth_type, user, stored, 4096);
 	struct auth_client *c = auth_client_new(user, client_pw, NULL, NULL);
@@ -115,12 +131,14 @@ static struct outcome try_login_as(const char *user, int auth_type, const char *
 	return o;
 }
 
-static struct outcome try_login(int auth_type, const char *stored, const char *client_pw)
+static struct outcome
+try_login(int auth_type, const char *stored, const char *client_pw)
 {
 	return try_login_as("alice", auth_type, stored, client_pw);
 }
 
-static void secrets_for(const char *pw, char md5[36], char scram[200])
+static void
+secrets_for(const char *pw, char md5[36], char scram[200])
 {
 	struct scram_secret sec;
 
@@ -131,7 +149,8 @@ static void secrets_for(const char *pw, char md5[36], char scram[200])
 
 START_TEST(test_matrix)
 {
-	char md5[36], scram[200];
+	char		md5[36],
+				scram[200];
 	struct outcome o;
 	const char *stored[3];
 
@@ -141,14 +160,16 @@ START_TEST(test_matrix)
 	stored[2] = scram;
 
 	/* plain: every kind of secret works */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
+	{
 		o = try_login(CFG_AUTH_PLAIN, stored[i], "pw1");
 		ck_assert_msg(o.server == AUTH_OK && o.client == AUTH_OK, "plain secret %d", i);
 		o = try_login(CFG_AUTH_PLAIN, stored[i], "pw2");
 		ck_assert_int_eq(o.server, AUTH_FAIL);
 	}
 	/* md5: plain and md5 secrets; SCRAM secret upgrades to SCRAM */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
+	{
 		o = try_login(CFG_AUTH_MD5, stored[i], "pw1");
 		ck_assert_msg(o.server == AUTH_OK && o.client == AUTH_OK, "md5 secret %d", i);
 		ck_assert_int_eq(o.round_trips, i == 2 ? 2 : 1);
@@ -177,6 +198,7 @@ START_TEST(test_matrix)
 	o = try_login(CFG_AUTH_PLAIN, NULL, "pw1");
 	ck_assert_int_eq(o.server, AUTH_FAIL);
 }
+
 END_TEST
 
 /* md5 against plain auth_file passwords (the md5 secret derived from the
@@ -185,7 +207,9 @@ END_TEST
  * password too long to be cached works too. */
 START_TEST(test_md5_plain_cache)
 {
-	char user[32], pw[32], longpw[400];
+	char		user[32],
+				pw[32],
+				longpw[400];
 	struct outcome o;
 
 	o = try_login_as("dave", CFG_AUTH_MD5, "old", "old");
@@ -197,7 +221,8 @@ START_TEST(test_md5_plain_cache)
 	o = try_login_as("dave", CFG_AUTH_MD5, "old", "new");
 	ck_assert_int_eq(o.server, AUTH_FAIL);
 	for (int round = 0; round < 2; round++)
-		for (int i = 0; i < 200; i++) {
+		for (int i = 0; i < 200; i++)
+		{
 			snprintf(user, sizeof user, "user%d", i);
 			snprintf(pw, sizeof pw, "pw%d", i);
 			o = try_login_as(user, CFG_AUTH_MD5, pw, pw);
@@ -208,22 +233,29 @@ START_TEST(test_md5_plain_cache)
 		}
 	memset(longpw, 'x', sizeof longpw - 1);
 	longpw[sizeof longpw - 1] = '\0';
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
+	{
 		o = try_login_as("erin", CFG_AUTH_MD5, longpw, longpw);
 		ck_assert(o.server == AUTH_OK && o.client == AUTH_OK);
 		o = try_login_as("erin", CFG_AUTH_MD5, longpw, "x");
 		ck_assert_int_eq(o.server, AUTH_FAIL);
 	}
 }
+
 END_TEST
 
 /* SCRAM against a plain auth_file password: the second login of the same
  * user reuses the cached PBKDF2 result (same salt) instead of paying it again. */
 START_TEST(test_scram_plain_cached)
 {
-	struct auth_out o1, o2;
-	struct auth_server *s1, *s2;
-	uint64_t h0, m0, h1, m1;
+	struct auth_out o1,
+				o2;
+	struct auth_server *s1,
+			   *s2;
+	uint64_t	h0,
+				m0,
+				h1,
+				m1;
 	struct outcome o;
 
 	scram_cache_clear();
@@ -242,13 +274,15 @@ START_TEST(test_scram_plain_cached)
 	o = try_login(CFG_AUTH_SCRAM, "pw9", "pw8");
 	ck_assert_int_eq(o.server, AUTH_FAIL);
 }
+
 END_TEST
 
 START_TEST(test_trust_and_method_names)
 {
 	struct auth_out out;
 	struct auth_server *s = auth_server_new(CFG_AUTH_TRUST, "bob", NULL, 4096);
-	char md5[36], scram[200];
+	char		md5[36],
+				scram[200];
 
 	ck_assert_int_eq(auth_server_start(s, &out), AUTH_OK);
 	ck_assert_uint_eq(out.len, 0);
@@ -274,15 +308,19 @@ START_TEST(test_trust_and_method_names)
 	ck_assert_int_eq(out.data[3], 5);
 	auth_server_free(s);
 }
+
 END_TEST
 
 /* The pooler logs in to a server with the ClientKey of the client's own
  * SCRAM login when only a SCRAM secret is known. */
 START_TEST(test_scram_passthrough)
 {
-	char md5[36], scram[200];
-	struct auth_server *s, *pg;
-	struct auth_client *c, *pc;
+	char		md5[36],
+				scram[200];
+	struct auth_server *s,
+			   *pg;
+	struct auth_client *c,
+			   *pc;
 	unsigned char ck[32];
 	struct outcome o;
 
@@ -321,6 +359,7 @@ START_TEST(test_scram_passthrough)
 	auth_server_free(s);
 	auth_client_free(c);
 }
+
 END_TEST
 
 START_TEST(test_server_malformed)
@@ -330,7 +369,7 @@ START_TEST(test_server_malformed)
 	static const unsigned char nonul[] = {'a', 'b'};
 	static const unsigned char twonul[] = {'a', 0, 'b', 0};
 	unsigned char sasl[64];
-	size_t n;
+	size_t		n;
 
 	s = auth_server_new(CFG_AUTH_PLAIN, "alice", "pw", 4096);
 	ck_assert_int_eq(auth_server_start(s, &out), AUTH_CONTINUE);
@@ -362,18 +401,20 @@ START_TEST(test_server_malformed)
 	ck_assert_int_eq(auth_server_step(s, sasl, 29, &out), AUTH_PROTOCOL_ERROR);
 	auth_server_free(s);
 }
+
 END_TEST
 
 START_TEST(test_client_failures)
 {
 	struct auth_out out;
 	struct auth_client *c;
-	char md5[36], scram[200];
+	char		md5[36],
+				scram[200];
 	static const unsigned char req_clear[4] = {0, 0, 0, 3};
 	static const unsigned char req_md5[8] = {0, 0, 0, 5, 9, 9, 9, 9};
 	static const unsigned char req_gss[4] = {0, 0, 0, 7};
 	static const unsigned char req_sasl_plus[] = {0, 0, 0, 10, 'S', 'C', 'R', 'A', 'M', '-', 'S', 'H', 'A',
-						      '-', '2', '5', '6', '-', 'P', 'L', 'U', 'S', 0, 0};
+	'-', '2', '5', '6', '-', 'P', 'L', 'U', 'S', 0, 0};
 	static const unsigned char sasl_fin_early[] = {0, 0, 0, 12, 'v', '=', 'x'};
 
 	secrets_for("topsecret", md5, scram);
@@ -424,6 +465,7 @@ START_TEST(test_client_failures)
 	}
 	auth_client_free(c);
 }
+
 END_TEST
 
 /* Random bytes at every step of every exchange, both sides: never a crash,
@@ -434,12 +476,13 @@ START_TEST(test_random_input)
 	unsigned int seed = 12345;
 	unsigned char buf[700];
 
-	for (int round = 0; round < 3000; round++) {
-		int type = types[round % 3];
+	for (int round = 0; round < 3000; round++)
+	{
+		int			type = types[round % 3];
 		struct auth_server *s = auth_server_new(type, "alice", round % 2 ? "pw" : NULL, 1);
 		struct auth_client *c = auth_client_new("alice", "pw", NULL, NULL);
 		struct auth_out out;
-		size_t len = (size_t) (rand_r(&seed) % sizeof buf);
+		size_t		len = (size_t) (rand_r(&seed) % sizeof buf);
 		enum auth_status st;
 
 		for (size_t i = 0; i < len; i++)
@@ -451,8 +494,13 @@ START_TEST(test_random_input)
 		ck_assert_int_ne(st, AUTH_OK);
 		if (st == AUTH_CONTINUE)
 			ck_assert_int_ne(auth_server_step(s, buf, len, &out), AUTH_OK);
-		/* the client side: a random 'R' payload, with a valid code half of the time */
-		if (round % 2 && len >= 4) {
+
+		/*
+		 * the client side: a random 'R' payload, with a valid code half of
+		 * the time
+		 */
+		if (round % 2 && len >= 4)
+		{
 			static const unsigned char codes[] = {3, 5, 10, 11, 12};
 
 			memset(buf, 0, 3);
@@ -465,21 +513,22 @@ START_TEST(test_random_input)
 		auth_client_free(c);
 	}
 }
+
 END_TEST
 
 START_TEST(test_userlist_format)
 {
 	struct userlist *ul = NULL;
-	char err[256];
+	char		err[256];
 	const char *text =
-		"; comment\n"
-		"# another\n"
-		"\n"
-		"\"alice\" \"md553f48b7c4b76a86ce72276c5755f217d\"\n"
-		"  \"bob\"  \"pa\"\"ss word\" trailing stuff\n"
-		"\"carol\" \"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$gVPDGQ5b2ZlXhx6ODsiTRWWe1bqYiz/4nrHLh7KEaIM=:yfdp52n00zH4/2dWPWmZnHzKvbgcNJVchHAohDGIOEQ=\"\n"
-		"\"bob\" \"second\"\n"
-		"\"we\"\"ird\" \"\"\r\n";
+	"; comment\n"
+	"# another\n"
+	"\n"
+	"\"alice\" \"md553f48b7c4b76a86ce72276c5755f217d\"\n"
+	"  \"bob\"  \"pa\"\"ss word\" trailing stuff\n"
+	"\"carol\" \"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$gVPDGQ5b2ZlXhx6ODsiTRWWe1bqYiz/4nrHLh7KEaIM=:yfdp52n00zH4/2dWPWmZnHzKvbgcNJVchHAohDGIOEQ=\"\n"
+	"\"bob\" \"second\"\n"
+	"\"we\"\"ird\" \"\"\r\n";
 
 	ck_assert_int_eq(userlist_load_string(text, "ul.txt", &ul, err, sizeof err), 0);
 	ck_assert_uint_eq(userlist_count(ul), 4);
@@ -508,15 +557,16 @@ START_TEST(test_userlist_format)
 	ck_assert_ptr_null(userlist_find(ul, "x"));
 	userlist_free(ul);
 }
+
 END_TEST
 
 START_TEST(test_userlist_file)
 {
-	char path[] = "/tmp/check_auth_ul.XXXXXX";
-	int fd = mkstemp(path);
+	char		path[] = "/tmp/check_auth_ul.XXXXXX";
+	int			fd = mkstemp(path);
 	struct userlist *ul = NULL;
-	char err[256];
-	FILE *f;
+	char		err[256];
+	FILE	   *f;
 
 	ck_assert_int_ge(fd, 0);
 	f = fdopen(fd, "w");
@@ -534,12 +584,13 @@ START_TEST(test_userlist_file)
 	ck_assert_int_eq(userlist_load(path, &ul, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "could not open auth_file"));
 }
+
 END_TEST
 
-static Suite *auth_suite(void)
+static Suite * auth_suite(void)
 {
-	Suite *s = suite_create("auth");
-	TCase *tc = tcase_create("core");
+	Suite	   *s = suite_create("auth");
+	TCase	   *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_md5_helpers);
@@ -558,10 +609,11 @@ static Suite *auth_suite(void)
 	return s;
 }
 
-int main(void)
+int
+main(void)
 {
-	SRunner *sr = srunner_create(auth_suite());
-	int failed;
+	SRunner    *sr = srunner_create(auth_suite());
+	int			failed;
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

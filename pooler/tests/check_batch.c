@@ -267,7 +267,8 @@ types_of(const struct proto_buf *buf)
 	return s;
 }
 
-static __attribute__((noinline)) const char *
+static __attribute__((noinline))
+const char *
 body_str(const uint8_t *m, int skip_strings)
 {
 	const char *p;
@@ -283,7 +284,7 @@ body_str(const uint8_t *m, int skip_strings)
 static void
 setup(void)
 {
-	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16};
+	struct batch_settings s = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16};
 
 	proto_buf_init(&mb);
 	proto_buf_init(&sent);
@@ -356,6 +357,7 @@ START_TEST(test_select_passes_through)
 	ck_assert_int_eq(cli(m_query("SELECT 1; SELECT 2")), BATCH_FORWARD);
 	ck_assert_int_eq(cli(m_query("INSERT INTO t SELECT 1")), BATCH_FORWARD);
 }
+
 END_TEST
 
 /* Two rows bound to "s" whose multi-row statement is already prepared (_2). */
@@ -384,9 +386,11 @@ START_TEST(test_batch_success)
 	ck_assert(batch_busy(b));
 	/* while busy every client message is taken (queued) */
 	ck_assert(wants(m_query("SELECT 1")));
+
 	/*
 	 * The client's Parse, then Parse/Bind/Execute of the guarded rewrite and,
-	 * in an implicit transaction, the Sync at once (no Describe: NoData is ours).
+	 * in an implicit transaction, the Sync at once (no Describe: NoData is
+	 * ours).
 	 */
 	ck_assert_str_eq(types_of(&sent), "PPBES");
 	m = nth(&sent, 1);
@@ -423,7 +427,10 @@ START_TEST(test_batch_success)
 	ck_assert_uint_eq(batch_stats(b)->segments, 1);
 	ck_assert_uint_eq(batch_stats(b)->fallbacks, 0);
 
-	/* The statement is remembered: a later segment of Binds alone is rewritten. */
+	/*
+	 * The statement is remembered: a later segment of Binds alone is
+	 * rewritten.
+	 */
 	reset_io();
 	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[3])), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
@@ -438,7 +445,10 @@ START_TEST(test_batch_success)
 	guard_ok();
 	srv(m_ready('I'));
 
-	/* A third segment of the same shape reuses the prepared multi-row statement. */
+	/*
+	 * A third segment of the same shape reuses the prepared multi-row
+	 * statement.
+	 */
 	reuse_prepared_segment(0, 1);
 
 	/*
@@ -452,6 +462,7 @@ START_TEST(test_batch_success)
 	reuse_prepared_segment(2, 3);
 	ck_assert_uint_eq(batch_stats(b)->segments, 4);
 }
+
 END_TEST
 
 START_TEST(test_returning_rows_split)
@@ -472,6 +483,7 @@ START_TEST(test_returning_rows_split)
 	ck_assert_int_eq(memcmp(nth(&got, 3) + 11, "10", 2), 0);
 	ck_assert_int_eq(memcmp(nth(&got, 7) + 11, "20", 2), 0);
 }
+
 END_TEST
 
 START_TEST(test_error_replays_original)
@@ -495,6 +507,7 @@ START_TEST(test_error_replays_original)
 	srv(m_simple(PQMSG_BindComplete));
 	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
 					 BATCH_TAKEN);
+
 	/*
 	 * The Sync already sent ends the failed implicit transaction; then Close
 	 * of our one-off statement + Sync, then the client's messages exactly.
@@ -504,7 +517,11 @@ START_TEST(test_error_replays_original)
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
 	ck_assert_int_eq(memcmp(sent.data + sent.len - original.len, original.data, original.len), 0);
 	ck_assert_uint_eq(got.len, 0);
-	/* the failed attempt's ReadyForQuery and the Close's replies are swallowed */
+
+	/*
+	 * the failed attempt's ReadyForQuery and the Close's replies are
+	 * swallowed
+	 */
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_CloseComplete)), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
@@ -523,6 +540,7 @@ START_TEST(test_error_replays_original)
 	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
 	proto_buf_free(&original);
 }
+
 END_TEST
 
 START_TEST(test_guard_failure_replays)
@@ -545,6 +563,7 @@ START_TEST(test_guard_failure_replays)
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
 	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
 }
+
 END_TEST
 
 START_TEST(test_count_mismatch_forces_rollback)
@@ -572,6 +591,7 @@ START_TEST(test_count_mismatch_forces_rollback)
 	ck_assert_uint_eq(got.len, 0);
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
 }
+
 END_TEST
 
 START_TEST(test_explicit_transaction_savepoint)
@@ -625,6 +645,7 @@ START_TEST(test_explicit_transaction_savepoint)
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
 	ck_assert_str_eq(types_of(&sent), "PBEBES");
 }
+
 END_TEST
 
 START_TEST(test_explicit_transaction_success_releases)
@@ -634,7 +655,11 @@ START_TEST(test_explicit_transaction_success_releases)
 	srv(m_ready('T'));
 	reset_io();
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING a", 2, false);
-	/* RETURNING into a table that may skip rows: the Sync waits for the replies */
+
+	/*
+	 * RETURNING into a table that may skip rows: the Sync waits for the
+	 * replies
+	 */
 	ck_assert_str_eq(types_of(&sent), "QPPBEH");
 	reset_io();
 	srv(m_complete("SAVEPOINT"));
@@ -667,6 +692,7 @@ START_TEST(test_explicit_transaction_success_releases)
 	ck_assert_int_eq(srv(m_complete("COMMIT")), BATCH_FORWARD);
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
 }
+
 END_TEST
 
 START_TEST(test_simple_query_string)
@@ -693,12 +719,13 @@ START_TEST(test_simple_query_string)
 	/* what a simple Query of two INSERT ... RETURNING gives */
 	ck_assert_str_eq(types_of(&got), "TDCTDCZ");
 }
+
 END_TEST
 
 /* literal_params: the literals go as parameters of a statement kept prepared */
 START_TEST(test_simple_query_literal_params)
 {
-	struct batch_settings set = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	struct batch_settings set = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
 	.literal_params = true};
 	const uint8_t *m;
 
@@ -722,7 +749,11 @@ START_TEST(test_simple_query_literal_params)
 			ck_assert_str_eq(body_str(nth(&sent, 0), 0), "pgplumb_batch_1");
 			ck_assert_str_eq(body_str(nth(&sent, 0), 1),
 							 "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4) RETURNING a");
-			/* int4 for the numbers, unknown (typed by the column) for the strings */
+
+			/*
+			 * int4 for the numbers, unknown (typed by the column) for the
+			 * strings
+			 */
 			t = (const uint8_t *) body_str(nth(&sent, 0), 2);
 			ck_assert_uint_eq(proto_get_u16(t), 4);
 			ck_assert_uint_eq(proto_get_u32(t + 2), 23);
@@ -734,7 +765,7 @@ START_TEST(test_simple_query_literal_params)
 		{
 			const uint8_t *v = (const uint8_t *) body_str(m, 2);
 			static const uint8_t want[] = {0, 0, 0, 4, 0, 0, 0, 1, '1', 0, 0, 0, 1, 'x',
-				0, 0, 0, 2, '-', '2', 0xff, 0xff, 0xff, 0xff, 0, 0};
+			0, 0, 0, 2, '-', '2', 0xff, 0xff, 0xff, 0xff, 0, 0};
 
 			ck_assert_uint_eq(proto_get_u32(m + 1) + 1, (size_t) (v - m) + sizeof(want));
 			ck_assert_int_eq(memcmp(v, want, sizeof(want)), 0);
@@ -758,11 +789,12 @@ START_TEST(test_simple_query_literal_params)
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "pgplumb_batch");
 	ck_assert_ptr_nonnull(strstr(body_str(nth(&sent, 0), 1), "VALUES (1, 'x\\y'),(2, 'z')"));
 }
+
 END_TEST
 
 START_TEST(test_cap_splits_chunks)
 {
-	struct batch_settings s = {.max_rows = 2, .max_bytes = 1 << 20, .max_statements = 16};
+	struct batch_settings s = {.max_rows = 2,.max_bytes = 1 << 20,.max_statements = 16};
 
 	batch_free(b);
 	b = batch_new(&s);
@@ -787,17 +819,22 @@ START_TEST(test_cap_splits_chunks)
 	ck_assert_str_eq(types_of(&got), "12C2C2C2C2CZ");
 	ck_assert_uint_eq(batch_stats(b)->batches, 3);
 }
+
 END_TEST
 
 /* insert_batch_max_bytes: a statement carries at most that many bytes of values */
 START_TEST(test_byte_cap_splits_chunks)
 {
-	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	struct batch_settings s = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
 	.max_stmt_bytes = 20};
 
 	batch_free(b);
 	b = batch_new(&s);
-	/* values of rows 1..4: 10, 9, 10, 10 bytes (4-byte lengths, NULL has none) */
+
+	/*
+	 * values of rows 1..4: 10, 9, 10, 10 bytes (4-byte lengths, NULL has
+	 * none)
+	 */
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2)", 4, false);
 	ck_assert_str_eq(types_of(&sent), "PPBEBES");
 	ck_assert(strstr(body_str(nth(&sent, 1), 1), "VALUES ($1, $2),($3, $4) RETURNING 1)") != NULL);
@@ -818,6 +855,7 @@ START_TEST(test_byte_cap_splits_chunks)
 	ck_assert_int_eq(cli(m_query("INSERT INTO t VALUES (1, 'aaaaaaaaaa'); INSERT INTO t VALUES (2, 'bbbbbbbbbb')")),
 					 BATCH_FORWARD);
 }
+
 END_TEST
 
 /*
@@ -829,7 +867,7 @@ END_TEST
 static void
 stream_restart(void)
 {
-	struct batch_settings s = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	struct batch_settings s = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
 	.stream_rows = 2};
 
 	batch_free(b);
@@ -883,6 +921,7 @@ START_TEST(test_stream_replies_per_statement)
 	ck_assert(!batch_busy(b));
 	ck_assert_uint_eq(batch_stats(b)->fallbacks, 1);
 }
+
 END_TEST
 
 /* A replay that contradicts what the client was already told: close both. */
@@ -892,6 +931,7 @@ START_TEST(test_stream_replay_differs)
 	ck_assert_int_eq(srv(m_error("23505", "duplicate key value violates unique constraint")),
 					 BATCH_FAILED);
 }
+
 END_TEST
 
 /* A NOTICE during the attempt stops streaming: a replay would place it elsewhere. */
@@ -916,6 +956,7 @@ START_TEST(test_stream_held_after_notice)
 	ck_assert_str_eq(types_of(&got), "1N2C2C2C2CZ");
 	proto_buf_free(&notice);
 }
+
 END_TEST
 
 START_TEST(test_flush_releases_held)
@@ -932,6 +973,7 @@ START_TEST(test_flush_releases_held)
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
 	ck_assert(!batch_busy(b));
 }
+
 END_TEST
 
 START_TEST(test_repeated_unnamed_parse)
@@ -955,6 +997,7 @@ START_TEST(test_repeated_unnamed_parse)
 	srv(m_ready('I'));
 	ck_assert_str_eq(types_of(&got), "12nC12nC12nCZ");
 }
+
 END_TEST
 
 START_TEST(test_created_statement_closed_on_fallback)
@@ -965,7 +1008,11 @@ START_TEST(test_created_statement_closed_on_fallback)
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_error("22P02", "invalid input syntax for type integer"));
-	/* Sync, Close of "ins" + Sync (a prepared statement outlives a rollback), replay */
+
+	/*
+	 * Sync, Close of "ins" + Sync (a prepared statement outlives a rollback),
+	 * replay
+	 */
 	ck_assert_str_eq(types_of(&sent), "CCSPBEBES");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0) + 1, BATCH_STMT_NAME);
 	ck_assert_str_eq(body_str(nth(&sent, 1), 0) + 1, "ins");
@@ -976,6 +1023,7 @@ START_TEST(test_created_statement_closed_on_fallback)
 	ck_assert_int_eq(srv(m_ready('I')), BATCH_TAKEN);
 	ck_assert_int_eq(srv(m_simple(PQMSG_ParseComplete)), BATCH_FORWARD);
 }
+
 END_TEST
 
 START_TEST(test_unconfirmed_statement_closed_and_forgotten)
@@ -1001,6 +1049,7 @@ START_TEST(test_unconfirmed_statement_closed_and_forgotten)
 	ck_assert_str_eq(types_of(&sent), "PPBES");
 	ck_assert_str_eq(body_str(nth(&sent, 1), 0), BATCH_STMT_NAME "_2");
 }
+
 END_TEST
 
 /* pgbench -M prepared: each statement prepared in its own Parse + Sync first. */
@@ -1032,6 +1081,7 @@ START_TEST(test_prepared_in_earlier_segments)
 	ck_assert(strstr(body_str(nth(&sent, 0), 1), "VALUES ($1, $2, 'payload'),($3, $4, 'payload'),"
 					 "($5, $6, 'payload') RETURNING 1)") != NULL);
 }
+
 END_TEST
 
 /* A statement whose rewrites keep failing is no longer rewritten. */
@@ -1052,7 +1102,11 @@ START_TEST(test_repeated_fallbacks_stop_rewriting)
 			ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
 		}
 		ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
-		/* rewritten (the statement prepared the first time), the guard fails, replayed */
+
+		/*
+		 * rewritten (the statement prepared the first time), the guard fails,
+		 * replayed
+		 */
 		ck_assert_str_eq(types_of(&sent), round == 0 ? "PBES" : "BES");
 		if (round == 0)
 			srv(m_simple(PQMSG_ParseComplete));
@@ -1079,6 +1133,7 @@ START_TEST(test_repeated_fallbacks_stop_rewriting)
 	ck_assert_str_eq(types_of(&sent), "BEBES");
 	ck_assert_uint_eq(batch_stats(b)->fallbacks, 3);
 }
+
 END_TEST
 
 /* The server's replies to the client's Parse and to the table check. */
@@ -1096,7 +1151,7 @@ table_check_replies(bool bad, bool may_skip)
 /* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
 START_TEST(test_table_check)
 {
-	struct batch_settings set = {.max_rows = 1000, .max_bytes = 1 << 20, .max_statements = 16,
+	struct batch_settings set = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
 	.check_tables = true};
 	const char *ok_sql = "INSERT INTO s1.t (a, b) VALUES ($1, $2)";
 	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
@@ -1104,7 +1159,11 @@ START_TEST(test_table_check)
 
 	batch_free(b);
 	b = batch_new(&set);
-	/* unknown table: check first (Parse, Bind "s1"."t", Execute, Close), Flush not Sync */
+
+	/*
+	 * unknown table: check first (Parse, Bind "s1"."t", Execute, Close),
+	 * Flush not Sync
+	 */
 	send_batch("", ok_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
 	ck_assert_str_eq(body_str(nth(&sent, 1), 1), BATCH_CATALOG_SQL);
@@ -1126,7 +1185,10 @@ START_TEST(test_table_check)
 	guard_ok();
 	srv(m_ready('I'));
 
-	/* a table with a statement-level trigger: the attempt is undone and replayed */
+	/*
+	 * a table with a statement-level trigger: the attempt is undone and
+	 * replayed
+	 */
 	reset_io();
 	send_batch("", bad_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
@@ -1188,13 +1250,17 @@ START_TEST(test_table_check)
 	send_batch("", "INSERT INTO ex (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, false);
 	ck_assert(strstr(body_str(nth(&sent, 1), 1), "WITH pgplumb_ins") != NULL);
 }
+
 END_TEST
 
 START_TEST(test_mixed_formats_and_select)
 {
 	const char *const v[] = {"x"};
 
-	/* binary and text rows mixed: per-parameter codes; a SELECT after the run stays */
+	/*
+	 * binary and text rows mixed: per-parameter codes; a SELECT after the run
+	 * stays
+	 */
 	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_bind_f("", 2, row_vals[0], 1, 1)), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
@@ -1228,6 +1294,7 @@ START_TEST(test_mixed_formats_and_select)
 	ck_assert_str_eq(types_of(&got), "12C2C12DCZ");
 	ck_assert_int_eq(count_msgs(&got), 10);
 }
+
 END_TEST
 
 START_TEST(test_unsafe_statement_not_rewritten)
@@ -1245,6 +1312,7 @@ START_TEST(test_unsafe_statement_not_rewritten)
 	ck_assert_str_eq(types_of(&sent), "PBEBEPBES");
 	ck_assert(!batch_busy(b));
 }
+
 END_TEST
 
 /* batch_peek() on the first `avail` bytes of m (0: all of it). */
@@ -1270,13 +1338,18 @@ START_TEST(test_peek_first_check)
 	ck_assert_int_eq(peek(m_parse("s", "INSERT INTO t VALUES ($1)", 0, NULL), 0), BATCH_PEEK_MAYBE);
 	ck_assert_int_eq(peek(m_query(" \n-- x\n/* a /* b */ */insert into t values (1)"), 0),
 					 BATCH_PEEK_MAYBE);
-	/* a message seen in part: decided when the first word shows, else ask for more */
+
+	/*
+	 * a message seen in part: decided when the first word shows, else ask for
+	 * more
+	 */
 	ck_assert_int_eq(peek(m_query("SELECT 1"), PROTO_HDR_LEN + 2), BATCH_PEEK_NO);
 	ck_assert_int_eq(peek(m_query("  INSERT INTO t VALUES (1)"), PROTO_HDR_LEN + 4), BATCH_PEEK_MORE);
 	ck_assert_int_eq(peek(m_query("/* c */ SELECT 1"), PROTO_HDR_LEN + 4), BATCH_PEEK_MORE);
 	ck_assert_int_eq(peek(m_parse("name", "SELECT 1", 0, NULL), PROTO_HDR_LEN + 3), BATCH_PEEK_MORE);
 	ck_assert_int_eq(peek(m_query("SELECT 1"), 3), BATCH_PEEK_MORE);
 }
+
 END_TEST
 
 /*
@@ -1295,6 +1368,7 @@ START_TEST(test_late_rewriter_joins)
 	ck_assert_str_eq(types_of(&sent), "QPPBESQ");
 	ck_assert_str_eq(body_str(nth(&sent, 0), 0), "SAVEPOINT " BATCH_SAVEPOINT_NAME);
 }
+
 END_TEST
 
 /* Joined inside an extended segment: the rest of it is relayed as it is. */
@@ -1309,6 +1383,7 @@ START_TEST(test_late_rewriter_inside_segment)
 	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_FORWARD);
 	ck_assert(!batch_busy(b));
 }
+
 END_TEST
 
 static Suite *

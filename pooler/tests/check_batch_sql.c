@@ -38,6 +38,7 @@ START_TEST(test_maybe_insert)
 	/* the length bounds the look, not a NUL */
 	ck_assert(!batch_sql_maybe_insert("INSERT INTO", 5));
 }
+
 END_TEST
 
 static void
@@ -80,6 +81,7 @@ START_TEST(test_refused_shapes)
 	expect_refused("INSERT INTO t (a) VALUES ($1) oops", "parser rejects");
 	expect_refused("", "no statement");
 }
+
 END_TEST
 
 START_TEST(test_accepted_params)
@@ -106,6 +108,7 @@ START_TEST(test_accepted_params)
 	batch_insert_free(&ins);
 	ck_assert_ptr_null(ins.prefix);
 }
+
 END_TEST
 
 START_TEST(test_accepted_clauses)
@@ -139,6 +142,7 @@ START_TEST(test_accepted_clauses)
 	ck_assert_str_eq(ins.relname, "T");
 	batch_insert_free(&ins);
 }
+
 END_TEST
 
 START_TEST(test_build_values_renumbers)
@@ -170,6 +174,7 @@ START_TEST(test_build_values_renumbers)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 }
+
 END_TEST
 
 /* The rewritten text must itself be the multi-row INSERT the parser sees. */
@@ -198,6 +203,7 @@ START_TEST(test_build_values_reparses)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 }
+
 END_TEST
 
 START_TEST(test_rows_cap)
@@ -209,6 +215,7 @@ START_TEST(test_rows_cap)
 	ck_assert_int_eq(batch_sql_rows_cap(3, 0), 1);
 	ck_assert_int_eq(batch_sql_rows_cap(1, 100000), 65535);
 }
+
 END_TEST
 
 START_TEST(test_multi_statement)
@@ -234,8 +241,10 @@ START_TEST(test_multi_statement)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 
-	/* the same shape again with other values (the first statement is not
-	 * parsed again): the same analysis, the new tuples */
+	/*
+	 * the same shape again with other values (the first statement is not
+	 * parsed again): the same analysis, the new tuples
+	 */
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (7, 'x'); "
 											 "INSERT INTO t (a, b) VALUES (8, 'y')",
@@ -301,7 +310,11 @@ START_TEST(test_multi_statement)
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a) VALUES (1); INSERT INTO t (a) VALUES (2) RETURNING a",
 											 &ins, &tuples, &n, &why), BATCH_SQL_REFUSED);
-	/* the byte-comparing fast path: numbers of every form, quotes, keyword case */
+
+	/*
+	 * the byte-comparing fast path: numbers of every form, quotes, keyword
+	 * case
+	 */
 	batch_text_reset(&tuples);
 	ck_assert_int_eq(batch_sql_analyze_multi("INSERT INTO t (a, b) VALUES (1, 'it''s');"
 											 "INSERT INTO t (a, b) values(1.5e3 , NULL);\n"
@@ -350,6 +363,7 @@ START_TEST(test_multi_statement)
 	ck_assert_ptr_nonnull(strstr(why, "parameters"));
 	batch_text_free(&tuples);
 }
+
 END_TEST
 
 START_TEST(test_unnest)
@@ -375,6 +389,7 @@ START_TEST(test_unnest)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 }
+
 END_TEST
 
 /* Bind values block of batch_sql_literal_params() as "len:text" items, "-" for NULL. */
@@ -410,7 +425,11 @@ START_TEST(test_literal_params)
 	char		s[512];
 
 	batch_text_init(&v);
-	/* the types the parser gives: int4 up to its range, then int8, then numeric */
+
+	/*
+	 * the types the parser gives: int4 up to its range, then int8, then
+	 * numeric
+	 */
 	ck_assert_int_eq(batch_sql_literal_params("(1, 'a''b', NULL, true, -2147483648, 2147483648, 1.5),"
 											  "(-7, '', NULL, FALSE, 007, -9223372036854775808, 1e3),"
 											  "(2, 'x;y', NULL, NULL, NULL, NULL, -.5)",
@@ -429,7 +448,11 @@ START_TEST(test_literal_params)
 	/* 9223372036854775808 does not fit int8: numeric */
 	ck_assert_int_eq(batch_sql_literal_params("(9223372036854775808)", 1, 1, types, &v), BATCH_SQL_OK);
 	ck_assert_uint_eq(types[0], BATCH_OID_NUMERIC);
-	/* kept as literals: a backslash, a column of two types, int4 and int8, other forms */
+
+	/*
+	 * kept as literals: a backslash, a column of two types, int4 and int8,
+	 * other forms
+	 */
 	ck_assert_int_eq(batch_sql_literal_params("('a\\b')", 1, 1, types, &v), BATCH_SQL_REFUSED);
 	ck_assert_int_eq(batch_sql_literal_params("(1),('1')", 2, 1, types, &v), BATCH_SQL_REFUSED);
 	ck_assert_int_eq(batch_sql_literal_params("(1),(3000000000)", 2, 1, types, &v), BATCH_SQL_REFUSED);
@@ -438,6 +461,7 @@ START_TEST(test_literal_params)
 	ck_assert_int_eq(batch_sql_literal_params("(1),(2)", 1, 1, types, &v), BATCH_SQL_REFUSED);
 	batch_text_free(&v);
 }
+
 END_TEST
 
 static Suite *

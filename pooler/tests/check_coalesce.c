@@ -155,6 +155,7 @@ START_TEST(test_simple_held)
 	ck_assert_str_eq(r.ins->tuple, "(1, 'x')");
 	coal_req_free(&r);
 }
+
 END_TEST
 
 START_TEST(test_simple_refused)
@@ -178,6 +179,7 @@ START_TEST(test_simple_refused)
 		ck_assert_msg(parse_query(refused[i], &r) == 0, "held: %s", refused[i]);
 	}
 }
+
 END_TEST
 
 START_TEST(test_extended_held)
@@ -200,6 +202,7 @@ START_TEST(test_extended_held)
 	coal_req_free(&r);
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 START_TEST(test_extended_refused)
@@ -244,6 +247,7 @@ START_TEST(test_extended_refused)
 	ck_assert_int_eq(parse_buf(&b, &r), 0);
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 START_TEST(test_bind_named_statement)
@@ -269,6 +273,7 @@ START_TEST(test_bind_named_statement)
 	proto_buf_free(&b);
 	proto_buf_free(&body);
 }
+
 END_TEST
 
 START_TEST(test_grouping)
@@ -323,6 +328,7 @@ START_TEST(test_grouping)
 	coal_req_free(&e3);
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 START_TEST(test_build_merged_simple)
@@ -348,6 +354,7 @@ START_TEST(test_build_merged_simple)
 	coal_req_free(&q1);
 	coal_req_free(&q2);
 }
+
 END_TEST
 
 START_TEST(test_build_merged_extended)
@@ -384,7 +391,11 @@ START_TEST(test_build_merged_extended)
 	ck_assert(coal_build_merged(reqs, 2, &out));
 	types_of(&out, t, sizeof(t));
 	ck_assert_str_eq(t, "P B E C S");
-	/* Parse: our name, the renumbered text, 4 types: int4, unknown, int4, unknown */
+
+	/*
+	 * Parse: our name, the renumbered text, 4 types: int4, unknown, int4,
+	 * unknown
+	 */
 	p = out.data + 5;
 	ck_assert_str_eq((const char *) p, COAL_STMT_NAME);
 	p += strlen(COAL_STMT_NAME) + 1;
@@ -430,6 +441,7 @@ START_TEST(test_build_merged_extended)
 	proto_buf_free(&b);
 	proto_buf_free(&out);
 }
+
 END_TEST
 
 START_TEST(test_replay_with_describe)
@@ -455,6 +467,7 @@ START_TEST(test_replay_with_describe)
 	proto_buf_free(&b);
 	proto_buf_free(&out);
 }
+
 END_TEST
 
 START_TEST(test_value_bytes)
@@ -474,6 +487,7 @@ START_TEST(test_value_bytes)
 	coal_req_free(&r);
 	proto_buf_free(&b);
 }
+
 END_TEST
 
 static Suite *

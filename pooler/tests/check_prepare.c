@@ -99,7 +99,8 @@ send_msg(struct ps_client *cl, struct ps_server *sv, int max)
 
 /* ---- reading what the pooler sends ---- */
 
-struct wire_msg {
+struct wire_msg
+{
 	uint8_t		type;
 	const uint8_t *body;
 	uint32_t	len;
@@ -197,6 +198,7 @@ START_TEST(test_named_parse_and_share)
 	ck_assert_uint_eq(ps_stats.stmts, 1);	/* the server still has it */
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_bind_on_other_server_prepares_first)
@@ -245,6 +247,7 @@ START_TEST(test_bind_on_other_server_prepares_first)
 	ps_server_free(s1);
 	ps_server_free(s2);
 }
+
 END_TEST
 
 START_TEST(test_describe_statement)
@@ -282,6 +285,7 @@ START_TEST(test_describe_statement)
 	ps_server_free(s1);
 	ps_server_free(s2);
 }
+
 END_TEST
 
 START_TEST(test_close_keeps_server_statement)
@@ -316,6 +320,7 @@ START_TEST(test_close_keeps_server_statement)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_unnamed_reuse)
@@ -357,6 +362,7 @@ START_TEST(test_unnamed_reuse)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 /* The unnamed statement re-parsed while no server is linked: the same body
@@ -375,11 +381,11 @@ START_TEST(test_unnamed_reparse_unlinked)
 	ck_assert_uint_eq(ps_stats.stmts, 1);
 	mk_bind("", "");
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 2);	/* Parse injected, then the Bind */
+	ck_assert_int_eq(split(&out, m, 8), 2); /* Parse injected, then the Bind */
 	ck_assert_int_eq(m[1].type, PQMSG_Bind);
 	snprintf(first, sizeof(first), "%s", str_at(&m[1], 1));
 
-	mk_parse("", "select $1", 0);		/* same text, no types */
+	mk_parse("", "select $1", 0);	/* same text, no types */
 	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
 	ck_assert_uint_eq(ps_stats.stmts, 2);
 	mk_bind("", "");
@@ -390,6 +396,7 @@ START_TEST(test_unnamed_reparse_unlinked)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_lru_eviction)
@@ -447,6 +454,7 @@ START_TEST(test_lru_eviction)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_error_skips_to_sync)
@@ -467,7 +475,7 @@ START_TEST(test_error_skips_to_sync)
 	ck_assert_uint_eq(ps_server_outstanding(sv), 4);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
 	ck_assert_uint_eq(ps_server_outstanding(sv), 1);	/* the Sync */
-	ck_assert_uint_eq(ps_server_cached(sv), 0);		/* never prepared */
+	ck_assert_uint_eq(ps_server_cached(sv), 0); /* never prepared */
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
 	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
 
@@ -482,8 +490,11 @@ START_TEST(test_error_skips_to_sync)
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);	/* 22012 */
 	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
-	/* ignored by the server until Sync: not queued, nothing cached, and
-	 * the name is not taken (the Bind is of an unknown name) */
+
+	/*
+	 * ignored by the server until Sync: not queued, nothing cached, and the
+	 * name is not taken (the Bind is of an unknown name)
+	 */
 	mk_parse("late", "select 6", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	mk_bind("", "late");
@@ -504,6 +515,7 @@ START_TEST(test_error_skips_to_sync)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 /* Parse and Close pipelined behind a request that fails: the client's
@@ -561,6 +573,7 @@ START_TEST(test_error_undoes_names)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 /* A client whose queued changes were all answered is no longer tied to
@@ -597,6 +610,7 @@ START_TEST(test_server_freed_after_answers)
 	ps_server_free(b);
 	ps_client_free(cl);
 }
+
 END_TEST
 
 START_TEST(test_ignored_eviction_keeps_statement)
@@ -607,8 +621,11 @@ START_TEST(test_ignored_eviction_keeps_statement)
 	mk_parse("a", "select 'a'", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
-	/* Bind "x" fails; the eviction Close of "a" and Parse of "b" after it
-	 * are ignored by the server */
+
+	/*
+	 * Bind "x" fails; the eviction Close of "a" and Parse of "b" after it are
+	 * ignored by the server
+	 */
 	mk_bind("", "x");
 	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
 	mk_parse("b", "select 'b'", 0);
@@ -627,6 +644,7 @@ START_TEST(test_ignored_eviction_keeps_statement)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_evicted_in_flight_stays_evicted)
@@ -656,6 +674,7 @@ START_TEST(test_evicted_in_flight_stays_evicted)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_simple_query_then_pipeline)
@@ -667,8 +686,11 @@ START_TEST(test_simple_query_then_pipeline)
 	mk_simple(PQMSG_Query);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
 	ck_assert_uint_eq(ps_server_outstanding(sv), 1);
-	/* ... and an extended batch pipelined after it is matched after its
-	 * replies, which pass untouched (RowDescription is not a Parse's) */
+
+	/*
+	 * ... and an extended batch pipelined after it is matched after its
+	 * replies, which pass untouched (RowDescription is not a Parse's)
+	 */
 	mk_parse("s", "select 1", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	mk_bind("", "s");
@@ -690,6 +712,7 @@ START_TEST(test_simple_query_then_pipeline)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_simple_and_injected_queries)
@@ -719,6 +742,7 @@ START_TEST(test_simple_and_injected_queries)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_deallocate_parsing)
@@ -744,6 +768,7 @@ START_TEST(test_deallocate_parsing)
 	ck_assert(!ps_query_is_deallocate("deallocated", 11, name, sizeof(name)));
 	ck_assert(!ps_query_is_deallocate("select 'DEALLOCATE x'", 21, name, sizeof(name)));
 }
+
 END_TEST
 
 START_TEST(test_deallocate_simple_query)
@@ -782,6 +807,7 @@ START_TEST(test_deallocate_simple_query)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_deallocate_extended)
@@ -800,7 +826,7 @@ START_TEST(test_deallocate_extended)
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	ck_assert_int_eq(split(&out, m, 4), 1);
 	ck_assert_int_eq(m[0].type, PQMSG_Parse);
-	ck_assert_str_eq(str_at(&m[0], 1), "");	/* the server runs an empty query */
+	ck_assert_str_eq(str_at(&m[0], 1), ""); /* the server runs an empty query */
 	mk_bind("", "");
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	ck_assert_uint_eq(ps_client_count(cl), 0);
@@ -834,6 +860,7 @@ START_TEST(test_deallocate_extended)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_malformed)
@@ -865,6 +892,7 @@ START_TEST(test_malformed)
 	ps_client_free(cl);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 START_TEST(test_many_statements_and_pipeline)
@@ -884,8 +912,11 @@ START_TEST(test_many_statements_and_pipeline)
 	}
 	ck_assert_uint_eq(ps_client_count(cl), 1000);
 	ck_assert_uint_eq(ps_stats.stmts, 1000);
-	/* one pipeline over the limit: the cache never holds more than 300,
-	 * even before any reply (statements in flight are evicted too) */
+
+	/*
+	 * one pipeline over the limit: the cache never holds more than 300, even
+	 * before any reply (statements in flight are evicted too)
+	 */
 	ck_assert_uint_eq(ps_server_cached(sv), 300);
 	ck_assert_uint_eq(ps_stats.evictions, 700);
 	ck_assert_uint_eq(ps_server_outstanding(sv), 1700);
@@ -920,6 +951,7 @@ START_TEST(test_many_statements_and_pipeline)
 	ck_assert_uint_eq(ps_stats.stmts, 1001);	/* the client still names them */
 	ps_client_free(cl);
 }
+
 END_TEST
 
 /* An ErrorResponse/NoticeResponse with the given M and D fields. */
@@ -965,7 +997,7 @@ out_field(char code)
 static const char *
 renamed_message(const struct ps_server *sv)
 {
-	struct proto_buf e;				/* a copy, as the relay's buffer would be */
+	struct proto_buf e;			/* a copy, as the relay's buffer would be */
 	bool		ok;
 
 	proto_buf_init(&e);
@@ -1006,6 +1038,7 @@ START_TEST(test_rename_in_reply)
 	mk_error(PQMSG_ErrorResponse, "prepared statement \"PGPLUMB_7\"", NULL);
 	ck_assert(!ps_rename_in_reply(msg.data, (uint32_t) msg.len - 1, "PGPLUMB_7", "s1", &out));
 }
+
 END_TEST
 
 /* Replies to which request get the client's name. */
@@ -1069,6 +1102,7 @@ START_TEST(test_reply_rename_follows_requests)
 	ps_client_free(a);
 	ps_server_free(sv);
 }
+
 END_TEST
 
 static Suite *

@@ -36,7 +36,8 @@ setup(void)
 		  "admin_users = admin\nmax_packet_size = 10000\n", f);
 	fclose(f);
 	ck_assert_int_eq(cfg_load(ini_path, &cfg, err, sizeof(err)), 0);
-	unlink(ini_path);			/* loaded: nothing is left behind even if a check fails */
+	unlink(ini_path);			/* loaded: nothing is left behind even if a
+								 * check fails */
 	base = event_base_new();
 	objects_init(base);
 	sbuf_global_init(base, 0, false);
@@ -184,6 +185,7 @@ START_TEST(test_ssl_then_admin_login)
 	close(fd);
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_refusals)
@@ -230,6 +232,7 @@ START_TEST(test_refusals)
 	close(fd);
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_bad_packets_and_cancel)
@@ -275,6 +278,7 @@ START_TEST(test_bad_packets_and_cancel)
 	ck_assert_int_eq(login_client_list.count, 0);
 	teardown();
 }
+
 END_TEST
 
 static Suite *

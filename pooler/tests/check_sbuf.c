@@ -26,8 +26,10 @@ static int	nseen;
 static int	bad_events;
 static bool full_for_big;		/* ask NEED_FULL for messages > 1000 bytes */
 static bool skip_x;
-static bool hold_on_src;		/* C / N: hold a reply for dst, then forward / skip */
-static bool wait_on_w;			/* W: hold a reply for dst, then pause (SBUF_WAIT) */
+static bool hold_on_src;		/* C / N: hold a reply for dst, then forward /
+								 * skip */
+static bool wait_on_w;			/* W: hold a reply for dst, then pause
+								 * (SBUF_WAIT) */
 static uint32_t max_avail_seen;
 
 static enum sbuf_ret
@@ -205,6 +207,7 @@ START_TEST(test_fragmented_framing)
 	ck_assert_str_eq(seen_types, "PBSQ");
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_large_message_streamed)
@@ -230,6 +233,7 @@ START_TEST(test_large_message_streamed)
 	free(out);
 	free(body);
 }
+
 END_TEST
 
 START_TEST(test_need_full_and_skip)
@@ -253,13 +257,14 @@ START_TEST(test_need_full_and_skip)
 	ck_assert_uint_eq(pump(in, n, 4096, out, n - 5, 20000), n - 5);
 	ck_assert_int_eq(memcmp(in, out, xstart), 0);
 	ck_assert_int_eq(out[xstart], 'S');
-	ck_assert_uint_ge(max_avail_seen, big + 5);	/* got it whole */
+	ck_assert_uint_ge(max_avail_seen, big + 5); /* got it whole */
 	ck_assert_str_eq(seen_types, "QXS");
 	teardown();
 	free(in);
 	free(out);
 	free(body);
 }
+
 END_TEST
 
 START_TEST(test_bad_length)
@@ -273,6 +278,7 @@ START_TEST(test_bad_length)
 	ck_assert(src.closed);
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_back_pressure)
@@ -326,6 +332,7 @@ START_TEST(test_back_pressure)
 	free(in);
 	free(out);
 }
+
 END_TEST
 
 /*
@@ -402,8 +409,10 @@ START_TEST(test_held_output)
 	ck_assert_int_eq(out[0], '1');
 	ck_assert(!dst.held);
 
-	/* 3: a round paused before its Sync (the client waits for a server)
-	 * keeps them until it resumes and promises an answer */
+	/*
+	 * 3: a round paused before its Sync (the client waits for a server) keeps
+	 * them until it resumes and promises an answer
+	 */
 	answer_on_sync = true;
 	wait_on_bind = true;
 	n = put_msg(in, 'P', "x", 1);
@@ -438,6 +447,7 @@ START_TEST(test_held_output)
 	ck_assert_uint_eq(drain_out(out, sizeof(out)), 5);
 	teardown();
 }
+
 END_TEST
 
 /*
@@ -485,6 +495,7 @@ START_TEST(test_held_by_peer_round)
 	ck_assert(!dst.held && src.paused);
 	teardown();
 }
+
 END_TEST
 
 START_TEST(test_output_buffer_lazy)
@@ -530,6 +541,7 @@ START_TEST(test_output_buffer_lazy)
 	free(big);
 	free(out);
 }
+
 END_TEST
 
 static Suite *

@@ -87,6 +87,7 @@ START_TEST(test_names)
 	ck_assert_int_eq(varcache_slot("application_name"), VAR_APPLICATION_NAME);
 	ck_assert_int_eq(varcache_configure("IntervalStyle, myext.opt"), 0);
 }
+
 END_TEST
 
 START_TEST(test_sync_nothing_when_equal)
@@ -104,6 +105,7 @@ START_TEST(test_sync_nothing_when_equal)
 	ck_assert_int_eq(sync_now(), 0);
 	ck_assert_uint_eq(out.len, 0);
 }
+
 END_TEST
 
 /* Caches with the same values share one set; a change copies on write. */
@@ -143,6 +145,7 @@ START_TEST(test_sets_shared)
 		varcache_free(&many[i]);
 	ck_assert_uint_eq(varcache_sets(), 0);
 }
+
 END_TEST
 
 START_TEST(test_sync_reported_values)
@@ -166,6 +169,7 @@ START_TEST(test_sync_reported_values)
 	ck_assert_uint_ne(sv.gen, gen);
 	ck_assert_int_eq(sync_now(), 0);
 }
+
 END_TEST
 
 START_TEST(test_sync_sql_and_reset)
@@ -179,6 +183,7 @@ START_TEST(test_sync_sql_and_reset)
 	ck_assert_ptr_null(varcache_get(&sv, extra));
 	ck_assert_str_eq(varcache_get(&sv, VAR_SEARCH_PATH), "drv, public");
 }
+
 END_TEST
 
 START_TEST(test_set_autocommit)
@@ -215,12 +220,15 @@ START_TEST(test_set_autocommit)
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
 	ck_assert_ptr_null(varcache_get(&cl.cur, varcache_slot("myext.opt")));
 }
+
 END_TEST
 
 START_TEST(test_set_ignored)
 {
-	/* SET LOCAL, reported parameters (ParameterStatus tells), untracked
-	 * names, other SET forms, non-SET statements */
+	/*
+	 * SET LOCAL, reported parameters (ParameterStatus tells), untracked
+	 * names, other SET forms, non-SET statements
+	 */
 	note("SET LOCAL search_path = x");
 	note("SET application_name = 'x'");
 	note("SET TimeZone TO 'UTC'");
@@ -239,6 +247,7 @@ START_TEST(test_set_ignored)
 	ck_assert(varcache_sql_maybe_set("reset all", 9));
 	ck_assert(varcache_sql_maybe_set("DISCARD ALL", 11));
 }
+
 END_TEST
 
 START_TEST(test_set_error_and_multi)
@@ -257,6 +266,7 @@ START_TEST(test_set_error_and_multi)
 	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "a");
 	ck_assert_str_eq(varcache_get(&cl.cur, varcache_slot("myext.opt")), "'x;y'");
 }
+
 END_TEST
 
 START_TEST(test_set_in_transaction)
@@ -287,6 +297,7 @@ START_TEST(test_set_in_transaction)
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
 	ck_assert_str_eq(varcache_get(&cl.cur, VAR_SEARCH_PATH), "inside");
 }
+
 END_TEST
 
 START_TEST(test_reset_all_brings_back_startup)
@@ -333,6 +344,7 @@ START_TEST(test_reset_all_brings_back_startup)
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
 	ck_assert_ptr_null(varcache_get(&cl.cur, VAR_SEARCH_PATH));
 }
+
 END_TEST
 
 START_TEST(test_overflow)
@@ -351,6 +363,7 @@ START_TEST(test_overflow)
 	ck_assert(!varcache_equal_slot(&cl.cur, &sv, VAR_SEARCH_PATH));
 	ck_assert_int_eq(sync_now(), 1);
 }
+
 END_TEST
 
 static Suite *

@@ -27,7 +27,8 @@
 
 #include "batch.h"
 
-struct side {
+struct side
+{
 	int			fd;
 	uint8_t    *buf;
 	size_t		len;
@@ -36,7 +37,8 @@ struct side {
 };
 
 static int	max_rows = 1000;
-static bool trace;				/* BATCH_PROXY_TRACE set: message types to stderr */
+static bool trace;				/* BATCH_PROXY_TRACE set: message types to
+								 * stderr */
 static const char *stats_file;
 
 static int
@@ -147,8 +149,8 @@ serve(int cfd, const char *host, int port)
 {
 	struct side cl = {.fd = cfd},
 				sv = {.fd = -1};
-	struct batch_settings set = {.max_rows = max_rows, .max_bytes = 64u << 20,
-	.max_statements = 256, .check_tables = true,
+	struct batch_settings set = {.max_rows = max_rows,.max_bytes = 64u << 20,
+		.max_statements = 256,.check_tables = true,
 	.literal_params = true};
 	struct batch *b = batch_new(&set);
 	bool		started = false;	/* server sent its first ReadyForQuery */
@@ -159,7 +161,7 @@ serve(int cfd, const char *host, int port)
 		goto done;
 	for (;;)
 	{
-		struct pollfd p[2] = {{.fd = cl.fd, .events = POLLIN}, {.fd = sv.fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = cl.fd,.events = POLLIN}, {.fd = sv.fd,.events = POLLIN}};
 
 		if (poll(p, 2, -1) < 0)
 		{
@@ -306,6 +308,7 @@ main(int argc, char **argv)
 	if (argc > 5)
 		stats_file = argv[5];
 	trace = getenv("BATCH_PROXY_TRACE") != NULL;
+
 	signal(SIGCHLD, SIG_IGN);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
