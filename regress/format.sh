@@ -10,10 +10,12 @@
 # and common/ alike.  pgindent needs the list of type names: it is made here from
 # the PostgreSQL 15 server headers, libevent's and the tree's own headers (names
 # closing a typedef block, and the last word of one-line typedefs), plus the C
-# library types the sources use.
+# library types the sources use (FORMAT_TYPES_OUT=FILE keeps a copy of that list,
+# to see why a declaration was formatted as an expression).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-check}
+case $mode in check | fix) ;; *) echo "usage: $0 [check|fix]" >&2; exit 2 ;; esac
 indent=$(command -v pg_bsd_indent || true)
 [ -n "$indent" ] || { echo "format.sh: pg_bsd_indent not found (apt-get install pg-bsd-indent, or make deps)" >&2; exit 2; }
 pgincl=$(pg_config --includedir-server 2>/dev/null || echo /usr/include/postgresql/15/server)
@@ -33,7 +35,7 @@ mapfile -t files < <(git ls-files 'extension/*.[ch]' 'pooler/*.[ch]' 'common/*.[
 		sub(/[ \t]*(\[[^]]*\])?[ \t]*;.*$/, "", line); sub(/.*[ \t*}]/, "", line); emit(line)
 	}
 	intd {
-		depth += gsub(/{/, "{") - gsub(/}/, "}"); opened = opened || depth > 0
+		depth += gsub(/{/, "{") - gsub(/}/, "}")
 		if (depth <= 0 && $0 ~ /;/) { lastname($0); intd = 0 }
 		next
 	}
@@ -44,7 +46,7 @@ mapfile -t files < <(git ls-files 'extension/*.[ch]' 'pooler/*.[ch]' 'common/*.[
 		}
 		depth = gsub(/{/, "{") - gsub(/}/, "}")
 		if (depth == 0 && line ~ /;/) { lastname(line); next }
-		intd = 1; opened = depth > 0
+		intd = 1
 	}' > "$work/types"
 printf '%s\n' size_t ssize_t uint8_t uint16_t uint32_t uint64_t int8_t int16_t int32_t \
 	int64_t FILE pid_t off_t socklen_t time_t va_list uintptr_t intptr_t evutil_socket_t \
@@ -54,7 +56,7 @@ sort -u -o "$work/types" "$work/types"
 
 opts=(-bad -bap -bbb -bc -bl -cli1 -cp33 -cdb -nce -d0 -di12 -nfc1 -i4 -l79 -lp -lpl
 	-nip -npro -sac -tpg -ts4 "-U$work/types")
-bad=0
+bad=0			# files not formatted (check) and files the formatter failed on
 for f in "${files[@]}"; do
 	"$indent" "${opts[@]}" "$f" "$work/out" 2>"$work/err" || { echo "format.sh: $f: $(head -1 "$work/err")" >&2; bad=$((bad + 1)); continue; }
 	if ! cmp -s "$f" "$work/out"; then
@@ -66,7 +68,5 @@ for f in "${files[@]}"; do
 		fi
 	fi
 done
-if [ "$mode" = check ]; then
-	echo "format: ${#files[@]} files checked, $bad not formatted"
-	[ "$bad" -eq 0 ]
-fi
+[ "$mode" = fix ] || echo "format: ${#files[@]} files checked, $bad not formatted"
+[ "$bad" -eq 0 ]
