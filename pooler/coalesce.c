@@ -341,10 +341,25 @@ coal_req_same_group(const struct coal_req *a, const struct coal_req *b)
 
 /* ---- building what goes to the server ---- */
 
+/*
+ * Close of the coalescer's statement.  It also goes before each Parse of it:
+ * the Close after a use is skipped when that use fails, and a Parse of a
+ * name that exists fails (42P05, in transaction pooling too).
+ */
+static void
+put_close_stmt(struct proto_buf *out)
+{
+	proto_begin(out, PQMSG_Close);
+	proto_put_byte(out, 'S');
+	proto_put_string(out, COAL_STMT_NAME);
+	proto_end(out);
+}
+
 static void
 put_parse(struct proto_buf *out, const char *text, const uint8_t *types_src, uint32_t ntypes_src,
 		  int reps, int per_row)
 {
+	put_close_stmt(out);
 	proto_begin(out, PQMSG_Parse);
 	proto_put_string(out, COAL_STMT_NAME);
 	proto_put_string(out, text);
@@ -369,10 +384,7 @@ put_tail_msgs(struct proto_buf *out, bool describe)
 	proto_put_string(out, "");
 	proto_put_int32(out, 0);
 	proto_end(out);
-	proto_begin(out, PQMSG_Close);
-	proto_put_byte(out, 'S');
-	proto_put_string(out, COAL_STMT_NAME);
-	proto_end(out);
+	put_close_stmt(out);
 	proto_begin(out, PQMSG_Sync);
 	proto_end(out);
 }
@@ -901,6 +913,7 @@ send_phase(struct coal_group *g, struct server *s)
 				}
 				quote_ident(&name, ins->relname);
 				proto_put_byte(&name, 0);
+				put_close_stmt(&out_buf);
 				proto_begin(&out_buf, PQMSG_Parse);
 				proto_put_string(&out_buf, COAL_STMT_NAME);
 				proto_put_string(&out_buf, BATCH_CATALOG_SQL);

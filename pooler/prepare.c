@@ -31,6 +31,10 @@ struct ps_stmt
 	char		name[32];		/* PGPLUMB_<id> */
 	uint32_t	name_len;		/* strlen(name) */
 	bool		maybe_set;		/* varcache_sql_maybe_set() of the text */
+	bool		validated;		/* a server parsed it once (ParseComplete) */
+	bool		abort_ok;		/* parses in a failed transaction: empty, or
+								 * COMMIT / ROLLBACK / ABORT / END / PREPARE
+								 * TRANSACTION */
 	uint8_t		body[];
 };
 
@@ -38,6 +42,13 @@ static struct ps_stmt **stmt_tab;
 static uint32_t stmt_tab_size;	/* power of two, 0 before first use */
 static uint32_t stmt_count;
 static uint64_t stmt_next_id = 1;
+
+/*
+ * The duplicate-name probe: an empty statement named PGPLUMB_0 (ids start
+ * at 1), outside the table so that no client statement is ever it, with one
+ * reference held here until ps_global_cleanup() (see parse_duplicate).
+ */
+static struct ps_stmt *probe;
 
 /*
  * 64-bit hash for the in-memory tables, eight bytes per step (the Parse body
@@ -117,6 +128,38 @@ stmt_unref(struct ps_stmt *st)
 }
 
 /*
+ * Would PostgreSQL parse this text in a failed transaction?  Only an empty
+ * one and the statements that end the transaction (IsTransactionExitStmt);
+ * judged by the first word, so a comment before it makes it "no" (the safe
+ * answer: the server is asked).
+ */
+static bool
+text_abort_ok(const char *q, uint32_t len)
+{
+	static const char *const words[] = {"commit", "rollback", "abort", "end", "prepare"};
+	uint32_t	i = 0,
+				n;
+
+	while (i < len && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r' || q[i] == ';'))
+		i++;
+	if (i == len)
+		return true;
+	for (n = 0; i + n < len && isalpha((unsigned char) q[i + n]); n++)
+		;
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		if (strlen(words[k]) == n && strncasecmp(q + i, words[k], n) == 0)
+		{
+			if (k < 4)
+				return true;
+			/* PREPARE TRANSACTION, not PREPARE name AS */
+			for (i += n; i < len && isspace((unsigned char) q[i]); i++)
+				;
+			return len - i >= 11 && strncasecmp(q + i, "transaction", 11) == 0;
+		}
+	return false;
+}
+
+/*
  * The statement for a Parse body after the name (query\0 n types), with one
  * reference for the caller; NULL on a malformed body or out of memory (*bad
  * tells which).
@@ -168,6 +211,7 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 	st->name_len = (uint32_t) snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu",
 									   (unsigned long long) st->id);
 	st->maybe_set = varcache_sql_maybe_set((const char *) body, text_len);
+	st->abort_ok = text_abort_ok((const char *) body, text_len);
 	if (nparams == 0)
 		st->dealloc = ps_query_is_deallocate((const char *) body, text_len, st->dealloc_name,
 											 sizeof(st->dealloc_name));
@@ -197,9 +241,31 @@ ps_stmt_name(const struct ps_stmt *st)
 	return st->name;
 }
 
+/* The probe statement, made at first use; NULL when out of memory. */
+static struct ps_stmt *
+probe_stmt(void)
+{
+	static const uint8_t empty[3] = {0, 0, 0};	/* "", no parameters */
+
+	if (probe)
+		return probe;
+	probe = calloc(1, sizeof(*probe) + sizeof(empty));
+	if (probe == NULL)
+		return NULL;
+	memcpy(probe->body, empty, sizeof(empty));
+	probe->body_len = sizeof(empty);
+	probe->refcount = 1;
+	probe->validated = true;
+	probe->name_len = (uint32_t) snprintf(probe->name, sizeof(probe->name), "%s0",
+										  PS_NAME_PREFIX);
+	return probe;
+}
+
 void
 ps_global_cleanup(void)
 {
+	free(probe);
+	probe = NULL;
 	for (uint32_t i = 0; i < stmt_tab_size; i++)
 	{
 		struct ps_stmt *st = stmt_tab[i],
@@ -363,8 +429,8 @@ client_store(struct ps_client *cl, const char *name, uint32_t len, struct ps_stm
 	if (pp)
 	{
 		/*
-		 * PostgreSQL would say 42P05; a driver re-preparing a name it
-		 * believes gone (e.g. after a failed Parse) gets the new text.
+		 * undo_map() putting a name back (a client's Parse of a name it
+		 * has never gets here: see parse_duplicate)
 		 */
 		stmt_unref((*pp)->stmt);
 		(*pp)->stmt = st;
@@ -433,8 +499,12 @@ enum rq_kind
 	RQ_PARSE_INJECTED,			/* our Parse before a Bind/Describe: swallow
 								 * '1' */
 	RQ_PARSE_NOP,				/* portal Close standing for a Parse */
+	RQ_PARSE_DUP,				/* client's Parse of a name it has, sent
+								 * under the probe's name: fails (42P05) */
 	RQ_CLOSE_EVICT,				/* our Close of an evicted statement: swallow
 								 * '3' */
+	RQ_CLOSE_NOP,				/* our Close of the unnamed statement after a
+								 * no-op Parse: swallow '3' */
 	RQ_SYNC,					/* Sync: 'Z' */
 	RQ_QUERY,					/* Query / FunctionCall: everything up to 'Z' */
 	RQ_QUERY_INJECTED,			/* our Query: swallow everything up to 'Z' */
@@ -491,6 +561,8 @@ struct ps_server
 	bool		skipping;		/* an error: requests up to the next Sync are
 								 * ignored */
 	bool		last_dealloc_all;
+	char		status;			/* at the last ReadyForQuery: 'I', 'T', 'E'
+								 * (0 = unknown) */
 	struct ps_stmt *unnamed_portal; /* statement of the last Bind to portal "" */
 };
 
@@ -502,6 +574,12 @@ ps_server_new(void)
 	if (sv)
 		list_init(&sv->lru);
 	return sv;
+}
+
+void
+ps_server_set_status(struct ps_server *sv, char status)
+{
+	sv->status = status;
 }
 
 uint32_t
@@ -721,16 +799,35 @@ parse_done(struct ps_server *sv, struct ps_stmt *st, uint32_t gen)
 {
 	struct ps_sentry *e = server_lookup(sv, st);
 
+	st->validated = true;
 	if (e && e->gen == gen)
+	{
 		e->state = SE_READY;
+		return;
+	}
+	/* evicted while pending: its eviction Close now closes something */
+	for (uint32_t i = 0; i < sv->qlen; i++)
+	{
+		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+
+		if (rq->kind == RQ_CLOSE_EVICT && rq->stmt == st && rq->gen == gen)
+			rq->gen = 0;
+	}
 }
 
-/* An eviction Close was ignored: the statement is still on the server. */
+/*
+ * An eviction Close was ignored: the statement is still on the server,
+ * unless its Parse (rq->gen still set: never answered) was lost as well.
+ */
 static void
-close_ignored(struct ps_server *sv, struct ps_stmt *st)
+close_ignored(struct ps_server *sv, struct ps_rq *rq)
 {
-	struct ps_sentry *e = server_lookup(sv, st);
+	struct ps_stmt *st = rq->stmt;
+	struct ps_sentry *e;
 
+	if (rq->gen != 0)
+		return;
+	e = server_lookup(sv, st);
 	if (e)
 		e->state = SE_READY;
 	else
@@ -748,7 +845,7 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 			parse_failed(sv, rq->stmt, rq->gen);
 			break;
 		case RQ_CLOSE_EVICT:
-			close_ignored(sv, rq->stmt);
+			close_ignored(sv, rq);
 			break;
 		default:
 			break;
@@ -966,7 +1063,8 @@ undo_map(struct ps_rq *rq, bool failed)
 
 	if (cl == NULL)
 		return;
-	if (rq->undo_prev && !(failed && rq->kind == RQ_PARSE && rq->undo_nlen == 0))
+	if (rq->undo_prev &&
+		!(failed && (rq->kind == RQ_PARSE || rq->kind == RQ_PARSE_NOP) && rq->undo_nlen == 0))
 	{
 		stmt_ref(rq->undo_prev);
 		if (!client_store(cl, name, rq->undo_nlen, rq->undo_prev))
@@ -1013,6 +1111,23 @@ build_parse(struct proto_buf *out, const struct ps_stmt *st)
 	ps_stats.server_parses++;
 }
 
+/* A Parse of a trivial statement as the unnamed one, and the Close of it
+ * (the server's unnamed statement is never a client's: a client's Bind of
+ * one it does not have must find none). */
+static void
+build_nop_parse(struct proto_buf *out)
+{
+	proto_begin(out, PQMSG_Parse);
+	proto_put_byte(out, '\0');
+	proto_put_string(out, "SELECT");
+	proto_put_int16(out, 0);
+	proto_end(out);
+	proto_begin(out, PQMSG_Close);
+	proto_put_byte(out, 'S');
+	proto_put_byte(out, '\0');
+	proto_end(out);
+}
+
 static void
 build_nop_close(struct proto_buf *out)
 {
@@ -1048,6 +1163,8 @@ evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
 		proto_end(out);
 		if (!queue_push(sv, RQ_CLOSE_EVICT, e->stmt))
 			return false;
+		/* a statement whose Parse is unanswered: see close_ignored */
+		queue_tail(sv)->gen = e->state == SE_PENDING ? e->gen : 0;
 		ps_stats.evictions++;
 		server_remove(sv, e);
 	}
@@ -1138,6 +1255,35 @@ push_forwarded(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 	return queue_push(sv, kind, st) ? PS_PASS : PS_NOMEM;
 }
 
+/*
+ * A Parse of a name the client already has.  PostgreSQL parses and analyses
+ * the new text first (its errors come first, 25P02 in an aborted
+ * transaction too), then fails with 42P05 `prepared statement "x" already
+ * exists`, and the old statement stays.  The server is asked the same
+ * question: the probe statement is made sure of (an empty query, which
+ * parses even in an aborted transaction), then the client's text is parsed
+ * under the probe's name, which the server has.  The reply names the probe,
+ * mapped back to the client's name; the client's map does not change.
+ * `body` is the Parse after the name.
+ */
+static enum ps_result
+parse_duplicate(struct ps_server *sv, const char *name, uint32_t nlen, const uint8_t *body,
+				uint32_t blen, int max_prepared, struct proto_buf *out)
+{
+	struct ps_stmt *pr = probe_stmt();
+	uint32_t	from = sv->qlen;
+
+	if (pr == NULL || !ensure_prepared(sv, pr, max_prepared, out))
+		return PS_NOMEM;
+	proto_begin(out, PQMSG_Parse);
+	proto_put_string(out, pr->name);
+	proto_put_bytes(out, body, blen);
+	proto_end(out);
+	if (!queue_push(sv, RQ_PARSE_DUP, NULL) || !map_new_requests(sv, from, pr, name, nlen))
+		return PS_NOMEM;
+	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
+}
+
 static enum ps_result
 client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, uint32_t blen,
 			 int max_prepared, struct proto_buf *out)
@@ -1148,7 +1294,8 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	struct ps_stmt *st,
 			   *prev;
 	struct ps_sentry *e;
-	bool		bad;
+	bool		bad,
+				nop_parse;
 
 	if (!take_string(body, blen, &pos, &name, &nlen))
 		return PS_BAD;
@@ -1164,6 +1311,11 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 		return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 	}
 	prev = client_lookup(cl, name, nlen);
+	if (prev && nlen > 0)
+	{
+		stmt_unref(st);
+		return parse_duplicate(sv, name, nlen, body + pos, blen - pos, max_prepared, out);
+	}
 	if (prev)
 		stmt_ref(prev);
 	if (!client_store(cl, name, nlen, st))
@@ -1173,12 +1325,23 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 		return PS_NOMEM;
 	}
 	e = server_lookup(sv, st);
+	nop_parse = false;
 	if (e)
 	{
-		/* the server has it: a no-op request stands for the Parse */
+		/*
+		 * the server has it: a no-op request stands for the Parse.  In a
+		 * transaction that may have failed, PostgreSQL refuses the Parse
+		 * (25P02) unless the text ends the transaction: a Parse of a trivial
+		 * statement as the unnamed one (unused by the pooler) fails or
+		 * succeeds the same way.  Otherwise the cheaper portal Close.
+		 */
 		server_touch(sv, e);
-		build_nop_close(out);
 		ps_stats.parses_skipped++;
+		nop_parse = !st->abort_ok && (sv->status == 'E' || sv->qlen + sv->untracked_z > 0);
+		if (nop_parse)
+			build_nop_parse(out);
+		else
+			build_nop_close(out);
 		if (!queue_push(sv, RQ_PARSE_NOP, NULL))
 			goto nomem;
 	}
@@ -1195,6 +1358,8 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 			goto nomem;
 	}
 	if (!attach_undo(sv, cl, name, nlen, prev))
+		return PS_NOMEM;
+	if (nop_parse && !queue_push(sv, RQ_CLOSE_NOP, NULL))
 		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 nomem:
@@ -1448,9 +1613,18 @@ ps_client_unlinked(struct ps_client *cl, const uint8_t *msg, uint32_t total)
 	}
 	if (msg[0] != PQMSG_Parse || !take_string(body, blen, &pos, &name, &nlen))
 		return PS_BAD;
+	/* a name the client has: the server's 42P05 */
+	if (nlen > 0 && client_lookup(cl, name, nlen))
+		return PS_REPLACED;
 	st = parse_stmt(cl, nlen, body + pos, blen - pos, &bad);
 	if (st == NULL)
 		return bad ? PS_BAD : PS_NOMEM;
+	if (!st->validated)
+	{
+		/* its errors, if any, are the server's to tell (at the Parse) */
+		stmt_unref(st);
+		return PS_REPLACED;
+	}
 	if (!client_store(cl, name, nlen, st))
 	{
 		stmt_unref(st);
@@ -1491,6 +1665,9 @@ ps_client_message(struct ps_client *cl, struct ps_server *sv, const uint8_t *msg
 			return push_forwarded(sv, RQ_SYNC, NULL);
 		case PQMSG_Query:
 		case PQMSG_FunctionCall:
+			/* PostgreSQL drops the unnamed statement at each simple query */
+			if (msg[0] == PQMSG_Query && !sv->skipping && cl->unnamed)
+				client_forget(cl, "", 0);
 			if (sv->qlen == 0 && !sv->skipping)
 			{
 				/*
@@ -1611,6 +1788,7 @@ ps_client_deallocate_query(struct ps_client *cl, struct ps_server *sv, const cha
 	all = name[0] == '\0';
 	if (!sv->skipping)
 	{
+		client_forget(cl, "", 0);	/* a simple query, as above */
 		if (all)
 			client_clear(cl);
 		else
@@ -1672,6 +1850,7 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 	{
 		case RQ_PARSE_INJECTED:
 		case RQ_CLOSE_EVICT:
+		case RQ_CLOSE_NOP:
 		case RQ_QUERY_INJECTED:
 			return true;
 		case RQ_PARSE_NOP:
@@ -1790,6 +1969,7 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 				r = PS_REPLY_AS_PARSE_COMPLETE;
 			break;
 		case RQ_CLOSE_EVICT:
+		case RQ_CLOSE_NOP:
 			r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_EXECUTE:

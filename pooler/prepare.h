@@ -110,6 +110,11 @@ uint32_t	ps_client_count(const struct ps_client *cl);
 struct ps_server *ps_server_new(void);
 void		ps_server_free(struct ps_server *sv);
 
+/* The server's transaction status at its last ReadyForQuery ('I', 'T',
+ * 'E'): a Parse the server already has costs a portal Close only where the
+ * transaction cannot have failed. */
+void		ps_server_set_status(struct ps_server *sv, char status);
+
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);
 uint32_t	ps_server_outstanding(const struct ps_server *sv);

@@ -509,8 +509,7 @@ active_packet(struct server *s, struct sbuf_pkt *pkt)
 	if (done)
 		return r;
 	r = relay_packet(s, pkt);
-	txn_server_after(s, pkt, r);
-	return r;
+	return txn_server_after(s, pkt, r);
 }
 
 /* Messages from a server nobody is using. */

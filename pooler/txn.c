@@ -39,6 +39,10 @@ struct txn_server
 	int			sync_pending;	/* our sync queries without their
 								 * ReadyForQuery */
 	bool		last_commit;	/* last CommandComplete was COMMIT */
+	bool		replied;		/* ps_server_reply() has seen the reply the
+								 * relay goes on with */
+	bool		renamed;		/* the relay goes on with an error whose
+								 * client-named copy is in `renamed` */
 };
 
 static uint64_t next_serial = 1;
@@ -46,6 +50,9 @@ static uint64_t next_serial = 1;
 /* Reused for every message the pooler builds (single-threaded). */
 static struct proto_buf scratch;
 static struct proto_buf ps_out;
+
+/* A reply with the client's statement name, sent by txn_server_after(). */
+static struct proto_buf renamed;
 
 /* A drained held buffer kept for the next client that holds something. */
 static struct proto_buf *held_spare;
@@ -93,6 +100,7 @@ txn_cleanup(void)
 {
 	proto_buf_free(&scratch);
 	proto_buf_free(&ps_out);
+	proto_buf_free(&renamed);
 	welcome_memo_clear();
 	if (held_spare)
 	{
@@ -728,6 +736,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
+	if (tracking)
+		ps_server_set_status(ts->ps, s->txn_status);
 
 	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
 		return SBUF_CLOSED;
@@ -940,6 +950,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 	}
 	if (!held_take(tc))
 		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
+	ps_server_set_status(ts->ps, s->txn_status);
 	while (off + PROTO_HDR_LEN <= msgs->len)
 	{
 		const uint8_t *m = msgs->data + off;
@@ -1120,21 +1131,33 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 		*done = true;
 		return sync_reply(s, ts, pkt);
 	}
+	ts->renamed = ts->replied = false;
 	if ((t == PQMSG_ErrorResponse || t == PQMSG_NoticeResponse) && ts->ps &&
-		ps_reply_renames(ts->ps) && c->batch == NULL && c->coal == NULL)
+		ps_reply_renames(ts->ps))
 	{
 		/* it may name the statement by our name: the client's instead */
 		*done = true;
 		if (!sbuf_pkt_complete(pkt))
 			return SBUF_NEED_FULL;
-		if (!ps_reply_rename(ts->ps, pkt->data, pkt->total, &scratch))
+		if (!ps_reply_rename(ts->ps, pkt->data, pkt->total, &renamed))
 		{
 			*done = false;
 			return SBUF_FORWARD;
 		}
 		if (sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
 			return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
-		if (!sbuf_send_buf(&c->sb, &scratch))
+		if (c->batch != NULL || c->coal != NULL)
+		{
+			/*
+			 * the rewriter or the coalescer must see the reply: the relay
+			 * goes on with the server's bytes, and txn_server_after() sends
+			 * the renamed copy in their place if they are to be forwarded
+			 */
+			*done = false;
+			ts->renamed = true;
+			return SBUF_FORWARD;
+		}
+		if (!sbuf_send_buf(&c->sb, &renamed))
 		{
 			disconnect_client(c, NULL, "could not send to client");
 			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
@@ -1159,8 +1182,14 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 		switch (ps_server_reply(ts->ps, t))
 		{
 			case PS_REPLY_FORWARD:
-				/* should not happen for a special reply; relay it */
+
+				/*
+				 * an error answering a request of ours (a failed Parse before
+				 * a Bind): the relay goes on with it, and txn_server_after()
+				 * must not match it again
+				 */
 				*done = false;
+				ts->replied = true;
 				return SBUF_FORWARD;
 			case PS_REPLY_SWALLOW:
 				return SBUF_SKIP;
@@ -1214,18 +1243,23 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 	return SBUF_FORWARD;
 }
 
-void
+enum sbuf_ret
 txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 {
 	struct txn_server *ts = s->txn;
 	struct client *c = s->link;
+	bool		replied,
+				rename;
 
 	if (pkt->type == PQMSG_DataRow || ts == NULL || c == NULL || c->txn == NULL)
-		return;
+		return r;
+	replied = ts->replied;
+	rename = ts->renamed;
+	ts->replied = ts->renamed = false;
 	if (r != SBUF_FORWARD && r != SBUF_FORWARD_LAST && r != SBUF_SKIP)
-		return;					/* NEED_FULL / WAIT: it comes again; CLOSED:
+		return r;				/* NEED_FULL / WAIT: it comes again; CLOSED:
 								 * gone */
-	if (ts->ps)
+	if (ts->ps && !replied)
 		(void) ps_server_reply(ts->ps, pkt->type);
 	switch (pkt->type)
 	{
@@ -1250,6 +1284,17 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 		default:
 			break;
 	}
+	if (rename && r == SBUF_FORWARD)
+	{
+		/* the client gets the reply with its own statement name */
+		if (!sbuf_send_buf(&c->sb, &renamed))
+		{
+			disconnect_client(c, NULL, "could not send to client");
+			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
+		}
+		return SBUF_SKIP;
+	}
+	return r;
 }
 
 /* ---- insert_coalescing ---- */

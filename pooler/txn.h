@@ -72,8 +72,13 @@ bool		txn_client_holds(const struct client *c);
  */
 enum sbuf_ret txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done);
 
-/* The relay decided `r` about the reply txn_server_packet() let through. */
-void		txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r);
+/*
+ * The relay decided `r` about the reply txn_server_packet() let through.
+ * Returns the decision to keep: SBUF_SKIP when txn sent the client its own
+ * copy of a reply the relay was to forward (an error naming a statement,
+ * renamed while insert_batching or insert_coalescing handles the client).
+ */
+enum sbuf_ret txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r);
 
 /* A ParameterStatus or CommandComplete of a server nobody uses (login,
  * server_reset_query, health check): recorded as the server's values. */

@@ -370,7 +370,8 @@ START_TEST(test_build_merged_extended)
 	const struct coal_req *reqs[2] = {&e1, &e2};
 	char		t[64];
 	const uint8_t *p;
-	size_t		off;
+	size_t		off,
+				at;
 
 	proto_buf_init(&b);
 	proto_buf_init(&out);
@@ -390,13 +391,14 @@ START_TEST(test_build_merged_extended)
 
 	ck_assert(coal_build_merged(reqs, 2, &out));
 	types_of(&out, t, sizeof(t));
-	ck_assert_str_eq(t, "P B E C S");
+	ck_assert_str_eq(t, "C P B E C S");	/* Close first: see put_close_stmt */
 
 	/*
 	 * Parse: our name, the renumbered text, 4 types: int4, unknown, int4,
 	 * unknown
 	 */
-	p = out.data + 5;
+	at = 1 + proto_get_u32(out.data + 1);	/* after the Close */
+	p = out.data + at + 5;
 	ck_assert_str_eq((const char *) p, COAL_STMT_NAME);
 	p += strlen(COAL_STMT_NAME) + 1;
 	ck_assert_str_eq((const char *) p, "INSERT INTO t (a, b) VALUES ($1, $2),($3, $4)");
@@ -407,7 +409,7 @@ START_TEST(test_build_merged_extended)
 	ck_assert_uint_eq(proto_get_u32(p + 10), 23);
 	ck_assert_uint_eq(proto_get_u32(p + 14), 0);
 	/* Bind: 4 formats, 4 values in row order, the NULL kept */
-	off = 1 + proto_get_u32(out.data + 1);
+	off = at + 1 + proto_get_u32(out.data + at + 1);
 	p = out.data + off + 5;
 	p += 1 + strlen(COAL_STMT_NAME) + 1;	/* portal "" and statement */
 	ck_assert_uint_eq(proto_get_u16(p), 4);
@@ -429,7 +431,7 @@ START_TEST(test_build_merged_extended)
 	proto_buf_reset(&out);
 	ck_assert(coal_build_single(&e2, &out));
 	types_of(&out, t, sizeof(t));
-	ck_assert_str_eq(t, "P B E C S");
+	ck_assert_str_eq(t, "C P B E C S");	/* Close first: see put_close_stmt */
 	/* what the client is owed after a commit: it sent no Describe */
 	proto_buf_reset(&out);
 	coal_build_success(&e2, &out);
@@ -458,7 +460,7 @@ START_TEST(test_replay_with_describe)
 	ck_assert_int_eq(parse_buf(&b, &r), 1);
 	ck_assert(coal_build_single(&r, &out));
 	types_of(&out, t, sizeof(t));
-	ck_assert_str_eq(t, "P B D E C S");
+	ck_assert_str_eq(t, "C P B D E C S");
 	proto_buf_reset(&out);
 	coal_build_success(&r, &out);
 	types_of(&out, t, sizeof(t));

@@ -365,6 +365,21 @@ START_TEST(test_unnamed_reuse)
 
 END_TEST
 
+/*
+ * A Parse of the current `msg` that server `sv` answers with ParseComplete
+ * (by a client of its own): its text is then known to parse, while sv keeps
+ * it cached.
+ */
+static void
+validate_msg(struct ps_server *sv)
+{
+	struct ps_client *cl = ps_client_new();
+
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ps_client_free(cl);
+}
+
 /* The unnamed statement re-parsed while no server is linked: the same body
  * keeps it; the same text with other parameter types is another statement,
  * and the next Bind names that one. */
@@ -372,13 +387,24 @@ START_TEST(test_unnamed_reparse_unlinked)
 {
 	struct ps_client *cl = ps_client_new();
 	struct ps_server *sv = ps_server_new();
+	struct ps_client *keep = ps_client_new();
+	struct ps_server *vsv = ps_server_new();
 	struct wire_msg m[8];
 	char		first[32];
+
+	/* texts a server has parsed (kept alive by another client's names) */
+	mk_parse("k1", "select $1", 1);
+	ck_assert_int_eq(ps_client_unlinked(keep, msg.data, (uint32_t) msg.len), PS_REPLACED);
+	validate_msg(vsv);
+	ck_assert_int_eq(ps_client_unlinked(keep, msg.data, (uint32_t) msg.len), PS_PASS);
+	mk_parse("k2", "select $1", 0);
+	validate_msg(vsv);
+	ck_assert_int_eq(ps_client_unlinked(keep, msg.data, (uint32_t) msg.len), PS_PASS);
 
 	mk_parse("", "select $1", 1);
 	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
 	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
-	ck_assert_uint_eq(ps_stats.stmts, 1);
+	ck_assert_uint_eq(ps_stats.stmts, 2);	/* k1's, k2's */
 	mk_bind("", "");
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	ck_assert_int_eq(split(&out, m, 8), 2); /* Parse injected, then the Bind */
@@ -394,7 +420,9 @@ START_TEST(test_unnamed_reparse_unlinked)
 	ck_assert_int_eq(m[1].type, PQMSG_Bind);
 	ck_assert_str_ne(str_at(&m[1], 1), first);
 	ps_client_free(cl);
+	ps_client_free(keep);
 	ps_server_free(sv);
+	ps_server_free(vsv);
 }
 
 END_TEST
@@ -1105,6 +1133,206 @@ START_TEST(test_reply_rename_follows_requests)
 
 END_TEST
 
+
+/*
+ * A Parse of a name the client has (issue 5): the probe statement is made
+ * sure of, the client's text goes to the server under the probe's name (so
+ * that the server parses it and then says 42P05), the error names the
+ * client's statement, and the client keeps its old statement.
+ */
+START_TEST(test_duplicate_name)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	struct proto_buf err,
+				got;
+	char		old[32];
+	uint32_t	len;
+
+	proto_buf_init(&err);
+	proto_buf_init(&got);
+	mk_parse("a", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	snprintf(old, sizeof(old), "%s", (const char *) out.data + 5);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	mk_parse("a", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);	/* the probe, empty */
+	ck_assert_str_eq(str_at(&m[0], 0), PS_NAME_PREFIX "0");
+	ck_assert_str_eq(str_at(&m[0], 1), "");
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);	/* the client's text */
+	ck_assert_str_eq(str_at(&m[1], 0), PS_NAME_PREFIX "0");
+	ck_assert_str_eq(str_at(&m[1], 1), "select 2");
+	/* the old statement is still the client's */
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "a", &len), "select 1");
+
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert(ps_reply_renames(sv));
+	proto_begin(&err, PQMSG_ErrorResponse);
+	proto_put_string(&err, "C42P05");
+	proto_put_string(&err, "Mprepared statement \"" PS_NAME_PREFIX "0\" already exists");
+	proto_put_byte(&err, 0);
+	proto_end(&err);
+	ck_assert(ps_reply_rename(sv, err.data, (uint32_t) err.len, &got));
+	ck_assert(memmem(got.data, got.len, "statement \"a\" already", 21) != NULL);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "a", &len), "select 1");
+
+	/* the probe stays cached: the next duplicate sends the client's Parse only */
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	mk_parse("a", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_str_eq(str_at(&m[0], 0), PS_NAME_PREFIX "0");
+
+	/* without a server, a duplicate (or a text no server parsed) goes to one */
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_REPLACED);
+	mk_parse("b", "select 3", 0);
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_REPLACED);
+	/* the unnamed statement is replaced, not a duplicate */
+	mk_parse("", "select 1", 0);
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
+	ck_assert_int_eq(ps_client_unlinked(cl, msg.data, (uint32_t) msg.len), PS_PASS);
+	ps_client_free(cl);
+	ps_server_free(sv);
+	proto_buf_free(&err);
+	proto_buf_free(&got);
+}
+
+END_TEST
+
+/*
+ * A Parse of a text the server has, where the transaction may have failed:
+ * PostgreSQL says 25P02 unless the text ends the transaction, so a Parse of
+ * a trivial unnamed statement (closed after) stands for it, not a portal
+ * Close, which works in a failed transaction.
+ */
+START_TEST(test_skipped_parse_in_failed_transaction)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	uint32_t	len;
+
+	mk_parse("a", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	mk_parse("e", "rollback", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	ps_server_set_status(sv, 'E');
+	mk_parse("", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[0], 0), "");
+	ck_assert_int_eq(m[1].type, PQMSG_Close);
+	ck_assert_int_eq(m[1].body[0], 'S');
+	ck_assert_str_eq((const char *) m[1].body + 1, "");
+	/* refused: no unnamed statement afterwards, as in PostgreSQL */
+	ck_assert(!ps_reply_is_special(sv, PQMSG_ErrorResponse));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert(ps_client_stmt_body(cl, "", &len) == NULL);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* a text that ends the transaction parses: the portal Close will do */
+	mk_parse("", "rollback", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(m[0].body[0], 'P');
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_AS_PARSE_COMPLETE);
+
+	/* accepted: ParseComplete forwarded, the Close's reply swallowed */
+	ps_server_set_status(sv, 'T');
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);	/* outstanding: unknown */
+	mk_parse("", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_CloseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "", &len), "select 1");
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+
+END_TEST
+
+/*
+ * A statement evicted while its Parse is unanswered, then that Parse and
+ * the eviction Close both lost to an error: the statement is not on the
+ * server, so the cache must not get it back.
+ */
+START_TEST(test_evicted_pending_parse_lost)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+
+	mk_parse("a", "selec 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	mk_parse("b", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);	/* "selec 1" evicted */
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	/* the first Parse fails: Close and the second Parse are skipped */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 0);
+
+	/* the same with the first Parse answered: the skipped Close keeps it */
+	mk_parse("c", "select 3", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	mk_parse("d", "select 4", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+
+END_TEST
+
+/* A simple query drops the client's unnamed statement, as PostgreSQL does. */
+START_TEST(test_query_drops_unnamed)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	uint32_t	len;
+
+	mk_parse("", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_client_stmt_body(cl, "", &len) != NULL);
+	proto_buf_reset(&msg);
+	proto_build_query(&msg, "select 2");
+	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
+	ck_assert(ps_client_stmt_body(cl, "", &len) == NULL);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+
+END_TEST
+
 static Suite *
 prepare_suite(void)
 {
@@ -1133,6 +1361,10 @@ prepare_suite(void)
 	tcase_add_test(tc, test_many_statements_and_pipeline);
 	tcase_add_test(tc, test_rename_in_reply);
 	tcase_add_test(tc, test_reply_rename_follows_requests);
+	tcase_add_test(tc, test_duplicate_name);
+	tcase_add_test(tc, test_skipped_parse_in_failed_transaction);
+	tcase_add_test(tc, test_evicted_pending_parse_lost);
+	tcase_add_test(tc, test_query_drops_unnamed);
 	suite_add_tcase(s, tc);
 	return s;
 }

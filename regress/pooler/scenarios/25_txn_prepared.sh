@@ -76,7 +76,8 @@ sync(a)
 print("a error:", summary(a.read_until()))
 bind(a, "div", "2"); execute(a); sync(a)
 print("a after error:", summary(a.read_until()))
-# a syntax error shows when the statement is used
+# a syntax error shows at the Parse, as on a direct connection (the text
+# was never parsed by a server, so the Parse is not answered by the pooler)
 parse(a, "bad", "selec 1"); sync(a)
 print("a bad parse:", summary(a.read_until()))
 bind(a, "bad"); execute(a); sync(a)
@@ -166,7 +167,8 @@ assert_contains "$out" "pipeline rows: True" "20 pipelined unnamed statements an
 # 10/0 fails at Bind: the planner folds the constant
 assert_contains "$out" "a error: 1 2 D2 CSELECT 1 E22012 Z" "error mid-pipeline: the rest skipped up to Sync"
 assert_contains "$out" "a after error: 2 D5 CSELECT 1 Z" "statement usable after the error"
-assert_contains "$out" "a bad use: E42601 Z" "syntax error reported when the statement is used"
+assert_contains "$out" "a bad parse: E42601 Z" "syntax error reported at the Parse"
+assert_contains "$out" "a bad use: E26000 Z" "a failed Parse leaves no statement"
 assert_contains "$out" "a close: 3 Z" "Close answered"
 assert_contains "$out" "a closed use: E26000 Z" "closed statement does not exist any more (26000)"
 assert_contains "$out" "b still: 2 Dy! CSELECT 1 Z" "another client's statement of the same name untouched"
