@@ -110,3 +110,32 @@ def close(c, kind, name):
 
 def sync(c):
     c.msg(b"S")
+
+
+def run_steps(port, steps):
+    """A fresh connection to `port`: each step sends its messages, then its
+    replies are read up to ReadyForQuery.  All replies, in order."""
+    c = Conn(port)
+    c.startup()
+    c.read_until()
+    res = []
+    for step in steps:
+        step(c)
+        res.extend(c.read_until())
+    c.close()
+    return res
+
+
+def compare_cases(cases, direct, pooler):
+    """Run each case {name: steps} straight to the server and through the
+    pooler; print "name: same" or "name: DIFFERENT" with both replies.
+    Returns {name: the pooler's replies}."""
+    out = {}
+    for name, steps in cases.items():
+        want = run_steps(direct, steps)
+        got = out[name] = run_steps(pooler, steps)
+        print("%s: %s" % (name, "same" if got == want else "DIFFERENT"))
+        if got != want:
+            print("  direct:", want)
+            print("  pooler:", got)
+    return out

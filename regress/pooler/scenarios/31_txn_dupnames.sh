@@ -12,21 +12,9 @@ max_prepared_statements = 4"
 
 out=$(/usr/bin/python3 - "$POOLER_PORT" "$PG_SERVER_PORT" <<'PY'
 import sys
-from pgwire import Conn, parse, bind, execute, describe, close, sync
+from pgwire import compare_cases, parse, bind, execute, describe, close, sync
 
 pooler, direct = int(sys.argv[1]), int(sys.argv[2])
-
-
-def run(port, steps):
-    """each step is sent, then its replies read up to its last ReadyForQuery"""
-    c = Conn(port); c.startup(); c.read_until()
-    res = []
-    for step in steps:
-        step(c)
-        for _ in range(step.__defaults__[0] if step.__defaults__ else 1):
-            res.extend(c.read_until())
-    c.close()
-    return res
 
 cases = {
     "same text again": [
@@ -81,15 +69,9 @@ cases = {
         lambda c: [parse(c, "m%d" % i, "select 1%d" % i) for i in range(6)] + [sync(c)],
         lambda c: [x for i in range(6) for x in (bind(c, "m%d" % i), execute(c))] + [sync(c)]],
 }
-for name, steps in cases.items():
-    want = run(direct, steps)
-    got = run(pooler, steps)
-    print("%s: %s" % (name, "same" if got == want else "DIFFERENT"))
-    if got != want:
-        print("  direct:", want)
-        print("  pooler:", got)
-    if name == "other text: the old statement stays" and b"42P05" not in b"".join(p for t, p in got):
-        print("  no 42P05 through the pooler")
+got = compare_cases(cases, direct, pooler)
+if b"42P05" not in b"".join(p for t, p in got["other text: the old statement stays"]):
+    print("no 42P05 through the pooler")
 PY
 ) || fail "raw protocol client failed: $out"
 echo "$out" | sed 's/^/  /'

@@ -14,20 +14,11 @@ insert_coalescing = on"
 
 out=$(/usr/bin/python3 - "$POOLER_PORT" "$PG_SERVER_PORT" <<'PY'
 import sys
-from pgwire import Conn, parse, bind, execute, describe, sync
+from pgwire import compare_cases, parse, bind, execute, describe, sync
 
 pooler, direct = int(sys.argv[1]), int(sys.argv[2])
 INS = "insert into en_t (id, v) values ($1::int, $2)"
 
-
-def run(port, steps):
-    c = Conn(port); c.startup(); c.read_until()
-    res = []
-    for step in steps:
-        step(c)
-        res.extend(c.read_until())
-    c.close()
-    return res
 
 cases = {
     # an INSERT first: the client gets its rewriter, then a Bind fails
@@ -51,13 +42,7 @@ cases = {
         lambda c: (parse(c, "one", INS), sync(c)),
         lambda c: (bind(c, "one", "5"), execute(c), sync(c))],
 }
-for name, steps in cases.items():
-    want = run(direct, steps)
-    got = run(pooler, steps)
-    print("%s: %s" % (name, "same" if got == want else "DIFFERENT"))
-    if got != want:
-        print("  direct:", want)
-        print("  pooler:", got)
+for name, got in compare_cases(cases, direct, pooler).items():
     if not any(t == b"E" for t, p in got):
         print("  no error through the pooler")
     for t, p in got:
