@@ -1,20 +1,21 @@
 #!/bin/bash
 # bench/prepare_callgrind.sh -- CPU instructions per transaction that
-# pgplumb-pooler spends relaying `pgbench -M prepared -S` (1 client,
+# pgplumb-pooler spends relaying `pgbench -M prepared -S` (or MODE; 1 client,
 # transaction pooling, pool size 1), for two builds: ANCHOR (e.g. the build
 # of the commit before a change) and the built pooler/pgplumb-pooler (or
 # POOLER_BIN).  Each runs under callgrind twice, for TX1 and TX2
 # transactions; (I(TX2) - I(TX1)) / (TX2 - TX1) removes start-up and login.
 # Deterministic, so it is usable on a loaded machine.  Prints both figures
 # and the ratio against the anchor.
-# Usage: ANCHOR=/path/to/old/pgplumb-pooler bench/prepare_callgrind.sh
+# Usage: ANCHOR=/path/to/old/pgplumb-pooler [MODE=extended] bench/prepare_callgrind.sh
+# (MODE: the pgbench -M query mode, prepared by default)
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${ANCHOR:?set ANCHOR to the pgplumb-pooler binary to compare with}"
 : "${POOLER_BIN:=$HERE/../pooler/pgplumb-pooler}"
 : "${TX1:=1000}" "${TX2:=6000}"
 if [ -z "${PGPLUMB_CG_INNER:-}" ]; then
-	export ANCHOR POOLER_BIN TX1 TX2 PGPLUMB_CG_INNER=1
+	export ANCHOR POOLER_BIN TX1 TX2 MODE="${MODE:-prepared}" PGPLUMB_CG_INNER=1
 	pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	exec pg_virtualenv -t -v 15 -c "-p $pgport" "$0"
 fi
@@ -40,7 +41,7 @@ INI
 		psql "host=127.0.0.1 port=$port dbname=ppdb" -XAtqc 'select 1' >/dev/null 2>&1 && break
 		sleep 0.2
 	done
-	pgbench -n -M prepared -S -c 1 -t "$tx" "host=127.0.0.1 port=$port dbname=ppdb" >"$W/pgb.log" 2>&1 ||
+	pgbench -n -M "${MODE:-prepared}" -S -c 1 -t "$tx" "host=127.0.0.1 port=$port dbname=ppdb" >"$W/pgb.log" 2>&1 ||
 		{ echo "pgbench failed: $(tail -2 "$W/pgb.log")" >&2; }
 	kill -INT "$vp"; wait "$vp"
 	callgrind_annotate "$W/cg" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
