@@ -505,6 +505,8 @@ enum rq_kind
 								 * '3' */
 	RQ_CLOSE_NOP,				/* our Close of the unnamed statement after a
 								 * no-op Parse: swallow '3' */
+	RQ_CLOSE_DOUBT,				/* our Close before a Parse of a statement the
+								 * server may have (queue_parse): swallow '3' */
 	RQ_SYNC,					/* Sync: 'Z' */
 	RQ_QUERY,					/* Query / FunctionCall: everything up to 'Z' */
 	RQ_QUERY_INJECTED,			/* our Query: swallow everything up to 'Z' */
@@ -560,6 +562,9 @@ struct ps_server
 								 * as they are */
 	bool		skipping;		/* an error: requests up to the next Sync are
 								 * ignored */
+	uint32_t	evicts_out;		/* RQ_CLOSE_EVICT requests queued */
+	bool		doubt;			/* the cache may lack statements the server
+								 * has (see server_may_have) */
 	bool		last_dealloc_all;
 	char		status;			/* at the last ReadyForQuery: 'I', 'T', 'E'
 								 * (0 = unknown) */
@@ -689,6 +694,7 @@ ps_server_forget_all(struct ps_server *sv)
 
 	list_for_each_safe(n, t, &sv->lru)
 		server_remove(sv, list_entry(n, struct ps_sentry, lru));
+	sv->doubt = false;
 }
 
 /* ---- request queue ---- */
@@ -726,6 +732,8 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 	rq->map_heap = NULL;
 	if (st)
 		stmt_ref(st);
+	if (kind == RQ_CLOSE_EVICT)
+		sv->evicts_out++;
 	sv->qlen++;
 	return true;
 }
@@ -747,6 +755,8 @@ queue_pop(struct ps_server *sv)
 {
 	struct ps_rq *rq = queue_head(sv);
 
+	if (rq->kind == RQ_CLOSE_EVICT)
+		sv->evicts_out--;
 	stmt_unref(rq->stmt);
 	rq->stmt = NULL;
 	stmt_unref(rq->undo_prev);
@@ -829,7 +839,12 @@ close_ignored(struct ps_server *sv, struct ps_rq *rq)
 		return;
 	e = server_lookup(sv, st);
 	if (e)
-		e->state = SE_READY;
+	{
+		/*
+		 * a newer Parse of it is on its way, a Close before it (queue_parse):
+		 * that pair decides
+		 */
+	}
 	else
 		(void) server_add(sv, st, SE_READY);	/* on OOM it is just unknown */
 }
@@ -846,6 +861,9 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 			break;
 		case RQ_CLOSE_EVICT:
 			close_ignored(sv, rq);
+			break;
+		case RQ_CLOSE_DOUBT:
+			sv->doubt = true;	/* what the server has is not known */
 			break;
 		default:
 			break;
@@ -888,7 +906,9 @@ map_new_requests(struct ps_server *sv, uint32_t from, struct ps_stmt *st,
 	{
 		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
 
-		if (rq->kind != RQ_CLOSE_EVICT && !rq->mapped && !rq_map(rq, st, name, nlen))
+		if (rq->kind != RQ_CLOSE_EVICT && rq->kind != RQ_CLOSE_NOP &&
+			rq->kind != RQ_CLOSE_DOUBT && !rq->mapped &&
+			!rq_map(rq, st, name, nlen))
 			return false;
 	}
 	return true;
@@ -1172,6 +1192,57 @@ evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
 }
 
 /*
+ * Might the server have `st` although the cache says it has not?  When an
+ * eviction Close of it is still unanswered: an error before it (in a Sync
+ * segment whose replies have not come back) makes the server skip it.  Or
+ * when a Close and Parse sent for that reason were both skipped (`doubt`,
+ * from then on for every statement of the server).
+ */
+static bool
+server_may_have(const struct ps_server *sv, const struct ps_stmt *st)
+{
+	if (sv->doubt)
+		return true;
+	for (uint32_t i = 0; sv->evicts_out > 0 && i < sv->qlen; i++)
+	{
+		const struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+
+		if (rq->kind == RQ_CLOSE_EVICT && rq->stmt == st)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Append a Parse of `st` (kind RQ_PARSE or RQ_PARSE_INJECTED) to `out`, and
+ * queue it with a new PENDING cache entry.  Where the server may have the
+ * statement after all, a Close of the same name goes first (the Parse alone
+ * would fail with 42P05); closing a statement that does not exist is not an
+ * error.
+ */
+static bool
+queue_parse(struct ps_server *sv, struct ps_stmt *st, enum rq_kind kind, struct proto_buf *out)
+{
+	struct ps_sentry *e;
+
+	if (server_may_have(sv, st))
+	{
+		proto_begin(out, PQMSG_Close);
+		proto_put_byte(out, 'S');
+		proto_put_string(out, st->name);
+		proto_end(out);
+		if (!queue_push(sv, RQ_CLOSE_DOUBT, NULL))
+			return false;
+	}
+	build_parse(out, st);
+	e = server_add(sv, st, SE_PENDING);
+	if (e == NULL || !queue_push(sv, kind, st))
+		return false;
+	queue_tail(sv)->gen = e->gen;
+	return true;
+}
+
+/*
  * Make sure the server has `st` (a Bind or Describe needs it): if it does
  * not, append eviction Closes and a Parse to `out` and queue them.
  */
@@ -1195,13 +1266,8 @@ ensure_prepared(struct ps_server *sv, struct ps_stmt *st, int max_prepared,
 	/* eviction Closes first, in queue order */
 	if (!evict_for_one(sv, max_prepared, out))
 		return false;
-	build_parse(out, st);
 	ps_stats.parses_injected++;
-	e = server_add(sv, st, SE_PENDING);
-	if (e == NULL || !queue_push(sv, RQ_PARSE_INJECTED, st))
-		return false;
-	queue_tail(sv)->gen = e->gen;
-	return true;
+	return queue_parse(sv, st, RQ_PARSE_INJECTED, out);
 }
 
 /* ---- client messages ---- */
@@ -1347,17 +1413,13 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	}
 	else
 	{
-		if (!evict_for_one(sv, max_prepared, out))
-			goto nomem;
-		build_parse(out, st);
-		e = server_add(sv, st, SE_PENDING);
-		if (e == NULL || !queue_push(sv, RQ_PARSE, st))
-			goto nomem;
-		queue_tail(sv)->gen = e->gen;
-		if (!rq_map(queue_tail(sv), st, name, nlen))
+		if (!evict_for_one(sv, max_prepared, out) || !queue_parse(sv, st, RQ_PARSE, out) ||
+			!rq_map(queue_tail(sv), st, name, nlen))
 			goto nomem;
 	}
-	if (!attach_undo(sv, cl, name, nlen, prev))
+	if (prev == st && !nop_parse)
+		stmt_unref(prev);		/* a portal Close cannot fail: nothing to undo */
+	else if (!attach_undo(sv, cl, name, nlen, prev))
 		return PS_NOMEM;
 	if (nop_parse && !queue_push(sv, RQ_CLOSE_NOP, NULL))
 		return PS_NOMEM;
@@ -1851,6 +1913,7 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 		case RQ_PARSE_INJECTED:
 		case RQ_CLOSE_EVICT:
 		case RQ_CLOSE_NOP:
+		case RQ_CLOSE_DOUBT:
 		case RQ_QUERY_INJECTED:
 			return true;
 		case RQ_PARSE_NOP:
@@ -1862,6 +1925,36 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 		default:
 			return false;
 	}
+}
+
+bool
+ps_server_unsettled(const struct ps_server *sv)
+{
+	const struct ps_rq *tail;
+
+	if (sv->qlen == 0 || sv->skipping)
+		return false;
+	tail = queue_tail(sv);
+	if (tail->kind != RQ_SYNC && tail->kind != RQ_QUERY && tail->kind != RQ_QUERY_DEALLOC)
+		return false;			/* the message joins the open segment */
+	for (uint32_t i = 0; i < sv->qlen; i++)
+	{
+		const struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+
+		if (rq->cl != NULL)
+			return true;		/* a name change the server may undo */
+		switch ((enum rq_kind) rq->kind)
+		{
+			case RQ_PARSE:
+			case RQ_PARSE_INJECTED:
+			case RQ_CLOSE_EVICT:
+			case RQ_CLOSE_DOUBT:
+				return true;	/* a cache change the server may undo */
+			default:
+				break;
+		}
+	}
+	return false;
 }
 
 const struct ps_stmt *
@@ -1970,6 +2063,7 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			break;
 		case RQ_CLOSE_EVICT:
 		case RQ_CLOSE_NOP:
+		case RQ_CLOSE_DOUBT:
 			r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_EXECUTE:

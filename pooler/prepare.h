@@ -185,6 +185,15 @@ bool		ps_reply_is_special(const struct ps_server *sv, uint8_t type);
  */
 enum ps_reply ps_server_reply(struct ps_server *sv, uint8_t type);
 
+/*
+ * Would a client message sent now start a new Sync segment while an earlier
+ * one may still fail and take back a change of the client's names or of the
+ * server's cache (its Parse, Close, or a Parse the pooler added)?  The
+ * message must then wait for those replies: translated now, it would use
+ * names the server may never have had.
+ */
+bool		ps_server_unsettled(const struct ps_server *sv);
+
 /* The statement of the request the next reply belongs to (the Bind's, for
  * an Execute of the unnamed portal), or NULL. */
 const struct ps_stmt *ps_server_current_stmt(const struct ps_server *sv);

@@ -23,6 +23,8 @@ struct txn_client
 	struct varcache *startup;	/* tracked startup values, until the welcome */
 	struct ps_client *ps;		/* prepared statements (transaction pooling) */
 	bool		local_batch;	/* answered by the pooler since the last Sync */
+	bool		waiting;		/* a message waits for an earlier segment's
+								 * replies (ps_server_unsettled) */
 	struct proto_buf *out;		/* held for the server (see send_held()), or
 								 * NULL: only while something is held */
 };
@@ -738,6 +740,18 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	}
 	if (tracking)
 		ps_server_set_status(ts->ps, s->txn_status);
+	if (tracking && t != PQMSG_Sync && starts_request(t) && c->batch == NULL &&
+		c->coal == NULL && ps_server_unsettled(ts->ps))
+	{
+		/*
+		 * pipelined past a Sync whose segment may still fail: what it names
+		 * is known after that segment's ReadyForQuery (txn_server_after)
+		 */
+		if (holds(tc) && !send_held(c, s))
+			return SBUF_CLOSED;
+		tc->waiting = true;
+		return SBUF_WAIT;
+	}
 
 	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
 		return SBUF_CLOSED;
@@ -1280,6 +1294,11 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 									 ts->last_commit) < 0)
 				log_warning("%s out of memory tracking session parameters", client_ident(c));
 			ts->last_commit = false;
+			if (c->txn->waiting)
+			{
+				c->txn->waiting = false;
+				sbuf_continue(&c->sb);	/* asks ps_server_unsettled() again */
+			}
 			break;
 		default:
 			break;

@@ -114,14 +114,17 @@ def sync(c):
 
 def run_steps(port, steps):
     """A fresh connection to `port`: each step sends its messages, then its
-    replies are read up to ReadyForQuery.  All replies, in order."""
+    replies are read up to ReadyForQuery (a step (fn, n): up to the n-th, for
+    n pipelined Sync segments).  All replies, in order."""
     c = Conn(port)
     c.startup()
     c.read_until()
     res = []
     for step in steps:
-        step(c)
-        res.extend(c.read_until())
+        fn, n = step if isinstance(step, tuple) else (step, 1)
+        fn(c)
+        for _ in range(n):
+            res.extend(c.read_until())
     c.close()
     return res
 

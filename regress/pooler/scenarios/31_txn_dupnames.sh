@@ -3,8 +3,8 @@
 # statement "x" already exists`, skips the rest up to Sync and keeps the old
 # statement; a failed Parse leaves no statement of that name.  Each case runs
 # straight to the server and through the pooler in transaction mode, on
-# fresh connections, with and without a Sync (and a wait) between the
-# steps; the replies must be the same bytes.
+# fresh connections, step by step or with Sync segments pipelined; the
+# replies must be the same bytes.
 . "$(dirname "$0")/../lib.sh"
 start_pooler "pool_mode = transaction
 default_pool_size = 1
@@ -64,6 +64,21 @@ cases = {
     "unnamed statement is replaced, no error": [
         lambda c: (parse(c, "", "select 1"), sync(c)),
         lambda c: (parse(c, "", "select 2"), bind(c, ""), execute(c), sync(c))],
+    # a segment pipelined after one that may fail waits for its replies
+    "pipelined: a failed Parse, then the same name in the next segment": [
+        (lambda c: (parse(c, "a", "selec 1"), sync(c),
+                    parse(c, "a", "select 11"), bind(c, "a"), execute(c), sync(c)), 2)],
+    "pipelined: a skipped Parse, then the same name in the next segment": [
+        (lambda c: (bind(c, "nosuch"), parse(c, "a", "select 12"), sync(c),
+                    parse(c, "a", "select 13"), bind(c, "a"), execute(c), sync(c)), 2)],
+    "pipelined: a skipped Close, then a Bind in the next segment": [
+        lambda c: (parse(c, "a", "select 14"), sync(c)),
+        (lambda c: (bind(c, "nosuch"), close(c, b"S", "a"), sync(c),
+                    bind(c, "a"), execute(c), sync(c)), 2)],
+    "pipelined: a failed unnamed Parse, then a Bind of it": [
+        lambda c: (parse(c, "", "select 15"), sync(c)),
+        (lambda c: (parse(c, "", "selec 16"), sync(c), bind(c, ""), execute(c), sync(c),
+                    c.query("select 17"), bind(c, ""), execute(c), sync(c)), 4)],
     "many names on a small cache, then duplicates": [
         lambda c: [parse(c, "m%d" % i, "select %d" % i) for i in range(6)] + [sync(c)],
         lambda c: [parse(c, "m%d" % i, "select 1%d" % i) for i in range(6)] + [sync(c)],
