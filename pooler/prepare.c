@@ -562,7 +562,6 @@ struct ps_server
 								 * as they are */
 	bool		skipping;		/* an error: requests up to the next Sync are
 								 * ignored */
-	uint32_t	evicts_out;		/* RQ_CLOSE_EVICT requests queued */
 	bool		doubt;			/* the cache may lack statements the server
 								 * has (see server_may_have) */
 	bool		last_dealloc_all;
@@ -732,8 +731,6 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 	rq->map_heap = NULL;
 	if (st)
 		stmt_ref(st);
-	if (kind == RQ_CLOSE_EVICT)
-		sv->evicts_out++;
 	sv->qlen++;
 	return true;
 }
@@ -755,8 +752,6 @@ queue_pop(struct ps_server *sv)
 {
 	struct ps_rq *rq = queue_head(sv);
 
-	if (rq->kind == RQ_CLOSE_EVICT)
-		sv->evicts_out--;
 	stmt_unref(rq->stmt);
 	rq->stmt = NULL;
 	stmt_unref(rq->undo_prev);
@@ -1203,7 +1198,8 @@ server_may_have(const struct ps_server *sv, const struct ps_stmt *st)
 {
 	if (sv->doubt)
 		return true;
-	for (uint32_t i = 0; sv->evicts_out > 0 && i < sv->qlen; i++)
+	/* only for a Parse the server is to make: the queue is short then */
+	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
 		const struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
 

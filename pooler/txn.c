@@ -694,6 +694,27 @@ send_held(struct client *c, struct server *s)
 	return ok;
 }
 
+/*
+ * A message that starts a Sync segment pipelined past one that may still
+ * fail (ps_server_unsettled): what it names is known after that segment's
+ * ReadyForQuery, when txn_server_after() resumes the client.  Returns
+ * SBUF_WAIT (what is held was sent first), SBUF_FORWARD (go on) or
+ * SBUF_CLOSED.  Out of line: pipelining past a Sync is rare.
+ */
+static enum sbuf_ret __attribute__((noinline))
+wait_unsettled(struct client *c, struct server *s, uint8_t t)
+{
+	struct txn_client *tc = c->txn;
+
+	if (!starts_request(t) || c->batch != NULL || c->coal != NULL ||
+		!ps_server_unsettled(s->txn->ps))
+		return SBUF_FORWARD;
+	if (holds(tc) && !send_held(c, s))
+		return SBUF_CLOSED;
+	tc->waiting = true;
+	return SBUF_WAIT;
+}
+
 enum sbuf_ret
 txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool was_busy)
 {
@@ -738,19 +759,15 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
-	if (tracking)
+	if (tracking && t == PQMSG_Parse)
 		ps_server_set_status(ts->ps, s->txn_status);
-	if (tracking && t != PQMSG_Sync && starts_request(t) && c->batch == NULL &&
-		c->coal == NULL && ps_server_unsettled(ts->ps))
+	/* a new segment while an earlier one is outstanding */
+	if (tracking && s->expect_rfq > 0 && !s->ext_open && t != PQMSG_Sync)
 	{
-		/*
-		 * pipelined past a Sync whose segment may still fail: what it names
-		 * is known after that segment's ReadyForQuery (txn_server_after)
-		 */
-		if (holds(tc) && !send_held(c, s))
-			return SBUF_CLOSED;
-		tc->waiting = true;
-		return SBUF_WAIT;
+		enum sbuf_ret w = wait_unsettled(c, s, t);
+
+		if (w != SBUF_FORWARD)
+			return w;
 	}
 
 	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
