@@ -762,7 +762,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	if (tracking && t == PQMSG_Parse)
 		ps_server_set_status(ts->ps, s->txn_status);
 	/* a new segment while an earlier one is outstanding */
-	if (tracking && s->expect_rfq > 0 && !s->ext_open && t != PQMSG_Sync)
+	if (tracking && s->expect_rfq > 0 && t != PQMSG_Sync)
 	{
 		enum sbuf_ret w = wait_unsettled(c, s, t);
 

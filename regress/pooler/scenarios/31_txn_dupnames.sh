@@ -79,6 +79,10 @@ cases = {
         lambda c: (parse(c, "", "select 15"), sync(c)),
         (lambda c: (parse(c, "", "selec 16"), sync(c), bind(c, ""), execute(c), sync(c),
                     c.query("select 17"), bind(c, ""), execute(c), sync(c)), 4)],
+    "pipelined: a failed unnamed Parse, then a Flush and a Bind of it": [
+        lambda c: (parse(c, "", "select 18"), sync(c)),
+        (lambda c: (parse(c, "", "select * from pp_no_such_table"), sync(c),
+                    c.msg(b"H"), bind(c, ""), execute(c), sync(c)), 2)],
     "many names on a small cache, then duplicates": [
         lambda c: [parse(c, "m%d" % i, "select %d" % i) for i in range(6)] + [sync(c)],
         lambda c: [parse(c, "m%d" % i, "select 1%d" % i) for i in range(6)] + [sync(c)],
