@@ -429,8 +429,8 @@ client_store(struct ps_client *cl, const char *name, uint32_t len, struct ps_stm
 	if (pp)
 	{
 		/*
-		 * undo_map() putting a name back (a client's Parse of a name it
-		 * has never gets here: see parse_duplicate)
+		 * undo_map() putting a name back (a client's Parse of a name it has
+		 * never gets here: see parse_duplicate)
 		 */
 		stmt_unref((*pp)->stmt);
 		(*pp)->stmt = st;
@@ -499,8 +499,8 @@ enum rq_kind
 	RQ_PARSE_INJECTED,			/* our Parse before a Bind/Describe: swallow
 								 * '1' */
 	RQ_PARSE_NOP,				/* portal Close standing for a Parse */
-	RQ_PARSE_DUP,				/* client's Parse of a name it has, sent
-								 * under the probe's name: fails (42P05) */
+	RQ_PARSE_DUP,				/* client's Parse of a name it has, sent under
+								 * the probe's name: fails (42P05) */
 	RQ_CLOSE_EVICT,				/* our Close of an evicted statement: swallow
 								 * '3' */
 	RQ_CLOSE_NOP,				/* our Close of the unnamed statement after a
@@ -565,8 +565,7 @@ struct ps_server
 	bool		doubt;			/* the cache may lack statements the server
 								 * has (see server_may_have) */
 	bool		last_dealloc_all;
-	char		status;			/* at the last ReadyForQuery: 'I', 'T', 'E'
-								 * (0 = unknown) */
+	char		status;			/* of the last ReadyForQuery; 0: unknown */
 	struct ps_stmt *unnamed_portal; /* statement of the last Bind to portal "" */
 };
 

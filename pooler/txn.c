@@ -701,7 +701,8 @@ send_held(struct client *c, struct server *s)
  * SBUF_WAIT (what is held was sent first), SBUF_FORWARD (go on) or
  * SBUF_CLOSED.  Out of line: pipelining past a Sync is rare.
  */
-static enum sbuf_ret __attribute__((noinline))
+static enum sbuf_ret
+__attribute__((noinline))
 wait_unsettled(struct client *c, struct server *s, uint8_t t)
 {
 	struct txn_client *tc = c->txn;

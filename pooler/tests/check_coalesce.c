@@ -391,7 +391,7 @@ START_TEST(test_build_merged_extended)
 
 	ck_assert(coal_build_merged(reqs, 2, &out));
 	types_of(&out, t, sizeof(t));
-	ck_assert_str_eq(t, "C P B E C S");	/* Close first: see put_close_stmt */
+	ck_assert_str_eq(t, "C P B E C S"); /* Close first: see put_close_stmt */
 
 	/*
 	 * Parse: our name, the renumbered text, 4 types: int4, unknown, int4,
@@ -431,7 +431,7 @@ START_TEST(test_build_merged_extended)
 	proto_buf_reset(&out);
 	ck_assert(coal_build_single(&e2, &out));
 	types_of(&out, t, sizeof(t));
-	ck_assert_str_eq(t, "C P B E C S");	/* Close first: see put_close_stmt */
+	ck_assert_str_eq(t, "C P B E C S"); /* Close first: see put_close_stmt */
 	/* what the client is owed after a commit: it sent no Describe */
 	proto_buf_reset(&out);
 	coal_build_success(&e2, &out);

@@ -1181,7 +1181,10 @@ START_TEST(test_duplicate_name)
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
 	ck_assert_str_eq((const char *) ps_client_stmt_body(cl, "a", &len), "select 1");
 
-	/* the probe stays cached: the next duplicate sends the client's Parse only */
+	/*
+	 * the probe stays cached: the next duplicate sends the client's Parse
+	 * only
+	 */
 	mk_simple(PQMSG_Sync);
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_PASS);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
@@ -1333,6 +1336,70 @@ START_TEST(test_query_drops_unnamed)
 
 END_TEST
 
+
+/*
+ * Pipelined Sync segments (issue 5): a Parse the pooler sends for a
+ * statement whose eviction Close is still unanswered goes after a Close of
+ * it (the eviction Close may be skipped after an error, and the Parse alone
+ * would then fail with 42P05); and a message starting a segment after one
+ * that may still fail is told to wait (ps_server_unsettled).
+ */
+START_TEST(test_pipelined_segments)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	char		aname[32];
+
+	mk_parse("a", "select 1", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	snprintf(aname, sizeof(aname), "%s", (const char *) out.data + 5);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	ck_assert(ps_server_unsettled(sv)); /* the Parse may fail: wait */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+
+	/* segment 1: a failing Bind, then a Parse that evicts "select 1" */
+	mk_bind("", "nosuch");
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	mk_parse("b", "select 2", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+	ck_assert(ps_server_unsettled(sv));
+
+	/* segment 2 (sent anyway): a Bind of "a" needs it parsed again */
+	mk_bind("", "a");
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 4);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);	/* "select 2" evicted */
+	ck_assert_int_eq(m[1].type, PQMSG_Close);	/* "select 1", may be there */
+	ck_assert_str_eq((const char *) m[1].body + 1, aname);
+	ck_assert_int_eq(m[2].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[2], 0), aname);
+	ck_assert_int_eq(m[3].type, PQMSG_Bind);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
+
+	/* the Bind fails: the eviction Close and "b"'s Parse are skipped */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert(ps_server_unsettled(sv)); /* segment 2 has a Parse too */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_cached(sv), 1);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+	ck_assert(!ps_server_unsettled(sv));
+	ps_client_free(cl);
+	ps_server_free(sv);
+}
+
+END_TEST
+
 static Suite *
 prepare_suite(void)
 {
@@ -1365,6 +1432,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_skipped_parse_in_failed_transaction);
 	tcase_add_test(tc, test_evicted_pending_parse_lost);
 	tcase_add_test(tc, test_query_drops_unnamed);
+	tcase_add_test(tc, test_pipelined_segments);
 	suite_add_tcase(s, tc);
 	return s;
 }
