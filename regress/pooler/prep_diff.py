@@ -11,9 +11,9 @@ difference; exit status 1 if there is one.
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
                    [--pipeline K]
 (--verbose: on a difference, also every earlier segment of that client;
---pipeline K: K segments sent before their replies are read -- README, "Known
-differences": names changed by a segment sent before an earlier error came
-back differ, so this is for looking, not for make check)
+--pipeline K: K segments sent before their replies are read; a segment that
+follows one which may still fail waits in the pooler for its replies, README,
+"Errors in a pipeline")
 """
 import random
 import struct
@@ -112,9 +112,7 @@ def known_difference(before, direct, pooler):
     the server connection does not have gets 25P02 from the Parse the pooler
     sends first, where PostgreSQL checks the parameter count before it and
     describes statements that return no rows."""
-    # with --pipeline: the status before each segment
-    before = [before] + [p for t, p in direct if t == b"Z"][:-1]
-    if b"E" not in before or direct[-1:] != pooler[-1:]:
+    if before != b"E" or direct[-1:] != pooler[-1:]:
         return None
     why = "25P02 from the Parse before a Bind/Describe in a failed transaction"
 
@@ -124,10 +122,27 @@ def known_difference(before, direct, pooler):
     errs = [p for t, p in pooler if t == b"E"]
     if len(errs) == 1 and ours(errs[0]):
         return why
-    # several segments (--pipeline): every reply that differs is such an error
-    if len(direct) == len(pooler) and \
-            all(a == b or (a[0] == b[0] == b"E" and ours(b[1])) for a, b in zip(direct, pooler)):
-        return why
+    return None
+
+
+def by_segment(msgs):
+    """Replies cut after each ReadyForQuery."""
+    out, cur = [], []
+    for m in msgs:
+        cur.append(m)
+        if m[0] == b"Z":
+            out.append(cur)
+            cur = []
+    return out + ([cur] if cur else [])
+
+
+def known_first_difference(before, direct, pooler):
+    """known_difference() of the first segment whose replies differ (the
+    later ones may follow from it), with the status before that segment."""
+    for d, p in zip(by_segment(direct), by_segment(pooler)):
+        if d != p:
+            return known_difference(before, d, p)
+        before = d[-1][1]
     return None
 
 
@@ -159,7 +174,7 @@ def run_seed(pooler, direct, seed, segments, verbose=False, pipeline=1):
                 for _ in range(pipeline):
                     got[side] += c.read_until(timeout=10.0)
             why = got["direct"] != got["pooler"] and \
-                known_difference(status[who], got["direct"], got["pooler"])
+                known_first_difference(status[who], got["direct"], got["pooler"])
             if why:
                 # the two sides' statements may differ from here: start over
                 tolerated[why] = tolerated.get(why, 0) + 1
