@@ -116,7 +116,13 @@
  * it carried -- it is not a plain table (partitions, views and foreign
  * tables have their own ways), or it has a BEFORE or INSTEAD OF row-level
  * INSERT trigger?  When not, a multi-row INSERT without ON CONFLICT needs no
- * row-count guard.
+ * row-count guard.  Third: could an INSERT into it send a message per row
+ * (a NOTICE or WARNING that PostgreSQL puts between the replies of single-row
+ * INSERTs) -- it is not a plain table, or it has any row-level INSERT trigger,
+ * a column of a domain type, or a default, generated column or constraint
+ * calling a function that is not built in?  When so, an attempt into it
+ * keeps its Sync until its replies came without such a message (a table
+ * whose rows do raise one is then never rewritten).
  */
 #define BATCH_CATALOG_SQL \
 	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
@@ -126,7 +132,20 @@
 	"COALESCE((SELECT relkind <> 'r' FROM pg_catalog.pg_class " \
 	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
-	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0)"
+	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0), " \
+	"COALESCE((SELECT relkind <> 'r' FROM pg_catalog.pg_class " \
+	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
+	"AND NOT tgisinternal AND (tgtype & 5) = 5) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type y ON y.oid = a.atttypid " \
+	"WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped " \
+	"AND y.typtype = 'd') " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d " \
+	"WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384 " \
+	"AND ((d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid = pg_catalog.to_regclass($1))) " \
+	"OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass($1)))))"
 
 struct batch_settings
 {
