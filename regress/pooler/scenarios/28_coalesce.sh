@@ -12,7 +12,15 @@ insert_coalescing = 1
 insert_coalesce_delay = 50ms"
 ddb() { psql "host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb user=postgres" -XAtq "$@"; }
 
-ddb -c "drop table if exists co_t, co_trig, co_def; create table co_t (id int primary key, v text not null, n numeric);
+ddb -c "drop table if exists co_t, co_trig, co_def, co_note, co_audit, co_log;
+  create table co_t (id int primary key, v text not null, n numeric);
+  create table co_note (id int primary key, v text);
+  create function co_note_row() returns trigger language plpgsql as 'begin raise notice ''row %'', new.id; return null; end';
+  create trigger co_nt after insert on co_note for each row execute function co_note_row();
+  create table co_log (id int, x bigint);
+  create table co_audit (id int primary key, v text not null);
+  create function co_audit_row() returns trigger language plpgsql as 'begin insert into co_log values (new.id, txid_current()); return null; end';
+  create trigger co_at after insert on co_audit for each row execute function co_audit_row();
   create table co_def (id int unique deferrable initially deferred, v text not null);
   create table co_trig (id int primary key, v text);
   create function co_stmt_trig() returns trigger language plpgsql as 'begin return null; end';
@@ -58,6 +66,8 @@ def summary(msgs):
             out.append("C" + p[:-1].decode())
         elif t == b"Z":
             out.append("Z" + p.decode())
+        elif t == b"N":
+            out.append("N:" + fields(p).get("M", ""))
         else:
             out.append(t.decode())
     return " ".join(out)
@@ -108,7 +118,12 @@ def reset(port, table):
     c.read_until(); c.close()
 
 # co_def: the duplicate key is found at COMMIT (a deferred unique constraint)
-for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def", True)):
+# co_note: a row trigger raises a NOTICE per row: each client must get its
+# own row's, in its place, and no other's (the table is then not merged);
+# co_audit: a silent row trigger: merged (inside BEGIN..COMMIT: the rows
+# its trigger logs share a transaction id), and undone on an error
+for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def", True),
+                   ("co_note", False), ("co_note", True), ("co_audit", False), ("co_audit", True)):
     name = table + ("/bad" if bad else "/good")
     reset(direct, table)
     want = run(direct, table, bad)
@@ -120,6 +135,12 @@ for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def"
         print("%s client %d: %s" % (name, i, "same" if w == g else "DIFF direct=%r pooler=%r" % (w, g)))
     print("%s rows: %s %s" % (name, "same" if want_rows == got_rows else "DIFF direct=%r" % want_rows, got_rows))
     print("%s replies: %s" % (name, " | ".join(got)))
+    if table == "co_audit" and not bad:
+        c = login(direct)
+        c.query("select count(*) - count(distinct x) from co_log")
+        shared = [p[6:].decode() for t, p in c.read_until() if t == b"D"]
+        c.close()
+        print("co_audit rows sharing a transaction:", shared[0])
 PY
 ) || fail "python client: $out"
 echo "$out" >"$SCEN_DIR/clients.out"
@@ -131,6 +152,10 @@ assert_contains "$out" "co_def/bad client 4: same" "a duplicate key found at com
 assert_contains "$out" "co_def/bad rows: same" "a duplicate key found at commit: same rows"
 assert_contains "$out" "E23502" "the NOT NULL violation got 23502"
 assert_contains "$out" "E22P02" "the bad input got 22P02"
+assert_contains "$out" "co_note/good client 9: same" "a row trigger's NOTICE: client 9 compared"
+assert_contains "$out" "N:row 10 C" "client 9 got its own row's NOTICE before its CommandComplete"
+assert_not_contains "$out" "co_audit rows sharing a transaction: 0" "rows into a table with a silent row trigger were merged"
+assert_log "co_note .* is no longer coalesced (its rows raise NOTICEs)"
 
 stats=$(padmin -F' ' -c "show coalescing")
 echo "$stats" >"$SCEN_DIR/stats.out"
