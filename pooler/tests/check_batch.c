@@ -1151,6 +1151,20 @@ table_check_replies(bool bad, bool may_skip)
 	srv(m_simple(PQMSG_CloseComplete));
 }
 
+/*
+ * The server's replies to the undo of an implicit-transaction attempt whose
+ * Sync was held: the failing Execute, its Sync, the Close of the one-off
+ * statement and its Sync.
+ */
+static void
+undo_replies(void)
+{
+	srv(m_error("34000", "portal does not exist"));
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_ready('I'));
+}
+
 /* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
 START_TEST(test_table_check)
 {
@@ -1202,10 +1216,7 @@ START_TEST(test_table_check)
 	srv(m_simple(PQMSG_BindComplete));
 	guard_ok();
 	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
-	srv(m_error("34000", "portal does not exist"));
-	srv(m_ready('I'));
-	srv(m_simple(PQMSG_CloseComplete));
-	srv(m_ready('I'));
+	undo_replies();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_complete("INSERT 0 1"));
@@ -1314,10 +1325,7 @@ START_TEST(test_notice_undoes_attempt)
 	/* undone: an error ends the implicit transaction, then the replay */
 	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
 	ck_assert_uint_eq(got.len, 0);
-	srv(m_error("34000", "portal does not exist"));
-	srv(m_ready('I'));
-	srv(m_simple(PQMSG_CloseComplete));
-	srv(m_ready('I'));
+	undo_replies();
 	srv(m_simple(PQMSG_ParseComplete));
 	for (int i = 0; i < 2; i++)
 	{
