@@ -1943,13 +1943,13 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 	if (t == PQMSG_NoticeResponse || t == PQMSG_ParameterStatus)
 	{
 		/*
-		 * A NOTICE (or WARNING) raised while a multi-row statement runs,
-		 * by a row trigger say: PostgreSQL would have put each row's
-		 * between the replies of single-row INSERTs, which no synthesis can
-		 * do.  While the Sync is still ours to send, undo the attempt and
-		 * replay, and rewrite that table no more.  (After the Sync, only
-		 * possible into a table the catalog called quiet, it stays in front
-		 * of the statement's replies.)
+		 * A NOTICE (or WARNING) raised while a multi-row statement runs, by a
+		 * row trigger say: PostgreSQL would have put each row's between the
+		 * replies of single-row INSERTs, which no synthesis can do.  While
+		 * the Sync is still ours to send, undo the attempt and replay, and
+		 * rewrite that table no more.  (After the Sync, only possible into a
+		 * table the catalog called quiet, it stays in front of the
+		 * statement's replies.)
 		 */
 		if (t == PQMSG_NoticeResponse && !b->optimistic && x->chunk >= 0 &&
 			x->kind != EXP_CATALOG)

@@ -25,10 +25,11 @@
  * row, CommandComplete "INSERT 0 1").  When every reply checks out (each
  * multi-row statement reports exactly as many rows as it carried), Sync is
  * sent and, at its ReadyForQuery, the kept replies go to the client.  On any
- * error, or a row count that does not match (ON CONFLICT DO NOTHING skipping
- * a row, a trigger suppressing one), the attempt is undone -- the implicit
- * transaction fails at Sync, or ROLLBACK TO SAVEPOINT -- statements the
- * attempt created are closed, and the client's original messages are replayed
+ * error, a row count that does not match (ON CONFLICT DO NOTHING skipping
+ * a row, a trigger suppressing one), or a NOTICE from a multi-row statement
+ * (PostgreSQL would have put each row's between the replies), the attempt is
+ * undone -- the implicit transaction fails at Sync, or ROLLBACK TO
+ * SAVEPOINT -- statements the attempt created are closed, and the client's original messages are replayed
  * verbatim, their replies passed straight through: the client sees exactly
  * PostgreSQL's own replies and errors, at the row where they occur.
  *
@@ -181,7 +182,7 @@ enum batch_fallback
 								 * NOTHING, a trigger skipping rows) */
 	BATCH_FB_TABLE,				/* the table has a statement-level INSERT
 								 * trigger, a transition table or an INSERT
-								 * rule */
+								 * rule, or its rows raised a NOTICE */
 	BATCH_FB_NREASONS
 };
 

@@ -524,8 +524,8 @@ struct coal_table
 	struct pool *pool;
 	enum table_state st;
 	bool		noisy;			/* its rows may raise NOTICEs (the catalog
-								 * check's third answer): merged inside
-								 * BEGIN, committed only when none came */
+								 * check's third answer): merged inside BEGIN,
+								 * committed only when none came */
 	int			inflight;		/* groups flushed and not finished */
 	char		dbname[NAME_MAX_LEN];	/* with pool: a freed pool's address
 										 * may come back */
@@ -942,9 +942,9 @@ send_phase(struct coal_group *g, struct server *s)
 					reqs[i] = &g->e[i]->req;
 
 				/*
-				 * a table whose rows may raise NOTICEs: inside BEGIN, so
-				 * that a NOTICE (which no client could be told in its place)
-				 * can still undo it
+				 * a table whose rows may raise NOTICEs: inside BEGIN, so that
+				 * a NOTICE (which no client could be told in its place) can
+				 * still undo it
 				 */
 				if (g->tab->noisy)
 				{
