@@ -109,7 +109,15 @@
 #define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
 
 /*
- * Two questions about a table, $1 as the INSERT names it (resolved with the
+ * The table and, when it is partitioned, every partition below it
+ * (pg_partition_tree gives nothing for a plain table).
+ */
+#define BATCH_CATALOG_TREE \
+	"(SELECT pg_catalog.to_regclass($1) UNION " \
+	"SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)))"
+
+/*
+ * Three questions about a table, $1 as the INSERT names it (resolved with the
  * session's search_path as the INSERT is).  First: does it have what would
  * see a multi-row INSERT differently from single-row ones -- a
  * statement-level INSERT trigger, an INSERT trigger with a transition table,
@@ -119,8 +127,9 @@
  * INSERT trigger?  When not, a multi-row INSERT without ON CONFLICT needs no
  * row-count guard.  Third: could an INSERT into it send a message per row
  * (a NOTICE or WARNING that PostgreSQL puts between the replies of single-row
- * INSERTs) -- it is not a plain table, or it has any row-level INSERT trigger,
- * a column of a domain type, or a default, generated column or constraint
+ * INSERTs) -- it is neither a plain nor a partitioned table, or it or one of
+ * its partitions is a foreign table or has any row-level INSERT trigger, a
+ * column of a domain type, or a default, generated column or constraint
  * calling a function that is not built in?  When so, an attempt into it
  * keeps its Sync until its replies came without such a message (a table
  * whose rows do raise one is then never rewritten).
@@ -134,19 +143,21 @@
 	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
 	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0), " \
-	"COALESCE((SELECT relkind <> 'r' FROM pg_catalog.pg_class " \
+	"COALESCE((SELECT relkind NOT IN ('r', 'p') FROM pg_catalog.pg_class " \
 	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
-	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid IN " BATCH_CATALOG_TREE " " \
+	"AND relkind NOT IN ('r', 'p')) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid IN " BATCH_CATALOG_TREE " " \
 	"AND NOT tgisinternal AND (tgtype & 5) = 5) " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type y ON y.oid = a.atttypid " \
-	"WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped " \
+	"WHERE a.attrelid IN " BATCH_CATALOG_TREE " AND a.attnum > 0 AND NOT a.attisdropped " \
 	"AND y.typtype = 'd') " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d " \
 	"WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384 " \
 	"AND ((d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid IN " \
-	"(SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid = pg_catalog.to_regclass($1))) " \
+	"(SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid IN " BATCH_CATALOG_TREE ")) " \
 	"OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid IN " \
-	"(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass($1)))))"
+	"(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid IN " BATCH_CATALOG_TREE "))))"
 
 struct batch_settings
 {

@@ -413,6 +413,10 @@ SCENARIOS.update({
                                      ([parse(NOTE)] + rows(NOTE, vals([4, 5, 6])) + [parse(INS)] +
                                       rows(INS, vals([4, 5, 6])) + [sync()], 1)],
     "notice_domain_check": [seg(DOM, [(1, 1), (2, 2), (3, 3)]), seg(DOM, [(4, 4), (5, -5), (6, 6)])],
+    "notice_partition_trigger": [seg(INS.replace("bt", "bpnoisy"), vals(range(1, 4))),
+                                 seg(INS.replace("bt", "bpnoisy"), vals(range(4, 9)))],
+    "partitioned_quiet": [seg(INS.replace("bt", "bpart"), vals(range(1, 9))),
+                          seg(INS.replace("bt", "bpart"), vals([9, 10, 3, 11]))],
     "audit_trigger_silent": [seg(AUDIT, vals(range(1, 8))), seg(AUDIT, vals(range(8, 12))),
                              seg(AUDIT, vals([12, 13, 12]))],
     # replies recorded with ParameterStatus and notifications (without the pid)
@@ -427,7 +431,7 @@ SESSION_ONLY = {"async_notify_trigger"}
 
 SETUP = """
 DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef,
-  bnote, bnoteb, bwarn, baudit, bnotify, bdom;
+  bnote, bnoteb, bwarn, baudit, bnotify, bdom, bpart, bpnoisy;
 DROP DOMAIN IF EXISTS bnoisy;
 CREATE TABLE bdef (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, v text);
 CREATE TABLE blit (id int PRIMARY KEY, i int, b bigint, n numeric(6, 2), t text, f boolean, d date, j jsonb);
@@ -484,11 +488,19 @@ CREATE OR REPLACE FUNCTION bnoisy_ok(int) RETURNS boolean LANGUAGE plpgsql AS
   $$BEGIN RAISE NOTICE 'checking %', $1; RETURN $1 > 0; END$$;
 CREATE DOMAIN bnoisy AS int CHECK (bnoisy_ok(VALUE));
 CREATE TABLE bdom (id int PRIMARY KEY, v bnoisy);
+-- partitioned: quiet, and with a NOTICE trigger on one partition only
+CREATE TABLE bpart (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE bpart_1 PARTITION OF bpart FOR VALUES FROM (0) TO (5);
+CREATE TABLE bpart_2 PARTITION OF bpart FOR VALUES FROM (5) TO (100);
+CREATE TABLE bpnoisy (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE bpnoisy_1 PARTITION OF bpnoisy FOR VALUES FROM (0) TO (5);
+CREATE TABLE bpnoisy_2 PARTITION OF bpnoisy FOR VALUES FROM (5) TO (100);
+CREATE TRIGGER bpnoisy_t AFTER INSERT ON bpnoisy_2 FOR EACH ROW EXECUTE FUNCTION bnote_after();
 """
 
 
 TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef",
-          "bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bdom")
+          "bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bdom", "bpart", "bpnoisy")
 
 
 def table_contents(pg):
