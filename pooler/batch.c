@@ -1937,9 +1937,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		send_raw(&b->to_client, msg, len);
 		return BATCH_TAKEN;
 	}
-	if (b->exp_head >= b->nexp)
-		return BATCH_FAILED;
-	x = &b->exp[b->exp_head];
+	x = b->exp_head < b->nexp ? &b->exp[b->exp_head] : NULL;
 	if (t == PQMSG_NoticeResponse || t == PQMSG_ParameterStatus)
 	{
 		/*
@@ -1951,7 +1949,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		 * table the catalog called quiet, it stays in front of the
 		 * statement's replies.)
 		 */
-		if (t == PQMSG_NoticeResponse && !b->optimistic && x->chunk >= 0 &&
+		if (t == PQMSG_NoticeResponse && !b->optimistic && x && x->chunk >= 0 &&
 			x->kind != EXP_CATALOG)
 		{
 			table_key(chunk_ins(b, &b->chunks[x->chunk]), &b->sql);
@@ -1967,6 +1965,8 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		send_raw(&b->out, msg, len);
 		return proto_buf_ok(&b->out) ? BATCH_TAKEN : BATCH_FAILED;
 	}
+	if (x == NULL)
+		return BATCH_FAILED;
 	if (t == PQMSG_ErrorResponse && x->kind != EXP_SWALLOW_Z)
 	{
 		const char *code = proto_error_field(msg + PROTO_HDR_LEN, len - PROTO_HDR_LEN,
