@@ -129,8 +129,9 @@
  * (a NOTICE or WARNING that PostgreSQL puts between the replies of single-row
  * INSERTs) -- it is neither a plain nor a partitioned table, or it or one of
  * its partitions is a foreign table or has any row-level INSERT trigger, a
- * column of a domain type, or a default, generated column or constraint
- * calling a function that is not built in?  When so, an attempt into it
+ * column of a domain type, or a default, generated column, constraint, index
+ * expression or predicate, or row-level security policy calling a function
+ * that is not built in?  When so, an attempt into it
  * keeps its Sync until its replies came without such a message (a table
  * whose rows do raise one is then never rewritten).
  */
@@ -157,7 +158,11 @@
 	"AND ((d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid IN " \
 	"(SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid IN " BATCH_CATALOG_TREE ")) " \
 	"OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid IN " \
-	"(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid IN " BATCH_CATALOG_TREE "))))"
+	"(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid IN " BATCH_CATALOG_TREE ")) " \
+	"OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid IN " BATCH_CATALOG_TREE ")) " \
+	"OR (d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT oid FROM pg_catalog.pg_policy WHERE polrelid IN " BATCH_CATALOG_TREE "))))"
 
 struct batch_settings
 {

@@ -415,6 +415,8 @@ SCENARIOS.update({
     "notice_domain_check": [seg(DOM, [(1, 1), (2, 2), (3, 3)]), seg(DOM, [(4, 4), (5, -5), (6, 6)])],
     "notice_partition_trigger": [seg(INS.replace("bt", "bpnoisy"), vals(range(1, 4))),
                                  seg(INS.replace("bt", "bpnoisy"), vals(range(4, 9)))],
+    "notice_index_expression": [seg(INS.replace("bt", "bidx"), vals(range(1, 4))),
+                                seg(INS.replace("bt", "bidx"), vals(range(4, 8)))],
     "partitioned_quiet": [seg(INS.replace("bt", "bpart"), vals(range(1, 9))),
                           seg(INS.replace("bt", "bpart"), vals([9, 10, 3, 11]))],
     "audit_trigger_silent": [seg(AUDIT, vals(range(1, 8))), seg(AUDIT, vals(range(8, 12))),
@@ -431,7 +433,7 @@ SESSION_ONLY = {"async_notify_trigger"}
 
 SETUP = """
 DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef,
-  bnote, bnoteb, bwarn, baudit, bnotify, bdom, bpart, bpnoisy;
+  bnote, bnoteb, bwarn, baudit, bnotify, bdom, bpart, bpnoisy, bidx;
 DROP DOMAIN IF EXISTS bnoisy;
 CREATE TABLE bdef (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, v text);
 CREATE TABLE blit (id int PRIMARY KEY, i int, b bigint, n numeric(6, 2), t text, f boolean, d date, j jsonb);
@@ -488,6 +490,11 @@ CREATE OR REPLACE FUNCTION bnoisy_ok(int) RETURNS boolean LANGUAGE plpgsql AS
   $$BEGIN RAISE NOTICE 'checking %', $1; RETURN $1 > 0; END$$;
 CREATE DOMAIN bnoisy AS int CHECK (bnoisy_ok(VALUE));
 CREATE TABLE bdom (id int PRIMARY KEY, v bnoisy);
+-- an index expression whose function raises a NOTICE for each row indexed
+CREATE OR REPLACE FUNCTION bidx_key(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+  $$BEGIN RAISE NOTICE 'indexing %', $1; RETURN $1; END$$;
+CREATE TABLE bidx (id int PRIMARY KEY, v text);
+CREATE INDEX bidx_k ON bidx (bidx_key(id));
 -- partitioned: quiet, and with a NOTICE trigger on one partition only
 CREATE TABLE bpart (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
 CREATE TABLE bpart_1 PARTITION OF bpart FOR VALUES FROM (0) TO (5);
@@ -500,7 +507,7 @@ CREATE TRIGGER bpnoisy_t AFTER INSERT ON bpnoisy_2 FOR EACH ROW EXECUTE FUNCTION
 
 
 TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef",
-          "bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bdom", "bpart", "bpnoisy")
+          "bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bdom", "bpart", "bpnoisy", "bidx")
 
 
 def table_contents(pg):
