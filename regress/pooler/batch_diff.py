@@ -395,6 +395,9 @@ SCENARIOS.update({
     "notice_after_row": [seg(NOTE, vals(range(1, 8))), seg(NOTE, vals(range(8, 11)), describe=False)],
     "notice_before_row": [seg(NOTEB, vals(range(1, 8))), seg(NOTEB, vals([8, 9, 8, 10]))],
     "notice_warning_some_rows": [seg(WARN, vals(range(2, 9))), seg(WARN, vals([10, 12, 14]))],
+    # streamed (insert_batch_stream_rows 2 or 3): the first statements' replies
+    # have gone to the client when a later row warns; the replay must repeat them
+    "notice_after_streamed_rows": [seg(WARN, vals([2, 4, 6, 8, 10, 11, 12]), describe=False)],
     "notice_returning": [seg(NOTE + " RETURNING id", vals(range(1, 5)))],
     "notice_explicit_commit": [([query("BEGIN")], 1), seg(NOTE, vals(range(1, 6))),
                                seg(NOTEB, vals(range(1, 6)), describe=False), ([query("COMMIT")], 1)],
