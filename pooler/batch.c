@@ -1695,13 +1695,6 @@ launch(struct batch *b)
 				return BATCH_FAILED;
 			b->optimistic = false;
 		}
-
-		/*
-		 * a table whose rows may raise NOTICEs: keep the Sync until the
-		 * replies show none (else the attempt is undone, see attempt_reply)
-		 */
-		if (b->set.check_tables && !table_in(b->tables_quiet, b->ntables_quiet, b->sql.data))
-			b->optimistic = false;
 		{
 			const struct chunk *c = &b->chunks[it->index];
 			struct prep *prep = NULL;
@@ -1735,15 +1728,31 @@ launch(struct batch *b)
 	}
 
 	/*
-	 * When every chunk is guarded or cannot report another row count, any
-	 * surprise is an error: in an implicit transaction it fails the
-	 * transaction at Sync, inside BEGIN the savepoint undoes it.  Send the
-	 * Sync now (and the RELEASE SAVEPOINT) and save a round trip.  Otherwise
-	 * Flush, check every reply, then Sync.
+	 * When every chunk is guarded or cannot report another row count, and no
+	 * table of theirs can raise a message per row, any surprise is an error:
+	 * in an implicit transaction it fails the transaction at Sync, inside
+	 * BEGIN the savepoint undoes it.  Send the Sync now (and the RELEASE
+	 * SAVEPOINT) and save a round trip.  Otherwise Flush, check every reply,
+	 * then Sync.
 	 */
-	for (int i = 0; i < b->nchunks; i++)
+	for (int i = 0; i < b->nchunks && b->optimistic; i++)
+	{
 		if (!b->chunks[i].guarded && !b->chunks[i].exact)
 			b->optimistic = false;
+
+		/*
+		 * a table whose rows may raise NOTICEs: keep the Sync until the
+		 * replies show none (else the attempt is undone, see attempt_reply)
+		 */
+		if (b->set.check_tables)
+		{
+			table_key(chunk_ins(b, &b->chunks[i]), &b->sql);
+			if (b->sql.failed)
+				return BATCH_FAILED;
+			if (!table_in(b->tables_quiet, b->ntables_quiet, b->sql.data))
+				b->optimistic = false;
+		}
+	}
 	if (b->optimistic)
 		build_commit(b);
 	else

@@ -13,12 +13,12 @@ controls each message exactly (pipelining, Describe, Flush, formats).
 
     batch_diff.py [--list] [--only NAME] [--implicit-only | --session-only] HOST:PORT ...
 --implicit-only skips the scenarios with a transaction block (statement pooling).
---session-only runs only the scenarios that need session pooling (LISTEN),
-which the other runs skip.
     batch_diff.py --stream-check DIRECT TARGET [SECONDS]
 checks that TARGET (insert_batch_stream_rows <= 3) sends the replies of a
 run's first statements before a later row of the run completes (waiting at
 most SECONDS, 10, for them).
+--session-only runs only the scenarios that need session pooling (LISTEN),
+which the other runs skip.
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
@@ -388,7 +388,7 @@ NOTEB = INS.replace("bt", "bnoteb")
 WARN = INS.replace("bt", "bwarn")
 AUDIT = INS.replace("bt", "baudit")
 NOTIFY = INS.replace("bt", "bnotify")
-DOM = "INSERT INTO bdom (id, v) VALUES ($1, $2)"
+DOM = "INSERT INTO bndom (id, v) VALUES ($1, $2)"
 SCENARIOS.update({
     # row triggers raising NOTICEs or WARNINGs: each row's message between
     # its replies, as a direct connection has them (issue 6)
@@ -435,9 +435,7 @@ SCENARIOS.update({
 SESSION_ONLY = {"async_notify_trigger"}
 
 SETUP = """
-DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef,
-  bnote, bnoteb, bwarn, baudit, bnotify, bdom, bpart, bpnoisy, bidx;
-DROP DOMAIN IF EXISTS bnoisy;
+DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef;
 CREATE TABLE bdef (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, v text);
 CREATE TABLE blit (id int PRIMARY KEY, i int, b bigint, n numeric(6, 2), t text, f boolean, d date, j jsonb);
 CREATE TABLE bt (id int PRIMARY KEY, v text NOT NULL);
@@ -461,6 +459,16 @@ CREATE TRIGGER bskip_t BEFORE INSERT ON bskip FOR EACH ROW EXECUTE FUNCTION bski
 -- a rule: never rewritten
 CREATE TABLE brule (id int PRIMARY KEY, v text);
 CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brule', NEW.id);
+"""
+
+
+TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef")
+
+
+# Tables for the NOTICE scenarios (issue 6).
+SETUP += """
+DROP TABLE IF EXISTS bnote, bnoteb, bwarn, baudit, bnotify, bndom, bpart, bpnoisy, bidx;
+DROP DOMAIN IF EXISTS bnoisy;
 -- row triggers raising a message per row: PostgreSQL puts each between the
 -- replies of the single-row INSERTs (AFTER: before the row's CommandComplete;
 -- BEFORE: before its row is stored)
@@ -492,7 +500,7 @@ CREATE TRIGGER bnotify_t AFTER INSERT ON bnotify FOR EACH ROW EXECUTE FUNCTION b
 CREATE OR REPLACE FUNCTION bnoisy_ok(int) RETURNS boolean LANGUAGE plpgsql AS
   $$BEGIN RAISE NOTICE 'checking %', $1; RETURN $1 > 0; END$$;
 CREATE DOMAIN bnoisy AS int CHECK (bnoisy_ok(VALUE));
-CREATE TABLE bdom (id int PRIMARY KEY, v bnoisy);
+CREATE TABLE bndom (id int PRIMARY KEY, v bnoisy);
 -- an index expression whose function raises a NOTICE for each row indexed
 CREATE OR REPLACE FUNCTION bidx_key(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
   $$BEGIN RAISE NOTICE 'indexing %', $1; RETURN $1; END$$;
@@ -507,11 +515,7 @@ CREATE TABLE bpnoisy_1 PARTITION OF bpnoisy FOR VALUES FROM (0) TO (5);
 CREATE TABLE bpnoisy_2 PARTITION OF bpnoisy FOR VALUES FROM (5) TO (100);
 CREATE TRIGGER bpnoisy_t AFTER INSERT ON bpnoisy_2 FOR EACH ROW EXECUTE FUNCTION bnote_after();
 """
-
-
-TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef",
-          "bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bdom", "bpart", "bpnoisy", "bidx")
-
+TABLES += ("bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bndom", "bpart", "bpnoisy", "bidx")
 
 def table_contents(pg):
     out = []
