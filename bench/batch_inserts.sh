@@ -52,18 +52,7 @@ if [ "${1:-}" != "--inside" ]; then
 	bench_enter_cluster timeout 3600 "$0" --inside
 fi
 
-WORK=$(mktemp -d /tmp/bench_batch.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_work_dir bench_batch
 
 PG_PORT=$(psql -XAtc 'show port')
 DB=postgres

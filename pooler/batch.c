@@ -277,10 +277,14 @@ struct batch
 	char	   *tables_exact[BATCH_TABLES_MAX]; /* ok ones that cannot skip a
 												 * row */
 	int			ntables_exact;
+	char	   *tables_quiet[BATCH_TABLES_MAX]; /* ok ones that cannot send a
+												 * message per row */
+	int			ntables_quiet;
 	char	   *tables_bad[BATCH_TABLES_MAX];
 	int			ntables_bad;
 	bool		cat_value;		/* the table check's answer being read */
 	bool		cat_exact;
+	bool		cat_quiet;
 
 	struct batch_stats stats;
 };
@@ -676,6 +680,8 @@ tables_clear(struct batch *b)
 		free(b->tables_ok[--b->ntables_ok]);
 	while (b->ntables_exact > 0)
 		free(b->tables_exact[--b->ntables_exact]);
+	while (b->ntables_quiet > 0)
+		free(b->tables_quiet[--b->ntables_quiet]);
 	while (b->ntables_bad > 0)
 		free(b->tables_bad[--b->ntables_bad]);
 }
@@ -1722,15 +1728,31 @@ launch(struct batch *b)
 	}
 
 	/*
-	 * When every chunk is guarded or cannot report another row count, any
-	 * surprise is an error: in an implicit transaction it fails the
-	 * transaction at Sync, inside BEGIN the savepoint undoes it.  Send the
-	 * Sync now (and the RELEASE SAVEPOINT) and save a round trip.  Otherwise
-	 * Flush, check every reply, then Sync.
+	 * When every chunk is guarded or cannot report another row count, and no
+	 * table of theirs can raise a message per row, any surprise is an error:
+	 * in an implicit transaction it fails the transaction at Sync, inside
+	 * BEGIN the savepoint undoes it.  Send the Sync now (and the RELEASE
+	 * SAVEPOINT) and save a round trip.  Otherwise Flush, check every reply,
+	 * then Sync.
 	 */
-	for (int i = 0; i < b->nchunks; i++)
+	for (int i = 0; i < b->nchunks && b->optimistic; i++)
+	{
 		if (!b->chunks[i].guarded && !b->chunks[i].exact)
 			b->optimistic = false;
+
+		/*
+		 * a table whose rows may raise NOTICEs: keep the Sync until the
+		 * replies show none (else the attempt is undone, see attempt_reply)
+		 */
+		if (b->set.check_tables)
+		{
+			table_key(chunk_ins(b, &b->chunks[i]), &b->sql);
+			if (b->sql.failed)
+				return BATCH_FAILED;
+			if (!table_in(b->tables_quiet, b->ntables_quiet, b->sql.data))
+				b->optimistic = false;
+		}
+	}
 	if (b->optimistic)
 		build_commit(b);
 	else
@@ -1924,15 +1946,36 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 		send_raw(&b->to_client, msg, len);
 		return BATCH_TAKEN;
 	}
+	x = b->exp_head < b->nexp ? &b->exp[b->exp_head] : NULL;
 	if (t == PQMSG_NoticeResponse || t == PQMSG_ParameterStatus)
 	{
+		/*
+		 * A NOTICE (or WARNING) raised while a multi-row statement runs, by a
+		 * row trigger say: PostgreSQL would have put each row's between the
+		 * replies of single-row INSERTs, which no synthesis can do.  While
+		 * the Sync is still ours to send, undo the attempt and replay, and
+		 * rewrite that table no more.  (After the Sync, only possible into a
+		 * table the catalog called quiet, it stays in front of the
+		 * statement's replies.)
+		 */
+		if (t == PQMSG_NoticeResponse && !b->optimistic && x && x->chunk >= 0 &&
+			x->kind != EXP_CATALOG)
+		{
+			table_key(chunk_ins(b, &b->chunks[x->chunk]), &b->sql);
+			if (b->sql.failed ||
+				(!table_in(b->tables_bad, b->ntables_bad, b->sql.data) &&
+				 !table_add(b->tables_bad, &b->ntables_bad, b->sql.data)))
+				return BATCH_FAILED;
+			if (!b->doomed)
+				b->doom_reason = BATCH_FB_TABLE;
+			b->doomed = true;
+		}
 		b->stream_hold = true;
 		send_raw(&b->out, msg, len);
-		return BATCH_TAKEN;
+		return proto_buf_ok(&b->out) ? BATCH_TAKEN : BATCH_FAILED;
 	}
-	if (b->exp_head >= b->nexp)
+	if (x == NULL)
 		return BATCH_FAILED;
-	x = &b->exp[b->exp_head];
 	if (t == PQMSG_ErrorResponse && x->kind != EXP_SWALLOW_Z)
 	{
 		const char *code = proto_error_field(msg + PROTO_HDR_LEN, len - PROTO_HDR_LEN,
@@ -1993,11 +2036,12 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			if (t == PQMSG_DataRow)
 			{
 				/*
-				 * two boolean columns: count 2, then length 1 and 't' or 'f'
-				 * each
+				 * three boolean columns: count 3, then length 1 and 't' or
+				 * 'f' each
 				 */
-				b->cat_value = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 6] == 't';
-				b->cat_exact = len == PROTO_HDR_LEN + 12 && msg[PROTO_HDR_LEN + 11] == 'f';
+				b->cat_value = len == PROTO_HDR_LEN + 17 && msg[PROTO_HDR_LEN + 6] == 't';
+				b->cat_exact = len == PROTO_HDR_LEN + 17 && msg[PROTO_HDR_LEN + 11] == 'f';
+				b->cat_quiet = len == PROTO_HDR_LEN + 17 && msg[PROTO_HDR_LEN + 16] == 'f';
 				break;
 			}
 			if (t != PQMSG_CommandComplete)
@@ -2014,9 +2058,10 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 				b->doom_reason = BATCH_FB_TABLE;
 			}
 			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data) ||
-					 (b->cat_exact && !table_add(b->tables_exact, &b->ntables_exact, b->sql.data)))
+					 (b->cat_exact && !table_add(b->tables_exact, &b->ntables_exact, b->sql.data)) ||
+					 (b->cat_quiet && !table_add(b->tables_quiet, &b->ntables_quiet, b->sql.data)))
 				return BATCH_FAILED;
-			b->cat_value = b->cat_exact = false;
+			b->cat_value = b->cat_exact = b->cat_quiet = false;
 			b->exp_head++;
 			break;
 		case EXP_CAP_EXEC:
@@ -2099,9 +2144,6 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 {
 	switch (msg[0])
 	{
-		case PQMSG_NotificationResponse:
-			send_raw(&b->to_client, msg, len);
-			return BATCH_TAKEN;
 		case PQMSG_ErrorResponse:
 			b->error_seen = true;
 			b->doom_reason = BATCH_FB_ERROR;
@@ -2136,6 +2178,12 @@ commit_reply(struct batch *b, const uint8_t *msg, size_t len)
 			b->state = BS_IDLE;
 			return process_pending(b) ? BATCH_FORWARD : BATCH_FAILED;
 		default:
+
+			/*
+			 * NotificationResponse and ParameterStatus too: PostgreSQL sends
+			 * them after the commit at Sync, right before its ReadyForQuery,
+			 * so behind every reply of the segment
+			 */
 			send_raw(&b->out, msg, len);
 			return proto_buf_ok(&b->out) ? BATCH_TAKEN : BATCH_FAILED;
 	}

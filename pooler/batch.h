@@ -25,10 +25,11 @@
  * row, CommandComplete "INSERT 0 1").  When every reply checks out (each
  * multi-row statement reports exactly as many rows as it carried), Sync is
  * sent and, at its ReadyForQuery, the kept replies go to the client.  On any
- * error, or a row count that does not match (ON CONFLICT DO NOTHING skipping
- * a row, a trigger suppressing one), the attempt is undone -- the implicit
- * transaction fails at Sync, or ROLLBACK TO SAVEPOINT -- statements the
- * attempt created are closed, and the client's original messages are replayed
+ * error, a row count that does not match (ON CONFLICT DO NOTHING skipping
+ * a row, a trigger suppressing one), or a NOTICE from a multi-row statement
+ * (PostgreSQL would have put each row's between the replies), the attempt is
+ * undone -- the implicit transaction fails at Sync, or ROLLBACK TO
+ * SAVEPOINT -- statements the attempt created are closed, and the client's original messages are replayed
  * verbatim, their replies passed straight through: the client sees exactly
  * PostgreSQL's own replies and errors, at the row where they occur.
  *
@@ -108,7 +109,15 @@
 #define BATCH_FAIL_PORTAL    "pgplumb_batch_fail"
 
 /*
- * Two questions about a table, $1 as the INSERT names it (resolved with the
+ * The table and, when it is partitioned, every partition below it
+ * (pg_partition_tree gives nothing for a plain table).
+ */
+#define BATCH_CATALOG_TREE \
+	"(SELECT pg_catalog.to_regclass($1) UNION " \
+	"SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)))"
+
+/*
+ * Three questions about a table, $1 as the INSERT names it (resolved with the
  * session's search_path as the INSERT is).  First: does it have what would
  * see a multi-row INSERT differently from single-row ones -- a
  * statement-level INSERT trigger, an INSERT trigger with a transition table,
@@ -116,7 +125,15 @@
  * it carried -- it is not a plain table (partitions, views and foreign
  * tables have their own ways), or it has a BEFORE or INSTEAD OF row-level
  * INSERT trigger?  When not, a multi-row INSERT without ON CONFLICT needs no
- * row-count guard.
+ * row-count guard.  Third: could an INSERT into it send a message per row
+ * (a NOTICE or WARNING that PostgreSQL puts between the replies of single-row
+ * INSERTs) -- it is neither a plain nor a partitioned table, or it or one of
+ * its partitions is a foreign table or has any row-level INSERT trigger, a
+ * column of a domain type, or a default, generated column, constraint, index
+ * expression or predicate, or row-level security policy calling a function
+ * that is not built in?  When so, an attempt into it
+ * keeps its Sync until its replies came without such a message (a table
+ * whose rows do raise one is then never rewritten).
  */
 #define BATCH_CATALOG_SQL \
 	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
@@ -126,7 +143,26 @@
 	"COALESCE((SELECT relkind <> 'r' FROM pg_catalog.pg_class " \
 	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
 	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) " \
-	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0)"
+	"AND NOT tgisinternal AND (tgtype & 5) = 5 AND (tgtype & 66) <> 0), " \
+	"COALESCE((SELECT relkind NOT IN ('r', 'p') FROM pg_catalog.pg_class " \
+	"WHERE oid = pg_catalog.to_regclass($1)), true) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid IN " BATCH_CATALOG_TREE " " \
+	"AND relkind NOT IN ('r', 'p')) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid IN " BATCH_CATALOG_TREE " " \
+	"AND NOT tgisinternal AND (tgtype & 5) = 5) " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type y ON y.oid = a.atttypid " \
+	"WHERE a.attrelid IN " BATCH_CATALOG_TREE " AND a.attnum > 0 AND NOT a.attisdropped " \
+	"AND y.typtype = 'd') " \
+	"OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d " \
+	"WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384 " \
+	"AND ((d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid IN " BATCH_CATALOG_TREE ")) " \
+	"OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid IN " BATCH_CATALOG_TREE ")) " \
+	"OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid IN " BATCH_CATALOG_TREE ")) " \
+	"OR (d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid IN " \
+	"(SELECT oid FROM pg_catalog.pg_policy WHERE polrelid IN " BATCH_CATALOG_TREE "))))"
 
 struct batch_settings
 {
@@ -162,7 +198,7 @@ enum batch_fallback
 								 * NOTHING, a trigger skipping rows) */
 	BATCH_FB_TABLE,				/* the table has a statement-level INSERT
 								 * trigger, a transition table or an INSERT
-								 * rule */
+								 * rule, or its rows raised a NOTICE */
 	BATCH_FB_NREASONS
 };
 

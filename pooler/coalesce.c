@@ -535,6 +535,9 @@ struct coal_table
 	struct coal_table *next;
 	struct pool *pool;
 	enum table_state st;
+	bool		noisy;			/* its rows may raise NOTICEs (the catalog
+								 * check's third answer): merged inside BEGIN,
+								 * committed only when none came */
 	int			inflight;		/* groups flushed and not finished */
 	char		dbname[NAME_MAX_LEN];	/* with pool: a freed pool's address
 										 * may come back */
@@ -545,6 +548,7 @@ enum phase
 {
 	PH_CHECK = 0,				/* BATCH_CATALOG_SQL for a table seen first */
 	PH_MERGED,					/* the multi-row INSERT */
+	PH_COMMIT,					/* noisy table: the COMMIT after it */
 	PH_REPLAY					/* each request on its own */
 };
 
@@ -567,6 +571,11 @@ struct coal_group
 	bool		err;			/* an ErrorResponse came in this phase */
 	bool		count_ok;		/* merged CommandComplete counted every row */
 	bool		table_bad;		/* the catalog check said no */
+	bool		noticed;		/* a NoticeResponse came in this phase */
+	bool		rollback;		/* PH_REPLAY: ROLLBACK the merged INSERT's
+								 * transaction block first */
+	int			zskip;			/* ReadyForQuery replies to our own BEGIN or
+								 * ROLLBACK still to swallow */
 	bool		counted;		/* in tab->inflight */
 };
 
@@ -896,7 +905,9 @@ send_phase(struct coal_group *g, struct server *s)
 	proto_buf_reset(&out_buf);
 	g->err = false;
 	g->count_ok = false;
+	g->noticed = false;
 	g->idx = 0;
+	g->zskip = 0;
 	switch (g->phase)
 	{
 		case PH_CHECK:
@@ -942,11 +953,31 @@ send_phase(struct coal_group *g, struct server *s)
 
 				for (int i = 0; i < g->n; i++)
 					reqs[i] = &g->e[i]->req;
+
+				/*
+				 * a table whose rows may raise NOTICEs: inside BEGIN, so that
+				 * a NOTICE (which no client could be told in its place) can
+				 * still undo it
+				 */
+				if (g->tab->noisy)
+				{
+					proto_build_query(&out_buf, "BEGIN");
+					g->zskip = 1;
+				}
 				if (!coal_build_merged(reqs, g->n, &out_buf))
 					out_buf.failed = true;
 				break;
 			}
+		case PH_COMMIT:
+			proto_build_query(&out_buf, "COMMIT");
+			break;
 		case PH_REPLAY:
+			if (g->rollback)
+			{
+				proto_build_query(&out_buf, "ROLLBACK");
+				g->zskip = 1;
+				g->rollback = false;
+			}
 			for (int i = 1; i <= g->n; i++)
 				if (!coal_build_single(&g->e[i % g->n]->req, &out_buf))
 					out_buf.failed = true;
@@ -1079,6 +1110,9 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 			if (pkt->type == PQMSG_DataRow && blen >= 7 && proto_get_u32(body + 2) == 1 &&
 				body[6] == 't')
 				g->table_bad = true;
+			/* third column: may its rows raise NOTICEs */
+			if (pkt->type == PQMSG_DataRow && blen >= 17 && proto_get_u32(body + 12) == 1)
+				g->tab->noisy = body[16] == 't';
 			if (pkt->type != PQMSG_ReadyForQuery)
 				return SBUF_SKIP;
 			*ready_done = true;
@@ -1089,6 +1123,8 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 						 client_ident(leader), g->tab->prefix);
 			return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
 		case PH_MERGED:
+			if (pkt->type == PQMSG_NoticeResponse)
+				g->noticed = true;
 			if (pkt->type == PQMSG_CommandComplete)
 			{
 				char		want[32];
@@ -1098,6 +1134,33 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 			}
 			if (pkt->type != PQMSG_ReadyForQuery)
 				return SBUF_SKIP;
+			if (g->zskip > 0)
+			{
+				/* our BEGIN's */
+				g->zskip--;
+				*ready_done = true;
+				return SBUF_SKIP;
+			}
+			if (g->tab->noisy)
+			{
+				*ready_done = true;
+				if (!g->err && g->count_ok && !g->noticed && body[0] == 'T')
+				{
+					g->phase = PH_COMMIT;
+					return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
+				}
+				if (g->noticed)
+				{
+					/* each row's NOTICE must reach its own client */
+					g->tab->st = TAB_BAD;
+					log_info("%s insert_coalescing: %s is no longer coalesced (its rows raise NOTICEs)",
+							 client_ident(leader), g->tab->prefix);
+				}
+				coalesce_stats.fallbacks++;
+				g->phase = PH_REPLAY;
+				g->rollback = true;
+				return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
+			}
 			if (merged_succeeded(g, (char) body[0]))
 			{
 				deliver_success(g);
@@ -1110,9 +1173,34 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 					  client_ident(leader), g->n);
 			g->phase = PH_REPLAY;
 			return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
+		case PH_COMMIT:
+			if (pkt->type != PQMSG_ReadyForQuery)
+				return SBUF_SKIP;
+			if (!g->err && body[0] == 'I')
+			{
+				deliver_success(g);
+				group_finish(g);
+				return SBUF_FORWARD;
+			}
+			/* the COMMIT failed (a deferred check): nothing stays applied */
+			*ready_done = true;
+			coalesce_stats.fallbacks++;
+			g->phase = PH_REPLAY;
+			return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
 		case PH_REPLAY:
 			{
 				struct coal_entry *e = replay_entry(g);
+
+				if (g->zskip > 0)
+				{
+					/* our ROLLBACK's replies */
+					if (pkt->type == PQMSG_ReadyForQuery)
+					{
+						g->zskip--;
+						*ready_done = true;
+					}
+					return SBUF_SKIP;
+				}
 
 				if (pkt->type == PQMSG_CloseComplete ||
 					(pkt->type == PQMSG_ParseComplete && !e->req.has_parse))

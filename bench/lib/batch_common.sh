@@ -47,3 +47,21 @@ bench_batch_scripts() {
 	{ echo "$head"; printf 'INSERT INTO bi (a, b, c) VALUES '
 	  for i in $(seq 100); do printf "(:a, :b, 'payload')"; [ "$i" -lt 100 ] && printf ', '; done; echo ';'; } >"$1/values100.sql"
 }
+
+# Inside the cluster: a work directory $WORK (mktemp -d /tmp/$1.XXXXXX) that
+# is removed on exit after the processes in PIDS are stopped, and the log and
+# free_port helpers.
+bench_work_dir() {
+	WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+	chmod 755 "$WORK"
+	PIDS=()
+	trap bench_cleanup EXIT
+}
+bench_cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

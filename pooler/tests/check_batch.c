@@ -138,14 +138,17 @@ m_datarow(const char *v)
 	return mb.data;
 }
 
+/* Third answer of the table check: may its rows raise NOTICEs (row triggers...). */
+static bool catalog_noisy;
+
 /* The table check's answer: has statement triggers/rules, may skip rows. */
 static const uint8_t *
 m_catalog(bool bad, bool may_skip)
 {
-	const char *v[2] = {bad ? "t" : "f", may_skip ? "t" : "f"};
+	const char *v[3] = {bad ? "t" : "f", may_skip ? "t" : "f", catalog_noisy ? "t" : "f"};
 
 	proto_buf_reset(&mb);
-	proto_build_data_row(&mb, 2, v);
+	proto_build_data_row(&mb, 3, v);
 	return mb.data;
 }
 
@@ -1148,6 +1151,20 @@ table_check_replies(bool bad, bool may_skip)
 	srv(m_simple(PQMSG_CloseComplete));
 }
 
+/*
+ * The server's replies to the undo of an implicit-transaction attempt whose
+ * Sync was held: the failing Execute, its Sync, the Close of the one-off
+ * statement and its Sync.
+ */
+static void
+undo_replies(void)
+{
+	srv(m_error("34000", "portal does not exist"));
+	srv(m_ready('I'));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_ready('I'));
+}
+
 /* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
 START_TEST(test_table_check)
 {
@@ -1199,10 +1216,7 @@ START_TEST(test_table_check)
 	srv(m_simple(PQMSG_BindComplete));
 	guard_ok();
 	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
-	srv(m_error("34000", "portal does not exist"));
-	srv(m_ready('I'));
-	srv(m_simple(PQMSG_CloseComplete));
-	srv(m_ready('I'));
+	undo_replies();
 	srv(m_simple(PQMSG_ParseComplete));
 	srv(m_simple(PQMSG_BindComplete));
 	srv(m_complete("INSERT 0 1"));
@@ -1249,6 +1263,86 @@ START_TEST(test_table_check)
 	reset_io();
 	send_batch("", "INSERT INTO ex (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, false);
 	ck_assert(strstr(body_str(nth(&sent, 1), 1), "WITH pgplumb_ins") != NULL);
+}
+
+END_TEST
+
+/*
+ * A table whose rows may raise NOTICEs (a row trigger): its attempts keep
+ * the Sync; a NOTICE from the multi-row statement undoes the attempt, the
+ * client's messages are replayed (each row's NOTICE before its reply) and
+ * the table is not rewritten again; a silent one commits after the replies.
+ */
+START_TEST(test_notice_undoes_attempt)
+{
+	struct batch_settings set = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
+	.check_tables = true};
+	struct proto_buf notice;
+
+	batch_free(b);
+	b = batch_new(&set);
+	catalog_noisy = true;
+	proto_buf_init(&notice);
+	proto_build_error(&notice, PQMSG_NoticeResponse, "NOTICE", "00000", "row", NULL, NULL);
+
+	/* a silent row trigger: Flush, replies checked, then Sync */
+	send_batch("", "INSERT INTO audit (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	reset_io();
+	table_check_replies(false, false);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "S");
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	/* known now, still not quiet: no check, but the Sync still waits */
+	reset_io();
+	send_batch("", "INSERT INTO audit (a, b) VALUES ($1, $2)", 2, false);
+	/* the client's Parse, then the unguarded statement (a new shape) */
+	ck_assert_str_eq(types_of(&sent), "PPBEH");
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	srv(m_complete("INSERT 0 2"));
+	ck_assert_str_eq(types_of(&sent), "S");
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->segments, 2);
+
+	/* a trigger that raises a NOTICE per row */
+	reset_io();
+	send_batch("", "INSERT INTO noisy (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	reset_io();
+	table_check_replies(false, false);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	ck_assert_int_eq(srv(notice.data), BATCH_TAKEN);
+	ck_assert_int_eq(srv(notice.data), BATCH_TAKEN);
+	guard_ok();
+	/* undone: an error ends the implicit transaction, then the replay */
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
+	ck_assert_uint_eq(got.len, 0);
+	undo_replies();
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int i = 0; i < 2; i++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		srv(notice.data);
+		srv(m_complete("INSERT 0 1"));
+	}
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12NC2NCZ");
+	ck_assert_uint_eq(batch_stats(b)->fallback[BATCH_FB_TABLE], 1);
+	/* from now on that table's batches go out as sent */
+	reset_io();
+	send_batch("", "INSERT INTO noisy (a, b) VALUES ($1, $2)", 2, false);
+	ck_assert_str_eq(types_of(&sent), "PBEBES");
+	ck_assert(!batch_busy(b));
+	catalog_noisy = false;
+	proto_buf_free(&notice);
 }
 
 END_TEST
@@ -1415,6 +1509,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_prepared_in_earlier_segments);
 	tcase_add_test(tc, test_repeated_fallbacks_stop_rewriting);
 	tcase_add_test(tc, test_table_check);
+	tcase_add_test(tc, test_notice_undoes_attempt);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
 	tcase_add_test(tc, test_stream_replies_per_statement);

@@ -11,12 +11,14 @@ Connections are opened with psycopg (so authentication is libpq's), then the
 script speaks the v3 protocol itself on the connection's socket so that it
 controls each message exactly (pipelining, Describe, Flush, formats).
 
-    batch_diff.py [--list] [--only NAME] [--implicit-only] HOST:PORT HOST:PORT ...
+    batch_diff.py [--list] [--only NAME] [--implicit-only | --session-only] HOST:PORT ...
 --implicit-only skips the scenarios with a transaction block (statement pooling).
     batch_diff.py --stream-check DIRECT TARGET [SECONDS]
 checks that TARGET (insert_batch_stream_rows <= 3) sends the replies of a
 run's first statements before a later row of the run completes (waiting at
 most SECONDS, 10, for them).
+--session-only runs only the scenarios that need session pooling (LISTEN),
+which the other runs skip.
 Environment: PGUSER, PGPASSWORD, PGDATABASE as for libpq.
 """
 import os
@@ -165,13 +167,21 @@ class Conn:
                 raise RuntimeError("connection closed by target")
             self.buf += data
 
-    def until_ready(self, n=1):
-        """Replies up to and including the n-th ReadyForQuery."""
+    def until_ready(self, n=1, asynchronous=False):
+        """Replies up to and including the n-th ReadyForQuery.  ParameterStatus
+        and notifications are left out unless `asynchronous` (then a
+        notification is recorded without the sender's process id)."""
         out = []
         while n > 0:
             t, body = self._read_msg()
+            if t == "A" and asynchronous:
+                out.append((t, tuple(body[4:].split(b"\0")[:2])))
+                continue
+            if t == "S" and asynchronous:
+                out.append((t, tuple(body.split(b"\0")[:2])))
+                continue
             if t == "S" or t == "A":
-                continue  # ParameterStatus, notifications: not part of the comparison
+                continue  # not part of the comparison
             out.append(decode(t, body))
             if t == "Z":
                 n -= 1
@@ -373,6 +383,57 @@ SCENARIOS = {
                                      rows(INS, vals([6, 7, 8, 9, 3])) + [sync()], 1)],
 }
 
+NOTE = INS.replace("bt", "bnote")
+NOTEB = INS.replace("bt", "bnoteb")
+WARN = INS.replace("bt", "bwarn")
+AUDIT = INS.replace("bt", "baudit")
+NOTIFY = INS.replace("bt", "bnotify")
+DOM = "INSERT INTO bndom (id, v) VALUES ($1, $2)"
+SCENARIOS.update({
+    # row triggers raising NOTICEs or WARNINGs: each row's message between
+    # its replies, as a direct connection has them (issue 6)
+    "notice_after_row": [seg(NOTE, vals(range(1, 8))), seg(NOTE, vals(range(8, 11)), describe=False)],
+    "notice_before_row": [seg(NOTEB, vals(range(1, 8))), seg(NOTEB, vals([8, 9, 8, 10]))],
+    "notice_warning_some_rows": [seg(WARN, vals(range(2, 9))), seg(WARN, vals([10, 12, 14]))],
+    # streamed (insert_batch_stream_rows 2 or 3): the first statements' replies
+    # have gone to the client when a later row warns; the replay must repeat them
+    "notice_after_streamed_rows": [seg(WARN, vals([2, 4, 6, 8, 10, 11, 12]), describe=False)],
+    "notice_returning": [seg(NOTE + " RETURNING id", vals(range(1, 5)))],
+    "notice_explicit_commit": [([query("BEGIN")], 1), seg(NOTE, vals(range(1, 6))),
+                               seg(NOTEB, vals(range(1, 6)), describe=False), ([query("COMMIT")], 1)],
+    "notice_explicit_error": [([query("BEGIN")], 1), seg(NOTEB, vals([1, 2, 3, 2, 5])),
+                              ([query("ROLLBACK")], 1), seg(NOTE, vals([1, 2, 3]))],
+    # suppressed by client_min_messages: no message, so nothing to interleave
+    "notice_suppressed": [([query("BEGIN")], 1), ([query("SET LOCAL client_min_messages = error")], 1),
+                          seg(NOTE, vals(range(1, 6))), seg(WARN, vals(range(1, 6))),
+                          seg(NOTE, vals(range(6, 9))), ([query("COMMIT")], 1)],
+    "notice_multi_statement": [([query("INSERT INTO bnote VALUES (1, 'a'); INSERT INTO bnote VALUES (2, 'b'); "
+                                       "INSERT INTO bnote VALUES (3, 'c')")], 1),
+                               ([query("INSERT INTO bnoteb VALUES (1, 'a'); INSERT INTO bnoteb VALUES (2, 'b')")], 1),
+                               ([query("INSERT INTO bnote VALUES (4, 'a'); INSERT INTO bnote VALUES (5, 'b')")], 1)],
+    "notice_mixed_tables_pipeline": [([parse(INS)] + rows(INS, vals([1, 2, 3])) + [parse(NOTE)] +
+                                      rows(NOTE, vals([1, 2, 3])) + [sync()], 1),
+                                     ([parse(NOTE)] + rows(NOTE, vals([4, 5, 6])) + [parse(INS)] +
+                                      rows(INS, vals([4, 5, 6])) + [sync()], 1)],
+    "notice_domain_check": [seg(DOM, [(1, 1), (2, 2), (3, 3)]), seg(DOM, [(4, 4), (5, -5), (6, 6)])],
+    "notice_partition_trigger": [seg(INS.replace("bt", "bpnoisy"), vals(range(1, 4))),
+                                 seg(INS.replace("bt", "bpnoisy"), vals(range(4, 9)))],
+    "notice_index_expression": [seg(INS.replace("bt", "bidx"), vals(range(1, 4))),
+                                seg(INS.replace("bt", "bidx"), vals(range(4, 8)))],
+    "partitioned_quiet": [seg(INS.replace("bt", "bpart"), vals(range(1, 9))),
+                          seg(INS.replace("bt", "bpart"), vals([9, 10, 3, 11]))],
+    "audit_trigger_silent": [seg(AUDIT, vals(range(1, 8))), seg(AUDIT, vals(range(8, 12))),
+                             seg(AUDIT, vals([12, 13, 12]))],
+    # replies recorded with ParameterStatus and notifications (without the pid)
+    "async_notify_trigger": [([query("LISTEN bnotify")], 1), seg(NOTIFY, vals(range(1, 5))),
+                             seg(NOTIFY, vals([5, 6, 5])), ([query("UNLISTEN *")], 1)],
+    "async_param_trigger": [seg(NOTIFY, [(1, "a"), (2, "tz"), (3, "b")]),
+                            ([query("RESET IntervalStyle")], 1)],
+})
+
+# LISTEN needs a session of its own: transaction and statement pooling refuse it
+SESSION_ONLY = {"async_notify_trigger"}
+
 SETUP = """
 DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef;
 CREATE TABLE bdef (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, v text);
@@ -404,6 +465,58 @@ CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brul
 TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef")
 
 
+# Tables for the NOTICE scenarios (issue 6).
+SETUP += """
+DROP TABLE IF EXISTS bnote, bnoteb, bwarn, baudit, bnotify, bndom, bpart, bpnoisy, bidx;
+DROP DOMAIN IF EXISTS bnoisy;
+-- row triggers raising a message per row: PostgreSQL puts each between the
+-- replies of the single-row INSERTs (AFTER: before the row's CommandComplete;
+-- BEFORE: before its row is stored)
+CREATE TABLE bnote (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION bnote_after() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RAISE NOTICE 'after row %', NEW.id; RETURN NULL; END$$;
+CREATE TRIGGER bnote_t AFTER INSERT ON bnote FOR EACH ROW EXECUTE FUNCTION bnote_after();
+CREATE TABLE bnoteb (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION bnote_before() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RAISE NOTICE 'before row % %', NEW.id, NEW.v; RETURN NEW; END$$;
+CREATE TRIGGER bnoteb_t BEFORE INSERT ON bnoteb FOR EACH ROW EXECUTE FUNCTION bnote_before();
+CREATE TABLE bwarn (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION bwarn_row() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN IF NEW.id % 2 = 1 THEN RAISE WARNING 'odd row %', NEW.id; END IF; RETURN NEW; END$$;
+CREATE TRIGGER bwarn_t BEFORE INSERT ON bwarn FOR EACH ROW EXECUTE FUNCTION bwarn_row();
+-- a silent audit trigger: rewritten (its Sync waits for the replies)
+CREATE TABLE baudit (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION baudit_row() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO blog VALUES ('baudit', NEW.id); RETURN NULL; END$$;
+CREATE TRIGGER baudit_t AFTER INSERT ON baudit FOR EACH ROW EXECUTE FUNCTION baudit_row();
+-- NOTIFY and a reported parameter set by a row trigger: sent after the commit
+CREATE TABLE bnotify (id int PRIMARY KEY, v text);
+CREATE OR REPLACE FUNCTION bnotify_row() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_notify('bnotify', NEW.id::text);
+  IF NEW.v = 'tz' THEN PERFORM set_config('IntervalStyle', 'iso_8601', false); END IF;
+  RETURN NULL; END$$;
+CREATE TRIGGER bnotify_t AFTER INSERT ON bnotify FOR EACH ROW EXECUTE FUNCTION bnotify_row();
+-- a domain whose check calls a function that raises a NOTICE
+CREATE OR REPLACE FUNCTION bnoisy_ok(int) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN RAISE NOTICE 'checking %', $1; RETURN $1 > 0; END$$;
+CREATE DOMAIN bnoisy AS int CHECK (bnoisy_ok(VALUE));
+CREATE TABLE bndom (id int PRIMARY KEY, v bnoisy);
+-- an index expression whose function raises a NOTICE for each row indexed
+CREATE OR REPLACE FUNCTION bidx_key(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+  $$BEGIN RAISE NOTICE 'indexing %', $1; RETURN $1; END$$;
+CREATE TABLE bidx (id int PRIMARY KEY, v text);
+CREATE INDEX bidx_k ON bidx (bidx_key(id));
+-- partitioned: quiet, and with a NOTICE trigger on one partition only
+CREATE TABLE bpart (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE bpart_1 PARTITION OF bpart FOR VALUES FROM (0) TO (5);
+CREATE TABLE bpart_2 PARTITION OF bpart FOR VALUES FROM (5) TO (100);
+CREATE TABLE bpnoisy (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE bpnoisy_1 PARTITION OF bpnoisy FOR VALUES FROM (0) TO (5);
+CREATE TABLE bpnoisy_2 PARTITION OF bpnoisy FOR VALUES FROM (5) TO (100);
+CREATE TRIGGER bpnoisy_t AFTER INSERT ON bpnoisy_2 FOR EACH ROW EXECUTE FUNCTION bnote_after();
+"""
+TABLES += ("bnote", "bnoteb", "bwarn", "baudit", "bnotify", "bndom", "bpart", "bpnoisy", "bidx")
+
 def table_contents(pg):
     out = []
     for t in TABLES:
@@ -411,14 +524,14 @@ def table_contents(pg):
     return out
 
 
-def run(hostport, steps, admin):
+def run(hostport, steps, admin, asynchronous=False):
     admin.execute("TRUNCATE %s RESTART IDENTITY" % ", ".join(TABLES))
     c = Conn(hostport)
     record = []
     try:
         for msgs, nready in steps:
             c.send(msgs)
-            record.append(c.until_ready(nready))
+            record.append(c.until_ready(nready, asynchronous))
     finally:
         c.close()
     return record, table_contents(admin)
@@ -475,6 +588,7 @@ def stream_check(direct, target, wait=10.0):
 def main(argv):
     only = None
     implicit_only = False
+    session_only = False
     args = []
     i = 0
     while i < len(argv):
@@ -487,6 +601,10 @@ def main(argv):
             return 1 if err else 0
         if argv[i] == "--implicit-only":
             implicit_only = True
+            i += 1
+            continue
+        if argv[i] == "--session-only":
+            session_only = True
             i += 1
             continue
         if argv[i] == "--only":
@@ -507,7 +625,9 @@ def main(argv):
             continue
         if implicit_only and any(query("BEGIN") in msgs for msgs, _ in steps):
             continue
-        results = [run(hp, steps, admin) for hp in args]
+        if session_only != (name in SESSION_ONLY):
+            continue
+        results = [run(hp, steps, admin, name.startswith("async_")) for hp in args]
         base = results[0]
         status = []
         for hp, res in zip(args[1:], results[1:]):

@@ -128,6 +128,15 @@ done
 export PGDATABASE=postgres
 rc=0
 /usr/bin/python3 regress/pooler/batch_diff.py ${BATCH_DIFF_ONLY:+--only "$BATCH_DIFF_ONLY"} "${targets[@]}" || rc=1
+if [ -z "${BATCH_DIFF_ONLY:-}" ]; then
+	# LISTEN: direct, PgBouncer, the relay and the session-pooling targets
+	echo "--- session pooling only (LISTEN)"
+	session_targets=("${targets[@]:0:3}")
+	if [ -n "${PGPLUMB_POOLER:-}" ]; then
+		session_targets+=("127.0.0.1:${ports[session]}" "127.0.0.1:${ports[s-stream]}")
+	fi
+	/usr/bin/python3 regress/pooler/batch_diff.py --session-only "${session_targets[@]}" || rc=1
+fi
 if [ -n "${stport:-}" ]; then
 	# statement pooling refuses transaction blocks: the other scenarios
 	echo "--- statement pooling (scenarios without BEGIN)"

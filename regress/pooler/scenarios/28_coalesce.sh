@@ -12,7 +12,17 @@ insert_coalescing = 1
 insert_coalesce_delay = 50ms"
 ddb() { psql "host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb user=postgres" -XAtq "$@"; }
 
-ddb -c "drop table if exists co_t, co_trig, co_def; create table co_t (id int primary key, v text not null, n numeric);
+ddb -c "drop table if exists co_t, co_trig, co_def, co_note, co_audit, co_log, co_defa;
+  create table co_t (id int primary key, v text not null, n numeric);
+  create table co_note (id int primary key, v text);
+  create function co_note_row() returns trigger language plpgsql as 'begin raise notice ''row %'', new.id; return null; end';
+  create trigger co_nt after insert on co_note for each row execute function co_note_row();
+  create table co_log (id int, x bigint);
+  create table co_audit (id int primary key, v text not null);
+  create function co_audit_row() returns trigger language plpgsql as 'begin insert into co_log values (new.id, txid_current()); return null; end';
+  create trigger co_at after insert on co_audit for each row execute function co_audit_row();
+  create table co_defa (id int unique deferrable initially deferred, v text not null);
+  create trigger co_dat after insert on co_defa for each row execute function co_audit_row();
   create table co_def (id int unique deferrable initially deferred, v text not null);
   create table co_trig (id int primary key, v text);
   create function co_stmt_trig() returns trigger language plpgsql as 'begin return null; end';
@@ -58,6 +68,8 @@ def summary(msgs):
             out.append("C" + p[:-1].decode())
         elif t == b"Z":
             out.append("Z" + p.decode())
+        elif t == b"N":
+            out.append("N:" + fields(p).get("M", ""))
         else:
             out.append(t.decode())
     return " ".join(out)
@@ -68,7 +80,8 @@ def login(port):
 def run(port, table, bad):
     """one round: 10 clients send at once; returns each client's replies.
     bad: clients 4, 5 and 6 send a duplicate key, a NULL into a NOT NULL
-    column and an integer that does not parse"""
+    column and an integer that does not parse; bad == "dup": only client 4
+    (so that with a deferred key the merged INSERT fails only at COMMIT)"""
     cs = [login(port) for _ in range(10)]
     ins = "insert into %s (id, v) values ($1, $2)" % table
     # prepared by name first (answered by the pooler without a server)
@@ -77,7 +90,7 @@ def run(port, table, bad):
     for i, c in enumerate(cs):
         if i < 4:      # simple protocol, literals
             c.query("insert into %s (id, v) values (%d, 'q%d')" % (table, i + 1, i))
-        elif i in (4, 5, 6) and not bad:
+        elif i in (4, 5, 6) and (not bad or (bad == "dup" and i != 4)):
             c.query("insert into %s (id, v) values (%d, 'ok%d')" % (table, i + 1, i)) if i == 4 else \
                 ext(c, ins, [str(i + 1), "ok%d" % i])
         elif i == 4:   # duplicate of the row inserted before the round
@@ -108,8 +121,15 @@ def reset(port, table):
     c.read_until(); c.close()
 
 # co_def: the duplicate key is found at COMMIT (a deferred unique constraint)
-for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def", True)):
-    name = table + ("/bad" if bad else "/good")
+# co_note: a row trigger raises a NOTICE per row: each client must get its
+# own row's, in its place, and no other's (the table is then not merged);
+# co_audit: a silent row trigger: merged (inside BEGIN..COMMIT: the rows
+# its trigger logs share a transaction id), and undone on an error; co_defa:
+# a silent row trigger and a deferred key whose duplicate fails the COMMIT
+for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def", True),
+                   ("co_note", False), ("co_note", True), ("co_audit", False), ("co_audit", True),
+                   ("co_defa", "dup")):
+    name = table + ("/dup" if bad == "dup" else "/bad" if bad else "/good")
     reset(direct, table)
     want = run(direct, table, bad)
     want_rows = contents(direct, table)
@@ -120,6 +140,12 @@ for table, bad in (("co_t", False), ("co_t", True), ("co_trig", True), ("co_def"
         print("%s client %d: %s" % (name, i, "same" if w == g else "DIFF direct=%r pooler=%r" % (w, g)))
     print("%s rows: %s %s" % (name, "same" if want_rows == got_rows else "DIFF direct=%r" % want_rows, got_rows))
     print("%s replies: %s" % (name, " | ".join(got)))
+    if table == "co_audit" and not bad:
+        c = login(direct)
+        c.query("select count(*) - count(distinct x) from co_log")
+        shared = [p[6:].decode() for t, p in c.read_until() if t == b"D"]
+        c.close()
+        print("co_audit rows sharing a transaction:", shared[0])
 PY
 ) || fail "python client: $out"
 echo "$out" >"$SCEN_DIR/clients.out"
@@ -131,6 +157,12 @@ assert_contains "$out" "co_def/bad client 4: same" "a duplicate key found at com
 assert_contains "$out" "co_def/bad rows: same" "a duplicate key found at commit: same rows"
 assert_contains "$out" "E23502" "the NOT NULL violation got 23502"
 assert_contains "$out" "E22P02" "the bad input got 22P02"
+assert_contains "$out" "co_note/good client 9: same" "a row trigger's NOTICE: client 9 compared"
+assert_contains "$out" "N:row 10 C" "client 9 got its own row's NOTICE before its CommandComplete"
+assert_not_contains "$out" "co_audit rows sharing a transaction: 0" "rows into a table with a silent row trigger were merged"
+assert_log "co_note .* is no longer coalesced (its rows raise NOTICEs)"
+assert_contains "$out" "co_defa/dup client 4: same" "a silent row trigger and a duplicate key found at COMMIT: same replies"
+assert_contains "$out" "co_defa/dup rows: same" "... and same rows"
 
 stats=$(padmin -F' ' -c "show coalescing")
 echo "$stats" >"$SCEN_DIR/stats.out"
