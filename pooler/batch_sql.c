@@ -265,6 +265,41 @@ check_tree(const PgQuery__InsertStmt * ins, int *width, int *nparamrefs)
 	return NULL;
 }
 
+/* out->columns from the tree's column list; -1 no memory. */
+static int
+set_columns(const PgQuery__InsertStmt * ins, struct batch_insert *out)
+{
+	struct batch_text t;
+
+	out->columns_known = true;
+	if (ins->n_cols == 0)
+		return 0;
+	batch_text_init(&t);
+	text_puts(&t, "{");
+	for (size_t i = 0; i < ins->n_cols; i++)
+	{
+		const		PgQuery__Node *n = ins->cols[i];
+
+		if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->name ||
+			n->res_target->n_indirection > 0 ||
+			!batch_sql_array_elem(&t, n->res_target->name,
+								  (int32_t) strlen(n->res_target->name), i == 0))
+		{
+			out->columns_known = false;
+			batch_text_free(&t);
+			return 0;
+		}
+	}
+	text_puts(&t, "}");
+	if (t.failed)
+	{
+		batch_text_free(&t);
+		return -1;
+	}
+	out->columns = t.data;
+	return 0;
+}
+
 /*
  * Analyze the statement raw of p into out.  0 ok, 1 refused, -1 no memory.
  */
@@ -433,6 +468,11 @@ analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt * raw,
 		out->nparams++;
 	}
 	out->width = width;
+	if (set_columns(ins, out) < 0)
+	{
+		batch_insert_free(out);
+		return -1;
+	}
 	out->returning = ins->n_returning_list > 0;
 	if (!ins->on_conflict_clause)
 		out->conflict = BATCH_CONFLICT_NONE;
@@ -452,6 +492,7 @@ batch_insert_free(struct batch_insert *ins)
 	free(ins->params);
 	free(ins->schemaname);
 	free(ins->relname);
+	free(ins->columns);
 	memset(ins, 0, sizeof(*ins));
 }
 
@@ -881,6 +922,8 @@ fast_from_cache(struct batch_insert *out, const char *t, const char *end)
 	out->params = NULL;
 	out->schemaname = dup_opt(fast_cache.schemaname);
 	out->relname = dup_opt(fast_cache.relname);
+	out->columns = NULL;
+	out->columns_known = false;
 	if (!out->prefix || !out->tuple || !out->tail || !out->relname ||
 		(fast_cache.schemaname && !out->schemaname))
 	{
@@ -938,6 +981,8 @@ fast_remember(const struct batch_insert *ins)
 	fast_cache.params = NULL;
 	fast_cache.schemaname = dup_opt(ins->schemaname);
 	fast_cache.relname = dup_opt(ins->relname);
+	fast_cache.columns = NULL;
+	fast_cache.columns_known = false;
 	if (!fast_cache.prefix || !fast_cache.tail || !fast_cache.relname ||
 		(ins->schemaname && !fast_cache.schemaname))
 		batch_insert_free(&fast_cache); /* no cache: parse next time */
@@ -1112,6 +1157,44 @@ batch_sql_build_unnest(const struct batch_insert *ins, const char *const *types,
 	text_puts(out, ")");
 	text_puts(out, ins->tail);
 	return !out->failed;
+}
+
+bool
+batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len, bool first)
+{
+	bool		high = false,
+				bslash = false;
+	int32_t		from = 0;
+
+	if (!first)
+		batch_text_append(out, ",", 1);
+	if (len < 0)
+	{
+		batch_text_append(out, "NULL", 4);
+		return true;
+	}
+	for (int32_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) val[i];
+
+		if (c == 0)
+			return false;
+		high |= c >= 0x80;
+		bslash |= c == '\\';
+	}
+	if (high && bslash)
+		return false;
+	batch_text_append(out, "\"", 1);
+	for (int32_t i = 0; i < len; i++)
+		if (val[i] == '"' || val[i] == '\\')
+		{
+			batch_text_append(out, val + from, (size_t) (i - from));
+			batch_text_append(out, "\\", 1);
+			from = i;
+		}
+	batch_text_append(out, val + from, (size_t) (len - from));
+	batch_text_append(out, "\"", 1);
+	return true;
 }
 
 /* ---- literals as parameters ---- */

@@ -62,6 +62,15 @@ struct batch_insert
 	char	   *relname;
 	bool		returning;		/* has a RETURNING list */
 	enum batch_conflict conflict;
+
+	/*
+	 * The target column list as a text[] literal of the names as the parser
+	 * folded them ("{\"a\",\"b\"}"), NULL when the INSERT names none;
+	 * meaningful only when columns_known (set by batch_sql_analyze() when no
+	 * column has a subscript or field: a(1), c.f).
+	 */
+	char	   *columns;
+	bool		columns_known;
 };
 
 /* Growable text; `failed` is set (and further appends ignored) on ENOMEM. */
@@ -139,6 +148,20 @@ bool		batch_sql_build_values(const struct batch_insert *ins, int nrows,
  */
 bool		batch_sql_build_unnest(const struct batch_insert *ins,
 								   const char *const *types, struct batch_text *out) BATCH_WUR;
+
+/*
+ * Append one element of a PostgreSQL array literal to `out`: the text-format
+ * value val (len bytes; len < 0: SQL NULL, written NULL) double-quoted with
+ * '"' and '\\' escaped, so that array input hands the element type's input
+ * function exactly val, spaces, braces, commas and the word NULL included.
+ * A ',' goes first unless `first`.  Returns false (out unchanged but for a
+ * partial element: the caller drops it) when val holds a NUL byte, or a
+ * backslash together with a byte >= 0x80: in client encodings such as SJIS
+ * or BIG5 a 0x5C can be the second byte of a character, which escaping
+ * would break.
+ */
+bool		batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len,
+								 bool first) BATCH_WUR;
 
 /* Type oids of literal parameters (what PostgreSQL's parser gives them). */
 #define BATCH_OID_UNKNOWN 0		/* a string: typed by its column, as the
