@@ -399,7 +399,7 @@ SCENARIOS = {
     "unnest_errors_later_segment": [seg(INS_UT, [UT_ROWS[0], (30,) + UT_ROWS[0][1:]]),
                                     seg(INS_UT, [UT_ROWS[1], (5, "x", "abcde", "abcdefgh", "1", None, "a", None, None, None)]),
                                     seg(INS_UT, [UT_ROWS[2], (6, "x", "a", "b", "1", None, "zz", None, None, None)]),
-                                    seg(INS_UT, [UT_ROWS[3], (7, "x", "a", "b", "12345.678", None, "a", None, None, None)]),
+                                    seg(INS_UT, [UT_ROWS[3], (7, "x", "a", "b", "1", "2024-13-01", "a", None, None, None)]),
                                     seg(INS_UT, [(8, "x", "a", "b", "1", None, "a", "{bad", None, None), UT_ROWS[4]]),
                                     seg(INS_U, [(9, "a"), (10, None), (11, "c")])],
     "unnest_fallback_types": [seg(INS_U2, [(1, "{1,2}", "3", "(1,2),(3,4)"), (7, None, None, None)]),
@@ -430,8 +430,12 @@ SCENARIOS = {
                            seg(INS_UPDATE.replace("bt", "bu").replace("v)", "t)").replace("v = EXCLUDED.v", "t = EXCLUDED.t"),
                                vals([6, 7, 6], "s")),
                            seg(INS_NOTHING.replace("bt", "bu").replace("v)", "t)"), vals([7, 8, 9], "t"))],
+    # (a Parse after the error would differ in transaction pooling, where
+    # txn.c answers a known statement's Parse itself: not this test's subject)
     "unnest_explicit_txn": [([query("BEGIN")], 1), seg(INS_U, vals([1, 2])), seg(INS_U, TRICKY[:5]),
-                            seg(INS_U, vals([50, 51, 50])), seg(INS_U, vals([52, 53])), ([query("COMMIT")], 1)],
+                            seg(INS_U, vals([50, 51, 50])), ([query("ROLLBACK")], 1),
+                            ([query("BEGIN")], 1), seg(INS_U, vals([52, 53])), seg(INS_U, TRICKY[5:9]),
+                            ([query("COMMIT")], 1)],
     "stream_select_between_error": [([parse(INS)] + rows(INS, vals(range(1, 6))) +
                                      [parse("SELECT count(*) FROM bt"), bind([]), execute(), parse(INS)] +
                                      rows(INS, vals([6, 7, 8, 9, 3])) + [sync()], 1)],
