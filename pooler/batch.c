@@ -163,8 +163,9 @@ struct form_types
 {
 	char	   *key;			/* batch_insert.prefix */
 	int			n;				/* columns; 0: the unnest form is not used */
-	uint32_t   *oids;
-	char	  **names;			/* n names, in the same allocation */
+	uint32_t   *oids;			/* 0 where the name is NULL */
+	char	  **names;			/* n names (NULL: the unnest form cannot take
+								 * a parameter there), in the same allocation */
 };
 
 struct prep
@@ -304,7 +305,6 @@ struct batch
 	uint32_t   *ty_oids;
 	int			ty_n,
 				ty_cap;
-	bool		ty_bad;			/* ... a column the form cannot take */
 	struct batch_text arr;		/* Bind values of an unnest chunk */
 	const uint8_t **arr_at;		/* each row's next parameter while building */
 	int			arr_cap;
@@ -759,7 +759,7 @@ ftypes_add(struct batch *b, const char *key, int width)
 		ftypes_free(f);
 		return false;
 	}
-	if (!b->ty_bad && b->ty_n == width && width > 0 && !b->ty_names.failed)
+	if (b->ty_n == width && width > 0 && !b->ty_names.failed)
 	{
 		size_t		ptrs = sizeof(char *) * (size_t) width;
 		char	   *at;
@@ -776,8 +776,9 @@ ftypes_add(struct batch *b, const char *key, int width)
 		memcpy(at, b->ty_names.data, b->ty_names.len);
 		for (int i = 0; i < width; i++)
 		{
-			f->names[i] = at;
-			at += strlen(at) + 1;
+			f->names[i] = f->oids[i] ? at : NULL;
+			if (f->oids[i])
+				at += strlen(at) + 1;
 		}
 		f->n = width;
 	}
@@ -806,8 +807,7 @@ types_row(struct batch *b, const uint8_t *msg, size_t len)
 	n = proto_read_u32(&r);
 	if (n == 0xffffffffu)
 	{
-		b->ty_bad = true;
-		b->ty_n++;
+		b->ty_oids[b->ty_n++] = 0;
 		return !r.failed;
 	}
 	v = proto_read_bytes(&r, n);
@@ -815,16 +815,12 @@ types_row(struct batch *b, const uint8_t *msg, size_t len)
 		return false;
 	memcpy(oid, v, n);
 	oid[n] = '\0';
-	b->ty_oids[b->ty_n++] = (uint32_t) strtoul(oid, NULL, 10);
+	b->ty_oids[b->ty_n] = (uint32_t) strtoul(oid, NULL, 10);
 	n = proto_read_u32(&r);
-	if (n == 0xffffffffu)
-	{
-		b->ty_bad = true;
-		return !r.failed;
-	}
 	v = proto_read_bytes(&r, n);
-	if (!v)
+	if (!v || b->ty_oids[b->ty_n] == 0 || memchr(v, 0, n))
 		return false;
+	b->ty_n++;
 	batch_text_append(&b->ty_names, (const char *) v, n);
 	batch_text_append(&b->ty_names, "", 1);
 	return true;
@@ -832,21 +828,16 @@ types_row(struct batch *b, const uint8_t *msg, size_t len)
 
 /*
  * Could chunk c take the unnest form at all: the setting allows it, and its
- * statement's tuple is exactly $1..$k, with k parameters per execution and a
- * column list the parser could name?
+ * statement's parameters are $1..$k, each a whole value used once, with k
+ * parameters per execution, and a column list the parser could name?
  */
 static bool
 unnest_shape(const struct batch *b, const struct chunk *c)
 {
 	const struct stmt_entry *e = c->e;
 
-	if (b->set.form == BATCH_FORM_VALUES || c->simple || !e || !e->ins.columns_known ||
-		e->row_params != e->ins.width || e->ins.nparams != e->ins.width)
-		return false;
-	for (int i = 0; i < e->ins.nparams; i++)
-		if (e->ins.params[i].number != i + 1)
-			return false;
-	return true;
+	return b->set.form != BATCH_FORM_VALUES && !c->simple && e && e->ins.unnest_ok &&
+		e->row_params == e->ins.nparams && e->ins.nparams > 0;
 }
 
 /*
@@ -866,9 +857,14 @@ unnest_types(const struct batch *b, const struct chunk *c)
 	f = ftypes_find(b, e->ins.prefix);
 	if (!f || f->n != e->ins.width)
 		return NULL;
-	for (int j = 0; j < e->ntypes && j < f->n; j++)
-		if (e->types[j] != 0 && e->types[j] != f->oids[j])
+	for (int i = 0; i < f->n; i++)
+	{
+		int			n = e->ins.items[i].param;
+
+		if (n && (!f->names[i] || (n <= e->ntypes && e->types[n - 1] != 0 &&
+								   e->types[n - 1] != f->oids[i])))
 			return NULL;
+	}
 	return f;
 }
 
@@ -2009,7 +2005,6 @@ launch(struct batch *b)
 	b->doom_reason = BATCH_FB_ROWS;
 	b->att_batches = b->att_rows = 0;
 	b->ty_n = 0;
-	b->ty_bad = false;
 	batch_text_reset(&b->ty_names);
 	proto_buf_reset(&b->streamed);
 	b->stream_pos = 0;
@@ -2411,7 +2406,6 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 					return BATCH_FAILED;
 			}
 			b->ty_n = 0;
-			b->ty_bad = false;
 			batch_text_reset(&b->ty_names);
 			b->exp_head++;
 			break;

@@ -71,6 +71,21 @@ struct batch_insert
 	 */
 	char	   *columns;
 	bool		columns_known;
+
+	/*
+	 * The tuple's values, width entries (NULL but from batch_sql_analyze()):
+	 * each one's text in tuple and the n of a $n (0 for a literal).
+	 * unnest_ok: items and the column list are known, and the parameters are
+	 * $1..$k each used once, in any order (what batch_sql_build_unnest()
+	 * needs).
+	 */
+	struct batch_item
+	{
+		uint32_t	off;
+		uint32_t	len;
+		int			param;
+	}		   *items;
+	bool		unnest_ok;
 };
 
 /* Growable text; `failed` is set (and further appends ignored) on ENOMEM. */
@@ -141,10 +156,16 @@ bool		batch_sql_build_values(const struct batch_insert *ins, int nrows,
 								   int row_params, struct batch_text *out) BATCH_WUR;
 
 /*
- * Append the unnest form: prefix SELECT * FROM unnest($1::T1[], ..., $k::Tk[])
- * tail, for a statement whose tuple is exactly $1..$k in order (one array
- * parameter per column).  types[i] is the SQL name of column i's element
- * type.  Returns false when the tuple is not $1..$k in order, or on ENOMEM.
+ * Append the unnest form of a statement with ins->unnest_ok:
+ *
+ *     prefix SELECT v1, ..., vw FROM unnest($1::T1[], ..., $k::Tk[])
+ *         AS pgplumb_u(c1, ..., ck) tail
+ *
+ * one array parameter per parameter of the single-row statement, where vi is
+ * pgplumb_u.cn for a value $n and the literal itself otherwise (typed by its
+ * column as in the single-row INSERT).  types[i] is the SQL name of the
+ * element type of tuple position i (the column's type; only read for
+ * parameters: NULL there refuses).  Returns false when refused or on ENOMEM.
  */
 bool		batch_sql_build_unnest(const struct batch_insert *ins,
 								   const char *const *types, struct batch_text *out) BATCH_WUR;

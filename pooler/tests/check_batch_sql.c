@@ -382,12 +382,52 @@ START_TEST(test_unnest)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 
+	/* parameters in another order; literals stay in the select list */
 	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t (a, b) VALUES ($2, $1)", &ins, &why),
 					 BATCH_SQL_OK);
 	batch_text_init(&t);
-	ck_assert(!batch_sql_build_unnest(&ins, types, &t));
+	ck_assert(batch_sql_build_unnest(&ins, types, &t));
+	ck_assert_str_eq(t.data, "INSERT INTO t (a, b) SELECT pgplumb_u.c2, pgplumb_u.c1 FROM "
+					 "unnest($1::text[], $2::int4[]) AS pgplumb_u(c1, c2)");
 	batch_text_free(&t);
 	batch_insert_free(&ins);
+
+	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t (a, b, c, d) VALUES ($1, 'x, (y)', -17, $2) "
+									   "ON CONFLICT DO NOTHING", &ins, &why), BATCH_SQL_OK);
+	batch_text_init(&t);
+	{
+		const char *types4[] = {"int4", NULL, NULL, "text"};
+
+		ck_assert(batch_sql_build_unnest(&ins, types4, &t));
+		ck_assert_str_eq(t.data, "INSERT INTO t (a, b, c, d) SELECT pgplumb_u.c1, 'x, (y)', -17, "
+						 "pgplumb_u.c2 FROM unnest($1::int4[], $2::text[]) AS pgplumb_u(c1, c2)"
+						 " ON CONFLICT DO NOTHING");
+		/* no type for a parameter's column */
+		types4[3] = NULL;
+		batch_text_reset(&t);
+		ck_assert(!batch_sql_build_unnest(&ins, types4, &t));
+	}
+	batch_text_free(&t);
+	batch_insert_free(&ins);
+
+	/* refused: a parameter twice, one missing, one in parentheses */
+	{
+		static const char *const refused[] = {
+			"INSERT INTO t (a, b) VALUES ($1, $1)",
+			"INSERT INTO t (a, b) VALUES ($1, $3)",
+			"INSERT INTO t (a, b) VALUES (($1), $2)",
+		};
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		{
+			ck_assert_int_eq(batch_sql_analyze(refused[i], &ins, &why), BATCH_SQL_OK);
+			ck_assert_msg(!ins.unnest_ok, "%s", refused[i]);
+			batch_text_init(&t);
+			ck_assert(!batch_sql_build_unnest(&ins, types, &t));
+			batch_text_free(&t);
+			batch_insert_free(&ins);
+		}
+	}
 }
 
 END_TEST

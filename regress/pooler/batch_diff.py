@@ -406,6 +406,15 @@ SCENARIOS = {
                               seg(INS_U2, [(2, "{{1,2},{3,4}}", "4", "(0,0),(1,1)"), (3, None, None, None),
                                            (4, "{}", "5", "(1,1),(2,2)")]),
                               seg(INS_U2, [(5, "{1}", "0", None), (6, "{1}", "1", None)])],
+    # a literal in a domain or array column: the column's type does not
+    # matter to a literal (it stays in the select list)
+    "unnest_literal_columns": [seg("INSERT INTO bu2 (id, dm, a) VALUES ($1, 5, '{7,8}')", [(1,), (2,)]),
+                               seg("INSERT INTO bu2 (id, dm, a) VALUES ($1, 5, '{7,8}')", [(3,), (4,), (5,)]),
+                               seg("INSERT INTO bu2 (dm, id) VALUES (0, $1)", [(6,), (7,)]),
+                               seg("INSERT INTO bu2 (id, bx) VALUES ($1, '(1,1),(0,0)') RETURNING *",
+                                   [(8,), (9,)]),
+                               seg("INSERT INTO bu2 (id, bx) VALUES ($1, '(1,1),(0,0)') RETURNING *",
+                                   [(10,), (11,), (10,)])],
     "unnest_no_column_list": [seg("INSERT INTO bu VALUES ($1, $2)", vals([1, 2])),
                               seg("INSERT INTO bu VALUES ($1, $2)", TRICKY[:6]),
                               seg("INSERT INTO bu VALUES ($1, $2) RETURNING *", vals([30, 31, 30]))],
