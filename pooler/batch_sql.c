@@ -48,27 +48,35 @@ batch_text_reset(struct batch_text *t)
 		t->data[0] = '\0';
 }
 
+/* Room for `need` bytes in all (terminating NUL included); false: ENOMEM. */
+static bool
+text_reserve(struct batch_text *t, size_t need)
+{
+	size_t		ncap = t->cap ? t->cap : 256;
+	char	   *p;
+
+	if (t->failed)
+		return false;
+	if (need <= t->cap)
+		return true;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(t->data, ncap);
+	if (!p)
+	{
+		t->failed = true;
+		return false;
+	}
+	t->data = p;
+	t->cap = ncap;
+	return true;
+}
+
 void
 batch_text_append(struct batch_text *t, const char *s, size_t n)
 {
-	if (t->failed)
+	if (!text_reserve(t, t->len + n + 1))
 		return;
-	if (t->len + n + 1 > t->cap)
-	{
-		size_t		ncap = t->cap ? t->cap : 256;
-		char	   *p;
-
-		while (ncap < t->len + n + 1)
-			ncap *= 2;
-		p = realloc(t->data, ncap);
-		if (!p)
-		{
-			t->failed = true;
-			return;
-		}
-		t->data = p;
-		t->cap = ncap;
-	}
 	memcpy(t->data + t->len, s, n);
 	t->len += n;
 	t->data[t->len] = '\0';
@@ -1283,36 +1291,39 @@ batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len, bool 
 {
 	bool		high = false,
 				bslash = false;
-	int32_t		from = 0;
+	char	   *w;
 
-	if (!first)
-		batch_text_append(out, ",", 1);
 	if (len < 0)
 	{
-		batch_text_append(out, "NULL", 4);
-		return true;
+		batch_text_append(out, &",NULL"[first], first ? 4 : 5);
+		return !out->failed;
 	}
+	/* the worst case: every byte escaped, the comma and the quotes */
+	if (!text_reserve(out, out->len + 2 * (size_t) len + 4))
+		return false;
+	w = out->data + out->len;
+	if (!first)
+		*w++ = ',';
+	*w++ = '"';
 	for (int32_t i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) val[i];
 
-		if (c == 0)
+		if (c == '"' || c == '\\')
+		{
+			bslash |= c == '\\';
+			*w++ = '\\';
+		}
+		else if (c == 0)
 			return false;
 		high |= c >= 0x80;
-		bslash |= c == '\\';
+		*w++ = (char) c;
 	}
 	if (high && bslash)
 		return false;
-	batch_text_append(out, "\"", 1);
-	for (int32_t i = 0; i < len; i++)
-		if (val[i] == '"' || val[i] == '\\')
-		{
-			batch_text_append(out, val + from, (size_t) (i - from));
-			batch_text_append(out, "\\", 1);
-			from = i;
-		}
-	batch_text_append(out, val + from, (size_t) (len - from));
-	batch_text_append(out, "\"", 1);
+	*w++ = '"';
+	*w = '\0';
+	out->len = (size_t) (w - out->data);
 	return true;
 }
 

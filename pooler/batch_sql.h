@@ -175,8 +175,8 @@ bool		batch_sql_build_unnest(const struct batch_insert *ins,
  * value val (len bytes; len < 0: SQL NULL, written NULL) double-quoted with
  * '"' and '\\' escaped, so that array input hands the element type's input
  * function exactly val, spaces, braces, commas and the word NULL included.
- * A ',' goes first unless `first`.  Returns false (out unchanged but for a
- * partial element: the caller drops it) when val holds a NUL byte, or a
+ * A ',' goes first unless `first`.  Returns false (out unchanged; out->failed
+ * set on ENOMEM) when val holds a NUL byte, or a
  * backslash together with a byte >= 0x80: in client encodings such as SJIS
  * or BIG5 a 0x5C can be the second byte of a character, which escaping
  * would break.
