@@ -712,10 +712,17 @@ tables_clear(struct batch *b)
 /* ---- column types for the unnest form ---- */
 
 /*
- * insert_batch_form = auto: chunks of at least this many rows take the
- * unnest form, smaller ones VALUES (see bench/results/batch_unnest_*).
+ * insert_batch_form = auto: the unnest form for chunks of at least
+ * BATCH_UNNEST_AUTO_ROWS rows whose values average at most
+ * BATCH_UNNEST_AUTO_BYTES bytes, VALUES for the others (README, "Execution
+ * form"; bench/batch_unnest_server.sh).  Below about 10 rows the server
+ * re-plans the unnest statement at every execution (its custom plan, which
+ * sees the array length, looks cheaper than the generic one's estimate of
+ * 10 rows), which costs more than it saves; long values cost the server
+ * more to read as array elements than as parameters.
  */
-#define BATCH_UNNEST_AUTO_ROWS 2
+#define BATCH_UNNEST_AUTO_ROWS 10
+#define BATCH_UNNEST_AUTO_BYTES 64
 
 static void
 ftypes_free(struct form_types *f)
@@ -851,9 +858,22 @@ unnest_types(const struct batch *b, const struct chunk *c)
 	const struct form_types *f;
 	const struct stmt_entry *e = c->e;
 
-	if (!unnest_shape(b, c) ||
-		(b->set.form == BATCH_FORM_AUTO && c->nrows < BATCH_UNNEST_AUTO_ROWS))
+	if (!unnest_shape(b, c))
 		return NULL;
+	if (b->set.form == BATCH_FORM_AUTO)
+	{
+		const struct row *rows = &b->rows[c->first_row];
+		size_t		bytes = 0;
+
+		if (c->nrows < BATCH_UNNEST_AUTO_ROWS)
+			return NULL;
+		for (int r = 0; r < c->nrows; r++)
+			bytes += rows[r].bi.params_len;
+		/* less the length words */
+		bytes -= (size_t) c->nrows * (size_t) e->row_params * 4;
+		if (bytes > (size_t) BATCH_UNNEST_AUTO_BYTES * (size_t) c->nrows * (size_t) e->row_params)
+			return NULL;
+	}
 	f = ftypes_find(b, e->ins.prefix);
 	if (!f || f->n != e->ins.width)
 		return NULL;
@@ -1840,80 +1860,77 @@ chunk_ins(const struct batch *b, const struct chunk *c)
 	return c->simple ? &b->q_ins : &c->e->ins;
 }
 
+/*
+ * A lookup of ours in the catalog for the chunk: Parse `name` with `sql` and
+ * the parameter types, Bind the text values (NULL: SQL NULL), Execute,
+ * Close; its DataRows and CommandComplete are read as `kind`.
+ */
+static bool
+send_lookup(struct batch *b, int chunk, const char *name, const char *sql, int n,
+			const uint32_t *types, const char *const *values, enum exp_kind kind)
+{
+	struct proto_buf *o = &b->to_server;
+
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, name);
+	proto_put_string(o, sql);
+	proto_put_int16(o, (uint16_t) n);
+	for (int i = 0; i < n; i++)
+		proto_put_int32(o, types[i]);
+	proto_end(o);
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, name);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, (uint16_t) n);
+	for (int i = 0; i < n; i++)
+	{
+		proto_put_int32(o, values[i] ? (uint32_t) strlen(values[i]) : 0xffffffffu);
+		if (values[i])
+			proto_put_bytes(o, values[i], strlen(values[i]));
+	}
+	proto_put_int16(o, 0);
+	proto_end(o);
+	build_execute(o, "");
+	build_close_stmt(o, name);
+	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		expect(b, kind, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		proto_buf_ok(o);
+}
+
 /* Messages asking the catalog about the chunk's table (see BATCH_CATALOG_SQL). */
 static bool
 send_table_check(struct batch *b, int chunk)
 {
-	struct proto_buf *o = &b->to_server;
+	static const uint32_t types[] = {25};	/* text */
+	const char *values[1];
 
 	table_key(chunk_ins(b, &b->chunks[chunk]), &b->sql);
 	if (b->sql.failed)
 		return false;
-	proto_begin(o, PQMSG_Parse);
-	proto_put_string(o, BATCH_STMT_NAME "_catalog");
-	proto_put_string(o, BATCH_CATALOG_SQL);
-	proto_put_int16(o, 1);
-	proto_put_int32(o, 25);
-	proto_end(o);
-	proto_begin(o, PQMSG_Bind);
-	proto_put_string(o, "");
-	proto_put_string(o, BATCH_STMT_NAME "_catalog");
-	proto_put_int16(o, 0);
-	proto_put_int16(o, 1);
-	proto_put_int32(o, (uint32_t) b->sql.len);
-	proto_put_bytes(o, b->sql.data, b->sql.len);
-	proto_put_int16(o, 0);
-	proto_end(o);
-	build_execute(o, "");
-	build_close_stmt(o, BATCH_STMT_NAME "_catalog");
-	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
-		expect(b, EXP_CATALOG, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
-		proto_buf_ok(o);
+	values[0] = b->sql.data;
+	return send_lookup(b, chunk, BATCH_STMT_NAME "_catalog", BATCH_CATALOG_SQL, 1, types, values,
+					   EXP_CATALOG);
 }
 
 /* Messages asking BATCH_TYPES_SQL about the chunk's INSERT. */
 static bool
 send_types_query(struct batch *b, int chunk)
 {
+	static const uint32_t types[] = {25, 1009, 23};	/* text, text[], int4 */
 	const struct batch_insert *ins = &b->chunks[chunk].e->ins;
-	struct proto_buf *o = &b->to_server;
 	char		width[16];
+	const char *values[3];
 
 	table_key(ins, &b->sql);
 	if (b->sql.failed)
 		return false;
 	snprintf(width, sizeof(width), "%d", ins->width);
-	proto_begin(o, PQMSG_Parse);
-	proto_put_string(o, BATCH_STMT_NAME "_types");
-	proto_put_string(o, BATCH_TYPES_SQL);
-	proto_put_int16(o, 3);
-	proto_put_int32(o, 25);		/* text */
-	proto_put_int32(o, 1009);	/* text[] */
-	proto_put_int32(o, 23);		/* int4 */
-	proto_end(o);
-	proto_begin(o, PQMSG_Bind);
-	proto_put_string(o, "");
-	proto_put_string(o, BATCH_STMT_NAME "_types");
-	proto_put_int16(o, 0);
-	proto_put_int16(o, 3);
-	proto_put_int32(o, (uint32_t) b->sql.len);
-	proto_put_bytes(o, b->sql.data, b->sql.len);
-	if (ins->columns)
-	{
-		proto_put_int32(o, (uint32_t) strlen(ins->columns));
-		proto_put_bytes(o, ins->columns, strlen(ins->columns));
-	}
-	else
-		proto_put_int32(o, 0xffffffffu);
-	proto_put_int32(o, (uint32_t) strlen(width));
-	proto_put_bytes(o, width, strlen(width));
-	proto_put_int16(o, 0);
-	proto_end(o);
-	build_execute(o, "");
-	build_close_stmt(o, BATCH_STMT_NAME "_types");
-	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
-		expect(b, EXP_TYPES, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
-		proto_buf_ok(o);
+	values[0] = b->sql.data;
+	values[1] = ins->columns;
+	values[2] = width;
+	return send_lookup(b, chunk, BATCH_STMT_NAME "_types", BATCH_TYPES_SQL, 3, types, values,
+					   EXP_TYPES);
 }
 
 /*

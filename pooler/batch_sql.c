@@ -1309,6 +1309,12 @@ batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len, bool 
 	{
 		unsigned char c = (unsigned char) val[i];
 
+		/* one test for the common case: printable ASCII other than " and \ */
+		if ((unsigned char) (c - 0x20) < 0x5f && c != '"' && c != '\\')
+		{
+			*w++ = (char) c;
+			continue;
+		}
 		if (c == '"' || c == '\\')
 		{
 			bslash |= c == '\\';
