@@ -153,4 +153,4 @@ done
 		[ -z "${per[values100]:-}" ] || echo "- values / values100: $(python3 -c "print('%.3f' % (${per[values]} / ${per[values100]}))"); unnest / values100: $(python3 -c "print('%.3f' % (${per[unnest]} / ${per[values100]}))")"
 	fi
 } >>"$WORK/report.md"
-bench_write_report batch_unnest_server "N=$N ROWS=$ROWS TEXT_BYTES=$TEXT_BYTES"
+bench_write_report "batch_unnest_server-rows$ROWS$([ "$TEXT_BYTES" -gt 0 ] && echo "-text$TEXT_BYTES")" "N=$N ROWS=$ROWS TEXT_BYTES=$TEXT_BYTES"

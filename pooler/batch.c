@@ -722,7 +722,7 @@ tables_clear(struct batch *b)
  * more to read as array elements than as parameters.
  */
 #define BATCH_UNNEST_AUTO_ROWS 10
-#define BATCH_UNNEST_AUTO_BYTES 64
+#define BATCH_UNNEST_AUTO_BYTES 16
 
 static void
 ftypes_free(struct form_types *f)
