@@ -347,6 +347,7 @@ fi
 
 CSV="$WORK/rounds.csv"
 echo "round,point,tps,rows_per_s" >"$CSV"
+: >"$WORK/relay_points.txt"	# (no relay point with ONLY=...)
 for r in $(seq 1 "$ROUNDS"); do
 	for p in "${POINTS[@]}"; do
 		IFS='|' read -r name port opts rpt db <<<"$p"
