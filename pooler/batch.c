@@ -1917,7 +1917,7 @@ send_table_check(struct batch *b, int chunk)
 static bool
 send_types_query(struct batch *b, int chunk)
 {
-	static const uint32_t types[] = {25, 1009, 23};	/* text, text[], int4 */
+	static const uint32_t types[] = {25, 1009, 23}; /* text, text[], int4 */
 	const struct batch_insert *ins = &b->chunks[chunk].e->ins;
 	char		width[16];
 	const char *values[3];

@@ -478,7 +478,11 @@ START_TEST(test_array_elem)
 	ck_assert(batch_sql_array_elem(&t, "\"", 1, false));
 	batch_text_append(&t, "}", 1);
 	ck_assert_str_eq(t.data, "{\"a\\\"b\\\\c\",NULL,\"NULL\",\"\",\" {x,y} \",\"\xc3\xa9\",\"\\\"\"}");
-	/* a NUL byte; a backslash with a non-ASCII byte (0x5C may be half of an SJIS character) */
+
+	/*
+	 * a NUL byte; a backslash with a non-ASCII byte (0x5C may be half of an
+	 * SJIS character)
+	 */
 	ck_assert(!batch_sql_array_elem(&t, "a\0b", 3, false));
 	ck_assert(!batch_sql_array_elem(&t, "\x95\\", 2, false));
 	ck_assert(!batch_sql_array_elem(&t, "\\ \xc3\xa9", 4, false));
