@@ -780,7 +780,8 @@ ftypes_add(struct batch *b, const char *key, int width)
 		}
 		memcpy(f->oids, b->ty_oids, sizeof(uint32_t) * (size_t) width);
 		at = (char *) f->names + ptrs;
-		memcpy(at, b->ty_names.data, b->ty_names.len);
+		if (b->ty_names.len > 0)
+			memcpy(at, b->ty_names.data, b->ty_names.len);
 		for (int i = 0; i < width; i++)
 		{
 			f->names[i] = f->oids[i] ? at : NULL;
