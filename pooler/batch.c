@@ -715,11 +715,10 @@ tables_clear(struct batch *b)
  * insert_batch_form = auto: the unnest form for chunks of at least
  * BATCH_UNNEST_AUTO_ROWS rows whose values average at most
  * BATCH_UNNEST_AUTO_BYTES bytes, VALUES for the others (README, "Execution
- * form"; bench/batch_unnest_server.sh).  Below about 10 rows the server
- * re-plans the unnest statement at every execution (its custom plan, which
- * sees the array length, looks cheaper than the generic one's estimate of
- * 10 rows), which costs more than it saves; long values cost the server
- * more to read as array elements than as parameters.
+ * form"; bench/batch_unnest_server.sh).  Below 10 rows the unnest form
+ * cost the server more instructions than VALUES (re-planning, we think, not
+ * verified); long values cost it more to read as array elements than as
+ * parameters.
  */
 #define BATCH_UNNEST_AUTO_ROWS 10
 #define BATCH_UNNEST_AUTO_BYTES 16
