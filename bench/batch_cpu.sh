@@ -13,6 +13,9 @@
 # multi (the same as one multi-statement Query, -M simple), direct and through
 # pgplumb-pooler with insert_batching = 1 in session and transaction pool mode;
 # pipe/session-stream: session mode with insert_batch_stream_rows = STREAM_ROWS (75).
+# insert_batch_form = values for those; pipe/session-unnest and
+# pipe/transaction-unnest: insert_batch_form = unnest (the run as INSERT ...
+# SELECT :a-array, :b-array, 'payload' FROM unnest(...)).
 #
 # Knobs: N=2000 ROUNDS=5, RESULTS_DIR, NO_RESULTS=1 to only print, ONLY=<regex
 # of script/mode> for a subset (the ratio lines need every anchor).
@@ -54,7 +57,7 @@ echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/cop
 
 reaped() { awk '{print $16 + $17}' "/proc/$PM/stat"; }	# cutime + cstime, ticks
 
-start_pooler() {	# $1 pool mode (session-stream: session, insert_batch_stream_rows)
+start_pooler() {	# $1 pool mode (session-stream: session, insert_batch_stream_rows; -unnest: insert_batch_form)
 	cat >"$WORK/pgplumb.ini" <<INI
 [databases]
 postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
@@ -64,7 +67,8 @@ listen_port = $PORT
 unix_socket_dir =
 auth_type = md5
 auth_file = $WORK/userlist.txt
-pool_mode = ${1%-stream}
+pool_mode = ${1%%-*}
+insert_batch_form = $([ "${1#*-}" = unnest ] && echo unnest || echo values)
 default_pool_size = 2
 insert_batching = 1
 logfile = $WORK/pgplumb.log
@@ -83,7 +87,8 @@ CSV="$WORK/rounds.csv"
 echo "round,point,server_us,pooler_us,pgbench_us" >"$CSV"
 POINTS=("values100|direct|prepared" "copy|direct|simple" "pipe|direct|prepared"
 	"pipe|session|prepared" "pipe|transaction|prepared" "multi|direct|simple"
-	"multi|session|simple" "multi|transaction|simple" "pipe|session-stream|prepared")
+	"multi|session|simple" "multi|transaction|simple" "pipe|session-stream|prepared"
+	"pipe|session-unnest|prepared" "pipe|transaction-unnest|prepared")
 # the standalone rewrite relay (pooler/tests/batch/batch_proxy, the same
 # batch.c over blocking sockets): its CPU is what its child reports
 [ -x "$ROOT/pooler/build/batch/batch_proxy" ] && POINTS+=("pipe|relay|prepared" "multi|relay|simple")
@@ -156,12 +161,17 @@ for p in pts:
     o.append("| %s | %.0f | %.0f | %.0f | %.0f |" % (p, m["server_us"], m["pooler_us"], m["pgbench_us"], tot[p]))
 o.append("\n## Rows per CPU-second, ratios (total CPU of the anchor / total CPU of the point)")
 for s in ("pipe", "multi"):
-    for mode in ("session", "transaction", "relay", "session-stream"):
+    for mode in ("session", "transaction", "relay", "session-stream", "session-unnest", "transaction-unnest"):
         p = "%s/%s" % (s, mode)
         if p not in tot:
             continue
         o.append("- %s: / %s direct = %s (target >= 2.5); / hand-written VALUES = %s (target >= 0.9); / COPY = %s (target >= 0.4)" % (
             p, s, ratio("%s/direct" % s, p), ratio("values100/direct", p), ratio("copy/direct", p)))
+for mode in ("session", "transaction"):
+    o.append("- pipe/%s-unnest / pipe/%s (VALUES form), rows per CPU-second: %s; server CPU only: %s" % (
+        mode, mode, ratio("pipe/%s" % mode, "pipe/%s-unnest" % mode),
+        "%.2f" % (med["pipe/%s" % mode]["server_us"] / med["pipe/%s-unnest" % mode]["server_us"])
+        if "pipe/%s-unnest" % mode in med and "pipe/%s" % mode in med else "n/a"))
 o.append("- anchors: values100 / pipe direct = %s; COPY / values100 = %s" % (
     ratio("pipe/direct", "values100/direct"), ratio("values100/direct", "copy/direct")))
 print("\n".join(o))

@@ -27,6 +27,9 @@
 #
 #   pipe/pgplumb-stream  pgplumb-pooler, session mode, database "stream":
 #                insert_batch_stream_rows = STREAM_ROWS (75) for that entry
+#   pipe/pgplumb-values, pipe/pgplumb-unnest  pgplumb-pooler, session mode,
+#                databases "values" / "unnest": insert_batch_form = values /
+#                unnest for that entry (pipe/pgplumb-pooler: the default form)
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
 # NO_RESULTS=1 to only print, ONLY=<regex of point names> (a subset, to
 # compare while developing), COALESCE_ONLY=1 (only the coalescing section,
@@ -70,6 +73,7 @@ write_ini() {	# $1 section, $2 port, $3 file, $4 extra settings
 $DB = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD
 txn = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD pool_mode=transaction
 $([ "$1" = pgplumb ] && echo "stream = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD insert_batch_stream_rows=$STREAM_ROWS")
+$([ "$1" = pgplumb ] && for f in values unnest; do echo "$f = host=127.0.0.1 port=$PG_PORT dbname=$DB user=postgres password=$PGPASSWORD insert_batch_form=$f"; done)
 [$1]
 listen_addr = 127.0.0.1
 listen_port = $2
@@ -319,7 +323,9 @@ POINTS=(
 	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100"
 	"pipe/pgplumb-txn|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|txn"
 	"multi/pgplumb-txn|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100|txn"
-	"pipe/pgplumb-stream|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|stream")
+	"pipe/pgplumb-stream|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|stream"
+	"pipe/pgplumb-values|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|values"
+	"pipe/pgplumb-unnest|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|unnest")
 # ONLY=<extended regex>: keep only the points whose name matches (quick
 # paired comparisons while developing; recorded results use every point)
 if [ -n "${ONLY:-}" ]; then
@@ -330,6 +336,7 @@ fi
 
 CSV="$WORK/rounds.csv"
 echo "round,point,tps,rows_per_s" >"$CSV"
+: >"$WORK/relay_points.txt"	# (no relay point with ONLY=...)
 for r in $(seq 1 "$ROUNDS"); do
 	for p in "${POINTS[@]}"; do
 		IFS='|' read -r name port opts rpt db <<<"$p"
@@ -386,6 +393,8 @@ o.append("| same 100 INSERTs as one multi-statement Query | %s | %s | %s | %s | 
 o.append("| pipelined, pgplumb-pooler in transaction pool mode | | | | %s | |" % f("pipe/pgplumb-txn"))
 o.append("| multi-statement, pgplumb-pooler in transaction pool mode | | | | %s | |" % f("multi/pgplumb-txn"))
 o.append("| pipelined, pgplumb-pooler session mode, insert_batch_stream_rows = %s (database \"stream\") | | | | %s | |" % (E["STREAM_ROWS"], f("pipe/pgplumb-stream")))
+o.append("| pipelined, pgplumb-pooler session mode, insert_batch_form = values (database \"values\") | | | | %s | |" % f("pipe/pgplumb-values"))
+o.append("| pipelined, pgplumb-pooler session mode, insert_batch_form = unnest (database \"unnest\") | | | | %s | |" % f("pipe/pgplumb-unnest"))
 o.append("| COPY of 100 rows (server-side CSV) | %s | | | | |" % f("copy"))
 o.append("| hand-written 100-row INSERT ... VALUES (200 params) | %s | | | | |" % f("values100"))
 o.append("| 100-row INSERT ... SELECT FROM unnest (2 array params) | %s | | | | |" % f("unnest100"))
@@ -409,6 +418,9 @@ o.append("- pgplumb-pooler, transaction pool mode (insert_batching = 1): pipelin
 o.append("- pgplumb-pooler, streamed (insert_batch_stream_rows = %s): pipelined / direct = %s, / hand-written VALUES = %s, / COPY = %s, / not streamed = %s" % (
     E["STREAM_ROWS"], ratio("pipe/pgplumb-stream", "pipe/direct"), ratio("pipe/pgplumb-stream", "values100"),
     ratio("pipe/pgplumb-stream", "copy"), ratio("pipe/pgplumb-stream", "pipe/pgplumb-pooler")))
+o.append("- insert_batch_form: unnest / values (pgplumb-pooler, session mode) = %s; unnest: / direct = %s, / hand-written VALUES = %s, / COPY = %s" % (
+    ratio("pipe/pgplumb-unnest", "pipe/pgplumb-values"), ratio("pipe/pgplumb-unnest", "pipe/direct"),
+    ratio("pipe/pgplumb-unnest", "values100"), ratio("pipe/pgplumb-unnest", "copy")))
 o.append("- anchors: direct pipelined / hand-written VALUES = %s; hand-written VALUES / COPY = %s" % (
     ratio("pipe/direct", "values100"), ratio("values100", "copy")))
 o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES = %s" % ratio("unnest100", "values100"))

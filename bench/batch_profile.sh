@@ -10,7 +10,8 @@
 # function for the top entries.
 #
 # Knobs: N=500, CALLGRIND=0|1, TARGETS="relay session transaction" (also
-# transaction-coalescing: insert_coalescing = 1), WORKLOADS="pipe multi" (also
+# transaction-coalescing: insert_coalescing = 1; session-unnest,
+# transaction-unnest: insert_batch_form = unnest, the others values), WORKLOADS="pipe multi" (also
 # single: 20 clients of autocommit single-row INSERTs, N each, figures per
 # row), POOLER_BIN (default pooler/pgplumb-pooler), KEEP=<dir> keeps the
 # callgrind files and a strace of 3 transactions, PERF=1 logs perf stat's
@@ -68,7 +69,8 @@ listen_port = $PORT
 unix_socket_dir =
 auth_type = md5
 auth_file = $WORK/userlist.txt
-pool_mode = ${target%-coalescing}
+pool_mode = ${target%%-*}
+insert_batch_form = $([ "${target#*-}" = unnest ] && echo unnest || echo values)
 ${COAL_INI:-}
 default_pool_size = 2
 logfile = $WORK/p.log

@@ -135,7 +135,8 @@ enum exp_kind
 	EXP_SWALLOW_Z,				/* replies dropped up to a ReadyForQuery */
 	EXP_CAP_DESC,				/* RowDescription/NoData of a chunk */
 	EXP_CAP_EXEC,				/* DataRow* + CommandComplete of a chunk */
-	EXP_CATALOG					/* DataRow + CommandComplete of a table check */
+	EXP_CATALOG,				/* DataRow + CommandComplete of a table check */
+	EXP_TYPES					/* DataRow* + CommandComplete of a types query */
 };
 
 struct expect
@@ -154,6 +155,19 @@ struct expect
 #define BATCH_TABLES_MAX 32
 
 
+/*
+ * insert_batch_form: the column types of an INSERT shape (its prefix: table
+ * and column list), from BATCH_TYPES_SQL.
+ */
+struct form_types
+{
+	char	   *key;			/* batch_insert.prefix */
+	int			n;				/* columns; 0: the unnest form is not used */
+	uint32_t   *oids;			/* 0 where the name is NULL */
+	char	  **names;			/* n names (NULL: the unnest form cannot take
+								 * a parameter there), in the same allocation */
+};
+
 struct prep
 {
 	char	   *text;			/* the client's single-row INSERT */
@@ -162,6 +176,7 @@ struct prep
 	int			row_params;
 	int			nrows;
 	bool		guarded;		/* inside the row-count guard */
+	bool		unnest;			/* the unnest form (else VALUES) */
 	char		name[48];
 	bool		confirmed;		/* the server said ParseComplete */
 	bool		used;			/* used by the running attempt */
@@ -285,6 +300,18 @@ struct batch
 	bool		cat_value;		/* the table check's answer being read */
 	bool		cat_exact;
 	bool		cat_quiet;
+
+	/* insert_batch_form: column types by INSERT shape, oldest dropped first */
+	struct form_types *ftypes[BATCH_TABLES_MAX];
+	int			nftypes;
+	struct batch_text ty_names; /* a types query's answer being read: names,
+								 * NUL-separated */
+	uint32_t   *ty_oids;
+	int			ty_n,
+				ty_cap;
+	struct batch_text arr;		/* Bind values of an unnest chunk */
+	const uint8_t **arr_at;		/* each row's next parameter while building */
+	int			arr_cap;
 
 	struct batch_stats stats;
 };
@@ -559,13 +586,14 @@ prep_clear(struct batch *b)
 }
 
 static struct prep *
-prep_find(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
+prep_find(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded, bool unnest)
 {
 	for (int i = 0; i < b->npreps; i++)
 	{
 		struct prep *p = b->preps[i];
 
-		if (p->nrows == nrows && p->guarded == guarded && p->row_params == e->row_params &&
+		if (p->nrows == nrows && p->guarded == guarded && p->unnest == unnest &&
+			p->row_params == e->row_params &&
 			p->ntypes == e->ntypes &&
 			strcmp(p->text, e->text) == 0 &&
 			(e->ntypes == 0 || memcmp(p->types, e->types, sizeof(uint32_t) * (size_t) e->ntypes) == 0))
@@ -580,7 +608,7 @@ prep_find(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
  * when every slot is in use or on ENOMEM: the chunk then uses a one-off name.
  */
 static struct prep *
-prep_add(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
+prep_add(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded, bool unnest)
 {
 	struct prep *p;
 
@@ -617,6 +645,7 @@ prep_add(struct batch *b, const struct stmt_entry *e, int nrows, bool guarded)
 	p->row_params = e->row_params;
 	p->nrows = nrows;
 	p->guarded = guarded;
+	p->unnest = unnest;
 	snprintf(p->name, sizeof(p->name), "%s_%llu", BATCH_STMT_NAME,
 			 (unsigned long long) ++b->prep_seq);
 	b->preps[b->npreps++] = p;
@@ -684,6 +713,243 @@ tables_clear(struct batch *b)
 		free(b->tables_quiet[--b->ntables_quiet]);
 	while (b->ntables_bad > 0)
 		free(b->tables_bad[--b->ntables_bad]);
+}
+
+/* ---- column types for the unnest form ---- */
+
+/*
+ * insert_batch_form = auto: the unnest form for chunks of at least
+ * BATCH_UNNEST_AUTO_ROWS rows whose values average at most
+ * BATCH_UNNEST_AUTO_BYTES bytes, VALUES for the others (README, "Execution
+ * form"; bench/batch_unnest_server.sh).  Below 10 rows the unnest form
+ * cost the server more instructions than VALUES (re-planning, we think, not
+ * verified); long values cost it more to read as array elements than as
+ * parameters.
+ */
+#define BATCH_UNNEST_AUTO_ROWS 10
+#define BATCH_UNNEST_AUTO_BYTES 16
+
+static void
+ftypes_free(struct form_types *f)
+{
+	if (!f)
+		return;
+	free(f->key);
+	free(f->oids);
+	free(f->names);
+	free(f);
+}
+
+static void
+ftypes_clear(struct batch *b)
+{
+	while (b->nftypes > 0)
+		ftypes_free(b->ftypes[--b->nftypes]);
+	batch_text_free(&b->ty_names);
+	free(b->ty_oids);
+	b->ty_oids = NULL;
+	b->ty_n = b->ty_cap = 0;
+}
+
+static const struct form_types *
+ftypes_find(const struct batch *b, const char *key)
+{
+	for (int i = b->nftypes - 1; i >= 0; i--)
+		if (strcmp(b->ftypes[i]->key, key) == 0)
+			return b->ftypes[i];
+	return NULL;
+}
+
+/* Remember the types query's answer just read (ty_*) for `key`; false: ENOMEM. */
+static bool
+ftypes_add(struct batch *b, const char *key, int width)
+{
+	struct form_types *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->key = strdup(key)))
+	{
+		ftypes_free(f);
+		return false;
+	}
+	if (b->ty_n == width && width > 0 && !b->ty_names.failed)
+	{
+		size_t		ptrs = sizeof(char *) * (size_t) width;
+		char	   *at;
+
+		f->oids = malloc(sizeof(uint32_t) * (size_t) width);
+		f->names = malloc(ptrs + b->ty_names.len);
+		if (!f->oids || !f->names)
+		{
+			ftypes_free(f);
+			return false;
+		}
+		memcpy(f->oids, b->ty_oids, sizeof(uint32_t) * (size_t) width);
+		at = (char *) f->names + ptrs;
+		if (b->ty_names.len > 0)
+			memcpy(at, b->ty_names.data, b->ty_names.len);
+		for (int i = 0; i < width; i++)
+		{
+			f->names[i] = f->oids[i] ? at : NULL;
+			if (f->oids[i])
+				at += strlen(at) + 1;
+		}
+		f->n = width;
+	}
+	if (b->nftypes == BATCH_TABLES_MAX)
+	{
+		ftypes_free(b->ftypes[0]);
+		memmove(b->ftypes, b->ftypes + 1, sizeof(*b->ftypes) * (BATCH_TABLES_MAX - 1));
+		b->nftypes--;
+	}
+	b->ftypes[b->nftypes++] = f;
+	return true;
+}
+
+/* One DataRow of a types query: oid and name, or NULLs. */
+static bool
+types_row(struct batch *b, const uint8_t *msg, size_t len)
+{
+	struct proto_reader r;
+	uint32_t	n;
+	const uint8_t *v;
+	char		oid[16];
+
+	proto_reader_init(&r, body_of(msg), body_len(len));
+	if (proto_read_u16(&r) != 2 || !GROW(b->ty_oids, b->ty_n, b->ty_cap))
+		return false;
+	n = proto_read_u32(&r);
+	if (n == 0xffffffffu)
+	{
+		b->ty_oids[b->ty_n++] = 0;
+		return !r.failed;
+	}
+	v = proto_read_bytes(&r, n);
+	if (!v || n == 0 || n >= sizeof(oid))
+		return false;
+	memcpy(oid, v, n);
+	oid[n] = '\0';
+	b->ty_oids[b->ty_n] = (uint32_t) strtoul(oid, NULL, 10);
+	n = proto_read_u32(&r);
+	v = proto_read_bytes(&r, n);
+	if (!v || b->ty_oids[b->ty_n] == 0 || memchr(v, 0, n))
+		return false;
+	b->ty_n++;
+	batch_text_append(&b->ty_names, (const char *) v, n);
+	batch_text_append(&b->ty_names, "", 1);
+	return true;
+}
+
+/*
+ * Could chunk c take the unnest form at all: the setting allows it, and its
+ * statement's parameters are $1..$k, each a whole value used once, with k
+ * parameters per execution, and a column list the parser could name?
+ */
+static bool
+unnest_shape(const struct batch *b, const struct chunk *c)
+{
+	const struct stmt_entry *e = c->e;
+
+	return b->set.form != BATCH_FORM_VALUES && !c->simple && e && e->ins.unnest_ok &&
+		e->row_params == e->ins.nparams && e->ins.nparams > 0;
+}
+
+/*
+ * The column types for chunk c when it takes the unnest form (NULL: VALUES):
+ * its shape allows it, the types are known and usable, the client declared
+ * no other parameter type than the column's, and (auto) it is big enough.
+ */
+static const struct form_types *
+unnest_types(const struct batch *b, const struct chunk *c)
+{
+	const struct form_types *f;
+	const struct stmt_entry *e = c->e;
+
+	if (!unnest_shape(b, c))
+		return NULL;
+	if (b->set.form == BATCH_FORM_AUTO)
+	{
+		const struct row *rows = &b->rows[c->first_row];
+		size_t		bytes = 0;
+
+		if (c->nrows < BATCH_UNNEST_AUTO_ROWS)
+			return NULL;
+		for (int r = 0; r < c->nrows; r++)
+			bytes += rows[r].bi.params_len;
+		/* less the length words */
+		bytes -= (size_t) c->nrows * (size_t) e->row_params * 4;
+		if (bytes > (size_t) BATCH_UNNEST_AUTO_BYTES * (size_t) c->nrows * (size_t) e->row_params)
+			return NULL;
+	}
+	f = ftypes_find(b, e->ins.prefix);
+	if (!f || f->n != e->ins.width)
+		return NULL;
+	for (int i = 0; i < f->n; i++)
+	{
+		int			n = e->ins.items[i].param;
+
+		if (n && (!f->names[i] || (n <= e->ntypes && e->types[n - 1] != 0 &&
+								   e->types[n - 1] != f->oids[i])))
+			return NULL;
+	}
+	return f;
+}
+
+/*
+ * Bind values of an unnest chunk into b->arr: one text array literal per
+ * column.  false with !b->arr.failed: the chunk must go as VALUES (a binary
+ * parameter, a value batch_sql_array_elem refuses).
+ */
+static bool
+build_arrays(struct batch *b, const struct chunk *c)
+{
+	const struct row *rows = &b->rows[c->first_row];
+	const int	P = c->e->row_params;
+	struct batch_text *t = &b->arr;
+
+	batch_text_reset(t);
+	if (c->nrows > b->arr_cap)
+	{
+		const uint8_t **p = realloc(b->arr_at, sizeof(*p) * (size_t) c->nrows);
+
+		if (!p)
+		{
+			t->failed = true;
+			return false;
+		}
+		b->arr_at = p;
+		b->arr_cap = c->nrows;
+	}
+	for (int r = 0; r < c->nrows; r++)
+	{
+		const struct bind_info *bi = &rows[r].bi;
+
+		for (int j = 0; j < bi->nfmt; j++)
+			if (proto_get_u16(bi->fmts + 2 * j) != 0)
+				return false;
+		if (bi->nparams != P)
+			return false;
+		b->arr_at[r] = bi->params;
+	}
+	for (int j = 0; j < P; j++)
+	{
+		size_t		at = t->len;
+
+		batch_text_append(t, "\0\0\0\0{", 5);
+		for (int r = 0; r < c->nrows; r++)
+		{
+			uint32_t	n = proto_get_u32(b->arr_at[r]);
+			const char *v = (const char *) b->arr_at[r] + 4;
+
+			if (!batch_sql_array_elem(t, v, n == 0xffffffffu ? -1 : (int32_t) n, r == 0))
+				return false;
+			b->arr_at[r] += 4 + (n == 0xffffffffu ? 0 : n);
+		}
+		batch_text_append(t, "}", 1);
+		if (t->failed)
+			return false;
+		proto_put_u32((uint8_t *) t->data + at, (uint32_t) (t->len - at - 4));
+	}
+	return true;
 }
 
 /* ---- client messages passing through ---- */
@@ -1292,13 +1558,14 @@ guard_close(struct batch_text *t, int nrows)
  * one, BATCH_STMT_NAME, closed after use); *parsed when it must be parsed.
  */
 static struct prep *
-prep_take(struct batch *b, const struct stmt_entry *e, const struct chunk *c, bool *parsed)
+prep_take(struct batch *b, const struct stmt_entry *e, const struct chunk *c, bool unnest,
+		  bool *parsed)
 {
-	struct prep *p = prep_find(b, e, c->nrows, c->guarded);
+	struct prep *p = prep_find(b, e, c->nrows, c->guarded, unnest);
 
 	*parsed = p == NULL;
 	if (!p)
-		p = prep_add(b, e, c->nrows, c->guarded);
+		p = prep_add(b, e, c->nrows, c->guarded, unnest);
 	if (p)
 	{
 		p->used = true;
@@ -1344,6 +1611,46 @@ send_chunk_tail(struct batch *b, const struct chunk *c, bool one_off)
 }
 
 /*
+ * A chunk in the unnest form: INSERT ... SELECT * FROM unnest($1::T1[], ...),
+ * one array per column (b->arr, from build_arrays), all text.
+ */
+static bool
+send_unnest_chunk(struct batch *b, const struct chunk *c, const struct form_types *ft,
+				  struct prep **prep, bool *parsed)
+{
+	struct proto_buf *o = &b->to_server;
+	const struct bind_info *first = &b->rows[c->first_row].bi;
+
+	*prep = prep_take(b, c->e, c, true, parsed);
+	if (*parsed)
+	{
+		batch_text_reset(&b->sql);
+		if (c->guarded)
+			guard_open(&b->sql);
+		if (!batch_sql_build_unnest(&c->e->ins, (const char *const *) ft->names, &b->sql))
+			return false;
+		if (c->guarded)
+			guard_close(&b->sql, c->nrows);
+		if (b->sql.failed)
+			return false;
+		proto_begin(o, PQMSG_Parse);
+		proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+		proto_put_string(o, b->sql.data);
+		proto_put_int16(o, 0);
+		proto_end(o);
+	}
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, *prep ? (*prep)->name : BATCH_STMT_NAME);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, (uint16_t) c->e->row_params);
+	proto_put_bytes(o, b->arr.data, b->arr.len);
+	proto_put_bytes(o, first->res, first->res_len);
+	proto_end(o);
+	return send_chunk_tail(b, c, *prep == NULL);
+}
+
+/*
  * Append the messages of one chunk of an extended segment.  *prep is the
  * cached statement used (NULL: a one-off statement closed after the chunk);
  * *parsed says whether a Parse was sent.
@@ -1356,6 +1663,7 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 			   *bi;
 	const struct row *rows = &b->rows[c->first_row];
 	struct stmt_entry *e = c->e;
+	const struct form_types *ft;
 	int			P;
 	bool		all_zero = true,
 				all_one_same = true;
@@ -1364,7 +1672,17 @@ send_chunk(struct batch *b, const struct chunk *c, struct prep **prep, bool *par
 	first = &rows[0].bi;
 	P = e->row_params;
 
-	*prep = prep_take(b, e, c, parsed);
+	ft = unnest_types(b, c);
+	if (ft && !build_arrays(b, c))
+	{
+		if (b->arr.failed)
+			return false;
+		ft = NULL;
+	}
+	if (ft)
+		return send_unnest_chunk(b, c, ft, prep, parsed);
+
+	*prep = prep_take(b, e, c, false, parsed);
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
@@ -1447,7 +1765,7 @@ send_param_chunk(struct batch *b, const struct chunk *c, struct prep **prep, boo
 	key.types = b->q_types;
 	key.ntypes = w;
 	key.row_params = w;
-	*prep = prep_take(b, &key, c, parsed);
+	*prep = prep_take(b, &key, c, false, parsed);
 	if (*parsed)
 	{
 		batch_text_reset(&b->sql);
@@ -1548,35 +1866,101 @@ chunk_ins(const struct batch *b, const struct chunk *c)
 	return c->simple ? &b->q_ins : &c->e->ins;
 }
 
+/*
+ * A lookup of ours in the catalog for the chunk: Parse `name` with `sql` and
+ * the parameter types, Bind the text values (NULL: SQL NULL), Execute,
+ * Close; its DataRows and CommandComplete are read as `kind`.
+ */
+static bool
+send_lookup(struct batch *b, int chunk, const char *name, const char *sql, int n,
+			const uint32_t *types, const char *const *values, enum exp_kind kind)
+{
+	struct proto_buf *o = &b->to_server;
+
+	proto_begin(o, PQMSG_Parse);
+	proto_put_string(o, name);
+	proto_put_string(o, sql);
+	proto_put_int16(o, (uint16_t) n);
+	for (int i = 0; i < n; i++)
+		proto_put_int32(o, types[i]);
+	proto_end(o);
+	proto_begin(o, PQMSG_Bind);
+	proto_put_string(o, "");
+	proto_put_string(o, name);
+	proto_put_int16(o, 0);
+	proto_put_int16(o, (uint16_t) n);
+	for (int i = 0; i < n; i++)
+	{
+		proto_put_int32(o, values[i] ? (uint32_t) strlen(values[i]) : 0xffffffffu);
+		if (values[i])
+			proto_put_bytes(o, values[i], strlen(values[i]));
+	}
+	proto_put_int16(o, 0);
+	proto_end(o);
+	build_execute(o, "");
+	build_close_stmt(o, name);
+	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		expect(b, kind, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
+		proto_buf_ok(o);
+}
+
 /* Messages asking the catalog about the chunk's table (see BATCH_CATALOG_SQL). */
 static bool
 send_table_check(struct batch *b, int chunk)
 {
-	struct proto_buf *o = &b->to_server;
+	static const uint32_t types[] = {25};	/* text */
+	const char *values[1];
 
 	table_key(chunk_ins(b, &b->chunks[chunk]), &b->sql);
 	if (b->sql.failed)
 		return false;
-	proto_begin(o, PQMSG_Parse);
-	proto_put_string(o, BATCH_STMT_NAME "_catalog");
-	proto_put_string(o, BATCH_CATALOG_SQL);
-	proto_put_int16(o, 1);
-	proto_put_int32(o, 25);
-	proto_end(o);
-	proto_begin(o, PQMSG_Bind);
-	proto_put_string(o, "");
-	proto_put_string(o, BATCH_STMT_NAME "_catalog");
-	proto_put_int16(o, 0);
-	proto_put_int16(o, 1);
-	proto_put_int32(o, (uint32_t) b->sql.len);
-	proto_put_bytes(o, b->sql.data, b->sql.len);
-	proto_put_int16(o, 0);
-	proto_end(o);
-	build_execute(o, "");
-	build_close_stmt(o, BATCH_STMT_NAME "_catalog");
-	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
-		expect(b, EXP_CATALOG, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
-		proto_buf_ok(o);
+	values[0] = b->sql.data;
+	return send_lookup(b, chunk, BATCH_STMT_NAME "_catalog", BATCH_CATALOG_SQL, 1, types, values,
+					   EXP_CATALOG);
+}
+
+/* Messages asking BATCH_TYPES_SQL about the chunk's INSERT. */
+static bool
+send_types_query(struct batch *b, int chunk)
+{
+	static const uint32_t types[] = {25, 1009, 23}; /* text, text[], int4 */
+	const struct batch_insert *ins = &b->chunks[chunk].e->ins;
+	char		width[16];
+	const char *values[3];
+
+	table_key(ins, &b->sql);
+	if (b->sql.failed)
+		return false;
+	snprintf(width, sizeof(width), "%d", ins->width);
+	values[0] = b->sql.data;
+	values[1] = ins->columns;
+	values[2] = width;
+	return send_lookup(b, chunk, BATCH_STMT_NAME "_types", BATCH_TYPES_SQL, 3, types, values,
+					   EXP_TYPES);
+}
+
+/*
+ * Before item i (a chunk): ask for its INSERT's column types when it could
+ * take the unnest form and they are not known nor asked for by an earlier
+ * item of this attempt.  The answer serves the next segments: this one goes
+ * as VALUES.
+ */
+static bool
+maybe_ask_types(struct batch *b, int i)
+{
+	const struct chunk *c = &b->chunks[b->items[i].index];
+
+	if (!unnest_shape(b, c) || ftypes_find(b, c->e->ins.prefix))
+		return true;
+	for (int j = 0; j < i; j++)
+	{
+		const struct chunk *d = &b->chunks[b->items[j].index];
+
+		if (b->items[j].is_chunk && unnest_shape(b, d) &&
+			strcmp(d->e->ins.prefix, c->e->ins.prefix) == 0)
+			return true;
+	}
+	return send_types_query(b, b->items[i].index);
 }
 
 /*
@@ -1643,6 +2027,8 @@ launch(struct batch *b)
 	b->doomed = b->error_seen = false;
 	b->doom_reason = BATCH_FB_ROWS;
 	b->att_batches = b->att_rows = 0;
+	b->ty_n = 0;
+	batch_text_reset(&b->ty_names);
 	proto_buf_reset(&b->streamed);
 	b->stream_pos = 0;
 	b->stream_hold = false;
@@ -1695,6 +2081,8 @@ launch(struct batch *b)
 				return BATCH_FAILED;
 			b->optimistic = false;
 		}
+		if (!maybe_ask_types(b, i))
+			return BATCH_FAILED;
 		{
 			const struct chunk *c = &b->chunks[it->index];
 			struct prep *prep = NULL;
@@ -2064,6 +2452,25 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			b->cat_value = b->cat_exact = b->cat_quiet = false;
 			b->exp_head++;
 			break;
+		case EXP_TYPES:
+			if (t == PQMSG_DataRow)
+			{
+				if (!types_row(b, msg, len))
+					return BATCH_FAILED;
+				break;
+			}
+			if (t != PQMSG_CommandComplete)
+				return BATCH_FAILED;
+			{
+				const struct batch_insert *ins = &b->chunks[x->chunk].e->ins;
+
+				if (!ftypes_find(b, ins->prefix) && !ftypes_add(b, ins->prefix, ins->width))
+					return BATCH_FAILED;
+			}
+			b->ty_n = 0;
+			batch_text_reset(&b->ty_names);
+			b->exp_head++;
+			break;
 		case EXP_CAP_EXEC:
 			if (t == PQMSG_DataRow)
 			{
@@ -2308,6 +2715,10 @@ batch_trim(struct batch *b)
 	batch_text_free(&b->q_values);
 	batch_text_free(&b->q_key);
 	batch_text_free(&b->sql);
+	batch_text_free(&b->arr);
+	free(b->arr_at);
+	b->arr_at = NULL;
+	b->arr_cap = 0;
 	free(b->msgs);
 	free(b->rows);
 	free(b->chunks);
@@ -2463,6 +2874,8 @@ batch_new(const struct batch_settings *settings)
 	batch_text_init(&b->q_values);
 	batch_text_init(&b->q_key);
 	batch_text_init(&b->sql);
+	batch_text_init(&b->arr);
+	batch_text_init(&b->ty_names);
 	return b;
 }
 
@@ -2528,6 +2941,7 @@ batch_free(struct batch *b)
 	stmt_free_retired(b);
 	prep_clear(b);
 	tables_clear(b);
+	ftypes_clear(b);
 	free(b->stmts);
 	free(b->retired);
 	batch_trim(b);

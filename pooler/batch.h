@@ -164,6 +164,34 @@
 	"OR (d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid IN " \
 	"(SELECT oid FROM pg_catalog.pg_policy WHERE polrelid IN " BATCH_CATALOG_TREE "))))"
 
+/* insert_batch_form: the same numbers as enum cfg_batch_form. */
+enum batch_form
+{
+	BATCH_FORM_VALUES = 0,
+	BATCH_FORM_UNNEST = 1,
+	BATCH_FORM_AUTO = 2
+};
+
+/*
+ * insert_batch_form: the element type of each column an INSERT fills,
+ * $1 the table as the INSERT names it, $2 its column list as text[] (NULL:
+ * the table's first $3 columns), one row per column in the INSERT's order:
+ * the type's oid and name (format_type with typmod -1: "bpchar", not
+ * "character", which means char(1)), both NULL when the unnest form could
+ * read a value differently -- a domain, a type without an array type (an
+ * array itself: $1::int4[][] would be int4[]), one whose array delimiter is
+ * not a comma (box), a pseudo-type -- or the column is not found.
+ */
+#define BATCH_TYPES_SQL \
+	"SELECT t.oid, pg_catalog.format_type(t.oid, -1) FROM pg_catalog.unnest(COALESCE($2, " \
+	"ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a " \
+	"WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped " \
+	"ORDER BY a.attnum))) WITH ORDINALITY AS c(name, ord) " \
+	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = pg_catalog.to_regclass($1) " \
+	"AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped " \
+	"LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid AND t.typtype IN ('b', 'c', 'e', 'm', 'r') " \
+	"AND t.typarray <> 0 AND t.typdelim = ',' WHERE c.ord <= $3 ORDER BY c.ord"
+
 struct batch_settings
 {
 	int			max_rows;		/* rows per multi-row statement
@@ -177,6 +205,11 @@ struct batch_settings
 								 * Flush, and each one's replies go to the
 								 * client as soon as its CommandComplete
 								 * checks out (insert_batch_stream_rows) */
+	int			form;			/* enum batch_form (insert_batch_form):
+								 * pipelined runs as multi-row VALUES, or as
+								 * INSERT ... SELECT * FROM unnest($1::T[],
+								 * ...) where the column types are known and
+								 * that keeps the meaning, or auto */
 	int			max_statements; /* statement names remembered per client */
 	bool		check_tables;	/* look up statement-level triggers and rules
 								 * once per table before rewriting into it

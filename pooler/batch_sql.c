@@ -48,27 +48,35 @@ batch_text_reset(struct batch_text *t)
 		t->data[0] = '\0';
 }
 
+/* Room for `need` bytes in all (terminating NUL included); false: ENOMEM. */
+static bool
+text_reserve(struct batch_text *t, size_t need)
+{
+	size_t		ncap = t->cap ? t->cap : 256;
+	char	   *p;
+
+	if (t->failed)
+		return false;
+	if (need <= t->cap)
+		return true;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(t->data, ncap);
+	if (!p)
+	{
+		t->failed = true;
+		return false;
+	}
+	t->data = p;
+	t->cap = ncap;
+	return true;
+}
+
 void
 batch_text_append(struct batch_text *t, const char *s, size_t n)
 {
-	if (t->failed)
+	if (!text_reserve(t, t->len + n + 1))
 		return;
-	if (t->len + n + 1 > t->cap)
-	{
-		size_t		ncap = t->cap ? t->cap : 256;
-		char	   *p;
-
-		while (ncap < t->len + n + 1)
-			ncap *= 2;
-		p = realloc(t->data, ncap);
-		if (!p)
-		{
-			t->failed = true;
-			return;
-		}
-		t->data = p;
-		t->cap = ncap;
-	}
 	memcpy(t->data + t->len, s, n);
 	t->len += n;
 	t->data[t->len] = '\0';
@@ -265,6 +273,119 @@ check_tree(const PgQuery__InsertStmt * ins, int *width, int *nparamrefs)
 	return NULL;
 }
 
+/* out->columns from the tree's column list; -1 no memory. */
+static int
+set_columns(const PgQuery__InsertStmt * ins, struct batch_insert *out)
+{
+	struct batch_text t;
+
+	out->columns_known = true;
+	if (ins->n_cols == 0)
+		return 0;
+	batch_text_init(&t);
+	text_puts(&t, "{");
+	for (size_t i = 0; i < ins->n_cols; i++)
+	{
+		const		PgQuery__Node *n = ins->cols[i];
+
+		if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->name ||
+			n->res_target->n_indirection > 0 ||
+			!batch_sql_array_elem(&t, n->res_target->name,
+								  (int32_t) strlen(n->res_target->name), i == 0))
+		{
+			out->columns_known = false;
+			batch_text_free(&t);
+			return 0;
+		}
+	}
+	text_puts(&t, "}");
+	if (t.failed)
+	{
+		batch_text_free(&t);
+		return -1;
+	}
+	out->columns = t.data;
+	return 0;
+}
+
+/*
+ * out->items from the tokens of the tuple [lparen, rparen) (values split at
+ * its top-level commas), and out->unnest_ok; -1 no memory.
+ */
+static int
+set_items(const struct sql_parsed *p, size_t lparen, size_t rparen, struct batch_insert *out)
+{
+	int			depth = 0,
+				n = 0;
+	size_t		from = 0,
+				to = 0;
+	bool		empty = true;
+	bool	   *seen;
+
+	out->items = calloc((size_t) out->width, sizeof(*out->items));
+	if (!out->items)
+		return -1;
+	for (size_t k = 0; k < p->scan->n_tokens; k++)
+	{
+		const		PgQuery__ScanToken *t = p->scan->tokens[k];
+		size_t		ts = (size_t) t->start;
+
+		if (ts < lparen || is_comment_token(t))
+			continue;
+		if (ts >= rparen)
+			break;
+		if (t->token == PG_QUERY__TOKEN__ASCII_40 && depth++ == 0)
+			continue;
+		if ((t->token == PG_QUERY__TOKEN__ASCII_41 && --depth == 0) ||
+			(t->token == PG_QUERY__TOKEN__ASCII_44 && depth == 1))
+		{
+			if (empty || n == out->width)
+				break;
+			out->items[n].off = (uint32_t) (from - lparen);
+			out->items[n].len = (uint32_t) (to - from);
+			if (t->token == PG_QUERY__TOKEN__ASCII_41)
+				depth = -1;
+			n++;
+			empty = true;
+			continue;
+		}
+		if (empty)
+			from = ts;
+		to = (size_t) t->end;
+		empty = false;
+	}
+	if (n != out->width)
+	{
+		/* the tokens do not split as the tree did: no unnest form */
+		free(out->items);
+		out->items = NULL;
+		return 0;
+	}
+	for (int i = 0; i < out->nparams; i++)
+		for (int j = 0; j < n; j++)
+			if (out->items[j].off == out->params[i].off)
+				out->items[j].param = out->params[i].number;
+
+	/* $1..$k, each once, each a whole value */
+	out->unnest_ok = out->columns_known && out->max_param == out->nparams;
+	seen = calloc((size_t) out->max_param + 1, sizeof(bool));
+	if (!seen)
+		return -1;
+	for (int j = 0; j < n && out->unnest_ok; j++)
+	{
+		int			m = out->items[j].param;
+
+		if (m && (seen[m] || out->items[j].len != 1 + (uint32_t) snprintf(NULL, 0, "%d", m)))
+			out->unnest_ok = false;
+		if (m)
+			seen[m] = true;
+	}
+	for (int m = 1; m <= out->max_param && out->unnest_ok; m++)
+		out->unnest_ok = seen[m];
+	free(seen);
+	return 0;
+}
+
 /*
  * Analyze the statement raw of p into out.  0 ok, 1 refused, -1 no memory.
  */
@@ -433,6 +554,11 @@ analyze_raw(const struct sql_parsed *p, const PgQuery__RawStmt * raw,
 		out->nparams++;
 	}
 	out->width = width;
+	if (set_columns(ins, out) < 0 || set_items(p, lparen, rparen, out) < 0)
+	{
+		batch_insert_free(out);
+		return -1;
+	}
 	out->returning = ins->n_returning_list > 0;
 	if (!ins->on_conflict_clause)
 		out->conflict = BATCH_CONFLICT_NONE;
@@ -452,6 +578,8 @@ batch_insert_free(struct batch_insert *ins)
 	free(ins->params);
 	free(ins->schemaname);
 	free(ins->relname);
+	free(ins->columns);
+	free(ins->items);
 	memset(ins, 0, sizeof(*ins));
 }
 
@@ -881,6 +1009,10 @@ fast_from_cache(struct batch_insert *out, const char *t, const char *end)
 	out->params = NULL;
 	out->schemaname = dup_opt(fast_cache.schemaname);
 	out->relname = dup_opt(fast_cache.relname);
+	out->columns = NULL;
+	out->columns_known = false;
+	out->items = NULL;
+	out->unnest_ok = false;
 	if (!out->prefix || !out->tuple || !out->tail || !out->relname ||
 		(fast_cache.schemaname && !out->schemaname))
 	{
@@ -938,6 +1070,10 @@ fast_remember(const struct batch_insert *ins)
 	fast_cache.params = NULL;
 	fast_cache.schemaname = dup_opt(ins->schemaname);
 	fast_cache.relname = dup_opt(ins->relname);
+	fast_cache.columns = NULL;
+	fast_cache.columns_known = false;
+	fast_cache.items = NULL;
+	fast_cache.unnest_ok = false;
 	if (!fast_cache.prefix || !fast_cache.tail || !fast_cache.relname ||
 		(ins->schemaname && !fast_cache.schemaname))
 		batch_insert_free(&fast_cache); /* no cache: parse next time */
@@ -1093,25 +1229,108 @@ bool
 batch_sql_build_unnest(const struct batch_insert *ins, const char *const *types,
 					   struct batch_text *out)
 {
-	char		num[16];
+	char		num[40];
+	bool		in_order = ins->nparams == ins->width;
 
-	if (ins->nparams != ins->width)
+	if (!ins->unnest_ok)
 		return false;
-	for (int i = 0; i < ins->nparams; i++)
-		if (ins->params[i].number != i + 1 || !types[i])
-			return false;
-	text_puts(out, ins->prefix);
-	text_puts(out, "SELECT * FROM unnest(");
 	for (int i = 0; i < ins->width; i++)
 	{
-		snprintf(num, sizeof(num), "%s$%d::", i ? ", " : "", i + 1);
-		text_puts(out, num);
-		text_puts(out, types[i]);
-		text_puts(out, "[]");
+		if (ins->items[i].param && !types[i])
+			return false;
+		in_order &= ins->items[i].param == i + 1;
 	}
+	text_puts(out, ins->prefix);
+	if (in_order)
+		text_puts(out, "SELECT * FROM unnest(");
+	else
+	{
+		text_puts(out, "SELECT ");
+		for (int i = 0; i < ins->width; i++)
+		{
+			const struct batch_item *it = &ins->items[i];
+
+			if (i)
+				text_puts(out, ", ");
+			if (it->param)
+			{
+				snprintf(num, sizeof(num), "pgplumb_u.c%d", it->param);
+				text_puts(out, num);
+			}
+			else
+				batch_text_append(out, ins->tuple + it->off, it->len);
+		}
+		text_puts(out, " FROM unnest(");
+	}
+	for (int n = 1; n <= ins->nparams; n++)
+		for (int i = 0; i < ins->width; i++)
+			if (ins->items[i].param == n)
+			{
+				snprintf(num, sizeof(num), "%s$%d::", n > 1 ? ", " : "", n);
+				text_puts(out, num);
+				text_puts(out, types[i]);
+				text_puts(out, "[]");
+			}
 	text_puts(out, ")");
+	if (!in_order)
+	{
+		text_puts(out, " AS pgplumb_u(");
+		for (int n = 1; n <= ins->nparams; n++)
+		{
+			snprintf(num, sizeof(num), "%sc%d", n > 1 ? ", " : "", n);
+			text_puts(out, num);
+		}
+		text_puts(out, ")");
+	}
 	text_puts(out, ins->tail);
 	return !out->failed;
+}
+
+bool
+batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len, bool first)
+{
+	bool		high = false,
+				bslash = false;
+	char	   *w;
+
+	if (len < 0)
+	{
+		batch_text_append(out, &",NULL"[first], first ? 4 : 5);
+		return !out->failed;
+	}
+	/* the worst case: every byte escaped, the comma and the quotes */
+	if (!text_reserve(out, out->len + 2 * (size_t) len + 4))
+		return false;
+	w = out->data + out->len;
+	if (!first)
+		*w++ = ',';
+	*w++ = '"';
+	for (int32_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) val[i];
+
+		/* one test for the common case: printable ASCII other than " and \ */
+		if ((unsigned char) (c - 0x20) < 0x5f && c != '"' && c != '\\')
+		{
+			*w++ = (char) c;
+			continue;
+		}
+		if (c == '"' || c == '\\')
+		{
+			bslash |= c == '\\';
+			*w++ = '\\';
+		}
+		else if (c == 0)
+			return false;
+		high |= c >= 0x80;
+		*w++ = (char) c;
+	}
+	if (high && bslash)
+		return false;
+	*w++ = '"';
+	*w = '\0';
+	out->len = (size_t) (w - out->data);
+	return true;
 }
 
 /* ---- literals as parameters ---- */

@@ -62,6 +62,30 @@ struct batch_insert
 	char	   *relname;
 	bool		returning;		/* has a RETURNING list */
 	enum batch_conflict conflict;
+
+	/*
+	 * The target column list as a text[] literal of the names as the parser
+	 * folded them ("{\"a\",\"b\"}"), NULL when the INSERT names none;
+	 * meaningful only when columns_known (set by batch_sql_analyze() when no
+	 * column has a subscript or field: a(1), c.f).
+	 */
+	char	   *columns;
+	bool		columns_known;
+
+	/*
+	 * The tuple's values, width entries (NULL but from batch_sql_analyze()):
+	 * each one's text in tuple and the n of a $n (0 for a literal).
+	 * unnest_ok: items and the column list are known, and the parameters are
+	 * $1..$k each used once, in any order (what batch_sql_build_unnest()
+	 * needs).
+	 */
+	struct batch_item
+	{
+		uint32_t	off;
+		uint32_t	len;
+		int			param;
+	}		   *items;
+	bool		unnest_ok;
 };
 
 /* Growable text; `failed` is set (and further appends ignored) on ENOMEM. */
@@ -132,13 +156,33 @@ bool		batch_sql_build_values(const struct batch_insert *ins, int nrows,
 								   int row_params, struct batch_text *out) BATCH_WUR;
 
 /*
- * Append the unnest form: prefix SELECT * FROM unnest($1::T1[], ..., $k::Tk[])
- * tail, for a statement whose tuple is exactly $1..$k in order (one array
- * parameter per column).  types[i] is the SQL name of column i's element
- * type.  Returns false when the tuple is not $1..$k in order, or on ENOMEM.
+ * Append the unnest form of a statement with ins->unnest_ok:
+ *
+ *     prefix SELECT v1, ..., vw FROM unnest($1::T1[], ..., $k::Tk[])
+ *         AS pgplumb_u(c1, ..., ck) tail
+ *
+ * one array parameter per parameter of the single-row statement, where vi is
+ * pgplumb_u.cn for a value $n and the literal itself otherwise (typed by its
+ * column as in the single-row INSERT).  types[i] is the SQL name of the
+ * element type of tuple position i (the column's type; only read for
+ * parameters: NULL there refuses).  Returns false when refused or on ENOMEM.
  */
 bool		batch_sql_build_unnest(const struct batch_insert *ins,
 								   const char *const *types, struct batch_text *out) BATCH_WUR;
+
+/*
+ * Append one element of a PostgreSQL array literal to `out`: the text-format
+ * value val (len bytes; len < 0: SQL NULL, written NULL) double-quoted with
+ * '"' and '\\' escaped, so that array input hands the element type's input
+ * function exactly val, spaces, braces, commas and the word NULL included.
+ * A ',' goes first unless `first`.  Returns false (out unchanged; out->failed
+ * set on ENOMEM) when val holds a NUL byte, or a
+ * backslash together with a byte >= 0x80: in client encodings such as SJIS
+ * or BIG5 a 0x5C can be the second byte of a character, which escaping
+ * would break.
+ */
+bool		batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len,
+								 bool first) BATCH_WUR;
 
 /* Type oids of literal parameters (what PostgreSQL's parser gives them). */
 #define BATCH_OID_UNKNOWN 0		/* a string: typed by its column, as the

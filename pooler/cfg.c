@@ -41,6 +41,8 @@ enum cfg_type
 	CFG_T_TIME,					/* int64 usec */
 	CFG_T_POOL_MODE,			/* int, enum cfg_pool_mode */
 	CFG_T_AUTH_TYPE,			/* int, enum cfg_auth_type */
+	CFG_T_BATCH_FORM,			/* int, enum cfg_batch_form ([databases] keys:
+								 * -1 when not given) */
 	CFG_T_DB_BOOL,				/* int, 0 or 1 ([databases] keys: -1 when not
 								 * given) */
 };
@@ -89,6 +91,7 @@ static const struct cfg_key cfg_db_keys[] = {
 	{"datestyle", CFG_T_STR, DOFF(datestyle), 0, 0},
 	{"dbname", CFG_T_STR, DOFF(dbname), 0, 0},
 	{"host", CFG_T_STR, DOFF(host), 0, 0},
+	{"insert_batch_form", CFG_T_BATCH_FORM, DOFF(insert_batch_form), 0, 0},
 	{"insert_batch_max_bytes", CFG_T_INT, DOFF(insert_batch_max_bytes), 1024, IMAX},
 	{"insert_batch_max_rows", CFG_T_INT, DOFF(insert_batch_max_rows), 1, 65535},
 	{"insert_batch_stream_rows", CFG_T_INT, DOFF(insert_batch_stream_rows), 0, 65535},
@@ -133,6 +136,7 @@ static const struct
 
 static const char *const pool_mode_names[] = {"session", "transaction", "statement"};
 static const char *const auth_type_names[] = {"any", "trust", "plain", "md5", "scram-sha-256"};
+static const char *const batch_form_names[] = {"values", "unnest", "auto"};
 
 /* ------------------------------------------------------------------------
  * Logging
@@ -327,6 +331,8 @@ set_value(enum cfg_type t, void *field, const char *val, long long min, long lon
 			return parse_enum(val, pool_mode_names, 3, (int *) field);
 		case CFG_T_AUTH_TYPE:
 			return parse_enum(val, auth_type_names, 5, (int *) field);
+		case CFG_T_BATCH_FORM:
+			return parse_enum(val, batch_form_names, 3, (int *) field);
 		case CFG_T_DB_BOOL:
 			{
 				bool		b;
@@ -360,6 +366,8 @@ type_hint(enum cfg_type t)
 			return "one of session, transaction, statement";
 		case CFG_T_AUTH_TYPE:
 			return "one of trust, any, plain, md5, scram-sha-256";
+		case CFG_T_BATCH_FORM:
+			return "one of values, unnest, auto";
 	}
 	return "?";
 }
@@ -396,6 +404,9 @@ format_value(enum cfg_type t, const void *field, char *buf, size_t len)
 			break;
 		case CFG_T_AUTH_TYPE:
 			snprintf(buf, len, "%s", cfg_auth_type_name(*(const int *) field));
+			break;
+		case CFG_T_BATCH_FORM:
+			snprintf(buf, len, "%s", cfg_batch_form_name(*(const int *) field));
 			break;
 	}
 }
@@ -760,6 +771,7 @@ init_database(struct cfg_database *d)
 	d->insert_batch_max_rows = -1;
 	d->insert_batch_max_bytes = -1;
 	d->insert_batch_stream_rows = -1;
+	d->insert_batch_form = -1;
 }
 
 static PP_WUR int
@@ -1145,6 +1157,12 @@ cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *d
 }
 
 int
+cfg_insert_batch_form_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_batch_form >= 0 ? db->insert_batch_form : c->insert_batch_form;
+}
+
+int
 cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db)
 {
 	return db && db->insert_batch_stream_rows >= 0 ? db->insert_batch_stream_rows
@@ -1199,6 +1217,12 @@ const char *
 cfg_pool_mode_name(int mode)
 {
 	return mode >= 0 && mode < 3 ? pool_mode_names[mode] : "?";
+}
+
+const char *
+cfg_batch_form_name(int form)
+{
+	return form >= 0 && form < 3 ? batch_form_names[form] : "?";
 }
 
 const char *
@@ -1291,6 +1315,7 @@ doc_type(enum cfg_type t)
 		case CFG_T_POOL_MODE:
 			return "enum";
 		case CFG_T_AUTH_TYPE:
+		case CFG_T_BATCH_FORM:
 			return "enum";
 	}
 	return "?";

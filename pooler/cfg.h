@@ -47,6 +47,14 @@ enum cfg_pool_mode
 	CFG_POOL_STATEMENT,
 };
 
+/* insert_batch_form */
+enum cfg_batch_form
+{
+	CFG_BATCH_VALUES = 0,
+	CFG_BATCH_UNNEST,
+	CFG_BATCH_AUTO,
+};
+
 enum cfg_auth_type
 {
 	CFG_AUTH_ANY = 0,			/* no password asked; the forced user of the
@@ -93,6 +101,8 @@ struct cfg_database
 	int			insert_batch_max_rows;	/* -1: insert_batch_max_rows */
 	int			insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
 	int			insert_batch_stream_rows;	/* -1: insert_batch_stream_rows */
+	int			insert_batch_form;	/* -1: insert_batch_form, else enum
+									 * cfg_batch_form */
 	int			line;			/* line of the entry in its file, for messages */
 };
 
@@ -141,6 +151,8 @@ struct cfg_user
 	  "Disconnect clients idle in a transaction longer than this (0 = never).") \
 	X(ignore_startup_parameters, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated startup parameters accepted from clients and not passed on.") \
+	X(insert_batch_form, BATCH_FORM, CFG_RELOAD, "auto", 0, 0, \
+	  "insert_batching: how a pipelined run is executed: values (multi-row VALUES), unnest (INSERT ... SELECT * FROM unnest($1::type[], ...), one array parameter per column; VALUES where that cannot keep the meaning) or auto (unnest for statements of at least 10 rows whose values average at most 16 bytes).") \
 	X(insert_batch_max_bytes, INT, CFG_RELOAD, "1048576", 1024, INT_MAX, \
 	  "Most bytes of values one multi-row INSERT written by insert_batching carries; a longer run is split.") \
 	X(insert_batch_max_rows, INT, CFG_RELOAD, "1000", 1, 65535, \
@@ -243,6 +255,7 @@ struct cfg_user
 #define CFG_CTYPE_TIME int64_t
 #define CFG_CTYPE_POOL_MODE int
 #define CFG_CTYPE_AUTH_TYPE int
+#define CFG_CTYPE_BATCH_FORM int
 #define CFG_FIELD(name, type, flags, def, min, max, doc) CFG_CTYPE_##type name;
 
 /* The whole configuration.  Main-section settings are named exactly as in
@@ -309,6 +322,7 @@ bool		cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db
 int			cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
+int			cfg_insert_batch_form_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int			cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);
@@ -318,6 +332,7 @@ int64_t		cfg_server_lifetime_for(const struct cfg *c, const struct cfg_database 
 /* Names for enums, as written in the file ("transaction", "scram-sha-256"). */
 const char *cfg_pool_mode_name(int mode);
 const char *cfg_auth_type_name(int type);
+const char *cfg_batch_form_name(int form);
 
 /* True if `name` is in the comma-separated list `list` (spaces ignored;
  * "*" in the list matches everything).  For admin_users, stats_users,

@@ -555,6 +555,7 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 			.max_bytes = 64u << 20,
 			.max_stmt_bytes = (size_t) cfg_insert_batch_max_bytes_for(cfg, pool_db(c->pool)),
 			.stream_rows = cfg_insert_batch_stream_rows_for(cfg, pool_db(c->pool)),
+			.form = cfg_insert_batch_form_for(cfg, pool_db(c->pool)),
 			.max_statements = 256,
 			.check_tables = true,
 			.literal_params = true,

@@ -401,10 +401,13 @@ parse_types(const struct coal_req *r, uint32_t *ntypes)
 bool
 coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *out)
 {
-	const struct coal_req *r0 = reqs[0];
+	const struct coal_req *r0;
 	struct batch_text t;
 	bool		ok;
 
+	if (n < 1)
+		return false;
+	r0 = reqs[0];
 	batch_text_init(&t);
 	if (r0->kind == COAL_SIMPLE)
 	{

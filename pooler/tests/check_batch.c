@@ -468,6 +468,92 @@ START_TEST(test_batch_success)
 
 END_TEST
 
+/*
+ * insert_batch_form = unnest: the first run asks for the column types (and
+ * goes as VALUES); the next goes as INSERT ... SELECT * FROM unnest(...) with
+ * one text array literal per parameter.
+ */
+START_TEST(test_unnest_form)
+{
+	struct batch_settings s = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
+	.form = BATCH_FORM_UNNEST};
+	const char *const ty_a[2] = {"23", "int4"};
+	const char *const ty_b[2] = {"25", "text"};
+	const uint8_t *m;
+
+	batch_free(b);
+	b = batch_new(&s);
+	send_batch("s", "INSERT INTO t (a, b) VALUES ($1, $2)", 3, false);
+
+	/*
+	 * the client's Parse, the types query (Parse Bind Execute Close), the
+	 * VALUES chunk
+	 */
+	ck_assert_str_eq(types_of(&sent), "PPBECPBES");
+	ck_assert_str_eq(body_str(nth(&sent, 1), 1), BATCH_TYPES_SQL);
+	ck_assert(strstr(body_str(nth(&sent, 5), 1), "VALUES ($1, $2),($3, $4),($5, $6)") != NULL);
+	reset_io();
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	proto_buf_reset(&mb);
+	proto_build_data_row(&mb, 2, ty_a);
+	ck_assert_int_eq(srv(mb.data), BATCH_TAKEN);
+	proto_buf_reset(&mb);
+	proto_build_data_row(&mb, 2, ty_b);
+	ck_assert_int_eq(srv(mb.data), BATCH_TAKEN);
+	srv(m_complete("SELECT 2"));
+	srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2C2CZ");
+
+	/* the next run: unnest, two array parameters, NULL unquoted */
+	reset_io();
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[3])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("s", 2, row_vals[1])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PBES");
+	ck_assert_str_eq(body_str(nth(&sent, 0), 1),
+					 "WITH pgplumb_ins AS (INSERT INTO t (a, b) SELECT * FROM unnest($1::int4[], "
+					 "$2::text[]) RETURNING 1) SELECT CASE WHEN count(*) = 2 THEN 0 ELSE 1 / "
+					 "(count(*) - count(*))::int END FROM pgplumb_ins");
+	m = nth(&sent, 1);
+	{
+		const uint8_t *p = (const uint8_t *) body_str(m, 2);
+
+		ck_assert_uint_eq(proto_get_u16(p), 0);
+		ck_assert_uint_eq(proto_get_u16(p + 2), 2);
+		ck_assert_uint_eq(proto_get_u32(p + 4), 9);
+		ck_assert(memcmp(p + 8, "{\"4\",\"2\"}", 9) == 0);
+		ck_assert_uint_eq(proto_get_u32(p + 17), 10);
+		ck_assert(memcmp(p + 21, "{\"d\",NULL}", 10) == 0);
+	}
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "2C2CZ");
+	ck_assert_uint_eq(batch_stats(b)->segments, 2);
+	ck_assert_uint_eq(batch_stats(b)->fallbacks, 0);
+
+	/* a binary parameter: that run goes as VALUES */
+	reset_io();
+	for (int i = 0; i < 2; i++)
+	{
+		ck_assert_int_eq(cli(m_bind_f("s", 2, row_vals[i], 1, 1)), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert(strstr(body_str(nth(&sent, 0), 1), "VALUES ($1, $2),($3, $4)") != NULL);
+}
+
+END_TEST
+
 START_TEST(test_returning_rows_split)
 {
 	send_batch("", "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING a", 2, true);
@@ -1492,6 +1578,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_late_rewriter_joins);
 	tcase_add_test(tc, test_late_rewriter_inside_segment);
 	tcase_add_test(tc, test_batch_success);
+	tcase_add_test(tc, test_unnest_form);
 	tcase_add_test(tc, test_returning_rows_split);
 	tcase_add_test(tc, test_error_replays_original);
 	tcase_add_test(tc, test_guard_failure_replays);

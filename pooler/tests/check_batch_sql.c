@@ -382,12 +382,111 @@ START_TEST(test_unnest)
 	batch_text_free(&t);
 	batch_insert_free(&ins);
 
+	/* parameters in another order; literals stay in the select list */
 	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t (a, b) VALUES ($2, $1)", &ins, &why),
 					 BATCH_SQL_OK);
 	batch_text_init(&t);
-	ck_assert(!batch_sql_build_unnest(&ins, types, &t));
+	ck_assert(batch_sql_build_unnest(&ins, types, &t));
+	ck_assert_str_eq(t.data, "INSERT INTO t (a, b) SELECT pgplumb_u.c2, pgplumb_u.c1 FROM "
+					 "unnest($1::text[], $2::int4[]) AS pgplumb_u(c1, c2)");
 	batch_text_free(&t);
 	batch_insert_free(&ins);
+
+	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t (a, b, c, d) VALUES ($1, 'x, (y)', -17, $2) "
+									   "ON CONFLICT DO NOTHING", &ins, &why), BATCH_SQL_OK);
+	batch_text_init(&t);
+	{
+		const char *types4[] = {"int4", NULL, NULL, "text"};
+
+		ck_assert(batch_sql_build_unnest(&ins, types4, &t));
+		ck_assert_str_eq(t.data, "INSERT INTO t (a, b, c, d) SELECT pgplumb_u.c1, 'x, (y)', -17, "
+						 "pgplumb_u.c2 FROM unnest($1::int4[], $2::text[]) AS pgplumb_u(c1, c2)"
+						 " ON CONFLICT DO NOTHING");
+		/* no type for a parameter's column */
+		types4[3] = NULL;
+		batch_text_reset(&t);
+		ck_assert(!batch_sql_build_unnest(&ins, types4, &t));
+	}
+	batch_text_free(&t);
+	batch_insert_free(&ins);
+
+	/* refused: a parameter twice, one missing, one in parentheses */
+	{
+		static const char *const refused[] = {
+			"INSERT INTO t (a, b) VALUES ($1, $1)",
+			"INSERT INTO t (a, b) VALUES ($1, $3)",
+			"INSERT INTO t (a, b) VALUES (($1), $2)",
+		};
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		{
+			ck_assert_int_eq(batch_sql_analyze(refused[i], &ins, &why), BATCH_SQL_OK);
+			ck_assert_msg(!ins.unnest_ok, "%s", refused[i]);
+			batch_text_init(&t);
+			ck_assert(!batch_sql_build_unnest(&ins, types, &t));
+			batch_text_free(&t);
+			batch_insert_free(&ins);
+		}
+	}
+}
+
+END_TEST
+
+/* The column list as a text[] literal for BATCH_TYPES_SQL. */
+START_TEST(test_unnest_columns)
+{
+	struct batch_insert ins;
+	const char *why = NULL;
+
+	ck_assert_int_eq(batch_sql_analyze("INSERT INTO s.t AS x (a, \"B c\", \"q\"\"\") VALUES ($1, $2, $3)",
+									   &ins, &why), BATCH_SQL_OK);
+	ck_assert(ins.columns_known);
+	ck_assert_str_eq(ins.columns, "{\"a\",\"B c\",\"q\\\"\"}");
+	batch_insert_free(&ins);
+
+	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t VALUES ($1, $2)", &ins, &why), BATCH_SQL_OK);
+	ck_assert(ins.columns_known);
+	ck_assert_ptr_null(ins.columns);
+	batch_insert_free(&ins);
+
+	/* a subscript or a field: no unnest form */
+	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t (a[1], b) VALUES ($1, $2)", &ins, &why),
+					 BATCH_SQL_OK);
+	ck_assert(!ins.columns_known);
+	batch_insert_free(&ins);
+	ck_assert_int_eq(batch_sql_analyze("INSERT INTO t (c.f, b) VALUES ($1, $2)", &ins, &why),
+					 BATCH_SQL_OK);
+	ck_assert(!ins.columns_known);
+	batch_insert_free(&ins);
+}
+
+END_TEST
+
+/* Array literal elements: quoting, NULL, and the values refused. */
+START_TEST(test_array_elem)
+{
+	struct batch_text t;
+
+	batch_text_init(&t);
+	batch_text_append(&t, "{", 1);
+	ck_assert(batch_sql_array_elem(&t, "a\"b\\c", 5, true));
+	ck_assert(batch_sql_array_elem(&t, NULL, -1, false));
+	ck_assert(batch_sql_array_elem(&t, "NULL", 4, false));
+	ck_assert(batch_sql_array_elem(&t, "", 0, false));
+	ck_assert(batch_sql_array_elem(&t, " {x,y} ", 7, false));
+	ck_assert(batch_sql_array_elem(&t, "\xc3\xa9", 2, false));
+	ck_assert(batch_sql_array_elem(&t, "\"", 1, false));
+	batch_text_append(&t, "}", 1);
+	ck_assert_str_eq(t.data, "{\"a\\\"b\\\\c\",NULL,\"NULL\",\"\",\" {x,y} \",\"\xc3\xa9\",\"\\\"\"}");
+
+	/*
+	 * a NUL byte; a backslash with a non-ASCII byte (0x5C may be half of an
+	 * SJIS character)
+	 */
+	ck_assert(!batch_sql_array_elem(&t, "a\0b", 3, false));
+	ck_assert(!batch_sql_array_elem(&t, "\x95\\", 2, false));
+	ck_assert(!batch_sql_array_elem(&t, "\\ \xc3\xa9", 4, false));
+	batch_text_free(&t);
 }
 
 END_TEST
@@ -479,6 +578,8 @@ batch_sql_suite(void)
 	tcase_add_test(tc, test_rows_cap);
 	tcase_add_test(tc, test_multi_statement);
 	tcase_add_test(tc, test_unnest);
+	tcase_add_test(tc, test_unnest_columns);
+	tcase_add_test(tc, test_array_elem);
 	tcase_add_test(tc, test_literal_params);
 	suite_add_tcase(s, tc);
 	return s;

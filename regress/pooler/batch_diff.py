@@ -13,6 +13,10 @@ controls each message exactly (pipelining, Describe, Flush, formats).
 
     batch_diff.py [--list] [--only NAME] [--implicit-only | --session-only] HOST:PORT ...
 --implicit-only skips the scenarios with a transaction block (statement pooling).
+    batch_diff.py --unnest-check DIRECT TARGET [no]
+checks that TARGET (session pooling, insert_batch_form = unnest) stores
+tricky text values exactly through the unnest form (with "no": that it
+does not use the form).
     batch_diff.py --stream-check DIRECT TARGET [SECONDS]
 checks that TARGET (insert_batch_stream_rows <= 3) sends the replies of a
 run's first statements before a later row of the run completes (waiting at
@@ -207,6 +211,20 @@ def vals(ids, v="x"):
     return [(i, "%s%s" % (v, i)) for i in ids]
 
 
+INS_U = "INSERT INTO bu (id, t) VALUES ($1, $2)"
+INS_UT = "INSERT INTO bu (id, t, c, vc, n, ts, e, j, r, bits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+INS_U2 = "INSERT INTO bu2 (id, a, dm, bx) VALUES ($1, $2, $3, $4)"
+TRICKY = [(100 + i, v) for i, v in enumerate([
+    'say "hi"', "back\\slash", "both \\\" and \\", None, "", "NULL", "null", " lead", "trail ",
+    "  ", "{braces}", "a,b,c", "{1,2}", "\u00e9t\u00e9 \u65e5\u672c", "\"",
+    "\\", "tab\there", "new\nline", "'single'", "}{", "NUL", "\\\u00e9 back and non-ASCII"])]
+UT_ROWS = [(1, "a", "ab", "abc", "1.555", "2024-02-29 12:00", "a", '{"k": "v"}', "[1,5)", "101"),
+           (2, 'q"q', "a b ", "ab   ", "-0.005", "epoch", "b c", '{"k": "a\\"b", "l": [1, "}"]}', "empty", "000"),
+           (3, None, None, None, None, None, 'd"e', "null", "(,)", None),
+           (4, "x", "", "", "0", "infinity", "a", '"str"', "[3,3]", "111"),
+           (9, "\u00e9", "\u00e9", "\u00e9\u00e9", "12.3", "2000-01-01", "b c", '[]', "(1,2]", "010")]
+
+
 def seg(sql, values, describe=True, extra=()):
     return ([parse(sql)] + rows(sql, values, describe) + list(extra) + [sync()], 1)
 
@@ -378,6 +396,65 @@ SCENARIOS = {
     # RETURNING rows are not streamed (a replay may return other values, e.g.
     # serial ids); a SELECT between two runs stops streaming for the same reason
     "stream_returning_error_last": [seg(INS_RET, vals([1, 2, 3, 4, 5, 6, 3]))],
+    # insert_batch_form = unnest / auto: a connection's first run into a
+    # table asks for the column types (and goes as VALUES); the next runs
+    # are INSERT ... SELECT * FROM unnest($1::T[], ...) with the values as
+    # array literals: quotes, backslashes, NULL and the word NULL, empty
+    # strings, spaces, braces, commas, non-ASCII (a backslash together with
+    # non-ASCII goes as VALUES)
+    "unnest_tricky_text": [seg(INS_U, vals([1, 2])), seg(INS_U, TRICKY[:-1]),
+                           seg(INS_U, TRICKY[-3:], describe=False)],
+    "unnest_types": [seg(INS_UT, UT_ROWS[:2]), seg(INS_UT, [(11,) + r[1:] for r in UT_ROWS]),
+                     seg(INS_UT + " RETURNING *", [(20,) + UT_ROWS[1][1:], (21,) + UT_ROWS[2][1:]])],
+    "unnest_errors_later_segment": [seg(INS_UT, [UT_ROWS[0], (30,) + UT_ROWS[0][1:]]),
+                                    seg(INS_UT, [UT_ROWS[1], (5, "x", "abcde", "abcdefgh", "1", None, "a", None, None, None)]),
+                                    seg(INS_UT, [UT_ROWS[2], (6, "x", "a", "b", "1", None, "zz", None, None, None)]),
+                                    seg(INS_UT, [UT_ROWS[3], (7, "x", "a", "b", "1", "2024-13-01", "a", None, None, None)]),
+                                    seg(INS_UT, [(8, "x", "a", "b", "1", None, "a", "{bad", None, None), UT_ROWS[4]]),
+                                    seg(INS_U, [(9, "a"), (10, None), (11, "c")])],
+    "unnest_fallback_types": [seg(INS_U2, [(1, "{1,2}", "3", "(1,2),(3,4)"), (7, None, None, None)]),
+                              seg(INS_U2, [(2, "{{1,2},{3,4}}", "4", "(0,0),(1,1)"), (3, None, None, None),
+                                           (4, "{}", "5", "(1,1),(2,2)")]),
+                              seg(INS_U2, [(5, "{1}", "0", None), (6, "{1}", "1", None)])],
+    # a literal in a domain or array column: the column's type does not
+    # matter to a literal (it stays in the select list)
+    "unnest_literal_columns": [seg("INSERT INTO bu2 (id, dm, a) VALUES ($1, 5, '{7,8}')", [(1,), (2,)]),
+                               seg("INSERT INTO bu2 (id, dm, a) VALUES ($1, 5, '{7,8}')", [(3,), (4,), (5,)]),
+                               seg("INSERT INTO bu2 (dm, id) VALUES (0, $1)", [(6,), (7,)]),
+                               seg("INSERT INTO bu2 (id, bx) VALUES ($1, '(1,1),(0,0)') RETURNING *",
+                                   [(8,), (9,)]),
+                               seg("INSERT INTO bu2 (id, bx) VALUES ($1, '(1,1),(0,0)') RETURNING *",
+                                   [(10,), (11,), (10,)])],
+    "unnest_no_column_list": [seg("INSERT INTO bu VALUES ($1, $2)", vals([1, 2])),
+                              seg("INSERT INTO bu VALUES ($1, $2)", TRICKY[:6]),
+                              seg("INSERT INTO bu VALUES ($1, $2) RETURNING *", vals([30, 31, 30]))],
+    "unnest_reordered_and_literal": [seg("INSERT INTO bu (t, id) VALUES ($1, $2)", [("a", 1), ("a", 10)]),
+                                     seg("INSERT INTO bu (t, id) VALUES ($1, $2)", [("b", 2), ('"c"', 3)]),
+                                     seg("INSERT INTO bu (id, t) VALUES ($2, $1)", [("d", 4), ("e", 5)]),
+                                     seg("INSERT INTO bu (id, t, c) VALUES ($1, $2, 'lit')", vals([6, 9])),
+                                     seg("INSERT INTO bu (id, t, c) VALUES ($1, $2, 'lit')", vals([7, 8]))],
+    "unnest_declared_types": [([parse(INS_U, types=(23, 25))] + rows(INS_U, vals([1, 9])) + [sync()], 1),
+                              ([parse(INS_U, types=(23, 25))] + rows(INS_U, vals([2, 3])) + [sync()], 1),
+                              ([parse(INS_U, types=(23, 0))] + rows(INS_U, vals([4, 5])) + [sync()], 1),
+                              ([parse(INS_U, types=(1700, 25))] + rows(INS_U, [("6.4", "a"), ("7.6", "b")]) +
+                               [sync()], 1),
+                              ([parse(INS_U, types=(23, 25))] + [m for i in (10, 11) for m in
+                               (bind([struct.pack("!i", i), b"b"], fmts=(1, 0)), execute())] + [sync()], 1)],
+    "unnest_on_conflict": [seg(INS.replace("bt", "bu").replace("v)", "t)").replace("v = EXCLUDED.v", "t = EXCLUDED.t"),
+                               vals([1, 10])),
+                           seg(INS_UPDATE.replace("bt", "bu").replace("v)", "t)").replace("v = EXCLUDED.v", "t = EXCLUDED.t"),
+                               vals([1, 2, 3], 'q"')),
+                           seg(INS_UPDATE.replace("bt", "bu").replace("v)", "t)").replace("v = EXCLUDED.v", "t = EXCLUDED.t")
+                               + " RETURNING id, t", vals([3, 4, 5], "r")),
+                           seg(INS_UPDATE.replace("bt", "bu").replace("v)", "t)").replace("v = EXCLUDED.v", "t = EXCLUDED.t"),
+                               vals([6, 7, 6], "s")),
+                           seg(INS_NOTHING.replace("bt", "bu").replace("v)", "t)"), vals([7, 8, 9], "t"))],
+    # (a Parse after the error would differ in transaction pooling, where
+    # txn.c answers a known statement's Parse itself: not this test's subject)
+    "unnest_explicit_txn": [([query("BEGIN")], 1), seg(INS_U, vals([1, 2])), seg(INS_U, TRICKY[:5]),
+                            seg(INS_U, vals([50, 51, 50])), ([query("ROLLBACK")], 1),
+                            ([query("BEGIN")], 1), seg(INS_U, vals([52, 53])), seg(INS_U, TRICKY[5:9]),
+                            ([query("COMMIT")], 1)],
     "stream_select_between_error": [([parse(INS)] + rows(INS, vals(range(1, 6))) +
                                      [parse("SELECT count(*) FROM bt"), bind([]), execute(), parse(INS)] +
                                      rows(INS, vals([6, 7, 8, 9, 3])) + [sync()], 1)],
@@ -435,7 +512,15 @@ SCENARIOS.update({
 SESSION_ONLY = {"async_notify_trigger"}
 
 SETUP = """
-DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef;
+DROP TABLE IF EXISTS bt, bs, bstmt, brow, bskip, brule, blog, blit, bdef, bu, bu2;
+DROP DOMAIN IF EXISTS bdom;
+DROP TYPE IF EXISTS benum;
+CREATE DOMAIN bdom AS int CHECK (VALUE > 0);
+CREATE TYPE benum AS ENUM ('a', 'b c', 'd"e');
+CREATE TABLE bu (id int PRIMARY KEY, t text, c char(4), vc varchar(5), n numeric(6, 2), ts timestamp,
+                 e benum, j jsonb, r int4range, bits bit(3));
+-- types the unnest form leaves to VALUES: an array, a domain, box (';' delimits its arrays)
+CREATE TABLE bu2 (id int PRIMARY KEY, a int[], dm bdom, bx box);
 CREATE TABLE bdef (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, v text);
 CREATE TABLE blit (id int PRIMARY KEY, i int, b bigint, n numeric(6, 2), t text, f boolean, d date, j jsonb);
 CREATE TABLE bt (id int PRIMARY KEY, v text NOT NULL);
@@ -462,7 +547,7 @@ CREATE RULE brule_r AS ON INSERT TO brule DO ALSO INSERT INTO blog VALUES ('brul
 """
 
 
-TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef")
+TABLES = ("bt", "bs", "bstmt", "brow", "bskip", "brule", "blog", "blit", "bdef", "bu", "bu2")
 
 
 # Tables for the NOTICE scenarios (issue 6).
@@ -585,6 +670,41 @@ def stream_check(direct, target, wait=10.0):
     return err
 
 
+def unnest_check(direct, target, want):
+    """insert_batch_form = unnest: on one connection through TARGET, a run
+    into a new table (learning its column types), then the tricky text
+    values; the rows stored must be exactly the values sent, and the session
+    must hold a prepared INSERT ... FROM unnest( (session pooling: the
+    client's session is the server's) -- or none when want is False.
+    Returns an error text or None."""
+    host, port = direct.rsplit(":", 1)
+    admin = psycopg.connect(host=host, port=port, sslmode="disable", autocommit=True)
+    admin.execute("DROP TABLE IF EXISTS bunn; CREATE TABLE bunn (id int PRIMARY KEY, t text)")
+    ins = INS_U.replace("bu ", "bunn ")
+    c = Conn(target)
+    err = None
+    try:
+        for values in (vals([1, 2]), TRICKY[:-1]):
+            c.send([parse(ins)] + rows(ins, values, describe=False) + [sync()])
+            got = c.until_ready(1)
+            if got != [("1",)] + [("2",), ("C", "INSERT 0 1")] * len(values) + [("Z", "I")]:
+                err = "replies: %r" % (got,)
+        c.send([query("SELECT count(*) FROM pg_prepared_statements "
+                      "WHERE statement LIKE '%INTO bunn (id, t) SELECT * FROM unnest($1::integer[], $2::text[])%'")])
+        got = c.until_ready(1)
+        n = int(got[1][1][0]) if len(got) > 1 and got[1][0] == "D" else -1
+        if err is None and (n >= 1) != want:
+            err = "%d prepared unnest statement(s) in the session" % n
+        stored = admin.execute("SELECT id, t FROM bunn ORDER BY id").fetchall()
+        if err is None and stored != vals([1, 2]) + TRICKY[:-1]:
+            err = "stored rows differ: %r" % (stored,)
+    finally:
+        c.close()
+        admin.execute("DROP TABLE bunn")
+        admin.close()
+    return err
+
+
 def main(argv):
     only = None
     implicit_only = False
@@ -598,6 +718,10 @@ def main(argv):
         if argv[i] == "--stream-check":
             err = stream_check(argv[i + 1], argv[i + 2], *map(float, argv[i + 3:i + 4]))
             print("stream check %s: %s" % (argv[i + 2], err or "replies streamed before the run ended"))
+            return 1 if err else 0
+        if argv[i] == "--unnest-check":
+            err = unnest_check(argv[i + 1], argv[i + 2], argv[i + 3:i + 4] != ["no"])
+            print("unnest check %s: %s" % (argv[i + 2], err or "as expected"))
             return 1 if err else 0
         if argv[i] == "--implicit-only":
             implicit_only = True
@@ -647,7 +771,7 @@ def main(argv):
                               % (hp, base[1], res[1]))
         nrep = sum(len(r) for r in base[0])
         print("%-34s %3d replies  %s" % (name, nrep, "; ".join(status)))
-    admin.execute("DROP TABLE %s" % ", ".join(TABLES))
+    admin.execute("DROP TABLE %s; DROP DOMAIN bdom; DROP TYPE benum" % ", ".join(TABLES))
     admin.close()
     print("%d difference(s)" % failures)
     return 1 if failures else 0

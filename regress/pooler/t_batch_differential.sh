@@ -38,6 +38,7 @@ chmod 755 "$work"
 chown postgres "$work"	# PgBouncer runs as postgres and writes its log here
 pids=()
 declare -A ports
+modes="session transaction statement s-stream t-stream u-session u-transaction"
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -81,16 +82,22 @@ if [ -n "${PGPLUMB_POOLER:-}" ]; then
 	# (statements re-prepared on whichever server the client gets)
 	# s-stream / t-stream: session / transaction pooling with runs streamed
 	# (insert_batch_stream_rows 2, global; 3, a [databases] key)
-	for mode in session transaction statement s-stream t-stream; do
+	# insert_batch_form: values in session pooling, unnest in u-session
+	# (global) and u-transaction (a [databases] key), auto in t-stream, the
+	# default elsewhere
+	for mode in $modes; do
 		port=$(free_port)
 		# transaction pooling: statements of at most 1 kB of values (a
 		# [databases] key), so the large scenarios are split by bytes rather
 		# than rows (checked below against session pooling)
 		dbextra= extra= pm=$mode
 		case $mode in
+			session) extra="insert_batch_form = values" ;;
 			transaction) dbextra=" insert_batch_max_bytes=1024" ;;
 			s-stream) extra="insert_batch_stream_rows = 2" pm=session ;;
-			t-stream) dbextra=" insert_batch_stream_rows=3" pm=transaction ;;
+			t-stream) dbextra=" insert_batch_stream_rows=3 insert_batch_form=auto" pm=transaction ;;
+			u-session) extra="insert_batch_form = unnest" pm=session ;;
+			u-transaction) dbextra=" insert_batch_form=unnest insert_batch_max_bytes=1024" pm=transaction ;;
 		esac
 		cat >"$work/pgplumb-$mode.ini" <<EOF
 [databases]
@@ -153,8 +160,11 @@ if [ -n "${PGPLUMB_POOLER:-}" ] && [ -z "${BATCH_DIFF_ONLY:-}" ]; then
 		echo "FAIL: the stream check passed without insert_batch_stream_rows"
 		rc=1
 	fi
+	# insert_batch_form = unnest really runs unnest statements, and values not
+	/usr/bin/python3 regress/pooler/batch_diff.py --unnest-check "${targets[0]}" "127.0.0.1:${ports[u-session]}" || rc=1
+	/usr/bin/python3 regress/pooler/batch_diff.py --unnest-check "${targets[0]}" "127.0.0.1:${ports[session]}" no || rc=1
 fi
-for mode in session transaction statement s-stream t-stream; do
+for mode in $modes; do
 	if [ $rc -ne 0 ] && [ -f "$work/pgplumb-$mode.log" ]; then
 		echo "--- pgplumb-pooler ($mode) log (last 20 lines)"
 		tail -n 20 "$work/pgplumb-$mode.log"
@@ -191,14 +201,14 @@ if [ -n "${PGPLUMB_POOLER:-}" ]; then
 	sleep 0.3	# the last clients' counters reach the pool when they are freed
 fi
 declare -A extra
-for mode in session transaction statement s-stream t-stream; do
+for mode in $modes; do
 	[ -n "${PGPLUMB_POOLER:-}" ] || break
 	read -r pb pr ps pf < <(sed -n 's/.*insert batching: \([0-9]*\) multi-row statements carrying \([0-9]*\) rows, \([0-9]*\) segments rewritten, \([0-9]*\) fallbacks.*/\1 \2 \3 \4/p' "$work/pgplumb-$mode.log" |
 		awk '{b+=$1; r+=$2; s+=$3; f+=$4} END {print b+0, r+0, s+0, f+0}')
 	echo "pgplumb-pooler ($mode): $pb multi-row statements carrying $pr rows, $ps segments rewritten, $pf fallbacks"
 	# statements beyond one per segment: more when runs are split by bytes
 	extra[$mode]=$((pb - ps))
-	if [ $mode != session ] && [ $mode != statement ] && [ -z "${BATCH_DIFF_ONLY:-}" ] &&
+	if [ $mode != session ] && [ $mode != statement ] && [ $mode != u-session ] && [ -z "${BATCH_DIFF_ONLY:-}" ] &&
 		[ "${extra[$mode]}" -le "${extra[session]}" ]; then
 		echo "FAIL: $mode: insert_batch_max_bytes or insert_batch_stream_rows did not split runs" \
 			"(${extra[$mode]} statements beyond one per segment, session pooling ${extra[session]})"
