@@ -374,6 +374,16 @@ proto_build_query(struct proto_buf *b, const char *sql)
 	proto_end(b);
 }
 
+/* Close of a statement ('S') or portal ('P'); "" is the unnamed one. */
+void
+proto_build_close(struct proto_buf *b, char kind, const char *name)
+{
+	proto_begin(b, PQMSG_Close);
+	proto_put_byte(b, (uint8_t) kind);
+	proto_put_string(b, name);
+	proto_end(b);
+}
+
 void
 proto_build_terminate(struct proto_buf *b)
 {

@@ -216,6 +216,7 @@ void		proto_build_parameter_status(struct proto_buf *b, const char *name, const 
 void		proto_build_backend_key(struct proto_buf *b, uint32_t pid, uint32_t key);
 void		proto_build_ready(struct proto_buf *b, char status);
 void		proto_build_query(struct proto_buf *b, const char *sql);
+void		proto_build_close(struct proto_buf *b, char kind, const char *name);
 void		proto_build_terminate(struct proto_buf *b);
 void		proto_build_command_complete(struct proto_buf *b, const char *tag);
 void		proto_build_empty_query(struct proto_buf *b);

@@ -1510,15 +1510,6 @@ build_execute(struct proto_buf *o, const char *portal)
 }
 
 static void
-build_close_stmt(struct proto_buf *o, const char *name)
-{
-	proto_begin(o, PQMSG_Close);
-	proto_put_byte(o, 'S');
-	proto_put_string(o, name);
-	proto_end(o);
-}
-
-static void
 build_sync(struct proto_buf *o)
 {
 	proto_begin(o, PQMSG_Sync);
@@ -1604,7 +1595,7 @@ send_chunk_tail(struct batch *b, const struct chunk *c, bool one_off)
 		build_describe_portal(o);
 	build_execute(o, "");
 	if (one_off)
-		build_close_stmt(o, BATCH_STMT_NAME);
+		proto_build_close(o, 'S', BATCH_STMT_NAME);
 	b->att_batches++;
 	b->att_rows += (uint64_t) c->nrows;
 	return proto_buf_ok(o);
@@ -1898,7 +1889,7 @@ send_lookup(struct batch *b, int chunk, const char *name, const char *sql, int n
 	proto_put_int16(o, 0);
 	proto_end(o);
 	build_execute(o, "");
-	build_close_stmt(o, name);
+	proto_build_close(o, 'S', name);
 	return expect(b, EXP_SWALLOW1, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
 		expect(b, kind, chunk, -1) && expect(b, EXP_SWALLOW1, chunk, -1) &&
 		proto_buf_ok(o);
@@ -2047,7 +2038,7 @@ launch(struct batch *b)
 	{
 		char	   *name = b->to_close[--b->nto_close];
 
-		build_close_stmt(&b->to_server, name);
+		proto_build_close(&b->to_server, 'S', name);
 		free(name);
 		if (!expect(b, EXP_SWALLOW1, -1, -1))
 			return BATCH_FAILED;
@@ -2189,12 +2180,12 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 	 * Prepared statements are not transactional: close ours (the error may
 	 * have skipped its Close) and those of the client's the attempt created.
 	 */
-	build_close_stmt(&b->to_server, BATCH_STMT_NAME);
+	proto_build_close(&b->to_server, 'S', BATCH_STMT_NAME);
 	for (int i = b->npreps - 1; i >= 0; i--)
 	{
 		if (b->preps[i]->used && !b->preps[i]->confirmed)
 		{
-			build_close_stmt(&b->to_server, b->preps[i]->name);
+			proto_build_close(&b->to_server, 'S', b->preps[i]->name);
 			prep_remove_at(b, i);
 		}
 		else
@@ -2205,7 +2196,7 @@ fail_attempt(struct batch *b, bool sync_in_flight)
 		struct stmt_entry *e = b->stmts[i];
 
 		if (e->created && e->name[0] != '\0')
-			build_close_stmt(&b->to_server, e->name);
+			proto_build_close(&b->to_server, 'S', e->name);
 	}
 	build_sync(&b->to_server);
 	b->zleft++;

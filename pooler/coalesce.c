@@ -349,10 +349,7 @@ coal_req_same_group(const struct coal_req *a, const struct coal_req *b)
 static void
 put_close_stmt(struct proto_buf *out)
 {
-	proto_begin(out, PQMSG_Close);
-	proto_put_byte(out, 'S');
-	proto_put_string(out, COAL_STMT_NAME);
-	proto_end(out);
+	proto_build_close(out, 'S', COAL_STMT_NAME);
 }
 
 static void

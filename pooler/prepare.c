@@ -1136,19 +1136,13 @@ build_nop_parse(struct proto_buf *out)
 	proto_put_string(out, "SELECT");
 	proto_put_int16(out, 0);
 	proto_end(out);
-	proto_begin(out, PQMSG_Close);
-	proto_put_byte(out, 'S');
-	proto_put_byte(out, '\0');
-	proto_end(out);
+	proto_build_close(out, 'S', "");
 }
 
 static void
 build_nop_close(struct proto_buf *out)
 {
-	proto_begin(out, PQMSG_Close);
-	proto_put_byte(out, 'P');
-	proto_put_string(out, PS_NOP_PORTAL);
-	proto_end(out);
+	proto_build_close(out, 'P', PS_NOP_PORTAL);
 }
 
 /*
@@ -1171,10 +1165,7 @@ evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
 
 		if (sv->count < (uint32_t) max_prepared)
 			break;
-		proto_begin(out, PQMSG_Close);
-		proto_put_byte(out, 'S');
-		proto_put_string(out, e->stmt->name);
-		proto_end(out);
+		proto_build_close(out, 'S', e->stmt->name);
 		if (!queue_push(sv, RQ_CLOSE_EVICT, e->stmt))
 			return false;
 		/* a statement whose Parse is unanswered: see close_ignored */
@@ -1222,10 +1213,7 @@ queue_parse(struct ps_server *sv, struct ps_stmt *st, enum rq_kind kind, struct 
 
 	if (server_may_have(sv, st))
 	{
-		proto_begin(out, PQMSG_Close);
-		proto_put_byte(out, 'S');
-		proto_put_string(out, st->name);
-		proto_end(out);
+		proto_build_close(out, 'S', st->name);
 		if (!queue_push(sv, RQ_CLOSE_DOUBT, NULL))
 			return false;
 	}

@@ -216,6 +216,13 @@ START_TEST(test_rows_and_concat)
 		ck_assert_ptr_eq(b.data, before);
 		ck_assert_uint_eq(b.len, 1 + 4 + 9);
 	}
+
+	/* Close: type, length, kind, name and its NUL ("" is one NUL) */
+	proto_buf_reset(&b);
+	proto_build_close(&b, 'S', "ab");
+	proto_build_close(&b, 'P', "");
+	ck_assert_uint_eq(b.len, 9 + 7);
+	ck_assert(memcmp(b.data, "C\0\0\0\x08Sab\0C\0\0\0\x06P\0", 16) == 0);
 	proto_buf_free(&b);
 }
 
