@@ -1146,6 +1146,17 @@ sync_reply(struct server *s, struct txn_server *ts, struct sbuf_pkt *pkt)
 	return SBUF_SKIP;
 }
 
+/*
+ * The linked client could not take a reply the pooler made: drop it.
+ * SBUF_CLOSED if that freed the server too, else SBUF_SKIP.
+ */
+static enum sbuf_ret
+client_unreachable(struct client *c, struct server *s)
+{
+	disconnect_client(c, NULL, "could not send to client");
+	return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
+}
+
 enum sbuf_ret
 txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 {
@@ -1190,10 +1201,7 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 			return SBUF_FORWARD;
 		}
 		if (!sbuf_send_buf(&c->sb, &renamed))
-		{
-			disconnect_client(c, NULL, "could not send to client");
-			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
-		}
+			return client_unreachable(c, s);
 
 		/*
 		 * what txn_server_after() does for these (kept out of here so that it
@@ -1231,16 +1239,10 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 				return SBUF_FORWARD;
 			case PS_REPLY_AS_DEALLOCATE:
 				{
-					bool		ok;
-
 					proto_buf_reset(&scratch);
 					proto_build_command_complete(&scratch, ps_dealloc_tag(ts->ps));
-					ok = sbuf_send_buf(&c->sb, &scratch);
-					if (!ok)
-					{
-						disconnect_client(c, NULL, "could not send to client");
-						return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
-					}
+					if (!sbuf_send_buf(&c->sb, &scratch))
+						return client_unreachable(c, s);
 					return SBUF_SKIP;
 				}
 		}
@@ -1325,10 +1327,7 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 	{
 		/* the client gets the reply with its own statement name */
 		if (!sbuf_send_buf(&c->sb, &renamed))
-		{
-			disconnect_client(c, NULL, "could not send to client");
-			return s->state == SV_JUSTFREE ? SBUF_CLOSED : SBUF_SKIP;
-		}
+			return client_unreachable(c, s);
 		return SBUF_SKIP;
 	}
 	return r;
