@@ -558,6 +558,7 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 			.form = cfg_insert_batch_form_for(cfg, pool_db(c->pool)),
 			.max_statements = 256,
 			.check_tables = true,
+			.catalog = &batch_catalog,
 			.literal_params = true,
 		};
 
@@ -633,6 +634,14 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	bool		taken = false;
 	enum sbuf_ret br;
 
+	/*
+	 * CREATE, ALTER or DROP: every client's cached catalog answers are asked
+	 * again before its next rewrite (a message seen twice, header first,
+	 * only moves the epoch twice)
+	 */
+	if ((pkt->type == PQMSG_Query || pkt->type == PQMSG_Parse) &&
+		batch_peek_ddl(pkt->data, pkt->avail))
+		batch_catalog.epoch++;
 	if (s == NULL)
 	{
 		if (pkt->type == PQMSG_Terminate)

@@ -236,6 +236,13 @@ extern bool pooler_shutdown_wait_clients;	/* SIGTERM: serve clients until
 											 * they leave */
 extern bool pooler_paused;
 
+/*
+ * Catalog answers cached by the rewriters and the coalescer: the epoch moves
+ * on DDL seen through the pooler (any database: aliases may name the same
+ * one) and on reload; ttl_us is insert_batch_catalog_ttl.
+ */
+extern struct batch_catalog batch_catalog;
+
 void		objects_init(struct event_base *base);
 void		objects_cleanup(void);
 
