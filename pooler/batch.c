@@ -804,6 +804,17 @@ catalog_refresh(struct batch *b)
 			return;
 		tables_clear(b);
 		ftypes_clear(b);
+		/*
+		 * our prepared multi-row statements too: the server fixed their
+		 * parameter types (and the unnest form's casts) from the old columns
+		 */
+		for (int i = b->npreps - 1; i >= 0 && b->nto_close < BATCH_PREP_MAX; i--)
+		{
+			if (!(b->to_close[b->nto_close] = strdup(b->preps[i]->name)))
+				break;
+			b->nto_close++;
+			prep_remove_at(b, i);
+		}
 		for (int i = 0; i < b->nstmts; i++)
 			if (b->stmts[i]->table_bad)
 			{
