@@ -617,6 +617,17 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 }
 
 /*
+ * A Query or Parse of CREATE, ALTER or DROP: every client's cached catalog
+ * answers are asked again before its next rewrite (batch_catalog).
+ */
+static void
+note_ddl(const struct sbuf_pkt *pkt)
+{
+	if (batch_peek_ddl(pkt->data, pkt->avail))
+		batch_catalog.epoch++;
+}
+
+/*
  * Every message of a logged-in client passes here, header first, before it
  * is forwarded.  This is the hook point for prepared-statement tracking and
  * batch rewriting: return SBUF_NEED_FULL to see the whole message (Parse,
@@ -634,14 +645,6 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	bool		taken = false;
 	enum sbuf_ret br;
 
-	/*
-	 * CREATE, ALTER or DROP: every client's cached catalog answers are asked
-	 * again before its next rewrite (a message seen twice, header first,
-	 * only moves the epoch twice)
-	 */
-	if ((pkt->type == PQMSG_Query || pkt->type == PQMSG_Parse) &&
-		batch_peek_ddl(pkt->data, pkt->avail))
-		batch_catalog.epoch++;
 	if (s == NULL)
 	{
 		if (pkt->type == PQMSG_Terminate)
@@ -657,6 +660,8 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
+		if (r == SBUF_SKIP && pkt->type == PQMSG_Parse)
+			note_ddl(pkt);
 		if (r != SBUF_FORWARD)
 			return r;
 		/* insert_coalescing: an INSERT held for merging with others' */
@@ -699,9 +704,15 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	switch (pkt->type)
 	{
 		case PQMSG_Query:
+			note_ddl(pkt);
+			/* fall through */
 		case PQMSG_FunctionCall:
 			s->expect_rfq++;
 			sbuf_answer_coming(&c->sb);
+			break;
+		case PQMSG_Parse:
+			note_ddl(pkt);
+			s->ext_open = true;
 			break;
 		case PQMSG_Sync:
 			s->expect_rfq++;
