@@ -1252,6 +1252,41 @@ undo_replies(void)
 	srv(m_ready('I'));
 }
 
+/* The server's replies to a 2-row segment sent as the client sent it. */
+static void
+as_sent_replies(void)
+{
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int i = 0; i < 2; i++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 1"));
+	}
+	srv(m_ready('I'));
+}
+
+/*
+ * The first 2-row batch into "Trig", which has a statement-level trigger:
+ * the catalog is asked, the attempt undone and the segment replayed as sent.
+ */
+static void
+bad_table_first_batch(const char *sql)
+{
+	reset_io();
+	send_batch("", sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
+	reset_io();
+	table_check_replies(true, true);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
+	undo_replies();
+	as_sent_replies();
+	ck_assert(!batch_busy(b));
+}
+
 /* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
 START_TEST(test_table_check)
 {
@@ -1293,35 +1328,13 @@ START_TEST(test_table_check)
 	 * a table with a statement-level trigger: the attempt is undone and
 	 * replayed
 	 */
-	reset_io();
-	send_batch("", bad_sql, 2, false);
-	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
-	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
-	reset_io();
-	table_check_replies(true, true);
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	guard_ok();
-	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
-	undo_replies();
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 1"));
-	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 1"));
-	srv(m_ready('I'));
+	bad_table_first_batch(bad_sql);
 	/* from now on that table's batches go out as sent */
 	reset_io();
 	send_batch("", bad_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PBEBES");
 	ck_assert(!batch_busy(b));
-	srv(m_simple(PQMSG_ParseComplete));
-	for (int i = 0; i < 2; i++)
-	{
-		srv(m_simple(PQMSG_BindComplete));
-		srv(m_complete("INSERT 0 1"));
-	}
-	srv(m_ready('I'));
+	as_sent_replies();
 
 	/* a plain table that cannot skip rows: after the check, no guard */
 	reset_io();
@@ -1428,33 +1441,12 @@ START_TEST(test_catalog_invalidation)
 	ck_assert(!round_asks_catalog(sql));
 
 	/* a table found bad: replayed as sent until the epoch moves */
-	reset_io();
-	send_batch("", bad_sql, 2, false);
-	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
-	reset_io();
-	table_check_replies(true, true);
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	guard_ok();
-	undo_replies();
-	srv(m_simple(PQMSG_ParseComplete));
-	for (int i = 0; i < 2; i++)
-	{
-		srv(m_simple(PQMSG_BindComplete));
-		srv(m_complete("INSERT 0 1"));
-	}
-	srv(m_ready('I'));
+	bad_table_first_batch(bad_sql);
 	ck_assert(!batch_busy(b));
 	reset_io();
 	send_batch("", bad_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PBEBES");
-	srv(m_simple(PQMSG_ParseComplete));
-	for (int i = 0; i < 2; i++)
-	{
-		srv(m_simple(PQMSG_BindComplete));
-		srv(m_complete("INSERT 0 1"));
-	}
-	srv(m_ready('I'));
+	as_sent_replies();
 	cat.epoch++;
 	/* the trigger was dropped: asked again and rewritten */
 	ck_assert(round_asks_catalog(bad_sql));
