@@ -618,13 +618,18 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 
 /*
  * A Query or Parse of CREATE, ALTER or DROP: every client's cached catalog
- * answers are asked again before its next rewrite (batch_catalog).
+ * answers are asked again before its next rewrite (batch_catalog), and again
+ * once the client's transaction ends (server.c's note_ready), so that an
+ * answer asked between the DDL and its COMMIT is not kept.
  */
 static void
-note_ddl(const struct sbuf_pkt *pkt)
+note_ddl(struct client *c, const struct sbuf_pkt *pkt)
 {
 	if (batch_peek_ddl(pkt->data, pkt->avail))
+	{
 		batch_catalog.epoch++;
+		c->ddl_sent = true;
+	}
 }
 
 /*
@@ -661,7 +666,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 			return SBUF_CLOSED;
 		}
 		if (r == SBUF_SKIP && pkt->type == PQMSG_Parse)
-			note_ddl(pkt);
+			note_ddl(c, pkt);
 		if (r != SBUF_FORWARD)
 			return r;
 		/* insert_coalescing: an INSERT held for merging with others' */
@@ -704,14 +709,14 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	switch (pkt->type)
 	{
 		case PQMSG_Query:
-			note_ddl(pkt);
+			note_ddl(c, pkt);
 			/* fall through */
 		case PQMSG_FunctionCall:
 			s->expect_rfq++;
 			sbuf_answer_coming(&c->sb);
 			break;
 		case PQMSG_Parse:
-			note_ddl(pkt);
+			note_ddl(c, pkt);
 			s->ext_open = true;
 			break;
 		case PQMSG_Sync:

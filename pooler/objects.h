@@ -97,6 +97,9 @@ struct client
 	struct txn_client *txn;		/* session parameters, prepared statements
 								 * (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
+	bool		ddl_sent;		/* sent CREATE/ALTER/DROP: move
+								 * batch_catalog.epoch again when its
+								 * transaction ends */
 	struct coal_entry *coal;	/* insert_coalescing: its held INSERT, or NULL */
 	struct event *timer;		/* allocated while a deadline is armed */
 

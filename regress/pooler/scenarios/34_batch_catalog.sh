@@ -10,8 +10,9 @@
 . "$(dirname "$0")/../lib.sh"
 ddb() { psql "host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb user=postgres" -XAtq "$@"; }
 
-ddb -c "drop table if exists bc_t, bc_u, bc_ty, bc_c, bc_cp, bc_log;
+ddb -c "drop table if exists bc_t, bc_u, bc_v, bc_ty, bc_c, bc_cp, bc_log;
   create table bc_t (id int primary key, v text);
+  create table bc_v (id int primary key, v text);
   create table bc_u (id int primary key, v text);
   create table bc_ty (id int primary key, v int);
   create table bc_c (id int primary key, v text);
@@ -37,22 +38,27 @@ def s(x): return x.encode() + b"\0"
 def login(port):
     c = Conn(port); c.startup(); c.read_until(); return c
 
-def pipeline(c, table, rows):
-    """one Parse of a single-row INSERT, a Bind/Execute per row, one Sync"""
+def pipeline(c, table, rows, read=True, name="", parse=True):
+    """one Parse of a single-row INSERT (unless parse is False: the statement
+    name was prepared before), a Bind/Execute per row, one Sync"""
     def m(t, body=b""):
         return t + struct.pack("!i", len(body) + 4) + body
     sql = "insert into %s (id, v) values ($1, $2)" % table
-    buf = m(b"P", s("") + s(sql) + struct.pack("!h", 0))
+    buf = m(b"P", s(name) + s(sql) + struct.pack("!h", 0)) if parse else b""
     for r in rows:
-        body = s("") + s("") + struct.pack("!hh", 0, 2)
+        body = s("") + s(name) + struct.pack("!hh", 0, 2)
         for p in r:
             body += struct.pack("!i", len(p)) + p.encode()
         buf += m(b"B", body + struct.pack("!h", 0)) + m(b"E", s("") + struct.pack("!i", 0))
     c.send(buf + m(b"S"))
+    if read:
+        check_batch(c, len(rows))
+
+def check_batch(c, n):
     got = c.read_until()
     tags = [p[:-1].decode() for t, p in got if t == b"C"]
     errs = [fields(p).get("M") for t, p in got if t == b"E"]
-    assert not errs and tags == ["INSERT 0 1"] * len(rows), (tags, errs)
+    assert not errs and tags == ["INSERT 0 1"] * n, (tags, errs)
 
 def one(port, sql):
     c = login(port)
@@ -85,6 +91,23 @@ pipeline(a, "bc_u", rows(21, 10))
 print("pooler ddl, at once: bc_u trigger fired %s times for 10 rows" %
       one(direct, "select count(*) from bc_log where t = 'bc_u'")[0])
 
+# DDL through the pooler inside a transaction: a batch of a prepared
+# statement sent before its COMMIT is checked before it (its INSERT then
+# waits for the DDL's lock); the next one after the COMMIT must see the
+# trigger.  (An unnamed Parse in the batch would wait for the lock first.)
+pipeline(a, "bc_v", rows(1, 10), name="v1")
+b = login(pooler)
+for q in ("begin", "create trigger bc_v_st after insert on bc_v for each statement execute function bc_stmt()"):
+    b.query(q); b.read_until()
+pipeline(a, "bc_v", rows(11, 10), read=False, name="v1", parse=False)
+time.sleep(0.3)
+b.query("commit"); b.read_until(); b.close()
+check_batch(a, 10)
+before = int(one(direct, "select count(*) from bc_log where t = 'bc_v'")[0])
+pipeline(a, "bc_v", rows(21, 10), name="v1", parse=False)
+print("pooler ddl in a transaction, after its commit: bc_v trigger fired %d times for 10 rows" %
+      (int(one(direct, "select count(*) from bc_log where t = 'bc_v'")[0]) - before))
+
 # insert_batch_form = unnest: a column type changed on a direct connection
 pipeline(a, "bc_ty", rows(1, 10))     # learns the column types (as VALUES)
 pipeline(a, "bc_ty", rows(11, 10))    # unnest($2::integer[])
@@ -102,6 +125,8 @@ assert_contains "$out" "bc_t trigger fired 10 times for 10 rows" \
 	"a statement trigger created directly fires once per row after insert_batch_catalog_ttl"
 assert_contains "$out" "bc_u trigger fired 10 times for 10 rows" \
 	"a statement trigger created through the pooler fires once per row at once"
+assert_contains "$out" "bc_v trigger fired 10 times for 10 rows" \
+	"a statement trigger created through the pooler in a transaction fires once per row after its COMMIT"
 assert_contains "$out" "type change: stored 021,022,031,040" \
 	"unnest form: a column changed to text stores the text sent"
 n=$(padmin -F' ' -c "show batching" | awk '{s += $3} END {print s + 0}')
@@ -163,4 +188,4 @@ assert_contains "$out" "bc_cp trigger fired 8 times for 8 rows" \
 stats=$(padmin -F' ' -c "show coalescing")
 read -r crows cstmts _ <<<"$stats"
 assert_ge "${cstmts:-0}" 2 "rows were merged before the DDL (SHOW COALESCING: $stats)"
-ddb -c "drop table bc_t, bc_u, bc_ty, bc_c, bc_cp, bc_log; drop function bc_stmt()" >/dev/null
+ddb -c "drop table bc_t, bc_u, bc_v, bc_ty, bc_c, bc_cp, bc_log; drop function bc_stmt()" >/dev/null
