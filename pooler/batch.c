@@ -804,6 +804,7 @@ catalog_refresh(struct batch *b)
 			return;
 		tables_clear(b);
 		ftypes_clear(b);
+
 		/*
 		 * our prepared multi-row statements too: the server fixed their
 		 * parameter types (and the unnest form's casts) from the old columns
@@ -3004,7 +3005,7 @@ word_at(const char *t, size_t n, const char *w)
 
 	return n >= k && strncasecmp(t, w, k) == 0 &&
 		(n == k || !(((t[k] | 0x20) >= 'a' && (t[k] | 0x20) <= 'z') || t[k] == '_' ||
-						  (t[k] >= '0' && t[k] <= '9')));
+					 (t[k] >= '0' && t[k] <= '9')));
 }
 
 bool

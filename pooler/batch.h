@@ -228,8 +228,8 @@ struct batch_settings
 	bool		check_tables;	/* look up statement-level triggers and rules
 								 * once per table before rewriting into it
 								 * (always, but for unit tests of other paths) */
-	const struct batch_catalog *catalog;	/* NULL: answers are never
-											 * asked again */
+	const struct batch_catalog *catalog;	/* NULL: answers are never asked
+											 * again */
 	bool		literal_params; /* multi-statement strings: send their
 								 * literals as parameters of a prepared
 								 * multi-row INSERT (see
