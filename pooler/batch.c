@@ -793,14 +793,17 @@ catalog_refresh(struct batch *b)
 	struct timespec ts;
 	uint64_t	now;
 
-	if (cat == NULL || (b->cat_epoch == cat->epoch && cat->ttl_us == 0 &&
+	uint64_t	ttl = b->set.catalog_ttl_us > 0 ? (uint64_t) b->set.catalog_ttl_us :
+	b->set.catalog_ttl_us < 0 || !cat ? 0 : cat->ttl_us;
+
+	if (cat == NULL || (b->cat_epoch == cat->epoch && ttl == 0 &&
 						(b->ntables > 0 || b->nftypes > 0)))
 		return;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 	if (b->ntables > 0 || b->nftypes > 0)
 	{
-		if (b->cat_epoch == cat->epoch && now - b->cat_since < cat->ttl_us)
+		if (b->cat_epoch == cat->epoch && (ttl == 0 || now - b->cat_since < ttl))
 			return;
 		tables_clear(b);
 		ftypes_clear(b);

@@ -230,6 +230,9 @@ struct batch_settings
 								 * (always, but for unit tests of other paths) */
 	const struct batch_catalog *catalog;	/* NULL: answers are never asked
 											 * again */
+	int64_t		catalog_ttl_us; /* 0: catalog->ttl_us; > 0: this client's TTL
+								 * (a [databases] key); < 0: none, only the
+								 * epoch */
 	bool		literal_params; /* multi-statement strings: send their
 								 * literals as parameters of a prepared
 								 * multi-row INSERT (see

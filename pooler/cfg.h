@@ -101,6 +101,7 @@ struct cfg_database
 	int			insert_batch_max_rows;	/* -1: insert_batch_max_rows */
 	int			insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
 	int			insert_batch_stream_rows;	/* -1: insert_batch_stream_rows */
+	int64_t		insert_batch_catalog_ttl;	/* -1: insert_batch_catalog_ttl */
 	int			insert_batch_form;	/* -1: insert_batch_form, else enum
 									 * cfg_batch_form */
 	int			line;			/* line of the entry in its file, for messages */
@@ -324,6 +325,7 @@ bool		cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db
 int			cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
+int64_t		cfg_insert_batch_catalog_ttl_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_form_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);

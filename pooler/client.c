@@ -559,6 +559,9 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 			.max_statements = 256,
 			.check_tables = true,
 			.catalog = &batch_catalog,
+			/* a [databases] key (0: none), else the global one (reloadable) */
+			.catalog_ttl_us = !pool_db(c->pool) || pool_db(c->pool)->insert_batch_catalog_ttl < 0 ? 0 :
+			pool_db(c->pool)->insert_batch_catalog_ttl > 0 ? pool_db(c->pool)->insert_batch_catalog_ttl : -1,
 			.literal_params = true,
 		};
 

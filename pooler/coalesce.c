@@ -633,9 +633,12 @@ table_get(struct pool *p, const char *prefix)
 static void
 table_refresh(struct coal_table *t)
 {
-	if (t->st != TAB_UNKNOWN &&
-		(t->epoch != batch_catalog.epoch ||
-		 (batch_catalog.ttl_us > 0 && (uint64_t) (now_usec() - t->asked_at) >= batch_catalog.ttl_us)))
+	int64_t		ttl;
+
+	if (t->st == TAB_UNKNOWN)
+		return;
+	ttl = cfg_insert_batch_catalog_ttl_for(cfg, pool_db(t->pool));
+	if (t->epoch != batch_catalog.epoch || (ttl > 0 && now_usec() - t->asked_at >= ttl))
 		t->st = TAB_UNKNOWN;
 }
 

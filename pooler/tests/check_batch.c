@@ -1426,7 +1426,7 @@ START_TEST(test_catalog_invalidation)
 	.check_tables = true,.catalog = &cat};
 	const char *sql = "INSERT INTO t (a, b) VALUES ($1, $2)";
 	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
-	struct timespec pause = {0, 30 * 1000 * 1000};
+	struct timespec pause = {0, 300 * 1000 * 1000};
 
 	batch_free(b);
 	b = batch_new(&set);
@@ -1453,7 +1453,22 @@ START_TEST(test_catalog_invalidation)
 	ck_assert(!round_asks_catalog(bad_sql));
 
 	/* insert_batch_catalog_ttl: asked again once the answers are that old */
-	cat.ttl_us = 10 * 1000;
+	cat.ttl_us = 200 * 1000;
+	ck_assert(round_asks_catalog(sql));
+	ck_assert(!round_asks_catalog(sql));
+	nanosleep(&pause, NULL);
+	ck_assert(round_asks_catalog(sql));
+	/* a client's own TTL (a [databases] key) wins; < 0: none */
+	set.catalog_ttl_us = -1;
+	batch_free(b);
+	b = batch_new(&set);
+	ck_assert(round_asks_catalog(sql));
+	nanosleep(&pause, NULL);
+	ck_assert(!round_asks_catalog(sql));
+	set.catalog_ttl_us = 200 * 1000;
+	cat.ttl_us = 0;
+	batch_free(b);
+	b = batch_new(&set);
 	ck_assert(round_asks_catalog(sql));
 	ck_assert(!round_asks_catalog(sql));
 	nanosleep(&pause, NULL);

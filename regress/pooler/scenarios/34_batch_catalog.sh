@@ -132,13 +132,13 @@ assert_contains "$out" "type change: stored 021,022,031,040" \
 n=$(padmin -F' ' -c "show batching" | awk '{s += $3} END {print s + 0}')
 assert_ge "$n" 1 "rows were rewritten before the DDL (SHOW BATCHING rows: $n)"
 
-# insert_coalescing: the same for concurrent autocommit INSERTs
+# insert_coalescing: the same for concurrent autocommit INSERTs, the TTL
+# as a [databases] key (the global one is the default minute)
 stop_pooler
 start_pooler "pool_mode = transaction
 default_pool_size = 2
 insert_coalescing = 1
-insert_coalesce_delay = 100ms
-insert_batch_catalog_ttl = 1"
+insert_coalesce_delay = 100ms" "ppdbttl = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb insert_batch_catalog_ttl=1"
 out=$(/usr/bin/python3 - "$POOLER_PORT" "$PG_SERVER_PORT" <<'PY'
 import sys, time
 from pgwire import Conn, fields
@@ -146,7 +146,7 @@ from pgwire import Conn, fields
 pooler, direct = int(sys.argv[1]), int(sys.argv[2])
 
 def login(port):
-    c = Conn(port); c.startup(); c.read_until(); return c
+    c = Conn(port); c.startup(database="ppdbttl" if port == pooler else "ppdb"); c.read_until(); return c
 
 def one(port, sql):
     c = login(port)
