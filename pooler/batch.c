@@ -791,11 +791,13 @@ catalog_refresh(struct batch *b)
 {
 	const struct batch_catalog *cat = b->set.catalog;
 	struct timespec ts;
-	uint64_t	now;
+	uint64_t	now,
+				ttl;
 
-	uint64_t	ttl = b->set.catalog_ttl_us > 0 ? (uint64_t) b->set.catalog_ttl_us :
-	b->set.catalog_ttl_us < 0 || !cat ? 0 : cat->ttl_us;
-
+	if (b->set.catalog_ttl_us != 0)
+		ttl = b->set.catalog_ttl_us > 0 ? (uint64_t) b->set.catalog_ttl_us : 0;
+	else
+		ttl = cat ? cat->ttl_us : 0;
 	if (cat == NULL || (b->cat_epoch == cat->epoch && ttl == 0 &&
 						(b->ntables > 0 || b->nftypes > 0)))
 		return;
