@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum batch_state
 {
@@ -63,6 +64,8 @@ struct stmt_entry
 	int			row_params;		/* parameters one Bind must carry */
 	int			fallbacks;		/* attempts undone in a row
 								 * (BATCH_FALLBACK_LIMIT) */
+	bool		table_bad;		/* STMT_SAFE because its table is TAB_BAD:
+								 * STMT_INSERT again when that is forgotten */
 	uint64_t	unit;			/* 0: trusted; else the unit whose
 								 * ReadyForQuery settles it */
 	uint64_t	shape;			/* equal for entries of equal text and types */
@@ -166,6 +169,24 @@ struct form_types
 	uint32_t   *oids;			/* 0 where the name is NULL */
 	char	  **names;			/* n names (NULL: the unnest form cannot take
 								 * a parameter there), in the same allocation */
+};
+
+/*
+ * What the catalog said about a table (table_key): TAB_OK, it has no
+ * statement-level INSERT trigger, no INSERT trigger with a transition table
+ * and no INSERT rule, and TAB_EXACT (it cannot skip a row) and TAB_QUIET (it
+ * cannot send a message per row) may be set too; TAB_BAD, it has one of
+ * them or its rows raised a NOTICE: never rewritten.
+ */
+#define TAB_OK    0x01
+#define TAB_EXACT 0x02
+#define TAB_QUIET 0x04
+#define TAB_BAD   0x08
+
+struct table_entry
+{
+	char	   *key;
+	unsigned	flags;
 };
 
 struct prep
@@ -282,21 +303,11 @@ struct batch
 	char	   *to_close[BATCH_PREP_MAX];
 	int			nto_close;
 
-	/*
-	 * Tables looked up in the catalog: "ok" have no statement-level INSERT
-	 * trigger, no INSERT trigger with a transition table and no INSERT rule;
-	 * "bad" have one, and are never rewritten.  Oldest dropped first.
-	 */
-	char	   *tables_ok[BATCH_TABLES_MAX];
-	int			ntables_ok;
-	char	   *tables_exact[BATCH_TABLES_MAX]; /* ok ones that cannot skip a
-												 * row */
-	int			ntables_exact;
-	char	   *tables_quiet[BATCH_TABLES_MAX]; /* ok ones that cannot send a
-												 * message per row */
-	int			ntables_quiet;
-	char	   *tables_bad[BATCH_TABLES_MAX];
-	int			ntables_bad;
+	/* tables looked up in the catalog (TAB_* flags), oldest dropped first */
+	struct table_entry tables[BATCH_TABLES_MAX];
+	int			ntables;
+	uint64_t	cat_epoch;		/* set.catalog->epoch when caching began */
+	uint64_t	cat_since;		/* and the time then (us, monotonic) */
 	bool		cat_value;		/* the table check's answer being read */
 	bool		cat_exact;
 	bool		cat_quiet;
@@ -676,43 +687,61 @@ table_key(const struct batch_insert *ins, struct batch_text *t)
 		batch_text_append(t, "", 0);
 }
 
-static bool
-table_in(char *const *list, int n, const char *key)
+/*
+ * Room for one more in a cache of at most BATCH_TABLES_MAX (tables, ftypes):
+ * drop the oldest when full.
+ */
+#define CACHE_MAKE_ROOM(list, n, drop) \
+	do { \
+		if ((n) == BATCH_TABLES_MAX) \
+		{ \
+			drop((list)[0]); \
+			memmove((list), (list) + 1, sizeof(*(list)) * (BATCH_TABLES_MAX - 1)); \
+			(n)--; \
+		} \
+	} while (0)
+
+static void
+table_entry_free(struct table_entry e)
 {
-	for (int i = 0; i < n; i++)
-		if (strcmp(list[i], key) == 0)
-			return true;
-	return false;
+	free(e.key);
 }
 
-static bool
-table_add(char **list, int *n, const char *key)
+/* The TAB_* flags known for table `key`; 0: not looked up. */
+static unsigned
+table_flags(const struct batch *b, const char *key)
 {
-	char	   *k = strdup(key);
+	for (int i = 0; i < b->ntables; i++)
+		if (strcmp(b->tables[i].key, key) == 0)
+			return b->tables[i].flags;
+	return 0;
+}
 
-	if (!k)
+/* Add `flags` to what is known of table `key`; false: out of memory. */
+static bool
+table_mark(struct batch *b, const char *key, unsigned flags)
+{
+	char	   *k;
+
+	for (int i = 0; i < b->ntables; i++)
+		if (strcmp(b->tables[i].key, key) == 0)
+		{
+			b->tables[i].flags |= flags;
+			return true;
+		}
+	if (!(k = strdup(key)))
 		return false;
-	if (*n == BATCH_TABLES_MAX)
-	{
-		free(list[0]);
-		memmove(list, list + 1, sizeof(*list) * (BATCH_TABLES_MAX - 1));
-		(*n)--;
-	}
-	list[(*n)++] = k;
+	CACHE_MAKE_ROOM(b->tables, b->ntables, table_entry_free);
+	b->tables[b->ntables].key = k;
+	b->tables[b->ntables++].flags = flags;
 	return true;
 }
 
 static void
 tables_clear(struct batch *b)
 {
-	while (b->ntables_ok > 0)
-		free(b->tables_ok[--b->ntables_ok]);
-	while (b->ntables_exact > 0)
-		free(b->tables_exact[--b->ntables_exact]);
-	while (b->ntables_quiet > 0)
-		free(b->tables_quiet[--b->ntables_quiet]);
-	while (b->ntables_bad > 0)
-		free(b->tables_bad[--b->ntables_bad]);
+	while (b->ntables > 0)
+		free(b->tables[--b->ntables].key);
 }
 
 /* ---- column types for the unnest form ---- */
@@ -749,6 +778,58 @@ ftypes_clear(struct batch *b)
 	free(b->ty_oids);
 	b->ty_oids = NULL;
 	b->ty_n = b->ty_cap = 0;
+}
+
+/*
+ * Before a segment is planned: drop every cached catalog answer when the
+ * shared epoch moved since caching began, or the oldest answer is ttl_us
+ * old (see struct batch_catalog).  With nothing cached, note the epoch and
+ * the time: answers asked from now on are counted from here.
+ */
+static void
+catalog_refresh(struct batch *b)
+{
+	const struct batch_catalog *cat = b->set.catalog;
+	struct timespec ts;
+	uint64_t	now,
+				ttl;
+
+	if (b->set.catalog_ttl_us != 0)
+		ttl = b->set.catalog_ttl_us > 0 ? (uint64_t) b->set.catalog_ttl_us : 0;
+	else
+		ttl = cat ? cat->ttl_us : 0;
+	if (cat == NULL || (b->cat_epoch == cat->epoch && ttl == 0 &&
+						(b->ntables > 0 || b->nftypes > 0)))
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+	if (b->ntables > 0 || b->nftypes > 0)
+	{
+		if (b->cat_epoch == cat->epoch && (ttl == 0 || now - b->cat_since < ttl))
+			return;
+		tables_clear(b);
+		ftypes_clear(b);
+
+		/*
+		 * our prepared multi-row statements too: the server fixed their
+		 * parameter types (and the unnest form's casts) from the old columns
+		 */
+		for (int i = b->npreps - 1; i >= 0 && b->nto_close < BATCH_PREP_MAX; i--)
+		{
+			if (!(b->to_close[b->nto_close] = strdup(b->preps[i]->name)))
+				break;
+			b->nto_close++;
+			prep_remove_at(b, i);
+		}
+		for (int i = 0; i < b->nstmts; i++)
+			if (b->stmts[i]->table_bad)
+			{
+				b->stmts[i]->kind = STMT_INSERT;
+				b->stmts[i]->table_bad = false;
+			}
+	}
+	b->cat_epoch = cat->epoch;
+	b->cat_since = now;
 }
 
 static const struct form_types *
@@ -795,12 +876,7 @@ ftypes_add(struct batch *b, const char *key, int width)
 		}
 		f->n = width;
 	}
-	if (b->nftypes == BATCH_TABLES_MAX)
-	{
-		ftypes_free(b->ftypes[0]);
-		memmove(b->ftypes, b->ftypes + 1, sizeof(*b->ftypes) * (BATCH_TABLES_MAX - 1));
-		b->nftypes--;
-	}
+	CACHE_MAKE_ROOM(b->ftypes, b->nftypes, ftypes_free);
 	b->ftypes[b->nftypes++] = f;
 	return true;
 }
@@ -1241,10 +1317,11 @@ end_run(struct batch *b, struct run *run)
 		table_key(&run->e->ins, &b->sql);
 		if (b->sql.failed)
 			return false;
-		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
+		if (table_flags(b, b->sql.data) & TAB_BAD)
 		{
 			/* its table has statement-level triggers or rules: as sent */
 			run->e->kind = STMT_SAFE;
+			run->e->table_bad = true;
 			for (int i = 0; i < run->n; i++)
 			{
 				const struct row *r = &b->rows[run->first_row + i];
@@ -1294,7 +1371,7 @@ end_run(struct batch *b, struct run *run)
 					c->describe = true;
 			c->returning = run->e->ins.returning;
 			c->exact = run->e->ins.conflict == BATCH_CONFLICT_NONE &&
-				table_in(b->tables_exact, b->ntables_exact, b->sql.data);
+				(table_flags(b, b->sql.data) & TAB_EXACT);
 			c->guarded = !c->returning && !c->exact;
 			/* without RETURNING each row's NoData is ours to write */
 			c->describe = c->describe && c->returning;
@@ -1975,6 +2052,7 @@ launch(struct batch *b)
 
 	if (b->status != 'I' && b->status != 'T')
 		return release_held(b) ? BATCH_TAKEN : BATCH_FAILED;
+	catalog_refresh(b);
 	if (b->held_query)
 	{
 		struct chunk *c;
@@ -1990,7 +2068,7 @@ launch(struct batch *b)
 		c->describe = c->returning;
 		table_key(&b->q_ins, &b->sql);
 		c->exact = b->q_ins.conflict == BATCH_CONFLICT_NONE && !b->sql.failed &&
-			table_in(b->tables_exact, b->ntables_exact, b->sql.data);
+			(table_flags(b, b->sql.data) & TAB_EXACT);
 		c->guarded = !c->returning && !c->exact;
 		c->simple = true;
 		b->nchunks = 1;
@@ -2059,7 +2137,7 @@ launch(struct batch *b)
 		table_key(chunk_ins(b, &b->chunks[it->index]), &b->sql);
 		if (b->sql.failed)
 			return BATCH_FAILED;
-		if (b->set.check_tables && !table_in(b->tables_ok, b->ntables_ok, b->sql.data))
+		if (b->set.check_tables && !(table_flags(b, b->sql.data) & TAB_OK))
 		{
 			bool		asked = false;
 
@@ -2128,7 +2206,7 @@ launch(struct batch *b)
 			table_key(chunk_ins(b, &b->chunks[i]), &b->sql);
 			if (b->sql.failed)
 				return BATCH_FAILED;
-			if (!table_in(b->tables_quiet, b->ntables_quiet, b->sql.data))
+			if (!(table_flags(b, b->sql.data) & TAB_QUIET))
 				b->optimistic = false;
 		}
 	}
@@ -2341,9 +2419,7 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			x->kind != EXP_CATALOG)
 		{
 			table_key(chunk_ins(b, &b->chunks[x->chunk]), &b->sql);
-			if (b->sql.failed ||
-				(!table_in(b->tables_bad, b->ntables_bad, b->sql.data) &&
-				 !table_add(b->tables_bad, &b->ntables_bad, b->sql.data)))
+			if (b->sql.failed || !table_mark(b, b->sql.data, TAB_BAD))
 				return BATCH_FAILED;
 			if (!b->doomed)
 				b->doom_reason = BATCH_FB_TABLE;
@@ -2431,14 +2507,13 @@ attempt_reply(struct batch *b, const uint8_t *msg, size_t len)
 			if (b->cat_value)
 			{
 				/* never rewrite it: undo this attempt and replay */
-				if (!table_add(b->tables_bad, &b->ntables_bad, b->sql.data))
+				if (!table_mark(b, b->sql.data, TAB_BAD))
 					return BATCH_FAILED;
 				b->doomed = true;
 				b->doom_reason = BATCH_FB_TABLE;
 			}
-			else if (!table_add(b->tables_ok, &b->ntables_ok, b->sql.data) ||
-					 (b->cat_exact && !table_add(b->tables_exact, &b->ntables_exact, b->sql.data)) ||
-					 (b->cat_quiet && !table_add(b->tables_quiet, &b->ntables_quiet, b->sql.data)))
+			else if (!table_mark(b, b->sql.data, TAB_OK | (b->cat_exact ? TAB_EXACT : 0) |
+								 (b->cat_quiet ? TAB_QUIET : 0)))
 				return BATCH_FAILED;
 			b->cat_value = b->cat_exact = b->cat_quiet = false;
 			b->exp_head++;
@@ -2616,10 +2691,11 @@ start_query(struct batch *b, const uint8_t *msg, size_t len)
 		return BATCH_FAILED;
 	if (rc == BATCH_SQL_OK)
 	{
+		catalog_refresh(b);
 		table_key(&b->q_ins, &b->sql);
 		if (b->sql.failed)
 			return BATCH_FAILED;
-		if (table_in(b->tables_bad, b->ntables_bad, b->sql.data))
+		if (table_flags(b, b->sql.data) & TAB_BAD)
 			rc = BATCH_SQL_REFUSED;
 	}
 	/* one statement: not rewritten when over either cap */
@@ -2679,6 +2755,9 @@ opens_segment(struct batch *b, const uint8_t *msg, size_t len)
 		if (plen + 1 >= n || memchr(portal + plen + 1, '\0', n - plen - 1) == NULL)
 			return false;
 		k = stmt_find(b, portal + plen + 1);
+		/* left as sent for its table: unless that answer is forgotten now */
+		if (k >= 0 && b->stmts[k]->table_bad)
+			catalog_refresh(b);
 		return k >= 0 && b->stmts[k]->kind == STMT_INSERT;
 	}
 	return false;
@@ -2921,6 +3000,68 @@ batch_peek(const uint8_t *msg, size_t avail, size_t total)
 		strncasecmp(t, "insert", n < 6 ? n : 6) != 0)
 		return BATCH_PEEK_NO;
 	return BATCH_PEEK_MORE;
+}
+
+/* Does `w` (lower case) start t[0..n), followed by a non-letter or the end? */
+static bool
+word_at(const char *t, size_t n, const char *w)
+{
+	size_t		k = strlen(w);
+
+	return n >= k && strncasecmp(t, w, k) == 0 &&
+		(n == k || !(((t[k] | 0x20) >= 'a' && (t[k] | 0x20) <= 'z') || t[k] == '_' ||
+					 (t[k] >= '0' && t[k] <= '9')));
+}
+
+bool
+batch_peek_ddl(const uint8_t *msg, size_t avail)
+{
+	size_t		off = PROTO_HDR_LEN;
+	const char *t;
+	size_t		n;
+	int			depth;
+
+	if (avail <= off || (msg[0] != PQMSG_Query && msg[0] != PQMSG_Parse))
+		return false;
+	if (msg[0] == PQMSG_Parse)
+	{
+		const uint8_t *end = memchr(msg + off, '\0', avail - off);
+
+		if (end == NULL)
+			return false;
+		off = (size_t) (end - msg) + 1;
+	}
+	t = (const char *) msg + off;
+	n = avail - off;
+	/* the common case: another first letter (COMMIT and DELETE look on) */
+	while (n > 0)
+	{
+		char		c = (char) (*t | 0x20);
+
+		if (c == 'a' || c == 'c' || c == 'd')
+			return word_at(t, n, "create") || word_at(t, n, "alter") || word_at(t, n, "drop");
+		if (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' || *t == '\f' || *t == '\v')
+			t++, n--;
+		else if (n >= 2 && t[0] == '-' && t[1] == '-')
+		{
+			while (n > 0 && *t != '\n')
+				t++, n--;
+		}
+		else if (n >= 2 && t[0] == '/' && t[1] == '*')
+		{
+			/* comments nest */
+			for (depth = 1, t += 2, n -= 2; n > 0 && depth > 0; t++, n--)
+			{
+				if (n >= 2 && t[0] == '/' && t[1] == '*')
+					depth++, t++, n--;
+				else if (n >= 2 && t[0] == '*' && t[1] == '/')
+					depth--, t++, n--;
+			}
+		}
+		else
+			return false;
+	}
+	return false;
 }
 
 void

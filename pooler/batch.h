@@ -192,6 +192,20 @@ enum batch_form
 	"LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid AND t.typtype IN ('b', 'c', 'e', 'm', 'r') " \
 	"AND t.typarray <> 0 AND t.typdelim = ',' WHERE c.ord <= $3 ORDER BY c.ord"
 
+/*
+ * When cached catalog answers (BATCH_CATALOG_SQL per table, BATCH_TYPES_SQL
+ * per INSERT shape) are asked again.  One object shared by every rewriter
+ * and the coalescer, owned by the caller: a rewriter drops everything it
+ * cached before its next rewrite when `epoch` moved since it began caching
+ * (DDL seen through the pooler, RELOAD), or when its oldest answer was asked
+ * `ttl_us` or more ago (insert_batch_catalog_ttl; 0: only on epoch).
+ */
+struct batch_catalog
+{
+	uint64_t	epoch;
+	uint64_t	ttl_us;
+};
+
 struct batch_settings
 {
 	int			max_rows;		/* rows per multi-row statement
@@ -214,6 +228,11 @@ struct batch_settings
 	bool		check_tables;	/* look up statement-level triggers and rules
 								 * once per table before rewriting into it
 								 * (always, but for unit tests of other paths) */
+	const struct batch_catalog *catalog;	/* NULL: answers are never asked
+											 * again */
+	int64_t		catalog_ttl_us; /* 0: catalog->ttl_us; > 0: this client's TTL
+								 * (a [databases] key); < 0: none, only the
+								 * epoch */
 	bool		literal_params; /* multi-statement strings: send their
 								 * literals as parameters of a prepared
 								 * multi-row INSERT (see
@@ -288,6 +307,15 @@ enum batch_peek
 								 * it */
 };
 enum batch_peek batch_peek(const uint8_t *msg, size_t avail, size_t total);
+
+/*
+ * Could this client message (its first `avail` bytes) change what
+ * BATCH_CATALOG_SQL or BATCH_TYPES_SQL answers: a Query or Parse whose text
+ * begins (after whitespace and comments) with CREATE, ALTER or DROP?  Other
+ * types and other first letters cost one test.  A first word not within
+ * `avail` bytes says false.  The caller moves batch_catalog.epoch on true.
+ */
+bool		batch_peek_ddl(const uint8_t *msg, size_t avail);
 
 /*
  * A complete message from the client (type byte, length and body: len bytes).

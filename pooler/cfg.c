@@ -91,6 +91,7 @@ static const struct cfg_key cfg_db_keys[] = {
 	{"datestyle", CFG_T_STR, DOFF(datestyle), 0, 0},
 	{"dbname", CFG_T_STR, DOFF(dbname), 0, 0},
 	{"host", CFG_T_STR, DOFF(host), 0, 0},
+	{"insert_batch_catalog_ttl", CFG_T_TIME, DOFF(insert_batch_catalog_ttl), 0, 0},
 	{"insert_batch_form", CFG_T_BATCH_FORM, DOFF(insert_batch_form), 0, 0},
 	{"insert_batch_max_bytes", CFG_T_INT, DOFF(insert_batch_max_bytes), 1024, IMAX},
 	{"insert_batch_max_rows", CFG_T_INT, DOFF(insert_batch_max_rows), 1, 65535},
@@ -771,6 +772,7 @@ init_database(struct cfg_database *d)
 	d->insert_batch_max_rows = -1;
 	d->insert_batch_max_bytes = -1;
 	d->insert_batch_stream_rows = -1;
+	d->insert_batch_catalog_ttl = -1;
 	d->insert_batch_form = -1;
 }
 
@@ -1160,6 +1162,13 @@ int
 cfg_insert_batch_form_for(const struct cfg *c, const struct cfg_database *db)
 {
 	return db && db->insert_batch_form >= 0 ? db->insert_batch_form : c->insert_batch_form;
+}
+
+int64_t
+cfg_insert_batch_catalog_ttl_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_batch_catalog_ttl >= 0 ? db->insert_batch_catalog_ttl
+		: c->insert_batch_catalog_ttl;
 }
 
 int

@@ -101,6 +101,7 @@ struct cfg_database
 	int			insert_batch_max_rows;	/* -1: insert_batch_max_rows */
 	int			insert_batch_max_bytes; /* -1: insert_batch_max_bytes */
 	int			insert_batch_stream_rows;	/* -1: insert_batch_stream_rows */
+	int64_t		insert_batch_catalog_ttl;	/* -1: insert_batch_catalog_ttl */
 	int			insert_batch_form;	/* -1: insert_batch_form, else enum
 									 * cfg_batch_form */
 	int			line;			/* line of the entry in its file, for messages */
@@ -151,6 +152,8 @@ struct cfg_user
 	  "Disconnect clients idle in a transaction longer than this (0 = never).") \
 	X(ignore_startup_parameters, STR, CFG_RELOAD, "", 0, 0, \
 	  "Comma-separated startup parameters accepted from clients and not passed on.") \
+	X(insert_batch_catalog_ttl, TIME, CFG_RELOAD, "60", 0, 0, \
+	  "insert_batching and insert_coalescing: how long a cached catalog answer about a table (triggers, rules, column types) is trusted before it is asked again (plain number = seconds; 0 = until DDL through the pooler or RELOAD).") \
 	X(insert_batch_form, BATCH_FORM, CFG_RELOAD, "auto", 0, 0, \
 	  "insert_batching: how a pipelined run is executed: values (multi-row VALUES), unnest (INSERT ... SELECT * FROM unnest($1::type[], ...), one array parameter per column; VALUES where that cannot keep the meaning) or auto (unnest for statements of at least 10 rows whose values average at most 16 bytes).") \
 	X(insert_batch_max_bytes, INT, CFG_RELOAD, "1048576", 1024, INT_MAX, \
@@ -322,6 +325,7 @@ bool		cfg_insert_batching_for(const struct cfg *c, const struct cfg_database *db
 int			cfg_insert_batch_max_rows_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
+int64_t		cfg_insert_batch_catalog_ttl_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_form_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);

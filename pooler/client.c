@@ -558,6 +558,10 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 			.form = cfg_insert_batch_form_for(cfg, pool_db(c->pool)),
 			.max_statements = 256,
 			.check_tables = true,
+			.catalog = &batch_catalog,
+			/* a [databases] key (0: none), else the global one (reloadable) */
+			.catalog_ttl_us = !pool_db(c->pool) || pool_db(c->pool)->insert_batch_catalog_ttl < 0 ? 0 :
+			pool_db(c->pool)->insert_batch_catalog_ttl > 0 ? pool_db(c->pool)->insert_batch_catalog_ttl : -1,
 			.literal_params = true,
 		};
 
@@ -616,6 +620,22 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 }
 
 /*
+ * A Query or Parse of CREATE, ALTER or DROP: every client's cached catalog
+ * answers are asked again before its next rewrite (batch_catalog), and again
+ * once the client's transaction ends (server.c's note_ready), so that an
+ * answer asked between the DDL and its COMMIT is not kept.
+ */
+static void
+note_ddl(struct client *c, const struct sbuf_pkt *pkt)
+{
+	if (batch_peek_ddl(pkt->data, pkt->avail))
+	{
+		batch_catalog.epoch++;
+		c->ddl_sent = true;
+	}
+}
+
+/*
  * Every message of a logged-in client passes here, header first, before it
  * is forwarded.  This is the hook point for prepared-statement tracking and
  * batch rewriting: return SBUF_NEED_FULL to see the whole message (Parse,
@@ -648,6 +668,8 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
+		if (r == SBUF_SKIP && pkt->type == PQMSG_Parse)
+			note_ddl(c, pkt);
 		if (r != SBUF_FORWARD)
 			return r;
 		/* insert_coalescing: an INSERT held for merging with others' */
@@ -690,9 +712,15 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	switch (pkt->type)
 	{
 		case PQMSG_Query:
+			note_ddl(c, pkt);
+			/* fall through */
 		case PQMSG_FunctionCall:
 			s->expect_rfq++;
 			sbuf_answer_coming(&c->sb);
+			break;
+		case PQMSG_Parse:
+			note_ddl(c, pkt);
+			s->ext_open = true;
 			break;
 		case PQMSG_Sync:
 			s->expect_rfq++;

@@ -539,6 +539,8 @@ struct coal_table
 								 * check's third answer): merged inside BEGIN,
 								 * committed only when none came */
 	int			inflight;		/* groups flushed and not finished */
+	uint64_t	epoch;			/* batch_catalog.epoch when last asked */
+	int64_t		asked_at;		/* now_usec() then */
 	char		dbname[NAME_MAX_LEN];	/* with pool: a freed pool's address
 										 * may come back */
 	char		prefix[];		/* "INSERT INTO rel (cols) " as written */
@@ -621,6 +623,23 @@ table_get(struct pool *p, const char *prefix)
 	tables = t;
 	ntables++;
 	return t;
+}
+
+/*
+ * The catalog's answer about t is forgotten once DDL or a reload moved
+ * batch_catalog.epoch or it is insert_batch_catalog_ttl old: the next group
+ * asks again (a group in flight finishes as it started).
+ */
+static void
+table_refresh(struct coal_table *t)
+{
+	int64_t		ttl;
+
+	if (t->st == TAB_UNKNOWN)
+		return;
+	ttl = cfg_insert_batch_catalog_ttl_for(cfg, pool_db(t->pool));
+	if (t->epoch != batch_catalog.epoch || (ttl > 0 && now_usec() - t->asked_at >= ttl))
+		t->st = TAB_UNKNOWN;
 }
 
 static void
@@ -740,6 +759,8 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_FORWARD;
 	}
 	tab = table_get(c->pool, e->req.ins->prefix);
+	if (tab != NULL)
+		table_refresh(tab);
 	if (tab == NULL || tab->st == TAB_BAD)
 	{
 		entry_free(e);
@@ -1239,14 +1260,21 @@ group_start(struct coal_group *g, struct server *s)
 	g->lead = g->e[0];
 	g->lead->st = CE_FLIGHT;
 	g->lead->final_held = false;	/* the caller consumes it */
+	table_refresh(g->tab);
 	if (g->n == 1 || g->tab->st == TAB_BAD)
 	{
 		g->phase = PH_REPLAY;
 		if (g->n == 1)
 			coalesce_stats.solo++;
 	}
+	else if (g->tab->st == TAB_OK)
+		g->phase = PH_MERGED;
 	else
-		g->phase = g->tab->st == TAB_OK ? PH_MERGED : PH_CHECK;
+	{
+		g->phase = PH_CHECK;
+		g->tab->epoch = batch_catalog.epoch;
+		g->tab->asked_at = now_usec();
+	}
 	return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
 }
 

@@ -33,6 +33,7 @@ int			client_count;
 bool		pooler_shutting_down;
 bool		pooler_shutdown_wait_clients;
 bool		pooler_paused;
+struct batch_catalog batch_catalog;
 
 static struct list justfree_client_list;
 static struct list justfree_server_list;
@@ -55,6 +56,7 @@ objects_init(struct event_base *base)
 	list_init(&justfree_client_list);
 	list_init(&justfree_server_list);
 	txn_configure();
+	batch_catalog.ttl_us = cfg ? (uint64_t) cfg->insert_batch_catalog_ttl : 0;
 }
 
 /* ---- identity for log lines ---- */
@@ -1113,6 +1115,9 @@ void
 objects_reload(void)
 {
 	txn_configure();
+	/* RELOAD: every cached catalog answer is asked again */
+	batch_catalog.ttl_us = (uint64_t) cfg->insert_batch_catalog_ttl;
+	batch_catalog.epoch++;
 	struct list_node *n,
 			   *t;
 

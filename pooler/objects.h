@@ -97,6 +97,9 @@ struct client
 	struct txn_client *txn;		/* session parameters, prepared statements
 								 * (txn.c) */
 	struct batch *batch;		/* insert_batching state, or NULL */
+	bool		ddl_sent;		/* sent CREATE/ALTER/DROP: move
+								 * batch_catalog.epoch again when its
+								 * transaction ends */
 	struct coal_entry *coal;	/* insert_coalescing: its held INSERT, or NULL */
 	struct event *timer;		/* allocated while a deadline is armed */
 
@@ -235,6 +238,13 @@ extern bool pooler_shutting_down;
 extern bool pooler_shutdown_wait_clients;	/* SIGTERM: serve clients until
 											 * they leave */
 extern bool pooler_paused;
+
+/*
+ * Catalog answers cached by the rewriters and the coalescer: the epoch moves
+ * on DDL seen through the pooler (any database: aliases may name the same
+ * one) and on reload; ttl_us is insert_batch_catalog_ttl.
+ */
+extern struct batch_catalog batch_catalog;
 
 void		objects_init(struct event_base *base);
 void		objects_cleanup(void);

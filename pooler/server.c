@@ -343,6 +343,12 @@ note_ready(struct server *s, char status)
 	p->stats.query_count++;
 	if (status == 'I')
 	{
+		/* DDL committed (or not): cached catalog answers are asked again */
+		if (c->ddl_sent)
+		{
+			c->ddl_sent = false;
+			batch_catalog.epoch++;
+		}
 		/* a transaction ended: explicit (began at xact_start) or implicit */
 		p->stats.xact_count++;
 		p->stats.xact_time += (uint64_t) (now - (s->txn_status != 'I' ? s->xact_start : s->query_start));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "batch.h"
 
@@ -1251,6 +1252,41 @@ undo_replies(void)
 	srv(m_ready('I'));
 }
 
+/* The server's replies to a 2-row segment sent as the client sent it. */
+static void
+as_sent_replies(void)
+{
+	srv(m_simple(PQMSG_ParseComplete));
+	for (int i = 0; i < 2; i++)
+	{
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_complete("INSERT 0 1"));
+	}
+	srv(m_ready('I'));
+}
+
+/*
+ * The first 2-row batch into "Trig", which has a statement-level trigger:
+ * the catalog is asked, the attempt undone and the segment replayed as sent.
+ */
+static void
+bad_table_first_batch(const char *sql)
+{
+	reset_io();
+	send_batch("", sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
+	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
+	reset_io();
+	table_check_replies(true, true);
+	srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
+	undo_replies();
+	as_sent_replies();
+	ck_assert(!batch_busy(b));
+}
+
 /* The first batch into a table asks the catalog; a table with statement-level triggers is left alone. */
 START_TEST(test_table_check)
 {
@@ -1292,35 +1328,13 @@ START_TEST(test_table_check)
 	 * a table with a statement-level trigger: the attempt is undone and
 	 * replayed
 	 */
-	reset_io();
-	send_batch("", bad_sql, 2, false);
-	ck_assert_str_eq(types_of(&sent), "PPBECPBEH");
-	ck_assert(memmem(nth(&sent, 2), mlen(nth(&sent, 2)), "\"Trig\"", 6) != NULL);
-	reset_io();
-	table_check_replies(true, true);
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	guard_ok();
-	ck_assert_str_eq(types_of(&sent), "ESCSPBEBES");
-	undo_replies();
-	srv(m_simple(PQMSG_ParseComplete));
-	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 1"));
-	srv(m_simple(PQMSG_BindComplete));
-	srv(m_complete("INSERT 0 1"));
-	srv(m_ready('I'));
+	bad_table_first_batch(bad_sql);
 	/* from now on that table's batches go out as sent */
 	reset_io();
 	send_batch("", bad_sql, 2, false);
 	ck_assert_str_eq(types_of(&sent), "PBEBES");
 	ck_assert(!batch_busy(b));
-	srv(m_simple(PQMSG_ParseComplete));
-	for (int i = 0; i < 2; i++)
-	{
-		srv(m_simple(PQMSG_BindComplete));
-		srv(m_complete("INSERT 0 1"));
-	}
-	srv(m_ready('I'));
+	as_sent_replies();
 
 	/* a plain table that cannot skip rows: after the check, no guard */
 	reset_io();
@@ -1349,6 +1363,151 @@ START_TEST(test_table_check)
 	reset_io();
 	send_batch("", "INSERT INTO ex (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, false);
 	ck_assert(strstr(body_str(nth(&sent, 1), 1), "WITH pgplumb_ins") != NULL);
+}
+
+END_TEST
+
+/*
+ * One 2-row batch into sql's (plain) table, answered as the server would;
+ * true when the rewriter asked the catalog about the table first.
+ */
+static bool
+round_asks_catalog(const char *sql)
+{
+	const char *types;
+	bool		asked;
+	int			nparse = 0,
+				ncloses = 0;
+
+	reset_io();
+	send_batch("", sql, 2, false);
+	types = types_of(&sent);
+	/* first the Close of each multi-row statement prepared before forgetting */
+	while (types[ncloses] == 'C')
+		ncloses++;
+	asked = strchr(types + ncloses, 'C') != NULL;
+	if (asked)
+		ck_assert_str_eq(body_str(nth(&sent, ncloses + 1), 1), BATCH_CATALOG_SQL);
+	else
+		ck_assert_int_eq(ncloses, 0);
+	for (const char *t = types; *t; t++)
+		nparse += *t == 'P';
+	for (int i = 0; i < ncloses; i++)
+		srv(m_simple(PQMSG_CloseComplete));
+	srv(m_simple(PQMSG_ParseComplete));
+	if (asked)
+	{
+		srv(m_simple(PQMSG_ParseComplete));
+		srv(m_simple(PQMSG_BindComplete));
+		srv(m_catalog(false, true));
+		srv(m_complete("SELECT 1"));
+		srv(m_simple(PQMSG_CloseComplete));
+	}
+	/* the multi-row statement's Parse, unless prepared before */
+	if (nparse == (asked ? 3 : 2))
+		srv(m_simple(PQMSG_ParseComplete));
+	srv(m_simple(PQMSG_BindComplete));
+	guard_ok();
+	ck_assert_int_eq(srv(m_ready('I')), BATCH_FORWARD);
+	ck_assert_str_eq(types_of(&got), "12C2CZ");
+	ck_assert(!batch_busy(b));
+	return asked;
+}
+
+/*
+ * Cached catalog answers are asked again once the shared epoch moves (DDL
+ * through the pooler, RELOAD) or the oldest is ttl_us old; a table found
+ * bad is looked at again too.
+ */
+START_TEST(test_catalog_invalidation)
+{
+	struct batch_catalog cat = {.epoch = 7,.ttl_us = 0};
+	struct batch_settings set = {.max_rows = 1000,.max_bytes = 1 << 20,.max_statements = 16,
+	.check_tables = true,.catalog = &cat};
+	const char *sql = "INSERT INTO t (a, b) VALUES ($1, $2)";
+	const char *bad_sql = "INSERT INTO \"Trig\" (a, b) VALUES ($1, $2)";
+	struct timespec pause = {0, 300 * 1000 * 1000};
+
+	batch_free(b);
+	b = batch_new(&set);
+	ck_assert(round_asks_catalog(sql));
+	ck_assert(!round_asks_catalog(sql));
+	ck_assert(!round_asks_catalog(sql));
+	/* DDL: the next batch asks again, then the answer holds */
+	cat.epoch++;
+	ck_assert(round_asks_catalog(sql));
+	/* ... having closed the multi-row statement prepared before */
+	ck_assert_str_eq(types_of(&sent), "CPPBECPBEHS");
+	ck_assert(!round_asks_catalog(sql));
+
+	/* a table found bad: replayed as sent until the epoch moves */
+	bad_table_first_batch(bad_sql);
+	ck_assert(!batch_busy(b));
+	reset_io();
+	send_batch("", bad_sql, 2, false);
+	ck_assert_str_eq(types_of(&sent), "PBEBES");
+	as_sent_replies();
+	cat.epoch++;
+	/* the trigger was dropped: asked again and rewritten */
+	ck_assert(round_asks_catalog(bad_sql));
+	ck_assert(!round_asks_catalog(bad_sql));
+
+	/* insert_batch_catalog_ttl: asked again once the answers are that old */
+	cat.ttl_us = 200 * 1000;
+	ck_assert(round_asks_catalog(sql));
+	ck_assert(!round_asks_catalog(sql));
+	nanosleep(&pause, NULL);
+	ck_assert(round_asks_catalog(sql));
+	/* a client's own TTL (a [databases] key) wins; < 0: none */
+	set.catalog_ttl_us = -1;
+	batch_free(b);
+	b = batch_new(&set);
+	ck_assert(round_asks_catalog(sql));
+	nanosleep(&pause, NULL);
+	ck_assert(!round_asks_catalog(sql));
+	set.catalog_ttl_us = 200 * 1000;
+	cat.ttl_us = 0;
+	batch_free(b);
+	b = batch_new(&set);
+	ck_assert(round_asks_catalog(sql));
+	ck_assert(!round_asks_catalog(sql));
+	nanosleep(&pause, NULL);
+	ck_assert(round_asks_catalog(sql));
+	/* no catalog object: never asked again */
+	batch_free(b);
+	set.catalog = NULL;
+	b = batch_new(&set);
+	ck_assert(round_asks_catalog(sql));
+	nanosleep(&pause, NULL);
+	ck_assert(!round_asks_catalog(sql));
+}
+
+END_TEST
+
+static bool
+ddl(const uint8_t *m, size_t avail)
+{
+	return batch_peek_ddl(m, avail ? avail : mlen(m));
+}
+
+/* CREATE, ALTER and DROP as first word move the epoch; nothing else does. */
+START_TEST(test_peek_ddl)
+{
+	ck_assert(ddl(m_query("CREATE TRIGGER x AFTER INSERT ON t EXECUTE FUNCTION f()"), 0));
+	ck_assert(ddl(m_query(" \n-- c\n/* a /* b */ */alter table t add c int"), 0));
+	ck_assert(ddl(m_parse("s1", "Drop rule r ON t", 0, NULL), 0));
+	ck_assert(ddl(m_query("drop"), 0));
+	ck_assert(!ddl(m_query("COMMIT"), 0));
+	ck_assert(!ddl(m_query("DELETE FROM t"), 0));
+	ck_assert(!ddl(m_query("created"), 0));
+	ck_assert(!ddl(m_query("drop_x()"), 0));
+	ck_assert(!ddl(m_query("SELECT 'create'"), 0));
+	ck_assert(!ddl(m_query("INSERT INTO t VALUES (1)"), 0));
+	ck_assert(!ddl(m_parse("create", "SELECT 1", 0, NULL), 0));
+	ck_assert(!ddl(m_simple(PQMSG_Sync), 0));
+	/* the first word cut off: not seen */
+	ck_assert(!ddl(m_query("CREATE TABLE t ()"), PROTO_HDR_LEN + 3));
+	ck_assert(!ddl(m_parse("a_long_name", "CREATE TABLE t ()", 0, NULL), PROTO_HDR_LEN + 4));
 }
 
 END_TEST
@@ -1596,6 +1755,8 @@ batch_suite(void)
 	tcase_add_test(tc, test_prepared_in_earlier_segments);
 	tcase_add_test(tc, test_repeated_fallbacks_stop_rewriting);
 	tcase_add_test(tc, test_table_check);
+	tcase_add_test(tc, test_catalog_invalidation);
+	tcase_add_test(tc, test_peek_ddl);
 	tcase_add_test(tc, test_notice_undoes_attempt);
 	tcase_add_test(tc, test_mixed_formats_and_select);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
