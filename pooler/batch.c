@@ -2991,6 +2991,25 @@ batch_free(struct batch *b)
 	free(b);
 }
 
+bool
+batch_collect(struct batch *b, const uint8_t *msg, size_t len)
+{
+	struct msgrec *m;
+
+	if (b->state != BS_COLLECT || b->failed || len < PROTO_HDR_LEN ||
+		(msg[0] != PQMSG_Bind && msg[0] != PQMSG_Execute && msg[0] != PQMSG_Describe) ||
+		b->nmsgs >= b->msgs_cap || len > b->held.cap - b->held.len ||
+		b->held.len + len > b->set.max_bytes || b->held.failed)
+		return false;
+	m = &b->msgs[b->nmsgs++];
+	m->type = msg[0];
+	m->off = b->held.len;
+	m->len = len;
+	memcpy(b->held.data + b->held.len, msg, len);
+	b->held.len += len;
+	return true;
+}
+
 enum batch_action
 batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
 {
@@ -2998,25 +3017,8 @@ batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
 
 	if (b->failed)
 		return BATCH_FAILED;
-
-	/*
-	 * The bulk of a held segment (each row's Bind, Describe and Execute):
-	 * appended where room was reserved, without handle_client's dispatch.
-	 */
-	if (b->state == BS_COLLECT && len >= PROTO_HDR_LEN &&
-		(msg[0] == PQMSG_Bind || msg[0] == PQMSG_Execute || msg[0] == PQMSG_Describe) &&
-		b->nmsgs < b->msgs_cap && len <= b->held.cap - b->held.len &&
-		b->held.len + len <= b->set.max_bytes && !b->held.failed)
-	{
-		struct msgrec *m = &b->msgs[b->nmsgs++];
-
-		m->type = msg[0];
-		m->off = b->held.len;
-		m->len = len;
-		memcpy(b->held.data + b->held.len, msg, len);
-		b->held.len += len;
+	if (batch_collect(b, msg, len))
 		return BATCH_TAKEN;
-	}
 	a = handle_client(b, msg, len, false);
 	if (a == BATCH_FAILED)
 		b->failed = true;
