@@ -419,6 +419,15 @@ same_bytes(const uint8_t *a, const uint8_t *b, size_t alen, size_t blen)
 }
 
 static int
+stmt_search(struct batch *b, const char *name)
+{
+	for (int i = b->nstmts - 1; i >= 0; i--)
+		if (name_eq(b->stmts[i]->name, name))
+			return b->stmt_hint = i;
+	return -1;
+}
+
+static inline int
 stmt_find(struct batch *b, const char *name)
 {
 	/* Drivers bind their statements in the order they prepared them. */
@@ -427,10 +436,7 @@ stmt_find(struct batch *b, const char *name)
 	for (int k = 0; k < 2; k++, h--)
 		if (h >= 0 && h < b->nstmts && name_eq(b->stmts[h]->name, name))
 			return b->stmt_hint = h;
-	for (int i = b->nstmts - 1; i >= 0; i--)
-		if (name_eq(b->stmts[i]->name, name))
-			return b->stmt_hint = i;
-	return -1;
+	return stmt_search(b, name);
 }
 
 static void
@@ -1120,7 +1126,7 @@ skip_name(const uint8_t *p, const uint8_t *end)
  * Decode a Bind (run once per row of every batch: the reads are inline
  * rather than proto_reader calls).
  */
-static bool
+static inline bool
 decode_bind(const uint8_t *msg, size_t len, struct bind_info *bi)
 {
 	const uint8_t *p = body_of(msg),
@@ -1437,35 +1443,45 @@ plan_extended(struct batch *b)
 				}
 			case PQMSG_Bind:
 				{
-					struct row	row;
+					struct row *row;
 					struct stmt_entry *e = NULL;
 					struct bind_info bi;
 
-					if (row_at(b, i, &row, &e, &bi))
+					/* the row is decoded where it is kept (no copies per row) */
+					if (!GROW(b->rows, b->nrows, b->rows_cap))
+						goto nomem;
+					row = &b->rows[b->nrows];
+					if (row_at(b, i, row, &e, &row->bi))
 					{
-						unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
+						unnamed_used |= row->bi.stmt[0] == '\0' && !unnamed_parsed;
 						if (run.e && !(same_statement(run.e, e) &&
-									   same_bytes(bi.res, run.res, bi.res_len, run.res_len)))
+									   same_bytes(row->bi.res, run.res, row->bi.res_len,
+												  run.res_len)))
 						{
+							int			at = b->nrows;
+
 							if (!end_run(b, &run))
 								goto nomem;
+							/* end_run dropped rows it left as sent */
+							if (b->nrows != at)
+							{
+								b->rows[b->nrows] = *row;
+								row = &b->rows[b->nrows];
+							}
 						}
 						if (!run.e)
 						{
 							run.e = e;
 							run.first_row = b->nrows;
 							run.n = 0;
-							run.res = bi.res;
-							run.res_len = bi.res_len;
+							run.res = row->bi.res;
+							run.res_len = row->bi.res_len;
 						}
-						if (!GROW(b->rows, b->nrows, b->rows_cap))
-							goto nomem;
-						row.parse_idx = pending_parse;
-						row.bi = bi;
+						row->parse_idx = pending_parse;
 						pending_parse = -1;
-						b->rows[b->nrows++] = row;
+						b->nrows++;
 						run.n++;
-						i = row.exec_idx;
+						i = row->exec_idx;
 						break;
 					}
 					if (!end_run(b, &run))
