@@ -1483,8 +1483,8 @@ START_TEST(test_single_row_then_run)
 	const char *const want[] = {"3", "c", "4", "d"};
 
 	/*
-	 * one row into t goes as sent; the run into u after it is planned in
-	 * the row slots the single row left, and carries its own values
+	 * one row into t goes as sent; the run into u after it is planned in the
+	 * row slots the single row left, and carries its own values
 	 */
 	ck_assert_int_eq(cli(m_parse("a", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
 	ck_assert_int_eq(cli(m_parse("c", "INSERT INTO u (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
