@@ -30,15 +30,8 @@ if [ "${1:-}" != "--inside" ]; then
 	bench_enter_cluster "$0" --inside
 fi
 
-WORK=$(mktemp -d /tmp/bench_batchsel.XXXXXX)
-chmod 755 "$WORK"
-PID=""
-cleanup() {
-	if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+bench_work_dir bench_batchsel
+PID=""	# the proxy running now: bench_cleanup stops it
 
 PG_PORT=$(psql -XAtc 'show port')
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -399,19 +399,55 @@ stmt_free(struct stmt_entry *e)
 	free(e);
 }
 
+/*
+ * strcmp(a, b) == 0 for the short statement names drivers use ("", "P_12",
+ * "s3"), run per row: a byte loop costs less than the library call.
+ */
+static inline bool
+name_eq(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b)
+	{
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+/*
+ * Two rows' result-format blocks (two or a few bytes, compared per row) are
+ * the same: a byte loop costs less than memcmp.
+ */
+static inline bool
+same_bytes(const uint8_t *a, const uint8_t *b, size_t alen, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 static int
+stmt_search(struct batch *b, const char *name)
+{
+	for (int i = b->nstmts - 1; i >= 0; i--)
+		if (name_eq(b->stmts[i]->name, name))
+			return b->stmt_hint = i;
+	return -1;
+}
+
+static inline int
 stmt_find(struct batch *b, const char *name)
 {
 	/* Drivers bind their statements in the order they prepared them. */
 	int			h = b->stmt_hint + 1;
 
 	for (int k = 0; k < 2; k++, h--)
-		if (h >= 0 && h < b->nstmts && strcmp(b->stmts[h]->name, name) == 0)
+		if (h >= 0 && h < b->nstmts && name_eq(b->stmts[h]->name, name))
 			return b->stmt_hint = h;
-	for (int i = b->nstmts - 1; i >= 0; i--)
-		if (strcmp(b->stmts[i]->name, name) == 0)
-			return b->stmt_hint = i;
-	return -1;
+	return stmt_search(b, name);
 }
 
 static void
@@ -1150,24 +1186,34 @@ release_held(struct batch *b)
 /* ---- planning ---- */
 
 /*
+ * Past the NUL ending the name at p (NULL: none before end).  Portal and
+ * statement names are short, often empty: a byte loop costs less than memchr.
+ */
+static inline const uint8_t *
+skip_name(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end)
+		if (*p++ == '\0')
+			return p;
+	return NULL;
+}
+
+/*
  * Decode a Bind (run once per row of every batch: the reads are inline
  * rather than proto_reader calls).
  */
-static bool
+static inline bool
 decode_bind(const uint8_t *msg, size_t len, struct bind_info *bi)
 {
 	const uint8_t *p = body_of(msg),
-			   *end = p + body_len(len),
-			   *nul;
+			   *end = p + body_len(len);
 
-	if (p >= end || (nul = memchr(p, 0, (size_t) (end - p))) == NULL)
-		return false;
 	bi->portal = (const char *) p;
-	p = nul + 1;
-	if (p >= end || (nul = memchr(p, 0, (size_t) (end - p))) == NULL)
+	if ((p = skip_name(p, end)) == NULL)
 		return false;
 	bi->stmt = (const char *) p;
-	p = nul + 1;
+	if ((p = skip_name(p, end)) == NULL)
+		return false;
 	if (end - p < 2)
 		return false;
 	bi->nfmt = proto_get_u16(p);
@@ -1401,15 +1447,14 @@ plan_extended(struct batch *b)
 	struct run	run = {0};
 	int			pending_parse = -1;
 	int			nparsed = 0;
-	char	  **parsed = NULL;	/* names parsed so far in the segment */
+	int			parsed_cap = 0;
+	char	  **parsed = NULL;	/* names parsed so far in the segment (most
+								 * segments of a batch have none) */
 	bool		unnamed_used = false,	/* the unnamed statement used ... */
 				unnamed_parsed = false; /* ... before a Parse of it */
 	enum plan_result res = PLAN_NO;
 
 	b->nrows = b->nchunks = b->nitems = 0;
-	parsed = calloc((size_t) b->nmsgs + 1, sizeof(*parsed));
-	if (!parsed)
-		return PLAN_NOMEM;
 	for (int i = 0; i < b->nmsgs; i++)
 	{
 		const uint8_t *m = held_msg(b, i);
@@ -1451,7 +1496,7 @@ plan_extended(struct batch *b)
 					if (seen && run.e && k >= 0 && b->stmts[k] == run.e &&
 						strcmp(run.e->text, p.text) == 0 && same_types(run.e, &p) &&
 						row_at(b, i + 1, &row, &e, &bi) && e == run.e &&
-						bi.res_len == run.res_len && memcmp(bi.res, run.res, run.res_len) == 0)
+						same_bytes(bi.res, run.res, bi.res_len, run.res_len))
 					{
 						pending_parse = i;
 						break;
@@ -1466,6 +1511,8 @@ plan_extended(struct batch *b)
 					e->in_attempt = true;
 					if (e->kind == STMT_UNSAFE)
 						goto out;
+					if (!GROW(parsed, nparsed, parsed_cap))
+						goto nomem;
 					parsed[nparsed++] = e->name;
 					if (!add_item(b, false, i))
 						goto nomem;
@@ -1473,35 +1520,45 @@ plan_extended(struct batch *b)
 				}
 			case PQMSG_Bind:
 				{
-					struct row	row;
+					struct row *row;
 					struct stmt_entry *e = NULL;
 					struct bind_info bi;
 
-					if (row_at(b, i, &row, &e, &bi))
+					/* the row is decoded where it is kept (no copies per row) */
+					if (!GROW(b->rows, b->nrows, b->rows_cap))
+						goto nomem;
+					row = &b->rows[b->nrows];
+					if (row_at(b, i, row, &e, &row->bi))
 					{
-						unnamed_used |= bi.stmt[0] == '\0' && !unnamed_parsed;
-						if (run.e && !(same_statement(run.e, e) && bi.res_len == run.res_len &&
-									   memcmp(bi.res, run.res, run.res_len) == 0))
+						unnamed_used |= row->bi.stmt[0] == '\0' && !unnamed_parsed;
+						if (run.e && !(same_statement(run.e, e) &&
+									   same_bytes(row->bi.res, run.res, row->bi.res_len,
+												  run.res_len)))
 						{
+							int			at = b->nrows;
+
 							if (!end_run(b, &run))
 								goto nomem;
+							/* end_run dropped rows it left as sent */
+							if (b->nrows != at)
+							{
+								b->rows[b->nrows] = *row;
+								row = &b->rows[b->nrows];
+							}
 						}
 						if (!run.e)
 						{
 							run.e = e;
 							run.first_row = b->nrows;
 							run.n = 0;
-							run.res = bi.res;
-							run.res_len = bi.res_len;
+							run.res = row->bi.res;
+							run.res_len = row->bi.res_len;
 						}
-						if (!GROW(b->rows, b->nrows, b->rows_cap))
-							goto nomem;
-						row.parse_idx = pending_parse;
-						row.bi = bi;
+						row->parse_idx = pending_parse;
 						pending_parse = -1;
-						b->rows[b->nrows++] = row;
+						b->nrows++;
 						run.n++;
-						i = row.exec_idx;
+						i = row->exec_idx;
 						break;
 					}
 					if (!end_run(b, &run))
@@ -2333,55 +2390,64 @@ finish_chunk(struct batch *b, const struct chunk *c, const uint8_t *msg, size_t 
 		b->doomed = true;
 		return true;
 	}
-	for (int i = 0; i < c->nrows; i++)
+	if (!c->returning)
 	{
-		const struct row *r = c->simple ? NULL : &b->rows[c->first_row + i];
-		bool		describe = c->simple ? c->returning : r->desc_idx >= 0;
-
-		if (!c->returning)
+		/*
+		 * The common case: a few fixed messages per row, gathered in a block
+		 * copied out every ~60 rows.
+		 */
+		static const uint8_t insert_one[] = {PQMSG_CommandComplete, 0, 0, 0, 15,
+		'I', 'N', 'S', 'E', 'R', 'T', ' ', '0', ' ', '1', 0};
+		enum
 		{
-			/* the common case: a few fixed messages, written with one copy */
-			static const uint8_t insert_one[] = {PQMSG_CommandComplete, 0, 0, 0, 15,
-			'I', 'N', 'S', 'E', 'R', 'T', ' ', '0', ' ', '1', 0};
-			uint8_t		one[sizeof(parse_complete) + sizeof(bind_complete) +
-							sizeof(no_data) + sizeof(insert_one)];
-			size_t		n = 0;
+			ONE_MAX = sizeof(parse_complete) + sizeof(bind_complete) +
+			sizeof(no_data) + sizeof(insert_one)
+		};
+		uint8_t		blk[64 * ONE_MAX];
+		size_t		n = 0;
 
+		for (int i = 0; i < c->nrows; i++)
+		{
+			const struct row *r = c->simple ? NULL : &b->rows[c->first_row + i];
+
+			if (n > sizeof(blk) - ONE_MAX)
+			{
+				proto_put_bytes(&b->out, blk, n);
+				n = 0;
+			}
 			if (r && r->parse_idx >= 0)
 			{
-				memcpy(one + n, parse_complete, sizeof(parse_complete));
+				memcpy(blk + n, parse_complete, sizeof(parse_complete));
 				n += sizeof(parse_complete);
 			}
 			if (!c->simple)
 			{
-				memcpy(one + n, bind_complete, sizeof(bind_complete));
+				memcpy(blk + n, bind_complete, sizeof(bind_complete));
 				n += sizeof(bind_complete);
 			}
-			if (describe)
+			if (r && r->desc_idx >= 0)
 			{
-				memcpy(one + n, no_data, sizeof(no_data));
+				memcpy(blk + n, no_data, sizeof(no_data));
 				n += sizeof(no_data);
 			}
-			memcpy(one + n, insert_one, sizeof(insert_one));
+			memcpy(blk + n, insert_one, sizeof(insert_one));
 			n += sizeof(insert_one);
-			proto_put_bytes(&b->out, one, n);
-			continue;
 		}
+		proto_put_bytes(&b->out, blk, n);
+	}
+	/* RETURNING: each row's own RowDescription and DataRow as captured */
+	for (int i = 0; c->returning && i < c->nrows; i++)
+	{
+		const struct row *r = c->simple ? NULL : &b->rows[c->first_row + i];
+		size_t		off = b->cap_rows[i];
+
 		if (r && r->parse_idx >= 0)
 			proto_put_bytes(&b->out, parse_complete, sizeof(parse_complete));
 		if (!c->simple)
 			proto_put_bytes(&b->out, bind_complete, sizeof(bind_complete));
-		if (describe && c->returning)
+		if (c->simple || r->desc_idx >= 0)
 			proto_put_bytes(&b->out, b->cap.data, b->cap_desc_len);
-		else if (describe)
-			proto_put_bytes(&b->out, no_data, sizeof(no_data));
-		if (c->returning)
-		{
-			size_t		off = b->cap_rows[i];
-
-			proto_put_bytes(&b->out, b->cap.data + off,
-							1 + proto_get_u32(b->cap.data + off + 1));
-		}
+		proto_put_bytes(&b->out, b->cap.data + off, 1 + proto_get_u32(b->cap.data + off + 1));
 		proto_build_command_complete(&b->out, "INSERT 0 1");
 	}
 	proto_buf_reset(&b->cap);
@@ -3082,6 +3148,25 @@ batch_free(struct batch *b)
 	free(b);
 }
 
+bool
+batch_collect(struct batch *b, const uint8_t *msg, size_t len)
+{
+	struct msgrec *m;
+
+	if (b->state != BS_COLLECT || b->failed || len < PROTO_HDR_LEN ||
+		(msg[0] != PQMSG_Bind && msg[0] != PQMSG_Execute && msg[0] != PQMSG_Describe) ||
+		b->nmsgs >= b->msgs_cap || len > b->held.cap - b->held.len ||
+		b->held.len + len > b->set.max_bytes || b->held.failed)
+		return false;
+	m = &b->msgs[b->nmsgs++];
+	m->type = msg[0];
+	m->off = b->held.len;
+	m->len = len;
+	memcpy(b->held.data + b->held.len, msg, len);
+	b->held.len += len;
+	return true;
+}
+
 enum batch_action
 batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
 {
@@ -3089,6 +3174,8 @@ batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
 
 	if (b->failed)
 		return BATCH_FAILED;
+	if (batch_collect(b, msg, len))
+		return BATCH_TAKEN;
 	a = handle_client(b, msg, len, false);
 	if (a == BATCH_FAILED)
 		b->failed = true;

@@ -324,6 +324,16 @@ bool		batch_peek_ddl(const uint8_t *msg, size_t avail);
 enum batch_action batch_client_message(struct batch *b, const uint8_t *msg, size_t len)
 			__attribute__((warn_unused_result));
 
+/*
+ * The bulk of a held segment, per row: a complete Bind, Describe or Execute
+ * that only needs appending to it (room already there, no limit reached).
+ * true: taken exactly as batch_client_message() would have taken it, with
+ * nothing in the output buffers; false: nothing done, call
+ * batch_client_message().  The caller's cheap path for most messages of a
+ * pipelined batch.
+ */
+bool		batch_collect(struct batch *b, const uint8_t *msg, size_t len);
+
 /* A complete message from the server, same contract towards the client. */
 enum batch_action batch_server_message(struct batch *b, const uint8_t *msg, size_t len)
 			__attribute__((warn_unused_result));

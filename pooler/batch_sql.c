@@ -1286,6 +1286,13 @@ batch_sql_build_unnest(const struct batch_insert *ins, const char *const *types,
 	return !out->failed;
 }
 
+/* Bytes an array element carries as they are inside its double quotes. */
+static const bool array_plain[256] = {
+	[' '...'!'] = true,			/* not '"' */
+	['#'...'['] = true,			/* not '\\' */
+	[']'...'~'] = true,
+};
+
 bool
 batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len, bool first)
 {
@@ -1309,8 +1316,8 @@ batch_sql_array_elem(struct batch_text *out, const char *val, int32_t len, bool 
 	{
 		unsigned char c = (unsigned char) val[i];
 
-		/* one test for the common case: printable ASCII other than " and \ */
-		if ((unsigned char) (c - 0x20) < 0x5f && c != '"' && c != '\\')
+		/* one look-up for the common case: printable ASCII other than " and \ */
+		if (array_plain[c])
 		{
 			*w++ = (char) c;
 			continue;

@@ -490,6 +490,17 @@ admin_packet(struct client *c, struct sbuf_pkt *pkt)
 }
 
 /*
+ * Most messages of a held segment: the rewriter left nothing to send and
+ * txn.c holds nothing either (checked inline, per message).
+ */
+static inline bool
+batch_output_none(struct client *c)
+{
+	return batch_to_server(c->batch)->len == 0 && batch_to_client(c->batch)->len == 0 &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c));
+}
+
+/*
  * insert_batching: send what the rewriter left in its buffers.  false: a
  * socket failed.
  */
@@ -500,9 +511,7 @@ client_batch_output(struct client *c, struct server *s)
 			   *to_c = batch_to_client(c->batch);
 	bool		ok = true;
 
-	/* most messages of a held segment: nothing to send, nothing held by txn.c */
-	if (to_s->len == 0 && to_c->len == 0 &&
-		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c)))
+	if (batch_output_none(c))
 		return true;
 	/* transaction pooling: through the prepared-statement mapping (txn.c) */
 	if (pool_mode(c->pool) != CFG_POOL_SESSION)
@@ -582,6 +591,18 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 	enum batch_action a;
 
 	*taken = false;
+
+	/*
+	 * Most messages of a pipelined batch (a row's Bind, Describe, Execute
+	 * while the segment is held): appended to it, and the rest of work_packet
+	 * has nothing to do -- the segment's first message set ext_open, the
+	 * rewriter sends nothing, txn.c holds nothing.
+	 */
+	if (c->batch != NULL && c->link != NULL && c->link->ext_open &&
+		sbuf_pkt_complete(pkt) && !sbuf_has_pending(&c->sb) &&
+		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c)) &&
+		batch_collect(c->batch, pkt->data, pkt->total))
+		return SBUF_SKIP;
 	if (c->batch == NULL)
 	{
 		/* the cheap first check: only a Parse or Query of an INSERT goes on */
@@ -749,7 +770,7 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 	}
 	if (taken)
 	{
-		if (!client_batch_output(c, s))
+		if (!batch_output_none(c) && !client_batch_output(c, s))
 		{
 			disconnect_client(c, NULL, "could not send");
 			return SBUF_CLOSED;

@@ -49,7 +49,7 @@ bench_batch_scripts() {
 }
 
 # Inside the cluster: a work directory $WORK (mktemp -d /tmp/$1.XXXXXX) that
-# is removed on exit after the processes in PIDS are stopped, and the log and
+# is removed on exit after the processes in PIDS (and PID) are stopped, and the log and
 # free_port helpers.
 bench_work_dir() {
 	WORK=$(mktemp -d "/tmp/$1.XXXXXX")
@@ -59,6 +59,7 @@ bench_work_dir() {
 }
 bench_cleanup() {
 	local p
+	[ -z "${PID:-}" ] || PIDS+=("$PID")	# a script's one process at a time
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
 	rm -rf "$WORK"

@@ -1636,6 +1636,41 @@ START_TEST(test_mixed_formats_and_select)
 
 END_TEST
 
+START_TEST(test_single_row_then_run)
+{
+	const uint8_t *p;
+	const char *const want[] = {"3", "c", "4", "d"};
+
+	/*
+	 * one row into t goes as sent; the run into u after it is planned in the
+	 * row slots the single row left, and carries its own values
+	 */
+	ck_assert_int_eq(cli(m_parse("a", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_parse("c", "INSERT INTO u (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_bind("a", 2, row_vals[0])), BATCH_TAKEN);
+	ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	for (int i = 2; i < 4; i++)
+	{
+		ck_assert_int_eq(cli(m_bind("c", 2, row_vals[i])), BATCH_TAKEN);
+		ck_assert_int_eq(cli(m_execute()), BATCH_TAKEN);
+	}
+	ck_assert_int_eq(cli(m_simple(PQMSG_Sync)), BATCH_TAKEN);
+	ck_assert_str_eq(types_of(&sent), "PPBEPBES");
+	ck_assert_str_eq(body_str(nth(&sent, 2), 1), "a");
+	p = (const uint8_t *) body_str(nth(&sent, 5), 2);
+	p += 2 + 2 * proto_get_u16(p);
+	ck_assert_uint_eq(proto_get_u16(p), 4);
+	p += 2;
+	for (int i = 0; i < 4; i++)
+	{
+		ck_assert_uint_eq(proto_get_u32(p), 1);
+		ck_assert_int_eq(p[4], want[i][0]);
+		p += 5;
+	}
+}
+
+END_TEST
+
 START_TEST(test_unsafe_statement_not_rewritten)
 {
 	ck_assert_int_eq(cli(m_parse("", "INSERT INTO t (a, b) VALUES ($1, $2)", 0, NULL)), BATCH_TAKEN);
@@ -1759,6 +1794,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_peek_ddl);
 	tcase_add_test(tc, test_notice_undoes_attempt);
 	tcase_add_test(tc, test_mixed_formats_and_select);
+	tcase_add_test(tc, test_single_row_then_run);
 	tcase_add_test(tc, test_unsafe_statement_not_rewritten);
 	tcase_add_test(tc, test_stream_replies_per_statement);
 	tcase_add_test(tc, test_stream_replay_differs);

@@ -476,8 +476,11 @@ START_TEST(test_array_elem)
 	ck_assert(batch_sql_array_elem(&t, " {x,y} ", 7, false));
 	ck_assert(batch_sql_array_elem(&t, "\xc3\xa9", 2, false));
 	ck_assert(batch_sql_array_elem(&t, "\"", 1, false));
+	/* the edges of the printable range, control bytes and DEL as they are */
+	ck_assert(batch_sql_array_elem(&t, "!#[]~\t\n\x7f\x01", 9, false));
 	batch_text_append(&t, "}", 1);
-	ck_assert_str_eq(t.data, "{\"a\\\"b\\\\c\",NULL,\"NULL\",\"\",\" {x,y} \",\"\xc3\xa9\",\"\\\"\"}");
+	ck_assert_str_eq(t.data, "{\"a\\\"b\\\\c\",NULL,\"NULL\",\"\",\" {x,y} \",\"\xc3\xa9\",\"\\\"\","
+					 "\"!#[]~\t\n\x7f\x01\"}");
 
 	/*
 	 * a NUL byte; a backslash with a non-ASCII byte (0x5C may be half of an
