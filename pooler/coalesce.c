@@ -28,6 +28,15 @@ struct coal_ana
 	uint8_t    *key;			/* Parse body, for cached entries */
 	uint32_t	keylen;
 	struct batch_insert ins;
+	/*
+	 * Extended, cached entries: the merged text of `rows` rows without its
+	 * tail (batch_sql_build_values), and where each row ends in it, so that
+	 * a merge of n <= rows rows takes text[0, row_end[n - 1]) + tail
+	 * without formatting anything.
+	 */
+	char	   *text;
+	uint32_t   *row_end;
+	int			rows;
 };
 
 #define ANA_SLOTS 64
@@ -51,6 +60,8 @@ ana_unref(struct coal_ana *a)
 		return;
 	if (a->ok)
 		batch_insert_free(&a->ins);
+	free(a->text);
+	free(a->row_end);
 	free(a->key);
 	free(a);
 }
@@ -352,14 +363,16 @@ put_close_stmt(struct proto_buf *out)
 	proto_build_close(out, 'S', COAL_STMT_NAME);
 }
 
+/* Parse of text[0, len) followed by `tail`, typed as the client's. */
 static void
-put_parse(struct proto_buf *out, const char *text, const uint8_t *types_src, uint32_t ntypes_src,
-		  int reps, int per_row)
+put_parse(struct proto_buf *out, const char *text, size_t len, const char *tail,
+		  const uint8_t *types_src, uint32_t ntypes_src, int reps, int per_row)
 {
 	put_close_stmt(out);
 	proto_begin(out, PQMSG_Parse);
 	proto_put_string(out, COAL_STMT_NAME);
-	proto_put_string(out, text);
+	proto_put_bytes(out, text, len);
+	proto_put_string(out, tail);
 	proto_put_int16(out, (uint16_t) (reps * per_row));
 	for (int r = 0; r < reps; r++)
 		for (int i = 0; i < per_row; i++)
@@ -386,6 +399,74 @@ put_tail_msgs(struct proto_buf *out, bool describe)
 	proto_end(out);
 }
 
+static uint32_t
+ndigits(long v)
+{
+	uint32_t	d = 1;
+
+	while (v >= 10)
+	{
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/*
+ * Make a->text hold at least n rows of `per_row` parameters (see struct
+ * coal_ana); false when it cannot (out of memory, too many parameters, or
+ * a text whose rows are not where they were computed to be: the caller
+ * then builds the text itself).
+ */
+static bool
+merged_text_grow(struct coal_ana *a, int n, int per_row)
+{
+	const struct batch_insert *ins = &a->ins;
+	struct batch_text t;
+	uint32_t   *ends;
+	int			rows = a->rows * 2;
+	size_t		at,
+				tail = strlen(ins->tail);
+	long		fixed = (long) strlen(ins->tuple);
+	bool		ok;
+
+	if (rows < 16)
+		rows = 16;
+	if (rows > BATCH_MAX_PARAMS / (per_row > 0 ? per_row : 1))
+		rows = BATCH_MAX_PARAMS / (per_row > 0 ? per_row : 1);
+	if (rows < n)
+		rows = n;				/* refused below */
+	for (int i = 0; i < ins->nparams; i++)
+		fixed -= (long) ins->params[i].len;
+	batch_text_init(&t);
+	ends = malloc(sizeof(*ends) * (size_t) rows);
+	ok = ends != NULL && batch_sql_build_values(ins, rows, per_row, &t);
+	at = strlen(ins->prefix) + 7;	/* "VALUES " */
+	for (int r = 0; ok && r < rows; r++)
+	{
+		long		row = fixed;
+
+		for (int i = 0; i < ins->nparams; i++)
+			row += 1 + (long) ndigits(ins->params[i].number + (long) r * per_row);
+		if (r > 0)
+			ok = at < t.len && t.data[at++] == ',';
+		at += (size_t) row;
+		ends[r] = (uint32_t) at;
+	}
+	if (!ok || at + tail != t.len || memcmp(t.data + at, ins->tail, tail) != 0)
+	{
+		free(ends);
+		batch_text_free(&t);
+		return false;
+	}
+	free(a->text);
+	free(a->row_end);
+	a->text = t.data;			/* ours now */
+	a->row_end = ends;
+	a->rows = rows;
+	return true;
+}
+
 static const uint8_t *
 parse_types(const struct coal_req *r, uint32_t *ntypes)
 {
@@ -400,7 +481,7 @@ coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *o
 {
 	const struct coal_req *r0;
 	struct batch_text t;
-	bool		ok;
+	bool		ok = true;
 
 	if (n < 1)
 		return false;
@@ -423,13 +504,17 @@ coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *o
 	}
 	else
 	{
+		struct coal_ana *a = r0->ana;
 		uint32_t	ntypes;
 		const uint8_t *types = parse_types(r0, &ntypes);
 
-		ok = batch_sql_build_values(r0->ins, n, r0->nparams, &t);
+		if (n <= a->rows || merged_text_grow(a, n, r0->nparams))
+			put_parse(out, a->text, a->row_end[n - 1], r0->ins->tail, types, ntypes, n,
+					  r0->nparams);
+		else if ((ok = batch_sql_build_values(r0->ins, n, r0->nparams, &t)))
+			put_parse(out, t.data, t.len, "", types, ntypes, n, r0->nparams);
 		if (ok)
 		{
-			put_parse(out, t.data, types, ntypes, n, r0->nparams);
 			proto_begin(out, PQMSG_Bind);
 			proto_put_string(out, "");
 			proto_put_string(out, COAL_STMT_NAME);
@@ -466,7 +551,7 @@ coal_build_single(const struct coal_req *r, struct proto_buf *out)
 		uint32_t	ntypes;
 		const uint8_t *types = parse_types(r, &ntypes);
 
-		put_parse(out, r->sql, types, ntypes, 1, (int) ntypes);
+		put_parse(out, r->sql, strlen(r->sql), "", types, ntypes, 1, (int) ntypes);
 		proto_begin(out, PQMSG_Bind);
 		proto_put_string(out, "");
 		proto_put_string(out, COAL_STMT_NAME);
