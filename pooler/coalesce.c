@@ -649,6 +649,7 @@ struct coal_group
 								 * coalesce_client_gone) */
 	int			n;
 	int			cap;			/* rows that fit one statement */
+	int			ecap;			/* entries allocated in e (grows to cap) */
 	size_t		bytes;			/* bytes of values held (coal_req_value_bytes) */
 	struct event *timer;
 	enum phase	phase;
@@ -854,7 +855,8 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		g->tab = tab;
 		g->cap = batch_sql_rows_cap(e->req.nparams,
 									cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)));
-		g->e = calloc((size_t) g->cap, sizeof(*g->e));
+		g->ecap = g->cap < 16 ? g->cap : 16;
+		g->e = malloc((size_t) g->ecap * sizeof(*g->e));
 		g->timer = evtimer_new(pooler_base, group_timer, g);
 		if (g->e == NULL || g->timer == NULL)
 		{
@@ -876,6 +878,22 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		g->open = true;
 		g->next = open_groups;
 		open_groups = g;
+	}
+	if (g->n == g->ecap)
+	{
+		int			ecap = g->ecap * 2 < g->cap ? g->ecap * 2 : g->cap;
+		struct coal_entry **ne = realloc(g->e, (size_t) ecap * sizeof(*g->e));
+
+		if (ne == NULL)
+		{
+			/* goes with what it has; this one is not held */
+			group_unlink_open(g);
+			group_kick(g);
+			entry_free(e);
+			return SBUF_FORWARD;
+		}
+		g->e = ne;
+		g->ecap = ecap;
 	}
 	e->c = c;
 	e->g = g;
