@@ -161,38 +161,34 @@ coal_req_free(struct coal_req *r)
 {
 	if (r->kind == COAL_SIMPLE)
 		free(r->sql);
-	free(r->parse_body);
-	free(r->bind_rest);
-	free(r->formats);
+	if (r->own_parse_body)
+		free(r->parse_body);
+	free(r->bind_rest);			/* formats too */
 	ana_unref(r->ana);
 	memset(r, 0, sizeof(*r));
 }
 
-/* Split the Bind body after the names: formats, values; false if malformed. */
+/*
+ * Check the Bind body after the names, b[0, len): formats, values; sets
+ * r->nparams, values_off, values_len.  *nfmt: format codes sent.  False if
+ * malformed.
+ */
 static bool
-parse_bind_rest(struct coal_req *r)
+parse_bind_rest(const uint8_t *b, uint32_t len, struct coal_req *r, uint32_t *nfmt)
 {
-	const uint8_t *b = r->bind_rest;
-	uint32_t	len = r->bind_rest_len,
-				pos = 0,
-				nfmt,
+	uint32_t	pos,
 				nres;
 
 	if (len < 2)
 		return false;
-	nfmt = proto_get_u16(b);
-	pos = 2 + 2 * nfmt;
+	*nfmt = proto_get_u16(b);
+	pos = 2 + 2 * *nfmt;
 	if (pos + 2 > len)
 		return false;
 	r->nparams = proto_get_u16(b + pos);
 	pos += 2;
-	if (nfmt != 0 && nfmt != 1 && nfmt != (uint32_t) r->nparams)
+	if (*nfmt != 0 && *nfmt != 1 && *nfmt != (uint32_t) r->nparams)
 		return false;
-	r->formats = calloc((size_t) r->nparams + 1, sizeof(uint16_t));
-	if (r->formats == NULL)
-		return false;
-	for (int i = 0; i < r->nparams; i++)
-		r->formats[i] = nfmt == 0 ? 0 : proto_get_u16(b + 2 + 2 * (nfmt == 1 ? 0 : i));
 	r->values_off = pos;
 	for (int i = 0; i < r->nparams; i++)
 	{
@@ -216,6 +212,26 @@ parse_bind_rest(struct coal_req *r)
 	return pos + 2 + 2 * nres == len;
 }
 
+/*
+ * Keep a copy of the Bind body after the names and the expanded format
+ * codes, in one allocation; false when out of memory.
+ */
+static bool
+keep_bind_rest(const uint8_t *b, uint32_t len, uint32_t nfmt, struct coal_req *r)
+{
+	size_t		fmt_at = ((size_t) len + 1) & ~(size_t) 1;
+
+	r->bind_rest = malloc(fmt_at + sizeof(uint16_t) * ((size_t) r->nparams + 1));
+	if (r->bind_rest == NULL)
+		return false;
+	memcpy(r->bind_rest, b, len);
+	r->bind_rest_len = len;
+	r->formats = (uint16_t *) (void *) (r->bind_rest + fmt_at);
+	for (int i = 0; i < r->nparams; i++)
+		r->formats[i] = nfmt == 0 ? 0 : proto_get_u16(b + 2 + 2 * (nfmt == 1 ? 0 : i));
+	return true;
+}
+
 static uint32_t
 parse_ntypes(const uint8_t *body, uint32_t len)
 {
@@ -232,8 +248,11 @@ coal_request_parse(const uint8_t *buf, size_t len, coal_stmt_lookup lookup, void
 	struct msg	m;
 	uint32_t	pos;
 	const char *name;
-	const uint8_t *pbody = NULL;
-	uint32_t	plen = 0;
+	const uint8_t *pbody = NULL,
+			   *bind;
+	uint32_t	plen = 0,
+				bind_len,
+				nfmt;
 
 	memset(out, 0, sizeof(*out));
 	if (!next_msg(buf, len, &off, &m))
@@ -291,47 +310,49 @@ coal_request_parse(const uint8_t *buf, size_t len, coal_stmt_lookup lookup, void
 		!batch_sql_maybe_insert((const char *) pbody, strlen((const char *) pbody)))
 		return 0;
 	out->nmsgs++;
-	out->bind_rest_len = m.len - pos;
-	out->bind_rest = malloc(out->bind_rest_len + 1);
-	out->parse_body = malloc(plen);
-	if (out->bind_rest == NULL || out->parse_body == NULL)
-	{
-		coal_req_free(out);
-		return -1;
-	}
-	memcpy(out->bind_rest, m.body + pos, out->bind_rest_len);
-	memcpy(out->parse_body, pbody, plen);
-	out->parse_len = plen;
-	out->sql = (char *) out->parse_body;
-	if (!parse_bind_rest(out))
-		goto refuse;
+	bind = m.body + pos;
+	bind_len = m.len - pos;
+	if (!parse_bind_rest(bind, bind_len, out, &nfmt))
+		return 0;
 	if (!next_msg(buf, len, &off, &m))
-		goto refuse;
+		return 0;
 	if (m.type == PQMSG_Describe)
 	{
 		if (m.len != 2 || m.body[0] != 'P' || m.body[1] != '\0')
-			goto refuse;
+			return 0;
 		out->has_describe = true;
 		out->nmsgs++;
 		if (!next_msg(buf, len, &off, &m))
-			goto refuse;
+			return 0;
 	}
 	if (m.type != PQMSG_Execute || m.len != 5 || m.body[0] != '\0')
-		goto refuse;
+		return 0;
 	out->nmsgs++;
 	if (!next_msg(buf, len, &off, &m) || m.type != PQMSG_Sync)
-		goto refuse;
+		return 0;
 	out->nmsgs++;
-	out->ana = ana_get(out->sql, out->parse_body, out->parse_len);
+	/* the analysis is cached by Parse body: its copy serves as ours */
+	out->ana = ana_get((const char *) pbody, pbody, plen);
 	if (out->ana == NULL)
+		return -1;
+	out->ins = &out->ana->ins;
+	if (!out->ana->ok || out->ins->returning || out->ins->max_param != out->nparams ||
+		parse_ntypes(pbody, plen) > (uint32_t) out->nparams)
+		goto refuse;
+	if (out->ana->key != NULL)
+		out->parse_body = out->ana->key;
+	else if ((out->parse_body = malloc(plen)) != NULL)
+	{
+		memcpy(out->parse_body, pbody, plen);
+		out->own_parse_body = true;
+	}
+	out->parse_len = plen;
+	out->sql = (char *) out->parse_body;
+	if (out->parse_body == NULL || !keep_bind_rest(bind, bind_len, nfmt, out))
 	{
 		coal_req_free(out);
 		return -1;
 	}
-	out->ins = &out->ana->ins;
-	if (!out->ana->ok || out->ins->returning || out->ins->max_param != out->nparams ||
-		parse_ntypes(out->parse_body, out->parse_len) > (uint32_t) out->nparams)
-		goto refuse;
 	return 1;
 refuse:
 	coal_req_free(out);
@@ -1169,19 +1190,40 @@ merged_succeeded(struct coal_group *g, char status)
 	return !g->err && g->count_ok && status == 'I';
 }
 
+/*
+ * What a client not linked to the server is owed after a committed merge,
+ * ReadyForQuery included: one of five byte strings (a simple Query; or
+ * Parse sent or not, Describe sent or not), built once.
+ */
+static const struct proto_buf *
+success_replies(const struct coal_req *r)
+{
+	static struct proto_buf built[5];
+	struct proto_buf *b = &built[r->kind == COAL_SIMPLE ? 4 :
+								 (r->has_parse ? 1 : 0) + (r->has_describe ? 2 : 0)];
+
+	if (b->len == 0 || !proto_buf_ok(b))
+	{
+		proto_buf_reset(b);
+		coal_build_success(r, b);
+		proto_build_ready(b, 'I');
+	}
+	return b;
+}
+
 /* Everyone's replies; the linked client's ReadyForQuery is the server's. */
 static void
 deliver_success(struct coal_group *g)
 {
 	for (int i = 0; i < g->n; i++)
 	{
+		const struct proto_buf *b;
+
 		if (g->e[i] == NULL || g->e[i] == g->lead)
 			continue;
-		proto_buf_reset(&out_buf);
-		coal_build_success(&g->e[i]->req, &out_buf);
-		proto_build_ready(&out_buf, 'I');
-		if (proto_buf_ok(&out_buf))
-			send_to(g, g->e[i], out_buf.data, out_buf.len);
+		b = success_replies(&g->e[i]->req);
+		if (proto_buf_ok(b))
+			send_to(g, g->e[i], b->data, b->len);
 		entry_answered(g, i);
 	}
 	proto_buf_reset(&out_buf);
@@ -1190,6 +1232,26 @@ deliver_success(struct coal_group *g)
 		send_to(g, g->lead, out_buf.data, out_buf.len);
 	coalesce_stats.rows += (uint64_t) g->n;
 	coalesce_stats.statements++;
+}
+
+/* Is body[0, blen) the CommandComplete tag "INSERT 0 <n>"? */
+static bool
+is_insert_tag(const uint8_t *body, uint32_t blen, int n)
+{
+	char		digits[12];
+	int			nd = 0;
+
+	do
+	{
+		digits[nd++] = (char) ('0' + n % 10);
+		n /= 10;
+	} while (n > 0 && nd < (int) sizeof(digits));
+	if (blen != 9 + (uint32_t) nd + 1 || memcmp(body, "INSERT 0 ", 9) != 0 || body[blen - 1] != '\0')
+		return false;
+	for (int i = 0; i < nd; i++)
+		if (body[9 + i] != (uint8_t) digits[nd - 1 - i])
+			return false;
+	return true;
 }
 
 enum sbuf_ret
@@ -1230,10 +1292,7 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 				g->noticed = true;
 			if (pkt->type == PQMSG_CommandComplete)
 			{
-				char		want[32];
-
-				snprintf(want, sizeof(want), "INSERT 0 %d", g->n);
-				g->count_ok = blen == strlen(want) + 1 && memcmp(body, want, blen) == 0;
+				g->count_ok = is_insert_tag(body, blen, g->n);
 			}
 			if (pkt->type != PQMSG_ReadyForQuery)
 				return SBUF_SKIP;
