@@ -41,6 +41,8 @@ struct coal_ana
 
 #define ANA_SLOTS 64
 static struct coal_ana *ana_cache[ANA_SLOTS];
+static struct coal_ana *ana_last;	/* the last one found or cached (one
+									 * of ana_cache) */
 
 static uint64_t
 fnv(const void *p, size_t n)
@@ -75,6 +77,12 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 	const char *reason = NULL;
 	int			slot = 0;
 
+	/* a prepared INSERT comes again and again: try the last one first */
+	if (key && (a = ana_last) != NULL && a->keylen == keylen && memcmp(a->key, key, keylen) == 0)
+	{
+		a->refs++;
+		return a;
+	}
 	if (key)
 	{
 		h = fnv(key, keylen);
@@ -83,6 +91,7 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 		if (a && a->hash == h && a->keylen == keylen && memcmp(a->key, key, keylen) == 0)
 		{
 			a->refs++;
+			ana_last = a;
 			return a;
 		}
 	}
@@ -106,9 +115,12 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 	{
 		memcpy(a->key, key, keylen);
 		a->keylen = keylen;
+		if (ana_last == ana_cache[slot])
+			ana_last = NULL;
 		ana_unref(ana_cache[slot]);
 		ana_cache[slot] = a;
 		a->refs++;
+		ana_last = a;
 	}
 	return a;
 }
@@ -235,7 +247,9 @@ keep_bind_rest(const uint8_t *b, uint32_t len, uint32_t nfmt, struct coal_req *r
 static uint32_t
 parse_ntypes(const uint8_t *body, uint32_t len)
 {
-	size_t		tl = strnlen((const char *) body, len);
+	/* not strnlen: libpg_query's own byte loop is the one linked */
+	const uint8_t *nul = memchr(body, '\0', len);
+	size_t		tl = nul ? (size_t) (nul - body) : len;
 
 	return tl + 3 <= len ? proto_get_u16(body + tl + 1) : 0;
 }
