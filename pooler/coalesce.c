@@ -168,6 +168,51 @@ take_str(const struct msg *m, uint32_t *pos)
 	return s;
 }
 
+/*
+ * Bind copies of up to BIND_BLOCK bytes come from a free list: held
+ * requests are freed in bursts (a merge's worth at once), which glibc's
+ * per-thread cache does not keep.
+ */
+#define BIND_BLOCK 240
+#define BIND_POOL_MAX 1024
+
+struct bind_block
+{
+	struct bind_block *next;
+};
+static struct bind_block *bind_pool;
+static int	bind_pool_n;
+
+static uint8_t *
+bind_alloc(size_t size, bool *pooled)
+{
+	struct bind_block *b = bind_pool;
+
+	*pooled = size <= BIND_BLOCK;
+	if (!*pooled)
+		return malloc(size);
+	if (b == NULL)
+		return malloc(BIND_BLOCK);
+	bind_pool = b->next;
+	bind_pool_n--;
+	return (uint8_t *) b;
+}
+
+static void
+bind_release(uint8_t *p, bool pooled)
+{
+	struct bind_block *b = (struct bind_block *) (void *) p;
+
+	if (p == NULL || !pooled || bind_pool_n >= BIND_POOL_MAX)
+	{
+		free(p);
+		return;
+	}
+	b->next = bind_pool;
+	bind_pool = b;
+	bind_pool_n++;
+}
+
 void
 coal_req_free(struct coal_req *r)
 {
@@ -175,7 +220,7 @@ coal_req_free(struct coal_req *r)
 		free(r->sql);
 	if (r->own_parse_body)
 		free(r->parse_body);
-	free(r->bind_rest);			/* formats too */
+	bind_release(r->bind_rest, r->bind_pooled);	/* formats too */
 	ana_unref(r->ana);
 	memset(r, 0, sizeof(*r));
 }
@@ -233,7 +278,8 @@ keep_bind_rest(const uint8_t *b, uint32_t len, uint32_t nfmt, struct coal_req *r
 {
 	size_t		fmt_at = ((size_t) len + 1) & ~(size_t) 1;
 
-	r->bind_rest = malloc(fmt_at + sizeof(uint16_t) * ((size_t) r->nparams + 1));
+	r->bind_rest = bind_alloc(fmt_at + sizeof(uint16_t) * ((size_t) r->nparams + 1),
+							  &r->bind_pooled);
 	if (r->bind_rest == NULL)
 		return false;
 	memcpy(r->bind_rest, b, len);
@@ -744,11 +790,36 @@ table_get(struct pool *p, const char *prefix)
 	return t;
 }
 
+/* Entries too come from a free list (see BIND_BLOCK). */
+#define ENTRY_POOL_MAX 1024
+static struct coal_entry *entry_pool;	/* linked through g */
+static int	entry_pool_n;
+
+static struct coal_entry *
+entry_new(void)
+{
+	struct coal_entry *e = entry_pool;
+
+	if (e == NULL)
+		return calloc(1, sizeof(*e));
+	entry_pool = (struct coal_entry *) (void *) e->g;
+	entry_pool_n--;
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
 static void
 entry_free(struct coal_entry *e)
 {
 	coal_req_free(&e->req);
-	free(e);
+	if (entry_pool_n >= ENTRY_POOL_MAX)
+	{
+		free(e);
+		return;
+	}
+	e->g = (struct coal_group *) (void *) entry_pool;
+	entry_pool = e;
+	entry_pool_n++;
 }
 
 static void
@@ -851,13 +922,13 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_FORWARD;
 	if (pkt->type != PQMSG_Query && pkt->type != PQMSG_Bind && pkt->type != PQMSG_Parse)
 		return SBUF_FORWARD;
-	e = calloc(1, sizeof(*e));
+	e = entry_new();
 	if (e == NULL)
 		return SBUF_FORWARD;
 	rc = coal_request_parse(pkt->data, pkt->avail, lookup_stmt, c, &e->req);
 	if (rc <= 0)
 	{
-		free(e);
+		entry_free(e);
 		return SBUF_FORWARD;
 	}
 	tab = table_get(c->pool, e->req.ins->prefix);

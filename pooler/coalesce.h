@@ -85,6 +85,7 @@ struct coal_req
 	uint32_t	bind_rest_len;
 	uint32_t	values_off;		/* in bind_rest: first parameter length word */
 	uint32_t	values_len;		/* bytes of the parameter values */
+	bool		bind_pooled;	/* bind_rest is a pooled block (coalesce.c) */
 	uint16_t   *formats;		/* nparams format codes, expanded (in
 								 * bind_rest's allocation) */
 	const struct batch_insert *ins; /* analysis of sql (shared, see ana) */
