@@ -28,11 +28,12 @@ struct coal_ana
 	uint8_t    *key;			/* Parse body, for cached entries */
 	uint32_t	keylen;
 	struct batch_insert ins;
+
 	/*
 	 * Extended, cached entries: the merged text of `rows` rows without its
-	 * tail (batch_sql_build_values), and where each row ends in it, so that
-	 * a merge of n <= rows rows takes text[0, row_end[n - 1]) + tail
-	 * without formatting anything.
+	 * tail (batch_sql_build_values), and where each row ends in it, so that a
+	 * merge of n <= rows rows takes text[0, row_end[n - 1]) + tail without
+	 * formatting anything.
 	 */
 	char	   *text;
 	uint32_t   *row_end;
@@ -41,8 +42,8 @@ struct coal_ana
 
 #define ANA_SLOTS 64
 static struct coal_ana *ana_cache[ANA_SLOTS];
-static struct coal_ana *ana_last;	/* the last one found or cached (one
-									 * of ana_cache) */
+static struct coal_ana *ana_last;	/* the last one found or cached (one of
+									 * ana_cache) */
 
 static uint64_t
 fnv(const void *p, size_t n)
@@ -220,7 +221,7 @@ coal_req_free(struct coal_req *r)
 		free(r->sql);
 	if (r->own_parse_body)
 		free(r->parse_body);
-	bind_release(r->bind_rest, r->bind_pooled);	/* formats too */
+	bind_release(r->bind_rest, r->bind_pooled); /* formats too */
 	ana_unref(r->ana);
 	memset(r, 0, sizeof(*r));
 }
