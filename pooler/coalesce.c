@@ -1243,7 +1243,8 @@ entry_answered(struct coal_group *g, int k)
 	e->final_held = false;
 	e->st = CE_DONE;
 	if (e->c)
-		sbuf_continue(&e->c->sb);
+		/* its held final message is skipped: no wake-up of its own */
+		sbuf_continue_now(&e->c->sb, e->req.kind == COAL_SIMPLE ? PQMSG_Query : PQMSG_Sync);
 	else
 		entry_free(e);
 }
