@@ -900,7 +900,8 @@ sbuf_continue_now(struct sbuf *sb, uint8_t type)
 	}
 	sb->paused = false;
 	sb->lazy_pause = false;
-	nested = true;				/* one level: its owner's callback cannot chain */
+	/* one level only: its owner's callback cannot chain more */
+	nested = true;
 	(void) sbuf_process(sb);
 	nested = false;
 }
