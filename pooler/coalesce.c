@@ -28,10 +28,22 @@ struct coal_ana
 	uint8_t    *key;			/* Parse body, for cached entries */
 	uint32_t	keylen;
 	struct batch_insert ins;
+
+	/*
+	 * Extended, cached entries: the merged text of `rows` rows without its
+	 * tail (batch_sql_build_values), and where each row ends in it, so that a
+	 * merge of n <= rows rows takes text[0, row_end[n - 1]) + tail without
+	 * formatting anything.
+	 */
+	char	   *text;
+	uint32_t   *row_end;
+	int			rows;
 };
 
 #define ANA_SLOTS 64
 static struct coal_ana *ana_cache[ANA_SLOTS];
+static struct coal_ana *ana_last;	/* the last one found or cached (one of
+									 * ana_cache) */
 
 static uint64_t
 fnv(const void *p, size_t n)
@@ -51,6 +63,8 @@ ana_unref(struct coal_ana *a)
 		return;
 	if (a->ok)
 		batch_insert_free(&a->ins);
+	free(a->text);
+	free(a->row_end);
 	free(a->key);
 	free(a);
 }
@@ -64,6 +78,12 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 	const char *reason = NULL;
 	int			slot = 0;
 
+	/* a prepared INSERT comes again and again: try the last one first */
+	if (key && (a = ana_last) != NULL && a->keylen == keylen && memcmp(a->key, key, keylen) == 0)
+	{
+		a->refs++;
+		return a;
+	}
 	if (key)
 	{
 		h = fnv(key, keylen);
@@ -72,6 +92,7 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 		if (a && a->hash == h && a->keylen == keylen && memcmp(a->key, key, keylen) == 0)
 		{
 			a->refs++;
+			ana_last = a;
 			return a;
 		}
 	}
@@ -95,9 +116,12 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 	{
 		memcpy(a->key, key, keylen);
 		a->keylen = keylen;
+		if (ana_last == ana_cache[slot])
+			ana_last = NULL;
 		ana_unref(ana_cache[slot]);
 		ana_cache[slot] = a;
 		a->refs++;
+		ana_last = a;
 	}
 	return a;
 }
@@ -145,43 +169,84 @@ take_str(const struct msg *m, uint32_t *pos)
 	return s;
 }
 
+/*
+ * Bind copies of up to BIND_BLOCK bytes come from a free list: held
+ * requests are freed in bursts (a merge's worth at once), which glibc's
+ * per-thread cache does not keep.
+ */
+#define BIND_BLOCK 240
+#define BIND_POOL_MAX 1024
+
+struct bind_block
+{
+	struct bind_block *next;
+};
+static struct bind_block *bind_pool;
+static int	bind_pool_n;
+
+static uint8_t *
+bind_alloc(size_t size, bool *pooled)
+{
+	struct bind_block *b = bind_pool;
+
+	*pooled = size <= BIND_BLOCK;
+	if (!*pooled)
+		return malloc(size);
+	if (b == NULL)
+		return malloc(BIND_BLOCK);
+	bind_pool = b->next;
+	bind_pool_n--;
+	return (uint8_t *) b;
+}
+
+static void
+bind_release(uint8_t *p, bool pooled)
+{
+	struct bind_block *b = (struct bind_block *) (void *) p;
+
+	if (p == NULL || !pooled || bind_pool_n >= BIND_POOL_MAX)
+	{
+		free(p);
+		return;
+	}
+	b->next = bind_pool;
+	bind_pool = b;
+	bind_pool_n++;
+}
+
 void
 coal_req_free(struct coal_req *r)
 {
 	if (r->kind == COAL_SIMPLE)
 		free(r->sql);
-	free(r->parse_body);
-	free(r->bind_rest);
-	free(r->formats);
+	if (r->own_parse_body)
+		free(r->parse_body);
+	bind_release(r->bind_rest, r->bind_pooled); /* formats too */
 	ana_unref(r->ana);
 	memset(r, 0, sizeof(*r));
 }
 
-/* Split the Bind body after the names: formats, values; false if malformed. */
+/*
+ * Check the Bind body after the names, b[0, len): formats, values; sets
+ * r->nparams, values_off, values_len.  *nfmt: format codes sent.  False if
+ * malformed.
+ */
 static bool
-parse_bind_rest(struct coal_req *r)
+parse_bind_rest(const uint8_t *b, uint32_t len, struct coal_req *r, uint32_t *nfmt)
 {
-	const uint8_t *b = r->bind_rest;
-	uint32_t	len = r->bind_rest_len,
-				pos = 0,
-				nfmt,
+	uint32_t	pos,
 				nres;
 
 	if (len < 2)
 		return false;
-	nfmt = proto_get_u16(b);
-	pos = 2 + 2 * nfmt;
+	*nfmt = proto_get_u16(b);
+	pos = 2 + 2 * *nfmt;
 	if (pos + 2 > len)
 		return false;
 	r->nparams = proto_get_u16(b + pos);
 	pos += 2;
-	if (nfmt != 0 && nfmt != 1 && nfmt != (uint32_t) r->nparams)
+	if (*nfmt != 0 && *nfmt != 1 && *nfmt != (uint32_t) r->nparams)
 		return false;
-	r->formats = calloc((size_t) r->nparams + 1, sizeof(uint16_t));
-	if (r->formats == NULL)
-		return false;
-	for (int i = 0; i < r->nparams; i++)
-		r->formats[i] = nfmt == 0 ? 0 : proto_get_u16(b + 2 + 2 * (nfmt == 1 ? 0 : i));
 	r->values_off = pos;
 	for (int i = 0; i < r->nparams; i++)
 	{
@@ -205,10 +270,33 @@ parse_bind_rest(struct coal_req *r)
 	return pos + 2 + 2 * nres == len;
 }
 
+/*
+ * Keep a copy of the Bind body after the names and the expanded format
+ * codes, in one allocation; false when out of memory.
+ */
+static bool
+keep_bind_rest(const uint8_t *b, uint32_t len, uint32_t nfmt, struct coal_req *r)
+{
+	size_t		fmt_at = ((size_t) len + 1) & ~(size_t) 1;
+
+	r->bind_rest = bind_alloc(fmt_at + sizeof(uint16_t) * ((size_t) r->nparams + 1),
+							  &r->bind_pooled);
+	if (r->bind_rest == NULL)
+		return false;
+	memcpy(r->bind_rest, b, len);
+	r->bind_rest_len = len;
+	r->formats = (uint16_t *) (void *) (r->bind_rest + fmt_at);
+	for (int i = 0; i < r->nparams; i++)
+		r->formats[i] = nfmt == 0 ? 0 : proto_get_u16(b + 2 + 2 * (nfmt == 1 ? 0 : i));
+	return true;
+}
+
 static uint32_t
 parse_ntypes(const uint8_t *body, uint32_t len)
 {
-	size_t		tl = strnlen((const char *) body, len);
+	/* not strnlen: libpg_query's own byte loop is the one linked */
+	const uint8_t *nul = memchr(body, '\0', len);
+	size_t		tl = nul ? (size_t) (nul - body) : len;
 
 	return tl + 3 <= len ? proto_get_u16(body + tl + 1) : 0;
 }
@@ -221,8 +309,11 @@ coal_request_parse(const uint8_t *buf, size_t len, coal_stmt_lookup lookup, void
 	struct msg	m;
 	uint32_t	pos;
 	const char *name;
-	const uint8_t *pbody = NULL;
-	uint32_t	plen = 0;
+	const uint8_t *pbody = NULL,
+			   *bind;
+	uint32_t	plen = 0,
+				bind_len,
+				nfmt;
 
 	memset(out, 0, sizeof(*out));
 	if (!next_msg(buf, len, &off, &m))
@@ -280,47 +371,49 @@ coal_request_parse(const uint8_t *buf, size_t len, coal_stmt_lookup lookup, void
 		!batch_sql_maybe_insert((const char *) pbody, strlen((const char *) pbody)))
 		return 0;
 	out->nmsgs++;
-	out->bind_rest_len = m.len - pos;
-	out->bind_rest = malloc(out->bind_rest_len + 1);
-	out->parse_body = malloc(plen);
-	if (out->bind_rest == NULL || out->parse_body == NULL)
-	{
-		coal_req_free(out);
-		return -1;
-	}
-	memcpy(out->bind_rest, m.body + pos, out->bind_rest_len);
-	memcpy(out->parse_body, pbody, plen);
-	out->parse_len = plen;
-	out->sql = (char *) out->parse_body;
-	if (!parse_bind_rest(out))
-		goto refuse;
+	bind = m.body + pos;
+	bind_len = m.len - pos;
+	if (!parse_bind_rest(bind, bind_len, out, &nfmt))
+		return 0;
 	if (!next_msg(buf, len, &off, &m))
-		goto refuse;
+		return 0;
 	if (m.type == PQMSG_Describe)
 	{
 		if (m.len != 2 || m.body[0] != 'P' || m.body[1] != '\0')
-			goto refuse;
+			return 0;
 		out->has_describe = true;
 		out->nmsgs++;
 		if (!next_msg(buf, len, &off, &m))
-			goto refuse;
+			return 0;
 	}
 	if (m.type != PQMSG_Execute || m.len != 5 || m.body[0] != '\0')
-		goto refuse;
+		return 0;
 	out->nmsgs++;
 	if (!next_msg(buf, len, &off, &m) || m.type != PQMSG_Sync)
-		goto refuse;
+		return 0;
 	out->nmsgs++;
-	out->ana = ana_get(out->sql, out->parse_body, out->parse_len);
+	/* the analysis is cached by Parse body: its copy serves as ours */
+	out->ana = ana_get((const char *) pbody, pbody, plen);
 	if (out->ana == NULL)
+		return -1;
+	out->ins = &out->ana->ins;
+	if (!out->ana->ok || out->ins->returning || out->ins->max_param != out->nparams ||
+		parse_ntypes(pbody, plen) > (uint32_t) out->nparams)
+		goto refuse;
+	if (out->ana->key != NULL)
+		out->parse_body = out->ana->key;
+	else if ((out->parse_body = malloc(plen)) != NULL)
+	{
+		memcpy(out->parse_body, pbody, plen);
+		out->own_parse_body = true;
+	}
+	out->parse_len = plen;
+	out->sql = (char *) out->parse_body;
+	if (out->parse_body == NULL || !keep_bind_rest(bind, bind_len, nfmt, out))
 	{
 		coal_req_free(out);
 		return -1;
 	}
-	out->ins = &out->ana->ins;
-	if (!out->ana->ok || out->ins->returning || out->ins->max_param != out->nparams ||
-		parse_ntypes(out->parse_body, out->parse_len) > (uint32_t) out->nparams)
-		goto refuse;
 	return 1;
 refuse:
 	coal_req_free(out);
@@ -352,14 +445,16 @@ put_close_stmt(struct proto_buf *out)
 	proto_build_close(out, 'S', COAL_STMT_NAME);
 }
 
+/* Parse of text[0, len) followed by `tail`, typed as the client's. */
 static void
-put_parse(struct proto_buf *out, const char *text, const uint8_t *types_src, uint32_t ntypes_src,
-		  int reps, int per_row)
+put_parse(struct proto_buf *out, const char *text, size_t len, const char *tail,
+		  const uint8_t *types_src, uint32_t ntypes_src, int reps, int per_row)
 {
 	put_close_stmt(out);
 	proto_begin(out, PQMSG_Parse);
 	proto_put_string(out, COAL_STMT_NAME);
-	proto_put_string(out, text);
+	proto_put_bytes(out, text, len);
+	proto_put_string(out, tail);
 	proto_put_int16(out, (uint16_t) (reps * per_row));
 	for (int r = 0; r < reps; r++)
 		for (int i = 0; i < per_row; i++)
@@ -386,6 +481,74 @@ put_tail_msgs(struct proto_buf *out, bool describe)
 	proto_end(out);
 }
 
+static uint32_t
+ndigits(long v)
+{
+	uint32_t	d = 1;
+
+	while (v >= 10)
+	{
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/*
+ * Make a->text hold at least n rows of `per_row` parameters (see struct
+ * coal_ana); false when it cannot (out of memory, too many parameters, or
+ * a text whose rows are not where they were computed to be: the caller
+ * then builds the text itself).
+ */
+static bool
+merged_text_grow(struct coal_ana *a, int n, int per_row)
+{
+	const struct batch_insert *ins = &a->ins;
+	struct batch_text t;
+	uint32_t   *ends;
+	int			rows = a->rows * 2;
+	size_t		at,
+				tail = strlen(ins->tail);
+	long		fixed = (long) strlen(ins->tuple);
+	bool		ok;
+
+	if (rows < 16)
+		rows = 16;
+	if (rows > BATCH_MAX_PARAMS / (per_row > 0 ? per_row : 1))
+		rows = BATCH_MAX_PARAMS / (per_row > 0 ? per_row : 1);
+	if (rows < n)
+		rows = n;				/* refused below */
+	for (int i = 0; i < ins->nparams; i++)
+		fixed -= (long) ins->params[i].len;
+	batch_text_init(&t);
+	ends = malloc(sizeof(*ends) * (size_t) rows);
+	ok = ends != NULL && batch_sql_build_values(ins, rows, per_row, &t);
+	at = strlen(ins->prefix) + 7;	/* "VALUES " */
+	for (int r = 0; ok && r < rows; r++)
+	{
+		long		row = fixed;
+
+		for (int i = 0; i < ins->nparams; i++)
+			row += 1 + (long) ndigits(ins->params[i].number + (long) r * per_row);
+		if (r > 0)
+			ok = at < t.len && t.data[at++] == ',';
+		at += (size_t) row;
+		ends[r] = (uint32_t) at;
+	}
+	if (!ok || at + tail != t.len || memcmp(t.data + at, ins->tail, tail) != 0)
+	{
+		free(ends);
+		batch_text_free(&t);
+		return false;
+	}
+	free(a->text);
+	free(a->row_end);
+	a->text = t.data;			/* ours now */
+	a->row_end = ends;
+	a->rows = rows;
+	return true;
+}
+
 static const uint8_t *
 parse_types(const struct coal_req *r, uint32_t *ntypes)
 {
@@ -400,7 +563,7 @@ coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *o
 {
 	const struct coal_req *r0;
 	struct batch_text t;
-	bool		ok;
+	bool		ok = true;
 
 	if (n < 1)
 		return false;
@@ -423,13 +586,17 @@ coal_build_merged(const struct coal_req *const *reqs, int n, struct proto_buf *o
 	}
 	else
 	{
+		struct coal_ana *a = r0->ana;
 		uint32_t	ntypes;
 		const uint8_t *types = parse_types(r0, &ntypes);
 
-		ok = batch_sql_build_values(r0->ins, n, r0->nparams, &t);
+		if (n <= a->rows || merged_text_grow(a, n, r0->nparams))
+			put_parse(out, a->text, a->row_end[n - 1], r0->ins->tail, types, ntypes, n,
+					  r0->nparams);
+		else if ((ok = batch_sql_build_values(r0->ins, n, r0->nparams, &t)))
+			put_parse(out, t.data, t.len, "", types, ntypes, n, r0->nparams);
 		if (ok)
 		{
-			put_parse(out, t.data, types, ntypes, n, r0->nparams);
 			proto_begin(out, PQMSG_Bind);
 			proto_put_string(out, "");
 			proto_put_string(out, COAL_STMT_NAME);
@@ -466,7 +633,7 @@ coal_build_single(const struct coal_req *r, struct proto_buf *out)
 		uint32_t	ntypes;
 		const uint8_t *types = parse_types(r, &ntypes);
 
-		put_parse(out, r->sql, types, ntypes, 1, (int) ntypes);
+		put_parse(out, r->sql, strlen(r->sql), "", types, ntypes, 1, (int) ntypes);
 		proto_begin(out, PQMSG_Bind);
 		proto_put_string(out, "");
 		proto_put_string(out, COAL_STMT_NAME);
@@ -566,6 +733,7 @@ struct coal_group
 								 * coalesce_client_gone) */
 	int			n;
 	int			cap;			/* rows that fit one statement */
+	int			ecap;			/* entries allocated in e (grows to cap) */
 	size_t		bytes;			/* bytes of values held (coal_req_value_bytes) */
 	struct event *timer;
 	enum phase	phase;
@@ -642,11 +810,36 @@ table_refresh(struct coal_table *t)
 		t->st = TAB_UNKNOWN;
 }
 
+/* Entries too come from a free list (see BIND_BLOCK). */
+#define ENTRY_POOL_MAX 1024
+static struct coal_entry *entry_pool;	/* linked through g */
+static int	entry_pool_n;
+
+static struct coal_entry *
+entry_new(void)
+{
+	struct coal_entry *e = entry_pool;
+
+	if (e == NULL)
+		return calloc(1, sizeof(*e));
+	entry_pool = (struct coal_entry *) (void *) e->g;
+	entry_pool_n--;
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
 static void
 entry_free(struct coal_entry *e)
 {
 	coal_req_free(&e->req);
-	free(e);
+	if (entry_pool_n >= ENTRY_POOL_MAX)
+	{
+		free(e);
+		return;
+	}
+	e->g = (struct coal_group *) (void *) entry_pool;
+	entry_pool = e;
+	entry_pool_n++;
 }
 
 static void
@@ -749,13 +942,13 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_FORWARD;
 	if (pkt->type != PQMSG_Query && pkt->type != PQMSG_Bind && pkt->type != PQMSG_Parse)
 		return SBUF_FORWARD;
-	e = calloc(1, sizeof(*e));
+	e = entry_new();
 	if (e == NULL)
 		return SBUF_FORWARD;
 	rc = coal_request_parse(pkt->data, pkt->avail, lookup_stmt, c, &e->req);
 	if (rc <= 0)
 	{
-		free(e);
+		entry_free(e);
 		return SBUF_FORWARD;
 	}
 	tab = table_get(c->pool, e->req.ins->prefix);
@@ -790,7 +983,8 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		g->tab = tab;
 		g->cap = batch_sql_rows_cap(e->req.nparams,
 									cfg_insert_batch_max_rows_for(cfg, pool_db(c->pool)));
-		g->e = calloc((size_t) g->cap, sizeof(*g->e));
+		g->ecap = g->cap < 16 ? g->cap : 16;
+		g->e = malloc((size_t) g->ecap * sizeof(*g->e));
 		g->timer = evtimer_new(pooler_base, group_timer, g);
 		if (g->e == NULL || g->timer == NULL)
 		{
@@ -812,6 +1006,22 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 		g->open = true;
 		g->next = open_groups;
 		open_groups = g;
+	}
+	if (g->n == g->ecap)
+	{
+		int			ecap = g->ecap * 2 < g->cap ? g->ecap * 2 : g->cap;
+		struct coal_entry **ne = realloc(g->e, (size_t) ecap * sizeof(*g->e));
+
+		if (ne == NULL)
+		{
+			/* goes with what it has; this one is not held */
+			group_unlink_open(g);
+			group_kick(g);
+			entry_free(e);
+			return SBUF_FORWARD;
+		}
+		g->e = ne;
+		g->ecap = ecap;
 	}
 	e->c = c;
 	e->g = g;
@@ -1054,7 +1264,8 @@ entry_answered(struct coal_group *g, int k)
 	e->final_held = false;
 	e->st = CE_DONE;
 	if (e->c)
-		sbuf_continue(&e->c->sb);
+		/* its held final message is skipped: no wake-up of its own */
+		sbuf_continue_now(&e->c->sb, e->req.kind == COAL_SIMPLE ? PQMSG_Query : PQMSG_Sync);
 	else
 		entry_free(e);
 }
@@ -1087,19 +1298,40 @@ merged_succeeded(struct coal_group *g, char status)
 	return !g->err && g->count_ok && status == 'I';
 }
 
+/*
+ * What a client not linked to the server is owed after a committed merge,
+ * ReadyForQuery included: one of five byte strings (a simple Query; or
+ * Parse sent or not, Describe sent or not), built once.
+ */
+static const struct proto_buf *
+success_replies(const struct coal_req *r)
+{
+	static struct proto_buf built[5];
+	struct proto_buf *b = &built[r->kind == COAL_SIMPLE ? 4 :
+								 (r->has_parse ? 1 : 0) + (r->has_describe ? 2 : 0)];
+
+	if (b->len == 0 || !proto_buf_ok(b))
+	{
+		proto_buf_reset(b);
+		coal_build_success(r, b);
+		proto_build_ready(b, 'I');
+	}
+	return b;
+}
+
 /* Everyone's replies; the linked client's ReadyForQuery is the server's. */
 static void
 deliver_success(struct coal_group *g)
 {
 	for (int i = 0; i < g->n; i++)
 	{
+		const struct proto_buf *b;
+
 		if (g->e[i] == NULL || g->e[i] == g->lead)
 			continue;
-		proto_buf_reset(&out_buf);
-		coal_build_success(&g->e[i]->req, &out_buf);
-		proto_build_ready(&out_buf, 'I');
-		if (proto_buf_ok(&out_buf))
-			send_to(g, g->e[i], out_buf.data, out_buf.len);
+		b = success_replies(&g->e[i]->req);
+		if (proto_buf_ok(b))
+			send_to(g, g->e[i], b->data, b->len);
 		entry_answered(g, i);
 	}
 	proto_buf_reset(&out_buf);
@@ -1108,6 +1340,26 @@ deliver_success(struct coal_group *g)
 		send_to(g, g->lead, out_buf.data, out_buf.len);
 	coalesce_stats.rows += (uint64_t) g->n;
 	coalesce_stats.statements++;
+}
+
+/* Is body[0, blen) the CommandComplete tag "INSERT 0 <n>"? */
+static bool
+is_insert_tag(const uint8_t *body, uint32_t blen, int n)
+{
+	char		digits[12];
+	int			nd = 0;
+
+	do
+	{
+		digits[nd++] = (char) ('0' + n % 10);
+		n /= 10;
+	} while (n > 0 && nd < (int) sizeof(digits));
+	if (blen != 9 + (uint32_t) nd + 1 || memcmp(body, "INSERT 0 ", 9) != 0 || body[blen - 1] != '\0')
+		return false;
+	for (int i = 0; i < nd; i++)
+		if (body[9 + i] != (uint8_t) digits[nd - 1 - i])
+			return false;
+	return true;
 }
 
 enum sbuf_ret
@@ -1148,10 +1400,7 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 				g->noticed = true;
 			if (pkt->type == PQMSG_CommandComplete)
 			{
-				char		want[32];
-
-				snprintf(want, sizeof(want), "INSERT 0 %d", g->n);
-				g->count_ok = blen == strlen(want) + 1 && memcmp(body, want, blen) == 0;
+				g->count_ok = is_insert_tag(body, blen, g->n);
 			}
 			if (pkt->type != PQMSG_ReadyForQuery)
 				return SBUF_SKIP;

@@ -75,14 +75,19 @@ struct coal_req
 	bool		has_describe;	/* the client sent Describe portal (owed
 								 * NoData) */
 	char	   *sql;			/* statement text */
-	uint8_t    *parse_body;		/* extended: query\0 int16 n int32 types[n] */
+	uint8_t    *parse_body;		/* extended: query\0 int16 n int32 types[n]
+								 * (the cached analysis's key unless
+								 * own_parse_body) */
+	bool		own_parse_body;
 	uint32_t	parse_len;
 	int			nparams;		/* extended: parameters bound */
 	uint8_t    *bind_rest;		/* extended: Bind body after the two names */
 	uint32_t	bind_rest_len;
 	uint32_t	values_off;		/* in bind_rest: first parameter length word */
 	uint32_t	values_len;		/* bytes of the parameter values */
-	uint16_t   *formats;		/* nparams format codes, expanded */
+	bool		bind_pooled;	/* bind_rest is a pooled block (coalesce.c) */
+	uint16_t   *formats;		/* nparams format codes, expanded (in
+								 * bind_rest's allocation) */
 	const struct batch_insert *ins; /* analysis of sql (shared, see ana) */
 	struct coal_ana *ana;		/* reference to the analysis */
 };

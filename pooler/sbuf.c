@@ -867,6 +867,45 @@ sbuf_continue(struct sbuf *sb)
 	event_active(&sb->ev_read, EV_READ, 0);
 }
 
+/*
+ * sbuf_continue() without the event-loop wake-up, when all the socket holds
+ * is the one complete message of type `type` it paused at, nothing of it
+ * forwarded, no output waiting and no round of its own pending: the round
+ * runs now, nested in the caller's (sbuf_process keeps the caller's round).
+ * For a message the owner consumes without touching other sockets (e.g. a
+ * client's Sync whose answer the pooler has already sent).  Anything else
+ * goes the usual way.
+ */
+void
+sbuf_continue_now(struct sbuf *sb, uint8_t type)
+{
+	static bool nested;
+	uint32_t	avail,
+				len = 0;
+	uint8_t		t = 0;
+
+	if (nested || sb == round_sb || sb->closed || !sb->paused || sb->wakeup || sb->blocked || sb->connecting ||
+		sb->want_flushed || sb->held || sb->startup || sb->pkt_left != 0 ||
+		sb->isent != sb->iscan || out_waiting(sb) || sb->write_on)
+	{
+		sbuf_continue(sb);
+		return;
+	}
+	avail = sb->ilen - sb->iscan;
+	if (proto_peek_header(sb->ibuf + sb->iscan, avail, sb->max_pkt, &t, &len) != PROTO_FRAME_OK ||
+		t != type || len + 1 != avail)
+	{
+		sbuf_continue(sb);
+		return;
+	}
+	sb->paused = false;
+	sb->lazy_pause = false;
+	/* one level only: its owner's callback cannot chain more */
+	nested = true;
+	(void) sbuf_process(sb);
+	nested = false;
+}
+
 void
 sbuf_pause_lazy(struct sbuf *sb)
 {

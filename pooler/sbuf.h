@@ -195,6 +195,12 @@ bool		sbuf_flush_pending(struct sbuf *sb);
 /* Resume processing after SBUF_WAIT / FORWARD_LAST (runs from the loop). */
 void		sbuf_continue(struct sbuf *sb);
 
+/*
+ * sbuf_continue(), but the round runs now if the socket holds nothing but
+ * the complete message of this type it paused at (see sbuf.c).
+ */
+void		sbuf_continue_now(struct sbuf *sb, uint8_t type);
+
 /* Stop reading (e.g. for PAUSE) without dropping buffered data. */
 void		sbuf_pause(struct sbuf *sb);
 

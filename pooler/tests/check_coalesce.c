@@ -492,6 +492,51 @@ START_TEST(test_value_bytes)
 
 END_TEST
 
+/*
+ * The merged text is cut from a cached text of more rows (coalesce.c's
+ * merged_text_grow): for any row count, in any order (the cache grows
+ * past 16, 32, 64, 128 rows; parameter numbers past 9, 99, 999), it is
+ * what batch_sql_build_values builds for that count.
+ */
+START_TEST(test_build_merged_text_cache)
+{
+	static const char *const v[] = {"7", "8"};
+	static const int counts[] = {3, 40, 1, 16, 17, 120, 33, 2, 500, 64, 499};
+	const char *sql = "INSERT INTO t (a, b, c) VALUES ($2, 'x', $1) ON CONFLICT DO NOTHING";
+	const struct coal_req *reqs[500];
+	struct proto_buf b,
+				out;
+	struct coal_req r;
+
+	proto_buf_init(&b);
+	proto_buf_init(&out);
+	ext_insert(&b, sql, true, "", 2, v);
+	ck_assert_int_eq(parse_buf(&b, &r), 1);
+	for (int i = 0; i < 500; i++)
+		reqs[i] = &r;
+	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+	{
+		struct batch_text want;
+		const uint8_t *p;
+		size_t		at;
+
+		batch_text_init(&want);
+		ck_assert(batch_sql_build_values(r.ins, counts[k], 2, &want));
+		proto_buf_reset(&out);
+		ck_assert(coal_build_merged(reqs, counts[k], &out));
+		at = 1 + proto_get_u32(out.data + 1);	/* after the Close */
+		ck_assert_int_eq(out.data[at], PQMSG_Parse);
+		p = out.data + at + 5 + strlen(COAL_STMT_NAME) + 1;
+		ck_assert_str_eq((const char *) p, want.data);
+		batch_text_free(&want);
+	}
+	coal_req_free(&r);
+	proto_buf_free(&b);
+	proto_buf_free(&out);
+}
+
+END_TEST
+
 static Suite *
 coalesce_suite(void)
 {
@@ -506,6 +551,7 @@ coalesce_suite(void)
 	tcase_add_test(tc, test_grouping);
 	tcase_add_test(tc, test_build_merged_simple);
 	tcase_add_test(tc, test_build_merged_extended);
+	tcase_add_test(tc, test_build_merged_text_cache);
 	tcase_add_test(tc, test_replay_with_describe);
 	tcase_add_test(tc, test_value_bytes);
 	suite_add_tcase(s, tc);

@@ -81,6 +81,7 @@ src_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 static bool answer_on_sync;		/* dst: a Sync it reads promises an answer */
 static bool wait_on_bind;		/* dst: a Bind waits (SBUF_WAIT) */
 static bool hold_on_parse;		/* dst: a Parse is answered (held) and skipped */
+static bool wait_on_sync;		/* dst: a Sync waits (lazily), then is skipped */
 static int	dst_pkts;
 
 static enum sbuf_ret
@@ -90,6 +91,11 @@ dst_cb(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 		return SBUF_OK;
 	if (wait_on_bind && pkt->type == 'B')
 		return SBUF_WAIT;
+	if (wait_on_sync && pkt->type == 'S')
+	{
+		sbuf_pause_lazy(sb);
+		return SBUF_WAIT;
+	}
 	dst_pkts++;
 	if (hold_on_parse && pkt->type == 'P')
 	{
@@ -133,6 +139,7 @@ setup(void)
 	answer_on_sync = false;
 	wait_on_bind = false;
 	hold_on_parse = false;
+	wait_on_sync = false;
 	dst_pkts = 0;
 }
 
@@ -498,6 +505,67 @@ START_TEST(test_held_by_peer_round)
 
 END_TEST
 
+/* dst reads `in` and pauses at its first Sync. */
+static void
+pause_at_sync(const uint8_t *in, size_t n)
+{
+	uint8_t		out[64];
+
+	wait_on_sync = true;
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	for (int i = 0; i < 50 && !dst.paused; i++)
+		drain_out(out, sizeof(out));
+	ck_assert(dst.paused);
+	wait_on_sync = false;
+}
+
+/*
+ * sbuf_continue_now(): a socket paused at its only buffered message, of the
+ * expected type, has its round run at once (no loop wake-up) and then reads
+ * as before; anything more buffered, or another type, waits for the loop.
+ */
+START_TEST(test_continue_now)
+{
+	uint8_t		in[64],
+				out[64];
+	size_t		n;
+
+	setup();
+	/* 1: the Sync alone: consumed during the call */
+	n = put_msg(in, 'S', "", 0);
+	pause_at_sync(in, n);
+	ck_assert_int_eq(dst_pkts, 0);
+	sbuf_continue_now(&dst, 'S');
+	ck_assert_int_eq(dst_pkts, 1);
+	ck_assert(!dst.paused && dst.read_on && dst.ilen == 0);
+	/* the next message is read as usual */
+	n = put_msg(in, 'P', "x", 1);
+	ck_assert_int_eq(write(peer_out, in, n), (ssize_t) n);
+	drain_out(out, sizeof(out));
+	ck_assert_int_eq(dst_pkts, 2);
+
+	/* 2: another message behind the Sync: the usual wake-up, both in order */
+	n = put_msg(in, 'S', "", 0);
+	n += put_msg(in + n, 'P', "x", 1);
+	pause_at_sync(in, n);
+	sbuf_continue_now(&dst, 'S');
+	ck_assert_int_eq(dst_pkts, 2);
+	drain_out(out, sizeof(out));
+	ck_assert_int_eq(dst_pkts, 4);
+	ck_assert(!dst.paused && dst.ilen == 0);
+
+	/* 3: not the type the caller expects: the usual wake-up */
+	n = put_msg(in, 'S', "", 0);
+	pause_at_sync(in, n);
+	sbuf_continue_now(&dst, 'Q');
+	ck_assert_int_eq(dst_pkts, 4);
+	drain_out(out, sizeof(out));
+	ck_assert_int_eq(dst_pkts, 5);
+	teardown();
+}
+
+END_TEST
+
 START_TEST(test_output_buffer_lazy)
 {
 	size_t		total = 1024 * 1024;
@@ -559,6 +627,7 @@ sbuf_suite(void)
 	tcase_add_test(tc, test_output_buffer_lazy);
 	tcase_add_test(tc, test_held_output);
 	tcase_add_test(tc, test_held_by_peer_round);
+	tcase_add_test(tc, test_continue_now);
 	suite_add_tcase(s, tc);
 	return s;
 }
