@@ -115,6 +115,10 @@ void		ps_server_free(struct ps_server *sv);
  * transaction cannot have failed. */
 void		ps_server_set_status(struct ps_server *sv, char status);
 
+/* A ParameterDescription from the server (whole message): kept as the
+ * description of the statement described, if the pooler is to learn it. */
+void		ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total);
+
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);
 uint32_t	ps_server_outstanding(const struct ps_server *sv);

@@ -760,7 +760,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
-	if (tracking && t == PQMSG_Parse)
+	if (tracking && (t == PQMSG_Parse || t == PQMSG_Bind || t == PQMSG_Describe))
 		ps_server_set_status(ts->ps, s->txn_status);
 	/* a new segment while an earlier one is outstanding */
 	if (tracking && s->expect_rfq > 0 && t != PQMSG_Sync)
@@ -1219,6 +1219,8 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 			return SBUF_NEED_FULL;
 		if (sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
 			return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+		if (t == PQMSG_ParameterDescription)
+			ps_server_param_desc(ts->ps, pkt->data, pkt->total);
 		switch (ps_server_reply(ts->ps, t))
 		{
 			case PS_REPLY_FORWARD:

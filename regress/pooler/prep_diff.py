@@ -217,6 +217,99 @@ def run_seed(pooler, direct, seed, segments, verbose=False, pipeline=1):
                 c.close()
 
 
+# ---- directed cases: a Bind or Describe of a statement the server connection
+# lacks, in a transaction that has failed (README, "Known differences")
+
+CASE_TABLE = "create table if not exists pp_prep_fail (v int)"
+CASE_TEXTS = [
+    ("select $1::int + 1", ()),                 # rows, 1 parameter
+    ("insert into pp_prep_fail values ($1)", ()),   # no rows, 1 parameter
+    ("begin", ()),                              # no rows, refused when failed
+    ("commit", ()),                             # ends the transaction
+    ("select $2::int", (23,)),                  # 2 parameters, one declared
+    ("select '$3', $1::int /* $4 */ -- $5\n", ()),   # 1 parameter
+]
+
+
+def m_parse_named(name, sql, types=()):
+    return msg(b"P", cstr(name) + cstr(sql) + struct.pack("!h", len(types)) +
+               b"".join(struct.pack("!i", t) for t in types))
+
+
+def m_bind_n(name, n, fmt=()):
+    body = cstr("") + cstr(name) + struct.pack("!h", len(fmt)) + \
+        b"".join(struct.pack("!h", f) for f in fmt) + struct.pack("!h", n)
+    for _ in range(n):
+        body += struct.pack("!i", 1) + b"5"
+    return msg(b"B", body + struct.pack("!h", 0))
+
+
+def cases():
+    """(label, segments, may_differ): each segment is sent and its replies
+    read (a list of segments in one item: sent together, pipelined)."""
+    sync, out = msg(b"S"), []
+    fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    for ti, (sql, types) in enumerate(CASE_TEXTS):
+        for learn in (False, True):
+            prep = m_parse_named("s1", sql, types) + \
+                (msg(b"D", b"S" + cstr("s1")) if learn else b"") + sync
+            # three more statements: s1 leaves the server's cache of 3
+            # (f2 described: a statement the server has that returns rows)
+            evict = b"".join(m_parse_named("f%d" % k, "select %d" % (100 + k)) for k in range(3)) + \
+                msg(b"D", b"S" + cstr("f2")) + sync
+            probes = [("bind %d" % n, m_bind_n("s1", n) + sync) for n in (0, 1, 2)]
+            probes.append(("bind 1 binary", m_bind_n("s1", 1, (1,)) + sync))
+            probes.append(("describe", msg(b"D", b"S" + cstr("s1")) + sync))
+            for pname, probe in probes:
+                for piped in (False, True):
+                    body = [prep, evict, msg(b"Q", cstr("begin"))]
+                    body += [[fail_ext, probe]] if piped else [fail_ext, probe]
+                    body.append(msg(b"Q", cstr("rollback")))
+                    # a Describe needs an earlier one to know the statement
+                    # (and, for one returning rows, a certainly failed one)
+                    unknown = pname == "describe" and sql not in ("commit",) and \
+                        (not learn or (piped and ti in (0, 4, 5)))
+                    out.append(("%r%s, %s%s" % (sql, types or "", pname,
+                                                 ", described" if learn else "") +
+                                (", pipelined" if piped else ""), body, unknown))
+    return out
+
+
+def run_cases(pooler, direct, verbose=False):
+    setup = login(direct)
+    setup.query(CASE_TABLE)
+    setup.read_until()
+    setup.close()
+    bad = known = 0
+    for label, body, may_differ in cases():
+        got = {}
+        for side, port in (("direct", direct), ("pooler", pooler)):
+            c = login(port)
+            got[side] = []
+            for item in body:
+                parts = item if isinstance(item, list) else [item]
+                c.send(b"".join(parts))
+                for _ in parts:
+                    got[side].append(c.read_until(timeout=10.0))
+            c.close()
+        if got["direct"] == got["pooler"]:
+            if verbose:
+                print("same:", label)
+            continue
+        if may_differ and all(d == p or known_difference(b"E", d, p)
+                              for d, p in zip(got["direct"], got["pooler"])):
+            known += 1
+            continue
+        bad += 1
+        print("DIFFERENT:", label)
+        for d, p in zip(got["direct"], got["pooler"]):
+            if d != p and (bad <= 3 or verbose):
+                print("  direct:", show(d))
+                print("  pooler:", show(p))
+    print("cases: %d, different: %d, known difference: %d" % (len(cases()), bad, known))
+    return bad == 0
+
+
 def main():
     args = sys.argv[1:]
     segments = 300
@@ -231,7 +324,11 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    cases_mode = "--cases" in args
+    args = [a for a in args if a != "--cases"]
     pooler, direct = int(args[0]), int(args[1])
+    if cases_mode:
+        sys.exit(0 if run_cases(pooler, direct, verbose) else 1)
     seeds = [int(s) for s in args[2:]] or [1, 2, 3]
     ok = all([run_seed(pooler, direct, s, segments, verbose, pipeline) for s in seeds])
     sys.exit(0 if ok else 1)
