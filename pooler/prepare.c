@@ -15,6 +15,7 @@
 #include "varcache.h"
 
 struct ps_stats ps_stats;
+bool		ps_learn_descriptions = true;
 
 /* ---- statements (process-wide, deduplicated) ---- */
 
@@ -40,6 +41,7 @@ struct ps_stmt
 	uint8_t		result;			/* from a Describe: 0 not known, 1 no rows
 								 * (NoData), 2 rows (RowDescription) */
 	uint8_t    *pdesc;			/* its ParameterDescription, or NULL */
+	bool		learning;		/* a Describe to learn them was sent */
 	uint8_t		body[];
 };
 
@@ -674,6 +676,8 @@ enum rq_kind
 	RQ_PROBE,					/* our Parse/Bind of an empty statement that
 								 * asks what a Bind of the client's would be
 								 * told (bind_probe): swallow '1' / '2' */
+	RQ_DESCRIBE_LEARN,			/* our Describe after the first Parse of a
+								 * statement: learn it, swallow 't' 'T'/'n' */
 	RQ_DESCRIBE_S				/* Describe of a client's statement whose
 								 * description is not known yet: learn it */
 };
@@ -1023,6 +1027,9 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 		case RQ_CLOSE_DOUBT:
 			sv->doubt = true;	/* what the server has is not known */
 			break;
+		case RQ_DESCRIBE_LEARN:
+			rq->stmt->learning = false; /* the next Parse asks again */
+			break;
 		default:
 			break;
 	}
@@ -1340,6 +1347,25 @@ evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
 	return true;
 }
 
+static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
+						uint32_t plen, const char *sname, uint32_t slen,
+						const uint8_t *rest, uint32_t rlen);
+
+/*
+ * After the first Parse of `st` on any server, a Describe of it: what it
+ * returns (rows or not) and its parameter types are what a Describe of it
+ * in a failed transaction needs later (describe_probe).  Once per text.
+ */
+static bool
+learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
+{
+	if (!ps_learn_descriptions || st->result != 0 || st->dealloc || st->learning)
+		return true;
+	st->learning = true;
+	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
+	return queue_push(sv, RQ_DESCRIBE_LEARN, st);
+}
+
 /*
  * Might the server have `st` although the cache says it has not?  When an
  * eviction Close of it is still unanswered: an error before it (in a Sync
@@ -1414,25 +1440,16 @@ ensure_prepared(struct ps_server *sv, struct ps_stmt *st, int max_prepared,
 	if (!evict_for_one(sv, max_prepared, out))
 		return false;
 	ps_stats.parses_injected++;
-	return queue_parse(sv, st, RQ_PARSE_INJECTED, out);
+	return queue_parse(sv, st, RQ_PARSE_INJECTED, out) && learn_describe(sv, st, out);
 }
 
 /* ---- client messages ---- */
 
-static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
-						uint32_t plen, const char *sname, uint32_t slen,
-						const uint8_t *rest, uint32_t rlen);
-
-/*
- * May the server's transaction have failed when the next request reaches
- * it: it had at the last ReadyForQuery, or an earlier segment (up to a Sync
- * or a simple query) is still unanswered.  An error earlier in the same
- * segment makes the server ignore the request anyway.
- */
+/* Is an earlier segment (up to a Sync or a simple query) unanswered? */
 static bool
-may_be_failed(const struct ps_server *sv)
+segment_pending(const struct ps_server *sv)
 {
-	if (sv->status == 'E' || sv->untracked_z > 0)
+	if (sv->untracked_z > 0)
 		return true;
 	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
@@ -1442,6 +1459,18 @@ may_be_failed(const struct ps_server *sv)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * May the server's transaction have failed when the next request reaches
+ * it: it had at the last ReadyForQuery, or an earlier segment is still
+ * unanswered.  An error earlier in the same segment makes the server ignore
+ * the request anyway.
+ */
+static bool
+may_be_failed(const struct ps_server *sv)
+{
+	return sv->status == 'E' || segment_pending(sv);
 }
 
 /*
@@ -1529,7 +1558,8 @@ describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf 
 			!queue_push(sv, RQ_CLOSE_NOP, NULL);
 		return true;
 	}
-	if (st->result != 2 || sv->status != 'E' || sv->qlen + sv->untracked_z > 0)
+	/* surely failed: at the last ReadyForQuery and no segment since */
+	if (st->result != 2 || sv->status != 'E' || segment_pending(sv))
 		return false;
 	list_for_each_safe(n, t, &sv->lru)
 	{
@@ -1696,6 +1726,8 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	else if (!attach_undo(sv, cl, name, nlen, prev))
 		return PS_NOMEM;
 	if (nop_parse && !queue_push(sv, RQ_CLOSE_NOP, NULL))
+		return PS_NOMEM;
+	if (e == NULL && !learn_describe(sv, st, out))
 		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 nomem:
@@ -2205,6 +2237,7 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 		case RQ_EXECUTE:
 			return type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc;
 		case RQ_PROBE:
+		case RQ_DESCRIBE_LEARN:
 			return true;
 		case RQ_DESCRIBE_S:
 			return type == PQMSG_ParameterDescription;	/* ps_server_param_desc() */
@@ -2217,7 +2250,8 @@ void
 ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total)
 {
 	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
-	struct ps_stmt *st = rq && rq->kind == RQ_DESCRIBE_S ? rq->stmt : NULL;
+	struct ps_stmt *st = rq && (rq->kind == RQ_DESCRIBE_S || rq->kind == RQ_DESCRIBE_LEARN) ?
+		rq->stmt : NULL;
 	uint32_t	len = total - PROTO_HDR_LEN;
 
 	if (st == NULL || st->pdesc || total < PROTO_HDR_LEN + 2 ||
@@ -2340,6 +2374,8 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			break;
 	}
 	/* an extended-protocol request */
+	if (rq->kind == RQ_DESCRIBE_LEARN && type == PQMSG_ParameterDescription)
+		return PS_REPLY_SWALLOW;
 	if (!is_final_ext(type))
 		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY,
 									 * ... */
@@ -2368,8 +2404,11 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_DESCRIBE_S:
+		case RQ_DESCRIBE_LEARN:
 			if (type == PQMSG_RowDescription || type == PQMSG_NoData)
 				rq->stmt->result = type == PQMSG_NoData ? 1 : 2;
+			if (rq->kind == RQ_DESCRIBE_LEARN)
+				r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_EXECUTE:
 			if (type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc)

@@ -98,6 +98,14 @@ struct ps_stats
 
 extern struct ps_stats ps_stats;
 
+/*
+ * Describe each statement after its first Parse on any server, to know its
+ * parameter types and whether it returns rows for a Describe in a failed
+ * transaction (prepare.c, describe_probe).  On by default; the Check tests
+ * turn it off where they count the messages sent.
+ */
+extern bool ps_learn_descriptions;
+
 /* Free every statement left (at exit; every client/server freed first). */
 void		ps_global_cleanup(void);
 

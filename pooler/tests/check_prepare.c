@@ -20,6 +20,7 @@ setup(void)
 {
 	proto_buf_init(&msg);
 	proto_buf_init(&out);
+	ps_learn_descriptions = false;	/* test_learned_description turns it on */
 }
 
 static void
@@ -1502,6 +1503,63 @@ START_TEST(test_failed_transaction_probes)
 
 END_TEST
 
+/*
+ * The first Parse of a statement on any server is followed by a Describe of
+ * it, whose replies are swallowed and teach the pooler the statement's
+ * parameter types and that it returns no rows; a Describe of it in a failed
+ * transaction on a server that lacks it is then answered from an empty
+ * statement with those types.  A later Parse of the same text does not ask
+ * again.
+ */
+START_TEST(test_learned_description)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct ps_server *lacks = ps_server_new();
+	struct wire_msg m[8];
+	static const uint8_t pdesc[] = {'t', 0, 0, 0, 10, 0, 1, 0, 0, 0, 23};
+
+	ps_learn_descriptions = true;
+	mk_parse("s", "insert into t values ($1)", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_int_eq(m[1].type, PQMSG_Describe);
+	ck_assert_str_eq((const char *) m[1].body + 1, str_at(&m[0], 0));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_ParameterDescription));
+	ps_server_param_desc(sv, pdesc, sizeof(pdesc));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_NoData), PS_REPLY_SWALLOW);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+
+	mk_parse("t", "insert into t values ($1)", 0);	/* the same text */
+	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(ps_server_reply(lacks, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	ps_server_set_status(sv, 'E');
+	mk_describe_close(PQMSG_Describe, 'S', "s");
+	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);	/* it has it */
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_NoData), PS_REPLY_FORWARD);
+
+	ps_server_forget_all(lacks);
+	ps_server_set_status(lacks, 'E');
+	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert(memcmp(m[0].body + 2, pdesc + 5, sizeof(pdesc) - 5) == 0);
+	ck_assert_int_eq(m[1].type, PQMSG_Describe);
+	ck_assert_int_eq(m[2].type, PQMSG_Close);
+	ps_client_free(cl);
+	ps_server_free(sv);
+	ps_server_free(lacks);
+}
+
+END_TEST
+
 static Suite *
 prepare_suite(void)
 {
@@ -1516,6 +1574,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_unnamed_reuse);
 	tcase_add_test(tc, test_unnamed_reparse_unlinked);
 	tcase_add_test(tc, test_failed_transaction_probes);
+	tcase_add_test(tc, test_learned_description);
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_error_undoes_names);
