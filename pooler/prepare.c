@@ -275,9 +275,11 @@ text_max_param(const char *q, size_t len)
 
 		if (c == '\'' || c == '"')
 		{
+			bool		esc = false;
+
 			/* E'...' takes backslash escapes */
-			bool		esc = c == '\'' && i > 0 && (q[i - 1] == 'e' || q[i - 1] == 'E') &&
-				(i < 2 || !ident_char((unsigned char) q[i - 2]));
+			if (c == '\'' && i > 0 && (q[i - 1] == 'e' || q[i - 1] == 'E'))
+				esc = i < 2 || !ident_char((unsigned char) q[i - 2]);
 
 			for (i++;; i++)
 			{
@@ -2250,9 +2252,11 @@ void
 ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total)
 {
 	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
-	struct ps_stmt *st = rq && (rq->kind == RQ_DESCRIBE_S || rq->kind == RQ_DESCRIBE_LEARN) ?
-		rq->stmt : NULL;
+	struct ps_stmt *st = NULL;
 	uint32_t	len = total - PROTO_HDR_LEN;
+
+	if (rq && (rq->kind == RQ_DESCRIBE_S || rq->kind == RQ_DESCRIBE_LEARN))
+		st = rq->stmt;
 
 	if (st == NULL || st->pdesc || total < PROTO_HDR_LEN + 2 ||
 		len != 2 + 4 * (uint32_t) proto_get_u16(msg + PROTO_HDR_LEN))

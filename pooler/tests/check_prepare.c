@@ -1457,8 +1457,8 @@ START_TEST(test_failed_transaction_probes)
 	ck_assert_str_eq(str_at(&m[1], 0), PS_NAME_PREFIX "00");
 	ck_assert_str_eq(str_at(&m[1], 1), "");
 	ck_assert_uint_eq(m[1].len, sizeof(PS_NAME_PREFIX "00") + 1 + 2 + 2 * 4);
-	ck_assert_uint_eq(proto_get_u16(m[1].body + m[1].len - 10), 2);	/* $2 */
-	ck_assert_uint_eq(proto_get_u32(m[1].body + m[1].len - 8), 25);	/* text */
+	ck_assert_uint_eq(proto_get_u16(m[1].body + m[1].len - 10), 2); /* $2 */
+	ck_assert_uint_eq(proto_get_u32(m[1].body + m[1].len - 8), 25); /* text */
 	ck_assert_int_eq(m[2].type, PQMSG_Bind);
 	ck_assert_str_eq(str_at(&m[2], 0), PS_NOP_PORTAL);
 	ck_assert_str_eq(str_at(&m[2], 1), PS_NAME_PREFIX "00");
@@ -1492,7 +1492,7 @@ START_TEST(test_failed_transaction_probes)
 	ck_assert_int_eq(ps_server_reply(lacks2, PQMSG_NoData), PS_REPLY_FORWARD);
 	ck_assert_int_eq(m[2].type, PQMSG_Close);
 	ck_assert_int_eq(ps_server_reply(lacks2, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
-	ck_assert_uint_eq(ps_server_cached(lacks2), 0);	/* not prepared there */
+	ck_assert_uint_eq(ps_server_cached(lacks2), 0); /* not prepared there */
 	proto_buf_free(&err);
 	proto_buf_free(&renamed);
 	ps_client_free(cl);
