@@ -717,7 +717,10 @@ work_packet(struct client *c, struct sbuf_pkt *pkt)
 		if (r != SBUF_FORWARD)
 			return r;
 	}
-	br = batch_packet(c, pkt, &taken);
+	/* a segment pipelined past one that may fail waits (txn.c) */
+	br = txn_client_wait(c, s, pkt->type);
+	if (br == SBUF_FORWARD)
+		br = batch_packet(c, pkt, &taken);
 	if (br != SBUF_FORWARD)
 		return br;
 	was_busy = s->expect_rfq > 0 || s->ext_open;

@@ -15,6 +15,7 @@
 #include "varcache.h"
 
 struct ps_stats ps_stats;
+bool		ps_learn_descriptions = true;
 
 /* ---- statements (process-wide, deduplicated) ---- */
 
@@ -35,6 +36,12 @@ struct ps_stmt
 	bool		abort_ok;		/* parses in a failed transaction: empty, or
 								 * COMMIT / ROLLBACK / ABORT / END / PREPARE
 								 * TRANSACTION */
+	int32_t		nparams;		/* parameters the server sees + 1, from the
+								 * text (stmt_nparams); 0 = not yet counted */
+	uint8_t		result;			/* from a Describe: 0 not known, 1 no rows
+								 * (NoData), 2 rows (RowDescription) */
+	uint8_t    *pdesc;			/* its ParameterDescription, or NULL */
+	bool		learning;		/* a Describe to learn them was sent */
 	uint8_t		body[];
 };
 
@@ -49,6 +56,14 @@ static uint64_t stmt_next_id = 1;
  * reference held here until ps_global_cleanup() (see parse_duplicate).
  */
 static struct ps_stmt *probe;
+
+/*
+ * The statement bind_probe() makes, PGPLUMB_00 (no statement of the pooler's
+ * is called that, and a client's statement of that name goes to the server
+ * as PGPLUMB_PGPLUMB_00), made at first use like the probe; only its name
+ * is used, to map replies from.
+ */
+static struct ps_stmt *bind_probe_st;
 
 /*
  * 64-bit hash for the in-memory tables, eight bytes per step (the Parse body
@@ -124,6 +139,7 @@ stmt_unref(struct ps_stmt *st)
 	*pp = st->hnext;
 	stmt_count--;
 	ps_stats.stmts = stmt_count;
+	free(st->pdesc);
 	free(st);
 }
 
@@ -222,6 +238,137 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 	return st;
 }
 
+/* Can `c` continue an identifier (so that a '$' after it is part of it)? */
+static bool
+ident_char(unsigned char c)
+{
+	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+/*
+ * The end of a dollar quote opened at q[i] ('$'), its tag `$tag$` i.e. tlen
+ * bytes; the offset after the closing tag, or 0 if there is none.
+ */
+static size_t
+dollar_end(const char *q, size_t len, size_t i, size_t tlen)
+{
+	for (size_t j = i + tlen; j + tlen <= len; j++)
+		if (q[j] == '$' && memcmp(q + j, q + i, tlen) == 0)
+			return j + tlen;
+	return 0;
+}
+
+/*
+ * The highest $n the text refers to, outside literals, quoted identifiers,
+ * comments and dollar quotes (standard_conforming_strings on); -1 if the
+ * text cannot be read that way (then nothing is concluded from it).
+ */
+static int32_t
+text_max_param(const char *q, size_t len)
+{
+	int32_t		max = 0;
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) q[i];
+
+		if (c == '\'' || c == '"')
+		{
+			bool		esc = false;
+
+			/* E'...' takes backslash escapes */
+			if (c == '\'' && i > 0 && (q[i - 1] == 'e' || q[i - 1] == 'E'))
+				esc = i < 2 || !ident_char((unsigned char) q[i - 2]);
+
+			for (i++;; i++)
+			{
+				if (i >= len)
+					return -1;
+				if (esc && q[i] == '\\')
+					i++;
+				else if ((unsigned char) q[i] == c)
+				{
+					if (i + 1 < len && (unsigned char) q[i + 1] == c)
+						i++;
+					else
+						break;
+				}
+			}
+			i++;
+		}
+		else if (c == '-' && i + 1 < len && q[i + 1] == '-')
+		{
+			while (i < len && q[i] != '\n')
+				i++;
+		}
+		else if (c == '/' && i + 1 < len && q[i + 1] == '*')
+		{
+			int			depth = 1;
+
+			for (i += 2; depth > 0; i++)
+			{
+				if (i + 1 >= len)
+					return -1;
+				if (q[i] == '/' && q[i + 1] == '*')
+					depth++, i++;
+				else if (q[i] == '*' && q[i + 1] == '/')
+					depth--, i++;
+			}
+		}
+		else if (c == '$' && (i == 0 || !ident_char((unsigned char) q[i - 1])))
+		{
+			size_t		j = i + 1;
+
+			if (j < len && isdigit((unsigned char) q[j]))
+			{
+				int64_t		n = 0;
+
+				for (; j < len && isdigit((unsigned char) q[j]); j++)
+					if ((n = n * 10 + (q[j] - '0')) > 65535)
+						return -1;
+				if (n > max)
+					max = (int32_t) n;
+				i = j;
+				continue;
+			}
+			while (j < len && q[j] != '$' && (isalnum((unsigned char) q[j]) || q[j] == '_' ||
+											  (unsigned char) q[j] >= 0x80))
+				j++;
+			if (j >= len || q[j] != '$')
+				return -1;		/* not a dollar quote: unsure */
+			if ((i = dollar_end(q, len, i, j + 1 - i)) == 0)
+				return -1;
+		}
+		else if (ident_char(c))
+		{
+			while (i < len && ident_char((unsigned char) q[i]))
+				i++;
+		}
+		else
+			i++;
+	}
+	return max;
+}
+
+/*
+ * The number of parameters the server's statement has: PostgreSQL takes
+ * the declared ones and grows the list to the highest $n referred to.  -1
+ * when the text cannot tell.
+ */
+static int32_t
+stmt_nparams(struct ps_stmt *st)
+{
+	if (st->nparams == 0)
+	{
+		int32_t		declared = proto_get_u16(st->body + st->text_len + 1);
+		int32_t		ref = text_max_param((const char *) st->body, st->text_len);
+
+		st->nparams = ref < 0 ? -1 : (ref > declared ? ref : declared) + 1;
+	}
+	return st->nparams < 0 ? -1 : st->nparams - 1;
+}
+
 const char *
 ps_stmt_text(const struct ps_stmt *st)
 {
@@ -261,11 +408,26 @@ probe_stmt(void)
 	return probe;
 }
 
+static struct ps_stmt *
+bind_probe_stmt(void)
+{
+	if (bind_probe_st == NULL && (bind_probe_st = calloc(1, sizeof(*bind_probe_st))) != NULL)
+	{
+		bind_probe_st->refcount = 1;
+		bind_probe_st->name_len = (uint32_t) snprintf(bind_probe_st->name,
+													  sizeof(bind_probe_st->name), "%s00",
+													  PS_NAME_PREFIX);
+	}
+	return bind_probe_st;
+}
+
 void
 ps_global_cleanup(void)
 {
 	free(probe);
 	probe = NULL;
+	free(bind_probe_st);
+	bind_probe_st = NULL;
 	for (uint32_t i = 0; i < stmt_tab_size; i++)
 	{
 		struct ps_stmt *st = stmt_tab[i],
@@ -274,6 +436,7 @@ ps_global_cleanup(void)
 		for (; st; st = next)
 		{
 			next = st->hnext;
+			free(st->pdesc);
 			free(st);
 		}
 	}
@@ -511,7 +674,14 @@ enum rq_kind
 	RQ_QUERY,					/* Query / FunctionCall: everything up to 'Z' */
 	RQ_QUERY_INJECTED,			/* our Query: swallow everything up to 'Z' */
 	RQ_QUERY_DEALLOC,			/* empty Query standing for DEALLOCATE */
-	RQ_EXECUTE					/* Execute, with the portal's statement */
+	RQ_EXECUTE,					/* Execute, with the portal's statement */
+	RQ_PROBE,					/* our Parse/Bind of an empty statement that
+								 * asks what a Bind of the client's would be
+								 * told (bind_probe): swallow '1' / '2' */
+	RQ_DESCRIBE_LEARN,			/* our Describe after the first Parse of a
+								 * statement: learn it, swallow 't' 'T'/'n' */
+	RQ_DESCRIBE_S				/* Describe of a client's statement whose
+								 * description is not known yet: learn it */
 };
 
 struct ps_rq
@@ -859,6 +1029,9 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 		case RQ_CLOSE_DOUBT:
 			sv->doubt = true;	/* what the server has is not known */
 			break;
+		case RQ_DESCRIBE_LEARN:
+			rq->stmt->learning = false; /* the next Parse asks again */
+			break;
 		default:
 			break;
 	}
@@ -1176,6 +1349,25 @@ evict_for_one(struct ps_server *sv, int max_prepared, struct proto_buf *out)
 	return true;
 }
 
+static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
+						uint32_t plen, const char *sname, uint32_t slen,
+						const uint8_t *rest, uint32_t rlen);
+
+/*
+ * After the first Parse of `st` on any server, a Describe of it: what it
+ * returns (rows or not) and its parameter types are what a Describe of it
+ * in a failed transaction needs later (describe_probe).  Once per text.
+ */
+static bool
+learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
+{
+	if (!ps_learn_descriptions || st->result != 0 || st->dealloc || st->learning)
+		return true;
+	st->learning = true;
+	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
+	return queue_push(sv, RQ_DESCRIBE_LEARN, st);
+}
+
 /*
  * Might the server have `st` although the cache says it has not?  When an
  * eviction Close of it is still unanswered: an error before it (in a Sync
@@ -1250,10 +1442,141 @@ ensure_prepared(struct ps_server *sv, struct ps_stmt *st, int max_prepared,
 	if (!evict_for_one(sv, max_prepared, out))
 		return false;
 	ps_stats.parses_injected++;
-	return queue_parse(sv, st, RQ_PARSE_INJECTED, out);
+	return queue_parse(sv, st, RQ_PARSE_INJECTED, out) && learn_describe(sv, st, out);
 }
 
 /* ---- client messages ---- */
+
+/* Is an earlier segment (up to a Sync or a simple query) unanswered? */
+static bool
+segment_pending(const struct ps_server *sv)
+{
+	if (sv->untracked_z > 0)
+		return true;
+	for (uint32_t i = 0; i < sv->qlen; i++)
+	{
+		uint8_t		k = sv->q[(sv->qhead + i) & (sv->qcap - 1)].kind;
+
+		if (k == RQ_SYNC || k == RQ_QUERY || k == RQ_QUERY_INJECTED || k == RQ_QUERY_DEALLOC)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May the server's transaction have failed when the next request reaches
+ * it: it had at the last ReadyForQuery, or an earlier segment is still
+ * unanswered.  An error earlier in the same segment makes the server ignore
+ * the request anyway.
+ */
+static bool
+may_be_failed(const struct ps_server *sv)
+{
+	return sv->status == 'E' || segment_pending(sv);
+}
+
+/*
+ * A Bind of `st`, which the server lacks, where the transaction may have
+ * failed.  PostgreSQL finds the statement and checks the parameter counts
+ * (08P01) before it refuses a statement that does not end the transaction
+ * (25P02, exec_bind_message); our Parse of st would be refused before all
+ * that (25P02, exec_parse_message).  So the server is asked first: an empty
+ * statement with st's parameter count (an empty text parses in a failed
+ * transaction), PGPLUMB_00, is bound with the client's parameters, into a
+ * portal of ours closed after it.  Where the transaction has not failed,
+ * every value converts (text, or bytea for binary ones), and our Parse of st
+ * and the client's Bind follow as before.  The statement is closed before,
+ * not after: after an error that Close would be ignored.  Errors name it:
+ * they are mapped to the client's name.  Nothing is sent when the text does
+ * not tell the count (the Parse then answers, as before).
+ */
+static bool
+bind_probe(struct ps_server *sv, struct ps_stmt *st, const char *name, uint32_t nlen,
+		   const uint8_t *rest, uint32_t rlen, struct proto_buf *out)
+{
+	int32_t		m = stmt_nparams(st);
+	struct ps_stmt *pb = bind_probe_stmt();
+	uint32_t	from = sv->qlen,
+				nfmt;
+
+	if (m < 0 || rlen < 2)
+		return true;
+	if (pb == NULL)
+		return false;
+	nfmt = proto_get_u16(rest);
+	if (rlen < 2 + 2 * nfmt)
+		return true;
+	proto_build_close(out, 'S', pb->name);
+	proto_begin(out, PQMSG_Parse);
+	proto_put_string(out, pb->name);
+	proto_put_byte(out, 0);		/* empty text */
+	proto_put_int16(out, (uint16_t) m);
+	for (uint32_t i = 0; i < (uint32_t) m; i++)
+	{
+		uint16_t	fmt = 0;
+
+		if (nfmt == 1 || i < nfmt)
+			fmt = proto_get_u16(rest + 2 + 2 * (nfmt == 1 ? 0 : i));
+
+		proto_put_int32(out, fmt == 1 ? 17 : 25);	/* bytea, text */
+	}
+	proto_end(out);
+	build_named(out, PQMSG_Bind, PS_NOP_PORTAL, sizeof(PS_NOP_PORTAL) - 1, pb->name,
+				pb->name_len, rest, rlen);
+	build_nop_close(out);
+	return queue_push(sv, RQ_CLOSE_NOP, NULL) && queue_push(sv, RQ_PROBE, NULL) &&
+		queue_push(sv, RQ_PROBE, NULL) && queue_push(sv, RQ_CLOSE_NOP, NULL) &&
+		map_new_requests(sv, from, pb, name, nlen);
+}
+
+/*
+ * A Describe of `st`, which the server lacks, where the transaction may
+ * have failed.  PostgreSQL describes a statement that returns no rows even
+ * in a failed transaction, and refuses one that does (25P02,
+ * exec_describe_statement_message); our Parse of st would be refused.  From
+ * what an earlier Describe of st told: no rows, then an empty statement
+ * with st's parameter types is described (the same ParameterDescription and
+ * NoData, failed or not); rows, and the transaction has surely failed (no
+ * request in flight), then a statement of the server that returns rows is
+ * described.  False: not known, st is prepared as before.
+ */
+static bool
+describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf *out,
+			   bool *nomem)
+{
+	struct list_node *n,
+			   *t;
+
+	*nomem = false;
+	if (st->result == 1 && st->pdesc)
+	{
+		proto_begin(out, PQMSG_Parse);
+		proto_put_int16(out, 0);	/* unnamed, empty text */
+		proto_put_bytes(out, st->pdesc, 2 + 4 * (size_t) proto_get_u16(st->pdesc));
+		proto_end(out);
+		build_named(out, PQMSG_Describe, NULL, 0, "", 0, NULL, 0);
+		proto_build_close(out, 'S', "");
+		*nomem = !queue_push(sv, RQ_PROBE, NULL) || !queue_push(sv, RQ_EXT, NULL) ||
+			!queue_push(sv, RQ_CLOSE_NOP, NULL);
+		return true;
+	}
+	/* surely failed: at the last ReadyForQuery and no segment since */
+	if (st->result != 2 || sv->status != 'E' || segment_pending(sv))
+		return false;
+	list_for_each_safe(n, t, &sv->lru)
+	{
+		struct ps_sentry *e = list_entry(n, struct ps_sentry, lru);
+
+		if (e->state == SE_READY && e->stmt->result == 2)
+		{
+			build_named(out, PQMSG_Describe, NULL, 0, e->stmt->name, e->stmt->name_len,
+						NULL, 0);
+			*nomem = !queue_push(sv, RQ_EXT, NULL);
+			return true;
+		}
+	}
+	return false;
+}
 
 /*
  * stmt_get() for a client's Parse named `nlen` bytes long.  A driver that
@@ -1386,7 +1709,7 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 		 */
 		server_touch(sv, e);
 		ps_stats.parses_skipped++;
-		nop_parse = !st->abort_ok && (sv->status == 'E' || sv->qlen + sv->untracked_z > 0);
+		nop_parse = !st->abort_ok && may_be_failed(sv);
 		if (nop_parse)
 			build_nop_parse(out);
 		else
@@ -1405,6 +1728,8 @@ client_parse(struct ps_client *cl, struct ps_server *sv, const uint8_t *body, ui
 	else if (!attach_undo(sv, cl, name, nlen, prev))
 		return PS_NOMEM;
 	if (nop_parse && !queue_push(sv, RQ_CLOSE_NOP, NULL))
+		return PS_NOMEM;
+	if (e == NULL && !learn_describe(sv, st, out))
 		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
 nomem:
@@ -1546,7 +1871,9 @@ bind_known(struct ps_client *cl, struct ps_server *sv, struct ps_stmt *st,
 			client_forget(cl, st->dealloc_name, (uint32_t) strlen(st->dealloc_name));
 	}
 	proto_buf_reset(out);
-	if (!ensure_prepared(sv, st, max_prepared, out))
+	if ((!sv->skipping && !st->abort_ok && may_be_failed(sv) && server_lookup(sv, st) == NULL &&
+		 !bind_probe(sv, st, name, nlen, rest, rlen, out)) ||
+		!ensure_prepared(sv, st, max_prepared, out))
 		r = PS_NOMEM;
 	else
 	{
@@ -1575,6 +1902,8 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 				from;
 	const char *name;
 	struct ps_stmt *st;
+	bool		nomem,
+				learn;
 
 	if (blen < 2 || !take_string(body, blen, &pos, &name, &nlen) || pos != blen)
 		return PS_BAD;
@@ -1587,10 +1916,14 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 		return push_forwarded(sv, RQ_EXT, NULL);
 	proto_buf_reset(out);
 	from = sv->qlen;
+	if (!sv->skipping && !st->abort_ok && may_be_failed(sv) && server_lookup(sv, st) == NULL &&
+		describe_probe(sv, st, out, &nomem))
+		return nomem || !proto_buf_ok(out) ? PS_NOMEM : PS_REPLACED;
 	if (!ensure_prepared(sv, st, max_prepared, out))
 		return PS_NOMEM;
 	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
-	if (push_forwarded(sv, RQ_EXT, NULL) != PS_PASS ||
+	learn = st->result == 0 || st->pdesc == NULL;
+	if (push_forwarded(sv, learn ? RQ_DESCRIBE_S : RQ_EXT, learn ? st : NULL) != PS_PASS ||
 		!map_new_requests(sv, from, st, name, nlen))
 		return PS_NOMEM;
 	return proto_buf_ok(out) ? PS_REPLACED : PS_NOMEM;
@@ -1905,9 +2238,31 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 			return type == PQMSG_EmptyQueryResponse;
 		case RQ_EXECUTE:
 			return type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc;
+		case RQ_PROBE:
+		case RQ_DESCRIBE_LEARN:
+			return true;
+		case RQ_DESCRIBE_S:
+			return type == PQMSG_ParameterDescription;	/* ps_server_param_desc() */
 		default:
 			return false;
 	}
+}
+
+void
+ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total)
+{
+	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
+	struct ps_stmt *st = NULL;
+	uint32_t	len = total - PROTO_HDR_LEN;
+
+	if (rq && (rq->kind == RQ_DESCRIBE_S || rq->kind == RQ_DESCRIBE_LEARN))
+		st = rq->stmt;
+
+	if (st == NULL || st->pdesc || total < PROTO_HDR_LEN + 2 ||
+		len != 2 + 4 * (uint32_t) proto_get_u16(msg + PROTO_HDR_LEN))
+		return;
+	if ((st->pdesc = malloc(len)) != NULL)
+		memcpy(st->pdesc, msg + PROTO_HDR_LEN, len);
 }
 
 bool
@@ -2023,6 +2378,8 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			break;
 	}
 	/* an extended-protocol request */
+	if (rq->kind == RQ_DESCRIBE_LEARN && type == PQMSG_ParameterDescription)
+		return PS_REPLY_SWALLOW;
 	if (!is_final_ext(type))
 		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY,
 									 * ... */
@@ -2047,7 +2404,15 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 		case RQ_CLOSE_EVICT:
 		case RQ_CLOSE_NOP:
 		case RQ_CLOSE_DOUBT:
+		case RQ_PROBE:
 			r = PS_REPLY_SWALLOW;
+			break;
+		case RQ_DESCRIBE_S:
+		case RQ_DESCRIBE_LEARN:
+			if (type == PQMSG_RowDescription || type == PQMSG_NoData)
+				rq->stmt->result = type == PQMSG_NoData ? 1 : 2;
+			if (rq->kind == RQ_DESCRIBE_LEARN)
+				r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_EXECUTE:
 			if (type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc)

@@ -98,6 +98,14 @@ struct ps_stats
 
 extern struct ps_stats ps_stats;
 
+/*
+ * Describe each statement after its first Parse on any server, to know its
+ * parameter types and whether it returns rows for a Describe in a failed
+ * transaction (prepare.c, describe_probe).  On by default; the Check tests
+ * turn it off where they count the messages sent.
+ */
+extern bool ps_learn_descriptions;
+
 /* Free every statement left (at exit; every client/server freed first). */
 void		ps_global_cleanup(void);
 
@@ -114,6 +122,10 @@ void		ps_server_free(struct ps_server *sv);
  * 'E'): a Parse the server already has costs a portal Close only where the
  * transaction cannot have failed. */
 void		ps_server_set_status(struct ps_server *sv, char status);
+
+/* A ParameterDescription from the server (whole message): kept as the
+ * description of the statement described, if the pooler is to learn it. */
+void		ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total);
 
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);

@@ -707,13 +707,21 @@ wait_unsettled(struct client *c, struct server *s, uint8_t t)
 {
 	struct txn_client *tc = c->txn;
 
-	if (!starts_request(t) || c->batch != NULL || c->coal != NULL ||
-		!ps_server_unsettled(s->txn->ps))
+	if (!starts_request(t) || c->coal != NULL || !ps_server_unsettled(s->txn->ps))
 		return SBUF_FORWARD;
 	if (holds(tc) && !send_held(c, s))
 		return SBUF_CLOSED;
 	tc->waiting = true;
 	return SBUF_WAIT;
+}
+
+enum sbuf_ret
+txn_client_wait(struct client *c, struct server *s, uint8_t t)
+{
+	if (s->expect_rfq == 0 || t == PQMSG_Sync || c->txn == NULL || s->txn == NULL ||
+		s->txn->ps == NULL || !tracks_prepared(c->pool))
+		return SBUF_FORWARD;
+	return wait_unsettled(c, s, t);
 }
 
 enum sbuf_ret
@@ -760,16 +768,9 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
-	if (tracking && t == PQMSG_Parse)
+	if (tracking && (t == PQMSG_Parse || t == PQMSG_Bind || t == PQMSG_Describe))
 		ps_server_set_status(ts->ps, s->txn_status);
-	/* a new segment while an earlier one is outstanding */
-	if (tracking && s->expect_rfq > 0 && t != PQMSG_Sync)
-	{
-		enum sbuf_ret w = wait_unsettled(c, s, t);
-
-		if (w != SBUF_FORWARD)
-			return w;
-	}
+	/* a new segment while an earlier one is outstanding: txn_client_wait() */
 
 	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
 		return SBUF_CLOSED;
@@ -1219,6 +1220,8 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 			return SBUF_NEED_FULL;
 		if (sbuf_has_pending(&s->sb) && !sbuf_flush_pending(&s->sb))
 			return s->sb.closed ? SBUF_CLOSED : SBUF_WAIT;
+		if (t == PQMSG_ParameterDescription)
+			ps_server_param_desc(ts->ps, pkt->data, pkt->total);
 		switch (ps_server_reply(ts->ps, t))
 		{
 			case PS_REPLY_FORWARD:

@@ -60,6 +60,14 @@ enum sbuf_ret txn_client_packet(struct client *c, struct server *s, struct sbuf_
  * the server as the client's own (prepared-statement names mapped, replies
  * matched), after what is held.  false: a connection was closed.
  */
+/*
+ * Before the insert rewriter sees a message (it must see each one once): a
+ * message that starts a Sync segment past one that may still fail, in
+ * transaction pooling with prepared statements tracked, waits for that
+ * segment's ReadyForQuery (SBUF_WAIT; the client is resumed then).
+ * SBUF_FORWARD: go on; SBUF_CLOSED.
+ */
+enum sbuf_ret txn_client_wait(struct client *c, struct server *s, uint8_t t);
 bool		txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs) PP_WUR;
 
 /* Does txn.c hold bytes of the client's not yet sent to its server? */

@@ -20,6 +20,7 @@ setup(void)
 {
 	proto_buf_init(&msg);
 	proto_buf_init(&out);
+	ps_learn_descriptions = false;	/* test_learned_description turns it on */
 }
 
 static void
@@ -1369,16 +1370,26 @@ START_TEST(test_pipelined_segments)
 	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
 	ck_assert(ps_server_unsettled(sv));
 
-	/* segment 2 (sent anyway): a Bind of "a" needs it parsed again */
+	/*
+	 * segment 2 (sent anyway): a Bind of "a" needs it parsed again; segment 1
+	 * may leave the transaction failed, so the server is first asked what a
+	 * Bind of a 0-parameter statement is told (bind_probe)
+	 */
 	mk_bind("", "a");
 	ck_assert_int_eq(send_msg(cl, sv, 1), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 4);
-	ck_assert_int_eq(m[0].type, PQMSG_Close);	/* "select 2" evicted */
-	ck_assert_int_eq(m[1].type, PQMSG_Close);	/* "select 1", may be there */
-	ck_assert_str_eq((const char *) m[1].body + 1, aname);
-	ck_assert_int_eq(m[2].type, PQMSG_Parse);
-	ck_assert_str_eq(str_at(&m[2], 0), aname);
-	ck_assert_int_eq(m[3].type, PQMSG_Bind);
+	ck_assert_int_eq(split(&out, m, 8), 8);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);	/* of the probe's statement */
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[1], 1), "");
+	ck_assert_int_eq(m[2].type, PQMSG_Bind);
+	ck_assert_str_eq(str_at(&m[2], 0), PS_NOP_PORTAL);
+	ck_assert_int_eq(m[3].type, PQMSG_Close);	/* the probe's portal */
+	ck_assert_int_eq(m[4].type, PQMSG_Close);	/* "select 2" evicted */
+	ck_assert_int_eq(m[5].type, PQMSG_Close);	/* "select 1", may be there */
+	ck_assert_str_eq((const char *) m[5].body + 1, aname);
+	ck_assert_int_eq(m[6].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[6], 0), aname);
+	ck_assert_int_eq(m[7].type, PQMSG_Bind);
 	mk_simple(PQMSG_Sync);
 	ck_assert_int_eq(send_msg(cl, sv, 1), PS_PASS);
 
@@ -1386,6 +1397,10 @@ START_TEST(test_pipelined_segments)
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
 	ck_assert(ps_server_unsettled(sv)); /* segment 2 has a Parse too */
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_BindComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
@@ -1396,6 +1411,151 @@ START_TEST(test_pipelined_segments)
 	ck_assert(!ps_server_unsettled(sv));
 	ps_client_free(cl);
 	ps_server_free(sv);
+}
+
+END_TEST
+
+/*
+ * A failed transaction (issue 5): a Bind of a statement the server lacks is
+ * first tried on an empty statement with the statement's parameter count,
+ * counted from the text ($n outside literals and comments, at least the
+ * declared ones), its errors naming the client's statement; a Describe of
+ * one an earlier Describe found to return no rows is asked of an empty
+ * statement with the parameter types learned then.
+ */
+START_TEST(test_failed_transaction_probes)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct ps_server *lacks = ps_server_new();
+	struct ps_server *lacks2 = ps_server_new();
+	struct wire_msg m[8];
+	struct proto_buf err,
+				renamed;
+	static const uint8_t pdesc[] = {'t', 0, 0, 0, 14, 0, 2, 0, 0, 0, 23, 0, 0, 0, 25};
+
+	proto_buf_init(&err);
+	proto_buf_init(&renamed);
+	mk_parse("s", "insert into t values ($2, '$8', E'\\'$9', \"$7\") -- $5\n/* $6 /* */ $4 */", 1);
+	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	mk_describe_close(PQMSG_Describe, 'S', "s");
+	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);
+	ck_assert(ps_reply_is_special(sv, PQMSG_ParameterDescription));
+	ps_server_param_desc(sv, pdesc, sizeof(pdesc));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_NoData), PS_REPLY_FORWARD);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+
+	ps_server_set_status(lacks, 'E');
+	mk_bind("", "s");
+	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 6);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_str_eq((const char *) m[0].body, "S" PS_NAME_PREFIX "00");
+	ck_assert_int_eq(m[1].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[1], 0), PS_NAME_PREFIX "00");
+	ck_assert_str_eq(str_at(&m[1], 1), "");
+	ck_assert_uint_eq(m[1].len, sizeof(PS_NAME_PREFIX "00") + 1 + 2 + 2 * 4);
+	ck_assert_uint_eq(proto_get_u16(m[1].body + m[1].len - 10), 2); /* $2 */
+	ck_assert_uint_eq(proto_get_u32(m[1].body + m[1].len - 8), 25); /* text */
+	ck_assert_int_eq(m[2].type, PQMSG_Bind);
+	ck_assert_str_eq(str_at(&m[2], 0), PS_NOP_PORTAL);
+	ck_assert_str_eq(str_at(&m[2], 1), PS_NAME_PREFIX "00");
+	ck_assert_int_eq(m[3].type, PQMSG_Close);
+	ck_assert_int_eq(m[4].type, PQMSG_Parse);
+	ck_assert_int_eq(m[5].type, PQMSG_Bind);
+	ck_assert_int_eq(ps_server_reply(lacks, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(lacks, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	proto_begin(&err, PQMSG_ErrorResponse);
+	proto_put_byte(&err, 'M');
+	proto_put_string(&err, "bind message supplies 1 parameters, but prepared statement \""
+					 PS_NAME_PREFIX "00\" requires 2");
+	proto_put_byte(&err, 0);
+	proto_end(&err);
+	ck_assert(ps_reply_renames(lacks));
+	ck_assert(ps_reply_rename(lacks, err.data, (uint32_t) err.len, &renamed));
+	ck_assert(memmem(renamed.data, renamed.len, "statement \"s\" requires", 22) != NULL);
+
+	ps_server_set_status(lacks2, 'E');
+	mk_describe_close(PQMSG_Describe, 'S', "s");
+	ck_assert_int_eq(send_msg(cl, lacks2, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[0], 1), "");
+	ck_assert_uint_eq(m[0].len, sizeof(pdesc) - 5 + 2);
+	ck_assert(memcmp(m[0].body + 2, pdesc + 5, sizeof(pdesc) - 5) == 0);
+	ck_assert_int_eq(m[1].type, PQMSG_Describe);
+	ck_assert_str_eq((const char *) m[1].body, "S");
+	ck_assert_int_eq(ps_server_reply(lacks2, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(lacks2, PQMSG_ParameterDescription), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(lacks2, PQMSG_NoData), PS_REPLY_FORWARD);
+	ck_assert_int_eq(m[2].type, PQMSG_Close);
+	ck_assert_int_eq(ps_server_reply(lacks2, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert_uint_eq(ps_server_cached(lacks2), 0); /* not prepared there */
+	proto_buf_free(&err);
+	proto_buf_free(&renamed);
+	ps_client_free(cl);
+	ps_server_free(sv);
+	ps_server_free(lacks);
+	ps_server_free(lacks2);
+}
+
+END_TEST
+
+/*
+ * The first Parse of a statement on any server is followed by a Describe of
+ * it, whose replies are swallowed and teach the pooler the statement's
+ * parameter types and that it returns no rows; a Describe of it in a failed
+ * transaction on a server that lacks it is then answered from an empty
+ * statement with those types.  A later Parse of the same text does not ask
+ * again.
+ */
+START_TEST(test_learned_description)
+{
+	struct ps_client *cl = ps_client_new();
+	struct ps_server *sv = ps_server_new();
+	struct ps_server *lacks = ps_server_new();
+	struct wire_msg m[8];
+	static const uint8_t pdesc[] = {'t', 0, 0, 0, 10, 0, 1, 0, 0, 0, 23};
+
+	ps_learn_descriptions = true;
+	mk_parse("s", "insert into t values ($1)", 0);
+	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_int_eq(m[1].type, PQMSG_Describe);
+	ck_assert_str_eq((const char *) m[1].body + 1, str_at(&m[0], 0));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_ParameterDescription));
+	ps_server_param_desc(sv, pdesc, sizeof(pdesc));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_NoData), PS_REPLY_SWALLOW);
+	ck_assert_uint_eq(ps_server_outstanding(sv), 0);
+
+	mk_parse("t", "insert into t values ($1)", 0);	/* the same text */
+	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(ps_server_reply(lacks, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	ps_server_set_status(sv, 'E');
+	mk_describe_close(PQMSG_Describe, 'S', "s");
+	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);	/* it has it */
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_NoData), PS_REPLY_FORWARD);
+
+	ps_server_forget_all(lacks);
+	ps_server_set_status(lacks, 'E');
+	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert(memcmp(m[0].body + 2, pdesc + 5, sizeof(pdesc) - 5) == 0);
+	ck_assert_int_eq(m[1].type, PQMSG_Describe);
+	ck_assert_int_eq(m[2].type, PQMSG_Close);
+	ps_client_free(cl);
+	ps_server_free(sv);
+	ps_server_free(lacks);
 }
 
 END_TEST
@@ -1413,6 +1573,8 @@ prepare_suite(void)
 	tcase_add_test(tc, test_close_keeps_server_statement);
 	tcase_add_test(tc, test_unnamed_reuse);
 	tcase_add_test(tc, test_unnamed_reparse_unlinked);
+	tcase_add_test(tc, test_failed_transaction_probes);
+	tcase_add_test(tc, test_learned_description);
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_error_undoes_names);

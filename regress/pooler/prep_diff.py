@@ -44,7 +44,13 @@ QUERIES = [
     ("rollback", ()),
     ("", ()),
     ("values (1, 'a'), (2, 'b')", ()),
+    # no rows, one parameter (a Describe of it answers in a failed
+    # transaction); "begin" above is transaction control that does not end
+    # one, "commit" one that does
+    ("insert into pp_prep_fail values ($1)", ()),
+    ("insert into pp_prep_fail values ($1::int + $2)", (23,)),
 ]
+STRICT = False             # --strict: tolerate no difference
 SIMPLE = ["begin", "commit", "rollback", "select 1", "select 1/0", "selec",
           "select 'x' as y; select 2"]
 VALUES = ["1", "0", "7", "x", None]
@@ -106,15 +112,19 @@ def login(port):
     return c
 
 
-def known_difference(before, direct, pooler):
+def known_difference(before, direct, pooler, sent=None):
     """A documented difference (README, "Known differences"): in a
-    transaction that has already failed, a Bind or Describe of a statement
-    the server connection does not have gets 25P02 from the Parse the pooler
-    sends first, where PostgreSQL checks the parameter count before it and
-    describes statements that return no rows."""
-    if before != b"E" or direct[-1:] != pooler[-1:]:
+    transaction that has already failed, a Describe of a statement the
+    server connection does not have, and that the pooler has not seen
+    described before, gets 25P02 from the Parse the pooler sends first,
+    where PostgreSQL describes statements that return no rows and refuses
+    the others from exec_describe_statement_message.  (A Bind is answered as
+    PostgreSQL answers it, scenario 34.)"""
+    if STRICT or before != b"E" or direct[-1:] != pooler[-1:]:
         return None
-    why = "25P02 from the Parse before a Bind/Describe in a failed transaction"
+    if sent is not None and not any(m[:1] == b"D" and m[5:6] == b"S" for m in split_msgs(sent)):
+        return None
+    why = "25P02 from the Parse before a Describe in a failed transaction"
 
     def ours(p):
         f = fields(p)
@@ -123,6 +133,16 @@ def known_difference(before, direct, pooler):
     if len(errs) == 1 and ours(errs[0]):
         return why
     return None
+
+
+def split_msgs(data):
+    """The messages of a byte string sent."""
+    out = []
+    while data:
+        n = struct.unpack("!i", data[1:5])[0]
+        out.append(data[:1 + n])
+        data = data[1 + n:]
+    return out
 
 
 def by_segment(msgs):
@@ -136,12 +156,12 @@ def by_segment(msgs):
     return out + ([cur] if cur else [])
 
 
-def known_first_difference(before, direct, pooler):
+def known_first_difference(before, direct, pooler, sent):
     """known_difference() of the first segment whose replies differ (the
     later ones may follow from it), with the status before that segment."""
     for d, p in zip(by_segment(direct), by_segment(pooler)):
         if d != p:
-            return known_difference(before, d, p)
+            return known_difference(before, d, p, sent)
         before = d[-1][1]
     return None
 
@@ -152,6 +172,10 @@ def show(msgs):
 
 def run_seed(pooler, direct, seed, segments, verbose=False, pipeline=1):
     rng = random.Random(seed)
+    setup = login(direct)
+    setup.query(CASE_TABLE)
+    setup.read_until()
+    setup.close()
     conns = {"direct": [login(direct), login(direct)], "pooler": [login(pooler), login(pooler)]}
     status = [b"I", b"I"]
     tolerated = {}
@@ -174,7 +198,7 @@ def run_seed(pooler, direct, seed, segments, verbose=False, pipeline=1):
                 for _ in range(pipeline):
                     got[side] += c.read_until(timeout=10.0)
             why = got["direct"] != got["pooler"] and \
-                known_first_difference(status[who], got["direct"], got["pooler"])
+                known_first_difference(status[who], got["direct"], got["pooler"], data)
             if why:
                 # the two sides' statements may differ from here: start over
                 tolerated[why] = tolerated.get(why, 0) + 1
@@ -217,6 +241,91 @@ def run_seed(pooler, direct, seed, segments, verbose=False, pipeline=1):
                 c.close()
 
 
+# ---- directed cases: a Bind or Describe of a statement the server connection
+# lacks, in a transaction that has failed (README, "Known differences")
+
+CASE_TABLE = "create table if not exists pp_prep_fail (v int)"
+CASE_TEXTS = [
+    ("select $1::int + 1", ()),                 # rows, 1 parameter
+    ("insert into pp_prep_fail values ($1)", ()),   # no rows, 1 parameter
+    ("begin", ()),                              # no rows, refused when failed
+    ("commit", ()),                             # ends the transaction
+    ("select $2::int", (23,)),                  # 2 parameters, one declared
+    ("select '$3', $1::int /* $4 */ -- $5\n", ()),   # 1 parameter
+]
+
+
+def m_parse_named(name, sql, types=()):
+    return msg(b"P", cstr(name) + cstr(sql) + struct.pack("!h", len(types)) +
+               b"".join(struct.pack("!i", t) for t in types))
+
+
+def m_bind_n(name, n, fmt=()):
+    body = cstr("") + cstr(name) + struct.pack("!h", len(fmt)) + \
+        b"".join(struct.pack("!h", f) for f in fmt) + struct.pack("!h", n)
+    for _ in range(n):
+        body += struct.pack("!i", 1) + b"5"
+    return msg(b"B", body + struct.pack("!h", 0))
+
+
+def cases():
+    """(label, segments): each segment is sent and its replies read (a list
+    of segments in one item: sent together, pipelined)."""
+    sync, out = msg(b"S"), []
+    fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    for sql, types in CASE_TEXTS:
+        for learn in (False, True):
+            prep = m_parse_named("s1", sql, types) + \
+                (msg(b"D", b"S" + cstr("s1")) if learn else b"") + sync
+            # three more statements: s1 leaves the server's cache of 3
+            # (f2 described: a statement the server has that returns rows)
+            evict = b"".join(m_parse_named("f%d" % k, "select %d" % (100 + k)) for k in range(3)) + \
+                msg(b"D", b"S" + cstr("f2")) + sync
+            probes = [("bind %d" % n, m_bind_n("s1", n) + sync) for n in (0, 1, 2)]
+            probes.append(("bind 1 binary", m_bind_n("s1", 1, (1,)) + sync))
+            probes.append(("describe", msg(b"D", b"S" + cstr("s1")) + sync))
+            for pname, probe in probes:
+                for piped in (False, True):
+                    body = [prep, evict, msg(b"Q", cstr("begin"))]
+                    body += [[fail_ext, probe]] if piped else [fail_ext, probe]
+                    body.append(msg(b"Q", cstr("rollback")))
+                    out.append(("%r%s, %s%s" % (sql, types or "", pname,
+                                                 ", described" if learn else "") +
+                                (", pipelined" if piped else ""), body))
+    return out
+
+
+def run_cases(pooler, direct, verbose=False):
+    setup = login(direct)
+    setup.query(CASE_TABLE)
+    setup.read_until()
+    setup.close()
+    bad = 0
+    for label, body in cases():
+        got = {}
+        for side, port in (("direct", direct), ("pooler", pooler)):
+            c = login(port)
+            got[side] = []
+            for item in body:
+                parts = item if isinstance(item, list) else [item]
+                c.send(b"".join(parts))
+                for _ in parts:
+                    got[side].append(c.read_until(timeout=10.0))
+            c.close()
+        if got["direct"] == got["pooler"]:
+            if verbose:
+                print("same:", label)
+            continue
+        bad += 1
+        print("DIFFERENT:", label)
+        for d, p in zip(got["direct"], got["pooler"]):
+            if d != p and (bad <= 3 or verbose):
+                print("  direct:", show(d))
+                print("  pooler:", show(p))
+    print("cases: %d, different: %d" % (len(cases()), bad))
+    return bad == 0
+
+
 def main():
     args = sys.argv[1:]
     segments = 300
@@ -231,7 +340,14 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    cases_mode = "--cases" in args
+    global STRICT
+    STRICT = "--strict" in args
+    args = [a for a in args if a != "--strict"]
+    args = [a for a in args if a != "--cases"]
     pooler, direct = int(args[0]), int(args[1])
+    if cases_mode:
+        sys.exit(0 if run_cases(pooler, direct, verbose) else 1)
     seeds = [int(s) for s in args[2:]] or [1, 2, 3]
     ok = all([run_seed(pooler, direct, s, segments, verbose, pipeline) for s in seeds])
     sys.exit(0 if ok else 1)
