@@ -424,8 +424,13 @@ bind_probe_stmt(void)
 void
 ps_global_cleanup(void)
 {
+	/* the probes learn their (empty) description like any statement */
+	if (probe)
+		free(probe->pdesc);
 	free(probe);
 	probe = NULL;
+	if (bind_probe_st)
+		free(bind_probe_st->pdesc);
 	free(bind_probe_st);
 	bind_probe_st = NULL;
 	for (uint32_t i = 0; i < stmt_tab_size; i++)
