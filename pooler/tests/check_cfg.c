@@ -626,11 +626,15 @@ START_TEST(test_random_files)
 		size_t		len = (size_t) (rand_r(&seed) % (sizeof text -40));
 		const char *path;
 		int			rc;
+		size_t		head;
 
 		strcpy(text, round % 2 ? "[pgbouncer]\n" : "[databases]\n");
-		for (size_t i = strlen(text); i < len; i++)
+		head = strlen(text);
+		for (size_t i = head; i < len; i++)
 			text[		i] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
-		text[		len > strlen(text) ? len : strlen(text)] = '\0';
+
+		/* terminated before anything reads it (strlen past len read junk) */
+		text[		len > head ? len : head] = '\0';
 
 		path = write_file("rand.ini", text);
 		err[0] = '\0';
