@@ -3085,7 +3085,6 @@ batch_peek_ddl(const uint8_t *msg, size_t avail)
 	size_t		off = PROTO_HDR_LEN;
 	const char *t;
 	size_t		n;
-	int			depth;
 
 	if (avail <= off || (msg[0] != PQMSG_Query && msg[0] != PQMSG_Parse))
 		return false;
@@ -3099,35 +3098,10 @@ batch_peek_ddl(const uint8_t *msg, size_t avail)
 	}
 	t = (const char *) msg + off;
 	n = avail - off;
-	/* the common case: another first letter (COMMIT and DELETE look on) */
-	while (n > 0)
-	{
-		char		c = (char) (*t | 0x20);
-
-		if (c == 'a' || c == 'c' || c == 'd')
-			return word_at(t, n, "create") || word_at(t, n, "alter") || word_at(t, n, "drop");
-		if (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' || *t == '\f' || *t == '\v')
-			t++, n--;
-		else if (n >= 2 && t[0] == '-' && t[1] == '-')
-		{
-			while (n > 0 && *t != '\n')
-				t++, n--;
-		}
-		else if (n >= 2 && t[0] == '/' && t[1] == '*')
-		{
-			/* comments nest */
-			for (depth = 1, t += 2, n -= 2; n > 0 && depth > 0; t++, n--)
-			{
-				if (n >= 2 && t[0] == '/' && t[1] == '*')
-					depth++, t++, n--;
-				else if (n >= 2 && t[0] == '*' && t[1] == '/')
-					depth--, t++, n--;
-			}
-		}
-		else
-			return false;
-	}
-	return false;
+	off = batch_sql_skip_blank(t, n);
+	t += off;
+	n -= off;
+	return n > 0 && (word_at(t, n, "create") || word_at(t, n, "alter") || word_at(t, n, "drop"));
 }
 
 void

@@ -96,8 +96,8 @@ is_ident_char(unsigned char c)
 	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
 }
 
-bool
-batch_sql_maybe_insert(const char *sql, size_t len)
+size_t
+batch_sql_skip_blank(const char *sql, size_t len)
 {
 	size_t		i = 0;
 
@@ -134,11 +134,19 @@ batch_sql_maybe_insert(const char *sql, size_t len)
 					i++;
 			}
 			if (depth > 0)
-				return false;
+				return len;
 		}
 		else
 			break;
 	}
+	return i;
+}
+
+bool
+batch_sql_maybe_insert(const char *sql, size_t len)
+{
+	size_t		i = batch_sql_skip_blank(sql, len);
+
 	if (len - i < 6 || strncasecmp(sql + i, "insert", 6) != 0)
 		return false;
 	return len - i == 6 || !is_ident_char((unsigned char) sql[i + 6]);

@@ -117,6 +117,13 @@ enum batch_sql_result
 bool		batch_sql_maybe_insert(const char *sql, size_t len);
 
 /*
+ * Where the first token of `sql` (len bytes) starts, past white space and
+ * comments (nested C-style ones too); len if there is none or a comment is
+ * not closed.
+ */
+size_t		batch_sql_skip_blank(const char *sql, size_t len);
+
+/*
  * Analyze one statement (NUL-terminated).  Text holding more than one
  * statement is refused.  *reason (a static string) is set when refused.
  */
