@@ -170,48 +170,69 @@ take_str(const struct msg *m, uint32_t *pos)
 }
 
 /*
- * Bind copies of up to BIND_BLOCK bytes come from a free list: held
- * requests are freed in bursts (a merge's worth at once), which glibc's
- * per-thread cache does not keep.
+ * Free lists of same-size blocks (Bind copies, held entries): held requests
+ * are freed in bursts (a merge's worth at once), which glibc's per-thread
+ * cache does not keep.  A block on a list holds the next one's address in
+ * its first bytes; at most FREE_LIST_MAX are kept.
  */
-#define BIND_BLOCK 240
-#define BIND_POOL_MAX 1024
+#define FREE_LIST_MAX 1024
 
-struct bind_block
+struct free_list
 {
-	struct bind_block *next;
+	void	   *head;
+	int			n;
 };
-static struct bind_block *bind_pool;
-static int	bind_pool_n;
+
+/* A block from the list, or NULL when it is empty. */
+static void *
+free_list_get(struct free_list *fl)
+{
+	void	   *p = fl->head;
+
+	if (p != NULL)
+	{
+		memcpy(&fl->head, p, sizeof(fl->head));
+		fl->n--;
+	}
+	return p;
+}
+
+static void
+free_list_put(struct free_list *fl, void *p)
+{
+	if (fl->n >= FREE_LIST_MAX)
+	{
+		free(p);
+		return;
+	}
+	memcpy(p, &fl->head, sizeof(fl->head));
+	fl->head = p;
+	fl->n++;
+}
+
+/* Bind copies of up to BIND_BLOCK bytes come from a free list. */
+#define BIND_BLOCK 240
+static struct free_list bind_blocks;
 
 static uint8_t *
 bind_alloc(size_t size, bool *pooled)
 {
-	struct bind_block *b = bind_pool;
+	uint8_t    *p;
 
 	*pooled = size <= BIND_BLOCK;
 	if (!*pooled)
 		return malloc(size);
-	if (b == NULL)
-		return malloc(BIND_BLOCK);
-	bind_pool = b->next;
-	bind_pool_n--;
-	return (uint8_t *) b;
+	p = free_list_get(&bind_blocks);
+	return p ? p : malloc(BIND_BLOCK);
 }
 
 static void
 bind_release(uint8_t *p, bool pooled)
 {
-	struct bind_block *b = (struct bind_block *) (void *) p;
-
-	if (p == NULL || !pooled || bind_pool_n >= BIND_POOL_MAX)
-	{
+	if (p == NULL || !pooled)
 		free(p);
-		return;
-	}
-	b->next = bind_pool;
-	bind_pool = b;
-	bind_pool_n++;
+	else
+		free_list_put(&bind_blocks, p);
 }
 
 void
@@ -810,20 +831,16 @@ table_refresh(struct coal_table *t)
 		t->st = TAB_UNKNOWN;
 }
 
-/* Entries too come from a free list (see BIND_BLOCK). */
-#define ENTRY_POOL_MAX 1024
-static struct coal_entry *entry_pool;	/* linked through g */
-static int	entry_pool_n;
+/* Entries too come from a free list (struct free_list). */
+static struct free_list entry_blocks;
 
 static struct coal_entry *
 entry_new(void)
 {
-	struct coal_entry *e = entry_pool;
+	struct coal_entry *e = free_list_get(&entry_blocks);
 
 	if (e == NULL)
 		return calloc(1, sizeof(*e));
-	entry_pool = (struct coal_entry *) (void *) e->g;
-	entry_pool_n--;
 	memset(e, 0, sizeof(*e));
 	return e;
 }
@@ -832,14 +849,7 @@ static void
 entry_free(struct coal_entry *e)
 {
 	coal_req_free(&e->req);
-	if (entry_pool_n >= ENTRY_POOL_MAX)
-	{
-		free(e);
-		return;
-	}
-	e->g = (struct coal_group *) (void *) entry_pool;
-	entry_pool = e;
-	entry_pool_n++;
+	free_list_put(&entry_blocks, e);
 }
 
 static void
