@@ -1146,15 +1146,23 @@ held_reset(struct batch *b)
 	batch_text_reset(&b->q_values);
 }
 
+/* The record of a message about to be appended to `held` (room checked). */
+static inline void
+held_note(struct batch *b, const uint8_t *msg, size_t len)
+{
+	struct msgrec *m = &b->msgs[b->nmsgs++];
+
+	m->type = msg[0];
+	m->off = b->held.len;
+	m->len = len;
+}
+
 static bool
 held_add(struct batch *b, const uint8_t *msg, size_t len)
 {
 	if (!GROW(b->msgs, b->nmsgs, b->msgs_cap))
 		return false;
-	b->msgs[b->nmsgs].type = msg[0];
-	b->msgs[b->nmsgs].off = b->held.len;
-	b->msgs[b->nmsgs].len = len;
-	b->nmsgs++;
+	held_note(b, msg, len);
 	proto_put_bytes(&b->held, msg, len);
 	return proto_buf_ok(&b->held);
 }
@@ -3125,17 +3133,12 @@ batch_free(struct batch *b)
 bool
 batch_collect(struct batch *b, const uint8_t *msg, size_t len)
 {
-	struct msgrec *m;
-
 	if (b->state != BS_COLLECT || b->failed || len < PROTO_HDR_LEN ||
 		(msg[0] != PQMSG_Bind && msg[0] != PQMSG_Execute && msg[0] != PQMSG_Describe) ||
 		b->nmsgs >= b->msgs_cap || len > b->held.cap - b->held.len ||
 		b->held.len + len > b->set.max_bytes || b->held.failed)
 		return false;
-	m = &b->msgs[b->nmsgs++];
-	m->type = msg[0];
-	m->off = b->held.len;
-	m->len = len;
+	held_note(b, msg, len);
 	memcpy(b->held.data + b->held.len, msg, len);
 	b->held.len += len;
 	return true;
