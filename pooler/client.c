@@ -489,6 +489,13 @@ admin_packet(struct client *c, struct sbuf_pkt *pkt)
 	return SBUF_SKIP;
 }
 
+/* txn.c holds none of the client's messages (session pooling: never). */
+static inline bool
+txn_holds_none(struct client *c)
+{
+	return pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c);
+}
+
 /*
  * Most messages of a held segment: the rewriter left nothing to send and
  * txn.c holds nothing either (checked inline, per message).
@@ -497,7 +504,7 @@ static inline bool
 batch_output_none(struct client *c)
 {
 	return batch_to_server(c->batch)->len == 0 && batch_to_client(c->batch)->len == 0 &&
-		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c));
+		txn_holds_none(c);
 }
 
 /*
@@ -538,6 +545,19 @@ client_batching(struct client *c)
 }
 
 /*
+ * struct batch_settings' catalog_ttl_us from the database's
+ * insert_batch_catalog_ttl key: not set (-1 in cfg), 0 = the global value
+ * (reloadable); set to 0, -1 = none (only DDL and RELOAD); else the key's.
+ */
+static int64_t
+batch_catalog_ttl(const struct cfg_database *db)
+{
+	if (db == NULL || db->insert_batch_catalog_ttl < 0)
+		return 0;
+	return db->insert_batch_catalog_ttl > 0 ? db->insert_batch_catalog_ttl : -1;
+}
+
+/*
  * The client's rewriter, created at the first message that could be a
  * rewritable INSERT (complete: batch_peek() said MAYBE) and told what it
  * missed: the replies still owed to the client and whether an extended
@@ -568,9 +588,7 @@ client_batch(struct client *c, const struct sbuf_pkt *pkt)
 			.max_statements = 256,
 			.check_tables = true,
 			.catalog = &batch_catalog,
-			/* a [databases] key (0: none), else the global one (reloadable) */
-			.catalog_ttl_us = !pool_db(c->pool) || pool_db(c->pool)->insert_batch_catalog_ttl < 0 ? 0 :
-			pool_db(c->pool)->insert_batch_catalog_ttl > 0 ? pool_db(c->pool)->insert_batch_catalog_ttl : -1,
+			.catalog_ttl_us = batch_catalog_ttl(pool_db(c->pool)),
 			.literal_params = true,
 		};
 
@@ -599,8 +617,7 @@ batch_packet(struct client *c, struct sbuf_pkt *pkt, bool *taken)
 	 * rewriter sends nothing, txn.c holds nothing.
 	 */
 	if (c->batch != NULL && c->link != NULL && c->link->ext_open &&
-		sbuf_pkt_complete(pkt) && !sbuf_has_pending(&c->sb) &&
-		(pool_mode(c->pool) == CFG_POOL_SESSION || !txn_client_holds(c)) &&
+		sbuf_pkt_complete(pkt) && !sbuf_has_pending(&c->sb) && txn_holds_none(c) &&
 		batch_collect(c->batch, pkt->data, pkt->total))
 		return SBUF_SKIP;
 	if (c->batch == NULL)
