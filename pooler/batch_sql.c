@@ -10,6 +10,7 @@
  */
 #include "batch_sql.h"
 #include "proto.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -90,11 +91,6 @@ text_puts(struct batch_text *t, const char *s)
 
 /* ---- cheap first check ---- */
 
-static bool
-is_ident_char(unsigned char c)
-{
-	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
-}
 
 size_t
 batch_sql_skip_blank(const char *sql, size_t len)
@@ -149,7 +145,7 @@ batch_sql_maybe_insert(const char *sql, size_t len)
 
 	if (len - i < 6 || strncasecmp(sql + i, "insert", 6) != 0)
 		return false;
-	return len - i == 6 || !is_ident_char((unsigned char) sql[i + 6]);
+	return len - i == 6 || !sql_ident_char((unsigned char) sql[i + 6]);
 }
 
 /* ---- analysis ---- */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "list.h"
+#include "util.h"
 #include "varcache.h"
 
 struct ps_stats ps_stats;
@@ -238,13 +239,6 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 	return st;
 }
 
-/* Can `c` continue an identifier (so that a '$' after it is part of it)? */
-static bool
-ident_char(unsigned char c)
-{
-	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
-}
-
 /*
  * The end of a dollar quote opened at q[i] ('$'), its tag `$tag$` i.e. tlen
  * bytes; the offset after the closing tag, or 0 if there is none.
@@ -279,7 +273,7 @@ text_max_param(const char *q, size_t len)
 
 			/* E'...' takes backslash escapes */
 			if (c == '\'' && i > 0 && (q[i - 1] == 'e' || q[i - 1] == 'E'))
-				esc = i < 2 || !ident_char((unsigned char) q[i - 2]);
+				esc = i < 2 || !sql_ident_char((unsigned char) q[i - 2]);
 
 			for (i++;; i++)
 			{
@@ -316,7 +310,7 @@ text_max_param(const char *q, size_t len)
 					depth--, i++;
 			}
 		}
-		else if (c == '$' && (i == 0 || !ident_char((unsigned char) q[i - 1])))
+		else if (c == '$' && (i == 0 || !sql_ident_char((unsigned char) q[i - 1])))
 		{
 			size_t		j = i + 1;
 
@@ -340,9 +334,9 @@ text_max_param(const char *q, size_t len)
 			if ((i = dollar_end(q, len, i, j + 1 - i)) == 0)
 				return -1;
 		}
-		else if (ident_char(c))
+		else if (sql_ident_char(c))
 		{
-			while (i < len && ident_char((unsigned char) q[i]))
+			while (i < len && sql_ident_char((unsigned char) q[i]))
 				i++;
 		}
 		else

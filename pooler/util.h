@@ -45,6 +45,17 @@ _Noreturn void die(const char *fmt,...) PP_PRINTF(1, 2);
 #define log_debug(...)   do { if (log_verbosity >= 1) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
 #define log_noise(...)   do { if (log_verbosity >= 2) log_msg(LOG_LVL_NOISE, __VA_ARGS__); } while (0)
 
+/*
+ * Can byte `c` continue an SQL identifier (PostgreSQL's lexer: letters,
+ * digits, '_', '$' and every byte >= 0x80)?
+ */
+static inline bool
+sql_ident_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '_' || c == '$' || c >= 0x80;
+}
+
 /* Monotonic microseconds, cached per loop iteration by now_update(). */
 int64_t		now_usec(void);
 void		now_update(void);
