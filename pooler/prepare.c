@@ -866,6 +866,13 @@ ps_server_forget_all(struct ps_server *sv)
 
 /* ---- request queue ---- */
 
+/* The i-th queued request, 0 the oldest (i < qlen). */
+static struct ps_rq *
+queue_at(const struct ps_server *sv, uint32_t i)
+{
+	return &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+}
+
 static bool
 queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 {
@@ -879,7 +886,7 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 		if (nq == NULL)
 			return false;
 		for (uint32_t i = 0; i < sv->qlen; i++)
-			nq[i] = sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+			nq[i] = *queue_at(sv, i);
 		free(sv->q);
 		sv->q = nq;
 		sv->qcap = ncap;
@@ -906,7 +913,7 @@ queue_push(struct ps_server *sv, enum rq_kind kind, struct ps_stmt *st)
 static struct ps_rq *
 queue_tail(const struct ps_server *sv)
 {
-	return &sv->q[(sv->qhead + sv->qlen - 1) & (sv->qcap - 1)];
+	return queue_at(sv, sv->qlen - 1);
 }
 
 static struct ps_rq *
@@ -981,7 +988,7 @@ parse_done(struct ps_server *sv, struct ps_stmt *st, uint32_t gen)
 	/* evicted while pending: its eviction Close now closes something */
 	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
-		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+		struct ps_rq *rq = queue_at(sv, i);
 
 		if (rq->kind == RQ_CLOSE_EVICT && rq->stmt == st && rq->gen == gen)
 			rq->gen = 0;
@@ -1070,7 +1077,7 @@ map_new_requests(struct ps_server *sv, uint32_t from, struct ps_stmt *st,
 {
 	for (uint32_t i = from; i < sv->qlen; i++)
 	{
-		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+		struct ps_rq *rq = queue_at(sv, i);
 
 		if (rq->kind != RQ_CLOSE_EVICT && rq->kind != RQ_CLOSE_NOP &&
 			rq->kind != RQ_CLOSE_DOUBT && !rq->mapped &&
@@ -1198,7 +1205,7 @@ unlink_client(struct ps_client *cl)
 		return;
 	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
-		struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+		struct ps_rq *rq = queue_at(sv, i);
 
 		if (rq->cl == cl)
 			rq->cl = NULL;
@@ -1382,7 +1389,7 @@ server_may_have(const struct ps_server *sv, const struct ps_stmt *st)
 	/* only for a Parse the server is to make: the queue is short then */
 	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
-		const struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+		const struct ps_rq *rq = queue_at(sv, i);
 
 		if (rq->kind == RQ_CLOSE_EVICT && rq->stmt == st)
 			return true;
@@ -1454,7 +1461,7 @@ segment_pending(const struct ps_server *sv)
 		return true;
 	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
-		uint8_t		k = sv->q[(sv->qhead + i) & (sv->qcap - 1)].kind;
+		uint8_t		k = queue_at(sv, i)->kind;
 
 		if (k == RQ_SYNC || k == RQ_QUERY || k == RQ_QUERY_INJECTED || k == RQ_QUERY_DEALLOC)
 			return true;
@@ -1472,6 +1479,18 @@ static bool
 may_be_failed(const struct ps_server *sv)
 {
 	return sv->status == 'E' || segment_pending(sv);
+}
+
+/*
+ * A Bind or Describe of `st` that our Parse of it could not stand for: the
+ * server lacks it and may be in a failed transaction, which refuses that
+ * Parse (25P02) unless the text ends the transaction (bind_probe,
+ * describe_probe).  Not while the server skips to the Sync anyway.
+ */
+static bool
+needs_probe(struct ps_server *sv, const struct ps_stmt *st)
+{
+	return !sv->skipping && !st->abort_ok && may_be_failed(sv) && server_lookup(sv, st) == NULL;
 }
 
 /*
@@ -1870,7 +1889,7 @@ bind_known(struct ps_client *cl, struct ps_server *sv, struct ps_stmt *st,
 			client_forget(cl, st->dealloc_name, (uint32_t) strlen(st->dealloc_name));
 	}
 	proto_buf_reset(out);
-	if ((!sv->skipping && !st->abort_ok && may_be_failed(sv) && server_lookup(sv, st) == NULL &&
+	if ((needs_probe(sv, st) &&
 		 !bind_probe(sv, st, name, nlen, rest, rlen, out)) ||
 		!ensure_prepared(sv, st, max_prepared, out))
 		r = PS_NOMEM;
@@ -1915,7 +1934,7 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 		return push_forwarded(sv, RQ_EXT, NULL);
 	proto_buf_reset(out);
 	from = sv->qlen;
-	if (!sv->skipping && !st->abort_ok && may_be_failed(sv) && server_lookup(sv, st) == NULL &&
+	if (needs_probe(sv, st) &&
 		describe_probe(sv, st, out, &nomem))
 		return nomem || !proto_buf_ok(out) ? PS_NOMEM : PS_REPLACED;
 	if (!ensure_prepared(sv, st, max_prepared, out))
@@ -2276,7 +2295,7 @@ ps_server_unsettled(const struct ps_server *sv)
 		return false;			/* the message joins the open segment */
 	for (uint32_t i = 0; i < sv->qlen; i++)
 	{
-		const struct ps_rq *rq = &sv->q[(sv->qhead + i) & (sv->qcap - 1)];
+		const struct ps_rq *rq = queue_at(sv, i);
 
 		if (rq->cl != NULL)
 			return true;		/* a name change the server may undo */
@@ -2330,7 +2349,7 @@ error_skip(struct ps_server *sv)
 	 * before the first of them
 	 */
 	for (uint32_t i = n; i-- > 0;)
-		undo_map(&sv->q[(sv->qhead + i) & (sv->qcap - 1)], i == 0);
+		undo_map(queue_at(sv, i), i == 0);
 	while (n-- > 0)
 	{
 		rq = queue_head(sv);
