@@ -674,12 +674,6 @@ skip_blank(const char *p, const char *end)
 	}
 }
 
-static bool
-is_ident_char(char c)
-{
-	return isalnum((unsigned char) c) || c == '_' || c == '$';
-}
-
 /* Keyword `kw` (lower case) at *pp, case-insensitive, as a whole word. */
 static bool
 take_word(const char **pp, const char *end, const char *kw)
@@ -688,7 +682,7 @@ take_word(const char **pp, const char *end, const char *kw)
 	const char *p = *pp;
 
 	if ((size_t) (end - p) < n || strncasecmp(p, kw, n) != 0 ||
-		(p + n < end && is_ident_char(p[n])))
+		(p + n < end && sql_ident_char((unsigned char) p[n])))
 		return false;
 	*pp = skip_blank(p + n, end);
 	return true;
@@ -706,13 +700,13 @@ varcache_sql_maybe_set(const char *sql, size_t len)
 	{
 		case 's':
 		case 'S':
-			return end - p > 3 && strncasecmp(p, "set", 3) == 0 && !is_ident_char(p[3]);
+			return end - p > 3 && strncasecmp(p, "set", 3) == 0 && !sql_ident_char((unsigned char) p[3]);
 		case 'r':
 		case 'R':
-			return end - p > 5 && strncasecmp(p, "reset", 5) == 0 && !is_ident_char(p[5]);
+			return end - p > 5 && strncasecmp(p, "reset", 5) == 0 && !sql_ident_char((unsigned char) p[5]);
 		case 'd':
 		case 'D':
-			return end - p > 7 && strncasecmp(p, "discard", 7) == 0 && !is_ident_char(p[7]);
+			return end - p > 7 && strncasecmp(p, "discard", 7) == 0 && !sql_ident_char((unsigned char) p[7]);
 		default:
 			return false;
 	}
@@ -746,7 +740,7 @@ take_name(const char **pp, const char *end, char *name, size_t namelen)
 		{
 			const char *s = p;
 
-			while (p < end && is_ident_char(*p))
+			while (p < end && sql_ident_char((unsigned char) *p))
 			{
 				if (n + 1 >= namelen)
 					return false;
@@ -868,7 +862,7 @@ varclient_note_sql(struct varclient *vc, const char *sql, size_t len)
 			/* a dollar quote: too rare in SET to be worth reading */
 			const char *q = p + 1;
 
-			while (q < end && is_ident_char(*q) && *q != '$')
+			while (q < end && sql_ident_char((unsigned char) *q) && *q != '$')
 				q++;
 			if (q < end && *q == '$')
 				return true;

@@ -22,7 +22,7 @@ setup(void)
 	proto_buf_init(&out);
 	varclient_init(&cl);
 	varcache_init(&sv);
-	ck_assert_int_eq(varcache_configure("IntervalStyle, myext.opt"), 0);
+	ck_assert_int_eq(varcache_configure("IntervalStyle, myext.opt, myext.caf\xc3\xa9"), 0);
 	/* what a PostgreSQL 15 login reports */
 	varcache_mark_reported(VAR_CLIENT_ENCODING);
 	varcache_mark_reported(VAR_DATESTYLE);
@@ -85,7 +85,7 @@ START_TEST(test_names)
 	/* built-in names stay whatever the list says */
 	ck_assert_int_eq(varcache_configure(""), 0);
 	ck_assert_int_eq(varcache_slot("application_name"), VAR_APPLICATION_NAME);
-	ck_assert_int_eq(varcache_configure("IntervalStyle, myext.opt"), 0);
+	ck_assert_int_eq(varcache_configure("IntervalStyle, myext.opt, myext.caf\xc3\xa9"), 0);
 }
 
 END_TEST
@@ -219,6 +219,10 @@ START_TEST(test_set_autocommit)
 	note("RESET myext.opt");
 	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
 	ck_assert_ptr_null(varcache_get(&cl.cur, varcache_slot("myext.opt")));
+	/* identifier bytes >= 0x80 are letters, as in PostgreSQL's scanner */
+	note("SET myext.caf\xc3\xa9 = 7");
+	ck_assert_int_eq(varclient_note_ready(&cl, &sv, 'I', false), 0);
+	ck_assert_str_eq(varcache_get(&cl.cur, varcache_slot("myext.caf\xc3\xa9")), "7");
 }
 
 END_TEST
