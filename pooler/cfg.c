@@ -97,6 +97,8 @@ static const struct cfg_key cfg_db_keys[] = {
 	{"insert_batch_max_rows", CFG_T_INT, DOFF(insert_batch_max_rows), 1, 65535},
 	{"insert_batch_stream_rows", CFG_T_INT, DOFF(insert_batch_stream_rows), 0, 65535},
 	{"insert_batching", CFG_T_DB_BOOL, DOFF(insert_batching), 0, 0},
+	{"insert_coalesce_delay", CFG_T_TIME, DOFF(insert_coalesce_delay), 0, 0},
+	{"insert_coalescing", CFG_T_DB_BOOL, DOFF(insert_coalescing), 0, 0},
 	{"max_db_connections", CFG_T_INT, DOFF(max_db_connections), 0, IMAX},
 	{"min_pool_size", CFG_T_INT, DOFF(min_pool_size), 0, IMAX},
 	{"password", CFG_T_STR, DOFF(password), 0, 0},
@@ -774,6 +776,8 @@ init_database(struct cfg_database *d)
 	d->insert_batch_stream_rows = -1;
 	d->insert_batch_catalog_ttl = -1;
 	d->insert_batch_form = -1;
+	d->insert_coalescing = -1;
+	d->insert_coalesce_delay = -1;
 }
 
 static PP_WUR int
@@ -1169,6 +1173,19 @@ cfg_insert_batch_catalog_ttl_for(const struct cfg *c, const struct cfg_database 
 {
 	return db && db->insert_batch_catalog_ttl >= 0 ? db->insert_batch_catalog_ttl
 		: c->insert_batch_catalog_ttl;
+}
+
+bool
+cfg_insert_coalescing_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_coalescing >= 0 ? db->insert_coalescing != 0 : c->insert_coalescing;
+}
+
+int64_t
+cfg_insert_coalesce_delay_for(const struct cfg *c, const struct cfg_database *db)
+{
+	return db && db->insert_coalesce_delay >= 0 ? db->insert_coalesce_delay
+		: c->insert_coalesce_delay;
 }
 
 int

@@ -104,6 +104,8 @@ struct cfg_database
 	int64_t		insert_batch_catalog_ttl;	/* -1: insert_batch_catalog_ttl */
 	int			insert_batch_form;	/* -1: insert_batch_form, else enum
 									 * cfg_batch_form */
+	int			insert_coalescing;	/* -1: insert_coalescing, else 0 / 1 */
+	int64_t		insert_coalesce_delay;	/* -1: insert_coalesce_delay */
 	int			line;			/* line of the entry in its file, for messages */
 };
 
@@ -327,6 +329,8 @@ int			cfg_insert_batch_max_bytes_for(const struct cfg *c, const struct cfg_datab
 int			cfg_insert_batch_stream_rows_for(const struct cfg *c, const struct cfg_database *db);
 int64_t		cfg_insert_batch_catalog_ttl_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_insert_batch_form_for(const struct cfg *c, const struct cfg_database *db);
+bool		cfg_insert_coalescing_for(const struct cfg *c, const struct cfg_database *db);
+int64_t		cfg_insert_coalesce_delay_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_min_pool_size_for(const struct cfg *c, const struct cfg_database *db);
 int			cfg_reserve_pool_for(const struct cfg *c, const struct cfg_database *db, const struct cfg_user *u);
 int			cfg_max_db_connections_for(const struct cfg *c, const struct cfg_database *db);

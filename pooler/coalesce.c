@@ -1006,9 +1006,10 @@ try_take(struct client *c, struct sbuf_pkt *pkt)
 			return SBUF_FORWARD;
 		}
 		{
+			int64_t		delay = cfg_insert_coalesce_delay_for(cfg, pool_db(c->pool));
 			struct timeval tv = {
-				.tv_sec = (time_t) (cfg->insert_coalesce_delay / USEC_PER_SEC),
-				.tv_usec = (suseconds_t) (cfg->insert_coalesce_delay % USEC_PER_SEC),
+				.tv_sec = (time_t) (delay / USEC_PER_SEC),
+				.tv_usec = (suseconds_t) (delay % USEC_PER_SEC),
 			};
 
 			evtimer_add(g->timer, &tv);
@@ -1543,7 +1544,7 @@ coalesce_client_packet(struct client *c, struct sbuf_pkt *pkt)
 	struct coal_entry *e = c->coal;
 
 	if (e == NULL)
-		return cfg->insert_coalescing ? try_take(c, pkt) : SBUF_FORWARD;
+		return cfg_insert_coalescing_for(cfg, pool_db(c->pool)) ? try_take(c, pkt) : SBUF_FORWARD;
 	if (e->skip_left > 0)
 	{
 		e->skip_left--;

@@ -289,6 +289,29 @@ START_TEST(test_database_batching_overrides)
 	ck_assert(!cfg_insert_batching_for(c, NULL));
 	cfg_free(c);
 
+	/* insert_coalescing and insert_coalesce_delay per entry */
+	c = load_ok("[databases]\n"
+				"co = host=127.0.0.1 insert_coalescing=on insert_coalesce_delay=5ms\n"
+				"noco = host=127.0.0.1 insert_coalescing=0\n"
+				"plain = host=127.0.0.1\n"
+				"[pgbouncer]\nauth_type = trust\ninsert_coalesce_delay = 0.002\n");
+	ck_assert(cfg_insert_coalescing_for(c, cfg_find_database(c, "co")));
+	ck_assert(!cfg_insert_coalescing_for(c, cfg_find_database(c, "noco")));
+	ck_assert(!cfg_insert_coalescing_for(c, cfg_find_database(c, "plain")));
+	ck_assert(!cfg_insert_coalescing_for(c, NULL));
+	ck_assert_int_eq(cfg_insert_coalesce_delay_for(c, cfg_find_database(c, "co")), 5000);
+	ck_assert_int_eq(cfg_insert_coalesce_delay_for(c, cfg_find_database(c, "plain")), 2000);
+	cfg_free(c);
+	c = load_ok("[databases]\nnoco = host=127.0.0.1 insert_coalescing=off\n"
+				"[pgbouncer]\nauth_type = trust\ninsert_coalescing = 1\n");
+	ck_assert(!cfg_insert_coalescing_for(c, cfg_find_database(c, "noco")));
+	ck_assert(cfg_insert_coalescing_for(c, cfg_find_database(c, "other")));
+	cfg_free(c);
+	load_fail("[databases]\nco = host=127.0.0.1 insert_coalescing=maybe\n"
+			  "[pgbouncer]\nauth_type = trust\n", "insert_coalescing", NULL);
+	load_fail("[databases]\nco = host=127.0.0.1 insert_coalesce_delay=soon\n"
+			  "[pgbouncer]\nauth_type = trust\n", "insert_coalesce_delay", NULL);
+
 	/* the same lower bound as the main setting */
 	load_fail("[databases]\nsmall = host=127.0.0.1 insert_batch_max_bytes=1000\n"
 			  "[pgbouncer]\nauth_type = trust\n", "insert_batch_max_bytes", NULL);
