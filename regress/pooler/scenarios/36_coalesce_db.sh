@@ -18,18 +18,25 @@ run_ins() {
 		fail "pgbench through $1: $(tail -5 "$SCEN_DIR/pgb-$1.out")"
 }
 
+# check_merging OFF ON TOTAL: pgbench through entry OFF merges nothing,
+# through entry ON it merges; TOTAL rows in the table after both
+check_merging() {
+	local m0 m1 m2
+	m0=$(merged)
+	run_ins "$1"
+	m1=$(merged)
+	assert_eq "$m1" "$m0" "nothing merged through $1"
+	run_ins "$2"
+	m2=$(merged)
+	assert_ge "$((m2 - m1))" 50 "rows merged through $2 ($m1 -> $m2)"
+	assert_eq "$(ddb -c "select count(*) from cd_t")" "$3" "every INSERT committed"
+}
+
 # main section off, one entry on (with its own delay)
 start_pooler "pool_mode = transaction
 default_pool_size = 2
 insert_coalescing = 0" "codb = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb insert_coalescing=on insert_coalesce_delay=20ms"
-m0=$(merged)
-run_ins ppdb
-m1=$(merged)
-assert_eq "$m1" "$m0" "main section off: nothing merged through ppdb"
-run_ins codb
-m2=$(merged)
-assert_ge "$((m2 - m1))" 50 "entry with insert_coalescing=on: rows merged ($m1 -> $m2)"
-assert_eq "$(ddb -c "select count(*) from cd_t")" 600 "every INSERT committed"
+check_merging ppdb codb 600
 stop_pooler
 
 # main section on, one entry off
@@ -37,16 +44,17 @@ start_pooler "pool_mode = transaction
 default_pool_size = 2
 insert_coalescing = 1
 insert_coalesce_delay = 20ms" "nocodb = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb insert_coalescing=off"
-m0=$(merged)
-run_ins nocodb
-m1=$(merged)
-assert_eq "$m1" "$m0" "entry with insert_coalescing=off: nothing merged through it"
-run_ins ppdb
-m2=$(merged)
-assert_ge "$((m2 - m1))" 50 "main section on: rows merged through ppdb ($m1 -> $m2)"
-assert_eq "$(ddb -c "select count(*) from cd_t")" 1200 "every INSERT committed"
+check_merging nocodb ppdb 1200
 
-# a bad value in an entry: refused at start, kept out on reload
+# a bad value in an entry: kept out on reload (the old entries stay in
+# force), refused at start
+write_ini "pool_mode = transaction
+default_pool_size = 2
+insert_coalescing = 1
+insert_coalesce_delay = 20ms" "nocodb = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb insert_coalescing=bogus"
+padmin -c "reload" >"$SCEN_DIR/reload.out" 2>&1
+assert_log "reload failed, keeping the old configuration: .*invalid value \"bogus\" for \"insert_coalescing\""
+check_merging nocodb ppdb 1800
 stop_pooler
 write_ini "pool_mode = transaction" "bad = host=127.0.0.1 port=$PG_SERVER_PORT dbname=ppdb insert_coalesce_delay=soon"
 if "$POOLER_BIN" "$POOLER_INI" >"$SCEN_DIR/bad.out" 2>&1; then
