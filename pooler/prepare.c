@@ -18,12 +18,15 @@
 struct ps_stats ps_stats;
 bool		ps_learn_descriptions = true;
 
-/* ---- statements (process-wide, deduplicated) ---- */
+/* ---- statements (one table, deduplicated per pool: ps_scope) ---- */
 
 struct ps_stmt
 {
 	struct ps_stmt *hnext;		/* chain of the global table */
 	uint64_t	hash;
+	uint64_t	scope;			/* the pool's identity (ps_scope): the same
+								 * text in another database, or for another
+								 * user, is another statement */
 	uint64_t	id;
 	uint32_t	refcount;
 	uint32_t	body_len;		/* query\0 int16 n int32[n] */
@@ -177,12 +180,12 @@ text_abort_ok(const char *q, uint32_t len)
 }
 
 /*
- * The statement for a Parse body after the name (query\0 n types), with one
- * reference for the caller; NULL on a malformed body or out of memory (*bad
- * tells which).
+ * The statement of pool `scope` for a Parse body after the name (query\0 n
+ * types), with one reference for the caller; NULL on a malformed body or out
+ * of memory (*bad tells which).
  */
 static struct ps_stmt *
-stmt_get(const uint8_t *body, uint32_t len, bool *bad)
+stmt_get(uint64_t scope, const uint8_t *body, uint32_t len, bool *bad)
 {
 	const uint8_t *nul = memchr(body, '\0', len);
 	uint32_t	text_len,
@@ -203,11 +206,12 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 		*bad = true;
 		return NULL;
 	}
-	h = hash_bytes(body, len);
+	h = hash_bytes(body, len) ^ scope;
 	if (stmt_tab_size)
 	{
 		for (st = stmt_tab[h & (stmt_tab_size - 1)]; st; st = st->hnext)
-			if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
+			if (st->hash == h && st->scope == scope && st->body_len == len &&
+				memcmp(st->body, body, len) == 0)
 			{
 				stmt_ref(st);
 				return st;
@@ -223,6 +227,7 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 	st->body_len = len;
 	st->text_len = text_len;
 	st->hash = h;
+	st->scope = scope;
 	st->id = stmt_next_id++;
 	st->refcount = 1;
 	st->name_len = (uint32_t) snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu",
@@ -463,6 +468,7 @@ struct ps_client
 	uint32_t	size;			/* power of two or 0 */
 	uint32_t	count;
 	struct ps_stmt *unnamed;
+	uint64_t	scope;			/* of its pool: its statements' (stmt_get) */
 	struct ps_server *linked;	/* the server whose queued requests may undo
 								 * changes to this map (see undo_map) */
 	uint32_t	nrq;			/* queued requests of `linked` that point
@@ -472,10 +478,23 @@ struct ps_client
 
 static void unlink_client(struct ps_client *cl);
 
-struct ps_client *
-ps_client_new(void)
+uint64_t
+ps_scope(const char *dbname, const char *user, uint64_t conn)
 {
-	return calloc(1, sizeof(struct ps_client));
+	uint64_t	h = hash_bytes(dbname, strlen(dbname) + 1);
+
+	h = hash_bytes(&h, sizeof(h)) ^ hash_bytes(user, strlen(user) + 1);
+	return hash_bytes(&h, sizeof(h)) ^ conn;
+}
+
+struct ps_client *
+ps_client_new(uint64_t scope)
+{
+	struct ps_client *cl = calloc(1, sizeof(struct ps_client));
+
+	if (cl)
+		cl->scope = scope;
+	return cl;
 }
 
 static void
@@ -1362,7 +1381,8 @@ static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
 /*
  * After the first Parse of `st` on any server, a Describe of it: what it
  * returns (rows or not) and its parameter types are what a Describe of it
- * in a failed transaction needs later (describe_probe).  Once per text.
+ * in a failed transaction needs later (describe_probe).  Once per text
+ * and pool.
  */
 static bool
 learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
@@ -1613,7 +1633,7 @@ parse_stmt(struct ps_client *cl, uint32_t nlen, const uint8_t *body, uint32_t le
 		stmt_ref(st);
 		return st;
 	}
-	return stmt_get(body, len, bad);
+	return stmt_get(cl->scope, body, len, bad);
 }
 
 /* A string at body[*pos], its length in *len; false if unterminated. */

@@ -140,6 +140,15 @@ server_txn(struct server *s)
 	return s->txn;
 }
 
+/* The client's prepared-statement map: its statements are its pool's. */
+static struct ps_client *
+client_ps_new(const struct client *c)
+{
+	const struct pool *p = c->pool;
+
+	return ps_client_new(p ? ps_scope(p->dbname, p->username, p->conn_hash) : 0);
+}
+
 void
 txn_client_free(struct client *c)
 {
@@ -482,7 +491,7 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 	}
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
-	if (tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
+	if (tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 		return client_fail(c, PS_NOMEM);
 	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
 	if (r == PS_REPLACED)
@@ -763,7 +772,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		}
 	}
 	tracking = tracking && ts->ps != NULL;
-	if (tracking && tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
+	if (tracking && tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
@@ -976,7 +985,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		return sbuf_send_buf(&s->sb, msgs);
 	}
 	if ((ts->ps == NULL && (ts->ps = ps_server_new()) == NULL) ||
-		(tc->ps == NULL && (tc->ps = ps_client_new()) == NULL))
+		(tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL))
 	{
 		disconnect_client(c, "53200", "out of memory");
 		return false;

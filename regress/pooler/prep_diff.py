@@ -10,6 +10,7 @@ difference; exit status 1 if there is one.
 
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
                    [--pipeline K]
+       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
@@ -326,6 +327,63 @@ def run_cases(pooler, direct, verbose=False):
     return bad == 0
 
 
+# ---- the same text in pools whose tables differ (scenario 40): identities
+# (database, user) in order; pp_perdb is int in ppdb, text in ppdb2, date in
+# the schema that pp_perdb_u's search_path finds first
+
+PERDB_IDS = [("ppdb", "postgres"), ("ppdb2", "postgres"), ("ppdb", "pp_perdb_u")]
+PERDB_TEXTS = ["insert into pp_perdb values ($1)",
+               "select v from pp_perdb where v = $1"]
+
+
+def perdb_cases():
+    sync, out = msg(b"S"), []
+    fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + \
+        msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    describe = msg(b"D", b"S" + cstr("s1")) + sync
+    evict = b"".join(m_parse_named("f%d" % k, "select %d" % (100 + k)) for k in range(3)) + sync
+    for sql in PERDB_TEXTS:
+        for piped in (False, True):
+            for ident in PERDB_IDS:
+                body = [m_parse_named("s1", sql) + describe, describe, evict,
+                        msg(b"Q", cstr("begin"))]
+                body += [[fail_ext, describe]] if piped else [fail_ext, describe]
+                body.append(msg(b"Q", cstr("rollback")))
+                body.append(describe)   # not failed: the server has it again
+                out.append(("%s/%s %r%s" % (ident[0], ident[1], sql,
+                                            ", pipelined" if piped else ""), ident, body))
+    return out
+
+
+def run_perdb(pooler, direct, verbose=False):
+    bad, cs = 0, perdb_cases()
+    for label, (db, user), body in cs:
+        got = {}
+        for side, port in (("direct", direct), ("pooler", pooler)):
+            c = Conn(port)
+            c.startup(user=user, database=db)
+            c.read_until()
+            got[side] = []
+            for item in body:
+                parts = item if isinstance(item, list) else [item]
+                c.send(b"".join(parts))
+                for _ in parts:
+                    got[side].append(c.read_until(timeout=10.0))
+            c.close()
+        if got["direct"] == got["pooler"]:
+            if verbose:
+                print("same:", label)
+            continue
+        bad += 1
+        print("DIFFERENT:", label)
+        for d, p in zip(got["direct"], got["pooler"]):
+            if d != p:
+                print("  direct:", show(d))
+                print("  pooler:", show(p))
+    print("perdb cases: %d, different: %d" % (len(cs), bad))
+    return bad == 0
+
+
 def main():
     args = sys.argv[1:]
     segments = 300
@@ -340,6 +398,9 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    if "--perdb" in args:
+        args.remove("--perdb")
+        sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)
     cases_mode = "--cases" in args
     global STRICT
     STRICT = "--strict" in args
