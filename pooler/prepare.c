@@ -698,8 +698,13 @@ enum rq_kind
 								 * told (bind_probe): swallow '1' / '2' */
 	RQ_DESCRIBE_LEARN,			/* our Describe after the first Parse of a
 								 * statement: learn it, swallow 't' 'T'/'n' */
-	RQ_DESCRIBE_S				/* Describe of a client's statement whose
+	RQ_DESCRIBE_S,				/* Describe of a client's statement whose
 								 * description is not known yet: learn it */
+	RQ_PARSE_ROWS,				/* our Parse of the rows probe: swallow '1' */
+	RQ_DESCRIBE_GUARD			/* our Describe of a statement that returns
+								 * rows, before a client's Describe that may
+								 * be in a failed transaction: swallow 't'
+								 * 'T'; its 25P02 goes to the client */
 };
 
 struct ps_rq
@@ -754,7 +759,22 @@ struct ps_server
 								 * has (see server_may_have) */
 	bool		last_dealloc_all;
 	char		status;			/* of the last ReadyForQuery; 0: unknown */
+	uint8_t		rows_probe;		/* PS_ROWS_PROBE on the server: ROWS_* */
 	struct ps_stmt *unnamed_portal; /* statement of the last Bind to portal "" */
+};
+
+/*
+ * The rows probe: a statement of the pooler's that returns rows ("SELECT",
+ * no columns), parsed on each server connection after the first Parse that
+ * cannot succeed in a failed transaction, kept out of the LRU cache.  A
+ * Describe of it fails with 25P02 exactly when the transaction has failed
+ * (describe_probe).  Its name looks like the pooler's, so no client reaches
+ * it (pooler_name).
+ */
+#define PS_ROWS_PROBE PS_NAME_PREFIX "000"
+enum
+{
+	ROWS_NONE = 0, ROWS_PENDING, ROWS_READY
 };
 
 struct ps_server *
@@ -881,6 +901,7 @@ ps_server_forget_all(struct ps_server *sv)
 	list_for_each_safe(n, t, &sv->lru)
 		server_remove(sv, list_entry(n, struct ps_sentry, lru));
 	sv->doubt = false;
+	sv->rows_probe = ROWS_NONE;
 }
 
 /* ---- request queue ---- */
@@ -1056,6 +1077,9 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 			break;
 		case RQ_DESCRIBE_LEARN:
 			rq->stmt->learning = false; /* the next Parse asks again */
+			break;
+		case RQ_PARSE_ROWS:
+			sv->rows_probe = ROWS_NONE;
 			break;
 		default:
 			break;
@@ -1387,7 +1411,26 @@ static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
 static bool
 learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
 {
-	if (!ps_learn_descriptions || st->result != 0 || st->dealloc || st->learning)
+	if (!ps_learn_descriptions)
+		return true;
+	/*
+	 * the rows probe goes after a Parse that a failed transaction refuses:
+	 * if that one parses, so does the probe (closed first: closing a
+	 * statement that does not exist is not an error)
+	 */
+	if (sv->rows_probe == ROWS_NONE && !st->abort_ok && !st->dealloc && st->text_len > 0)
+	{
+		proto_build_close(out, 'S', PS_ROWS_PROBE);
+		proto_begin(out, PQMSG_Parse);
+		proto_put_string(out, PS_ROWS_PROBE);
+		proto_put_string(out, "SELECT");
+		proto_put_int16(out, 0);
+		proto_end(out);
+		if (!queue_push(sv, RQ_CLOSE_NOP, NULL) || !queue_push(sv, RQ_PARSE_ROWS, NULL))
+			return false;
+		sv->rows_probe = ROWS_PENDING;
+	}
+	if (st->result != 0 || st->dealloc || st->learning)
 		return true;
 	st->learning = true;
 	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
@@ -1574,9 +1617,12 @@ bind_probe(struct ps_server *sv, struct ps_stmt *st, const char *name, uint32_t 
  * exec_describe_statement_message); our Parse of st would be refused.  From
  * what an earlier Describe of st told: no rows, then an empty statement
  * with st's parameter types is described (the same ParameterDescription and
- * NoData, failed or not); rows, and the transaction has surely failed (no
- * request in flight), then a statement of the server that returns rows is
- * described.  False: not known, st is prepared as before.
+ * NoData, failed or not).  Rows: a statement of the server's that returns
+ * rows (the rows probe, or one of the cache) is described first, its
+ * replies swallowed: where the transaction has failed it is refused as
+ * PostgreSQL refuses the client's, every field the same, and the rest is
+ * skipped; where not, st is prepared and described as before.  False: not
+ * known, st is prepared as before.
  */
 static bool
 describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf *out,
@@ -1584,6 +1630,8 @@ describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf 
 {
 	struct list_node *n,
 			   *t;
+	const char *guard = NULL;
+	uint32_t	glen = 0;
 
 	*nomem = false;
 	if (st->result == 1 && st->pdesc)
@@ -1598,22 +1646,30 @@ describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf 
 			!queue_push(sv, RQ_CLOSE_NOP, NULL);
 		return true;
 	}
-	/* surely failed: at the last ReadyForQuery and no segment since */
-	if (st->result != 2 || sv->status != 'E' || segment_pending(sv))
+	if (st->result != 2)
 		return false;
-	list_for_each_safe(n, t, &sv->lru)
+	if (sv->rows_probe == ROWS_READY)
+	{
+		guard = PS_ROWS_PROBE;
+		glen = sizeof(PS_ROWS_PROBE) - 1;
+	}
+	else
+		list_for_each_safe(n, t, &sv->lru)
 	{
 		struct ps_sentry *e = list_entry(n, struct ps_sentry, lru);
 
 		if (e->state == SE_READY && e->stmt->result == 2)
 		{
-			build_named(out, PQMSG_Describe, NULL, 0, e->stmt->name, e->stmt->name_len,
-						NULL, 0);
-			*nomem = !queue_push(sv, RQ_EXT, NULL);
-			return true;
+			guard = e->stmt->name;
+			glen = e->stmt->name_len;
+			break;
 		}
 	}
-	return false;
+	if (guard == NULL)
+		return false;
+	build_named(out, PQMSG_Describe, NULL, 0, guard, glen, NULL, 0);
+	*nomem = !queue_push(sv, RQ_DESCRIBE_GUARD, NULL);
+	return false;				/* st is prepared and described after it */
 }
 
 /*
@@ -1954,10 +2010,11 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 		return push_forwarded(sv, RQ_EXT, NULL);
 	proto_buf_reset(out);
 	from = sv->qlen;
+	nomem = false;
 	if (needs_probe(sv, st) &&
 		describe_probe(sv, st, out, &nomem))
 		return nomem || !proto_buf_ok(out) ? PS_NOMEM : PS_REPLACED;
-	if (!ensure_prepared(sv, st, max_prepared, out))
+	if (nomem || !ensure_prepared(sv, st, max_prepared, out))
 		return PS_NOMEM;
 	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
 	learn = st->result == 0 || st->pdesc == NULL;
@@ -2278,6 +2335,8 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 			return type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc;
 		case RQ_PROBE:
 		case RQ_DESCRIBE_LEARN:
+		case RQ_PARSE_ROWS:
+		case RQ_DESCRIBE_GUARD:
 			return true;
 		case RQ_DESCRIBE_S:
 			return type == PQMSG_ParameterDescription;	/* ps_server_param_desc() */
@@ -2416,7 +2475,8 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			break;
 	}
 	/* an extended-protocol request */
-	if (rq->kind == RQ_DESCRIBE_LEARN && type == PQMSG_ParameterDescription)
+	if ((rq->kind == RQ_DESCRIBE_LEARN || rq->kind == RQ_DESCRIBE_GUARD) &&
+		type == PQMSG_ParameterDescription)
 		return PS_REPLY_SWALLOW;
 	if (!is_final_ext(type))
 		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY,
@@ -2443,6 +2503,11 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 		case RQ_CLOSE_NOP:
 		case RQ_CLOSE_DOUBT:
 		case RQ_PROBE:
+		case RQ_DESCRIBE_GUARD:
+			r = PS_REPLY_SWALLOW;
+			break;
+		case RQ_PARSE_ROWS:
+			sv->rows_probe = ROWS_READY;
 			r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_DESCRIBE_S:

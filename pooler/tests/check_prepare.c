@@ -1503,6 +1503,24 @@ START_TEST(test_failed_transaction_probes)
 
 END_TEST
 
+/* The rows probe's Close and Parse at m[i], m[i + 1] (after a server's
+ * first Parse that a failed transaction refuses), and its replies
+ * swallowed after the reply to the Parse before it. */
+static void
+rows_probe_sent(struct ps_server *sv, const struct wire_msg *m, int i)
+{
+	ck_assert_int_eq(m[i].type, PQMSG_Close);
+	ck_assert_str_eq((const char *) m[i].body, "S" PS_NAME_PREFIX "000");
+	ck_assert_int_eq(m[i + 1].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[i + 1], 0), PS_NAME_PREFIX "000");
+	ck_assert_str_eq(str_at(&m[i + 1], 1), "SELECT");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_CloseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert(ps_reply_is_special(sv, PQMSG_ParseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+}
+
 /*
  * The first Parse of a statement on any server is followed by a Describe of
  * it, whose replies are swallowed and teach the pooler the statement's
@@ -1522,11 +1540,11 @@ START_TEST(test_learned_description)
 	ps_learn_descriptions = true;
 	mk_parse("s", "insert into t values ($1)", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(split(&out, m, 8), 4);
 	ck_assert_int_eq(m[0].type, PQMSG_Parse);
-	ck_assert_int_eq(m[1].type, PQMSG_Describe);
-	ck_assert_str_eq((const char *) m[1].body + 1, str_at(&m[0], 0));
-	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(m[3].type, PQMSG_Describe);
+	ck_assert_str_eq((const char *) m[3].body + 1, str_at(&m[0], 0));
+	rows_probe_sent(sv, m, 1);
 	ck_assert(ps_reply_is_special(sv, PQMSG_ParameterDescription));
 	ps_server_param_desc(sv, pdesc, sizeof(pdesc));
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
@@ -1535,8 +1553,8 @@ START_TEST(test_learned_description)
 
 	mk_parse("t", "insert into t values ($1)", 0);	/* the same text */
 	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 1);
-	ck_assert_int_eq(ps_server_reply(lacks, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(split(&out, m, 8), 3);	/* not described again */
+	rows_probe_sent(lacks, m, 1);
 
 	ps_server_set_status(sv, 'E');
 	mk_describe_close(PQMSG_Describe, 'S', "s");
@@ -1586,9 +1604,9 @@ START_TEST(test_scoped_statements)
 	ps_learn_descriptions = true;
 	mk_parse("s", "insert into t values ($1)", 0);
 	ck_assert_int_eq(send_msg(a, sa, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 2);	/* Parse, Describe */
+	ck_assert_int_eq(split(&out, m, 8), 4);	/* Parse, rows probe, Describe */
 	snprintf(name_a, sizeof(name_a), "%s", str_at(&m[0], 0));
-	ck_assert_int_eq(ps_server_reply(sa, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	rows_probe_sent(sa, m, 1);
 	ps_server_param_desc(sa, pd_int, sizeof(pd_int));
 	ck_assert_int_eq(ps_server_reply(sa, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
 	ck_assert_int_eq(ps_server_reply(sa, PQMSG_NoData), PS_REPLY_SWALLOW);
@@ -1596,10 +1614,10 @@ START_TEST(test_scoped_statements)
 
 	/* the other pool: a statement of its own, described again */
 	ck_assert_int_eq(send_msg(b, sb, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(split(&out, m, 8), 4);
 	ck_assert_str_ne(str_at(&m[0], 0), name_a);
-	ck_assert_int_eq(m[1].type, PQMSG_Describe);
-	ck_assert_int_eq(ps_server_reply(sb, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(m[3].type, PQMSG_Describe);
+	rows_probe_sent(sb, m, 1);
 	ps_server_param_desc(sb, pd_text, sizeof(pd_text));
 	ck_assert_int_eq(ps_server_reply(sb, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
 	ck_assert_int_eq(ps_server_reply(sb, PQMSG_NoData), PS_REPLY_SWALLOW);

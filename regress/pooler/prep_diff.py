@@ -16,6 +16,7 @@ Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose
 follows one which may still fail waits in the pooler for its replies, README,
 "Errors in a pipeline")
 """
+import itertools
 import random
 import struct
 import sys
@@ -273,6 +274,7 @@ def cases():
     """(label, segments): each segment is sent and its replies read (a list
     of segments in one item: sent together, pipelined)."""
     sync, out = msg(b"S"), []
+    uniq = itertools.count(1000)
     fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
     for sql, types in CASE_TEXTS:
         for learn in (False, True):
@@ -293,7 +295,36 @@ def cases():
                     out.append(("%r%s, %s%s" % (sql, types or "", pname,
                                                  ", described" if learn else "") +
                                 (", pipelined" if piped else ""), body))
+            # the server's cache holds only statements without rows (three
+            # INSERTs evict s1), the transaction failed by a simple query
+            # (texts new to the pooler in each case, so that they evict)
+            ins = b"".join(m_parse_named("i%d" % k, "insert into pp_prep_fail values (%d)" %
+                                         next(uniq)) for k in range(3)) + sync
+            # an earlier segment unanswered: it binds z, which the server
+            # has (no Parse in it, so nothing waits), and fails at Bind or
+            # Execute; s1 left the cache of 3 (s1, z, i0, i1)
+            prep_z = m_parse_named("s1", sql, types) + \
+                (msg(b"D", b"S" + cstr("s1")) if learn else b"") + \
+                m_parse_named("z", "select 10 / $1::int") + sync
+            ins2 = b"".join(m_parse_named("i%d" % k, "insert into pp_prep_fail values (%d)" %
+                                          next(uniq)) for k in range(2)) + sync
+            fail_z = m_bind_zero("z") + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+            for pname, probe in probes[1:2] + probes[4:]:
+                out.append(("%r%s, %s%s, no rows cached" % (sql, types or "", pname,
+                                                          ", described" if learn else ""),
+                            [prep, ins, msg(b"Q", cstr("begin")), msg(b"Q", cstr("select 1/0")),
+                             probe, msg(b"Q", cstr("rollback"))]))
+                out.append(("%r%s, %s%s, after an unanswered Bind" %
+                            (sql, types or "", pname, ", described" if learn else ""),
+                            [prep_z, ins2, msg(b"Q", cstr("begin")), [fail_z, probe],
+                             msg(b"Q", cstr("rollback"))]))
     return out
+
+
+def m_bind_zero(name):
+    """Bind of `name` to the unnamed portal with one text parameter, 0."""
+    return msg(b"B", cstr("") + cstr(name) + struct.pack("!hhi", 0, 1, 1) + b"0" +
+               struct.pack("!h", 0))
 
 
 def run_cases(pooler, direct, verbose=False):
