@@ -1402,6 +1402,29 @@ static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
 						uint32_t plen, const char *sname, uint32_t slen,
 						const uint8_t *rest, uint32_t rlen);
 
+bool
+ps_server_rows_probe_due(const struct ps_server *sv)
+{
+	return sv->rows_probe == ROWS_NONE && ps_learn_descriptions && sv->qlen == 0 &&
+		sv->untracked_z == 0 && !sv->skipping;
+}
+
+bool
+ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out)
+{
+	/* closed first: closing a statement that does not exist is no error */
+	proto_build_close(out, 'S', PS_ROWS_PROBE);
+	proto_begin(out, PQMSG_Parse);
+	proto_put_string(out, PS_ROWS_PROBE);
+	proto_put_string(out, "SELECT");
+	proto_put_int16(out, 0);
+	proto_end(out);
+	if (!queue_push(sv, RQ_CLOSE_NOP, NULL) || !queue_push(sv, RQ_PARSE_ROWS, NULL))
+		return false;
+	sv->rows_probe = ROWS_PENDING;
+	return proto_buf_ok(out);
+}
+
 /*
  * After the first Parse of `st` on any server, a Describe of it: what it
  * returns (rows or not) and its parameter types are what a Describe of it
@@ -1415,21 +1438,12 @@ learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
 		return true;
 	/*
 	 * the rows probe goes after a Parse that a failed transaction refuses:
-	 * if that one parses, so does the probe (closed first: closing a
-	 * statement that does not exist is not an error)
+	 * if that one parses, so does the probe (where the relay did not send it
+	 * ahead of a request on an idle server: ps_server_rows_probe_due)
 	 */
-	if (sv->rows_probe == ROWS_NONE && !st->abort_ok && !st->dealloc && st->text_len > 0)
-	{
-		proto_build_close(out, 'S', PS_ROWS_PROBE);
-		proto_begin(out, PQMSG_Parse);
-		proto_put_string(out, PS_ROWS_PROBE);
-		proto_put_string(out, "SELECT");
-		proto_put_int16(out, 0);
-		proto_end(out);
-		if (!queue_push(sv, RQ_CLOSE_NOP, NULL) || !queue_push(sv, RQ_PARSE_ROWS, NULL))
-			return false;
-		sv->rows_probe = ROWS_PENDING;
-	}
+	if (sv->rows_probe == ROWS_NONE && !st->abort_ok && !st->dealloc && st->text_len > 0 &&
+		!ps_server_rows_probe(sv, out))
+		return false;
 	if (st->result != 0 || st->dealloc || st->learning)
 		return true;
 	st->learning = true;
@@ -2475,8 +2489,8 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			break;
 	}
 	/* an extended-protocol request */
-	if ((rq->kind == RQ_DESCRIBE_LEARN || rq->kind == RQ_DESCRIBE_GUARD) &&
-		type == PQMSG_ParameterDescription)
+	if (type == PQMSG_ParameterDescription &&
+		(rq->kind == RQ_DESCRIBE_LEARN || rq->kind == RQ_DESCRIBE_GUARD))
 		return PS_REPLY_SWALLOW;
 	if (!is_final_ext(type))
 		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY,

@@ -137,6 +137,19 @@ void		ps_server_set_status(struct ps_server *sv, char status);
  * description of the statement described, if the pooler is to learn it. */
 void		ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total);
 
+/*
+ * The rows probe: a statement of the pooler's that returns rows, on each
+ * server connection, that a Describe in a transaction that may have failed
+ * is checked with (prepare.c, describe_probe).  It must be parsed where the
+ * transaction cannot have failed: after a Parse of the pooler's that a
+ * failed transaction refuses, or ahead of a request to a server that is
+ * idle and not in a transaction.  Due: the server has none and nothing is
+ * outstanding (the caller checks that its last ReadyForQuery said 'I').
+ * ps_server_rows_probe() appends its messages to `out` and queues them.
+ */
+bool		ps_server_rows_probe_due(const struct ps_server *sv);
+bool		ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out) PP_WUR;
+
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);
 uint32_t	ps_server_outstanding(const struct ps_server *sv);

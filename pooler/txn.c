@@ -742,6 +742,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	bool		tracking = tracks_prepared(c->pool);
 	bool		need_sync,
 				need_id,
+				need_probe = false,
 				need_full,
 				replaced = false;
 	const char *sql = NULL;
@@ -770,6 +771,9 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
+		/* the rows probe (prepare.h) ahead of a new cache's first request */
+		need_probe = tracking && s->txn_status == 'I' && ts->sync_pending == 0 &&
+			starts_request(t) && ps_server_rows_probe_due(ts->ps);
 	}
 	tracking = tracking && ts->ps != NULL;
 	if (tracking && tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
@@ -786,7 +790,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	/* what must be read before anything changes */
 	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
 	need_id = !was_busy && starts_request(t) && client_id_needed(c, tc, ts);
-	need_full = need_sync || need_id;
+	need_full = need_sync || need_id || need_probe;
 	switch (t)
 	{
 		case PQMSG_Parse:
@@ -843,6 +847,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		s->expect_rfq++;
 		ts->sync_pending++;
 	}
+	if (need_probe && !ps_server_rows_probe(ts->ps, &scratch))
+		return client_fail(c, PS_NOMEM);
 
 	if (t == PQMSG_Query)
 	{

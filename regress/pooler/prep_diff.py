@@ -10,7 +10,7 @@ difference; exit status 1 if there is one.
 
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
                    [--pipeline K]
-       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb [--verbose]
+       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
@@ -358,6 +358,46 @@ def run_cases(pooler, direct, verbose=False):
     return bad == 0
 
 
+# ---- a server connection that never had a Parse (scenario 35): client A
+# keeps a statement alive in the pooler, the pool's only server connection
+# is terminated, client B prepares the same text (answered by the pooler,
+# no server), fails a transaction on the new server connection with simple
+# queries and describes the statement
+
+def run_fresh(pooler, direct):
+    sync, bad = msg(b"S"), 0
+    for sql, types in CASE_TEXTS:
+        keep = login(pooler)
+        keep.send(m_parse_named("s1", sql, types) + msg(b"D", b"S" + cstr("s1")) + sync)
+        keep.read_until()
+        kill = login(direct)
+        kill.query("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                   "where datname = 'ppdb' and pid <> pg_backend_pid() "
+                   "and backend_type = 'client backend'")
+        kill.read_until()
+        kill.close()
+        got = {}
+        for side, port in (("direct", direct), ("pooler", pooler)):
+            c = login(port)
+            got[side] = []
+            for item in [m_parse_named("s1", sql, types) + sync, msg(b"Q", cstr("begin")),
+                         msg(b"Q", cstr("select 1/0")), msg(b"D", b"S" + cstr("s1")) + sync,
+                         msg(b"Q", cstr("rollback"))]:
+                c.send(item)
+                got[side].append(c.read_until(timeout=10.0))
+            c.close()
+        keep.close()
+        if got["direct"] != got["pooler"]:
+            bad += 1
+            print("DIFFERENT: %r on a new server connection" % sql)
+            for d, p in zip(got["direct"], got["pooler"]):
+                if d != p:
+                    print("  direct:", show(d))
+                    print("  pooler:", show(p))
+    print("new server connection cases: %d, different: %d" % (len(CASE_TEXTS), bad))
+    return bad == 0
+
+
 # ---- the same text in pools whose tables differ (scenario 40): identities
 # (database, user) in order; pp_perdb is int in ppdb, text in ppdb2, date in
 # the schema that pp_perdb_u's search_path finds first
@@ -429,6 +469,9 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    if "--fresh" in args:
+        args.remove("--fresh")
+        sys.exit(0 if run_fresh(int(args[0]), int(args[1])) else 1)
     if "--perdb" in args:
         args.remove("--perdb")
         sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)
