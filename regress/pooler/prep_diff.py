@@ -327,6 +327,39 @@ def m_bind_zero(name):
                struct.pack("!h", 0))
 
 
+def send_body(port, body, user="postgres", database="ppdb"):
+    """Log in, send each item of `body` (a list of segments in one item:
+    sent together, pipelined) and read its replies; the replies per segment."""
+    c = Conn(port)
+    c.startup(user=user, database=database)
+    c.read_until()
+    out = []
+    for item in body:
+        parts = item if isinstance(item, list) else [item]
+        c.send(b"".join(parts))
+        for _ in parts:
+            out.append(c.read_until(timeout=10.0))
+    c.close()
+    return out
+
+
+def same_body(label, pooler, direct, body, verbose=False, detail=True, **login_as):
+    """send_body() to both sides; True if the replies are the same, else
+    prints the label (and, with `detail`, the segments that differ)."""
+    got = {side: send_body(port, body, **login_as)
+           for side, port in (("direct", direct), ("pooler", pooler))}
+    if got["direct"] == got["pooler"]:
+        if verbose:
+            print("same:", label)
+        return True
+    print("DIFFERENT:", label)
+    for d, p in zip(got["direct"], got["pooler"]):
+        if d != p and (detail or verbose):
+            print("  direct:", show(d))
+            print("  pooler:", show(p))
+    return False
+
+
 def run_cases(pooler, direct, verbose=False):
     setup = login(direct)
     setup.query(CASE_TABLE)
@@ -334,26 +367,8 @@ def run_cases(pooler, direct, verbose=False):
     setup.close()
     bad = 0
     for label, body in cases():
-        got = {}
-        for side, port in (("direct", direct), ("pooler", pooler)):
-            c = login(port)
-            got[side] = []
-            for item in body:
-                parts = item if isinstance(item, list) else [item]
-                c.send(b"".join(parts))
-                for _ in parts:
-                    got[side].append(c.read_until(timeout=10.0))
-            c.close()
-        if got["direct"] == got["pooler"]:
-            if verbose:
-                print("same:", label)
-            continue
-        bad += 1
-        print("DIFFERENT:", label)
-        for d, p in zip(got["direct"], got["pooler"]):
-            if d != p and (bad <= 3 or verbose):
-                print("  direct:", show(d))
-                print("  pooler:", show(p))
+        if not same_body(label, pooler, direct, body, verbose, detail=bad < 3):
+            bad += 1
     print("cases: %d, different: %d" % (len(cases()), bad))
     return bad == 0
 
@@ -376,24 +391,12 @@ def run_fresh(pooler, direct):
                    "and backend_type = 'client backend'")
         kill.read_until()
         kill.close()
-        got = {}
-        for side, port in (("direct", direct), ("pooler", pooler)):
-            c = login(port)
-            got[side] = []
-            for item in [m_parse_named("s1", sql, types) + sync, msg(b"Q", cstr("begin")),
-                         msg(b"Q", cstr("select 1/0")), msg(b"D", b"S" + cstr("s1")) + sync,
-                         msg(b"Q", cstr("rollback"))]:
-                c.send(item)
-                got[side].append(c.read_until(timeout=10.0))
-            c.close()
-        keep.close()
-        if got["direct"] != got["pooler"]:
+        body = [m_parse_named("s1", sql, types) + sync, msg(b"Q", cstr("begin")),
+                msg(b"Q", cstr("select 1/0")), msg(b"D", b"S" + cstr("s1")) + sync,
+                msg(b"Q", cstr("rollback"))]
+        if not same_body("%r on a new server connection" % sql, pooler, direct, body):
             bad += 1
-            print("DIFFERENT: %r on a new server connection" % sql)
-            for d, p in zip(got["direct"], got["pooler"]):
-                if d != p:
-                    print("  direct:", show(d))
-                    print("  pooler:", show(p))
+        keep.close()
     print("new server connection cases: %d, different: %d" % (len(CASE_TEXTS), bad))
     return bad == 0
 
@@ -429,28 +432,8 @@ def perdb_cases():
 def run_perdb(pooler, direct, verbose=False):
     bad, cs = 0, perdb_cases()
     for label, (db, user), body in cs:
-        got = {}
-        for side, port in (("direct", direct), ("pooler", pooler)):
-            c = Conn(port)
-            c.startup(user=user, database=db)
-            c.read_until()
-            got[side] = []
-            for item in body:
-                parts = item if isinstance(item, list) else [item]
-                c.send(b"".join(parts))
-                for _ in parts:
-                    got[side].append(c.read_until(timeout=10.0))
-            c.close()
-        if got["direct"] == got["pooler"]:
-            if verbose:
-                print("same:", label)
-            continue
-        bad += 1
-        print("DIFFERENT:", label)
-        for d, p in zip(got["direct"], got["pooler"]):
-            if d != p:
-                print("  direct:", show(d))
-                print("  pooler:", show(p))
+        if not same_body(label, pooler, direct, body, verbose, user=user, database=db):
+            bad += 1
     print("perdb cases: %d, different: %d" % (len(cs), bad))
     return bad == 0
 
