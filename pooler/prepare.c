@@ -1436,9 +1436,10 @@ learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
 {
 	if (!ps_learn_descriptions)
 		return true;
+
 	/*
-	 * the rows probe goes after a Parse that a failed transaction refuses:
-	 * if that one parses, so does the probe (where the relay did not send it
+	 * the rows probe goes after a Parse that a failed transaction refuses: if
+	 * that one parses, so does the probe (where the relay did not send it
 	 * ahead of a request on an idle server: ps_server_rows_probe_due)
 	 */
 	if (sv->rows_probe == ROWS_NONE && !st->abort_ok && !st->dealloc && st->text_len > 0 &&

@@ -1553,7 +1553,7 @@ START_TEST(test_learned_description)
 
 	mk_parse("t", "insert into t values ($1)", 0);	/* the same text */
 	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 3);	/* not described again */
+	ck_assert_int_eq(split(&out, m, 8), 3); /* not described again */
 	rows_probe_sent(lacks, m, 1);
 
 	ps_server_set_status(sv, 'E');
@@ -1604,7 +1604,7 @@ START_TEST(test_scoped_statements)
 	ps_learn_descriptions = true;
 	mk_parse("s", "insert into t values ($1)", 0);
 	ck_assert_int_eq(send_msg(a, sa, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 4);	/* Parse, rows probe, Describe */
+	ck_assert_int_eq(split(&out, m, 8), 4); /* Parse, rows probe, Describe */
 	snprintf(name_a, sizeof(name_a), "%s", str_at(&m[0], 0));
 	rows_probe_sent(sa, m, 1);
 	ps_server_param_desc(sa, pd_int, sizeof(pd_int));
