@@ -18,12 +18,15 @@
 struct ps_stats ps_stats;
 bool		ps_learn_descriptions = true;
 
-/* ---- statements (process-wide, deduplicated) ---- */
+/* ---- statements (one table, deduplicated per pool: ps_scope) ---- */
 
 struct ps_stmt
 {
 	struct ps_stmt *hnext;		/* chain of the global table */
 	uint64_t	hash;
+	uint64_t	scope;			/* the pool's identity (ps_scope): the same
+								 * text in another database, or for another
+								 * user, is another statement */
 	uint64_t	id;
 	uint32_t	refcount;
 	uint32_t	body_len;		/* query\0 int16 n int32[n] */
@@ -177,12 +180,12 @@ text_abort_ok(const char *q, uint32_t len)
 }
 
 /*
- * The statement for a Parse body after the name (query\0 n types), with one
- * reference for the caller; NULL on a malformed body or out of memory (*bad
- * tells which).
+ * The statement of pool `scope` for a Parse body after the name (query\0 n
+ * types), with one reference for the caller; NULL on a malformed body or out
+ * of memory (*bad tells which).
  */
 static struct ps_stmt *
-stmt_get(const uint8_t *body, uint32_t len, bool *bad)
+stmt_get(uint64_t scope, const uint8_t *body, uint32_t len, bool *bad)
 {
 	const uint8_t *nul = memchr(body, '\0', len);
 	uint32_t	text_len,
@@ -203,11 +206,12 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 		*bad = true;
 		return NULL;
 	}
-	h = hash_bytes(body, len);
+	h = hash_bytes(body, len) ^ scope;
 	if (stmt_tab_size)
 	{
 		for (st = stmt_tab[h & (stmt_tab_size - 1)]; st; st = st->hnext)
-			if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
+			if (st->hash == h && st->scope == scope && st->body_len == len &&
+				memcmp(st->body, body, len) == 0)
 			{
 				stmt_ref(st);
 				return st;
@@ -223,6 +227,7 @@ stmt_get(const uint8_t *body, uint32_t len, bool *bad)
 	st->body_len = len;
 	st->text_len = text_len;
 	st->hash = h;
+	st->scope = scope;
 	st->id = stmt_next_id++;
 	st->refcount = 1;
 	st->name_len = (uint32_t) snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu",
@@ -463,6 +468,7 @@ struct ps_client
 	uint32_t	size;			/* power of two or 0 */
 	uint32_t	count;
 	struct ps_stmt *unnamed;
+	uint64_t	scope;			/* of its pool: its statements' (stmt_get) */
 	struct ps_server *linked;	/* the server whose queued requests may undo
 								 * changes to this map (see undo_map) */
 	uint32_t	nrq;			/* queued requests of `linked` that point
@@ -472,10 +478,23 @@ struct ps_client
 
 static void unlink_client(struct ps_client *cl);
 
-struct ps_client *
-ps_client_new(void)
+uint64_t
+ps_scope(const char *dbname, const char *user, uint64_t conn)
 {
-	return calloc(1, sizeof(struct ps_client));
+	uint64_t	h = hash_bytes(dbname, strlen(dbname) + 1);
+
+	h = hash_bytes(&h, sizeof(h)) ^ hash_bytes(user, strlen(user) + 1);
+	return hash_bytes(&h, sizeof(h)) ^ conn;
+}
+
+struct ps_client *
+ps_client_new(uint64_t scope)
+{
+	struct ps_client *cl = calloc(1, sizeof(struct ps_client));
+
+	if (cl)
+		cl->scope = scope;
+	return cl;
 }
 
 static void
@@ -679,8 +698,13 @@ enum rq_kind
 								 * told (bind_probe): swallow '1' / '2' */
 	RQ_DESCRIBE_LEARN,			/* our Describe after the first Parse of a
 								 * statement: learn it, swallow 't' 'T'/'n' */
-	RQ_DESCRIBE_S				/* Describe of a client's statement whose
+	RQ_DESCRIBE_S,				/* Describe of a client's statement whose
 								 * description is not known yet: learn it */
+	RQ_PARSE_ROWS,				/* our Parse of the rows probe: swallow '1' */
+	RQ_DESCRIBE_GUARD			/* our Describe of a statement that returns
+								 * rows, before a client's Describe that may
+								 * be in a failed transaction: swallow 't'
+								 * 'T'; its 25P02 goes to the client */
 };
 
 struct ps_rq
@@ -735,7 +759,22 @@ struct ps_server
 								 * has (see server_may_have) */
 	bool		last_dealloc_all;
 	char		status;			/* of the last ReadyForQuery; 0: unknown */
+	uint8_t		rows_probe;		/* PS_ROWS_PROBE on the server: ROWS_* */
 	struct ps_stmt *unnamed_portal; /* statement of the last Bind to portal "" */
+};
+
+/*
+ * The rows probe: a statement of the pooler's that returns rows ("SELECT",
+ * no columns), parsed on each server connection after the first Parse that
+ * cannot succeed in a failed transaction, kept out of the LRU cache.  A
+ * Describe of it fails with 25P02 exactly when the transaction has failed
+ * (describe_probe).  Its name looks like the pooler's, so no client reaches
+ * it (pooler_name).
+ */
+#define PS_ROWS_PROBE PS_NAME_PREFIX "000"
+enum
+{
+	ROWS_NONE = 0, ROWS_PENDING, ROWS_READY
 };
 
 struct ps_server *
@@ -862,6 +901,7 @@ ps_server_forget_all(struct ps_server *sv)
 	list_for_each_safe(n, t, &sv->lru)
 		server_remove(sv, list_entry(n, struct ps_sentry, lru));
 	sv->doubt = false;
+	sv->rows_probe = ROWS_NONE;
 }
 
 /* ---- request queue ---- */
@@ -1037,6 +1077,9 @@ request_lost(struct ps_server *sv, struct ps_rq *rq)
 			break;
 		case RQ_DESCRIBE_LEARN:
 			rq->stmt->learning = false; /* the next Parse asks again */
+			break;
+		case RQ_PARSE_ROWS:
+			sv->rows_probe = ROWS_NONE;
 			break;
 		default:
 			break;
@@ -1359,15 +1402,50 @@ static void build_named(struct proto_buf *out, uint8_t type, const char *portal,
 						uint32_t plen, const char *sname, uint32_t slen,
 						const uint8_t *rest, uint32_t rlen);
 
+bool
+ps_server_rows_probe_due(const struct ps_server *sv)
+{
+	return sv->rows_probe == ROWS_NONE && ps_learn_descriptions && sv->qlen == 0 &&
+		sv->untracked_z == 0 && !sv->skipping;
+}
+
+bool
+ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out)
+{
+	/* closed first: closing a statement that does not exist is no error */
+	proto_build_close(out, 'S', PS_ROWS_PROBE);
+	proto_begin(out, PQMSG_Parse);
+	proto_put_string(out, PS_ROWS_PROBE);
+	proto_put_string(out, "SELECT");
+	proto_put_int16(out, 0);
+	proto_end(out);
+	if (!queue_push(sv, RQ_CLOSE_NOP, NULL) || !queue_push(sv, RQ_PARSE_ROWS, NULL))
+		return false;
+	sv->rows_probe = ROWS_PENDING;
+	return proto_buf_ok(out);
+}
+
 /*
  * After the first Parse of `st` on any server, a Describe of it: what it
  * returns (rows or not) and its parameter types are what a Describe of it
- * in a failed transaction needs later (describe_probe).  Once per text.
+ * in a failed transaction needs later (describe_probe).  Once per text
+ * and pool.
  */
 static bool
 learn_describe(struct ps_server *sv, struct ps_stmt *st, struct proto_buf *out)
 {
-	if (!ps_learn_descriptions || st->result != 0 || st->dealloc || st->learning)
+	if (!ps_learn_descriptions)
+		return true;
+
+	/*
+	 * the rows probe goes after a Parse that a failed transaction refuses: if
+	 * that one parses, so does the probe (where the relay did not send it
+	 * ahead of a request on an idle server: ps_server_rows_probe_due)
+	 */
+	if (sv->rows_probe == ROWS_NONE && !st->abort_ok && !st->dealloc && st->text_len > 0 &&
+		!ps_server_rows_probe(sv, out))
+		return false;
+	if (st->result != 0 || st->dealloc || st->learning)
 		return true;
 	st->learning = true;
 	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
@@ -1554,9 +1632,12 @@ bind_probe(struct ps_server *sv, struct ps_stmt *st, const char *name, uint32_t 
  * exec_describe_statement_message); our Parse of st would be refused.  From
  * what an earlier Describe of st told: no rows, then an empty statement
  * with st's parameter types is described (the same ParameterDescription and
- * NoData, failed or not); rows, and the transaction has surely failed (no
- * request in flight), then a statement of the server that returns rows is
- * described.  False: not known, st is prepared as before.
+ * NoData, failed or not).  Rows: a statement of the server's that returns
+ * rows (the rows probe, or one of the cache) is described first, its
+ * replies swallowed: where the transaction has failed it is refused as
+ * PostgreSQL refuses the client's, every field the same, and the rest is
+ * skipped; where not, st is prepared and described as before.  False: not
+ * known, st is prepared as before.
  */
 static bool
 describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf *out,
@@ -1564,6 +1645,8 @@ describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf 
 {
 	struct list_node *n,
 			   *t;
+	const char *guard = NULL;
+	uint32_t	glen = 0;
 
 	*nomem = false;
 	if (st->result == 1 && st->pdesc)
@@ -1578,22 +1661,30 @@ describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf 
 			!queue_push(sv, RQ_CLOSE_NOP, NULL);
 		return true;
 	}
-	/* surely failed: at the last ReadyForQuery and no segment since */
-	if (st->result != 2 || sv->status != 'E' || segment_pending(sv))
+	if (st->result != 2)
 		return false;
-	list_for_each_safe(n, t, &sv->lru)
+	if (sv->rows_probe == ROWS_READY)
+	{
+		guard = PS_ROWS_PROBE;
+		glen = sizeof(PS_ROWS_PROBE) - 1;
+	}
+	else
+		list_for_each_safe(n, t, &sv->lru)
 	{
 		struct ps_sentry *e = list_entry(n, struct ps_sentry, lru);
 
 		if (e->state == SE_READY && e->stmt->result == 2)
 		{
-			build_named(out, PQMSG_Describe, NULL, 0, e->stmt->name, e->stmt->name_len,
-						NULL, 0);
-			*nomem = !queue_push(sv, RQ_EXT, NULL);
-			return true;
+			guard = e->stmt->name;
+			glen = e->stmt->name_len;
+			break;
 		}
 	}
-	return false;
+	if (guard == NULL)
+		return false;
+	build_named(out, PQMSG_Describe, NULL, 0, guard, glen, NULL, 0);
+	*nomem = !queue_push(sv, RQ_DESCRIBE_GUARD, NULL);
+	return false;				/* st is prepared and described after it */
 }
 
 /*
@@ -1613,7 +1704,7 @@ parse_stmt(struct ps_client *cl, uint32_t nlen, const uint8_t *body, uint32_t le
 		stmt_ref(st);
 		return st;
 	}
-	return stmt_get(body, len, bad);
+	return stmt_get(cl->scope, body, len, bad);
 }
 
 /* A string at body[*pos], its length in *len; false if unterminated. */
@@ -1934,10 +2025,11 @@ client_describe(struct ps_client *cl, struct ps_server *sv, const uint8_t *body,
 		return push_forwarded(sv, RQ_EXT, NULL);
 	proto_buf_reset(out);
 	from = sv->qlen;
+	nomem = false;
 	if (needs_probe(sv, st) &&
 		describe_probe(sv, st, out, &nomem))
 		return nomem || !proto_buf_ok(out) ? PS_NOMEM : PS_REPLACED;
-	if (!ensure_prepared(sv, st, max_prepared, out))
+	if (nomem || !ensure_prepared(sv, st, max_prepared, out))
 		return PS_NOMEM;
 	build_named(out, PQMSG_Describe, NULL, 0, st->name, st->name_len, NULL, 0);
 	learn = st->result == 0 || st->pdesc == NULL;
@@ -2258,6 +2350,8 @@ ps_reply_is_special(const struct ps_server *sv, uint8_t type)
 			return type == PQMSG_EmptyQueryResponse && rq->stmt && rq->stmt->dealloc;
 		case RQ_PROBE:
 		case RQ_DESCRIBE_LEARN:
+		case RQ_PARSE_ROWS:
+		case RQ_DESCRIBE_GUARD:
 			return true;
 		case RQ_DESCRIBE_S:
 			return type == PQMSG_ParameterDescription;	/* ps_server_param_desc() */
@@ -2396,7 +2490,8 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 			break;
 	}
 	/* an extended-protocol request */
-	if (rq->kind == RQ_DESCRIBE_LEARN && type == PQMSG_ParameterDescription)
+	if (type == PQMSG_ParameterDescription &&
+		(rq->kind == RQ_DESCRIBE_LEARN || rq->kind == RQ_DESCRIBE_GUARD))
 		return PS_REPLY_SWALLOW;
 	if (!is_final_ext(type))
 		return PS_REPLY_FORWARD;	/* ParameterDescription, DataRow, COPY,
@@ -2423,6 +2518,11 @@ ps_server_reply(struct ps_server *sv, uint8_t type)
 		case RQ_CLOSE_NOP:
 		case RQ_CLOSE_DOUBT:
 		case RQ_PROBE:
+		case RQ_DESCRIBE_GUARD:
+			r = PS_REPLY_SWALLOW;
+			break;
+		case RQ_PARSE_ROWS:
+			sv->rows_probe = ROWS_READY;
 			r = PS_REPLY_SWALLOW;
 			break;
 		case RQ_DESCRIBE_S:

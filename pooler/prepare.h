@@ -9,7 +9,7 @@
  * Design.
  *  - A statement (struct ps_stmt) is the body of a Parse after its name:
  *    query text, NUL, parameter count, parameter type OIDs.  Identical
- *    bodies from any client are one statement with one server-side name,
+ *    bodies from any client of one pool (ps_scope) are one statement with one server-side name,
  *    "PGPLUMB_<id>", so 100 clients preparing the same query on a pool of 2
  *    cost 2 server-side Parses.  Statements are reference counted by client
  *    maps, server caches and queued requests, and freed at zero.
@@ -109,7 +109,17 @@ extern bool ps_learn_descriptions;
 /* Free every statement left (at exit; every client/server freed first). */
 void		ps_global_cleanup(void);
 
-struct ps_client *ps_client_new(void);
+/*
+ * The identity of a pool's statements: clients of different pools (another
+ * database, another user, another database entry) get different statements
+ * for the same text, each learning its own description (its parameter
+ * types and result differ with the tables and search_path the text finds).
+ * `conn` is what the pool's server connections depend on.
+ */
+uint64_t	ps_scope(const char *dbname, const char *user, uint64_t conn);
+
+/* A client's map; its statements are those of `scope` (ps_scope). */
+struct ps_client *ps_client_new(uint64_t scope);
 void		ps_client_free(struct ps_client *cl);
 
 /* Number of named statements the client has (unnamed not counted). */
@@ -126,6 +136,19 @@ void		ps_server_set_status(struct ps_server *sv, char status);
 /* A ParameterDescription from the server (whole message): kept as the
  * description of the statement described, if the pooler is to learn it. */
 void		ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t total);
+
+/*
+ * The rows probe: a statement of the pooler's that returns rows, on each
+ * server connection, that a Describe in a transaction that may have failed
+ * is checked with (prepare.c, describe_probe).  It must be parsed where the
+ * transaction cannot have failed: after a Parse of the pooler's that a
+ * failed transaction refuses, or ahead of a request to a server that is
+ * idle and not in a transaction.  Due: the server has none and nothing is
+ * outstanding (the caller checks that its last ReadyForQuery said 'I').
+ * ps_server_rows_probe() appends its messages to `out` and queues them.
+ */
+bool		ps_server_rows_probe_due(const struct ps_server *sv);
+bool		ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out) PP_WUR;
 
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);

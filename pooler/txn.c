@@ -140,6 +140,15 @@ server_txn(struct server *s)
 	return s->txn;
 }
 
+/* The client's prepared-statement map: its statements are its pool's. */
+static struct ps_client *
+client_ps_new(const struct client *c)
+{
+	const struct pool *p = c->pool;
+
+	return ps_client_new(p ? ps_scope(p->dbname, p->username, p->conn_hash) : 0);
+}
+
 void
 txn_client_free(struct client *c)
 {
@@ -482,7 +491,7 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 	}
 	if (!sbuf_pkt_complete(pkt))
 		return SBUF_NEED_FULL;
-	if (tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
+	if (tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 		return client_fail(c, PS_NOMEM);
 	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
 	if (r == PS_REPLACED)
@@ -733,6 +742,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	bool		tracking = tracks_prepared(c->pool);
 	bool		need_sync,
 				need_id,
+				need_probe = false,
 				need_full,
 				replaced = false;
 	const char *sql = NULL;
@@ -761,9 +771,12 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
+		/* the rows probe (prepare.h) ahead of a new cache's first request */
+		need_probe = tracking && s->txn_status == 'I' && ts->sync_pending == 0 &&
+			starts_request(t) && ps_server_rows_probe_due(ts->ps);
 	}
 	tracking = tracking && ts->ps != NULL;
-	if (tracking && tc->ps == NULL && (tc->ps = ps_client_new()) == NULL)
+	if (tracking && tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
@@ -777,7 +790,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	/* what must be read before anything changes */
 	need_sync = !was_busy && starts_request(t) && sync_needed(tc, ts);
 	need_id = !was_busy && starts_request(t) && client_id_needed(c, tc, ts);
-	need_full = need_sync || need_id;
+	need_full = need_sync || need_id || need_probe;
 	switch (t)
 	{
 		case PQMSG_Parse:
@@ -834,6 +847,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		s->expect_rfq++;
 		ts->sync_pending++;
 	}
+	if (need_probe && !ps_server_rows_probe(ts->ps, &scratch))
+		return client_fail(c, PS_NOMEM);
 
 	if (t == PQMSG_Query)
 	{
@@ -976,7 +991,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 		return sbuf_send_buf(&s->sb, msgs);
 	}
 	if ((ts->ps == NULL && (ts->ps = ps_server_new()) == NULL) ||
-		(tc->ps == NULL && (tc->ps = ps_client_new()) == NULL))
+		(tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL))
 	{
 		disconnect_client(c, "53200", "out of memory");
 		return false;

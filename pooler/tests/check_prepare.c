@@ -144,8 +144,8 @@ str_at(const struct wire_msg *m, int i)
 
 START_TEST(test_named_parse_and_share)
 {
-	struct ps_client *a = ps_client_new(),
-			   *b = ps_client_new();
+	struct ps_client *a = ps_client_new(0),
+			   *b = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 	char		name[32];
@@ -204,7 +204,7 @@ END_TEST
 
 START_TEST(test_bind_on_other_server_prepares_first)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *s1 = ps_server_new(),
 			   *s2 = ps_server_new();
 	struct wire_msg m[8];
@@ -253,7 +253,7 @@ END_TEST
 
 START_TEST(test_describe_statement)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *s1 = ps_server_new(),
 			   *s2 = ps_server_new();
 	struct wire_msg m[8];
@@ -291,7 +291,7 @@ END_TEST
 
 START_TEST(test_close_keeps_server_statement)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 
@@ -326,7 +326,7 @@ END_TEST
 
 START_TEST(test_unnamed_reuse)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 
@@ -374,7 +374,7 @@ END_TEST
 static void
 validate_msg(struct ps_server *sv)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 
 	ck_assert_int_eq(send_msg(cl, sv, 200), PS_REPLACED);
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
@@ -386,9 +386,9 @@ validate_msg(struct ps_server *sv)
  * and the next Bind names that one. */
 START_TEST(test_unnamed_reparse_unlinked)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
-	struct ps_client *keep = ps_client_new();
+	struct ps_client *keep = ps_client_new(0);
 	struct ps_server *vsv = ps_server_new();
 	struct wire_msg m[8];
 	char		first[32];
@@ -430,7 +430,7 @@ END_TEST
 
 START_TEST(test_lru_eviction)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 	char		first[32];
@@ -488,7 +488,7 @@ END_TEST
 
 START_TEST(test_error_skips_to_sync)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	uint32_t	len;
 
@@ -551,9 +551,9 @@ END_TEST
  * names go back to what they were once the error arrives. */
 START_TEST(test_error_undoes_names)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
-	struct ps_client *gone = ps_client_new();
+	struct ps_client *gone = ps_client_new(0);
 	uint32_t	len;
 
 	mk_parse("", "select 1", 0);
@@ -611,7 +611,7 @@ END_TEST
  * ASan to see it). */
 START_TEST(test_server_freed_after_answers)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *a = ps_server_new();
 	struct ps_server *b = ps_server_new();
 	uint32_t	len;
@@ -644,7 +644,7 @@ END_TEST
 
 START_TEST(test_ignored_eviction_keeps_statement)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 
 	mk_parse("a", "select 'a'", 0);
@@ -678,7 +678,7 @@ END_TEST
 
 START_TEST(test_evicted_in_flight_stays_evicted)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 
@@ -708,7 +708,7 @@ END_TEST
 
 START_TEST(test_simple_query_then_pipeline)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 
 	/* a simple query with nothing queued is only counted ... */
@@ -746,7 +746,7 @@ END_TEST
 
 START_TEST(test_simple_and_injected_queries)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 
 	ck_assert(ps_push_injected_query(sv));
@@ -802,7 +802,7 @@ END_TEST
 
 START_TEST(test_deallocate_simple_query)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	const char *sql = "DEALLOCATE s1";
 	struct wire_msg m[4];
@@ -841,7 +841,7 @@ END_TEST
 
 START_TEST(test_deallocate_extended)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[4];
 
@@ -894,7 +894,7 @@ END_TEST
 
 START_TEST(test_malformed)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 
 	/* parameter count says 2 types, none follow */
@@ -926,7 +926,7 @@ END_TEST
 
 START_TEST(test_many_statements_and_pipeline)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	char		name[32],
 				sql[64];
@@ -1073,7 +1073,7 @@ END_TEST
 /* Replies to which request get the client's name. */
 START_TEST(test_reply_rename_follows_requests)
 {
-	struct ps_client *a = ps_client_new();
+	struct ps_client *a = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 	char		sname[32],
@@ -1143,7 +1143,7 @@ END_TEST
  */
 START_TEST(test_duplicate_name)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 	struct proto_buf err,
@@ -1218,7 +1218,7 @@ END_TEST
  */
 START_TEST(test_skipped_parse_in_failed_transaction)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 	uint32_t	len;
@@ -1281,7 +1281,7 @@ END_TEST
  */
 START_TEST(test_evicted_pending_parse_lost)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 
@@ -1318,7 +1318,7 @@ END_TEST
 /* A simple query drops the client's unnamed statement, as PostgreSQL does. */
 START_TEST(test_query_drops_unnamed)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	uint32_t	len;
 
@@ -1347,7 +1347,7 @@ END_TEST
  */
 START_TEST(test_pipelined_segments)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct wire_msg m[8];
 	char		aname[32];
@@ -1425,7 +1425,7 @@ END_TEST
  */
 START_TEST(test_failed_transaction_probes)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct ps_server *lacks = ps_server_new();
 	struct ps_server *lacks2 = ps_server_new();
@@ -1503,6 +1503,24 @@ START_TEST(test_failed_transaction_probes)
 
 END_TEST
 
+/* The rows probe's Close and Parse at m[i], m[i + 1] (after a server's
+ * first Parse that a failed transaction refuses), and its replies
+ * swallowed after the reply to the Parse before it. */
+static void
+rows_probe_sent(struct ps_server *sv, const struct wire_msg *m, int i)
+{
+	ck_assert_int_eq(m[i].type, PQMSG_Close);
+	ck_assert_str_eq((const char *) m[i].body, "S" PS_NAME_PREFIX "000");
+	ck_assert_int_eq(m[i + 1].type, PQMSG_Parse);
+	ck_assert_str_eq(str_at(&m[i + 1], 0), PS_NAME_PREFIX "000");
+	ck_assert_str_eq(str_at(&m[i + 1], 1), "SELECT");
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert(ps_reply_is_special(sv, PQMSG_CloseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_SWALLOW);
+	ck_assert(ps_reply_is_special(sv, PQMSG_ParseComplete));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_SWALLOW);
+}
+
 /*
  * The first Parse of a statement on any server is followed by a Describe of
  * it, whose replies are swallowed and teach the pooler the statement's
@@ -1513,7 +1531,7 @@ END_TEST
  */
 START_TEST(test_learned_description)
 {
-	struct ps_client *cl = ps_client_new();
+	struct ps_client *cl = ps_client_new(0);
 	struct ps_server *sv = ps_server_new();
 	struct ps_server *lacks = ps_server_new();
 	struct wire_msg m[8];
@@ -1522,11 +1540,11 @@ START_TEST(test_learned_description)
 	ps_learn_descriptions = true;
 	mk_parse("s", "insert into t values ($1)", 0);
 	ck_assert_int_eq(send_msg(cl, sv, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 2);
+	ck_assert_int_eq(split(&out, m, 8), 4);
 	ck_assert_int_eq(m[0].type, PQMSG_Parse);
-	ck_assert_int_eq(m[1].type, PQMSG_Describe);
-	ck_assert_str_eq((const char *) m[1].body + 1, str_at(&m[0], 0));
-	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(m[3].type, PQMSG_Describe);
+	ck_assert_str_eq((const char *) m[3].body + 1, str_at(&m[0], 0));
+	rows_probe_sent(sv, m, 1);
 	ck_assert(ps_reply_is_special(sv, PQMSG_ParameterDescription));
 	ps_server_param_desc(sv, pdesc, sizeof(pdesc));
 	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
@@ -1535,8 +1553,8 @@ START_TEST(test_learned_description)
 
 	mk_parse("t", "insert into t values ($1)", 0);	/* the same text */
 	ck_assert_int_eq(send_msg(cl, lacks, 10), PS_REPLACED);
-	ck_assert_int_eq(split(&out, m, 8), 1);
-	ck_assert_int_eq(ps_server_reply(lacks, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+	ck_assert_int_eq(split(&out, m, 8), 3); /* not described again */
+	rows_probe_sent(lacks, m, 1);
 
 	ps_server_set_status(sv, 'E');
 	mk_describe_close(PQMSG_Describe, 'S', "s");
@@ -1560,6 +1578,76 @@ START_TEST(test_learned_description)
 
 END_TEST
 
+/*
+ * Statements are per pool: the same text from clients of two pools (two
+ * databases, or two users whose search_path differ) is two statements,
+ * each described once after its first Parse, and a Describe in a failed
+ * transaction answers each from its own pool's description.
+ */
+START_TEST(test_scoped_statements)
+{
+	struct ps_client *a = ps_client_new(ps_scope("db1", "u", 7));
+	struct ps_client *b = ps_client_new(ps_scope("db2", "u", 7));
+	struct ps_server *sa = ps_server_new();
+	struct ps_server *sb = ps_server_new();
+	struct ps_server *la = ps_server_new();
+	struct ps_server *lb = ps_server_new();
+	struct wire_msg m[8];
+	char		name_a[32];
+	static const uint8_t pd_int[] = {'t', 0, 0, 0, 10, 0, 1, 0, 0, 0, 23};
+	static const uint8_t pd_text[] = {'t', 0, 0, 0, 10, 0, 1, 0, 0, 0, 25};
+
+	ck_assert_uint_ne(ps_scope("db1", "u", 7), ps_scope("db2", "u", 7));
+	ck_assert_uint_ne(ps_scope("db1", "u", 7), ps_scope("db1", "v", 7));
+	ck_assert_uint_ne(ps_scope("db1", "u", 7), ps_scope("db1", "u", 8));
+	ck_assert_uint_eq(ps_scope("db1", "u", 7), ps_scope("db1", "u", 7));
+	ps_learn_descriptions = true;
+	mk_parse("s", "insert into t values ($1)", 0);
+	ck_assert_int_eq(send_msg(a, sa, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 4); /* Parse, rows probe, Describe */
+	snprintf(name_a, sizeof(name_a), "%s", str_at(&m[0], 0));
+	rows_probe_sent(sa, m, 1);
+	ps_server_param_desc(sa, pd_int, sizeof(pd_int));
+	ck_assert_int_eq(ps_server_reply(sa, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sa, PQMSG_NoData), PS_REPLY_SWALLOW);
+	ck_assert_uint_eq(ps_stats.stmts, 1);
+
+	/* the other pool: a statement of its own, described again */
+	ck_assert_int_eq(send_msg(b, sb, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 4);
+	ck_assert_str_ne(str_at(&m[0], 0), name_a);
+	ck_assert_int_eq(m[3].type, PQMSG_Describe);
+	rows_probe_sent(sb, m, 1);
+	ps_server_param_desc(sb, pd_text, sizeof(pd_text));
+	ck_assert_int_eq(ps_server_reply(sb, PQMSG_ParameterDescription), PS_REPLY_SWALLOW);
+	ck_assert_int_eq(ps_server_reply(sb, PQMSG_NoData), PS_REPLY_SWALLOW);
+	ck_assert_uint_eq(ps_stats.stmts, 2);
+
+	/* failed transactions on servers that lack them: each its own types */
+	ps_server_set_status(la, 'E');
+	ps_server_set_status(lb, 'E');
+	mk_describe_close(PQMSG_Describe, 'S', "s");
+	ck_assert_int_eq(send_msg(a, la, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert(memcmp(m[0].body + 2, pd_int + 5, sizeof(pd_int) - 5) == 0);
+	ck_assert_int_eq(send_msg(b, lb, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 3);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert(memcmp(m[0].body + 2, pd_text + 5, sizeof(pd_text) - 5) == 0);
+
+	/* freed with the last connection of each pool */
+	ps_client_free(a);
+	ps_server_free(sa);
+	ps_server_free(la);
+	ck_assert_uint_eq(ps_stats.stmts, 1);
+	ps_client_free(b);
+	ps_server_free(sb);
+	ps_server_free(lb);
+}
+
+END_TEST
+
 static Suite *
 prepare_suite(void)
 {
@@ -1575,6 +1663,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_unnamed_reparse_unlinked);
 	tcase_add_test(tc, test_failed_transaction_probes);
 	tcase_add_test(tc, test_learned_description);
+	tcase_add_test(tc, test_scoped_statements);
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_error_undoes_names);

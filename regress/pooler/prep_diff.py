@@ -10,11 +10,13 @@ difference; exit status 1 if there is one.
 
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
                    [--pipeline K]
+       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
 "Errors in a pipeline")
 """
+import itertools
 import random
 import struct
 import sys
@@ -272,6 +274,7 @@ def cases():
     """(label, segments): each segment is sent and its replies read (a list
     of segments in one item: sent together, pipelined)."""
     sync, out = msg(b"S"), []
+    uniq = itertools.count(1000)
     fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
     for sql, types in CASE_TEXTS:
         for learn in (False, True):
@@ -292,7 +295,69 @@ def cases():
                     out.append(("%r%s, %s%s" % (sql, types or "", pname,
                                                  ", described" if learn else "") +
                                 (", pipelined" if piped else ""), body))
+            # the server's cache holds only statements without rows (three
+            # INSERTs evict s1), the transaction failed by a simple query
+            # (texts new to the pooler in each case, so that they evict)
+            ins = b"".join(m_parse_named("i%d" % k, "insert into pp_prep_fail values (%d)" %
+                                         next(uniq)) for k in range(3)) + sync
+            # an earlier segment unanswered: it binds z, which the server
+            # has (no Parse in it, so nothing waits), and fails at Bind or
+            # Execute; s1 left the cache of 3 (s1, z, i0, i1)
+            prep_z = m_parse_named("s1", sql, types) + \
+                (msg(b"D", b"S" + cstr("s1")) if learn else b"") + \
+                m_parse_named("z", "select 10 / $1::int") + sync
+            ins2 = b"".join(m_parse_named("i%d" % k, "insert into pp_prep_fail values (%d)" %
+                                          next(uniq)) for k in range(2)) + sync
+            fail_z = m_bind_zero("z") + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+            for pname, probe in probes[1:2] + probes[4:]:
+                out.append(("%r%s, %s%s, no rows cached" % (sql, types or "", pname,
+                                                          ", described" if learn else ""),
+                            [prep, ins, msg(b"Q", cstr("begin")), msg(b"Q", cstr("select 1/0")),
+                             probe, msg(b"Q", cstr("rollback"))]))
+                out.append(("%r%s, %s%s, after an unanswered Bind" %
+                            (sql, types or "", pname, ", described" if learn else ""),
+                            [prep_z, ins2, msg(b"Q", cstr("begin")), [fail_z, probe],
+                             msg(b"Q", cstr("rollback"))]))
     return out
+
+
+def m_bind_zero(name):
+    """Bind of `name` to the unnamed portal with one text parameter, 0."""
+    return msg(b"B", cstr("") + cstr(name) + struct.pack("!hhi", 0, 1, 1) + b"0" +
+               struct.pack("!h", 0))
+
+
+def send_body(port, body, user="postgres", database="ppdb"):
+    """Log in, send each item of `body` (a list of segments in one item:
+    sent together, pipelined) and read its replies; the replies per segment."""
+    c = Conn(port)
+    c.startup(user=user, database=database)
+    c.read_until()
+    out = []
+    for item in body:
+        parts = item if isinstance(item, list) else [item]
+        c.send(b"".join(parts))
+        for _ in parts:
+            out.append(c.read_until(timeout=10.0))
+    c.close()
+    return out
+
+
+def same_body(label, pooler, direct, body, verbose=False, detail=True, **login_as):
+    """send_body() to both sides; True if the replies are the same, else
+    prints the label (and, with `detail`, the segments that differ)."""
+    got = {side: send_body(port, body, **login_as)
+           for side, port in (("direct", direct), ("pooler", pooler))}
+    if got["direct"] == got["pooler"]:
+        if verbose:
+            print("same:", label)
+        return True
+    print("DIFFERENT:", label)
+    for d, p in zip(got["direct"], got["pooler"]):
+        if d != p and (detail or verbose):
+            print("  direct:", show(d))
+            print("  pooler:", show(p))
+    return False
 
 
 def run_cases(pooler, direct, verbose=False):
@@ -302,27 +367,74 @@ def run_cases(pooler, direct, verbose=False):
     setup.close()
     bad = 0
     for label, body in cases():
-        got = {}
-        for side, port in (("direct", direct), ("pooler", pooler)):
-            c = login(port)
-            got[side] = []
-            for item in body:
-                parts = item if isinstance(item, list) else [item]
-                c.send(b"".join(parts))
-                for _ in parts:
-                    got[side].append(c.read_until(timeout=10.0))
-            c.close()
-        if got["direct"] == got["pooler"]:
-            if verbose:
-                print("same:", label)
-            continue
-        bad += 1
-        print("DIFFERENT:", label)
-        for d, p in zip(got["direct"], got["pooler"]):
-            if d != p and (bad <= 3 or verbose):
-                print("  direct:", show(d))
-                print("  pooler:", show(p))
+        if not same_body(label, pooler, direct, body, verbose, detail=bad < 3):
+            bad += 1
     print("cases: %d, different: %d" % (len(cases()), bad))
+    return bad == 0
+
+
+# ---- a server connection that never had a Parse (scenario 35): client A
+# keeps a statement alive in the pooler, the pool's only server connection
+# is terminated, client B prepares the same text (answered by the pooler,
+# no server), fails a transaction on the new server connection with simple
+# queries and describes the statement
+
+def run_fresh(pooler, direct):
+    sync, bad = msg(b"S"), 0
+    for sql, types in CASE_TEXTS:
+        keep = login(pooler)
+        keep.send(m_parse_named("s1", sql, types) + msg(b"D", b"S" + cstr("s1")) + sync)
+        keep.read_until()
+        kill = login(direct)
+        kill.query("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                   "where datname = 'ppdb' and pid <> pg_backend_pid() "
+                   "and backend_type = 'client backend'")
+        kill.read_until()
+        kill.close()
+        body = [m_parse_named("s1", sql, types) + sync, msg(b"Q", cstr("begin")),
+                msg(b"Q", cstr("select 1/0")), msg(b"D", b"S" + cstr("s1")) + sync,
+                msg(b"Q", cstr("rollback"))]
+        if not same_body("%r on a new server connection" % sql, pooler, direct, body):
+            bad += 1
+        keep.close()
+    print("new server connection cases: %d, different: %d" % (len(CASE_TEXTS), bad))
+    return bad == 0
+
+
+# ---- the same text in pools whose tables differ (scenario 40): identities
+# (database, user) in order; pp_perdb is int in ppdb, text in ppdb2, date in
+# the schema that pp_perdb_u's search_path finds first
+
+PERDB_IDS = [("ppdb", "postgres"), ("ppdb2", "postgres"), ("ppdb", "pp_perdb_u")]
+PERDB_TEXTS = ["insert into pp_perdb values ($1)",
+               "select v from pp_perdb where v = $1"]
+
+
+def perdb_cases():
+    sync, out = msg(b"S"), []
+    fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + \
+        msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    describe = msg(b"D", b"S" + cstr("s1")) + sync
+    evict = b"".join(m_parse_named("f%d" % k, "select %d" % (100 + k)) for k in range(3)) + sync
+    for sql in PERDB_TEXTS:
+        for piped in (False, True):
+            for ident in PERDB_IDS:
+                body = [m_parse_named("s1", sql) + describe, describe, evict,
+                        msg(b"Q", cstr("begin"))]
+                body += [[fail_ext, describe]] if piped else [fail_ext, describe]
+                body.append(msg(b"Q", cstr("rollback")))
+                body.append(describe)   # not failed: the server has it again
+                out.append(("%s/%s %r%s" % (ident[0], ident[1], sql,
+                                            ", pipelined" if piped else ""), ident, body))
+    return out
+
+
+def run_perdb(pooler, direct, verbose=False):
+    bad, cs = 0, perdb_cases()
+    for label, (db, user), body in cs:
+        if not same_body(label, pooler, direct, body, verbose, user=user, database=db):
+            bad += 1
+    print("perdb cases: %d, different: %d" % (len(cs), bad))
     return bad == 0
 
 
@@ -340,6 +452,12 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    if "--fresh" in args:
+        args.remove("--fresh")
+        sys.exit(0 if run_fresh(int(args[0]), int(args[1])) else 1)
+    if "--perdb" in args:
+        args.remove("--perdb")
+        sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)
     cases_mode = "--cases" in args
     global STRICT
     STRICT = "--strict" in args

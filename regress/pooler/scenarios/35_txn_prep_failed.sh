@@ -14,3 +14,11 @@ rc=$?
 echo "$out" | sed 's/^/  /'
 [ $rc -eq 0 ] || fail "replies differ from a direct connection (above)"
 ok "Bind/Describe of an evicted statement in a failed transaction answered as PostgreSQL answers"
+
+# the same on a server connection that has had no Parse yet (the one before
+# was terminated): the rows probe goes ahead of its first request
+out=$(/usr/bin/python3 "$LIB_DIR/prep_diff.py" "$POOLER_PORT" "$PG_SERVER_PORT" --fresh 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  /'
+[ $rc -eq 0 ] || fail "replies on a new server connection differ from a direct connection (above)"
+ok "Describe in a failed transaction on a new server connection answered as PostgreSQL answers"
