@@ -27,13 +27,14 @@
 # direct-values (no proxy).  Timings under tracing are slower than untraced
 # ones (every traced call costs a few microseconds): compare stages, not
 # totals with untraced tps.
-# Knobs: TRACE_S=2, TARGETS="pgplumb pgbouncer-values direct-pipe
+# Knobs: TRACE_S=2 (seconds traced per run), ROUNDS=3 (alternating: every target
+# once per round; medians over the transactions of all rounds), TARGETS="pgplumb pgbouncer-values direct-pipe
 # direct-values", POOLER_BIN, NO_RESULTS=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib/batch_common.sh"
-export TRACE_S=${TRACE_S:-2}
+export TRACE_S=${TRACE_S:-2} ROUNDS=${ROUNDS:-3}
 export TARGETS=${TARGETS:-pgplumb pgbouncer-values direct-pipe direct-values}
 export POOLER_BIN=${POOLER_BIN:-$ROOT/pooler/pgplumb-pooler}
 export RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
@@ -86,48 +87,50 @@ INI
 stop_proxy() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; PID=""; fi; }
 PID=""
 
-: >"$WORK/report.md"
-for t in $TARGETS; do
-	port=$PORT proxy_pid=""
-	case $t in
-		pgplumb) start_proxy pgplumb; script=pipe ;;
-		pgbouncer-values) start_proxy pgbouncer; script=values100 ;;
-		direct-pipe) port=$PG_PORT; script=pipe ;;
-		direct-values) port=$PG_PORT; script=values100 ;;
-	esac
-	if [ -n "$PID" ]; then
-		proxy_pid=$(pgrep -P "$PID" | head -1)
-		[ -n "$proxy_pid" ] || proxy_pid=$PID
-	fi
-	psql -XqAtc "TRUNCATE bi"
-	pgbench -n -h 127.0.0.1 -p "$port" -M prepared -c 1 -j 1 -T $((TRACE_S + 3)) \
-		-f "$WORK/$script.sql" postgres >"$WORK/pgbench.out" 2>&1 &
-	BPID=$!
-	sleep 1
-	# every client backend but ours (a session pool may hold an idle one too)
-	backend=$(psql -XAtc "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
-	bench_pid=$BPID
-	pids="$bench_pid,$backend${proxy_pid:+,$proxy_pid}"
-	# the proxy's client-side sockets: those whose local port is $PORT
-	cfds=""
-	if [ -n "$proxy_pid" ]; then
-		cfds=$(ss -Htnp "sport = :$PORT" | grep -o "pid=$proxy_pid,fd=[0-9]*" | sed 's/.*fd=//' | paste -sd, -)
-	fi
-	perf trace -p "$pids" -e 'sendto,sendmsg,recvfrom,recvmsg,read,write,writev,epoll_wait,poll,select,fdatasync,fsync,pwrite64' \
-		-o "$WORK/trace.$t" -- sleep "$TRACE_S" >/dev/null 2>&1 || true
-	wait "$BPID" || true
-	stop_proxy
-	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/pgbench.out")
-	log "$t: pids $pids, proxy client fds ${cfds:-none}, tps under tracing $tps"
-	[ -z "${KEEP:-}" ] || cp "$WORK/trace.$t" "$KEEP/"
-	/usr/bin/python3 "$ROOT/bench/lib/batch_latency.py" "$t" "$WORK/trace.$t" "$bench_pid" "$backend" \
-		"${proxy_pid:-0}" "${cfds:-}" "$tps" >>"$WORK/report.md"
+# alternating rounds: every target once per round, in the same order
+: >"$WORK/manifest"
+for r in $(seq 1 "$ROUNDS"); do
+	for t in $TARGETS; do
+		port=$PORT proxy_pid=""
+		case $t in
+			pgplumb) start_proxy pgplumb; script=pipe ;;
+			pgbouncer-values) start_proxy pgbouncer; script=values100 ;;
+			direct-pipe) port=$PG_PORT; script=pipe ;;
+			direct-values) port=$PG_PORT; script=values100 ;;
+		esac
+		if [ -n "$PID" ]; then
+			proxy_pid=$(pgrep -P "$PID" | head -1)
+			[ -n "$proxy_pid" ] || proxy_pid=$PID
+		fi
+		psql -XqAtc "TRUNCATE bi"
+		pgbench -n -h 127.0.0.1 -p "$port" -M prepared -c 1 -j 1 -T $((TRACE_S + 3)) \
+			-f "$WORK/$script.sql" postgres >"$WORK/pgbench.out" 2>&1 &
+		BPID=$!
+		sleep 1
+		# every client backend but ours (a session pool may hold an idle one too)
+		backend=$(psql -XAtc "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+		pids="$BPID,$backend${proxy_pid:+,$proxy_pid}"
+		# the proxy's client-side sockets: those whose local port is $PORT
+		cfds=""
+		if [ -n "$proxy_pid" ]; then
+			cfds=$(ss -Htnp "sport = :$PORT" | grep -o "pid=$proxy_pid,fd=[0-9]*" | sed 's/.*fd=//' | paste -sd, -)
+		fi
+		perf trace -p "$pids" -e 'sendto,sendmsg,recvfrom,recvmsg,read,write,writev,epoll_wait,poll,select,fdatasync,fsync,pwrite64' \
+			-o "$WORK/trace.$t.$r" -- sleep "$TRACE_S" >/dev/null 2>&1 || true
+		wait "$BPID" || true
+		stop_proxy
+		tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/pgbench.out")
+		log "round $r $t: pids $pids, proxy client fds ${cfds:-none}, tps under tracing $tps"
+		[ -z "${KEEP:-}" ] || cp "$WORK/trace.$t.$r" "$KEEP/"
+		echo "$t $WORK/trace.$t.$r $BPID $backend ${proxy_pid:-0} ${cfds:--} ${tps:-0}" >>"$WORK/manifest"
+	done
 done
+/usr/bin/python3 "$ROOT/bench/lib/batch_latency.py" "$WORK/manifest" >"$WORK/report.md"
 {
 	echo
 	echo "Stages in microseconds, median over the traced transactions (perf trace -p of"
-	echo "pgbench, the proxy and the backend, $TRACE_S s of pgbench -c 1 -j 1 -M prepared, 100 rows per"
+	echo "pgbench, the proxy and the backend, $ROUNDS alternating rounds of $TRACE_S s of pgbench -c 1 -j 1 -M prepared, 100 rows per"
 	echo "transaction). Times are under tracing; see bench/batch_latency.sh for each stage."
 	echo "- load: \`$(uptime)\`"
 } >>"$WORK/report.md"
-bench_write_report batch_latency "TRACE_S=$TRACE_S"
+bench_write_report batch_latency "TRACE_S=$TRACE_S ROUNDS=$ROUNDS"

@@ -47,8 +47,8 @@ SENDS = ("sendto", "sendmsg", "write", "writev")
 RECVS = ("recvfrom", "recvmsg", "read")
 
 
-def main():
-    target, path, bench, backends, proxy, cfds, tps = sys.argv[1:8]
+def cut(target, path, bench, backends, proxy, cfds):
+    """Per transaction: {stage: microseconds} (stages as in batch_latency.sh)."""
     bench, proxy = int(bench), int(proxy)
     cfds = {int(x) for x in cfds.split(",") if x}
     ev = load(path)
@@ -65,11 +65,16 @@ def main():
             got = False
         elif e[2] == bench and e[3] in RECVS:
             got = True
-    stages = {}
-    totals = []
+    out = []
+    j = 0
     for i in range(len(starts) - 1):
         lo, hi = starts[i], starts[i + 1]
-        w = [e for e in data if lo <= e[0] < hi]
+        while j < len(data) and data[j][0] < lo:
+            j += 1
+        k = j
+        while k < len(data) and data[k][0] < hi:
+            k += 1
+        w = data[j:k]
         c_sends = [e for e in w if e[2] == bench and e[3] in SENDS]
         c_recvs = [e for e in w if e[2] == bench and e[3] in RECVS]
         b_recvs = [e for e in w if e[2] == backend and e[3] in RECVS]
@@ -77,7 +82,6 @@ def main():
         if not c_sends or not c_recvs or not b_recvs or not b_sends:
             continue
         c_send, c_recv = c_sends[-1][0], c_recvs[-1][1]
-        row = {}
         if proxy:
             p = [e for e in w if e[2] == proxy]
             s_out = [e for e in p if e[3] in SENDS and e[4] not in cfds]
@@ -101,23 +105,51 @@ def main():
             row = {"c->p": p_in - c_send, "proxy in": p_sout - p_in, "p->s": b_in - p_sout,
                    "server": b_out - b_in, "s->p": p_sin - b_out, "proxy out": p_cout - p_sin,
                    "p->c": c_recv - p_cout}
+            row["hops"] = row["c->p"] + row["p->s"] + row["s->p"] + row["p->c"]
         else:
             b_in, b_out = b_recvs[0][1], b_sends[-1][0]
             row = {"c->s": b_in - c_send, "server": b_out - b_in, "s->c": c_recv - b_out}
+            row["hops"] = row["c->s"] + row["s->c"]
         row["client"] = hi - c_recv
         if min(row.values()) < 0:
             continue
-        for k, v in row.items():
-            stages.setdefault(k, []).append(v)
-        totals.append(hi - lo)
-    order = ["client", "c->p", "proxy in", "p->s", "c->s", "server", "s->p", "proxy out", "p->c", "s->c"]
-    keys = [k for k in order if k in stages]
-    print("### %s (%d transactions traced, %.0f tps under tracing)\n" % (target, len(totals), float(tps or 0)))
-    print("| " + " | ".join(keys) + " | cycle |")
-    print("|" + "---|" * (len(keys) + 1))
-    print("| " + " | ".join("%.0f" % statistics.median(stages[k]) for k in keys) +
-          " | %.0f |" % statistics.median(totals) if totals else "| (no complete transaction) |")
-    print()
+        row["cycle"] = hi - lo
+        out.append(row)
+    return out
+
+
+ORDER = ["client", "c->p", "proxy in", "p->s", "c->s", "server", "s->p", "proxy out", "p->c", "s->c", "hops", "cycle"]
+
+
+def main():
+    """argv[1]: a manifest, one traced run a line:
+    target trace pgbench-pid backend-pids proxy-pid(0: none) proxy-client-fds(-: none) tps"""
+    rows, tps = {}, {}
+    for line in open(sys.argv[1]):
+        f = line.split()
+        if len(f) < 7:
+            continue
+        target = f[0]
+        rows.setdefault(target, []).extend(cut(target, f[1], f[2], f[3], f[4], "" if f[5] == "-" else f[5]))
+        tps.setdefault(target, []).append(float(f[6] or 0))
+    med = {}
+    for target, rs in rows.items():
+        keys = [k for k in ORDER if k in rs[0]] if rs else []
+        print("### %s (%d transactions traced over %d runs; tps under tracing per run: %s)\n" % (
+            target, len(rs), len(tps[target]), ", ".join("%.0f" % t for t in tps[target])))
+        if not rs:
+            print("(no complete transaction)\n")
+            continue
+        med[target] = {k: statistics.median(r[k] for r in rs) for k in keys}
+        print("| " + " | ".join(keys) + " |")
+        print("|" + "---|" * len(keys))
+        print("| " + " | ".join("%.0f" % med[target][k] for k in keys) + " |")
+        print()
+    a, b = "pgplumb", "pgbouncer-values"
+    if a in med and b in med:
+        print("pgplumb pipelined minus PgBouncer relaying the hand-written INSERT, per stage (us): " +
+              ", ".join("%s %+.0f" % (k, med[a][k] - med[b][k]) for k in ORDER if k in med[a] and k in med[b]))
+        print()
 
 
 main()
