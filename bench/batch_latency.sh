@@ -55,20 +55,7 @@ cp "$POOLER_BIN" "$WORK/pgplumb-pooler"
 chown -R postgres: "$WORK"
 
 start_proxy() {	# $1 pgplumb | pgbouncer
-	cat >"$WORK/p.ini" <<INI
-[databases]
-postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PORT
-unix_socket_dir =
-auth_type = md5
-auth_file = $WORK/userlist.txt
-pool_mode = session
-default_pool_size = 2
-logfile = $WORK/p.log
-$([ "$1" = pgplumb ] && echo "insert_batching = 1")
-INI
+	bench_proxy_ini "$WORK/p.ini" pgbouncer session "$([ "$1" = pgplumb ] && echo "insert_batching = 1")"
 	chown postgres: "$WORK/p.ini"
 	if [ "$1" = pgplumb ]; then
 		runuser -u postgres -- "$WORK/pgplumb-pooler" "$WORK/p.ini" 2>>"$WORK/p.stderr" &

@@ -60,22 +60,9 @@ start() {	# $1 target, $2 wrapper...
 	if [ "$target" = relay ]; then
 		"$@" "$ROOT/pooler/build/batch/batch_proxy" "$PORT" 127.0.0.1 "$PG_PORT" 1000 "$WORK/relay.stats" &
 	else
-		cat >"$WORK/p.ini" <<INI
-[databases]
-postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PORT
-unix_socket_dir =
-auth_type = md5
-auth_file = $WORK/userlist.txt
-pool_mode = ${target%%-*}
-insert_batch_form = $([ "${target#*-}" = unnest ] && echo unnest || echo values)
-${COAL_INI:-}
-default_pool_size = 2
-logfile = $WORK/p.log
-insert_batching = 1
-INI
+		bench_proxy_ini "$WORK/p.ini" pgbouncer "${target%%-*}" \
+			"insert_batch_form = $([ "${target#*-}" = unnest ] && echo unnest || echo values)" \
+			"${COAL_INI:-}" "insert_batching = 1"
 		[ "$target" = transaction-coalescing ] && echo "insert_coalescing = 1" >>"$WORK/p.ini"
 		chown postgres: "$WORK/p.ini"
 		runuser -u postgres -- "$@" "$WORK/pgplumb-pooler" "$WORK/p.ini" 2>>"$WORK/p.stderr" &
