@@ -51,22 +51,9 @@ echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/cop
 reaped() { awk '{print $16 + $17}' "/proc/$PM/stat"; }	# cutime + cstime, ticks
 
 start_pooler() {	# $1 pool mode (session-stream: session, insert_batch_stream_rows; -unnest: insert_batch_form)
-	cat >"$WORK/pgplumb.ini" <<INI
-[databases]
-postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
-[pgplumb]
-listen_addr = 127.0.0.1
-listen_port = $PORT
-unix_socket_dir =
-auth_type = md5
-auth_file = $WORK/userlist.txt
-pool_mode = ${1%%-*}
-insert_batch_form = $([ "${1#*-}" = unnest ] && echo unnest || echo values)
-default_pool_size = 2
-insert_batching = 1
-logfile = $WORK/pgplumb.log
-insert_batch_stream_rows = $([ "$1" = session-stream ] && echo "$STREAM_ROWS" || echo 0)
-INI
+	bench_proxy_ini "$WORK/pgplumb.ini" pgplumb "${1%%-*}" \
+		"insert_batch_form = $([ "${1#*-}" = unnest ] && echo unnest || echo values)" "insert_batching = 1" \
+		"insert_batch_stream_rows = $([ "$1" = session-stream ] && echo "$STREAM_ROWS" || echo 0)"
 	"$ROOT/pooler/pgplumb-pooler" "$WORK/pgplumb.ini" &
 	PID=$!
 	for _ in $(seq 50); do

@@ -30,11 +30,21 @@
 #   pipe/pgplumb-values, pipe/pgplumb-unnest  pgplumb-pooler, session mode,
 #                databases "values" / "unnest": insert_batch_form = values /
 #                unnest for that entry (pipe/pgplumb-pooler: the default form)
+#   values100/pgbouncer, values100/pgplumb  the hand-written 100-row INSERT
+#                relayed by PgBouncer / pgplumb-pooler (session mode): what
+#                the two extra hops of any proxy cost the hand-written batch
+#
+# Client counts: CLIENTS (default "1 4") -- the -c 1 points above always run;
+# for every other count N in CLIENTS the points pipe/direct, pipe/pgbouncer,
+# pipe/pgplumb-pooler, values100, values100/pgbouncer, values100/pgplumb and
+# copy run again with -c N -j N, named <point>@cN, and the report has a table
+# of rows/s and the ratios per client count (at -c 1 the hops are serial, at
+# -c N they overlap).
 # Knobs: DURATION=5 ROUNDS=5 (>= 5 for recorded results), RESULTS_DIR,
 # NO_RESULTS=1 to only print, ONLY=<regex of point names> (a subset, to
 # compare while developing), COALESCE_ONLY=1 (only the coalescing section,
 # see coalesce_bench), COALESCE_DELAY (its insert_coalesce_delay, 1ms).
-# Takes about ROUNDS * 15 * (DURATION + 2) s, plus ROUNDS * 3 * (DURATION + 2) s
+# Takes about ROUNDS * (17 + 7 * (number of CLIENTS but 1)) * (DURATION + 2) s, plus ROUNDS * 3 * (DURATION + 2) s
 # for the coalescing section.
 set -euo pipefail
 
@@ -44,13 +54,14 @@ DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 STREAM_ROWS=${STREAM_ROWS:-75}
+CLIENTS=${CLIENTS:-1 4}
 
 if [ "${1:-}" != "--inside" ]; then
 	for cmd in pg_virtualenv pgbench psql python3 runuser pgbouncer; do
 		command -v "$cmd" >/dev/null || { echo "missing $cmd" >&2; exit 1; }
 	done
 	make -s -C "$ROOT" -f pooler/batch.mk all >/dev/null
-	export DURATION ROUNDS RESULTS_DIR STREAM_ROWS
+	export DURATION ROUNDS RESULTS_DIR STREAM_ROWS CLIENTS
 	BENCH_CMD="$0 $*"
 	bench_enter_cluster timeout 3600 "$0" --inside
 fi
@@ -318,7 +329,9 @@ POINTS=(
 	"values100|$PG_PORT|-M prepared -f $WORK/values100.sql|100"
 	"unnest100|$PG_PORT|-M prepared -D arr_a=$ARR_A -D arr_b=$ARR_B -f $WORK/unnest100.sql|100"
 	"single50|$PG_PORT|-M prepared -c 50 -j 2 -f $WORK/single.sql|1"
+	"values100/pgbouncer|$BOUNCER_PORT|-M prepared -f $WORK/values100.sql|100"
 )
+[ -n "$PLUMB_BIN" ] && POINTS+=("values100/pgplumb|$PLUMB_PORT|-M prepared -f $WORK/values100.sql|100")
 [ -n "$PLUMB_BIN" ] && POINTS+=("pipe/pgplumb-pooler|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100"
 	"multi/pgplumb-pooler|$PLUMB_PORT|-M simple -f $WORK/multi.sql|100"
 	"pipe/pgplumb-txn|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|txn"
@@ -326,6 +339,17 @@ POINTS=(
 	"pipe/pgplumb-stream|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|stream"
 	"pipe/pgplumb-values|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|values"
 	"pipe/pgplumb-unnest|$PLUMB_PORT|-M prepared -f $WORK/pipe.sql|100|unnest")
+# the client-count points: the same workloads at -c N -j N, named <point>@cN
+for n in $CLIENTS; do
+	[ "$n" = 1 ] && continue
+	for p in "${POINTS[@]}"; do
+		IFS='|' read -r name port opts rpt db <<<"$p"
+		case $name in
+			pipe/direct | pipe/pgbouncer | pipe/pgplumb-pooler | values100 | values100/pgbouncer | values100/pgplumb | copy)
+				POINTS+=("$name@c$n|$port|$opts -c $n -j $n|$rpt|$db") ;;
+		esac
+	done
+done
 # ONLY=<extended regex>: keep only the points whose name matches (quick
 # paired comparisons while developing; recorded results use every point)
 if [ -n "${ONLY:-}" ]; then
@@ -424,10 +448,30 @@ o.append("- insert_batch_form: unnest / values (pgplumb-pooler, session mode) = 
 o.append("- anchors: direct pipelined / hand-written VALUES = %s; hand-written VALUES / COPY = %s" % (
     ratio("pipe/direct", "values100"), ratio("values100", "copy")))
 o.append("- VALUES vs unnest (same 100 rows, both -M prepared): unnest / VALUES = %s" % ratio("unnest100", "values100"))
+o.append("- proxies relaying the hand-written 100-row INSERT (what two extra hops cost it): PgBouncer / hand-written VALUES direct = %s, pgplumb-pooler / hand-written VALUES direct = %s" % (
+    ratio("values100/pgbouncer", "values100"), ratio("values100/pgplumb", "values100")))
 o.append("- rewrite relay, all rounds: " + relay)
+o.append("")
+o.append("## By client count (-c N -j N; -c 1 is the table above)\n")
+counts = [int(n) for n in E.get("CLIENTS", "1").split()]
+if 1 not in counts:
+    counts.insert(0, 1)
+cn = lambda p, n: p if n == 1 else "%s@c%d" % (p, n)
+cols = ["pipe/direct", "pipe/pgbouncer", "pipe/pgplumb-pooler", "values100", "values100/pgbouncer", "values100/pgplumb", "copy"]
+o.append("| clients | " + " | ".join(cols) + " |")
+o.append("|---|" + "---|" * len(cols))
+for n in counts:
+    o.append("| %d | " % n + " | ".join(f(cn(p, n)) for p in cols) + " |")
+o.append("")
+for n in counts:
+    o.append("- -c %d: pgplumb pipelined / direct pipelined = %s (target >= 2.5), / hand-written VALUES = %s (target >= 0.9), / COPY = %s (target >= 0.4), / PgBouncer pipelined = %s; PgBouncer relaying hand-written / hand-written = %s; pgplumb relaying hand-written / hand-written = %s; pgplumb pipelined / pgplumb relaying hand-written = %s" % (
+        n, ratio(cn("pipe/pgplumb-pooler", n), cn("pipe/direct", n)), ratio(cn("pipe/pgplumb-pooler", n), cn("values100", n)),
+        ratio(cn("pipe/pgplumb-pooler", n), cn("copy", n)), ratio(cn("pipe/pgplumb-pooler", n), cn("pipe/pgbouncer", n)),
+        ratio(cn("values100/pgbouncer", n), cn("values100", n)), ratio(cn("values100/pgplumb", n), cn("values100", n)),
+        ratio(cn("pipe/pgplumb-pooler", n), cn("values100/pgplumb", n))))
 print("\n".join(o))
 EOF
-bench_write_report batch_inserts "DURATION=$DURATION ROUNDS=$ROUNDS"
+bench_write_report batch_inserts "DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=$CLIENTS${ONLY:+ ONLY=$ONLY}"
 [ -n "${NO_RESULTS:-}" ] || cp "$CSV" "$RESULTS_DIR/batch_inserts-$RESULT_STAMP.csv"
 # cross-client coalescing: its own rounds and report (see coalesce_bench)
 [ -n "${ONLY:-}" ] || coalesce_bench

@@ -60,22 +60,9 @@ start() {	# $1 target, $2 wrapper...
 	if [ "$target" = relay ]; then
 		"$@" "$ROOT/pooler/build/batch/batch_proxy" "$PORT" 127.0.0.1 "$PG_PORT" 1000 "$WORK/relay.stats" &
 	else
-		cat >"$WORK/p.ini" <<INI
-[databases]
-postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PORT
-unix_socket_dir =
-auth_type = md5
-auth_file = $WORK/userlist.txt
-pool_mode = ${target%%-*}
-insert_batch_form = $([ "${target#*-}" = unnest ] && echo unnest || echo values)
-${COAL_INI:-}
-default_pool_size = 2
-logfile = $WORK/p.log
-insert_batching = 1
-INI
+		bench_proxy_ini "$WORK/p.ini" pgbouncer "${target%%-*}" \
+			"insert_batch_form = $([ "${target#*-}" = unnest ] && echo unnest || echo values)" \
+			"${COAL_INI:-}" "insert_batching = 1"
 		[ "$target" = transaction-coalescing ] && echo "insert_coalescing = 1" >>"$WORK/p.ini"
 		chown postgres: "$WORK/p.ini"
 		runuser -u postgres -- "$@" "$WORK/pgplumb-pooler" "$WORK/p.ini" 2>>"$WORK/p.stderr" &
@@ -141,9 +128,17 @@ for t in $TARGETS; do
 				awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}'; done | awk '{s += $1} END {print s}'; }
 			i1=$(total "$N"); i3=$(total $((3 * N)))
 			ins=$(( (i3 - i1) / (2 * tx) ))
-			big=$(ls -S "$WORK"/cg.$((3 * N)).* | head -1)
-			{ echo; echo "### $t $w (the 3N run's busiest process, top functions, inclusive of nothing)"; echo '```'
-			  callgrind_annotate "$big" 2>/dev/null | sed -n "/file:function/,\$p" | head -25 || true; echo '```'; } >>"$WORK/functions.md"
+			# per function, (I(3N) - I(N)) / 2N over every process of the runs:
+			# the one-off start-up (connection, the first Parse of each
+			# statement) cancels out, as in the total
+			{ echo; echo "### $t $w (instructions per transaction by function, exclusive, (I(3N) - I(N)) / 2N, top 25)"; echo '```'
+			  for n in "$N" $((3 * N)); do
+				for f in "$WORK"/cg."$n".*; do callgrind_annotate --auto=no "$f" 2>/dev/null; done |
+					awk -v n="$n" '/PROGRAM TOTALS/ {on = 0; next} /file:function/ {on = 1; next} on && $1 ~ /^[0-9,]+$/ && $0 !~ /=>|events annotated/ {
+						c = $1; gsub(",", "", c); $1 = ""; sub(/^ *\([^)]*\) */, ""); sub(/ \[.*$/, ""); print n "\t" c "\t" $0 }'
+			  done | awk -F'\t' -v small="$N" -v per=$((2 * tx)) '{ if ($1 == small) a[$3] += $2; else b[$3] += $2 }
+				END { for (k in b) { d = (b[k] - a[k]) / per; if (d >= 1) printf "%10.0f  %s\n", d, k } }' | sort -rn | head -25
+			  echo '```'; } >>"$WORK/functions.md"
 			[ -z "${KEEP:-}" ] || cp "$WORK"/cg.* "$KEEP"/ 2>/dev/null || true
 			rm -f "$WORK"/cg.*
 		fi

@@ -66,3 +66,27 @@ bench_cleanup() {
 }
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Write a proxy's ini file $1 ([$2] section: pgbouncer or pgplumb) for one
+# database "postgres" on $PG_PORT, listening on 127.0.0.1:$PORT, md5 against
+# $WORK/userlist.txt, pool mode $3, a pool of 2, logging to $1 with .log for
+# .ini; the remaining arguments are more lines (settings) for the section.
+bench_proxy_ini() {
+	local file=$1 section=$2 mode=$3
+	shift 3
+	{
+		echo "[databases]"
+		echo "postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres password=$PGPASSWORD"
+		echo "[$section]"
+		echo "listen_addr = 127.0.0.1"
+		echo "listen_port = $PORT"
+		echo "unix_socket_dir ="
+		echo "auth_type = md5"
+		echo "auth_file = $WORK/userlist.txt"
+		echo "pool_mode = $mode"
+		echo "default_pool_size = 2"
+		echo "logfile = ${file%.ini}.log"
+		local line
+		for line in "$@"; do echo "$line"; done
+	} >"$file"
+}
