@@ -13,6 +13,13 @@ wait_sleepers() {
 	SLEEPERS=()
 	[ ! -s "$SCEN_DIR/failures" ] || fail "a client failed: $(cat "$SCEN_DIR/failures")"
 }
+# stop the pooler and wait until its server connections' backends have
+# exited, so that the next part's counts do not see them
+stop_drained() {
+	stop_pooler
+	wait_for '[ "$(direct -c "select count(*) from pg_stat_activity where datname in ('"'ppdb'"', '"'ppdb2'"') and pid <> pg_backend_pid()")" = 0 ]' 5000 ||
+		fail "backends of the stopped pooler still there"
+}
 max_seen() { # sample backend_count for ~N*100ms
 	local m=0 c
 	for _ in $(seq 1 "$1"); do
@@ -45,7 +52,7 @@ sleepers 8 0.6
 m=$(max_seen 8)
 wait_sleepers
 assert_eq "$m" 3 "8 busy clients use exactly default_pool_size=3 servers"
-stop_pooler
+stop_drained
 
 # -- reserve pool after reserve_pool_timeout
 start_pooler "pool_mode = transaction
@@ -57,7 +64,7 @@ m=$(max_seen 8)
 wait_sleepers
 assert_eq "$m" 2 "reserve pool adds one server beyond default_pool_size"
 assert_log "reserve pool"
-stop_pooler
+stop_drained
 
 # -- max_db_connections across users
 start_pooler "pool_mode = transaction
@@ -71,7 +78,7 @@ t1=$(now_ms)
 assert_eq "$m" 2 "max_db_connections=2 holds across two users' pools"
 # 6 x 0.6 s on 2 slots is 1.8 s of work: no pool may starve waiting for the other's slot
 assert_le $((t1 - t0)) 5000 "all clients served promptly across pools (ms)"
-stop_pooler
+stop_drained
 
 # -- max_user_connections
 start_pooler "pool_mode = transaction
@@ -86,7 +93,7 @@ wait_sleepers
 t1=$(now_ms)
 assert_eq "$m" 1 "max_user_connections=1 caps the user's servers"
 assert_le $((t1 - t0)) 5000 "the user's two databases take turns promptly (ms)"
-stop_pooler
+stop_drained
 
 # -- max_client_conn -> 53300, FIFO order of waiting clients
 start_pooler "pool_mode = transaction
