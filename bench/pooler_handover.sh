@@ -17,6 +17,16 @@
 #
 # Knobs: CLIENTS=50 TX=400 ROUNDS=5 POOL_SIZE=20 SCALE=10 JOBS=2 SAMPLE_MS=10
 #        SCRIPT="" (pgbench options: "" = TPC-B, "-S" = select only)
+#        RESET=0: 1 = before every run, directly on PostgreSQL, what pgbench does without -n
+#        (VACUUM pgbench_branches and pgbench_tellers, TRUNCATE pgbench_history), so that
+#        no run starts from the tables an earlier run left behind
+#        GAPS=1: after the rounds, one more run per pooler under `perf record` of its
+#        sendto/recvfrom calls: per server connection, the time from the last read of the
+#        previous transaction's reply (its ReadyForQuery) to the write of the next client's
+#        BEGIN (the hand-over gap; split by whether a client's BEGIN was already waiting
+#        when the reply was read), and from a reply's read to the write of the same
+#        client's next statement (the round trip through pgbench, while the transaction's
+#        row locks are held); p50/p90/p99 in µs.  perf slows the pooler a little; both alike.
 #        POOLER_BIN=... (default: pooler/pgplumb-pooler) SYSTEMS="pgbouncer pgplumb"
 set -euo pipefail
 
@@ -29,6 +39,8 @@ SCALE=${SCALE:-10}
 JOBS=${JOBS:-2}
 SAMPLE_MS=${SAMPLE_MS:-10}
 SCRIPT=${SCRIPT:-}
+RESET=${RESET:-0}
+GAPS=${GAPS:-1}
 SYSTEMS=${SYSTEMS:-"pgbouncer pgplumb"}
 BOUNCER_PORT=${BOUNCER_PORT:-16532}
 PLUMB_PORT=${PLUMB_PORT:-16533}
@@ -144,6 +156,8 @@ ctx() { awk '/^voluntary_ctxt/ {v=$2} /^nonvoluntary_ctxt/ {n=$2} END {print v, 
 
 run() {	# $1 system, $2 round
 	local s=$1 pid=${PID[$1]} out v0 n0 v1 n1 ntx tps
+	[ "$RESET" = 1 ] && psql -qd "$DB" -c "VACUUM pgbench_branches" -c "VACUUM pgbench_tellers" \
+		-c "TRUNCATE pgbench_history" >/dev/null
 	rm -f "$WORK/stop"
 	/usr/bin/python3 "$WORK/sample.py" "$SAMPLE_MS" "$WORK/stop" > "$WORK/sample.out" &
 	local spid=$!
@@ -195,6 +209,66 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 log "load: $(uptime)"
 
+cat > "$WORK/gaps.py" <<'EOF'
+import re, sys
+# perf script lines of one pooler; argv: server fds
+srv = set(int(x) for x in sys.argv[1:])
+last_recv = {}
+pending = None
+hand, busy, trip = [], [], []
+# BEGINs read from clients minus BEGINs written to servers: clients waiting for a server
+waiting = 0
+for line in sys.stdin:
+    m = re.search(r" (\d+\.\d+):\s+syscalls:sys_(enter|exit)_(sendto|recvfrom): (.*)", line)
+    if not m:
+        continue
+    t, kind, call, args = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+    if kind == "enter":
+        fd = int(re.search(r"fd: (0x[0-9a-f]+)", args).group(1), 16)
+        if call == "recvfrom":
+            pending = fd
+        elif fd in srv and fd in last_recv:
+            ln = int(re.search(r"len: (0x[0-9a-f]+)", args).group(1), 16)
+            # pgbench's "BEGIN;" as a Query message is 12 bytes
+            t0, w = last_recv[fd]
+            if ln == 12:
+                (busy if w > 0 else hand).append((t - t0) * 1e6)
+            else:
+                trip.append((t - t0) * 1e6)
+        if call == "sendto" and fd in srv and int(re.search(r"len: (0x[0-9a-f]+)", args).group(1), 16) == 12:
+            waiting -= 1
+    else:
+        ret = int(re.search(r"(0x[0-9a-f]+|-?\d+)\s*$", args).group(1), 0)
+        if pending in srv and ret > 0 and ret < 1 << 62:
+            last_recv[pending] = (t, waiting)
+        elif pending is not None and pending not in srv and ret == 12:
+            waiting += 1
+        pending = None
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+for name, v in (("hand-over to a waiting client", busy), ("hand-over, nobody waiting", hand), ("round trip", trip)):
+    print("%s: %d %.0f %.0f %.0f" % (name, len(v), pct(v, .5), pct(v, .9), pct(v, .99)))
+EOF
+if [ "$GAPS" = 1 ]; then
+	for s in $SYSTEMS; do
+		[ -e "$WORK/gaps.$s" ] && continue
+		pid=${PID[$s]}
+		fds=$(ss -tnpH state established "dport = :$PGPORT" | grep "pid=$pid," |
+			sed -n 's/.*pid='"$pid"',fd=\([0-9]*\).*/\1/p')
+		perf record -q -e syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom \
+			-p "$pid" -o "$WORK/perf.data" -- sleep 3600 2>/dev/null &
+		p1=$!
+		sleep 0.5
+		# shellcheck disable=SC2086
+		pgbench -n $SCRIPT -c "$CLIENTS" -j "$JOBS" -t "$TX" -h 127.0.0.1 -p "${PORT[$s]}" "$DB" >/dev/null 2>&1
+		kill $(pgrep -P $p1) 2>/dev/null || true
+		wait $p1 2>/dev/null || true
+		perf script -i "$WORK/perf.data" 2>/dev/null | /usr/bin/python3 "$WORK/gaps.py" $fds > "$WORK/gaps.$s"
+		log "$s gaps (n p50 p90 p99 µs): $(tr '\n' ';' < "$WORK/gaps.$s")"
+	done
+fi
+
 /usr/bin/python3 - "$CSV" "$CLIENTS" "$TX" "$POOL_SIZE" "${SCRIPT:-TPC-B}" <<'EOF'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -218,4 +292,16 @@ for c in cols:
     if len(m) == 2:
         line += " | %.3f" % (m[1] / m[0]) if m[0] else " | -"
     print(line + " |")
+import os
+w = os.path.dirname(sys.argv[1])
+g = {s: dict((l.split(":")[0], l.split()[-4:]) for l in open(os.path.join(w, "gaps." + s)))
+     for s in systems if os.path.exists(os.path.join(w, "gaps." + s))}
+if len(g) == len(systems):
+    print()
+    print("Server connection gaps, one run each under perf record (µs: p50 / p90 / p99, n):")
+    print()
+    print("| gap | " + " | ".join(systems) + " |")
+    print("|---|" + "---:|" * len(systems))
+    for k in ("hand-over to a waiting client", "hand-over, nobody waiting", "round trip"):
+        print("| %s | " % k + " | ".join("%s / %s / %s (%s)" % (g[s][k][1], g[s][k][2], g[s][k][3], g[s][k][0]) for s in systems) + " |")
 EOF
