@@ -453,7 +453,8 @@ pool_prewarm(struct pool *p)
  * now: a client's query already read goes to its server at once (nested in
  * the caller's round), instead of after the other events of this loop turn;
  * for the hand-over of a released server, where that wait sits between two
- * transactions on the server.
+ * transactions on the server (release_server_handover: not from contexts
+ * that walk client or server lists, which a nested round could change).
  */
 static void
 activate(struct pool *p, bool now)
@@ -755,8 +756,8 @@ server_is_clean(const struct server *s)
 		!s->cancel_sent && !s->close_needed && sbuf_is_empty(&s->sb);
 }
 
-void
-release_server(struct server *s)
+static void
+release(struct server *s, bool handover)
 {
 	struct pool *p = s->pool;
 	struct client *c = s->link;
@@ -798,9 +799,21 @@ release_server(struct server *s)
 	change_server_state(s, SV_IDLE);
 	janitor_server_update(s);
 	sbuf_continue(&s->sb);
-	activate(p, true);
+	activate(p, handover);
 	if (s->state == SV_IDLE)
 		wake_limited_neighbours(p);
+}
+
+void
+release_server(struct server *s)
+{
+	release(s, false);
+}
+
+void
+release_server_handover(struct server *s)
+{
+	release(s, true);
 }
 
 /* ---- closing ---- */
