@@ -448,10 +448,17 @@ pool_prewarm(struct pool *p)
 	}
 }
 
-void
-pool_activate(struct pool *p)
+/*
+ * Serve waiting clients, oldest first, from idle servers (LIFO reuse).
+ * now: a client's query already read goes to its server at once (nested in
+ * the caller's round), instead of after the other events of this loop turn;
+ * for the hand-over of a released server, where that wait sits between two
+ * transactions on the server (release_server_handover: not from contexts
+ * that walk client or server lists, which a nested round could change).
+ */
+static void
+activate(struct pool *p, bool now)
 {
-	/* Serve waiting clients, oldest first, from idle servers (LIFO reuse). */
 	while (!p->paused && !pooler_paused && !list_empty(&p->waiting_client_list))
 	{
 		struct client *c = list_entry(list_first(&p->waiting_client_list), struct client, node);
@@ -463,7 +470,10 @@ pool_activate(struct pool *p)
 		p->stats.wait_time += (uint64_t) (now_usec() - c->wait_start);
 		link_pair(c, s);
 		change_client_state(c, CL_ACTIVE);
-		sbuf_continue(&c->sb);
+		if (now)
+			sbuf_continue_now(&c->sb, 0);
+		else
+			sbuf_continue(&c->sb);
 	}
 	/* Still waiting: connections being opened for them? */
 	if (!p->paused && !pooler_paused)
@@ -488,6 +498,12 @@ pool_activate(struct pool *p)
 	}
 	if (!p->paused && !pooler_paused)
 		pool_prewarm(p);
+}
+
+void
+pool_activate(struct pool *p)
+{
+	activate(p, false);
 }
 
 /*
@@ -740,8 +756,8 @@ server_is_clean(const struct server *s)
 		!s->cancel_sent && !s->close_needed && sbuf_is_empty(&s->sb);
 }
 
-void
-release_server(struct server *s)
+static void
+release(struct server *s, bool handover)
 {
 	struct pool *p = s->pool;
 	struct client *c = s->link;
@@ -783,9 +799,21 @@ release_server(struct server *s)
 	change_server_state(s, SV_IDLE);
 	janitor_server_update(s);
 	sbuf_continue(&s->sb);
-	pool_activate(p);
+	activate(p, handover);
 	if (s->state == SV_IDLE)
 		wake_limited_neighbours(p);
+}
+
+void
+release_server(struct server *s)
+{
+	release(s, false);
+}
+
+void
+release_server_handover(struct server *s)
+{
+	release(s, true);
 }
 
 /* ---- closing ---- */

@@ -290,6 +290,14 @@ bool		pool_login_failing(struct client *c);
 /* The client is done with its server (transaction end / disconnect). */
 void		release_server(struct server *s);
 
+/*
+ * release_server() from the server's own round, once the reply that ended
+ * the transaction went out: the next waiting client's query, already read,
+ * is written to the server at once instead of after the loop turn's other
+ * events (the hand-over between two transactions on the server).
+ */
+void		release_server_handover(struct server *s);
+
 /* Link/unlink a pair. */
 void		link_pair(struct client *c, struct server *s);
 void		unlink_pair(struct client *c, struct server *s);

@@ -873,8 +873,11 @@ sbuf_continue(struct sbuf *sb)
  * forwarded, no output waiting and no round of its own pending: the round
  * runs now, nested in the caller's (sbuf_process keeps the caller's round).
  * For a message the owner consumes without touching other sockets (e.g. a
- * client's Sync whose answer the pooler has already sent).  Anything else
- * goes the usual way.
+ * client's Sync whose answer the pooler has already sent).  type 0: any
+ * complete message heading the buffer, whatever follows (the round handles
+ * the rest as a loop round would), for a client given a server: its query
+ * goes to the server now, not after the other events of this loop turn.
+ * Anything else goes the usual way.
  */
 void
 sbuf_continue_now(struct sbuf *sb, uint8_t type)
@@ -893,7 +896,7 @@ sbuf_continue_now(struct sbuf *sb, uint8_t type)
 	}
 	avail = sb->ilen - sb->iscan;
 	if (proto_peek_header(sb->ibuf + sb->iscan, avail, sb->max_pkt, &t, &len) != PROTO_FRAME_OK ||
-		t != type || len + 1 != avail)
+		(type != 0 && (t != type || len + 1 != avail)) || len + 1 > avail)
 	{
 		sbuf_continue(sb);
 		return;

@@ -197,7 +197,8 @@ void		sbuf_continue(struct sbuf *sb);
 
 /*
  * sbuf_continue(), but the round runs now if the socket holds nothing but
- * the complete message of this type it paused at (see sbuf.c).
+ * the complete message of this type it paused at, or (type 0) if a complete
+ * message heads what it holds (see sbuf.c).
  */
 void		sbuf_continue_now(struct sbuf *sb, uint8_t type);
 

@@ -659,7 +659,7 @@ server_proto(struct sbuf *sb, enum sbuf_event ev, struct sbuf_pkt *pkt)
 			{
 				struct client *c = s->link;
 
-				release_server(s);
+				release_server_handover(s);
 				if (c->shutdown_close)
 					disconnect_client(c, "57P01", "pgplumb-pooler is shutting down");
 				else
