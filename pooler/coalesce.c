@@ -799,6 +799,18 @@ struct coal_group
 #define COAL_MAX_INFLIGHT 1
 #endif
 
+/*
+ * Chaining (see chain_candidate) is built only with -DCOAL_CHAIN=1
+ * (make -C pooler EXTRA_CFLAGS=-DCOAL_CHAIN=1): it should fill the cores'
+ * idle time on a quiet machine, but every paired run so far was taken at
+ * load average 11-13, where it lost: 0.93x the rate without it
+ * (bench/results/batch_inserts_coalesce-20261123-0638.md), 0.78x with the
+ * rule below (-0640.md).  It passes scenarios 28, 29 and 34, under ASan too.
+ */
+#ifndef COAL_CHAIN
+#define COAL_CHAIN 0
+#endif
+
 static struct coal_group *open_groups;
 static struct coal_table *tables;
 static struct proto_buf out_buf;
@@ -1421,7 +1433,7 @@ chain_candidate(const struct coal_group *g, const struct server *s)
 	int64_t		lifetime;
 	struct coal_group *o;
 
-	if (pooler_shutting_down || pooler_paused || p->paused || !list_empty(&p->waiting_client_list) ||
+	if (!COAL_CHAIN || pooler_shutting_down || pooler_paused || p->paused || !list_empty(&p->waiting_client_list) ||
 		s->close_needed || s->cancel_sent || s->ext_open || s->expect_rfq != 1 ||
 		cfg->server_reset_query_always || g->lead->c == NULL || g->lead->c != s->link ||
 		g->lead->c->shutdown_close)
@@ -1429,8 +1441,12 @@ chain_candidate(const struct coal_group *g, const struct server *s)
 	lifetime = cfg_server_lifetime_for(cfg, pool_db(p));
 	if (lifetime > 0 && now_usec() - s->connect_time >= lifetime)
 		return NULL;
+	/*
+	 * not a group smaller than g: it would go without the rows the loop
+	 * reads while g's replies go out, and smaller merges cost more per row
+	 */
 	for (o = open_groups; o; o = o->next)
-		if (o->tab == g->tab && !o->counted && o->n > 0 && o->e[0]->c && o->e[0]->c->link == NULL)
+		if (o->tab == g->tab && !o->counted && o->n >= g->n && o->e[0]->c && o->e[0]->c->link == NULL)
 			return o;
 	return NULL;
 }

@@ -182,9 +182,8 @@ done
 n=$(ddb -c "select count(*) from co_bench")
 assert_eq "$n" 1000 "pgbench -M prepared and simple: every one of 1000 INSERTs committed"
 stats2=$(padmin -F' ' -c "show coalescing")
-read -r rows2 _ _ _ chained2 <<<"$stats2"
+read -r rows2 _ <<<"$stats2"
 assert_ge "$((rows2 - rows))" 100 "pgbench INSERTs were merged (SHOW COALESCING: $stats2)"
-assert_ge "${chained2:-0}" 1 "merged INSERTs went out on the server of the one before them (chained)"
 
 # clients that vanish while their INSERT is held or being merged: the others
 # are answered, the pooler stays up (a sanitizer report fails the scenario)
