@@ -1441,9 +1441,10 @@ chain_candidate(const struct coal_group *g, const struct server *s)
 	lifetime = cfg_server_lifetime_for(cfg, pool_db(p));
 	if (lifetime > 0 && now_usec() - s->connect_time >= lifetime)
 		return NULL;
+
 	/*
-	 * not a group smaller than g: it would go without the rows the loop
-	 * reads while g's replies go out, and smaller merges cost more per row
+	 * not a group smaller than g: it would go without the rows the loop reads
+	 * while g's replies go out, and smaller merges cost more per row
 	 */
 	for (o = open_groups; o; o = o->next)
 		if (o->tab == g->tab && !o->counted && o->n >= g->n && o->e[0]->c && o->e[0]->c->link == NULL)
