@@ -878,19 +878,18 @@ static bool
 show_coalescing(struct client *c, const char *arg)
 {
 	static const char *const cols[] = {"coalesced_rows", "merged_statements", "fallbacks",
-	"solo", "chained"};
-	uint32_t	types[5] = {INT8_OID, INT8_OID, INT8_OID, INT8_OID, INT8_OID};
+	"solo"};
+	uint32_t	types[4] = {INT8_OID, INT8_OID, INT8_OID, INT8_OID};
 	struct result r;
 	struct rowbuf rb;
 
 	(void) arg;
-	result_begin(&r, 5, cols, types);
+	result_begin(&r, 4, cols, types);
 	rb_reset(&rb);
 	rb_int(&rb, (long long) coalesce_stats.rows);
 	rb_int(&rb, (long long) coalesce_stats.statements);
 	rb_int(&rb, (long long) coalesce_stats.fallbacks);
 	rb_int(&rb, (long long) coalesce_stats.solo);
-	rb_int(&rb, (long long) coalesce_stats.chained);
 	result_row(&r, rb.p);
 	return result_end(c, &r, "SHOW");
 }

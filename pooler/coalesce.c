@@ -799,18 +799,6 @@ struct coal_group
 #define COAL_MAX_INFLIGHT 1
 #endif
 
-/*
- * Chaining (see chain_candidate) is built only with -DCOAL_CHAIN=1
- * (make -C pooler EXTRA_CFLAGS=-DCOAL_CHAIN=1): it should fill the cores'
- * idle time on a quiet machine, but every paired run so far was taken at
- * load average 11-13, where it lost: 0.93x the rate without it
- * (bench/results/batch_inserts_coalesce-20261123-0638.md), 0.78x with the
- * rule below (-0640.md).  It passes scenarios 28, 29 and 34, under ASan too.
- */
-#ifndef COAL_CHAIN
-#define COAL_CHAIN 0
-#endif
-
 static struct coal_group *open_groups;
 static struct coal_table *tables;
 static struct proto_buf out_buf;
@@ -1356,147 +1344,27 @@ success_replies(const struct coal_req *r)
 	return b;
 }
 
-/*
- * Everyone's replies.  The linked client's ReadyForQuery is the server's,
- * unless `unlinked`: its leader no longer holds the server (chained), so it
- * is answered like the others.
- */
+/* Everyone's replies; the linked client's ReadyForQuery is the server's. */
 static void
-deliver_success(struct coal_group *g, bool unlinked)
+deliver_success(struct coal_group *g)
 {
-	struct coal_entry *le = g->lead;
-	const struct proto_buf *b;
-
 	for (int i = 0; i < g->n; i++)
 	{
-		if (g->e[i] == NULL || g->e[i] == le)
+		const struct proto_buf *b;
+
+		if (g->e[i] == NULL || g->e[i] == g->lead)
 			continue;
 		b = success_replies(&g->e[i]->req);
 		if (proto_buf_ok(b))
 			send_to(g, g->e[i], b->data, b->len);
 		entry_answered(g, i);
 	}
+	proto_buf_reset(&out_buf);
+	coal_build_success(&g->lead->req, &out_buf);
+	if (proto_buf_ok(&out_buf))
+		send_to(g, g->lead, out_buf.data, out_buf.len);
 	coalesce_stats.rows += (uint64_t) g->n;
 	coalesce_stats.statements++;
-	if (unlinked)
-	{
-		/* last, so that g->lead stays valid for coalesce_client_gone above */
-		struct client *c = le->c;
-		bool		sent;
-		int			k = 0;
-
-		b = success_replies(&le->req);
-		sent = proto_buf_ok(b) && sbuf_send(&c->sb, b->data, b->len);
-		while (g->e[k] != le)
-			k++;
-		if (le->final_held)
-			entry_answered(g, k);	/* a chained leader: as the others */
-		else
-		{
-			/* its final message was consumed when it started */
-			g->e[k] = NULL;
-			c->coal = NULL;
-			entry_free(le);
-			if (sent)
-				sbuf_continue(&c->sb);
-		}
-		g->lead = NULL;
-		if (!sent)
-			disconnect_client(c, NULL, "could not send to client");
-		return;
-	}
-	proto_buf_reset(&out_buf);
-	coal_build_success(&le->req, &out_buf);
-	if (proto_buf_ok(&out_buf))
-		send_to(g, le, out_buf.data, out_buf.len);
-}
-
-/*
- * Chaining.  When a merged INSERT has committed and the next group of its
- * table is collecting rows, the server goes straight to that group: its
- * leader is linked in the place of this one's, and its merged INSERT is sent
- * before this group's clients are answered.  PostgreSQL runs it while the
- * pooler writes those replies (instead of idling through them), one backend,
- * its statements and caches warm, serves the table's merges in turn, and the
- * server is not released and taken again per merge.  Only while no client of
- * the pool waits for a server and release_server would put this one back on
- * the idle list as it is.
- */
-static enum sbuf_ret group_start(struct coal_group *g, struct server *s);
-static struct coal_group *chain_next;	/* chosen by coalesce_server_reply */
-static struct coal_group *chain_done;	/* the group it follows */
-
-static struct coal_group *
-chain_candidate(const struct coal_group *g, const struct server *s)
-{
-	struct pool *p = s->pool;
-	int64_t		lifetime;
-	struct coal_group *o;
-
-	if (!COAL_CHAIN || pooler_shutting_down || pooler_paused || p->paused || !list_empty(&p->waiting_client_list) ||
-		s->close_needed || s->cancel_sent || s->ext_open || s->expect_rfq != 1 ||
-		cfg->server_reset_query_always || g->lead->c == NULL || g->lead->c != s->link ||
-		g->lead->c->shutdown_close)
-		return NULL;
-	lifetime = cfg_server_lifetime_for(cfg, pool_db(p));
-	if (lifetime > 0 && now_usec() - s->connect_time >= lifetime)
-		return NULL;
-
-	/*
-	 * not a group smaller than g: it would go without the rows the loop reads
-	 * while g's replies go out, and smaller merges cost more per row
-	 */
-	for (o = open_groups; o; o = o->next)
-		if (o->tab == g->tab && !o->counted && o->n >= g->n && o->e[0]->c && o->e[0]->c->link == NULL)
-			return o;
-	return NULL;
-}
-
-/* A merged INSERT committed: answer its clients, or chain (see above). */
-static enum sbuf_ret
-merged_committed(struct coal_group *g, struct server *s, bool *ready_done)
-{
-	struct coal_group *o = chain_candidate(g, s);
-
-	if (o == NULL)
-	{
-		deliver_success(g, false);
-		group_finish(g);
-		return SBUF_FORWARD;
-	}
-	/* the caller notes the ReadyForQuery, then coalesce_server_ready runs */
-	chain_next = o;
-	chain_done = g;
-	*ready_done = true;
-	return SBUF_SKIP;
-}
-
-enum sbuf_ret
-coalesce_server_ready(struct server *s)
-{
-	struct coal_group *g = chain_done,
-			   *o = chain_next;
-	struct coal_entry *next_lead;
-	enum sbuf_ret r;
-
-	chain_done = chain_next = NULL;
-	if (g == NULL)
-		return SBUF_SKIP;
-	group_unlink_open(o);
-	g->counted = false;			/* its place in tab->inflight is o's */
-	o->counted = true;
-	unlink_pair(g->lead->c, s);
-	next_lead = o->e[0];
-	link_pair(next_lead->c, s);
-	coalesce_stats.chained++;
-	r = group_start(o, s);
-	/* its final message waits until its own group ends (group_finish) */
-	next_lead->final_held = true;
-	deliver_success(g, true);
-	group_free(g);
-	if (r == SBUF_CLOSED && !s->sb.closed)
-		r = SBUF_SKIP;
-	return r;
 }
 
 /* Is body[0, blen) the CommandComplete tag "INSERT 0 <n>"? */
@@ -1589,7 +1457,11 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 				return send_phase(g, s) ? SBUF_SKIP : SBUF_CLOSED;
 			}
 			if (merged_succeeded(g, (char) body[0]))
-				return merged_committed(g, s, ready_done);
+			{
+				deliver_success(g);
+				group_finish(g);
+				return SBUF_FORWARD;
+			}
 			*ready_done = true;
 			coalesce_stats.fallbacks++;
 			log_debug("%s insert_coalescing: merged INSERT of %d rows failed, replaying them one by one",
@@ -1600,7 +1472,11 @@ coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done)
 			if (pkt->type != PQMSG_ReadyForQuery)
 				return SBUF_SKIP;
 			if (!g->err && body[0] == 'I')
-				return merged_committed(g, s, ready_done);
+			{
+				deliver_success(g);
+				group_finish(g);
+				return SBUF_FORWARD;
+			}
 			/* the COMMIT failed (a deferred check): nothing stays applied */
 			*ready_done = true;
 			coalesce_stats.fallbacks++;

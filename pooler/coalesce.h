@@ -52,8 +52,6 @@ struct coalesce_stats
 	uint64_t	statements;		/* merged statements committed */
 	uint64_t	fallbacks;		/* merged statements undone and replayed */
 	uint64_t	solo;			/* held INSERTs run alone (nobody joined) */
-	uint64_t	chained;		/* groups sent on the server of the merge
-								 * before them (coalesce.c, chaining) */
 };
 
 extern struct coalesce_stats coalesce_stats;
@@ -146,14 +144,6 @@ enum sbuf_ret coalesce_client_packet(struct client *c, struct sbuf_pkt *pkt);
  * SBUF_FORWARD: the final ReadyForQuery, go on as usual.
  */
 enum sbuf_ret coalesce_server_reply(struct server *s, struct sbuf_pkt *pkt, bool *ready_done);
-
-/*
- * After the book-keeping of a ReadyForQuery that coalesce_server_reply
- * consumed (*ready_done): a committed merged INSERT whose server goes on to
- * the table's next group (chaining, see coalesce.c) sends that group and
- * answers its own clients now.  Otherwise, and then, SBUF_SKIP.
- */
-enum sbuf_ret coalesce_server_ready(struct server *s);
 
 /* The client is being closed: drop or hand over what it holds. */
 void		coalesce_client_gone(struct client *c);

@@ -452,12 +452,7 @@ coalesce_reply(struct server *s, struct sbuf_pkt *pkt)
 	enum sbuf_ret r = coalesce_server_reply(s, pkt, &ready_done);
 
 	if (ready_done && r != SBUF_CLOSED && s->link)
-	{
 		note_ready(s, (char) pkt->data[5]);
-		/* a committed merge whose server goes on to the next one */
-		if (r == SBUF_SKIP)
-			r = coalesce_server_ready(s);
-	}
 	return r;
 }
 
