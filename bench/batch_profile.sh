@@ -12,8 +12,8 @@
 # Knobs: N=500, CALLGRIND=0|1, TARGETS="relay session transaction" (also
 # transaction-coalescing: insert_coalescing = 1; session-unnest,
 # transaction-unnest: insert_batch_form = unnest, the others values), WORKLOADS="pipe multi" (also
-# single: 20 clients of autocommit single-row INSERTs, N each, figures per
-# row), POOLER_BIN (default pooler/pgplumb-pooler), KEEP=<dir> keeps the
+# single: CLIENTS (20) clients of autocommit single-row INSERTs, N each,
+# figures per row), POOLER_BIN (default pooler/pgplumb-pooler), KEEP=<dir> keeps the
 # callgrind files and a strace of 3 transactions, PERF=1 logs perf stat's
 # task-clock and context switches of the proxy per transaction (N more).
 set -euo pipefail
@@ -75,10 +75,10 @@ proxy_pid() {	# the proxy process itself (not runuser)
 	p=$(pgrep -P "$PID" | head -1)
 	if [ -n "$p" ] && [ "$(cat "/proc/$PID/comm")" = runuser ]; then echo "$p"; else echo "$PID"; fi
 }
-run() {	# $1 workload, $2 transactions (single: per client, 20 clients)
+run() {	# $1 workload, $2 transactions (single: per client, CLIENTS clients)
 	local m=prepared c=1
 	[ "$1" = multi ] && m=simple
-	[ "$1" = single ] && c=20
+	[ "$1" = single ] && c=${CLIENTS:-20}
 	pgbench -n -h 127.0.0.1 -p "$PORT" -M $m -c $c -j $((c > 1 ? 2 : 1)) -t "$2" -f "$WORK/$1.sql" postgres >/dev/null
 }
 
@@ -88,7 +88,7 @@ for t in $TARGETS; do
 	for w in $WORKLOADS; do
 		# 20 clients on a session pool of 2 would wait for a server
 		[ "$w" = single ] && [ "$t" = session ] && continue
-		tx=$N; [ "$w" = single ] && tx=$((20 * N))	# figures per row there
+		tx=$N; [ "$w" = single ] && tx=$((${CLIENTS:-20} * N))	# figures per row there
 		run_s=""
 		start "$t"
 		run "$w" 20

@@ -69,6 +69,16 @@ ana_unref(struct coal_ana *a)
 	free(a);
 }
 
+/* Is key the Parse body of the last analysis found or cached?  (It passed
+ * the cheap checks then; ana_get finds it first.) */
+static bool
+ana_is_last(const uint8_t *key, uint32_t keylen)
+{
+	const struct coal_ana *a = ana_last;
+
+	return a != NULL && a->keylen == keylen && memcmp(a->key, key, keylen) == 0;
+}
+
 /* Analysis of `sql`; key/keylen non-NULL: cache it under that key. */
 static struct coal_ana *
 ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
@@ -79,8 +89,9 @@ ana_get(const char *sql, const uint8_t *key, uint32_t keylen)
 	int			slot = 0;
 
 	/* a prepared INSERT comes again and again: try the last one first */
-	if (key && (a = ana_last) != NULL && a->keylen == keylen && memcmp(a->key, key, keylen) == 0)
+	if (key && ana_is_last(key, keylen))
 	{
+		a = ana_last;
 		a->refs++;
 		return a;
 	}
@@ -388,8 +399,9 @@ coal_request_parse(const uint8_t *buf, size_t len, coal_stmt_lookup lookup, void
 		return 0;
 	if (!out->has_parse && (lookup == NULL || (pbody = lookup(arg, name, &plen)) == NULL))
 		return 0;
-	if (plen < 3 || memchr(pbody, '\0', plen) == NULL ||
-		!batch_sql_maybe_insert((const char *) pbody, strlen((const char *) pbody)))
+	if (plen < 3 || (!ana_is_last(pbody, plen) &&
+					 (memchr(pbody, '\0', plen) == NULL ||
+					  !batch_sql_maybe_insert((const char *) pbody, strlen((const char *) pbody)))))
 		return 0;
 	out->nmsgs++;
 	bind = m.body + pos;
@@ -444,6 +456,9 @@ refuse:
 bool
 coal_req_same_group(const struct coal_req *a, const struct coal_req *b)
 {
+	/* one cached analysis, so one Parse body: everything below is equal */
+	if (a->ana == b->ana && a->kind == COAL_EXTENDED && a->parse_body == b->parse_body)
+		return a->nparams == b->nparams;
 	if (a->kind != b->kind || a->ins->width != b->ins->width ||
 		strcmp(a->ins->prefix, b->ins->prefix) != 0 || strcmp(a->ins->tail, b->ins->tail) != 0)
 		return false;
