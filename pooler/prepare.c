@@ -130,6 +130,16 @@ stmt_ref(struct ps_stmt *st)
 	st->refcount++;
 }
 
+/* A statement and what it learned (its description); NULL is no-op. */
+static void
+stmt_free(struct ps_stmt *st)
+{
+	if (st == NULL)
+		return;
+	free(st->pdesc);
+	free(st);
+}
+
 static void
 stmt_unref(struct ps_stmt *st)
 {
@@ -143,8 +153,7 @@ stmt_unref(struct ps_stmt *st)
 	*pp = st->hnext;
 	stmt_count--;
 	ps_stats.stmts = stmt_count;
-	free(st->pdesc);
-	free(st);
+	stmt_free(st);
 }
 
 /*
@@ -424,13 +433,9 @@ void
 ps_global_cleanup(void)
 {
 	/* the probes learn their (empty) description like any statement */
-	if (probe)
-		free(probe->pdesc);
-	free(probe);
+	stmt_free(probe);
 	probe = NULL;
-	if (bind_probe_st)
-		free(bind_probe_st->pdesc);
-	free(bind_probe_st);
+	stmt_free(bind_probe_st);
 	bind_probe_st = NULL;
 	for (uint32_t i = 0; i < stmt_tab_size; i++)
 	{
@@ -440,8 +445,7 @@ ps_global_cleanup(void)
 		for (; st; st = next)
 		{
 			next = st->hnext;
-			free(st->pdesc);
-			free(st);
+			stmt_free(st);
 		}
 	}
 	free(stmt_tab);
