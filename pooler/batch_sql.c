@@ -91,7 +91,6 @@ text_puts(struct batch_text *t, const char *s)
 
 /* ---- cheap first check ---- */
 
-
 size_t
 batch_sql_skip_blank(const char *sql, size_t len)
 {

@@ -1673,15 +1673,17 @@ describe_probe(struct ps_server *sv, const struct ps_stmt *st, struct proto_buf 
 		glen = sizeof(PS_ROWS_PROBE) - 1;
 	}
 	else
-		list_for_each_safe(n, t, &sv->lru)
 	{
-		struct ps_sentry *e = list_entry(n, struct ps_sentry, lru);
-
-		if (e->state == SE_READY && e->stmt->result == 2)
+		list_for_each_safe(n, t, &sv->lru)
 		{
-			guard = e->stmt->name;
-			glen = e->stmt->name_len;
-			break;
+			struct ps_sentry *e = list_entry(n, struct ps_sentry, lru);
+
+			if (e->state == SE_READY && e->stmt->result == 2)
+			{
+				guard = e->stmt->name;
+				glen = e->stmt->name_len;
+				break;
+			}
 		}
 	}
 	if (guard == NULL)
