@@ -17,7 +17,7 @@ wait_sleepers() {
 # exited, so that the next part's counts do not see them
 stop_drained() {
 	stop_pooler
-	wait_for '[ "$(direct -c "select count(*) from pg_stat_activity where datname in ('"'ppdb'"', '"'ppdb2'"') and pid <> pg_backend_pid()")" = 0 ]' 5000 ||
+	wait_for '[ "$(backend_count ppdb)" = 0 ] && [ "$(backend_count ppdb2)" = 0 ]' 5000 ||
 		fail "backends of the stopped pooler still there"
 }
 max_seen() { # sample backend_count for ~N*100ms
