@@ -878,19 +878,44 @@ static bool
 show_coalescing(struct client *c, const char *arg)
 {
 	static const char *const cols[] = {"coalesced_rows", "merged_statements", "fallbacks",
-	"solo"};
-	uint32_t	types[4] = {INT8_OID, INT8_OID, INT8_OID, INT8_OID};
+	"solo", "window_ends", "overlapped"};
+	uint32_t	types[6] = {INT8_OID, INT8_OID, INT8_OID, INT8_OID, INT8_OID, INT8_OID};
 	struct result r;
 	struct rowbuf rb;
 
 	(void) arg;
-	result_begin(&r, 4, cols, types);
+	result_begin(&r, 6, cols, types);
 	rb_reset(&rb);
 	rb_int(&rb, (long long) coalesce_stats.rows);
 	rb_int(&rb, (long long) coalesce_stats.statements);
 	rb_int(&rb, (long long) coalesce_stats.fallbacks);
 	rb_int(&rb, (long long) coalesce_stats.solo);
+	rb_int(&rb, (long long) coalesce_stats.window_ends);
+	rb_int(&rb, (long long) coalesce_stats.overlapped);
 	result_row(&r, rb.p);
+	return result_end(c, &r, "SHOW");
+}
+
+/* Merged statements committed by rows (the last row: that many or more). */
+static bool
+show_coalescing_sizes(struct client *c, const char *arg)
+{
+	static const char *const cols[] = {"rows", "merged_statements"};
+	uint32_t	types[2] = {INT8_OID, INT8_OID};
+	struct result r;
+	struct rowbuf rb;
+
+	(void) arg;
+	result_begin(&r, 2, cols, types);
+	for (int n = 1; n < COAL_SIZE_BUCKETS; n++)
+	{
+		if (coalesce_stats.sizes[n] == 0)
+			continue;
+		rb_reset(&rb);
+		rb_int(&rb, n);
+		rb_int(&rb, (long long) coalesce_stats.sizes[n]);
+		result_row(&r, rb.p);
+	}
 	return result_end(c, &r, "SHOW");
 }
 
@@ -906,6 +931,7 @@ static const struct admin_cmd admin_cmds[] = {
 	{"show", "batching", false, show_batching},
 	{"show", "clients", false, show_clients},
 	{"show", "coalescing", false, show_coalescing},
+	{"show", "coalescing_sizes", false, show_coalescing_sizes},
 	{"show", "config", false, show_config},
 	{"show", "databases", false, show_databases},
 	{"show", "lists", false, show_lists},

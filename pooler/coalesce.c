@@ -943,6 +943,9 @@ group_timer(evutil_socket_t fd, short what, void *arg)
 	(void) fd;
 	(void) what;
 	now_update();
+	/* a kick (group_kick, a full group) counted it already */
+	if (!((struct coal_group *) arg)->counted)
+		coalesce_stats.window_ends++;
 	group_flush(arg);
 }
 
@@ -1366,6 +1369,7 @@ deliver_success(struct coal_group *g)
 		send_to(g, g->lead, out_buf.data, out_buf.len);
 	coalesce_stats.rows += (uint64_t) g->n;
 	coalesce_stats.statements++;
+	coalesce_stats.sizes[g->n < COAL_SIZE_BUCKETS ? g->n : COAL_SIZE_BUCKETS - 1]++;
 }
 
 /* Is body[0, blen) the CommandComplete tag "INSERT 0 <n>"? */
@@ -1536,6 +1540,8 @@ group_start(struct coal_group *g, struct server *s)
 	g->lead->st = CE_FLIGHT;
 	g->lead->final_held = false;	/* the caller consumes it */
 	table_refresh(g->tab);
+	if (g->tab->inflight > 1)
+		coalesce_stats.overlapped++;
 	if (g->n == 1 || g->tab->st == TAB_BAD)
 	{
 		g->phase = PH_REPLAY;

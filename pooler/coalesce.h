@@ -45,6 +45,10 @@
 /* Statement name the coalescer uses for its own requests. */
 #define COAL_STMT_NAME "pgplumb_coalesce"
 
+/* Merged statements committed, by rows: sizes[n] for n < this, the last
+ * for COAL_SIZE_BUCKETS - 1 rows or more (SHOW COALESCING_SIZES). */
+#define COAL_SIZE_BUCKETS 65
+
 /* Counters (process-wide) for the admin console. */
 struct coalesce_stats
 {
@@ -52,6 +56,12 @@ struct coalesce_stats
 	uint64_t	statements;		/* merged statements committed */
 	uint64_t	fallbacks;		/* merged statements undone and replayed */
 	uint64_t	solo;			/* held INSERTs run alone (nobody joined) */
+	uint64_t	window_ends;	/* groups sent because insert_coalesce_delay
+								 * ended (not because one finished or it was
+								 * full) */
+	uint64_t	overlapped;		/* groups that took a server while another
+								 * group of their table was running */
+	uint64_t	sizes[COAL_SIZE_BUCKETS];
 };
 
 extern struct coalesce_stats coalesce_stats;

@@ -35,3 +35,11 @@ echo "$stats" >"$SCEN_DIR/stats.out"
 read -r rows stmts _ <<<"$stats"
 assert_ge "${rows:-0}" 4 "rows were merged (SHOW COALESCING: $stats)"
 assert_ge "$((3 * ${stmts:-0}))" "${rows:-0}" "no merged statement carried more than 3 rows of ~310 bytes (SHOW COALESCING: $stats)"
+# SHOW COALESCING_SIZES: the merged statements by rows add up to the
+# counters above, and none is over the cap
+sizes=$(padmin -F' ' -c "show coalescing_sizes")
+echo "$sizes" >"$SCEN_DIR/sizes.out"
+assert_eq "$(awk '{s += $1 * $2} END {print s + 0}' <<<"$sizes")" "$rows" "SHOW COALESCING_SIZES adds up to coalesced_rows ($sizes)"
+assert_eq "$(awk '{s += $2} END {print s + 0}' <<<"$sizes")" "$stmts" "SHOW COALESCING_SIZES adds up to merged_statements ($sizes)"
+assert_eq "$(awk '$1 > 3 || $1 < 2' <<<"$sizes")" "" "no merged statement of more than 3 rows or fewer than 2 ($sizes)"
+assert_eq "$(wc -w <<<"$stats")" 6 "SHOW COALESCING has 6 columns ($stats)"
