@@ -176,7 +176,7 @@ echo "COPY bi (a, b, c) FROM '$WORK/rows100.csv' WITH (FORMAT csv);" >"$WORK/cop
 # the load average before and after).  COALESCE_ONLY=1 runs only this part.
 coalesce_bench() {
 	local port_off port_on port_alt r name port extra out tps up_before csv="$WORK/coalesce.csv"
-	local points wal0 wal1 cpu0 cpu1 pg0 pg1 st0 st1 tm lat
+	local points wal0 wal1 cpu0 cpu1 pg0 pg1 st0 st1 tm lat busy0 busy1 t0 t1 others
 	if [ -z "$PLUMB_BIN" ]; then
 		log "coalescing: no pgplumb-pooler binary, skipped"
 		return 0
@@ -223,11 +223,15 @@ coalesce_bench() {
 			for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null; done
 		} | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.2f", s / hz}'
 	}
+	# the whole machine's busy CPU seconds (/proc/stat): with the CPU of
+	# pgbench, the pooler and the cluster, what other processes took during
+	# a run (other engineers' work on a shared machine), in cores
+	busy_s() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
 	coal_counts() {	# "rows statements" of SHOW COALESCING on port $1
 		psql -XAt -F' ' -h 127.0.0.1 -p "$1" -d pgbouncer -c "SHOW COALESCING" 2>/dev/null | awk '{print $1, $2}' || echo "0 0"
 	}
 	up_before=$(uptime)
-	echo "round,point,tps,n,lat_ms,pgbench_cpu_s,pooler_cpu_s,postgres_cpu_s,wal_sync,rows_per_merge,load1" >"$csv"
+	echo "round,point,tps,n,lat_ms,pgbench_cpu_s,pooler_cpu_s,postgres_cpu_s,wal_sync,rows_per_merge,load1,others_cores" >"$csv"
 	for r in $(seq 1 "$ROUNDS"); do
 		for pair in $points; do
 			IFS='|' read -r name port <<<"$pair"
@@ -242,9 +246,11 @@ coalesce_bench() {
 			cpu0=$(pooler_cpu "$port" "$iname")
 			pg0=$(pg_cpu)
 			st0="0 0"; [ "$iname" = coal-on ] || [ "$iname" = coal-alt ] && st0=$(coal_counts "$port")
+			busy0=$(busy_s); t0=$(date +%s.%N)
 			out=$(/usr/bin/time -f 'CPU %U %S' pgbench -n -h 127.0.0.1 -p "$port" -T "$DURATION" -M prepared -c 50 -j 2 \
 				-f "$WORK/single.sql" "$DB" 2>&1) || {
 				echo "pgbench failed for coalescing/$name:" >&2; echo "$out" >&2; exit 1; }
+			busy1=$(busy_s); t1=$(date +%s.%N)
 			wal1=$(psql -XqAtc "SELECT wal_sync FROM pg_stat_wal")
 			cpu1=$(pooler_cpu "$port" "$iname")
 			pg1=$(pg_cpu)
@@ -255,8 +261,10 @@ coalesce_bench() {
 			n=$(psql -XqAtc "SELECT count(*) FROM bi")
 			local rpm
 			rpm=$(awk -v a="$st0" -v b="$st1" 'BEGIN{split(a,x," "); split(b,y," "); s=y[2]-x[2]; if (s > 0) printf "%.1f", (y[1]-x[1])/s; else print ""}')
-			echo "$r,$name,$tps,$n,$lat,$tm,$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}'),$(awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.2f", b-a}'),$((wal1 - wal0)),$rpm,$(cut -d' ' -f1 /proc/loadavg)" >>"$csv"
-			log "round $r coalescing/$name: $tps rows/s ($n rows), latency $lat ms, pgbench CPU ${tm}s, pooler CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')s, postgres CPU $(awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.2f", b-a}')s, wal_sync $((wal1 - wal0)), rows/merge ${rpm:--}"
+			others=$(awk -v b0="$busy0" -v b1="$busy1" -v t0="$t0" -v t1="$t1" -v a="$tm" -v c0="$cpu0" -v c1="$cpu1" -v g0="$pg0" -v g1="$pg1" \
+				'BEGIN{o = (b1 - b0) - a - (c1 - c0) - (g1 - g0); printf "%.2f", (o > 0 ? o : 0) / (t1 - t0)}')
+			echo "$r,$name,$tps,$n,$lat,$tm,$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}'),$(awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.2f", b-a}'),$((wal1 - wal0)),$rpm,$(cut -d' ' -f1 /proc/loadavg),$others" >>"$csv"
+			log "round $r coalescing/$name: $tps rows/s ($n rows), latency $lat ms, pgbench CPU ${tm}s, pooler CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')s, postgres CPU $(awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.2f", b-a}')s, wal_sync $((wal1 - wal0)), rows/merge ${rpm:--}, others' cores $others"
 		done
 	done
 	stats=$(psql -XAt -F' ' -h 127.0.0.1 -p "$port_on" -d pgbouncer -c "SHOW COALESCING" 2>&1 || true)
@@ -275,16 +283,20 @@ o = ["# batch_inserts, cross-client coalescing: rows/second, median of %s rounds
      "truncated before each run. pgplumb-pooler in transaction mode, default_pool_size = 20, "
      "insert_coalesce_delay = %s.%s\n" % (E["DURATION"], E.get("COALESCE_DELAY", "1ms"),
          (" pooler-coalescing-alt: binary `%s`." % E["COALESCE_ALT_BIN"]) if E.get("COALESCE_ALT_BIN") else ""),
-     "| point | rows/s (median) | rounds | latency ms | pgbench CPU s | pooler CPU s | postgres CPU s | wal_sync | rows/merge |",
-     "|---|---|---|---|---|---|---|---|---|"]
+     "| point | rows/s (median) | rounds | latency ms | pgbench CPU s | pooler CPU s | postgres CPU s | wal_sync | rows/merge | others' cores per round |",
+     "|---|---|---|---|---|---|---|---|---|---|"]
 f = lambda v, fmt: "" if v is None else fmt % v
 for p in pts:
-    o.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |" % (
+    o.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         p, med[p], ", ".join("%.0f" % float(r["tps"]) for r in rows if r["point"] == p),
         f(md(p, "lat_ms"), "%.2f"), f(md(p, "pgbench_cpu_s"), "%.2f"), f(md(p, "pooler_cpu_s"), "%.2f"), f(md(p, "postgres_cpu_s"), "%.2f"),
-        f(md(p, "wal_sync"), "%.0f"), f(md(p, "rows_per_merge"), "%.1f")))
+        f(md(p, "wal_sync"), "%.0f"), f(md(p, "rows_per_merge"), "%.1f"),
+        ", ".join(r["others_cores"] for r in rows if r["point"] == p)))
 o.append("")
-o.append("(medians per run of %s s; CPU seconds out of %s available on 2 cores)" % (E["DURATION"], 2 * int(E["DURATION"])))
+o.append("(medians per run of %s s; CPU seconds out of %s available on 2 cores; others' cores: the "
+         "machine's busy CPU during the run less pgbench's, the pooler's and the cluster's, per second: "
+         "other processes' work, which moves the coalescing rate most, see "
+         "coalesce_rounds-20261123-summary.md)" % (E["DURATION"], 2 * int(E["DURATION"])))
 o.append("")
 o.append("- coalescing on / direct = **%.2f** (target >= 3); coalescing on / pooler without coalescing = %.2f; "
          "pooler without coalescing / direct = %.2f" % (
@@ -293,7 +305,7 @@ o.append("- coalescing on / direct = **%.2f** (target >= 3); coalescing on / poo
 if "pooler-coalescing-alt" in med:
     o.append("- alt / direct = **%.2f**; alt / coalescing on = %.2f" % (
         med["pooler-coalescing-alt"] / med["direct"], med["pooler-coalescing-alt"] / med["pooler-coalescing"]))
-o.append("- SHOW COALESCING at the end (coalesced_rows merged_statements fallbacks solo): %s" % sys.argv[4])
+o.append("- SHOW COALESCING at the end (coalesced_rows merged_statements fallbacks solo window_ends overlapped): %s" % sys.argv[4])
 o.append("- load before: `%s`" % sys.argv[2].strip())
 o.append("- load after: `%s`" % sys.argv[3].strip())
 print("\n".join(o))

@@ -188,14 +188,15 @@ def read_perf(path):
     return out
 
 
-def run_pgbench(port, tag):
+def run_pgbench(port, tag, pin=None):
     tfile = os.path.join(WORK, "time.%s" % tag)
     pfile = os.path.join(WORK, "perf.pgbench.%s" % tag)
     cmd = ["/usr/bin/time", "-o", tfile, "-f", "%U %S %c %w"]
     if PERF:
         cmd += ["perf", "stat", "-x", ",", "-o", pfile, "-e", ",".join(PGBENCH_EV), "--"]
-    if E.get("PGBENCH_PIN"):
-        cmd += ["taskset", "-c", E["PGBENCH_PIN"]]
+    pin = pin or E.get("PGBENCH_PIN")
+    if pin:
+        cmd += ["taskset", "-c", pin]
     cmd += ["pgbench", "-n", "-h", "127.0.0.1", "-p", str(port), "-T", str(DURATION), "-M", "prepared",
             "-c", "50", "-j", "2", "-f", os.path.join(WORK, "single.sql"), "postgres"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), tfile, pfile
@@ -213,12 +214,29 @@ def loadavg():
 
 
 def one_round(r):
-    res = {"round": r}
+    """The direct anchor, then every pooler variant, each its own result."""
+    global PORT, POOLER
+    direct = {"round": r}
     # the anchor, same round
     psql("TRUNCATE bi")
-    p, _, _ = run_pgbench(E["PG_PORT"], "direct")
-    res["direct"] = tps_of(p.communicate()[0])
-    # coalescing
+    m0, g0, t0 = machine(), pg_snapshot(), time.time()
+    p, tfile, _ = run_pgbench(E["PG_PORT"], "direct")
+    direct["direct"] = tps_of(p.communicate()[0])
+    m1, g1, t1 = machine(), pg_snapshot(), time.time()
+    u, s, _, _ = open(tfile).read().split()
+    ours = float(u) + float(s) + (sum(g1[0].get(k, 0) - g0[0].get(k, 0) for k in g1[0]) + g1[1] - g0[1]) / HZ
+    direct["direct_others"] = max(0.0, (m1[0] - m0[0]) / HZ - ours) / (t1 - t0)
+    out = []
+    # the variants' order alternates from round to round
+    for label, port, pid, pin in (VARIANTS if r % 2 else VARIANTS[::-1]):
+        PORT, POOLER = port, pid
+        res = dict(direct, variant=label, pgbench_pin=pin)
+        coal_round(r, res)
+        out.append(res)
+    return out
+
+
+def coal_round(r, res):
     psql("TRUNCATE bi")
     c0, s0 = coal_counts()
     pg0, reaped0, pgcs0 = pg_snapshot()
@@ -234,7 +252,7 @@ def one_round(r):
     if PERF:
         perf_pooler = subprocess.Popen(["perf", "stat", "-x", ",", "-o", ppfile, "-e", ",".join(POOLER_EV),
                                         "-p", str(POOLER)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    p, tfile, pfile = run_pgbench(PORT, "coal%d" % r)
+    p, tfile, pfile = run_pgbench(PORT, "coal%d" % r, res.get("pgbench_pin"))
     smp = Sampler(p.pid)
     smp.start()
     out = p.communicate()[0]
@@ -310,12 +328,11 @@ def one_round(r):
         res["pgbench_recv_per_wait"] = pb.get("syscalls:sys_enter_recvfrom", 0) / pw if pw else None
         res["pgbench_waits_per_row"] = pw / rows
         res["pgbench_migr_per_krow"] = pb.get("cpu-migrations", 0) * 1000 / rows
-    log("round %d: direct %.0f, coalescing %.0f rows/s (%.2fx), %.1f rows/merge (p10/50/90 by row %s/%s/%s), "
+    log("round %d %s: direct %.0f, coalescing %.0f rows/s (%.2fx), %.1f rows/merge (p10/50/90 by row %s/%s/%s), "
         "solo %d, windows %d, overlapped %d, us/row pgbench %.2f pooler %.2f pg %.2f, load %.2f" % (
-            r, res["direct"], tps, res["ratio"], res["mean"], res["r10"], res["r50"], res["r90"],
+            r, res["variant"], res["direct"], tps, res["ratio"], res["mean"], res["r10"], res["r50"], res["r90"],
             res["solo"], res["window_ends"], res["overlapped"], res["pgbench_us"], res["pooler_us"],
             res["pg_us"], res["load1"]))
-    return res
 
 
 def fmt(v, f="%.2f"):
@@ -324,11 +341,24 @@ def fmt(v, f="%.2f"):
 
 def main():
     # warm-up: every server connection and statement size prepared once
-    p, _, _ = run_pgbench(PORT, "warm")
-    p.communicate()
-    results = [one_round(r) for r in range(1, ROUNDS + 1)]
+    for _, port, _, pin in VARIANTS:
+        p, _, _ = run_pgbench(port, "warm", pin)
+        p.communicate()
+    allres = [x for r in range(1, ROUNDS + 1) for x in one_round(r)]
+    o = []
+    for label, _, _, _ in VARIANTS:
+        o += report([x for x in allres if x["variant"] == label], label)
+    if len(VARIANTS) > 1:
+        med = {v[0]: statistics.median(x["tps"] for x in allres if x["variant"] == v[0]) for v in VARIANTS}
+        o.append("\n- paired: %s / %s = **%.2f** (medians %.0f / %.0f rows/s)" % (
+            VARIANTS[1][0], VARIANTS[0][0], med[VARIANTS[1][0]] / med[VARIANTS[0][0]], med[VARIANTS[1][0]],
+            med[VARIANTS[0][0]]))
+    print("\n".join(o))
+
+
+def report(results, label):
     cols = [("rows/s", "tps", "%.0f"), ("/direct", "ratio", "%.2f"), ("direct", "direct", "%.0f"),
-            ("load1", "load1", "%.2f"), ("merges", "merges", "%d"), ("rows/merge", "mean", "%.1f"),
+            ("others' cores in direct", "direct_others", "%.2f"), ("load1", "load1", "%.2f"), ("merges", "merges", "%d"), ("rows/merge", "mean", "%.1f"),
             ("size p10/50/90 by merge", None, None), ("size p10/50/90 by row", None, None),
             ("solo", "solo", "%d"), ("windows ended", "window_ends", "%d"), ("overlapped", "overlapped", "%d"),
             ("pgbench us/row", "pgbench_us", "%.2f"), ("pooler us/row", "pooler_us", "%.2f"),
@@ -349,11 +379,11 @@ def main():
                  ("pgbench polls/row", "pgbench_waits_per_row", "%.3f"),
                  ("pgbench migrations/krow", "pgbench_migr_per_krow", "%.2f")]
     order = sorted(results, key=lambda x: x["tps"])
-    o = ["# coalescing at 50 clients, round by round (slowest first)\n",
+    o = ["# coalescing at 50 clients, round by round (slowest first): %s\n" % label,
          "pgbench -n -M prepared -c 50 -j 2 -T %d, one autocommit single-row INSERT per transaction; "
          "pgplumb-pooler in transaction mode, pool 20, insert_coalescing = 1, insert_coalesce_delay = %s; "
-         "each coalescing round follows a direct round (the anchor). PERF=%s, PIN=%s.\n" % (
-             DURATION, E.get("COALESCE_DELAY", "1ms"), E.get("PERF"), E.get("PIN") or "none"),
+         "each coalescing round follows a direct round (the anchor). PERF=%s, PIN=%s, NICE=%s.\n" % (
+             DURATION, E.get("COALESCE_DELAY", "1ms"), E.get("PERF"), E.get("PIN") or "none", E.get("NICE") or "none"),
          "| round | " + " | ".join(c[0] for c in cols) + " |",
          "|---|" + "---|" * len(cols)]
     for x in order:
@@ -385,9 +415,24 @@ def main():
         except statistics.StatisticsError:
             pass
     o.append("- correlation (Pearson r) of coalescing rows/s with: " + "; ".join(corr))
-    print("\n".join(o))
+    pairs = [(x["ratio"], x["others_cores"]) for x in results]
+    try:
+        o.append("- correlation of coalescing / direct (same round) with others' cores during the coalescing run: %.2f" %
+                 statistics.correlation([a for a, _ in pairs], [b for _, b in pairs]))
+    except statistics.StatisticsError:
+        pass
+    o.append("")
+    return o
 
 
 if __name__ == "__main__":
-    PORT = E["PORT"]
+    # "plain" is the pooler of PORT; with NICE or ALT_PIN set, "alt" (the
+    # same binary, reniced or pinned, its pgbench pinned) is a second point
+    # of every round
+    VARIANTS = [("plain", E["PORT"], int(E["POOLER_PID"]), None)]
+    if E.get("NICE_PORT"):
+        alt_pin = dict(kv.split("=") for kv in E.get("ALT_PIN", "").split())
+        VARIANTS.append(("alt (nice %s, pin %s)" % (E.get("NICE") or "0", E.get("ALT_PIN") or "none"),
+                         E["NICE_PORT"], int(E["NICE_PID"]), alt_pin.get("pgbench")))
+    PORT, POOLER = VARIANTS[0][1], VARIANTS[0][2]
     main()
