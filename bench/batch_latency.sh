@@ -45,13 +45,7 @@ if [ "${1:-}" != "--inside" ]; then
 	bench_enter_cluster timeout 900 "$0" --inside
 fi
 
-bench_work_dir bench_batchlat
-PG_PORT=$(psql -XAtc 'show port')
-PORT=$(free_port)
-psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
-echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
-bench_batch_scripts "$WORK"
-cp "$POOLER_BIN" "$WORK/pgplumb-pooler"
+bench_batch_setup bench_batchlat
 chown -R postgres: "$WORK"
 
 start_proxy() {	# $1 pgplumb | pgbouncer

@@ -38,18 +38,10 @@ if [ "${1:-}" != "--inside" ]; then
 	bench_enter_cluster timeout 1800 "$0" --inside
 fi
 
-bench_work_dir bench_coal_rounds
-PG_PORT=$(psql -XAtc 'show port')
-PORT=$(free_port)
-psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
-echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
-bench_batch_scripts "$WORK"
-cp "$POOLER_BIN" "$WORK/pgplumb-pooler"
+bench_batch_setup bench_coal_rounds
 bench_proxy_ini "$WORK/p.ini" pgplumb transaction "insert_coalescing = 1" \
-	"insert_coalesce_delay = $COALESCE_DELAY" "admin_users = postgres"
-sed -i 's/^default_pool_size = .*/default_pool_size = 20/; s/^max_client_conn = .*/max_client_conn = 200/' "$WORK/p.ini"
-grep -q '^default_pool_size = 20' "$WORK/p.ini" || echo "default_pool_size = 20" >>"$WORK/p.ini"
-grep -q '^max_client_conn' "$WORK/p.ini" || echo "max_client_conn = 200" >>"$WORK/p.ini"
+	"insert_coalesce_delay = $COALESCE_DELAY" "admin_users = postgres" "max_client_conn = 200"
+sed -i 's/^default_pool_size = .*/default_pool_size = 20/' "$WORK/p.ini"
 chown -R postgres: "$WORK"
 pin_of() { sed -n "s/.*\b$1=\([0-9,]*\).*/\1/p" <<<"$PIN"; }
 wrap=()

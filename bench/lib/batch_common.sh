@@ -67,6 +67,19 @@ bench_cleanup() {
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Inside the cluster: the work directory (bench_work_dir $1), PG_PORT, a free
+# PORT for the proxy, the table bi (a int, b int, c text), the userlist, the
+# pgbench scripts (bench_batch_scripts) and a copy of $POOLER_BIN in $WORK.
+bench_batch_setup() {
+	bench_work_dir "$1"
+	PG_PORT=$(psql -XAtc 'show port')
+	PORT=$(free_port)
+	psql -XqAtc "CREATE TABLE bi (a int, b int, c text)"
+	echo "\"postgres\" \"$PGPASSWORD\"" >"$WORK/userlist.txt"
+	bench_batch_scripts "$WORK"
+	cp "$POOLER_BIN" "$WORK/pgplumb-pooler"
+}
+
 # Write a proxy's ini file $1 ([$2] section: pgbouncer or pgplumb) for one
 # database "postgres" on $PG_PORT, listening on 127.0.0.1:$PORT, md5 against
 # $WORK/userlist.txt, pool mode $3, a pool of 2, logging to $1 with .log for
