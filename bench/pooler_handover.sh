@@ -33,7 +33,9 @@
 #        read of it and to the pooler's write to the other side, by kind (BEGIN, in-transaction
 #        query, reply in the transaction, END, COMMIT's reply), p50/p90/p99 in µs; the ready
 #        events per epoll_wait; how many reads (and of them new BEGINs) the pooler did in a
-#        loop turn before an in-transaction message, and the time it spent on them
+#        loop turn before an in-transaction message, and the time it spent on them; how long
+#        the teller and branch row locks were held (TPC-B: from the UPDATE's reply leaving the
+#        backend to COMMIT's reply leaving it)
 #        (bench/lib/pooler_relay.py).  RELAY_ROUNDS=2 such runs per pooler, alternating;
 #        the first round's tables are printed, and the medians over the rounds.
 #        POOLER_BIN=... (default: pooler/pgplumb-pooler) SYSTEMS="pgbouncer pgplumb"
@@ -291,7 +293,7 @@ fi
 relay_run() {	# $1 system, $2 round
 	local s=$1 pid=${PID[$1]} p1 p2
 	perf record -q -a -m 4096 -e syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom \
-		-e syscalls:sys_exit_epoll_wait --filter "common_pid == $pid" \
+		-e syscalls:sys_enter_epoll_wait --filter "common_pid == $pid" -e syscalls:sys_exit_epoll_wait --filter "common_pid == $pid" \
 		-o "$WORK/relay.data" -- sleep 3600 2>/dev/null &
 	p1=$!
 	sleep 0.5
@@ -375,15 +377,29 @@ systems = sys.argv[2:]
 classes = list(dict.fromkeys(k[1] for k in v))
 keys = [("relay_p50", "arrival -> write p50"), ("relay_p90", "p90"), ("relay_p99", "p99"),
         ("turn_wait_mean", "turn start -> read, mean"), ("begin_time_mean", "of it on new BEGINs, mean"),
-        ("pos_mean", "reads before it, mean")]
+        ("pos_mean", "reads before it, mean"), ("slept_share", "arrived while the pooler slept (share)"),
+        ("wake_p50", "then to epoll_wait return p50"), ("wake_p90", "p90")]
 print("| message | " + " | ".join("%s: %s" % (s, k[1]) for k in keys for s in systems) + " |")
 print("|---|" + "---:|" * (len(keys) * len(systems)))
 for c in classes:
+    if c.endswith("lock held"):
+        continue
     cells = []
     for k, _ in keys:
         for s in systems:
             x = v.get((s, c, k))
             cells.append("%.1f" % statistics.median(x) if x else "-")
     print("| %s | %s |" % (c, " | ".join(cells)))
+hk = [("hold_p50", "p50"), ("hold_p90", "p90"), ("hold_mean", "mean")]
+rows = [c for c in classes if c.endswith("lock held")]
+if rows:
+    print()
+    print("Row locks held (µs, from the UPDATE's reply leaving the backend to COMMIT's reply leaving it), medians over the rounds:")
+    print()
+    print("| lock | " + " | ".join("%s: %s" % (s, k[1]) for k in hk for s in systems) + " |")
+    print("|---|" + "---:|" * (len(hk) * len(systems)))
+    for c in rows:
+        print("| %s | %s |" % (c, " | ".join("%.1f" % statistics.median(v[(s, c, k)]) if v.get((s, c, k)) else "-"
+                                             for k, _ in hk for s in systems)))
 EOF
 fi

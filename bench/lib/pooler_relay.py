@@ -4,7 +4,7 @@
 argv: perf-script-file ss-file pooler-pid pooler-port pg-port [csv round system]
 
 The trace holds sys_enter_sendto/sendmsg, sys_enter_recvfrom, sys_exit_recvfrom
-of every process and sys_exit_epoll_wait.  ss-file is `ss -tnpH state
+of every process and the pooler's sys_enter/exit_epoll_wait.  ss-file is `ss -tnpH state
 established` taken while pgbench ran: it maps each (pid, fd) to its TCP
 connection, so that a message's write by pgbench or by a backend (its arrival
 at the pooler: loopback delivers within the sendto) can be followed to the
@@ -17,7 +17,9 @@ Printed per class: arrival -> pooler read ("wait"), arrival -> pooler write
 ("relay"), p50/p90/p99 in µs; how many ready events each epoll_wait returned;
 for in-transaction messages, how many reads the pooler did in the same loop
 turn before it reached them, and how many of those were new transactions'
-BEGINs (clients that may still need a server).
+BEGINs (clients that may still need a server); how many messages arrived while
+the pooler waited in epoll_wait, and for those the time until it returned (the
+pooler's wake-up, mostly waiting for a CPU).
 """
 import re
 import sys
@@ -77,7 +79,31 @@ def main():
     turns = []
     res = {}
     lost = [0]
+    # per client fd: replies since BEGIN's, and when the teller's and the branch's
+    # UPDATE replies arrived (their row locks are held from then to the commit)
+    txn = {}
+    hold = {"teller": [], "branch": []}
+
+    def row_locks(cfd, c, t_arr):
+        st = txn.setdefault(cfd, [None, None, None])
+        if c == "server reply to BEGIN":
+            st[:] = [0, None, None]
+        elif st[0] is None:
+            return
+        elif c == "server reply in transaction":
+            st[0] += 1
+            # TPC-B: UPDATE accounts, SELECT, UPDATE tellers (3), UPDATE branches (4), INSERT
+            if st[0] == 3:
+                st[1] = t_arr
+            elif st[0] == 4:
+                st[2] = t_arr
+        elif c == "server reply to COMMIT":
+            if st[0] == 5 and st[1] is not None and st[2] is not None:
+                hold["teller"].append(t_arr - st[1])
+                hold["branch"].append(t_arr - st[2])
+            st[:] = [None, None, None]
     turn_start = 0.0
+    asleep = False
     begin_time = 0.0
     begin_open = None
 
@@ -91,7 +117,10 @@ def main():
         comm, pid, tid, t, kind, call, args = m.groups()
         pid, tid, t = int(pid), int(tid), float(m.group(4)) * 1e6
         if pid == ppid:
-            if call == "epoll_wait" and kind == "exit":
+            if call == "epoll_wait" and kind == "enter":
+                asleep = True
+            elif call == "epoll_wait" and kind == "exit":
+                asleep = False
                 n = int(re.search(r"(0x[0-9a-f]+|-?\d+)\s*$", args).group(1), 0)
                 if n < 1 << 62:
                     turns.append(n)
@@ -124,14 +153,18 @@ def main():
                 msgs = []
                 left = ret
                 while q and left >= q[-1][1]:
-                    t_arr, ln = q.pop()
+                    t_arr, ln, slept = q.pop()
                     left -= ln
-                    msgs.insert(0, (t_arr, ln))
+                    msgs.insert(0, (t_arr, ln, slept))
                 if q:
                     lost[0] += len(q)
                     q.clear()
-                for t_arr, ln in msgs:
+                for t_arr, ln, slept in msgs:
                     cls = cls_of(side, ln)
+                    # arrived while the pooler waited in epoll_wait: how long until it returned
+                    add(cls, "slept", 1 if slept else 0)
+                    if slept and turn_start >= t_arr:
+                        add(cls, "wake", turn_start - t_arr)
                     add(cls, "wait", t - t_arr)
                     add(cls, "pos", turn_reads)
                     add(cls, "begins_before", turn_begins)
@@ -140,7 +173,7 @@ def main():
                     if cls == "client BEGIN":
                         turn_begins += 1
                         begin_open = t
-                fwd = [(t_arr, ln) for t_arr, ln in msgs if not (side == "c" and ln == 12)]
+                fwd = [(t_arr, ln) for t_arr, ln, _ in msgs if not (side == "c" and ln == 12)]
                 if fwd:
                     to_write[side].append((t, sum(ln for _, ln in fwd), fwd, side))
                 turn_reads += 1
@@ -156,22 +189,34 @@ def main():
                     if ln is None or r[1] == ln:
                         t_read, _, fwd, _ = to_write[src].pop(i)
                         for t_arr, mln in fwd:
-                            add(cls_of(src, mln), "relay", t - t_arr)
+                            c = cls_of(src, mln)
+                            add(c, "relay", t - t_arr)
+                            if src == "s":
+                                row_locks(fd, c, t_arr)
                         break
         elif kind == "enter" and call == "sendto":
             fd = int(re.search(r"fd: (0x[0-9a-f]+)", args).group(1), 16)
             key = (pid, fd)
             if key in far:
                 ln = int(re.search(r"len: (0x[0-9a-f]+)", args).group(1), 16)
-                arrived.setdefault(far[key], []).append((t, ln))
+                arrived.setdefault(far[key], []).append((t, ln, asleep))
 
     print("epoll_wait calls: %d; ready events per call p50 / p90 / p99 / max: %d / %d / %d / %d; mean %.2f"
           % (len(turns), pct(turns, .5), pct(turns, .9), pct(turns, .99), max(turns or [0]),
              sum(turns) / max(1, len(turns))))
     print("writes whose pooler read was not found (lost events, partial reads): %d" % lost[0])
+    print("row locks held, from the UPDATE's reply leaving the backend to COMMIT's reply leaving it, µs p50 / p90 / p99 (n), mean:"
+          " branch %s, %.0f; teller %s, %.0f" % (dist(hold["branch"]), sum(hold["branch"]) / max(1, len(hold["branch"])),
+                                                 dist(hold["teller"]), sum(hold["teller"]) / max(1, len(hold["teller"]))))
+    if len(sys.argv) > 8:
+        with open(sys.argv[6], "a") as f:
+            for k in ("branch", "teller"):
+                h = hold[k]
+                for key, x in (("p50", pct(h, .5)), ("p90", pct(h, .9)), ("mean", sum(h) / max(1, len(h)))):
+                    f.write("%s,%s,%s lock held,%s,%.3f\n" % (sys.argv[7], sys.argv[8], k, "hold_" + key, x))
     print()
-    print("| message | arrival -> pooler read, µs | arrival -> pooler write, µs | reads before it in its loop turn | of them new BEGINs | mean pos / BEGINs before | loop turn start -> its read, µs | of it handling new BEGINs, µs (mean) | relayed in a later turn |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| message | arrival -> pooler read, µs | arrival -> pooler write, µs | reads before it in its loop turn | of them new BEGINs | mean pos / BEGINs before | loop turn start -> its read, µs | of it handling new BEGINs, µs (mean) | relayed in a later turn | arrived while the pooler slept in epoll_wait (share) | then arrival -> epoll_wait return, µs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = ["client BEGIN", "server reply to BEGIN", "client query in transaction",
              "server reply in transaction", "client END", "server reply to COMMIT"]
     for cls in order:
@@ -180,16 +225,19 @@ def main():
             continue
         pos, bb = r.get("pos", []), r.get("begins_before", [])
         tw, bt = r.get("turn_wait", []), r.get("begin_time", [])
-        print("| %s | %s | %s | %s | %s | %.2f / %.2f | %s | %s (%.1f) | %d |" % (
+        sl = r.get("slept", [])
+        print("| %s | %s | %s | %s | %s | %.2f / %.2f | %s | %s (%.1f) | %d | %.2f | %s |" % (
             cls, dist(r.get("wait", [])), dist(r.get("relay", [])) if cls != "client BEGIN" else "-",
             dist(pos), dist(bb), sum(pos) / max(1, len(pos)), sum(bb) / max(1, len(bb)),
-            dist(tw), dist(bt), sum(bt) / max(1, len(bt)), len(r.get("deferred", []))))
+            dist(tw), dist(bt), sum(bt) / max(1, len(bt)), len(r.get("deferred", [])),
+            sum(sl) / max(1, len(sl)), dist(r.get("wake", []))))
         if len(sys.argv) > 8:
             rl = r.get("relay", [])
             with open(sys.argv[6], "a") as f:
                 for key, x in (("relay_p50", pct(rl, .5)), ("relay_p90", pct(rl, .9)), ("relay_p99", pct(rl, .99)),
                                ("turn_wait_mean", sum(tw) / max(1, len(tw))), ("begin_time_mean", sum(bt) / max(1, len(bt))),
-                               ("pos_mean", sum(pos) / max(1, len(pos)))):
+                               ("pos_mean", sum(pos) / max(1, len(pos))), ("slept_share", sum(sl) / max(1, len(sl))),
+                               ("wake_p50", pct(r.get("wake", []), .5)), ("wake_p90", pct(r.get("wake", []), .9))):
                     f.write("%s,%s,%s,%s,%.3f\n" % (sys.argv[7], sys.argv[8], cls, key, x))
 
 
