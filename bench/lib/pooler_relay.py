@@ -201,8 +201,8 @@ def main():
                 ln = int(re.search(r"len: (0x[0-9a-f]+)", args).group(1), 16)
                 arrived.setdefault(far[key], []).append((t, ln, asleep))
 
-    print("epoll_wait calls: %d; ready events per call p50 / p90 / p99 / max: %d / %d / %d / %d; mean %.2f"
-          % (len(turns), pct(turns, .5), pct(turns, .9), pct(turns, .99), max(turns or [0]),
+    print("epoll_wait calls: %d (%d returned nothing); ready events per call p50 / p90 / p99 / max: %d / %d / %d / %d; mean %.2f"
+          % (len(turns), turns.count(0), pct(turns, .5), pct(turns, .9), pct(turns, .99), max(turns or [0]),
              sum(turns) / max(1, len(turns))))
     print("writes whose pooler read was not found (lost events, partial reads): %d" % lost[0])
     print("row locks held, from the UPDATE's reply leaving the backend to COMMIT's reply leaving it, µs p50 / p90 / p99 (n), mean:"
