@@ -27,6 +27,17 @@
 #        when the reply was read), and from a reply's read to the write of the same
 #        client's next statement (the round trip through pgbench, while the transaction's
 #        row locks are held); p50/p90/p99 in µs.  perf slows the pooler a little; both alike.
+#        RELAY=1: after the rounds, one more run per pooler under a machine-wide `perf record`
+#        of sendto/sendmsg/recvfrom and the pooler's epoll_wait returns: per message, the time
+#        from its write by pgbench or by a backend (its arrival at the pooler) to the pooler's
+#        read of it and to the pooler's write to the other side, by kind (BEGIN, in-transaction
+#        query, reply in the transaction, END, COMMIT's reply), p50/p90/p99 in µs; the ready
+#        events per epoll_wait; how many reads (and of them new BEGINs) the pooler did in a
+#        loop turn before an in-transaction message, and the time it spent on them; how long
+#        the teller and branch row locks were held (TPC-B: from the UPDATE's reply leaving the
+#        backend to COMMIT's reply leaving it)
+#        (bench/lib/pooler_relay.py).  RELAY_ROUNDS=2 such runs per pooler, alternating;
+#        the first round's tables are printed, and the medians over the rounds.
 #        POOLER_BIN=... (default: pooler/pgplumb-pooler) SYSTEMS="pgbouncer pgplumb"
 set -euo pipefail
 
@@ -41,6 +52,8 @@ SAMPLE_MS=${SAMPLE_MS:-10}
 SCRIPT=${SCRIPT:-}
 RESET=${RESET:-0}
 GAPS=${GAPS:-1}
+RELAY=${RELAY:-0}
+RELAY_ROUNDS=${RELAY_ROUNDS:-2}
 SYSTEMS=${SYSTEMS:-"pgbouncer pgplumb"}
 BOUNCER_PORT=${BOUNCER_PORT:-16532}
 PLUMB_PORT=${PLUMB_PORT:-16533}
@@ -87,7 +100,7 @@ for s in pgbouncer pgplumb; do
 	[ $s = pgbouncer ] && port=$BOUNCER_PORT || port=$PLUMB_PORT
 	cat > "$WORK/$s.ini" <<EOF
 [databases]
-$DB = host=127.0.0.1 port=$PGPORT dbname=$DB user=$PGUSER password=$PGPASSWORD
+$DB = host=127.0.0.1 port=$PGPORT dbname=$DB user=pool_$s password=$PGPASSWORD
 [$s]
 listen_addr = 127.0.0.1
 listen_port = $port
@@ -108,6 +121,11 @@ log "initialising pgbench scale $SCALE"
 psql -qc "CREATE DATABASE $DB" >/dev/null
 pgbench -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
 psql -qd "$DB" -c "VACUUM ANALYZE" >/dev/null
+# each pooler logs in as a role of its own, so that the sampler sees only its backends
+for s in pgbouncer pgplumb; do
+	psql -qd "$DB" -c "CREATE ROLE pool_$s LOGIN PASSWORD '$PGPASSWORD'" \
+		-c "GRANT ALL ON ALL TABLES IN SCHEMA public TO pool_$s" >/dev/null
+done
 
 declare -A PORT PID
 PORT[pgbouncer]=$BOUNCER_PORT
@@ -126,25 +144,28 @@ done
 # pg_stat_activity sampler: shares of the pooled backends' states while pgbench runs
 cat > "$WORK/sample.py" <<'EOF'
 import sys, time, psycopg
-ms, stop = float(sys.argv[1]), sys.argv[2]
+ms, stop, role = float(sys.argv[1]), sys.argv[2], sys.argv[3]
 import os
 n = {"active": 0, "idle in transaction": 0, "idle": 0}
+lock = 0
 k = 0
 with psycopg.connect(autocommit=True, dbname="bench") as c:
     while not os.path.exists(stop):
-        for st, cnt in c.execute("SELECT state, count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = 'bench' GROUP BY 1"):
+        for st, lk, cnt in c.execute("SELECT state, wait_event_type = 'Lock', count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = 'bench' AND usename = %s GROUP BY 1, 2", (role,)):
             if st in n:
                 n[st] += cnt
+                if st == "active" and lk:
+                    lock += cnt
         k += 1
         time.sleep(ms / 1000)
 tot = sum(n.values()) or 1
-print(k, *("%.3f" % (n[s] / tot) for s in ("active", "idle in transaction", "idle")))
+print(k, *("%.3f" % (n[s] / tot) for s in ("active", "idle in transaction", "idle")), "%.3f" % (lock / tot))
 EOF
 
 EV=(-e task-clock,context-switches,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
     -e syscalls:sys_exit_recvfrom --filter 'ret == -11')
 CSV=$WORK/rounds.csv
-echo "round,system,tps,cpu_us_tx,pgbench_us_tx,backends_us_tx,cpu_idle,vcs_tx,ivcs_tx,syscs_tx,recv_tx,send_tx,epwait_tx,epctl_tx,eagain_tx,samples,active,idle_in_tx,idle" > "$CSV"
+echo "round,system,tps,cpu_us_tx,pgbench_us_tx,backends_us_tx,cpu_idle,vcs_tx,ivcs_tx,syscs_tx,recv_tx,send_tx,epwait_tx,epctl_tx,eagain_tx,samples,active,idle_in_tx,idle,lock_wait" > "$CSV"
 # run time (ns) of all children of this cluster's postmaster: the backends
 PGDATA_DIR=$(psql -Atc 'SHOW data_directory')
 POSTMASTER=$(head -1 "$PGDATA_DIR/postmaster.pid")
@@ -159,7 +180,7 @@ run() {	# $1 system, $2 round
 	[ "$RESET" = 1 ] && psql -qd "$DB" -c "VACUUM pgbench_branches" -c "VACUUM pgbench_tellers" \
 		-c "TRUNCATE pgbench_history" >/dev/null
 	rm -f "$WORK/stop"
-	/usr/bin/python3 "$WORK/sample.py" "$SAMPLE_MS" "$WORK/stop" > "$WORK/sample.out" &
+	/usr/bin/python3 "$WORK/sample.py" "$SAMPLE_MS" "$WORK/stop" "pool_$s" > "$WORK/sample.out" &
 	local spid=$!
 	read -r v0 n0 < <(ctx "$pid")
 	local b0 b1 i0 t0 i1 t1
@@ -192,10 +213,10 @@ run() {	# $1 system, $2 round
 		"$(pv "$WORK/perf.pooler" syscalls:sys_enter_epoll_wait)" "$(pv "$WORK/perf.pooler" syscalls:sys_enter_epoll_ctl)" "$(pv "$WORK/perf.pooler" syscalls:sys_exit_recvfrom)" \
 		$(cat "$WORK/sample.out") >> "$CSV" <<'EOF'
 import sys
-r, s, tps, n, clk, pgb, bk, idle, v, iv, cs, rv, sd, ew, ec, ea, k, a, it, idl = sys.argv[1:]
+r, s, tps, n, clk, pgb, bk, idle, v, iv, cs, rv, sd, ew, ec, ea, k, a, it, idl, lw = sys.argv[1:]
 n = float(n)
 f = lambda x: "%.3f" % (float(x) / n)
-print(",".join([r, s, tps, "%.2f" % (float(clk) * 1000 / n), "%.1f" % (float(pgb) * 1000 / n), "%.1f" % (float(bk) / 1000 / n), "%.3f" % (float(idle) / 1000), f(v), f(iv), f(cs), f(rv), f(sd), f(ew), f(ec), f(ea), k, a, it, idl]))
+print(",".join([r, s, tps, "%.2f" % (float(clk) * 1000 / n), "%.1f" % (float(pgb) * 1000 / n), "%.1f" % (float(bk) / 1000 / n), "%.3f" % (float(idle) / 1000), f(v), f(iv), f(cs), f(rv), f(sd), f(ew), f(ec), f(ea), k, a, it, idl, lw]))
 EOF
 	log "round $2 $s: $(tail -1 "$CSV")"
 }
@@ -269,10 +290,40 @@ if [ "$GAPS" = 1 ]; then
 	done
 fi
 
+relay_run() {	# $1 system, $2 round
+	local s=$1 pid=${PID[$1]} p1 p2
+	perf record -q -a -m 4096 -e syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom \
+		-e syscalls:sys_enter_epoll_wait --filter "common_pid == $pid" -e syscalls:sys_exit_epoll_wait --filter "common_pid == $pid" \
+		-o "$WORK/relay.data" -- sleep 3600 2>/dev/null &
+	p1=$!
+	sleep 0.5
+	# shellcheck disable=SC2086
+	pgbench -n $SCRIPT -c "$CLIENTS" -j "$JOBS" -t "$TX" -h 127.0.0.1 -p "${PORT[$s]}" "$DB" >/dev/null 2>&1 &
+	p2=$!
+	sleep 1
+	# the connections (pid, fd at each end) while they are all open
+	ss -tnpH state established > "$WORK/relay.ss"
+	wait $p2 || true
+	kill $(pgrep -P $p1) 2>/dev/null || true
+	wait $p1 2>/dev/null || true
+	perf script -i "$WORK/relay.data" -F comm,pid,tid,cpu,time,event,trace 2>/dev/null > "$WORK/relay.txt"
+	/usr/bin/python3 "$ROOT/bench/lib/pooler_relay.py" "$WORK/relay.txt" "$WORK/relay.ss" "$pid" \
+		"${PORT[$s]}" "$PGPORT" "$WORK/relay.csv" "$2" "$s" > "$WORK/relay.$s.$2"
+	rm -f "$WORK/relay.data" "$WORK/relay.txt"
+	log "$s relay round $2: $(sed -n 's/^| client query in transaction | [^|]* | \([^|]*\) |.*/in-transaction query \1/p' "$WORK/relay.$s.$2")"
+}
+if [ "$RELAY" = 1 ]; then
+	for r in $(seq 1 "$RELAY_ROUNDS"); do
+		order=$SYSTEMS
+		[ $((r % 2)) = 0 ] && order=$REV
+		for s in $order; do relay_run "$s" "$r"; done
+	done
+fi
+
 /usr/bin/python3 - "$CSV" "$CLIENTS" "$TX" "$POOL_SIZE" "${SCRIPT:-TPC-B}" <<'EOF'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-cols = ["tps", "cpu_us_tx", "pgbench_us_tx", "backends_us_tx", "cpu_idle", "vcs_tx", "ivcs_tx", "syscs_tx", "recv_tx", "send_tx", "epwait_tx", "epctl_tx", "eagain_tx", "active", "idle_in_tx", "idle"]
+cols = ["tps", "cpu_us_tx", "pgbench_us_tx", "backends_us_tx", "cpu_idle", "vcs_tx", "ivcs_tx", "syscs_tx", "recv_tx", "send_tx", "epwait_tx", "epctl_tx", "eagain_tx", "active", "idle_in_tx", "idle", "lock_wait"]
 systems = list(dict.fromkeys(r["system"] for r in rows))
 print("pgbench %s, %s clients x %s tx, pool_size %s, transaction mode; medians of %d rounds" %
       (sys.argv[5], sys.argv[2], sys.argv[3], sys.argv[4], len(rows) // len(systems)))
@@ -285,7 +336,8 @@ names = {"tps": "tps", "cpu_us_tx": "pooler CPU µs", "pgbench_us_tx": "pgbench 
          "recv_tx": "pooler recvfrom", "send_tx": "pooler sendto", "epwait_tx": "pooler epoll_wait",
          "epctl_tx": "pooler epoll_ctl",
          "eagain_tx": "pooler recvfrom -> EAGAIN", "active": "backends 'active' (share)",
-         "idle_in_tx": "backends 'idle in transaction'", "idle": "backends 'idle' (hand-over gap)"}
+         "idle_in_tx": "backends 'idle in transaction'", "idle": "backends 'idle' (hand-over gap)",
+         "lock_wait": "backends waiting for a lock (share)"}
 for c in cols:
     m = [statistics.median(float(r[c]) for r in rows if r["system"] == s) for s in systems]
     line = "| %s | " % names[c] + " | ".join("%.3f" % x for x in m)
@@ -305,3 +357,49 @@ if len(g) == len(systems):
     for k in ("hand-over to a waiting client", "hand-over, nobody waiting", "round trip"):
         print("| %s | " % k + " | ".join("%s / %s / %s (%s)" % (g[s][k][1], g[s][k][2], g[s][k][3], g[s][k][0]) for s in systems) + " |")
 EOF
+if [ "$RELAY" = 1 ]; then
+	for s in $SYSTEMS; do
+		echo
+		echo "Relay delays, $s, round 1 (a machine-wide perf record; µs p50 / p90 / p99 (n)):"
+		echo
+		cat "$WORK/relay.$s.1"
+	done
+	echo
+	echo "Medians over $RELAY_ROUNDS rounds (µs; arrival = the write by pgbench or the backend):"
+	echo
+	/usr/bin/python3 - "$WORK/relay.csv" $SYSTEMS <<'EOF'
+import collections, statistics, sys
+v = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    r, s, cls, key, x = line.rstrip("\n").split(",")
+    v[(s, cls, key)].append(float(x))
+systems = sys.argv[2:]
+classes = list(dict.fromkeys(k[1] for k in v))
+keys = [("relay_p50", "arrival -> write p50"), ("relay_p90", "p90"), ("relay_p99", "p99"),
+        ("turn_wait_mean", "turn start -> read, mean"), ("begin_time_mean", "of it on new BEGINs, mean"),
+        ("pos_mean", "reads before it, mean"), ("slept_share", "arrived while the pooler slept (share)"),
+        ("wake_p50", "then to epoll_wait return p50"), ("wake_p90", "p90")]
+print("| message | " + " | ".join("%s: %s" % (s, k[1]) for k in keys for s in systems) + " |")
+print("|---|" + "---:|" * (len(keys) * len(systems)))
+for c in classes:
+    if c.endswith("lock held"):
+        continue
+    cells = []
+    for k, _ in keys:
+        for s in systems:
+            x = v.get((s, c, k))
+            cells.append("%.1f" % statistics.median(x) if x else "-")
+    print("| %s | %s |" % (c, " | ".join(cells)))
+hk = [("hold_p50", "p50"), ("hold_p90", "p90"), ("hold_mean", "mean")]
+rows = [c for c in classes if c.endswith("lock held")]
+if rows:
+    print()
+    print("Row locks held (µs, from the UPDATE's reply leaving the backend to COMMIT's reply leaving it), medians over the rounds:")
+    print()
+    print("| lock | " + " | ".join("%s: %s" % (s, k[1]) for k in hk for s in systems) + " |")
+    print("|---|" + "---:|" * (len(hk) * len(systems)))
+    for c in rows:
+        print("| %s | %s |" % (c, " | ".join("%.1f" % statistics.median(v[(s, c, k)]) if v.get((s, c, k)) else "-"
+                                             for k, _ in hk for s in systems)))
+EOF
+fi
