@@ -742,7 +742,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	bool		tracking = tracks_prepared(c->pool);
 	bool		need_sync,
 				need_id,
-				need_probe = false,
+				need_probe,
 				need_full,
 				replaced = false;
 	const char *sql = NULL;
@@ -771,11 +771,15 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
-		/* the rows probe (prepare.h) ahead of a new cache's first request */
-		need_probe = tracking && s->txn_status == 'I' && ts->sync_pending == 0 &&
-			starts_request(t) && ps_server_rows_probe_due(ts->ps);
 	}
 	tracking = tracking && ts->ps != NULL;
+
+	/*
+	 * the rows probe (prepare.h) ahead of the first request on a new cache,
+	 * and on one that a DISCARD ALL emptied (of any client of this server)
+	 */
+	need_probe = tracking && !was_busy && s->txn_status == 'I' && ts->sync_pending == 0 &&
+		starts_request(t) && ps_server_rows_probe_due(ts->ps);
 	if (tracking && tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");

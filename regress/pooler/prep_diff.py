@@ -10,7 +10,8 @@ difference; exit status 1 if there is one.
 
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
                    [--pipeline K]
-       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh [--verbose]
+       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh | --discard
+                   [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
@@ -327,14 +328,17 @@ def m_bind_zero(name):
                struct.pack("!h", 0))
 
 
-def send_body(port, body, user="postgres", database="ppdb"):
+def send_body(port, body, user="postgres", database="ppdb", hooks=None):
     """Log in, send each item of `body` (a list of segments in one item:
-    sent together, pipelined) and read its replies; the replies per segment."""
+    sent together, pipelined) and read its replies; the replies per segment.
+    hooks: {item index: function(port)} called before that item is sent."""
     c = Conn(port)
     c.startup(user=user, database=database)
     c.read_until()
     out = []
-    for item in body:
+    for i, item in enumerate(body):
+        if hooks and i in hooks:
+            hooks[i](port)
         parts = item if isinstance(item, list) else [item]
         c.send(b"".join(parts))
         for _ in parts:
@@ -343,10 +347,11 @@ def send_body(port, body, user="postgres", database="ppdb"):
     return out
 
 
-def same_body(label, pooler, direct, body, verbose=False, detail=True, **login_as):
+def same_body(label, pooler, direct, body, verbose=False, detail=True, hooks=None,
+              **login_as):
     """send_body() to both sides; True if the replies are the same, else
     prints the label (and, with `detail`, the segments that differ)."""
-    got = {side: send_body(port, body, **login_as)
+    got = {side: send_body(port, body, hooks=hooks, **login_as)
            for side, port in (("direct", direct), ("pooler", pooler))}
     if got["direct"] == got["pooler"]:
         if verbose:
@@ -398,6 +403,47 @@ def run_fresh(pooler, direct):
             bad += 1
         keep.close()
     print("new server connection cases: %d, different: %d" % (len(CASE_TEXTS), bad))
+    return bad == 0
+
+
+# ---- a DISCARD ALL from another client of the same server connection
+# (scenario 41): client B prepares and describes a statement, client A's
+# DISCARD ALL empties the pool's only server connection (the pooler's rows
+# probe PGPLUMB_000 with it), then B fails a transaction and describes its
+# statement.  On a direct connection A's DISCARD touches nothing of B's.
+
+def discard_simple(port):
+    c = login(port)
+    c.query("discard all")
+    c.read_until()
+    c.close()
+
+
+def discard_extended(port):
+    c = login(port)
+    c.send(m_parse_named("", "discard all") + m_bind_n("", 0) +
+           msg(b"E", cstr("") + b"\0\0\0\0") + msg(b"S"))
+    c.read_until()
+    c.close()
+
+
+def run_discard(pooler, direct, verbose=False):
+    sync, bad, n = msg(b"S"), 0, 0
+    fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + \
+        msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    describe = msg(b"D", b"S" + cstr("s1")) + sync
+    for sql, types in CASE_TEXTS:
+        for how, discard in (("simple", discard_simple), ("extended", discard_extended)):
+            for fail in ("simple", "extended"):
+                body = [m_parse_named("s1", sql, types) + describe, msg(b"Q", cstr("begin"))]
+                body += [msg(b"Q", cstr("select 1/0"))] if fail == "simple" else [fail_ext]
+                body += [describe, msg(b"Q", cstr("rollback")), describe]
+                n += 1
+                if not same_body("%r%s after another client's %s DISCARD ALL, failed by %s query"
+                                 % (sql, types or "", how, fail), pooler, direct, body,
+                                 verbose, hooks={1: discard}):
+                    bad += 1
+    print("discard cases: %d, different: %d" % (n, bad))
     return bad == 0
 
 
@@ -455,6 +501,9 @@ def main():
     if "--fresh" in args:
         args.remove("--fresh")
         sys.exit(0 if run_fresh(int(args[0]), int(args[1])) else 1)
+    if "--discard" in args:
+        args.remove("--discard")
+        sys.exit(0 if run_discard(int(args[0]), int(args[1]), verbose) else 1)
     if "--perdb" in args:
         args.remove("--perdb")
         sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)
