@@ -25,6 +25,7 @@ struct txn_client
 	bool		local_batch;	/* answered by the pooler since the last Sync */
 	bool		waiting;		/* a message waits for an earlier segment's
 								 * replies (ps_server_unsettled) */
+	uint32_t	scope_gen;		/* vars.cur.gen when ps's scope was set */
 	struct proto_buf *out;		/* held for the server (see send_held()), or
 								 * NULL: only while something is held */
 };
@@ -140,13 +141,54 @@ server_txn(struct server *s)
 	return s->txn;
 }
 
+/*
+ * The identity of the client's statements: its pool's, and its own
+ * search_path (a SET search_path that finds other tables makes the same
+ * text another statement, described on its own).
+ */
+static uint64_t
+client_scope(const struct client *c)
+{
+	const struct pool *p = c->pool;
+
+	return p ? ps_scope(p->dbname, p->username, p->conn_hash,
+						varcache_get(&c->txn->vars.cur, VAR_SEARCH_PATH)) : 0;
+}
+
 /* The client's prepared-statement map: its statements are its pool's. */
 static struct ps_client *
 client_ps_new(const struct client *c)
 {
-	const struct pool *p = c->pool;
+	c->txn->scope_gen = c->txn->vars.cur.gen;
+	return ps_client_new(client_scope(c));
+}
 
-	return ps_client_new(p ? ps_scope(p->dbname, p->username, p->conn_hash) : 0);
+/* Before a Parse: a value of the client's changed, maybe its search_path. */
+static inline void
+scope_follow(const struct client *c, struct txn_client *tc)
+{
+	if (tc->scope_gen != tc->vars.cur.gen)
+	{
+		tc->scope_gen = tc->vars.cur.gen;
+		ps_client_set_scope(tc->ps, client_scope(c));
+	}
+}
+
+/* A command tag of DDL that may change what a statement's text finds. */
+static bool
+ddl_tag(const char *tag)
+{
+	switch (tag[0])
+	{
+		case 'A':
+			return strncmp(tag, "ALTER ", 6) == 0;
+		case 'C':
+			return strncmp(tag, "CREATE ", 7) == 0;
+		case 'D':
+			return strncmp(tag, "DROP ", 5) == 0;
+		default:
+			return false;
+	}
 }
 
 void
@@ -493,6 +535,7 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_NEED_FULL;
 	if (tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 		return client_fail(c, PS_NOMEM);
+	scope_follow(c, tc);
 	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
 	if (r == PS_REPLACED)
 	{
@@ -786,7 +829,11 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		return SBUF_CLOSED;
 	}
 	if (tracking && (t == PQMSG_Parse || t == PQMSG_Bind || t == PQMSG_Describe))
+	{
 		ps_server_set_status(ts->ps, s->txn_status);
+		if (t == PQMSG_Parse)
+			scope_follow(c, tc);
+	}
 	/* a new segment while an earlier one is outstanding: txn_client_wait() */
 
 	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
@@ -1003,6 +1050,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 	if (!held_take(tc))
 		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
 	ps_server_set_status(ts->ps, s->txn_status);
+	scope_follow(c, tc);
 	while (off + PROTO_HDR_LEN <= msgs->len)
 	{
 		const uint8_t *m = msgs->data + off;
@@ -1202,6 +1250,8 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 		*done = true;
 		if (!sbuf_pkt_complete(pkt))
 			return SBUF_NEED_FULL;
+		if (t == PQMSG_ErrorResponse)
+			ps_reply_error(ts->ps, pkt->data, pkt->total);
 		if (!ps_reply_rename(ts->ps, pkt->data, pkt->total, &renamed))
 		{
 			*done = false;
@@ -1326,6 +1376,8 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 				ts->last_commit = tag[0] == 'C' && strcmp(tag, "COMMIT") == 0;
 				if (ts->ps && tag[0] == 'D' && strcmp(tag, "DISCARD ALL") == 0)
 					ps_server_forget_all(ts->ps);
+				else if (ddl_tag(tag))
+					ps_schema_changed();
 				break;
 			}
 		case PQMSG_ErrorResponse:

@@ -11,7 +11,7 @@ difference; exit status 1 if there is one.
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
                    [--pipeline K]
        prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh | --discard
-                   [--verbose]
+                   | --ddl [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
@@ -447,6 +447,81 @@ def run_discard(pooler, direct, verbose=False):
     return bad == 0
 
 
+# ---- descriptions after DDL and for another search_path (scenario 42),
+# one pool; a DDL hook runs on the side's own port (through the pooler on
+# its side) or, for DDL the pooler does not see, always on the direct port
+
+def sql_on(port, sql):
+    c = login(port)
+    c.query(sql)
+    c.read_until()
+    c.close()
+
+
+def ddl_cases(direct):
+    sync, out = msg(b"S"), []
+    fail = msg(b"Q", cstr("select 1/0"))
+    evict = b"".join(m_parse_named("f%d" % k, "select %d" % (200 + k)) for k in range(3)) + sync
+
+    def describe(name):
+        return msg(b"D", b"S" + cstr(name)) + sync
+
+    def prep(name, sql):
+        return m_parse_named(name, sql) + describe(name)
+
+    for sql in ("insert into pp_ddl values ($1)", "select v from pp_ddl where v = $1"):
+        # ALTER through the pooler: a Parse after it is parsed again
+        out.append(("ALTER TABLE through the pooler, then %r" % sql,
+                    [prep("s1", sql), prep("s2", sql), evict, msg(b"Q", cstr("begin")), fail,
+                     describe("s2"), describe("s1"), msg(b"Q", cstr("rollback"))],
+                    {0: lambda port: sql_on(port, "alter table pp_ddl alter v type int "
+                                            "using null"),
+                     1: lambda port: sql_on(port, "alter table pp_ddl alter v type text")}))
+    for sql in ("insert into pp_sp values ($1)", "select v from pp_sp where v = $1"):
+        # the client's own search_path finds another table
+        out.append(("SET search_path, then %r" % sql,
+                    [prep("s1", sql), msg(b"Q", cstr("set search_path = pp_ddl_s, public")),
+                     prep("s2", sql), evict, msg(b"Q", cstr("begin")), fail, describe("s2"),
+                     describe("s1"), msg(b"Q", cstr("rollback")),
+                     msg(b"Q", cstr("reset search_path")), prep("s3", sql)], {}))
+    # DDL the pooler does not see: 0A000 at the next Bind, and the
+    # statement prepared again works
+    run = m_bind_n("s1", 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    for reprep in ("same name", "another name"):
+        # a table of its own: no statement is shared with the case before
+        table = "pp_ddl2_" + reprep.split()[0]
+        q = "select v from " + table
+        name2 = "s1" if reprep == "same name" else "s2"
+        again = (msg(b"C", b"S" + cstr("s1")) if name2 == "s1" else b"") + \
+            m_parse_named(name2, q) + m_bind_n(name2, 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+        out.append(("ALTER TABLE on a direct connection, prepared again under %s" %
+                    ("the " + reprep if name2 == "s1" else reprep),
+                    [m_parse_named("s1", q) + run, run, again, run],
+                    {0: lambda port, t=table: sql_on(direct, "alter table %s alter v type int "
+                                                     "using 1" % t),
+                     1: lambda port, t=table: sql_on(direct, "alter table %s alter v type text"
+                                                     % t)}))
+    return out
+
+
+def run_ddl(pooler, direct, verbose=False):
+    sql_on(direct, "set client_min_messages = warning; "
+           "drop schema if exists pp_ddl_s cascade; create schema pp_ddl_s; "
+           "drop table if exists pp_sp; create table pp_sp (v int); "
+           "create table pp_ddl_s.pp_sp (v date); "
+           "drop table if exists pp_ddl; create table pp_ddl (v int); "
+           "drop table if exists pp_ddl2_same; create table pp_ddl2_same (v int); "
+           "insert into pp_ddl2_same values (1); "
+           "drop table if exists pp_ddl2_another; create table pp_ddl2_another (v int); "
+           "insert into pp_ddl2_another values (1)")
+    bad, cs = 0, ddl_cases(direct)
+    for label, body, hooks in cs:
+        if not same_body(label, pooler, direct, body, verbose, hooks=hooks):
+            bad += 1
+    print("ddl cases: %d, different: %d" % (len(cs), bad))
+    return bad == 0
+
+
 # ---- the same text in pools whose tables differ (scenario 40): identities
 # (database, user) in order; pp_perdb is int in ppdb, text in ppdb2, date in
 # the schema that pp_perdb_u's search_path finds first
@@ -504,6 +579,9 @@ def main():
     if "--discard" in args:
         args.remove("--discard")
         sys.exit(0 if run_discard(int(args[0]), int(args[1]), verbose) else 1)
+    if "--ddl" in args:
+        args.remove("--ddl")
+        sys.exit(0 if run_ddl(int(args[0]), int(args[1]), verbose) else 1)
     if "--perdb" in args:
         args.remove("--perdb")
         sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)
