@@ -44,6 +44,8 @@ struct txn_server
 	bool		last_commit;	/* last CommandComplete was COMMIT */
 	bool		replied;		/* ps_server_reply() has seen the reply the
 								 * relay goes on with */
+	bool		probe_check;	/* ps is new or was emptied (DISCARD ALL):
+								 * the rows probe may be due */
 	bool		renamed;		/* the relay goes on with an error whose
 								 * client-named copy is in `renamed` */
 };
@@ -163,15 +165,16 @@ client_ps_new(const struct client *c)
 	return ps_client_new(client_scope(c));
 }
 
-/* Before a Parse: a value of the client's changed, maybe its search_path. */
-static inline void
+/*
+ * Before a Parse, where a value of the client's changed since its scope was
+ * set (scope_gen), maybe its search_path.  Out of line: rare.
+ */
+static void
+__attribute__((noinline))
 scope_follow(const struct client *c, struct txn_client *tc)
 {
-	if (tc->scope_gen != tc->vars.cur.gen)
-	{
-		tc->scope_gen = tc->vars.cur.gen;
-		ps_client_set_scope(tc->ps, client_scope(c));
-	}
+	tc->scope_gen = tc->vars.cur.gen;
+	ps_client_set_scope(tc->ps, client_scope(c));
 }
 
 /* A command tag of DDL that may change what a statement's text finds. */
@@ -535,7 +538,8 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_NEED_FULL;
 	if (tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 		return client_fail(c, PS_NOMEM);
-	scope_follow(c, tc);
+	if (tc->scope_gen != tc->vars.cur.gen)
+		scope_follow(c, tc);
 	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
 	if (r == PS_REPLACED)
 	{
@@ -618,12 +622,27 @@ build_client_id(const struct client *c, const struct txn_client *tc, const struc
 	log_debug("%s pgplumb.client_id set on %s: %s", client_ident(c), server_ident(s), q);
 }
 
+/*
+ * The server's statement cache is new or a DISCARD ALL emptied it: the rows
+ * probe (prepare.h) goes ahead of the next request that starts on the idle
+ * server.  Checked where the session parameters are (sync_needed), which
+ * costs nothing more per message: the next request takes the slow path.
+ */
+static void
+probe_recheck(struct txn_server *ts)
+{
+	ts->probe_check = true;
+	ts->synced_serial = 0;
+}
+
 static bool
 sync_needed(struct txn_client *tc, struct txn_server *ts)
 {
 	if (ts->synced_serial == tc->serial && ts->synced_cgen == tc->vars.cur.gen &&
 		ts->synced_sgen == ts->vars.gen)
 		return false;
+	if (ts->probe_check)
+		return true;			/* see probe_recheck() */
 	if (!varcache_same(&tc->vars.cur, &ts->vars))
 		for (int i = 0; i < varcache_count(); i++)
 			if (varcache_tracked(i) && !varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
@@ -785,7 +804,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	bool		tracking = tracks_prepared(c->pool);
 	bool		need_sync,
 				need_id,
-				need_probe,
+				need_probe = false,
 				need_full,
 				replaced = false;
 	const char *sql = NULL;
@@ -814,26 +833,16 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
+		probe_recheck(ts);
 	}
 	tracking = tracking && ts->ps != NULL;
-
-	/*
-	 * the rows probe (prepare.h) ahead of the first request on a new cache,
-	 * and on one that a DISCARD ALL emptied (of any client of this server)
-	 */
-	need_probe = tracking && !was_busy && s->txn_status == 'I' && ts->sync_pending == 0 &&
-		starts_request(t) && ps_server_rows_probe_due(ts->ps);
 	if (tracking && tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 	{
 		disconnect_client(c, "53200", "out of memory");
 		return SBUF_CLOSED;
 	}
 	if (tracking && (t == PQMSG_Parse || t == PQMSG_Bind || t == PQMSG_Describe))
-	{
 		ps_server_set_status(ts->ps, s->txn_status);
-		if (t == PQMSG_Parse)
-			scope_follow(c, tc);
-	}
 	/* a new segment while an earlier one is outstanding: txn_client_wait() */
 
 	if (holds(tc) && !sbuf_pkt_complete(pkt) && !send_held(c, s))
@@ -845,6 +854,9 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	switch (t)
 	{
 		case PQMSG_Parse:
+			if (tracking && tc->scope_gen != tc->vars.cur.gen)
+				scope_follow(c, tc);
+			/* fall through */
 		case PQMSG_Bind:
 		case PQMSG_Describe:
 		case PQMSG_Close:
@@ -875,7 +887,13 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	proto_buf_reset(&scratch);
 	if (need_sync)
 	{
-		int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, &scratch);
+		int			n;
+
+		/* the rows probe (prepare.h), checked for here: see probe_recheck() */
+		need_probe = ts->probe_check && tracking && s->txn_status == 'I' &&
+			ts->sync_pending == 0 && ps_server_rows_probe_due(ts->ps);
+		ts->probe_check = false;
+		n = varcache_build_sync(&tc->vars.cur, &ts->vars, &scratch);
 
 		if (n < 0)
 			return client_fail(c, PS_NOMEM);
@@ -1050,7 +1068,8 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 	if (!held_take(tc))
 		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
 	ps_server_set_status(ts->ps, s->txn_status);
-	scope_follow(c, tc);
+	if (tc->scope_gen != tc->vars.cur.gen)
+		scope_follow(c, tc);
 	while (off + PROTO_HDR_LEN <= msgs->len)
 	{
 		const uint8_t *m = msgs->data + off;
@@ -1151,7 +1170,10 @@ txn_server_unlinked_packet(struct server *s, struct sbuf_pkt *pkt)
 		if (!sbuf_pkt_complete(pkt))
 			return SBUF_NEED_FULL;
 		if (strcmp(command_tag(pkt), "DISCARD ALL") == 0)
+		{
 			ps_server_forget_all(s->txn->ps);
+			probe_recheck(s->txn);
+		}
 	}
 	return SBUF_FORWARD;
 }
@@ -1174,7 +1196,10 @@ txn_server_reset_sent(struct server *s, const char *query)
 		if (!varcache_is_reported(i) && varcache_set(&ts->vars, i, NULL, false) < 0)
 			log_warning("%s out of memory", server_ident(s));
 	if (ts->ps && has_words(query, query + strlen(query), "discard"))
+	{
 		ps_server_forget_all(ts->ps);
+		probe_recheck(ts);
+	}
 }
 
 /* A reply of our sync query: swallowed, the server's values recorded. */
@@ -1375,7 +1400,10 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 
 				ts->last_commit = tag[0] == 'C' && strcmp(tag, "COMMIT") == 0;
 				if (ts->ps && tag[0] == 'D' && strcmp(tag, "DISCARD ALL") == 0)
+				{
 					ps_server_forget_all(ts->ps);
+					probe_recheck(ts);
+				}
 				else if (ddl_tag(tag))
 					ps_schema_changed();
 				break;
