@@ -25,7 +25,13 @@ struct txn_client
 	bool		local_batch;	/* answered by the pooler since the last Sync */
 	bool		waiting;		/* a message waits for an earlier segment's
 								 * replies (ps_server_unsettled) */
+	bool		refused;		/* this Query came in a transaction block
+								 * with nothing outstanding: a DISCARD ALL
+								 * fails, and in a failed one a DEALLOCATE
+								 * (the server refuses the client's text) */
 	uint32_t	scope_gen;		/* vars.cur.gen when ps's scope was set */
+	uint64_t	scope_conn;		/* and its pool's conn_hash (a RELOAD that
+								 * changes the database entry changes it) */
 	struct proto_buf *out;		/* held for the server (see send_held()), or
 								 * NULL: only while something is held */
 };
@@ -162,18 +168,30 @@ static struct ps_client *
 client_ps_new(const struct client *c)
 {
 	c->txn->scope_gen = c->txn->vars.cur.gen;
+	c->txn->scope_conn = c->pool ? c->pool->conn_hash : 0;
 	return ps_client_new(client_scope(c));
 }
 
 /*
- * Before a Parse, where a value of the client's changed since its scope was
- * set (scope_gen), maybe its search_path.  Out of line: rare.
+ * Has the identity of the client's statements changed since it was set: a
+ * value of the client's (maybe its search_path), or its pool's database
+ * entry (RELOAD; the client stays, as in PgBouncer, and its next Parses are
+ * the new entry's statements)?
  */
+static inline bool
+scope_changed(const struct client *c, const struct txn_client *tc)
+{
+	return tc->scope_gen != tc->vars.cur.gen ||
+		(c->pool && tc->scope_conn != c->pool->conn_hash);
+}
+
+/* Before a Parse where scope_changed().  Out of line: rare. */
 static void
 __attribute__((noinline))
 scope_follow(const struct client *c, struct txn_client *tc)
 {
 	tc->scope_gen = tc->vars.cur.gen;
+	tc->scope_conn = c->pool ? c->pool->conn_hash : 0;
 	ps_client_set_scope(tc->ps, client_scope(c));
 }
 
@@ -538,7 +556,7 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_NEED_FULL;
 	if (tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 		return client_fail(c, PS_NOMEM);
-	if (tc->scope_gen != tc->vars.cur.gen)
+	if (scope_changed(c, tc))
 		scope_follow(c, tc);
 	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
 	if (r == PS_REPLACED)
@@ -854,7 +872,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	switch (t)
 	{
 		case PQMSG_Parse:
-			if (tracking && tc->scope_gen != tc->vars.cur.gen)
+			if (tracking && scope_changed(c, tc))
 				scope_follow(c, tc);
 			/* fall through */
 		case PQMSG_Bind:
@@ -927,6 +945,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 
 		sql = (const char *) pkt->data + PROTO_HDR_LEN;
 		sql_len = pkt->total - PROTO_HDR_LEN;
+		tc->refused = tracking && s->txn_status != 'I' && ps_server_outstanding(ts->ps) == 0;
 		if (pool_mode(c->pool) != CFG_POOL_SESSION)
 			what = unsupported_statement(sql, sql_len, &hint);
 		if (what)
@@ -940,7 +959,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 											  cfg->max_prepared_statements, &ps_out) != PS_PASS)
 				return client_fail(c, PS_NOMEM);
 		}
-		else if (tracking && ps_query_is_deallocate(sql, sql_len, name, sizeof(name)))
+		else if (tracking && !(tc->refused && s->txn_status == 'E') &&
+				 ps_query_is_deallocate(sql, sql_len, name, sizeof(name)))
 		{
 			enum ps_result r = ps_client_deallocate_query(tc->ps, ts->ps, sql, sql_len, &ps_out);
 
@@ -1000,7 +1020,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		if (tc->vars.reset_pending)
 			ts->id_serial = 0;	/* RESET ALL / DISCARD ALL: the id is gone too */
 		if (tracking && tc->ps && tc->vars.reset_pending && t == PQMSG_Query &&
-			has_words(sql, sql + sql_len, "discard"))
+			!tc->refused && has_words(sql, sql + sql_len, "discard"))
 			ps_client_forget_all(tc->ps);
 	}
 
@@ -1068,7 +1088,7 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 	if (!held_take(tc))
 		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
 	ps_server_set_status(ts->ps, s->txn_status);
-	if (tc->scope_gen != tc->vars.cur.gen)
+	if (scope_changed(c, tc))
 		scope_follow(c, tc);
 	while (off + PROTO_HDR_LEN <= msgs->len)
 	{

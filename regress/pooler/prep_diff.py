@@ -9,13 +9,14 @@ up to ReadyForQuery and compared byte for byte.  Prints the seed and the first
 difference; exit status 1 if there is one.
 
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
-                   [--pipeline K]
+                   [--pipeline K] [--strict] [--more-sql]
        prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh | --discard
-                   | --ddl [--verbose]
+                   | --ddl | --reload POOLER_INI [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
-"Errors in a pipeline")
+"Errors in a pipeline"; --more-sql: DISCARD ALL, DEALLOCATE ALL, SET and
+RESET search_path and a DROP TABLE IF EXISTS among the simple queries)
 """
 import itertools
 import random
@@ -57,6 +58,13 @@ STRICT = False             # --strict: tolerate no difference
 SIMPLE = ["begin", "commit", "rollback", "select 1", "select 1/0", "selec",
           "select 'x' as y; select 2"]
 VALUES = ["1", "0", "7", "x", None]
+# --more-sql: simple queries that change what the pooler tracks (its server
+# caches and rows probe, the clients' names and search_path, DDL that makes
+# its statements new ones) without changing what any text means; the DDL
+# takes no lock (it finds no table), so that one side's open transaction
+# never holds up the other's
+MORE_SIMPLE = ["discard all", "deallocate all", "set search_path = public, pg_catalog",
+               "reset search_path", "drop table if exists pp_prep_none"]
 
 
 def msg(typ, payload=b""):
@@ -522,6 +530,62 @@ def run_ddl(pooler, direct, verbose=False):
     return bad == 0
 
 
+# ---- a RELOAD that points the database entry ppdb at another database
+# (scenario 43): a client connected before prepares a text, the entry is
+# changed to dbname=ppdb2 (pp_reload is int in ppdb, text in ppdb2) and
+# reloaded, and the client prepares the same text again and describes it,
+# also in a failed transaction.  Compared with a direct connection to ppdb2
+# that sends what the client sends after the reload.
+
+def set_entry(pooler, ini, dbname):
+    """Point the [databases] entry ppdb at `dbname` and RELOAD."""
+    import re
+    with open(ini) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^(ppdb = .*dbname=)\S+", lambda m: m.group(1) + dbname, text)
+    with open(ini, "w") as f:
+        f.write(text)
+    admin = Conn(pooler)
+    admin.startup(user="postgres", database="pgbouncer")
+    admin.read_until()
+    admin.query("RELOAD")
+    admin.read_until()
+    admin.close()
+
+
+def run_reload(pooler, direct, ini):
+    sync = msg(b"S")
+    out = []
+    describe = msg(b"D", b"S" + cstr("s2")) + sync
+    evict = b"".join(m_parse_named("f%d" % k, "select %d" % (300 + k)) for k in range(3)) + sync
+    for sql in ("insert into pp_reload values ($1)", "select v from pp_reload where v = $1"):
+        set_entry(pooler, ini, "ppdb")
+        client = login(pooler)
+        client.send(m_parse_named("s1", sql) + msg(b"D", b"S" + cstr("s1")) + sync)
+        client.read_until()
+        set_entry(pooler, ini, "ppdb2")
+        body = [m_parse_named("s2", sql) + describe, evict, msg(b"Q", cstr("begin")),
+                msg(b"Q", cstr("select 1/0")), describe, msg(b"Q", cstr("rollback")), describe]
+        got = []
+        for item in body:
+            client.send(item)
+            got.append(client.read_until(timeout=10.0))
+        client.close()
+        want = send_body(direct, body, database="ppdb2")
+        label = "%r prepared again after a RELOAD from ppdb to ppdb2" % sql
+        if got == want:
+            print("same:", label)
+        else:
+            print("DIFFERENT:", label)
+            for d, p in zip(want, got):
+                if d != p:
+                    print("  direct:", show(d))
+                    print("  pooler:", show(p))
+        out.append(got == want)
+    print("reload cases: %d, different: %d" % (len(out), out.count(False)))
+    return all(out)
+
+
 # ---- the same text in pools whose tables differ (scenario 40): identities
 # (database, user) in order; pp_perdb is int in ppdb, text in ppdb2, date in
 # the schema that pp_perdb_u's search_path finds first
@@ -573,6 +637,9 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    if "--more-sql" in args:
+        args.remove("--more-sql")
+        SIMPLE.extend(MORE_SIMPLE)
     if "--fresh" in args:
         args.remove("--fresh")
         sys.exit(0 if run_fresh(int(args[0]), int(args[1])) else 1)
@@ -582,6 +649,11 @@ def main():
     if "--ddl" in args:
         args.remove("--ddl")
         sys.exit(0 if run_ddl(int(args[0]), int(args[1]), verbose) else 1)
+    if "--reload" in args:
+        k = args.index("--reload")
+        ini = args[k + 1]
+        del args[k:k + 2]
+        sys.exit(0 if run_reload(int(args[0]), int(args[1]), ini) else 1)
     if "--perdb" in args:
         args.remove("--perdb")
         sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)
