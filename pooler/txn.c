@@ -804,6 +804,26 @@ wait_unsettled(struct client *c, struct server *s, uint8_t t)
 	return SBUF_WAIT;
 }
 
+/*
+ * A DEALLOCATE or DISCARD pipelined after requests whose outcome is not
+ * known yet: whether the server refuses it (in a failed transaction; a
+ * DISCARD ALL in any transaction block), which leaves the client's names as
+ * they are, is known at their ReadyForQuery, so it waits for that
+ * (txn_server_after() resumes the client).  Out of line: rare.
+ */
+static bool
+__attribute__((noinline))
+names_query_waits(const struct server *s, const struct txn_server *ts,
+				  const struct sbuf_pkt *pkt)
+{
+	const char *end = (const char *) pkt->data + pkt->total;
+	const char *p = skip_blank((const char *) pkt->data + PROTO_HDR_LEN, end);
+
+	if (s->expect_rfq == 0 || ps_server_outstanding(ts->ps) == 0)
+		return false;
+	return word_at(&p, end, "deallocate") || word_at(&p, end, "discard");
+}
+
 enum sbuf_ret
 txn_client_wait(struct client *c, struct server *s, uint8_t t)
 {
@@ -943,6 +963,14 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 				   *what = NULL;
 		char		name[64];
 
+		/* (nothing has changed yet: a Query that waits came with was_busy) */
+		if (tracking && names_query_waits(s, ts, pkt))
+		{
+			if (holds(tc) && !send_held(c, s))
+				return SBUF_CLOSED;
+			tc->waiting = true;
+			return SBUF_WAIT;
+		}
 		sql = (const char *) pkt->data + PROTO_HDR_LEN;
 		sql_len = pkt->total - PROTO_HDR_LEN;
 		tc->refused = tracking && s->txn_status != 'I' && ps_server_outstanding(ts->ps) == 0;

@@ -32,6 +32,7 @@ start_pooler "$BASE"
 prep_diff "one segment at a time" "7 8 11 12 13" 300
 prep_diff "two Sync segments sent before their replies are read" "21 22 23" 150 --pipeline 2
 prep_diff "DISCARD ALL, DEALLOCATE ALL, search_path and DDL among them" "20001 20003 20005" 300 --more-sql
+prep_diff "the same, a DEALLOCATE ALL pipelined after a failing segment" "22193 22199" 150 --pipeline 2 --more-sql
 stop_pooler
 
 start_pooler "$BASE
