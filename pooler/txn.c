@@ -819,7 +819,11 @@ names_query_waits(const struct server *s, const struct txn_server *ts,
 	const char *end = (const char *) pkt->data + pkt->total;
 	const char *p = skip_blank((const char *) pkt->data + PROTO_HDR_LEN, end);
 
-	if (s->expect_rfq == 0 || ps_server_outstanding(ts->ps) == 0)
+	/*
+	 * only behind the client's own segments: the ReadyForQuery of a sync
+	 * query of ours is swallowed (sync_reply) and would not resume it
+	 */
+	if (s->expect_rfq == 0 || ts->sync_pending != 0 || ps_server_outstanding(ts->ps) == 0)
 		return false;
 	return word_at(&p, end, "deallocate") || word_at(&p, end, "discard");
 }
@@ -964,7 +968,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		char		name[64];
 
 		/* (nothing has changed yet: a Query that waits came with was_busy) */
-		if (tracking && names_query_waits(s, ts, pkt))
+		if (tracking && c->coal == NULL && names_query_waits(s, ts, pkt))
 		{
 			if (holds(tc) && !send_held(c, s))
 				return SBUF_CLOSED;
