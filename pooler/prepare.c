@@ -47,8 +47,8 @@ struct ps_stmt
 	uint8_t    *pdesc;			/* its ParameterDescription, or NULL */
 	bool		learning;		/* a Describe to learn them was sent */
 	bool		stale;			/* the server said its result type changed
-								 * (0A000, RevalidateCachedQuery): a new
-								 * Parse of the text gets a new statement */
+								 * (0A000, RevalidateCachedQuery): a new Parse
+								 * of the text gets a new statement */
 	uint32_t	epoch;			/* stmt_epoch when it was made */
 	uint8_t		body[];
 };

@@ -25,10 +25,10 @@ struct txn_client
 	bool		local_batch;	/* answered by the pooler since the last Sync */
 	bool		waiting;		/* a message waits for an earlier segment's
 								 * replies (ps_server_unsettled) */
-	bool		refused;		/* this Query came in a transaction block
-								 * with nothing outstanding: a DISCARD ALL
-								 * fails, and in a failed one a DEALLOCATE
-								 * (the server refuses the client's text) */
+	bool		refused;		/* this Query came in a transaction block with
+								 * nothing outstanding: a DISCARD ALL fails,
+								 * and in a failed one a DEALLOCATE (the
+								 * server refuses the client's text) */
 	uint32_t	scope_gen;		/* vars.cur.gen when ps's scope was set */
 	uint64_t	scope_conn;		/* and its pool's conn_hash (a RELOAD that
 								 * changes the database entry changes it) */
@@ -50,8 +50,8 @@ struct txn_server
 	bool		last_commit;	/* last CommandComplete was COMMIT */
 	bool		replied;		/* ps_server_reply() has seen the reply the
 								 * relay goes on with */
-	bool		probe_check;	/* ps is new or was emptied (DISCARD ALL):
-								 * the rows probe may be due */
+	bool		probe_check;	/* ps is new or was emptied (DISCARD ALL): the
+								 * rows probe may be due */
 	bool		renamed;		/* the relay goes on with an error whose
 								 * client-named copy is in `renamed` */
 };
