@@ -46,6 +46,10 @@ struct ps_stmt
 								 * (NoData), 2 rows (RowDescription) */
 	uint8_t    *pdesc;			/* its ParameterDescription, or NULL */
 	bool		learning;		/* a Describe to learn them was sent */
+	bool		stale;			/* the server said its result type changed
+								 * (0A000, RevalidateCachedQuery): a new Parse
+								 * of the text gets a new statement */
+	uint32_t	epoch;			/* stmt_epoch when it was made */
 	uint8_t		body[];
 };
 
@@ -53,6 +57,21 @@ static struct ps_stmt **stmt_tab;
 static uint32_t stmt_tab_size;	/* power of two, 0 before first use */
 static uint32_t stmt_count;
 static uint64_t stmt_next_id = 1;
+
+/*
+ * Advanced by DDL that passed through the pooler (ps_schema_changed): a
+ * statement made before is found by no Parse after it, so that texts are
+ * parsed (and described) again under the new tables; clients that have it
+ * keep it, as a direct connection keeps a statement prepared before the DDL.
+ */
+static uint32_t stmt_epoch;
+
+/* May a new Parse of pool `scope` use `st` (same body)? */
+static inline bool
+stmt_current(const struct ps_stmt *st, uint64_t scope)
+{
+	return st->scope == scope && st->epoch == stmt_epoch && !st->stale;
+}
 
 /*
  * The duplicate-name probe: an empty statement named PGPLUMB_0 (ids start
@@ -219,7 +238,7 @@ stmt_get(uint64_t scope, const uint8_t *body, uint32_t len, bool *bad)
 	if (stmt_tab_size)
 	{
 		for (st = stmt_tab[h & (stmt_tab_size - 1)]; st; st = st->hnext)
-			if (st->hash == h && st->scope == scope && st->body_len == len &&
+			if (st->hash == h && stmt_current(st, scope) && st->body_len == len &&
 				memcmp(st->body, body, len) == 0)
 			{
 				stmt_ref(st);
@@ -237,6 +256,7 @@ stmt_get(uint64_t scope, const uint8_t *body, uint32_t len, bool *bad)
 	st->text_len = text_len;
 	st->hash = h;
 	st->scope = scope;
+	st->epoch = stmt_epoch;
 	st->id = stmt_next_id++;
 	st->refcount = 1;
 	st->name_len = (uint32_t) snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu",
@@ -483,12 +503,26 @@ struct ps_client
 static void unlink_client(struct ps_client *cl);
 
 uint64_t
-ps_scope(const char *dbname, const char *user, uint64_t conn)
+ps_scope(const char *dbname, const char *user, uint64_t conn, const char *search_path)
 {
 	uint64_t	h = hash_bytes(dbname, strlen(dbname) + 1);
 
 	h = hash_bytes(&h, sizeof(h)) ^ hash_bytes(user, strlen(user) + 1);
+	if (search_path)
+		h = hash_bytes(&h, sizeof(h)) ^ hash_bytes(search_path, strlen(search_path) + 1);
 	return hash_bytes(&h, sizeof(h)) ^ conn;
+}
+
+void
+ps_client_set_scope(struct ps_client *cl, uint64_t scope)
+{
+	cl->scope = scope;
+}
+
+void
+ps_schema_changed(void)
+{
+	stmt_epoch++;
 }
 
 struct ps_client *
@@ -1216,6 +1250,40 @@ ps_reply_renames(const struct ps_server *sv)
 	return rq && rq->mapped;
 }
 
+/* The value of field `code` of an ErrorResponse body, or NULL. */
+static const char *
+error_field(const uint8_t *msg, uint32_t total, char code)
+{
+	uint32_t	pos = PROTO_HDR_LEN;
+
+	while (pos < total && msg[pos] != 0)
+	{
+		const uint8_t *nul = memchr(msg + pos + 1, '\0', total - pos - 1);
+
+		if (nul == NULL)
+			return NULL;
+		if (msg[pos] == (uint8_t) code)
+			return (const char *) msg + pos + 1;
+		pos = (uint32_t) (nul - msg) + 1;
+	}
+	return NULL;
+}
+
+void
+ps_reply_error(const struct ps_server *sv, const uint8_t *msg, uint32_t total)
+{
+	const struct ps_rq *rq = sv->untracked_z ? NULL : queue_head(sv);
+	const char *code,
+			   *routine;
+
+	if (rq == NULL || !rq->mapped || rq->map_stmt == NULL ||
+		(code = error_field(msg, total, 'C')) == NULL || strcmp(code, "0A000") != 0 ||
+		(routine = error_field(msg, total, 'R')) == NULL ||
+		strcmp(routine, "RevalidateCachedQuery") != 0)
+		return;
+	rq->map_stmt->stale = true;
+}
+
 bool
 ps_reply_rename(const struct ps_server *sv, const uint8_t *msg, uint32_t total,
 				struct proto_buf *out)
@@ -1704,7 +1772,8 @@ parse_stmt(struct ps_client *cl, uint32_t nlen, const uint8_t *body, uint32_t le
 {
 	struct ps_stmt *st = cl->unnamed;
 
-	if (nlen == 0 && st && st->body_len == len && memcmp(st->body, body, len) == 0)
+	if (nlen == 0 && st && st->body_len == len && stmt_current(st, cl->scope) &&
+		memcmp(st->body, body, len) == 0)
 	{
 		*bad = false;
 		stmt_ref(st);

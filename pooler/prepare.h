@@ -114,9 +114,25 @@ void		ps_global_cleanup(void);
  * database, another user, another database entry) get different statements
  * for the same text, each learning its own description (its parameter
  * types and result differ with the tables and search_path the text finds).
- * `conn` is what the pool's server connections depend on.
+ * `conn` is what the pool's server connections depend on; `search_path`
+ * the client's own (NULL: it has set none).
  */
-uint64_t	ps_scope(const char *dbname, const char *user, uint64_t conn);
+uint64_t	ps_scope(const char *dbname, const char *user, uint64_t conn,
+					 const char *search_path);
+
+/*
+ * The client's pool identity changed (its own SET search_path, which finds
+ * other tables): its next Parses find the statements of `scope`, and a text
+ * new there is parsed and described again.
+ */
+void		ps_client_set_scope(struct ps_client *cl, uint64_t scope);
+
+/*
+ * DDL passed through the pooler (a CommandComplete ALTER / CREATE / DROP):
+ * statements made before are found by no later Parse (each text is parsed
+ * and described again); clients that have one keep it.
+ */
+void		ps_schema_changed(void);
 
 /* A client's map; its statements are those of `scope` (ps_scope). */
 struct ps_client *ps_client_new(uint64_t scope);
@@ -266,6 +282,13 @@ const char *ps_stmt_name(const struct ps_stmt *st);
 /* True if the reply now arriving answers a request whose statement the
  * server knows by another name. */
 bool		ps_reply_renames(const struct ps_server *sv);
+
+/* For an ErrorResponse that answers such a request: if it is "cached plan
+ * must not change result type" (0A000 from RevalidateCachedQuery, DDL the
+ * pooler did not see), the statement is stale: a new Parse of its text
+ * gets a new one, parsed again (a driver that prepares again after the
+ * error recovers, as on a direct connection). */
+void		ps_reply_error(const struct ps_server *sv, const uint8_t *msg, uint32_t total);
 
 /* For that reply (`msg`, `total` bytes): true if `out` was reset and holds
  * the message with the client's name; false if no field names the

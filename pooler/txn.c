@@ -25,6 +25,13 @@ struct txn_client
 	bool		local_batch;	/* answered by the pooler since the last Sync */
 	bool		waiting;		/* a message waits for an earlier segment's
 								 * replies (ps_server_unsettled) */
+	bool		refused;		/* this Query came in a transaction block with
+								 * nothing outstanding: a DISCARD ALL fails,
+								 * and in a failed one a DEALLOCATE (the
+								 * server refuses the client's text) */
+	uint32_t	scope_gen;		/* vars.cur.gen when ps's scope was set */
+	uint64_t	scope_conn;		/* and its pool's conn_hash (a RELOAD that
+								 * changes the database entry changes it) */
 	struct proto_buf *out;		/* held for the server (see send_held()), or
 								 * NULL: only while something is held */
 };
@@ -43,6 +50,8 @@ struct txn_server
 	bool		last_commit;	/* last CommandComplete was COMMIT */
 	bool		replied;		/* ps_server_reply() has seen the reply the
 								 * relay goes on with */
+	bool		probe_check;	/* ps is new or was emptied (DISCARD ALL): the
+								 * rows probe may be due */
 	bool		renamed;		/* the relay goes on with an error whose
 								 * client-named copy is in `renamed` */
 };
@@ -140,13 +149,67 @@ server_txn(struct server *s)
 	return s->txn;
 }
 
+/*
+ * The identity of the client's statements: its pool's, and its own
+ * search_path (a SET search_path that finds other tables makes the same
+ * text another statement, described on its own).
+ */
+static uint64_t
+client_scope(const struct client *c)
+{
+	const struct pool *p = c->pool;
+
+	return p ? ps_scope(p->dbname, p->username, p->conn_hash,
+						varcache_get(&c->txn->vars.cur, VAR_SEARCH_PATH)) : 0;
+}
+
 /* The client's prepared-statement map: its statements are its pool's. */
 static struct ps_client *
 client_ps_new(const struct client *c)
 {
-	const struct pool *p = c->pool;
+	c->txn->scope_gen = c->txn->vars.cur.gen;
+	c->txn->scope_conn = c->pool ? c->pool->conn_hash : 0;
+	return ps_client_new(client_scope(c));
+}
 
-	return ps_client_new(p ? ps_scope(p->dbname, p->username, p->conn_hash) : 0);
+/*
+ * Has the identity of the client's statements changed since it was set: a
+ * value of the client's (maybe its search_path), or its pool's database
+ * entry (RELOAD; the client stays, as in PgBouncer, and its next Parses are
+ * the new entry's statements)?
+ */
+static inline bool
+scope_changed(const struct client *c, const struct txn_client *tc)
+{
+	return tc->scope_gen != tc->vars.cur.gen ||
+		(c->pool && tc->scope_conn != c->pool->conn_hash);
+}
+
+/* Before a Parse where scope_changed().  Out of line: rare. */
+static void
+__attribute__((noinline))
+scope_follow(const struct client *c, struct txn_client *tc)
+{
+	tc->scope_gen = tc->vars.cur.gen;
+	tc->scope_conn = c->pool ? c->pool->conn_hash : 0;
+	ps_client_set_scope(tc->ps, client_scope(c));
+}
+
+/* A command tag of DDL that may change what a statement's text finds. */
+static bool
+ddl_tag(const char *tag)
+{
+	switch (tag[0])
+	{
+		case 'A':
+			return strncmp(tag, "ALTER ", 6) == 0;
+		case 'C':
+			return strncmp(tag, "CREATE ", 7) == 0;
+		case 'D':
+			return strncmp(tag, "DROP ", 5) == 0;
+		default:
+			return false;
+	}
 }
 
 void
@@ -493,6 +556,8 @@ txn_client_unlinked_packet(struct client *c, struct sbuf_pkt *pkt)
 		return SBUF_NEED_FULL;
 	if (tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
 		return client_fail(c, PS_NOMEM);
+	if (scope_changed(c, tc))
+		scope_follow(c, tc);
 	r = ps_client_unlinked(tc->ps, pkt->data, pkt->total);
 	if (r == PS_REPLACED)
 	{
@@ -575,12 +640,27 @@ build_client_id(const struct client *c, const struct txn_client *tc, const struc
 	log_debug("%s pgplumb.client_id set on %s: %s", client_ident(c), server_ident(s), q);
 }
 
+/*
+ * The server's statement cache is new or a DISCARD ALL emptied it: the rows
+ * probe (prepare.h) goes ahead of the next request that starts on the idle
+ * server.  Checked where the session parameters are (sync_needed), which
+ * costs nothing more per message: the next request takes the slow path.
+ */
+static void
+probe_recheck(struct txn_server *ts)
+{
+	ts->probe_check = true;
+	ts->synced_serial = 0;
+}
+
 static bool
 sync_needed(struct txn_client *tc, struct txn_server *ts)
 {
 	if (ts->synced_serial == tc->serial && ts->synced_cgen == tc->vars.cur.gen &&
 		ts->synced_sgen == ts->vars.gen)
 		return false;
+	if (ts->probe_check)
+		return true;			/* see probe_recheck() */
 	if (!varcache_same(&tc->vars.cur, &ts->vars))
 		for (int i = 0; i < varcache_count(); i++)
 			if (varcache_tracked(i) && !varcache_equal_slot(&tc->vars.cur, &ts->vars, i))
@@ -724,6 +804,30 @@ wait_unsettled(struct client *c, struct server *s, uint8_t t)
 	return SBUF_WAIT;
 }
 
+/*
+ * A DEALLOCATE or DISCARD pipelined after requests whose outcome is not
+ * known yet: whether the server refuses it (in a failed transaction; a
+ * DISCARD ALL in any transaction block), which leaves the client's names as
+ * they are, is known at their ReadyForQuery, so it waits for that
+ * (txn_server_after() resumes the client).  Out of line: rare.
+ */
+static bool
+__attribute__((noinline))
+names_query_waits(const struct server *s, const struct txn_server *ts,
+				  const struct sbuf_pkt *pkt)
+{
+	const char *end = (const char *) pkt->data + pkt->total;
+	const char *p = skip_blank((const char *) pkt->data + PROTO_HDR_LEN, end);
+
+	/*
+	 * only behind the client's own segments: the ReadyForQuery of a sync
+	 * query of ours is swallowed (sync_reply) and would not resume it
+	 */
+	if (s->expect_rfq == 0 || ts->sync_pending != 0 || ps_server_outstanding(ts->ps) == 0)
+		return false;
+	return word_at(&p, end, "deallocate") || word_at(&p, end, "discard");
+}
+
 enum sbuf_ret
 txn_client_wait(struct client *c, struct server *s, uint8_t t)
 {
@@ -771,9 +875,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 			disconnect_client(c, "53200", "out of memory");
 			return SBUF_CLOSED;
 		}
-		/* the rows probe (prepare.h) ahead of a new cache's first request */
-		need_probe = tracking && s->txn_status == 'I' && ts->sync_pending == 0 &&
-			starts_request(t) && ps_server_rows_probe_due(ts->ps);
+		probe_recheck(ts);
 	}
 	tracking = tracking && ts->ps != NULL;
 	if (tracking && tc->ps == NULL && (tc->ps = client_ps_new(c)) == NULL)
@@ -794,6 +896,9 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	switch (t)
 	{
 		case PQMSG_Parse:
+			if (tracking && scope_changed(c, tc))
+				scope_follow(c, tc);
+			/* fall through */
 		case PQMSG_Bind:
 		case PQMSG_Describe:
 		case PQMSG_Close:
@@ -824,7 +929,13 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 	proto_buf_reset(&scratch);
 	if (need_sync)
 	{
-		int			n = varcache_build_sync(&tc->vars.cur, &ts->vars, &scratch);
+		int			n;
+
+		/* the rows probe (prepare.h), checked for here: see probe_recheck() */
+		need_probe = ts->probe_check && tracking && s->txn_status == 'I' &&
+			ts->sync_pending == 0 && ps_server_rows_probe_due(ts->ps);
+		ts->probe_check = false;
+		n = varcache_build_sync(&tc->vars.cur, &ts->vars, &scratch);
 
 		if (n < 0)
 			return client_fail(c, PS_NOMEM);
@@ -856,8 +967,17 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 				   *what = NULL;
 		char		name[64];
 
+		/* (nothing has changed yet: a Query that waits came with was_busy) */
+		if (tracking && c->coal == NULL && names_query_waits(s, ts, pkt))
+		{
+			if (holds(tc) && !send_held(c, s))
+				return SBUF_CLOSED;
+			tc->waiting = true;
+			return SBUF_WAIT;
+		}
 		sql = (const char *) pkt->data + PROTO_HDR_LEN;
 		sql_len = pkt->total - PROTO_HDR_LEN;
+		tc->refused = tracking && s->txn_status != 'I' && ps_server_outstanding(ts->ps) == 0;
 		if (pool_mode(c->pool) != CFG_POOL_SESSION)
 			what = unsupported_statement(sql, sql_len, &hint);
 		if (what)
@@ -871,7 +991,8 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 											  cfg->max_prepared_statements, &ps_out) != PS_PASS)
 				return client_fail(c, PS_NOMEM);
 		}
-		else if (tracking && ps_query_is_deallocate(sql, sql_len, name, sizeof(name)))
+		else if (tracking && !(tc->refused && s->txn_status == 'E') &&
+				 ps_query_is_deallocate(sql, sql_len, name, sizeof(name)))
 		{
 			enum ps_result r = ps_client_deallocate_query(tc->ps, ts->ps, sql, sql_len, &ps_out);
 
@@ -931,7 +1052,7 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		if (tc->vars.reset_pending)
 			ts->id_serial = 0;	/* RESET ALL / DISCARD ALL: the id is gone too */
 		if (tracking && tc->ps && tc->vars.reset_pending && t == PQMSG_Query &&
-			has_words(sql, sql + sql_len, "discard"))
+			!tc->refused && has_words(sql, sql + sql_len, "discard"))
 			ps_client_forget_all(tc->ps);
 	}
 
@@ -999,6 +1120,8 @@ txn_batch_send(struct client *c, struct server *s, const struct proto_buf *msgs)
 	if (!held_take(tc))
 		return client_fail(c, PS_NOMEM) != SBUF_CLOSED;
 	ps_server_set_status(ts->ps, s->txn_status);
+	if (scope_changed(c, tc))
+		scope_follow(c, tc);
 	while (off + PROTO_HDR_LEN <= msgs->len)
 	{
 		const uint8_t *m = msgs->data + off;
@@ -1099,7 +1222,10 @@ txn_server_unlinked_packet(struct server *s, struct sbuf_pkt *pkt)
 		if (!sbuf_pkt_complete(pkt))
 			return SBUF_NEED_FULL;
 		if (strcmp(command_tag(pkt), "DISCARD ALL") == 0)
+		{
 			ps_server_forget_all(s->txn->ps);
+			probe_recheck(s->txn);
+		}
 	}
 	return SBUF_FORWARD;
 }
@@ -1122,7 +1248,10 @@ txn_server_reset_sent(struct server *s, const char *query)
 		if (!varcache_is_reported(i) && varcache_set(&ts->vars, i, NULL, false) < 0)
 			log_warning("%s out of memory", server_ident(s));
 	if (ts->ps && has_words(query, query + strlen(query), "discard"))
+	{
 		ps_server_forget_all(ts->ps);
+		probe_recheck(ts);
+	}
 }
 
 /* A reply of our sync query: swallowed, the server's values recorded. */
@@ -1198,6 +1327,8 @@ txn_server_packet(struct server *s, struct sbuf_pkt *pkt, bool *done)
 		*done = true;
 		if (!sbuf_pkt_complete(pkt))
 			return SBUF_NEED_FULL;
+		if (t == PQMSG_ErrorResponse)
+			ps_reply_error(ts->ps, pkt->data, pkt->total);
 		if (!ps_reply_rename(ts->ps, pkt->data, pkt->total, &renamed))
 		{
 			*done = false;
@@ -1321,7 +1452,12 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 
 				ts->last_commit = tag[0] == 'C' && strcmp(tag, "COMMIT") == 0;
 				if (ts->ps && tag[0] == 'D' && strcmp(tag, "DISCARD ALL") == 0)
+				{
 					ps_server_forget_all(ts->ps);
+					probe_recheck(ts);
+				}
+				else if (ddl_tag(tag))
+					ps_schema_changed();
 				break;
 			}
 		case PQMSG_ErrorResponse:

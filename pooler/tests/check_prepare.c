@@ -1586,8 +1586,8 @@ END_TEST
  */
 START_TEST(test_scoped_statements)
 {
-	struct ps_client *a = ps_client_new(ps_scope("db1", "u", 7));
-	struct ps_client *b = ps_client_new(ps_scope("db2", "u", 7));
+	struct ps_client *a = ps_client_new(ps_scope("db1", "u", 7, NULL));
+	struct ps_client *b = ps_client_new(ps_scope("db2", "u", 7, NULL));
 	struct ps_server *sa = ps_server_new();
 	struct ps_server *sb = ps_server_new();
 	struct ps_server *la = ps_server_new();
@@ -1597,10 +1597,14 @@ START_TEST(test_scoped_statements)
 	static const uint8_t pd_int[] = {'t', 0, 0, 0, 10, 0, 1, 0, 0, 0, 23};
 	static const uint8_t pd_text[] = {'t', 0, 0, 0, 10, 0, 1, 0, 0, 0, 25};
 
-	ck_assert_uint_ne(ps_scope("db1", "u", 7), ps_scope("db2", "u", 7));
-	ck_assert_uint_ne(ps_scope("db1", "u", 7), ps_scope("db1", "v", 7));
-	ck_assert_uint_ne(ps_scope("db1", "u", 7), ps_scope("db1", "u", 8));
-	ck_assert_uint_eq(ps_scope("db1", "u", 7), ps_scope("db1", "u", 7));
+	ck_assert_uint_ne(ps_scope("db1", "u", 7, NULL), ps_scope("db2", "u", 7, NULL));
+	ck_assert_uint_ne(ps_scope("db1", "u", 7, NULL), ps_scope("db1", "v", 7, NULL));
+	ck_assert_uint_ne(ps_scope("db1", "u", 7, NULL), ps_scope("db1", "u", 8, NULL));
+	ck_assert_uint_eq(ps_scope("db1", "u", 7, NULL), ps_scope("db1", "u", 7, NULL));
+	/* a client's own search_path is part of it */
+	ck_assert_uint_ne(ps_scope("db1", "u", 7, NULL), ps_scope("db1", "u", 7, "s, public"));
+	ck_assert_uint_ne(ps_scope("db1", "u", 7, "a"), ps_scope("db1", "u", 7, "b"));
+	ck_assert_uint_eq(ps_scope("db1", "u", 7, "a"), ps_scope("db1", "u", 7, "a"));
 	ps_learn_descriptions = true;
 	mk_parse("s", "insert into t values ($1)", 0);
 	ck_assert_int_eq(send_msg(a, sa, 10), PS_REPLACED);
@@ -1648,6 +1652,71 @@ START_TEST(test_scoped_statements)
 
 END_TEST
 
+/*
+ * A statement made before DDL (ps_schema_changed) or found stale (0A000 from
+ * RevalidateCachedQuery) is not found by a later Parse of its text: that
+ * one is a new statement, parsed on the server under a new name, while the
+ * client that has the old one keeps it.
+ */
+START_TEST(test_stale_statements)
+{
+	struct ps_client *a = ps_client_new(0);
+	struct ps_client *b = ps_client_new(0);
+	struct ps_server *sv = ps_server_new();
+	struct wire_msg m[8];
+	char		first[32],
+				second[32];
+	static const uint8_t err[] = {
+		'E', 0, 0, 0, 35, 'C', '0', 'A', '0', '0', '0', 0,
+		'R', 'R', 'e', 'v', 'a', 'l', 'i', 'd', 'a', 't', 'e', 'C', 'a', 'c', 'h', 'e', 'd',
+	'Q', 'u', 'e', 'r', 'y', 0, 0};
+
+	mk_parse("s", "select v from t", 0);
+	ck_assert_int_eq(send_msg(a, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	snprintf(first, sizeof(first), "%s", str_at(&m[0], 0));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	/* the same text again: the same statement, nothing parsed */
+	ck_assert_int_eq(send_msg(b, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Close);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_CloseComplete), PS_REPLY_AS_PARSE_COMPLETE);
+
+	/* after DDL: a new statement */
+	ps_schema_changed();
+	mk_parse("s2", "select v from t", 0);
+	ck_assert_int_eq(send_msg(b, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	snprintf(second, sizeof(second), "%s", str_at(&m[0], 0));
+	ck_assert_str_ne(first, second);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ParseComplete), PS_REPLY_FORWARD);
+
+	/* 0A000 to a Bind of it: stale, the next Parse makes another one */
+	mk_bind("", "s2");
+	ck_assert_int_eq(send_msg(b, sv, 10), PS_REPLACED);
+	mk_simple(PQMSG_Sync);
+	ck_assert_int_eq(send_msg(b, sv, 10), PS_PASS);
+	ck_assert(err[4] == sizeof(err) - 1);
+	ck_assert(ps_reply_renames(sv));
+	ps_reply_error(sv, err, sizeof(err));
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ErrorResponse), PS_REPLY_FORWARD);
+	ck_assert_int_eq(ps_server_reply(sv, PQMSG_ReadyForQuery), PS_REPLY_FORWARD);
+	mk_parse("s3", "select v from t", 0);
+	ck_assert_int_eq(send_msg(a, sv, 10), PS_REPLACED);
+	ck_assert_int_eq(split(&out, m, 8), 1);
+	ck_assert_int_eq(m[0].type, PQMSG_Parse);
+	ck_assert_str_ne(str_at(&m[0], 0), first);
+	ck_assert_str_ne(str_at(&m[0], 0), second);
+
+	ps_client_free(a);
+	ps_client_free(b);
+	ps_server_free(sv);
+}
+
+END_TEST
+
 static Suite *
 prepare_suite(void)
 {
@@ -1664,6 +1733,7 @@ prepare_suite(void)
 	tcase_add_test(tc, test_failed_transaction_probes);
 	tcase_add_test(tc, test_learned_description);
 	tcase_add_test(tc, test_scoped_statements);
+	tcase_add_test(tc, test_stale_statements);
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_error_skips_to_sync);
 	tcase_add_test(tc, test_error_undoes_names);

@@ -9,12 +9,14 @@ up to ReadyForQuery and compared byte for byte.  Prints the seed and the first
 difference; exit status 1 if there is one.
 
 Usage: prep_diff.py POOLER_PORT DIRECT_PORT [SEED ...] [--segments N] [--verbose]
-                   [--pipeline K]
-       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh [--verbose]
+                   [--pipeline K] [--strict] [--more-sql]
+       prep_diff.py POOLER_PORT DIRECT_PORT --cases | --perdb | --fresh | --discard
+                   | --ddl | --reload POOLER_INI [--verbose]
 (--verbose: on a difference, also every earlier segment of that client;
 --pipeline K: K segments sent before their replies are read; a segment that
 follows one which may still fail waits in the pooler for its replies, README,
-"Errors in a pipeline")
+"Errors in a pipeline"; --more-sql: DISCARD ALL, DEALLOCATE ALL, SET and
+RESET search_path and a DROP TABLE IF EXISTS among the simple queries)
 """
 import itertools
 import random
@@ -56,6 +58,13 @@ STRICT = False             # --strict: tolerate no difference
 SIMPLE = ["begin", "commit", "rollback", "select 1", "select 1/0", "selec",
           "select 'x' as y; select 2"]
 VALUES = ["1", "0", "7", "x", None]
+# --more-sql: simple queries that change what the pooler tracks (its server
+# caches and rows probe, the clients' names and search_path, DDL that makes
+# its statements new ones) without changing what any text means; the DDL
+# takes no lock (it finds no table), so that one side's open transaction
+# never holds up the other's
+MORE_SIMPLE = ["discard all", "deallocate all", "set search_path = public, pg_catalog",
+               "reset search_path", "drop table if exists pp_prep_none"]
 
 
 def msg(typ, payload=b""):
@@ -327,14 +336,17 @@ def m_bind_zero(name):
                struct.pack("!h", 0))
 
 
-def send_body(port, body, user="postgres", database="ppdb"):
+def send_body(port, body, user="postgres", database="ppdb", hooks=None):
     """Log in, send each item of `body` (a list of segments in one item:
-    sent together, pipelined) and read its replies; the replies per segment."""
+    sent together, pipelined) and read its replies; the replies per segment.
+    hooks: {item index: function(port)} called before that item is sent."""
     c = Conn(port)
     c.startup(user=user, database=database)
     c.read_until()
     out = []
-    for item in body:
+    for i, item in enumerate(body):
+        if hooks and i in hooks:
+            hooks[i](port)
         parts = item if isinstance(item, list) else [item]
         c.send(b"".join(parts))
         for _ in parts:
@@ -343,10 +355,11 @@ def send_body(port, body, user="postgres", database="ppdb"):
     return out
 
 
-def same_body(label, pooler, direct, body, verbose=False, detail=True, **login_as):
+def same_body(label, pooler, direct, body, verbose=False, detail=True, hooks=None,
+              **login_as):
     """send_body() to both sides; True if the replies are the same, else
     prints the label (and, with `detail`, the segments that differ)."""
-    got = {side: send_body(port, body, **login_as)
+    got = {side: send_body(port, body, hooks=hooks, **login_as)
            for side, port in (("direct", direct), ("pooler", pooler))}
     if got["direct"] == got["pooler"]:
         if verbose:
@@ -401,6 +414,178 @@ def run_fresh(pooler, direct):
     return bad == 0
 
 
+# ---- a DISCARD ALL from another client of the same server connection
+# (scenario 41): client B prepares and describes a statement, client A's
+# DISCARD ALL empties the pool's only server connection (the pooler's rows
+# probe PGPLUMB_000 with it), then B fails a transaction and describes its
+# statement.  On a direct connection A's DISCARD touches nothing of B's.
+
+def discard_simple(port):
+    c = login(port)
+    c.query("discard all")
+    c.read_until()
+    c.close()
+
+
+def discard_extended(port):
+    c = login(port)
+    c.send(m_parse_named("", "discard all") + m_bind_n("", 0) +
+           msg(b"E", cstr("") + b"\0\0\0\0") + msg(b"S"))
+    c.read_until()
+    c.close()
+
+
+def run_discard(pooler, direct, verbose=False):
+    sync, bad, n = msg(b"S"), 0, 0
+    fail_ext = m_parse_named("", "select 1/0") + m_bind_n("", 0) + \
+        msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    describe = msg(b"D", b"S" + cstr("s1")) + sync
+    for sql, types in CASE_TEXTS:
+        for how, discard in (("simple", discard_simple), ("extended", discard_extended)):
+            for fail in ("simple", "extended"):
+                body = [m_parse_named("s1", sql, types) + describe, msg(b"Q", cstr("begin"))]
+                body += [msg(b"Q", cstr("select 1/0"))] if fail == "simple" else [fail_ext]
+                body += [describe, msg(b"Q", cstr("rollback")), describe]
+                n += 1
+                if not same_body("%r%s after another client's %s DISCARD ALL, failed by %s query"
+                                 % (sql, types or "", how, fail), pooler, direct, body,
+                                 verbose, hooks={1: discard}):
+                    bad += 1
+    print("discard cases: %d, different: %d" % (n, bad))
+    return bad == 0
+
+
+# ---- descriptions after DDL and for another search_path (scenario 42),
+# one pool; a DDL hook runs on the side's own port (through the pooler on
+# its side) or, for DDL the pooler does not see, always on the direct port
+
+def sql_on(port, sql):
+    c = login(port)
+    c.query(sql)
+    c.read_until()
+    c.close()
+
+
+def ddl_cases(direct):
+    sync, out = msg(b"S"), []
+    fail = msg(b"Q", cstr("select 1/0"))
+    evict = b"".join(m_parse_named("f%d" % k, "select %d" % (200 + k)) for k in range(3)) + sync
+
+    def describe(name):
+        return msg(b"D", b"S" + cstr(name)) + sync
+
+    def prep(name, sql):
+        return m_parse_named(name, sql) + describe(name)
+
+    for sql in ("insert into pp_ddl values ($1)", "select v from pp_ddl where v = $1"):
+        # ALTER through the pooler: a Parse after it is parsed again
+        out.append(("ALTER TABLE through the pooler, then %r" % sql,
+                    [prep("s1", sql), prep("s2", sql), evict, msg(b"Q", cstr("begin")), fail,
+                     describe("s2"), describe("s1"), msg(b"Q", cstr("rollback"))],
+                    {0: lambda port: sql_on(port, "alter table pp_ddl alter v type int "
+                                            "using null"),
+                     1: lambda port: sql_on(port, "alter table pp_ddl alter v type text")}))
+    for sql in ("insert into pp_sp values ($1)", "select v from pp_sp where v = $1"):
+        # the client's own search_path finds another table
+        out.append(("SET search_path, then %r" % sql,
+                    [prep("s1", sql), msg(b"Q", cstr("set search_path = pp_ddl_s, public")),
+                     prep("s2", sql), evict, msg(b"Q", cstr("begin")), fail, describe("s2"),
+                     describe("s1"), msg(b"Q", cstr("rollback")),
+                     msg(b"Q", cstr("reset search_path")), prep("s3", sql)], {}))
+    # DDL the pooler does not see: 0A000 at the next Bind, and the
+    # statement prepared again works
+    run = m_bind_n("s1", 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+    for reprep in ("same name", "another name"):
+        # a table of its own: no statement is shared with the case before
+        table = "pp_ddl2_" + reprep.split()[0]
+        q = "select v from " + table
+        name2 = "s1" if reprep == "same name" else "s2"
+        again = (msg(b"C", b"S" + cstr("s1")) if name2 == "s1" else b"") + \
+            m_parse_named(name2, q) + m_bind_n(name2, 0) + msg(b"E", cstr("") + b"\0\0\0\0") + sync
+        out.append(("ALTER TABLE on a direct connection, prepared again under %s" %
+                    ("the " + reprep if name2 == "s1" else reprep),
+                    [m_parse_named("s1", q) + run, run, again, run],
+                    {0: lambda port, t=table: sql_on(direct, "alter table %s alter v type int "
+                                                     "using 1" % t),
+                     1: lambda port, t=table: sql_on(direct, "alter table %s alter v type text"
+                                                     % t)}))
+    return out
+
+
+def run_ddl(pooler, direct, verbose=False):
+    sql_on(direct, "set client_min_messages = warning; "
+           "drop schema if exists pp_ddl_s cascade; create schema pp_ddl_s; "
+           "drop table if exists pp_sp; create table pp_sp (v int); "
+           "create table pp_ddl_s.pp_sp (v date); "
+           "drop table if exists pp_ddl; create table pp_ddl (v int); "
+           "drop table if exists pp_ddl2_same; create table pp_ddl2_same (v int); "
+           "insert into pp_ddl2_same values (1); "
+           "drop table if exists pp_ddl2_another; create table pp_ddl2_another (v int); "
+           "insert into pp_ddl2_another values (1)")
+    bad, cs = 0, ddl_cases(direct)
+    for label, body, hooks in cs:
+        if not same_body(label, pooler, direct, body, verbose, hooks=hooks):
+            bad += 1
+    print("ddl cases: %d, different: %d" % (len(cs), bad))
+    return bad == 0
+
+
+# ---- a RELOAD that points the database entry ppdb at another database
+# (scenario 43): a client connected before prepares a text, the entry is
+# changed to dbname=ppdb2 (pp_reload is int in ppdb, text in ppdb2) and
+# reloaded, and the client prepares the same text again and describes it,
+# also in a failed transaction.  Compared with a direct connection to ppdb2
+# that sends what the client sends after the reload.
+
+def set_entry(pooler, ini, dbname):
+    """Point the [databases] entry ppdb at `dbname` and RELOAD."""
+    import re
+    with open(ini) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^(ppdb = .*dbname=)\S+", lambda m: m.group(1) + dbname, text)
+    with open(ini, "w") as f:
+        f.write(text)
+    admin = Conn(pooler)
+    admin.startup(user="postgres", database="pgbouncer")
+    admin.read_until()
+    admin.query("RELOAD")
+    admin.read_until()
+    admin.close()
+
+
+def run_reload(pooler, direct, ini):
+    sync = msg(b"S")
+    out = []
+    describe = msg(b"D", b"S" + cstr("s2")) + sync
+    evict = b"".join(m_parse_named("f%d" % k, "select %d" % (300 + k)) for k in range(3)) + sync
+    for sql in ("insert into pp_reload values ($1)", "select v from pp_reload where v = $1"):
+        set_entry(pooler, ini, "ppdb")
+        client = login(pooler)
+        client.send(m_parse_named("s1", sql) + msg(b"D", b"S" + cstr("s1")) + sync)
+        client.read_until()
+        set_entry(pooler, ini, "ppdb2")
+        body = [m_parse_named("s2", sql) + describe, evict, msg(b"Q", cstr("begin")),
+                msg(b"Q", cstr("select 1/0")), describe, msg(b"Q", cstr("rollback")), describe]
+        got = []
+        for item in body:
+            client.send(item)
+            got.append(client.read_until(timeout=10.0))
+        client.close()
+        want = send_body(direct, body, database="ppdb2")
+        label = "%r prepared again after a RELOAD from ppdb to ppdb2" % sql
+        if got == want:
+            print("same:", label)
+        else:
+            print("DIFFERENT:", label)
+            for d, p in zip(want, got):
+                if d != p:
+                    print("  direct:", show(d))
+                    print("  pooler:", show(p))
+        out.append(got == want)
+    print("reload cases: %d, different: %d" % (len(out), out.count(False)))
+    return all(out)
+
+
 # ---- the same text in pools whose tables differ (scenario 40): identities
 # (database, user) in order; pp_perdb is int in ppdb, text in ppdb2, date in
 # the schema that pp_perdb_u's search_path finds first
@@ -452,9 +637,23 @@ def main():
         pipeline = int(args[k + 1])
         del args[k:k + 2]
     args = [a for a in args if a != "--verbose"]
+    if "--more-sql" in args:
+        args.remove("--more-sql")
+        SIMPLE.extend(MORE_SIMPLE)
     if "--fresh" in args:
         args.remove("--fresh")
         sys.exit(0 if run_fresh(int(args[0]), int(args[1])) else 1)
+    if "--discard" in args:
+        args.remove("--discard")
+        sys.exit(0 if run_discard(int(args[0]), int(args[1]), verbose) else 1)
+    if "--ddl" in args:
+        args.remove("--ddl")
+        sys.exit(0 if run_ddl(int(args[0]), int(args[1]), verbose) else 1)
+    if "--reload" in args:
+        k = args.index("--reload")
+        ini = args[k + 1]
+        del args[k:k + 2]
+        sys.exit(0 if run_reload(int(args[0]), int(args[1]), ini) else 1)
     if "--perdb" in args:
         args.remove("--perdb")
         sys.exit(0 if run_perdb(int(args[0]), int(args[1]), verbose) else 1)

@@ -5,7 +5,10 @@
 # for byte, one segment at a time and two at a time; then again with
 # insert_batching and with insert_coalescing on (the rewriter sees the
 # sequences' INSERTs; a segment pipelined past one that may fail must still
-# wait for it).  No difference is tolerated (--strict).  PREP_DIFF_SEEDS /
+# wait for it); and with --more-sql (DISCARD ALL, DEALLOCATE ALL, SET /
+# RESET search_path, DDL: a client's DISCARD ALL or DEALLOCATE that the
+# server refuses in a transaction must leave its names).  No difference is
+# tolerated (--strict).  PREP_DIFF_SEEDS /
 # PREP_DIFF_SEGMENTS override the defaults.
 . "$(dirname "$0")/../lib.sh"
 
@@ -28,6 +31,8 @@ max_prepared_statements = 3"
 start_pooler "$BASE"
 prep_diff "one segment at a time" "7 8 11 12 13" 300
 prep_diff "two Sync segments sent before their replies are read" "21 22 23" 150 --pipeline 2
+prep_diff "DISCARD ALL, DEALLOCATE ALL, search_path and DDL among them" "20001 20003 20005" 300 --more-sql
+prep_diff "the same, a DEALLOCATE ALL pipelined after a failing segment" "22193 22199" 150 --pipeline 2 --more-sql
 stop_pooler
 
 start_pooler "$BASE
