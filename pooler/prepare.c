@@ -1481,19 +1481,38 @@ ps_server_rows_probe_due(const struct ps_server *sv)
 		sv->untracked_z == 0 && !sv->skipping;
 }
 
-bool
-ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out)
+/* Close and Parse of the rows probe (closed first: closing a statement that
+ * does not exist is no error). */
+static void
+put_rows_probe(struct proto_buf *out)
 {
-	/* closed first: closing a statement that does not exist is no error */
 	proto_build_close(out, 'S', PS_ROWS_PROBE);
 	proto_begin(out, PQMSG_Parse);
 	proto_put_string(out, PS_ROWS_PROBE);
 	proto_put_string(out, "SELECT");
 	proto_put_int16(out, 0);
 	proto_end(out);
+}
+
+bool
+ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out)
+{
+	put_rows_probe(out);
 	if (!queue_push(sv, RQ_CLOSE_NOP, NULL) || !queue_push(sv, RQ_PARSE_ROWS, NULL))
 		return false;
 	sv->rows_probe = ROWS_PENDING;
+	return proto_buf_ok(out);
+}
+
+bool
+ps_server_rows_probe_synced(struct ps_server *sv, struct proto_buf *out)
+{
+	put_rows_probe(out);
+	proto_begin(out, PQMSG_Sync);
+	proto_end(out);
+	/* the server parses it before anything sent after it, or the caller
+	 * closes the connection on its error */
+	sv->rows_probe = ROWS_READY;
 	return proto_buf_ok(out);
 }
 

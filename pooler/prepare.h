@@ -162,9 +162,14 @@ void		ps_server_param_desc(struct ps_server *sv, const uint8_t *msg, uint32_t to
  * idle and not in a transaction.  Due: the server has none and nothing is
  * outstanding (the caller checks that its last ReadyForQuery said 'I').
  * ps_server_rows_probe() appends its messages to `out` and queues them.
+ * Ahead of a request, ps_server_rows_probe_synced() instead ends them with a
+ * Sync of their own, so that the request does not run in a transaction
+ * they started (now() would be their time): the caller hides their replies
+ * up to that ReadyForQuery and closes the connection on an error in them.
  */
 bool		ps_server_rows_probe_due(const struct ps_server *sv);
 bool		ps_server_rows_probe(struct ps_server *sv, struct proto_buf *out) PP_WUR;
+bool		ps_server_rows_probe_synced(struct ps_server *sv, struct proto_buf *out) PP_WUR;
 
 /* Statements in the server's cache, and requests outstanding. */
 uint32_t	ps_server_cached(const struct ps_server *sv);

@@ -958,8 +958,13 @@ txn_client_packet(struct client *c, struct server *s, struct sbuf_pkt *pkt, bool
 		s->expect_rfq++;
 		ts->sync_pending++;
 	}
-	if (need_probe && !ps_server_rows_probe(ts->ps, &scratch))
-		return client_fail(c, PS_NOMEM);
+	if (need_probe)
+	{
+		if (!ps_server_rows_probe_synced(ts->ps, &scratch))
+			return client_fail(c, PS_NOMEM);
+		s->expect_rfq++;
+		ts->sync_pending++;
+	}
 
 	if (t == PQMSG_Query)
 	{
@@ -1254,7 +1259,8 @@ txn_server_reset_sent(struct server *s, const char *query)
 	}
 }
 
-/* A reply of our sync query: swallowed, the server's values recorded. */
+/* A reply of our sync query (session parameters, client id) or of the rows
+ * probe sent with its own Sync: swallowed, the server's values recorded. */
 static enum sbuf_ret
 sync_reply(struct server *s, struct txn_server *ts, struct sbuf_pkt *pkt)
 {
