@@ -1510,8 +1510,11 @@ ps_server_rows_probe_synced(struct ps_server *sv, struct proto_buf *out)
 	put_rows_probe(out);
 	proto_begin(out, PQMSG_Sync);
 	proto_end(out);
-	/* the server parses it before anything sent after it, or the caller
-	 * closes the connection on its error */
+
+	/*
+	 * the server parses it before anything sent after it, or the caller
+	 * closes the connection on its error
+	 */
 	sv->rows_probe = ROWS_READY;
 	return proto_buf_ok(out);
 }
