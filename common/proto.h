@@ -83,6 +83,7 @@
 #define PROTO_FIELD_MESSAGE        'M'
 #define PROTO_FIELD_DETAIL         'D'
 #define PROTO_FIELD_HINT           'H'
+#define PROTO_FIELD_ROUTINE        'R'
 
 /* Result of looking for a message boundary. */
 enum proto_frame

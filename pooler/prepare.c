@@ -1250,25 +1250,6 @@ ps_reply_renames(const struct ps_server *sv)
 	return rq && rq->mapped;
 }
 
-/* The value of field `code` of an ErrorResponse body, or NULL. */
-static const char *
-error_field(const uint8_t *msg, uint32_t total, char code)
-{
-	uint32_t	pos = PROTO_HDR_LEN;
-
-	while (pos < total && msg[pos] != 0)
-	{
-		const uint8_t *nul = memchr(msg + pos + 1, '\0', total - pos - 1);
-
-		if (nul == NULL)
-			return NULL;
-		if (msg[pos] == (uint8_t) code)
-			return (const char *) msg + pos + 1;
-		pos = (uint32_t) (nul - msg) + 1;
-	}
-	return NULL;
-}
-
 void
 ps_reply_error(const struct ps_server *sv, const uint8_t *msg, uint32_t total)
 {
@@ -1277,8 +1258,10 @@ ps_reply_error(const struct ps_server *sv, const uint8_t *msg, uint32_t total)
 			   *routine;
 
 	if (rq == NULL || !rq->mapped || rq->map_stmt == NULL ||
-		(code = error_field(msg, total, 'C')) == NULL || strcmp(code, "0A000") != 0 ||
-		(routine = error_field(msg, total, 'R')) == NULL ||
+		(code = proto_error_field(msg + PROTO_HDR_LEN, total - PROTO_HDR_LEN,
+								  PROTO_FIELD_SQLSTATE)) == NULL || strcmp(code, "0A000") != 0 ||
+		(routine = proto_error_field(msg + PROTO_HDR_LEN, total - PROTO_HDR_LEN,
+									 PROTO_FIELD_ROUTINE)) == NULL ||
 		strcmp(routine, "RevalidateCachedQuery") != 0)
 		return;
 	rq->map_stmt->stale = true;
