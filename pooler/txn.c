@@ -163,12 +163,19 @@ client_scope(const struct client *c)
 						varcache_get(&c->txn->vars.cur, VAR_SEARCH_PATH)) : 0;
 }
 
+/* What scope_changed() compares with: the client's values and pool entry now. */
+static void
+scope_mark(const struct client *c, struct txn_client *tc)
+{
+	tc->scope_gen = tc->vars.cur.gen;
+	tc->scope_conn = c->pool ? c->pool->conn_hash : 0;
+}
+
 /* The client's prepared-statement map: its statements are its pool's. */
 static struct ps_client *
 client_ps_new(const struct client *c)
 {
-	c->txn->scope_gen = c->txn->vars.cur.gen;
-	c->txn->scope_conn = c->pool ? c->pool->conn_hash : 0;
+	scope_mark(c, c->txn);
 	return ps_client_new(client_scope(c));
 }
 
@@ -190,8 +197,7 @@ static void
 __attribute__((noinline))
 scope_follow(const struct client *c, struct txn_client *tc)
 {
-	tc->scope_gen = tc->vars.cur.gen;
-	tc->scope_conn = c->pool ? c->pool->conn_hash : 0;
+	scope_mark(c, tc);
 	ps_client_set_scope(tc->ps, client_scope(c));
 }
 
@@ -651,6 +657,14 @@ probe_recheck(struct txn_server *ts)
 {
 	ts->probe_check = true;
 	ts->synced_serial = 0;
+}
+
+/* The server's statement cache was emptied (DISCARD ALL): the rows probe with it. */
+static void
+server_forget_all(struct txn_server *ts)
+{
+	ps_server_forget_all(ts->ps);
+	probe_recheck(ts);
 }
 
 static bool
@@ -1227,10 +1241,7 @@ txn_server_unlinked_packet(struct server *s, struct sbuf_pkt *pkt)
 		if (!sbuf_pkt_complete(pkt))
 			return SBUF_NEED_FULL;
 		if (strcmp(command_tag(pkt), "DISCARD ALL") == 0)
-		{
-			ps_server_forget_all(s->txn->ps);
-			probe_recheck(s->txn);
-		}
+			server_forget_all(s->txn);
 	}
 	return SBUF_FORWARD;
 }
@@ -1253,10 +1264,7 @@ txn_server_reset_sent(struct server *s, const char *query)
 		if (!varcache_is_reported(i) && varcache_set(&ts->vars, i, NULL, false) < 0)
 			log_warning("%s out of memory", server_ident(s));
 	if (ts->ps && has_words(query, query + strlen(query), "discard"))
-	{
-		ps_server_forget_all(ts->ps);
-		probe_recheck(ts);
-	}
+		server_forget_all(ts);
 }
 
 /* A reply of our sync query (session parameters, client id) or of the rows
@@ -1458,10 +1466,7 @@ txn_server_after(struct server *s, struct sbuf_pkt *pkt, enum sbuf_ret r)
 
 				ts->last_commit = tag[0] == 'C' && strcmp(tag, "COMMIT") == 0;
 				if (ts->ps && tag[0] == 'D' && strcmp(tag, "DISCARD ALL") == 0)
-				{
-					ps_server_forget_all(ts->ps);
-					probe_recheck(ts);
-				}
+					server_forget_all(ts);
 				else if (ddl_tag(tag))
 					ps_schema_changed();
 				break;
